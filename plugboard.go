@@ -1,0 +1,145 @@
+// Package plugboard holds the domain of the service: the records it keeps, the error type every
+// package returns, and the Store interface that the SQL backends implement. It imports no
+// implementation package; everything else imports it.
+package plugboard
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Organisation is a tenant. Every other record belongs to exactly one.
+type Organisation struct {
+	ID        ulid.ULID
+	Name      string
+	CreatedAt time.Time
+}
+
+// APIKey authenticates calls for one organisation. Only a hash of the key's secret part is kept.
+type APIKey struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	Name           string
+	// Hash is SHA-256 of the key's secret part.
+	Hash []byte
+	// Scopes lists what the key may do; empty means every scope.
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// System is a third-party API that connections are made to, with the ways it accepts credentials.
+type System struct {
+	ID              ulid.ULID
+	OrganisationID  ulid.ULID
+	Name            string
+	Domain          string
+	TemplateBaseURL string
+	Labels          map[string]string
+	// AuthSchemeConfigs are kept in the order they were first added.
+	AuthSchemeConfigs []AuthSchemeConfig
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// AuthSchemeConfig describes one way a system accepts credentials. Its shape is the API's
+// AuthSchemeConfig; the store keeps it as JSON with its secret fields (an OAuth 2.0 client secret,
+// an OAuth 1.0a consumer secret) emptied, and those fields sealed apart.
+type AuthSchemeConfig struct {
+	// ID is chosen by the client (for example "api-key") and unique within the system.
+	ID string
+	// Type is the AuthSchemeType, for example "api-key" or "oauth2".
+	Type string
+	// Config is the API's AuthSchemeConfig as JSON, secret fields emptied.
+	Config json.RawMessage
+	// Sealed holds the secret fields, sealed; nil when the config has none.
+	Sealed []byte
+}
+
+// Project groups environments; connection templates live in an environment.
+type Project struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	Name           string
+	Environments   []Environment
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Environment is a named stage of a project, such as "production".
+type Environment struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	ProjectID      ulid.ULID
+	Name           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ConnectionTemplate puts a system into a project environment under a name; connections are
+// created against a template.
+type ConnectionTemplate struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	ProjectID      ulid.ULID
+	EnvironmentID  ulid.ULID
+	SystemID       ulid.ULID
+	Name           string
+	// Dynamic templates take one connection per end user.
+	Dynamic bool
+	// AuthSchemeConfigIDs picks the system's configs the template offers; empty means all of them.
+	AuthSchemeConfigIDs []string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// EndUser is a customer of the organisation, known by the organisation's own ExternalID.
+type EndUser struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	ExternalID     string
+	DisplayName    string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Connection holds the credentials for one use of a system: static (EndUserID zero) or of one end user.
+type Connection struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	TemplateID     ulid.ULID
+	SystemID       ulid.ULID
+	// EndUserID is the zero ULID for static connections.
+	EndUserID ulid.ULID
+	Name      string
+	BaseURL   string
+	// Credentials are applied to requests in this order.
+	Credentials []ConnectionCredential
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ConnectionCredential ties a credential to the auth scheme config it is used with.
+type ConnectionCredential struct {
+	ID                 ulid.ULID
+	AuthSchemeConfigID string
+	Credential         Credential
+}
+
+// Credential is a stored secret. Public is the API's credential data member (for example
+// CredentialDataString) as JSON with every secret field emptied; Sealed holds the secret fields,
+// sealed with the organisation and credential ids bound, so the store never sees a secret.
+type Credential struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	// Type is the CredentialType, for example "string" or "oauth2-token".
+	Type      string
+	Name      string
+	Public    json.RawMessage
+	Sealed    []byte
+	Errors    []string
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

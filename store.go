@@ -1,0 +1,148 @@
+package plugboard
+
+import (
+	"context"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// DefaultPageSize is the page size when a list request names none.
+const DefaultPageSize = 20
+
+// MaxPageSize caps the page size a client may ask for.
+const MaxPageSize = 500
+
+// PageRequest selects a page by keyset on ULIDs, which sort by creation time. After and Before are
+// exclusive bounds; at most one is set (zero means unset). First is the page size.
+type PageRequest struct {
+	First  int
+	After  ulid.ULID
+	Before ulid.ULID
+}
+
+// Page is one page of a list, in ascending id order. TotalCount counts every record matching the
+// filter, not only this page. Next is set (to the last item's id) when records follow the page;
+// Prev is set (to the first item's id) when records precede it.
+type Page[T any] struct {
+	Items      []T
+	TotalCount int
+	Next       ulid.ULID
+	Prev       ulid.ULID
+}
+
+// ConnectionFilter narrows ListConnections. Zero ids do not filter.
+type ConnectionFilter struct {
+	SystemID  ulid.ULID
+	EndUserID ulid.ULID
+}
+
+// Store keeps Plugboard's records. Every method takes the organisation id (directly or on the
+// record) and never returns another organisation's records: a record of another organisation is
+// ENotFound, exactly like a missing one. Errors are *Error values with the codes named below; any
+// other failure is EInternal. "Not found" is always an error, never a nil result.
+//
+// The SQLite and PostgreSQL backends pass the same contract suite (internal/storetest).
+type Store interface {
+	// InTx runs fn in one transaction: every write fn makes through the Store it is given commits
+	// together, or none does if fn returns an error. Calls to InTx inside fn join the transaction.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	// Ping reports whether the store answers (EUnavailable if not).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+
+	// CreateOrganisation inserts o.
+	CreateOrganisation(ctx context.Context, o *Organisation) error
+	// GetOrganisation returns the organisation or ENotFound.
+	GetOrganisation(ctx context.Context, id ulid.ULID) (*Organisation, error)
+	// CountOrganisations returns how many organisations exist.
+	CountOrganisations(ctx context.Context) (int, error)
+	// CreateAPIKey inserts k; ENotFound if its organisation does not exist.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// GetAPIKey returns the key or ENotFound.
+	GetAPIKey(ctx context.Context, orgID, id ulid.ULID) (*APIKey, error)
+
+	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
+	CreateSystem(ctx context.Context, s *System) error
+	// GetSystem returns the system with its auth scheme configs, or ENotFound.
+	GetSystem(ctx context.Context, orgID, id ulid.ULID) (*System, error)
+	// ListSystems returns a page of systems whose name or domain contains search (case-insensitive;
+	// empty matches all), with their auth scheme configs.
+	ListSystems(ctx context.Context, orgID ulid.ULID, search string, page PageRequest) (*Page[System], error)
+	// UpdateSystem writes s's name, domain, template base URL, labels and UpdatedAt (not its configs);
+	// ENotFound if it does not exist.
+	UpdateSystem(ctx context.Context, s *System) error
+	// DeleteSystem removes the system and its configs; EConflict while a template uses it.
+	DeleteSystem(ctx context.Context, orgID, id ulid.ULID) error
+	// UpsertAuthSchemeConfig adds c to the system (appended last) or replaces the config with the same
+	// id (keeping its position), and touches the system's UpdatedAt. It reports whether c was added.
+	// ENotFound if the system does not exist.
+	UpsertAuthSchemeConfig(ctx context.Context, orgID, systemID ulid.ULID, c AuthSchemeConfig) (created bool, err error)
+	// DeleteAuthSchemeConfig removes one config; ENotFound if the system or config does not exist;
+	// EConflict while a template names it in AuthSchemeConfigIDs or a connection credential uses it.
+	DeleteAuthSchemeConfig(ctx context.Context, orgID, systemID ulid.ULID, id string) error
+
+	// CreateProject inserts p with its environments; EConflict if two environments share a name.
+	CreateProject(ctx context.Context, p *Project) error
+	// GetProject returns the project with its environments (ordered by id), or ENotFound.
+	GetProject(ctx context.Context, orgID, id ulid.ULID) (*Project, error)
+	// ListProjects returns all the organisation's projects with their environments, ordered by id.
+	ListProjects(ctx context.Context, orgID ulid.ULID) ([]Project, error)
+	// UpdateProject writes p's name and UpdatedAt; ENotFound if it does not exist.
+	UpdateProject(ctx context.Context, p *Project) error
+	// DeleteProject removes the project, its environments and its templates (with their links);
+	// ENotFound if it does not exist; EConflict while connections created under its templates exist.
+	DeleteProject(ctx context.Context, orgID, id ulid.ULID) error
+
+	// CreateTemplate inserts t; ENotFound if its project, environment (of that project) or system does
+	// not exist; EConflict if the environment already has a template of that name.
+	CreateTemplate(ctx context.Context, t *ConnectionTemplate) error
+	// GetTemplate returns the template or ENotFound.
+	GetTemplate(ctx context.Context, orgID, id ulid.ULID) (*ConnectionTemplate, error)
+	// ListTemplates returns the project's templates ordered by id, only those of environment envID
+	// unless it is zero. ENotFound if the project does not exist.
+	ListTemplates(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]ConnectionTemplate, error)
+	// UpdateTemplate writes t's name, dynamic flag, AuthSchemeConfigIDs and UpdatedAt; ENotFound if it
+	// does not exist; EConflict on a duplicate name in its environment.
+	UpdateTemplate(ctx context.Context, t *ConnectionTemplate) error
+	// DeleteTemplate removes the template and the links of other connections to it; ENotFound if it
+	// does not exist in that project; EConflict while connections created under it exist.
+	DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID) error
+
+	// CreateEndUser inserts u; EConflict if its ExternalID is taken in the organisation.
+	CreateEndUser(ctx context.Context, u *EndUser) error
+	// GetEndUser returns the end user or ENotFound.
+	GetEndUser(ctx context.Context, orgID, id ulid.ULID) (*EndUser, error)
+	// GetEndUserByExternalID returns the end user or ENotFound.
+	GetEndUserByExternalID(ctx context.Context, orgID ulid.ULID, externalID string) (*EndUser, error)
+	// ListEndUsers returns a page of end users whose id, external id or display name contains search
+	// (case-insensitive; empty matches all).
+	ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, page PageRequest) (*Page[EndUser], error)
+	// DeleteEndUser removes the end user with its connections and their credentials; ENotFound if it
+	// does not exist.
+	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) error
+
+	// CreateConnection inserts c with its credentials (in order) and links it to its template.
+	// ENotFound if the template or end user does not exist; EConflict if the template already has a
+	// connection of that name for the same end user (or, for static connections, another static one).
+	CreateConnection(ctx context.Context, c *Connection) error
+	// GetConnection returns the connection with its credentials in order, or ENotFound.
+	GetConnection(ctx context.Context, orgID, id ulid.ULID) (*Connection, error)
+	// ListConnections returns a page of connections with their credentials.
+	ListConnections(ctx context.Context, orgID ulid.ULID, f ConnectionFilter, page PageRequest) (*Page[Connection], error)
+	// ListEnvironmentConnections returns the static connections linked to any template of the project's
+	// environment envID (every environment of the project when envID is zero), ordered by id.
+	// ENotFound if the project does not exist.
+	ListEnvironmentConnections(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]Connection, error)
+	// UpdateConnection writes c's name, base URL, UpdatedAt and credentials: credentials whose id is
+	// in c are replaced, new ones inserted, the others deleted; the order becomes c's.
+	// ENotFound if it does not exist; EConflict on a duplicate name.
+	UpdateConnection(ctx context.Context, c *Connection) error
+	// DeleteConnection removes the connection, its credentials and its links; ENotFound if it does not exist.
+	DeleteConnection(ctx context.Context, orgID, id ulid.ULID) error
+	// LinkConnection links the connection to a template; ENotFound if either does not exist;
+	// EConflict if already linked.
+	LinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error
+	// UnlinkConnection removes a link; ENotFound if there is no such link.
+	UnlinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error
+}
