@@ -1,0 +1,314 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard/api"
+)
+
+// buildBinary compiles the plugboard command once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "plugboard")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// lockedBuffer collects a process's output while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// server is a running plugboard process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *lockedBuffer
+	stderr *lockedBuffer
+	org    string
+	key    string
+}
+
+var firstStart = regexp.MustCompile(`organisation id: (\S+)\n\s+API key:\s+(\S+)`)
+
+func startServer(t *testing.T, bin, dataDir string, env ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	s := &server{url: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir)
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become ready; stderr:\n%s", s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m := firstStart.FindStringSubmatch(s.stdout.String()); m != nil {
+		s.org, s.key = m[1], m[2]
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server exited with %v; stderr:\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop on SIGTERM")
+	}
+}
+
+func client(t *testing.T, url, key string) *api.ClientWithResponses {
+	t.Helper()
+	c, err := api.NewClientWithResponses(url, api.WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+key)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestEndToEnd builds the binary, starts it on a fresh data dir, and drives it with the generated
+// client through the README's walkthrough, an admin command run while it serves, and a restart.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ctx := context.Background()
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, bin, dataDir)
+	if srv.key == "" {
+		t.Fatalf("first start printed no organisation and key; stdout:\n%s", srv.stdout.String())
+	}
+	orgID := ulid.MustParse(srv.org)
+	c := client(t, srv.url, srv.key)
+
+	const secret = "SECRET-e2e-api-key-4b9f"
+
+	sys, err := c.CreateSystemWithResponse(ctx, orgID, api.CreateSystemJSONRequestBody{Name: "Shop", Domain: "shop.example",
+		TemplateBaseUrl: "https://api.shop.example"})
+	if err != nil || sys.JSON201 == nil {
+		t.Fatalf("create system: %v %s", err, sys.Body)
+	}
+	var cfg api.AuthSchemeConfig
+	cfg.Type = api.AuthSchemeTypeApiKey
+	cfg.ApiKey = &api.AuthSchemeConfigAPIKey{ID: "api-key", Description: "key", Name: "X-Api-Key", In: api.AuthSchemeConfigAPIKeyInHeader}
+	up, err := c.UpsertAuthSchemeConfigWithResponse(ctx, orgID, sys.JSON201.ID, "api-key", cfg)
+	if err != nil || up.JSON201 == nil {
+		t.Fatalf("upsert auth scheme config: %v %s", err, up.Body)
+	}
+	proj, err := c.CreateProjectWithResponse(ctx, orgID, api.CreateProjectJSONRequestBody{Name: "Integration"})
+	if err != nil || proj.JSON200 == nil {
+		t.Fatalf("create project: %v %s", err, proj.Body)
+	}
+	env := proj.JSON200.Environments[0]
+	if env.Name != "production" {
+		t.Errorf("default environment %q", env.Name)
+	}
+	tpl, err := c.CreateConnectionTemplateWithResponse(ctx, orgID, proj.JSON200.ID, api.CreateConnectionTemplateJSONRequestBody{
+		SystemID: sys.JSON201.ID, Name: "shop", EnvironmentID: env.ID})
+	if err != nil || tpl.JSON200 == nil {
+		t.Fatalf("create template: %v %s", err, tpl.Body)
+	}
+	// As Versori's CLI does: list templates by environment, copy authSchemeConfigs[0].
+	list, err := c.ListProjectConnectionTemplatesWithResponse(ctx, orgID, proj.JSON200.ID, &api.ListProjectConnectionTemplatesParams{EnvId: ptr(env.ID.String())})
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 {
+		t.Fatalf("list templates: %v %s", err, list.Body)
+	}
+	offered := list.JSON200.Items[0].AuthSchemeConfigs[0]
+	created, err := c.CreateConnectionWithResponse(ctx, orgID, api.CreateConnectionJSONRequestBody{
+		EnvironmentSystemID: tpl.JSON200.EnvironmentSystemID,
+		Connection: api.ConnectionCreate{Name: "main", BaseURL: "shop.customer.example/admin", Credentials: api.ConnectionCredentialsCreate{{
+			AuthSchemeConfig: &offered,
+			Credential: &api.Credential{OrganisationID: orgID, Type: api.CredentialTypeString,
+				Data: &api.CredentialData{String: &api.CredentialDataString{Value: secret}}},
+		}}},
+	})
+	if err != nil || created.JSON201 == nil {
+		t.Fatalf("create connection: %v %s", err, created.Body)
+	}
+	conn := created.JSON201
+	if conn.BaseURL != "https://shop.customer.example" || conn.Credentials[0].Credential.ID == (ulid.ULID{}) {
+		t.Errorf("created connection: %+v", conn)
+	}
+	got, err := c.GetConnectionWithResponse(ctx, orgID, conn.ID)
+	if err != nil || got.JSON200 == nil || got.JSON200.Credentials[0].Credential.Data.String.Value != "" {
+		t.Fatalf("get connection: %v %s", err, got.Body)
+	}
+	page, err := c.ListConnectionsWithResponse(ctx, orgID, &api.ListConnectionsParams{})
+	if err != nil || page.JSON200 == nil || page.JSON200.TotalCount != 1 {
+		t.Fatalf("list connections: %v %s", err, page.Body)
+	}
+	upd, err := c.UpdateConnectionWithResponse(ctx, orgID, conn.ID, api.UpdateConnectionJSONRequestBody{
+		Name: "renamed", Credentials: got.JSON200.Credentials})
+	if err != nil || upd.JSON200 == nil || upd.JSON200.Name != "renamed" {
+		t.Fatalf("update connection: %v %s", err, upd.Body)
+	}
+
+	// An admin command works against the same store while the server runs.
+	out, err := exec.Command(bin, "orgs", "create", "--name", "second", "--json", "--data-dir", dataDir).Output()
+	if err != nil {
+		t.Fatalf("orgs create: %v", err)
+	}
+	var second struct {
+		OrganisationID string `json:"organisationId"`
+		APIKey         string `json:"apiKey"`
+	}
+	if err := json.Unmarshal(out, &second); err != nil || second.APIKey == "" {
+		t.Fatalf("orgs create printed %q", out)
+	}
+	c2 := client(t, srv.url, second.APIKey)
+	other, err := c2.GetConnectionWithResponse(ctx, ulid.MustParse(second.OrganisationID), conn.ID)
+	if err != nil || other.StatusCode() != 404 {
+		t.Errorf("another organisation read the connection: %v %d", err, other.StatusCode())
+	}
+	out, err = exec.Command(bin, "api-keys", "create", "--org", srv.org, "--json", "--data-dir", dataDir).Output()
+	if err != nil {
+		t.Fatalf("api-keys create: %v", err)
+	}
+	var newKey struct {
+		APIKey string `json:"apiKey"`
+	}
+	if err := json.Unmarshal(out, &newKey); err != nil || newKey.APIKey == "" {
+		t.Fatalf("api-keys create printed %q", out)
+	}
+	if res, err := client(t, srv.url, newKey.APIKey).GetConnectionWithResponse(ctx, orgID, conn.ID); err != nil || res.StatusCode() != 200 {
+		t.Errorf("new key: %v", err)
+	}
+
+	// Restart on the same data dir: no second default organisation, data and key survive.
+	srv.stop(t)
+	srv2 := startServer(t, bin, dataDir)
+	if srv2.key != "" {
+		t.Errorf("a restart created another default organisation")
+	}
+	c = client(t, srv2.url, srv.key)
+	if res, err := c.GetConnectionWithResponse(ctx, orgID, conn.ID); err != nil || res.StatusCode() != 200 {
+		t.Fatalf("after restart: %v", err)
+	}
+	del, err := c.DeleteConnectionWithResponse(ctx, orgID, conn.ID)
+	if err != nil || del.StatusCode() != 204 {
+		t.Fatalf("delete: %v %d", err, del.StatusCode())
+	}
+	if res, _ := c.GetConnectionWithResponse(ctx, orgID, conn.ID); res.StatusCode() != 404 || res.JSONDefault == nil || res.JSONDefault.Code != "not_found" {
+		t.Errorf("deleted connection: %d %s", res.StatusCode(), res.Body)
+	}
+	srv2.stop(t)
+
+	for name, text := range map[string]string{"stdout": srv.stdout.String() + srv2.stdout.String(), "log": srv.stderr.String() + srv2.stderr.String()} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s contains the stored secret", name)
+		}
+	}
+	if !strings.Contains(srv.stderr.String(), "master key") {
+		t.Errorf("no warning about the generated master key in the log:\n%s", srv.stderr.String())
+	}
+	info, err := os.Stat(filepath.Join(dataDir, "master.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("master key file: %v %v", info, err)
+	}
+}
+
+// TestEncryptionKeyFromEnvironment checks that a configured key is used and no key file written,
+// and that a malformed key is refused without being echoed.
+func TestEncryptionKeyFromEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, bin, dataDir, "PLUGBOARD_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	srv.stop(t)
+	if _, err := os.Stat(filepath.Join(dataDir, "master.key")); !os.IsNotExist(err) {
+		t.Errorf("a key file was written although a key was configured: %v", err)
+	}
+	bad := "not-a-key-but-a-secret-value"
+	cmd := exec.Command(bin, "serve", "--addr", freeAddr(t), "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "PLUGBOARD_ENCRYPTION_KEY="+bad)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Fatal("serve started with a malformed key")
+	}
+	if strings.Contains(stderr.String(), bad) {
+		t.Errorf("the malformed key was echoed: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "PLUGBOARD_ENCRYPTION_KEY") {
+		t.Errorf("the error does not name the setting: %s", stderr.String())
+	}
+}

@@ -1,0 +1,5 @@
+package apitest
+
+import "testing"
+
+func TestSpecLoads(t *testing.T) { Spec(t) }

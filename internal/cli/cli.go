@@ -1,0 +1,361 @@
+// Package cli implements the plugboard command: `serve` and the administrative commands that
+// work on the same store (`orgs create`, `api-keys create`). Configuration comes from flags, each
+// with an environment variable as its default, into an explicit Config; nothing is global.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+)
+
+// Environment variables read by the command.
+const (
+	EnvAddr          = "PLUGBOARD_ADDR"
+	EnvDataDir       = "PLUGBOARD_DATA_DIR"
+	EnvDatabaseURL   = "PLUGBOARD_DATABASE_URL"
+	EnvEncryptionKey = "PLUGBOARD_ENCRYPTION_KEY"
+	EnvLogFormat     = "PLUGBOARD_LOG_FORMAT"
+)
+
+// Defaults.
+const (
+	DefaultAddr    = "127.0.0.1:8901"
+	DefaultDataDir = "./data"
+	// KeyFileName is the master key file generated in the data dir when no key is configured.
+	KeyFileName = "master.key"
+	// DatabaseFileName is the SQLite file in the data dir when no database URL is configured.
+	DatabaseFileName = "plugboard.db"
+)
+
+// Config is everything the commands read from flags and the environment.
+type Config struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	EncryptionKey string
+	LogFormat     string
+}
+
+// databaseURL returns the configured URL, or the SQLite file in the data dir.
+func (c Config) databaseURL() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, DatabaseFileName)
+}
+
+const usage = `plugboard: stores credentials for third-party APIs and serves them over the Versori-compatible API.
+
+Usage:
+  plugboard serve [--addr ADDR] [--data-dir DIR] [--database-url URL]
+  plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
+  plugboard api-keys create --org ID [--json] [--data-dir DIR] [--database-url URL]
+
+Environment: PLUGBOARD_ADDR, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
+PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
+PLUGBOARD_LOG_FORMAT (text or json).
+`
+
+// Run runs the command named by args and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch {
+	case args[0] == "serve":
+		err = runServe(ctx, args[1:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "orgs" && args[1] == "create":
+		err = runOrgsCreate(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "create":
+		err = runAPIKeysCreate(ctx, args[2:], stdout, stderr, getenv)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "plugboard: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard: %v\n", describe(err))
+		return 1
+	}
+	return 0
+}
+
+// describe renders an error for a terminal: the domain message and details, not the Go chain.
+func describe(err error) string {
+	var e *plugboard.Error
+	if errors.As(err, &e) && e.Code != plugboard.EInternal {
+		if e.Details != "" {
+			return e.Message + ": " + e.Details
+		}
+		return e.Message
+	}
+	return err.Error()
+}
+
+// storeFlags registers the flags every command that opens the store takes.
+func storeFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string) {
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr(getenv, EnvDataDir, DefaultDataDir), "directory for the SQLite file and the generated master key (env "+EnvDataDir+")")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv(EnvDatabaseURL), "database: an SQLite file path; default DATA_DIR/"+DatabaseFileName+" (env "+EnvDatabaseURL+")")
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// loadKeys returns the master keyring: PLUGBOARD_ENCRYPTION_KEY if set, else a key file in the
+// data dir, generated on first use.
+func loadKeys(cfg Config, logger *slog.Logger) (*seal.Keyring, error) {
+	if cfg.EncryptionKey != "" {
+		kr, err := seal.ParseKeys(cfg.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvEncryptionKey, err)
+		}
+		return kr, nil
+	}
+	path := filepath.Join(cfg.DataDir, KeyFileName)
+	kr, created, err := seal.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	msg := "using the master key file in the data dir"
+	if created {
+		msg = "generated a master key file in the data dir"
+	}
+	logger.Warn(msg, "path", path, "key_id", kr.PrimaryKeyID(),
+		"why", "whoever can read this file and the database can read every stored secret; in production set "+EnvEncryptionKey+" from a secret manager and keep the key away from the database")
+	return kr, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var cfg Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address to listen on (env "+EnvAddr+")")
+	storeFlags(fs, &cfg, getenv)
+	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log format: text or json (env "+EnvLogFormat+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.EncryptionKey = getenv(EnvEncryptionKey)
+	logger := newLogger(stderr, cfg.LogFormat)
+
+	keys, err := loadKeys(cfg, logger)
+	if err != nil {
+		return err
+	}
+	store, err := sqlstore.Open(ctx, cfg.databaseURL())
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	if err := bootstrap(ctx, store, stdout, logger); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "database", redactURL(cfg.databaseURL()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// redactURL drops any password from a database URL before it is logged.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if c := strings.Index(cred, ":"); c >= 0 {
+				cred = cred[:c] + ":xxxxx"
+			}
+			return u[:i+3] + cred + rest[at:]
+		}
+	}
+	return u
+}
+
+// bootstrap creates a default organisation and an API key when the store has no organisation, and
+// prints them once on stdout (never to the log).
+func bootstrap(ctx context.Context, store plugboard.Store, stdout io.Writer, logger *slog.Logger) error {
+	n, err := store.CountOrganisations(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	org, key, err := createOrganisation(ctx, store, "default")
+	if err != nil {
+		return err
+	}
+	logger.Info("created the default organisation", "organisation_id", org.ID.String())
+	fmt.Fprintf(stdout, "Plugboard created a default organisation on first start.\n"+
+		"  organisation id: %s\n"+
+		"  API key:         %s\n"+
+		"The key is shown once; keep it. Create more with: plugboard api-keys create --org %s\n",
+		org.ID, key, org.ID)
+	return nil
+}
+
+// createOrganisation creates an organisation and its first API key in one transaction.
+func createOrganisation(ctx context.Context, store plugboard.Store, name string) (*plugboard.Organisation, string, error) {
+	org := &plugboard.Organisation{ID: ulid.Make(), Name: name, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	var key string
+	err := store.InTx(ctx, func(tx plugboard.Store) error {
+		if err := tx.CreateOrganisation(ctx, org); err != nil {
+			return err
+		}
+		var err error
+		key, err = createAPIKey(ctx, tx, org.ID)
+		return err
+	})
+	return org, key, err
+}
+
+func createAPIKey(ctx context.Context, store plugboard.Store, orgID ulid.ULID) (string, error) {
+	key, id, hash, err := apikey.New(orgID)
+	if err != nil {
+		return "", err
+	}
+	k := &plugboard.APIKey{ID: id, OrganisationID: orgID, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := store.CreateAPIKey(ctx, k); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+func openStoreForCommand(ctx context.Context, cfg Config) (plugboard.Store, error) {
+	store, err := sqlstore.Open(ctx, cfg.databaseURL())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return store, nil
+}
+
+func runOrgsCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		cfg    Config
+		name   string
+		asJSON bool
+	)
+	fs := flag.NewFlagSet("orgs create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&name, "name", "", "organisation name (required)")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	storeFlags(fs, &cfg, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(name) == "" {
+		return errors.New("--name is required")
+	}
+	store, err := openStoreForCommand(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	org, key, err := createOrganisation(ctx, store, name)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"organisationId": org.ID.String(), "apiKey": key})
+	}
+	fmt.Fprintf(stdout, "organisation id: %s\nAPI key:         %s\n", org.ID, key)
+	return nil
+}
+
+func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var (
+		cfg    Config
+		org    string
+		asJSON bool
+	)
+	fs := flag.NewFlagSet("api-keys create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&org, "org", "", "organisation id (required)")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	storeFlags(fs, &cfg, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	orgID, err := ulid.Parse(org)
+	if err != nil {
+		return errors.New("--org must be an organisation id (a ULID)")
+	}
+	store, err := openStoreForCommand(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.GetOrganisation(ctx, orgID); err != nil {
+		return err
+	}
+	key, err := createAPIKey(ctx, store, orgID)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"apiKey": key})
+	}
+	fmt.Fprintf(stdout, "API key: %s\n", key)
+	return nil
+}

@@ -1,0 +1,232 @@
+package credentials
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+)
+
+// Messages never quote a submitted value: any field may hold a secret. They may name enum
+// values, which are ours.
+
+// maxConfigIDLen bounds a client-chosen auth scheme config id, which ends up in URL paths.
+const maxConfigIDLen = 100
+
+// fieldErrors collects FieldErrors in the order they are found.
+type fieldErrors []plugboard.FieldError
+
+func (e *fieldErrors) add(field, message string) {
+	*e = append(*e, plugboard.FieldError{Field: field, Message: message})
+}
+
+// join appends dotted JSON names to a path; an empty path means the top level.
+func join(path string, names ...string) string {
+	for _, n := range names {
+		if path == "" {
+			path = n
+		} else {
+			path += "." + n
+		}
+	}
+	return path
+}
+
+// index appends an array index to a path.
+func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// template matches a templated value such as {shop} in a URL, filled in per connection later.
+var template = regexp.MustCompile(`\{[^{}/]*\}`)
+
+// httpURL reports whether s is an absolute http or https URL with a host. Templated values in
+// curly braces are allowed (the published spec allows them in endpoint URLs) and stand for one
+// host label or path segment.
+func httpURL(s string) bool {
+	u, err := url.Parse(template.ReplaceAllString(s, "x"))
+	if err != nil || u.Host == "" {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return scheme == "http" || scheme == "https"
+}
+
+// absoluteURL reports whether s is an absolute URL of any scheme (an app's redirect URL may be
+// a custom scheme).
+func absoluteURL(s string) bool {
+	u, err := url.Parse(template.ReplaceAllString(s, "x"))
+	return err == nil && u.IsAbs()
+}
+
+func enumList[T ~string](values ...T) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func schemeTypeList() string {
+	s := make([]string, len(schemeKinds))
+	for i, k := range schemeKinds {
+		s[i] = string(k.typ)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ValidateAuthSchemeConfig checks a system's auth scheme config; path prefixes field names (""
+// at the top level, "authSchemeConfigs[2]" inside a system). Secret fields are checked as sent,
+// so on an update call KeepAuthSchemeConfigSecrets first. validationMessages are ignored. It does
+// not check that ids are unique among a system's configs; the caller, who sees them all, does.
+func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard.FieldError {
+	var errs fieldErrors
+	if cfg.Type == "" {
+		errs.add(join(path, "type"), "is required")
+		return errs
+	}
+	k, ok := schemeKindOf(cfg.Type)
+	if !ok {
+		errs.add(join(path, "type"), "must be one of: "+schemeTypeList())
+		return errs
+	}
+	for _, m := range schemeMembers(cfg) {
+		if m != k.member {
+			errs.add(join(path, m), "must not be set for auth scheme type "+string(k.typ))
+		}
+	}
+	id, present := configID(cfg)
+	mp := join(path, k.member)
+	if !present {
+		errs.add(mp, "is required for auth scheme type "+string(k.typ))
+		return errs
+	}
+	validateConfigID(&errs, id, join(mp, "id"))
+
+	switch cfg.Type {
+	case api.AuthSchemeTypeApiKey:
+		c := cfg.ApiKey
+		if c.Name == "" {
+			errs.add(join(mp, "name"), "is required")
+		}
+		if !c.In.Valid() {
+			errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigAPIKeyInQuery,
+				api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie))
+		}
+	case api.AuthSchemeTypeHmac:
+		validateHMAC(&errs, cfg.Hmac, mp)
+	case api.AuthSchemeTypeOauth2:
+		validateOAuth2Config(&errs, cfg.Oauth2, mp)
+	case api.AuthSchemeTypeOauth1:
+		validateOAuth1Config(&errs, cfg.Oauth1, mp)
+	}
+	return errs
+}
+
+func validateConfigID(errs *fieldErrors, id, field string) {
+	switch {
+	case id == "":
+		errs.add(field, "is required")
+	case utf8.RuneCountInString(id) > maxConfigIDLen:
+		errs.add(field, fmt.Sprintf("must be at most %d characters", maxConfigIDLen))
+	case strings.ContainsFunc(id, func(r rune) bool {
+		return r == '/' || unicode.IsSpace(r) || unicode.IsControl(r)
+	}):
+		errs.add(field, "must not contain '/', whitespace or control characters")
+	}
+}
+
+func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
+	if c.Name == "" {
+		errs.add(join(mp, "name"), "is required")
+	}
+	if !c.In.Valid() {
+		errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigHMACInQuery,
+			api.AuthSchemeConfigHMACInHeader, api.AuthSchemeConfigHMACInCookie))
+	}
+	if !c.Algorithm.Valid() {
+		errs.add(join(mp, "algorithm"), "must be one of: "+enumList(api.Sha1, api.Sha256, api.Sha512))
+	}
+	if len(c.DigestInputs) == 0 {
+		errs.add(join(mp, "digestInputs"), "must list at least one input")
+	}
+	for i, in := range c.DigestInputs {
+		if !in.Valid() {
+			errs.add(index(join(mp, "digestInputs"), i), "must be one of: "+enumList(api.Body, api.Url))
+		}
+	}
+	if !c.Encoding.Valid() {
+		errs.add(join(mp, "encoding"), "must be one of: "+enumList(api.Hex, api.Base64, api.Base64url))
+	}
+}
+
+func validateOAuth2Config(errs *fieldErrors, c *api.AuthSchemeConfigOAuth2, mp string) {
+	switch {
+	case c.TokenURL == "":
+		errs.add(join(mp, "tokenUrl"), "is required")
+	case !httpURL(c.TokenURL):
+		errs.add(join(mp, "tokenUrl"), "must be an absolute http or https URL")
+	}
+	switch {
+	case c.AuthorizeURL == "" && c.Grant.Type == api.AuthorizationCode:
+		errs.add(join(mp, "authorizeUrl"), "is required for grant type authorizationCode")
+	case c.AuthorizeURL != "" && !httpURL(c.AuthorizeURL):
+		errs.add(join(mp, "authorizeUrl"), "must be an absolute http or https URL")
+	}
+	if c.RedirectURL != "" && !absoluteURL(c.RedirectURL) {
+		errs.add(join(mp, "redirectUrl"), "must be an absolute URL")
+	}
+	switch {
+	case c.Grant.Type == "":
+		errs.add(join(mp, "grant", "type"), "is required")
+	case !c.Grant.Type.Valid():
+		errs.add(join(mp, "grant", "type"), "must be one of: "+enumList(api.AuthorizationCode, api.ClientCredentials, api.Password))
+	}
+	for i, s := range c.Scopes {
+		if s.Name == "" {
+			errs.add(join(index(join(mp, "scopes"), i), "name"), "is required")
+		}
+	}
+}
+
+func validateOAuth1Config(errs *fieldErrors, c *api.AuthSchemeConfigOAuth1, mp string) {
+	if c.ConsumerKey == "" {
+		errs.add(join(mp, "consumerKey"), "is required")
+	}
+	if c.ConsumerSecret == "" {
+		errs.add(join(mp, "consumerSecret"), "is required")
+	}
+	if c.SignatureMethod != "sha1" && c.SignatureMethod != "sha256" {
+		errs.add(join(mp, "signatureMethod"), "must be one of: sha1, sha256")
+	}
+	endpoints := []struct {
+		name string
+		e    *api.Endpoint
+	}{
+		{"tempCredentialEndpoint", c.TempCredentialEndpoint},
+		{"resourceOwnerAuthorizationEndpoint", c.ResourceOwnerAuthorizationEndpoint},
+		{"tokenEndpoint", c.TokenEndpoint},
+	}
+	for _, ep := range endpoints {
+		ef := join(mp, ep.name)
+		if ep.e == nil {
+			if !c.TokenAuth {
+				errs.add(ef, "is required unless tokenAuth is true")
+			}
+			continue
+		}
+		switch {
+		case ep.e.Url == "" && !c.TokenAuth:
+			errs.add(join(ef, "url"), "is required")
+		case ep.e.Url != "" && !httpURL(ep.e.Url):
+			errs.add(join(ef, "url"), "must be an absolute http or https URL")
+		}
+		if ep.e.ParameterTransmission != nil && !ep.e.ParameterTransmission.Valid() {
+			errs.add(join(ef, "parameterTransmission"), "must be one of: "+enumList(api.AUTHSTYLEAUTHORIZATIONHEADER,
+				api.AUTHSTYLEFORM, api.AUTHSTYLEQUERY))
+		}
+	}
+}

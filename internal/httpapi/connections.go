@@ -1,0 +1,494 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/seal"
+)
+
+// credentialAAD binds a sealed credential to its organisation and credential id, so a sealed value
+// copied to another row or organisation does not open.
+func credentialAAD(orgID, credentialID ulid.ULID) []byte {
+	return seal.AAD("credential", orgID.String(), credentialID.String())
+}
+
+// openCredential returns the full data of a stored credential.
+func (s *Server) openCredential(c *plugboard.Credential) (api.CredentialData, error) {
+	var secrets []byte
+	if c.Sealed != nil {
+		var err error
+		secrets, err = s.keys.Open(c.Sealed, credentialAAD(c.OrganisationID, c.ID))
+		if err != nil {
+			return api.CredentialData{}, plugboard.Internal(fmt.Errorf("open credential %s: %w", c.ID, err))
+		}
+	}
+	data, err := credentials.JoinCredential(api.CredentialType(c.Type), c.Public, secrets)
+	if err != nil {
+		return api.CredentialData{}, plugboard.Internal(fmt.Errorf("join credential %s: %w", c.ID, err))
+	}
+	return data, nil
+}
+
+// systemConfigs returns the system's configs in their public form, by id.
+func systemConfigs(sys *plugboard.System) (map[string]api.AuthSchemeConfig, error) {
+	out := make(map[string]api.AuthSchemeConfig, len(sys.AuthSchemeConfigs))
+	for _, c := range sys.AuthSchemeConfigs {
+		ac, err := publicConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		out[c.ID] = ac
+	}
+	return out, nil
+}
+
+// connectionResponse renders a connection with its system's current configs.
+func (s *Server) connectionResponse(ctx context.Context, st plugboard.Store, c *plugboard.Connection) (api.Connection, error) {
+	sys, err := st.GetSystem(ctx, c.OrganisationID, c.SystemID)
+	if err != nil {
+		return api.Connection{}, err
+	}
+	configs, err := systemConfigs(sys)
+	if err != nil {
+		return api.Connection{}, err
+	}
+	return toAPIConnection(c, configs)
+}
+
+// prepareCredentials validates the credentials of a create or update against the configs the
+// template offers, and returns them sealed and ready to store. existing holds the connection's
+// current credentials on update: a credential whose id matches one of them keeps its ids, and its
+// empty secret fields keep the stored secrets. prefix is the JSON path of the credentials array.
+func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredential, offered []api.AuthSchemeConfig,
+	existing []plugboard.ConnectionCredential, prefix string, now time.Time) ([]plugboard.ConnectionCredential, error) {
+	var errs []plugboard.FieldError
+	if len(in) == 0 {
+		errs = append(errs, plugboard.FieldError{Field: prefix, Message: "at least one credential is required"})
+	}
+	type prepared struct {
+		cc     api.ConnectionCredential
+		cfg    *api.AuthSchemeConfig
+		old    *plugboard.ConnectionCredential
+		fields []plugboard.FieldError
+	}
+	items := make([]prepared, len(in))
+	usedIDs := map[ulid.ULID]bool{}
+	for i, cc := range in {
+		path := fmt.Sprintf("%s[%d]", prefix, i)
+		item := prepared{cc: cc}
+		// On update, find the credential this one replaces: every id it sends must be that one's.
+		var credID ulid.ULID
+		if cc.Credential != nil {
+			credID = cc.Credential.ID
+		}
+		for j := range existing {
+			ex := &existing[j]
+			if (cc.ID != (ulid.ULID{}) || credID != (ulid.ULID{})) &&
+				(cc.ID == (ulid.ULID{}) || cc.ID == ex.ID) &&
+				(credID == (ulid.ULID{}) || credID == ex.Credential.ID) {
+				item.old = ex
+				break
+			}
+		}
+		if existing != nil && item.old == nil {
+			if cc.ID != (ulid.ULID{}) {
+				item.fields = append(item.fields, plugboard.FieldError{Field: path + ".id",
+					Message: "is not a credential of this connection; send 00000000000000000000000000 to add one"})
+			} else if cc.Credential != nil && cc.Credential.ID != (ulid.ULID{}) {
+				item.fields = append(item.fields, plugboard.FieldError{Field: path + ".credential.id",
+					Message: "is not a credential of this connection; send 00000000000000000000000000 to add one"})
+			}
+		}
+		if item.old != nil {
+			if usedIDs[item.old.ID] {
+				item.fields = append(item.fields, plugboard.FieldError{Field: path + ".id", Message: "names a credential listed twice"})
+			}
+			usedIDs[item.old.ID] = true
+			// Secret fields sent empty keep the stored secret, so a client can PUT back what it read.
+			if cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type {
+				full, err := s.openCredential(&item.old.Credential)
+				if err != nil {
+					return nil, err
+				}
+				cred := *cc.Credential
+				if cred.Data == nil {
+					cred.Data = &api.CredentialData{}
+				}
+				data := *cred.Data
+				if err := credentials.KeepSecrets(cred.Type, &data, mustSecrets(cred.Type, full)); err != nil {
+					return nil, plugboard.Internal(err)
+				}
+				cred.Data = &data
+				item.cc.Credential = &cred
+			}
+		}
+		var fields []plugboard.FieldError
+		item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
+		item.fields = append(item.fields, fields...)
+		errs = append(errs, item.fields...)
+		items[i] = item
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid credentials", errs...)
+	}
+	for i, item := range items {
+		if credentials.NeedsExchange(item.cc.Credential.Type) {
+			return nil, &plugboard.Error{Code: plugboard.ENotImplemented,
+				Message: fmt.Sprintf("credential type %s needs an exchange with the provider, which this version of Plugboard does not perform yet", item.cc.Credential.Type),
+				Details: "store the provider's token directly as an oauth2-token (OAuth 2.0) or oauth1-token (OAuth 1.0a with tokenAuth) credential",
+				Fields:  []plugboard.FieldError{{Field: fmt.Sprintf("%s[%d].credential.type", prefix, i), Message: "needs a provider exchange"}}}
+		}
+	}
+	out := make([]plugboard.ConnectionCredential, len(items))
+	for i, item := range items {
+		cred := item.cc.Credential
+		ccID, credID := item.cc.ID, cred.ID
+		created := now
+		if item.old != nil {
+			ccID, credID = item.old.ID, item.old.Credential.ID
+			created = item.old.Credential.CreatedAt
+		}
+		if ccID == (ulid.ULID{}) {
+			ccID = newID()
+		}
+		if credID == (ulid.ULID{}) {
+			credID = newID()
+		}
+		public, secrets, err := credentials.SplitCredential(*cred)
+		if err != nil {
+			return nil, plugboard.Internal(fmt.Errorf("split credential: %w", err))
+		}
+		stored := plugboard.Credential{ID: credID, OrganisationID: orgID, Type: string(cred.Type), Public: public,
+			ExpiresAt: cred.ExpiresAt, CreatedAt: created, UpdatedAt: now}
+		if cred.Name != nil {
+			stored.Name = *cred.Name
+		}
+		if secrets != nil {
+			stored.Sealed, err = s.keys.Seal(secrets, credentialAAD(orgID, credID))
+			if err != nil {
+				return nil, plugboard.Internal(fmt.Errorf("seal credential: %w", err))
+			}
+		}
+		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: stored}
+	}
+	return out, nil
+}
+
+// mustSecrets re-splits opened data to get its secrets half for KeepSecrets.
+func mustSecrets(typ api.CredentialType, data api.CredentialData) []byte {
+	_, secrets, err := credentials.SplitCredential(api.Credential{Type: typ, Data: &data})
+	if err != nil {
+		return nil
+	}
+	return secrets
+}
+
+// CreateConnection implements api.StrictServerInterface: it validates every credential against the
+// template's auth scheme configs, seals the secrets and stores the connection (creating the end
+// user named by externalId on first use) in one transaction.
+func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionRequestObject) (api.CreateConnectionResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	orgID := req.OrganisationId
+	var errs []plugboard.FieldError
+	if b.EnvironmentSystemID == (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "connectionTemplateId", Message: "is required"})
+	}
+	errs = checkName("connection.name", b.Connection.Name, errs)
+	baseURL, err := normaliseBaseURL(b.Connection.BaseURL)
+	if err != nil {
+		errs = append(errs, plugboard.FieldError{Field: "connection.baseUrl", Message: err.Error()})
+	}
+	if b.ExternalId != nil {
+		errs = checkExternalID("externalId", *b.ExternalId, errs)
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid connection", errs...)
+	}
+	var out api.Connection
+	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		t, err := tx.GetTemplate(ctx, orgID, b.EnvironmentSystemID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection template not found",
+				Fields: []plugboard.FieldError{{Field: "connectionTemplateId", Message: "no such connection template"}}}
+		} else if err != nil {
+			return err
+		}
+		if b.ExternalId != nil && !t.Dynamic {
+			return plugboard.Invalid("invalid connection", plugboard.FieldError{Field: "externalId",
+				Message: "the connection template is static; end-user connections need a dynamic template"})
+		}
+		sys, err := tx.GetSystem(ctx, orgID, t.SystemID)
+		if err != nil {
+			return err
+		}
+		offered, err := offeredConfigs(sys, t)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp()
+		creds, err := s.prepareCredentials(orgID, b.Connection.Credentials, offered, nil, "connection.credentials", now)
+		if err != nil {
+			return err
+		}
+		c := &plugboard.Connection{ID: newID(), OrganisationID: orgID, TemplateID: t.ID, SystemID: t.SystemID,
+			Name: b.Connection.Name, BaseURL: baseURL, Credentials: creds, CreatedAt: now, UpdatedAt: now}
+		if b.ExternalId != nil {
+			u, err := tx.GetEndUserByExternalID(ctx, orgID, *b.ExternalId)
+			if plugboard.IsCode(err, plugboard.ENotFound) {
+				u = &plugboard.EndUser{ID: newID(), OrganisationID: orgID, ExternalID: *b.ExternalId, CreatedAt: now, UpdatedAt: now}
+				err = tx.CreateEndUser(ctx, u)
+			}
+			if err != nil {
+				return err
+			}
+			c.EndUserID = u.ID
+		}
+		if err := tx.CreateConnection(ctx, c); err != nil {
+			return err
+		}
+		configs, err := systemConfigs(sys)
+		if err != nil {
+			return err
+		}
+		out, err = toAPIConnection(c, configs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateConnection201JSONResponse(out), nil
+}
+
+// GetConnection implements api.StrictServerInterface.
+func (s *Server) GetConnection(ctx context.Context, req api.GetConnectionRequestObject) (api.GetConnectionResponseObject, error) {
+	c, err := s.store.GetConnection(ctx, req.OrganisationId, req.ConnectionId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.connectionResponse(ctx, s.store, c)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetConnection200JSONResponse(out), nil
+}
+
+// UpdateConnection implements api.StrictServerInterface. The credential list replaces the stored
+// one (in its order); credentials sent with their ids keep their stored secrets wherever a secret
+// field is empty; an empty baseUrl keeps the stored one.
+func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionRequestObject) (api.UpdateConnectionResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	orgID := req.OrganisationId
+	var errs []plugboard.FieldError
+	errs = checkName("name", b.Name, errs)
+	baseURL, err := normaliseBaseURL(b.BaseURL)
+	if err != nil {
+		errs = append(errs, plugboard.FieldError{Field: "baseUrl", Message: err.Error()})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid connection", errs...)
+	}
+	var out api.Connection
+	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		c, err := tx.GetConnection(ctx, orgID, req.ConnectionId)
+		if err != nil {
+			return err
+		}
+		t, err := tx.GetTemplate(ctx, orgID, c.TemplateID)
+		if err != nil {
+			return err
+		}
+		sys, err := tx.GetSystem(ctx, orgID, c.SystemID)
+		if err != nil {
+			return err
+		}
+		offered, err := offeredConfigs(sys, t)
+		if err != nil {
+			return err
+		}
+		now := s.timestamp()
+		existing := c.Credentials
+		if existing == nil {
+			existing = []plugboard.ConnectionCredential{}
+		}
+		creds, err := s.prepareCredentials(orgID, b.Credentials, offered, existing, "credentials", now)
+		if err != nil {
+			return err
+		}
+		c.Name = b.Name
+		if baseURL != "" {
+			c.BaseURL = baseURL
+		}
+		c.Credentials = creds
+		c.UpdatedAt = now
+		if err := tx.UpdateConnection(ctx, c); err != nil {
+			return err
+		}
+		configs, err := systemConfigs(sys)
+		if err != nil {
+			return err
+		}
+		out, err = toAPIConnection(c, configs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateConnection200JSONResponse(out), nil
+}
+
+// DeleteConnection implements api.StrictServerInterface.
+func (s *Server) DeleteConnection(ctx context.Context, req api.DeleteConnectionRequestObject) (api.DeleteConnectionResponseObject, error) {
+	if err := s.store.DeleteConnection(ctx, req.OrganisationId, req.ConnectionId); err != nil {
+		return nil, err
+	}
+	return api.DeleteConnection204Response{}, nil
+}
+
+// ListConnections implements api.StrictServerInterface. end_user_id takes an end user's id or
+// external id.
+func (s *Server) ListConnections(ctx context.Context, req api.ListConnectionsRequestObject) (api.ListConnectionsResponseObject, error) {
+	p := req.Params
+	page, errs := parsePage(p.First, p.After, p.Before)
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid query parameters", errs...)
+	}
+	var f plugboard.ConnectionFilter
+	systemID, perr := parseOptionalID("system_id", p.SystemId)
+	if perr != nil {
+		return nil, perr
+	}
+	f.SystemID = systemID
+	empty := api.ConnectionPage{Items: []api.Connection{}}
+	if p.EndUserId != nil && *p.EndUserId != "" {
+		u, err := findEndUser(ctx, s.store, req.OrganisationId, *p.EndUserId)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return api.ListConnections200JSONResponse(empty), nil
+		} else if err != nil {
+			return nil, err
+		}
+		f.EndUserID = u.ID
+	}
+	res, err := s.store.ListConnections(ctx, req.OrganisationId, f, page)
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.connectionsResponse(ctx, req.OrganisationId, res.Items)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListConnections200JSONResponse(api.ConnectionPage{Items: items, TotalCount: res.TotalCount,
+		Next: cursor(res.Next), Prev: cursor(res.Prev)}), nil
+}
+
+// connectionsResponse renders a list of connections, reading each system once.
+func (s *Server) connectionsResponse(ctx context.Context, orgID ulid.ULID, cs []plugboard.Connection) ([]api.Connection, error) {
+	out := make([]api.Connection, 0, len(cs))
+	configsBySystem := map[ulid.ULID]map[string]api.AuthSchemeConfig{}
+	for i := range cs {
+		configs, ok := configsBySystem[cs[i].SystemID]
+		if !ok {
+			sys, err := s.store.GetSystem(ctx, orgID, cs[i].SystemID)
+			if err != nil {
+				return nil, err
+			}
+			if configs, err = systemConfigs(sys); err != nil {
+				return nil, err
+			}
+			configsBySystem[sys.ID] = configs
+		}
+		c, err := toAPIConnection(&cs[i], configs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ListEnvironmentConnections implements api.StrictServerInterface: the static connections linked to
+// the project's environment env_id (all its environments when env_id is absent).
+func (s *Server) ListEnvironmentConnections(ctx context.Context, req api.ListEnvironmentConnectionsRequestObject) (api.ListEnvironmentConnectionsResponseObject, error) {
+	envID, perr := parseOptionalID("env_id", req.Params.EnvId)
+	if perr != nil {
+		return nil, perr
+	}
+	cs, err := s.store.ListEnvironmentConnections(ctx, req.OrganisationId, req.ProjectId, envID)
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.connectionsResponse(ctx, req.OrganisationId, cs)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListEnvironmentConnections200JSONResponse(api.ConnectionPage{Items: items, TotalCount: len(items)}), nil
+}
+
+// LinkConnectionToEnvironment implements api.StrictServerInterface: a static connection is linked
+// to another template of the same system, typically in another environment.
+func (s *Server) LinkConnectionToEnvironment(ctx context.Context, req api.LinkConnectionToEnvironmentRequestObject) (api.LinkConnectionToEnvironmentResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		c, err := tx.GetConnection(ctx, req.OrganisationId, req.ConnectionId)
+		if err != nil {
+			return err
+		}
+		t, err := tx.GetTemplate(ctx, req.OrganisationId, b.EnvironmentSystemID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection template not found",
+				Fields: []plugboard.FieldError{{Field: "connectionTemplateId", Message: "no such connection template"}}}
+		} else if err != nil {
+			return err
+		}
+		if c.EndUserID != (ulid.ULID{}) {
+			return plugboard.Invalid("only static connections can be linked to environments; this one belongs to an end user")
+		}
+		if t.SystemID != c.SystemID {
+			return plugboard.Invalid("invalid link", plugboard.FieldError{Field: "connectionTemplateId",
+				Message: "the template is for another system than the connection"})
+		}
+		return tx.LinkConnection(ctx, req.OrganisationId, c.ID, t.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.LinkConnectionToEnvironment201JSONResponse(*b), nil
+}
+
+// UnlinkConnectionFromEnvironment implements api.StrictServerInterface. The link to the template a
+// connection was created under cannot be removed; delete the connection instead.
+func (s *Server) UnlinkConnectionFromEnvironment(ctx context.Context, req api.UnlinkConnectionFromEnvironmentRequestObject) (api.UnlinkConnectionFromEnvironmentResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		c, err := tx.GetConnection(ctx, req.OrganisationId, req.ConnectionId)
+		if err != nil {
+			return err
+		}
+		if c.TemplateID == b.EnvironmentSystemID {
+			return plugboard.Errorf(plugboard.EConflict, "the connection was created under this template; delete the connection instead of unlinking it")
+		}
+		return tx.UnlinkConnection(ctx, req.OrganisationId, c.ID, b.EnvironmentSystemID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.UnlinkConnectionFromEnvironment204Response{}, nil
+}

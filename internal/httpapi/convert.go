@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/credentials"
+)
+
+// publicConfig decodes a stored auth scheme config; its secret fields are already empty.
+func publicConfig(c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
+	var out api.AuthSchemeConfig
+	if err := json.Unmarshal(c.Config, &out); err != nil {
+		return out, plugboard.Internal(fmt.Errorf("decode auth scheme config %q: %w", c.ID, err))
+	}
+	return out, nil
+}
+
+func toAPISystem(s *plugboard.System) (api.System, error) {
+	out := api.System{ID: s.ID, Name: s.Name, Domain: s.Domain, TemplateBaseUrl: s.TemplateBaseURL,
+		AuthSchemeConfigs: []api.AuthSchemeConfig{}}
+	for _, c := range s.AuthSchemeConfigs {
+		ac, err := publicConfig(c)
+		if err != nil {
+			return out, err
+		}
+		out.AuthSchemeConfigs = append(out.AuthSchemeConfigs, ac)
+	}
+	return out, nil
+}
+
+// offeredConfigs returns the system's configs a template offers: those it names, in the order it
+// names them, or all of the system's in the system's order.
+func offeredConfigs(sys *plugboard.System, t *plugboard.ConnectionTemplate) ([]api.AuthSchemeConfig, error) {
+	byID := make(map[string]plugboard.AuthSchemeConfig, len(sys.AuthSchemeConfigs))
+	for _, c := range sys.AuthSchemeConfigs {
+		byID[c.ID] = c
+	}
+	picked := sys.AuthSchemeConfigs
+	if len(t.AuthSchemeConfigIDs) > 0 {
+		picked = nil
+		for _, id := range t.AuthSchemeConfigIDs {
+			if c, ok := byID[id]; ok {
+				picked = append(picked, c)
+			}
+		}
+	}
+	out := make([]api.AuthSchemeConfig, 0, len(picked))
+	for _, c := range picked {
+		ac, err := publicConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ac)
+	}
+	return out, nil
+}
+
+func toAPITemplate(t *plugboard.ConnectionTemplate, sys *plugboard.System) (api.ConnectionTemplate, error) {
+	configs, err := offeredConfigs(sys, t)
+	if err != nil {
+		return api.ConnectionTemplate{}, err
+	}
+	return api.ConnectionTemplate{
+		ID:                  t.SystemID,
+		EnvironmentSystemID: t.ID,
+		EnvironmentID:       t.EnvironmentID,
+		Name:                t.Name,
+		Domain:              sys.Domain,
+		Dynamic:             t.Dynamic,
+		AuthSchemeConfigs:   configs,
+		TemplateBaseUrl:     sys.TemplateBaseURL,
+	}, nil
+}
+
+// Plugboard deploys nothing, so environments are always reported as drafts with no public URL.
+const environmentStatus = "draft"
+
+func toAPIEnvironment(e plugboard.Environment) api.ProjectEnvironment {
+	return api.ProjectEnvironment{ID: e.ID, Name: e.Name, Status: environmentStatus, CreatedAt: e.CreatedAt,
+		UpdatedAt: e.UpdatedAt, PublicUrl: "", Config: api.EnvironmentConfig{}}
+}
+
+func toAPIProject(p *plugboard.Project) api.Project {
+	out := api.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Environments: []api.ProjectEnvironment{},
+		CurrentFiles: api.Files{Files: []api.File{}, Labels: map[string]string{}},
+		Settings:     api.ProjectSettings{}, Metadata: api.ProjectMetadata{}}
+	for _, e := range p.Environments {
+		out.Environments = append(out.Environments, toAPIEnvironment(e))
+	}
+	return out
+}
+
+func toAPIProjectSummary(p *plugboard.Project) api.ProjectSummary {
+	out := api.ProjectSummary{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Environments: []api.ProjectEnvironment{}}
+	for _, e := range p.Environments {
+		out.Environments = append(out.Environments, toAPIEnvironment(e))
+	}
+	return out
+}
+
+func toAPIEndUser(u *plugboard.EndUser) api.EndUser {
+	return api.EndUser{ID: u.ID, OrganisationID: u.OrganisationID, ExternalID: u.ExternalID,
+		DisplayName: u.DisplayName, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// toAPIConnection renders a connection with every secret field present and empty. configs maps
+// the system's auth scheme config ids to their current (public) form.
+func toAPIConnection(c *plugboard.Connection, configs map[string]api.AuthSchemeConfig) (api.Connection, error) {
+	out := api.Connection{ID: c.ID, Name: c.Name, BaseURL: c.BaseURL, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		SystemID: c.SystemID, EnvironmentSystemID: c.TemplateID, Credentials: api.ConnectionCredentials{}}
+	if c.EndUserID != (ulid.ULID{}) {
+		id := c.EndUserID
+		out.EndUserID = &id
+	}
+	for _, cc := range c.Credentials {
+		data, err := credentials.Redacted(api.CredentialType(cc.Credential.Type), cc.Credential.Public)
+		if err != nil {
+			return out, plugboard.Internal(fmt.Errorf("redact credential %s: %w", cc.Credential.ID, err))
+		}
+		cred := &api.Credential{ID: cc.Credential.ID, OrganisationID: cc.Credential.OrganisationID,
+			Type: api.CredentialType(cc.Credential.Type), Data: &data, Errors: cc.Credential.Errors,
+			ExpiresAt: cc.Credential.ExpiresAt}
+		if cc.Credential.Name != "" {
+			name := cc.Credential.Name
+			cred.Name = &name
+		}
+		item := api.ConnectionCredential{ID: cc.ID, Credential: cred}
+		if cfg, ok := configs[cc.AuthSchemeConfigID]; ok {
+			cfg := cfg
+			item.AuthSchemeConfig = &cfg
+		}
+		out.Credentials = append(out.Credentials, item)
+	}
+	return out, nil
+}
+
+// normaliseBaseURL applies the spec's rules to a connection's base URL: a missing scheme becomes
+// https://, and everything after host and port is dropped.
+func normaliseBaseURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("is not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("must use http or https")
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("has no host")
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("must not carry credentials; store them as a connection credential")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("has an invalid port")
+		}
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), nil
+}
+
+// parsePage turns list parameters into a PageRequest, naming bad fields.
+func parsePage(first *int, after, before *string) (plugboard.PageRequest, []plugboard.FieldError) {
+	var (
+		p    = plugboard.PageRequest{First: plugboard.DefaultPageSize}
+		errs []plugboard.FieldError
+	)
+	if first != nil {
+		if *first < 1 || *first > plugboard.MaxPageSize {
+			errs = append(errs, plugboard.FieldError{Field: "first", Message: fmt.Sprintf("must be between 1 and %d", plugboard.MaxPageSize)})
+		}
+		p.First = *first
+	}
+	parseCursor := func(name string, v *string, dst *ulid.ULID) {
+		if v == nil || *v == "" {
+			return
+		}
+		id, err := ulid.Parse(*v)
+		if err != nil {
+			errs = append(errs, plugboard.FieldError{Field: name, Message: "is not a cursor returned by this API"})
+			return
+		}
+		*dst = id
+	}
+	parseCursor("after", after, &p.After)
+	parseCursor("before", before, &p.Before)
+	if p.After != (ulid.ULID{}) && p.Before != (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "before", Message: "cannot be combined with after"})
+	}
+	return p, errs
+}
+
+// cursor renders a page cursor; the zero ULID means none.
+func cursor(id ulid.ULID) string {
+	if id == (ulid.ULID{}) {
+		return ""
+	}
+	return id.String()
+}
+
+// parseOptionalID parses an optional ULID query parameter.
+func parseOptionalID(name string, v *string) (ulid.ULID, *plugboard.Error) {
+	if v == nil || *v == "" {
+		return ulid.ULID{}, nil
+	}
+	id, err := ulid.Parse(*v)
+	if err != nil {
+		return ulid.ULID{}, plugboard.Invalid("invalid query parameter", plugboard.FieldError{Field: name, Message: "is not a valid id"})
+	}
+	return id, nil
+}
+
+// checkName validates a required, bounded name.
+func checkName(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
+	case len(v) > 255:
+		return append(errs, plugboard.FieldError{Field: field, Message: "must be at most 255 bytes"})
+	}
+	return errs
+}
+
+func bodyRequired() *plugboard.Error {
+	return plugboard.Invalid("request body is required")
+}

@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"context"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+)
+
+// checkExternalID validates an end user's external id.
+func checkExternalID(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
+	case len(v) > 255:
+		return append(errs, plugboard.FieldError{Field: field, Message: "must be at most 255 bytes"})
+	}
+	return errs
+}
+
+// CreateEndUser implements api.StrictServerInterface.
+func (s *Server) CreateEndUser(ctx context.Context, req api.CreateEndUserRequestObject) (api.CreateEndUserResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	errs = checkExternalID("externalId", b.ExternalId, errs)
+	if len(b.DisplayName) > 255 {
+		errs = append(errs, plugboard.FieldError{Field: "displayName", Message: "must be at most 255 bytes"})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid end user", errs...)
+	}
+	now := s.timestamp()
+	u := &plugboard.EndUser{ID: newID(), OrganisationID: req.OrganisationId, ExternalID: b.ExternalId,
+		DisplayName: b.DisplayName, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateEndUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return api.CreateEndUser201JSONResponse(toAPIEndUser(u)), nil
+}
+
+// ListEndUsers implements api.StrictServerInterface. Plugboard has no activations, so no end user
+// is activated: activated=true lists none and activated=false lists all.
+func (s *Server) ListEndUsers(ctx context.Context, req api.ListEndUsersRequestObject) (api.ListEndUsersResponseObject, error) {
+	p := req.Params
+	page, errs := parsePage(p.First, p.After, p.Before)
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid query parameters", errs...)
+	}
+	out := api.EndUserPage{Users: []api.EndUser{}}
+	if p.Activated != nil && *p.Activated {
+		return api.ListEndUsers200JSONResponse(out), nil
+	}
+	search := ""
+	if p.Search != nil {
+		search = *p.Search
+	}
+	res, err := s.store.ListEndUsers(ctx, req.OrganisationId, search, page)
+	if err != nil {
+		return nil, err
+	}
+	out.TotalCount, out.Next, out.Prev = res.TotalCount, cursor(res.Next), cursor(res.Prev)
+	for i := range res.Items {
+		out.Users = append(out.Users, toAPIEndUser(&res.Items[i]))
+	}
+	return api.ListEndUsers200JSONResponse(out), nil
+}
+
+// findEndUser looks an end user up by Plugboard id first, then by external id.
+func findEndUser(ctx context.Context, st plugboard.Store, orgID ulid.ULID, idOrExternal string) (*plugboard.EndUser, error) {
+	if id, err := ulid.Parse(idOrExternal); err == nil {
+		u, err := st.GetEndUser(ctx, orgID, id)
+		if err == nil || !plugboard.IsCode(err, plugboard.ENotFound) {
+			return u, err
+		}
+	}
+	return st.GetEndUserByExternalID(ctx, orgID, idOrExternal)
+}
+
+// GetEndUser implements api.StrictServerInterface; user_id is the id or the external id.
+func (s *Server) GetEndUser(ctx context.Context, req api.GetEndUserRequestObject) (api.GetEndUserResponseObject, error) {
+	u, err := findEndUser(ctx, s.store, req.OrganisationId, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetEndUser200JSONResponse(toAPIEndUser(u)), nil
+}
+
+// DeleteEndUser implements api.StrictServerInterface; user_id is the id or the external id. The
+// end user's connections and their credentials go with it.
+func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequestObject) (api.DeleteEndUserResponseObject, error) {
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		u, err := findEndUser(ctx, tx, req.OrganisationId, req.UserId)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteEndUser(ctx, req.OrganisationId, u.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.DeleteEndUser204Response{}, nil
+}
+
+// Healthz implements api.StrictServerInterface: the process answers.
+func (s *Server) Healthz(ctx context.Context, _ api.HealthzRequestObject) (api.HealthzResponseObject, error) {
+	return api.Healthz200JSONResponse{Status: api.Ok}, nil
+}
+
+// Readyz implements api.StrictServerInterface: the store answers.
+func (s *Server) Readyz(ctx context.Context, _ api.ReadyzRequestObject) (api.ReadyzResponseObject, error) {
+	if err := s.store.Ping(ctx); err != nil {
+		return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "the store does not answer", Err: err}
+	}
+	return api.Readyz200JSONResponse{Status: api.Ok}, nil
+}

@@ -1,0 +1,297 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/apitest"
+	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+)
+
+// syncBuffer collects the server log; handlers log from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is a server on a real SQLite file with every response validated against the contract.
+// It records every response body so secret-leak tests can search them all.
+type harness struct {
+	t      testing.TB
+	srv    *httptest.Server
+	store  plugboard.Store
+	keys   *seal.Keyring
+	dbPath string
+	logs   *syncBuffer
+	org    ulid.ULID
+	key    string
+
+	mu        sync.Mutex
+	responses [][]byte
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
+	store, err := sqlstore.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	keys, err := seal.NewKeyring(seal.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, logs: &syncBuffer{}}
+	h.org, h.key = h.newOrg("test")
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger})
+	h.srv = httptest.NewServer(apitest.Validator(t, handler))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// newOrg creates an organisation with an API key directly in the store.
+func (h *harness) newOrg(name string) (ulid.ULID, string) {
+	h.t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := &plugboard.Organisation{ID: ulid.Make(), Name: name, CreatedAt: now}
+	if err := h.store.CreateOrganisation(ctx, org); err != nil {
+		h.t.Fatal(err)
+	}
+	key, id, hash, err := apikey.New(org.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now}); err != nil {
+		h.t.Fatal(err)
+	}
+	return org.ID, key
+}
+
+// response is one answer of the API.
+type response struct {
+	Status int
+	Body   []byte
+	Header http.Header
+}
+
+// JSON decodes the body into v, failing the test if it cannot.
+func (r response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// apiError is the spec's Error as tests read it.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details string `json:"details"`
+	Fields  []struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	} `json:"fields"`
+}
+
+func (r response) Error(t testing.TB) apiError {
+	t.Helper()
+	var e apiError
+	r.JSON(t, &e)
+	return e
+}
+
+// fieldNames lists the fields an error names.
+func (e apiError) fieldNames() []string {
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+// do sends a request with the harness's key (or the one given with asKey) to a path relative to
+// the organisation ("/connections") or absolute ("/healthz", starting with "//" for raw paths).
+func (h *harness) do(method, path string, body any) response {
+	return h.doAs(h.key, h.org, method, path, body)
+}
+
+func (h *harness) doAs(key string, org ulid.ULID, method, path string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	url := h.srv.URL + "/o/" + org.String() + path
+	if strings.HasPrefix(path, "//") {
+		url = h.srv.URL + path[1:]
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.responses = append(h.responses, data)
+	h.mu.Unlock()
+	return response{Status: res.StatusCode, Body: data, Header: res.Header}
+}
+
+// must fails the test unless the response has the wanted status, and returns it.
+func (h *harness) must(want int, r response) response {
+	h.t.Helper()
+	if r.Status != want {
+		h.t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)
+	}
+	return r
+}
+
+// allResponses returns every response body the harness has seen.
+func (h *harness) allResponses() [][]byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([][]byte(nil), h.responses...)
+}
+
+// obj is shorthand for JSON objects in requests.
+type obj = map[string]any
+
+// arr is shorthand for JSON arrays in requests.
+type arr = []any
+
+const zeroID = "00000000000000000000000000"
+
+// fixture is a system with one auth scheme config of each kind, a project and a template per
+// config, so connections of every credential type can be created.
+type fixture struct {
+	systemID  string
+	projectID string
+	envID     string
+	templates map[string]string // config id -> template id
+}
+
+// schemeConfigs returns one auth scheme config per scheme type, keyed by a config id.
+func schemeConfigs() []obj {
+	return []obj{
+		{"type": "none", "none": obj{"id": "none", "description": "no auth"}},
+		{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "key in header", "name": "X-Api-Key", "in": "header"}},
+		{"type": "basic-auth", "basicAuth": obj{"id": "basic", "description": "basic"}},
+		{"type": "hmac", "hmac": obj{"id": "hmac", "description": "hmac", "name": "X-Signature", "in": "header",
+			"algorithm": "sha256", "digestInputs": arr{"body", "url"}, "encoding": "hex"}},
+		{"type": "certificate", "certificate": obj{"id": "cert", "description": "mtls"}},
+		{"type": "jwt-bearer", "jwtBearer": obj{"id": "jwt", "description": "jwt"}},
+		{"type": "secret", "secret": obj{"id": "secret", "description": "webhook secret"}},
+		{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "code", "authorizeUrl": "https://provider.example/authorize",
+			"tokenUrl": "https://provider.example/token", "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"read"},
+			"grant": obj{"type": "authorizationCode"}}},
+		{"type": "oauth2", "oauth2": obj{"id": "oauth2-password", "description": "password",
+			"tokenUrl": "https://provider.example/token", "scopes": arr{}, "defaultScopes": arr{},
+			"grant": obj{"type": "password"}}},
+		{"type": "oauth2", "oauth2": obj{"id": "oauth2-client", "description": "client credentials",
+			"tokenUrl": "https://provider.example/token", "scopes": arr{}, "defaultScopes": arr{},
+			"grant": obj{"type": "clientCredentials"}}},
+		{"type": "oauth1", "oauth1": obj{"id": "oauth1", "description": "three-legged", "consumerKey": "ck", "consumerSecret": "SECRET-consumer-secret",
+			"signatureMethod":                    "sha1",
+			"tempCredentialEndpoint":             obj{"url": "https://provider.example/request_token"},
+			"resourceOwnerAuthorizationEndpoint": obj{"url": "https://provider.example/authorize"},
+			"tokenEndpoint":                      obj{"url": "https://provider.example/access_token"}}},
+		{"type": "oauth1", "oauth1": obj{"id": "oauth1-token", "description": "token given", "consumerKey": "ck2",
+			"consumerSecret": "SECRET-consumer-secret-2", "signatureMethod": "sha256", "tokenAuth": true}},
+	}
+}
+
+func (h *harness) fixture() fixture {
+	h.t.Helper()
+	var sys struct {
+		ID string `json:"id"`
+	}
+	configs := schemeConfigs()
+	list := make(arr, len(configs))
+	for i, c := range configs {
+		list[i] = c
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "Everything", "domain": "everything.example",
+		"templateBaseUrl": "https://api.everything.example", "authSchemeConfigs": list})).JSON(h.t, &sys)
+	var proj struct {
+		ID           string `json:"id"`
+		Environments []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "Project"})).JSON(h.t, &proj)
+	f := fixture{systemID: sys.ID, projectID: proj.ID, envID: proj.Environments[0].ID, templates: map[string]string{}}
+	for _, c := range configs {
+		for _, member := range c {
+			m, ok := member.(obj)
+			if !ok {
+				continue
+			}
+			id := m["id"].(string)
+			var tpl struct {
+				ID string `json:"connectionTemplateId"`
+			}
+			h.must(200, h.do("POST", "/projects/"+f.projectID+"/connection-templates", obj{"systemId": sys.ID,
+				"name": "tpl-" + id, "environmentId": f.envID, "dynamic": true})).JSON(h.t, &tpl)
+			h.must(200, h.do("PUT", "/projects/"+f.projectID+"/connection-templates/"+tpl.ID,
+				obj{"authSchemeConfigIds": arr{id}}))
+			f.templates[id] = tpl.ID
+		}
+	}
+	return f
+}

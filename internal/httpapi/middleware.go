@@ -1,0 +1,291 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/apikey"
+)
+
+// statusByCode maps error codes to HTTP statuses. docs/api.md prints the same table.
+var statusByCode = map[string]int{
+	plugboard.EInvalid:          http.StatusBadRequest,
+	plugboard.EUnauthenticated:  http.StatusUnauthorized,
+	plugboard.EForbidden:        http.StatusForbidden,
+	plugboard.ENotFound:         http.StatusNotFound,
+	plugboard.EMethodNotAllowed: http.StatusMethodNotAllowed,
+	plugboard.EConflict:         http.StatusConflict,
+	plugboard.ETooLarge:         http.StatusRequestEntityTooLarge,
+	plugboard.EInternal:         http.StatusInternalServerError,
+	plugboard.ENotImplemented:   http.StatusNotImplemented,
+	plugboard.EUnavailable:      http.StatusServiceUnavailable,
+}
+
+// StatusOf returns the HTTP status for an error code.
+func StatusOf(code string) int {
+	if st, ok := statusByCode[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError writes err as the spec's Error body. Only *plugboard.Error messages reach the client;
+// anything else is logged with the request id and shown as "internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *plugboard.Error
+	if !errors.As(err, &e) {
+		e = plugboard.Internal(err)
+	}
+	if e.Code == plugboard.EInternal {
+		s.logger.ErrorContext(r.Context(), "internal error", "request_id", requestID(r.Context()), "err", err)
+		e = &plugboard.Error{Code: plugboard.EInternal, Message: "internal error",
+			Details: "the server failed; its log has the cause under request id " + requestID(r.Context())}
+	}
+	body := api.Error{Code: e.Code, Message: e.Message, Details: e.Details}
+	for _, f := range e.Fields {
+		body.Fields = append(body.Fields, api.ErrorField{Field: f.Field, Message: f.Message})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(StatusOf(e.Code))
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// requestError turns a body that could not be decoded into a 400 (or 413) naming, where it can,
+// the field. It never repeats the input: a body may hold secrets.
+func (s *Server) requestError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		tooLarge *http.MaxBytesError
+		typeErr  *json.UnmarshalTypeError
+		syntax   *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		s.writeError(w, r, plugboard.Errorf(plugboard.ETooLarge, "request body is larger than %d bytes", MaxBodyBytes))
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "(body)"
+		}
+		s.writeError(w, r, plugboard.Invalid("request body does not match the schema",
+			plugboard.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not a JSON %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}))
+	case errors.As(err, &syntax):
+		s.writeError(w, r, &plugboard.Error{Code: plugboard.EInvalid, Message: "request body is not valid JSON",
+			Details: fmt.Sprintf("syntax error at byte offset %d", syntax.Offset)})
+	default:
+		// Other decode errors come from a field's own UnmarshalJSON (a malformed ULID or time) and
+		// do not carry the field's path; their text names the expected format, not the value.
+		s.writeError(w, r, &plugboard.Error{Code: plugboard.EInvalid, Message: "request body does not match the schema",
+			Details: decodeDetail(err)})
+	}
+}
+
+// decodeDetail describes errors from UnmarshalJSON methods without echoing input.
+func decodeDetail(err error) string {
+	switch {
+	case errors.Is(err, ulid.ErrDataSize), errors.Is(err, ulid.ErrInvalidCharacters), errors.Is(err, ulid.ErrOverflow):
+		return "an id is not a valid ULID (26 characters of Crockford base32); send 00000000000000000000000000 for ids the server assigns"
+	}
+	var perr *time.ParseError
+	if errors.As(err, &perr) {
+		return "a timestamp is not in RFC 3339 format"
+	}
+	return "the body could not be decoded"
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64", "int32", "float64", "float32":
+		return "a number"
+	}
+	return "of another type"
+}
+
+// paramError answers parameters that do not parse: a bad path id is a resource that does not
+// exist (404); a bad query parameter is a 400 naming it.
+func (s *Server) paramError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		invalid  *api.InvalidParamFormatError
+		required *api.RequiredParamError
+		tooMany  *api.TooManyValuesForParamError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		if r.PathValue(invalid.ParamName) != "" {
+			s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "%s not found", invalid.ParamName))
+			return
+		}
+		s.writeError(w, r, plugboard.Invalid("invalid query parameter",
+			plugboard.FieldError{Field: invalid.ParamName, Message: "has an invalid format"}))
+	case errors.As(err, &required):
+		s.writeError(w, r, plugboard.Invalid("missing parameter",
+			plugboard.FieldError{Field: required.ParamName, Message: "is required"}))
+	case errors.As(err, &tooMany):
+		s.writeError(w, r, plugboard.Invalid("invalid query parameter",
+			plugboard.FieldError{Field: tooMany.ParamName, Message: "must be given once"}))
+	default:
+		s.writeError(w, r, plugboard.Invalid("invalid parameters"))
+	}
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID gives every request an id (the caller's X-Request-Id when it is well formed), put
+// on the context, the response and every log line about the request.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = newID().String()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// withLogging logs one line per request: method, path (never the query, which may carry
+// secrets), status, size, duration, request id.
+func (s *Server) withLogging(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.logger.LogAttrs(r.Context(), level, "request",
+			slog.String("request_id", requestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// withRecovery turns a panic into a 500. It logs the panic's type, not its value, which could
+// hold request data.
+func (s *Server) withRecovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, plugboard.Internal(fmt.Errorf("panic of type %T", v)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withBodyLimit bounds request bodies.
+func (s *Server) withBodyLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withAuth checks the API key of every non-public request. The key names its organisation, so it
+// is looked up by (organisation, key id) and its secret part compared by hash.
+func (s *Server) withAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPublic(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		unauth := &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "missing or unknown API key",
+			Details: "send an API key as 'Authorization: Bearer <key>'"}
+		key, ok := apikey.FromAuthorizationHeader(r.Header.Get("Authorization"))
+		if !ok {
+			s.writeError(w, r, unauth)
+			return
+		}
+		orgID, keyID, secretHash, err := apikey.Parse(key)
+		if err != nil {
+			s.writeError(w, r, unauth)
+			return
+		}
+		stored, err := s.store.GetAPIKey(r.Context(), orgID, keyID)
+		if err != nil {
+			if plugboard.IsCode(err, plugboard.ENotFound) {
+				s.writeError(w, r, unauth)
+				return
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if !apikey.Verify(secretHash, stored.Hash) {
+			s.writeError(w, r, unauth)
+			return
+		}
+		ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
+		ctx = context.WithValue(ctx, ctxAPIKey, stored)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// checkOrganisation runs after routing: the organisation in the path must be the API key's.
+// Another organisation's resources are answered exactly like missing ones.
+func (s *Server) checkOrganisation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.PathValue("organisation_id"); p != "" {
+			want, ok := authOrganisation(r.Context())
+			got, err := ulid.Parse(p)
+			if !ok || err != nil || got != want {
+				s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "organisation not found"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

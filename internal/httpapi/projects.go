@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+)
+
+// DefaultEnvironment is the environment a project gets when its create request names none.
+const DefaultEnvironment = "production"
+
+// CreateProject implements api.StrictServerInterface.
+func (s *Server) CreateProject(ctx context.Context, req api.CreateProjectRequestObject) (api.CreateProjectResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	errs = checkName("name", b.Name, errs)
+	names := b.Environments
+	if len(names) == 0 {
+		names = []string{DefaultEnvironment}
+	}
+	seen := map[string]bool{}
+	for i, n := range names {
+		field := fmt.Sprintf("environments[%d]", i)
+		errs = checkName(field, n, errs)
+		if seen[n] {
+			errs = append(errs, plugboard.FieldError{Field: field, Message: "duplicates an earlier environment name"})
+		}
+		seen[n] = true
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid project", errs...)
+	}
+	now := s.timestamp()
+	p := &plugboard.Project{ID: newID(), OrganisationID: req.OrganisationId, Name: b.Name, CreatedAt: now, UpdatedAt: now}
+	for _, n := range names {
+		p.Environments = append(p.Environments, plugboard.Environment{ID: newID(), OrganisationID: req.OrganisationId,
+			ProjectID: p.ID, Name: n, CreatedAt: now, UpdatedAt: now})
+	}
+	if err := s.store.CreateProject(ctx, p); err != nil {
+		return nil, err
+	}
+	return api.CreateProject200JSONResponse(toAPIProject(p)), nil
+}
+
+// ListProjects implements api.StrictServerInterface.
+func (s *Server) ListProjects(ctx context.Context, req api.ListProjectsRequestObject) (api.ListProjectsResponseObject, error) {
+	ps, err := s.store.ListProjects(ctx, req.OrganisationId)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ProjectsList{Projects: []api.ProjectSummary{}}
+	for i := range ps {
+		out.Projects = append(out.Projects, toAPIProjectSummary(&ps[i]))
+	}
+	return api.ListProjects200JSONResponse(out), nil
+}
+
+// GetProject implements api.StrictServerInterface.
+func (s *Server) GetProject(ctx context.Context, req api.GetProjectRequestObject) (api.GetProjectResponseObject, error) {
+	p, err := s.store.GetProject(ctx, req.OrganisationId, req.ProjectId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetProject200JSONResponse(toAPIProject(p)), nil
+}
+
+// UpdateProject implements api.StrictServerInterface. Only the name is kept; settings and
+// metadata concern deployments, which Plugboard does not run.
+func (s *Server) UpdateProject(ctx context.Context, req api.UpdateProjectRequestObject) (api.UpdateProjectResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	if b.Name != nil {
+		if errs := checkName("name", *b.Name, nil); len(errs) > 0 {
+			return nil, plugboard.Invalid("invalid project", errs...)
+		}
+	}
+	var p *plugboard.Project
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		var err error
+		p, err = tx.GetProject(ctx, req.OrganisationId, req.ProjectId)
+		if err != nil {
+			return err
+		}
+		if b.Name != nil {
+			p.Name = *b.Name
+		}
+		p.UpdatedAt = s.timestamp()
+		return tx.UpdateProject(ctx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateProject200JSONResponse(toAPIProject(p)), nil
+}
+
+// DeleteProject implements api.StrictServerInterface.
+func (s *Server) DeleteProject(ctx context.Context, req api.DeleteProjectRequestObject) (api.DeleteProjectResponseObject, error) {
+	if err := s.store.DeleteProject(ctx, req.OrganisationId, req.ProjectId); err != nil {
+		return nil, err
+	}
+	return api.DeleteProject204Response{}, nil
+}
+
+// CreateConnectionTemplate implements api.StrictServerInterface.
+func (s *Server) CreateConnectionTemplate(ctx context.Context, req api.CreateConnectionTemplateRequestObject) (api.CreateConnectionTemplateResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	errs = checkName("name", b.Name, errs)
+	if b.SystemID == (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "systemId", Message: "is required"})
+	}
+	if b.EnvironmentID == (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "environmentId", Message: "is required"})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid connection template", errs...)
+	}
+	var (
+		t   *plugboard.ConnectionTemplate
+		sys *plugboard.System
+	)
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		p, err := tx.GetProject(ctx, req.OrganisationId, req.ProjectId)
+		if err != nil {
+			return err
+		}
+		if !hasEnvironment(p, b.EnvironmentID) {
+			return plugboard.Invalid("invalid connection template",
+				plugboard.FieldError{Field: "environmentId", Message: "is not an environment of this project"})
+		}
+		sys, err = tx.GetSystem(ctx, req.OrganisationId, b.SystemID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return plugboard.Invalid("invalid connection template", plugboard.FieldError{Field: "systemId", Message: "no such system"})
+		} else if err != nil {
+			return err
+		}
+		now := s.timestamp()
+		t = &plugboard.ConnectionTemplate{ID: newID(), OrganisationID: req.OrganisationId, ProjectID: p.ID,
+			EnvironmentID: b.EnvironmentID, SystemID: sys.ID, Name: b.Name, Dynamic: b.Dynamic, CreatedAt: now, UpdatedAt: now}
+		return tx.CreateTemplate(ctx, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := toAPITemplate(t, sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateConnectionTemplate200JSONResponse(out), nil
+}
+
+func hasEnvironment(p *plugboard.Project, envID ulid.ULID) bool {
+	for _, e := range p.Environments {
+		if e.ID == envID {
+			return true
+		}
+	}
+	return false
+}
+
+// ListProjectConnectionTemplates implements api.StrictServerInterface.
+func (s *Server) ListProjectConnectionTemplates(ctx context.Context, req api.ListProjectConnectionTemplatesRequestObject) (api.ListProjectConnectionTemplatesResponseObject, error) {
+	envID, perr := parseOptionalID("env_id", req.Params.EnvId)
+	if perr != nil {
+		return nil, perr
+	}
+	ts, err := s.store.ListTemplates(ctx, req.OrganisationId, req.ProjectId, envID)
+	if err != nil {
+		return nil, err
+	}
+	out := api.EnvironmentSystemPage{Items: []api.ConnectionTemplate{}, TotalCount: len(ts)}
+	systems := map[ulid.ULID]*plugboard.System{}
+	for i := range ts {
+		sys, ok := systems[ts[i].SystemID]
+		if !ok {
+			sys, err = s.store.GetSystem(ctx, req.OrganisationId, ts[i].SystemID)
+			if err != nil {
+				return nil, err
+			}
+			systems[sys.ID] = sys
+		}
+		item, err := toAPITemplate(&ts[i], sys)
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, item)
+	}
+	return api.ListProjectConnectionTemplates200JSONResponse(out), nil
+}
+
+// UpdateConnectionTemplate implements api.StrictServerInterface. name and dynamic are changed
+// when given; authSchemeConfigIds is replaced (empty means all of the system's configs).
+func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateConnectionTemplateRequestObject) (api.UpdateConnectionTemplateResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	if b.Name != nil {
+		if errs := checkName("name", *b.Name, nil); len(errs) > 0 {
+			return nil, plugboard.Invalid("invalid connection template", errs...)
+		}
+	}
+	var (
+		t   *plugboard.ConnectionTemplate
+		sys *plugboard.System
+	)
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		var err error
+		t, err = tx.GetTemplate(ctx, req.OrganisationId, req.TemplateId)
+		if err != nil {
+			return err
+		}
+		if t.ProjectID != req.ProjectId {
+			return plugboard.Errorf(plugboard.ENotFound, "connection template not found")
+		}
+		sys, err = tx.GetSystem(ctx, req.OrganisationId, t.SystemID)
+		if err != nil {
+			return err
+		}
+		known := map[string]bool{}
+		for _, c := range sys.AuthSchemeConfigs {
+			known[c.ID] = true
+		}
+		var errs []plugboard.FieldError
+		seen := map[string]bool{}
+		for i, id := range b.AuthSchemeConfigIds {
+			field := fmt.Sprintf("authSchemeConfigIds[%d]", i)
+			if !known[id] {
+				errs = append(errs, plugboard.FieldError{Field: field, Message: "is not an auth scheme config of the template's system"})
+			}
+			if seen[id] {
+				errs = append(errs, plugboard.FieldError{Field: field, Message: "is listed twice"})
+			}
+			seen[id] = true
+		}
+		if len(errs) > 0 {
+			return plugboard.Invalid("invalid connection template", errs...)
+		}
+		if b.Name != nil {
+			t.Name = *b.Name
+		}
+		if b.Dynamic != nil {
+			t.Dynamic = *b.Dynamic
+		}
+		t.AuthSchemeConfigIDs = b.AuthSchemeConfigIds
+		t.UpdatedAt = s.timestamp()
+		return tx.UpdateTemplate(ctx, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := toAPITemplate(t, sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateConnectionTemplate200JSONResponse(out), nil
+}
+
+// DeleteConnectionTemplate implements api.StrictServerInterface.
+func (s *Server) DeleteConnectionTemplate(ctx context.Context, req api.DeleteConnectionTemplateRequestObject) (api.DeleteConnectionTemplateResponseObject, error) {
+	if err := s.store.DeleteTemplate(ctx, req.OrganisationId, req.ProjectId, req.TemplateId); err != nil {
+		return nil, err
+	}
+	return api.DeleteConnectionTemplate204Response{}, nil
+}

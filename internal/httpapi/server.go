@@ -1,0 +1,103 @@
+// Package httpapi serves Plugboard's HTTP API: it implements the strict server interface generated
+// in package api, converts between API and domain types, authenticates API keys, and turns every
+// failure into the spec's Error body. Handlers never touch http.ResponseWriter; the middleware
+// around them (request id, logging, recovery, body limits, authentication) does.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/seal"
+)
+
+// MaxBodyBytes bounds request bodies; larger ones are refused with ETooLarge.
+const MaxBodyBytes = 1 << 20
+
+// Server implements api.StrictServerInterface on a Store.
+type Server struct {
+	store  plugboard.Store
+	keys   *seal.Keyring
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+var _ api.StrictServerInterface = (*Server)(nil)
+
+// Config is what a Server needs.
+type Config struct {
+	Store  plugboard.Store
+	Keys   *seal.Keyring
+	Logger *slog.Logger
+	// Now returns the current time; time.Now when nil. Tests set it.
+	Now func() time.Time
+}
+
+// New returns the API's http.Handler.
+func New(cfg Config) http.Handler {
+	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  s.requestError,
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	mux := http.NewServeMux()
+	// Anything no operation matches gets the spec's Error body rather than the mux's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
+		BaseRouter:       mux,
+		Middlewares:      []api.MiddlewareFunc{s.checkOrganisation},
+		ErrorHandlerFunc: s.paramError,
+	})
+	return s.withRequestID(s.withLogging(s.withRecovery(s.withBodyLimit(s.withAuth(h)))))
+}
+
+// timestamp returns the current time as the store keeps it: UTC, microsecond precision.
+func (s *Server) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// newID returns a new ULID for a record.
+func newID() ulid.ULID { return ulid.Make() }
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxOrganisation
+	ctxAPIKey
+)
+
+// requestID returns the request id set by withRequestID.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+// authOrganisation returns the organisation the request's API key belongs to.
+func authOrganisation(ctx context.Context) (ulid.ULID, bool) {
+	id, ok := ctx.Value(ctxOrganisation).(ulid.ULID)
+	return id, ok
+}
+
+// isPublic reports whether a path is served without an API key.
+func isPublic(path string) bool {
+	return path == "/healthz" || path == "/readyz"
+}
+
+// hasOrgPrefix reports whether the path is under /o/{organisation_id}/.
+func hasOrgPrefix(path string) bool { return strings.HasPrefix(path, "/o/") }

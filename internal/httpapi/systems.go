@@ -1,0 +1,252 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/seal"
+)
+
+// configAAD binds a sealed auth scheme config secret to its organisation, system and config id.
+func configAAD(orgID, systemID ulid.ULID, configID string) []byte {
+	return seal.AAD("auth-scheme-config", orgID.String(), systemID.String(), configID)
+}
+
+// sealConfig validates nothing; it splits a config into its stored form, sealing the secrets.
+func (s *Server) sealConfig(orgID, systemID ulid.ULID, cfg api.AuthSchemeConfig) (plugboard.AuthSchemeConfig, error) {
+	id := credentials.ConfigID(cfg)
+	public, secrets, err := credentials.SplitAuthSchemeConfig(cfg)
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, plugboard.Internal(fmt.Errorf("split auth scheme config: %w", err))
+	}
+	out := plugboard.AuthSchemeConfig{ID: id, Type: string(cfg.Type), Config: public}
+	if secrets != nil {
+		out.Sealed, err = s.keys.Seal(secrets, configAAD(orgID, systemID, id))
+		if err != nil {
+			return out, plugboard.Internal(fmt.Errorf("seal auth scheme config: %w", err))
+		}
+	}
+	return out, nil
+}
+
+func checkTemplateBaseURL(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
+	if v == "" {
+		return errs
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return append(errs, plugboard.FieldError{Field: field, Message: "must be an absolute http or https URL"})
+	}
+	return errs
+}
+
+// CreateSystem implements api.StrictServerInterface.
+func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestObject) (api.CreateSystemResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	errs = checkName("name", b.Name, errs)
+	errs = checkTemplateBaseURL("templateBaseUrl", b.TemplateBaseUrl, errs)
+	seen := map[string]bool{}
+	for i, c := range b.AuthSchemeConfigs {
+		path := fmt.Sprintf("authSchemeConfigs[%d]", i)
+		errs = append(errs, credentials.ValidateAuthSchemeConfig(c, path)...)
+		if id := credentials.ConfigID(c); id != "" {
+			if seen[id] {
+				errs = append(errs, plugboard.FieldError{Field: path, Message: fmt.Sprintf("duplicates the id %q of an earlier config", id)})
+			}
+			seen[id] = true
+		}
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid system", errs...)
+	}
+	now := s.timestamp()
+	sys := &plugboard.System{ID: newID(), OrganisationID: req.OrganisationId, Name: b.Name, Domain: b.Domain,
+		TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels, CreatedAt: now, UpdatedAt: now}
+	for _, c := range b.AuthSchemeConfigs {
+		sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
+		if err != nil {
+			return nil, err
+		}
+		sys.AuthSchemeConfigs = append(sys.AuthSchemeConfigs, sc)
+	}
+	if err := s.store.CreateSystem(ctx, sys); err != nil {
+		return nil, err
+	}
+	out, err := toAPISystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateSystem201JSONResponse(out), nil
+}
+
+// ListSystems implements api.StrictServerInterface.
+func (s *Server) ListSystems(ctx context.Context, req api.ListSystemsRequestObject) (api.ListSystemsResponseObject, error) {
+	p := req.Params
+	page, errs := parsePage(p.First, p.After, p.Before)
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid query parameters", errs...)
+	}
+	search := ""
+	if p.Search != nil {
+		search = *p.Search
+	}
+	res, err := s.store.ListSystems(ctx, req.OrganisationId, search, page)
+	if err != nil {
+		return nil, err
+	}
+	out := api.SystemPage{Items: []api.System{}, TotalCount: res.TotalCount, Next: cursor(res.Next), Prev: cursor(res.Prev)}
+	for i := range res.Items {
+		sys, err := toAPISystem(&res.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, sys)
+	}
+	return api.ListSystems200JSONResponse(out), nil
+}
+
+// GetSystem implements api.StrictServerInterface.
+func (s *Server) GetSystem(ctx context.Context, req api.GetSystemRequestObject) (api.GetSystemResponseObject, error) {
+	sys, err := s.store.GetSystem(ctx, req.OrganisationId, req.SystemId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := toAPISystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetSystem200JSONResponse(out), nil
+}
+
+// UpdateSystem implements api.StrictServerInterface. Fields left out keep their values.
+func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestObject) (api.UpdateSystemResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	if b.Name != nil {
+		errs = checkName("name", *b.Name, errs)
+	}
+	if b.TemplateBaseUrl != nil {
+		errs = checkTemplateBaseURL("templateBaseUrl", *b.TemplateBaseUrl, errs)
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid system", errs...)
+	}
+	var sys *plugboard.System
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		var err error
+		sys, err = tx.GetSystem(ctx, req.OrganisationId, req.SystemId)
+		if err != nil {
+			return err
+		}
+		if b.Name != nil {
+			sys.Name = *b.Name
+		}
+		if b.Domain != nil {
+			sys.Domain = *b.Domain
+		}
+		if b.TemplateBaseUrl != nil {
+			sys.TemplateBaseURL = *b.TemplateBaseUrl
+		}
+		sys.UpdatedAt = s.timestamp()
+		return tx.UpdateSystem(ctx, sys)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := toAPISystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateSystem201JSONResponse(out), nil
+}
+
+// DeleteSystem implements api.StrictServerInterface.
+func (s *Server) DeleteSystem(ctx context.Context, req api.DeleteSystemRequestObject) (api.DeleteSystemResponseObject, error) {
+	if err := s.store.DeleteSystem(ctx, req.OrganisationId, req.SystemId); err != nil {
+		return nil, err
+	}
+	return api.DeleteSystem204Response{}, nil
+}
+
+// UpsertAuthSchemeConfig implements api.StrictServerInterface. Secret fields sent empty keep the
+// stored secret, so a client can PUT back what it read.
+func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthSchemeConfigRequestObject) (api.UpsertAuthSchemeConfigResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	cfg := *b
+	errs := credentials.ValidateAuthSchemeConfig(cfg, "")
+	if id := credentials.ConfigID(cfg); id != "" && id != req.AuthSchemeConfigId {
+		errs = append(errs, plugboard.FieldError{Field: memberName(cfg.Type) + ".id", Message: "must equal the id in the path"})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid auth scheme config", errs...)
+	}
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		sys, err := tx.GetSystem(ctx, req.OrganisationId, req.SystemId)
+		if err != nil {
+			return err
+		}
+		for _, old := range sys.AuthSchemeConfigs {
+			if old.ID != req.AuthSchemeConfigId || old.Sealed == nil {
+				continue
+			}
+			secrets, err := s.keys.Open(old.Sealed, configAAD(req.OrganisationId, sys.ID, old.ID))
+			if err != nil {
+				return plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", old.ID, err))
+			}
+			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
+				return plugboard.Internal(err)
+			}
+		}
+		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)
+		if err != nil {
+			return err
+		}
+		_, err = tx.UpsertAuthSchemeConfig(ctx, req.OrganisationId, sys.ID, stored)
+		if err != nil {
+			return err
+		}
+		cfg, err = publicConfig(stored)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.UpsertAuthSchemeConfig201JSONResponse(cfg), nil
+}
+
+// DeleteAuthSchemeConfig implements api.StrictServerInterface.
+func (s *Server) DeleteAuthSchemeConfig(ctx context.Context, req api.DeleteAuthSchemeConfigRequestObject) (api.DeleteAuthSchemeConfigResponseObject, error) {
+	if err := s.store.DeleteAuthSchemeConfig(ctx, req.OrganisationId, req.SystemId, req.AuthSchemeConfigId); err != nil {
+		return nil, err
+	}
+	return api.DeleteAuthSchemeConfig204Response{}, nil
+}
+
+// memberName returns the JSON name of the AuthSchemeConfig member for a scheme type.
+func memberName(t api.AuthSchemeType) string {
+	switch t {
+	case api.AuthSchemeTypeApiKey:
+		return "apiKey"
+	case api.AuthSchemeTypeBasicAuth:
+		return "basicAuth"
+	case api.AuthSchemeTypeJwtBearer:
+		return "jwtBearer"
+	}
+	return string(t)
+}

@@ -1,0 +1,457 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/plugboard/plugboard"
+)
+
+const connectionCols = "organisation_id, id, template_id, system_id, end_user_id, name, base_url, created_at, updated_at"
+
+// maxInList bounds the ids bound into one IN (...) list, well under SQLite's and PostgreSQL's
+// parameter limits.
+const maxInList = 500
+
+func scanConnection(r interface{ Scan(...any) error }) (plugboard.Connection, error) {
+	var c plugboard.Connection
+	err := r.Scan(idCol{&c.OrganisationID}, idCol{&c.ID}, idCol{&c.TemplateID}, idCol{&c.SystemID},
+		idCol{&c.EndUserID}, &c.Name, &c.BaseURL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+	return c, err
+}
+
+// conflictMsg names the duplicate a connection's unique constraint rejected.
+func conflictMsg(c *plugboard.Connection) string {
+	if c.EndUserID == (ulid.ULID{}) {
+		return fmt.Sprintf("static connection %q already exists for this template", c.Name)
+	}
+	return fmt.Sprintf("connection %q already exists for this template and end user", c.Name)
+}
+
+// CreateConnection inserts c with its credentials in order and links it to its template. A zero
+// SystemID is taken from the template; a different one is EInvalid. Credentials with a zero
+// OrganisationID take c's. Duplicate names are caught by the UNIQUE constraint, not a prior read,
+// so concurrent creates cannot both succeed.
+func (o *ops) CreateConnection(ctx context.Context, c *plugboard.Connection) error {
+	if err := requireID(c.ID, "connection"); err != nil {
+		return err
+	}
+	stamp(&c.CreatedAt, &c.UpdatedAt)
+	if err := prepareCredentials(c); err != nil {
+		return err
+	}
+	return o.inTx(ctx, func(o *ops) error {
+		org := idValue(c.OrganisationID)
+		var systemID ulid.ULID
+		err := o.queryRow(ctx, "SELECT system_id FROM connection_templates WHERE organisation_id = ? AND id = ?",
+			org, idValue(c.TemplateID)).Scan(idCol{&systemID})
+		if err != nil {
+			return o.d.translate(err, "get connection template", &onError{notFound: "connection template " + c.TemplateID.String() + " not found"})
+		}
+		if err := own(&c.SystemID, systemID, "connection", "system"); err != nil {
+			return err
+		}
+		if c.EndUserID != (ulid.ULID{}) {
+			// end_user_id has no foreign key (static connections store ''), so the check is here,
+			// in the transaction that inserts.
+			ok, err := o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?", org, idValue(c.EndUserID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return plugboard.Errorf(plugboard.ENotFound, "end user %s not found", c.EndUserID)
+			}
+		}
+		_, err = o.exec(ctx, "INSERT INTO connections ("+connectionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			org, idValue(c.ID), idValue(c.TemplateID), idValue(c.SystemID), endUserValue(c.EndUserID),
+			c.Name, c.BaseURL, timeValue(c.CreatedAt), timeValue(c.UpdatedAt))
+		if err := o.d.translate(err, "insert connection", &onError{
+			conflict: conflictMsg(c),
+			fkCode:   plugboard.ENotFound, fkMsg: "the connection's template or system was not found",
+		}); err != nil {
+			return err
+		}
+		for i := range c.Credentials {
+			if err := o.insertCredential(ctx, c.OrganisationID, &c.Credentials[i].Credential); err != nil {
+				return err
+			}
+			if err := o.insertConnectionCredential(ctx, c, i); err != nil {
+				return err
+			}
+		}
+		_, err = o.exec(ctx, "INSERT INTO connection_links (organisation_id, template_id, connection_id) VALUES (?, ?, ?)",
+			org, idValue(c.TemplateID), idValue(c.ID))
+		return o.d.translate(err, "link connection", nil)
+	})
+}
+
+// prepareCredentials checks c's credentials before any write and normalises their times.
+func prepareCredentials(c *plugboard.Connection) error {
+	for i := range c.Credentials {
+		cc := &c.Credentials[i]
+		if err := requireID(cc.ID, "connection credential"); err != nil {
+			return err
+		}
+		if err := requireID(cc.Credential.ID, "credential"); err != nil {
+			return err
+		}
+		if err := own(&cc.Credential.OrganisationID, c.OrganisationID, "credential", "organisation"); err != nil {
+			return err
+		}
+		if _, err := rawValue(cc.Credential.Public, fmt.Sprintf("credential %s public data", cc.Credential.ID)); err != nil {
+			return err
+		}
+		if cc.Credential.ExpiresAt != nil {
+			t := normTime(*cc.Credential.ExpiresAt)
+			cc.Credential.ExpiresAt = &t
+		}
+	}
+	return nil
+}
+
+func (o *ops) insertCredential(ctx context.Context, orgID ulid.ULID, cr *plugboard.Credential) error {
+	stamp(&cr.CreatedAt, &cr.UpdatedAt)
+	public, _ := rawValue(cr.Public, "") // validated by prepareCredentials
+	_, err := o.exec(ctx, `INSERT INTO credentials
+		(organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		idValue(orgID), idValue(cr.ID), cr.Type, cr.Name, public, nullBytesValue(cr.Sealed),
+		jsonValue(cr.Errors, "[]"), nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt))
+	return o.d.translate(err, "insert credential", &onError{
+		conflict: "credential " + cr.ID.String() + " already exists",
+		fkCode:   plugboard.ENotFound, fkMsg: "organisation " + orgID.String() + " not found",
+	})
+}
+
+func (o *ops) insertConnectionCredential(ctx context.Context, c *plugboard.Connection, position int) error {
+	cc := c.Credentials[position]
+	_, err := o.exec(ctx, `INSERT INTO connection_credentials
+		(organisation_id, connection_id, position, id, auth_scheme_config_id, credential_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		idValue(c.OrganisationID), idValue(c.ID), position, idValue(cc.ID), cc.AuthSchemeConfigID, idValue(cc.Credential.ID))
+	return o.d.translate(err, "insert connection credential", &onError{
+		conflict: fmt.Sprintf("connection credential %s or its credential %s is already in use", cc.ID, cc.Credential.ID),
+	})
+}
+
+// GetConnection returns the connection with its credentials in order, or ENotFound.
+func (o *ops) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error) {
+	var c plugboard.Connection
+	err := o.inReadTx(ctx, func(o *ops) error {
+		var err error
+		c, err = scanConnection(o.queryRow(ctx, "SELECT "+connectionCols+" FROM connections WHERE organisation_id = ? AND id = ?",
+			idValue(orgID), idValue(id)))
+		if err != nil {
+			return o.d.translate(err, "get connection", &onError{notFound: "connection " + id.String() + " not found"})
+		}
+		return o.loadCredentials(ctx, orgID, []*plugboard.Connection{&c})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// loadCredentials fills in the credentials of conns, in order, with one query per maxInList
+// connections rather than one per connection.
+func (o *ops) loadCredentials(ctx context.Context, orgID ulid.ULID, conns []*plugboard.Connection) error {
+	byID := make(map[ulid.ULID]*plugboard.Connection, len(conns))
+	ids := make([]ulid.ULID, len(conns))
+	for i, c := range conns {
+		byID[c.ID], ids[i] = c, c.ID
+	}
+	for chunk := range slices.Chunk(ids, maxInList) {
+		rows, err := o.query(ctx, `SELECT cc.connection_id, cc.id, cc.auth_scheme_config_id,
+				cr.organisation_id, cr.id, cr.type, cr.name, cr.public, cr.sealed, cr.errors, cr.expires_at,
+				cr.created_at, cr.updated_at
+			FROM connection_credentials cc
+			JOIN credentials cr ON cr.organisation_id = cc.organisation_id AND cr.id = cc.credential_id
+			WHERE cc.organisation_id = ? AND cc.connection_id IN (`+placeholders(len(chunk))+`)
+			ORDER BY cc.connection_id, cc.position`, append([]any{idValue(orgID)}, idArgs(chunk)...)...)
+		if err != nil {
+			return o.d.translate(err, "list credentials", nil)
+		}
+		err = scanRows(rows, func(r *sql.Rows) error {
+			var connID ulid.ULID
+			var cc plugboard.ConnectionCredential
+			cr := &cc.Credential
+			if err := r.Scan(idCol{&connID}, idCol{&cc.ID}, &cc.AuthSchemeConfigID,
+				idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
+				stringsCol{&cr.Errors}, nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt}); err != nil {
+				return err
+			}
+			if c := byID[connID]; c != nil {
+				c.Credentials = append(c.Credentials, cc)
+			}
+			return nil
+		})
+		if err != nil {
+			return o.d.translate(err, "list credentials", nil)
+		}
+	}
+	return nil
+}
+
+// ListConnections returns a page of connections with their credentials.
+func (o *ops) ListConnections(ctx context.Context, orgID ulid.ULID, f plugboard.ConnectionFilter, req plugboard.PageRequest) (*plugboard.Page[plugboard.Connection], error) {
+	spec := listSpec{cols: connectionCols, table: "connections", where: "organisation_id = ?", args: []any{idValue(orgID)}}
+	if f.SystemID != (ulid.ULID{}) {
+		spec.where += " AND system_id = ?"
+		spec.args = append(spec.args, idValue(f.SystemID))
+	}
+	if f.EndUserID != (ulid.ULID{}) {
+		spec.where += " AND end_user_id = ?"
+		spec.args = append(spec.args, idValue(f.EndUserID))
+	}
+	var page *plugboard.Page[plugboard.Connection]
+	err := o.inReadTx(ctx, func(o *ops) error {
+		var err error
+		page, err = listPage(ctx, o, spec, req,
+			func(r *sql.Rows) (plugboard.Connection, error) { return scanConnection(r) },
+			func(c *plugboard.Connection) ulid.ULID { return c.ID })
+		if err != nil {
+			return err
+		}
+		return o.loadCredentials(ctx, orgID, connPtrs(page.Items))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func connPtrs(cs []plugboard.Connection) []*plugboard.Connection {
+	ptrs := make([]*plugboard.Connection, len(cs))
+	for i := range cs {
+		ptrs[i] = &cs[i]
+	}
+	return ptrs
+}
+
+// ListEnvironmentConnections returns the static connections linked to a template of the project
+// (of its environment envID unless zero), ordered by id.
+func (o *ops) ListEnvironmentConnections(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]plugboard.Connection, error) {
+	var list []plugboard.Connection
+	err := o.inReadTx(ctx, func(o *ops) error {
+		if err := o.requireProject(ctx, orgID, projectID); err != nil {
+			return err
+		}
+		q := `SELECT ` + connectionCols + ` FROM connections c
+			WHERE c.organisation_id = ? AND c.end_user_id = '' AND EXISTS (
+				SELECT 1 FROM connection_links l
+				JOIN connection_templates t ON t.organisation_id = l.organisation_id AND t.id = l.template_id
+				WHERE l.organisation_id = c.organisation_id AND l.connection_id = c.id AND t.project_id = ?`
+		args := []any{idValue(orgID), idValue(projectID)}
+		if envID != (ulid.ULID{}) {
+			q += " AND t.environment_id = ?"
+			args = append(args, idValue(envID))
+		}
+		rows, err := o.query(ctx, q+") ORDER BY c.id", args...)
+		if err != nil {
+			return o.d.translate(err, "list environment connections", nil)
+		}
+		err = scanRows(rows, func(r *sql.Rows) error {
+			c, err := scanConnection(r)
+			list = append(list, c)
+			return err
+		})
+		if err != nil {
+			return o.d.translate(err, "list environment connections", nil)
+		}
+		return o.loadCredentials(ctx, orgID, connPtrs(list))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// UpdateConnection writes c's name, base URL and UpdatedAt and makes its credential set c's:
+// credentials of the connection whose Credential.ID is in c are replaced (their stored CreatedAt
+// is kept when c's is zero), new ones inserted, the rest deleted, and the order becomes c's.
+func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) error {
+	touch(&c.UpdatedAt)
+	if err := prepareCredentials(c); err != nil {
+		return err
+	}
+	return o.inTx(ctx, func(o *ops) error {
+		org, cid := idValue(c.OrganisationID), idValue(c.ID)
+		res, err := o.exec(ctx, "UPDATE connections SET name = ?, base_url = ?, updated_at = ? WHERE organisation_id = ? AND id = ?",
+			c.Name, c.BaseURL, timeValue(c.UpdatedAt), org, cid)
+		if err != nil {
+			return o.d.translate(err, "update connection", &onError{conflict: conflictMsg(c)})
+		}
+		if err := o.affected(res, "connection "+c.ID.String()+" not found"); err != nil {
+			return err
+		}
+		old, err := o.credentialIDs(ctx, "SELECT credential_id FROM connection_credentials WHERE organisation_id = ? AND connection_id = ?", org, cid)
+		if err != nil {
+			return err
+		}
+		// The association rows are rewritten whole: it is the simplest way to a new order without
+		// tripping the (connection, position) key halfway.
+		if _, err := o.exec(ctx, "DELETE FROM connection_credentials WHERE organisation_id = ? AND connection_id = ?", org, cid); err != nil {
+			return o.d.translate(err, "delete connection credentials", nil)
+		}
+		keep := make(map[ulid.ULID]bool, len(c.Credentials))
+		for _, cc := range c.Credentials {
+			keep[cc.Credential.ID] = true
+		}
+		var stale []ulid.ULID
+		for _, id := range old {
+			if !keep[id] {
+				stale = append(stale, id)
+			}
+		}
+		if err := o.deleteCredentials(ctx, c.OrganisationID, stale); err != nil {
+			return err
+		}
+		isOld := make(map[ulid.ULID]bool, len(old))
+		for _, id := range old {
+			isOld[id] = true
+		}
+		for i := range c.Credentials {
+			cr := &c.Credentials[i].Credential
+			if isOld[cr.ID] {
+				err = o.replaceCredential(ctx, cr)
+			} else {
+				err = o.insertCredential(ctx, c.OrganisationID, cr)
+			}
+			if err != nil {
+				return err
+			}
+			if err := o.insertConnectionCredential(ctx, c, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// replaceCredential overwrites a credential of the connection being updated.
+func (o *ops) replaceCredential(ctx context.Context, cr *plugboard.Credential) error {
+	touch(&cr.UpdatedAt)
+	public, _ := rawValue(cr.Public, "") // validated by prepareCredentials
+	var created any
+	if !cr.CreatedAt.IsZero() {
+		created = timeValue(cr.CreatedAt)
+	}
+	// RETURNING (SQLite 3.35+, PostgreSQL) gives back the kept CreatedAt without another query.
+	err := o.queryRow(ctx, `UPDATE credentials SET type = ?, name = ?, public = ?, sealed = ?, errors = ?,
+			expires_at = ?, created_at = COALESCE(?, created_at), updated_at = ?
+		WHERE organisation_id = ? AND id = ? RETURNING created_at`,
+		cr.Type, cr.Name, public, nullBytesValue(cr.Sealed), jsonValue(cr.Errors, "[]"),
+		nullTimeValue(cr.ExpiresAt), created, timeValue(cr.UpdatedAt), idValue(cr.OrganisationID), idValue(cr.ID)).
+		Scan(timeCol{&cr.CreatedAt})
+	return o.d.translate(err, "replace credential", &onError{notFound: "credential " + cr.ID.String() + " not found"})
+}
+
+// credentialIDs runs a query returning credential ids.
+func (o *ops) credentialIDs(ctx context.Context, q string, args ...any) ([]ulid.ULID, error) {
+	rows, err := o.query(ctx, q, args...)
+	if err != nil {
+		return nil, o.d.translate(err, "list credential ids", nil)
+	}
+	var ids []ulid.ULID
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var id ulid.ULID
+		err := r.Scan(idCol{&id})
+		ids = append(ids, id)
+		return err
+	})
+	if err != nil {
+		return nil, o.d.translate(err, "list credential ids", nil)
+	}
+	return ids, nil
+}
+
+// deleteCredentials deletes credentials by id; their connection_credentials rows must be gone.
+func (o *ops) deleteCredentials(ctx context.Context, orgID ulid.ULID, ids []ulid.ULID) error {
+	for chunk := range slices.Chunk(ids, maxInList) {
+		_, err := o.exec(ctx, "DELETE FROM credentials WHERE organisation_id = ? AND id IN ("+placeholders(len(chunk))+")",
+			append([]any{idValue(orgID)}, idArgs(chunk)...)...)
+		if err != nil {
+			return o.d.translate(err, "delete credentials", nil)
+		}
+	}
+	return nil
+}
+
+// deleteConnections deletes the organisation's connections matching cond (a condition on the
+// connections table), with their credentials and links. Children go first so that no foreign
+// key is ever violated, whatever the dialect's cascade support.
+func (o *ops) deleteConnections(ctx context.Context, orgID ulid.ULID, cond string, args ...any) error {
+	org := idValue(orgID)
+	sub := "SELECT id FROM connections WHERE organisation_id = ? AND " + cond
+	subArgs := append([]any{org}, args...)
+	creds, err := o.credentialIDs(ctx, "SELECT credential_id FROM connection_credentials WHERE organisation_id = ? AND connection_id IN ("+sub+")",
+		append([]any{org}, subArgs...)...)
+	if err != nil {
+		return err
+	}
+	if _, err := o.exec(ctx, "DELETE FROM connection_credentials WHERE organisation_id = ? AND connection_id IN ("+sub+")",
+		append([]any{org}, subArgs...)...); err != nil {
+		return o.d.translate(err, "delete connection credentials", nil)
+	}
+	if err := o.deleteCredentials(ctx, orgID, creds); err != nil {
+		return err
+	}
+	if _, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND connection_id IN ("+sub+")",
+		append([]any{org}, subArgs...)...); err != nil {
+		return o.d.translate(err, "delete connection links", nil)
+	}
+	_, err = o.exec(ctx, "DELETE FROM connections WHERE organisation_id = ? AND "+cond, subArgs...)
+	return o.d.translate(err, "delete connections", nil)
+}
+
+// DeleteConnection removes the connection, its credentials and its links.
+func (o *ops) DeleteConnection(ctx context.Context, orgID, id ulid.ULID) error {
+	return o.inTx(ctx, func(o *ops) error {
+		if err := o.requireConnection(ctx, orgID, id); err != nil {
+			return err
+		}
+		return o.deleteConnections(ctx, orgID, "id = ?", idValue(id))
+	})
+}
+
+func (o *ops) requireConnection(ctx context.Context, orgID, id ulid.ULID) error {
+	ok, err := o.exists(ctx, "SELECT 1 FROM connections WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+	if err == nil && !ok {
+		err = plugboard.Errorf(plugboard.ENotFound, "connection %s not found", id)
+	}
+	return err
+}
+
+// LinkConnection links the connection to a template; EConflict if already linked.
+func (o *ops) LinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error {
+	return o.inTx(ctx, func(o *ops) error {
+		if err := o.requireConnection(ctx, orgID, connectionID); err != nil {
+			return err
+		}
+		ok, err := o.exists(ctx, "SELECT 1 FROM connection_templates WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(templateID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return plugboard.Errorf(plugboard.ENotFound, "connection template %s not found", templateID)
+		}
+		_, err = o.exec(ctx, "INSERT INTO connection_links (organisation_id, template_id, connection_id) VALUES (?, ?, ?)",
+			idValue(orgID), idValue(templateID), idValue(connectionID))
+		return o.d.translate(err, "link connection", &onError{
+			conflict: fmt.Sprintf("connection %s is already linked to template %s", connectionID, templateID),
+			fkCode:   plugboard.ENotFound, fkMsg: "connection or template not found",
+		})
+	})
+}
+
+// UnlinkConnection removes a link; ENotFound if there is no such link.
+func (o *ops) UnlinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error {
+	res, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND template_id = ? AND connection_id = ?",
+		idValue(orgID), idValue(templateID), idValue(connectionID))
+	if err != nil {
+		return o.d.translate(err, "unlink connection", nil)
+	}
+	return o.affected(res, fmt.Sprintf("connection %s is not linked to template %s", connectionID, templateID))
+}

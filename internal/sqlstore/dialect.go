@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/plugboard/plugboard"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is everything that differs between the SQL databases the store runs on. Queries are
+// written once, with ? placeholders and portable SQL; the dialect rewrites placeholders and
+// classifies driver errors. Adding PostgreSQL means adding a dialect value, its migrations
+// directory and a classify function for pgx errors (SQLSTATE 23505, 23503).
+type dialect struct {
+	// name is the migrations directory under migrations/.
+	name string
+	// dollar selects $1, $2, ... placeholders instead of ?.
+	dollar bool
+	// classify says what kind of failure a driver error is.
+	classify func(error) failure
+}
+
+// failure is a driver error's kind, as far as the store's callers care.
+type failure int
+
+const (
+	failOther failure = iota
+	failUnique
+	failForeignKey
+	failBusy
+)
+
+// sqliteDialect is the modernc.org/sqlite dialect.
+var sqliteDialect = dialect{name: "sqlite", classify: classifySQLite}
+
+// classifySQLite reads the extended result code of a modernc.org/sqlite error.
+func classifySQLite(err error) failure {
+	var e *msqlite.Error
+	if !errors.As(err, &e) {
+		return failOther
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return failUnique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return failForeignKey
+	}
+	switch e.Code() & 0xff { // primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return failBusy
+	}
+	return failOther
+}
+
+// rebind rewrites the ? placeholders of query for the dialect. ? inside single-quoted string
+// literals is left alone; the store's queries contain no other quoting.
+func (d dialect) rebind(query string) string {
+	if !d.dollar || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// onError says what a statement's failures mean to its caller. Messages name the record (its id
+// or name, never its contents: Public, Sealed and Config never appear in an error).
+type onError struct {
+	// notFound is the message of the ENotFound returned for sql.ErrNoRows.
+	notFound string
+	// conflict is the message of the EConflict returned for a unique violation.
+	conflict string
+	// fkCode and fkMsg are returned for a foreign key violation: ENotFound when an insert names a
+	// missing parent, EConflict when a delete would orphan children.
+	fkCode, fkMsg string
+}
+
+// translate is the one place driver errors become *plugboard.Error values. op names the action for
+// the log (it goes into Err, never shown to clients); on maps the expected failures.
+func (d dialect) translate(err error, op string, on *onError) error {
+	if err == nil {
+		return nil
+	}
+	var pe *plugboard.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	if on == nil {
+		on = &onError{}
+	}
+	wrapped := fmt.Errorf("%s: %w", op, err)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && on.notFound != "":
+		return &plugboard.Error{Code: plugboard.ENotFound, Message: on.notFound, Err: wrapped}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return plugboard.Internal(wrapped)
+	}
+	switch d.classify(err) {
+	case failUnique:
+		if on.conflict != "" {
+			return &plugboard.Error{Code: plugboard.EConflict, Message: on.conflict, Err: wrapped}
+		}
+	case failForeignKey:
+		if on.fkCode != "" {
+			return &plugboard.Error{Code: on.fkCode, Message: on.fkMsg, Err: wrapped}
+		}
+	case failBusy:
+		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database busy", Err: wrapped}
+	}
+	return plugboard.Internal(wrapped)
+}

@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugboard/plugboard"
+)
+
+// migrationFiles holds each dialect's migrations as migrations/<dialect>/NNNN_name.sql. They run
+// in version order; schema_migrations records which have run.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// migration is one schema change.
+type migration struct {
+	version int64
+	name    string
+	sql     string
+}
+
+// migrations returns the dialect's migrations in version order.
+func migrations(d dialect) ([]migration, error) {
+	dir := path.Join("migrations", d.name)
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		prefix, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive version number", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations that schema_migrations does not list, each in its own
+// transaction together with its record, so a failed migration leaves no trace and a second
+// process opening the same database concurrently waits and then skips what the first applied.
+func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	fail := func(err error) error {
+		return &plugboard.Error{Code: plugboard.EInternal, Message: "database migration failed", Err: err}
+	}
+	ms, err := migrations(d)
+	if err != nil {
+		return fail(err)
+	}
+	// schema_migrations is the one table without organisation_id: it describes the database, not a tenant.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    BIGINT NOT NULL PRIMARY KEY,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		return fail(err)
+	}
+	for _, m := range ms {
+		o := &ops{q: db, d: d}
+		err := o.inTx(ctx, func(o *ops) error {
+			applied, err := o.exists(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?", m.version)
+			if err != nil || applied {
+				return err
+			}
+			if _, err := o.q.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err = o.exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+				m.version, timeValue(time.Now()))
+			return err
+		})
+		if err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}

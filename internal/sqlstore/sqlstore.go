@@ -1,0 +1,266 @@
+// Package sqlstore implements plugboard.Store on SQL databases through database/sql, with
+// hand-written SQL and no ORM. SQLite (modernc.org/sqlite, no cgo) is built; the code is
+// organised so that PostgreSQL needs only its migration files, a placeholder style and an error
+// classifier (see dialect.go), not another copy of the queries.
+//
+// Representation, the same on every dialect:
+//   - Ids are ULID strings; a static connection's end user id is stored as the empty string.
+//   - Timestamps are BIGINT Unix nanoseconds, UTC, truncated to microseconds (PostgreSQL's
+//     precision), so a value reads back exactly as written on either database.
+//   - Create methods store the ids and timestamps the caller set. A zero CreatedAt becomes the
+//     current time and a zero UpdatedAt becomes CreatedAt; update methods set a zero UpdatedAt to
+//     the current time. On success the record holds the normalised (UTC, truncated) times stored.
+//   - Empty slices and maps read back as nil, whether they were written nil or empty. Nil JSON
+//     (Config, Public) and nil Sealed read back nil; JSON must be valid when set.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/plugboard/plugboard"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DB is a plugboard.Store backed by an SQL database. Open returns one; it is safe for concurrent use.
+type DB struct {
+	// ops runs every Store method against the pool; transactions get their own ops bound to a *sql.Tx.
+	ops
+	sqldb *sql.DB
+}
+
+var _ plugboard.Store = (*DB)(nil)
+
+// sqliteParams are the connection settings every SQLite connection gets. WAL lets readers run
+// beside the writer; busy_timeout makes a writer wait for the lock instead of failing at once;
+// _txlock=immediate takes the write lock at BEGIN, so two read-then-write transactions cannot
+// deadlock upgrading their locks (SQLite would fail one of them with SQLITE_BUSY at once).
+var sqliteParams = []string{
+	"_pragma=journal_mode(WAL)",
+	"_pragma=busy_timeout(10000)",
+	"_pragma=foreign_keys(1)",
+	"_pragma=synchronous(NORMAL)",
+	"_txlock=immediate",
+}
+
+// Open opens the store at url and migrates it to the current schema. url is an SQLite file path,
+// a "sqlite:///path" URL or a "file:" URI; the file and its parent directory are created when
+// missing. PostgreSQL URLs ("postgres://", "postgresql://") are recognised but not built yet and
+// fail with EInvalid.
+func Open(ctx context.Context, url string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil, plugboard.Errorf(plugboard.EInvalid, "PostgreSQL support is not built yet")
+	case url == "":
+		return nil, plugboard.Errorf(plugboard.EInvalid, "database URL is empty")
+	}
+	dsn, path, err := sqliteDSN(url)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		// 0700: the directory holds sealed credentials; nobody else needs to list it.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "cannot create the database directory", Err: err}
+		}
+	}
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid SQLite database URL", Err: err}
+	}
+	db := &DB{ops: ops{q: sqldb, d: sqliteDialect}, sqldb: sqldb}
+	if err := db.Ping(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, sqldb, sqliteDialect); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteDSN turns the accepted URL forms into a modernc.org/sqlite DSN carrying sqliteParams, and
+// returns the file's path when there is one on disk (so Open can create its directory).
+func sqliteDSN(url string) (dsn, path string, err error) {
+	rest, query, _ := strings.Cut(url, "?")
+	params := strings.Join(sqliteParams, "&")
+	if query != "" {
+		params += "&" + query
+	}
+	switch {
+	case strings.HasPrefix(rest, "sqlite://"):
+		path = strings.TrimPrefix(rest, "sqlite://")
+		if path == "" {
+			return "", "", plugboard.Errorf(plugboard.EInvalid, "SQLite URL %q names no file", url)
+		}
+		return path + "?" + params, path, nil
+	case strings.HasPrefix(rest, "file:"):
+		// A file: URI is passed to SQLite as is. Its path is "file:PATH" or "file://HOST/PATH".
+		path = strings.TrimPrefix(rest, "file:")
+		if strings.HasPrefix(path, "//") {
+			if i := strings.IndexByte(path[2:], '/'); i >= 0 {
+				path = path[2+i:]
+			} else {
+				path = ""
+			}
+		}
+		if path == ":memory:" || strings.Contains(query, "mode=memory") {
+			path = ""
+		}
+		return rest + "?" + params, path, nil
+	default:
+		return rest + "?" + params, rest, nil
+	}
+}
+
+// InTx runs fn in one transaction; see plugboard.Store.
+func (db *DB) InTx(ctx context.Context, fn func(tx plugboard.Store) error) error {
+	return db.inTx(ctx, func(o *ops) error { return fn(&txStore{ops: *o}) })
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sqldb.PingContext(ctx); err != nil {
+		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: err}
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error {
+	if err := db.sqldb.Close(); err != nil {
+		return plugboard.Internal(err)
+	}
+	return nil
+}
+
+// txStore is the Store handed to an InTx callback: the same methods, bound to the transaction.
+type txStore struct{ ops }
+
+// InTx joins the running transaction: fn's writes commit or roll back with the outer ones.
+func (t *txStore) InTx(ctx context.Context, fn func(tx plugboard.Store) error) error {
+	return fn(t)
+}
+
+// Ping checks the transaction's connection.
+func (t *txStore) Ping(ctx context.Context) error {
+	var one int
+	if err := t.q.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: err}
+	}
+	return nil
+}
+
+// Close is refused: the store belongs to whoever opened it, not to a transaction's callback.
+func (t *txStore) Close() error {
+	return plugboard.Errorf(plugboard.EInvalid, "cannot close the store inside a transaction")
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common, so every method runs on either.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ops implements the Store methods over a queryer. When tx is nil it runs on the pool and opens
+// its own transactions for multi-statement work; otherwise it runs inside tx.
+type ops struct {
+	q  queryer
+	d  dialect
+	tx *sql.Tx
+}
+
+// inTx runs fn with ops bound to a write transaction, joining the current one if there is one.
+func (o *ops) inTx(ctx context.Context, fn func(*ops) error) error {
+	if o.tx != nil {
+		return fn(o)
+	}
+	return o.begin(ctx, nil, fn)
+}
+
+// inReadTx runs fn with ops bound to a read-only transaction, so that reads made of several
+// queries (a page and its count, a record and its children) see one snapshot. With SQLite a
+// read-only transaction begins DEFERRED and so does not take the write lock.
+func (o *ops) inReadTx(ctx context.Context, fn func(*ops) error) error {
+	if o.tx != nil {
+		return fn(o)
+	}
+	return o.begin(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (o *ops) begin(ctx context.Context, opts *sql.TxOptions, fn func(*ops) error) (err error) {
+	db, ok := o.q.(*sql.DB)
+	if !ok {
+		return plugboard.Internal(errors.New("sqlstore: ops without a transaction is not bound to a *sql.DB"))
+	}
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return o.d.translate(err, "begin transaction", nil)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// The rollback error is dropped: fn's error (or the panic) is what the caller needs.
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(&ops{q: tx, d: o.d, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return o.d.translate(err, "commit", nil)
+	}
+	committed = true
+	return nil
+}
+
+// rebind rewrites a query written with ? placeholders for the dialect.
+func (o *ops) rebind(query string) string { return o.d.rebind(query) }
+
+// exec runs a statement written with ? placeholders.
+func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return o.q.ExecContext(ctx, o.rebind(query), args...)
+}
+
+// query runs a query written with ? placeholders.
+func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return o.q.QueryContext(ctx, o.rebind(query), args...)
+}
+
+// queryRow runs a single-row query written with ? placeholders.
+func (o *ops) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return o.q.QueryRowContext(ctx, o.rebind(query), args...)
+}
+
+// exists reports whether the query returns a row.
+func (o *ops) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := o.queryRow(ctx, "SELECT 1 WHERE EXISTS ("+query+")", args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, o.d.translate(err, "check existence", nil)
+	}
+	return true, nil
+}
+
+// affected returns ENotFound with msg when a write touched no row.
+func (o *ops) affected(res sql.Result, msg string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return plugboard.Internal(fmt.Errorf("rows affected: %w", err))
+	}
+	if n == 0 {
+		return plugboard.Errorf(plugboard.ENotFound, "%s", msg)
+	}
+	return nil
+}
