@@ -312,3 +312,51 @@ func TestEncryptionKeyFromEnvironment(t *testing.T) {
 		t.Errorf("the error does not name the setting: %s", stderr.String())
 	}
 }
+
+// TestREADMEWalkthrough runs the README's curl walkthrough, as written, against a freshly built
+// server, so the README cannot drift from what the service does.
+func TestREADMEWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- walkthrough:start -->\n```sh\n(.*?)```\n<!-- walkthrough:end -->").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no walkthrough block")
+	}
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, bin, dataDir)
+
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", string(m[1]))
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "PB="+srv.url, "PLUGBOARD_DATA_DIR="+dataDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough failed: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		`"apiKey":{"description":"API key","id":"api-key","in":"header","name":"X-Api-Key"}`,
+		`"baseUrl":"https://acme-eu.example"`,
+		`"data":{"string":{"value":""}}`,
+		`"totalCount":1`,
+		`"name":"acme-renamed"`,
+		"204\n",
+		`"code":"not_found"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("walkthrough output lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "sk_live_walkthrough") || strings.Contains(srv.stderr.String(), "sk_live_walkthrough") {
+		t.Errorf("the stored API key appears in the output or the log")
+	}
+	srv.stop(t)
+}
