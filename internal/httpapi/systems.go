@@ -189,18 +189,16 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		return nil, bodyRequired()
 	}
 	cfg := *b
-	errs := credentials.ValidateAuthSchemeConfig(cfg, "")
 	if id := credentials.ConfigID(cfg); id != "" && id != req.AuthSchemeConfigId {
-		errs = append(errs, plugboard.FieldError{Field: memberName(cfg.Type) + ".id", Message: "must equal the id in the path"})
-	}
-	if len(errs) > 0 {
-		return nil, plugboard.Invalid("invalid auth scheme config", errs...)
+		return nil, plugboard.Invalid("invalid auth scheme config",
+			plugboard.FieldError{Field: memberName(cfg.Type) + ".id", Message: "must equal the id in the path"})
 	}
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		sys, err := tx.GetSystem(ctx, req.OrganisationId, req.SystemId)
 		if err != nil {
 			return err
 		}
+		// Fill secrets sent empty from the stored config first, so that validation sees them.
 		for _, old := range sys.AuthSchemeConfigs {
 			if old.ID != req.AuthSchemeConfigId || old.Sealed == nil {
 				continue
@@ -212,6 +210,9 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
 				return plugboard.Internal(err)
 			}
+		}
+		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
+			return plugboard.Invalid("invalid auth scheme config", errs...)
 		}
 		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)
 		if err != nil {
