@@ -19,7 +19,42 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/pgtest"
 )
+
+// storeEnv returns the environment that points a server and the admin commands at the test's
+// store: nothing for SQLite (the data dir holds it), a fresh PostgreSQL schema when
+// PLUGBOARD_TEST_STORE=postgres. The PostgreSQL schema is migrated with `plugboard migrate`, after
+// checking that serve refuses it unmigrated.
+func storeEnv(t *testing.T, bin string) []string {
+	t.Helper()
+	if os.Getenv("PLUGBOARD_TEST_STORE") != "postgres" {
+		return nil
+	}
+	env := []string{"PLUGBOARD_DATABASE_URL=" + pgtest.URL(t)}
+	refused := exec.Command(bin, "serve", "--addr", freeAddr(t), "--data-dir", t.TempDir())
+	refused.Env = append(os.Environ(), env...)
+	out, err := refused.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "plugboard migrate") {
+		t.Fatalf("serve on an unmigrated PostgreSQL schema: %v\n%s", err, out)
+	}
+	run(t, bin, env, "migrate")
+	return env
+}
+
+// run runs an admin command with the given extra environment and returns its stdout.
+func run(t *testing.T, bin string, env []string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("plugboard %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
 
 // buildBinary compiles the plugboard command once per test run.
 func buildBinary(t *testing.T) string {
@@ -150,7 +185,8 @@ func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	bin := buildBinary(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	srv := startServer(t, bin, dataDir)
+	env := storeEnv(t, bin)
+	srv := startServer(t, bin, dataDir, env...)
 	if srv.key == "" {
 		t.Fatalf("first start printed no organisation and key; stdout:\n%s", srv.stdout.String())
 	}
@@ -175,17 +211,17 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || proj.JSON200 == nil {
 		t.Fatalf("create project: %v %s", err, proj.Body)
 	}
-	env := proj.JSON200.Environments[0]
-	if env.Name != "production" {
-		t.Errorf("default environment %q", env.Name)
+	environment := proj.JSON200.Environments[0]
+	if environment.Name != "production" {
+		t.Errorf("default environment %q", environment.Name)
 	}
 	tpl, err := c.CreateConnectionTemplateWithResponse(ctx, orgID, proj.JSON200.ID, api.CreateConnectionTemplateJSONRequestBody{
-		SystemID: sys.JSON201.ID, Name: "shop", EnvironmentID: env.ID})
+		SystemID: sys.JSON201.ID, Name: "shop", EnvironmentID: environment.ID})
 	if err != nil || tpl.JSON200 == nil {
 		t.Fatalf("create template: %v %s", err, tpl.Body)
 	}
 	// As Versori's CLI does: list templates by environment, copy authSchemeConfigs[0].
-	list, err := c.ListProjectConnectionTemplatesWithResponse(ctx, orgID, proj.JSON200.ID, &api.ListProjectConnectionTemplatesParams{EnvId: ptr(env.ID.String())})
+	list, err := c.ListProjectConnectionTemplatesWithResponse(ctx, orgID, proj.JSON200.ID, &api.ListProjectConnectionTemplatesParams{EnvId: ptr(environment.ID.String())})
 	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 {
 		t.Fatalf("list templates: %v %s", err, list.Body)
 	}
@@ -220,10 +256,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// An admin command works against the same store while the server runs.
-	out, err := exec.Command(bin, "orgs", "create", "--name", "second", "--json", "--data-dir", dataDir).Output()
-	if err != nil {
-		t.Fatalf("orgs create: %v", err)
-	}
+	out := run(t, bin, env, "orgs", "create", "--name", "second", "--json", "--data-dir", dataDir)
 	var second struct {
 		OrganisationID string `json:"organisationId"`
 		APIKey         string `json:"apiKey"`
@@ -236,10 +269,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || other.StatusCode() != 404 {
 		t.Errorf("another organisation read the connection: %v %d", err, other.StatusCode())
 	}
-	out, err = exec.Command(bin, "api-keys", "create", "--org", srv.org, "--json", "--data-dir", dataDir).Output()
-	if err != nil {
-		t.Fatalf("api-keys create: %v", err)
-	}
+	out = run(t, bin, env, "api-keys", "create", "--org", srv.org, "--json", "--data-dir", dataDir)
 	var newKey struct {
 		APIKey string `json:"apiKey"`
 	}
@@ -252,7 +282,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Restart on the same data dir: no second default organisation, data and key survive.
 	srv.stop(t)
-	srv2 := startServer(t, bin, dataDir)
+	srv2 := startServer(t, bin, dataDir, env...)
 	if srv2.key != "" {
 		t.Errorf("a restart created another default organisation")
 	}

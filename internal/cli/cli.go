@@ -65,7 +65,8 @@ func (c Config) databaseURL() string {
 const usage = `plugboard: stores credentials for third-party APIs and serves them over the Versori-compatible API.
 
 Usage:
-  plugboard serve [--addr ADDR] [--data-dir DIR] [--database-url URL]
+  plugboard serve [--addr ADDR] [--data-dir DIR] [--database-url URL] [--migrate]
+  plugboard migrate [--data-dir DIR] [--database-url URL]
   plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
   plugboard api-keys create --org ID [--json] [--data-dir DIR] [--database-url URL]
 
@@ -84,6 +85,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch {
 	case args[0] == "serve":
 		err = runServe(ctx, args[1:], stdout, stderr, getenv)
+	case args[0] == "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "orgs" && args[1] == "create":
 		err = runOrgsCreate(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "create":
@@ -120,7 +123,7 @@ func describe(err error) string {
 // storeFlags registers the flags every command that opens the store takes.
 func storeFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string) {
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr(getenv, EnvDataDir, DefaultDataDir), "directory for the SQLite file and the generated master key (env "+EnvDataDir+")")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv(EnvDatabaseURL), "database: an SQLite file path; default DATA_DIR/"+DatabaseFileName+" (env "+EnvDatabaseURL+")")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv(EnvDatabaseURL), "database: postgres://... or an SQLite file path; default DATA_DIR/"+DatabaseFileName+" (env "+EnvDatabaseURL+")")
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -168,6 +171,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address to listen on (env "+EnvAddr+")")
 	storeFlags(fs, &cfg, getenv)
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log format: text or json (env "+EnvLogFormat+")")
+	var migrateFirst bool
+	fs.BoolVar(&migrateFirst, "migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,7 +183,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.Open(ctx, cfg.databaseURL())
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: migrateFirst})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -282,8 +287,30 @@ func createAPIKey(ctx context.Context, store plugboard.Store, orgID ulid.ULID) (
 	return key, nil
 }
 
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var cfg Config
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeFlags(fs, &cfg, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	before, err := sqlstore.Migrate(ctx, cfg.databaseURL())
+	if err != nil {
+		return err
+	}
+	if len(before.Pending) == 0 {
+		fmt.Fprintf(stdout, "schema is up to date (version %d)\n", before.Latest)
+		return nil
+	}
+	fmt.Fprintf(stdout, "applied migrations %v; schema is at version %d\n", before.Pending, before.Latest)
+	return nil
+}
+
+// openStoreForCommand opens the store for an administrative command. It migrates: an operator
+// running a command against a new database wants it usable.
 func openStoreForCommand(ctx context.Context, cfg Config) (plugboard.Store, error) {
-	store, err := sqlstore.Open(ctx, cfg.databaseURL())
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: true})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

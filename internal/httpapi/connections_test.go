@@ -3,10 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -184,13 +182,10 @@ func TestConnectionNameIsUniquePerTemplateAndEndUser(t *testing.T) {
 // openStoredSecret reads a credential's sealed bytes straight from the SQLite file and opens them.
 func openStoredSecret(t *testing.T, h *harness, credentialID string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", h.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, q := h.rawDB()
 	defer db.Close()
 	var sealed []byte
-	if err := db.QueryRow(`SELECT sealed FROM credentials WHERE organisation_id = ? AND id = ?`, h.org.String(), credentialID).Scan(&sealed); err != nil {
+	if err := db.QueryRow(q(`SELECT sealed FROM credentials WHERE organisation_id = ? AND id = ?`), h.org.String(), credentialID).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	plain, err := h.keys.Open(sealed, seal.AAD("credential", h.org.String(), credentialID))
@@ -281,16 +276,13 @@ func TestSealedValueCopiedToAnotherRowDoesNotOpen(t *testing.T) {
 	}
 	a, b := mk("a", "SECRET-a"), mk("b", "SECRET-b")
 	credA, credB := a.Credentials[0].Credential.ID, b.Credentials[0].Credential.ID
-	db, err := sql.Open("sqlite", h.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, q := h.rawDB()
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE credentials SET sealed = (SELECT sealed FROM credentials WHERE id = ?) WHERE id = ?`, credA, credB); err != nil {
+	if _, err := db.Exec(q(`UPDATE credentials SET sealed = (SELECT sealed FROM credentials WHERE id = ?) WHERE id = ?`), credA, credB); err != nil {
 		t.Fatal(err)
 	}
 	var sealed []byte
-	if err := db.QueryRow(`SELECT sealed FROM credentials WHERE id = ?`, credB).Scan(&sealed); err != nil {
+	if err := db.QueryRow(q(`SELECT sealed FROM credentials WHERE id = ?`), credB).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.keys.Open(sealed, seal.AAD("credential", h.org.String(), credB)); err == nil {
@@ -339,6 +331,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"credentials": arr{obj{"id": zeroID, "authSchemeConfig": configByID("api-key"), "credential": obj{"type": "basic-auth",
 			"data": obj{"basicAuth": obj{"username": "SECRET-api-key-value-7f3a", "password": "SECRET-basic-password-91c2"}}}}}}}))
 
+	dumps := h.databaseDumps()
 	for _, s := range secrets {
 		for i, body := range h.allResponses() {
 			if bytes.Contains(body, []byte(s)) {
@@ -348,13 +341,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if strings.Contains(h.logs.String(), s) {
 			t.Errorf("server log contains secret %q", s)
 		}
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			data, err := os.ReadFile(h.dbPath + suffix)
-			if err != nil {
-				continue
-			}
+		for name, data := range dumps {
 			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("database file %q contains secret %q", "plugboard.db"+suffix, s)
+				t.Errorf("database %s contains secret %q", name, s)
 			}
 		}
 	}

@@ -3,23 +3,29 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 )
@@ -49,7 +55,8 @@ type harness struct {
 	srv    *httptest.Server
 	store  plugboard.Store
 	keys   *seal.Keyring
-	dbPath string
+	dbPath string // the SQLite file, when the store is SQLite
+	pgURL  string // the PostgreSQL URL (with its own schema), when the store is PostgreSQL
 	logs   *syncBuffer
 	org    ulid.ULID
 	key    string
@@ -62,7 +69,11 @@ func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
-	store, err := sqlstore.Open(ctx, dbPath)
+	var pgURL string
+	if usePostgres() {
+		pgURL = pgtest.URL(t)
+	}
+	store, err := openTestStore(ctx, dbPath, pgURL)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -71,13 +82,74 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, logs: &syncBuffer{}}
+	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &syncBuffer{}}
 	h.org, h.key = h.newOrg("test")
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger})
 	h.srv = httptest.NewServer(apitest.Validator(t, handler))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// EnvStore switches the HTTP suites to PostgreSQL: PLUGBOARD_TEST_STORE=postgres (with
+// PLUGBOARD_TEST_DATABASE_URL set) runs them on a fresh schema instead of an SQLite file.
+const EnvStore = "PLUGBOARD_TEST_STORE"
+
+func usePostgres() bool { return os.Getenv(EnvStore) == "postgres" }
+
+func openTestStore(ctx context.Context, dbPath, pgURL string) (plugboard.Store, error) {
+	if pgURL != "" {
+		return sqlstore.OpenWith(ctx, pgURL, sqlstore.Options{Migrate: true})
+	}
+	return sqlstore.Open(ctx, dbPath)
+}
+
+// rawDB opens the test's database directly, bypassing the store, with a function that adapts
+// ?-placeholder queries to it.
+func (h *harness) rawDB() (*sql.DB, func(string) string) {
+	h.t.Helper()
+	if h.pgURL != "" {
+		db, err := sql.Open("pgx", h.pgURL)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return db, func(q string) string {
+			for n := 1; strings.Contains(q, "?"); n++ {
+				q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+			}
+			return q
+		}
+	}
+	db, err := sql.Open("sqlite", h.dbPath)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return db, func(q string) string { return q }
+}
+
+// databaseDumps returns the raw bytes the database holds: the SQLite file with its WAL, or a
+// pg_dump of the test's schema.
+func (h *harness) databaseDumps() map[string][]byte {
+	h.t.Helper()
+	out := map[string][]byte{}
+	if h.pgURL != "" {
+		cmd := exec.Command("pg_dump", "--schema="+pgtest.Schema(h.pgURL), "--data-only", "--inserts", pgtest.BaseURL(h.t))
+		data, err := cmd.Output()
+		if err != nil {
+			h.t.Fatalf("pg_dump: %v", err)
+		}
+		if !bytes.Contains(data, []byte("INSERT INTO")) {
+			h.t.Fatalf("pg_dump holds no rows")
+		}
+		out["pg_dump"] = data
+		return out
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if data, err := os.ReadFile(h.dbPath + suffix); err == nil {
+			out["plugboard.db"+suffix] = data
+		}
+	}
+	return out
 }
 
 // newOrg creates an organisation with an API key directly in the store.

@@ -56,13 +56,14 @@ func (o *ops) CreateConnection(ctx context.Context, c *plugboard.Connection) err
 		}
 		if c.EndUserID != (ulid.ULID{}) {
 			// end_user_id has no foreign key (static connections store ''), so the check is here,
-			// in the transaction that inserts.
-			ok, err := o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?", org, idValue(c.EndUserID))
+			// in the transaction that inserts. On PostgreSQL it holds a share lock on the end user's
+			// row until commit, so a concurrent DeleteEndUser (which deletes that row first) either
+			// waits and then deletes this connection too, or wins and this check fails.
+			var one int
+			err := o.queryRow(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?"+o.d.forShare,
+				org, idValue(c.EndUserID)).Scan(&one)
 			if err != nil {
-				return err
-			}
-			if !ok {
-				return plugboard.Errorf(plugboard.ENotFound, "end user %s not found", c.EndUserID)
+				return o.d.translate(err, "check end user", &onError{notFound: "end user " + c.EndUserID.String() + " not found"})
 			}
 		}
 		_, err = o.exec(ctx, "INSERT INTO connections ("+connectionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

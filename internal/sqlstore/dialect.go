@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/plugboard/plugboard"
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -24,6 +25,12 @@ type dialect struct {
 	dollar bool
 	// classify says what kind of failure a driver error is.
 	classify func(error) failure
+	// forShare is appended to a SELECT that must keep the row it read from being deleted until
+	// the transaction ends. SQLite needs none: its write transactions are serialised.
+	forShare string
+	// migrationLock, when set, is run first in every migration transaction so that replicas
+	// migrating at once apply each migration once.
+	migrationLock string
 }
 
 // failure is a driver error's kind, as far as the store's callers care.
@@ -38,6 +45,28 @@ const (
 
 // sqliteDialect is the modernc.org/sqlite dialect.
 var sqliteDialect = dialect{name: "sqlite", classify: classifySQLite}
+
+// postgresDialect is PostgreSQL through pgx's database/sql driver.
+var postgresDialect = dialect{name: "postgres", dollar: true, classify: classifyPostgres, forShare: " FOR SHARE",
+	// An arbitrary constant key: "plugboard" in ASCII, as a bigint.
+	migrationLock: "SELECT pg_advisory_xact_lock(112108117103098111)"}
+
+// classifyPostgres reads the SQLSTATE of a pgx error.
+func classifyPostgres(err error) failure {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return failOther
+	}
+	switch e.Code {
+	case "23505": // unique_violation
+		return failUnique
+	case "23503": // foreign_key_violation
+		return failForeignKey
+	case "40001", "40P01", "55P03", "57014": // serialization failure, deadlock, lock not available, statement timeout
+		return failBusy
+	}
+	return failOther
+}
 
 // classifySQLite reads the extended result code of a modernc.org/sqlite error.
 func classifySQLite(err error) failure {

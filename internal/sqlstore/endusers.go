@@ -79,17 +79,16 @@ func (o *ops) ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, 
 // DeleteEndUser removes the end user with its connections, their credentials and links.
 func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) error {
 	return o.inTx(ctx, func(o *ops) error {
-		ok, err := o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+		// The end user's row goes first: on PostgreSQL that waits for any transaction creating a
+		// connection for it (which holds a share lock on the row), and the connection delete that
+		// follows then sees that connection. See CreateConnection.
+		res, err := o.exec(ctx, "DELETE FROM end_users WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
 		if err != nil {
+			return o.d.translate(err, "delete end user", nil)
+		}
+		if err := o.affected(res, "end user "+id.String()+" not found"); err != nil {
 			return err
 		}
-		if !ok {
-			return plugboard.Errorf(plugboard.ENotFound, "end user %s not found", id)
-		}
-		if err := o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id)); err != nil {
-			return err
-		}
-		_, err = o.exec(ctx, "DELETE FROM end_users WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
-		return o.d.translate(err, "delete end user", nil)
+		return o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id))
 	})
 }

@@ -71,16 +71,17 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 	if err != nil {
 		return fail(err)
 	}
-	// schema_migrations is the one table without organisation_id: it describes the database, not a tenant.
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    BIGINT NOT NULL PRIMARY KEY,
-		applied_at BIGINT NOT NULL
-	)`); err != nil {
+	if err := createMigrationsTable(ctx, db, d); err != nil {
 		return fail(err)
 	}
 	for _, m := range ms {
 		o := &ops{q: db, d: d}
 		err := o.inTx(ctx, func(o *ops) error {
+			if d.migrationLock != "" {
+				if _, err := o.q.ExecContext(ctx, d.migrationLock); err != nil {
+					return err
+				}
+			}
 			applied, err := o.exists(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?", m.version)
 			if err != nil || applied {
 				return err
@@ -97,4 +98,82 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable creates schema_migrations if it is missing, under the migration lock so
+// that two replicas starting at once do not race on it. schema_migrations is the one table
+// without organisation_id: it describes the database, not a tenant.
+func createMigrationsTable(ctx context.Context, db *sql.DB, d dialect) error {
+	o := &ops{q: db, d: d}
+	return o.inTx(ctx, func(o *ops) error {
+		if d.migrationLock != "" {
+			if _, err := o.q.ExecContext(ctx, d.migrationLock); err != nil {
+				return err
+			}
+		}
+		_, err := o.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    BIGINT NOT NULL PRIMARY KEY,
+			applied_at BIGINT NOT NULL
+		)`)
+		return err
+	})
+}
+
+// SchemaStatus says how far a database's schema is from this build's migrations.
+type SchemaStatus struct {
+	// Applied is the highest migration version recorded in the database, 0 for none.
+	Applied int64
+	// Latest is the highest migration version this build has.
+	Latest int64
+	// Pending lists the versions this build has that the database has not applied.
+	Pending []int64
+}
+
+// schemaStatus reads which migrations the database has applied, without changing anything.
+func schemaStatus(ctx context.Context, db *sql.DB, d dialect) (SchemaStatus, error) {
+	var st SchemaStatus
+	ms, err := migrations(d)
+	if err != nil {
+		return st, plugboard.Internal(err)
+	}
+	applied := map[int64]bool{}
+	o := &ops{q: db, d: d}
+	ok, err := o.tableExists(ctx, "schema_migrations")
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		rows, err := db.QueryContext(ctx, "SELECT version FROM schema_migrations")
+		if err != nil {
+			return st, d.translate(err, "read schema_migrations", nil)
+		}
+		err = scanRows(rows, func(r *sql.Rows) error {
+			var v int64
+			if err := r.Scan(&v); err != nil {
+				return err
+			}
+			applied[v] = true
+			st.Applied = max(st.Applied, v)
+			return nil
+		})
+		if err != nil {
+			return st, d.translate(err, "read schema_migrations", nil)
+		}
+	}
+	for _, m := range ms {
+		st.Latest = max(st.Latest, m.version)
+		if !applied[m.version] {
+			st.Pending = append(st.Pending, m.version)
+		}
+	}
+	return st, nil
+}
+
+// tableExists reports whether a table of that name is visible (on PostgreSQL: in the search path).
+func (o *ops) tableExists(ctx context.Context, name string) (bool, error) {
+	q := "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if o.d.name == "postgres" {
+		q = "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
+	}
+	return o.exists(ctx, q, name)
 }

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oklog/ulid/v2"
@@ -72,9 +73,11 @@ func migrationsApplied(t *testing.T, ctx context.Context, db *sqlstore.DB) int {
 }
 
 func TestOpenRejects(t *testing.T) {
-	for _, url := range []string{"", "postgres://localhost/plugboard", "postgresql://u@h/db", "sqlite://"} {
+	for _, url := range []string{"", "sqlite://", "postgres://u:secret@127.0.0.1:5432/db?sslmode=bogus"} {
 		if _, err := sqlstore.Open(t.Context(), url); !plugboard.IsCode(err, plugboard.EInvalid) {
 			t.Errorf("Open(%q) = %v, want %s", url, err, plugboard.EInvalid)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) error shows the password: %v", url, err)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package sqlstore implements plugboard.Store on SQL databases through database/sql, with
-// hand-written SQL and no ORM. SQLite (modernc.org/sqlite, no cgo) is built; the code is
-// organised so that PostgreSQL needs only its migration files, a placeholder style and an error
-// classifier (see dialect.go), not another copy of the queries.
+// hand-written SQL and no ORM: SQLite (modernc.org/sqlite, no cgo) and PostgreSQL (pgx). The
+// queries are written once; each dialect has its migration files, a placeholder style and an
+// error classifier (see dialect.go).
 //
 // Representation, the same on every dialect:
 //   - Ids are ULID strings; a static connection's end user id is stored as the empty string.
@@ -21,7 +21,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/plugboard/plugboard"
 
@@ -49,16 +54,44 @@ var sqliteParams = []string{
 	"_txlock=immediate",
 }
 
-// Open opens the store at url and migrates it to the current schema. url is an SQLite file path,
-// a "sqlite:///path" URL or a "file:" URI; the file and its parent directory are created when
-// missing. PostgreSQL URLs ("postgres://", "postgresql://") are recognised but not built yet and
-// fail with EInvalid.
+// Options tune Open.
+type Options struct {
+	// Migrate applies pending migrations to a PostgreSQL database. Without it, Open refuses a
+	// PostgreSQL database whose schema is behind this build (EUnavailable naming the fix), so that
+	// replicas never migrate a shared database behind an operator's back. SQLite files always
+	// migrate: the file belongs to the one process that serves it.
+	Migrate bool
+	// MaxOpenConns caps the PostgreSQL connection pool; 0 means DefaultMaxOpenConns.
+	MaxOpenConns int
+	// StatementTimeout bounds every PostgreSQL statement; 0 means DefaultStatementTimeout.
+	StatementTimeout time.Duration
+}
+
+// Defaults for PostgreSQL connections.
+const (
+	DefaultMaxOpenConns     = 20
+	DefaultStatementTimeout = 15 * time.Second
+)
+
+// IsPostgres reports whether url names a PostgreSQL database.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Open opens the store at url with default Options; see OpenWith.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith opens the store at url. url is a PostgreSQL URL ("postgres://..." in pgx's format,
+// where a search_path parameter selects the schema), an SQLite file path, a "sqlite:///path" URL or
+// a "file:" URI; SQLite files and their parent directories are created when missing.
+func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, plugboard.Errorf(plugboard.EInvalid, "PostgreSQL support is not built yet")
 	case url == "":
 		return nil, plugboard.Errorf(plugboard.EInvalid, "database URL is empty")
+	case IsPostgres(url):
+		return openPostgres(ctx, url, opts)
 	}
 	dsn, path, err := sqliteDSN(url)
 	if err != nil {
@@ -84,6 +117,87 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openPostgres opens a pool on PostgreSQL. Every statement runs with a statement_timeout, and
+// database/sql cancels it with its request's context.
+func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message can quote the URL, password included; say only what is wrong.
+		return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid PostgreSQL database URL"}
+	}
+	timeout := opts.StatementTimeout
+	if timeout <= 0 {
+		timeout = DefaultStatementTimeout
+	}
+	if _, ok := cfg.RuntimeParams["statement_timeout"]; !ok {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "plugboard"
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	maxOpen := opts.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpenConns
+	}
+	sqldb.SetMaxOpenConns(maxOpen)
+	sqldb.SetMaxIdleConns(maxOpen)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	sqldb.SetConnMaxLifetime(30 * time.Minute)
+	db := &DB{ops: ops{q: sqldb, d: postgresDialect}, sqldb: sqldb}
+	if err := db.Ping(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if opts.Migrate {
+		if err := migrate(ctx, sqldb, postgresDialect); err != nil {
+			sqldb.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+	st, err := schemaStatus(ctx, sqldb, postgresDialect)
+	if err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if len(st.Pending) > 0 {
+		sqldb.Close()
+		return nil, &plugboard.Error{Code: plugboard.EUnavailable,
+			Message: fmt.Sprintf("the database schema is out of date (applied %d, this build needs %d)", st.Applied, st.Latest),
+			Details: "run `plugboard migrate` (or start with `serve --migrate`) against this database first"}
+	}
+	return db, nil
+}
+
+// Migrate applies pending migrations to the database at url and reports the schema before them.
+func Migrate(ctx context.Context, url string) (before SchemaStatus, err error) {
+	if !IsPostgres(url) {
+		db, err := Open(ctx, url)
+		if err != nil {
+			return before, err
+		}
+		defer db.Close()
+		// Open has migrated; report what the file had before from what it records now.
+		after, err := schemaStatus(ctx, db.sqldb, sqliteDialect)
+		if err != nil {
+			return before, err
+		}
+		before = SchemaStatus{Applied: after.Latest, Latest: after.Latest}
+		return before, nil
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return before, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid PostgreSQL database URL"}
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	defer sqldb.Close()
+	if before, err = schemaStatus(ctx, sqldb, postgresDialect); err != nil {
+		return before, err
+	}
+	return before, migrate(ctx, sqldb, postgresDialect)
 }
 
 // sqliteDSN turns the accepted URL forms into a modernc.org/sqlite DSN carrying sqliteParams, and

@@ -1,0 +1,74 @@
+package sqlstore_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/pgtest"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/storetest"
+)
+
+// openPostgres opens a migrated store on a fresh schema and closes it when the test ends.
+func openPostgres(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.OpenWith(t.Context(), pgtest.URL(t), sqlstore.Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestPostgresContract(t *testing.T) {
+	pgtest.BaseURL(t)
+	storetest.Run(t, func(t *testing.T) plugboard.Store { return openPostgres(t) })
+}
+
+// TestPostgresRefusesOutdatedSchema checks that serve-time Open refuses an unmigrated database
+// with a message naming the fix, that Migrate brings it up to date, and that replicas migrating
+// at once apply each migration once.
+func TestPostgresRefusesOutdatedSchema(t *testing.T) {
+	url := pgtest.URL(t)
+	_, err := sqlstore.Open(t.Context(), url)
+	if !plugboard.IsCode(err, plugboard.EUnavailable) {
+		t.Fatalf("Open on an empty schema = %v, want %s", err, plugboard.EUnavailable)
+	}
+	var e *plugboard.Error
+	if !asError(err, &e) || !strings.Contains(e.Details, "plugboard migrate") {
+		t.Errorf("the refusal does not name the fix: %+v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = sqlstore.Migrate(t.Context(), url)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent migrate %d: %v", i, err)
+		}
+	}
+	db, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open after migrate: %v", err)
+	}
+	defer db.Close()
+	if n := migrationsApplied(t, t.Context(), db); n != 1 {
+		t.Errorf("%d migrations recorded, want 1", n)
+	}
+}
+
+func asError(err error, target **plugboard.Error) bool {
+	e, ok := err.(*plugboard.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
