@@ -32,8 +32,9 @@ type Page[T any] struct {
 
 // ConnectionFilter narrows ListConnections. Zero ids do not filter.
 type ConnectionFilter struct {
-	SystemID  ulid.ULID
-	EndUserID ulid.ULID
+	SystemID   ulid.ULID
+	EndUserID  ulid.ULID
+	TemplateID ulid.ULID // the template the connections were created under
 }
 
 // Store keeps Plugboard's records. Every method takes the organisation id (directly or on the
@@ -61,6 +62,11 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// GetAPIKey returns the key or ENotFound.
 	GetAPIKey(ctx context.Context, orgID, id ulid.ULID) (*APIKey, error)
+
+	// SampleSealedCredential returns the newest credential (by id) that holds sealed secrets, of any
+	// organisation, or ENotFound when there is none. serve opens it at start to check that its
+	// master keys open what the store holds, before it seals anything with a wrong key.
+	SampleSealedCredential(ctx context.Context) (*Credential, error)
 
 	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
 	CreateSystem(ctx context.Context, s *System) error

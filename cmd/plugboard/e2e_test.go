@@ -390,3 +390,55 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestLostMasterKeyIsRefused: with secrets stored, a missing key file or a wrong key stops serve at
+// start, naming the key id the secrets need, instead of sealing new ones under a key nobody kept.
+func TestLostMasterKeyIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ctx := context.Background()
+	bin := buildBinary(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := storeEnv(t, bin)
+	srv := startServer(t, bin, dataDir, env...)
+	orgID := ulid.MustParse(srv.org)
+	c := client(t, srv.url, srv.key)
+	sys, err := c.CreateSystemWithResponse(ctx, orgID, api.CreateSystemJSONRequestBody{Name: "S", Domain: "s",
+		AuthSchemeConfigs: []api.AuthSchemeConfig{{Type: api.AuthSchemeTypeApiKey, ApiKey: &api.AuthSchemeConfigAPIKey{ID: "k", Name: "X-Key", In: api.AuthSchemeConfigAPIKeyInHeader}}}})
+	if err != nil || sys.JSON201 == nil {
+		t.Fatalf("create system: %v", err)
+	}
+	proj, _ := c.CreateProjectWithResponse(ctx, orgID, api.CreateProjectJSONRequestBody{Name: "P"})
+	tpl, _ := c.CreateConnectionTemplateWithResponse(ctx, orgID, proj.JSON200.ID, api.CreateConnectionTemplateJSONRequestBody{
+		SystemID: sys.JSON201.ID, Name: "t", EnvironmentID: proj.JSON200.Environments[0].ID})
+	created, err := c.CreateConnectionWithResponse(ctx, orgID, api.CreateConnectionJSONRequestBody{EnvironmentSystemID: tpl.JSON200.EnvironmentSystemID,
+		Connection: api.ConnectionCreate{Name: "c", Credentials: api.ConnectionCredentialsCreate{{AuthSchemeConfig: &sys.JSON201.AuthSchemeConfigs[0],
+			Credential: &api.Credential{Type: api.CredentialTypeString, Data: &api.CredentialData{String: &api.CredentialDataString{Value: "v"}}}}}}})
+	if err != nil || created.JSON201 == nil {
+		t.Fatalf("create connection: %v %s", err, created.Body)
+	}
+	srv.stop(t)
+
+	keyFile := filepath.Join(dataDir, "master.key")
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	for name, extra := range map[string][]string{
+		"missing key file": nil,
+		"wrong key":        {"PLUGBOARD_ENCRYPTION_KEY=" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+	} {
+		cmd := exec.Command(bin, "serve", "--addr", freeAddr(t), "--data-dir", dataDir)
+		cmd.Env = append(append(os.Environ(), env...), extra...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s: serve started", name)
+		}
+		if !strings.Contains(string(out), "do not open the secrets already stored") || !strings.Contains(string(out), "PLUGBOARD_ENCRYPTION_KEY") {
+			t.Errorf("%s: the refusal does not explain itself:\n%s", name, out)
+		}
+	}
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Errorf("a new key file was left behind: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -141,19 +142,19 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 }
 
 // loadKeys returns the master keyring: PLUGBOARD_ENCRYPTION_KEY if set, else a key file in the
-// data dir, generated on first use.
-func loadKeys(cfg Config, logger *slog.Logger) (*seal.Keyring, error) {
+// data dir, generated on first use. createdFile is the path of a key file it generated, "" if none.
+func loadKeys(cfg Config, logger *slog.Logger) (kr *seal.Keyring, createdFile string, err error) {
 	if cfg.EncryptionKey != "" {
 		kr, err := seal.ParseKeys(cfg.EncryptionKey)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvEncryptionKey, err)
+			return nil, "", fmt.Errorf("%s: %w", EnvEncryptionKey, err)
 		}
-		return kr, nil
+		return kr, "", nil
 	}
 	path := filepath.Join(cfg.DataDir, KeyFileName)
 	kr, created, err := seal.LoadOrCreateKeyFile(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	msg := "using the master key file in the data dir"
 	if created {
@@ -161,7 +162,30 @@ func loadKeys(cfg Config, logger *slog.Logger) (*seal.Keyring, error) {
 	}
 	logger.Warn(msg, "path", path, "key_id", kr.PrimaryKeyID(),
 		"why", "whoever can read this file and the database can read every stored secret; in production set "+EnvEncryptionKey+" from a secret manager and keep the key away from the database")
-	return kr, nil
+	if created {
+		return kr, path, nil
+	}
+	return kr, "", nil
+}
+
+// checkKeys opens the newest sealed credential in the store, so that a lost key file or a wrong
+// PLUGBOARD_ENCRYPTION_KEY stops serve at start instead of leaving every stored secret unreadable
+// and sealing new ones under a key nobody kept.
+func checkKeys(ctx context.Context, store plugboard.Store, keys *seal.Keyring) error {
+	sample, err := store.SampleSealedCredential(ctx)
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, err := keys.Open(sample.Sealed, seal.CredentialAAD(sample.OrganisationID.String(), sample.ID.String())); err != nil {
+		sealedWith, _ := seal.KeyIDOf(sample.Sealed)
+		return &plugboard.Error{Code: plugboard.EUnavailable,
+			Message: fmt.Sprintf("the master keys do not open the secrets already stored (credential %s was sealed with key id %s; these keys have ids %s)",
+				sample.ID, sealedWith, strings.Join(keys.KeyIDs(), ", ")),
+			Details: "set " + EnvEncryptionKey + " to include the key those secrets were sealed with, or restore DATA_DIR/" + KeyFileName}
+	}
+	return nil
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -179,7 +203,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	cfg.EncryptionKey = getenv(EnvEncryptionKey)
 	logger := newLogger(stderr, cfg.LogFormat)
 
-	keys, err := loadKeys(cfg, logger)
+	keys, createdKeyFile, err := loadKeys(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -188,6 +212,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	if err := checkKeys(ctx, store, keys); err != nil {
+		if createdKeyFile != "" {
+			// The key just generated seals nothing yet; leave the data dir as it was found.
+			_ = os.Remove(createdKeyFile)
+		}
+		return err
+	}
 	if err := bootstrap(ctx, store, stdout, logger); err != nil {
 		return err
 	}

@@ -215,16 +215,19 @@ func offeredConfigs() []api.AuthSchemeConfig {
 		{Type: api.AuthSchemeTypeApiKey, ApiKey: &api.AuthSchemeConfigAPIKey{ID: "api-key", Name: "X-API-Key", In: api.AuthSchemeConfigAPIKeyInHeader}},
 		{Type: api.AuthSchemeTypeBasicAuth, BasicAuth: base("basic")},
 		{Type: api.AuthSchemeTypeOauth2, Oauth2: &api.AuthSchemeConfigOAuth2{
+			Scopes: []api.OAuth2Scope{}, DefaultScopes: []string{},
 			ID: "oauth2-code", TokenURL: "https://auth.example.com/token", AuthorizeURL: "https://auth.example.com/authorize",
 			Grant: api.AuthSchemeConfigOAuth2Grant{Type: api.AuthorizationCode, AuthorizationCode: &api.AuthSchemeConfigOAuth2GrantAuthorizationCode{
 				ClientID: ptr("cid"), ClientSecret: ptr(""),
 			}},
 		}},
 		{Type: api.AuthSchemeTypeOauth2, Oauth2: &api.AuthSchemeConfigOAuth2{
+			Scopes: []api.OAuth2Scope{}, DefaultScopes: []string{},
 			ID: "oauth2-password", TokenURL: "https://auth.example.com/token",
 			Grant: api.AuthSchemeConfigOAuth2Grant{Type: api.Password, Password: &api.AuthSchemeConfigOAuth2GrantPassword{ClientID: ptr("cid")}},
 		}},
 		{Type: api.AuthSchemeTypeOauth2, Oauth2: &api.AuthSchemeConfigOAuth2{
+			Scopes: []api.OAuth2Scope{}, DefaultScopes: []string{},
 			ID: "oauth2-client", TokenURL: "https://auth.example.com/token",
 			Grant: api.AuthSchemeConfigOAuth2Grant{Type: api.ClientCredentials, ClientCredentials: &api.AuthSchemeConfigOAuth2GrantClientCredentials{}},
 		}},

@@ -92,6 +92,10 @@ func SplitCredential(c api.Credential) (public []byte, secrets []byte, err error
 	if !found && c.Type != api.CredentialTypeNone {
 		return nil, nil, internalf("credential of type %s has no data.%s", c.Type, k.member)
 	}
+	if c.Type == api.CredentialTypeNone {
+		obj = map[string]any{}
+	}
+	fillLists(k.member, obj)
 	sec := map[string]string{}
 	for _, f := range k.secrets {
 		if v, ok := obj[f].(string); ok && v != "" {
@@ -122,6 +126,7 @@ func buildCredential(typ api.CredentialType, public []byte, sec map[string]strin
 	for _, f := range k.secrets {
 		obj[f] = sec[f]
 	}
+	fillLists(k.member, obj)
 	raw, err := json.Marshal(map[string]any{k.member: obj})
 	if err != nil {
 		return api.CredentialData{}, internalf("encode credential data: %w", err)
@@ -239,6 +244,7 @@ func SplitAuthSchemeConfig(cfg api.AuthSchemeConfig) (public []byte, secrets []b
 		return nil, nil, internalf("auth scheme config of type %s has no %s member", cfg.Type, k.member)
 	}
 	delete(member, "validationMessages")
+	fillLists(k.member, member)
 	sec := map[string]string{}
 	for _, p := range k.secretPaths() {
 		parent := walk(member, p.parent, false)
@@ -348,4 +354,43 @@ func KeepAuthSchemeConfigSecrets(cfg *api.AuthSchemeConfig, oldSecrets []byte) e
 	}
 	*cfg = out
 	return nil
+}
+
+// requiredLists names, per data or config member, the array fields the schema requires: a client
+// may leave them out, but responses must carry them as [] rather than null.
+var requiredLists = map[string][]string{
+	"oauth2Token": {"scopes"},
+	"oauth2":      {"scopes", "defaultScopes"},
+}
+
+// fillLists sets the member's required array fields that are missing or null to [].
+func fillLists(member string, obj map[string]any) {
+	for _, f := range requiredLists[member] {
+		if v, ok := obj[f]; !ok || v == nil {
+			obj[f] = []any{}
+		}
+	}
+}
+
+// PublicConfig decodes a stored public half for a response, with required lists present.
+func PublicConfig(public []byte) (api.AuthSchemeConfig, error) {
+	top, err := decodeObject(public)
+	if err != nil {
+		return api.AuthSchemeConfig{}, internalf("decode public half: %w", err)
+	}
+	typ, _ := top["type"].(string)
+	if k, ok := schemeKindOf(api.AuthSchemeType(typ)); ok {
+		if member, ok := top[k.member].(map[string]any); ok {
+			fillLists(k.member, member)
+		}
+	}
+	raw, err := json.Marshal(top)
+	if err != nil {
+		return api.AuthSchemeConfig{}, internalf("encode config: %w", err)
+	}
+	var cfg api.AuthSchemeConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return api.AuthSchemeConfig{}, internalf("decode config: %w", err)
+	}
+	return cfg, nil
 }

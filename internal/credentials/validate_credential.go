@@ -122,6 +122,10 @@ func validateData(errs *fieldErrors, typ api.CredentialType, d *api.CredentialDa
 		}
 	}
 	if typ == api.CredentialTypeNone {
+		// CredentialDataNone allows no properties; anything sent there would be stored in the clear.
+		if d != nil && d.None != nil && len(*d.None) > 0 {
+			errs.add(join(dp, k.member), "must be empty for credential type none")
+		}
 		return
 	}
 	mp := join(dp, k.member)

@@ -180,6 +180,10 @@ func validateOAuth2Config(errs *fieldErrors, c *api.AuthSchemeConfigOAuth2, mp s
 		errs.add(join(mp, "redirectUrl"), "must be an absolute URL")
 	}
 	switch {
+	case c.Grant.ClientCredentials != nil && len(*c.Grant.ClientCredentials) > 0:
+		// The published schema leaves this object open; nothing belongs in it, and whatever a
+		// client put there would be stored in the clear.
+		errs.add(join(mp, "grant", "clientCredentials"), "must be empty: the client credentials live on the connection's oauth2-client credential")
 	case c.Grant.Type == "":
 		errs.add(join(mp, "grant", "type"), "is required")
 	case !c.Grant.Type.Valid():

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // credentialAAD binds a sealed credential to its organisation and credential id, so a sealed value
 // copied to another row or organisation does not open.
 func credentialAAD(orgID, credentialID ulid.ULID) []byte {
-	return seal.AAD("credential", orgID.String(), credentialID.String())
+	return seal.CredentialAAD(orgID.String(), credentialID.String())
 }
 
 // openCredential returns the full data of a stored credential.
@@ -112,7 +113,9 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			}
 			usedIDs[item.old.ID] = true
 			// Secret fields sent empty keep the stored secret, so a client can PUT back what it read.
-			if cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type {
+			// The stored secrets are opened only when some field needs them, so that sending every
+			// secret anew replaces a credential even if its stored value can no longer be opened.
+			if cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type && missingSecrets(*cc.Credential) {
 				full, err := s.openCredential(&item.old.Credential)
 				if err != nil {
 					return nil, err
@@ -149,17 +152,12 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 	out := make([]plugboard.ConnectionCredential, len(items))
 	for i, item := range items {
 		cred := item.cc.Credential
-		ccID, credID := item.cc.ID, cred.ID
-		created := now
+		// New credentials always get ids from the server: ids a client sends on create (say, copied
+		// from another connection) would only collide. Replaced ones keep theirs.
+		ccID, credID, created := newID(), newID(), now
 		if item.old != nil {
 			ccID, credID = item.old.ID, item.old.Credential.ID
 			created = item.old.Credential.CreatedAt
-		}
-		if ccID == (ulid.ULID{}) {
-			ccID = newID()
-		}
-		if credID == (ulid.ULID{}) {
-			credID = newID()
 		}
 		public, secrets, err := credentials.SplitCredential(*cred)
 		if err != nil {
@@ -179,6 +177,28 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: stored}
 	}
 	return out, nil
+}
+
+// missingSecrets reports whether a credential leaves any of its type's secret fields empty.
+func missingSecrets(c api.Credential) bool {
+	fields := credentials.SecretFields(c.Type)
+	if len(fields) == 0 || c.Data == nil {
+		return len(fields) > 0
+	}
+	_, secrets, err := credentials.SplitCredential(c)
+	if err != nil || secrets == nil {
+		return true
+	}
+	var got map[string]string
+	if err := json.Unmarshal(secrets, &got); err != nil {
+		return true
+	}
+	for _, f := range fields {
+		if got[f] == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // mustSecrets re-splits opened data to get its secrets half for KeepSecrets.

@@ -300,6 +300,13 @@ func TestSealedValueCopiedToAnotherRowDoesNotOpen(t *testing.T) {
 	if e := r.Error(t); e.Code != plugboard.EInternal || strings.Contains(string(r.Body), "SECRET") {
 		t.Errorf("error %+v", e)
 	}
+	// Sending the secret anew repairs it: nothing needs to open the broken value.
+	creds := read["credentials"].([]any)
+	creds[0].(map[string]any)["credential"].(map[string]any)["data"] = obj{"string": obj{"value": "SECRET-b-new"}}
+	h.must(200, h.do("PUT", "/connections/"+b.ID, obj{"name": "b", "baseUrl": "", "credentials": creds}))
+	if got := openStoredSecret(t, h, credB); !strings.Contains(got, "SECRET-b-new") {
+		t.Errorf("repaired secret %q", got)
+	}
 }
 
 func TestSecretsNeverLeak(t *testing.T) {
@@ -330,6 +337,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	h.must(400, h.do("POST", "/connections", obj{"connectionTemplateId": f.templates["api-key"], "connection": obj{"name": "x",
 		"credentials": arr{obj{"id": zeroID, "authSchemeConfig": configByID("api-key"), "credential": obj{"type": "basic-auth",
 			"data": obj{"basicAuth": obj{"username": "SECRET-api-key-value-7f3a", "password": "SECRET-basic-password-91c2"}}}}}}}))
+
+	// Places the schema closes, where a careless client might put a secret: refused, never stored.
+	h.must(400, h.do("POST", "/connections", connectionBody(f.templates["none"], "junk",
+		sample{"none", "none", "none", obj{"none": obj{"apiKey": "SECRET-in-none-data"}}, nil}, configByID("none"))))
+	h.must(400, h.do("PUT", "/systems/"+f.systemID+"/auth-scheme-configs/cc", obj{"type": "oauth2", "oauth2": obj{"id": "cc", "description": "",
+		"tokenUrl": "https://t.example/token", "grant": obj{"type": "clientCredentials", "clientCredentials": obj{"clientSecret": "SECRET-free-form-grant"}}}}))
+	secrets = append(secrets, "SECRET-in-none-data", "SECRET-free-form-grant")
 
 	dumps := h.databaseDumps()
 	for _, s := range secrets {

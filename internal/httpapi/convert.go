@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -16,8 +15,8 @@ import (
 
 // publicConfig decodes a stored auth scheme config; its secret fields are already empty.
 func publicConfig(c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
-	var out api.AuthSchemeConfig
-	if err := json.Unmarshal(c.Config, &out); err != nil {
+	out, err := credentials.PublicConfig(c.Config)
+	if err != nil {
 		return out, plugboard.Internal(fmt.Errorf("decode auth scheme config %q: %w", c.ID, err))
 	}
 	return out, nil

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"regexp"
 	"time"
 
@@ -71,6 +73,12 @@ func (s *Server) requestError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.As(err, &tooLarge):
 		s.writeError(w, r, plugboard.Errorf(plugboard.ETooLarge, "request body is larger than %d bytes", MaxBodyBytes))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		s.writeError(w, r, &plugboard.Error{Code: plugboard.EInvalid, Message: "request body is not valid JSON",
+			Details: "the body ends before the JSON value does"})
+	case errors.As(err, &typeErr) && typeErr.Type == reflect.TypeOf(ulid.ULID{}):
+		s.writeError(w, r, plugboard.Invalid("request body does not match the schema",
+			plugboard.FieldError{Field: typeErr.Field, Message: "must be a ULID string (26 characters of Crockford base32)"}))
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
@@ -196,7 +204,7 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		if rec.status >= 500 && rec.status != http.StatusNotImplemented {
 			level = slog.LevelError
 		}
 		s.logger.LogAttrs(r.Context(), level, "request",

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 
@@ -248,6 +250,9 @@ func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateCon
 		if len(errs) > 0 {
 			return plugboard.Invalid("invalid connection template", errs...)
 		}
+		if err := checkTemplateChange(ctx, tx, t, sys, b); err != nil {
+			return err
+		}
 		if b.Name != nil {
 			t.Name = *b.Name
 		}
@@ -266,6 +271,42 @@ func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateCon
 		return nil, err
 	}
 	return api.UpdateConnectionTemplate200JSONResponse(out), nil
+}
+
+// checkTemplateChange refuses, while connections were created under the template, the changes
+// that would leave them invalid: turning a static template dynamic or back, and no longer offering
+// a config the template offers now.
+func checkTemplateChange(ctx context.Context, tx plugboard.Store, t *plugboard.ConnectionTemplate, sys *plugboard.System, b *api.UpdateConnectionTemplate) error {
+	flips := b.Dynamic != nil && *b.Dynamic != t.Dynamic
+	var dropped []string
+	if len(b.AuthSchemeConfigIds) > 0 {
+		now := t.AuthSchemeConfigIDs
+		if len(now) == 0 {
+			for _, c := range sys.AuthSchemeConfigs {
+				now = append(now, c.ID)
+			}
+		}
+		for _, id := range now {
+			if !slices.Contains(b.AuthSchemeConfigIds, id) {
+				dropped = append(dropped, id)
+			}
+		}
+	}
+	if !flips && len(dropped) == 0 {
+		return nil
+	}
+	page, err := tx.ListConnections(ctx, t.OrganisationID, plugboard.ConnectionFilter{TemplateID: t.ID}, plugboard.PageRequest{First: 1})
+	if err != nil {
+		return err
+	}
+	if page.TotalCount == 0 {
+		return nil
+	}
+	if flips {
+		return plugboard.Errorf(plugboard.EConflict, "%d connections were created under this template; it cannot change between static and dynamic while they exist", page.TotalCount)
+	}
+	return plugboard.Errorf(plugboard.EConflict, "%d connections were created under this template; it must keep offering the auth scheme configs %s while they exist",
+		page.TotalCount, strings.Join(dropped, ", "))
 }
 
 // DeleteConnectionTemplate implements api.StrictServerInterface.

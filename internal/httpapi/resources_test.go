@@ -261,3 +261,72 @@ func TestUnknownPathsAndBodies(t *testing.T) {
 		t.Errorf("no request id")
 	}
 }
+
+// TestChangesThatWouldStrandConnections: configs and templates that connections depend on cannot
+// change under them.
+func TestChangesThatWouldStrandConnections(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	s := sample{"s", "api-key", "string", obj{"string": obj{"value": "v"}}, nil}
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", connectionBody(f.templates["api-key"], "c", s, configByID("api-key")))).JSON(t, &c)
+
+	// A config keeps its type.
+	r := h.must(409, h.do("PUT", "/systems/"+f.systemID+"/auth-scheme-configs/api-key", obj{"type": "basic-auth", "basicAuth": obj{"id": "api-key", "description": ""}}))
+	if e := r.Error(t); e.Code != plugboard.EConflict {
+		t.Errorf("code %q", e.Code)
+	}
+	// A template with connections keeps its kind and the configs it offers.
+	tplPath := "/projects/" + f.projectID + "/connection-templates/" + f.templates["api-key"]
+	h.must(409, h.do("PUT", tplPath, obj{"dynamic": false}))
+	h.must(409, h.do("PUT", tplPath, obj{"authSchemeConfigIds": arr{"basic"}}))
+	h.must(200, h.do("PUT", tplPath, obj{"authSchemeConfigIds": arr{"api-key", "basic"}, "name": "renamed"}))
+	// Without connections, both change freely.
+	h.must(204, h.do("DELETE", "/connections/"+c.ID, nil))
+	h.must(200, h.do("PUT", tplPath, obj{"dynamic": false, "authSchemeConfigIds": arr{"basic"}}))
+}
+
+// TestCreateAssignsFreshIDs: ids a client sends on create (copied from another connection) are
+// replaced, never kept.
+func TestCreateAssignsFreshIDs(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	s := sample{"s", "api-key", "string", obj{"string": obj{"value": "v"}}, nil}
+	var first connectionView
+	h.must(201, h.do("POST", "/connections", connectionBody(f.templates["api-key"], "first", s, configByID("api-key")))).JSON(t, &first)
+	b := connectionBody(f.templates["api-key"], "second", s, configByID("api-key"))
+	cc := b["connection"].(obj)["credentials"].(arr)[0].(obj)
+	cc["id"] = first.Credentials[0].ID
+	cc["credential"].(obj)["id"] = first.Credentials[0].Credential.ID
+	var second connectionView
+	h.must(201, h.do("POST", "/connections", b)).JSON(t, &second)
+	if second.Credentials[0].ID == first.Credentials[0].ID || second.Credentials[0].Credential.ID == first.Credentials[0].Credential.ID {
+		t.Errorf("client-sent ids were kept")
+	}
+}
+
+// TestDecodeErrorsExplainThemselves: the 400s for malformed bodies say what is wrong.
+func TestDecodeErrorsExplainThemselves(t *testing.T) {
+	h := newHarness(t)
+	r := h.must(400, h.do("POST", "/connections", `{"connectionTemplateId": 5, "connection": {"name": "x"}}`))
+	if e := r.Error(t); len(e.Fields) != 1 || !strings.Contains(e.Fields[0].Message, "ULID") {
+		t.Errorf("number for a ULID: %+v", e)
+	}
+	r = h.must(400, h.do("POST", "/connections", `{"connectionTemplateId":`))
+	if e := r.Error(t); e.Message != "request body is not valid JSON" {
+		t.Errorf("truncated body: %+v", e)
+	}
+	// An OAuth 2.0 config without scope lists is stored and shown with empty lists.
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "S", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
+		obj{"type": "oauth2", "oauth2": obj{"id": "o", "description": "", "tokenUrl": "https://t.example/token", "grant": obj{"type": "clientCredentials"}}}}})).JSON(t, &sys)
+	body := string(h.must(200, h.do("GET", "/systems/"+sys.ID, nil)).Body)
+	if !strings.Contains(body, `"scopes":[]`) || !strings.Contains(body, `"defaultScopes":[]`) {
+		t.Errorf("scope lists: %s", body)
+	}
+	h.must(400, h.do("POST", "/systems", obj{"name": "S", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
+		obj{"type": "oauth2", "oauth2": obj{"id": "o", "description": "", "tokenUrl": "https://t.example/token",
+			"grant": obj{"type": "clientCredentials", "clientCredentials": obj{"clientSecret": "SECRET-free"}}}}}}))
+}

@@ -15,7 +15,7 @@ import (
 
 // configAAD binds a sealed auth scheme config secret to its organisation, system and config id.
 func configAAD(orgID, systemID ulid.ULID, configID string) []byte {
-	return seal.AAD("auth-scheme-config", orgID.String(), systemID.String(), configID)
+	return seal.ConfigAAD(orgID.String(), systemID.String(), configID)
 }
 
 // sealConfig validates nothing; it splits a config into its stored form, sealing the secrets.
@@ -200,6 +200,12 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		}
 		// Fill secrets sent empty from the stored config first, so that validation sees them.
 		for _, old := range sys.AuthSchemeConfigs {
+			if old.ID == req.AuthSchemeConfigId && old.Type != string(cfg.Type) {
+				// Credentials stored for the config were checked against its type; a new type
+				// would leave them unusable. A config of another type needs an id of its own.
+				return plugboard.Errorf(plugboard.EConflict,
+					"auth scheme config %q is of type %s; delete it and add one of type %s, or use another id", old.ID, old.Type, cfg.Type)
+			}
 			if old.ID != req.AuthSchemeConfigId || old.Sealed == nil {
 				continue
 			}

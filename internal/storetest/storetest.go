@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"DeleteAuthSchemeConfig", testDeleteAuthSchemeConfig},
 		{"InTx", testInTx},
 		{"ConcurrentCreateConnection", testConcurrentCreateConnection},
+		{"SampleSealedCredential", testSampleSealedCredential},
+		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
