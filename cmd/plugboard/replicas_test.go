@@ -129,6 +129,31 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	if st != 200 || !bytes.Contains(out, []byte(`"name":"renamed"`)) {
 		t.Errorf("update not visible on the first replica: %d %s", st, out)
 	}
+	// A page cursor from one replica works on the other.
+	for _, name := range []string{"page-1", "page-2"} {
+		b := body(name)
+		b["connection"].(map[string]any)["name"] = name
+		if st, out := call(a.url, "POST", "/connections", b); st != 201 {
+			t.Fatalf("create %s: %d %s", name, st, out)
+		}
+	}
+	var page struct {
+		Items []struct{ ID string } `json:"items"`
+		Next  string                `json:"next"`
+	}
+	_, out = call(a.url, "GET", "/connections?first=1", nil)
+	decode(out, &page)
+	if page.Next == "" {
+		t.Fatalf("no next cursor: %s", out)
+	}
+	firstID := page.Items[0].ID
+	_, out = call(b.url, "GET", "/connections?first=1&after="+page.Next, nil)
+	page.Items, page.Next = nil, ""
+	decode(out, &page)
+	if len(page.Items) != 1 || page.Items[0].ID == firstID {
+		t.Errorf("the other replica did not continue the page: %s", out)
+	}
+
 	if st, _ := call(b.url, "DELETE", "/connections/"+id, nil); st != 204 {
 		t.Errorf("delete on the other replica: %d", st)
 	}
