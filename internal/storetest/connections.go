@@ -492,3 +492,47 @@ func testConcurrentCreateConnection(t *testing.T, f *fixture) {
 		t.Errorf("%d connections stored, want 1", p.TotalCount)
 	}
 }
+
+// testConcurrentUpdateConnection: concurrent updates of one connection, each read-then-write in a
+// transaction as the API does, leave exactly one writer's complete credential list (last writer
+// wins), never a mix of two.
+func testConcurrentUpdateConnection(t *testing.T, f *fixture) {
+	c := f.newConn(t, f.static, ulid.ULID{}, "contended", cred("api-key", "original"))
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = f.s.InTx(f.ctx, func(tx plugboard.Store) error {
+				cur, err := tx.GetConnection(f.ctx, f.org, c.ID)
+				if err != nil {
+					return err
+				}
+				cur.Name = fmt.Sprintf("writer-%d", i)
+				cur.Credentials = []plugboard.ConnectionCredential{
+					cred("api-key", fmt.Sprintf("writer-%d-a", i)),
+					cred("api-key", fmt.Sprintf("writer-%d-b", i)),
+					cred("api-key", fmt.Sprintf("writer-%d-c", i)),
+				}
+				return tx.UpdateConnection(f.ctx, cur)
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	got, err := f.s.GetConnection(f.ctx, f.org, c.ID)
+	must(t, err)
+	if len(got.Credentials) != 3 {
+		t.Fatalf("%d credentials after concurrent updates, want 3", len(got.Credentials))
+	}
+	for i, cc := range got.Credentials {
+		want := fmt.Sprintf("%s-%c", got.Name, 'a'+i)
+		if cc.Credential.Name != want {
+			t.Errorf("credential %d is %q, want %q: the list mixes writers", i, cc.Credential.Name, want)
+		}
+	}
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"DeleteAuthSchemeConfig", testDeleteAuthSchemeConfig},
 		{"InTx", testInTx},
 		{"ConcurrentCreateConnection", testConcurrentCreateConnection},
+		{"ConcurrentUpdateConnection", testConcurrentUpdateConnection},
 		{"SampleSealedCredential", testSampleSealedCredential},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 	}
