@@ -1,0 +1,183 @@
+// Package outbound is the one HTTP client Plugboard uses for every call it makes on behalf of a
+// user: OAuth token and authorization-server endpoints, and the upstream APIs behind connections.
+//
+// Those URLs come from users, so without a guard they are a server-side request forgery (SSRF)
+// channel into the network Plugboard runs in: the cloud metadata service (which hands out the
+// host's credentials), the database, admin consoles on localhost. The client therefore refuses to
+// connect to non-public addresses. The check runs in the dialer's Control hook, that is after DNS
+// resolution and before connect(2), for every connection the client opens, including those for
+// redirects. So a public name that resolves to a private address, a DNS-rebinding name that
+// resolved publicly a moment ago, and a redirect to http://169.254.169.254/ are all refused, and
+// no packet is ever sent to a refused address. The address ranges come from code.dny.dev/ssrf
+// (the IANA special-purpose registries), not from a hand-written list.
+//
+// Deployments that need private upstreams (a self-hosted identity provider, an internal API) lift
+// the guard with Config.AllowCIDRs (narrow) or Config.AllowPrivateNetworks (broad), set from
+// PLUGBOARD_ALLOW_CIDRS and PLUGBOARD_ALLOW_PRIVATE_NETWORKS by ConfigFromEnv.
+//
+// The client never uses an HTTP proxy from the environment: through a proxy the guard would see
+// the proxy's address, not the upstream's, and so would protect nothing.
+//
+// Failed calls become domain errors with Classify; see the EUpstream* codes.
+package outbound
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"code.dny.dev/ssrf"
+)
+
+// metadataAddrs are the cloud instance-metadata and credential endpoints. They are refused even
+// when AllowPrivateNetworks is set, since reaching them yields the host's cloud credentials, which
+// is worse than reaching any one private service; only an AllowCIDRs prefix that contains one
+// allows it. (The ssrf guard refuses them too; this list only keeps them refused when the guard is
+// lifted wholesale.)
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack, DigitalOcean, ... IMDS
+	netip.MustParseAddr("169.254.170.2"),   // AWS ECS task credentials
+	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud metadata
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS IMDS over IPv6
+}
+
+// maxCachedTransports bounds the per-TLS-config transport cache, so that a caller that builds a
+// new *tls.Config per request cannot grow it without limit.
+const maxCachedTransports = 64
+
+// Client holds the guarded dialer and the transports built on it. It is safe for concurrent use;
+// create one with New at startup and share it.
+type Client struct {
+	cfg    Config
+	guard  *ssrf.Guardian
+	dialer *net.Dialer
+
+	mu         sync.Mutex
+	transports map[*tls.Config]*http.Transport
+}
+
+// New returns a Client for cfg. Unset limits in cfg take their defaults (see Config).
+func New(cfg Config) *Client {
+	cfg = cfg.withDefaults()
+	cfg.AllowCIDRs = append([]netip.Prefix(nil), cfg.AllowCIDRs...)
+
+	var allow4, allow6 []netip.Prefix
+	if cfg.AllowPrivateNetworks {
+		allow4 = append(allow4, netip.MustParsePrefix("0.0.0.0/0"))
+		allow6 = append(allow6, netip.MustParsePrefix("::/0"))
+	}
+	for _, p := range cfg.AllowCIDRs {
+		if p.Addr().Is4() {
+			allow4 = append(allow4, p)
+		} else {
+			allow6 = append(allow6, p)
+		}
+	}
+
+	c := &Client{
+		cfg: cfg,
+		// Any port: identity providers and APIs legitimately listen on 8443, 8080 and the like, and
+		// the danger lies in the address, which is what the guard checks. Networks stay at the
+		// library's default, tcp4 and tcp6.
+		guard: ssrf.New(
+			ssrf.WithAnyPort(),
+			ssrf.WithAllowedV4Prefixes(allow4...),
+			ssrf.WithAllowedV6Prefixes(allow6...),
+		),
+		transports: make(map[*tls.Config]*http.Transport),
+	}
+	c.dialer = &net.Dialer{
+		Timeout:   cfg.DialTimeout,
+		KeepAlive: 30 * time.Second,
+		Control:   c.control,
+		Resolver:  cfg.Resolver,
+	}
+	return c
+}
+
+// control is the dialer's Control hook. Go calls it for each resolved address after creating the
+// socket and before connecting it, so a refusal here means no packet reaches the address.
+func (c *Client) control(network, address string, raw syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &refusedError{address: address, err: fmt.Errorf("%w: %s", ssrf.ErrInvalidHostPort, err)}
+	}
+	ip := ap.Addr().Unmap()
+	for _, m := range metadataAddrs {
+		if ip == m && !c.explicitlyAllowed(ip) {
+			return &refusedError{address: address, err: fmt.Errorf("%w: %s is a cloud metadata address", ssrf.ErrProhibitedIP, ip)}
+		}
+	}
+	if err := c.guard.Safe(network, address, raw); err != nil {
+		return &refusedError{address: address, err: err}
+	}
+	return nil
+}
+
+func (c *Client) explicitlyAllowed(ip netip.Addr) bool {
+	for _, p := range c.cfg.AllowCIDRs {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// HTTPClient returns an *http.Client whose every connection goes through the guarded dialer.
+// tlsConfig customises TLS for mTLS client certificates or a private CA; nil means Go's defaults
+// (system roots). The config is cloned, so later changes to it have no effect.
+//
+// Redirects are followed (Go's default policy, at most 10); each new connection a redirect needs
+// is dialled through the same guard, so a redirect to a refused address fails like a direct request.
+// Response bodies are capped at Config.MaxResponseBytes: a body declared larger fails at Do, and
+// reading past the cap returns an error rather than a silently truncated body. Config.RequestTimeout
+// bounds the whole exchange, body included.
+//
+// The returned *http.Client is cheap; the transport beneath it, which holds the connection pool,
+// is cached per distinct tlsConfig pointer and reused by later calls with the same pointer. Callers
+// should therefore keep one *tls.Config per purpose rather than build one per request. Past
+// maxCachedTransports distinct pointers, transports are built uncached with keep-alives disabled,
+// so that such callers leak neither memory nor idle connections.
+func (c *Client) HTTPClient(tlsConfig *tls.Config) *http.Client {
+	return &http.Client{
+		Transport: &limitedTransport{base: c.transport(tlsConfig), max: c.cfg.MaxResponseBytes},
+		Timeout:   c.cfg.RequestTimeout,
+	}
+}
+
+func (c *Client) transport(tlsConfig *tls.Config) *http.Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.transports[tlsConfig]; ok {
+		return t
+	}
+	t := c.newTransport(tlsConfig)
+	if len(c.transports) >= maxCachedTransports {
+		t.DisableKeepAlives = true
+		return t
+	}
+	c.transports[tlsConfig] = t
+	return t
+}
+
+func (c *Client) newTransport(tlsConfig *tls.Config) *http.Transport {
+	t := &http.Transport{
+		Proxy:                 nil, // never: the guard must see the upstream's address (see package doc)
+		DialContext:           c.dialer.DialContext,
+		ForceAttemptHTTP2:     true, // a custom DialContext or TLS config would otherwise disable HTTP/2
+		TLSHandshakeTimeout:   c.cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: c.cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout: 1 * time.Second,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	if tlsConfig != nil {
+		t.TLSClientConfig = tlsConfig.Clone()
+	}
+	return t
+}
