@@ -28,6 +28,19 @@ const (
 	ENotImplemented = "not_implemented"
 	// EUnavailable means a dependency (the store) does not answer (503).
 	EUnavailable = "unavailable"
+
+	// EUpstreamRejected means a provider or upstream refused the request (invalid_grant and its
+	// kind); the message names the provider's error code (400).
+	EUpstreamRejected = "upstream_rejected"
+	// EUpstreamRefused means Plugboard refused to call the address (loopback, private, metadata);
+	// the message names the setting that allows it (400).
+	EUpstreamRefused = "upstream_refused"
+	// EUpstreamUnavailable means the provider or upstream could not be reached or failed with a 5xx (502).
+	EUpstreamUnavailable = "upstream_unavailable"
+	// EUpstreamTimeout means the provider or upstream did not answer in time (504).
+	EUpstreamTimeout = "upstream_timeout"
+	// EUpstreamTooLarge means the provider's or upstream's answer was larger than allowed (502).
+	EUpstreamTooLarge = "upstream_too_large"
 )
 
 // FieldError names one bad input field by its JSON path, for example

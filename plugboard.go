@@ -143,3 +143,23 @@ type Credential struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// OAuthState is one pending OAuth connect flow, from initialise to the exchange that consumes it.
+// The state value itself is never stored: ID is its SHA-256, so a database reader cannot finish a
+// flow. Sealed holds what the exchange needs and nobody else may see (the PKCE verifier, OAuth 1.0a
+// temporary credentials), sealed with the organisation and ID bound.
+type OAuthState struct {
+	ID             string
+	OrganisationID ulid.ULID
+	// Kind is "oauth2" or "oauth1".
+	Kind        string
+	SystemID    ulid.ULID
+	ConfigID    string
+	RedirectURI string
+	ReturnURL   string
+	ClientID    string
+	Sealed      []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ConsumedAt  *time.Time
+}

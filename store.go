@@ -2,6 +2,7 @@ package plugboard
 
 import (
 	"context"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -67,6 +68,25 @@ type Store interface {
 	// organisation, or ENotFound when there is none. serve opens it at start to check that its
 	// master keys open what the store holds, before it seals anything with a wrong key.
 	SampleSealedCredential(ctx context.Context) (*Credential, error)
+
+	// CreateCredential inserts a credential that belongs to no connection (the client secret of a
+	// system's OAuth 2.0 grant); EConflict if its id is taken.
+	CreateCredential(ctx context.Context, c *Credential) error
+	// GetCredential returns any credential of the organisation by id, or ENotFound.
+	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
+	// UpdateCredential writes c's type, name, public and sealed halves, errors, expiry and UpdatedAt;
+	// ENotFound if it does not exist.
+	UpdateCredential(ctx context.Context, c *Credential) error
+
+	// CreateOAuthState records a pending connect flow, and drops the organisation's states that
+	// expired more than a day ago.
+	CreateOAuthState(ctx context.Context, st *OAuthState) error
+	// GetOAuthState returns a state without consuming it, or ENotFound.
+	GetOAuthState(ctx context.Context, orgID ulid.ULID, id string) (*OAuthState, error)
+	// ConsumeOAuthState marks a state used, once: ENotFound if there is no such state, EConflict if
+	// it was consumed before. It returns expired states too (with their ExpiresAt) for the caller to
+	// refuse, so that an expired state cannot be retried either.
+	ConsumeOAuthState(ctx context.Context, orgID ulid.ULID, id string, now time.Time) (*OAuthState, error)
 
 	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
 	CreateSystem(ctx context.Context, s *System) error

@@ -1098,6 +1098,9 @@ type CredentialDataOAuth2Code struct {
 	// Code Code is the authorization code which will be exchanged for an access token.
 	Code string `json:"code"`
 
+	// RedirectURL RedirectURL is the redirect_uri the code was issued for. Plugboard uses the one recorded with the state; when given, it must match.
+	RedirectURL string `json:"redirectUrl,omitempty"`
+
 	// State State is the state value which is propagated through the OAuth2 flow.
 	State string `json:"state"`
 }
@@ -1322,6 +1325,9 @@ type InitialiseOAuth1ConnectionRequest struct {
 		ID             ulid.ULID `json:"id"`
 		OrganisationID ulid.ULID `json:"organisationId"`
 	} `json:"credential"`
+
+	// ReturnURL ReturnURL is where Plugboard's /oauth1/callback sends the browser, with state, oauth_token and oauth_verifier as query parameters. Without it the callback shows a page that posts them to window.opener.
+	ReturnURL string `json:"returnUrl,omitempty"`
 }
 
 // InitialiseOAuth1ConnectionResponse defines model for InitialiseOAuth1ConnectionResponse.
@@ -1381,6 +1387,12 @@ type InitialiseOAuth2ConnectionRequest struct {
 	// `approval_prompt` parameter (thanks, Google refresh tokens), in which case this value
 	// does not default to anything.
 	Prompt *string `json:"prompt,omitempty"`
+
+	// RedirectURL RedirectURL is the redirect_uri sent to the provider, for clients that listen for the redirect themselves (Versori's CLI listens on http://127.0.0.1:62168/oauth/callback). When empty, the config's redirectUrl is used, else Plugboard's own /oauth2/callback.
+	RedirectURL string `json:"redirectUrl,omitempty"`
+
+	// ReturnURL ReturnURL is where Plugboard's own /oauth2/callback sends the browser, with code and state as query parameters, once it has checked the state. Without it the callback shows a page that posts them to window.opener.
+	ReturnURL string `json:"returnUrl,omitempty"`
 
 	// Scopes Scopes is a list of OAuth 2.0 scopes which the application is requesting access to.
 	//
@@ -1762,6 +1774,21 @@ type ListEndUsersParams struct {
 	EnvironmentId *openapi_types.UUID `form:"environment_id,omitempty" json:"environment_id,omitempty"`
 }
 
+// OAuth1CallbackParams defines parameters for OAuth1Callback.
+type OAuth1CallbackParams struct {
+	State         *string `form:"state,omitempty" json:"state,omitempty"`
+	OauthToken    *string `form:"oauth_token,omitempty" json:"oauth_token,omitempty"`
+	OauthVerifier *string `form:"oauth_verifier,omitempty" json:"oauth_verifier,omitempty"`
+}
+
+// OAuth2CallbackParams defines parameters for OAuth2Callback.
+type OAuth2CallbackParams struct {
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
 // CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
 type CreateConnectionJSONRequestBody = EnvSystemConnectionCreate
 
@@ -1794,6 +1821,12 @@ type UpdateSystemJSONRequestBody = UpdateSystem
 
 // UpsertAuthSchemeConfigJSONRequestBody defines body for UpsertAuthSchemeConfig for application/json ContentType.
 type UpsertAuthSchemeConfigJSONRequestBody = AuthSchemeConfig
+
+// InitialiseOAuth1ConnectionJSONRequestBody defines body for InitialiseOAuth1Connection for application/json ContentType.
+type InitialiseOAuth1ConnectionJSONRequestBody = InitialiseOAuth1ConnectionRequest
+
+// InitialiseOAuth2ConnectionJSONRequestBody defines body for InitialiseOAuth2Connection for application/json ContentType.
+type InitialiseOAuth2ConnectionJSONRequestBody = InitialiseOAuth2ConnectionRequest
 
 // CreateEndUserJSONRequestBody defines body for CreateEndUser for application/json ContentType.
 type CreateEndUserJSONRequestBody = EndUserCreate
@@ -2146,6 +2179,84 @@ type ClientInterface interface {
 	// Corresponds with PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `UpsertAuthSchemeConfig` operationId).
 	UpsertAuthSchemeConfig(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, body UpsertAuthSchemeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// InitialiseOAuth1ConnectionWithBody Initialise OAuth 1.0 Connection
+	//
+	// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+	InitialiseOAuth1ConnectionWithBody(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InitialiseOAuth1Connection Initialise OAuth 1.0 Connection
+	//
+	// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+	InitialiseOAuth1Connection(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth1ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InitialiseOAuth2ConnectionWithBody Initialise OAuth 2.0 Connection
+	//
+	// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+	//
+	// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+	// Versori, since a `state` parameter is generated and validated upon redirection to the
+	// redirect_uri.
+	//
+	// Additional query parameters can be added to the resultant URL via the `additionalParams`
+	// property in the body. In addition to the standard parameters defined in the body, this API
+	// adds the following parameters:
+	//
+	// - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+	//   authenticated the user.
+	// - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+	// - `prompt`: See documentation on the `prompt` property of the request body.
+	// - `scope`: See documentation on the `scopes` property of the request body.
+	// - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+	// - `client_id`: The client ID provided by the request body, this must match the client ID
+	//   which is stored under the provided `credentialId` otherwise the handling of the redirect
+	//   request will fail.
+	//
+	// Full details on the standard parameters can be found in the OIDC Core specification:
+	// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+	InitialiseOAuth2ConnectionWithBody(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InitialiseOAuth2Connection Initialise OAuth 2.0 Connection
+	//
+	// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+	//
+	// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+	// Versori, since a `state` parameter is generated and validated upon redirection to the
+	// redirect_uri.
+	//
+	// Additional query parameters can be added to the resultant URL via the `additionalParams`
+	// property in the body. In addition to the standard parameters defined in the body, this API
+	// adds the following parameters:
+	//
+	// - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+	//   authenticated the user.
+	// - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+	// - `prompt`: See documentation on the `prompt` property of the request body.
+	// - `scope`: See documentation on the `scopes` property of the request body.
+	// - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+	// - `client_id`: The client ID provided by the request body, this must match the client ID
+	//   which is stored under the provided `credentialId` otherwise the handling of the redirect
+	//   request will fail.
+	//
+	// Full details on the standard parameters can be found in the OIDC Core specification:
+	// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+	InitialiseOAuth2Connection(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth2ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEndUsers List End Users
 	//
 	// ListEndUsers returns a list of all the End Users for the given organisation.
@@ -2190,6 +2301,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
 	GetEndUser(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
+	//
+	// Corresponds with GET /oauth1/callback (the `OAuth1Callback` operationId).
+	OAuth1Callback(ctx context.Context, params *OAuth1CallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OAuth2Callback Receives the provider's redirect after the user consents (OAuth 2.0).
+	//
+	// Corresponds with GET /oauth2/callback (the `OAuth2Callback` operationId).
+	OAuth2Callback(ctx context.Context, params *OAuth2CallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Readyz Readiness: the store answers.
 	//
@@ -2831,6 +2952,124 @@ func (c *Client) UpsertAuthSchemeConfig(ctx context.Context, organisationId Orga
 	return c.Client.Do(req)
 }
 
+// InitialiseOAuth1ConnectionWithBody Initialise OAuth 1.0 Connection
+//
+// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+func (c *Client) InitialiseOAuth1ConnectionWithBody(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitialiseOAuth1ConnectionRequestWithBody(c.Server, organisationId, systemId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InitialiseOAuth1Connection Initialise OAuth 1.0 Connection
+//
+// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+func (c *Client) InitialiseOAuth1Connection(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth1ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitialiseOAuth1ConnectionRequest(c.Server, organisationId, systemId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InitialiseOAuth2ConnectionWithBody Initialise OAuth 2.0 Connection
+//
+// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+//
+// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+// Versori, since a `state` parameter is generated and validated upon redirection to the
+// redirect_uri.
+//
+// Additional query parameters can be added to the resultant URL via the `additionalParams`
+// property in the body. In addition to the standard parameters defined in the body, this API
+// adds the following parameters:
+//
+//   - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+//     authenticated the user.
+//   - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+//   - `prompt`: See documentation on the `prompt` property of the request body.
+//   - `scope`: See documentation on the `scopes` property of the request body.
+//   - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+//   - `client_id`: The client ID provided by the request body, this must match the client ID
+//     which is stored under the provided `credentialId` otherwise the handling of the redirect
+//     request will fail.
+//
+// Full details on the standard parameters can be found in the OIDC Core specification:
+// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+func (c *Client) InitialiseOAuth2ConnectionWithBody(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitialiseOAuth2ConnectionRequestWithBody(c.Server, organisationId, systemId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InitialiseOAuth2Connection Initialise OAuth 2.0 Connection
+//
+// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+//
+// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+// Versori, since a `state` parameter is generated and validated upon redirection to the
+// redirect_uri.
+//
+// Additional query parameters can be added to the resultant URL via the `additionalParams`
+// property in the body. In addition to the standard parameters defined in the body, this API
+// adds the following parameters:
+//
+//   - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+//     authenticated the user.
+//   - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+//   - `prompt`: See documentation on the `prompt` property of the request body.
+//   - `scope`: See documentation on the `scopes` property of the request body.
+//   - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+//   - `client_id`: The client ID provided by the request body, this must match the client ID
+//     which is stored under the provided `credentialId` otherwise the handling of the redirect
+//     request will fail.
+//
+// Full details on the standard parameters can be found in the OIDC Core specification:
+// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+func (c *Client) InitialiseOAuth2Connection(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth2ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInitialiseOAuth2ConnectionRequest(c.Server, organisationId, systemId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEndUsers List End Users
 //
 // ListEndUsers returns a list of all the End Users for the given organisation.
@@ -2916,6 +3155,36 @@ func (c *Client) DeleteEndUser(ctx context.Context, organisationId OrganisationI
 // Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
 func (c *Client) GetEndUser(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEndUserRequest(c.Server, organisationId, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
+//
+// Corresponds with GET /oauth1/callback (the `OAuth1Callback` operationId).
+func (c *Client) OAuth1Callback(ctx context.Context, params *OAuth1CallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOAuth1CallbackRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OAuth2Callback Receives the provider's redirect after the user consents (OAuth 2.0).
+//
+// Corresponds with GET /oauth2/callback (the `OAuth2Callback` operationId).
+func (c *Client) OAuth2Callback(ctx context.Context, params *OAuth2CallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOAuth2CallbackRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4273,6 +4542,114 @@ func NewUpsertAuthSchemeConfigRequestWithBody(server string, organisationId Orga
 	return req, nil
 }
 
+// NewInitialiseOAuth1ConnectionRequest calls the generic InitialiseOAuth1Connection builder with application/json body
+func NewInitialiseOAuth1ConnectionRequest(server string, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth1ConnectionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInitialiseOAuth1ConnectionRequestWithBody(server, organisationId, systemId, "application/json", bodyReader)
+}
+
+// NewInitialiseOAuth1ConnectionRequestWithBody constructs an http.Request for the InitialiseOAuth1Connection method, with any body, and a specified content type
+func NewInitialiseOAuth1ConnectionRequestWithBody(server string, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "system_id", systemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/systems/%s/oauth1/initialise", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInitialiseOAuth2ConnectionRequest calls the generic InitialiseOAuth2Connection builder with application/json body
+func NewInitialiseOAuth2ConnectionRequest(server string, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth2ConnectionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInitialiseOAuth2ConnectionRequestWithBody(server, organisationId, systemId, "application/json", bodyReader)
+}
+
+// NewInitialiseOAuth2ConnectionRequestWithBody constructs an http.Request for the InitialiseOAuth2Connection method, with any body, and a specified content type
+func NewInitialiseOAuth2ConnectionRequestWithBody(server string, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "system_id", systemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/systems/%s/oauth2/initialise", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListEndUsersRequest constructs an http.Request for the ListEndUsers method
 func NewListEndUsersRequest(server string, organisationId OrganisationId, params *ListEndUsersParams) (*http.Request, error) {
 	var err error
@@ -4523,6 +4900,174 @@ func NewGetEndUserRequest(server string, organisationId OrganisationId, userId s
 	return req, nil
 }
 
+// NewOAuth1CallbackRequest constructs an http.Request for the OAuth1Callback method
+func NewOAuth1CallbackRequest(server string, params *OAuth1CallbackParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth1/callback")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OauthToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_token", *params.OauthToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OauthVerifier != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_verifier", *params.OauthVerifier, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOAuth2CallbackRequest constructs an http.Request for the OAuth2Callback method
+func NewOAuth2CallbackRequest(server string, params *OAuth2CallbackParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/callback")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewReadyzRequest constructs an http.Request for the Readyz method
 func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
@@ -4599,7 +5144,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
-	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
+	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzHTTPResponse, error)
 
 	// ListConnectionsWithResponse List Connections
 	//
@@ -4608,7 +5153,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/connections (the `ListConnections` operationId).
-	ListConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*ListConnectionsResponse, error)
+	ListConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*ListConnectionsHTTPResponse, error)
 
 	// CreateConnectionWithBodyWithResponse Create a new connection.
 	//
@@ -4617,7 +5162,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/connections (the `CreateConnection` operationId).
-	CreateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
+	CreateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionHTTPResponse, error)
 
 	// CreateConnectionWithResponse Create a new connection.
 	//
@@ -4626,7 +5171,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/connections (the `CreateConnection` operationId).
-	CreateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error)
+	CreateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionHTTPResponse, error)
 
 	// DeleteConnectionWithResponse Delete a Connection by ID
 	//
@@ -4636,7 +5181,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/connections/{connection_id} (the `DeleteConnection` operationId).
-	DeleteConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*DeleteConnectionResponse, error)
+	DeleteConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*DeleteConnectionHTTPResponse, error)
 
 	// GetConnectionWithResponse Get a Connection by ID
 	//
@@ -4645,7 +5190,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/connections/{connection_id} (the `GetConnection` operationId).
-	GetConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*GetConnectionResponse, error)
+	GetConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*GetConnectionHTTPResponse, error)
 
 	// UpdateConnectionWithBodyWithResponse Update a Connection by ID
 	//
@@ -4654,7 +5199,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
-	UpdateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionResponse, error)
+	UpdateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionHTTPResponse, error)
 
 	// UpdateConnectionWithResponse Update a Connection by ID
 	//
@@ -4663,7 +5208,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
-	UpdateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionResponse, error)
+	UpdateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionHTTPResponse, error)
 
 	// UnlinkConnectionFromEnvironmentWithBodyWithResponse Unlink a connection from an environment
 	//
@@ -4672,7 +5217,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/connections/{connection_id}/link (the `UnlinkConnectionFromEnvironment` operationId).
-	UnlinkConnectionFromEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentResponse, error)
+	UnlinkConnectionFromEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentHTTPResponse, error)
 
 	// UnlinkConnectionFromEnvironmentWithResponse Unlink a connection from an environment
 	//
@@ -4681,7 +5226,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/connections/{connection_id}/link (the `UnlinkConnectionFromEnvironment` operationId).
-	UnlinkConnectionFromEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UnlinkConnectionFromEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentResponse, error)
+	UnlinkConnectionFromEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UnlinkConnectionFromEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentHTTPResponse, error)
 
 	// LinkConnectionToEnvironmentWithBodyWithResponse Link an existing connection to an environment
 	//
@@ -4690,7 +5235,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
-	LinkConnectionToEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentResponse, error)
+	LinkConnectionToEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error)
 
 	// LinkConnectionToEnvironmentWithResponse Link an existing connection to an environment
 	//
@@ -4699,14 +5244,14 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
-	LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentResponse, error)
+	LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error)
 
 	// ListProjectsWithResponse List projects for organisation
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/projects (the `ListProjects` operationId).
-	ListProjectsWithResponse(ctx context.Context, organisationId OrganisationId, reqEditors ...RequestEditorFn) (*ListProjectsResponse, error)
+	ListProjectsWithResponse(ctx context.Context, organisationId OrganisationId, reqEditors ...RequestEditorFn) (*ListProjectsHTTPResponse, error)
 
 	// CreateProjectWithBodyWithResponse Create new project
 	//
@@ -4715,7 +5260,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/projects (the `CreateProject` operationId).
-	CreateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error)
+	CreateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectHTTPResponse, error)
 
 	// CreateProjectWithResponse Create new project
 	//
@@ -4724,7 +5269,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/projects (the `CreateProject` operationId).
-	CreateProjectWithResponse(ctx context.Context, organisationId OrganisationId, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error)
+	CreateProjectWithResponse(ctx context.Context, organisationId OrganisationId, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectHTTPResponse, error)
 
 	// DeleteProjectWithResponse Delete Project
 	//
@@ -4733,7 +5278,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/projects/{project_id} (the `DeleteProject` operationId).
-	DeleteProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*DeleteProjectResponse, error)
+	DeleteProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*DeleteProjectHTTPResponse, error)
 
 	// GetProjectWithResponse Get Project
 	//
@@ -4742,7 +5287,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/projects/{project_id} (the `GetProject` operationId).
-	GetProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*GetProjectResponse, error)
+	GetProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*GetProjectHTTPResponse, error)
 
 	// UpdateProjectWithBodyWithResponse Update Project
 	//
@@ -4751,7 +5296,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/projects/{project_id} (the `UpdateProject` operationId).
-	UpdateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateProjectResponse, error)
+	UpdateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateProjectHTTPResponse, error)
 
 	// UpdateProjectWithResponse Update Project
 	//
@@ -4760,49 +5305,49 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/projects/{project_id} (the `UpdateProject` operationId).
-	UpdateProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProjectResponse, error)
+	UpdateProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProjectHTTPResponse, error)
 
 	// ListProjectConnectionTemplatesWithResponse List project environment connection templates
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/projects/{project_id}/connection-templates (the `ListProjectConnectionTemplates` operationId).
-	ListProjectConnectionTemplatesWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListProjectConnectionTemplatesParams, reqEditors ...RequestEditorFn) (*ListProjectConnectionTemplatesResponse, error)
+	ListProjectConnectionTemplatesWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListProjectConnectionTemplatesParams, reqEditors ...RequestEditorFn) (*ListProjectConnectionTemplatesHTTPResponse, error)
 
 	// CreateConnectionTemplateWithBodyWithResponse Create a new connection template
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/projects/{project_id}/connection-templates (the `CreateConnectionTemplate` operationId).
-	CreateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateResponse, error)
+	CreateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateHTTPResponse, error)
 
 	// CreateConnectionTemplateWithResponse Create a new connection template
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/projects/{project_id}/connection-templates (the `CreateConnectionTemplate` operationId).
-	CreateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body CreateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateResponse, error)
+	CreateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body CreateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateHTTPResponse, error)
 
 	// DeleteConnectionTemplateWithResponse Remove a connection template
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `DeleteConnectionTemplate` operationId).
-	DeleteConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteConnectionTemplateResponse, error)
+	DeleteConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteConnectionTemplateHTTPResponse, error)
 
 	// UpdateConnectionTemplateWithBodyWithResponse Remove a system from a project environment
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `UpdateConnectionTemplate` operationId).
-	UpdateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateResponse, error)
+	UpdateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateHTTPResponse, error)
 
 	// UpdateConnectionTemplateWithResponse Remove a system from a project environment
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `UpdateConnectionTemplate` operationId).
-	UpdateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, body UpdateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateResponse, error)
+	UpdateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, body UpdateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateHTTPResponse, error)
 
 	// ListEnvironmentConnectionsWithResponse List static connections for project environment
 	//
@@ -4811,28 +5356,28 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/projects/{project_id}/connections (the `ListEnvironmentConnections` operationId).
-	ListEnvironmentConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListEnvironmentConnectionsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentConnectionsResponse, error)
+	ListEnvironmentConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListEnvironmentConnectionsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentConnectionsHTTPResponse, error)
 
 	// ListSystemsWithResponse Lists the systems for the organisation.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/systems (the `ListSystems` operationId).
-	ListSystemsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListSystemsParams, reqEditors ...RequestEditorFn) (*ListSystemsResponse, error)
+	ListSystemsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListSystemsParams, reqEditors ...RequestEditorFn) (*ListSystemsHTTPResponse, error)
 
 	// CreateSystemWithBodyWithResponse Create a new system.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
-	CreateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemResponse, error)
+	CreateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemHTTPResponse, error)
 
 	// CreateSystemWithResponse Create a new system.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
-	CreateSystemWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemResponse, error)
+	CreateSystemWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemHTTPResponse, error)
 
 	// DeleteSystemWithResponse Delete a system by ID.
 	//
@@ -4842,35 +5387,35 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/systems/{system_id} (the `DeleteSystem` operationId).
-	DeleteSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteSystemResponse, error)
+	DeleteSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteSystemHTTPResponse, error)
 
 	// GetSystemWithResponse Get a system by ID.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/systems/{system_id} (the `GetSystem` operationId).
-	GetSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*GetSystemResponse, error)
+	GetSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*GetSystemHTTPResponse, error)
 
 	// UpdateSystemWithBodyWithResponse Update system.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/systems/{system_id} (the `UpdateSystem` operationId).
-	UpdateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSystemResponse, error)
+	UpdateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSystemHTTPResponse, error)
 
 	// UpdateSystemWithResponse Update system.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/systems/{system_id} (the `UpdateSystem` operationId).
-	UpdateSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, body UpdateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSystemResponse, error)
+	UpdateSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, body UpdateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSystemHTTPResponse, error)
 
 	// DeleteAuthSchemeConfigWithResponse Deletes an auth scheme for the system.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `DeleteAuthSchemeConfig` operationId).
-	DeleteAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, reqEditors ...RequestEditorFn) (*DeleteAuthSchemeConfigResponse, error)
+	DeleteAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, reqEditors ...RequestEditorFn) (*DeleteAuthSchemeConfigHTTPResponse, error)
 
 	// UpsertAuthSchemeConfigWithBodyWithResponse Adds or updates an auth scheme for the system.
 	//
@@ -4882,7 +5427,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `UpsertAuthSchemeConfig` operationId).
-	UpsertAuthSchemeConfigWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigResponse, error)
+	UpsertAuthSchemeConfigWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigHTTPResponse, error)
 
 	// UpsertAuthSchemeConfigWithResponse Adds or updates an auth scheme for the system.
 	//
@@ -4894,7 +5439,85 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `UpsertAuthSchemeConfig` operationId).
-	UpsertAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, body UpsertAuthSchemeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigResponse, error)
+	UpsertAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, body UpsertAuthSchemeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigHTTPResponse, error)
+
+	// InitialiseOAuth1ConnectionWithBodyWithResponse Initialise OAuth 1.0 Connection
+	//
+	// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+	InitialiseOAuth1ConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialiseOAuth1ConnectionHTTPResponse, error)
+
+	// InitialiseOAuth1ConnectionWithResponse Initialise OAuth 1.0 Connection
+	//
+	// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+	InitialiseOAuth1ConnectionWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth1ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialiseOAuth1ConnectionHTTPResponse, error)
+
+	// InitialiseOAuth2ConnectionWithBodyWithResponse Initialise OAuth 2.0 Connection
+	//
+	// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+	//
+	// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+	// Versori, since a `state` parameter is generated and validated upon redirection to the
+	// redirect_uri.
+	//
+	// Additional query parameters can be added to the resultant URL via the `additionalParams`
+	// property in the body. In addition to the standard parameters defined in the body, this API
+	// adds the following parameters:
+	//
+	// - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+	//   authenticated the user.
+	// - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+	// - `prompt`: See documentation on the `prompt` property of the request body.
+	// - `scope`: See documentation on the `scopes` property of the request body.
+	// - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+	// - `client_id`: The client ID provided by the request body, this must match the client ID
+	//   which is stored under the provided `credentialId` otherwise the handling of the redirect
+	//   request will fail.
+	//
+	// Full details on the standard parameters can be found in the OIDC Core specification:
+	// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+	InitialiseOAuth2ConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialiseOAuth2ConnectionHTTPResponse, error)
+
+	// InitialiseOAuth2ConnectionWithResponse Initialise OAuth 2.0 Connection
+	//
+	// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+	//
+	// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+	// Versori, since a `state` parameter is generated and validated upon redirection to the
+	// redirect_uri.
+	//
+	// Additional query parameters can be added to the resultant URL via the `additionalParams`
+	// property in the body. In addition to the standard parameters defined in the body, this API
+	// adds the following parameters:
+	//
+	// - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+	//   authenticated the user.
+	// - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+	// - `prompt`: See documentation on the `prompt` property of the request body.
+	// - `scope`: See documentation on the `scopes` property of the request body.
+	// - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+	// - `client_id`: The client ID provided by the request body, this must match the client ID
+	//   which is stored under the provided `credentialId` otherwise the handling of the redirect
+	//   request will fail.
+	//
+	// Full details on the standard parameters can be found in the OIDC Core specification:
+	// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+	InitialiseOAuth2ConnectionWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth2ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialiseOAuth2ConnectionHTTPResponse, error)
 
 	// ListEndUsersWithResponse List End Users
 	//
@@ -4903,7 +5526,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/users (the `ListEndUsers` operationId).
-	ListEndUsersWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEndUsersParams, reqEditors ...RequestEditorFn) (*ListEndUsersResponse, error)
+	ListEndUsersWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEndUsersParams, reqEditors ...RequestEditorFn) (*ListEndUsersHTTPResponse, error)
 
 	// CreateEndUserWithBodyWithResponse Create an End User
 	//
@@ -4915,7 +5538,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/users (the `CreateEndUser` operationId).
-	CreateEndUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndUserResponse, error)
+	CreateEndUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndUserHTTPResponse, error)
 
 	// CreateEndUserWithResponse Create an End User
 	//
@@ -4927,7 +5550,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /o/{organisation_id}/users (the `CreateEndUser` operationId).
-	CreateEndUserWithResponse(ctx context.Context, organisationId OrganisationId, body CreateEndUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndUserResponse, error)
+	CreateEndUserWithResponse(ctx context.Context, organisationId OrganisationId, body CreateEndUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndUserHTTPResponse, error)
 
 	// DeleteEndUserWithResponse Delete an End User
 	//
@@ -4936,7 +5559,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /o/{organisation_id}/users/{user_id} (the `DeleteEndUser` operationId).
-	DeleteEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*DeleteEndUserResponse, error)
+	DeleteEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*DeleteEndUserHTTPResponse, error)
 
 	// GetEndUserWithResponse Retrieve an End User
 	//
@@ -4945,17 +5568,31 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
-	GetEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*GetEndUserResponse, error)
+	GetEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*GetEndUserHTTPResponse, error)
+
+	// OAuth1CallbackWithResponse Receives the provider's redirect after the user authorises (OAuth 1.0a).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth1/callback (the `OAuth1Callback` operationId).
+	OAuth1CallbackWithResponse(ctx context.Context, params *OAuth1CallbackParams, reqEditors ...RequestEditorFn) (*OAuth1CallbackHTTPResponse, error)
+
+	// OAuth2CallbackWithResponse Receives the provider's redirect after the user consents (OAuth 2.0).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth2/callback (the `OAuth2Callback` operationId).
+	OAuth2CallbackWithResponse(ctx context.Context, params *OAuth2CallbackParams, reqEditors ...RequestEditorFn) (*OAuth2CallbackHTTPResponse, error)
 
 	// ReadyzWithResponse Readiness: the store answers.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
-	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzHTTPResponse, error)
 }
 
-type HealthzResponse struct {
+type HealthzHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4965,22 +5602,22 @@ type HealthzResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r HealthzResponse) GetJSON200() *Health {
+func (r HealthzHTTPResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r HealthzResponse) GetJSONDefault() *Error {
+func (r HealthzHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r HealthzResponse) GetBody() []byte {
+func (r HealthzHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r HealthzResponse) Status() string {
+func (r HealthzHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4988,7 +5625,7 @@ func (r HealthzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r HealthzResponse) StatusCode() int {
+func (r HealthzHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4996,14 +5633,14 @@ func (r HealthzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r HealthzResponse) ContentType() string {
+func (r HealthzHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListConnectionsResponse struct {
+type ListConnectionsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5013,22 +5650,22 @@ type ListConnectionsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListConnectionsResponse) GetJSON200() *ConnectionPage {
+func (r ListConnectionsHTTPResponse) GetJSON200() *ConnectionPage {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListConnectionsResponse) GetJSONDefault() *Error {
+func (r ListConnectionsHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListConnectionsResponse) GetBody() []byte {
+func (r ListConnectionsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListConnectionsResponse) Status() string {
+func (r ListConnectionsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5036,7 +5673,7 @@ func (r ListConnectionsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListConnectionsResponse) StatusCode() int {
+func (r ListConnectionsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5044,14 +5681,14 @@ func (r ListConnectionsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListConnectionsResponse) ContentType() string {
+func (r ListConnectionsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CreateConnectionResponse struct {
+type CreateConnectionHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -5061,22 +5698,22 @@ type CreateConnectionResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateConnectionResponse) GetJSON201() *Connection {
+func (r CreateConnectionHTTPResponse) GetJSON201() *Connection {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateConnectionResponse) GetJSONDefault() *Error {
+func (r CreateConnectionHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r CreateConnectionResponse) GetBody() []byte {
+func (r CreateConnectionHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CreateConnectionResponse) Status() string {
+func (r CreateConnectionHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5084,7 +5721,7 @@ func (r CreateConnectionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CreateConnectionResponse) StatusCode() int {
+func (r CreateConnectionHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5092,14 +5729,14 @@ func (r CreateConnectionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CreateConnectionResponse) ContentType() string {
+func (r CreateConnectionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteConnectionResponse struct {
+type DeleteConnectionHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -5107,17 +5744,17 @@ type DeleteConnectionResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteConnectionResponse) GetJSONDefault() *Error {
+func (r DeleteConnectionHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteConnectionResponse) GetBody() []byte {
+func (r DeleteConnectionHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteConnectionResponse) Status() string {
+func (r DeleteConnectionHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5125,7 +5762,7 @@ func (r DeleteConnectionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteConnectionResponse) StatusCode() int {
+func (r DeleteConnectionHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5133,62 +5770,14 @@ func (r DeleteConnectionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteConnectionResponse) ContentType() string {
+func (r DeleteConnectionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetConnectionResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Connection
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *Error
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetConnectionResponse) GetJSON200() *Connection {
-	return r.JSON200
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r GetConnectionResponse) GetJSONDefault() *Error {
-	return r.JSONDefault
-}
-
-// GetBody returns the raw response body bytes
-func (r GetConnectionResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r GetConnectionResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r GetConnectionResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetConnectionResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-type UpdateConnectionResponse struct {
+type GetConnectionHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5198,22 +5787,22 @@ type UpdateConnectionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateConnectionResponse) GetJSON200() *Connection {
+func (r GetConnectionHTTPResponse) GetJSON200() *Connection {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpdateConnectionResponse) GetJSONDefault() *Error {
+func (r GetConnectionHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateConnectionResponse) GetBody() []byte {
+func (r GetConnectionHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateConnectionResponse) Status() string {
+func (r GetConnectionHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5221,7 +5810,7 @@ func (r UpdateConnectionResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateConnectionResponse) StatusCode() int {
+func (r GetConnectionHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5229,14 +5818,62 @@ func (r UpdateConnectionResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateConnectionResponse) ContentType() string {
+func (r GetConnectionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UnlinkConnectionFromEnvironmentResponse struct {
+type UpdateConnectionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connection
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateConnectionHTTPResponse) GetJSON200() *Connection {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateConnectionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateConnectionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateConnectionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateConnectionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateConnectionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UnlinkConnectionFromEnvironmentHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -5244,17 +5881,17 @@ type UnlinkConnectionFromEnvironmentResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UnlinkConnectionFromEnvironmentResponse) GetJSONDefault() *Error {
+func (r UnlinkConnectionFromEnvironmentHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UnlinkConnectionFromEnvironmentResponse) GetBody() []byte {
+func (r UnlinkConnectionFromEnvironmentHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UnlinkConnectionFromEnvironmentResponse) Status() string {
+func (r UnlinkConnectionFromEnvironmentHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5262,7 +5899,7 @@ func (r UnlinkConnectionFromEnvironmentResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UnlinkConnectionFromEnvironmentResponse) StatusCode() int {
+func (r UnlinkConnectionFromEnvironmentHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5270,14 +5907,14 @@ func (r UnlinkConnectionFromEnvironmentResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UnlinkConnectionFromEnvironmentResponse) ContentType() string {
+func (r UnlinkConnectionFromEnvironmentHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LinkConnectionToEnvironmentResponse struct {
+type LinkConnectionToEnvironmentHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -5287,22 +5924,22 @@ type LinkConnectionToEnvironmentResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r LinkConnectionToEnvironmentResponse) GetJSON201() *LinkConnectionEnvironment {
+func (r LinkConnectionToEnvironmentHTTPResponse) GetJSON201() *LinkConnectionEnvironment {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r LinkConnectionToEnvironmentResponse) GetJSONDefault() *Error {
+func (r LinkConnectionToEnvironmentHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r LinkConnectionToEnvironmentResponse) GetBody() []byte {
+func (r LinkConnectionToEnvironmentHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LinkConnectionToEnvironmentResponse) Status() string {
+func (r LinkConnectionToEnvironmentHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5310,7 +5947,7 @@ func (r LinkConnectionToEnvironmentResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LinkConnectionToEnvironmentResponse) StatusCode() int {
+func (r LinkConnectionToEnvironmentHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5318,14 +5955,14 @@ func (r LinkConnectionToEnvironmentResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LinkConnectionToEnvironmentResponse) ContentType() string {
+func (r LinkConnectionToEnvironmentHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListProjectsResponse struct {
+type ListProjectsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5335,22 +5972,22 @@ type ListProjectsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListProjectsResponse) GetJSON200() *ProjectsList {
+func (r ListProjectsHTTPResponse) GetJSON200() *ProjectsList {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListProjectsResponse) GetJSONDefault() *Error {
+func (r ListProjectsHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListProjectsResponse) GetBody() []byte {
+func (r ListProjectsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListProjectsResponse) Status() string {
+func (r ListProjectsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5358,7 +5995,7 @@ func (r ListProjectsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListProjectsResponse) StatusCode() int {
+func (r ListProjectsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5366,14 +6003,14 @@ func (r ListProjectsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListProjectsResponse) ContentType() string {
+func (r ListProjectsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CreateProjectResponse struct {
+type CreateProjectHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5383,22 +6020,22 @@ type CreateProjectResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CreateProjectResponse) GetJSON200() *Project {
+func (r CreateProjectHTTPResponse) GetJSON200() *Project {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateProjectResponse) GetJSONDefault() *Error {
+func (r CreateProjectHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r CreateProjectResponse) GetBody() []byte {
+func (r CreateProjectHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CreateProjectResponse) Status() string {
+func (r CreateProjectHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5406,7 +6043,7 @@ func (r CreateProjectResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CreateProjectResponse) StatusCode() int {
+func (r CreateProjectHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5414,14 +6051,14 @@ func (r CreateProjectResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CreateProjectResponse) ContentType() string {
+func (r CreateProjectHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteProjectResponse struct {
+type DeleteProjectHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -5429,17 +6066,17 @@ type DeleteProjectResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteProjectResponse) GetJSONDefault() *Error {
+func (r DeleteProjectHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteProjectResponse) GetBody() []byte {
+func (r DeleteProjectHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteProjectResponse) Status() string {
+func (r DeleteProjectHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5447,7 +6084,7 @@ func (r DeleteProjectResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteProjectResponse) StatusCode() int {
+func (r DeleteProjectHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5455,62 +6092,14 @@ func (r DeleteProjectResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteProjectResponse) ContentType() string {
+func (r DeleteProjectHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetProjectResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Project
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *Error
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetProjectResponse) GetJSON200() *Project {
-	return r.JSON200
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r GetProjectResponse) GetJSONDefault() *Error {
-	return r.JSONDefault
-}
-
-// GetBody returns the raw response body bytes
-func (r GetProjectResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r GetProjectResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r GetProjectResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetProjectResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-type UpdateProjectResponse struct {
+type GetProjectHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5520,22 +6109,22 @@ type UpdateProjectResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateProjectResponse) GetJSON200() *Project {
+func (r GetProjectHTTPResponse) GetJSON200() *Project {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpdateProjectResponse) GetJSONDefault() *Error {
+func (r GetProjectHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateProjectResponse) GetBody() []byte {
+func (r GetProjectHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateProjectResponse) Status() string {
+func (r GetProjectHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5543,7 +6132,7 @@ func (r UpdateProjectResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateProjectResponse) StatusCode() int {
+func (r GetProjectHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5551,14 +6140,62 @@ func (r UpdateProjectResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateProjectResponse) ContentType() string {
+func (r GetProjectHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListProjectConnectionTemplatesResponse struct {
+type UpdateProjectHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Project
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateProjectHTTPResponse) GetJSON200() *Project {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateProjectHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateProjectHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateProjectHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateProjectHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateProjectHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListProjectConnectionTemplatesHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5568,22 +6205,22 @@ type ListProjectConnectionTemplatesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListProjectConnectionTemplatesResponse) GetJSON200() *EnvironmentSystemPage {
+func (r ListProjectConnectionTemplatesHTTPResponse) GetJSON200() *EnvironmentSystemPage {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListProjectConnectionTemplatesResponse) GetJSONDefault() *Error {
+func (r ListProjectConnectionTemplatesHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListProjectConnectionTemplatesResponse) GetBody() []byte {
+func (r ListProjectConnectionTemplatesHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListProjectConnectionTemplatesResponse) Status() string {
+func (r ListProjectConnectionTemplatesHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5591,7 +6228,7 @@ func (r ListProjectConnectionTemplatesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListProjectConnectionTemplatesResponse) StatusCode() int {
+func (r ListProjectConnectionTemplatesHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5599,14 +6236,14 @@ func (r ListProjectConnectionTemplatesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListProjectConnectionTemplatesResponse) ContentType() string {
+func (r ListProjectConnectionTemplatesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CreateConnectionTemplateResponse struct {
+type CreateConnectionTemplateHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5616,22 +6253,22 @@ type CreateConnectionTemplateResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CreateConnectionTemplateResponse) GetJSON200() *ConnectionTemplate {
+func (r CreateConnectionTemplateHTTPResponse) GetJSON200() *ConnectionTemplate {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateConnectionTemplateResponse) GetJSONDefault() *Error {
+func (r CreateConnectionTemplateHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r CreateConnectionTemplateResponse) GetBody() []byte {
+func (r CreateConnectionTemplateHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CreateConnectionTemplateResponse) Status() string {
+func (r CreateConnectionTemplateHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5639,7 +6276,7 @@ func (r CreateConnectionTemplateResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CreateConnectionTemplateResponse) StatusCode() int {
+func (r CreateConnectionTemplateHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5647,14 +6284,14 @@ func (r CreateConnectionTemplateResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CreateConnectionTemplateResponse) ContentType() string {
+func (r CreateConnectionTemplateHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteConnectionTemplateResponse struct {
+type DeleteConnectionTemplateHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -5662,17 +6299,17 @@ type DeleteConnectionTemplateResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteConnectionTemplateResponse) GetJSONDefault() *Error {
+func (r DeleteConnectionTemplateHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteConnectionTemplateResponse) GetBody() []byte {
+func (r DeleteConnectionTemplateHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteConnectionTemplateResponse) Status() string {
+func (r DeleteConnectionTemplateHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5680,7 +6317,7 @@ func (r DeleteConnectionTemplateResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteConnectionTemplateResponse) StatusCode() int {
+func (r DeleteConnectionTemplateHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5688,14 +6325,14 @@ func (r DeleteConnectionTemplateResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteConnectionTemplateResponse) ContentType() string {
+func (r DeleteConnectionTemplateHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UpdateConnectionTemplateResponse struct {
+type UpdateConnectionTemplateHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5705,22 +6342,22 @@ type UpdateConnectionTemplateResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateConnectionTemplateResponse) GetJSON200() *ConnectionTemplate {
+func (r UpdateConnectionTemplateHTTPResponse) GetJSON200() *ConnectionTemplate {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpdateConnectionTemplateResponse) GetJSONDefault() *Error {
+func (r UpdateConnectionTemplateHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateConnectionTemplateResponse) GetBody() []byte {
+func (r UpdateConnectionTemplateHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateConnectionTemplateResponse) Status() string {
+func (r UpdateConnectionTemplateHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5728,7 +6365,7 @@ func (r UpdateConnectionTemplateResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateConnectionTemplateResponse) StatusCode() int {
+func (r UpdateConnectionTemplateHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5736,14 +6373,14 @@ func (r UpdateConnectionTemplateResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateConnectionTemplateResponse) ContentType() string {
+func (r UpdateConnectionTemplateHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListEnvironmentConnectionsResponse struct {
+type ListEnvironmentConnectionsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5753,22 +6390,22 @@ type ListEnvironmentConnectionsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListEnvironmentConnectionsResponse) GetJSON200() *ConnectionPage {
+func (r ListEnvironmentConnectionsHTTPResponse) GetJSON200() *ConnectionPage {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListEnvironmentConnectionsResponse) GetJSONDefault() *Error {
+func (r ListEnvironmentConnectionsHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListEnvironmentConnectionsResponse) GetBody() []byte {
+func (r ListEnvironmentConnectionsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListEnvironmentConnectionsResponse) Status() string {
+func (r ListEnvironmentConnectionsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5776,7 +6413,7 @@ func (r ListEnvironmentConnectionsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListEnvironmentConnectionsResponse) StatusCode() int {
+func (r ListEnvironmentConnectionsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5784,14 +6421,14 @@ func (r ListEnvironmentConnectionsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListEnvironmentConnectionsResponse) ContentType() string {
+func (r ListEnvironmentConnectionsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListSystemsResponse struct {
+type ListSystemsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5801,22 +6438,22 @@ type ListSystemsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListSystemsResponse) GetJSON200() *SystemPage {
+func (r ListSystemsHTTPResponse) GetJSON200() *SystemPage {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListSystemsResponse) GetJSONDefault() *Error {
+func (r ListSystemsHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListSystemsResponse) GetBody() []byte {
+func (r ListSystemsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListSystemsResponse) Status() string {
+func (r ListSystemsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5824,7 +6461,7 @@ func (r ListSystemsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListSystemsResponse) StatusCode() int {
+func (r ListSystemsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5832,14 +6469,14 @@ func (r ListSystemsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListSystemsResponse) ContentType() string {
+func (r ListSystemsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CreateSystemResponse struct {
+type CreateSystemHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -5849,22 +6486,22 @@ type CreateSystemResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateSystemResponse) GetJSON201() *System {
+func (r CreateSystemHTTPResponse) GetJSON201() *System {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateSystemResponse) GetJSONDefault() *Error {
+func (r CreateSystemHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r CreateSystemResponse) GetBody() []byte {
+func (r CreateSystemHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CreateSystemResponse) Status() string {
+func (r CreateSystemHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5872,7 +6509,7 @@ func (r CreateSystemResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CreateSystemResponse) StatusCode() int {
+func (r CreateSystemHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5880,14 +6517,14 @@ func (r CreateSystemResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CreateSystemResponse) ContentType() string {
+func (r CreateSystemHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteSystemResponse struct {
+type DeleteSystemHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -5895,17 +6532,17 @@ type DeleteSystemResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteSystemResponse) GetJSONDefault() *Error {
+func (r DeleteSystemHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteSystemResponse) GetBody() []byte {
+func (r DeleteSystemHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteSystemResponse) Status() string {
+func (r DeleteSystemHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5913,7 +6550,7 @@ func (r DeleteSystemResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteSystemResponse) StatusCode() int {
+func (r DeleteSystemHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5921,14 +6558,14 @@ func (r DeleteSystemResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteSystemResponse) ContentType() string {
+func (r DeleteSystemHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetSystemResponse struct {
+type GetSystemHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5938,22 +6575,22 @@ type GetSystemResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetSystemResponse) GetJSON200() *System {
+func (r GetSystemHTTPResponse) GetJSON200() *System {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r GetSystemResponse) GetJSONDefault() *Error {
+func (r GetSystemHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r GetSystemResponse) GetBody() []byte {
+func (r GetSystemHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetSystemResponse) Status() string {
+func (r GetSystemHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5961,7 +6598,7 @@ func (r GetSystemResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetSystemResponse) StatusCode() int {
+func (r GetSystemHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5969,14 +6606,14 @@ func (r GetSystemResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetSystemResponse) ContentType() string {
+func (r GetSystemHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UpdateSystemResponse struct {
+type UpdateSystemHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -5986,22 +6623,22 @@ type UpdateSystemResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r UpdateSystemResponse) GetJSON201() *System {
+func (r UpdateSystemHTTPResponse) GetJSON201() *System {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpdateSystemResponse) GetJSONDefault() *Error {
+func (r UpdateSystemHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateSystemResponse) GetBody() []byte {
+func (r UpdateSystemHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateSystemResponse) Status() string {
+func (r UpdateSystemHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6009,7 +6646,7 @@ func (r UpdateSystemResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateSystemResponse) StatusCode() int {
+func (r UpdateSystemHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6017,14 +6654,14 @@ func (r UpdateSystemResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateSystemResponse) ContentType() string {
+func (r UpdateSystemHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteAuthSchemeConfigResponse struct {
+type DeleteAuthSchemeConfigHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -6032,17 +6669,17 @@ type DeleteAuthSchemeConfigResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteAuthSchemeConfigResponse) GetJSONDefault() *Error {
+func (r DeleteAuthSchemeConfigHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteAuthSchemeConfigResponse) GetBody() []byte {
+func (r DeleteAuthSchemeConfigHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteAuthSchemeConfigResponse) Status() string {
+func (r DeleteAuthSchemeConfigHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6050,7 +6687,7 @@ func (r DeleteAuthSchemeConfigResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteAuthSchemeConfigResponse) StatusCode() int {
+func (r DeleteAuthSchemeConfigHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6058,14 +6695,14 @@ func (r DeleteAuthSchemeConfigResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteAuthSchemeConfigResponse) ContentType() string {
+func (r DeleteAuthSchemeConfigHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UpsertAuthSchemeConfigResponse struct {
+type UpsertAuthSchemeConfigHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -6075,22 +6712,22 @@ type UpsertAuthSchemeConfigResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r UpsertAuthSchemeConfigResponse) GetJSON201() *AuthSchemeConfig {
+func (r UpsertAuthSchemeConfigHTTPResponse) GetJSON201() *AuthSchemeConfig {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r UpsertAuthSchemeConfigResponse) GetJSONDefault() *Error {
+func (r UpsertAuthSchemeConfigHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r UpsertAuthSchemeConfigResponse) GetBody() []byte {
+func (r UpsertAuthSchemeConfigHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpsertAuthSchemeConfigResponse) Status() string {
+func (r UpsertAuthSchemeConfigHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6098,7 +6735,7 @@ func (r UpsertAuthSchemeConfigResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpsertAuthSchemeConfigResponse) StatusCode() int {
+func (r UpsertAuthSchemeConfigHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6106,14 +6743,110 @@ func (r UpsertAuthSchemeConfigResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpsertAuthSchemeConfigResponse) ContentType() string {
+func (r UpsertAuthSchemeConfigHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ListEndUsersResponse struct {
+type InitialiseOAuth1ConnectionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InitialiseOAuth1ConnectionResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r InitialiseOAuth1ConnectionHTTPResponse) GetJSON200() *InitialiseOAuth1ConnectionResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r InitialiseOAuth1ConnectionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r InitialiseOAuth1ConnectionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InitialiseOAuth1ConnectionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InitialiseOAuth1ConnectionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InitialiseOAuth1ConnectionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type InitialiseOAuth2ConnectionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InitialiseOAuth2ConnectionResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r InitialiseOAuth2ConnectionHTTPResponse) GetJSON200() *InitialiseOAuth2ConnectionResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r InitialiseOAuth2ConnectionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r InitialiseOAuth2ConnectionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InitialiseOAuth2ConnectionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InitialiseOAuth2ConnectionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InitialiseOAuth2ConnectionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEndUsersHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -6123,22 +6856,22 @@ type ListEndUsersResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListEndUsersResponse) GetJSON200() *EndUserPage {
+func (r ListEndUsersHTTPResponse) GetJSON200() *EndUserPage {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ListEndUsersResponse) GetJSONDefault() *Error {
+func (r ListEndUsersHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ListEndUsersResponse) GetBody() []byte {
+func (r ListEndUsersHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ListEndUsersResponse) Status() string {
+func (r ListEndUsersHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6146,7 +6879,7 @@ func (r ListEndUsersResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ListEndUsersResponse) StatusCode() int {
+func (r ListEndUsersHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6154,14 +6887,14 @@ func (r ListEndUsersResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ListEndUsersResponse) ContentType() string {
+func (r ListEndUsersHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CreateEndUserResponse struct {
+type CreateEndUserHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -6171,22 +6904,22 @@ type CreateEndUserResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateEndUserResponse) GetJSON201() *EndUser {
+func (r CreateEndUserHTTPResponse) GetJSON201() *EndUser {
 	return r.JSON201
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r CreateEndUserResponse) GetJSONDefault() *Error {
+func (r CreateEndUserHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r CreateEndUserResponse) GetBody() []byte {
+func (r CreateEndUserHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CreateEndUserResponse) Status() string {
+func (r CreateEndUserHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6194,7 +6927,7 @@ func (r CreateEndUserResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CreateEndUserResponse) StatusCode() int {
+func (r CreateEndUserHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6202,14 +6935,14 @@ func (r CreateEndUserResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CreateEndUserResponse) ContentType() string {
+func (r CreateEndUserHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteEndUserResponse struct {
+type DeleteEndUserHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -6217,17 +6950,17 @@ type DeleteEndUserResponse struct {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r DeleteEndUserResponse) GetJSONDefault() *Error {
+func (r DeleteEndUserHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteEndUserResponse) GetBody() []byte {
+func (r DeleteEndUserHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteEndUserResponse) Status() string {
+func (r DeleteEndUserHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6235,7 +6968,7 @@ func (r DeleteEndUserResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteEndUserResponse) StatusCode() int {
+func (r DeleteEndUserHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6243,14 +6976,14 @@ func (r DeleteEndUserResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteEndUserResponse) ContentType() string {
+func (r DeleteEndUserHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetEndUserResponse struct {
+type GetEndUserHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -6260,22 +6993,22 @@ type GetEndUserResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetEndUserResponse) GetJSON200() *EndUser {
+func (r GetEndUserHTTPResponse) GetJSON200() *EndUser {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r GetEndUserResponse) GetJSONDefault() *Error {
+func (r GetEndUserHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r GetEndUserResponse) GetBody() []byte {
+func (r GetEndUserHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetEndUserResponse) Status() string {
+func (r GetEndUserHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6283,7 +7016,7 @@ func (r GetEndUserResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetEndUserResponse) StatusCode() int {
+func (r GetEndUserHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6291,14 +7024,110 @@ func (r GetEndUserResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetEndUserResponse) ContentType() string {
+func (r GetEndUserHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type ReadyzResponse struct {
+// OAuth1CallbackHTTPResponse302Headers the declared response headers of an HTTP 302 response for OAuth1Callback
+type OAuth1CallbackHTTPResponse302Headers struct {
+	Location *string
+}
+
+type OAuth1CallbackHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OAuth1CallbackHTTPResponse302Headers
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OAuth1CallbackHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OAuth1CallbackHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OAuth1CallbackHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OAuth1CallbackHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OAuth1CallbackHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OAuth2CallbackHTTPResponse302Headers the declared response headers of an HTTP 302 response for OAuth2Callback
+type OAuth2CallbackHTTPResponse302Headers struct {
+	Location *string
+}
+
+type OAuth2CallbackHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OAuth2CallbackHTTPResponse302Headers
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OAuth2CallbackHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OAuth2CallbackHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OAuth2CallbackHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OAuth2CallbackHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OAuth2CallbackHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReadyzHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -6308,22 +7137,22 @@ type ReadyzResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ReadyzResponse) GetJSON200() *Health {
+func (r ReadyzHTTPResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ReadyzResponse) GetJSONDefault() *Error {
+func (r ReadyzHTTPResponse) GetJSONDefault() *Error {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ReadyzResponse) GetBody() []byte {
+func (r ReadyzHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ReadyzResponse) Status() string {
+func (r ReadyzHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6331,7 +7160,7 @@ func (r ReadyzResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ReadyzResponse) StatusCode() int {
+func (r ReadyzHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6339,7 +7168,7 @@ func (r ReadyzResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ReadyzResponse) ContentType() string {
+func (r ReadyzHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6351,12 +7180,12 @@ func (r ReadyzResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `Healthz` operationId).
-func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error) {
+func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzHTTPResponse, error) {
 	rsp, err := c.Healthz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseHealthzResponse(rsp)
+	return ParseHealthzHTTPResponse(rsp)
 }
 
 // ListConnectionsWithResponse List Connections
@@ -6366,12 +7195,12 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/connections (the `ListConnections` operationId).
-func (c *ClientWithResponses) ListConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*ListConnectionsResponse, error) {
+func (c *ClientWithResponses) ListConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*ListConnectionsHTTPResponse, error) {
 	rsp, err := c.ListConnections(ctx, organisationId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListConnectionsResponse(rsp)
+	return ParseListConnectionsHTTPResponse(rsp)
 }
 
 // CreateConnectionWithBodyWithResponse Create a new connection.
@@ -6381,12 +7210,12 @@ func (c *ClientWithResponses) ListConnectionsWithResponse(ctx context.Context, o
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/connections (the `CreateConnection` operationId).
-func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
+func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionHTTPResponse, error) {
 	rsp, err := c.CreateConnectionWithBody(ctx, organisationId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateConnectionResponse(rsp)
+	return ParseCreateConnectionHTTPResponse(rsp)
 }
 
 // CreateConnectionWithResponse Create a new connection.
@@ -6396,12 +7225,12 @@ func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/connections (the `CreateConnection` operationId).
-func (c *ClientWithResponses) CreateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionResponse, error) {
+func (c *ClientWithResponses) CreateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionHTTPResponse, error) {
 	rsp, err := c.CreateConnection(ctx, organisationId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateConnectionResponse(rsp)
+	return ParseCreateConnectionHTTPResponse(rsp)
 }
 
 // DeleteConnectionWithResponse Delete a Connection by ID
@@ -6412,12 +7241,12 @@ func (c *ClientWithResponses) CreateConnectionWithResponse(ctx context.Context, 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/connections/{connection_id} (the `DeleteConnection` operationId).
-func (c *ClientWithResponses) DeleteConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*DeleteConnectionResponse, error) {
+func (c *ClientWithResponses) DeleteConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*DeleteConnectionHTTPResponse, error) {
 	rsp, err := c.DeleteConnection(ctx, organisationId, connectionId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteConnectionResponse(rsp)
+	return ParseDeleteConnectionHTTPResponse(rsp)
 }
 
 // GetConnectionWithResponse Get a Connection by ID
@@ -6427,12 +7256,12 @@ func (c *ClientWithResponses) DeleteConnectionWithResponse(ctx context.Context, 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/connections/{connection_id} (the `GetConnection` operationId).
-func (c *ClientWithResponses) GetConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*GetConnectionResponse, error) {
+func (c *ClientWithResponses) GetConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, reqEditors ...RequestEditorFn) (*GetConnectionHTTPResponse, error) {
 	rsp, err := c.GetConnection(ctx, organisationId, connectionId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetConnectionResponse(rsp)
+	return ParseGetConnectionHTTPResponse(rsp)
 }
 
 // UpdateConnectionWithBodyWithResponse Update a Connection by ID
@@ -6442,12 +7271,12 @@ func (c *ClientWithResponses) GetConnectionWithResponse(ctx context.Context, org
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
-func (c *ClientWithResponses) UpdateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionResponse, error) {
+func (c *ClientWithResponses) UpdateConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionHTTPResponse, error) {
 	rsp, err := c.UpdateConnectionWithBody(ctx, organisationId, connectionId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateConnectionResponse(rsp)
+	return ParseUpdateConnectionHTTPResponse(rsp)
 }
 
 // UpdateConnectionWithResponse Update a Connection by ID
@@ -6457,12 +7286,12 @@ func (c *ClientWithResponses) UpdateConnectionWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
-func (c *ClientWithResponses) UpdateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionResponse, error) {
+func (c *ClientWithResponses) UpdateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionHTTPResponse, error) {
 	rsp, err := c.UpdateConnection(ctx, organisationId, connectionId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateConnectionResponse(rsp)
+	return ParseUpdateConnectionHTTPResponse(rsp)
 }
 
 // UnlinkConnectionFromEnvironmentWithBodyWithResponse Unlink a connection from an environment
@@ -6472,12 +7301,12 @@ func (c *ClientWithResponses) UpdateConnectionWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/connections/{connection_id}/link (the `UnlinkConnectionFromEnvironment` operationId).
-func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentResponse, error) {
+func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentHTTPResponse, error) {
 	rsp, err := c.UnlinkConnectionFromEnvironmentWithBody(ctx, organisationId, connectionId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUnlinkConnectionFromEnvironmentResponse(rsp)
+	return ParseUnlinkConnectionFromEnvironmentHTTPResponse(rsp)
 }
 
 // UnlinkConnectionFromEnvironmentWithResponse Unlink a connection from an environment
@@ -6487,12 +7316,12 @@ func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithBodyWithRespons
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/connections/{connection_id}/link (the `UnlinkConnectionFromEnvironment` operationId).
-func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UnlinkConnectionFromEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentResponse, error) {
+func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UnlinkConnectionFromEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UnlinkConnectionFromEnvironmentHTTPResponse, error) {
 	rsp, err := c.UnlinkConnectionFromEnvironment(ctx, organisationId, connectionId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUnlinkConnectionFromEnvironmentResponse(rsp)
+	return ParseUnlinkConnectionFromEnvironmentHTTPResponse(rsp)
 }
 
 // LinkConnectionToEnvironmentWithBodyWithResponse Link an existing connection to an environment
@@ -6502,12 +7331,12 @@ func (c *ClientWithResponses) UnlinkConnectionFromEnvironmentWithResponse(ctx co
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
-func (c *ClientWithResponses) LinkConnectionToEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentResponse, error) {
+func (c *ClientWithResponses) LinkConnectionToEnvironmentWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error) {
 	rsp, err := c.LinkConnectionToEnvironmentWithBody(ctx, organisationId, connectionId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLinkConnectionToEnvironmentResponse(rsp)
+	return ParseLinkConnectionToEnvironmentHTTPResponse(rsp)
 }
 
 // LinkConnectionToEnvironmentWithResponse Link an existing connection to an environment
@@ -6517,12 +7346,12 @@ func (c *ClientWithResponses) LinkConnectionToEnvironmentWithBodyWithResponse(ct
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
-func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentResponse, error) {
+func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error) {
 	rsp, err := c.LinkConnectionToEnvironment(ctx, organisationId, connectionId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLinkConnectionToEnvironmentResponse(rsp)
+	return ParseLinkConnectionToEnvironmentHTTPResponse(rsp)
 }
 
 // ListProjectsWithResponse List projects for organisation
@@ -6530,12 +7359,12 @@ func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/projects (the `ListProjects` operationId).
-func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, organisationId OrganisationId, reqEditors ...RequestEditorFn) (*ListProjectsResponse, error) {
+func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, organisationId OrganisationId, reqEditors ...RequestEditorFn) (*ListProjectsHTTPResponse, error) {
 	rsp, err := c.ListProjects(ctx, organisationId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListProjectsResponse(rsp)
+	return ParseListProjectsHTTPResponse(rsp)
 }
 
 // CreateProjectWithBodyWithResponse Create new project
@@ -6545,12 +7374,12 @@ func (c *ClientWithResponses) ListProjectsWithResponse(ctx context.Context, orga
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/projects (the `CreateProject` operationId).
-func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error) {
+func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProjectHTTPResponse, error) {
 	rsp, err := c.CreateProjectWithBody(ctx, organisationId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateProjectResponse(rsp)
+	return ParseCreateProjectHTTPResponse(rsp)
 }
 
 // CreateProjectWithResponse Create new project
@@ -6560,12 +7389,12 @@ func (c *ClientWithResponses) CreateProjectWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/projects (the `CreateProject` operationId).
-func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, organisationId OrganisationId, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error) {
+func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, organisationId OrganisationId, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectHTTPResponse, error) {
 	rsp, err := c.CreateProject(ctx, organisationId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateProjectResponse(rsp)
+	return ParseCreateProjectHTTPResponse(rsp)
 }
 
 // DeleteProjectWithResponse Delete Project
@@ -6575,12 +7404,12 @@ func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, org
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/projects/{project_id} (the `DeleteProject` operationId).
-func (c *ClientWithResponses) DeleteProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*DeleteProjectResponse, error) {
+func (c *ClientWithResponses) DeleteProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*DeleteProjectHTTPResponse, error) {
 	rsp, err := c.DeleteProject(ctx, organisationId, projectId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteProjectResponse(rsp)
+	return ParseDeleteProjectHTTPResponse(rsp)
 }
 
 // GetProjectWithResponse Get Project
@@ -6590,12 +7419,12 @@ func (c *ClientWithResponses) DeleteProjectWithResponse(ctx context.Context, org
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/projects/{project_id} (the `GetProject` operationId).
-func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*GetProjectResponse, error) {
+func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, reqEditors ...RequestEditorFn) (*GetProjectHTTPResponse, error) {
 	rsp, err := c.GetProject(ctx, organisationId, projectId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetProjectResponse(rsp)
+	return ParseGetProjectHTTPResponse(rsp)
 }
 
 // UpdateProjectWithBodyWithResponse Update Project
@@ -6605,12 +7434,12 @@ func (c *ClientWithResponses) GetProjectWithResponse(ctx context.Context, organi
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/projects/{project_id} (the `UpdateProject` operationId).
-func (c *ClientWithResponses) UpdateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateProjectResponse, error) {
+func (c *ClientWithResponses) UpdateProjectWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateProjectHTTPResponse, error) {
 	rsp, err := c.UpdateProjectWithBody(ctx, organisationId, projectId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateProjectResponse(rsp)
+	return ParseUpdateProjectHTTPResponse(rsp)
 }
 
 // UpdateProjectWithResponse Update Project
@@ -6620,12 +7449,12 @@ func (c *ClientWithResponses) UpdateProjectWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/projects/{project_id} (the `UpdateProject` operationId).
-func (c *ClientWithResponses) UpdateProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProjectResponse, error) {
+func (c *ClientWithResponses) UpdateProjectWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProjectHTTPResponse, error) {
 	rsp, err := c.UpdateProject(ctx, organisationId, projectId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateProjectResponse(rsp)
+	return ParseUpdateProjectHTTPResponse(rsp)
 }
 
 // ListProjectConnectionTemplatesWithResponse List project environment connection templates
@@ -6633,12 +7462,12 @@ func (c *ClientWithResponses) UpdateProjectWithResponse(ctx context.Context, org
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/projects/{project_id}/connection-templates (the `ListProjectConnectionTemplates` operationId).
-func (c *ClientWithResponses) ListProjectConnectionTemplatesWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListProjectConnectionTemplatesParams, reqEditors ...RequestEditorFn) (*ListProjectConnectionTemplatesResponse, error) {
+func (c *ClientWithResponses) ListProjectConnectionTemplatesWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListProjectConnectionTemplatesParams, reqEditors ...RequestEditorFn) (*ListProjectConnectionTemplatesHTTPResponse, error) {
 	rsp, err := c.ListProjectConnectionTemplates(ctx, organisationId, projectId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListProjectConnectionTemplatesResponse(rsp)
+	return ParseListProjectConnectionTemplatesHTTPResponse(rsp)
 }
 
 // CreateConnectionTemplateWithBodyWithResponse Create a new connection template
@@ -6646,12 +7475,12 @@ func (c *ClientWithResponses) ListProjectConnectionTemplatesWithResponse(ctx con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/projects/{project_id}/connection-templates (the `CreateConnectionTemplate` operationId).
-func (c *ClientWithResponses) CreateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateResponse, error) {
+func (c *ClientWithResponses) CreateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateHTTPResponse, error) {
 	rsp, err := c.CreateConnectionTemplateWithBody(ctx, organisationId, projectId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateConnectionTemplateResponse(rsp)
+	return ParseCreateConnectionTemplateHTTPResponse(rsp)
 }
 
 // CreateConnectionTemplateWithResponse Create a new connection template
@@ -6659,12 +7488,12 @@ func (c *ClientWithResponses) CreateConnectionTemplateWithBodyWithResponse(ctx c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/projects/{project_id}/connection-templates (the `CreateConnectionTemplate` operationId).
-func (c *ClientWithResponses) CreateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body CreateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateResponse, error) {
+func (c *ClientWithResponses) CreateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, body CreateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectionTemplateHTTPResponse, error) {
 	rsp, err := c.CreateConnectionTemplate(ctx, organisationId, projectId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateConnectionTemplateResponse(rsp)
+	return ParseCreateConnectionTemplateHTTPResponse(rsp)
 }
 
 // DeleteConnectionTemplateWithResponse Remove a connection template
@@ -6672,12 +7501,12 @@ func (c *ClientWithResponses) CreateConnectionTemplateWithResponse(ctx context.C
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `DeleteConnectionTemplate` operationId).
-func (c *ClientWithResponses) DeleteConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteConnectionTemplateResponse, error) {
+func (c *ClientWithResponses) DeleteConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteConnectionTemplateHTTPResponse, error) {
 	rsp, err := c.DeleteConnectionTemplate(ctx, organisationId, projectId, templateId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteConnectionTemplateResponse(rsp)
+	return ParseDeleteConnectionTemplateHTTPResponse(rsp)
 }
 
 // UpdateConnectionTemplateWithBodyWithResponse Remove a system from a project environment
@@ -6685,12 +7514,12 @@ func (c *ClientWithResponses) DeleteConnectionTemplateWithResponse(ctx context.C
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `UpdateConnectionTemplate` operationId).
-func (c *ClientWithResponses) UpdateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateResponse, error) {
+func (c *ClientWithResponses) UpdateConnectionTemplateWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateHTTPResponse, error) {
 	rsp, err := c.UpdateConnectionTemplateWithBody(ctx, organisationId, projectId, templateId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateConnectionTemplateResponse(rsp)
+	return ParseUpdateConnectionTemplateHTTPResponse(rsp)
 }
 
 // UpdateConnectionTemplateWithResponse Remove a system from a project environment
@@ -6698,12 +7527,12 @@ func (c *ClientWithResponses) UpdateConnectionTemplateWithBodyWithResponse(ctx c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/projects/{project_id}/connection-templates/{template_id} (the `UpdateConnectionTemplate` operationId).
-func (c *ClientWithResponses) UpdateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, body UpdateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateResponse, error) {
+func (c *ClientWithResponses) UpdateConnectionTemplateWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, templateId ulid.ULID, body UpdateConnectionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionTemplateHTTPResponse, error) {
 	rsp, err := c.UpdateConnectionTemplate(ctx, organisationId, projectId, templateId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateConnectionTemplateResponse(rsp)
+	return ParseUpdateConnectionTemplateHTTPResponse(rsp)
 }
 
 // ListEnvironmentConnectionsWithResponse List static connections for project environment
@@ -6713,12 +7542,12 @@ func (c *ClientWithResponses) UpdateConnectionTemplateWithResponse(ctx context.C
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/projects/{project_id}/connections (the `ListEnvironmentConnections` operationId).
-func (c *ClientWithResponses) ListEnvironmentConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListEnvironmentConnectionsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentConnectionsResponse, error) {
+func (c *ClientWithResponses) ListEnvironmentConnectionsWithResponse(ctx context.Context, organisationId OrganisationId, projectId ProjectId, params *ListEnvironmentConnectionsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentConnectionsHTTPResponse, error) {
 	rsp, err := c.ListEnvironmentConnections(ctx, organisationId, projectId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListEnvironmentConnectionsResponse(rsp)
+	return ParseListEnvironmentConnectionsHTTPResponse(rsp)
 }
 
 // ListSystemsWithResponse Lists the systems for the organisation.
@@ -6726,12 +7555,12 @@ func (c *ClientWithResponses) ListEnvironmentConnectionsWithResponse(ctx context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/systems (the `ListSystems` operationId).
-func (c *ClientWithResponses) ListSystemsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListSystemsParams, reqEditors ...RequestEditorFn) (*ListSystemsResponse, error) {
+func (c *ClientWithResponses) ListSystemsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListSystemsParams, reqEditors ...RequestEditorFn) (*ListSystemsHTTPResponse, error) {
 	rsp, err := c.ListSystems(ctx, organisationId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListSystemsResponse(rsp)
+	return ParseListSystemsHTTPResponse(rsp)
 }
 
 // CreateSystemWithBodyWithResponse Create a new system.
@@ -6739,12 +7568,12 @@ func (c *ClientWithResponses) ListSystemsWithResponse(ctx context.Context, organ
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
-func (c *ClientWithResponses) CreateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemResponse, error) {
+func (c *ClientWithResponses) CreateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemHTTPResponse, error) {
 	rsp, err := c.CreateSystemWithBody(ctx, organisationId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateSystemResponse(rsp)
+	return ParseCreateSystemHTTPResponse(rsp)
 }
 
 // CreateSystemWithResponse Create a new system.
@@ -6752,12 +7581,12 @@ func (c *ClientWithResponses) CreateSystemWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
-func (c *ClientWithResponses) CreateSystemWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemResponse, error) {
+func (c *ClientWithResponses) CreateSystemWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemHTTPResponse, error) {
 	rsp, err := c.CreateSystem(ctx, organisationId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateSystemResponse(rsp)
+	return ParseCreateSystemHTTPResponse(rsp)
 }
 
 // DeleteSystemWithResponse Delete a system by ID.
@@ -6768,12 +7597,12 @@ func (c *ClientWithResponses) CreateSystemWithResponse(ctx context.Context, orga
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/systems/{system_id} (the `DeleteSystem` operationId).
-func (c *ClientWithResponses) DeleteSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteSystemResponse, error) {
+func (c *ClientWithResponses) DeleteSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteSystemHTTPResponse, error) {
 	rsp, err := c.DeleteSystem(ctx, organisationId, systemId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteSystemResponse(rsp)
+	return ParseDeleteSystemHTTPResponse(rsp)
 }
 
 // GetSystemWithResponse Get a system by ID.
@@ -6781,12 +7610,12 @@ func (c *ClientWithResponses) DeleteSystemWithResponse(ctx context.Context, orga
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/systems/{system_id} (the `GetSystem` operationId).
-func (c *ClientWithResponses) GetSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*GetSystemResponse, error) {
+func (c *ClientWithResponses) GetSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, reqEditors ...RequestEditorFn) (*GetSystemHTTPResponse, error) {
 	rsp, err := c.GetSystem(ctx, organisationId, systemId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetSystemResponse(rsp)
+	return ParseGetSystemHTTPResponse(rsp)
 }
 
 // UpdateSystemWithBodyWithResponse Update system.
@@ -6794,12 +7623,12 @@ func (c *ClientWithResponses) GetSystemWithResponse(ctx context.Context, organis
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/systems/{system_id} (the `UpdateSystem` operationId).
-func (c *ClientWithResponses) UpdateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSystemResponse, error) {
+func (c *ClientWithResponses) UpdateSystemWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSystemHTTPResponse, error) {
 	rsp, err := c.UpdateSystemWithBody(ctx, organisationId, systemId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateSystemResponse(rsp)
+	return ParseUpdateSystemHTTPResponse(rsp)
 }
 
 // UpdateSystemWithResponse Update system.
@@ -6807,12 +7636,12 @@ func (c *ClientWithResponses) UpdateSystemWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/systems/{system_id} (the `UpdateSystem` operationId).
-func (c *ClientWithResponses) UpdateSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, body UpdateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSystemResponse, error) {
+func (c *ClientWithResponses) UpdateSystemWithResponse(ctx context.Context, organisationId OrganisationId, systemId ulid.ULID, body UpdateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSystemHTTPResponse, error) {
 	rsp, err := c.UpdateSystem(ctx, organisationId, systemId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateSystemResponse(rsp)
+	return ParseUpdateSystemHTTPResponse(rsp)
 }
 
 // DeleteAuthSchemeConfigWithResponse Deletes an auth scheme for the system.
@@ -6820,12 +7649,12 @@ func (c *ClientWithResponses) UpdateSystemWithResponse(ctx context.Context, orga
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `DeleteAuthSchemeConfig` operationId).
-func (c *ClientWithResponses) DeleteAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, reqEditors ...RequestEditorFn) (*DeleteAuthSchemeConfigResponse, error) {
+func (c *ClientWithResponses) DeleteAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, reqEditors ...RequestEditorFn) (*DeleteAuthSchemeConfigHTTPResponse, error) {
 	rsp, err := c.DeleteAuthSchemeConfig(ctx, organisationId, systemId, authSchemeConfigId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteAuthSchemeConfigResponse(rsp)
+	return ParseDeleteAuthSchemeConfigHTTPResponse(rsp)
 }
 
 // UpsertAuthSchemeConfigWithBodyWithResponse Adds or updates an auth scheme for the system.
@@ -6838,12 +7667,12 @@ func (c *ClientWithResponses) DeleteAuthSchemeConfigWithResponse(ctx context.Con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `UpsertAuthSchemeConfig` operationId).
-func (c *ClientWithResponses) UpsertAuthSchemeConfigWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigResponse, error) {
+func (c *ClientWithResponses) UpsertAuthSchemeConfigWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigHTTPResponse, error) {
 	rsp, err := c.UpsertAuthSchemeConfigWithBody(ctx, organisationId, systemId, authSchemeConfigId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpsertAuthSchemeConfigResponse(rsp)
+	return ParseUpsertAuthSchemeConfigHTTPResponse(rsp)
 }
 
 // UpsertAuthSchemeConfigWithResponse Adds or updates an auth scheme for the system.
@@ -6856,12 +7685,114 @@ func (c *ClientWithResponses) UpsertAuthSchemeConfigWithBodyWithResponse(ctx con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id} (the `UpsertAuthSchemeConfig` operationId).
-func (c *ClientWithResponses) UpsertAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, body UpsertAuthSchemeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigResponse, error) {
+func (c *ClientWithResponses) UpsertAuthSchemeConfigWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string, body UpsertAuthSchemeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAuthSchemeConfigHTTPResponse, error) {
 	rsp, err := c.UpsertAuthSchemeConfig(ctx, organisationId, systemId, authSchemeConfigId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpsertAuthSchemeConfigResponse(rsp)
+	return ParseUpsertAuthSchemeConfigHTTPResponse(rsp)
+}
+
+// InitialiseOAuth1ConnectionWithBodyWithResponse Initialise OAuth 1.0 Connection
+//
+// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+func (c *ClientWithResponses) InitialiseOAuth1ConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialiseOAuth1ConnectionHTTPResponse, error) {
+	rsp, err := c.InitialiseOAuth1ConnectionWithBody(ctx, organisationId, systemId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitialiseOAuth1ConnectionHTTPResponse(rsp)
+}
+
+// InitialiseOAuth1ConnectionWithResponse Initialise OAuth 1.0 Connection
+//
+// InitialiseOAuth1Connection returns a URL to redirect the user to an OAuth 1.0 Provider's Authorize endpoint.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise (the `InitialiseOAuth1Connection` operationId).
+func (c *ClientWithResponses) InitialiseOAuth1ConnectionWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth1ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialiseOAuth1ConnectionHTTPResponse, error) {
+	rsp, err := c.InitialiseOAuth1Connection(ctx, organisationId, systemId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitialiseOAuth1ConnectionHTTPResponse(rsp)
+}
+
+// InitialiseOAuth2ConnectionWithBodyWithResponse Initialise OAuth 2.0 Connection
+//
+// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+//
+// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+// Versori, since a `state` parameter is generated and validated upon redirection to the
+// redirect_uri.
+//
+// Additional query parameters can be added to the resultant URL via the `additionalParams`
+// property in the body. In addition to the standard parameters defined in the body, this API
+// adds the following parameters:
+//
+//   - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+//     authenticated the user.
+//   - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+//   - `prompt`: See documentation on the `prompt` property of the request body.
+//   - `scope`: See documentation on the `scopes` property of the request body.
+//   - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+//   - `client_id`: The client ID provided by the request body, this must match the client ID
+//     which is stored under the provided `credentialId` otherwise the handling of the redirect
+//     request will fail.
+//
+// Full details on the standard parameters can be found in the OIDC Core specification:
+// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+func (c *ClientWithResponses) InitialiseOAuth2ConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialiseOAuth2ConnectionHTTPResponse, error) {
+	rsp, err := c.InitialiseOAuth2ConnectionWithBody(ctx, organisationId, systemId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitialiseOAuth2ConnectionHTTPResponse(rsp)
+}
+
+// InitialiseOAuth2ConnectionWithResponse Initialise OAuth 2.0 Connection
+//
+// InitialiseOAuth2Connection returns a URL to redirect the user to an OAuth 2.0 Provider's Authorize endpoint.
+//
+// Only URLs constructed via this API can be used to connect to an OAuth 2.0 connector within
+// Versori, since a `state` parameter is generated and validated upon redirection to the
+// redirect_uri.
+//
+// Additional query parameters can be added to the resultant URL via the `additionalParams`
+// property in the body. In addition to the standard parameters defined in the body, this API
+// adds the following parameters:
+//
+//   - `redirect_uri`: The URI to redirect the user to after the OAuth 2.0 Provider has
+//     authenticated the user.
+//   - `state`: A secure string generated by the API to authenticate requests to the redirect URI.
+//   - `prompt`: See documentation on the `prompt` property of the request body.
+//   - `scope`: See documentation on the `scopes` property of the request body.
+//   - `response_type`: The response type to use. This is always `code` for OAuth 2.0.
+//   - `client_id`: The client ID provided by the request body, this must match the client ID
+//     which is stored under the provided `credentialId` otherwise the handling of the redirect
+//     request will fail.
+//
+// Full details on the standard parameters can be found in the OIDC Core specification:
+// https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise (the `InitialiseOAuth2Connection` operationId).
+func (c *ClientWithResponses) InitialiseOAuth2ConnectionWithResponse(ctx context.Context, organisationId OrganisationId, systemId SystemId, body InitialiseOAuth2ConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialiseOAuth2ConnectionHTTPResponse, error) {
+	rsp, err := c.InitialiseOAuth2Connection(ctx, organisationId, systemId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInitialiseOAuth2ConnectionHTTPResponse(rsp)
 }
 
 // ListEndUsersWithResponse List End Users
@@ -6871,12 +7802,12 @@ func (c *ClientWithResponses) UpsertAuthSchemeConfigWithResponse(ctx context.Con
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/users (the `ListEndUsers` operationId).
-func (c *ClientWithResponses) ListEndUsersWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEndUsersParams, reqEditors ...RequestEditorFn) (*ListEndUsersResponse, error) {
+func (c *ClientWithResponses) ListEndUsersWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEndUsersParams, reqEditors ...RequestEditorFn) (*ListEndUsersHTTPResponse, error) {
 	rsp, err := c.ListEndUsers(ctx, organisationId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseListEndUsersResponse(rsp)
+	return ParseListEndUsersHTTPResponse(rsp)
 }
 
 // CreateEndUserWithBodyWithResponse Create an End User
@@ -6889,12 +7820,12 @@ func (c *ClientWithResponses) ListEndUsersWithResponse(ctx context.Context, orga
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/users (the `CreateEndUser` operationId).
-func (c *ClientWithResponses) CreateEndUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndUserResponse, error) {
+func (c *ClientWithResponses) CreateEndUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndUserHTTPResponse, error) {
 	rsp, err := c.CreateEndUserWithBody(ctx, organisationId, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateEndUserResponse(rsp)
+	return ParseCreateEndUserHTTPResponse(rsp)
 }
 
 // CreateEndUserWithResponse Create an End User
@@ -6907,12 +7838,12 @@ func (c *ClientWithResponses) CreateEndUserWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /o/{organisation_id}/users (the `CreateEndUser` operationId).
-func (c *ClientWithResponses) CreateEndUserWithResponse(ctx context.Context, organisationId OrganisationId, body CreateEndUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndUserResponse, error) {
+func (c *ClientWithResponses) CreateEndUserWithResponse(ctx context.Context, organisationId OrganisationId, body CreateEndUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndUserHTTPResponse, error) {
 	rsp, err := c.CreateEndUser(ctx, organisationId, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCreateEndUserResponse(rsp)
+	return ParseCreateEndUserHTTPResponse(rsp)
 }
 
 // DeleteEndUserWithResponse Delete an End User
@@ -6922,12 +7853,12 @@ func (c *ClientWithResponses) CreateEndUserWithResponse(ctx context.Context, org
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /o/{organisation_id}/users/{user_id} (the `DeleteEndUser` operationId).
-func (c *ClientWithResponses) DeleteEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*DeleteEndUserResponse, error) {
+func (c *ClientWithResponses) DeleteEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*DeleteEndUserHTTPResponse, error) {
 	rsp, err := c.DeleteEndUser(ctx, organisationId, userId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteEndUserResponse(rsp)
+	return ParseDeleteEndUserHTTPResponse(rsp)
 }
 
 // GetEndUserWithResponse Retrieve an End User
@@ -6937,12 +7868,38 @@ func (c *ClientWithResponses) DeleteEndUserWithResponse(ctx context.Context, org
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
-func (c *ClientWithResponses) GetEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*GetEndUserResponse, error) {
+func (c *ClientWithResponses) GetEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*GetEndUserHTTPResponse, error) {
 	rsp, err := c.GetEndUser(ctx, organisationId, userId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetEndUserResponse(rsp)
+	return ParseGetEndUserHTTPResponse(rsp)
+}
+
+// OAuth1CallbackWithResponse Receives the provider's redirect after the user authorises (OAuth 1.0a).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth1/callback (the `OAuth1Callback` operationId).
+func (c *ClientWithResponses) OAuth1CallbackWithResponse(ctx context.Context, params *OAuth1CallbackParams, reqEditors ...RequestEditorFn) (*OAuth1CallbackHTTPResponse, error) {
+	rsp, err := c.OAuth1Callback(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOAuth1CallbackHTTPResponse(rsp)
+}
+
+// OAuth2CallbackWithResponse Receives the provider's redirect after the user consents (OAuth 2.0).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth2/callback (the `OAuth2Callback` operationId).
+func (c *ClientWithResponses) OAuth2CallbackWithResponse(ctx context.Context, params *OAuth2CallbackParams, reqEditors ...RequestEditorFn) (*OAuth2CallbackHTTPResponse, error) {
+	rsp, err := c.OAuth2Callback(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOAuth2CallbackHTTPResponse(rsp)
 }
 
 // ReadyzWithResponse Readiness: the store answers.
@@ -6950,23 +7907,23 @@ func (c *ClientWithResponses) GetEndUserWithResponse(ctx context.Context, organi
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
-func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error) {
+func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzHTTPResponse, error) {
 	rsp, err := c.Readyz(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseReadyzResponse(rsp)
+	return ParseReadyzHTTPResponse(rsp)
 }
 
-// ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
-func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
+// ParseHealthzHTTPResponse parses an HTTP response from a HealthzWithResponse call
+func ParseHealthzHTTPResponse(rsp *http.Response) (*HealthzHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &HealthzResponse{
+	response := &HealthzHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -6991,15 +7948,15 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	return response, nil
 }
 
-// ParseListConnectionsResponse parses an HTTP response from a ListConnectionsWithResponse call
-func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse, error) {
+// ParseListConnectionsHTTPResponse parses an HTTP response from a ListConnectionsWithResponse call
+func ParseListConnectionsHTTPResponse(rsp *http.Response) (*ListConnectionsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListConnectionsResponse{
+	response := &ListConnectionsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7024,15 +7981,15 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 	return response, nil
 }
 
-// ParseCreateConnectionResponse parses an HTTP response from a CreateConnectionWithResponse call
-func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionResponse, error) {
+// ParseCreateConnectionHTTPResponse parses an HTTP response from a CreateConnectionWithResponse call
+func ParseCreateConnectionHTTPResponse(rsp *http.Response) (*CreateConnectionHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CreateConnectionResponse{
+	response := &CreateConnectionHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7057,15 +8014,15 @@ func ParseCreateConnectionResponse(rsp *http.Response) (*CreateConnectionRespons
 	return response, nil
 }
 
-// ParseDeleteConnectionResponse parses an HTTP response from a DeleteConnectionWithResponse call
-func ParseDeleteConnectionResponse(rsp *http.Response) (*DeleteConnectionResponse, error) {
+// ParseDeleteConnectionHTTPResponse parses an HTTP response from a DeleteConnectionWithResponse call
+func ParseDeleteConnectionHTTPResponse(rsp *http.Response) (*DeleteConnectionHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteConnectionResponse{
+	response := &DeleteConnectionHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7086,15 +8043,15 @@ func ParseDeleteConnectionResponse(rsp *http.Response) (*DeleteConnectionRespons
 	return response, nil
 }
 
-// ParseGetConnectionResponse parses an HTTP response from a GetConnectionWithResponse call
-func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, error) {
+// ParseGetConnectionHTTPResponse parses an HTTP response from a GetConnectionWithResponse call
+func ParseGetConnectionHTTPResponse(rsp *http.Response) (*GetConnectionHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetConnectionResponse{
+	response := &GetConnectionHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7119,15 +8076,15 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 	return response, nil
 }
 
-// ParseUpdateConnectionResponse parses an HTTP response from a UpdateConnectionWithResponse call
-func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionResponse, error) {
+// ParseUpdateConnectionHTTPResponse parses an HTTP response from a UpdateConnectionWithResponse call
+func ParseUpdateConnectionHTTPResponse(rsp *http.Response) (*UpdateConnectionHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateConnectionResponse{
+	response := &UpdateConnectionHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7152,15 +8109,15 @@ func ParseUpdateConnectionResponse(rsp *http.Response) (*UpdateConnectionRespons
 	return response, nil
 }
 
-// ParseUnlinkConnectionFromEnvironmentResponse parses an HTTP response from a UnlinkConnectionFromEnvironmentWithResponse call
-func ParseUnlinkConnectionFromEnvironmentResponse(rsp *http.Response) (*UnlinkConnectionFromEnvironmentResponse, error) {
+// ParseUnlinkConnectionFromEnvironmentHTTPResponse parses an HTTP response from a UnlinkConnectionFromEnvironmentWithResponse call
+func ParseUnlinkConnectionFromEnvironmentHTTPResponse(rsp *http.Response) (*UnlinkConnectionFromEnvironmentHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UnlinkConnectionFromEnvironmentResponse{
+	response := &UnlinkConnectionFromEnvironmentHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7181,15 +8138,15 @@ func ParseUnlinkConnectionFromEnvironmentResponse(rsp *http.Response) (*UnlinkCo
 	return response, nil
 }
 
-// ParseLinkConnectionToEnvironmentResponse parses an HTTP response from a LinkConnectionToEnvironmentWithResponse call
-func ParseLinkConnectionToEnvironmentResponse(rsp *http.Response) (*LinkConnectionToEnvironmentResponse, error) {
+// ParseLinkConnectionToEnvironmentHTTPResponse parses an HTTP response from a LinkConnectionToEnvironmentWithResponse call
+func ParseLinkConnectionToEnvironmentHTTPResponse(rsp *http.Response) (*LinkConnectionToEnvironmentHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LinkConnectionToEnvironmentResponse{
+	response := &LinkConnectionToEnvironmentHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7214,15 +8171,15 @@ func ParseLinkConnectionToEnvironmentResponse(rsp *http.Response) (*LinkConnecti
 	return response, nil
 }
 
-// ParseListProjectsResponse parses an HTTP response from a ListProjectsWithResponse call
-func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error) {
+// ParseListProjectsHTTPResponse parses an HTTP response from a ListProjectsWithResponse call
+func ParseListProjectsHTTPResponse(rsp *http.Response) (*ListProjectsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListProjectsResponse{
+	response := &ListProjectsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7247,15 +8204,15 @@ func ParseListProjectsResponse(rsp *http.Response) (*ListProjectsResponse, error
 	return response, nil
 }
 
-// ParseCreateProjectResponse parses an HTTP response from a CreateProjectWithResponse call
-func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, error) {
+// ParseCreateProjectHTTPResponse parses an HTTP response from a CreateProjectWithResponse call
+func ParseCreateProjectHTTPResponse(rsp *http.Response) (*CreateProjectHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CreateProjectResponse{
+	response := &CreateProjectHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7280,15 +8237,15 @@ func ParseCreateProjectResponse(rsp *http.Response) (*CreateProjectResponse, err
 	return response, nil
 }
 
-// ParseDeleteProjectResponse parses an HTTP response from a DeleteProjectWithResponse call
-func ParseDeleteProjectResponse(rsp *http.Response) (*DeleteProjectResponse, error) {
+// ParseDeleteProjectHTTPResponse parses an HTTP response from a DeleteProjectWithResponse call
+func ParseDeleteProjectHTTPResponse(rsp *http.Response) (*DeleteProjectHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteProjectResponse{
+	response := &DeleteProjectHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7309,15 +8266,15 @@ func ParseDeleteProjectResponse(rsp *http.Response) (*DeleteProjectResponse, err
 	return response, nil
 }
 
-// ParseGetProjectResponse parses an HTTP response from a GetProjectWithResponse call
-func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
+// ParseGetProjectHTTPResponse parses an HTTP response from a GetProjectWithResponse call
+func ParseGetProjectHTTPResponse(rsp *http.Response) (*GetProjectHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetProjectResponse{
+	response := &GetProjectHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7342,15 +8299,15 @@ func ParseGetProjectResponse(rsp *http.Response) (*GetProjectResponse, error) {
 	return response, nil
 }
 
-// ParseUpdateProjectResponse parses an HTTP response from a UpdateProjectWithResponse call
-func ParseUpdateProjectResponse(rsp *http.Response) (*UpdateProjectResponse, error) {
+// ParseUpdateProjectHTTPResponse parses an HTTP response from a UpdateProjectWithResponse call
+func ParseUpdateProjectHTTPResponse(rsp *http.Response) (*UpdateProjectHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateProjectResponse{
+	response := &UpdateProjectHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7375,15 +8332,15 @@ func ParseUpdateProjectResponse(rsp *http.Response) (*UpdateProjectResponse, err
 	return response, nil
 }
 
-// ParseListProjectConnectionTemplatesResponse parses an HTTP response from a ListProjectConnectionTemplatesWithResponse call
-func ParseListProjectConnectionTemplatesResponse(rsp *http.Response) (*ListProjectConnectionTemplatesResponse, error) {
+// ParseListProjectConnectionTemplatesHTTPResponse parses an HTTP response from a ListProjectConnectionTemplatesWithResponse call
+func ParseListProjectConnectionTemplatesHTTPResponse(rsp *http.Response) (*ListProjectConnectionTemplatesHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListProjectConnectionTemplatesResponse{
+	response := &ListProjectConnectionTemplatesHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7408,15 +8365,15 @@ func ParseListProjectConnectionTemplatesResponse(rsp *http.Response) (*ListProje
 	return response, nil
 }
 
-// ParseCreateConnectionTemplateResponse parses an HTTP response from a CreateConnectionTemplateWithResponse call
-func ParseCreateConnectionTemplateResponse(rsp *http.Response) (*CreateConnectionTemplateResponse, error) {
+// ParseCreateConnectionTemplateHTTPResponse parses an HTTP response from a CreateConnectionTemplateWithResponse call
+func ParseCreateConnectionTemplateHTTPResponse(rsp *http.Response) (*CreateConnectionTemplateHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CreateConnectionTemplateResponse{
+	response := &CreateConnectionTemplateHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7441,15 +8398,15 @@ func ParseCreateConnectionTemplateResponse(rsp *http.Response) (*CreateConnectio
 	return response, nil
 }
 
-// ParseDeleteConnectionTemplateResponse parses an HTTP response from a DeleteConnectionTemplateWithResponse call
-func ParseDeleteConnectionTemplateResponse(rsp *http.Response) (*DeleteConnectionTemplateResponse, error) {
+// ParseDeleteConnectionTemplateHTTPResponse parses an HTTP response from a DeleteConnectionTemplateWithResponse call
+func ParseDeleteConnectionTemplateHTTPResponse(rsp *http.Response) (*DeleteConnectionTemplateHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteConnectionTemplateResponse{
+	response := &DeleteConnectionTemplateHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7470,15 +8427,15 @@ func ParseDeleteConnectionTemplateResponse(rsp *http.Response) (*DeleteConnectio
 	return response, nil
 }
 
-// ParseUpdateConnectionTemplateResponse parses an HTTP response from a UpdateConnectionTemplateWithResponse call
-func ParseUpdateConnectionTemplateResponse(rsp *http.Response) (*UpdateConnectionTemplateResponse, error) {
+// ParseUpdateConnectionTemplateHTTPResponse parses an HTTP response from a UpdateConnectionTemplateWithResponse call
+func ParseUpdateConnectionTemplateHTTPResponse(rsp *http.Response) (*UpdateConnectionTemplateHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateConnectionTemplateResponse{
+	response := &UpdateConnectionTemplateHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7503,15 +8460,15 @@ func ParseUpdateConnectionTemplateResponse(rsp *http.Response) (*UpdateConnectio
 	return response, nil
 }
 
-// ParseListEnvironmentConnectionsResponse parses an HTTP response from a ListEnvironmentConnectionsWithResponse call
-func ParseListEnvironmentConnectionsResponse(rsp *http.Response) (*ListEnvironmentConnectionsResponse, error) {
+// ParseListEnvironmentConnectionsHTTPResponse parses an HTTP response from a ListEnvironmentConnectionsWithResponse call
+func ParseListEnvironmentConnectionsHTTPResponse(rsp *http.Response) (*ListEnvironmentConnectionsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListEnvironmentConnectionsResponse{
+	response := &ListEnvironmentConnectionsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7536,15 +8493,15 @@ func ParseListEnvironmentConnectionsResponse(rsp *http.Response) (*ListEnvironme
 	return response, nil
 }
 
-// ParseListSystemsResponse parses an HTTP response from a ListSystemsWithResponse call
-func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) {
+// ParseListSystemsHTTPResponse parses an HTTP response from a ListSystemsWithResponse call
+func ParseListSystemsHTTPResponse(rsp *http.Response) (*ListSystemsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListSystemsResponse{
+	response := &ListSystemsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7569,15 +8526,15 @@ func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) 
 	return response, nil
 }
 
-// ParseCreateSystemResponse parses an HTTP response from a CreateSystemWithResponse call
-func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error) {
+// ParseCreateSystemHTTPResponse parses an HTTP response from a CreateSystemWithResponse call
+func ParseCreateSystemHTTPResponse(rsp *http.Response) (*CreateSystemHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CreateSystemResponse{
+	response := &CreateSystemHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7602,15 +8559,15 @@ func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error
 	return response, nil
 }
 
-// ParseDeleteSystemResponse parses an HTTP response from a DeleteSystemWithResponse call
-func ParseDeleteSystemResponse(rsp *http.Response) (*DeleteSystemResponse, error) {
+// ParseDeleteSystemHTTPResponse parses an HTTP response from a DeleteSystemWithResponse call
+func ParseDeleteSystemHTTPResponse(rsp *http.Response) (*DeleteSystemHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteSystemResponse{
+	response := &DeleteSystemHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7631,15 +8588,15 @@ func ParseDeleteSystemResponse(rsp *http.Response) (*DeleteSystemResponse, error
 	return response, nil
 }
 
-// ParseGetSystemResponse parses an HTTP response from a GetSystemWithResponse call
-func ParseGetSystemResponse(rsp *http.Response) (*GetSystemResponse, error) {
+// ParseGetSystemHTTPResponse parses an HTTP response from a GetSystemWithResponse call
+func ParseGetSystemHTTPResponse(rsp *http.Response) (*GetSystemHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetSystemResponse{
+	response := &GetSystemHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7664,15 +8621,15 @@ func ParseGetSystemResponse(rsp *http.Response) (*GetSystemResponse, error) {
 	return response, nil
 }
 
-// ParseUpdateSystemResponse parses an HTTP response from a UpdateSystemWithResponse call
-func ParseUpdateSystemResponse(rsp *http.Response) (*UpdateSystemResponse, error) {
+// ParseUpdateSystemHTTPResponse parses an HTTP response from a UpdateSystemWithResponse call
+func ParseUpdateSystemHTTPResponse(rsp *http.Response) (*UpdateSystemHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateSystemResponse{
+	response := &UpdateSystemHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7697,15 +8654,15 @@ func ParseUpdateSystemResponse(rsp *http.Response) (*UpdateSystemResponse, error
 	return response, nil
 }
 
-// ParseDeleteAuthSchemeConfigResponse parses an HTTP response from a DeleteAuthSchemeConfigWithResponse call
-func ParseDeleteAuthSchemeConfigResponse(rsp *http.Response) (*DeleteAuthSchemeConfigResponse, error) {
+// ParseDeleteAuthSchemeConfigHTTPResponse parses an HTTP response from a DeleteAuthSchemeConfigWithResponse call
+func ParseDeleteAuthSchemeConfigHTTPResponse(rsp *http.Response) (*DeleteAuthSchemeConfigHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteAuthSchemeConfigResponse{
+	response := &DeleteAuthSchemeConfigHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7726,15 +8683,15 @@ func ParseDeleteAuthSchemeConfigResponse(rsp *http.Response) (*DeleteAuthSchemeC
 	return response, nil
 }
 
-// ParseUpsertAuthSchemeConfigResponse parses an HTTP response from a UpsertAuthSchemeConfigWithResponse call
-func ParseUpsertAuthSchemeConfigResponse(rsp *http.Response) (*UpsertAuthSchemeConfigResponse, error) {
+// ParseUpsertAuthSchemeConfigHTTPResponse parses an HTTP response from a UpsertAuthSchemeConfigWithResponse call
+func ParseUpsertAuthSchemeConfigHTTPResponse(rsp *http.Response) (*UpsertAuthSchemeConfigHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpsertAuthSchemeConfigResponse{
+	response := &UpsertAuthSchemeConfigHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7759,15 +8716,81 @@ func ParseUpsertAuthSchemeConfigResponse(rsp *http.Response) (*UpsertAuthSchemeC
 	return response, nil
 }
 
-// ParseListEndUsersResponse parses an HTTP response from a ListEndUsersWithResponse call
-func ParseListEndUsersResponse(rsp *http.Response) (*ListEndUsersResponse, error) {
+// ParseInitialiseOAuth1ConnectionHTTPResponse parses an HTTP response from a InitialiseOAuth1ConnectionWithResponse call
+func ParseInitialiseOAuth1ConnectionHTTPResponse(rsp *http.Response) (*InitialiseOAuth1ConnectionHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ListEndUsersResponse{
+	response := &InitialiseOAuth1ConnectionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InitialiseOAuth1ConnectionResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseInitialiseOAuth2ConnectionHTTPResponse parses an HTTP response from a InitialiseOAuth2ConnectionWithResponse call
+func ParseInitialiseOAuth2ConnectionHTTPResponse(rsp *http.Response) (*InitialiseOAuth2ConnectionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InitialiseOAuth2ConnectionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InitialiseOAuth2ConnectionResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEndUsersHTTPResponse parses an HTTP response from a ListEndUsersWithResponse call
+func ParseListEndUsersHTTPResponse(rsp *http.Response) (*ListEndUsersHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEndUsersHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7792,15 +8815,15 @@ func ParseListEndUsersResponse(rsp *http.Response) (*ListEndUsersResponse, error
 	return response, nil
 }
 
-// ParseCreateEndUserResponse parses an HTTP response from a CreateEndUserWithResponse call
-func ParseCreateEndUserResponse(rsp *http.Response) (*CreateEndUserResponse, error) {
+// ParseCreateEndUserHTTPResponse parses an HTTP response from a CreateEndUserWithResponse call
+func ParseCreateEndUserHTTPResponse(rsp *http.Response) (*CreateEndUserHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CreateEndUserResponse{
+	response := &CreateEndUserHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7825,15 +8848,15 @@ func ParseCreateEndUserResponse(rsp *http.Response) (*CreateEndUserResponse, err
 	return response, nil
 }
 
-// ParseDeleteEndUserResponse parses an HTTP response from a DeleteEndUserWithResponse call
-func ParseDeleteEndUserResponse(rsp *http.Response) (*DeleteEndUserResponse, error) {
+// ParseDeleteEndUserHTTPResponse parses an HTTP response from a DeleteEndUserWithResponse call
+func ParseDeleteEndUserHTTPResponse(rsp *http.Response) (*DeleteEndUserHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteEndUserResponse{
+	response := &DeleteEndUserHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7854,15 +8877,15 @@ func ParseDeleteEndUserResponse(rsp *http.Response) (*DeleteEndUserResponse, err
 	return response, nil
 }
 
-// ParseGetEndUserResponse parses an HTTP response from a GetEndUserWithResponse call
-func ParseGetEndUserResponse(rsp *http.Response) (*GetEndUserResponse, error) {
+// ParseGetEndUserHTTPResponse parses an HTTP response from a GetEndUserWithResponse call
+func ParseGetEndUserHTTPResponse(rsp *http.Response) (*GetEndUserHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetEndUserResponse{
+	response := &GetEndUserHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7887,15 +8910,99 @@ func ParseGetEndUserResponse(rsp *http.Response) (*GetEndUserResponse, error) {
 	return response, nil
 }
 
-// ParseReadyzResponse parses an HTTP response from a ReadyzWithResponse call
-func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
+// ParseOAuth1CallbackHTTPResponse parses an HTTP response from a OAuth1CallbackWithResponse call
+func ParseOAuth1CallbackHTTPResponse(rsp *http.Response) (*OAuth1CallbackHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ReadyzResponse{
+	response := &OAuth1CallbackHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OAuth1CallbackHTTPResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOAuth2CallbackHTTPResponse parses an HTTP response from a OAuth2CallbackWithResponse call
+func ParseOAuth2CallbackHTTPResponse(rsp *http.Response) (*OAuth2CallbackHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OAuth2CallbackHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OAuth2CallbackHTTPResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReadyzHTTPResponse parses an HTTP response from a ReadyzWithResponse call
+func ParseReadyzHTTPResponse(rsp *http.Response) (*ReadyzHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReadyzHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -7997,6 +9104,12 @@ type ServerInterface interface {
 	// UpsertAuthSchemeConfig Adds or updates an auth scheme for the system.
 	// (PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id})
 	UpsertAuthSchemeConfig(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId SystemId, authSchemeConfigId string)
+	// InitialiseOAuth1Connection Initialise OAuth 1.0 Connection
+	// (POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise)
+	InitialiseOAuth1Connection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId SystemId)
+	// InitialiseOAuth2Connection Initialise OAuth 2.0 Connection
+	// (POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise)
+	InitialiseOAuth2Connection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId SystemId)
 	// ListEndUsers List End Users
 	// (GET /o/{organisation_id}/users)
 	ListEndUsers(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEndUsersParams)
@@ -8009,6 +9122,12 @@ type ServerInterface interface {
 	// GetEndUser Retrieve an End User
 	// (GET /o/{organisation_id}/users/{user_id})
 	GetEndUser(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, userId string)
+	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
+	// (GET /oauth1/callback)
+	OAuth1Callback(w http.ResponseWriter, r *http.Request, params OAuth1CallbackParams)
+	// OAuth2Callback Receives the provider's redirect after the user consents (OAuth 2.0).
+	// (GET /oauth2/callback)
+	OAuth2Callback(w http.ResponseWriter, r *http.Request, params OAuth2CallbackParams)
 	// Readyz Readiness: the store answers.
 	// (GET /readyz)
 	Readyz(w http.ResponseWriter, r *http.Request)
@@ -9014,6 +10133,76 @@ func (siw *ServerInterfaceWrapper) UpsertAuthSchemeConfig(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// InitialiseOAuth1Connection operation middleware
+func (siw *ServerInterfaceWrapper) InitialiseOAuth1Connection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "system_id" -------------
+	var systemId SystemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "system_id", r.PathValue("system_id"), &systemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "system_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InitialiseOAuth1Connection(w, r, organisationId, systemId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InitialiseOAuth2Connection operation middleware
+func (siw *ServerInterfaceWrapper) InitialiseOAuth2Connection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "system_id" -------------
+	var systemId SystemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "system_id", r.PathValue("system_id"), &systemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "system_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InitialiseOAuth2Connection(w, r, organisationId, systemId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListEndUsers operation middleware
 func (siw *ServerInterfaceWrapper) ListEndUsers(w http.ResponseWriter, r *http.Request) {
 
@@ -9217,6 +10406,137 @@ func (siw *ServerInterfaceWrapper) GetEndUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// OAuth1Callback operation middleware
+func (siw *ServerInterfaceWrapper) OAuth1Callback(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OAuth1CallbackParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "oauth_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_token", r.URL.Query(), &params.OauthToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "oauth_token"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "oauth_token", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "oauth_verifier" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_verifier", r.URL.Query(), &params.OauthVerifier, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "oauth_verifier"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "oauth_verifier", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.OAuth1Callback(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// OAuth2Callback operation middleware
+func (siw *ServerInterfaceWrapper) OAuth2Callback(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OAuth2CallbackParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", r.URL.Query(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "code"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "code", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", r.URL.Query(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", r.URL.Query(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error_description"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error_description", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.OAuth2Callback(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Readyz operation middleware
 func (siw *ServerInterfaceWrapper) Readyz(w http.ResponseWriter, r *http.Request) {
 
@@ -9379,8 +10699,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/projects/{project_id}/connection-templates", wrapper.CreateConnectionTemplate)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/projects/{project_id}/connection-templates/{template_id}", wrapper.DeleteConnectionTemplate)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/o/{organisation_id}/projects/{project_id}/connection-templates/{template_id}", wrapper.UpdateConnectionTemplate)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}/oauth2/initialise", wrapper.InitialiseOAuth2Connection)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}/oauth1/initialise", wrapper.InitialiseOAuth1Connection)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth1/callback", wrapper.OAuth1Callback)
 
 	return m
 }
@@ -10360,6 +11684,88 @@ func (response UpsertAuthSchemeConfigdefaultJSONResponse) VisitUpsertAuthSchemeC
 	return err
 }
 
+type InitialiseOAuth1ConnectionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	SystemId       SystemId       `json:"system_id"`
+	Body           *InitialiseOAuth1ConnectionJSONRequestBody
+}
+
+type InitialiseOAuth1ConnectionResponseObject interface {
+	VisitInitialiseOAuth1ConnectionResponse(w http.ResponseWriter) error
+}
+
+type InitialiseOAuth1Connection200JSONResponse InitialiseOAuth1ConnectionResponse
+
+func (response InitialiseOAuth1Connection200JSONResponse) VisitInitialiseOAuth1ConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InitialiseOAuth1ConnectiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response InitialiseOAuth1ConnectiondefaultJSONResponse) VisitInitialiseOAuth1ConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InitialiseOAuth2ConnectionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	SystemId       SystemId       `json:"system_id"`
+	Body           *InitialiseOAuth2ConnectionJSONRequestBody
+}
+
+type InitialiseOAuth2ConnectionResponseObject interface {
+	VisitInitialiseOAuth2ConnectionResponse(w http.ResponseWriter) error
+}
+
+type InitialiseOAuth2Connection200JSONResponse InitialiseOAuth2ConnectionResponse
+
+func (response InitialiseOAuth2Connection200JSONResponse) VisitInitialiseOAuth2ConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InitialiseOAuth2ConnectiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response InitialiseOAuth2ConnectiondefaultJSONResponse) VisitInitialiseOAuth2ConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEndUsersRequestObject struct {
 	OrganisationId OrganisationId `json:"organisation_id"`
 	Params         ListEndUsersParams
@@ -10514,6 +11920,128 @@ func (response GetEndUserdefaultJSONResponse) VisitGetEndUserResponse(w http.Res
 	return err
 }
 
+type OAuth1CallbackRequestObject struct {
+	Params OAuth1CallbackParams
+}
+
+type OAuth1CallbackResponseObject interface {
+	VisitOAuth1CallbackResponse(w http.ResponseWriter) error
+}
+
+type OAuth1Callback200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response OAuth1Callback200TexthtmlResponse) VisitOAuth1CallbackResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type OAuth1Callback302ResponseHeaders struct {
+	Location *string
+}
+
+type OAuth1Callback302Response struct {
+	Headers OAuth1Callback302ResponseHeaders
+}
+
+func (response OAuth1Callback302Response) VisitOAuth1CallbackResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type OAuth1CallbackdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response OAuth1CallbackdefaultJSONResponse) VisitOAuth1CallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OAuth2CallbackRequestObject struct {
+	Params OAuth2CallbackParams
+}
+
+type OAuth2CallbackResponseObject interface {
+	VisitOAuth2CallbackResponse(w http.ResponseWriter) error
+}
+
+type OAuth2Callback200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response OAuth2Callback200TexthtmlResponse) VisitOAuth2CallbackResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type OAuth2Callback302ResponseHeaders struct {
+	Location *string
+}
+
+type OAuth2Callback302Response struct {
+	Headers OAuth2Callback302ResponseHeaders
+}
+
+func (response OAuth2Callback302Response) VisitOAuth2CallbackResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type OAuth2CallbackdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response OAuth2CallbackdefaultJSONResponse) VisitOAuth2CallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReadyzRequestObject struct {
 }
 
@@ -10629,6 +12157,12 @@ type StrictServerInterface interface {
 	// UpsertAuthSchemeConfig Adds or updates an auth scheme for the system.
 	// (PUT /o/{organisation_id}/systems/{system_id}/auth-scheme-configs/{auth_scheme_config_id})
 	UpsertAuthSchemeConfig(ctx context.Context, request UpsertAuthSchemeConfigRequestObject) (UpsertAuthSchemeConfigResponseObject, error)
+	// InitialiseOAuth1Connection Initialise OAuth 1.0 Connection
+	// (POST /o/{organisation_id}/systems/{system_id}/oauth1/initialise)
+	InitialiseOAuth1Connection(ctx context.Context, request InitialiseOAuth1ConnectionRequestObject) (InitialiseOAuth1ConnectionResponseObject, error)
+	// InitialiseOAuth2Connection Initialise OAuth 2.0 Connection
+	// (POST /o/{organisation_id}/systems/{system_id}/oauth2/initialise)
+	InitialiseOAuth2Connection(ctx context.Context, request InitialiseOAuth2ConnectionRequestObject) (InitialiseOAuth2ConnectionResponseObject, error)
 	// ListEndUsers List End Users
 	// (GET /o/{organisation_id}/users)
 	ListEndUsers(ctx context.Context, request ListEndUsersRequestObject) (ListEndUsersResponseObject, error)
@@ -10641,6 +12175,12 @@ type StrictServerInterface interface {
 	// GetEndUser Retrieve an End User
 	// (GET /o/{organisation_id}/users/{user_id})
 	GetEndUser(ctx context.Context, request GetEndUserRequestObject) (GetEndUserResponseObject, error)
+	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
+	// (GET /oauth1/callback)
+	OAuth1Callback(ctx context.Context, request OAuth1CallbackRequestObject) (OAuth1CallbackResponseObject, error)
+	// OAuth2Callback Receives the provider's redirect after the user consents (OAuth 2.0).
+	// (GET /oauth2/callback)
+	OAuth2Callback(ctx context.Context, request OAuth2CallbackRequestObject) (OAuth2CallbackResponseObject, error)
 	// Readyz Readiness: the store answers.
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
@@ -11463,6 +13003,80 @@ func (sh *strictHandler) UpsertAuthSchemeConfig(w http.ResponseWriter, r *http.R
 	}
 }
 
+// InitialiseOAuth1Connection operation middleware
+func (sh *strictHandler) InitialiseOAuth1Connection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId SystemId) {
+	var request InitialiseOAuth1ConnectionRequestObject
+
+	request.OrganisationId = organisationId
+	request.SystemId = systemId
+
+	var body InitialiseOAuth1ConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.InitialiseOAuth1Connection(ctx, request.(InitialiseOAuth1ConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "InitialiseOAuth1Connection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(InitialiseOAuth1ConnectionResponseObject); ok {
+		if err := validResponse.VisitInitialiseOAuth1ConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// InitialiseOAuth2Connection operation middleware
+func (sh *strictHandler) InitialiseOAuth2Connection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId SystemId) {
+	var request InitialiseOAuth2ConnectionRequestObject
+
+	request.OrganisationId = organisationId
+	request.SystemId = systemId
+
+	var body InitialiseOAuth2ConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.InitialiseOAuth2Connection(ctx, request.(InitialiseOAuth2ConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "InitialiseOAuth2Connection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(InitialiseOAuth2ConnectionResponseObject); ok {
+		if err := validResponse.VisitInitialiseOAuth2ConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListEndUsers operation middleware
 func (sh *strictHandler) ListEndUsers(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEndUsersParams) {
 	var request ListEndUsersRequestObject
@@ -11580,6 +13194,58 @@ func (sh *strictHandler) GetEndUser(w http.ResponseWriter, r *http.Request, orga
 	}
 }
 
+// OAuth1Callback operation middleware
+func (sh *strictHandler) OAuth1Callback(w http.ResponseWriter, r *http.Request, params OAuth1CallbackParams) {
+	var request OAuth1CallbackRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.OAuth1Callback(ctx, request.(OAuth1CallbackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OAuth1Callback")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(OAuth1CallbackResponseObject); ok {
+		if err := validResponse.VisitOAuth1CallbackResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// OAuth2Callback operation middleware
+func (sh *strictHandler) OAuth2Callback(w http.ResponseWriter, r *http.Request, params OAuth2CallbackParams) {
+	var request OAuth2CallbackRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.OAuth2Callback(ctx, request.(OAuth2CallbackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OAuth2Callback")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(OAuth2CallbackResponseObject); ok {
+		if err := validResponse.VisitOAuth2CallbackResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Readyz operation middleware
 func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 	var request ReadyzRequestObject
@@ -11609,250 +13275,267 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1pdxs5sib8V3D4vnNcNZeibHV1zx31uR9kS1WlLi+6ktx1epp1TDATFFFKAuwEUjK72v99DiKwZiK5",
-	"aLHl6fpki4lEYgnEhognfhsUcrGUggmtBoe/DZa0pgumWQ1/0ZlmtfkPF4PDwT8aVq8Gw4GgCzY4tA+H",
-	"A1XM2YKaVnq1NA+Urrm4Gnz6NBxM2UzWrK8H+3R9F4UUghWaS/GBl76nJdXz0FHaZjio2T8aXrNycKjr",
-	"hsX9z2S9oHpwOGgqaJl+bzj4uHcl92yvr3yvp8fukW1v3h69f53+vscXS1lrXEY9HxwOrrieN9NRIRf7",
-	"8rqSV/vmvf2bg8EnMzMmbuIptRbHPl2/ODNeK93XAz6MOyjZjDaVHhwePPdT50KzK1ZDd7K+ooIrun61",
-	"260ear3fRf0+zoova/krK3T/1KIGDzWrM+zycSakGK2LeR8B2KfrSUitlGaL/iUJzx9qRS6gx8dYkE9u",
-	"SMC9jsqSG1qi1ZnhatBHLZes1pxBAxxPZ1GGgxtaNSy/XGEJ/o7v/+InK6dmo837R42eX5iBsFdSzPgV",
-	"nj1V1HxpBjQ4HBwJ0m5EsMWUKTKXt6SoWcmE5rRSRM1lU5VkykijWEm0JLTRc/O0oJqRW67nhBJc1yGh",
-	"grCPdLGsGJkyLq7I7ZzVbCyoIEdnp+SaraIOFROaUFGS2znVRM8ZmTNasnofaIl4ebBfSHnNGTFzJlyN",
-	"yPeyJu/MHA6GRM+5IgXOAleB0ErJsSik0JQLRUqqKVFNMSdUwVe0vGaCvD9/PSRFxc0gTo9hHIoVNdND",
-	"/H8hl0yZ+ZplZ0qPxuLSfMusOPGdU4IbRApaVawkE/N4Qm7nvJiTkgmpmbJ/zTirSsIFDtmONazGUi6b",
-	"impWjsbCTNCtI5/BoG3HXJEJXfK9a7aamMkzgU/pkv/EVhP7kVteVUmfdp/EWEzae390dgpv4oBGYzEY",
-	"tmgV+zb/+/9rNhscDv6//SC59y3V7+f7NSQ5pYoX5vGuXbz0LxphbAY0A6rbtZ9X0aufhoP5gha7dvHj",
-	"m6NX5t1fb/VLRmtUTXbp4C8/X9oXPw0HQoqdJ/HWvGMEpTl/L3Z9G47LC//+wZ3ePxgA3zeHZNf3L/Ct",
-	"T45jbfv2pWndZn7QxTbMz9KgoeGqejcbHP59ZwI0a95m3kZU3eUwnArYfMv6U678FpkbnOY2/7NsMWaD",
-	"yFLcOXesWTFRQg+W2Y464jArR4ZmRt31/GXYlhzZWZGSzbiwooMSq7rK2oxKkYjzB7GSFyNm4CjykQtp",
-	"riszHvO+2catN/xUZKReT0s/evP1ShagAhI5i5cRmTaLJMHAqNDNwqygU3xwkwbGajDbFK1nEO5Z+uro",
-	"BsnA2/M4Dn8RJui0YsosdA2iquRKc3HVcDUni6bS3AgQFI5NDTNzwqhRDNebLthYKH/W7Mq3B44qWjqS",
-	"02PCYT9n3C6fFcNmM7kgXCu3neRUG9ou5lIxQaYrbI2y95tZJOy8bCOyJhNkVXuFLNnk2z/DS8tmWnE1",
-	"ZyVRS1YQRVeKTFADPCRGHZsMybTR5K+sVrLmz5T9jMKzsawoF1ZkqyFRklCxciJczsiLvRfPn5NiTmta",
-	"GEsU5iIbTSb7MKTbOddMLWkBZ5UWBVsaib1B6zw9tpodL2ET3jCl6FVmswd/7bSB75CKK23Gt3C/4i7S",
-	"mpErJliNMt5pA20yGwuuiP08K0cE9BhUZbjRW1aegSxrecNLRmaMlVNaXJvfTI+Gwnz/K/PdsShqRjWs",
-	"W02aZYn/z31+NBZWd0q1E34lZM1Ko+GAKmi/dXR2ilTINVuoTZzWrlOQLANa13SVKPLqmi/35BIV8r2l",
-	"NHZnjYZEmx+CBRHvyTZi5mWs4NxH0mzkuP5LSBbLihZsLquS1U6hDJzUn2miGCzuBBSxPXOoJoYIWA1U",
-	"LCSRes5qUJkDpyBuWVJmDCOALd6GH79KlbZHXZvoW3danUjBnICy31ofx97cuiTLcvn6gsST3WJtQKV8",
-	"aNWEVley5nq+2CwBzfePXPNEDM6pmpvD7Dsz62MkBnAAy3DcaTfdEMWvBNVNzUaRZFRz+mIwNP8c/PFP",
-	"+J8/vjjICsaSXzGlT8Wy0Wq7kWNbP2wwIZe01sqwSUp+vLw8c/Ia2GQhhWoWyOUcy8yNn1zIhVND1FhI",
-	"Ua3S9r4pmdVyEesFZCrL1RCJRZEFNXpDUTUlvvf+/DUcOiJrIMgZ2oHArcYiXn5swIVl8uYnbmZriHFm",
-	"+KWwnNLt06wR4CtssU23D2ZYg+Ggqavs2idsE3yDhSzNs84+nNgnicbXXUNySxWBXrywKagwHF8KZiY+",
-	"mbOPkyHwI/an71DW4/+bupqk6tWcfRyACcn+9J3/T99UdlfMkZQ+l1qeHJNtFfNhdKhbJyXarDuo77Br",
-	"m5R3aLST5m5lvaF/twZGo270VDaidIcF9FWzHpkTNJe37MYcASD5hYTju1jAWXT9cQHdjYXv7xs+YiM8",
-	"lD+z6VzKa3JZ86srVqtvzcduWM1nqHqaDXFnMHzcnMaqkre4aVzcyGs8urabVBAC+96SzW9jkGC7iKEZ",
-	"8ZMynNh1pokV0WbuoweyR4KT4rGFtf8SWdD6GvxoQD9EG0bOPi5Zoc2vf/n5cggrwEpjN5xVzdVU0rok",
-	"S1b7jfM0aGw1YP+TX2/13hQ+MImod+gsOTMcWfN/oqaDS5VRiVLb6TAIxCFZ0lUlaQm+worPmOYLRip+",
-	"Y5gcmjf+q6OIav7y8yWxS7wF7by1fqJH3QrzkTspTEIKNtm4anhCu4okzG2LNbCeq4dWlKw+UFv/UOdo",
-	"uOcX3t3VbeJ3+LTc+YIvvPvglxHbmj5G4CjZ1AV7dytYnZyJE1FC403y1Lf7NBx4RvWG6bnMeAzeofh/",
-	"hhrhsyH878WznMNBs8UyrNFdRgNefmeUtTwXM0fDz8xCPAMCZ/ZdBeqiWzJwJoDa6y56xRVZyYYIhmLC",
-	"qMXokt3De4X48sQwB2dSh5sH8yv+D32po7E4nZGKzTRhi6VeGX3IjW9GK8WeJV90HdKqSgYO/dpRkkY5",
-	"/RwHlwzLu4BQr5nW8tbY99QSACOzSt4mnqCplBWjYrA9acEEd9+3lhYUn9LOmexSXFYJcgwHGAk5GD3f",
-	"muscPLx55u8F3WljcEGYM3r6miKvfn/+es/q2FYxtV4s3NygKlCtaTEH0hmLWPax9+evg88IPDxckZqV",
-	"vGaFRlozT/y6eQKxfN0RXtD54PLS9BJUNevse38K/snaCEjztw0HwDdU+4TBzdZYHJ3BW5NTwQ3hcsVw",
-	"W0J0xMRZFvZQlISSks9mrGZCu+HM2q6MHF/egqTD5l0a4t68cVGz7qbZ7ZpJo3LawzoWE7pcVhy90Psf",
-	"925vb/eMWNlr6sq+OCELvmAw3qHdbLsG3olHlSJhsGMRImu6e4qMyPMQ67tt6+T3XDhPcXWVV4Q9PVpT",
-	"C0nTWb/ofbRGVUqgXFhz2dol0BHSebSSOPwgn2u+QTzHY9phopaqL+DuOOe7jx67qTrXrr1wTi1Iuwd4",
-	"jtyZSc4seO0EaMvmJ2/ABS9vo9isqchM1uGp+449GEb9XrKCz3hhJM9YhPFo6d0LpJC1Wflq1XI0bHQp",
-	"XNVU6LtdOf4Ar34aDha6Uq9aGle6vG8uX1/EepVb4Ubwfxg+4C4rvOEXGruD5K714SzaC4rIL2gFOr8x",
-	"/zfGhpb+4FEF/ifX9+Ly9QUJwWFdu1gYEY98zznSafTCMDiACqqAi03MEpzAnU85IVyNBYTChCgAwy+B",
-	"cmZcGMuEUKVkweFyYJ23FG0YcQ3nZmHOkVxQjVcDa06+PSvtZXebZUea3yf7ENnirKJXPmRCs3rhLGCw",
-	"JhKydoLNqF1vGt3Qily+vhiLb8x6f9vvnehjeLljMhZrzsmcX5lBVeyGVXBsWdHUXK/WqUvRQrlF2Z6n",
-	"LK+LjF/q7KdXJ0Q3tTCylpzVUs7IT2xlT3nJyMnHYk7FFSPfXBz88U/fousRXCAcBf01W+rEpB4aig4S",
-	"2+iAzxRRmurYXbW7JugYdpb5n7uHgfe79h+ampOaXXGlWe1CWOAOEGV9DZMFJ6q7Zvx5Dkq1HlrXERxM",
-	"OGNUEO61CC/azMYYu1WwTVd40Th3mLrqEQR5CWAUemR6qTBoCTOimqWxBRXuKQoBJzAiB1Yxl1I5l2Qn",
-	"nMmrXGCpO2PhVcywtr2CwzHDnHLMHw5cdvNBP+qV+vGUYXpwZy0JV6phwN2KgimFB3pnCe++3Q0uccP1",
-	"29eW606e3cHlard3k9PVNut3u5oNT/2u4VI3iCRzPjxRAfMzh7rL05IoOC/30DhtyzU/2Gcq9fOMutqF",
-	"DTIYiwl2+SEyQicEFpE4PdZ5O0HXsyfcqjR+dCCo7J8XdnQalT2rvbpuVk6SDmOBAZFy+S3BXl/F4zMj",
-	"GwsulGa05bu6gyn5g1OBWgZhbFIZxn0PLemo09en4aBoT+weH+gskvmAsTZuZV3eo98z18XO4WGdru4X",
-	"L7Z2MTd68Ne9HVRLIPs9r26nd+4o0cAOjHv4ACEw0YkBdfJHe/tm1L4FFRAXgkLf2nm8dURB21LW5FSH",
-	"po89kmjM5oClsfDgDRNSo1ilRLA4Phiieoz6yko3Q2/KEqKYUFwbk58LZM1mENRehgkp9vItjOReQqyK",
-	"89eXVNMpVWbee+SdUQtvuWJDMpWWC0ZDcv27d2AGrj/0i/3l4t1b8obVV4ycUV3Mh6BcmCE39iYW/Hb2",
-	"nML0MZzZdgPDOBIr6+9esnrR6EhS1UwZQ40LQsl3z5+Tl7Qk53HwWMsXDecqZ9LgiQumTODk+M4zFZk1",
-	"QQaYAdNo+dERYhYGrY+xWNZMMRF5edD/IzBCSrOPerPi7wYX2ExwluemYVl2/1SsO9RPIz8FWGHckrEo",
-	"uVpWdJXOoyeIrVhrPT6c5bhenvabjBPHSieRA/bru1SIc3RyC93iL5uWOm6Ot4Py1q5zmK8LzreesOAC",
-	"tFQRay2t7ysuCkaUXDBnmuOqGP2plouxCKGEEHxYkIpPa1qvdt+fx80y2iHizekxXSGzo0LzKqdduN67",
-	"St+OvZ9FqsXWote9tJvEjQ7fWPwbyVnb6X4qb02njyxyv3YRStoSdCy+ShFK2hIU5wEh226mIYtozkQa",
-	"65uw4N+F7r+X0CVZmTsW9xa65P9hmevt5d1k4aW1i12YV9dxkLP1I/N8m/ivwHweNeLIcjEX+RW7uQyp",
-	"cUWUhswAJ5whURxl6zNlSBHcOd9QcmsD/RS/AoEYMjgJE0W9wjyZa7b6FviegLBCcCwiv+tEJcaxWj7M",
-	"YM0+uW1pOTZXSxtS1XvCQhc2hxWaX7Mpne7BhQ8SufY3xUOiGBsLs//u1twsz1IqxaeVi1hRafSswCAr",
-	"m1UzsLmYkAIw8KmANiMSkhtt0Nwgzbf0WYc+/S9HTcF5nGH0/lkSaR5HpbjNlrewlZ57YD5uuM8mN7Tm",
-	"kPg0Ftn776JRWi74P1nr6gh0CcP7edFUtE5v5zoahdFj8l7rOSP2oY/1C7MDB7zZynIl6IIXaFgbUrth",
-	"de0CgUBJen/+2lFDNJTWhZSZIxM2xWtOMXyC13AIuFCaGkYKMY+K1Te8sAKeou3jwoG0JBzjNKLUYqNm",
-	"wugMC17TtZrLJZ+tnJbHa9LUoJFO5lov1eH+/mJl2xgeiSGBK7MrY9GdtXm3M2sI88j3hrsPGqEN9HV3",
-	"HQtaMq+AN3WFcVR48wPRVBSc6RhT5Q4R1+38o52vDmDzd7oHChO9ZIul0aVON/pLfctjq0YZDexIZ3Uo",
-	"fOSkOoSiprc5EJJv+xjFszUq+p55Yb3uttFrHD7Vcg8zUb5XrM7pJCf2EagjNqLZnZqwYurQRbnZo5QS",
-	"zpRVUlwZQ2y0o2bgP//gYBD9+ZKbNNyYDfjkPCceQlAVUJeAh2CRSKXJN3yGRktVfTsWqDbtzWhheOnR",
-	"2amK7tCM2msWYWJYYiEXUy6c5WVtu1h1m/ByQpJrkF1W+VGWd3OuBmRj5FYVQjAapTEGA/Yhinlqy55R",
-	"7ljgjdtpfovtN100uzSCy91aQ0Q1Eze8lmLBhN6VYh8LvWR7RmZt+hwbeu8ebWJDFVXaO9K35EW5LE2b",
-	"IZO6lwKfjAebu/tJOJbNT+zTWbBFqrkksgs/O9peiXiJMsStldcHnBLUUQisXrGSTVaZiN+1tIc3FrYj",
-	"0IxGY3EUAFp4kmQC7zxTvjOuiJPHVhpH2QGGiIDzmOFkdI2VbFCNsK86Rc3MQ5OsnB+RkxtWrzQmHs60",
-	"5fRaLvcw1qaUC8pFR3iT01mUnwD5QlwpF0MqxsJ9LcnK2lnmv9xd5t9TeFqqvA+32zbJLB7qxqNiW244",
-	"Ls6gS1w0NHbhOJ9hB4tIS3vQfHph9FYLjohemc51a+LPVMrBu1fubYSkXYzcVDPauLehpdcLvrD87DLT",
-	"bTddbbframcbD46xQ6wAaIGQQ1E7xov+AEaLuY0acVgEsUWfJPSJKJ/WN7adxREzxqw2FmV/gCx4va25",
-	"pJhSyPddNkcEcoKeRh+OnkMO2SqoKnvm7gpy0LObQfB92SGd0asd0txM61MxkzlgHjeNHefTDVtrnxHo",
-	"b4uAr3RS/hxQsjR/ylmsDKlmsaA1Z2o0WHv+nCWYjx6KWdMWufMtQBHTg5OdhW0QsEX6Id+SjN/IY1Ei",
-	"+7ZBvJ6DR9pSlJkS9VoO/d2KFRkxO7ADM8c/XO1Gr5t+F5ACZIMijX50O2fVwnCZBf1V1lyvnIQ0KqZ1",
-	"uvmwSWJUBg+W4+EfSskUYR/NYhVU+bTcmD+ZIbvUrGlgRVwQZQ69KNjQo88tLl9fOI2lxluyMMvcVphm",
-	"4LOghVak4tdmqP9omL3H6TBAlw6xA6PJibd2CGef/2I3c9vbPV/ejkFlMpu7YD0Q0TMX8oy4qW4SeY9G",
-	"eOyt/egdJD+7hPdyXUTf+XKrmPNyXAYD5PR49MWdBdtPJq9lX7a0a7d5QXvosrgYNLNmwK0KPJuFLNmo",
-	"L93VdPsy2IvbW8CWmAPpdvsbZkTFeqUPzfl1+h62CFH7qHO5vHgtrY2PmKAITPa7y/13l/vncrk/gO/6",
-	"S7oZN1vqQ39esid5naXun72E1LLIBwXoti5vIPoaxIOk8RaAyBKHyQa9Uc1pbazzopZKjUXaF3xD5c5/",
-	"STXd3p4+Nq2NTK5rWWc03xP4PVV3sa0dqSyKpq59hpA2TBMDW6RHy2tDeZAIx87F0vqYYZePyxdGG1N4",
-	"mx1g/8icYlyR/7DzgbjEdnOAwYevzJ9RBhxX49ir4uD8iKxNhyNy5M4cqGyEixK0ajuElg/Fvb1TFuf2",
-	"J499XPKaqZyP+MQ98tDIkaMYo9G6jp4kHZGUrGIAYnjyEe9AHFYX3AKrZopA1hCEAm0BKPMGICDNcnOH",
-	"+UMVRsCN7YDL8WAIfWhE+7EbAxmvZpHxLhzEO+Qda1ZDZi6kVwP9f+PU/EbsWZxKQ02/ymnwJlSrLj4M",
-	"jIstKK88ZsOtQAlmPm7kANfftnjm2ou7u14/JZA1X9stT4q3016SxwyQsuwkEyH1pIKVtsyuCcPPJtPA",
-	"JFqruV4AHVu23lH2tkMFTztKMMGnXNB6tWMH+M5uiOJpFy088a0xwdNedkYET1/fDQ88fbeFBv4CkiHv",
-	"0gW+6FHFMUj1Dh25N0NPW6TCZfuxaW/Yy9mWuWm5nuKkNOztrqt04FfJHvqdurgICuGGM5bA0PZpfEnD",
-	"VKMzhglwVEA5cGH07uz3+wETzAk2FlFIrT3yqxi9gxY+lLhmuqkF2saU1EwtpVAspxoue1MBfLy/Zdl+",
-	"4Oudl9Ggf948trFIB9cRL27tMvfiblV5a5W3Hd9G28B/uxXtacMY3QD2z9ZEnmZ55CYyglaQRZCgM2qJ",
-	"8ZuYeYAwN0kRDmTbZMYrpowKm4ZqKlSyxwLj1e9LOdDLS8QPzeFtNzZSE5FFSQueJ022iJU2MyMXAQ2q",
-	"asnMm7CjVjtv9GzvP50ZPBYSEC27jaPl8EtEE5gRpgsLblAzWgbgWQBI6gBrG2LFtcoSa4t64vWJqMaS",
-	"wEZSaSE8r6OXGHIkYTzRg2H8B8wdcr6PvknwSjD2Wa++zaaC0MxAjtzxi/s5cv104EHrG2OMhabK3TRn",
-	"dcti7RqksNRARdFPYKA5GkegWNn2T+W+ec0y5/MntnLfoIWRLFSsDOleW2SQ1sc3s5Y0CBhDiAsa08kG",
-	"0Os+lWcDqQR40LmsSgvvHMA/BWMlmGELwL0jf/n5MtwNu7tWMsFY5YlbEoCydUvx48X/DHCewIUoOTt5",
-	"kxw70+48afdn6+tqMyNaZuIMYihuF5D94wViYf948Yf//A7+/eOLg8FwcG5/P7e/n1/0QWUngf8/AnLp",
-	"Wc1m/GM/slanKbmSTBGsgRcBE64BR/0zmby0cKowZfA2jO6BCWa9BDlk3BP3KACkWHxVObPX/2a4Q+ST",
-	"P0hSurw7xz0nB9/NEVb6xeIPz9XkPgO1Du0Uve8s2mmsR9ZWStALjtSL6UmULxQBGG9wSNQri1xCJpxq",
-	"9LlO2MflBD1oLAXn6V4R74BC05NSliaTuRSKa7YakfMsfa/nFTFKdZQlsBXwbca06V1vgMQcrmUfAGnr",
-	"RYyQqH6A962VVLmTdnvqQYXGYtmAM4e2cXO1BPcfg+s+APRSXGnzB2zKjBbM+kXBxZoa263CR2o7xNys",
-	"bdext8GG8SZM1z9iHv/V4kNlWwAS1OabqbSjYfxd10cblPPFtrPyw+9D1QyYjNvdfbfK9N3d6al7Fxae",
-	"9KII58CHBulLndVyi7nNkkUm+boDE7dNdTMHRWQfRYEP8dFhHBzVWWgmm0ZvtPRZzdT8g+XesiY3nGI0",
-	"eg4fCBjiehgUG+0xiVNnNxmdRjve1nbIEVYf2OcO4KwPh9cJ81eMRG9AOEjAfMWrHVmuxsKK95BYZush",
-	"boM5amiCCb2ne2pE7XAxt1um9kGU2Lutxfw50q79uGyG8f28DeuJssNTFink4pZYmFQEWGsflwBjFha3",
-	"PYhGGzxuM4bglhcgqVvWS/RGUvQC1IYFvUZUSxcbYKnRIazdAVpyezJbRGCLmxEobYjPFkiUbtcDqtjC",
-	"w1C2Q9JwZwu5WDQCfhNXLUTKAw9mCGFhGIVaDvFYtnfZVfd098qAFIFOBfuTLcrFysBZMcYzRkxOsH5b",
-	"KKGIWho5OWzgLZoKcyrKgEs6FpCn6sBOE2rrK0PaLI2WTm/MSlicSV/u684Ak5tRFmkeZTcO03E4u0C5",
-	"Ro4B6bZABn2gCDi7vADks7Fo319y5SCjbMESSjai4Bl7c5PEQ4iGMF47oUIuooJEk14vdFwN45Hufz8P",
-	"3uMDoT16adQSBNE0chDyFoVwayUsix/X1zIOpWUOxtXMP7HLwX8IkRotdQvgL7iyV+wezzWppujAbS47",
-	"qYUpInFc2s/hUiLgSIgj8qUGNqPWkXOma85u8IX0wFjUFyMFIVwaDWhpjtZqGYavkYqtLqPmdGljsdbR",
-	"/Jraxr9reA+v4eWp3VI2HPUuJae4547syxyF9yhF3j5tSQEdeV6hjQXC8SlphiLoFcgnPa9lc5UI6E4t",
-	"jD5XKWJw5C1c5Bk9+Fprbx+34hpdzKv++zw4LOe28AuByi8uNC0+4WMR4+ejmfX7vd5TutcLhLX9xV58",
-	"H70VZV2iY9gcEr6gNe/c8WEwVWTYuxNrS8ZKiHrzpRnKAG88FkeRxDcLZs84xLvi9dqPWAnOQaSk2GVC",
-	"QqUwacaD+e6Vj5hFiQZuvxsOAClj4XTio7NT4KHAGVF/mrSrTZhBg+BCwDWoTzvzVRVa7D3ku1hLATGJ",
-	"MVksFPiv5WJp8cJqtheq7XSVH6OXB7wTq+JZ5g6xbBbjGBG+tQTMLgsaF9T7OIFNZTrUEu9VTF/Pbhih",
-	"Vc1ouXLzdSnDXZkJ+9RDREfhYcteTpSUrJjcIryAKyPlEjLo3sUkF6T3k2VbBTPGCe9UxyptMmXDjrA/",
-	"MPYM+frA0dD6MjTGq1xYnUZoXgEU3gvPT3HyBeM3LJpyjJvjxoIEES56kvwEc3RZGSGK++TFiX2KWtSI",
-	"nJYsAFIkhI3tlbTl++paCiYbRWaUV42hPtzpsaA30jTdOphxlzIDYay5OgPhaYsu7YvrCBNNEHO64h1V",
-	"zh5M6DHcvvcTZFC8abAi0WamKq5dAKzCDq9DT2CpaktSCmgKcxYMc8NN4eJqLNoGgvVvSOZZKIdcv5xW",
-	"7hNthS8X7+vB0IrrlY+CpsWcsxu0N7AvShRchfjcWEC99FILkuYsCGHIye+qdXe17jfy8p1K2MDSBbQv",
-	"qAcwOBz4K62MpetQwODcrdBOiXfAuwiAvMoRsfWBgDOPbdfjAbHALorp+/CylnLhaxsk5yarXmx533Dh",
-	"g9vWqRUXSVwNAFTiLwGdUkhEgWCVwh86EUZGxbBE5Q4hvB7qYNwrWmhtnND7y+99UM/G8KCtY3bIziE7",
-	"8V5dOFJYs0V5pLr0eRqW70g2nVjGO9pJMXimyMQsQMtQgExes14jhMQVUrBD8vY+d7KmG1ylQ7BR0p5S",
-	"4gp5uFG+vqy9ZQGdYTBWvjMbqNXuLI4ZGSbucVlbeNsZrxBIN+Dv5T+Rt9laNT2gk5azGXp3Lh5wTmU/",
-	"ILq3KuZLXZhU8x2nuPV/SJYsPw/NFktZm9Xa3daPPT3x19xyrJ9YfgWdr9tfgDzI/GGI64eDkteaRrv1",
-	"/2Jdzy829/yiv+f+kWPJUN3MXzh3oqtPOF2Z1XSsrokrhtroG82W8I3oCOSp4+zkjQ+0LOLgvxDw154R",
-	"XEzgnnVmZb4ZsCsPAUcT+7FRN8B8bXoaBIsBTBAoBBA2BtE47pbqG8ViXpaEo32bhdf0knjqgiYzMJv2",
-	"VMZYmvFeRO3QTdQi+vCLa57G5kXYnb/cXYk+ZstKrhYMKphIVdDKivRUSi7ox3MGBqvKJ+su6Ee+aBZE",
-	"NIspJs3Utj1aCFa/drdVvpBXDI6GwtOB3zmAdVZCQpgdWmAi9jbPRTm2UNbsegCOLKvzwfRh7hdLVmTB",
-	"NuIVWRdXkl/GXWyZsLjtoYeqzRvDW859Q4gCg1zlo6KQjdBvrU8r60XlxenZuqrJZpQ+q9dvTBfsQHq4",
-	"QeyVnJ6FDfrIigbYxlLKiihWIUqZva2I9y93O5jfQcz//qvDh4VIqkw0cL6d436AVI9L6EdrwfueKZ9j",
-	"7kFok+F1Y/MGh4NflRSjc3r7hilFr9gOdGAhKru0eCc4UPTI7QwEmk7GNBldmnafhgOLHf826yA9Dg/b",
-	"0QfzZkHFntGLAXUJxLVbaos+PwvFEOJ6wbyTX95jNjKbHpqF6XDPfKhJlOAXj8Ood17T9bQZJ79Z60N7",
-	"sE50i4zFlAWDmQYP8TNlVA4pOh2FIobn7IrWZWXsdat9W4XT3vND392c8jh3cHNkRViCzfmiFoy9b5FG",
-	"5I1UOsIYNRuHB99bOVMIewUI0RB6gpUGlF1WXpOwZ08BZ/ThwPcvW3ttSACcr4mb4u5wME8D4/6O6KCe",
-	"K90BF7SXNeVyViOOkHKuzgbuAiNqWXQfhuh5CH3CPq2X/kSUBFh7BwNhF5a6kZHey/N9RwZqmdbGz2c4",
-	"UWvboiGsWfoHQ48DbrR17LCTzZug47DXLHRcbkawDRtDnCO4t60Ge+aiB3owvnZJh7A9XdZUKMBaRbx/",
-	"ZxMdvb/88cPF5d9en3ww/313fvp/ji5P37398OPJ0fHJ+WAYt/j+3fmb9Jf/fn9y/rds4kuTCymKAH3c",
-	"xdcwQZFzSEilK5rABSmaulqRaU0LpjbfwvYArJyIG8QxywEJt7S1pDDC1lA0Nr38/uDx647yJejiFkoj",
-	"4Fd7uHXDTW7n1ncZRf1457VTJhHWLhRPcrdCQ7wMjV51Npuz/ig66sBCaANEbYq5yCxNvGJ9O+dsi4AA",
-	"2+LCHVtwO3MPWmdtkw783RcHvfSwkpnbDsE+6qx5uKzZzRboZNvCZV4i1koXK5MLIA13sWPb5ZEyAegn",
-	"d+rWhSFRsqDFnAsWpCeAA/VjtJVMU15lbou2Z56gDO8gYsyAvjfv3INhL6zV2Q2CxgdZRQKXwr462jb2",
-	"yX3ql75NwrnkkZrgmb+AoO56BHTkuYUVM+26iZazfK/YYQYppq9nG2ViC1IZMtRzzNAWGGsLLw4JF0XV",
-	"lHDDafZiLBime9lsFNRb8WPeAOLemDOPD8kYR/1iBP8c/P35L/i/P4wHPSH/W2wjMO5456IK+a76IXxl",
-	"847imq7f0u95lRd2OptxdIlSAHLh/E5U+bNmHmwHyNjTRWc6tr+hH1/fjFR3SjP3c3coiGEQRdDHURQQ",
-	"dLotDiusZoYVV3TKqp6v47O1nyevbZuauapaVJFrttrDC9cl5bUajcU7UTmPyl58aWbDTatK3rJyo6tr",
-	"QZd/x7d/ud/1NC65n31us35ktEKsk3S3jCbRqFglldcZhbJ9H45v5T50KrjmtOKK4bVKEKHWuss4Tza9",
-	"EqIaPVwm9++EQMwXSah1Fu0gwflraQZPAW0+5x55QphYd0K3aou/sAe70g9GInS3rumDQTUGD0QFlRyQ",
-	"6bwLBd1G61Yyl//QZ920xnywO80f3JXmDzbS/BMM2g/RnO3AfQvpWEgxq3jhs64cGvnY5t5Fnfukq1WM",
-	"rAtFDS1IJQSdSqJkp1auU5IwxmxD4oAPizFERZVdk/CCvexE6FplyGVK6/+a0n+Om+fPD/40k/K/Cqr/",
-	"x8HzqZze59bRL142a+jIP+3LHEIXYgikgZNhI/eEK/8gwx6hRRrHt++KRxuPabB7UmtUs9fY3D4czMcb",
-	"ojdt1QkNdiV6Qy8+f3C3pNeNUmNn8MhOiFCaAaflWESnfQ0CM6wAMgifb/nBBmjcukBEu5fIo8dwps3r",
-	"W+SNPEFxeC8kStlFotTtkIuxaKmI3QVnQuEdrg3mSkM2EnCvsI0Q0OVRz31xlzXYmO3sw69dE4CbBGMy",
-	"v5vNKi4Yhr9nPfedViiUopRjK4DiW3bD6PFVWwi3qBooPuOkh9JUlLQuyURi3x+Q5CcYDOuyBtII2bD9",
-	"TtYoZti+ZtUKTqpPi9CSLOg13PYXFaN1IJCjs1PkubS6pStlrWKbVZEdy1hMV+4idwhXgr50tLK52Enx",
-	"PB+hHABVbCwBzFi5ePMo28J0aItHBWB1rAdr1yMq/+0mec/0Y8zryCQwwe9g8tayshjbbE5vOFRHm7XE",
-	"gWPkgcdhPXmVSjQru7y68f78dVTJyF9Du7M6k3XBYiXRpZ74oEpzaOVYYACGg6enGCUCagTGfQyjgH8p",
-	"wPweQ/zTeDAk40Elr7jA/9oQa/wDu/1g+xsPfEqPpV7rlkBeUfJCB9RqWk+5hhBCXGEVKu+H4kqQgi5n",
-	"cKeG9upY0DKqvDRrdFOzEbmQC/+mUYUqJdGq9RVYnL2bVnAa+qNRAv2aPp/9xzOiVouprIaEj9iITOyc",
-	"/yOd7sStX+IPR4eMOT5lEu/tl7ARcPk/aau5kyS9bywmdGk6pdUHXKBJUN3IN3pOxbUakh+kvKpYmuSg",
-	"vg1Z/MQm8YcQan/sXMwFIERgZb4HiNEPFN+J1o81HRsHzLBuhBfjsKLv7QLlWO/EFZO1HHTYZlZKJqzK",
-	"cZOx6GegbiOc2i8FU4EK56xmj5JK329ltlTmSP/c1ZYL9uf2xpzNPkpyTdeYpbEO7nRA3bL31iSOh/zb",
-	"p2Uhv+7xy1l/m71iWBqSb3nbkhDINJsy8LwF0xRRy6ay0Zi1AMF8o7H4ia1sdQmljSxDk5JUTJujD3Gv",
-	"VKDO5q5B8Zka2ohMheW2GmGYYSFrCGP7K/I/OzBjomYirB7Y7TccvObiOlBXdE2WWdq+pmuK0FRcXPeU",
-	"oEHG1g017Lu8vdv16zZXlln64uIabwoz15OhRlUnRrNdi8jyLKtTRZXKXCSjrO3l62gsjrvlt0MhOK+Y",
-	"QCyqhVysG6v5ezHqro4NScUZTYDb15fMtLvataEU12U3GBVIISnO/JXW3crfjPwob7EeL7qEHL4T1OK1",
-	"M/ZJSBfHP/1e2nqNrLV3RX452uSWO7BvtrpodTdz9gxiQFfA8QgyEyu4EGX01jjDFOUBKIDLmhUMLiKT",
-	"+qLtUAZNeUZUHuN1dpSJFxLEs9/z18He3DALKEoW5ydB3RWrGpGFEWlr+4qzqJyCGBXMwXI9j4RTpIwZ",
-	"wvXG8hF2+y5ccyjX9jF3wck+tsATTTt3bLa+TIfOo+GtobWLaArussus92A4uKW1wGMGi5iNqELVDpT0",
-	"jBsqPCQ1W9ZMYQ0dVykTtePEcRFQqaarOAWq7WhtE2j02S6V+r8IPpna9ESvnWPowqzmTJTVimC0tqzk",
-	"1coFZ5tdcGnKyYnD+OMbTgklc1YtiZbSSDGQiXzBK1rfDz5gtxI23kPRjTlvOYGdzcSjStcA+uQEN1Sx",
-	"2iaECkaYIzEfcdTRPvLBQbs4THIxRLsAjGlavTIGdi4/poOo6hvnZ5kGRnYmW0lc9fiIvX73CkMaT394",
-	"++78ZDAMv7x8d/y3+G8f9Oh/wQDH6IeTt8dn707fXnZf+3B2dH705uTy5Dx7fBey5DNIQumS2M8WsjB4",
-	"BOwZxZdcmn4cohuVOfVv5cOQf2K+lm4kNMKnQH4pVuucihE2Z/OY42RgLnw5wuyYNa2vmM4P+J0riZgE",
-	"SEffCXhbmY/sTKCN4c1JBML7i6MfTj68f/vT23c/vx0M7d+XJ2/OPrw6Pzk+eXt5evQ6pgTb4N1PJ28/",
-	"nJ/89/uTi8vweGMwgydaP5boeUI47b3OnhFU7/I6tn2YiggMnwSvdSO4dmkqRhM1Jo9RCNAItp4YhfXV",
-	"0V/nwCVIkMXkG4gH+RZtW5twZvNvTjXWa1AuzWZKi+updVFa16+sybJmvop8hF/BmTGFXYoruvv/Gcq8",
-	"YYjq0KYluBrVwihwkO8COca4AqonOiNkRGxXuw1KAwrtQ5E2xQypqGhxJvNtbdxq/q3UuMq5OFw1xahV",
-	"O1VuhwrUloRi0z8TB9VXbLh7MdYeyVO49HPunC3X4o1rHukQXWONaSPot13fC9e8namzDV2uKT+c0Epf",
-	"6kyLrqPBR2uzhvn05dckj9tuoKkssYiHx7PE5JuzQBjpcV1P9icxuZvJd+p7RzwjE4n3sy+cMYQrlNg9",
-	"YboryWRZy7KxOL08SdR8hDKdNgH3TMpqc5xlK183QJ8ZTo+aqJ+ow0iz4D7uSr6imtWjz6ZNR8f/ripw",
-	"lzHlwl2t3rg+WaidcvBpeBfhgMvNyr+yWm2RTmIn4Fo/yq7nM+3vEBrfG2NrOQcUf8Xp27DbnmT/u4fb",
-	"3r/0fb80uodz7FEkUogrXrdM9pZjnRhC6MV81fphFI3bUslRQasbIbi4+pdq1BJ8Sf8Cd8W/yprO8sW2",
-	"HlJ02cH1C60wt6E76WsYxZtIyGfFlGsAdYHCFU9LYemIJaNWc0M4P3KlJRbm24rIL9yL97mD7JvtRaR+",
-	"ZGfrGuBsE7V945RpUbClfiVL9gqkhzqKq0BHlBZZgMWc6gsIcT8Vxy8zoXjJ8yj6xpoirma2g/s3/Tm3",
-	"XRJAb0MLzN5NqWJjUVNbH4BCEa23R5cXKZob3n18Yx58m8ezGA6WFYWzYIYZ8fcWEBk+IJpehTW0L+KA",
-	"Z4zqps5KD4236W9kcf0z1/Oj05wPs9Vk8zLFNwBRWYSjUwgeksW1Wy/7+UTvgaqITScgMIZ7sWAJXrs4",
-	"1UnghIcfj9+J7q+2Rg9xVNssFtnil79bu49g7T41Q/MxNYCnZI/2SvOHFK99UjXZ9DXyFEEjeuULPu41",
-	"+kLhgn6D7wHM8vsaI/ew49dwsUiA3PuMrr2guQRwnnBJ49Ieb3AA97s+2f2Muc9+RegxfQl+P7WihuTM",
-	"xuOoxw3I6c+7VHNZ69iHHu0zGv3wzNUnamMURS6Ce1GFL/Sw7rDYAwDVHzbaACmzWsORlJFIvQwJngZ+",
-	"ZOPkPEOqbAQSraogRrsVEeyT7bE9Ur1lEx6J7z83TYcYd44veLHc4iHLJis7FmxhrZOujOj9VKb/ii+4",
-	"3hrdLhmrnSxc4Nzp/dxQgxmVqaFqH/kKI/4HKLTRZ99YswIjbdaWQLMNj1FS2M4vClmzPDqgaaA0XSzv",
-	"KMDD+53vDaNh56inL1yN+qqmu+LWHLXezF0MlHJBeb725lNIgN2d8WbsNowUfEkVy/tZ8uFLdmW6HQwz",
-	"WwKr1b+rfdg2X2xvH8x/ddfVzS1h74r3L+wXwoGxZ3WTtPi8SC5R3GxGAbE5LnMW4RS5dY4S1xKMIo8x",
-	"ZMv375x01sHt+ZIcAi2eDITPxmN5WvY410+PPTKJeQeBT50vxUG4em0vDp6230bQE3nD6ts5qxZGwVnQ",
-	"X2XNtQ8SMTJkaEskQnQqhKYDxooNJjs9HpFLSRRjNkbQRxN3B6WG0K67CjBMi9LzSDGDUeB114G3HWBJ",
-	"vG5I0XN524naTiq0YCQv5jvl0YlyWgsSS28IeT9nvR+n7Iwj0cTzdgVUZXNgp8GCc9EzcBlgzi3lFQSw",
-	"QJ0io580S1YrVrIyHxOjWNEYQsSTAPNGjOy+4kWh4L4rEDAEjY5QRSZHcY7Koa1mT8bN8+d/KK7ZCv7D",
-	"JgQq7yiHmvpMkVevTyGXcdjp4i8/X3beNxNHejfU1aqYP9d6iamq3IbmtQwRP3y1ZPRadejK5T7GuK5n",
-	"zklppnxzMCLvlqx2XkHDVl3DOSDHsKXNrTSMTQ2JdK1PS3QRWhHz5/AEWAxkPd4KMpOQdufRcQspboye",
-	"KYUakQvGSCkLtU+XfLSw8Owel0sNbZ0MzDwA6B1RkpLdcPsdH+EONzdqzmAlCrOoFS+YzXVyWfxLWszZ",
-	"3sHoOSrOWEwjIYHBcHDjXCmD56MX2FQumaBLPjgc/AF+GgKTB/ranwMszT/N/6+wonS0QINDC1vzT6Bi",
-	"tBDhvYPnz1voSXHNxl8V+l7UVnE9FhkH6KR16/YTOnRs+ZoH+h4CsGU+5x6Ekzg4/Psv5txaH/vgNb9h",
-	"gil16LxkkOdHhbp1OgK9AuQJXNbBL6azfbn/W5yZ/YGXn/YjKo/WvutPfhWdBgTAiIPPo6coQtLNa3UQ",
-	"h8+pXt0tNNmf8Vpp0N02NKQzDebcxoZYmRlaGnY+AAwP5904tBkMH0DNCZvZ4ZT5l5koPzSK1Zte/+UR",
-	"aTmsNijKT4qmIypWmqR04eg2JstfPu1KLy0qB717KVUv7Pur6AYNflA25ClS3Jyr9MocvRTMPEPx7X4H",
-	"3sHyUparh1vuXjTVTxaZIaGvF49AX7nNtmD6X5zAXsXY0RFuSi+hbcEl938Lf5hnSFMVy2lpx/A7oRGR",
-	"k+kK1XajxdII2dVoaQ7JIVY9AEbEGmo8FFJwBb5ckA9UMTZGB+aQuGzCzIfevrvs+Zir/dSClPXfxi/k",
-	"yB0n2iL3hPS+y1z6SLMu2t4nflFC6d2oNSwpKyp/YJGg84IyKr7VZSXRQp8e5xY36XPwWYTGExUYPzC9",
-	"2x7dU2xs1iMSXoBypunF8Y8Gjve696WMdrePJGXCB+zVcgv1x5ff+XelS3ulvgNp3kHQ7FdcXK+TNu9F",
-	"lWT6f1/LRZztX7OFvLE0B0ndU6ZvGROExpRmBEua3t9LlSEVP0uc64fzSLTaj4uQ1YietljCJUz3B0z1",
-	"dIOeGAPMKtrpvlzKmDDNJNU6tAmHw8zKLuxE29Ls/czTILgXn+fDPRo5ep3hap0VcxkxgyFRXBQOOFCR",
-	"kgE4INb4O/j4EV+iCup8jZ6A6bgDPsnOXDgOJsh6o4zl6qIXHlMjS+InnrAR7xYMREW8nNHShwiKR7fn",
-	"XbxpaswnUTQ5c/3MRx08BqNIU7KyzOHBCeeJ0oy1y6NNydPJpvO5/5v933aGuCMLbNWNhs3ZtDFNbNIc",
-	"nsDKWkP2bN2q9puuIU472K0Wql/0pSIE0eyi2U+PoaqNFCyulm/YBBTEp+S7599FuMMIptxj+PYu/7/L",
-	"UTEm74bdfHQdLxyyTRauI6DYvF16oipkXVqHlMcN8KUPAS8Vcx49+pahPWLpzKY8kVBjqN8i/iyM/MvY",
-	"wk+bWq0hfPZgTD2yL/bcPfpWalk3zmH3aycmbhzNP9p+5gtcPX1VL3EQZOJb4sscvE37QszKqonrr2d8",
-	"RNDj2Ygucuxx9b5cnbKnrAJ2rtl02Iku+dyfdez/5v7bVRnXX2kkJPIVaILn4O1LfUdrF/czn013eQ5x",
-	"fv7uPNqdQVusxnfpTywW8VOkF6130T8yp+n93O98p3UsYmxPmpNqD8qB1gfXKEhu6Vy8KvJN/Mct13PZ",
-	"6IAU+y2W67B++Y2eUaVTPI07h+N8Dr3o6wlgyWzbDHKJ11HUZ/fTJ2pRHxU7Ol+nX1/YNk8qhmtDS8Vo",
-	"Xcwfl2C/Cu1dRVDE+cozo8fRDTZo4lY5fhyZmGTiPPKlTNDyv4qYKNzh0U6izrbY/80HSW7her2wtWng",
-	"j5gKW5fL9kcfIdX1E2H1kZVsEFHJxu3Y9wDgFRBdo2iogIHxN9kAoGcxZ8U14bPwYv6NofnL5Z/Gvqyc",
-	"wdvvQ46o+2uMibJLhIFrPewhKy5+YLpv6s8/w4l7MgFL2yzg/RWAjDUVhzE/jC31pQyoRxUQySf+7QWE",
-	"9eE+kGjYp42e72Fmzp7NRNv/zfz4AX/8gD9u547pJL9+lTwVYl3iDD1/l7ZmzT+DjRDYRQ8/yW7bWt6S",
-	"yXnouT5SrNbt7SW0LBVxoDQb1w2KhrVTMk+PQ82pUjIlnmmyoLqIq8nau6kh4dpfTDoQ0Y2dQmcsjV/K",
-	"9GeRfEZQYNZ0YOG9oFy+YKxUWDVQ26peocVUlqv8XVduzR6JR3bTzh+XT+a+91Q55tFOVLoTRwU/z1rf",
-	"0Yko30M9hm5WFq0q+PCJKAm22S2JJe7+adn7bTQRY9677IUalXVMWfAFHXmlLeieWx2/KhgUhz4C9z5X",
-	"9lz7HHisHcPLIWEfNasFrU5LTKPE0hgAYTXjrCpdFnUurwwdERuSytLZfY9Dx6IbWNeC15DRcYORGAjH",
-	"OSJvHIAQzvkKcQYBUDlyQn3glqel1RU99VSV/VTNrmhdQslAQ0ud7/VO0jZl2ey3CEtw00TDJ8E481Gg",
-	"ReLqXDdtqDrph/MslC4YjQXAShdyMQW4P2gemv6XkWPPgH+7hcFh2RKbjPimjkv3haiu/w4gXK79ENi8",
-	"6ce4yi/Fmm3FTtHZXVUJMmD/RqZUM8jbDE3GZvj0yFfmwJKeul/Y85eI4bvU0M8RBGmXqRUE6Ua1XhSg",
-	"kuIuGlw1EdOHRSebBCY4CZAMVBC+WDQaQD2BFxIlHSiDhTW3RUaVXDCojYqUvqArG/wzFr62lSBsQXll",
-	"tMCaKdUfuGmn+mhJltD753Eguql8BR5E4Ymph8LXKjX7v9kc6S28h46UY/dhDyEDveazpZK+vlZv3MZF",
-	"74/udKsYR3fuvoqho8Hj8/gne4msa85uttuO+5vtOfghZ7naYlQZYz1AEOxgnpsjCzAx/Ugc5/j4dyCO",
-	"lV0MHpA4bDnidTgcaWctZJ2//2KkOkBVW3JpGXyygDrWUMUZYG0O9/dfHPyv0fPR89GLw//8389fDD79",
-	"8un/BgAA//8=",
+	"7L35d9s4sj/6r+DovnfSeVeWY0/P3Hmec39wJ+5uT2fxtZ3pM2/UJ4JIyEKbAjQEaUfTN//7O6gqLCRB",
+	"LV4S5zv9U2IRBLEUakPVp34bZHqx1EqoygyOfhsseckXohIl/MVnlSjtf6QaHA3+WYtyNRgOFF+IwRE9",
+	"HA5MNhcLbltVq6V9YKpSqqvBp0/DwVTMdCn6eqCn67vItFIiq6RWH2Tue1ryah46arYZDkrxz1qWIh8c",
+	"VWUt4v5nulzwanA0qAto2fzecPBx70rvUa8vfa+nr9wjam/fHr1/3fx9Ty6WuqxwGav54GhwJat5PR1l",
+	"erGvrwt9tW/f2785HHyyMxPqJp5Sa3Ho6frFmcnSVH094MO4g1zMeF1Ug6PDF37qUlXiSpTQnS6vuJKG",
+	"r1/tdquHWu93Ub+Ps+LLUv8qsqp/alGDh5rVGXb5OBMygpfZvI8A6Ol6EjIrU4lF/5KE5w+1IhfQ42Ms",
+	"yCc3JOBex3kuLS3x4sxyNeij1EtRVlJAAxxPZ1GGgxte1CK9XGEJ/oHv/+Inq6d2o+37x3U1v7ADES+1",
+	"mskrPHsmK+XSDmhwNDhWrN2IYYupMGyub1lWilyoSvLCMDPXdZGzqWC1ETmrNON1NbdPM14JdiurOeMM",
+	"13XIuGLiI18sC8GmQqordjsXpRgrrtjx2Sm7FquoQyNUxbjK2e2cV6yaCzYXPBflPtAS8/JgP9P6Wgpm",
+	"58ykGbHvdcne2TkcDlk1l4ZlOAtcBcYLo8cq06riUhmW84ozU2dzxg18pdLXQrH356+HLCukHcTpKxiH",
+	"EVkpqiH+P9NLYex87bILU43G6tJ+y644851zhhvEMl4UImcT+3jCbucym7NcKF0JQ3/NpChyJhUOmcYa",
+	"VmOpl3XBK5GPxspO0K2jnMGgqWNp2IQv5d61WE3s5IXCp3wpfxKrCX3kVhZFo0/aJzVWk/beH5+dwps4",
+	"oNFYDYYtWsW+7f/+r1LMBkeD/9gPknufqH4/3a8lySk3MrOPd+3iO/+iFcZ2QDOgul37eRm9+mk4mC94",
+	"tmsXP745fmnf/fW2+k7wElWTXTr468+X9OKn4UBptfMk3tp3rKC05+9g17fhuBz49w/v9P7hAPi+PSS7",
+	"vn+Bb31yHGvbty9t6zbzgy62YX5Eg5aGi+LdbHD0j50J0K55m3lbUXWXw3CqYPOJ9Te58ltkbnCa2/yP",
+	"2GLMBpGluHPuWLMRKoceiNmOOuIwKUeGdkbd9fxl2JYcyVmxXMykItHBGamuurSjMizi/EGspMWIHTiK",
+	"fORClawKOx77vt3GrTf8VCWkXk9LP3r79UJnoAIyPYuXEZm2iCTBwKrQ9cKuoFN8cJMG1mqw2xStZxDu",
+	"Sfrq6AaNgbfn8Sr8xYTi00IYu9AliKpcmkqqq1qaOVvURSWtAEHhWJcwMyeMaiNwvflCjJXxZ41Wvj1w",
+	"VNGaIzl9xSTs50zS8pEYtpspFZOVcdvJTitL29lcG6HYdIWtUfZ+M4uEnZdtTJdsgqxqL9O5mDz/C7y0",
+	"rKeFNHORM7MUGTN8ZdgENcAjZtWxyZBN64r9TZRGl/KZoc8YPBvLgktFItsMmdGMq5UT4XrGDvYOXrxg",
+	"2ZyXPLOWKMxF1xWb7MOQbueyEmbJMzirPMvE0krsDVrn6SvS7GQOm/BGGMOvEps9+FunDXyHFdJUdnwL",
+	"9yvuIi8FuxJKlCjjnTbQJrOxkobR50U+YqDHoCojrd6y8gxkWeobmQs2EyKf8uza/mZ7tBTm+1/Z745V",
+	"VgpewbqVrF7m+P/U50djRbpTUzuRV0qXIrcaDqiC9K3js1OkQlmJhdnEaWmdgmQZ8LLkq4Yib67lck8v",
+	"USHfW2prd5ZoSLT5IVgQ8Z5sI2a+ixWc+0iajRzXfwnJYlnwTMx1kYvSKZSBk/ozzYyAxZ2AIrZnD9XE",
+	"EoEogYqVZrqaixJU5sApmFuWJjOGEcAWb8OPXzaVtkddm+hbd1qdSMGcgLLfWh/H3ty6NJbl8vUFiye7",
+	"xdqASvnQqgkvrnQpq/liswS03z92zRticM7N3B5m35ldHysxgAMQw3Gn3XbDjLxSvKpLMYoko5nzg8HQ",
+	"/nP4xz/hf/54cJgUjLm8EqY6Vcu6MtuNHNv6YYMJueRlZSyb5OzHy8szJ6+BTWZamXqBXM6xzNT42YVe",
+	"ODXEjJVWxarZ3jdls1IvYr2ATXW+GiKxGLbgVm/IijrH996fv4ZDx3QJBDlDOxC41VjFy48NpCImb3+S",
+	"draWGGeWXyrilG6fZrUCX2GLbbp9sMMaDAd1WSTXvsE2wTeY6dw+6+zDCT1paHzdNWS33DDoxQubjCvL",
+	"8bUSduKTufg4GQI/En/6FmU9/r8ui0lTvZqLjwMwIcWfvvX/6ZvK7oo5ktLnUssbx2RbxXwYHerWSYk2",
+	"6w7qO+zaJuUdGu2kuZOst/Tv1sBq1HU11bXK3WEBfdWuR+IEzfWtuLFHAEh+oeH4LhZwFl1/UkF3Y+X7",
+	"+0aOxAgP5c9iOtf6ml2W8upKlOa5/diNKOUMVU+7Ie4Mho/b01gU+hY3TaobfY1Hl7ppCkJg31uy+W0M",
+	"EmwXMTQrfpoMJ3adVYxEtJ376IHskeCkeGxh7b/EFry8Bj8a0A+rLCMXH5ciq+yvf/35cggrIHJrN5wV",
+	"9dVU8zJnS1H6jfM0aG01YP+TX2+rvSl8YBJR79BZcnY4upT/Qk0HlyqhEjVtp6MgEIdsyVeF5jn4Cgs5",
+	"E5VcCFbIG8vk0LzxXx1FVPPXny8ZLfEWtPOW/ESPuhX2I3dSmJRWYrJx1fCEdhVJmNsWa0Ceq4dWlEgf",
+	"KMk/1Dka7vmFd3d1m/gdPs13vuAL7z74ZcS2po8VOEbXZSbe3SpRNs7Eicqh8SZ56tt9Gg48o3ojqrlO",
+	"eAzeofh/hhrhsyH87+BZyuFQicUyrNFdRgNefmeUtTwXM0fDz+xCPAMCF/SuAXXRLRk4E0DtdRe96oqt",
+	"dM2UQDFh1WJ0ye7hvUJ8eWKZgzOpw82D/RX/h77U0VidzlghZhUTi2W1svqQG9+MF0Y8a3zRdciLojFw",
+	"6JdGyWrj9HMcXGNY3gWEes201LfWvudEAILNCn3b8ARNtS4EV4PtSQsmuPu+tbSg+JR2zmSX4pJKkGM4",
+	"wEjY4ejF1lzn8OHNM38v6E6bgAvClNHT1xR59fvz13ukY5NiSl4s3NygKvCq4tkcSGesYtkn3p+/Dj4j",
+	"8PBIw0qRy1JkFdKafeLXzRMI8XVHeEHng8tL20tQ1cjZ9/4U/JOlFZD2bwoHwDdM+4TBzdZYHZ/BW5NT",
+	"JS3hSiNwW0J0xMRZFnQocsZZLmczUQpVueHM2q6MFF/egqTD5l1a4t68cVGz7qbRds20VTnpsI7VhC+X",
+	"hUQv9P7Hvdvb2z0rVvbqsqAXJ2whFwLGO6TNpjXwTjxuDAuDHasQWdPdU2REnoeQ77atk99z4TzFlUVa",
+	"Efb0SKYWkqazftH7SEZVk0ClInOZ7BLoCOk8WkkcfpDPpdwgnuMx7TBRouoLuDtO+e6jx26qzrVLF85N",
+	"C5L2AM+ROzONMwteOwXasv3JG3DBy1sbMasLNtNleOq+QwfDqt9LkcmZzKzkGaswnkp79wLLdGlXvli1",
+	"HA0bXQpXJVfV3a4cf4BXPw0Hi6owL1saV3N531y+voj1KrfCtZL/tHzAXVZ4wy80dgfJXevDWaQLisgv",
+	"SAJd3tj/W2Oj0v7gcQP+J9f34vL1BQvBYV27WFkRj3zPOdJ59MIwOIAyboCLTewSnMCdTz5h0owVhMKE",
+	"KADLL4FyZlJZy4RxY3Qm4XJgnbcUbRh1DedmYc+RXvAKrwbWnHw6K+1ld5tFI03vEz1Etjgr+JUPmahE",
+	"uXAWMFgTDbJ2gs2qXW/qquYFu3x9MVbf2PV+3u+d6GN4qWMyVmvOyVxe2UEV4kYUcGxFVpeyWq1Tl6KF",
+	"couyPU9ZXmcJv9TZTy9PWFWXyspadlZqPWM/iRWd8lywk4/ZnKsrwb65OPzjn56j6xFcIBIF/bVYVg2T",
+	"emgpOkhsqwM+M8xUvIrdVbtrgo5hJ5n/uXsYeL9r/6EuJSvFlTSVKF0IC9wBoqwvYbLgRHXXjD/PQamu",
+	"huQ6goMJZ4wrJr0W4UWb3Rhrtyqx6QovGucOUzc9giAtAaxCj0yvKQxawoyZemltQYN7ikLACYzIgZXN",
+	"tTbOJdkJZ/IqF1jqzlh4GTOsba/gcMwwpxTzhwOX3HzQj3qlfjxlmB7cWWsmjakFcLcsE8bggd5Zwrtv",
+	"d4NL3HD99rXlupNnd3C50vZucrpSs363q93wpt81XOoGkWTPhycqYH72UHd5WiMKzss9NE7bcs0P9plp",
+	"+nlGXe2CggzGaoJdfoiM0AmDRWROj3XeTtD16ISTSuNHB4KK/ryg0VWo7JH26rpZOUk6jAUGRMqltwR7",
+	"fRmPz45srKQyleAt39UdTMkfnArUMghjk8oy7ntoScedvj4NB1l7Yvf4QGeR7AestXGry/we/Z65LnYO",
+	"D+t0db94sbWLudGDv+7toFoC2e95dbt5544SDezAuIcPEAITnRhQJ3+k2zer9i24grgQFPpk58nWEQVt",
+	"y5DJaY5sH3usoTHbA9aMhQdvmNIVilXOlIjjgyGqx6qvIncz9KYsY0YoIytr8kuFrNkOgtNlmNJqL93C",
+	"Su4lxKo4f33OKz7lxs57j72zauGtNGLIppq4YDQk1797B2bg+kO/2F8v3r1lb0R5JdgZr7L5EJQLO+Sa",
+	"bmLBb0fnFKaP4czUDQzjWK3I370U5aKuIklVCmMNNakYZ9++eMG+4zk7j4PHWr5oOFcpkwZPXDBlAifH",
+	"d56ZyKwJMsAOmEfLj44QuzBofYzVshRGqMjLg/4fhRFSlfhYbVb83eACmwnO8tQ0iGX3T4XcoX4a6SnA",
+	"CuOWjFUuzbLgq+Y8eoLYsrXW48NZjuvlab/JOHGsdBI5YL++S4U4Rye10C3+smmp4+Z4O6hvaZ3DfF1w",
+	"PnnCgguQqCLWWlrfN1Jlghm9EM40x1Wx+lOpF2MVQgkh+DBjhZyWvFztvj+Pm2W0Q8Sb02O6QmZHheZl",
+	"SrtwvXeVvh17P4tUi61Fr3tpN4kbHb6x+jeSs9TpflPe2k4fWeR+7SKUtSXoWH2VIpS1JSjOA0K23UxD",
+	"FtFcqGasb4MF/y50/72ELkvK3LG6t9Bl/wfLXG8v7yYLL8kudmFeXcdBytaPzPNt4r8C83nUiCPiYi7y",
+	"K3ZzWVKThpkKMgOccIZEcZStz4wlRXDnfMPZLQX6GXkFAjFkcDKhsnKFeTLXYvUc+J6CsEJwLCK/60Ql",
+	"xrFaPsxgzT65bWk5NldLCqnqPWGhC8phhebXYsqne3Dhg0Re+ZviITNCjJXdf3drbpdnqY2R08JFrJhm",
+	"9KzCICvKqhlQLiakAAx8KiBlREJyIwXNDZr5lj7r0Kf/pagpOI8TjN4/a0Sax1EpbrP1LWyl5x6Yjxvu",
+	"s9kNLyUkPo1V8v47q02lF/JfonV1BLqE5f0yqwteNm/nOhqF1WPSXuu5YPTQx/qF2YED3m5lvlJ8ITM0",
+	"rC2p3YiydIFAoCS9P3/tqCEaSutCys5RKErxmnMMn5AlHAKpTMUtI4WYRyPKG5mRgOdo+7hwoEoziXEa",
+	"UWqxVTNhdJYFr+nazPVSzlZOy5Mlq0vQSCfzqlqao/39xYraWB6JIYEruytj1Z21fbczawjzSPeGuw8a",
+	"IQX6uruOBc+FV8DrssA4Krz5gWgqDs50jKlyh0hW7fyjna8OYPN3ugcKE70Ui6XVpU43+kt9y1ekRlkN",
+	"7LhK6lD4yEl1CEVt3uZASD71MYpna1X0PfvCet1to9c4fKrlHhYqf29EmdJJTugRqCMU0exOTVgxc+Si",
+	"3OgoNQlnKgqtrqwhNtpRM/Cff3AwiP58yU0abswGfHKeEw8hqAqoS8FDsEi0qdg3coZGS1E8HytUm/Zm",
+	"PLO89Pjs1ER3aFbttYswsSwx04upVM7yItsuVt0mMp+wxjXILqv8KMu7OVcDsjFSqwohGLWpMAYD9iGK",
+	"eWrLnlHqWOCN22l6i+mbLppdW8Hlbq0holqoG1lqtRCq2pViHwu9ZHtGRjZ9ig29d482saGCm8o70rfk",
+	"RaksTcqQabqXAp+MB5u6+2lwLMpP7NNZsEVTc2nILvzsaHsl4juUIW6tvD7glKCOQkB6xUrXSWUifpdo",
+	"D28sqCPQjEZjdRwAWmQjyQTeeWZ8Z9IwJ49JGkfZAZaIgPPY4SR0jZWuUY2gV52iZudRsaScH7GTG1Gu",
+	"Kkw8nFXE6Su93MNYm1wvuFQd4c1OZ1F+AuQLSWNcDKkaK/e1RlbWzjL/u91l/j2FJ1Hlfbjdtklm8VA3",
+	"HhVqueG4OIOu4aLhsQvH+Qw7WESVpoPm0wujt1pwRPzKdl61Jv7MNDl498q9jZC0i5Hb1Iw27m1o6fWC",
+	"Lyw/u8x020032+262dnGg2PsECsAWiDkUJSO8aI/QPBsTlEjDosgtugbCX0qyqf1jamzOGLGmtXWouwP",
+	"kAWvN5lLRhiDfN9lc0QgJ+hp9OHoKeSQrYKqkmfuriAHPbsZBN+XHdIZv9ohzc22PlUznQLmcdPYcT7d",
+	"sLX2GYH+tgj4ak7KnwPOlvZPPYuVIVMvFryUwowGa8+fswTT0UMxa9oid74FKGJ7cLIzowYBW6Qf8q2R",
+	"8Rt5LHJk3xTE6zl4pC1FmSlRr/nQ362QyIjZAQ3MHv9wtRu9bvtdQAoQBUVa/eh2LoqF5TIL/qsuZbVy",
+	"EtKqmOR082GTzKoMHizHwz/kWhgmPtrFyrjxabkxf7JDdqlZ08CKpGLGHnqViaFHn1tcvr5wGkuJt2Rh",
+	"lqmtsM3AZ8GzyrBCXtuh/rMWdI/TYYAuHWIHRpMSb+0Qzj7/xW7mtrd7vrwdg8pkMneBPBDRMxfyjLip",
+	"bhJpj0Z47K396B0kP1rCe7kuou98uVVMeTkugwFy+mr0xZ0F208mrWVftrRrt3lBe+iyuBg0sxTArTI8",
+	"m5nOxagv3dV2+12wF7e3gImYA+l2+xsmRMV6pQ/N+XX6HrYIUfuoc7m8+EqTjY+YoAhM9rvL/XeX++dy",
+	"uT+A7/pLuhk3W+pDf16SJ3mdpe6ffQepZZEPCtBtXd5A9DWIB2nGWwAiSxwmG/RGM+eltc6zUhszVs2+",
+	"4Bsmdf5zXvHt7elXtrWVyWWpy4TmewK/N9VdbEsj1VlWl6XPEKos08TAFu3R8tpQHizCsXOxtD5m2OXj",
+	"yoXVxgzeZgfYPzbnGFfkP+x8IC6x3R5g8OEb+2eUASfNOPaqODg/pkvb4YgduzMHKhuTKgetmobQ8qG4",
+	"t3fK4tz+5ImPS1kKk/IRn7hHHho5chRjNFrX0dNIR2S5KASAGJ58xDsQh9UFt8CmniKQNQShQFsAyrwB",
+	"CEi73NJh/nCDEXBjGnA+HgyhjwrRfmhjIOPVLjLehYN4h7zjSpSQmQvp1UD/3zg1v1Z7hFNpqelXPQ3e",
+	"hGLVxYeBcYkFl4XHbLhVKMHsx60ckNXzFs9ce3F31+unBmTN13bL08TbaS/JYwZIETtJREg9qWClLbNr",
+	"wvCTyTQwidZqrhdAr4itd5S97VDBmx01MMGnUvFytWMH+M5uiOLNLlp44ltjgjd72RkRvPn6bnjgzXdb",
+	"aOAHkAx5ly7wRY8qjkGqd+jIvRl62iIVLtkPpb1hL2db5qaleoqT0rC3u67SoV8lOvQ7dXERFMINZ6wB",
+	"Q9un8TUaNjU6a5gARwWUAxdG785+vx+wgTkhxioKqaUjv4rRO3jmQ4lLUdWlQtuYs1KYpVZGpFTDZW8q",
+	"gI/3J5btB77eeRkN+ufNYxur5uA64sWtXeJe3K2qbK3ytuPbaBv4b7eiPSmM0Q1g/2xN5GmSR24iI2gF",
+	"WQQNdMZKY/wmZh4gzE2jCAeybTaThTBWhW2GahpUsscK49XvSznQy3eIH5rC264pUhORRVkLnqeZbBEr",
+	"bXZGLgIaVNVc2DdhR0k7r6vZ3p+dGTxWGhAtu42j5fBLxBswI6LKCNygFDwPwLMAkNQB1rbEimuVJNYW",
+	"9cTrE1ENkcBGUmkhPK+jlxhypMF4ogfD+A+YO+R8H3/TwCvB2Odq9TyZCsITAzl2xy/u59j104EHLW+s",
+	"MRaaGnfTnNQts7Vr0ISlBiqKfgIDzdE4AsXqtn8q9c1rkTifP4mV+wbPrGThamVJ95qQQVof38xamkHA",
+	"GEKc8ZhONoBe96k8G0glwIPOdZETvHMA/1RC5GCGLQD3jv3158twN+zuWtkEY5UnbkkAytYtxY8X/0+A",
+	"8wQuxNnZyZvGsbPtzhvt/kK+rjYz4nkiziCG4nYB2T9eIBb2jxd/+PO38O8fDw4Hw8E5/X5Ov59f9EFl",
+	"NwL/fwTk0rNSzOTHfmStTlN2pYVhWAMvAiZcA476Fzb5juBUYcrgbRjdAxOMvAQpZNwT9ygApBC+qp7R",
+	"9b8d7hD55A+a5S7vznHPyeG3c4SVPlj84YWZ3Geg5NBuovedRTuN9cjaSgl6wZF6MT2Jy4VhAOMNDoly",
+	"RcglbCJ5hT7Xifi4nKAHTTTBebpXxDug0PSklDWTyVwKxbVYjdh5kr7X84oYpTrKEtgK+DZh2vSuN0Bi",
+	"DteyD4C09SJGaVQ/wPvWSqrcSbs99aBCY7WswZnD27i5lQb3n4DrPgD0MtJU9g/YlBnPBPlFwcXaNLZb",
+	"hY/Mdoi5SduuY2+DDeNNmK5/xD7+G+FDJVsAEtTmm6lmR8P4u66PNijnwbaz8sPvQ9UMmIzb3X23yvTd",
+	"3elZ9S4sPOlFEU6BDw2aL3VWyy3mNksWmeTrDkzctqmbOSgiehQFPsRHR0hwVCehmSiN3mrps1KY+Qfi",
+	"3rpkN5JjNHoKHwgY4noYFIr2mMSps5uMTqsdb2s7pAirD+xzB3DWh8PrhPkbwaI3IBwkYL7i1Y7OV2NF",
+	"4j0kllE9xG0wRy1NCFXtVT01ona4mNstU/swSuzd1mL+HGnXflyUYXw/b8N6ouzwlEUTcnFLLEyuAqy1",
+	"j0uAMSvCbQ+ikYLHKWMIbnkBkrplvURvNIpegNqw4NeIauliA4gaHcLaHaAltyezRQS2uBmBkkJ8tkCi",
+	"dLseUMUWHoayHZKGO5vpxaJW8Ju6aiFSHnowQwgLwyjUfIjHsr3Lrrqnu1cGpAh0KtBPVJRL5IGzYoxn",
+	"jJjcwPptoYQiamnk5KDAWzQV5lzlAZd0rCBP1YGdNqitrwxpvbRaOr+xK0E4k77c150BJjejLPI0ym4c",
+	"puNwdoFyrRwD0m2BDPpAEXB2eQEoZ2PVvr+UxkFGUcESzjai4Fl7c5PEQ4iGMF6aUKYXUUGiSa8XOq6G",
+	"8Uj3v58H7/GB0B69NGoJgmgaKQh5QiHcWglL4sf1tYxDaYWDcbXzb9jl4D+ESI2WugXwF9LQFbvHc21U",
+	"U3TgNped1MImInFc2s/hUiLgSIgj8qUGNqPWsXNRlVLc4AvNA0OoL1YKQrg0GtDaHq3VMgy/QiomXcbM",
+	"+ZJisdbR/Jraxr9reA+v4aWpnSgbjnqXkpu4547s8xSF9yhF98IZRo9rjrXLgOPAp0eR09HXy9DKvpzp",
+	"Mo9RicG0/QuVyJM31sJxgnkBgEePgzBcJZ3OF1XkboY2hP7j8/DsMeBXIJSreanrq4ZW0ikA0ucfRuCR",
+	"tFmPjLIHVGztletWrLIL9NV/iQkc4pyq3TAod+Pi8WK2NlZx0QC0LX+/zHxKl5mBsLa/zYwv4beirEv0",
+	"httDIhe8lJ2LTWQfkTfDsSmqk6sh1M/Xo8gDpvNYHUdqjl0wYmwQ5It3ij9i+TuHC9MEbFMayqNpOx5M",
+	"8i98mDCKcfB13khAhRkrZwgcn52C4ABxgErjpF1iww4apDWizEFR3pkvJdGSaSHJh8wjBGLGDDmvWC9L",
+	"vVgSSFop9kKJoa7GZ42RAPJCei1JNAjgI2BnhDWvNACVEVJesGnirD2T6LDSeJlk+3p2IxgvSsHzlZuv",
+	"y5PuKgqwTz1EdBwetpwEDc0sqRtsEVMhjRXtDTLoXkA1boXvJ8C3iuCMs/x5FevxjSlbdoT9gYVryddH",
+	"y4bWl6Ex3l/D6tSqkgXg/x14foqTz4S8EdGUY7AgNxYkiHC71UjKsEdX5BGMus/YnNBTVB1H7DQXAYWj",
+	"QdjY3miqWViWWgldGzbjsqgt9eFOjxW/0bbp1hGcu9RWCGNNKT3haYsu6cV1hIl2lz1d8Y4aZwQ36DGE",
+	"HPQTZLA2eDCd0VFgda4qNnv88Dr0BOZ5RSRlgKYwUcMyN9wUqa7Gqm0VkVNHC89CJSQ4pkwRn12sfI18",
+	"XwSHF7Ja+dBvns2luEEjC/vizMD9j08IBqhPL7UgU5CQFwMQQfeu5a4ujY28fKe6PbB0AeIMiiAMjgb+",
+	"Hi9h3jvoMzh3KzTO4h3wfhFUskeMiiIBZx5T1+MBIzQbI6r78LKWcuELOjTOTVK92PKS5cJH9K1TKy4a",
+	"wUSAyom/BEhOpRH6QhQGf+iEVVkVg4jKHUJ4PRT/uFeI1NrgqPeX3/tIpo0xUVsHKrGd45TivbpwpLBm",
+	"i9LwfM3nzVwER7LNiSVcwp28imeGTewCtAwFSF+26zVCHGCllThib+9zEW27wVU6Ahul2VOTuELycQRS",
+	"oEtvWUBnGIGW7oyi09qdxYEyw8adgC4J03cmC0QPDqCD6U+kbbZWIRPopOVhh96dXws8cskPqO5Vkv1S",
+	"FxvWfscpbv0f0rlIz6MSi6Uu7Wrt7uCI3Vvx19xyrJ9YegWdg9/f+jzI/GGI64eDkpdMo936P1jX88Hm",
+	"ng/6e+4fOdZJrer5gfOhuqKM05VdTcfq6rhMKoUcVWIJ34iOQJo6zk7e+OjSLI54DFGO7RnBbQzuWWdW",
+	"9psBsPMIwEOxHwo1AuZLOXkQIQfYSKAQQKwchCC5q7lvjIh5WSMG73kSU9RL4qmLFE1gi9KpjAFE472I",
+	"2qGbqEX04RfXvBmQGAGW/nJ3JfqVWBZ6tRBQtkWbjBck0ptScsE/ngswWE06Q3nBP8pFvWCqXkwxU6ik",
+	"9mghkH7truh89bIYEQ6Fp0P8c6jyIocsOBpaYCJ0helCO1vQcrQeAJ4rynQGQZj7xVJkSYSReEXWBdOk",
+	"l3EXWyYsbnvooVT1xpiec98QQt8gQfs4y3Stqrfk00qGNsns9GxdqWg7Sp/K7Demi/CgPcYi9spOz8IG",
+	"fRRZDWxjqXXBjCgQmo2uaOL9S12JpncQk97/5kBxIXwsEQKdbue4H8Dz4xL60RJi4TPjE+s98m5jeN2A",
+	"xMHR4Fej1eic374RxvArsQMdEC5nlxbvhIGKHrmd0U+bk7FNRpe23afhgADz3yYdpK/Cw3bIxbxecLVn",
+	"9WKAmgJx7ZaaIPdnoQJEXCRZdpLqe8xGQTmxSWwS98zH10RZjfE4rHrnNV1Pm3HGH1kflUcoRbfIWE1F",
+	"MJh58BA/M1bl0KrTUajceC6ueJkX1l4n7ZsUTrpDgb67ifRxwuTmcJKwBJuTZAmBvm+RRuyNNlUErGo3",
+	"Dg++t3KmEOsLuKkh3gbLKxhaVlmysGdPAVz14SoOXLb22pIAOF8bboq7Y+A8DWD/O0Kieq50BzDUXtaU",
+	"StSNOEKTc3U2cBfsVGLRfcCp5yHeC/skL/2Jyhmw9g7wwy4sdSMjvZfn+44MlJjWxs8nOFFr26IhrFn6",
+	"B4PMA260dcC0k82b8PKw1yReXmpGsA0b47ojjLutBnvmQiZ6gM12yQGhni5LrgwAzGKRA2cTHb+//PHD",
+	"xeXfX598sP99d376/x1fnr57++HHk+NXJ+eDYdzi+3fnb5q//M/7k/O/J7N96lQwQ4Ri5C6+hg3oPAf/",
+	"lLtKEVKxrC6LFZuWPBNm8y1sD6rMibpB8LYUenJLW2tUg9gaf4dy6u+PmL/uKF+CLk74IQG022PMW25y",
+	"OyffZRTq5J3XTplELL9QMcrdCg3xMjR61dlszvrj6KgDC6GNirUp5iKxNPGK9e2csy0C7G2LC3dswe3M",
+	"PWidtE06mH9fHOnTY2kmbjuU+FglzcNlKW62gGTbFiP0EgFmugChUgFpuIsdapeGBwV0o9SpWxd7xdmC",
+	"Z3OpRJCegIjUD0yXi4rLInFbtD3zBGV4BxFjB/S9feceDHtBVmc38hsfJBUJXAp6dbRt7JP71C99m4Rz",
+	"ScNTwTN/AcHd9QjoyHPCUrPtutmls3Sv2GECHqevZ4oyoSpclgyrOaalKwwwhheHTKqsqHO44bR7MVYC",
+	"c9woBQf1VvyYN4CkN+bs4yM2xlEfjOCfw3+8+AX/94fxoCfPYYttBMYd71xwrPmSj/CVzTuKa7p+S7+X",
+	"RVrYVck0q0uUApAA6HeiSJ81+2A7FMqeLjrTof6Gfnx9MzLdKc3cz92hIHBDlDYQR1FApO224LOwmglW",
+	"XPCpKHq+js/Wfp69pjalcKXEuGHXYrWHF65LLkszGqt3qnAelb340oxibItC34p8o6trwZf/wLd/ud/1",
+	"NC65n31qs34UvECAl+ZuWU2iNrFKqq8TCmX7PhzfSn3oVMlK8kIagdcqQYSSdZdwnmx6JUQ1eoxQ6d8J",
+	"gZgHjfjyJMRDA9ywpRk8BYj9lHvkCQGB3RHSCyMKeuKr4RFGVyNIto+cfmbYPt767Ge8KKY8uwakC4Kd",
+	"LPWtESWWYMdY5SFe2H0IAPv49w1lFdvDjEH3ISp+xH6W1VzXFZOUpuY/NUd0WEBgh4uYpTYVfBwK9NxK",
+	"levbkV4KJcrNUdo0z7ue8Yh0dz12GMDRpfi6DzLXbgcEU2FkefA8obdt3TxTuTJ9RmFrzIe7s4rDu7KK",
+	"w42s4gkmeIQg2HaSB8F/ZlrNCpn5DD2HXD+mPM2oc5+gt4pRmKEAJgGaQqyuZkZ36io73RJD8zYkmfho",
+	"IktUqfOHd8QIc2wsuUx5+d9T/q9x/eLF4Z9mWv93xqv/+/DFVE/vc1nrFy/Jho79074sM/S8hvgjOBkU",
+	"8KhcqRAd9ggN+TgtYFfs4nhMg90ToKP6zuz0VYii82Ga6IRcdSKqXTnn0IvPNd0tQXqjsN0ZaLQTWdXM",
+	"lqz0WEWnfQ1aN6wAMgifm/uB4lpuXfwm7SWKtjGcafv6FjlGT1CLuBdqqe6illbtSJWxamnW3QUXyuDV",
+	"N8XANSNdGkBwYRshDs4j5PtCQGtwVNuZql+/ApVLw6eFeDebFVIJzBpIXnh0WqFQitLTSQDFwQmW0eOr",
+	"VDQ5K2ooVOSkh6m4ynmZs4nGvj8gyU8whtglWzQDi8P2O1ljhGX7lShWcFJ9Nkml2YJfQ5BEVgheBgI5",
+	"PjtFnsuLW74y5EygZJTkWMZqunL330O4SfVlxg3l7TcKLfrA7gC+QyEYMGPjwvSjJBXbIRUaCyD8WDuY",
+	"1iMqFe8mec9UdUyHSeR9we/gKSh1QYqxmPMbCZX0Zi1x4Bh54HEwI8wLCRKNZJdXN96fv46qXvnbe3dW",
+	"Z7rMRKwkuowdH4tqD60eK4xbcaUMOAbXgBqB4TLDKE9CK/BajCFsbDwYsvGg0FdS4X8pMh3/wG4/UH/j",
+	"gc+EIuolbw7yilxmVUA45+VUVhB5iSvsHVpxIS6AK9AzuIpEM3+seB5V6ZrVVV2KEbvQC/+mVYUKo9EZ",
+	"4Kv1ODdBs9rX0B+NHOjX9vnsP58xs1pMdTFkciRGbEJz/s/mdCdu/RrXCOjHsscnb4TJ+yWsFcRMTNpq",
+	"7qSRFTlWE760nfLiAy7QJKhu7JtqztW1GbIftL4qRDM3xDwPiA+MAB9C5Lk/di5UBdBEsIrjY6TpGgqx",
+	"ijJ2SsRNQNlP5FAA5JYXMrEBtDCiuBGGfUMBHs8Me/n6lN6wwgvKUx7t7x8c/tfoxejF6ODoT4cHf/oz",
+	"WrDegH1OkXoQlDN0KspMXj0LZ/A9luywx2uIcf2xSWy5DXZ66Ht9nBzhu5vtqTH2mu6gV0FcMeQbJ2yE",
+	"IdMqA/kw54Zlc5FdizykKD9ZE363fJzApjuZObF6TjH/AgvjeN0T2MB7OtUpfWHiqmWT2B+2JazRDfnq",
+	"ROBY9Ut9xz3c0dJKmMA6LVk8ClZIv2ukZedFRtOuDojgNNneA0GZho288jW+lNhwdIZL1XJSrEHGCLn2",
+	"T8ut87rHB0++dbpOXFqSb3nWG+HOzczpIKgXouIIyzi1Rx4ylCBwdzRWP4kVlc8xlVXA0A/CClFZeQUx",
+	"7lyhoeFCHvCZGVL0tcF6grWyEjzTJYSs/g2FNg2Mq2Q05QO7+IeD11JdB+qKrsQTS9vXdE2VrUKq654a",
+	"WyiNu2HFfYEadwu12CY8IUlfUl1jVEAiFCEU4evEY7eLrRHPIkMgKsXoopZ1SYEWo7GiKOhGB77Spdem",
+	"Ie6cMGXLmsxVr/u5MBFLUnH2IgCT9iUu7m4rbKg1eNkNPAdSaFSf/0oLC6ZvQX/Ut1hwHP2YDsAOio3T",
+	"jH3C4cWrn36v3b9G1tK9sF+ONrmlDuybrYIq3C08nUEM3gxARUFmYokqZqyxFWeTozwAq2VZikxA0EGj",
+	"gHI7bKniMiEqX2HoSpR1G8Agkt/zoR/eRrYLqHIR5yJCYSlSjdjCirS1fcUZk05BjCqCYT2yRwJiM9Z2",
+	"ltXG+ji0fReuOdSj/JgKZhAfW+iwtp07NlsHzkDn0fDW0NpFNAV3sW3XezAc3PJS4TGDRUxGT6JqB0p6",
+	"wncaHrJSLEthsEiYKwWM2nHD2xZg96arON2xfTvQJtDos10q9X8xfDKlVGSvnWOY0qyUQuXFimFmhi70",
+	"1colYthdcJAEjROHuQY3kjPO5qJYskprK8VAJsqFLHh5P6iQ3Wp0ebdaN7+kdXPhbCYZlfIHVDsnuKFM",
+	"3zbhkjDCFIn56MKO9pEOBNzFy5eKF9wFQbHixUtdqyqVC9eBjPaN07NsBkF3JltoXPX4iL1+9xLDl09/",
+	"ePvu/GQwDL989+7V3+O/fYCz/wWDmaMfTt6+Ont3+vay+9qHs+Pz4zcnlyfnyeO70LmcQcJZl8R+JkzW",
+	"4MaiM4ovOUiOOBw/quPs30qnHPwkfLHwSGiET4H8MqKs0g4utzmbxxwn/kvl660mx1zx8kpU6QG/czVf",
+	"G8kQ0XcCoGDiIzsTaG15cyPa6P3F8Q8nH96//entu5/fDob09+XJm7MPL89PXp28vTw9fh1TAjV499PJ",
+	"2w/nJ//z/uTiMjzeGLjkidaPJXreIJz2XifPCKp3aR2bHjZFBIZKw1VLrWTlUtKsJmpNHqsQoBFMnhjD",
+	"pppi1AKQDAuymH0DsV/P0bal5FLKtTutsCCNcSl1U55dT8mvTvcVumTLUrgLmhirRgprCrt0dryj+leo",
+	"Y4nh6ENKQXJF+JVV4CC3DfAEcAVMTyRWyH7arjgl1D5VlQ873BQfaKKq7Iks17Ux6um3msZVysXhysVG",
+	"rdppsTuU2CcSik3/RMxjXzX17m1ueyRP4abauXO2XIs3rnmkQ3SNNVFZQb/t+l645u2svG3ock199Qat",
+	"9KXJteg6Gny0NmuYT18uXeNx2w001TlWKfKAvZhodxYIo3lc15P9SUzudvKmnZYe8YxE1G18I2L5U+ye",
+	"sN3lbLIsdV4TELlsJGU/Qh1iSrY/07rYHFPdys0PMIeW06Mm6ifq8BAJyMvFkRS8WnP98ODadHT876oC",
+	"dxlTKrSd9Mb1iYHt9KJPw7sIB1xukf9NlGaL1DGagGv9KLueRtW4QxpMbzw9cQ6obo3TpxD7HmCPu4fW",
+	"bz/c3aXRPZxjjyKRQg7BumWiW451YghhVun+NIkdUic29h0qaGWtlFRX/2tqswRf0v+Cu+J/85LP0tUE",
+	"H1J00eD6hVaY29Cd9DWM4k0k5JNiyjWAwmfhiqelsHTEklWrpSWcH6WpNFYe3YrIL9yL97mD7JvtRaR+",
+	"JGfrGuBsG2r7xinzLBPL6qXOxUuQHuY4LnMfUVpkAWZzXl1AOsupevVdIn608TwKGSNTJKdalq6eie3P",
+	"ue0ayTIUD2P3bsqNGKuSUwEUDlUC3x5fXjSRG/Hu4xv74Hkau2Y4WBYczoIdZsTfW6CD+IBV/CqsIb2I",
+	"A54JXtVlUnpUeJv+RmfXP8tqfnya8mG2mmxepvgGIKr7cnwKEW86u3brRZ9v6D1Q9rXuRLHG0E4EjOK1",
+	"i9OqEe3j6yvE70T3V1sjBTmqrReLZHXf363dR7B2n5qh+ZgawFOyR3ul+UOK1z6p2tj0NfIUAWJ65Qs+",
+	"7jX6QmWWfoPvAczy+xoj97Dj13CxSIDc+4yuvaC5BCCucEnjUpxvcAD3uz7Z/Yy5z35FSFF9ybw/taKG",
+	"9IzicczjBuT051ibuS6r2Ice7TMa/fDMFWBr45FFLoJ7UYUv6rLusNABgEovG22AJrNaw5GMlUi9DAme",
+	"Bn5EcXKeIRUUgcSLIojRbvUTerI9jk9Tb9mEPeT7T03ToUOe4wteLLd4yLJOyo6FWJB10pURvZ9K9F/I",
+	"hay2RrJsjJUmCxc4d3o/NdRgRiWKRNMjX03I/wBFdfrsGzIrMNJmbY1HavgKJQV1fpHpUqSRQG0DU/HF",
+	"8o4CPLzf+d4wGnaKevrC1bgv27wrRtVx683UxUCuF1ymiws/hWT33Rlvwm7DSMHvuBFpP0s6fIlWptvB",
+	"MLElsFr9u9qHY/XF9vbB/Fd3Xd3UEvaueP/CfiHMJzqrm6TF50VtiuJmEwoIJWbNRYRJ5tY5yrZs4JF5",
+	"PLErLpULkLtjyOeXjlEcEmJmAq5r47E8zXuc66evPAqRfQdBjp0vxcE1e20vDp6mbyPAkb4R5e1cFAur",
+	"4Cz4r7qUlQ8SsTJkSDVgIToVQtMBT4mCyU5fjdilZkYIihH00cTdQZkhtOuuAgyTELkeKWYwCrzuOvC2",
+	"AyeK1w0peq5vO1HbjWpMGMmLSXppJLKU1oLE0htC3s9Z78cpO+NoaOJpuwIyohywcbDgXPQMXAbYc8tl",
+	"AQEsUJPM6if1UpRG5CJPx8QYkdWWEPEkwLwRD7+vUFlUz5KKgQwxqY4bNjmOc1SOGKL/s3H94sUfsmux",
+	"gv+ICYMqW4Y1E+hyLcyw08Vff77svG8njvRuqcuVEqK5zatqifnVkkLzWoaIH75ZCn5tOnTlEnZjDOcz",
+	"56S0U745HLF3S1E6r6Blq67hHFCixJISgi1jM0OmXevTHF2EJGL+Ep4Ai4FU3VvFZhpyRT0SdqbVjdUz",
+	"tTIjdiEEy3Vm9vlSjhZUisFj8Jkh1cTBzAOA2VI5y8WNpO/4CHe4uTFzASuR2UUtZCYo18lBTyx5Nhd7",
+	"h6MXqDhj4ZwGCQyGgxvnShm8GB1gU70Uii/l4GjwB/hpCEwe6Gt/DhBU/7L/v8KS+dECDY4IoupfQMVo",
+	"IcJ7hy9etJDS4qK0vxr0vZit4noIBQvopHXr9hM6dKhU1QN9D8EWE59zD8JJHBz94xd7bsnHPngtb4QS",
+	"xhw5Lxnk+XFlbp2OwK8ALgWXdfCL7Wxf7/8Wwwl8kPmn/YjKo7Xv+pNfRqcBUz/j4PPoKYqQ5ua1OojD",
+	"50yv7haa7M9kaSrQ3TY05LMKzLmNDbH0PLS07HwASaXOu3FEGQwfQM0Jm9nhlOmXhco/1EaUm17/5RFp",
+	"Oaw2KMpPiqYjKjYVa9KFo9uYLH/5tCu9tKgc9O6lNr0lHl5GN2jwg6GQp0hxc65SqMLcLFyQoPh2vwPv",
+	"YPlO56uHW+5e5ORPBCfSoK+DR6Cv1GZT4YwvTmAvY5z4COynl9C24JL7v4U/7DOkqUKktLRX8DvjEZGz",
+	"6QrVdqvF8gjF2WppDn4kVj0A+4YMNRmKprhifi7IB8q0W6MDc0hcNmHiQ2/fXfZ8zNV5a8FH+2/jF1Lk",
+	"jhNtkXuD9L5NXPpouy4V3Sd+UULp3ag1LCkpKn8QkaDzgjIqtNdlJdFCn75KLW6jz8FnERpPVGD8IKrd",
+	"9uieYmOzHtHgBShn6t6aHdHA8V73vpTR7vaRpEz4AF0tt6CqPCLIvytd0pX6DqR5B0GzX0h1vU7avFdF",
+	"I9P/+1Iv4mz/Uiz0DdEcJHVPRXUrhGI8pjQrWJrp/b1UGVLxk8S5fjiPRKv9uAhJjehpiyVcwub+gKne",
+	"3KAnxgCTinZzXy51TJh2kmYd2oTDXBd5F3aibWn2fuZpENzB5/lwj0aOXme4WhfZXEfMYMiMVJnwiFe5",
+	"AOQlrOd5+PEjvsQN1PQbPQHTcQd8kp25cBxMkPRGWcvVRS88pkbWiJ94wka8WzAQFfFyRksfIige3Z53",
+	"8aZNY74RRZMy18981MFjMIpmSlaSOTw44TxRmiG7PNqUNJ1sOp/7v9H/tjPEHVlgq240bMqmjWlik+bw",
+	"BFaWDNmzdavab7qGOO1gt1JZDtWXihBEs4tmP30FFay0EgFAFfi0bW+1zW9ffBuBZSMCeI/h27v8/y5H",
+	"xZq8G3bz0XW8cMg2WbiOgGLzdumJKtNlTg4pjxvgy5wCyC/mPHr0LUt7zMFtYsoTC/XE+i3iz8LIv4wt",
+	"/LSplQzhswdj6pF9sefu0bdSy7pxDrtfOwl142j+0fYzXczu6at6DQdBIr4lvszB27QvxKxITVx/PeMj",
+	"gh7PRnSRY4+r96VqEj5lFbBzzVaFneiSz/1Zx/5v7r9dlXH9lUaDRL4CTfAcvH1N39Haxf3MZ9NdnkOc",
+	"n787j3Zn0Bar8V36E4tF/BTpRetd9I/MaXo/9zvfaR2LGNuTp6Tag3Kg9cE1BpJbOhevhn0T/3FLOOYe",
+	"KfY51pghv/xGz6ipmngadw7H+Rx60dcTwJLYthnkEq+jqM/up2+oRX1U7Oh8nX59QW2eVAzXhpZG8DKb",
+	"Py7BfhXau4mgiNPlkkaPoxts0MRJOX4cmdjIxHnkS5mg5X8VMVG4w6OdRB212P/NB0lu4Xq9oIJK8EdM",
+	"ha3LZfrRR0h1/URYMmela0RUorgdeg8AXgHRNYqGChgYf9c1AHpCkRAmZ+HF9BtD+5fLP419WSmDt9+H",
+	"HFH31xgTRUuEgWs97CEpLn4QVd/UX3yGE/dkApa2WcD7KwAJayoOY34YW+pLGVCPKiAan/i3FxDkw30g",
+	"0bDP62q+h5k5e5SJtv8bFF7GHz/gj9u5YzrJr18lT4VYlzhDz9+lrVnzz2AjBHbRw0+S27aWtyRyHnqu",
+	"j4woq/b2Mp7nhjlQmo3rBpXu2imZp69CzalcC6OeVWzBqywugUx3U0MmK38x6UBEN3YKnYlm/FKiP0Ly",
+	"GUFVZNsBwXvZFYb6MgZLXVZU1Su0mOp8lb7rSq3ZI/HIbtr54/LJ1PeeKsc83olK781Rqep9KIKLEvbz",
+	"MYfe6Jv+OvNRzti6mme+utnB6AU7o1KMzww77hY3TxyI/s8/0qFYV1cfa9Q/stt1i8L+T1MxDgOPNryx",
+	"X7tF7PWek8Ov4Jwc3v2cHG5xTsbqnSpWtj9AIjBVWUMp3xvJQyXYVl09WvXOtzJXNoXwqcaKspxd/Chn",
+	"E8hLnzTrUVwJJUqElFC5q1UkclYvYc44xbi+fFygFeZwHEpmtCuA+tp7eR5KQpXC1EXFVQULiXMViZK2",
+	"Y0UZ/quGvGWn3QKWvtJ19GmHFxm9G+rrQiVgCqPSDj8yvHxk57XHJvFcJ0cMqzGe9m/+rCL80C4NsDk3",
+	"Y8VYXGA592+P4HO4P0fsmEF6sSB8tGiPqHqOpQv7vbhYs4OJCstMI3x/fordUyngI5eUXi+EqjBmjDBJ",
+	"J75asFt5r4YFMEIaa6aXYm1frk745r4cF/5glVJaZw83Zn8j3I4AMUGFxSdYWNPKcb/i2CVGS3+QOXWH",
+	"fzfUQ1rLeDhEIAD4FhQ+/67dP6xUJI3DzoWSk3GB4pxNQmXT03zCdDUX5a0kTNg5V3kBaKWzxjbZvt1Q",
+	"fNohnK/v66JwMCBucVMET2dtpmvlqf7d6auX7KUufTQgCpCjsZpX1dIc7e/rpVAyHylR7dsmhn7YI36y",
+	"l+lS7B18eDGaV4viP+wikwTdLOYPP7eYP/zSYv7w6xXzh/cT83DtufYq9UTl76E8WRekgBcFUOuJyhm2",
+	"2S2nO+7+aV1/tcH1eInMgzvW7jJ4fVF+WTgZ4lbHrwrmiOCVmXvfciswcz0kFEppmQ+Z+FiJUlkmhKgi",
+	"WCkOEF1nUhS5AxVKwSzgvdwGjIXm7L7HoWMNOmSusoQE5xsUDIhOP2JvHJ4mzvkKYbehvkh0J/tBkonf",
+	"rJDvqaco6FOluOJlDhW0LS11vtc7SWoqkmAQEbT2pomGT8JdhU+Kyho3/+umbbf7mR/Os8DVR2MFVVYy",
+	"vZiCNgPNQ9P/rspaPAN3hlsYHBbQFS8F802dSOjL2Fr/HQB8X/shuAJqfsxKydRSrNlW7BRjP4qiAZTd",
+	"v5FNqhmkXeh1woX+6ZEjSIElPfUwCc9fIqbvkFI+R04QLVMrJ8iNar0oQJ+di7txxfVsHwTWOwlMcBKp",
+	"j4rJxaKuAOMeeCEz2mGUUZUfqrlv9EJYe4pY9YKvKBZ+rHypV8XEgsvCmiWlMKY/j4mm+miYI9D757lP",
+	"d1P5Ci7UlSemHgpfq9Ts/0aQQVtcpjtSjm/TewgZ6DUNHtDo62u9nN646P3JTm4V42Sn3VcxdDR4fB7/",
+	"ZGMqq1KKm+224/4OuBQap7NzqTZr4u4qIHLtcFsFRxbd7RkviinPrnuD48gD65p1ZppUgAlFfWeMMRjU",
+	"hwrwGO/8+o0ooQzAPVHKKvGx2rd2e5O82h11SOmYLaGkuxV4c65yE/ntnHvpVqocUA95xfRSKHJmzQp9",
+	"C0nof3hx2D3c595r5nxU9oSDHxDPMxSVcZbpaDAczAXPybJ8HVUuXjOZp4UHeC4yIW9Cwp3zB3vvXPAZ",
+	"Ai/j6Cc2wrBvvP+dP4/vpoBEnNRCT/p2R+DwMx2BTOd3eg8Lu9/1xQ/x1vx+bv7Nzk1mtxNqTXl3Vu+h",
+	"AbTdfkDTc3z8O57pihZDBkBTcHqvhzNtdtYCKP7HL/b4QcUv4jwtR6HOeDEYDuqyIHTgo/39g8P/Gr0Y",
+	"vRgdHP35/31xMPj0y6f/PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

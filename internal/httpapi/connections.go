@@ -67,8 +67,11 @@ func (s *Server) connectionResponse(ctx context.Context, st plugboard.Store, c *
 // template offers, and returns them sealed and ready to store. existing holds the connection's
 // current credentials on update: a credential whose id matches one of them keeps its ids, and its
 // empty secret fields keep the stored secrets. prefix is the JSON path of the credentials array.
+//
+// produced marks, by index, credentials this server made from a provider exchange: they are stored
+// as they are, without the checks a client's credential gets.
 func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredential, offered []api.AuthSchemeConfig,
-	existing []plugboard.ConnectionCredential, prefix string, now time.Time) ([]plugboard.ConnectionCredential, error) {
+	existing []plugboard.ConnectionCredential, prefix string, now time.Time, produced map[int]bool) ([]plugboard.ConnectionCredential, error) {
 	var errs []plugboard.FieldError
 	if len(in) == 0 {
 		errs = append(errs, plugboard.FieldError{Field: prefix, Message: "at least one credential is required"})
@@ -132,9 +135,16 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 				item.cc.Credential = &cred
 			}
 		}
-		var fields []plugboard.FieldError
-		item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
-		item.fields = append(item.fields, fields...)
+		if produced[i] {
+			item.cfg = offeredByID(offered, item.cc.AuthSchemeConfig)
+			if item.cfg == nil {
+				return nil, plugboard.Internal(fmt.Errorf("exchanged credential %d lost its config", i))
+			}
+		} else {
+			var fields []plugboard.FieldError
+			item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
+			item.fields = append(item.fields, fields...)
+		}
 		errs = append(errs, item.fields...)
 		items[i] = item
 	}
@@ -142,7 +152,7 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		return nil, plugboard.Invalid("invalid credentials", errs...)
 	}
 	for i, item := range items {
-		if credentials.NeedsExchange(item.cc.Credential.Type) {
+		if !produced[i] && credentials.NeedsExchange(item.cc.Credential.Type) {
 			return nil, &plugboard.Error{Code: plugboard.ENotImplemented,
 				Message: fmt.Sprintf("credential type %s needs an exchange with the provider, which this version of Plugboard does not perform yet", item.cc.Credential.Type),
 				Details: "store the provider's token directly as an oauth2-token (OAuth 2.0) or oauth1-token (OAuth 1.0a with tokenAuth) credential",
@@ -179,6 +189,20 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 	return out, nil
 }
 
+// offeredByID returns the offered config a connection credential names.
+func offeredByID(offered []api.AuthSchemeConfig, cfg *api.AuthSchemeConfig) *api.AuthSchemeConfig {
+	if cfg == nil {
+		return nil
+	}
+	id := credentials.ConfigID(*cfg)
+	for i := range offered {
+		if credentials.ConfigID(offered[i]) == id {
+			return &offered[i]
+		}
+	}
+	return nil
+}
+
 // missingSecrets reports whether a credential leaves any of its type's secret fields empty.
 func missingSecrets(c api.Credential) bool {
 	fields := credentials.SecretFields(c.Type)
@@ -210,6 +234,27 @@ func mustSecrets(typ api.CredentialType, data api.CredentialData) []byte {
 	return secrets
 }
 
+// templateOffer reads a template, its system and the configs it offers. A missing template is a 404
+// naming connectionTemplateId.
+func (s *Server) templateOffer(ctx context.Context, st plugboard.Store, orgID, templateID ulid.ULID) (*plugboard.ConnectionTemplate, *plugboard.System, []api.AuthSchemeConfig, error) {
+	t, err := st.GetTemplate(ctx, orgID, templateID)
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil, nil, nil, &plugboard.Error{Code: plugboard.ENotFound, Message: "connection template not found",
+			Fields: []plugboard.FieldError{{Field: "connectionTemplateId", Message: "no such connection template"}}}
+	} else if err != nil {
+		return nil, nil, nil, err
+	}
+	sys, err := st.GetSystem(ctx, orgID, t.SystemID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	offered, err := offeredConfigs(sys, t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, sys, offered, nil
+}
+
 // CreateConnection implements api.StrictServerInterface: it validates every credential against the
 // template's auth scheme configs, seals the secrets and stores the connection (creating the end
 // user named by externalId on first use) in one transaction.
@@ -234,6 +279,17 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	if len(errs) > 0 {
 		return nil, plugboard.Invalid("invalid connection", errs...)
 	}
+	// Provider exchanges happen before the transaction: they wait on the network, and a store
+	// transaction (SQLite's write lock above all) must not.
+	t, sys, offered, err := s.templateOffer(ctx, s.store, orgID, b.EnvironmentSystemID)
+	if err != nil {
+		return nil, err
+	}
+	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Connection.Credentials, offered, "connection.credentials")
+	if err != nil {
+		return nil, err
+	}
+	_ = t
 	var out api.Connection
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
 		t, err := tx.GetTemplate(ctx, orgID, b.EnvironmentSystemID)
@@ -256,7 +312,7 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 			return err
 		}
 		now := s.timestamp()
-		creds, err := s.prepareCredentials(orgID, b.Connection.Credentials, offered, nil, "connection.credentials", now)
+		creds, err := s.prepareCredentials(orgID, in, offered, nil, "connection.credentials", now, produced)
 		if err != nil {
 			return err
 		}
@@ -320,6 +376,18 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 	if len(errs) > 0 {
 		return nil, plugboard.Invalid("invalid connection", errs...)
 	}
+	current, err := s.store.GetConnection(ctx, orgID, req.ConnectionId)
+	if err != nil {
+		return nil, err
+	}
+	_, sys, offered, err := s.templateOffer(ctx, s.store, orgID, current.TemplateID)
+	if err != nil {
+		return nil, err
+	}
+	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Credentials, offered, "credentials")
+	if err != nil {
+		return nil, err
+	}
 	var out api.Connection
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
 		c, err := tx.GetConnection(ctx, orgID, req.ConnectionId)
@@ -343,7 +411,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if existing == nil {
 			existing = []plugboard.ConnectionCredential{}
 		}
-		creds, err := s.prepareCredentials(orgID, b.Credentials, offered, existing, "credentials", now)
+		creds, err := s.prepareCredentials(orgID, in, offered, existing, "credentials", now, produced)
 		if err != nil {
 			return err
 		}

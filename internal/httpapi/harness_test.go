@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
@@ -63,6 +65,21 @@ type harness struct {
 
 	mu        sync.Mutex
 	responses [][]byte
+	skew      time.Duration // added to the server's clock, to expire things
+}
+
+// clock is the server's clock: now, plus what advance added.
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Now().Add(h.skew)
+}
+
+// advance moves the server's clock forward.
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.skew += d
 }
 
 func newHarness(t testing.TB) *harness {
@@ -85,8 +102,14 @@ func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &syncBuffer{}}
 	h.org, h.key = h.newOrg("test")
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger})
-	h.srv = httptest.NewServer(apitest.Validator(t, handler))
+	// Providers in these tests run on 127.0.0.1; nothing may be looked up in DNS.
+	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second})
+	h.srv = httptest.NewUnstartedServer(nil)
+	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
+		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock})
+	h.srv.Config.Handler = apitest.Validator(t, handler)
+	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h
 }

@@ -31,6 +31,12 @@ var statusByCode = map[string]int{
 	plugboard.EInternal:         http.StatusInternalServerError,
 	plugboard.ENotImplemented:   http.StatusNotImplemented,
 	plugboard.EUnavailable:      http.StatusServiceUnavailable,
+
+	plugboard.EUpstreamRejected:    http.StatusBadRequest,
+	plugboard.EUpstreamRefused:     http.StatusBadRequest,
+	plugboard.EUpstreamUnavailable: http.StatusBadGateway,
+	plugboard.EUpstreamTimeout:     http.StatusGatewayTimeout,
+	plugboard.EUpstreamTooLarge:    http.StatusBadGateway,
 }
 
 // StatusOf returns the HTTP status for an error code.

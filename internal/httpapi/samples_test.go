@@ -75,7 +75,7 @@ type sample struct {
 
 // storableSamples returns one storable credential of every type that needs no provider exchange.
 // Every secret is a distinctive string so leak tests can search for it.
-func storableSamples(t *testing.T) []sample {
+func storableSamples(t *testing.T, tokenURL string) []sample {
 	certs := newCertBundle(t)
 	rsaKey := newRSAKeyPEM(t)
 	binaryValue := "SECRET-binary-value-\x00\x01-bytes"
@@ -98,9 +98,9 @@ func storableSamples(t *testing.T) []sample {
 			[]string{"SECRET-access-token-aa11", "SECRET-refresh-token-bb22"}},
 		{"oauth2 token for password grant", "oauth2-password", "oauth2-token", obj{"oauth2Token": obj{
 			"refreshToken": "SECRET-refresh-token-cc33", "scopes": arr{}}}, []string{"SECRET-refresh-token-cc33"}},
-		{"oauth2 client", "oauth2-client", "oauth2-client", obj{"oauth2Client": obj{"clientId": "client-1",
-			"clientSecret": "SECRET-client-secret-dd44", "tokenUrl": "https://provider.example/token", "scopes": arr{"a", "b"}}},
-			[]string{"SECRET-client-secret-dd44"}},
+		{"oauth2 client", "oauth2-client", "oauth2-client", obj{"oauth2Client": obj{"clientId": "go-client",
+			"clientSecret": "SECRET-go-client-secret-77", "tokenUrl": tokenURL, "scopes": arr{"a", "b"}}},
+			[]string{"SECRET-go-client-secret-77"}},
 		{"oauth1 token", "oauth1-token", "oauth1-token", obj{"oauth1Token": obj{"token": "SECRET-oauth1-token-ee55",
 			"tokenSecret": "SECRET-oauth1-token-secret-ff66", "additionalParams": arr{obj{"name": "realm", "value": "r"}}}},
 			[]string{"SECRET-oauth1-token-ee55", "SECRET-oauth1-token-secret-ff66"}},

@@ -15,6 +15,8 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/oauth"
+	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/seal"
 )
 
@@ -23,10 +25,12 @@ const MaxBodyBytes = 1 << 20
 
 // Server implements api.StrictServerInterface on a Store.
 type Server struct {
-	store  plugboard.Store
-	keys   *seal.Keyring
-	logger *slog.Logger
-	now    func() time.Time
+	store     plugboard.Store
+	keys      *seal.Keyring
+	logger    *slog.Logger
+	now       func() time.Time
+	oauth     *oauth.Client
+	publicURL string
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -38,11 +42,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil. Tests set it.
 	Now func() time.Time
+	// Outbound is the guarded client for calls to providers; a default (public addresses only) when nil.
+	Outbound *outbound.Client
+	// PublicURL is the base URL browsers reach this server at, for the OAuth callbacks.
+	PublicURL string
 }
 
 // New returns the API's http.Handler.
 func New(cfg Config) http.Handler {
-	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now}
+	out := cfg.Outbound
+	if out == nil {
+		out = outbound.New(outbound.DefaultConfig())
+	}
+	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -94,9 +107,14 @@ func authOrganisation(ctx context.Context) (ulid.ULID, bool) {
 	return id, ok
 }
 
-// isPublic reports whether a path is served without an API key.
+// isPublic reports whether a path is served without an API key: health, and the OAuth callbacks
+// a provider redirects browsers to (they check the flow's state instead).
 func isPublic(path string) bool {
-	return path == "/healthz" || path == "/readyz"
+	switch path {
+	case "/healthz", "/readyz", "/oauth2/callback", "/oauth1/callback":
+		return true
+	}
+	return false
 }
 
 // hasOrgPrefix reports whether the path is under /o/{organisation_id}/.

@@ -72,14 +72,20 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 	now := s.timestamp()
 	sys := &plugboard.System{ID: newID(), OrganisationID: req.OrganisationId, Name: b.Name, Domain: b.Domain,
 		TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels, CreatedAt: now, UpdatedAt: now}
-	for _, c := range b.AuthSchemeConfigs {
-		sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
-		if err != nil {
-			return nil, err
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		for i, c := range b.AuthSchemeConfigs {
+			if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, &c, fmt.Sprintf("authSchemeConfigs[%d]", i)); err != nil {
+				return err
+			}
+			sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
+			if err != nil {
+				return err
+			}
+			sys.AuthSchemeConfigs = append(sys.AuthSchemeConfigs, sc)
 		}
-		sys.AuthSchemeConfigs = append(sys.AuthSchemeConfigs, sc)
-	}
-	if err := s.store.CreateSystem(ctx, sys); err != nil {
+		return tx.CreateSystem(ctx, sys)
+	})
+	if err != nil {
 		return nil, err
 	}
 	out, err := toAPISystem(sys)
@@ -219,6 +225,9 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		}
 		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
 			return plugboard.Invalid("invalid auth scheme config", errs...)
+		}
+		if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, &cfg, ""); err != nil {
+			return err
 		}
 		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)
 		if err != nil {

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"ConcurrentCreateConnection", testConcurrentCreateConnection},
 		{"ConcurrentUpdateConnection", testConcurrentUpdateConnection},
 		{"SampleSealedCredential", testSampleSealedCredential},
+		{"StandaloneCredentials", testStandaloneCredentials},
+		{"OAuthStates", testOAuthStates},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,670 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/oauth"
+	"github.com/plugboard/plugboard/internal/seal"
+)
+
+// StateTTL is how long a connect flow may take from initialise to exchange.
+const StateTTL = 10 * time.Minute
+
+// stateAAD binds a state's sealed data (PKCE verifier, OAuth 1.0a temporary credentials) to it.
+func stateAAD(orgID ulid.ULID, id string) []byte {
+	return seal.AAD("oauth-state", orgID.String(), id)
+}
+
+// stateSecrets is what a flow keeps sealed between initialise and exchange.
+type stateSecrets struct {
+	CodeVerifier  string `json:"codeVerifier,omitempty"`
+	RequestToken  string `json:"requestToken,omitempty"`
+	RequestSecret string `json:"requestSecret,omitempty"`
+}
+
+// grantMember returns the grant member of an oauth2 config that holds client credentials, with its
+// JSON path; nil for the client credentials grant.
+func grantMember(c *api.AuthSchemeConfigOAuth2) (ids *grantIDs, path string) {
+	switch c.Grant.Type {
+	case api.AuthorizationCode:
+		if g := c.Grant.AuthorizationCode; g != nil {
+			return &grantIDs{&g.CredentialID, &g.OrganisationID, g.ClientID, &g.ClientSecret}, "oauth2.grant.authorizationCode"
+		}
+	case api.Password:
+		if g := c.Grant.Password; g != nil {
+			return &grantIDs{&g.CredentialID, &g.OrganisationID, g.ClientID, &g.ClientSecret}, "oauth2.grant.password"
+		}
+	}
+	return nil, ""
+}
+
+// grantIDs points into a grant member's fields (the two grant members share a shape but not a type).
+type grantIDs struct {
+	credentialID   *ulid.ULID
+	organisationID *ulid.ULID
+	clientID       *string
+	clientSecret   **string
+}
+
+// bindGrantCredential keeps an OAuth 2.0 config's client secret in a credential of its own, as the
+// spec describes: with neither credentialId nor organisationId set, a credential is created from
+// clientId and clientSecret and both ids are filled in; with both set, that credential is updated
+// (JSON Merge Patch: fields left out stay); any other mix is a 400. The secret never stays in the
+// config. prefix is the config's JSON path ("" or "authSchemeConfigs[2]").
+func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, cfg *api.AuthSchemeConfig, prefix string) error {
+	if cfg.Type != api.AuthSchemeTypeOauth2 || cfg.Oauth2 == nil {
+		return nil
+	}
+	g, path := grantMember(cfg.Oauth2)
+	if g == nil {
+		return nil
+	}
+	if prefix != "" {
+		path = prefix + "." + path
+	}
+	secret := ""
+	if *g.clientSecret != nil {
+		secret = **g.clientSecret
+	}
+	clientID := ""
+	if g.clientID != nil {
+		clientID = *g.clientID
+	}
+	zero := ulid.ULID{}
+	now := s.timestamp()
+	switch {
+	case *g.credentialID == zero && *g.organisationID == zero:
+		var errs []plugboard.FieldError
+		if clientID == "" {
+			errs = append(errs, plugboard.FieldError{Field: path + ".clientId", Message: "is required to create the grant's client credential"})
+		}
+		if secret == "" {
+			errs = append(errs, plugboard.FieldError{Field: path + ".clientSecret", Message: "is required to create the grant's client credential"})
+		}
+		if len(errs) > 0 {
+			return plugboard.Invalid("invalid auth scheme config", errs...)
+		}
+		cred := api.Credential{Type: api.CredentialTypeOauth2Client, Data: &api.CredentialData{Oauth2Client: &api.CredentialDataOAuth2Client{
+			ClientID: clientID, ClientSecret: secret, TokenURL: cfg.Oauth2.TokenURL}}}
+		stored, err := s.sealStandalone(orgID, newID(), cred, now)
+		if err != nil {
+			return err
+		}
+		stored.Name = "oauth2 client of config " + credentials.ConfigID(*cfg)
+		if err := tx.CreateCredential(ctx, stored); err != nil {
+			return err
+		}
+		*g.credentialID, *g.organisationID = stored.ID, orgID
+	case *g.credentialID != zero && *g.organisationID != zero:
+		if *g.organisationID != orgID {
+			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".organisationId",
+				Message: "must be this organisation: credentials of other organisations cannot be used"})
+		}
+		old, err := tx.GetCredential(ctx, orgID, *g.credentialID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId", Message: "no such credential"})
+		} else if err != nil {
+			return err
+		}
+		if old.Type != string(api.CredentialTypeOauth2Client) {
+			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId", Message: "is not an oauth2-client credential"})
+		}
+		data, err := s.openCredential(old)
+		if err != nil {
+			return err
+		}
+		if clientID != "" {
+			data.Oauth2Client.ClientID = clientID
+		}
+		if secret != "" {
+			data.Oauth2Client.ClientSecret = secret
+		}
+		data.Oauth2Client.TokenURL = cfg.Oauth2.TokenURL
+		updated, err := s.sealStandalone(orgID, old.ID, api.Credential{Type: api.CredentialTypeOauth2Client, Data: &data}, now)
+		if err != nil {
+			return err
+		}
+		updated.Name, updated.CreatedAt = old.Name, old.CreatedAt
+		if err := tx.UpdateCredential(ctx, updated); err != nil {
+			return err
+		}
+		if g.clientID == nil || *g.clientID == "" {
+			id := data.Oauth2Client.ClientID
+			setClientID(cfg.Oauth2, id)
+		}
+	default:
+		return plugboard.Invalid("invalid auth scheme config",
+			plugboard.FieldError{Field: path + ".credentialId", Message: "set both credentialId and organisationId, or neither"})
+	}
+	empty := ""
+	*g.clientSecret = &empty
+	return nil
+}
+
+func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {
+	switch {
+	case c.Grant.AuthorizationCode != nil:
+		c.Grant.AuthorizationCode.ClientID = &id
+	case c.Grant.Password != nil:
+		c.Grant.Password.ClientID = &id
+	}
+}
+
+// sealStandalone splits and seals a credential that belongs to no connection.
+func (s *Server) sealStandalone(orgID, id ulid.ULID, c api.Credential, now time.Time) (*plugboard.Credential, error) {
+	public, secrets, err := credentials.SplitCredential(c)
+	if err != nil {
+		return nil, plugboard.Internal(err)
+	}
+	out := &plugboard.Credential{ID: id, OrganisationID: orgID, Type: string(c.Type), Public: public, CreatedAt: now, UpdatedAt: now}
+	if secrets != nil {
+		if out.Sealed, err = s.keys.Seal(secrets, credentialAAD(orgID, id)); err != nil {
+			return nil, plugboard.Internal(err)
+		}
+	}
+	return out, nil
+}
+
+// grantClient returns the client id and secret an oauth2 config's grant credential holds.
+func (s *Server) grantClient(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
+	g, _ := grantMember(cfg)
+	if g == nil || *g.credentialID == (ulid.ULID{}) {
+		return "", "", plugboard.Invalid(fmt.Sprintf("auth scheme config %q has no client credential for its %s grant", cfg.ID, cfg.Grant.Type))
+	}
+	cred, err := st.GetCredential(ctx, orgID, *g.credentialID)
+	if err != nil {
+		return "", "", err
+	}
+	data, err := s.openCredential(cred)
+	if err != nil {
+		return "", "", err
+	}
+	if data.Oauth2Client == nil {
+		return "", "", plugboard.Internal(fmt.Errorf("grant credential %s is not an oauth2-client", cred.ID))
+	}
+	return data.Oauth2Client.ClientID, data.Oauth2Client.ClientSecret, nil
+}
+
+// reservedAuthorizeParams are set by Plugboard; additionalParams may not override them.
+var reservedAuthorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+
+// InitialiseOAuth2Connection implements api.StrictServerInterface: it returns the provider's
+// authorize URL for the system's OAuth 2.0 config whose grant credential the request names, and
+// records the flow's state (with the PKCE verifier) for the exchange.
+func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.InitialiseOAuth2ConnectionRequestObject) (api.InitialiseOAuth2ConnectionResponseObject, error) {
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	orgID := req.OrganisationId
+	var errs []plugboard.FieldError
+	if b.Credential.ID == (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "credential.id", Message: "is required: the id of the config's grant credential"})
+	}
+	if b.Credential.OrganisationID != (ulid.ULID{}) && b.Credential.OrganisationID != orgID {
+		errs = append(errs, plugboard.FieldError{Field: "credential.organisationId", Message: "must be this organisation"})
+	}
+	if b.ClientID == "" {
+		errs = append(errs, plugboard.FieldError{Field: "clientId", Message: "is required"})
+	}
+	for name, v := range map[string]string{"redirectUrl": b.RedirectURL, "returnUrl": b.ReturnURL} {
+		if v != "" && !absoluteHTTP(v) {
+			errs = append(errs, plugboard.FieldError{Field: name, Message: "must be an absolute http(s) URL"})
+		}
+	}
+	extra, err := url.ParseQuery(b.AdditionalParams)
+	if err != nil {
+		errs = append(errs, plugboard.FieldError{Field: "additionalParams", Message: "is not a URL-encoded query string"})
+	}
+	for _, p := range reservedAuthorizeParams {
+		if extra.Has(p) {
+			errs = append(errs, plugboard.FieldError{Field: "additionalParams", Message: fmt.Sprintf("must not set %s, which Plugboard sets", p)})
+		}
+	}
+	if b.Prompt != nil && extra.Has("prompt") {
+		errs = append(errs, plugboard.FieldError{Field: "additionalParams", Message: "must not set prompt when the prompt field is given"})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid OAuth 2.0 initialise request", errs...)
+	}
+	sys, err := s.store.GetSystem(ctx, orgID, req.SystemId)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.oauth2ConfigByCredential(sys, b.Credential.ID)
+	if err != nil {
+		return nil, err
+	}
+	clientID, _, err := s.grantClient(ctx, s.store, orgID, cfg.Oauth2)
+	if err != nil {
+		return nil, err
+	}
+	if clientID != b.ClientID {
+		return nil, plugboard.Invalid("invalid OAuth 2.0 initialise request",
+			plugboard.FieldError{Field: "clientId", Message: "does not match the client id stored with the credential"})
+	}
+	redirect := b.RedirectURL
+	if redirect == "" {
+		redirect = cfg.Oauth2.RedirectURL
+	}
+	if redirect == "" {
+		redirect = s.publicURL + "/oauth2/callback"
+	}
+	scopes := b.Scopes
+	if len(scopes) == 0 {
+		scopes = cfg.Oauth2.DefaultScopes
+	}
+	if !b.DisableOfflineAccess && !slices.Contains(scopes, "offline_access") {
+		scopes = append(slices.Clone(scopes), "offline_access")
+	}
+	state, stateID := oauth.NewState(orgID)
+	params := url.Values{}
+	for k, vs := range extra {
+		params[k] = vs
+	}
+	params.Set("response_type", "code")
+	params.Set("client_id", clientID)
+	params.Set("redirect_uri", redirect)
+	params.Set("state", state)
+	if len(scopes) > 0 {
+		params.Set("scope", strings.Join(scopes, " "))
+	}
+	switch {
+	case b.Prompt != nil && *b.Prompt != "":
+		params.Set("prompt", *b.Prompt)
+	case b.Prompt == nil && !extra.Has("approval_prompt") && !extra.Has("prompt"):
+		params.Set("prompt", "login")
+	}
+	var secrets stateSecrets
+	if cfg.Oauth2.Pkce {
+		secrets.CodeVerifier = oauth.NewVerifier()
+		params.Set("code_challenge", oauth.S256Challenge(secrets.CodeVerifier))
+		params.Set("code_challenge_method", "S256")
+	}
+	authURL, err := oauth.AuthorizeURL(b.AuthorizeURL, params)
+	if err != nil {
+		return nil, plugboard.Invalid("invalid OAuth 2.0 initialise request", plugboard.FieldError{Field: "authorizeUrl", Message: err.Error()})
+	}
+	now := s.timestamp()
+	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth2", SystemID: sys.ID, ConfigID: cfg.Oauth2.ID,
+		RedirectURI: redirect, ReturnURL: b.ReturnURL, ClientID: clientID, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
+	if secrets != (stateSecrets{}) {
+		raw, _ := json.Marshal(secrets)
+		if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
+			return nil, plugboard.Internal(err)
+		}
+	}
+	if err := s.store.CreateOAuthState(ctx, st); err != nil {
+		return nil, err
+	}
+	return api.InitialiseOAuth2Connection200JSONResponse{URL: authURL}, nil
+}
+
+// oauth2ConfigByCredential finds the system's OAuth 2.0 config whose grant credential is credID.
+func (s *Server) oauth2ConfigByCredential(sys *plugboard.System, credID ulid.ULID) (*api.AuthSchemeConfig, error) {
+	for _, c := range sys.AuthSchemeConfigs {
+		if c.Type != string(api.AuthSchemeTypeOauth2) {
+			continue
+		}
+		cfg, err := publicConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		if g, _ := grantMember(cfg.Oauth2); g != nil && *g.credentialID == credID {
+			return &cfg, nil
+		}
+	}
+	return nil, plugboard.Invalid("invalid OAuth 2.0 initialise request",
+		plugboard.FieldError{Field: "credential.id", Message: "is not the grant credential of an OAuth 2.0 config of this system"})
+}
+
+func absoluteHTTP(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// callbackPage hands the result of a flow to the window that opened it, and says so to the user.
+var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Plugboard</title></head>
+<body><p>{{.Text}}</p>
+<script>
+(function () {
+  var result = {{.Result}};
+  if (window.opener) { window.opener.postMessage(result, {{.Origin}}); window.close(); }
+})();
+</script></body></html>`))
+
+// callbackResponse renders the page, or redirects to the flow's return URL with params.
+func callbackResponse(returnURL string, params url.Values, text string) (redirect *string, page *bytes.Buffer, err error) {
+	if returnURL != "" {
+		u, err := url.Parse(returnURL)
+		if err != nil {
+			return nil, nil, plugboard.Internal(err)
+		}
+		q := u.Query()
+		for k, vs := range params {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+		loc := u.String()
+		return &loc, nil, nil
+	}
+	result := map[string]string{"source": "plugboard"}
+	for k := range params {
+		result[k] = params.Get(k)
+	}
+	var buf bytes.Buffer
+	// The code is useless without an API key of the organisation, so any opener may have it.
+	err = callbackPage.Execute(&buf, map[string]any{"Text": text, "Result": result, "Origin": "*"})
+	return nil, &buf, err
+}
+
+// lookupState finds a state for a callback, which has no API key: the organisation is in the state.
+func (s *Server) lookupState(ctx context.Context, state, kind string) (*plugboard.OAuthState, error) {
+	unknown := plugboard.Invalid("unknown OAuth state", plugboard.FieldError{Field: "state", Message: "is not a state this server issued"})
+	orgID, ok := oauth.StateOrganisation(state)
+	if !ok {
+		return nil, unknown
+	}
+	st, err := s.store.GetOAuthState(ctx, orgID, oauth.StateID(state))
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil, unknown
+	} else if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Kind != kind:
+		return nil, unknown
+	case st.ConsumedAt != nil:
+		return nil, plugboard.Invalid("OAuth state already used", plugboard.FieldError{Field: "state", Message: "has already been used"})
+	case !s.timestamp().Before(st.ExpiresAt):
+		return nil, plugboard.Invalid("OAuth state expired", plugboard.FieldError{Field: "state", Message: "has expired; start the flow again"})
+	}
+	return st, nil
+}
+
+// OAuth2Callback implements api.StrictServerInterface: the provider's redirect for flows that have
+// no listener of their own. It checks the state and hands code and state to the opener (a page
+// that posts them to window.opener) or to the return URL given at initialise.
+func (s *Server) OAuth2Callback(ctx context.Context, req api.OAuth2CallbackRequestObject) (api.OAuth2CallbackResponseObject, error) {
+	p := req.Params
+	state := deref(p.State)
+	st, err := s.lookupState(ctx, state, "oauth2")
+	if err != nil {
+		return nil, err
+	}
+	params := url.Values{"state": {state}}
+	text := "Connected. You can close this window."
+	if e := deref(p.Error); e != "" {
+		params.Set("error", e)
+		if d := deref(p.ErrorDescription); d != "" {
+			params.Set("error_description", d)
+		}
+		text = "The provider did not grant access. You can close this window."
+	} else {
+		params.Set("code", deref(p.Code))
+	}
+	loc, page, err := callbackResponse(st.ReturnURL, params, text)
+	if err != nil {
+		return nil, err
+	}
+	if loc != nil {
+		return api.OAuth2Callback302Response{Headers: api.OAuth2Callback302ResponseHeaders{Location: loc}}, nil
+	}
+	return api.OAuth2Callback200TexthtmlResponse{Body: page, ContentLength: int64(page.Len())}, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// consumeState takes a state for an exchange, once, naming the field for every refusal.
+func (s *Server) consumeState(ctx context.Context, orgID ulid.ULID, state, kind, field string) (*plugboard.OAuthState, error) {
+	bad := func(msg string) error {
+		return plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: field, Message: msg})
+	}
+	stateOrg, ok := oauth.StateOrganisation(state)
+	if !ok || stateOrg != orgID {
+		return nil, bad("is not a state this server issued")
+	}
+	st, err := s.store.ConsumeOAuthState(ctx, orgID, oauth.StateID(state), s.timestamp())
+	switch {
+	case plugboard.IsCode(err, plugboard.ENotFound):
+		return nil, bad("is not a state this server issued")
+	case plugboard.IsCode(err, plugboard.EConflict):
+		return nil, bad("has already been used")
+	case err != nil:
+		return nil, err
+	case st.Kind != kind:
+		return nil, bad("was issued for another kind of flow")
+	case !s.timestamp().Before(st.ExpiresAt):
+		return nil, bad("has expired; start the flow again")
+	}
+	return st, nil
+}
+
+// openState returns a state's sealed data.
+func (s *Server) openState(st *plugboard.OAuthState) (stateSecrets, error) {
+	var out stateSecrets
+	if st.Sealed == nil {
+		return out, nil
+	}
+	raw, err := s.keys.Open(st.Sealed, stateAAD(st.OrganisationID, st.ID))
+	if err != nil {
+		return out, plugboard.Internal(err)
+	}
+	err = json.Unmarshal(raw, &out)
+	return out, err
+}
+
+// exchangeCredentials turns credentials that need a provider (oauth2-code, oauth2-password) into
+// the tokens they stand for, and proves oauth2-client credentials by fetching a token. It runs
+// outside any store transaction, since it waits on the provider. It returns the credentials to
+// store and, by index, those it produced (which the caller stores without re-validating).
+func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, in []api.ConnectionCredential,
+	offered []api.AuthSchemeConfig, prefix string) ([]api.ConnectionCredential, map[int]bool, error) {
+	out := slices.Clone(in)
+	produced := map[int]bool{}
+	for i, cc := range in {
+		if cc.Credential == nil {
+			continue
+		}
+		typ := cc.Credential.Type
+		if !credentials.NeedsExchange(typ) && typ != api.CredentialTypeOauth2Client {
+			continue
+		}
+		if typ == api.CredentialTypeOauth2Client && (cc.Credential.Data == nil || cc.Credential.Data.Oauth2Client == nil ||
+			cc.Credential.Data.Oauth2Client.ClientSecret == "") {
+			// Sent back without its secret (an update keeping the stored one, proven when stored),
+			// or malformed: validation in the transaction has the last word.
+			continue
+		}
+		path := fmt.Sprintf("%s[%d]", prefix, i)
+		cfg, errs := credentials.ValidateCredential(cc, offered, orgID, path)
+		if len(errs) > 0 {
+			return nil, nil, plugboard.Invalid("invalid credentials", errs...)
+		}
+		tlsConfig, err := s.mtlsConfig(ctx, orgID, cfg, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		data := cc.Credential.Data
+		var tok *oauth.Token
+		switch typ {
+		case api.CredentialTypeOauth2Code:
+			tok, err = s.exchangeCode(ctx, orgID, sys, cfg, data.Oauth2Code, tlsConfig, path+".credential.data.oauth2Code")
+		case api.CredentialTypeOauth2Password:
+			id, secret, gerr := s.grantClient(ctx, s.store, orgID, cfg.Oauth2)
+			if gerr != nil {
+				return nil, nil, gerr
+			}
+			ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig}
+			tok, err = s.oauth.Password(ctx, ep, data.Oauth2Password.Username, data.Oauth2Password.Password, cfg.Oauth2.DefaultScopes)
+		case api.CredentialTypeOauth2Client:
+			c := data.Oauth2Client
+			params, perr := url.ParseQuery(c.AdditionalParams)
+			if perr != nil {
+				return nil, nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.additionalParams", Message: "is not a URL-encoded query string"})
+			}
+			ep := oauth.Endpoint{TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, TLS: tlsConfig, Params: params}
+			_, err = s.oauth.ClientCredentials(ctx, ep, c.Scopes)
+			if err != nil {
+				return nil, nil, err
+			}
+			continue // stored as given: the token only proved the credentials
+		case api.CredentialTypeOauth1:
+			return nil, nil, &plugboard.Error{Code: plugboard.ENotImplemented,
+				Message: "credential type oauth1 needs an exchange with the provider, which this version of Plugboard does not perform yet",
+				Details: "use a config with tokenAuth and an oauth1-token credential",
+				Fields:  []plugboard.FieldError{{Field: path + ".credential.type", Message: "needs a provider exchange"}}}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		cred := *cc.Credential
+		cred.Type = api.CredentialTypeOauth2Token
+		tokData := &api.CredentialDataOAuth2Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+			TokenType: tok.TokenType, ExpiresAt: tok.ExpiresAt, Scopes: tok.Scopes}
+		cred.Data = &api.CredentialData{Oauth2Token: tokData}
+		out[i].Credential = &cred
+		produced[i] = true
+	}
+	return out, produced, nil
+}
+
+// exchangeCode consumes the flow's state and trades the code for tokens.
+func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfg *api.AuthSchemeConfig,
+	code *api.CredentialDataOAuth2Code, tlsConfig *tls.Config, path string) (*oauth.Token, error) {
+	st, err := s.consumeState(ctx, orgID, code.State, "oauth2", path+".state")
+	if err != nil {
+		return nil, err
+	}
+	if st.SystemID != sys.ID || st.ConfigID != cfg.Oauth2.ID {
+		return nil, plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: path + ".state",
+			Message: "was issued for another system or auth scheme config than this connection's"})
+	}
+	if code.RedirectURL != "" && code.RedirectURL != st.RedirectURI {
+		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".redirectUrl",
+			Message: "differs from the redirect URL the flow was initialised with"})
+	}
+	secrets, err := s.openState(st)
+	if err != nil {
+		return nil, err
+	}
+	id, secret, err := s.grantClient(ctx, s.store, orgID, cfg.Oauth2)
+	if err != nil {
+		return nil, err
+	}
+	if id != st.ClientID {
+		return nil, plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: path + ".state",
+			Message: "was issued for another client id than the config's credential now holds"})
+	}
+	params, err := url.ParseQuery(cfg.Oauth2.AdditionalTokenParams)
+	if err != nil {
+		return nil, plugboard.Invalid("auth scheme config has malformed additionalTokenParams")
+	}
+	more, err := url.ParseQuery(code.AdditionalParams)
+	if err != nil {
+		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".additionalParams", Message: "is not a URL-encoded query string"})
+	}
+	for k, vs := range more {
+		params[k] = vs
+	}
+	ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig, Params: params}
+	return s.oauth.ExchangeCode(ctx, ep, code.Code, st.RedirectURI, secrets.CodeVerifier, nil)
+}
+
+// mtlsConfig returns the TLS settings for a config with mtlsEnabled: the certificate credential
+// named by mtlsCredentialId, or else the certificate credential sent with the connection.
+func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential) (*tls.Config, error) {
+	var (
+		enabled bool
+		credID  string
+	)
+	switch {
+	case cfg.Oauth2 != nil:
+		enabled = cfg.Oauth2.MTLSEnabled
+		credID = deref(cfg.Oauth2.MTLSCredentialID)
+	default:
+		return nil, nil
+	}
+	if !enabled {
+		return nil, nil
+	}
+	var cert *api.CredentialDataCertificate
+	if credID != "" {
+		id, err := ulid.Parse(credID)
+		if err != nil {
+			return nil, plugboard.Invalid("auth scheme config has an mtlsCredentialId that is not an id")
+		}
+		stored, err := s.store.GetCredential(ctx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		data, err := s.openCredential(stored)
+		if err != nil {
+			return nil, err
+		}
+		cert = data.Certificate
+	} else {
+		for _, cc := range creds {
+			if cc.Credential != nil && cc.Credential.Type == api.CredentialTypeCertificate && cc.Credential.Data != nil {
+				cert = cc.Credential.Data.Certificate
+				break
+			}
+		}
+	}
+	if cert == nil {
+		return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but no certificate credential is linked: set mtlsCredentialId or send a certificate credential with the connection")
+	}
+	return TLSConfig(cert)
+}
+
+// TLSConfig builds client TLS settings from a certificate credential: its certificate and key are
+// presented, its CA verifies the server.
+func TLSConfig(c *api.CredentialDataCertificate) (*tls.Config, error) {
+	pair, err := tls.X509KeyPair([]byte(c.Certificate), []byte(c.Key))
+	if err != nil {
+		return nil, plugboard.Invalid("the certificate credential's certificate and key do not form a pair")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(c.Ca)) {
+		return nil, plugboard.Invalid("the certificate credential's CA holds no certificate")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// oauth1NotYet answers the OAuth 1.0a flow operations until their exchanges are built.
+func oauth1NotYet() error {
+	return &plugboard.Error{Code: plugboard.ENotImplemented,
+		Message: "the OAuth 1.0a connect flow is not available in this version of Plugboard",
+		Details: "use an oauth1 config with tokenAuth and create the connection with an oauth1-token credential"}
+}
+
+// InitialiseOAuth1Connection implements api.StrictServerInterface.
+func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.InitialiseOAuth1ConnectionRequestObject) (api.InitialiseOAuth1ConnectionResponseObject, error) {
+	return nil, oauth1NotYet()
+}
+
+// OAuth1Callback implements api.StrictServerInterface.
+func (s *Server) OAuth1Callback(ctx context.Context, req api.OAuth1CallbackRequestObject) (api.OAuth1CallbackResponseObject, error) {
+	return nil, oauth1NotYet()
+}

@@ -1,0 +1,112 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+)
+
+// CreateCredential inserts a credential that belongs to no connection.
+func (o *ops) CreateCredential(ctx context.Context, c *plugboard.Credential) error {
+	if c.ID == (ulid.ULID{}) || c.OrganisationID == (ulid.ULID{}) {
+		return plugboard.Errorf(plugboard.EInvalid, "credential needs an id and an organisation")
+	}
+	if _, err := rawValue(c.Public, "credential "+c.ID.String()+" public data"); err != nil {
+		return err
+	}
+	return o.insertCredential(ctx, c.OrganisationID, c)
+}
+
+const credentialSelect = `SELECT organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at FROM credentials`
+
+func scanCredential(r interface{ Scan(...any) error }) (*plugboard.Credential, error) {
+	var cr plugboard.Credential
+	err := r.Scan(idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
+		stringsCol{&cr.Errors}, nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt})
+	return &cr, err
+}
+
+// GetCredential returns a credential of the organisation by id.
+func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error) {
+	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "get credential", &onError{notFound: "credential " + id.String() + " not found"})
+	}
+	return cr, nil
+}
+
+// UpdateCredential rewrites a credential's data, keeping its CreatedAt.
+func (o *ops) UpdateCredential(ctx context.Context, c *plugboard.Credential) error {
+	if _, err := rawValue(c.Public, "credential "+c.ID.String()+" public data"); err != nil {
+		return err
+	}
+	return o.replaceCredential(ctx, c)
+}
+
+const oauthStateCols = `organisation_id, id, kind, system_id, config_id, redirect_uri, return_url, client_id, sealed,
+	created_at, expires_at, consumed_at`
+
+func scanOAuthState(r interface{ Scan(...any) error }) (*plugboard.OAuthState, error) {
+	var st plugboard.OAuthState
+	err := r.Scan(idCol{&st.OrganisationID}, &st.ID, &st.Kind, idCol{&st.SystemID}, &st.ConfigID, &st.RedirectURI,
+		&st.ReturnURL, &st.ClientID, bytesCol{&st.Sealed}, timeCol{&st.CreatedAt}, timeCol{&st.ExpiresAt}, nullTimeCol{&st.ConsumedAt})
+	return &st, err
+}
+
+// CreateOAuthState records a pending flow and drops the organisation's long-expired ones.
+func (o *ops) CreateOAuthState(ctx context.Context, st *plugboard.OAuthState) error {
+	if st.ID == "" || st.OrganisationID == (ulid.ULID{}) {
+		return plugboard.Errorf(plugboard.EInvalid, "OAuth state needs an id and an organisation")
+	}
+	stamp(&st.CreatedAt, &st.CreatedAt)
+	st.ExpiresAt = normTime(st.ExpiresAt)
+	return o.inTx(ctx, func(o *ops) error {
+		if _, err := o.exec(ctx, "DELETE FROM oauth_states WHERE organisation_id = ? AND expires_at < ?",
+			idValue(st.OrganisationID), timeValue(st.CreatedAt.Add(-24*time.Hour))); err != nil {
+			return o.d.translate(err, "drop expired OAuth states", nil)
+		}
+		_, err := o.exec(ctx, "INSERT INTO oauth_states ("+oauthStateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+			idValue(st.OrganisationID), st.ID, st.Kind, idValue(st.SystemID), st.ConfigID, st.RedirectURI, st.ReturnURL,
+			st.ClientID, nullBytesValue(st.Sealed), timeValue(st.CreatedAt), timeValue(st.ExpiresAt))
+		return o.d.translate(err, "create OAuth state", &onError{conflict: "OAuth state already exists",
+			fkCode: plugboard.ENotFound, fkMsg: "organisation " + st.OrganisationID.String() + " not found"})
+	})
+}
+
+// GetOAuthState returns a state without consuming it.
+func (o *ops) GetOAuthState(ctx context.Context, orgID ulid.ULID, id string) (*plugboard.OAuthState, error) {
+	st, err := scanOAuthState(o.queryRow(ctx, "SELECT "+oauthStateCols+" FROM oauth_states WHERE organisation_id = ? AND id = ?",
+		idValue(orgID), id))
+	if err != nil {
+		return nil, o.d.translate(err, "get OAuth state", &onError{notFound: "OAuth state not found"})
+	}
+	return st, nil
+}
+
+// ConsumeOAuthState marks a state used, once. The conditional UPDATE is what makes it single use:
+// of two concurrent consumers, only one matches consumed_at IS NULL.
+func (o *ops) ConsumeOAuthState(ctx context.Context, orgID ulid.ULID, id string, now time.Time) (*plugboard.OAuthState, error) {
+	var st *plugboard.OAuthState
+	err := o.inTx(ctx, func(o *ops) error {
+		var err error
+		st, err = scanOAuthState(o.queryRow(ctx, "UPDATE oauth_states SET consumed_at = ? WHERE organisation_id = ? AND id = ? AND consumed_at IS NULL RETURNING "+oauthStateCols,
+			timeValue(now), idValue(orgID), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			ok, xerr := o.exists(ctx, "SELECT 1 FROM oauth_states WHERE organisation_id = ? AND id = ?", idValue(orgID), id)
+			if xerr != nil {
+				return xerr
+			}
+			if ok {
+				return plugboard.Errorf(plugboard.EConflict, "OAuth state already used")
+			}
+			return plugboard.Errorf(plugboard.ENotFound, "OAuth state not found")
+		}
+		return o.d.translate(err, "consume OAuth state", nil)
+	})
+	return st, err
+}

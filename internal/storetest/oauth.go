@@ -1,0 +1,98 @@
+package storetest
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+)
+
+// testStandaloneCredentials: credentials that belong to no connection (a grant's client secret).
+func testStandaloneCredentials(t *testing.T, f *fixture) {
+	c := &plugboard.Credential{ID: ulid.Make(), OrganisationID: f.org, Type: "oauth2-client", Name: "grant",
+		Public: json.RawMessage(`{"clientId":"abc","clientSecret":""}`), Sealed: []byte("sealed-1"), CreatedAt: at(1), UpdatedAt: at(1)}
+	must(t, f.s.CreateCredential(f.ctx, c))
+	if err := f.s.CreateCredential(f.ctx, c); !plugboard.IsCode(err, plugboard.EConflict) {
+		t.Errorf("duplicate: %v", err)
+	}
+	got, err := f.s.GetCredential(f.ctx, f.org, c.ID)
+	must(t, err)
+	if string(got.Sealed) != "sealed-1" || got.Type != "oauth2-client" || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Errorf("got %+v", got)
+	}
+	if _, err := f.s.GetCredential(f.ctx, f.other, c.ID); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("other organisation: %v", err)
+	}
+	got.Sealed, got.UpdatedAt = []byte("sealed-2"), at(9)
+	must(t, f.s.UpdateCredential(f.ctx, got))
+	again, err := f.s.GetCredential(f.ctx, f.org, c.ID)
+	must(t, err)
+	if string(again.Sealed) != "sealed-2" || !again.CreatedAt.Equal(c.CreatedAt) || !again.UpdatedAt.Equal(at(9).UTC().Truncate(time.Microsecond)) {
+		t.Errorf("after update %+v", again)
+	}
+	missing := *got
+	missing.ID = ulid.Make()
+	if err := f.s.UpdateCredential(f.ctx, &missing); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("update missing: %v", err)
+	}
+}
+
+// testOAuthStates: a state is consumed once, whatever the concurrency; unknown and other
+// organisations' states are not found; used ones are a conflict.
+func testOAuthStates(t *testing.T, f *fixture) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	st := &plugboard.OAuthState{ID: "hash-1", OrganisationID: f.org, Kind: "oauth2", SystemID: f.system.ID, ConfigID: "oauth2",
+		RedirectURI: "http://127.0.0.1:62168/oauth/callback", ClientID: "abc", Sealed: []byte("verifier"), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	must(t, f.s.CreateOAuthState(f.ctx, st))
+	got, err := f.s.GetOAuthState(f.ctx, f.org, "hash-1")
+	must(t, err)
+	if got.RedirectURI != st.RedirectURI || string(got.Sealed) != "verifier" || got.ConsumedAt != nil || !got.ExpiresAt.Equal(st.ExpiresAt) {
+		t.Errorf("got %+v", got)
+	}
+	if _, err := f.s.GetOAuthState(f.ctx, f.other, "hash-1"); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("other organisation: %v", err)
+	}
+	if _, err := f.s.ConsumeOAuthState(f.ctx, f.org, "nope", now); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("unknown: %v", err)
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, errs[i] = f.s.ConsumeOAuthState(f.ctx, f.org, "hash-1", now) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !plugboard.IsCode(err, plugboard.EConflict):
+			t.Errorf("concurrent consume: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d consumers succeeded, want 1", ok)
+	}
+	// Expired states are returned for the caller to refuse; long-expired ones are dropped on create.
+	old := &plugboard.OAuthState{ID: "hash-old", OrganisationID: f.org, Kind: "oauth2", SystemID: f.system.ID,
+		CreatedAt: now.Add(-72 * time.Hour), ExpiresAt: now.Add(-48 * time.Hour)}
+	must(t, f.s.CreateOAuthState(f.ctx, old))
+	must(t, f.s.CreateOAuthState(f.ctx, &plugboard.OAuthState{ID: "hash-2", OrganisationID: f.org, Kind: "oauth1", SystemID: f.system.ID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}))
+	if _, err := f.s.GetOAuthState(f.ctx, f.org, "hash-old"); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("a long-expired state survived: %v", err)
+	}
+	expired := &plugboard.OAuthState{ID: "hash-exp", OrganisationID: f.org, Kind: "oauth2", SystemID: f.system.ID,
+		CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
+	must(t, f.s.CreateOAuthState(f.ctx, expired))
+	got, err = f.s.ConsumeOAuthState(f.ctx, f.org, "hash-exp", now)
+	must(t, err)
+	if !got.ExpiresAt.Before(now) || got.ConsumedAt == nil {
+		t.Errorf("expired state: %+v", got)
+	}
+}
