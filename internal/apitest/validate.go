@@ -40,6 +40,8 @@ const ulidPattern = `^[0-7][0-9A-HJKMNP-TV-Z]{25}$`
 
 func load() {
 	openapi3.DefineStringFormat("ulid", ulidPattern)
+	// The OAuth callbacks answer with a page; its schema is a string.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	spec, loadErr = loader.LoadFromFile(SpecPath())
 	if loadErr != nil {

@@ -84,6 +84,14 @@ func (h *harness) advance(d time.Duration) {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	// Providers in these tests run on 127.0.0.1; nothing may be looked up in DNS.
+	return newHarnessWith(t, outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second})
+}
+
+// newHarnessWith is newHarness with the outbound client configured by the test.
+func newHarnessWith(t testing.TB, outCfg outbound.Config) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
 	var pgURL string
@@ -102,9 +110,7 @@ func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &syncBuffer{}}
 	h.org, h.key = h.newOrg("test")
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// Providers in these tests run on 127.0.0.1; nothing may be looked up in DNS.
-	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second})
+	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
 	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
 		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock})
@@ -272,7 +278,10 @@ func (h *harness) doAs(key string, org ulid.ULID, method, path string, body any)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	res, err := h.srv.Client().Do(req)
+	// Redirects are answers to check, never to follow (a return URL may name any host).
+	client := &http.Client{Transport: h.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -285,6 +294,11 @@ func (h *harness) doAs(key string, org ulid.ULID, method, path string, body any)
 	h.responses = append(h.responses, data)
 	h.mu.Unlock()
 	return response{Status: res.StatusCode, Body: data, Header: res.Header}
+}
+
+// doAsNoRedirect sends an unauthenticated GET and returns the answer, redirects included.
+func (h *harness) doAsNoRedirect(path string) response {
+	return h.doAs("", h.org, "GET", path, nil)
 }
 
 // must fails the test unless the response has the wanted status, and returns it.

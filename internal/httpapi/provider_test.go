@@ -27,7 +27,8 @@ type goProvider struct {
 
 	mu     sync.Mutex
 	fail   int           // answer the next token requests with 503
-	delay  time.Duration // stall the next token request this long
+	stalls int           // stall the next token requests
+	delay  time.Duration // this long
 	grants map[string]int
 }
 
@@ -70,11 +71,14 @@ func newGoProvider(t testing.TB) *goProvider {
 	})
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		fail, delay := p.fail > 0, p.delay
+		fail, delay := p.fail > 0, time.Duration(0)
 		if fail {
 			p.fail--
 		}
-		p.delay = 0
+		if p.stalls > 0 {
+			p.stalls--
+			delay = p.delay
+		}
 		_ = r.ParseForm()
 		p.grants[r.PostForm.Get("grant_type")]++
 		p.mu.Unlock()
@@ -104,11 +108,11 @@ func (p *goProvider) failNext(n int) {
 	p.fail = n
 }
 
-// stallNext makes the next token request wait d before answering.
-func (p *goProvider) stallNext(d time.Duration) {
+// stallNext makes the next n token requests wait d before answering.
+func (p *goProvider) stallNext(n int, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay = d
+	p.stalls, p.delay = n, d
 }
 
 // grantCount returns how many token requests of a grant type the provider received.
