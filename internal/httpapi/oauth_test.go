@@ -50,7 +50,7 @@ func (h *harness) oauthSetup(configs arr) oauthSetup {
 		h.t.Fatalf("grant credential not bound: %+v", grant)
 	}
 	var proj struct {
-		ID           string `json:"id"`
+		ID           string                `json:"id"`
 		Environments []struct{ ID string } `json:"environments"`
 	}
 	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(h.t, &proj)
