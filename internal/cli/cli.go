@@ -23,6 +23,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 )
@@ -34,6 +35,7 @@ const (
 	EnvDatabaseURL   = "PLUGBOARD_DATABASE_URL"
 	EnvEncryptionKey = "PLUGBOARD_ENCRYPTION_KEY"
 	EnvLogFormat     = "PLUGBOARD_LOG_FORMAT"
+	EnvPublicURL     = "PLUGBOARD_PUBLIC_URL"
 )
 
 // Defaults.
@@ -49,6 +51,7 @@ const (
 // Config is everything the commands read from flags and the environment.
 type Config struct {
 	Addr          string
+	PublicURL     string
 	DataDir       string
 	DatabaseURL   string
 	EncryptionKey string
@@ -71,7 +74,8 @@ Usage:
   plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
   plugboard api-keys create --org ID [--json] [--data-dir DIR] [--database-url URL]
 
-Environment: PLUGBOARD_ADDR, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
+Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
+PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
 PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
 PLUGBOARD_LOG_FORMAT (text or json).
 `
@@ -195,6 +199,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address to listen on (env "+EnvAddr+")")
 	storeFlags(fs, &cfg, getenv)
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log format: text or json (env "+EnvLogFormat+")")
+	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base URL browsers reach this server at, for the OAuth callbacks; default http://ADDR (env "+EnvPublicURL+")")
 	var migrateFirst bool
 	fs.BoolVar(&migrateFirst, "migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
 	if err := fs.Parse(args); err != nil {
@@ -223,12 +228,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 
+	outCfg, err := outbound.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
 	srv := &http.Server{
-		Handler:           httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger}),
+		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,
+			Outbound: outbound.New(outCfg), PublicURL: publicURL}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

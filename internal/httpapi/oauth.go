@@ -93,8 +93,9 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 		if clientID == "" {
 			errs = append(errs, plugboard.FieldError{Field: path + ".clientId", Message: "is required to create the grant's client credential"})
 		}
-		if secret == "" {
-			errs = append(errs, plugboard.FieldError{Field: path + ".clientSecret", Message: "is required to create the grant's client credential"})
+		if secret == "" && !cfg.Oauth2.MTLSEnabled {
+			// Only a client that authenticates with its certificate (mTLS) has no secret.
+			errs = append(errs, plugboard.FieldError{Field: path + ".clientSecret", Message: "is required to create the grant's client credential (unless mtlsEnabled)"})
 		}
 		if len(errs) > 0 {
 			return plugboard.Invalid("invalid auth scheme config", errs...)

@@ -2,10 +2,12 @@ package outbound
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,8 @@ import (
 const (
 	EnvAllowPrivateNetworks = "PLUGBOARD_ALLOW_PRIVATE_NETWORKS"
 	EnvAllowCIDRs           = "PLUGBOARD_ALLOW_CIDRS"
+	// EnvCAFile names a PEM file of CA certificates trusted, besides the system's, for outbound calls.
+	EnvCAFile = "PLUGBOARD_OUTBOUND_CA_FILE"
 )
 
 // Defaults used by DefaultConfig, and by New for any zero or negative field. They bound how long one
@@ -51,6 +55,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxResponseBytes caps a response body (after decompression); reading past it is an error.
 	MaxResponseBytes int64
+
+	// RootCAs verifies the servers called, unless a call brings its own (a certificate
+	// credential's CA); nil means the system's roots. PLUGBOARD_OUTBOUND_CA_FILE sets it, for
+	// providers behind a private CA.
+	RootCAs *x509.CertPool
 
 	// Resolver resolves host names; nil means the system's. Tests set one that answers from
 	// /etc/hosts only, so that nothing they do sends a DNS query off the machine.
@@ -128,6 +137,21 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %q is not a CIDR prefix (e.g. 10.1.0.0/16, or 10.1.2.3/32 for one address): %w", EnvAllowCIDRs, item, err)
 		}
 		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p.Masked())
+	}
+
+	if path := strings.TrimSpace(getenv(EnvCAFile)); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", EnvCAFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return Config{}, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, path)
+		}
+		cfg.RootCAs = pool
 	}
 	return cfg, nil
 }

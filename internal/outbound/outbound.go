@@ -176,8 +176,14 @@ func (c *Client) newTransport(tlsConfig *tls.Config) *http.Transport {
 		MaxIdleConns:          100,
 		IdleConnTimeout:       90 * time.Second,
 	}
-	if tlsConfig != nil {
+	switch {
+	case tlsConfig != nil:
 		t.TLSClientConfig = tlsConfig.Clone()
+		if t.TLSClientConfig.RootCAs == nil {
+			t.TLSClientConfig.RootCAs = c.cfg.RootCAs
+		}
+	case c.cfg.RootCAs != nil:
+		t.TLSClientConfig = &tls.Config{RootCAs: c.cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	return t
 }
