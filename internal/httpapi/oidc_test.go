@@ -154,7 +154,7 @@ func TestOIDCProviderFlows(t *testing.T) {
 func (h *harness) templateFor(systemID, configID string) string {
 	h.t.Helper()
 	var proj struct {
-		ID           string `json:"id"`
+		ID           string                `json:"id"`
 		Environments []struct{ ID string } `json:"environments"`
 	}
 	h.must(200, h.do("POST", "/projects", obj{"name": "p-" + systemID})).JSON(h.t, &proj)
