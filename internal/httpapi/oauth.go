@@ -532,10 +532,23 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 			}
 			continue // stored as given: the token only proved the credentials
 		case api.CredentialTypeOauth1:
-			return nil, nil, &plugboard.Error{Code: plugboard.ENotImplemented,
-				Message: "credential type oauth1 needs an exchange with the provider, which this version of Plugboard does not perform yet",
-				Details: "use a config with tokenAuth and an oauth1-token credential",
-				Fields:  []plugboard.FieldError{{Field: path + ".credential.type", Message: "needs a provider exchange"}}}
+			tok1, err := s.exchangeOAuth1(ctx, orgID, sys, cfg.Oauth1.ID, data.Oauth1, path+".credential.data.oauth1")
+			if err != nil {
+				return nil, nil, err
+			}
+			params := []api.AdditionalParam{}
+			for k, vs := range tok1.Params {
+				for _, v := range vs {
+					params = append(params, api.AdditionalParam{Name: k, Value: &v})
+				}
+			}
+			slices.SortFunc(params, func(a, b api.AdditionalParam) int { return strings.Compare(a.Name, b.Name) })
+			cred := *cc.Credential
+			cred.Type = api.CredentialTypeOauth1Token
+			cred.Data = &api.CredentialData{Oauth1Token: &api.CredentialDataOAuth1Token{Token: tok1.Token, TokenSecret: tok1.TokenSecret, AdditionalParams: params}}
+			out[i].Credential = &cred
+			produced[i] = true
+			continue
 		}
 		if err != nil {
 			return nil, nil, err
@@ -653,19 +666,164 @@ func TLSConfig(c *api.CredentialDataCertificate) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// oauth1NotYet answers the OAuth 1.0a flow operations until their exchanges are built.
-func oauth1NotYet() error {
-	return &plugboard.Error{Code: plugboard.ENotImplemented,
-		Message: "the OAuth 1.0a connect flow is not available in this version of Plugboard",
-		Details: "use an oauth1 config with tokenAuth and create the connection with an oauth1-token credential"}
+// fullConfig returns a stored config with its sealed secrets (an OAuth 1.0a consumer secret).
+func (s *Server) fullConfig(orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
+	var secrets []byte
+	if c.Sealed != nil {
+		var err error
+		if secrets, err = s.keys.Open(c.Sealed, configAAD(orgID, systemID, c.ID)); err != nil {
+			return api.AuthSchemeConfig{}, plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", c.ID, err))
+		}
+	}
+	cfg, err := credentials.JoinAuthSchemeConfig(c.Config, secrets)
+	if err != nil {
+		return cfg, plugboard.Internal(err)
+	}
+	return cfg, nil
 }
 
-// InitialiseOAuth1Connection implements api.StrictServerInterface.
+// oauth1Endpoints reads what the exchanges need from a full OAuth 1.0a config.
+func oauth1Endpoints(c *api.AuthSchemeConfigOAuth1) (oauth.OAuth1Endpoints, error) {
+	if c.TokenAuth || c.TempCredentialEndpoint == nil || c.ResourceOwnerAuthorizationEndpoint == nil || c.TokenEndpoint == nil {
+		return oauth.OAuth1Endpoints{}, plugboard.Invalid(fmt.Sprintf("auth scheme config %q has no three-legged flow (tokenAuth, or endpoints missing)", c.ID))
+	}
+	return oauth.OAuth1Endpoints{ConsumerKey: c.ConsumerKey, ConsumerSecret: c.ConsumerSecret, SignatureMethod: c.SignatureMethod,
+		RequestTokenURL: c.TempCredentialEndpoint.Url, AuthorizeURL: c.ResourceOwnerAuthorizationEndpoint.Url,
+		AccessTokenURL: c.TokenEndpoint.Url}, nil
+}
+
+// oauth1Config finds the system's OAuth 1.0a config for a flow: the one whose credentialId the
+// request names, else the system's only three-legged one.
+func (s *Server) oauth1Config(orgID ulid.ULID, sys *plugboard.System, credID ulid.ULID) (*api.AuthSchemeConfig, error) {
+	var found []api.AuthSchemeConfig
+	for _, c := range sys.AuthSchemeConfigs {
+		if c.Type != string(api.AuthSchemeTypeOauth1) {
+			continue
+		}
+		cfg, err := s.fullConfig(orgID, sys.ID, c)
+		if err != nil {
+			return nil, err
+		}
+		if credID != (ulid.ULID{}) && cfg.Oauth1.CredentialID == credID {
+			return &cfg, nil
+		}
+		if !cfg.Oauth1.TokenAuth {
+			found = append(found, cfg)
+		}
+	}
+	if len(found) == 1 {
+		return &found[0], nil
+	}
+	return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "credential.id",
+		Message: "does not pick an OAuth 1.0a config of this system (with several three-legged configs, name one by its credentialId)"})
+}
+
+// InitialiseOAuth1Connection implements api.StrictServerInterface: it obtains temporary
+// credentials from the provider, records them sealed with the flow's state, and returns the URL to
+// send the user to. The provider sends the user back to /oauth1/callback with the verifier.
 func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.InitialiseOAuth1ConnectionRequestObject) (api.InitialiseOAuth1ConnectionResponseObject, error) {
-	return nil, oauth1NotYet()
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	orgID := req.OrganisationId
+	if b.ReturnURL != "" && !absoluteHTTP(b.ReturnURL) {
+		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "returnUrl", Message: "must be an absolute http(s) URL"})
+	}
+	if b.Credential.OrganisationID != (ulid.ULID{}) && b.Credential.OrganisationID != orgID {
+		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "credential.organisationId", Message: "must be this organisation"})
+	}
+	sys, err := s.store.GetSystem(ctx, orgID, req.SystemId)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.oauth1Config(orgID, sys, b.Credential.ID)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := oauth1Endpoints(cfg.Oauth1)
+	if err != nil {
+		return nil, err
+	}
+	state, stateID := oauth.NewState(orgID)
+	callback := s.publicURL + "/oauth1/callback?" + url.Values{"state": {state}}.Encode()
+	token, secret, authURL, err := s.oauth.RequestToken(ctx, ep, callback)
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(stateSecrets{RequestToken: token, RequestSecret: secret})
+	now := s.timestamp()
+	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth1", SystemID: sys.ID, ConfigID: cfg.Oauth1.ID,
+		RedirectURI: callback, ReturnURL: b.ReturnURL, ClientID: ep.ConsumerKey, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
+	if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
+		return nil, plugboard.Internal(err)
+	}
+	if err := s.store.CreateOAuthState(ctx, st); err != nil {
+		return nil, err
+	}
+	return api.InitialiseOAuth1Connection200JSONResponse{URL: authURL}, nil
 }
 
-// OAuth1Callback implements api.StrictServerInterface.
+// OAuth1Callback implements api.StrictServerInterface: the provider's redirect after the user
+// authorises. It checks the state and that the token is the flow's, and hands state, token and
+// verifier to the opener or the return URL; CreateConnection does the exchange.
 func (s *Server) OAuth1Callback(ctx context.Context, req api.OAuth1CallbackRequestObject) (api.OAuth1CallbackResponseObject, error) {
-	return nil, oauth1NotYet()
+	p := req.Params
+	state := deref(p.State)
+	st, err := s.lookupState(ctx, state, "oauth1")
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := s.openState(st)
+	if err != nil {
+		return nil, err
+	}
+	if deref(p.OauthToken) != secrets.RequestToken || deref(p.OauthVerifier) == "" {
+		return nil, plugboard.Invalid("the provider's redirect does not belong to this flow",
+			plugboard.FieldError{Field: "oauth_token", Message: "is not this flow's temporary token, or oauth_verifier is missing"})
+	}
+	params := url.Values{"state": {state}, "oauth_token": {secrets.RequestToken}, "oauth_verifier": {deref(p.OauthVerifier)}}
+	loc, page, err := callbackResponse(st.ReturnURL, params, "Connected. You can close this window.")
+	if err != nil {
+		return nil, err
+	}
+	if loc != nil {
+		return api.OAuth1Callback302Response{Headers: api.OAuth1Callback302ResponseHeaders{Location: loc}}, nil
+	}
+	return api.OAuth1Callback200TexthtmlResponse{Body: page, ContentLength: int64(page.Len())}, nil
+}
+
+// exchangeOAuth1 consumes an OAuth 1.0a flow's state and trades its temporary credentials and the
+// verifier for token credentials.
+func (s *Server) exchangeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfgID string, d *api.CredentialDataOAuth1, path string) (*oauth.OAuth1Token, error) {
+	st, err := s.consumeState(ctx, orgID, d.State, "oauth1", path+".state")
+	if err != nil {
+		return nil, err
+	}
+	if st.SystemID != sys.ID || st.ConfigID != cfgID {
+		return nil, plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: path + ".state",
+			Message: "was issued for another system or auth scheme config than this connection's"})
+	}
+	secrets, err := s.openState(st)
+	if err != nil {
+		return nil, err
+	}
+	if d.OauthToken != secrets.RequestToken {
+		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".oauthToken", Message: "is not this flow's temporary token"})
+	}
+	for _, c := range sys.AuthSchemeConfigs {
+		if c.ID != cfgID {
+			continue
+		}
+		full, err := s.fullConfig(orgID, sys.ID, c)
+		if err != nil {
+			return nil, err
+		}
+		ep, err := oauth1Endpoints(full.Oauth1)
+		if err != nil {
+			return nil, err
+		}
+		return s.oauth.AccessToken(ctx, ep, secrets.RequestToken, secrets.RequestSecret, d.OauthVerifier)
+	}
+	return nil, plugboard.Internal(fmt.Errorf("config %q vanished", cfgID))
 }
