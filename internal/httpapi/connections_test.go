@@ -92,7 +92,7 @@ func TestExchangeTypesWithoutAFlowAreRefused(t *testing.T) {
 		{sample{"oauth2 password", "oauth2-password", "oauth2-password", obj{"oauth2Password": obj{"username": "u", "password": "p"}}, nil},
 			400, ""},
 		{sample{"oauth1", "oauth1", "oauth1", obj{"oauth1": obj{"state": "s", "oauthToken": "t", "oauthVerifier": "v"}}, nil},
-			501, "connection.credentials[0].credential.type"},
+			400, "connection.credentials[0].credential.data.oauth1.state"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.s.name, func(t *testing.T) {

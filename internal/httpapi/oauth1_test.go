@@ -28,7 +28,7 @@ func TestOAuth1ThreeLegged(t *testing.T) {
 			}
 			h.must(201, h.do("POST", "/systems", obj{"name": "OAuth1", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
 				obj{"type": "oauth1", "oauth1": obj{"id": "oauth1", "description": "", "consumerKey": p.ConsumerKey, "consumerSecret": p.ConsumerSecret,
-					"signatureMethod": method,
+					"signatureMethod":                    method,
 					"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL},
 					"resourceOwnerAuthorizationEndpoint": obj{"url": p.AuthorizeURL},
 					"tokenEndpoint":                      obj{"url": p.AccessTokenURL}}}}})).JSON(t, &sys)
@@ -105,4 +105,3 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
-
