@@ -687,9 +687,16 @@ func oauth1Endpoints(c *api.AuthSchemeConfigOAuth1) (oauth.OAuth1Endpoints, erro
 	if c.TokenAuth || c.TempCredentialEndpoint == nil || c.ResourceOwnerAuthorizationEndpoint == nil || c.TokenEndpoint == nil {
 		return oauth.OAuth1Endpoints{}, plugboard.Invalid(fmt.Sprintf("auth scheme config %q has no three-legged flow (tokenAuth, or endpoints missing)", c.ID))
 	}
+	transmission := func(e *api.Endpoint) string {
+		if e.ParameterTransmission == nil {
+			return oauth.TransmitHeader
+		}
+		return string(*e.ParameterTransmission)
+	}
 	return oauth.OAuth1Endpoints{ConsumerKey: c.ConsumerKey, ConsumerSecret: c.ConsumerSecret, SignatureMethod: c.SignatureMethod,
 		RequestTokenURL: c.TempCredentialEndpoint.Url, AuthorizeURL: c.ResourceOwnerAuthorizationEndpoint.Url,
-		AccessTokenURL: c.TokenEndpoint.Url}, nil
+		AccessTokenURL:           c.TokenEndpoint.Url,
+		RequestTokenTransmission: transmission(c.TempCredentialEndpoint), AccessTokenTransmission: transmission(c.TokenEndpoint)}, nil
 }
 
 // oauth1Config finds the system's OAuth 1.0a config for a flow: the one whose credentialId the

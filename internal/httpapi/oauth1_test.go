@@ -20,8 +20,16 @@ import (
 // PLUGBOARD_TEST_OAUTH1=1.
 func TestOAuth1ThreeLegged(t *testing.T) {
 	p := oauth1test.Start(t, oauth1test.Config{})
-	for _, method := range []string{"sha1", "sha256"} {
-		t.Run(method, func(t *testing.T) {
+	type variant struct{ method, transmission string }
+	var variants []variant
+	for _, m := range []string{"sha1", "sha256"} {
+		for _, tr := range []string{"AUTH_STYLE_AUTHORIZATION_HEADER", "AUTH_STYLE_FORM", "AUTH_STYLE_QUERY"} {
+			variants = append(variants, variant{m, tr})
+		}
+	}
+	for _, v := range variants {
+		method := v.method
+		t.Run(v.method+"/"+v.transmission, func(t *testing.T) {
 			h := newHarness(t)
 			var sys struct {
 				ID string `json:"id"`
@@ -29,9 +37,9 @@ func TestOAuth1ThreeLegged(t *testing.T) {
 			h.must(201, h.do("POST", "/systems", obj{"name": "OAuth1", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
 				obj{"type": "oauth1", "oauth1": obj{"id": "oauth1", "description": "", "consumerKey": p.ConsumerKey, "consumerSecret": p.ConsumerSecret,
 					"signatureMethod":                    method,
-					"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL},
+					"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL, "parameterTransmission": v.transmission},
 					"resourceOwnerAuthorizationEndpoint": obj{"url": p.AuthorizeURL},
-					"tokenEndpoint":                      obj{"url": p.AccessTokenURL}}}}})).JSON(t, &sys)
+					"tokenEndpoint":                      obj{"url": p.AccessTokenURL, "parameterTransmission": v.transmission}}}}})).JSON(t, &sys)
 			tpl := h.templateFor(sys.ID, "oauth1")
 			var res struct {
 				URL string `json:"url"`

@@ -1,18 +1,12 @@
 package oauth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
-
-	"github.com/dghubble/oauth1"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -24,59 +18,30 @@ type OAuth1Endpoints struct {
 	// SignatureMethod is "sha1" (HMAC-SHA1) or "sha256" (HMAC-SHA256).
 	SignatureMethod                               string
 	RequestTokenURL, AuthorizeURL, AccessTokenURL string
-}
-
-func (c *Client) oauth1Config(ctx context.Context, ep OAuth1Endpoints, callback string, rec *recorder) *oauth1.Config {
-	cfg := &oauth1.Config{ConsumerKey: ep.ConsumerKey, ConsumerSecret: ep.ConsumerSecret, CallbackURL: callback,
-		Endpoint: oauth1.Endpoint{RequestTokenURL: ep.RequestTokenURL, AuthorizeURL: ep.AuthorizeURL, AccessTokenURL: ep.AccessTokenURL}}
-	if ep.SignatureMethod == "sha256" {
-		cfg.Signer = &oauth1.HMAC256Signer{ConsumerSecret: ep.ConsumerSecret}
-	} else {
-		cfg.Signer = &oauth1.HMACSigner{ConsumerSecret: ep.ConsumerSecret}
-	}
-	base := c.out.HTTPClient(nil)
-	// dghubble/oauth1 builds its requests without a context; the transport gives them the caller's,
-	// and keeps the response body, whose extra parameters the library drops.
-	cfg.HTTPClient = &http.Client{Timeout: base.Timeout, Transport: &ctxTransport{ctx: ctx, base: base.Transport, rec: rec}}
-	return cfg
-}
-
-// ctxTransport gives requests a context and records the last response body.
-type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-	rec  *recorder
-}
-
-type recorder struct{ body []byte }
-
-func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.base.RoundTrip(req.WithContext(t.ctx))
-	if err != nil || t.rec == nil {
-		return res, err
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	t.rec.body = body
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	return res, nil
+	// RequestTokenTransmission and AccessTokenTransmission place the OAuth parameters of the two
+	// token requests: TransmitHeader (also when empty), TransmitForm or TransmitQuery.
+	RequestTokenTransmission, AccessTokenTransmission string
 }
 
 // RequestToken obtains temporary credentials (RFC 5849 section 2.1) and returns them with the URL
 // to send the resource owner to.
 func (c *Client) RequestToken(ctx context.Context, ep OAuth1Endpoints, callback string) (token, secret, authorizeURL string, err error) {
-	cfg := c.oauth1Config(ctx, ep, callback, nil)
-	token, secret, err = cfg.RequestToken()
+	values, err := c.tokenRequest(ctx, ep, ep.RequestTokenURL, ep.RequestTokenTransmission,
+		map[string]string{"oauth_callback": callback}, "", "temporary credentials")
 	if err != nil {
-		return "", "", "", oauth1Error(err, "temporary credentials")
+		return "", "", "", err
 	}
-	u, err := cfg.AuthorizationURL(token)
-	if err != nil {
-		return "", "", "", plugboard.Invalid("the config's resourceOwnerAuthorizationEndpoint is not a URL")
+	if values.Get("oauth_callback_confirmed") != "true" {
+		return "", "", "", &plugboard.Error{Code: plugboard.EUpstreamRejected, Message: "the provider did not confirm the callback (oauth_callback_confirmed)"}
 	}
+	token, secret = values.Get("oauth_token"), values.Get("oauth_token_secret")
+	u, err := url.Parse(ep.AuthorizeURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", "", plugboard.Invalid("the config's resourceOwnerAuthorizationEndpoint is not an absolute http(s) URL")
+	}
+	q := u.Query()
+	q.Set("oauth_token", token)
+	u.RawQuery = q.Encode()
 	return token, secret, u.String(), nil
 }
 
@@ -90,18 +55,15 @@ type OAuth1Token struct {
 // AccessToken exchanges temporary credentials and the verifier for token credentials (RFC 5849
 // section 2.3).
 func (c *Client) AccessToken(ctx context.Context, ep OAuth1Endpoints, requestToken, requestSecret, verifier string) (*OAuth1Token, error) {
-	rec := &recorder{}
-	cfg := c.oauth1Config(ctx, ep, "", rec)
-	token, secret, err := cfg.AccessToken(requestToken, requestSecret, verifier)
+	values, err := c.tokenRequest(ctx, ep, ep.AccessTokenURL, ep.AccessTokenTransmission,
+		map[string]string{"oauth_token": requestToken, "oauth_verifier": verifier}, requestSecret, "token credentials")
 	if err != nil {
-		return nil, oauth1Error(err, "token credentials")
+		return nil, err
 	}
-	out := &OAuth1Token{Token: token, TokenSecret: secret, Params: url.Values{}}
-	if values, err := url.ParseQuery(strings.TrimSpace(string(rec.body))); err == nil {
-		for k, vs := range values {
-			if k != "oauth_token" && k != "oauth_token_secret" {
-				out.Params[k] = vs
-			}
+	out := &OAuth1Token{Token: values.Get("oauth_token"), TokenSecret: values.Get("oauth_token_secret"), Params: url.Values{}}
+	for k, vs := range values {
+		if k != "oauth_token" && k != "oauth_token_secret" {
+			out.Params[k] = vs
 		}
 	}
 	return out, nil
