@@ -74,6 +74,11 @@ type Store interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	// GetCredential returns any credential of the organisation by id, or ENotFound.
 	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
+	// LockCredential returns a credential like GetCredential and, inside InTx, holds it against
+	// concurrent LockCredential calls (other replicas included) until the transaction ends: a row
+	// lock on PostgreSQL, SQLite's write lock otherwise. Refreshes take it so that each expiry costs
+	// one refresh at the provider.
+	LockCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
 	// UpdateCredential writes c's type, name, public and sealed halves, errors, expiry and UpdatedAt;
 	// ENotFound if it does not exist.
 	UpdateCredential(ctx context.Context, c *Credential) error

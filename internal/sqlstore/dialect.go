@@ -28,6 +28,9 @@ type dialect struct {
 	// forShare is appended to a SELECT that must keep the row it read from being deleted until
 	// the transaction ends. SQLite needs none: its write transactions are serialised.
 	forShare string
+	// forUpdate is appended to a SELECT that must hold the row it read against other writers until
+	// the transaction ends.
+	forUpdate string
 	// migrationLock, when set, is run first in every migration transaction so that replicas
 	// migrating at once apply each migration once.
 	migrationLock string
@@ -47,7 +50,7 @@ const (
 var sqliteDialect = dialect{name: "sqlite", classify: classifySQLite}
 
 // postgresDialect is PostgreSQL through pgx's database/sql driver.
-var postgresDialect = dialect{name: "postgres", dollar: true, classify: classifyPostgres, forShare: " FOR SHARE",
+var postgresDialect = dialect{name: "postgres", dollar: true, classify: classifyPostgres, forShare: " FOR SHARE", forUpdate: " FOR UPDATE",
 	// An arbitrary constant key: "plugboard" in ASCII, as a bigint.
 	migrationLock: "SELECT pg_advisory_xact_lock(112108117103098111)"}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -36,6 +37,19 @@ func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get credential", &onError{notFound: "credential " + id.String() + " not found"})
+	}
+	return cr, nil
+}
+
+// LockCredential reads a credential and holds it until the transaction ends. On SQLite the
+// transaction's write lock (taken at BEGIN IMMEDIATE) already excludes every other writer.
+func (o *ops) LockCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error) {
+	if o.tx == nil {
+		return nil, plugboard.Internal(fmt.Errorf("LockCredential needs a transaction"))
+	}
+	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE organisation_id = ? AND id = ?"+o.d.forUpdate, idValue(orgID), idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "lock credential", &onError{notFound: "credential " + id.String() + " not found"})
 	}
 	return cr, nil
 }

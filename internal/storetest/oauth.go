@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -94,5 +95,46 @@ func testOAuthStates(t *testing.T, f *fixture) {
 	must(t, err)
 	if !got.ExpiresAt.Before(now) || got.ConsumedAt == nil {
 		t.Errorf("expired state: %+v", got)
+	}
+}
+
+// testLockCredential: read-modify-write cycles under LockCredential never lose an update, however
+// many run at once (a row lock on PostgreSQL, the write lock on SQLite). Refresh-once rests on it.
+func testLockCredential(t *testing.T, f *fixture) {
+	c := &plugboard.Credential{ID: ulid.Make(), OrganisationID: f.org, Type: "string", Public: json.RawMessage(`{"n":0}`), CreatedAt: at(1), UpdatedAt: at(1)}
+	must(t, f.s.CreateCredential(f.ctx, c))
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = f.s.InTx(f.ctx, func(tx plugboard.Store) error {
+				cur, err := tx.LockCredential(f.ctx, f.org, c.ID)
+				if err != nil {
+					return err
+				}
+				var v struct{ N int }
+				if err := json.Unmarshal(cur.Public, &v); err != nil {
+					return err
+				}
+				time.Sleep(2 * time.Millisecond) // widen the window a lost update needs
+				cur.Public = json.RawMessage(fmt.Sprintf(`{"n":%d}`, v.N+1))
+				return tx.UpdateCredential(f.ctx, cur)
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("cycle %d: %v", i, err)
+		}
+	}
+	got, err := f.s.GetCredential(f.ctx, f.org, c.ID)
+	must(t, err)
+	if string(got.Public) != fmt.Sprintf(`{"n":%d}`, n) {
+		t.Errorf("counter %s after %d locked increments: an update was lost", got.Public, n)
+	}
+	if _, err := f.s.LockCredential(f.ctx, f.org, c.ID); err == nil {
+		t.Errorf("LockCredential outside a transaction should be refused")
 	}
 }

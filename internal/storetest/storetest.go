@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"SampleSealedCredential", testSampleSealedCredential},
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
+		{"LockCredential", testLockCredential},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 	}
 	for _, tc := range tests {
