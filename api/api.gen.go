@@ -128,6 +128,24 @@ func (e AuthSchemeConfigHMACIn) Valid() bool {
 	}
 }
 
+// Defines values for AuthSchemeConfigOAuth2TokenEndpointAuthMethod.
+const (
+	AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretBasic AuthSchemeConfigOAuth2TokenEndpointAuthMethod = "client_secret_basic"
+	AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretPost  AuthSchemeConfigOAuth2TokenEndpointAuthMethod = "client_secret_post"
+)
+
+// Valid indicates whether the value is a known member of the AuthSchemeConfigOAuth2TokenEndpointAuthMethod enum.
+func (e AuthSchemeConfigOAuth2TokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretPost:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthSchemeConfigOAuth2GrantType.
 const (
 	AuthorizationCode AuthSchemeConfigOAuth2GrantType = "authorizationCode"
@@ -212,6 +230,24 @@ func (e CredentialDataJWTBearerAlgorithm) Valid() bool {
 	case RS384:
 		return true
 	case RS512:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialDataOAuth2ClientTokenEndpointAuthMethod.
+const (
+	CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretBasic CredentialDataOAuth2ClientTokenEndpointAuthMethod = "client_secret_basic"
+	CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretPost  CredentialDataOAuth2ClientTokenEndpointAuthMethod = "client_secret_post"
+)
+
+// Valid indicates whether the value is a known member of the CredentialDataOAuth2ClientTokenEndpointAuthMethod enum.
+func (e CredentialDataOAuth2ClientTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretPost:
 		return true
 	default:
 		return false
@@ -396,6 +432,21 @@ func (e VersionState) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AccessCookie defines model for AccessCookie.
+type AccessCookie struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// AccessOAuth2Token The connection's OAuth 2.0 access token, refreshed if it was about to expire.
+type AccessOAuth2Token struct {
+	AccessToken string `json:"accessToken"`
+
+	// ExpiresAt Absent when the provider gave no lifetime.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	TokenType string     `json:"tokenType"`
 }
 
 // AdditionalParam defines model for AdditionalParam.
@@ -650,6 +701,9 @@ type AuthSchemeConfigOAuth2 struct {
 	// will be allowed to choose which scopes to request when configuring the Connection.
 	Scopes []OAuth2Scope `json:"scopes"`
 
+	// TokenEndpointAuthMethod TokenEndpointAuthMethod says where the client secret goes in token requests (RFC 7591 names): the Authorization header (client_secret_basic, the default every provider must accept) or the form (client_secret_post). Plugboard never guesses by trying one and then the other: that would replay single-use codes and rotated refresh tokens.
+	TokenEndpointAuthMethod AuthSchemeConfigOAuth2TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
 	// TokenURL TokenURL is the URL which the application will use to issue an access token.
 	TokenURL string `json:"tokenUrl"`
 
@@ -660,6 +714,9 @@ type AuthSchemeConfigOAuth2 struct {
 	// This field will be ignored if sent to the API.
 	ValidationMessages []Message `json:"validationMessages,omitempty"`
 }
+
+// AuthSchemeConfigOAuth2TokenEndpointAuthMethod TokenEndpointAuthMethod says where the client secret goes in token requests (RFC 7591 names): the Authorization header (client_secret_basic, the default every provider must accept) or the form (client_secret_post). Plugboard never guesses by trying one and then the other: that would replay single-use codes and rotated refresh tokens.
+type AuthSchemeConfigOAuth2TokenEndpointAuthMethod string
 
 // AuthSchemeConfigOAuth2Grant defines model for AuthSchemeConfigOAuth2Grant.
 type AuthSchemeConfigOAuth2Grant struct {
@@ -797,6 +854,22 @@ type Connection struct {
 
 	// UpdatedAt UpdatedAt is the time the Connection was last updated.
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ConnectionAccess ConnectionAccess is what to put on a request to the connection's API, for callers that cannot go through the proxy. It holds secrets: API keys need the connections:access scope to read it.
+type ConnectionAccess struct {
+	// BaseUrl BaseURL is where requests go: the connection's base URL, else its system's.
+	BaseUrl string         `json:"baseUrl"`
+	Cookies []AccessCookie `json:"cookies"`
+
+	// Headers Headers to set, by name.
+	Headers map[string]string `json:"headers"`
+
+	// Oauth2 The connection's OAuth 2.0 access token, refreshed if it was about to expire.
+	Oauth2 *AccessOAuth2Token `json:"oauth2,omitempty"`
+
+	// Query Query parameters to add, by name.
+	Query map[string]string `json:"query"`
 }
 
 // ConnectionCreate ConnectionCreate defines the connection to create.
@@ -1080,9 +1153,15 @@ type CredentialDataOAuth2Client struct {
 	// requested scopes come from the `CredentialDataOAuth2Token` credential.
 	Scopes []string `json:"scopes,omitempty"`
 
+	// TokenEndpointAuthMethod TokenEndpointAuthMethod says where the client secret goes in token requests (RFC 7591 names): the Authorization header (client_secret_basic, the default every provider must accept) or the form (client_secret_post). Plugboard never guesses by trying one and then the other: that would replay single-use codes and rotated refresh tokens.
+	TokenEndpointAuthMethod CredentialDataOAuth2ClientTokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
 	// TokenURL TokenURL is the URL which the application will use to issue an access token.
 	TokenURL string `json:"tokenUrl"`
 }
+
+// CredentialDataOAuth2ClientTokenEndpointAuthMethod TokenEndpointAuthMethod says where the client secret goes in token requests (RFC 7591 names): the Authorization header (client_secret_basic, the default every provider must accept) or the form (client_secret_post). Plugboard never guesses by trying one and then the other: that would replay single-use codes and rotated refresh tokens.
+type CredentialDataOAuth2ClientTokenEndpointAuthMethod string
 
 // CredentialDataOAuth2Code CredentialDataOAuth2Code is used to exchange an authorization code for an access token and
 // is denoted by the `oauth2-code` type.
@@ -1735,6 +1814,11 @@ type ListConnectionsParams struct {
 	EndUserId *string `form:"end_user_id,omitempty" json:"end_user_id,omitempty"`
 }
 
+// AccessConnectionJSONBody defines parameters for AccessConnection.
+type AccessConnectionJSONBody struct {
+	ForceRefresh *bool `json:"forceRefresh,omitempty"`
+}
+
 // ListProjectConnectionTemplatesParams defines parameters for ListProjectConnectionTemplates.
 type ListProjectConnectionTemplatesParams struct {
 	EnvId *EnvId `form:"env_id,omitempty" json:"env_id,omitempty"`
@@ -1794,6 +1878,9 @@ type CreateConnectionJSONRequestBody = EnvSystemConnectionCreate
 
 // UpdateConnectionJSONRequestBody defines body for UpdateConnection for application/json ContentType.
 type UpdateConnectionJSONRequestBody = ConnectionUpdate
+
+// AccessConnectionJSONRequestBody defines body for AccessConnection for application/json ContentType.
+type AccessConnectionJSONRequestBody AccessConnectionJSONBody
 
 // UnlinkConnectionFromEnvironmentJSONRequestBody defines body for UnlinkConnectionFromEnvironment for application/json ContentType.
 type UnlinkConnectionFromEnvironmentJSONRequestBody = LinkConnectionEnvironment
@@ -1967,6 +2054,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
 	UpdateConnection(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AccessConnectionWithBody What to put on a request to the connection's API.
+	//
+	// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+	AccessConnectionWithBody(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AccessConnection What to put on a request to the connection's API.
+	//
+	// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+	AccessConnection(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body AccessConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnlinkConnectionFromEnvironmentWithBody Unlink a connection from an environment
 	//
@@ -2451,6 +2556,44 @@ func (c *Client) UpdateConnectionWithBody(ctx context.Context, organisationId Or
 // Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
 func (c *Client) UpdateConnection(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateConnectionRequest(c.Server, organisationId, connectionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AccessConnectionWithBody What to put on a request to the connection's API.
+//
+// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+func (c *Client) AccessConnectionWithBody(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAccessConnectionRequestWithBody(c.Server, organisationId, connectionId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AccessConnection What to put on a request to the connection's API.
+//
+// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+func (c *Client) AccessConnection(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body AccessConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAccessConnectionRequest(c.Server, organisationId, connectionId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3520,6 +3663,60 @@ func NewUpdateConnectionRequestWithBody(server string, organisationId Organisati
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAccessConnectionRequest calls the generic AccessConnection builder with application/json body
+func NewAccessConnectionRequest(server string, organisationId OrganisationId, connectionId ConnectionId, body AccessConnectionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAccessConnectionRequestWithBody(server, organisationId, connectionId, "application/json", bodyReader)
+}
+
+// NewAccessConnectionRequestWithBody constructs an http.Request for the AccessConnection method, with any body, and a specified content type
+func NewAccessConnectionRequestWithBody(server string, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "connection_id", connectionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/connections/%s/access", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -5210,6 +5407,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /o/{organisation_id}/connections/{connection_id} (the `UpdateConnection` operationId).
 	UpdateConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body UpdateConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectionHTTPResponse, error)
 
+	// AccessConnectionWithBodyWithResponse What to put on a request to the connection's API.
+	//
+	// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+	AccessConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AccessConnectionHTTPResponse, error)
+
+	// AccessConnectionWithResponse What to put on a request to the connection's API.
+	//
+	// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+	AccessConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body AccessConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*AccessConnectionHTTPResponse, error)
+
 	// UnlinkConnectionFromEnvironmentWithBodyWithResponse Unlink a connection from an environment
 	//
 	// UnlinkConnectionFromEnvironment removes the link between a connection and an environment for the given connectionTemplateId.
@@ -5867,6 +6082,54 @@ func (r UpdateConnectionHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateConnectionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AccessConnectionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectionAccess
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AccessConnectionHTTPResponse) GetJSON200() *ConnectionAccess {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AccessConnectionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AccessConnectionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AccessConnectionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AccessConnectionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AccessConnectionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7294,6 +7557,36 @@ func (c *ClientWithResponses) UpdateConnectionWithResponse(ctx context.Context, 
 	return ParseUpdateConnectionHTTPResponse(rsp)
 }
 
+// AccessConnectionWithBodyWithResponse What to put on a request to the connection's API.
+//
+// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+func (c *ClientWithResponses) AccessConnectionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AccessConnectionHTTPResponse, error) {
+	rsp, err := c.AccessConnectionWithBody(ctx, organisationId, connectionId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAccessConnectionHTTPResponse(rsp)
+}
+
+// AccessConnectionWithResponse What to put on a request to the connection's API.
+//
+// Returns the headers, query parameters and cookies the connection's credentials put on every request, and its OAuth 2.0 token, refreshing it first when it is about to expire (or when forceRefresh is set). Schemes that sign each request (oauth1, hmac) or need TLS client certificates cannot be handed out: use the proxy.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/access (the `AccessConnection` operationId).
+func (c *ClientWithResponses) AccessConnectionWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body AccessConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*AccessConnectionHTTPResponse, error) {
+	rsp, err := c.AccessConnection(ctx, organisationId, connectionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAccessConnectionHTTPResponse(rsp)
+}
+
 // UnlinkConnectionFromEnvironmentWithBodyWithResponse Unlink a connection from an environment
 //
 // UnlinkConnectionFromEnvironment removes the link between a connection and an environment for the given connectionTemplateId.
@@ -8092,6 +8385,39 @@ func ParseUpdateConnectionHTTPResponse(rsp *http.Response) (*UpdateConnectionHTT
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Connection
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAccessConnectionHTTPResponse parses an HTTP response from a AccessConnectionWithResponse call
+func ParseAccessConnectionHTTPResponse(rsp *http.Response) (*AccessConnectionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AccessConnectionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectionAccess
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9047,6 +9373,9 @@ type ServerInterface interface {
 	// UpdateConnection Update a Connection by ID
 	// (PUT /o/{organisation_id}/connections/{connection_id})
 	UpdateConnection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
+	// AccessConnection What to put on a request to the connection's API.
+	// (POST /o/{organisation_id}/connections/{connection_id}/access)
+	AccessConnection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
 	// UnlinkConnectionFromEnvironment Unlink a connection from an environment
 	// (DELETE /o/{organisation_id}/connections/{connection_id}/link)
 	UnlinkConnectionFromEnvironment(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
@@ -9372,6 +9701,41 @@ func (siw *ServerInterfaceWrapper) UpdateConnection(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateConnection(w, r, organisationId, connectionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AccessConnection operation middleware
+func (siw *ServerInterfaceWrapper) AccessConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "connection_id" -------------
+	var connectionId ConnectionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connection_id", r.PathValue("connection_id"), &connectionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connection_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AccessConnection(w, r, organisationId, connectionId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -10705,6 +11069,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth1/callback", wrapper.OAuth1Callback)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/connections/{connection_id}/access", wrapper.AccessConnection)
 
 	return m
 }
@@ -10931,6 +11296,47 @@ type UpdateConnectiondefaultJSONResponse struct {
 }
 
 func (response UpdateConnectiondefaultJSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AccessConnectionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	ConnectionId   ConnectionId   `json:"connection_id"`
+	Body           *AccessConnectionJSONRequestBody
+}
+
+type AccessConnectionResponseObject interface {
+	VisitAccessConnectionResponse(w http.ResponseWriter) error
+}
+
+type AccessConnection200JSONResponse ConnectionAccess
+
+func (response AccessConnection200JSONResponse) VisitAccessConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AccessConnectiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AccessConnectiondefaultJSONResponse) VisitAccessConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -12100,6 +12506,9 @@ type StrictServerInterface interface {
 	// UpdateConnection Update a Connection by ID
 	// (PUT /o/{organisation_id}/connections/{connection_id})
 	UpdateConnection(ctx context.Context, request UpdateConnectionRequestObject) (UpdateConnectionResponseObject, error)
+	// AccessConnection What to put on a request to the connection's API.
+	// (POST /o/{organisation_id}/connections/{connection_id}/access)
+	AccessConnection(ctx context.Context, request AccessConnectionRequestObject) (AccessConnectionResponseObject, error)
 	// UnlinkConnectionFromEnvironment Unlink a connection from an environment
 	// (DELETE /o/{organisation_id}/connections/{connection_id}/link)
 	UnlinkConnectionFromEnvironment(ctx context.Context, request UnlinkConnectionFromEnvironmentRequestObject) (UnlinkConnectionFromEnvironmentResponseObject, error)
@@ -12393,6 +12802,43 @@ func (sh *strictHandler) UpdateConnection(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateConnectionResponseObject); ok {
 		if err := validResponse.VisitUpdateConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AccessConnection operation middleware
+func (sh *strictHandler) AccessConnection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId) {
+	var request AccessConnectionRequestObject
+
+	request.OrganisationId = organisationId
+	request.ConnectionId = connectionId
+
+	var body AccessConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AccessConnection(ctx, request.(AccessConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AccessConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AccessConnectionResponseObject); ok {
+		if err := validResponse.VisitAccessConnectionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13275,267 +13721,278 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35d9s4sj/6r+DovnfSeVeWY0/P3Hmec39wJ+5uT2fxtZ3pM2/UJ4JIyEKbAjQEaUfTN//7O6gqLCRB",
-	"LV4S5zv9U2IRBLEUakPVp34bZHqx1EqoygyOfhsseckXohIl/MVnlSjtf6QaHA3+WYtyNRgOFF+IwRE9",
-	"HA5MNhcLbltVq6V9YKpSqqvBp0/DwVTMdCn6eqCn67vItFIiq6RWH2Tue1ryah46arYZDkrxz1qWIh8c",
-	"VWUt4v5nulzwanA0qAto2fzecPBx70rvUa8vfa+nr9wjam/fHr1/3fx9Ty6WuqxwGav54GhwJat5PR1l",
-	"erGvrwt9tW/f2785HHyyMxPqJp5Sa3Ho6frFmcnSVH094MO4g1zMeF1Ug6PDF37qUlXiSpTQnS6vuJKG",
-	"r1/tdquHWu93Ub+Ps+LLUv8qsqp/alGDh5rVGXb5OBMygpfZvI8A6Ol6EjIrU4lF/5KE5w+1IhfQ42Ms",
-	"yCc3JOBex3kuLS3x4sxyNeij1EtRVlJAAxxPZ1GGgxte1CK9XGEJ/oHv/+Inq6d2o+37x3U1v7ADES+1",
-	"mskrPHsmK+XSDmhwNDhWrN2IYYupMGyub1lWilyoSvLCMDPXdZGzqWC1ETmrNON1NbdPM14JdiurOeMM",
-	"13XIuGLiI18sC8GmQqordjsXpRgrrtjx2Sm7FquoQyNUxbjK2e2cV6yaCzYXPBflPtAS8/JgP9P6Wgpm",
-	"58ykGbHvdcne2TkcDlk1l4ZlOAtcBcYLo8cq06riUhmW84ozU2dzxg18pdLXQrH356+HLCukHcTpKxiH",
-	"EVkpqiH+P9NLYex87bILU43G6tJ+y644851zhhvEMl4UImcT+3jCbucym7NcKF0JQ3/NpChyJhUOmcYa",
-	"VmOpl3XBK5GPxspO0K2jnMGgqWNp2IQv5d61WE3s5IXCp3wpfxKrCX3kVhZFo0/aJzVWk/beH5+dwps4",
-	"oNFYDYYtWsW+7f/+r1LMBkeD/9gPknufqH4/3a8lySk3MrOPd+3iO/+iFcZ2QDOgul37eRm9+mk4mC94",
-	"tmsXP745fmnf/fW2+k7wElWTXTr468+X9OKn4UBptfMk3tp3rKC05+9g17fhuBz49w/v9P7hAPi+PSS7",
-	"vn+Bb31yHGvbty9t6zbzgy62YX5Eg5aGi+LdbHD0j50J0K55m3lbUXWXw3CqYPOJ9Te58ltkbnCa2/yP",
-	"2GLMBpGluHPuWLMRKoceiNmOOuIwKUeGdkbd9fxl2JYcyVmxXMykItHBGamuurSjMizi/EGspMWIHTiK",
-	"fORClawKOx77vt3GrTf8VCWkXk9LP3r79UJnoAIyPYuXEZm2iCTBwKrQ9cKuoFN8cJMG1mqw2xStZxDu",
-	"Sfrq6AaNgbfn8Sr8xYTi00IYu9AliKpcmkqqq1qaOVvURSWtAEHhWJcwMyeMaiNwvflCjJXxZ41Wvj1w",
-	"VNGaIzl9xSTs50zS8pEYtpspFZOVcdvJTitL29lcG6HYdIWtUfZ+M4uEnZdtTJdsgqxqL9O5mDz/C7y0",
-	"rKeFNHORM7MUGTN8ZdgENcAjZtWxyZBN64r9TZRGl/KZoc8YPBvLgktFItsMmdGMq5UT4XrGDvYOXrxg",
-	"2ZyXPLOWKMxF1xWb7MOQbueyEmbJMzirPMvE0krsDVrn6SvS7GQOm/BGGMOvEps9+FunDXyHFdJUdnwL",
-	"9yvuIi8FuxJKlCjjnTbQJrOxkobR50U+YqDHoCojrd6y8gxkWeobmQs2EyKf8uza/mZ7tBTm+1/Z745V",
-	"VgpewbqVrF7m+P/U50djRbpTUzuRV0qXIrcaDqiC9K3js1OkQlmJhdnEaWmdgmQZ8LLkq4Yib67lck8v",
-	"USHfW2prd5ZoSLT5IVgQ8Z5sI2a+ixWc+0iajRzXfwnJYlnwTMx1kYvSKZSBk/ozzYyAxZ2AIrZnD9XE",
-	"EoEogYqVZrqaixJU5sApmFuWJjOGEcAWb8OPXzaVtkddm+hbd1qdSMGcgLLfWh/H3ty6NJbl8vUFiye7",
-	"xdqASvnQqgkvrnQpq/liswS03z92zRticM7N3B5m35ldHysxgAMQw3Gn3XbDjLxSvKpLMYoko5nzg8HQ",
-	"/nP4xz/hf/54cJgUjLm8EqY6Vcu6MtuNHNv6YYMJueRlZSyb5OzHy8szJ6+BTWZamXqBXM6xzNT42YVe",
-	"ODXEjJVWxarZ3jdls1IvYr2ATXW+GiKxGLbgVm/IijrH996fv4ZDx3QJBDlDOxC41VjFy48NpCImb3+S",
-	"draWGGeWXyrilG6fZrUCX2GLbbp9sMMaDAd1WSTXvsE2wTeY6dw+6+zDCT1paHzdNWS33DDoxQubjCvL",
-	"8bUSduKTufg4GQI/En/6FmU9/r8ui0lTvZqLjwMwIcWfvvX/6ZvK7oo5ktLnUssbx2RbxXwYHerWSYk2",
-	"6w7qO+zaJuUdGu2kuZOst/Tv1sBq1HU11bXK3WEBfdWuR+IEzfWtuLFHAEh+oeH4LhZwFl1/UkF3Y+X7",
-	"+0aOxAgP5c9iOtf6ml2W8upKlOa5/diNKOUMVU+7Ie4Mho/b01gU+hY3TaobfY1Hl7ppCkJg31uy+W0M",
-	"EmwXMTQrfpoMJ3adVYxEtJ376IHskeCkeGxh7b/EFry8Bj8a0A+rLCMXH5ciq+yvf/35cggrIHJrN5wV",
-	"9dVU8zJnS1H6jfM0aG01YP+TX2+rvSl8YBJR79BZcnY4upT/Qk0HlyqhEjVtp6MgEIdsyVeF5jn4Cgs5",
-	"E5VcCFbIG8vk0LzxXx1FVPPXny8ZLfEWtPOW/ESPuhX2I3dSmJRWYrJx1fCEdhVJmNsWa0Ceq4dWlEgf",
-	"KMk/1Dka7vmFd3d1m/gdPs13vuAL7z74ZcS2po8VOEbXZSbe3SpRNs7Eicqh8SZ56tt9Gg48o3ojqrlO",
-	"eAzeofh/hhrhsyH87+BZyuFQicUyrNFdRgNefmeUtTwXM0fDz+xCPAMCF/SuAXXRLRk4E0DtdRe96oqt",
-	"dM2UQDFh1WJ0ye7hvUJ8eWKZgzOpw82D/RX/h77U0VidzlghZhUTi2W1svqQG9+MF0Y8a3zRdciLojFw",
-	"6JdGyWrj9HMcXGNY3gWEes201LfWvudEAILNCn3b8ARNtS4EV4PtSQsmuPu+tbSg+JR2zmSX4pJKkGM4",
-	"wEjY4ejF1lzn8OHNM38v6E6bgAvClNHT1xR59fvz13ukY5NiSl4s3NygKvCq4tkcSGesYtkn3p+/Dj4j",
-	"8PBIw0qRy1JkFdKafeLXzRMI8XVHeEHng8tL20tQ1cjZ9/4U/JOlFZD2bwoHwDdM+4TBzdZYHZ/BW5NT",
-	"JS3hSiNwW0J0xMRZFnQocsZZLmczUQpVueHM2q6MFF/egqTD5l1a4t68cVGz7qbRds20VTnpsI7VhC+X",
-	"hUQv9P7Hvdvb2z0rVvbqsqAXJ2whFwLGO6TNpjXwTjxuDAuDHasQWdPdU2REnoeQ77atk99z4TzFlUVa",
-	"Efb0SKYWkqazftH7SEZVk0ClInOZ7BLoCOk8WkkcfpDPpdwgnuMx7TBRouoLuDtO+e6jx26qzrVLF85N",
-	"C5L2AM+ROzONMwteOwXasv3JG3DBy1sbMasLNtNleOq+QwfDqt9LkcmZzKzkGaswnkp79wLLdGlXvli1",
-	"HA0bXQpXJVfV3a4cf4BXPw0Hi6owL1saV3N531y+voj1KrfCtZL/tHzAXVZ4wy80dgfJXevDWaQLisgv",
-	"SAJd3tj/W2Oj0v7gcQP+J9f34vL1BQvBYV27WFkRj3zPOdJ59MIwOIAyboCLTewSnMCdTz5h0owVhMKE",
-	"KADLL4FyZlJZy4RxY3Qm4XJgnbcUbRh1DedmYc+RXvAKrwbWnHw6K+1ld5tFI03vEz1Etjgr+JUPmahE",
-	"uXAWMFgTDbJ2gs2qXW/qquYFu3x9MVbf2PV+3u+d6GN4qWMyVmvOyVxe2UEV4kYUcGxFVpeyWq1Tl6KF",
-	"couyPU9ZXmcJv9TZTy9PWFWXyspadlZqPWM/iRWd8lywk4/ZnKsrwb65OPzjn56j6xFcIBIF/bVYVg2T",
-	"emgpOkhsqwM+M8xUvIrdVbtrgo5hJ5n/uXsYeL9r/6EuJSvFlTSVKF0IC9wBoqwvYbLgRHXXjD/PQamu",
-	"huQ6goMJZ4wrJr0W4UWb3Rhrtyqx6QovGucOUzc9giAtAaxCj0yvKQxawoyZemltQYN7ikLACYzIgZXN",
-	"tTbOJdkJZ/IqF1jqzlh4GTOsba/gcMwwpxTzhwOX3HzQj3qlfjxlmB7cWWsmjakFcLcsE8bggd5Zwrtv",
-	"d4NL3HD99rXlupNnd3C50vZucrpSs363q93wpt81XOoGkWTPhycqYH72UHd5WiMKzss9NE7bcs0P9plp",
-	"+nlGXe2CggzGaoJdfoiM0AmDRWROj3XeTtD16ISTSuNHB4KK/ryg0VWo7JH26rpZOUk6jAUGRMqltwR7",
-	"fRmPz45srKQyleAt39UdTMkfnArUMghjk8oy7ntoScedvj4NB1l7Yvf4QGeR7AestXGry/we/Z65LnYO",
-	"D+t0db94sbWLudGDv+7toFoC2e95dbt5544SDezAuIcPEAITnRhQJ3+k2zer9i24grgQFPpk58nWEQVt",
-	"y5DJaY5sH3usoTHbA9aMhQdvmNIVilXOlIjjgyGqx6qvIncz9KYsY0YoIytr8kuFrNkOgtNlmNJqL93C",
-	"Su4lxKo4f33OKz7lxs57j72zauGtNGLIppq4YDQk1797B2bg+kO/2F8v3r1lb0R5JdgZr7L5EJQLO+Sa",
-	"bmLBb0fnFKaP4czUDQzjWK3I370U5aKuIklVCmMNNakYZ9++eMG+4zk7j4PHWr5oOFcpkwZPXDBlAifH",
-	"d56ZyKwJMsAOmEfLj44QuzBofYzVshRGqMjLg/4fhRFSlfhYbVb83eACmwnO8tQ0iGX3T4XcoX4a6SnA",
-	"CuOWjFUuzbLgq+Y8eoLYsrXW48NZjuvlab/JOHGsdBI5YL++S4U4Rye10C3+smmp4+Z4O6hvaZ3DfF1w",
-	"PnnCgguQqCLWWlrfN1Jlghm9EM40x1Wx+lOpF2MVQgkh+DBjhZyWvFztvj+Pm2W0Q8Sb02O6QmZHheZl",
-	"SrtwvXeVvh17P4tUi61Fr3tpN4kbHb6x+jeSs9TpflPe2k4fWeR+7SKUtSXoWH2VIpS1JSjOA0K23UxD",
-	"FtFcqGasb4MF/y50/72ELkvK3LG6t9Bl/wfLXG8v7yYLL8kudmFeXcdBytaPzPNt4r8C83nUiCPiYi7y",
-	"K3ZzWVKThpkKMgOccIZEcZStz4wlRXDnfMPZLQX6GXkFAjFkcDKhsnKFeTLXYvUc+J6CsEJwLCK/60Ql",
-	"xrFaPsxgzT65bWk5NldLCqnqPWGhC8phhebXYsqne3Dhg0Re+ZviITNCjJXdf3drbpdnqY2R08JFrJhm",
-	"9KzCICvKqhlQLiakAAx8KiBlREJyIwXNDZr5lj7r0Kf/pagpOI8TjN4/a0Sax1EpbrP1LWyl5x6Yjxvu",
-	"s9kNLyUkPo1V8v47q02lF/JfonV1BLqE5f0yqwteNm/nOhqF1WPSXuu5YPTQx/qF2YED3m5lvlJ8ITM0",
-	"rC2p3YiydIFAoCS9P3/tqCEaSutCys5RKErxmnMMn5AlHAKpTMUtI4WYRyPKG5mRgOdo+7hwoEoziXEa",
-	"UWqxVTNhdJYFr+nazPVSzlZOy5Mlq0vQSCfzqlqao/39xYraWB6JIYEruytj1Z21fbczawjzSPeGuw8a",
-	"IQX6uruOBc+FV8DrssA4Krz5gWgqDs50jKlyh0hW7fyjna8OYPN3ugcKE70Ui6XVpU43+kt9y1ekRlkN",
-	"7LhK6lD4yEl1CEVt3uZASD71MYpna1X0PfvCet1to9c4fKrlHhYqf29EmdJJTugRqCMU0exOTVgxc+Si",
-	"3OgoNQlnKgqtrqwhNtpRM/Cff3AwiP58yU0abswGfHKeEw8hqAqoS8FDsEi0qdg3coZGS1E8HytUm/Zm",
-	"PLO89Pjs1ER3aFbttYswsSwx04upVM7yItsuVt0mMp+wxjXILqv8KMu7OVcDsjFSqwohGLWpMAYD9iGK",
-	"eWrLnlHqWOCN22l6i+mbLppdW8Hlbq0holqoG1lqtRCq2pViHwu9ZHtGRjZ9ig29d482saGCm8o70rfk",
-	"RaksTcqQabqXAp+MB5u6+2lwLMpP7NNZsEVTc2nILvzsaHsl4juUIW6tvD7glKCOQkB6xUrXSWUifpdo",
-	"D28sqCPQjEZjdRwAWmQjyQTeeWZ8Z9IwJ49JGkfZAZaIgPPY4SR0jZWuUY2gV52iZudRsaScH7GTG1Gu",
-	"Kkw8nFXE6Su93MNYm1wvuFQd4c1OZ1F+AuQLSWNcDKkaK/e1RlbWzjL/u91l/j2FJ1Hlfbjdtklm8VA3",
-	"HhVqueG4OIOu4aLhsQvH+Qw7WESVpoPm0wujt1pwRPzKdl61Jv7MNDl498q9jZC0i5Hb1Iw27m1o6fWC",
-	"Lyw/u8x020032+262dnGg2PsECsAWiDkUJSO8aI/QPBsTlEjDosgtugbCX0qyqf1jamzOGLGmtXWouwP",
-	"kAWvN5lLRhiDfN9lc0QgJ+hp9OHoKeSQrYKqkmfuriAHPbsZBN+XHdIZv9ohzc22PlUznQLmcdPYcT7d",
-	"sLX2GYH+tgj4ak7KnwPOlvZPPYuVIVMvFryUwowGa8+fswTT0UMxa9oid74FKGJ7cLIzowYBW6Qf8q2R",
-	"8Rt5LHJk3xTE6zl4pC1FmSlRr/nQ362QyIjZAQ3MHv9wtRu9bvtdQAoQBUVa/eh2LoqF5TIL/qsuZbVy",
-	"EtKqmOR082GTzKoMHizHwz/kWhgmPtrFyrjxabkxf7JDdqlZ08CKpGLGHnqViaFHn1tcvr5wGkuJt2Rh",
-	"lqmtsM3AZ8GzyrBCXtuh/rMWdI/TYYAuHWIHRpMSb+0Qzj7/xW7mtrd7vrwdg8pkMneBPBDRMxfyjLip",
-	"bhJpj0Z47K396B0kP1rCe7kuou98uVVMeTkugwFy+mr0xZ0F208mrWVftrRrt3lBe+iyuBg0sxTArTI8",
-	"m5nOxagv3dV2+12wF7e3gImYA+l2+xsmRMV6pQ/N+XX6HrYIUfuoc7m8+EqTjY+YoAhM9rvL/XeX++dy",
-	"uT+A7/pLuhk3W+pDf16SJ3mdpe6ffQepZZEPCtBtXd5A9DWIB2nGWwAiSxwmG/RGM+eltc6zUhszVs2+",
-	"4Bsmdf5zXvHt7elXtrWVyWWpy4TmewK/N9VdbEsj1VlWl6XPEKos08TAFu3R8tpQHizCsXOxtD5m2OXj",
-	"yoXVxgzeZgfYPzbnGFfkP+x8IC6x3R5g8OEb+2eUASfNOPaqODg/pkvb4YgduzMHKhuTKgetmobQ8qG4",
-	"t3fK4tz+5ImPS1kKk/IRn7hHHho5chRjNFrX0dNIR2S5KASAGJ58xDsQh9UFt8CmniKQNQShQFsAyrwB",
-	"CEi73NJh/nCDEXBjGnA+HgyhjwrRfmhjIOPVLjLehYN4h7zjSpSQmQvp1UD/3zg1v1Z7hFNpqelXPQ3e",
-	"hGLVxYeBcYkFl4XHbLhVKMHsx60ckNXzFs9ce3F31+unBmTN13bL08TbaS/JYwZIETtJREg9qWClLbNr",
-	"wvCTyTQwidZqrhdAr4itd5S97VDBmx01MMGnUvFytWMH+M5uiOLNLlp44ltjgjd72RkRvPn6bnjgzXdb",
-	"aOAHkAx5ly7wRY8qjkGqd+jIvRl62iIVLtkPpb1hL2db5qaleoqT0rC3u67SoV8lOvQ7dXERFMINZ6wB",
-	"Q9un8TUaNjU6a5gARwWUAxdG785+vx+wgTkhxioKqaUjv4rRO3jmQ4lLUdWlQtuYs1KYpVZGpFTDZW8q",
-	"gI/3J5btB77eeRkN+ufNYxur5uA64sWtXeJe3K2qbK3ytuPbaBv4b7eiPSmM0Q1g/2xN5GmSR24iI2gF",
-	"WQQNdMZKY/wmZh4gzE2jCAeybTaThTBWhW2GahpUsscK49XvSznQy3eIH5rC264pUhORRVkLnqeZbBEr",
-	"bXZGLgIaVNVc2DdhR0k7r6vZ3p+dGTxWGhAtu42j5fBLxBswI6LKCNygFDwPwLMAkNQB1rbEimuVJNYW",
-	"9cTrE1ENkcBGUmkhPK+jlxhypMF4ogfD+A+YO+R8H3/TwCvB2Odq9TyZCsITAzl2xy/u59j104EHLW+s",
-	"MRaaGnfTnNQts7Vr0ISlBiqKfgIDzdE4AsXqtn8q9c1rkTifP4mV+wbPrGThamVJ95qQQVof38xamkHA",
-	"GEKc8ZhONoBe96k8G0glwIPOdZETvHMA/1RC5GCGLQD3jv3158twN+zuWtkEY5UnbkkAytYtxY8X/0+A",
-	"8wQuxNnZyZvGsbPtzhvt/kK+rjYz4nkiziCG4nYB2T9eIBb2jxd/+PO38O8fDw4Hw8E5/X5Ov59f9EFl",
-	"NwL/fwTk0rNSzOTHfmStTlN2pYVhWAMvAiZcA476Fzb5juBUYcrgbRjdAxOMvAQpZNwT9ygApBC+qp7R",
-	"9b8d7hD55A+a5S7vznHPyeG3c4SVPlj84YWZ3Geg5NBuovedRTuN9cjaSgl6wZF6MT2Jy4VhAOMNDoly",
-	"RcglbCJ5hT7Xifi4nKAHTTTBebpXxDug0PSklDWTyVwKxbVYjdh5kr7X84oYpTrKEtgK+DZh2vSuN0Bi",
-	"DteyD4C09SJGaVQ/wPvWSqrcSbs99aBCY7WswZnD27i5lQb3n4DrPgD0MtJU9g/YlBnPBPlFwcXaNLZb",
-	"hY/Mdoi5SduuY2+DDeNNmK5/xD7+G+FDJVsAEtTmm6lmR8P4u66PNijnwbaz8sPvQ9UMmIzb3X23yvTd",
-	"3elZ9S4sPOlFEU6BDw2aL3VWyy3mNksWmeTrDkzctqmbOSgiehQFPsRHR0hwVCehmSiN3mrps1KY+Qfi",
-	"3rpkN5JjNHoKHwgY4noYFIr2mMSps5uMTqsdb2s7pAirD+xzB3DWh8PrhPkbwaI3IBwkYL7i1Y7OV2NF",
-	"4j0kllE9xG0wRy1NCFXtVT01ona4mNstU/swSuzd1mL+HGnXflyUYXw/b8N6ouzwlEUTcnFLLEyuAqy1",
-	"j0uAMSvCbQ+ikYLHKWMIbnkBkrplvURvNIpegNqw4NeIauliA4gaHcLaHaAltyezRQS2uBmBkkJ8tkCi",
-	"dLseUMUWHoayHZKGO5vpxaJW8Ju6aiFSHnowQwgLwyjUfIjHsr3Lrrqnu1cGpAh0KtBPVJRL5IGzYoxn",
-	"jJjcwPptoYQiamnk5KDAWzQV5lzlAZd0rCBP1YGdNqitrwxpvbRaOr+xK0E4k77c150BJjejLPI0ym4c",
-	"puNwdoFyrRwD0m2BDPpAEXB2eQEoZ2PVvr+UxkFGUcESzjai4Fl7c5PEQ4iGMF6aUKYXUUGiSa8XOq6G",
-	"8Uj3v58H7/GB0B69NGoJgmgaKQh5QiHcWglL4sf1tYxDaYWDcbXzb9jl4D+ESI2WugXwF9LQFbvHc21U",
-	"U3TgNped1MImInFc2s/hUiLgSIgj8qUGNqPWsXNRlVLc4AvNA0OoL1YKQrg0GtDaHq3VMgy/QiomXcbM",
-	"+ZJisdbR/Jraxr9reA+v4aWpnSgbjnqXkpu4547s8xSF9yhF98IZRo9rjrXLgOPAp0eR09HXy9DKvpzp",
-	"Mo9RicG0/QuVyJM31sJxgnkBgEePgzBcJZ3OF1XkboY2hP7j8/DsMeBXIJSreanrq4ZW0ikA0ucfRuCR",
-	"tFmPjLIHVGztletWrLIL9NV/iQkc4pyq3TAod+Pi8WK2NlZx0QC0LX+/zHxKl5mBsLa/zYwv4beirEv0",
-	"httDIhe8lJ2LTWQfkTfDsSmqk6sh1M/Xo8gDpvNYHUdqjl0wYmwQ5It3ij9i+TuHC9MEbFMayqNpOx5M",
-	"8i98mDCKcfB13khAhRkrZwgcn52C4ABxgErjpF1iww4apDWizEFR3pkvJdGSaSHJh8wjBGLGDDmvWC9L",
-	"vVgSSFop9kKJoa7GZ42RAPJCei1JNAjgI2BnhDWvNACVEVJesGnirD2T6LDSeJlk+3p2IxgvSsHzlZuv",
-	"y5PuKgqwTz1EdBwetpwEDc0sqRtsEVMhjRXtDTLoXkA1boXvJ8C3iuCMs/x5FevxjSlbdoT9gYVryddH",
-	"y4bWl6Ex3l/D6tSqkgXg/x14foqTz4S8EdGUY7AgNxYkiHC71UjKsEdX5BGMus/YnNBTVB1H7DQXAYWj",
-	"QdjY3miqWViWWgldGzbjsqgt9eFOjxW/0bbp1hGcu9RWCGNNKT3haYsu6cV1hIl2lz1d8Y4aZwQ36DGE",
-	"HPQTZLA2eDCd0VFgda4qNnv88Dr0BOZ5RSRlgKYwUcMyN9wUqa7Gqm0VkVNHC89CJSQ4pkwRn12sfI18",
-	"XwSHF7Ja+dBvns2luEEjC/vizMD9j08IBqhPL7UgU5CQFwMQQfeu5a4ujY28fKe6PbB0AeIMiiAMjgb+",
-	"Hi9h3jvoMzh3KzTO4h3wfhFUskeMiiIBZx5T1+MBIzQbI6r78LKWcuELOjTOTVK92PKS5cJH9K1TKy4a",
-	"wUSAyom/BEhOpRH6QhQGf+iEVVkVg4jKHUJ4PRT/uFeI1NrgqPeX3/tIpo0xUVsHKrGd45TivbpwpLBm",
-	"i9LwfM3nzVwER7LNiSVcwp28imeGTewCtAwFSF+26zVCHGCllThib+9zEW27wVU6Ahul2VOTuELycQRS",
-	"oEtvWUBnGIGW7oyi09qdxYEyw8adgC4J03cmC0QPDqCD6U+kbbZWIRPopOVhh96dXws8cskPqO5Vkv1S",
-	"FxvWfscpbv0f0rlIz6MSi6Uu7Wrt7uCI3Vvx19xyrJ9YegWdg9/f+jzI/GGI64eDkpdMo936P1jX88Hm",
-	"ng/6e+4fOdZJrer5gfOhuqKM05VdTcfq6rhMKoUcVWIJ34iOQJo6zk7e+OjSLI54DFGO7RnBbQzuWWdW",
-	"9psBsPMIwEOxHwo1AuZLOXkQIQfYSKAQQKwchCC5q7lvjIh5WSMG73kSU9RL4qmLFE1gi9KpjAFE472I",
-	"2qGbqEX04RfXvBmQGAGW/nJ3JfqVWBZ6tRBQtkWbjBck0ptScsE/ngswWE06Q3nBP8pFvWCqXkwxU6ik",
-	"9mghkH7truh89bIYEQ6Fp0P8c6jyIocsOBpaYCJ0helCO1vQcrQeAJ4rynQGQZj7xVJkSYSReEXWBdOk",
-	"l3EXWyYsbnvooVT1xpiec98QQt8gQfs4y3Stqrfk00qGNsns9GxdqWg7Sp/K7Demi/CgPcYi9spOz8IG",
-	"fRRZDWxjqXXBjCgQmo2uaOL9S12JpncQk97/5kBxIXwsEQKdbue4H8Dz4xL60RJi4TPjE+s98m5jeN2A",
-	"xMHR4Fej1eic374RxvArsQMdEC5nlxbvhIGKHrmd0U+bk7FNRpe23afhgADz3yYdpK/Cw3bIxbxecLVn",
-	"9WKAmgJx7ZaaIPdnoQJEXCRZdpLqe8xGQTmxSWwS98zH10RZjfE4rHrnNV1Pm3HGH1kflUcoRbfIWE1F",
-	"MJh58BA/M1bl0KrTUajceC6ueJkX1l4n7ZsUTrpDgb67ifRxwuTmcJKwBJuTZAmBvm+RRuyNNlUErGo3",
-	"Dg++t3KmEOsLuKkh3gbLKxhaVlmysGdPAVz14SoOXLb22pIAOF8bboq7Y+A8DWD/O0Kieq50BzDUXtaU",
-	"StSNOEKTc3U2cBfsVGLRfcCp5yHeC/skL/2Jyhmw9g7wwy4sdSMjvZfn+44MlJjWxs8nOFFr26IhrFn6",
-	"B4PMA260dcC0k82b8PKw1yReXmpGsA0b47ojjLutBnvmQiZ6gM12yQGhni5LrgwAzGKRA2cTHb+//PHD",
-	"xeXfX598sP99d376/x1fnr57++HHk+NXJ+eDYdzi+3fnb5q//M/7k/O/J7N96lQwQ4Ri5C6+hg3oPAf/",
-	"lLtKEVKxrC6LFZuWPBNm8y1sD6rMibpB8LYUenJLW2tUg9gaf4dy6u+PmL/uKF+CLk74IQG022PMW25y",
-	"OyffZRTq5J3XTplELL9QMcrdCg3xMjR61dlszvrj6KgDC6GNirUp5iKxNPGK9e2csy0C7G2LC3dswe3M",
-	"PWidtE06mH9fHOnTY2kmbjuU+FglzcNlKW62gGTbFiP0EgFmugChUgFpuIsdapeGBwV0o9SpWxd7xdmC",
-	"Z3OpRJCegIjUD0yXi4rLInFbtD3zBGV4BxFjB/S9feceDHtBVmc38hsfJBUJXAp6dbRt7JP71C99m4Rz",
-	"ScNTwTN/AcHd9QjoyHPCUrPtutmls3Sv2GECHqevZ4oyoSpclgyrOaalKwwwhheHTKqsqHO44bR7MVYC",
-	"c9woBQf1VvyYN4CkN+bs4yM2xlEfjOCfw3+8+AX/94fxoCfPYYttBMYd71xwrPmSj/CVzTuKa7p+S7+X",
-	"RVrYVck0q0uUApAA6HeiSJ81+2A7FMqeLjrTof6Gfnx9MzLdKc3cz92hIHBDlDYQR1FApO224LOwmglW",
-	"XPCpKHq+js/Wfp69pjalcKXEuGHXYrWHF65LLkszGqt3qnAelb340oxibItC34p8o6trwZf/wLd/ud/1",
-	"NC65n31qs34UvECAl+ZuWU2iNrFKqq8TCmX7PhzfSn3oVMlK8kIagdcqQYSSdZdwnmx6JUQ1eoxQ6d8J",
-	"gZgHjfjyJMRDA9ywpRk8BYj9lHvkCQGB3RHSCyMKeuKr4RFGVyNIto+cfmbYPt767Ge8KKY8uwakC4Kd",
-	"LPWtESWWYMdY5SFe2H0IAPv49w1lFdvDjEH3ISp+xH6W1VzXFZOUpuY/NUd0WEBgh4uYpTYVfBwK9NxK",
-	"levbkV4KJcrNUdo0z7ue8Yh0dz12GMDRpfi6DzLXbgcEU2FkefA8obdt3TxTuTJ9RmFrzIe7s4rDu7KK",
-	"w42s4gkmeIQg2HaSB8F/ZlrNCpn5DD2HXD+mPM2oc5+gt4pRmKEAJgGaQqyuZkZ36io73RJD8zYkmfho",
-	"IktUqfOHd8QIc2wsuUx5+d9T/q9x/eLF4Z9mWv93xqv/+/DFVE/vc1nrFy/Jho79074sM/S8hvgjOBkU",
-	"8KhcqRAd9ggN+TgtYFfs4nhMg90ToKP6zuz0VYii82Ga6IRcdSKqXTnn0IvPNd0tQXqjsN0ZaLQTWdXM",
-	"lqz0WEWnfQ1aN6wAMgifm/uB4lpuXfwm7SWKtjGcafv6FjlGT1CLuBdqqe6illbtSJWxamnW3QUXyuDV",
-	"N8XANSNdGkBwYRshDs4j5PtCQGtwVNuZql+/ApVLw6eFeDebFVIJzBpIXnh0WqFQitLTSQDFwQmW0eOr",
-	"VDQ5K2ooVOSkh6m4ynmZs4nGvj8gyU8whtglWzQDi8P2O1ljhGX7lShWcFJ9Nkml2YJfQ5BEVgheBgI5",
-	"PjtFnsuLW74y5EygZJTkWMZqunL330O4SfVlxg3l7TcKLfrA7gC+QyEYMGPjwvSjJBXbIRUaCyD8WDuY",
-	"1iMqFe8mec9UdUyHSeR9we/gKSh1QYqxmPMbCZX0Zi1x4Bh54HEwI8wLCRKNZJdXN96fv46qXvnbe3dW",
-	"Z7rMRKwkuowdH4tqD60eK4xbcaUMOAbXgBqB4TLDKE9CK/BajCFsbDwYsvGg0FdS4X8pMh3/wG4/UH/j",
-	"gc+EIuolbw7yilxmVUA45+VUVhB5iSvsHVpxIS6AK9AzuIpEM3+seB5V6ZrVVV2KEbvQC/+mVYUKo9EZ",
-	"4Kv1ODdBs9rX0B+NHOjX9vnsP58xs1pMdTFkciRGbEJz/s/mdCdu/RrXCOjHsscnb4TJ+yWsFcRMTNpq",
-	"7qSRFTlWE760nfLiAy7QJKhu7JtqztW1GbIftL4qRDM3xDwPiA+MAB9C5Lk/di5UBdBEsIrjY6TpGgqx",
-	"ijJ2SsRNQNlP5FAA5JYXMrEBtDCiuBGGfUMBHs8Me/n6lN6wwgvKUx7t7x8c/tfoxejF6ODoT4cHf/oz",
-	"WrDegH1OkXoQlDN0KspMXj0LZ/A9luywx2uIcf2xSWy5DXZ66Ht9nBzhu5vtqTH2mu6gV0FcMeQbJ2yE",
-	"IdMqA/kw54Zlc5FdizykKD9ZE363fJzApjuZObF6TjH/AgvjeN0T2MB7OtUpfWHiqmWT2B+2JazRDfnq",
-	"ROBY9Ut9xz3c0dJKmMA6LVk8ClZIv2ukZedFRtOuDojgNNneA0GZho288jW+lNhwdIZL1XJSrEHGCLn2",
-	"T8ut87rHB0++dbpOXFqSb3nWG+HOzczpIKgXouIIyzi1Rx4ylCBwdzRWP4kVlc8xlVXA0A/CClFZeQUx",
-	"7lyhoeFCHvCZGVL0tcF6grWyEjzTJYSs/g2FNg2Mq2Q05QO7+IeD11JdB+qKrsQTS9vXdE2VrUKq654a",
-	"WyiNu2HFfYEadwu12CY8IUlfUl1jVEAiFCEU4evEY7eLrRHPIkMgKsXoopZ1SYEWo7GiKOhGB77Spdem",
-	"Ie6cMGXLmsxVr/u5MBFLUnH2IgCT9iUu7m4rbKg1eNkNPAdSaFSf/0oLC6ZvQX/Ut1hwHP2YDsAOio3T",
-	"jH3C4cWrn36v3b9G1tK9sF+ONrmlDuybrYIq3C08nUEM3gxARUFmYokqZqyxFWeTozwAq2VZikxA0EGj",
-	"gHI7bKniMiEqX2HoSpR1G8Agkt/zoR/eRrYLqHIR5yJCYSlSjdjCirS1fcUZk05BjCqCYT2yRwJiM9Z2",
-	"ltXG+ji0fReuOdSj/JgKZhAfW+iwtp07NlsHzkDn0fDW0NpFNAV3sW3XezAc3PJS4TGDRUxGT6JqB0p6",
-	"wncaHrJSLEthsEiYKwWM2nHD2xZg96arON2xfTvQJtDos10q9X8xfDKlVGSvnWOY0qyUQuXFimFmhi70",
-	"1colYthdcJAEjROHuQY3kjPO5qJYskprK8VAJsqFLHh5P6iQ3Wp0ebdaN7+kdXPhbCYZlfIHVDsnuKFM",
-	"3zbhkjDCFIn56MKO9pEOBNzFy5eKF9wFQbHixUtdqyqVC9eBjPaN07NsBkF3JltoXPX4iL1+9xLDl09/",
-	"ePvu/GQwDL989+7V3+O/fYCz/wWDmaMfTt6+Ont3+vay+9qHs+Pz4zcnlyfnyeO70LmcQcJZl8R+JkzW",
-	"4MaiM4ovOUiOOBw/quPs30qnHPwkfLHwSGiET4H8MqKs0g4utzmbxxwn/kvl660mx1zx8kpU6QG/czVf",
-	"G8kQ0XcCoGDiIzsTaG15cyPa6P3F8Q8nH96//entu5/fDob09+XJm7MPL89PXp28vTw9fh1TAjV499PJ",
-	"2w/nJ//z/uTiMjzeGLjkidaPJXreIJz2XifPCKp3aR2bHjZFBIZKw1VLrWTlUtKsJmpNHqsQoBFMnhjD",
-	"pppi1AKQDAuymH0DsV/P0bal5FLKtTutsCCNcSl1U55dT8mvTvcVumTLUrgLmhirRgprCrt0dryj+leo",
-	"Y4nh6ENKQXJF+JVV4CC3DfAEcAVMTyRWyH7arjgl1D5VlQ873BQfaKKq7Iks17Ux6um3msZVysXhysVG",
-	"rdppsTuU2CcSik3/RMxjXzX17m1ueyRP4abauXO2XIs3rnmkQ3SNNVFZQb/t+l645u2svG3ock199Qat",
-	"9KXJteg6Gny0NmuYT18uXeNx2w001TlWKfKAvZhodxYIo3lc15P9SUzudvKmnZYe8YxE1G18I2L5U+ye",
-	"sN3lbLIsdV4TELlsJGU/Qh1iSrY/07rYHFPdys0PMIeW06Mm6ifq8BAJyMvFkRS8WnP98ODadHT876oC",
-	"dxlTKrSd9Mb1iYHt9KJPw7sIB1xukf9NlGaL1DGagGv9KLueRtW4QxpMbzw9cQ6obo3TpxD7HmCPu4fW",
-	"bz/c3aXRPZxjjyKRQg7BumWiW451YghhVun+NIkdUic29h0qaGWtlFRX/2tqswRf0v+Cu+J/85LP0tUE",
-	"H1J00eD6hVaY29Cd9DWM4k0k5JNiyjWAwmfhiqelsHTEklWrpSWcH6WpNFYe3YrIL9yL97mD7JvtRaR+",
-	"JGfrGuBsG2r7xinzLBPL6qXOxUuQHuY4LnMfUVpkAWZzXl1AOsupevVdIn608TwKGSNTJKdalq6eie3P",
-	"ue0ayTIUD2P3bsqNGKuSUwEUDlUC3x5fXjSRG/Hu4xv74Hkau2Y4WBYczoIdZsTfW6CD+IBV/CqsIb2I",
-	"A54JXtVlUnpUeJv+RmfXP8tqfnya8mG2mmxepvgGIKr7cnwKEW86u3brRZ9v6D1Q9rXuRLHG0E4EjOK1",
-	"i9OqEe3j6yvE70T3V1sjBTmqrReLZHXf363dR7B2n5qh+ZgawFOyR3ul+UOK1z6p2tj0NfIUAWJ65Qs+",
-	"7jX6QmWWfoPvAczy+xoj97Dj13CxSIDc+4yuvaC5BCCucEnjUpxvcAD3uz7Z/Yy5z35FSFF9ybw/taKG",
-	"9IzicczjBuT051ibuS6r2Ice7TMa/fDMFWBr45FFLoJ7UYUv6rLusNABgEovG22AJrNaw5GMlUi9DAme",
-	"Bn5EcXKeIRUUgcSLIojRbvUTerI9jk9Tb9mEPeT7T03ToUOe4wteLLd4yLJOyo6FWJB10pURvZ9K9F/I",
-	"hay2RrJsjJUmCxc4d3o/NdRgRiWKRNMjX03I/wBFdfrsGzIrMNJmbY1HavgKJQV1fpHpUqSRQG0DU/HF",
-	"8o4CPLzf+d4wGnaKevrC1bgv27wrRtVx683UxUCuF1ymiws/hWT33Rlvwm7DSMHvuBFpP0s6fIlWptvB",
-	"MLElsFr9u9qHY/XF9vbB/Fd3Xd3UEvaueP/CfiHMJzqrm6TF50VtiuJmEwoIJWbNRYRJ5tY5yrZs4JF5",
-	"PLErLpULkLtjyOeXjlEcEmJmAq5r47E8zXuc66evPAqRfQdBjp0vxcE1e20vDp6mbyPAkb4R5e1cFAur",
-	"4Cz4r7qUlQ8SsTJkSDVgIToVQtMBT4mCyU5fjdilZkYIihH00cTdQZkhtOuuAgyTELkeKWYwCrzuOvC2",
-	"AyeK1w0peq5vO1HbjWpMGMmLSXppJLKU1oLE0htC3s9Z78cpO+NoaOJpuwIyohywcbDgXPQMXAbYc8tl",
-	"AQEsUJPM6if1UpRG5CJPx8QYkdWWEPEkwLwRD7+vUFlUz5KKgQwxqY4bNjmOc1SOGKL/s3H94sUfsmux",
-	"gv+ICYMqW4Y1E+hyLcyw08Vff77svG8njvRuqcuVEqK5zatqifnVkkLzWoaIH75ZCn5tOnTlEnZjDOcz",
-	"56S0U745HLF3S1E6r6Blq67hHFCixJISgi1jM0OmXevTHF2EJGL+Ep4Ai4FU3VvFZhpyRT0SdqbVjdUz",
-	"tTIjdiEEy3Vm9vlSjhZUisFj8Jkh1cTBzAOA2VI5y8WNpO/4CHe4uTFzASuR2UUtZCYo18lBTyx5Nhd7",
-	"h6MXqDhj4ZwGCQyGgxvnShm8GB1gU70Uii/l4GjwB/hpCEwe6Gt/DhBU/7L/v8KS+dECDY4IoupfQMVo",
-	"IcJ7hy9etJDS4qK0vxr0vZit4noIBQvopHXr9hM6dKhU1QN9D8EWE59zD8JJHBz94xd7bsnHPngtb4QS",
-	"xhw5Lxnk+XFlbp2OwK8ALgWXdfCL7Wxf7/8Wwwl8kPmn/YjKo7Xv+pNfRqcBUz/j4PPoKYqQ5ua1OojD",
-	"50yv7haa7M9kaSrQ3TY05LMKzLmNDbH0PLS07HwASaXOu3FEGQwfQM0Jm9nhlOmXhco/1EaUm17/5RFp",
-	"Oaw2KMpPiqYjKjYVa9KFo9uYLH/5tCu9tKgc9O6lNr0lHl5GN2jwg6GQp0hxc65SqMLcLFyQoPh2vwPv",
-	"YPlO56uHW+5e5ORPBCfSoK+DR6Cv1GZT4YwvTmAvY5z4COynl9C24JL7v4U/7DOkqUKktLRX8DvjEZGz",
-	"6QrVdqvF8gjF2WppDn4kVj0A+4YMNRmKprhifi7IB8q0W6MDc0hcNmHiQ2/fXfZ8zNV5a8FH+2/jF1Lk",
-	"jhNtkXuD9L5NXPpouy4V3Sd+UULp3ag1LCkpKn8QkaDzgjIqtNdlJdFCn75KLW6jz8FnERpPVGD8IKrd",
-	"9uieYmOzHtHgBShn6t6aHdHA8V73vpTR7vaRpEz4AF0tt6CqPCLIvytd0pX6DqR5B0GzX0h1vU7avFdF",
-	"I9P/+1Iv4mz/Uiz0DdEcJHVPRXUrhGI8pjQrWJrp/b1UGVLxk8S5fjiPRKv9uAhJjehpiyVcwub+gKne",
-	"3KAnxgCTinZzXy51TJh2kmYd2oTDXBd5F3aibWn2fuZpENzB5/lwj0aOXme4WhfZXEfMYMiMVJnwiFe5",
-	"AOQlrOd5+PEjvsQN1PQbPQHTcQd8kp25cBxMkPRGWcvVRS88pkbWiJ94wka8WzAQFfFyRksfIige3Z53",
-	"8aZNY74RRZMy18981MFjMIpmSlaSOTw44TxRmiG7PNqUNJ1sOp/7v9H/tjPEHVlgq240bMqmjWlik+bw",
-	"BFaWDNmzdavab7qGOO1gt1JZDtWXihBEs4tmP30FFay0EgFAFfi0bW+1zW9ffBuBZSMCeI/h27v8/y5H",
-	"xZq8G3bz0XW8cMg2WbiOgGLzdumJKtNlTg4pjxvgy5wCyC/mPHr0LUt7zMFtYsoTC/XE+i3iz8LIv4wt",
-	"/LSplQzhswdj6pF9sefu0bdSy7pxDrtfOwl142j+0fYzXczu6at6DQdBIr4lvszB27QvxKxITVx/PeMj",
-	"gh7PRnSRY4+r96VqEj5lFbBzzVaFneiSz/1Zx/5v7r9dlXH9lUaDRL4CTfAcvH1N39Haxf3MZ9NdnkOc",
-	"n787j3Zn0Bar8V36E4tF/BTpRetd9I/MaXo/9zvfaR2LGNuTp6Tag3Kg9cE1BpJbOhevhn0T/3FLOOYe",
-	"KfY51pghv/xGz6ipmngadw7H+Rx60dcTwJLYthnkEq+jqM/up2+oRX1U7Oh8nX59QW2eVAzXhpZG8DKb",
-	"Py7BfhXau4mgiNPlkkaPoxts0MRJOX4cmdjIxHnkS5mg5X8VMVG4w6OdRB212P/NB0lu4Xq9oIJK8EdM",
-	"ha3LZfrRR0h1/URYMmela0RUorgdeg8AXgHRNYqGChgYf9c1AHpCkRAmZ+HF9BtD+5fLP419WSmDt9+H",
-	"HFH31xgTRUuEgWs97CEpLn4QVd/UX3yGE/dkApa2WcD7KwAJayoOY34YW+pLGVCPKiAan/i3FxDkw30g",
-	"0bDP62q+h5k5e5SJtv8bFF7GHz/gj9u5YzrJr18lT4VYlzhDz9+lrVnzz2AjBHbRw0+S27aWtyRyHnqu",
-	"j4woq/b2Mp7nhjlQmo3rBpXu2imZp69CzalcC6OeVWzBqywugUx3U0MmK38x6UBEN3YKnYlm/FKiP0Ly",
-	"GUFVZNsBwXvZFYb6MgZLXVZU1Su0mOp8lb7rSq3ZI/HIbtr54/LJ1PeeKsc83olK781Rqep9KIKLEvbz",
-	"MYfe6Jv+OvNRzti6mme+utnB6AU7o1KMzww77hY3TxyI/s8/0qFYV1cfa9Q/stt1i8L+T1MxDgOPNryx",
-	"X7tF7PWek8Ov4Jwc3v2cHG5xTsbqnSpWtj9AIjBVWUMp3xvJQyXYVl09WvXOtzJXNoXwqcaKspxd/Chn",
-	"E8hLnzTrUVwJJUqElFC5q1UkclYvYc44xbi+fFygFeZwHEpmtCuA+tp7eR5KQpXC1EXFVQULiXMViZK2",
-	"Y0UZ/quGvGWn3QKWvtJ19GmHFxm9G+rrQiVgCqPSDj8yvHxk57XHJvFcJ0cMqzGe9m/+rCL80C4NsDk3",
-	"Y8VYXGA592+P4HO4P0fsmEF6sSB8tGiPqHqOpQv7vbhYs4OJCstMI3x/fordUyngI5eUXi+EqjBmjDBJ",
-	"J75asFt5r4YFMEIaa6aXYm1frk745r4cF/5glVJaZw83Zn8j3I4AMUGFxSdYWNPKcb/i2CVGS3+QOXWH",
-	"fzfUQ1rLeDhEIAD4FhQ+/67dP6xUJI3DzoWSk3GB4pxNQmXT03zCdDUX5a0kTNg5V3kBaKWzxjbZvt1Q",
-	"fNohnK/v66JwMCBucVMET2dtpmvlqf7d6auX7KUufTQgCpCjsZpX1dIc7e/rpVAyHylR7dsmhn7YI36y",
-	"l+lS7B18eDGaV4viP+wikwTdLOYPP7eYP/zSYv7w6xXzh/cT83DtufYq9UTl76E8WRekgBcFUOuJyhm2",
-	"2S2nO+7+aV1/tcH1eInMgzvW7jJ4fVF+WTgZ4lbHrwrmiOCVmXvfciswcz0kFEppmQ+Z+FiJUlkmhKgi",
-	"WCkOEF1nUhS5AxVKwSzgvdwGjIXm7L7HoWMNOmSusoQE5xsUDIhOP2JvHJ4mzvkKYbehvkh0J/tBkonf",
-	"rJDvqaco6FOluOJlDhW0LS11vtc7SWoqkmAQEbT2pomGT8JdhU+Kyho3/+umbbf7mR/Os8DVR2MFVVYy",
-	"vZiCNgPNQ9P/rspaPAN3hlsYHBbQFS8F802dSOjL2Fr/HQB8X/shuAJqfsxKydRSrNlW7BRjP4qiAZTd",
-	"v5FNqhmkXeh1woX+6ZEjSIElPfUwCc9fIqbvkFI+R04QLVMrJ8iNar0oQJ+di7txxfVsHwTWOwlMcBKp",
-	"j4rJxaKuAOMeeCEz2mGUUZUfqrlv9EJYe4pY9YKvKBZ+rHypV8XEgsvCmiWlMKY/j4mm+miYI9D757lP",
-	"d1P5Ci7UlSemHgpfq9Ts/0aQQVtcpjtSjm/TewgZ6DUNHtDo62u9nN646P3JTm4V42Sn3VcxdDR4fB7/",
-	"ZGMqq1KKm+224/4OuBQap7NzqTZr4u4qIHLtcFsFRxbd7RkviinPrnuD48gD65p1ZppUgAlFfWeMMRjU",
-	"hwrwGO/8+o0ooQzAPVHKKvGx2rd2e5O82h11SOmYLaGkuxV4c65yE/ntnHvpVqocUA95xfRSKHJmzQp9",
-	"C0nof3hx2D3c595r5nxU9oSDHxDPMxSVcZbpaDAczAXPybJ8HVUuXjOZp4UHeC4yIW9Cwp3zB3vvXPAZ",
-	"Ai/j6Cc2wrBvvP+dP4/vpoBEnNRCT/p2R+DwMx2BTOd3eg8Lu9/1xQ/x1vx+bv7Nzk1mtxNqTXl3Vu+h",
-	"AbTdfkDTc3z8O57pihZDBkBTcHqvhzNtdtYCKP7HL/b4QcUv4jwtR6HOeDEYDuqyIHTgo/39g8P/Gr0Y",
-	"vRgdHP35/31xMPj0y6f/PwAA//8=",
+	"7L17d9s4si/6VbB07l1J7pHl2PPY+3jW/sOduLs9nYe37UyvuaNeEURCFtoUoCFIO5re+e53oarwIAnq",
+	"4Ufi3Om/EosgiEehXqj61W+DTC+WWglVmcHRb4MlL/lCVKKEv/isEqX9j1SDo8E/a1GuBsOB4gsxOKKH",
+	"w4HJ5mLBbatqtbQPTFVKdTX4/Hk4mIqZLkVfD/R0fReZVkpkldTqo8x9T0tezUNHzTbDQSn+WctS5IOj",
+	"qqxF3P9MlwteDY4GdQEtm98bDj7tXek96vWV7/X0tXtE7e3bow9vmr/vycVSlxUuYzUfHA2uZDWvp6NM",
+	"L/b1daGv9u17+zeHg892ZkLdxFNqLQ49Xb84M1maqq8HfBh3kIsZr4tqcHT40k9dqkpciRK60+UVV9Lw",
+	"9avdbvVQ6/0+6vdxVnxZ6l9FVvVPLWrwULM6wy4fZ0JG8DKb9xEAPV1PQmZlKrHoX5Lw/KFW5AJ6fIwF",
+	"+eyGBNzrOMuEMa+0vpbAgpalXoqykgKe4mA6KzIc3PCiFum1CvP/B77vWv/iZ6yndrdtP/j598d1NT+8",
+	"1NdC4Qk0WSmXlsQHR4PLuWCBdz0zDFqzw9FLxuFtVtkXh6wUs1KYuciZnDFZsVtuGJ/qumKVZuLTUpZi",
+	"NBi2Zohd+E93JorvmeOqO7DjqRGqYrdzoVg1F2xZ6huZi5Jd8RvBlGaFnIlKLuCrfu9zXok9+2uHAD4P",
+	"BzCTS/h109LGA49fTK5ynks7aF6cWdH1SPuc/HJdzS8stYlXWs3kVWIVFWs3YthiKgyb61uWlSIXqpK8",
+	"MMzMdV3kbCpYbURuN5bX1dw+zXgl2K2s5owzPDxDxhUTn/hiWQg2FVJd2b0qxVhxxY7PTtm1WEUdwmZy",
+	"lbPbOa9gQ+eC56LcB4bBvNDfz+CwMDtnJs2Ifa9LpMnDIavm0lhqtbPAVWC8MHqsMq0qLpVhOa84M3U2",
+	"Z9zAV2Dr2IfzN0OWFdIO4vQ1jMOIrBTVEP+f6aWwlM7ssgtTjcbq0n7LrjjznXOGG8QyXhQiZxP7eMJu",
+	"5zKbs1woXQlDf82kKHImFQ6ZxhpWY6mXdcErkY/Gyk7QraOcwaCpY2nYhC/l3rVYTezk6STY334Sqwl9",
+	"5FYWRaNP2ic1VpP23h+fncKbOKDRWHVPLPRt//d/lWI2OBr8r/2gnu0Ta9tP92tJcsqNzOzjXbv4zr9o",
+	"NS47oBlQ3a79vIpe/TwczBc827WLH98ev7Lv/npbfSd4ifrnLh389edLevHzcKC02nkS7+w7Vhuy5+9g",
+	"17fhuBz49w/v9P7hAIS7PSS7vn+Bb312HGvbt4HDtplf1ct20zRoabgo3s8GR//YmQDtmreZt1R3Owyn",
+	"CjafWH+TK79D5ganuc3/iC3GbBBZijvnjjUboXLogZjtqCvy0vqCVIn1/GXYlhzJWbFczKQi0cEZ2Se6",
+	"tKMyLOL8QaykxYgdOOp1yIUqWRV2PPZ9u41bb/hpQqnpa+lHb79e6Az0fKZn8TIi0xaRJBhYO6le2BV0",
+	"2i1u0sCahqDa/ZLQNpL01dENGgNvz+N1+IsJxaeFMHahSxBVuTSVVFe1NHO2qItKWgGCwrEuYWZOGNVG",
+	"4HrzhRgr488arXx74KiHN0dy+ppJ2M+ZpOUjMWw3UyomK+O2k51WlrazuTZCsekKW6PsfT6LhJ2XbUyX",
+	"bIKsai/TuZi8+AuqfPW0kKBymqXImOErwyao6h0xq3NPhmxaV+xvojS6lM8Mfcbg2VgWXCoS2WbIjGZc",
+	"rZwI1zN2sHfw8iXL5rzkWWUX1c7FKrSTfRjS7VxWwix5BmfVaoRLK7E3mBanr0mzkzlswlthDL9KbPbg",
+	"b5028B1WSFPZ8S3cr7iLvBTsSihRoox32kCbzMZKGkafF/mIgR6Dqoy0esvKMxDSqNlMiHzKs2v7m+3R",
+	"Upjvf2W/O1ZZKXgF61ayepnj/1OfH40V6U5N7UReKV2i8QCqIH3r+OwUqVBWYmE2cVpapyBZBrws+aph",
+	"rZlrudzTS1TI95ZaKnAgWWuxzQ/BTIz3ZBsx812s4NxH0mzkuP5LSBbLgmdirgtrA5FCGTipP9PMCFjc",
+	"CShie/ZQTSwRiBKoWGmmq7koQWUOnIK5ZWkyYxgBbPE2/PhVU2l71LWJvnWn1YkUzAko+631cezNrUtj",
+	"WS7fXLB4slusDaiUD62a8OJKl7KaLzZLQPv9Y9e8IQbn3MztYfad2fWxEgM4ADEcd9ptN8zIK8WrGu19",
+	"JxnNnB8Mhvafwz/9Gf/zp4PDpGDM5ZUw1ala1pXZbuTY1g8bTMglLytj2SRnP15enjl5DWwy08rUC+Ry",
+	"jmWmxs8u9MKpIWastCpWzfa+KZuVehHrBWyq89UQicWwBbd6Q1bUOb734fwNHDqmSyDIGdqBwK3GKl5+",
+	"bCAVMXn7k7SztcQ4s/xSEad0+zSrFbhqWmzT7YMd1mA4qMsiufYNtgkO4Ezn9llnH07oSUPj664h+IGg",
+	"Fy9sMq4sx9dK2IlP5uLTZAj8SPz5jyjr8f91WUya6tVcfBqACSn+/Ef/n76p7K6YIyl9KbW8cUy2VcyH",
+	"0aFunZRos+6gvsOubVLeodFOmjvJekv/bg2sRl1XU12r3B0W0FfteiRO0Fzfiht7BIDkFxqO72IBZ9H1",
+	"JxV0N1a+v+dyJEZ4KH8W07nW1+yylFdXojQv7MduRClnqHraDXFnMHzcnsai0Le4aVLd6Gs8utRNUxAC",
+	"+96SzW9jkGC7iKFZ8dNkOLHrrGIkou3cRw9kjwQnxWMLa/8ltuDlNfjRgH5YZRm5+LQUWWV//evPl0NY",
+	"AZFbu+GsqK+mmpc5W4rSb5ynQWurAfuf/Hpb7U3hA5OIeofOkrPD0aX8F2o6uFQJlahpOx0FgThkS74q",
+	"NM/BV+jczqyQN5bJoXnjvzqKqOavP18yWuItaOcd+YkedSvsR+6kMCmtxGTjquEJ7SqSMLct1oA8Vw+t",
+	"KJE+UJJ/qHM03PML7+7qNvE7fJrvfIsb3n3wG6dtTR8rcIyuy0y8v1WibJyJE5VD403y1Lf7PBx4RvVW",
+	"VHOd8Bi8R/H/DDXCZ0P438Gz5L2MWCzDGt1lNODld0ZZy3MxczT8zC7EMyBwQe8aUBfdkoEzAdRedyOm",
+	"rthK10wJFBNWLUaX7B7eK8SXJ5Y5OJM63DzYX/F/6EsdjdXpjBViVjGxWFYrqw+58c14YcSzxhddh7wo",
+	"GgOHfmmUrDZOP8fBNYblXUCo10xLfWvte04EINis0LcNT9BU60JwNdietGCCu+9bSwuKT2nnTHYpLqkE",
+	"OYbjbzG35jqHD2+e+XtBd9oEXBCmjJ6+psirP5y/2SMdmxRT8mLh5gZVgVcVz+ZAOmMVyz7x4fxN8BmB",
+	"h0caVopcliKrkNbsk+j2N+YQY+UIL+h8cHlpewmqGjn7PpyCf7K0AtL+TTEf+IZpnzC42Rqr4zN4a3Kq",
+	"pCVcaQRuSwiBmTjLgg5FzjjL5WwmSqEqN5xZ25WR4stbkHTYPLgE3rxxUbPuptF2zbRVOemwjtWEL5eF",
+	"RC/0/qe929vbPStW9uqyoBcnbCEXAsY7pM2mNfBOPG4MC4MdqxA+1d1TZESeh5Dvtq2T33PhPMWVRVoR",
+	"9vRIphaSprN+0ftIRlWTQKUic5nsEugI6TxaSRx+kM+l3CCe4zHtMFGi6gu4O0757qPHbqrOtUsXzk0L",
+	"kvYAz5E7M40zC147Bdqy/ckbcMHLWxsxqws202V46r5DB8Oq30uRyZnMrOQZqzCeSnv3Ast0aVe+WLUc",
+	"DRtdClclV9Xdrhx/gFc/DweLqjCvWhpXc3nfXr65iPUqt8K1kv+0fMBdVnjDLzR2B8ld68NZpAuKyC9I",
+	"Al3e2P9bY6PS/uBxA/4n1/fi8s1FFEXTtYuVFfHI95wjnUcvDIMDKOMGuNjELsEJ3PnkEybNWEG8U4gC",
+	"sPwSKGcmlbVMGDdGZxIuB9Z5S9GGUddwbhb2HOkFr/BqYM3Jp7PSXna3WTTS9D7RQ2SLs4Jf+ZCJSpQL",
+	"ZwGDNdEgayfYrNr1tq5qXrDLNxdj9dyu94t+70Qfw0sdk7Fac07m8soOqhA3ooBjK7K6lNVqnboULZRb",
+	"lO15yvI6S/ilzn56dcKqulRW1rKzUusZ+0ms6JTngp18yuZcXQn2/OLwT39+ga5HcIFIFPTXYlk1TOqh",
+	"peggsa0O+MwwU/Eqdlftrgk6hp1k/ufuYeD9rv3HupSsFFfSVKJ0ISyNsC87WXCiumvGn+egVFdDch3B",
+	"wYQzxhWTXovwos1ujLVbldh0hReNc4epmx5BkJYAVqFHptcUBi1hxky9tLagwT1FIeAERuTAyuZaG+eS",
+	"7IQzeZULLHVnLLyKGda2V3A4ZphTivk3LAHbtM88vEw3xEve4A8jtoy2E7vSdiEVHevgDDz//hX7jz/9",
+	"nwPc4xdHvW4f9hw7/IgdfoRLsmFDSRU34Ph1ZLeoTUV3vy+YRgZldYt2T0ttqhejyGelwKt5VQtjTS97",
+	"zsoVXKAq5MGekYMb5Qh9YbfA70qxLPiKWauuEHuW+1llEC3MUlfA4ikcE5ei4RNMzNCaU53Rdp2EOxp8",
+	"yTMO+9qr3MWUDVQMoQmaSWNqAUIsijndWZFz3+7GELnh+lPaVt+c2nIHzzqd4k2+dWrW712357rpXg93",
+	"90HzsGzQ8w6QcZZ3d0VXI9jRqzd0jlrqix/sM9N05426SiTFkozVhCgq8jVMGCwic+aKO8Sg0tOJIs3V",
+	"jw6Imv68oNFVqNOTkeK6WTmFaRjrBRAQmd4S7PVVPD47srGSylSCt1yUd/AY/OA03ZbdHzMeK5/voQwf",
+	"d/r67M5yNLF7fKCzSPYD1qi81WV+j37PXBc7RwF2urpfWODaxdx4UbPu7WBBANnveauqGVqBiguY+3EP",
+	"HyHSKToxYDX8SJesVrtfcAXhP6jbkTkvW0cUlGpDngVzZPvYYw3DyB6wZl4LOD2VrlB74kyJOAwcgres",
+	"lSJyN0PvsWDMCGVkJW8EkwpZsx0ECTSrXe2lW1gFbQkhSe5aJucVn3Jj573H3lsheCuNGLKpJi4YDcn1",
+	"796BGbj+0P3514v379hbUV4JdsarbD4EHdIOuaYLd3DP0jmF6WPUOnUDwzhWK7rWWIpyUVeRpCqFseqB",
+	"VIyzP758yb7jOTuPYwRbVw5wrlKWK564YLEGTo7vPDOR9RpkgB0wj5Yf/V12YdDIHKtlKYxQkTMP3XwK",
+	"A+Eq8anabN+5wQU2E+5EUtMglt0/FfJ6+2mkpwArjFsyVrk0Vv9pzqMnVjFb6yR4OAfBenna7xmYOFY6",
+	"ifzs397dUZxvl1roFn/ZtNRxc1R89S2tc5ivy8Egh2fw9BJVxFpL6/tGqkwwoxfCeWBwVaz+VOrFWIWI",
+	"UYgxzVghpyUvV7vvz+NmDO4Q2Oj0mK6Q2VGheZXSLlzvXaVvx97PItVia9HrXtpN4kaHb6z+jeQsdbrf",
+	"lLe200cWud+6CGVtCTpW36QIZW0JivOAyHw305AsNheqGdLdYMG/C91/L6HLkjJ3rO4tdNn/j2Wut5d3",
+	"k4UuFdl57rqOg5StH5nn24T5BebzqIFlxMVcgF/s5rKkJg0zFSSAOOEMoA8oW58ZS4rgznnO2S3Fcxp5",
+	"BQIxJOoyobJyhelQ12L1Avge+lnBsYj8rhN8Gofk+WiSNfvktqXl2FwtKXKu94SFLihVGZpfiymf7sG9",
+	"HhJ55QMChswIMVZ2/11whF2epTZGTgsXmGSaQdIKY+koeWpAKbeQ6THwGZ+U+Ao5rBQbOWim1frkUp/l",
+	"maKmcEeQYPT+WSOhIA4+cputb2ErPffAtOsQtsBueCkhv22skmEOWW0qvZD/Eq0bQtAlLO+XWV3wsnkJ",
+	"29EorB6T9lrPBaOHPqQzzA7uWexW5ivFFzJDw9qS2o0oSxfvBUrSh/M3jhqiobTuHe0chaJMvjnHKBlZ",
+	"wiGQylTcMlIIbTWivJEZCXiOto+L+qo0kxiOE2WQWzUTRmdZ8JquzVwv5WzltDxZsroEjXQyr6qlOdrf",
+	"X6yojeWRGPm5srsyVt1Z23c7s4ZonnRvuPugEdIVjrvSWvBceAW8LgsMl8MLPgia4+BMx9A5d4hk1U4z",
+	"2/nqADZ/p+u+MNFLsVhaXep0o7/Ut3xNapTVwFLgF6/cIyfVIeK4eWkHmRfUx/YYGNn2XuPwqZZ7WKj8",
+	"gxFlSic5oUegjlDgujs1YcXMkQtmpKPUJJypKLS6sobYaEfNwH/+wYFd+tNiN2m4MRvwOZhOPITYOaAu",
+	"BQ/BItGmYs/lDI2WongxVqg27c14Znnp8dmpie7QrNprF2FiWWKmF1OpnOVFtl2suk1kPmGNa5BdVvlR",
+	"lndzSg4k3aRWFSJtalNhqA3sQxTa1pY9o9SxwBu30/QW0zdd0oK2gssFJ0DgvFA3stRqIVS1K8U+FhLR",
+	"9oyMbPoUG/rgHm1iQwU3lXekb8mLUsm4lAjVdC8FPhkPNnX3E0aFyEfrdBZsYSeGiDSaLWtgV9xHTZDN",
+	"04BHOj47HYJaAxgwpUH1NuPKntMr+0Kp6ysfu/JpBVb3XBe5M+TNkYMaMBTm3fiGOaI7cLipxiAOnltR",
+	"v7068x1KM5ycKEWQs1f6qDsnp7kMmSiMiHL5n5nkYcEkI0TH2CZmpIGClQgawdiMVsz0WWOq3STSxoR/",
+	"xB4w/64asukKuMUopehviYnSgc76PKR0q7sP87+bSYWGeMm68bZOidvysGhDnwTmtmX9yUDVYt3JwBZN",
+	"nb6h1eGBvBs9NjRlZx50VGXSuFe6TqrZ8bvElfEujzoCm2E0VscBoUo2suyIun1n0jCnqZKeGqVHWfYK",
+	"MtkOJ6GFr3SNCja96kwYO4+KJTXgETu5EeWqwszrWUU6UKWXexhsmOsFl6qj1rLTWZSgBQmT0hgXRK/G",
+	"yn2tkZa6szb83e7a8D3VSqLK++gB22bZxkPdeFSo5Ybj4lwdDeclj52bzpveAWOrNB00n18dvdXCY+NX",
+	"tvOqNfFnpqnbdINR2hBxu7h/mjbDxr0NLb3G/JU1y66ase2mm+123ezs/YBj7CB7AFslJJGVjvGip0zw",
+	"bE7xVA6MJfZ1NTKaVQQo4BtTZ3Es2VghllB/hgDcB5EjwQhjkO+7dLYI5Ql98D4fJwWdtJWGkDxzd0V5",
+	"6dnNIPi+7pDO+NUOeb629ama6RQymZvGjvPpqmDtMwL9bREK2ZyUPwecLe2fehabCaZeLHgphUkqZa86",
+	"3pR0XF3MmrYAD2khKtkenOzMqEEAV+rHvGxAHkS+vBzZN2UxeA4eaUtRal7Uaz70t44kMmJ2QAOzxz8E",
+	"PUSv234XEC1NUeFWP7qdi2JhucyC/6pLWa2chLTGF7mjfdw4hRbTGnj8m1wLw8Qnu1gZNx6XIOZPdsgu",
+	"N3UaWJFUzNhDrzIx9PCbi8s3F05jKfH+OMwytRW2GXjzeFYZVshrO9R/1qL2EdNNBujywXZgNCnx1jZH",
+	"+jx7uzmivEfg61v4qEym7RP0zUXPXM4HooO7SaR9feGx94NF7yD50RLey6kXfefrrWLK/3cZDJDT16Ov",
+	"7kbbfjJpLfuypV27zQvaQ5fFxajBpQBuleHZzHQuRn35/rbb74K9uL1viIg5kG63v2FCVKxX+tDRtU7f",
+	"wxYhbQl1LgcMUmnyfiEoMiIz/n4Z9ftl1Je6jHqAW52v6YDfbKkP/XlJnuR1lrp/9h3k1kY+KID3dhk1",
+	"0dfAZ9uMRAJIqjiAPOiNZs5La51npTZmrJp9wTdM6vznvOLb29OvbWsrk8tSlwnN9wR+b6q72JZGqrOs",
+	"LkufIllZpokhX9rDhbaxjFgE5OmizH00vQMkkAurjZEjPOCesjnHiDv/YecDccgezmvOjf0zSgGWZhx7",
+	"VRyeKdOl7XDEjt2ZA5WNSZWDVk1DaPlQ3Ns7pbFvf/LWVDA4cY88Nnx0hYJxml1HTyMfm+WiEIDievIJ",
+	"bwcdWCHER5h6ikj+EJ4FbQEp+AYwcO1ySwd6xg3Gho5pwPl4MIQ+KoQ7o42BlH+7yBglAuIdgBcqUQI0",
+	"AeBLAP0/d2p+rfYIqNdS0696GrwJxaoLkAXjEgsuCw9ac6tQgtmPWzkgqxctnrn2SvuuF7MNzK5v7f6z",
+	"CTjWXpLHDB0kdpKIHXxSYXxb5p2F4SfTzGASrdVcL4BeE1vvKHvblUVodtQoijCViperHTvAd3YrqdDs",
+	"olVQYeuiCM1edi6J0Hx9t4IIzXdb5RAOfDmaXbvw94B4hYjh23foyL0ZetoiSTTZDyWEYi9nW2ZtpnqK",
+	"0zWxt7uuUrgtpUO/UxcXQSHccMYaONx9Gl+jYVOjs4YJcFSAeXEJJu7s9/sBG6A7YqyiYHM68qsYvohn",
+	"Psi+FFVdKrSNOSuFWWplREo1XPYmyfhMGGLZfuDrnZfRoH/ePLaxag6uI17c2iUiRtyqytYqbzu+jbaB",
+	"/3YrDpoCfN0A9s/WxGQneeQmMoJWkF/TgKetNEY2Y04O4nw1qhAh22YzWQhjVdhmELNBJXusMJPjvpQD",
+	"vXyHAMqpggM1xTAjtDJr4ZM105Bipc3OyOUGgKqaC/sm7Chp53U12/tPZwaPlQZI327jaDn8EvEGzpKo",
+	"MkJ3gcgXj7wNCHGdygKWWHGtksTaop54fSKqIRLYSCotiPt19BJjLjUYT/RgGP8Bcwc0hOPnDcAmzAqo",
+	"Vi+SSVI8MZBjd/zifo5dPx185PLGGmOhqXE3zenon7Vr0MTlByqKfkKQE6JxRMpux1glv3ktEufzJ7Fy",
+	"3+CZlSxcAcLKNUEjtT6+mbU0w+MxuD7jMZ1sQP3vU3k2kErAR8Y4MQhIi5FkRA5m2AKAP9lff74Md8Pu",
+	"rpVNMLps4pYEsLzdUvx48f8EPGPgQpydnbxtHDvb7rzR7i/k62ozI54n4gziWgQuVeHHCywG8OPFH/7z",
+	"j/Dvnw4OB8PBOf1+Tr+fX/TVCmikxGCU11kpZvJTP7RgpynCBmGl1wiZdQ069F/Y5DvCk4Ypg7dhdA9Q",
+	"RPISpKDBT9yjgBBFANN6Rtf/WIAR+OQPmuUuI9Vxz8nhH+eIq3+w+MNLM7nPQMmh3R/jhlU320oJesGR",
+	"ejFxj8uFgYhKqQhSCTF92ETyCn2uE/FpOUEPmmiik3WviHeA4epJtmymWbrkomuxGrHzJH1vKBAZwfRH",
+	"+TNbIX8nTJve9QZM4OFa9gGY3l7EKI3qB3jfWunGO2m3px5VbayWNThzeBs4vNLg/hNw3QeIhkaayv4B",
+	"mzLjmSC/KLhYm8Z2q/Kb2Q4yPGnbdextsGH6647C478RQF6yBUDhbb6ZanY0jL/r+mijEh9sOys//D5Y",
+	"4QBKu93dd6tO6d2dnlXvwsKTXhj1FCzXoPlSZ7V8DdYtliwyydcdmLhtUzdzIF30KAp8iI+OkOCoToKW",
+	"EcAEdwBtH4l765LdSI55GinkLGCI6wGCKNpjEieVbzI6rXa8re2QIqw+tOMd0KkfDrAY5m9EHEAN4SAB",
+	"9BqvdnS+GisS7yHlkgrCbgO6bGlCqGqv6imSt8PF3G4YBodRyvu2FvOXACQ4bAEx3s/bsJ4oOzxl0cSc",
+	"3RIMmKuA6+/jEmDMigpXBNFIweOUSwe3vIDJ37JeojcaVX9AbVjwa4T1bWWPOOzBO2Drbk9miwhtdjME",
+	"L4X4bAHF63Y94O0tPA5vOyQNdzbTi0Wt4Dd11YLkPfSwmhAWhlGoOcJvTtq77Mobu3tlyOtApwL9RFUJ",
+	"RR44K8Z4xpDxDbDzFkwywjZHTg4KvEVTYc5VHoCZxwoyuB3ac4Pa+uow10urpfMbuxIEtOvrHd4ZYXcz",
+	"zCxPw4zHYToOaBwo18oxIN0W/KYPFAFnlxeAcjZW7ftLaRyYGlVs4mwjPqS1NzdJPAQvCeOlCWV6EVVk",
+	"m/R6oeNyQI90//s74O3vgLcPBnj7QHC3XuloyftoGqlSKQTDurWunQTQ7GsZR0wLB1du598gWnATQ0BO",
+	"S6sG/B9pKJLC45Y3qgY7dK/LTm51E3k/LmHrgHkRcSmEi/mSOpthO9m5qEopbvCFJl8k2Cur7EBUPPpJ",
+	"tOWgq2UYfoXMilRWM+dLCrlbx9rW1PD/XZF/eEU+Te1E2XDUu5TcrO/hyD5PUXiP7nsvPH10rOdYoxM4",
+	"Dnw6Ztq+LpTl0qXIdJnH6PvgwfgLlYKVN9aQdfrXAhDfHgdJv0reLVxU0a0CtCH4M59uaY8BvwJxEedh",
+	"k/LZKXTVdw2AyEtp7w0yyh5UxbU361uxyi7SYf9dNXCIc6rqxqCsmwu7jNnaWMXFcdCF8Pud9VO6sw6E",
+	"tf2ldRxrsRVlXeKlhz0kcsFL2bm/RvYROa0cm6J68BoiOn3dpTyA2o/VcaTm2AUjxgax3Hh1/COWeXXA",
+	"WE3ESqWhDKi240GUk8JHg6MYB5f2jQRYrLFy9t7x2SkIDhAHaBtM2qWk7KBBWiPMJhSfn/mSSS2ZFnK5",
+	"yApGJHpMhPT207LUiyWhRJZiL5TS62p81uYMKFdkvpBEgzhNQrbH8h2VBqRGggoNpmucnGkSHVaaQCzm",
+	"YvXsRjBelILnKzdflw7fVRRgn3qI6Dg8bPmCGppZUjfYInRGGivaG2TQvWdsXP7fT4BvFagbw5zwKtbj",
+	"G1O27Aj7A0eGJV8fFB1aX4bGGKYAq1OrShYAgHrg+SlOPhPyRkRTjtHS3FiQIMIlZiP3xh5dkUd1JHxi",
+	"7oSeouo4Yqe5CDBEDcLG9kZTbd6y1Ero2rAZl0VtqQ93eqz4jbZNtw7U3aWGUBhrSukJT1t02TAR04SJ",
+	"dpc9XfGOGufraNBjiCzpJ8hgbfDgIUF/kNW5qtjs8cPr0BN4YSoiKQM0hfk4lrnhpkh1NVZtq4h8d1p4",
+	"FiohjzVlivgkcjIyrIBzxd54IauVj/Dn2VyKGzSysC/ODFzz+bxvwDr2UgsSQgl6NuBNdK/U7uq52sjL",
+	"d6pPB0sXMB7BCTI4Gvjr2oR577Af4dyt0DiLd8C7v1DJHjEq/geceUxdjweM4LyMqO7Dy1rKha9o0zg3",
+	"SfViy7u0Cx+4uU6tuGjEjAEsMf4SMImVRoQTgBWCfIR29JxVMRwaEh1CeD0UubpXJNzaGLgPl9/7gLWN",
+	"oW9bx6OxncPR4r26cKSwZovS+KTN582UE0eyzYklPP+d9Jlnhk3sArQMBchSt+s1QiB0pZU4Yu/uE29g",
+	"u8FVOgIbpdlTk7hCjnmERaFLb1lAZxhomO6MghDbncXxUMPG1Y8uCdR8JguETw+oq+lPpG22ViUn6KR1",
+	"kQK9O78WeOSSH1DdG0P7pS44tv2OU9z6P6RzkZ5HJRZLXdrV2t3BEbu34q+55Vg/sfQKunscf7n3IPOH",
+	"Ia4fDkpeMo126/9gXc8Hm3s+6O+5f+RYD7yq5wfOh+qKD09XdjUdq6vjcuAUWVaJJXwjOgJp6jg7eeuD",
+	"iLM4sDUEs7ZnBJduuGedWdlvBsTiI0BPxn4oogyYL6VeQiAkQGCBQgAhkXCX4W5gnxsR87JGqOWLJKiy",
+	"l8RTFxCcAFemUxkjKMd7EbVDN1GL6MMvrnkz7jRCbL7HhcVrsSz0aiHgrkmbjBck0ptScsE/nQswWE06",
+	"EX3BP8lFvWCqXkwxIayk9h750O6uu4n1VTpjSEwUng7y1JXVEDkkO9LQAhOhm2oXwdvC1qT1APRwUaYT",
+	"RcLcL5YiSwLJxCuyLmYqvYy72DJhcdtDt0/RebcxdOvcN4QIR8jDP84yXavqHfm0khFsMjs9SyRHUniD",
+	"ZnaUPmPdb0wXyEN7kFnslZ2ehQ36JLIa2MZS64IZUSACH13RxPuXuvlO7yBiG/zNoYJDlGAi0j3dznE/",
+	"qE+CS+hHS5Ctz4zHT/DQ443hdeNOB0eDX41Wo3N++1YYw6/EDnRAwMRdWrwTCDR65HaGf25OxjYZXdp2",
+	"n4cDqhjyLukgfR0etiNr5vWCqz2rFwOiGIhrt9RUc2QWSuDE186yg53QYzYKSn1OQtC4Zz6MKkpejcdh",
+	"1Tuv6XrajBM7yfqoPEQzukXGaiqCwcyDh/iZsSqHVp2OQoXic3HFy7yw9jpp36Rw0h0K9N3FS4jzYjdH",
+	"DYUl2JwLTSU4+hZpxN5qU0XI0nbj8OB7K2cKId0AHB3CqrC+jKFllSULe/YU0KUfruTKZWuvLQmA87Xh",
+	"prg71NHTqGxyR0xoz5XugAbdy5pS+dgRR2hyrs4G7gIeTSy6Dx/3PIT1YZ/kpT9ROQPW3sH32IWlbmSk",
+	"9/J835GBEtPa+PkEJ2ptWzSENUv/YMiIwI22jot3snkTLCL2moRFTM0ItmFj+H4EZbjVYM9cyEQPft0u",
+	"qT7U02XJlQEcYazy4myi4w+XP368uPz7m5OP9r/vz0//3+PL0/fvPv54cvz65HwwjFt8//78bfOX//5w",
+	"cv73ZFJXnQpmiMCq3MXXsIGQ6FC+clcqRyqW1WWxYtOSZ8JsvoXtAQ86UTeI0ZcCyW5pa41yOFvDLBF0",
+	"wv1Lhqw7ypegixNMTKha4ItsWG5yOyffZRTq5J3XTplEyMZQMs/dCg3xMjR61dlszvrj6KgDC6ENfrYp",
+	"5iKxNPGK9e2csy0CunGLC3dswe3MPWidtE060I5fHdDVQ6YmbjuU+FQlzcNlKW62QN7bFgr2EnGEujiw",
+	"UgFpuIsdapdGgQUQq9SpWxd7xdmCZ3OpRJCeAHzVjz+Yi4rLInFbtD3zBGV4BxFjB/S9feceDHtBVmc3",
+	"wB8fJBUJXAp6dbRt7JP71C99m4RzSaOQwTN/AcHd9QjoyHOCzLPtuknEs3Sv2GECBamvZ4oyoTKElgyr",
+	"OaIPKIwjhxeHTKqsqHO44bR7MVYCUxkp0wr1VvyYN4CkN+bs4yM2xlEfjOCfw3+8/AX/94fxoCedZYtt",
+	"BMYd71xwrPmat/CVzTuKa7p+S7+XRVrYVclsukuUApDn6XeiSJ81+2A7sNGeLjrTof6Gfnx9MzLdKc3c",
+	"z92hID5HlB0SR1FApO22GMOwmglWXPCpKHq+js/Wfp69oTalcLUUuWHXYrWHF65LLkszGqv3qnAelb34",
+	"0oxibItC34p8o6trwZf/wLd/ud/1NC65n31qs34UvEAcn+ZuWU2iNrFKqq8TCmX7PhzfSn3oVMlK8kIa",
+	"gdcqQYSSdZdwnmx6JUQ1eihY6d8JgZgHjfjyJJJHA8OypRk8hUoKKffIE8J7uyNyG0YU9MRXw6O4kJKP",
+	"nH5m2D7e+uxnvCimPLsGQBNCFy31rRHlEE8xRBIP8cLuY6ijgH/fUPK4Pcz/bNUHGrGfZTXXdcUkZSP6",
+	"T80RBBiA9uEiZqlNBR+HCmW3UuX6dqSXQolyc5Q2zfOuZzwi3V2PHQZwdCm+7kNGttsBwVQYWR48T+ht",
+	"WzfPVK5Mn1HYGvPh7qzi8K6s4nAjq3iCCR4hCLad5EEor5lWs0JmPhHTFSgYUzpu1LnPw1zFYNtQAZhw",
+	"ayFWVzOjO4XlnW6JoXkbkkx8NJElqtT5wztiRLM2WH+r/K8p/9e4fvny8M8zrf8r49X/ffhyqqf3uaz1",
+	"i5dkQ8f+aV+WGXpeQ/wRnAwKeFSuIowOe4SGfJwWsCtEdTymwe557lGBe3b6OkTR+TBNdEKuOhHVrp59",
+	"6MWnFO+WB79R2O6MJ9uJrGomxVZ6rKLTvgaUHVYAGYRPCKU8RgyCi7KNULSN4Uzb17fIMXqCWsS9wGl1",
+	"F5y2akeqjFVLs+4uuFAGr74pBq4Z6dLA+wvbCHFwvhCCr/e0Bi63nZD87StQuTR8Woj3s1khlegrvPk6",
+	"0QqFUoRCQAIoDk6wjB5fparxWVFDPSonPUzFVc7LnE009v0RSX5CBTTpUrUZWBy238kaIyzbr0SxgpPq",
+	"s0kqzRb8GoIkskLwMhDI8dkp8lxe3PKVIWcCJaMkxzJW05W7/x7CTSpNmGbo8bqppIgP7A4YSxSCATM2",
+	"Lkw/SlKxHVI9uVBrAYun03pwA/XS7Vq4Sd4TkQDTYRJ5X/A7eApKXZBiLOb8RkLBxFlLHPgMdM/jYEaY",
+	"FxIkGskur258OH8TFTfzt/furM50mYlYSXQZOz4W1R5aPVYYt+IqVnAMrgE1AsNlhlGehFbgtRhD2Nh4",
+	"MGTjQaGvpML/UmQ6/oHdfqT+xgOfCUXUS94c5BW5zKoAZM/Lqawg8hJX2Du04nprgEqhZ3AViWb+WPE8",
+	"KsY2q6u6FCN2oRf+TasKFUajM8AXZXJugmZRt6E/GjnQr+3z2f9+xsxqMdXFkMmRGLEJzfl/N6c7cevX",
+	"uEZAP5Y9PnkjTN4vYa0gZmLSVnMnjazIsZrwpe2UFx9xgSZBdWPPqzlX12bIftD6qhAt+IAXAdiDEa5H",
+	"iDz3x86FqgBoDBbrfIw0XUMhVlHGTkk1hkH2EzkUgKzmhUxsAC2MKG6EYc8pwOOZYa/enNIbVnhBFdKj",
+	"/f2Dw/8YvRy9HB0c/fnw4M//iRasN2BfUKQeBOUMnYoyk1fPwhn8gJVZ7PGicsGxSWy5DXZ66Ht9nBzh",
+	"u5vtqTH2mu6gV0FcMeQbJ2yEIdMqA/kw54Zlc5FdU01neOXJmvC75eMENt3JzInVc4r5F1j/yOuewAY+",
+	"0KlO6QuAWhqJ/WFbwhrdkK9OBI5Vv9R33MMdLa2ECazTksWjQML0u0Zadl5kNO3qgAhOk+09EJRp2Mgr",
+	"X+NLiQ1HZ7hULSfFGmSMkGv/tNw6b3p88ORbp+vEpSX5lme9Ee7czJwOgnohKo7om1N75CFDCQJ3R2P1",
+	"k1hRlSRTWQUM/SCsEJWVVxDjzhUaGi7kAZ+ZIUVfGywbWSsrwTNdQsjq31Bo08C4SkZTPrCLfzh4I9V1",
+	"oK7oSjyxtH1N1xRTK6S67imlhtK4G1bcF6hxt1CLbcITkvQl1TVGBSRCEUKtxU48drumHvEsMgSiipsu",
+	"almXFGgxGiuKgm504Auaem0a4s4JOrisyVz1up8LE7EkFWcvAv5sX+Li7rbChpKSl93AcyCFaC2+2fqR",
+	"6VvQH/Ut1pVHP6bDKYSa8jRjn3B48fqn5B0rtjtNu630rLl6Vi7G94rtBItdVvZrlzZNl43zy9Emt9SB",
+	"fbtVUIW7hacziMGbAagoyEysRMaMNbbibHKUB2C1LEuRCQg6aNTJboctVVwmROVrDF2Jsm4DGETyez70",
+	"w9vIdgFVLuJcRKgfRqoRW1iRtravOGPSKYhR4TcsO/dIeHvG2s6y2lgGibbvwjWHsqOfUsEM4lMLBNi2",
+	"c8dm68AZ6Dwa3hpau4im4C627XoPhoNbXio8ZrCIyehJVO1ASU/4TsNDVoplKQzWgnMVn1E7bnjbArri",
+	"dBWnO7ZvB9oEGn22S6X+L4ZPppSK7LVzDFOalVKovFgxzMzQhb5auUQMuwsOkqBx4jDX4EZyxtlcFEtW",
+	"aW2lGMhEuZAFL+8HFbJbKTbvVuvml7RuLpzNJE3IewZUOye4oRrjNuGSMMIUifnowo72kQ4E3MXLl4oX",
+	"3AVBseLFK12rKpUL10EG943Ts2wGQXcmW2hc9fiIvXn/CsOXT3949/78ZDAMv3z3/vXf4799gLP/BYOZ",
+	"ox9O3r0+e3/67rL72sez4/PjtyeXJ+fJ47vQuZxBwlmXxH4m6N3gxqIzii85SI44HD8q1+3fSqcc/CR8",
+	"TfhIaIRPgfwyoqzSDi63OZvHHCf+y4BamhxzxcsrUaUH/N6V9m0kQ0TfCYCCiY/sTKC15c2NaKMPF8c/",
+	"nHz88O6nd+9/fjcY0t+XJ2/PPr46P3l98u7y9PhNTAnU4P1PJ+8+np/894eTi8vweGPgkidaP5boeYNw",
+	"2nudPCOo3qV1bHrYFBEYKg1XLbWSlUtJs5qoNXkABBaMYPLEGDbVFKMWgGRYkMXsOcR+vUDblpJLKdfu",
+	"tMK6Q8al1E15dj0lvzrdV+iSLUvhLmhirBoprCns0tnxjupfoVwphqMPKQUJjeYFV1aBg9w2wBPAFTA9",
+	"kVgh+2m7GqRQ4lZVPuxwU3ygiYrvJ7Jc18aop99qGlcpF4erChy1aqfFtpS2tXHs+EZs+idiHvuK5ndv",
+	"c9sjeQo31c6ds+VavHXNIx2ia6yJygr6bdf3wjVvZ+VtQ5dryug3aKUvTa5F19Hgo7VZw3z6cukaj9tu",
+	"oKnOsRiVB+zFRLuzQBjN47qe7E9icge47HZaesQzElG38Y2I5U+xe8J2l7PJstR5TXjzspGU/QjlpinZ",
+	"/kzrYnNMdSs3P8AcWk6PmqifqMNDJCAvF0dS8GrN9cODa9PR8b+rCtxlTKnQdtIb1ycGttOLPg/vIhxw",
+	"uUX+N1GaLVLHaAKu9aPsehpV4w5pML3x9MQ5oIg5Tp9C7HuAPe4eWr/9cHeXRvdwjj2KRAo5BOuWiW45",
+	"1okhhFml+9Mkdkid2Nj3qKCVtVJSXf2Pqc0SfEn/A+6K/8lLPksXjXxI0UWD6xdaYW5Dd9LXMIq3kZBP",
+	"iinXAOrbhSuelsLSEUtWrZaWcH6UptJYYHYrIr9wL97nDrJvtheR+pGcrWuAs22o7RunjGUjXulcvALp",
+	"YY7rSi94hTE5EaVFFmA259UFpLOcqtffJeJHG8+jkDEyRXIqWerK1tj+nNuukSxD8TB276bciLEqOdW5",
+	"4VAM8t3x5UUTuRHvPp7bBy/S2DXDwbLgcBbsMCP+3gIdxAes4ldhDelFHPBM8Kouk9Kjwtv0tzq7/llW",
+	"8+PTlA+z1WTzMsU3AFF5n+NTiHjT2bVbL/p8Q++B6r51J4o1hnYiYBSvXZxWjWgfX18hfie6v9oaKchR",
+	"bb1YJIs4/27tPoK1+9QMzcfUAJ6SPdorzR9SvPZJ1camr5GnCBDTK1/wca/RFyqz9Bt8D2CW39cYuYcd",
+	"v4aLRQLk3md07QXNJQBxhUsal+J8gwO43/XJ7mfMffYbQorqS+b9qRU1pGcUj2MeNyCnP8fazHVZxT70",
+	"aJ/R6Idnrs5eG48schHciyp8UZd1h4UOAFR62WgDNJnVGo5krETqZUjwNPAjipPzDKmgCCReFEGMdquf",
+	"0JPtcXyaessm7CHff2qaDh3yHF/wYrnFQ5Z1UnYsxIKsk66M6P1Uov9CLmS1NZJlY6w0WbjAudP7qaEG",
+	"MypRC5we+WpC/gcoqtNn35BZgZE2a0t5UsPXKCmo84tMlyKNBGobmIovlncU4OH9zveG0bBT1NMXrsZ9",
+	"de5dMaqOW2+mLgZyveAyXUP6KSS77854E3YbRgp+x41I+1nS4Uu0Mt0OhoktgdXq39U+HKuvtrcP5r+6",
+	"6+qmlrB3xfsX9ithPtFZ3SQtvixqUxQ3m1BAKDFrLiJMMrfOUbZlA4/M44ldcalcgNwdQz6/dozikBAz",
+	"E3BdG4/lad7jXD997VGI7DsIcux8KQ6u2Wt7cfA0fRsBjvSNKG/nolhYBWfBf9WlrHyQiJUhQyr1C9Gp",
+	"EJoOeEoUTHb6esQuNTNCUIygjybuDsoMoV13FWCYhMj1SDGDUeB114G3HThRvG5I0XN924nablRjwkhe",
+	"TNJLI5GltBYklt4Q8n7Oej9O2RlHQxNP2xWQEeWAjYMF56Jn4DLAnlsuCwhggZpkVj+pl6I0Ihd5OibG",
+	"iKy2hIgnAeaNePh9hcqiepZUDGSISXXcsEmjKvIRQ/R/Nq5fvvxDdi1W8B8xYVBly7BmAl2uhRl2uvjr",
+	"z5ed9+3Ekd4tdblSQjS3eVUtMb9aUmheyxDxwzdLwa9Nh65cwm6M4XzmnJR2yjeHI/Z+KUrnFbRs1TWc",
+	"A0qUWFJCsGVsZsi0a32ao4uQRMxfwhNgMZCqe6vYTEOuqEfCzrS6sXqmVmbELoRguc7MPl/K0YJKMXgM",
+	"PjOkmjiYeVBQYedc3Ej6jo9wh5sbMxewEpld1EJmgnKdHPTEkmdzsXc4eomKMxbOaZDAYDi4ca6UwcvR",
+	"ATbVS6H4Ug6OBn+An4bA5IG+9ucAQfUv+/8rAQIgWqDBEUFU/QuoGC1EeO/w5csWUlpclPZXg74Xs1Vc",
+	"D6FgAZ20bt1+QocOlap6oO8h2GLic+5BOImDo3/8Ys8t+dgHb+SNUMKYI+clgzw/rsyt0xH4FcCl4LIO",
+	"frGd7ev932I4gY8y/7wfUXm09l1/8qvoNGDqZxx8Hj1FEdLcvFYHcfic6dXdQpP9mSxNBbrbhoZ8VoE5",
+	"t7HhVMysaWZbWnY+gKRS5904ogyGj6DmhM3scMr0y0LlH2sjyk2v//KItBxWGxTlJ0XTERWbijXpwtFt",
+	"TJa/fN6VXlpUDno3FKDvKfHwKrpBgx8MhTxFiptzlUIV5mbhggTFt/sdeAfLdzpfPdxy9yInfyY4kQZ9",
+	"HTwCfaU2mwpnfHUCexXjxEdgP72EtgWX3P8t/GGfIU0VIqWlvYbfGY+InE1XqLZbLZZHKM5WS3PwI7Hq",
+	"Adg3ZKjJUDTFFfNzQT5Qpt0aHZhD4rIJEx969/6y52OuzlsLPtp/G7+QInecaIvcG6T3x8Slj7brUtF9",
+	"4lcllN6NWsOSkqLyBxEJOi8oo0J7XVYSLfTp69TiNvocfBGh8UQFxg+i2m2P7ik2NusRDV6AcqburdkR",
+	"DRzvde9LGe1uH0nKhA/Q1XILqsojgvy70iVdqe9AmncQNPvcI3t9DbJOqk/nEYObC54DREIboIUCcvS1",
+	"FG3L+llcIdmwZV0xrZpFBDGeRlYmwr0ADKGhgxSCur8VAyPBl3K2ogzTZrUry/xcE7QVQFJRGWvCPXkx",
+	"YuTtQGln5JViglPVd6hliGCzQzZf8OwF0yWCAkTFFKMqgnEc95xDsq+uqyMfsrUs9afVqHOeEYvlQc5z",
+	"C3Y7mnHKC9d1QKXUx8c40QRX9zTP9c/gHdeOLrknBko7bxDy8dnpgyqW+4VU1+u0yw+qaCB7fF/qRYzu",
+	"UYqFvqEjByAOU1HdCmHnEUkWe7qacB69UihAbySF0frhPJJs6sdBSZLw01ZDcQmb+wOuueYGPTGFJykZ",
+	"mvtyqWPCtJM069BlXI0FkXdhZtqepd7PPA2CO/gyH+6xwPGWCUJpRDbXETMYMiNVJjzCXS4AaQ1F7+Gn",
+	"T/gSN1DDc/QEXEU74BE9KBcGUb3/25JX889fRffqG3Qc8ZR0mb+RpnIhVo9pNjaCvJ6wp9EtGMi3eDkj",
+	"eglhXo/udHRB8U2PYyPUL+VTPPOhUY/B3Zp5o4+sBbqpPE2aIedhtClpOtl0Pvd/o/9t5y10ZIGtuiH7",
+	"KcdbTBOb1J0nsLLkbTtbt6r9/rWQTBJsT6odpPrypYI+4VJuTl9DmT2tREB5BuFi21sV+Y8v/xgh+mOZ",
+	"gh7vXO/y/7sclR9EtWk3H11shkO2yQ3nCCj2wS09UWW6zMlr7sFNfC1mQCLHxGwPEWhpjzlMYMzLZKHo",
+	"Yb/b7osw8q/jsHva1EreurMHY+qRyrbngn22Usu6wVi7340LdeNo/tH2M11x8+mreg2vRiIIL75xxiv/",
+	"r8SsSE1cf4fswxYfz7B14a1fyvsXCqc+ZRWwEwtQhZ3oks/9Wcf+b+6/XZVx/b1rg0S+AU3wHFyUTYfX",
+	"2sX9wmfTRfhAMLIP8Il2Z9AWq3HAzxMLmP4c6UXr7xEfmdP0fu53vtM6FjEAMU9JtQflQOsjAA1k4HWi",
+	"Qwx7Hv9xS8UWPJz1CyyERZcJG925pmqC/tw5ZvBL6EXfTpRdYttmAHiwjqK++OVCQy3qo2JH5+v06wtq",
+	"86QCTTe0NIKX2fxxCfab0N5NhJeeruk2ehzdYIMmTsrx48jERrrgI98kBS3/mwjcxB0e7STqqMX+bz6S",
+	"ewvX6wVVfYM/Yips3YjTjz6Ms+snwrpeK10j7BsFF9J7gEINsNNRyGYA6vm7rgF1GCoZMTkLL6bfGNq/",
+	"XJJ87MtKGbz9PuSIur/FwE1aIoyu7WEPSXHxg6j6pv7yC5y4JxNVuc0C3l8BSFhTca7Fw9hSX8uAelQB",
+	"0fjEv72AIB/uA4mGfV5X8z1MH9yjdNn936A6PP74EX/czh3TydD/JnkqBOjEacT+Lm3Nmn8BGyGwix5+",
+	"kty2tbwlkZjVc31kRFm1t5fxPDfMIWdtXDcox9nOGz99HQrj5VoY9axiC15lcZ12upsaMln5i0mHdLyx",
+	"U+hMNIOuEv0R3NgISrfbDgiD0K4wxLsarMdbUenB0GKq81X6riu1Zo/EI7vYGI/LJ1Pfe6oc83gnKr03",
+	"R8Vo6f1QqfuLxE5FzKE3+qZVo/Egka/D1xZm9CUYD0Yv2RnVi31mmC/J7w2C1IHo//wjHYr+D57j1x7b",
+	"7bpuAFRI82kqxmHg0YY39mu3MMPec3L4DZyTw7ufk8MtzslYvVfFyvYHcCmmKmuoN34jeShX3Sr+Save",
+	"+VbmajsRiN5YERSDC3rlbALgGZNm0ZwroUSJuDcqdwXVRM7qJcwZpxgK2o5VXEUa5nAc6vp0smBcgdA8",
+	"D3XrSmHqouKqgoXEuYpE3e2xonyOVUPestNulV1fjj/6tAO1jd4NRcChXDmFUWkHchtePrLz2mOTeK6T",
+	"I4YlY0/7N39WEchxlwbYnJuxYiyuAp/7t0fwOdyfI3bMAANBEIhjtEdU4svShf1eXFHeYdmFZaYRfjg/",
+	"xe6pXvmRQ86oF0JVGDNGwMkTX9LcrbxXwwJiKo0100uxti+q879FX44Lf7RKKa2zx0S0vxG4UMDB4cUt",
+	"Xxk2weq/Vo77FccuMcT7o8ypO0pXitVDWst4OEQggEoZFD7/rt0/LKcmjQP4hrq4cRX1nE1CetdpPmG6",
+	"movyVlIW1JyrvABI5Vljm2zfbig+NxrO1/d1UTisIre4KYKnszbTtfJU//709Sv2Spc+GhAFyNFYzatq",
+	"aY729/VSKJmPlKj2bRNDP+wRP9nLdCn2Dj6+HM2rRfG/7CKTBN0s5g+/tJg//Npi/vDbFfOH9xPzcO25",
+	"9ir1ROUfoIZiF0mFFwVQ64nKGbbZDXgi7v5pXX+1EUB5icyDO9buYAaceJ/JwskQtzp+VTCxBa/M3PuW",
+	"W4GZ63HrUErLfMjEp0qUyjIhhD7CcpYAOz2Tosgd8lkKCwbv5TYAwTRn9z0OHQtlInOVJaAw3KBgwBIa",
+	"I/bWgf7inK+wNgAUQYruZD9KMvGVrjxvHQbqKQr6VCmueJlDmX9LS53v9U6SmookYk2UJrppouGTcFfh",
+	"M7myxs3/umnb7X7mh/MscPXRWEEpqEwvpqDNQPPQ9L+qshbPwJ3hFgaHBXTFS8F8UycS+tLM1n8HqlKs",
+	"/RBcATU/ZqVkainWbCt2irEfRdFA8+/fyCbVDNIu9DrhQv/8yBGkwJKeepiE5y8R03dwTl8iJ4iWqZUT",
+	"5Ea1XhSgz87F3bgKoLYPQhSfBCY4idRHxeRiUVdQiAN4ITPaASlSCrsRYGQZvRDV3LPqBV9RLPxY+XrU",
+	"iokFl4U1S0phTH8eE0310YCRoPcvc5/upvINXKgrT0w9FL5Wqdn/jXDNtrhMd6Qc36b3EDLQaxrhpNHX",
+	"t3o5vXHR+5Od3CrGyU67r2LoaPD4PP7JxlRWpRQ3223H/R1wKchgZ+dSAenE3VWADdzhtgqOLLrbM14U",
+	"U55d9wbHkQfWNevMNKkAU6mHnYEQYVAfAazl7q/fiBJqldwTSrESn6p9a7c3yavdUYeUjtmSXxH82pyr",
+	"3ER+O+deupUqB2hWXjG9FIqcWbNC30Lm/B9eHqagc5zXzPmo7AkHPyCeZ6h85SzT0WA4IIAd29WbqLz6",
+	"msk8LdDSc5EJeRMS7pw/2Hvngs8QeBlHP7ERhj33/nf+Ir6bAhJxUgs96dsdgcMvdAQynd/pPQDvvfOL",
+	"H+Ot+f3c/Judm8xuJxTE8+6s3kMDkOD9qMvn+Ph30OUVLYYMqMvg9F6PudzsrIWi/o9f7PGDsoTEeVqO",
+	"Qp3xYjAc1GVBEOZH+/sHh/8xejl6OTo4+s//8/Jg8PmXz/9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

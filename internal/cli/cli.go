@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,8 @@ const (
 	EnvEncryptionKey = "PLUGBOARD_ENCRYPTION_KEY"
 	EnvLogFormat     = "PLUGBOARD_LOG_FORMAT"
 	EnvPublicURL     = "PLUGBOARD_PUBLIC_URL"
+	// EnvReturnURLOrigins lists, comma-separated, the origins OAuth flows may return browsers to.
+	EnvReturnURLOrigins = "PLUGBOARD_RETURN_URL_ORIGINS"
 )
 
 // Defaults.
@@ -72,7 +76,7 @@ Usage:
   plugboard serve [--addr ADDR] [--data-dir DIR] [--database-url URL] [--migrate]
   plugboard migrate [--data-dir DIR] [--database-url URL]
   plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
-  plugboard api-keys create --org ID [--json] [--data-dir DIR] [--database-url URL]
+  plugboard api-keys create --org ID [--scopes S1,S2] [--json] [--data-dir DIR] [--database-url URL]
 
 Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
 PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
@@ -240,9 +244,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	proxyCfg, err := proxyConfig(outCfg, getenv)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,
-			Outbound: outbound.New(outCfg), PublicURL: publicURL}),
+			Outbound: outbound.New(outCfg), Proxy: outbound.New(proxyCfg), PublicURL: publicURL,
+			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ",")}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -265,6 +274,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// Proxy limits: a proxied call may take longer and return more than a token request.
+const (
+	EnvProxyTimeout          = "PLUGBOARD_PROXY_TIMEOUT"
+	EnvProxyMaxResponseBytes = "PLUGBOARD_PROXY_MAX_RESPONSE_BYTES"
+	DefaultProxyTimeout      = 5 * time.Minute
+	DefaultProxyMaxResponse  = 1 << 30
+)
+
+// proxyConfig is the outbound configuration for the proxy: the same guard, its own limits.
+func proxyConfig(base outbound.Config, getenv func(string) string) (outbound.Config, error) {
+	cfg := base
+	cfg.RequestTimeout, cfg.ResponseHeaderTimeout, cfg.MaxResponseBytes = DefaultProxyTimeout, DefaultProxyTimeout, DefaultProxyMaxResponse
+	if v := getenv(EnvProxyTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("%s: %q is not a positive duration such as 2m", EnvProxyTimeout, v)
+		}
+		cfg.RequestTimeout, cfg.ResponseHeaderTimeout = d, d
+	}
+	if v := getenv(EnvProxyMaxResponseBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("%s: %q is not a positive number of bytes", EnvProxyMaxResponseBytes, v)
+		}
+		cfg.MaxResponseBytes = n
+	}
+	return cfg, nil
 }
 
 // redactURL drops any password from a database URL before it is logged.
@@ -320,12 +358,12 @@ func createOrganisation(ctx context.Context, store plugboard.Store, name string)
 	return org, key, err
 }
 
-func createAPIKey(ctx context.Context, store plugboard.Store, orgID ulid.ULID) (string, error) {
+func createAPIKey(ctx context.Context, store plugboard.Store, orgID ulid.ULID, scopes ...string) (string, error) {
 	key, id, hash, err := apikey.New(orgID)
 	if err != nil {
 		return "", err
 	}
-	k := &plugboard.APIKey{ID: id, OrganisationID: orgID, Hash: hash, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	k := &plugboard.APIKey{ID: id, OrganisationID: orgID, Hash: hash, Scopes: scopes, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := store.CreateAPIKey(ctx, k); err != nil {
 		return "", err
 	}
@@ -403,11 +441,23 @@ func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	)
 	fs := flag.NewFlagSet("api-keys create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var scopes string
 	fs.StringVar(&org, "org", "", "organisation id (required)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.StringVar(&scopes, "scopes", "", "comma-separated scopes the key may use ("+strings.Join(httpapi.Scopes, ", ")+"); empty means all")
 	storeFlags(fs, &cfg, getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var scopeList []string
+	for _, sc := range strings.Split(scopes, ",") {
+		if sc = strings.TrimSpace(sc); sc == "" {
+			continue
+		}
+		if !slices.Contains(httpapi.Scopes, sc) {
+			return fmt.Errorf("--scopes: unknown scope %q (known: %s)", sc, strings.Join(httpapi.Scopes, ", "))
+		}
+		scopeList = append(scopeList, sc)
 	}
 	orgID, err := ulid.Parse(org)
 	if err != nil {
@@ -421,7 +471,7 @@ func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	if _, err := store.GetOrganisation(ctx, orgID); err != nil {
 		return err
 	}
-	key, err := createAPIKey(ctx, store, orgID)
+	key, err := createAPIKey(ctx, store, orgID, scopeList...)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/plugboard/plugboard"
+
 	"github.com/plugboard/plugboard/api"
 )
 
@@ -176,8 +178,29 @@ func validateOAuth2Config(errs *fieldErrors, c *api.AuthSchemeConfigOAuth2, mp s
 	case c.AuthorizeURL != "" && !httpURL(c.AuthorizeURL):
 		errs.add(join(mp, "authorizeUrl"), "must be an absolute http or https URL")
 	}
-	if c.RedirectURL != "" && !absoluteURL(c.RedirectURL) {
-		errs.add(join(mp, "redirectUrl"), "must be an absolute URL")
+	if c.RedirectURL != "" && (!absoluteURL(c.RedirectURL) || scriptScheme(c.RedirectURL)) {
+		// Native apps use their own schemes (RFC 8252), so any absolute URL will do, but never
+		// one a browser would run or read locally.
+		errs.add(join(mp, "redirectUrl"), "must be an absolute URL, and not javascript:, data:, vbscript: or file:")
+	}
+	if msg := TokenParamsProblem(c.AdditionalTokenParams); msg != "" {
+		errs.add(join(mp, "additionalTokenParams"), msg)
+	}
+	if c.MTLSCredentialID != nil && *c.MTLSCredentialID != "" {
+		if _, err := ulid.ParseStrict(*c.MTLSCredentialID); err != nil {
+			errs.add(join(mp, "mtlsCredentialId"), "must be the id (a ULID) of a certificate credential")
+		}
+	}
+	if c.TokenEndpointAuthMethod != "" && !c.TokenEndpointAuthMethod.Valid() {
+		errs.add(join(mp, "tokenEndpointAuthMethod"), "must be one of: client_secret_basic, client_secret_post")
+	}
+	// Only the grant member of the grant's type may be set: another one's client secret would be
+	// kept, unused, and never moved into a credential.
+	if c.Grant.AuthorizationCode != nil && c.Grant.Type != api.AuthorizationCode {
+		errs.add(join(mp, "grant", "authorizationCode"), "must not be set for grant type "+string(c.Grant.Type))
+	}
+	if c.Grant.Password != nil && c.Grant.Type != api.Password {
+		errs.add(join(mp, "grant", "password"), "must not be set for grant type "+string(c.Grant.Type))
 	}
 	switch {
 	case c.Grant.ClientCredentials != nil && len(*c.Grant.ClientCredentials) > 0:
@@ -233,4 +256,37 @@ func validateOAuth1Config(errs *fieldErrors, c *api.AuthSchemeConfigOAuth1, mp s
 				api.AUTHSTYLEFORM, api.AUTHSTYLEQUERY))
 		}
 	}
+}
+
+// reservedTokenParams are set by Plugboard in token requests; additional parameters may not
+// override them (a redirect_uri or client_id of another flow, a grant_type of another grant).
+var reservedTokenParams = []string{"grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier",
+	"refresh_token", "username", "password", "assertion"}
+
+// TokenParamsProblem says what is wrong with additional token request parameters (a URL-encoded
+// query string), or "" when nothing is.
+func TokenParamsProblem(q string) string {
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return "is not a URL-encoded query string"
+	}
+	for _, name := range reservedTokenParams {
+		if v.Has(name) {
+			return "must not set " + name + ", which Plugboard sets"
+		}
+	}
+	return ""
+}
+
+// scriptScheme reports whether a URL's scheme makes a browser run or read something locally.
+func scriptScheme(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return true
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "vbscript", "file":
+		return true
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/seal"
 )
@@ -22,19 +23,7 @@ func credentialAAD(orgID, credentialID ulid.ULID) []byte {
 
 // openCredential returns the full data of a stored credential.
 func (s *Server) openCredential(c *plugboard.Credential) (api.CredentialData, error) {
-	var secrets []byte
-	if c.Sealed != nil {
-		var err error
-		secrets, err = s.keys.Open(c.Sealed, credentialAAD(c.OrganisationID, c.ID))
-		if err != nil {
-			return api.CredentialData{}, plugboard.Internal(fmt.Errorf("open credential %s: %w", c.ID, err))
-		}
-	}
-	data, err := credentials.JoinCredential(api.CredentialType(c.Type), c.Public, secrets)
-	if err != nil {
-		return api.CredentialData{}, plugboard.Internal(fmt.Errorf("join credential %s: %w", c.ID, err))
-	}
-	return data, nil
+	return access.OpenCredential(s.keys, c)
 }
 
 // systemConfigs returns the system's configs in their public form, by id.
@@ -118,10 +107,17 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			// Secret fields sent empty keep the stored secret, so a client can PUT back what it read.
 			// The stored secrets are opened only when some field needs them, so that sending every
 			// secret anew replaces a credential even if its stored value can no longer be opened.
-			if cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type && missingSecrets(*cc.Credential) {
+			// Credentials made by an exchange are complete: never mix a stored secret (an old refresh
+			// token) into them.
+			if !produced[i] && cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type && missingSecrets(*cc.Credential) {
 				full, err := s.openCredential(&item.old.Credential)
 				if err != nil {
 					return nil, err
+				}
+				if c := cc.Credential.Data; c != nil && c.Oauth2Client != nil && full.Oauth2Client != nil && c.Oauth2Client.ClientSecret == "" &&
+					!sameOrigin(c.Oauth2Client.TokenURL, full.Oauth2Client.TokenURL) {
+					return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.clientSecret",
+						Message: "must be sent again when tokenUrl moves to another origin, so the stored secret never goes to a new host"})
 				}
 				cred := *cc.Credential
 				if cred.Data == nil {
@@ -285,11 +281,14 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	if err != nil {
 		return nil, err
 	}
-	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Connection.Credentials, offered, "connection.credentials")
+	if b.ExternalId != nil && !t.Dynamic {
+		return nil, plugboard.Invalid("invalid connection", plugboard.FieldError{Field: "externalId",
+			Message: "the connection template is static; end-user connections need a dynamic template"})
+	}
+	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Connection.Credentials, offered, "connection.credentials", nil)
 	if err != nil {
 		return nil, err
 	}
-	_ = t
 	var out api.Connection
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
 		t, err := tx.GetTemplate(ctx, orgID, b.EnvironmentSystemID)
@@ -384,7 +383,11 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 	if err != nil {
 		return nil, err
 	}
-	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Credentials, offered, "credentials")
+	existing := current.Credentials
+	if existing == nil {
+		existing = []plugboard.ConnectionCredential{}
+	}
+	in, produced, err := s.exchangeCredentials(ctx, orgID, sys, b.Credentials, offered, "credentials", existing)
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config) *harness {
 	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
 	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
-		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock})
+		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"}})
 	h.srv.Config.Handler = apitest.Validator(t, handler)
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)

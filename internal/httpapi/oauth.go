@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/seal"
@@ -32,9 +32,10 @@ func stateAAD(orgID ulid.ULID, id string) []byte {
 
 // stateSecrets is what a flow keeps sealed between initialise and exchange.
 type stateSecrets struct {
-	CodeVerifier  string `json:"codeVerifier,omitempty"`
-	RequestToken  string `json:"requestToken,omitempty"`
-	RequestSecret string `json:"requestSecret,omitempty"`
+	CodeVerifier  string   `json:"codeVerifier,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"` // requested, for when the provider does not say what it granted
+	RequestToken  string   `json:"requestToken,omitempty"`
+	RequestSecret string   `json:"requestSecret,omitempty"`
 }
 
 // grantMember returns the grant member of an oauth2 config that holds client credentials, with its
@@ -66,7 +67,7 @@ type grantIDs struct {
 // clientId and clientSecret and both ids are filled in; with both set, that credential is updated
 // (JSON Merge Patch: fields left out stay); any other mix is a 400. The secret never stays in the
 // config. prefix is the config's JSON path ("" or "authSchemeConfigs[2]").
-func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, cfg *api.AuthSchemeConfig, prefix string) error {
+func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, cfg *api.AuthSchemeConfig, prefix string) error {
 	if cfg.Type != api.AuthSchemeTypeOauth2 || cfg.Oauth2 == nil {
 		return nil
 	}
@@ -106,7 +107,7 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 		if err != nil {
 			return err
 		}
-		stored.Name = "oauth2 client of config " + credentials.ConfigID(*cfg)
+		stored.Name = grantCredentialName(systemID, credentials.ConfigID(*cfg))
 		if err := tx.CreateCredential(ctx, stored); err != nil {
 			return err
 		}
@@ -122,12 +123,19 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 		} else if err != nil {
 			return err
 		}
-		if old.Type != string(api.CredentialTypeOauth2Client) {
-			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId", Message: "is not an oauth2-client credential"})
+		// Only the credential this config's grant created may be named: another credential (a
+		// connection's, another config's) would have its secret sent to this config's token URL.
+		if old.Type != string(api.CredentialTypeOauth2Client) || old.Name != grantCredentialName(systemID, credentials.ConfigID(*cfg)) {
+			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId",
+				Message: "is not the client credential of this config's grant; leave both ids unset to create one"})
 		}
 		data, err := s.openCredential(old)
 		if err != nil {
 			return err
+		}
+		if secret == "" && !sameOrigin(data.Oauth2Client.TokenURL, cfg.Oauth2.TokenURL) {
+			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".clientSecret",
+				Message: "must be sent again when tokenUrl moves to another origin, so the stored secret never goes to a new host"})
 		}
 		if clientID != "" {
 			data.Oauth2Client.ClientID = clientID
@@ -157,6 +165,19 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 	return nil
 }
 
+// grantCredentialName names the client credential a config's grant created, binding it to that
+// system and config.
+func grantCredentialName(systemID ulid.ULID, configID string) string {
+	return "grant client of system " + systemID.String() + " config " + configID
+}
+
+// sameOrigin reports whether two URLs share scheme, host and port.
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
+}
+
 func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {
 	switch {
 	case c.Grant.AuthorizationCode != nil:
@@ -183,22 +204,7 @@ func (s *Server) sealStandalone(orgID, id ulid.ULID, c api.Credential, now time.
 
 // grantClient returns the client id and secret an oauth2 config's grant credential holds.
 func (s *Server) grantClient(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
-	g, _ := grantMember(cfg)
-	if g == nil || *g.credentialID == (ulid.ULID{}) {
-		return "", "", plugboard.Invalid(fmt.Sprintf("auth scheme config %q has no client credential for its %s grant", cfg.ID, cfg.Grant.Type))
-	}
-	cred, err := st.GetCredential(ctx, orgID, *g.credentialID)
-	if err != nil {
-		return "", "", err
-	}
-	data, err := s.openCredential(cred)
-	if err != nil {
-		return "", "", err
-	}
-	if data.Oauth2Client == nil {
-		return "", "", plugboard.Internal(fmt.Errorf("grant credential %s is not an oauth2-client", cred.ID))
-	}
-	return data.Oauth2Client.ClientID, data.Oauth2Client.ClientSecret, nil
+	return access.GrantClient(ctx, st, s.keys, orgID, cfg)
 }
 
 // reservedAuthorizeParams are set by Plugboard; additionalParams may not override them.
@@ -223,10 +229,11 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	if b.ClientID == "" {
 		errs = append(errs, plugboard.FieldError{Field: "clientId", Message: "is required"})
 	}
-	for name, v := range map[string]string{"redirectUrl": b.RedirectURL, "returnUrl": b.ReturnURL} {
-		if v != "" && !absoluteHTTP(v) {
-			errs = append(errs, plugboard.FieldError{Field: name, Message: "must be an absolute http(s) URL"})
-		}
+	if b.RedirectURL != "" && !absoluteHTTP(b.RedirectURL) {
+		errs = append(errs, plugboard.FieldError{Field: "redirectUrl", Message: "must be an absolute http(s) URL"})
+	}
+	if b.ReturnURL != "" && (!absoluteHTTP(b.ReturnURL) || !s.allowedReturnURL(b.ReturnURL)) {
+		errs = append(errs, plugboard.FieldError{Field: "returnUrl", Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
 	}
 	extra, err := url.ParseQuery(b.AdditionalParams)
 	if err != nil {
@@ -287,11 +294,12 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	}
 	switch {
 	case b.Prompt != nil && *b.Prompt != "":
-		params.Set("prompt", *b.Prompt)
+		// "consent+select_account" lists prompts; the + is a separator, sent as a space.
+		params.Set("prompt", strings.ReplaceAll(*b.Prompt, "+", " "))
 	case b.Prompt == nil && !extra.Has("approval_prompt") && !extra.Has("prompt"):
 		params.Set("prompt", "login")
 	}
-	var secrets stateSecrets
+	secrets := stateSecrets{Scopes: scopes}
 	if cfg.Oauth2.Pkce {
 		secrets.CodeVerifier = oauth.NewVerifier()
 		params.Set("code_challenge", oauth.S256Challenge(secrets.CodeVerifier))
@@ -304,7 +312,7 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	now := s.timestamp()
 	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth2", SystemID: sys.ID, ConfigID: cfg.Oauth2.ID,
 		RedirectURI: redirect, ReturnURL: b.ReturnURL, ClientID: clientID, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
-	if secrets != (stateSecrets{}) {
+	{
 		raw, _ := json.Marshal(secrets)
 		if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
 			return nil, plugboard.Internal(err)
@@ -480,10 +488,36 @@ func (s *Server) openState(st *plugboard.OAuthState) (stateSecrets, error) {
 // the tokens they stand for, and proves oauth2-client credentials by fetching a token. It runs
 // outside any store transaction, since it waits on the provider. It returns the credentials to
 // store and, by index, those it produced (which the caller stores without re-validating).
+//
+// Every credential that needs no provider is validated first, so that a request bound to fail
+// does not use up a flow's state and code. existing holds the connection's stored credentials on
+// update (nil on create).
 func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, in []api.ConnectionCredential,
-	offered []api.AuthSchemeConfig, prefix string) ([]api.ConnectionCredential, map[int]bool, error) {
+	offered []api.AuthSchemeConfig, prefix string, existing []plugboard.ConnectionCredential) ([]api.ConnectionCredential, map[int]bool, error) {
 	out := slices.Clone(in)
 	produced := map[int]bool{}
+	exchanges := false
+	var errs []plugboard.FieldError
+	for i, cc := range in {
+		if cc.Credential == nil || !credentials.NeedsExchange(cc.Credential.Type) {
+			continue
+		}
+		exchanges = true
+		_, fields := credentials.ValidateCredential(cc, offered, orgID, fmt.Sprintf("%s[%d]", prefix, i))
+		errs = append(errs, fields...)
+	}
+	if exchanges && existing == nil {
+		for i, cc := range in {
+			if cc.Credential != nil && credentials.NeedsExchange(cc.Credential.Type) {
+				continue
+			}
+			_, fields := credentials.ValidateCredential(cc, offered, orgID, fmt.Sprintf("%s[%d]", prefix, i))
+			errs = append(errs, fields...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, plugboard.Invalid("invalid credentials", errs...)
+	}
 	for i, cc := range in {
 		if cc.Credential == nil {
 			continue
@@ -503,7 +537,7 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 		if len(errs) > 0 {
 			return nil, nil, plugboard.Invalid("invalid credentials", errs...)
 		}
-		tlsConfig, err := s.mtlsConfig(ctx, orgID, cfg, in)
+		tlsConfig, err := s.mtlsConfig(ctx, orgID, cfg, in, existing)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -517,15 +551,17 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 			if gerr != nil {
 				return nil, nil, gerr
 			}
-			ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig}
+			ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig,
+				SecretInForm: cfg.Oauth2.TokenEndpointAuthMethod == api.AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretPost}
 			tok, err = s.oauth.Password(ctx, ep, data.Oauth2Password.Username, data.Oauth2Password.Password, cfg.Oauth2.DefaultScopes)
 		case api.CredentialTypeOauth2Client:
 			c := data.Oauth2Client
-			params, perr := url.ParseQuery(c.AdditionalParams)
-			if perr != nil {
-				return nil, nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.additionalParams", Message: "is not a URL-encoded query string"})
+			if msg := credentials.TokenParamsProblem(c.AdditionalParams); msg != "" {
+				return nil, nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.additionalParams", Message: msg})
 			}
-			ep := oauth.Endpoint{TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, TLS: tlsConfig, Params: params}
+			params, _ := url.ParseQuery(c.AdditionalParams)
+			ep := oauth.Endpoint{TokenURL: c.TokenURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret, TLS: tlsConfig, Params: params,
+				SecretInForm: c.TokenEndpointAuthMethod == api.CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretPost}
 			_, err = s.oauth.ClientCredentials(ctx, ep, c.Scopes)
 			if err != nil {
 				return nil, nil, err
@@ -567,6 +603,10 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 // exchangeCode consumes the flow's state and trades the code for tokens.
 func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfg *api.AuthSchemeConfig,
 	code *api.CredentialDataOAuth2Code, tlsConfig *tls.Config, path string) (*oauth.Token, error) {
+	// Checked before the state is used up, so a malformed request does not cost the user the flow.
+	if msg := credentials.TokenParamsProblem(code.AdditionalParams); msg != "" {
+		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".additionalParams", Message: msg})
+	}
 	st, err := s.consumeState(ctx, orgID, code.State, "oauth2", path+".state")
 	if err != nil {
 		return nil, err
@@ -595,20 +635,19 @@ func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboa
 	if err != nil {
 		return nil, plugboard.Invalid("auth scheme config has malformed additionalTokenParams")
 	}
-	more, err := url.ParseQuery(code.AdditionalParams)
-	if err != nil {
-		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".additionalParams", Message: "is not a URL-encoded query string"})
-	}
+	more, _ := url.ParseQuery(code.AdditionalParams)
 	for k, vs := range more {
 		params[k] = vs
 	}
-	ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig, Params: params}
-	return s.oauth.ExchangeCode(ctx, ep, code.Code, st.RedirectURI, secrets.CodeVerifier, nil)
+	ep := oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig, Params: params,
+		SecretInForm: cfg.Oauth2.TokenEndpointAuthMethod == api.AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretPost}
+	return s.oauth.ExchangeCode(ctx, ep, code.Code, st.RedirectURI, secrets.CodeVerifier, secrets.Scopes)
 }
 
 // mtlsConfig returns the TLS settings for a config with mtlsEnabled: the certificate credential
 // named by mtlsCredentialId, or else the certificate credential sent with the connection.
-func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential) (*tls.Config, error) {
+func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential,
+	existing []plugboard.ConnectionCredential) (*tls.Config, error) {
 	var (
 		enabled bool
 		credID  string
@@ -642,6 +681,14 @@ func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthS
 		for _, cc := range creds {
 			if cc.Credential != nil && cc.Credential.Type == api.CredentialTypeCertificate && cc.Credential.Data != nil {
 				cert = cc.Credential.Data.Certificate
+				if cert != nil && cert.Key == "" {
+					// Sent back as read, without its key: use the stored one.
+					stored, err := s.storedCertificate(cc, existing)
+					if err != nil {
+						return nil, err
+					}
+					cert = stored
+				}
 				break
 			}
 		}
@@ -649,37 +696,12 @@ func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthS
 	if cert == nil {
 		return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but no certificate credential is linked: set mtlsCredentialId or send a certificate credential with the connection")
 	}
-	return TLSConfig(cert)
-}
-
-// TLSConfig builds client TLS settings from a certificate credential: its certificate and key are
-// presented, its CA verifies the server.
-func TLSConfig(c *api.CredentialDataCertificate) (*tls.Config, error) {
-	pair, err := tls.X509KeyPair([]byte(c.Certificate), []byte(c.Key))
-	if err != nil {
-		return nil, plugboard.Invalid("the certificate credential's certificate and key do not form a pair")
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(c.Ca)) {
-		return nil, plugboard.Invalid("the certificate credential's CA holds no certificate")
-	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return access.TLSConfig(cert)
 }
 
 // fullConfig returns a stored config with its sealed secrets (an OAuth 1.0a consumer secret).
 func (s *Server) fullConfig(orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
-	var secrets []byte
-	if c.Sealed != nil {
-		var err error
-		if secrets, err = s.keys.Open(c.Sealed, configAAD(orgID, systemID, c.ID)); err != nil {
-			return api.AuthSchemeConfig{}, plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", c.ID, err))
-		}
-	}
-	cfg, err := credentials.JoinAuthSchemeConfig(c.Config, secrets)
-	if err != nil {
-		return cfg, plugboard.Internal(err)
-	}
-	return cfg, nil
+	return access.FullConfig(s.keys, orgID, systemID, c)
 }
 
 // oauth1Endpoints reads what the exchanges need from a full OAuth 1.0a config.
@@ -734,8 +756,9 @@ func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.Initial
 		return nil, bodyRequired()
 	}
 	orgID := req.OrganisationId
-	if b.ReturnURL != "" && !absoluteHTTP(b.ReturnURL) {
-		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "returnUrl", Message: "must be an absolute http(s) URL"})
+	if b.ReturnURL != "" && (!absoluteHTTP(b.ReturnURL) || !s.allowedReturnURL(b.ReturnURL)) {
+		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "returnUrl",
+			Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
 	}
 	if b.Credential.OrganisationID != (ulid.ULID{}) && b.Credential.OrganisationID != orgID {
 		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "credential.organisationId", Message: "must be this organisation"})
@@ -833,4 +856,21 @@ func (s *Server) exchangeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugb
 		return s.oauth.AccessToken(ctx, ep, secrets.RequestToken, secrets.RequestSecret, d.OauthVerifier)
 	}
 	return nil, plugboard.Internal(fmt.Errorf("config %q vanished", cfgID))
+}
+
+// storedCertificate opens the stored certificate credential a request names by its ids.
+func (s *Server) storedCertificate(cc api.ConnectionCredential, existing []plugboard.ConnectionCredential) (*api.CredentialDataCertificate, error) {
+	for i := range existing {
+		ex := &existing[i]
+		if (cc.ID != (ulid.ULID{}) && cc.ID == ex.ID) || (cc.Credential.ID != (ulid.ULID{}) && cc.Credential.ID == ex.Credential.ID) {
+			data, err := s.openCredential(&ex.Credential)
+			if err != nil {
+				return nil, err
+			}
+			if data.Certificate != nil {
+				return data.Certificate, nil
+			}
+		}
+	}
+	return nil, plugboard.Invalid("the certificate credential has no key: send it, or send the stored credential's ids")
 }

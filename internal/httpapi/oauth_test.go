@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -217,14 +219,14 @@ func TestOAuth2ProviderFailures(t *testing.T) {
 	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, false))
 
 	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
-	p.failNext(2) // x/oauth2 tries the client secret in the header, then in the form
+	p.failNext(1)
 	r := h.must(502, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "a", code, state)))
 	if e := r.Error(t); e.Code != "upstream_unavailable" || !strings.Contains(e.Message, "HTTP 503") {
 		t.Errorf("provider 5xx: %+v", e)
 	}
 
 	code, state = p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
-	p.stallNext(2, 10*time.Second) // both of x/oauth2's attempts
+	p.stallNext(1, 10*time.Second)
 	r = h.must(504, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "b", code, state)))
 	if e := r.Error(t); e.Code != "upstream_timeout" {
 		t.Errorf("provider timeout: %+v", e)
@@ -330,4 +332,54 @@ func TestOAuth2Callback(t *testing.T) {
 	// Unknown and used states are refused.
 	h.must(400, h.doAs("", h.org, "GET", "//oauth2/callback?state=nope&code=x", nil))
 	h.must(400, h.doAs("", h.org, "GET", "//oauth2/callback?"+url.Values{"code": {"x"}, "state": {c.Credentials[0].ID}}.Encode(), nil))
+}
+
+// TestOAuth2Hardening covers what a review of the flows found: token endpoints' redirects are
+// not followed, a config can bind only its own grant credential, a stored secret never follows a
+// token URL to another origin, return URLs are limited to allowed origins, and additional
+// parameters cannot override the token request's own.
+func TestOAuth2Hardening(t *testing.T) {
+	h := newHarness(t)
+	p := newGoProvider(t)
+	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, false))
+
+	// A 307 from the token endpoint is an answer, not an instruction: nothing is sent on.
+	var followed int
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed++ }))
+	defer sink.Close()
+	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
+	p.redirectNext(sink.URL + "/steal")
+	r := h.must(400, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "a", code, state)))
+	if e := r.Error(t); e.Code != "upstream_rejected" || followed != 0 {
+		t.Errorf("redirect: %+v, followed %d times", e, followed)
+	}
+
+	// Another system's config cannot name this one's grant credential.
+	var other struct {
+		ID string `json:"id"`
+	}
+	cfg := obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "", "authorizeUrl": p.AuthorizeURL, "tokenUrl": sink.URL + "/token",
+		"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"credentialId": st.credentialID, "organisationId": h.org.String()}}}}
+	r = h.must(400, h.do("POST", "/systems", obj{"name": "thief", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{cfg}}))
+	assertField(t, r.Error(t), "authSchemeConfigs[0].oauth2.grant.authorizationCode.credentialId", "is not the client credential of this config's grant")
+	_ = other
+
+	// Moving the token URL to another origin needs the secret again.
+	moved := obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "", "authorizeUrl": p.AuthorizeURL, "tokenUrl": sink.URL + "/token",
+		"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"credentialId": st.credentialID, "organisationId": h.org.String()}}}}
+	r = h.must(400, h.do("PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
+	assertField(t, r.Error(t), "oauth2.grant.authorizationCode.clientSecret", "must be sent again")
+	moved["oauth2"].(obj)["grant"].(obj)["authorizationCode"].(obj)["clientSecret"] = "SECRET-new-secret-for-new-host"
+	h.must(201, h.do("PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
+
+	// Return URLs only go to allowed origins.
+	body := obj{"authorizeUrl": p.AuthorizeURL, "clientId": p.ClientID, "credential": obj{"id": st.credentialID}, "returnUrl": "https://evil.example/phish"}
+	assertField(t, h.must(400, h.do("POST", "/systems/"+st.systemID+"/oauth2/initialise", body)).Error(t), "returnUrl", "allowed origin")
+
+	// Additional parameters cannot replace the token request's own.
+	code, state = "c", "s"
+	b := codeConnection(st.templates["oauth2-code"], "b", code, state)
+	b["connection"].(obj)["credentials"].(arr)[0].(obj)["credential"].(obj)["data"].(obj)["oauth2Code"].(obj)["additionalParams"] = "redirect_uri=https://other.example/"
+	r = h.must(400, h.do("POST", "/connections", b))
+	assertField(t, r.Error(t), "connection.credentials[0].credential.data.oauth2Code.additionalParams", "redirect_uri")
 }

@@ -34,7 +34,8 @@ func TestOIDCProviderFlows(t *testing.T) {
 		t.Run("code+pkce/"+client.AuthMethod, func(t *testing.T) {
 			configs := arr{obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "code", "authorizeUrl": p.AuthorizeURL,
 				"tokenUrl": p.TokenURL, "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"read"}, "pkce": true,
-				"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": client.ID, "clientSecret": client.Secret}}}}}
+				"tokenEndpointAuthMethod": client.AuthMethod,
+				"grant":                   obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": client.ID, "clientSecret": client.Secret}}}}}
 			st := h.oauthSetup(configs)
 			var res struct {
 				URL string `json:"url"`
@@ -140,7 +141,7 @@ func TestOIDCProviderFlows(t *testing.T) {
 		h.must(201, h.do("POST", "/systems", obj{"name": "cc5", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
 			obj{"type": "oauth2", "oauth2": obj{"id": "cc", "description": "", "tokenUrl": p.TokenURL, "grant": obj{"type": "clientCredentials"}}}}})).JSON(t, &sys)
 		tpl := h.templateFor(sys.ID, "cc")
-		p.FailNext(t, 503, 2)
+		p.FailNext(t, 503, 1)
 		r := h.must(502, h.do("POST", "/connections", obj{"connectionTemplateId": tpl, "connection": obj{"name": "x", "credentials": arr{obj{
 			"id": zeroID, "authSchemeConfig": obj{"type": "oauth2", "oauth2": obj{"id": "cc"}},
 			"credential": obj{"type": "oauth2-client", "data": obj{"oauth2Client": obj{"clientId": client.ID, "clientSecret": client.Secret, "tokenUrl": p.TokenURL}}}}}}}))

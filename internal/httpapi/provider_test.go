@@ -28,6 +28,7 @@ type goProvider struct {
 	mu     sync.Mutex
 	fail   int           // answer the next token requests with 503
 	stalls int           // stall the next token requests
+	redirect string      // answer the next token request with a 307 to here
 	delay  time.Duration // this long
 	grants map[string]int
 }
@@ -82,6 +83,13 @@ func newGoProvider(t testing.TB) *goProvider {
 		_ = r.ParseForm()
 		p.grants[r.PostForm.Get("grant_type")]++
 		p.mu.Unlock()
+		if to := p.redirect; to != "" {
+			p.mu.Lock()
+			p.redirect = ""
+			p.mu.Unlock()
+			http.Redirect(w, r, to, http.StatusTemporaryRedirect)
+			return
+		}
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
@@ -113,6 +121,13 @@ func (p *goProvider) stallNext(n int, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stalls, p.delay = n, d
+}
+
+// redirectNext makes the next token request answer 307 to another URL.
+func (p *goProvider) redirectNext(to string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.redirect = to
 }
 
 // grantCount returns how many token requests of a grant type the provider received.

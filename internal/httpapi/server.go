@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/seal"
@@ -31,6 +33,12 @@ type Server struct {
 	now       func() time.Time
 	oauth     *oauth.Client
 	publicURL string
+	// returnOrigins are the allowed returnUrl origins, lower-cased.
+	returnOrigins map[string]bool
+	// access opens connections for the proxy and the access endpoint.
+	access *access.Service
+	// proxyClient calls upstream APIs for the proxy, with its own timeouts and size limits.
+	proxyClient *outbound.Client
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -46,6 +54,14 @@ type Config struct {
 	Outbound *outbound.Client
 	// PublicURL is the base URL browsers reach this server at, for the OAuth callbacks.
 	PublicURL string
+	// Proxy is the guarded client the proxy calls upstream APIs with; Outbound when nil.
+	Proxy *outbound.Client
+	// RefreshSkew is how long before expiry OAuth 2.0 tokens are refreshed; access.DefaultSkew when zero.
+	RefreshSkew time.Duration
+	// ReturnURLOrigins are the origins (scheme://host[:port]) an OAuth flow's returnUrl may point
+	// at, besides PublicURL's own: the callback redirects browsers there, so anything else would
+	// make it an open redirect.
+	ReturnURLOrigins []string
 }
 
 // New returns the API's http.Handler.
@@ -55,14 +71,24 @@ func New(cfg Config) http.Handler {
 		out = outbound.New(outbound.DefaultConfig())
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy}
+	if s.proxyClient == nil {
+		s.proxyClient = out
+	}
+	s.returnOrigins = map[string]bool{}
+	for _, o := range append([]string{cfg.PublicURL}, cfg.ReturnURLOrigins...) {
+		if u, err := url.Parse(strings.TrimSpace(o)); err == nil && u.Host != "" {
+			s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+		}
+	}
+	s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew})
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
+	strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{scopeMiddleware}, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestError,
 		ResponseErrorHandlerFunc: s.writeError,
 	})
@@ -71,12 +97,33 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	// The proxy streams, so it is served by hand rather than through the generated strict handler.
+	mux.HandleFunc("/o/{organisation_id}/connections/{connection_id}/proxy/{path...}", s.serveProxy)
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter:       mux,
 		Middlewares:      []api.MiddlewareFunc{s.checkOrganisation},
 		ErrorHandlerFunc: s.paramError,
 	})
-	return s.withRequestID(s.withLogging(s.withRecovery(s.withBodyLimit(s.withAuth(h)))))
+	return s.withRequestID(s.withLogging(s.withRecovery(s.withBodyLimit(s.withCallbackHeaders(s.withAuth(h))))))
+}
+
+// allowedReturnURL reports whether a flow may send browsers to u.
+func (s *Server) allowedReturnURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)]
+}
+
+// withCallbackHeaders keeps the OAuth callbacks' answers (which carry codes) out of caches and
+// Referer headers.
+func (s *Server) withCallbackHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth2/callback" || r.URL.Path == "/oauth1/callback" {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // timestamp returns the current time as the store keeps it: UTC, microsecond precision.

@@ -74,7 +74,7 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 		TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels, CreatedAt: now, UpdatedAt: now}
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		for i, c := range b.AuthSchemeConfigs {
-			if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, &c, fmt.Sprintf("authSchemeConfigs[%d]", i)); err != nil {
+			if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i)); err != nil {
 				return err
 			}
 			sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
@@ -226,7 +226,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
 			return plugboard.Invalid("invalid auth scheme config", errs...)
 		}
-		if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, &cfg, ""); err != nil {
+		if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, ""); err != nil {
 			return err
 		}
 		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)

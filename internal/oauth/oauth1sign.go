@@ -16,6 +16,7 @@ import (
 	"github.com/dghubble/oauth1"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/outbound"
 )
 
 // Parameter transmissions of RFC 5849 section 3.5, as the published spec names them.
@@ -153,14 +154,14 @@ func (c *Client) tokenRequest(ctx context.Context, ep OAuth1Endpoints, endpoint,
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.out.HTTPClient(nil).Do(req)
+	res, err := c.tokenClient(nil).Do(req)
 	if err != nil {
 		return nil, oauth1Error(err, what)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, oauth1Error(err, what)
+		return nil, outbound.Classify(err) // a timeout or an oversized answer, not a refusal
 	}
 	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusCreated {
 		// The body is the provider's and may quote what it was sent; only the status is passed on.

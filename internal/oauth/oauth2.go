@@ -13,7 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +43,9 @@ type Endpoint struct {
 	TLS *tls.Config
 	// Params are added to the token request's form (additionalTokenParams and the like).
 	Params url.Values
+	// SecretInForm sends the client secret in the form (client_secret_post) instead of the
+	// Authorization header (client_secret_basic, the default RFC 6749 requires providers to accept).
+	SecretInForm bool
 }
 
 // Token is what a token endpoint granted.
@@ -57,17 +60,31 @@ type Token struct {
 }
 
 func (c *Client) context(ctx context.Context, ep Endpoint) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, c.out.HTTPClient(ep.TLS))
+	return context.WithValue(ctx, oauth2.HTTPClient, c.tokenClient(ep.TLS))
+}
+
+// tokenClient is the guarded client for token requests. It never follows redirects: a 307 or 308
+// would send the form again (password, code, client secret) to wherever the provider points.
+func (c *Client) tokenClient(tlsConfig *tls.Config) *http.Client {
+	hc := c.out.HTTPClient(tlsConfig)
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc
 }
 
 func (ep Endpoint) config(redirectURI string, scopes []string) *oauth2.Config {
-	style := oauth2.AuthStyleAutoDetect
-	if ep.ClientSecret == "" {
-		// A client without a secret (mTLS, public clients) identifies itself in the form.
-		style = oauth2.AuthStyleInParams
-	}
 	return &oauth2.Config{ClientID: ep.ClientID, ClientSecret: ep.ClientSecret, RedirectURL: redirectURI, Scopes: scopes,
-		Endpoint: oauth2.Endpoint{TokenURL: ep.TokenURL, AuthStyle: style}}
+		Endpoint: oauth2.Endpoint{TokenURL: ep.TokenURL, AuthStyle: ep.authStyle()}}
+}
+
+// authStyle is where the client's credentials go. It is fixed, never auto-detected: x/oauth2's
+// detection sends a failed request again the other way, which replays single-use codes and
+// rotated refresh tokens (and doubles every timeout).
+func (ep Endpoint) authStyle() oauth2.AuthStyle {
+	if ep.ClientSecret == "" || ep.SecretInForm {
+		// A client without a secret (mTLS, public clients) identifies itself in the form.
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 func paramOptions(params url.Values) []oauth2.AuthCodeOption {
@@ -105,10 +122,7 @@ func (c *Client) Password(ctx context.Context, ep Endpoint, username, password s
 // ClientCredentials runs the client credentials grant.
 func (c *Client) ClientCredentials(ctx context.Context, ep Endpoint, scopes []string) (*Token, error) {
 	cfg := clientcredentials.Config{ClientID: ep.ClientID, ClientSecret: ep.ClientSecret, TokenURL: ep.TokenURL,
-		Scopes: scopes, EndpointParams: ep.Params}
-	if ep.ClientSecret == "" {
-		cfg.AuthStyle = oauth2.AuthStyleInParams
-	}
+		Scopes: scopes, EndpointParams: ep.Params, AuthStyle: ep.authStyle()}
 	tok, err := cfg.Token(c.context(ctx, ep))
 	if err != nil {
 		return nil, c.providerError(err, "client credentials", ep.ClientSecret)
@@ -172,9 +186,18 @@ func (c *Client) providerError(err error, grant string, secrets ...string) error
 // scrub removes secrets from text a provider wrote, which might echo what it was sent.
 func scrub(text string, secrets []string) string {
 	for _, s := range secrets {
-		if len(s) >= 4 {
-			text = strings.ReplaceAll(text, s, "[redacted]")
+		if len(s) < 4 {
+			continue
 		}
+		// A provider may echo a secret as sent: plain, form- or path-encoded, or in base64 (a Basic
+		// header's client:secret).
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s)),
+			strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(s)), "=")} {
+			text = strings.ReplaceAll(text, form, "[redacted]")
+		}
+	}
+	if strings.Contains(text, "Basic ") || strings.Contains(strings.ToLower(text), "authorization") {
+		return "(the provider's description quoted request credentials and is withheld)"
 	}
 	if len(text) > 500 {
 		text = text[:500]

@@ -151,6 +151,13 @@ func (c *Client) HTTPClient(tlsConfig *tls.Config) *http.Client {
 }
 
 func (c *Client) transport(tlsConfig *tls.Config) *http.Transport {
+	if tlsConfig != nil && len(tlsConfig.Certificates) > 0 {
+		// Configs with a client certificate are built per call (one per credential use); caching
+		// them would fill the cache with one-shot transports holding private keys.
+		t := c.newTransport(tlsConfig)
+		t.DisableKeepAlives = true
+		return t
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.transports[tlsConfig]; ok {

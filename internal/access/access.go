@@ -1,0 +1,433 @@
+// Package access makes a connection usable: it opens the connection's sealed credentials, keeps
+// OAuth 2.0 tokens fresh, and hands them to internal/apply, for the proxy, the access endpoint and
+// anything else that calls a third-party API on a connection's behalf.
+//
+// Refreshing costs exactly one call at the provider per expiry, however many requests and
+// replicas ask at once: callers in one process share a refresh (singleflight per credential), and
+// the refresh itself runs with the credential locked in the store (LockCredential) after
+// re-reading it, so a replica that waited for the lock finds the new token instead of refreshing
+// again. The new access and refresh tokens are written in the same transaction.
+package access
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/apply"
+	"github.com/plugboard/plugboard/internal/oauth"
+	"github.com/plugboard/plugboard/internal/seal"
+)
+
+// DefaultSkew is how long before expiry a token is refreshed.
+const DefaultSkew = 60 * time.Second
+
+// Service opens connections for use. It is safe for concurrent use.
+type Service struct {
+	store   plugboard.Store
+	keys    *seal.Keyring
+	oauth   *oauth.Client
+	applier *apply.Applier
+	now     func() time.Time
+	skew    time.Duration
+
+	group singleflight.Group
+	mu    sync.Mutex
+	cc    map[string]cachedToken // client-credentials tokens by organisation/credential
+}
+
+type cachedToken struct {
+	token     *oauth.Token
+	secretKey string // a fingerprint of the client credentials the token was fetched with
+}
+
+// Config is what a Service needs.
+type Config struct {
+	Store plugboard.Store
+	Keys  *seal.Keyring
+	OAuth *oauth.Client
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Skew is how long before expiry tokens are refreshed; DefaultSkew when zero.
+	Skew time.Duration
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.skew == 0 {
+		s.skew = DefaultSkew
+	}
+	s.applier = apply.NewApplier(s.now)
+	return s
+}
+
+// Applier returns the applier the service's prepared connections use.
+func (s *Service) Applier() *apply.Applier { return s.applier }
+
+// Prepared is a connection ready to be used: its credentials opened, in order, with fresh tokens.
+type Prepared struct {
+	Connection *plugboard.Connection
+	System     *plugboard.System
+	// BaseURL is the connection's base URL, else its system's template base URL.
+	BaseURL     string
+	Credentials []apply.Credential
+	// OAuth2 is the token of the connection's first OAuth 2.0 credential, nil when it has none.
+	OAuth2 *Token
+}
+
+// Token is an OAuth 2.0 access token as callers see it.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	// ExpiresAt is zero when the provider gave no lifetime.
+	ExpiresAt time.Time
+}
+
+// Prepare opens a connection's credentials and refreshes tokens that expire within the skew (all
+// of them when force is set).
+func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, force bool) (*Prepared, error) {
+	c, err := s.store.GetConnection(ctx, orgID, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	sys, err := s.store.GetSystem(ctx, orgID, c.SystemID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL}
+	if p.BaseURL == "" {
+		p.BaseURL = sys.TemplateBaseURL
+	}
+	configs := map[string]plugboard.AuthSchemeConfig{}
+	for _, cfg := range sys.AuthSchemeConfigs {
+		configs[cfg.ID] = cfg
+	}
+	opened := make([]apply.Credential, len(c.Credentials))
+	for i, cc := range c.Credentials {
+		stored, ok := configs[cc.AuthSchemeConfigID]
+		if !ok {
+			return nil, plugboard.Internal(fmt.Errorf("credential %s names config %q, which its system lacks", cc.Credential.ID, cc.AuthSchemeConfigID))
+		}
+		cfg, err := FullConfig(s.keys, orgID, sys.ID, stored)
+		if err != nil {
+			return nil, err
+		}
+		data, err := OpenCredential(s.keys, &cc.Credential)
+		if err != nil {
+			return nil, err
+		}
+		opened[i] = apply.Credential{ID: cc.Credential.ID.String(), Config: cfg, Type: api.CredentialType(cc.Credential.Type), Data: data}
+	}
+	for i, cc := range c.Credentials {
+		cred := &opened[i]
+		switch cred.Type {
+		case api.CredentialTypeOauth2Token:
+			tok := cred.Data.Oauth2Token
+			if force || s.expiring(&tok.ExpiresAt) {
+				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
+				if err != nil {
+					return nil, err
+				}
+				tok = fresh
+				cred.Data.Oauth2Token = fresh
+			}
+			cred.AccessToken, cred.TokenType = tok.AccessToken, tok.TokenType
+		case api.CredentialTypeOauth2Client:
+			tok, err := s.clientToken(ctx, orgID, cc.Credential.ID, cred.Config, cred.Data.Oauth2Client, opened, force)
+			if err != nil {
+				return nil, err
+			}
+			cred.AccessToken, cred.TokenType = tok.AccessToken, tok.TokenType
+		default:
+			continue
+		}
+		if p.OAuth2 == nil {
+			t := &Token{AccessToken: cred.AccessToken, TokenType: cred.TokenType}
+			if cred.Type == api.CredentialTypeOauth2Token {
+				t.ExpiresAt = cred.Data.Oauth2Token.ExpiresAt
+			}
+			if t.TokenType == "" {
+				t.TokenType = "Bearer"
+			}
+			p.OAuth2 = t
+		}
+	}
+	p.Credentials = opened
+	return p, nil
+}
+
+// HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by
+// refreshing.
+func (p *Prepared) HasRefreshable() bool {
+	for _, c := range p.Credentials {
+		if c.Type == api.CredentialTypeOauth2Token || c.Type == api.CredentialTypeOauth2Client {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) expiring(at *time.Time) bool {
+	return at != nil && !at.IsZero() && !s.now().Add(s.skew).Before(*at)
+}
+
+// refresh refreshes one oauth2-token credential: shared by concurrent callers in this process,
+// and done under the credential's lock after re-reading it, so a token someone else refreshed
+// meanwhile is used instead of refreshing again. seen is the access token the caller found stale.
+func (s *Service) refresh(ctx context.Context, orgID ulid.ULID, cc plugboard.ConnectionCredential, cfg api.AuthSchemeConfig,
+	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	key := orgID.String() + "/" + cc.Credential.ID.String() + "/" + fingerprint(seen)
+	v, err, _ := s.group.Do(key, func() (any, error) {
+		// The refresh outlives any one caller: others wait on it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+		defer cancel()
+		return s.refreshLocked(rctx, orgID, cc.Credential.ID, cfg, siblings, seen)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*api.CredentialDataOAuth2Token), nil
+}
+
+func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig,
+	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	var (
+		out     *api.CredentialDataOAuth2Token
+		failure error
+	)
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		cur, err := tx.LockCredential(ctx, orgID, credID)
+		if err != nil {
+			return err
+		}
+		data, err := OpenCredential(s.keys, cur)
+		if err != nil {
+			return err
+		}
+		tok := data.Oauth2Token
+		if tok == nil {
+			return plugboard.Internal(fmt.Errorf("credential %s is not an oauth2-token", credID))
+		}
+		if tok.AccessToken != seen && !s.expiring(&tok.ExpiresAt) {
+			out = tok // refreshed by someone else while we waited for the lock
+			return nil
+		}
+		now := s.now()
+		if until, ok := cooldownUntil(cur.Errors); ok && now.Before(until) {
+			failure = &plugboard.Error{Code: plugboard.EUpstreamRejected,
+				Message: fmt.Sprintf("refreshing this connection's token failed recently; the next attempt is allowed after %s", until.UTC().Format(time.RFC3339)),
+				Details: "the credential's errors say why; a new authorisation (or a new refresh token) clears it"}
+			return nil
+		}
+		if tok.RefreshToken == "" {
+			failure = plugboard.Invalid("the connection's OAuth 2.0 token has expired and holds no refresh token; authorise again")
+			return nil
+		}
+		ep, err := s.tokenEndpoint(ctx, tx, orgID, cfg, siblings)
+		if err != nil {
+			return err
+		}
+		fresh, err := s.oauth.Refresh(ctx, ep, tok.RefreshToken, tok.Scopes)
+		if err != nil {
+			cur.Errors = recordFailure(cur.Errors, err, now)
+			cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+			if uerr := tx.UpdateCredential(ctx, cur); uerr != nil {
+				return uerr
+			}
+			failure = err // the failure is recorded; the transaction commits it
+			return nil
+		}
+		next := &api.CredentialDataOAuth2Token{AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken,
+			TokenType: fresh.TokenType, ExpiresAt: fresh.ExpiresAt, Scopes: tok.Scopes}
+		if len(fresh.Scopes) > 0 {
+			next.Scopes = fresh.Scopes
+		}
+		if err := SealInto(s.keys, cur, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: next}); err != nil {
+			return err
+		}
+		cur.Errors = nil
+		cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+		if err := tx.UpdateCredential(ctx, cur); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	return out, nil
+}
+
+// clientToken returns a client-credentials token, fetched once and kept until it nears expiry.
+func (s *Service) clientToken(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig, c *api.CredentialDataOAuth2Client,
+	siblings []apply.Credential, force bool) (*oauth.Token, error) {
+	key := orgID.String() + "/" + credID.String()
+	fp := fingerprint(c.ClientID + "\x00" + c.ClientSecret + "\x00" + c.TokenURL)
+	s.mu.Lock()
+	cached, ok := s.cc[key]
+	s.mu.Unlock()
+	if ok && !force && cached.secretKey == fp && !s.expiring(&cached.token.ExpiresAt) {
+		return cached.token, nil
+	}
+	v, err, _ := s.group.Do("cc/"+key+"/"+fp, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+		defer cancel()
+		tlsConfig, err := s.mtls(rctx, s.store, orgID, cfg, siblings)
+		if err != nil {
+			return nil, err
+		}
+		params, _ := parseQuery(c.AdditionalParams)
+		tok, err := s.oauth.ClientCredentials(rctx, oauth.Endpoint{TokenURL: c.TokenURL, ClientID: c.ClientID,
+			ClientSecret: c.ClientSecret, TLS: tlsConfig, Params: params,
+			SecretInForm: c.TokenEndpointAuthMethod == api.CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretPost}, c.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.cc[key] = cachedToken{token: tok, secretKey: fp}
+		s.mu.Unlock()
+		return tok, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*oauth.Token), nil
+}
+
+// tokenEndpoint is where an oauth2-token credential is refreshed: the config's token URL, with the
+// client of its grant credential, over mTLS when the config says.
+func (s *Service) tokenEndpoint(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (oauth.Endpoint, error) {
+	if cfg.Oauth2 == nil {
+		return oauth.Endpoint{}, plugboard.Internal(errors.New("oauth2-token credential without an oauth2 config"))
+	}
+	id, secret, err := GrantClient(ctx, st, s.keys, orgID, cfg.Oauth2)
+	if err != nil {
+		return oauth.Endpoint{}, err
+	}
+	tlsConfig, err := s.mtls(ctx, st, orgID, cfg, siblings)
+	if err != nil {
+		return oauth.Endpoint{}, err
+	}
+	params, err := parseQuery(cfg.Oauth2.AdditionalTokenParams)
+	if err != nil {
+		return oauth.Endpoint{}, err
+	}
+	return oauth.Endpoint{TokenURL: cfg.Oauth2.TokenURL, ClientID: id, ClientSecret: secret, TLS: tlsConfig, Params: params,
+		SecretInForm: cfg.Oauth2.TokenEndpointAuthMethod == api.AuthSchemeConfigOAuth2TokenEndpointAuthMethodClientSecretPost}, nil
+}
+
+// mtls returns the TLS settings for a config with mtlsEnabled: the certificate credential named by
+// mtlsCredentialId, or else the connection's certificate credential.
+func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (*tls.Config, error) {
+	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
+		return nil, nil
+	}
+	if id := deref(cfg.Oauth2.MTLSCredentialID); id != "" {
+		credID, err := ulid.Parse(id)
+		if err != nil {
+			return nil, plugboard.Invalid("the auth scheme config's mtlsCredentialId is not an id")
+		}
+		stored, err := st.GetCredential(ctx, orgID, credID)
+		if err != nil {
+			return nil, err
+		}
+		data, err := OpenCredential(s.keys, stored)
+		if err != nil {
+			return nil, err
+		}
+		return TLSConfig(data.Certificate)
+	}
+	for _, c := range siblings {
+		if c.Type == api.CredentialTypeCertificate {
+			return TLSConfig(c.Data.Certificate)
+		}
+	}
+	return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but the connection has no certificate credential")
+}
+
+// TLSConfig builds client TLS settings from a certificate credential: its certificate and key are
+// presented, its CA verifies the server.
+func TLSConfig(c *api.CredentialDataCertificate) (*tls.Config, error) {
+	if c == nil {
+		return nil, plugboard.Invalid("no certificate credential")
+	}
+	pair, err := tls.X509KeyPair([]byte(c.Certificate), []byte(c.Key))
+	if err != nil {
+		return nil, plugboard.Invalid("the certificate credential's certificate and key do not form a pair")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(c.Ca)) {
+		return nil, plugboard.Invalid("the certificate credential's CA holds no certificate")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Refresh failures are recorded on the credential's errors[] as
+// "refresh failed (<reason>) at <time>; attempt <n>; next attempt after <time>", so that clients
+// see them and replicas share the backoff.
+var failurePattern = regexp.MustCompile(`^refresh failed \(.*\) at \S+; attempt (\d+); next attempt after (\S+)$`)
+
+// Backoff bounds: the wait after n consecutive failures is min(BackoffBase * 2^(n-1), BackoffMax).
+const (
+	BackoffBase = 30 * time.Second
+	BackoffMax  = 30 * time.Minute
+)
+
+func recordFailure(errs []string, cause error, now time.Time) []string {
+	attempt := 1
+	for _, e := range errs {
+		if m := failurePattern.FindStringSubmatch(e); m != nil {
+			fmt.Sscanf(m[1], "%d", &attempt)
+			attempt++
+		}
+	}
+	wait := BackoffBase << min(attempt-1, 16)
+	if wait > BackoffMax || wait <= 0 {
+		wait = BackoffMax
+	}
+	reason := plugboard.ErrorCode(cause)
+	var pe *plugboard.Error
+	if errors.As(cause, &pe) {
+		reason = pe.Message
+	}
+	reason = strings.NewReplacer("(", "[", ")", "]").Replace(reason)
+	return []string{fmt.Sprintf("refresh failed (%s) at %s; attempt %d; next attempt after %s", reason,
+		now.UTC().Format(time.RFC3339), attempt, now.Add(wait).UTC().Format(time.RFC3339))}
+}
+
+func cooldownUntil(errs []string) (time.Time, bool) {
+	for _, e := range errs {
+		if m := failurePattern.FindStringSubmatch(e); m != nil {
+			if t, err := time.Parse(time.RFC3339, m[2]); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/outbound"
+)
+
+// Control headers a caller sends the proxy; never forwarded.
+const (
+	HeaderForceRefresh = "X-Plugboard-Force-Refresh"
+	HeaderBaseURL      = "X-Plugboard-Base-Url"
+	// HeaderError marks a response the proxy wrote itself (an Error body), so callers can tell it
+	// from the upstream's own responses.
+	HeaderError = "X-Plugboard-Error"
+)
+
+// MaxReplayBytes is the largest request body the proxy keeps to send again after refreshing a
+// token on an upstream 401; larger bodies stream once and are not retried.
+const MaxReplayBytes = 64 << 10
+
+// hopByHop are the headers of one connection (RFC 9110 section 7.6.1), never forwarded.
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// stripHeaders removes hop-by-hop headers, those the Connection header names, and, when caller
+// is set, the caller's Authorization (its Plugboard API key) and X-Plugboard-* controls.
+func stripHeaders(h http.Header, caller bool) {
+	for _, f := range h.Values("Connection") {
+		for _, name := range strings.Split(f, ",") {
+			h.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+	if caller {
+		h.Del("Authorization")
+		for name := range h {
+			if strings.HasPrefix(strings.ToLower(name), "x-plugboard-") {
+				h.Del(name)
+			}
+		}
+	}
+}
+
+// serveProxy forwards a request to the connection's API with its credentials applied. It streams
+// both ways; a small body is kept so that an upstream 401 on an OAuth 2.0 connection can be
+// answered by one refresh and one retry.
+func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	fail := func(err error) {
+		w.Header().Set(HeaderError, "true")
+		s.writeError(w, r, err)
+	}
+	orgID, connID, ok := s.proxyTarget(r)
+	if !ok {
+		fail(plugboard.Errorf(plugboard.ENotFound, "connection not found"))
+		return
+	}
+	if err := requireScope(ctx, ScopeProxy); err != nil {
+		fail(err)
+		return
+	}
+	force := strings.EqualFold(r.Header.Get(HeaderForceRefresh), "true")
+	p, err := s.access.Prepare(ctx, orgID, connID, force)
+	if err != nil {
+		fail(err)
+		return
+	}
+	base := p.BaseURL
+	if override := r.Header.Get(HeaderBaseURL); override != "" {
+		if base, err = normaliseBaseURL(override); err != nil {
+			fail(plugboard.Invalid("invalid "+HeaderBaseURL, plugboard.FieldError{Field: HeaderBaseURL, Message: err.Error()}))
+			return
+		}
+	}
+	if base == "" {
+		fail(plugboard.Invalid("the connection has no base URL, nor has its system; set one or send " + HeaderBaseURL))
+		return
+	}
+	target, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + r.PathValue("path"))
+	if err != nil {
+		fail(plugboard.Invalid("the proxied path does not form a URL with the base URL"))
+		return
+	}
+	target.RawQuery = r.URL.RawQuery
+
+	// Keep a small body for a retry; stream a large one once.
+	var replay []byte
+	body := r.Body
+	if r.Body != nil && r.Body != http.NoBody {
+		head, err := io.ReadAll(io.LimitReader(r.Body, MaxReplayBytes+1))
+		if err != nil {
+			fail(plugboard.Invalid("the request body could not be read"))
+			return
+		}
+		if len(head) <= MaxReplayBytes {
+			replay = head
+			body = nil
+		} else {
+			body = io.NopCloser(io.MultiReader(bytes.NewReader(head), r.Body))
+		}
+	}
+	res, err := s.proxyOnce(ctx, r, p, target, replay, body)
+	if err == nil && res.StatusCode == http.StatusUnauthorized && p.HasRefreshable() && body == nil {
+		res.Body.Close()
+		if p, err = s.access.Prepare(ctx, orgID, connID, true); err == nil {
+			res, err = s.proxyOnce(ctx, r, p, target, replay, nil)
+		}
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer res.Body.Close()
+	stripHeaders(res.Header, false)
+	for name, values := range res.Header {
+		w.Header()[name] = values
+	}
+	w.WriteHeader(res.StatusCode)
+	copyFlushing(w, res.Body)
+}
+
+// proxyTarget reads and checks the organisation and connection of a proxy path.
+func (s *Server) proxyTarget(r *http.Request) (orgID, connID ulid.ULID, ok bool) {
+	want, authed := authOrganisation(r.Context())
+	org, err1 := ulid.Parse(r.PathValue("organisation_id"))
+	conn, err2 := ulid.Parse(r.PathValue("connection_id"))
+	if !authed || err1 != nil || err2 != nil || org != want {
+		return ulid.ULID{}, ulid.ULID{}, false
+	}
+	return org, conn, true
+}
+
+// proxyOnce sends one upstream request with the prepared credentials applied. body, when set,
+// streams (and cannot be sent again); otherwise replay is sent.
+func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prepared, target *url.URL, replay []byte, body io.ReadCloser) (*http.Response, error) {
+	var rd io.Reader = bytes.NewReader(replay)
+	if body != nil {
+		rd = body
+	}
+	out, err := http.NewRequestWithContext(ctx, in.Method, target.String(), rd)
+	if err != nil {
+		return nil, plugboard.Invalid("the proxied request could not be built")
+	}
+	out.Header = in.Header.Clone()
+	stripHeaders(out.Header, true)
+	if body == nil {
+		out.ContentLength = int64(len(replay))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(replay)), nil }
+	} else {
+		out.ContentLength = in.ContentLength
+	}
+	tlsConfig, err := s.access.Applier().Apply(out, p.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	client := s.proxyClient.HTTPClient(tlsConfig)
+	// The proxy hands redirects back to the caller rather than following them with credentials on.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := client.Do(out)
+	if err != nil {
+		var pe *plugboard.Error
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		return nil, outbound.Classify(err)
+	}
+	return res, nil
+}
+
+// copyFlushing copies a response body, flushing as it goes so streamed responses (server-sent
+// events, long polls) reach the caller as they arrive.
+func copyFlushing(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
