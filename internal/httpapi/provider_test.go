@@ -25,12 +25,12 @@ type goProvider struct {
 	Username, Password     string
 	AuthorizeURL, TokenURL string
 
-	mu     sync.Mutex
-	fail   int           // answer the next token requests with 503
-	stalls int           // stall the next token requests
-	redirect string      // answer the next token request with a 307 to here
-	delay  time.Duration // this long
-	grants map[string]int
+	mu       sync.Mutex
+	fail     int           // answer the next token requests with 503
+	stalls   int           // stall the next token requests
+	redirect string        // answer the next token request with a 307 to here
+	delay    time.Duration // this long
+	grants   map[string]int
 }
 
 func newGoProvider(t testing.TB) *goProvider {
