@@ -138,7 +138,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, fo
 		switch cred.Type {
 		case api.CredentialTypeOauth2Token:
 			tok := cred.Data.Oauth2Token
-			if force || s.expiring(&tok.ExpiresAt) {
+			if force || s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt) {
 				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
 				if err != nil {
 					return nil, err
@@ -186,6 +186,19 @@ func (s *Service) expiring(at *time.Time) bool {
 	return at != nil && !at.IsZero() && !s.now().Add(s.skew).Before(*at)
 }
 
+// expiringSince is expiring for a token stored at storedAt: the skew is at most half the token's
+// lifetime, so that tokens living shorter than the skew are not refreshed on every use.
+func (s *Service) expiringSince(at, storedAt time.Time) bool {
+	if at.IsZero() {
+		return false
+	}
+	skew := s.skew
+	if life := at.Sub(storedAt); !storedAt.IsZero() && life > 0 && life/2 < skew {
+		skew = life / 2
+	}
+	return !s.now().Add(skew).Before(at)
+}
+
 // refresh refreshes one oauth2-token credential: shared by concurrent callers in this process,
 // and done under the credential's lock after re-reading it, so a token someone else refreshed
 // meanwhile is used instead of refreshing again. seen is the access token the caller found stale.
@@ -223,8 +236,8 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 		if tok == nil {
 			return plugboard.Internal(fmt.Errorf("credential %s is not an oauth2-token", credID))
 		}
-		if tok.AccessToken != seen && !s.expiring(&tok.ExpiresAt) {
-			out = tok // refreshed by someone else while we waited for the lock
+		if tok.AccessToken != seen && (tok.ExpiresAt.IsZero() || s.now().Before(tok.ExpiresAt)) {
+			out = tok // refreshed by someone else while we waited for the lock: use it
 			return nil
 		}
 		now := s.now()

@@ -35,10 +35,18 @@ type goProvider struct {
 
 func newGoProvider(t testing.TB) *goProvider {
 	t.Helper()
+	return newGoProviderTTL(t, time.Hour)
+}
+
+// newGoProviderTTL is newGoProvider with access tokens living ttl.
+func newGoProviderTTL(t testing.TB, ttl time.Duration) *goProvider {
+	t.Helper()
 	p := &goProvider{ClientID: "go-client", ClientSecret: "SECRET-go-client-secret-77", Username: "alice",
 		Password: "SECRET-alice-password-88", grants: map[string]int{}}
 	manager := manage.NewDefaultManager()
-	manager.SetAuthorizeCodeTokenCfg(&manage.Config{AccessTokenExp: time.Hour, RefreshTokenExp: 24 * time.Hour, IsGenerateRefresh: true})
+	manager.SetAuthorizeCodeTokenCfg(&manage.Config{AccessTokenExp: ttl, RefreshTokenExp: 24 * time.Hour, IsGenerateRefresh: true})
+	manager.SetRefreshTokenCfg(&manage.RefreshingConfig{AccessTokenExp: ttl, RefreshTokenExp: 24 * time.Hour, IsGenerateRefresh: true,
+		IsRemoveAccess: true, IsRemoveRefreshing: true}) // rotation: an old refresh token works once
 	manager.SetPasswordTokenCfg(&manage.Config{AccessTokenExp: time.Hour, RefreshTokenExp: 24 * time.Hour, IsGenerateRefresh: true})
 	manager.MustTokenStorage(store.NewMemoryTokenStore())
 	clients := store.NewClientStore()

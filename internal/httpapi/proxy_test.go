@@ -1,0 +1,273 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apikey"
+)
+
+// recorder is an upstream API that keeps what it received.
+type upstream struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+	// answer decides the response; 200 "ok" when nil.
+	answer func(r *http.Request, n int) (int, string)
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Clone(context.Background()))
+		u.body = append(u.body, b)
+		n := len(u.reqs)
+		answer := u.answer
+		u.mu.Unlock()
+		status, text := 200, "ok"
+		if answer != nil {
+			status, text = answer(r, n)
+		}
+		w.Header().Set("X-Upstream", "yes")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, text)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *upstream) last(t *testing.T) (*http.Request, string) {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.reqs) == 0 {
+		t.Fatal("the upstream received nothing")
+	}
+	return u.reqs[len(u.reqs)-1], string(u.body[len(u.body)-1])
+}
+
+// apiKeyConnection makes a system at base with an api-key scheme and a static connection holding value.
+func (h *harness) apiKeyConnection(base, value string) string {
+	h.t.Helper()
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "Upstream", "domain": "up", "templateBaseUrl": base,
+		"authSchemeConfigs": arr{configByID("api-key")}})).JSON(h.t, &sys)
+	tpl := h.templateFor(sys.ID, "api-key")
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", obj{"connectionTemplateId": tpl, "connection": obj{"name": "c", "credentials": arr{obj{
+		"id": zeroID, "authSchemeConfig": configByID("api-key"),
+		"credential": obj{"type": "string", "data": obj{"string": obj{"value": value}}}}}}})).JSON(h.t, &c)
+	return c.ID
+}
+
+func TestProxyForwardsWithCredentials(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	up.answer = func(r *http.Request, n int) (int, string) { return 201, "created by upstream" }
+	conn := h.apiKeyConnection(up.srv.URL, "SECRET-proxy-key-1")
+
+	req, _ := http.NewRequest("POST", h.srv.URL+"/o/"+h.org.String()+"/connections/"+conn+"/proxy/v1/items?x=1&y=two", strings.NewReader(`{"a":1}`))
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Custom", "kept")
+	req.Header.Set("X-Plugboard-Something", "dropped")
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "dropped")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 201 || string(body) != "created by upstream" || res.Header.Get("X-Upstream") != "yes" || res.Header.Get("X-Plugboard-Error") != "" {
+		t.Errorf("answer %d %q %v", res.StatusCode, body, res.Header)
+	}
+	got, gotBody := up.last(t)
+	checks := map[string]bool{
+		"method":               got.Method == "POST",
+		"path":                 got.URL.Path == "/v1/items",
+		"query":                got.URL.RawQuery == "x=1&y=two",
+		"body":                 gotBody == `{"a":1}`,
+		"api key applied":      got.Header.Get("X-Api-Key") == "SECRET-proxy-key-1",
+		"caller's key dropped": got.Header.Get("Authorization") == "",
+		"controls dropped":     got.Header.Get("X-Plugboard-Something") == "",
+		"hop-by-hop dropped":   got.Header.Get("X-Hop") == "",
+		"other headers kept":   got.Header.Get("X-Custom") == "kept" && got.Header.Get("Content-Type") == "application/json",
+	}
+	for what, ok := range checks {
+		if !ok {
+			t.Errorf("upstream request: %s wrong: %s %s %v", what, got.Method, got.URL, got.Header)
+		}
+	}
+	if strings.Contains(h.logs.String(), "SECRET-proxy-key-1") {
+		t.Errorf("the log holds the applied secret")
+	}
+}
+
+func TestProxyFailuresAndOverrides(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	conn := h.apiKeyConnection(up.srv.URL, "k")
+	path := "/connections/" + conn + "/proxy/ping"
+
+	// The base URL can be overridden per call (the guard still applies).
+	other := newUpstream(t)
+	req, _ := http.NewRequest("GET", h.srv.URL+"/o/"+h.org.String()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	req.Header.Set("X-Plugboard-Base-Url", other.srv.URL)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got, _ := other.last(t); res.StatusCode != 200 || got.URL.Path != "/ping" {
+		t.Errorf("override: %d", res.StatusCode)
+	}
+
+	// An upstream that does not answer is Plugboard's Error, marked as such.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	req, _ = http.NewRequest("GET", h.srv.URL+"/o/"+h.org.String()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	req.Header.Set("X-Plugboard-Base-Url", dead)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 502 || res.Header.Get("X-Plugboard-Error") != "true" || !strings.Contains(string(b), "upstream_unavailable") {
+		t.Errorf("dead upstream: %d %s", res.StatusCode, b)
+	}
+
+	// An upstream's own 404 passes through unmarked.
+	up.answer = func(r *http.Request, n int) (int, string) { return 404, "no such thing" }
+	r := h.do("GET", path, nil)
+	if r.Status != 404 || string(r.Body) != "no such thing" || r.Header.Get("X-Plugboard-Error") != "" {
+		t.Errorf("upstream 404: %d %s", r.Status, r.Body)
+	}
+	// Unknown connections are Plugboard's 404.
+	r = h.do("GET", "/connections/01ARZ3NDEKTSV4RRFFQ69G5FAV/proxy/ping", nil)
+	if r.Status != 404 || r.Header.Get("X-Plugboard-Error") != "true" {
+		t.Errorf("unknown connection: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestScopesAndAccessEndpoint(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	conn := h.apiKeyConnection(up.srv.URL, "SECRET-access-key")
+	keyWith := func(scopes ...string) string {
+		key, id, hash, err := apikey.New(h.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.CreateAPIKey(context.Background(), &plugboard.APIKey{ID: id, OrganisationID: h.org, Hash: hash, Scopes: scopes, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	proxyOnly := keyWith("connections:proxy")
+	readOnly := keyWith("connections:read")
+
+	h.must(200, h.doAs(proxyOnly, h.org, "GET", "/connections/"+conn+"/proxy/x", nil))
+	r := h.must(403, h.doAs(proxyOnly, h.org, "POST", "/connections/"+conn+"/access", obj{}))
+	if e := r.Error(t); e.Code != "permission_denied" || !strings.Contains(e.Message, "connections:access") {
+		t.Errorf("scope error %+v", e)
+	}
+	h.must(403, h.doAs(proxyOnly, h.org, "GET", "/connections/"+conn, nil))
+	h.must(200, h.doAs(readOnly, h.org, "GET", "/connections/"+conn, nil))
+	h.must(403, h.doAs(readOnly, h.org, "GET", "/connections/"+conn+"/proxy/x", nil))
+	h.must(403, h.doAs(readOnly, h.org, "GET", "/systems", nil))
+
+	var acc struct {
+		BaseURL string            `json:"baseUrl"`
+		Headers map[string]string `json:"headers"`
+	}
+	h.must(200, h.doAs(keyWith("connections:access"), h.org, "POST", "/connections/"+conn+"/access", nil)).JSON(t, &acc)
+	if acc.Headers["X-Api-Key"] != "SECRET-access-key" || acc.BaseURL != up.srv.URL {
+		t.Errorf("access: %+v", acc)
+	}
+}
+
+// TestProxyRefreshesOnceForManyCallers: a connection whose token has expired, called by many at
+// once through the proxy, costs one refresh at a real authorization server; an upstream 401
+// costs one more refresh and one retry.
+func TestProxyRefreshesOnceForManyCallers(t *testing.T) {
+	h := newHarness(t)
+	const ttl = 2 * time.Second
+	p := newGoProviderTTL(t, ttl)
+	up := newUpstream(t)
+	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, true))
+	h.must(201, h.do("PUT", "/systems/"+st.systemID, obj{"templateBaseUrl": up.srv.URL}))
+	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "main", code, state))).JSON(t, &c)
+
+	time.Sleep(ttl + 200*time.Millisecond) // the token has expired
+	const n = 50
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range n {
+		wg.Go(func() { statuses[i] = h.do("GET", "/connections/"+c.ID+"/proxy/data", nil).Status })
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 200 {
+			t.Errorf("call %d: %d", i, st)
+		}
+	}
+	if got := p.grantCount("refresh_token"); got != 1 {
+		t.Errorf("%d refreshes for %d concurrent callers, want 1", got, n)
+	}
+	tokens := map[string]bool{}
+	up.mu.Lock()
+	for _, r := range up.reqs {
+		tokens[r.Header.Get("Authorization")] = true
+	}
+	up.mu.Unlock()
+	if len(tokens) != 1 {
+		t.Errorf("%d different tokens reached the upstream", len(tokens))
+	}
+
+	// The upstream rejects the token once: one refresh, one retry, the body sent again.
+	up.answer = func(r *http.Request, n int) (int, string) {
+		if n == 51 {
+			return 401, "expired"
+		}
+		return 200, "ok"
+	}
+	r := h.do("POST", "/connections/"+c.ID+"/proxy/data", `{"retry":"me"}`)
+	if r.Status != 200 || p.grantCount("refresh_token") != 2 {
+		t.Errorf("401 retry: %d, %d refreshes", r.Status, p.grantCount("refresh_token"))
+	}
+	if _, body := up.last(t); body != `{"retry":"me"}` {
+		t.Errorf("the retry lost the body: %q", body)
+	}
+	// Forced refresh on request.
+	req, _ := http.NewRequest("GET", h.srv.URL+"/o/"+h.org.String()+"/connections/"+c.ID+"/proxy/data", nil)
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	req.Header.Set("X-Plugboard-Force-Refresh", "true")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if p.grantCount("refresh_token") != 3 {
+		t.Errorf("forced refresh: %d refreshes", p.grantCount("refresh_token"))
+	}
+}
