@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +168,47 @@ func (h *harness) templateFor(systemID, configID string) string {
 		h.must(200, h.do("PUT", "/projects/"+proj.ID+"/connection-templates/"+tpl.ID, obj{"authSchemeConfigIds": arr{configID}}))
 	}
 	return tpl.ID
+}
+
+// TestOIDCRefreshOnceThroughProxy: 100 concurrent proxy calls on an expired token cost exactly one
+// refresh grant at oidc-provider, where refresh-token rotation makes a second use of the old
+// refresh token fail (so a duplicate refresh would show as a failure, too).
+func TestOIDCRefreshOnceThroughProxy(t *testing.T) {
+	const ttl = 2 * time.Second
+	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect}, AccessTokenTTL: ttl})
+	h := oidcHarness(t, p)
+	up := newUpstream(t)
+	client := p.Clients.Basic
+	configs := arr{obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "", "authorizeUrl": p.AuthorizeURL,
+		"tokenUrl": p.TokenURL, "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"read"}, "pkce": true,
+		"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": client.ID, "clientSecret": client.Secret}}}}}
+	st := h.oauthSetup(configs)
+	h.must(201, h.do("PUT", "/systems/"+st.systemID, obj{"templateBaseUrl": up.srv.URL}))
+	var res struct {
+		URL string `json:"url"`
+	}
+	h.must(200, h.do("POST", "/systems/"+st.systemID+"/oauth2/initialise", obj{"authorizeUrl": p.AuthorizeURL, "clientId": client.ID,
+		"credential": obj{"id": st.credentialID}, "scopes": arr{"openid", "read"}, "redirectUrl": cliRedirect})).JSON(t, &res)
+	q := p.Authorize(t, res.URL).Query()
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "main", q.Get("code"), q.Get("state")))).JSON(t, &c)
+	p.Reset(t)
+
+	time.Sleep(ttl + 300*time.Millisecond)
+	const n = 100
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range n {
+		wg.Go(func() { statuses[i] = h.do("GET", "/connections/"+c.ID+"/proxy/data", nil).Status })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Errorf("call %d: %d", i, s)
+		}
+	}
+	counts := p.Counts(t)
+	if counts["refresh_token"] != 1 || counts["refresh_token_failed"] != 0 {
+		t.Errorf("provider counted %v, want exactly one refresh and no failure", counts)
+	}
 }
