@@ -96,7 +96,7 @@ func TestRefreshOnceAcrossReplicas(t *testing.T) {
 			"authorizeUrl": p.AuthorizeURL, "tokenUrl": p.TokenURL, "pkce": true, "defaultScopes": []string{"read"},
 			"grant": map[string]any{"type": "authorizationCode", "authorizationCode": map[string]any{"clientId": client.ID, "clientSecret": client.Secret}}}}}})), &sys)
 	var proj struct {
-		ID           string `json:"id"`
+		ID           string                `json:"id"`
 		Environments []struct{ ID string } `json:"environments"`
 	}
 	json.Unmarshal(must(200)(call(b.url, "POST", "/projects", map[string]any{"name": "P"})), &proj)
