@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -29,6 +30,7 @@ type goProvider struct {
 	fail     int           // answer the next token requests with 503
 	stalls   int           // stall the next token requests
 	redirect string        // answer the next token request with a 307 to here
+	reject   int           // answer the next token requests with invalid_grant
 	delay    time.Duration // this long
 	grants   map[string]int
 }
@@ -91,6 +93,18 @@ func newGoProviderTTL(t testing.TB, ttl time.Duration) *goProvider {
 		_ = r.ParseForm()
 		p.grants[r.PostForm.Get("grant_type")]++
 		p.mu.Unlock()
+		p.mu.Lock()
+		reject := p.reject > 0
+		if reject {
+			p.reject--
+		}
+		p.mu.Unlock()
+		if reject {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_grant","error_description":"the refresh token was revoked"}`)
+			return
+		}
 		if to := p.redirect; to != "" {
 			p.mu.Lock()
 			p.redirect = ""
@@ -129,6 +143,13 @@ func (p *goProvider) stallNext(n int, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stalls, p.delay = n, d
+}
+
+// rejectNext makes the next n token requests answer invalid_grant.
+func (p *goProvider) rejectNext(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reject = n
 }
 
 // redirectNext makes the next token request answer 307 to another URL.

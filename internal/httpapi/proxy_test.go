@@ -271,3 +271,47 @@ func TestProxyRefreshesOnceForManyCallers(t *testing.T) {
 		t.Errorf("forced refresh: %d refreshes", p.grantCount("refresh_token"))
 	}
 }
+
+// TestRefreshFailuresBackOff: invalid_grant is recorded on the credential's errors with a
+// cooldown, calls within it do not reach the provider, and the next success clears it.
+func TestRefreshFailuresBackOff(t *testing.T) {
+	h := newHarness(t)
+	const ttl = 2 * time.Second
+	p := newGoProviderTTL(t, ttl)
+	up := newUpstream(t)
+	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, false))
+	h.must(201, h.do("PUT", "/systems/"+st.systemID, obj{"templateBaseUrl": up.srv.URL}))
+	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "main", code, state))).JSON(t, &c)
+	time.Sleep(ttl + 200*time.Millisecond)
+
+	p.rejectNext(1)
+	r := h.do("GET", "/connections/"+c.ID+"/proxy/data", nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "invalid_grant") || r.Header.Get("X-Plugboard-Error") != "true" {
+		t.Fatalf("refused refresh: %d %s", r.Status, r.Body)
+	}
+	var got struct {
+		Credentials []struct {
+			Credential struct {
+				Errors []string `json:"errors"`
+			} `json:"credential"`
+		} `json:"credentials"`
+	}
+	h.must(200, h.do("GET", "/connections/"+c.ID, nil)).JSON(t, &got)
+	if errs := got.Credentials[0].Credential.Errors; len(errs) != 1 || !strings.Contains(errs[0], "next attempt after") {
+		t.Errorf("errors %v", errs)
+	}
+	before := p.grantCount("refresh_token")
+	r = h.do("GET", "/connections/"+c.ID+"/proxy/data", nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "failed recently") || p.grantCount("refresh_token") != before {
+		t.Errorf("within the cooldown: %d %s, %d refreshes (had %d)", r.Status, r.Body, p.grantCount("refresh_token"), before)
+	}
+	h.advance(31 * time.Second)
+	h.must(200, h.do("GET", "/connections/"+c.ID+"/proxy/data", nil))
+	got.Credentials = nil
+	h.must(200, h.do("GET", "/connections/"+c.ID, nil)).JSON(t, &got)
+	if len(got.Credentials[0].Credential.Errors) != 0 {
+		t.Errorf("errors not cleared by the success: %v", got.Credentials[0].Credential.Errors)
+	}
+}
