@@ -140,8 +140,18 @@ type Credential struct {
 	Sealed    []byte
 	Errors    []string
 	ExpiresAt *time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// RefreshDue is when the background refresher should refresh the credential's token; nil for
+	// credentials it leaves alone. Written, not read back: ListRefreshDue queries it.
+	RefreshDue *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// CredentialRef locates a connection's credential, for work queues that span organisations.
+type CredentialRef struct {
+	OrganisationID ulid.ULID
+	ConnectionID   ulid.ULID
+	CredentialID   ulid.ULID
 }
 
 // OAuthState is one pending OAuth connect flow, from initialise to the exchange that consumes it.

@@ -79,7 +79,14 @@ type Store interface {
 	// lock on PostgreSQL, SQLite's write lock otherwise. Refreshes take it so that each expiry costs
 	// one refresh at the provider.
 	LockCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
-	// UpdateCredential writes c's type, name, public and sealed halves, errors, expiry and UpdatedAt;
+	// ListRefreshDue returns up to limit connection credentials, of any organisation, whose
+	// RefreshDue is before the given time, soonest first.
+	ListRefreshDue(ctx context.Context, before time.Time, limit int) ([]CredentialRef, error)
+	// TryLead makes this process the one that runs a background job named name, if no other process
+	// on the same database does: a session advisory lock on PostgreSQL; always granted on SQLite,
+	// whose file one process serves. release gives the role up.
+	TryLead(ctx context.Context, name string) (release func(), ok bool, err error)
+	// UpdateCredential writes c's type, name, public and sealed halves, errors, expiry, RefreshDue and UpdatedAt;
 	// ENotFound if it does not exist.
 	UpdateCredential(ctx context.Context, c *Credential) error
 

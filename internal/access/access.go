@@ -101,37 +101,13 @@ type Token struct {
 // Prepare opens a connection's credentials and refreshes tokens that expire within the skew (all
 // of them when force is set).
 func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, force bool) (*Prepared, error) {
-	c, err := s.store.GetConnection(ctx, orgID, connectionID)
-	if err != nil {
-		return nil, err
-	}
-	sys, err := s.store.GetSystem(ctx, orgID, c.SystemID)
+	c, sys, opened, err := s.open(ctx, orgID, connectionID)
 	if err != nil {
 		return nil, err
 	}
 	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL}
 	if p.BaseURL == "" {
 		p.BaseURL = sys.TemplateBaseURL
-	}
-	configs := map[string]plugboard.AuthSchemeConfig{}
-	for _, cfg := range sys.AuthSchemeConfigs {
-		configs[cfg.ID] = cfg
-	}
-	opened := make([]apply.Credential, len(c.Credentials))
-	for i, cc := range c.Credentials {
-		stored, ok := configs[cc.AuthSchemeConfigID]
-		if !ok {
-			return nil, plugboard.Internal(fmt.Errorf("credential %s names config %q, which its system lacks", cc.Credential.ID, cc.AuthSchemeConfigID))
-		}
-		cfg, err := FullConfig(s.keys, orgID, sys.ID, stored)
-		if err != nil {
-			return nil, err
-		}
-		data, err := OpenCredential(s.keys, &cc.Credential)
-		if err != nil {
-			return nil, err
-		}
-		opened[i] = apply.Credential{ID: cc.Credential.ID.String(), Config: cfg, Type: api.CredentialType(cc.Credential.Type), Data: data}
 	}
 	for i, cc := range c.Credentials {
 		cred := &opened[i]
@@ -259,6 +235,9 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 		if err != nil {
 			cur.Errors = recordFailure(cur.Errors, err, now)
 			cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+			if next, ok := cooldownUntil(cur.Errors); ok {
+				cur.RefreshDue = &next // the background refresher tries again then, not every round
+			}
 			if uerr := tx.UpdateCredential(ctx, cur); uerr != nil {
 				return uerr
 			}
@@ -275,6 +254,7 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 		}
 		cur.Errors = nil
 		cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+		cur.RefreshDue = RefreshDue(next, now)
 		if err := tx.UpdateCredential(ctx, cur); err != nil {
 			return err
 		}

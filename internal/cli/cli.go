@@ -23,8 +23,10 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
@@ -248,9 +250,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	out := outbound.New(outCfg)
+	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out)})
+	refresherCtx, stopRefresher := context.WithCancel(ctx)
+	defer stopRefresher()
+	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
 	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,
-			Outbound: outbound.New(outCfg), Proxy: outbound.New(proxyCfg), PublicURL: publicURL,
+		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
+			Outbound: out, Proxy: outbound.New(proxyCfg), PublicURL: publicURL,
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ",")}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,

@@ -171,6 +171,9 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 		stored := plugboard.Credential{ID: credID, OrganisationID: orgID, Type: string(cred.Type), Public: public,
 			ExpiresAt: cred.ExpiresAt, CreatedAt: created, UpdatedAt: now}
+		if cred.Type == api.CredentialTypeOauth2Token && cred.Data != nil {
+			stored.RefreshDue = access.RefreshDue(cred.Data.Oauth2Token, now)
+		}
 		if cred.Name != nil {
 			stored.Name = *cred.Name
 		}

@@ -6,13 +6,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/oauth"
+	"github.com/plugboard/plugboard/internal/outbound"
 )
 
 // recorder is an upstream API that keeps what it received.
@@ -313,5 +317,35 @@ func TestRefreshFailuresBackOff(t *testing.T) {
 	h.must(200, h.do("GET", "/connections/"+c.ID, nil)).JSON(t, &got)
 	if len(got.Credentials[0].Credential.Errors) != 0 {
 		t.Errorf("errors not cleared by the success: %v", got.Credentials[0].Credential.Errors)
+	}
+}
+
+// TestBackgroundRefresher: a token nearing expiry is refreshed by the refresher's round, before
+// anyone uses it, once.
+func TestBackgroundRefresher(t *testing.T) {
+	h := newHarness(t)
+	const ttl = 3 * time.Second
+	p := newGoProviderTTL(t, ttl)
+	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, false))
+	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "main", code, state))).JSON(t, &c)
+	before := openStoredSecret(t, h, c.Credentials[0].Credential.ID)
+
+	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Resolver: outbound.NoDNSResolver()})
+	svc := access.New(access.Config{Store: h.store, Keys: h.keys, OAuth: oauth.New(out)})
+	if n, err := svc.RefreshDueOnce(context.Background(), access.RefresherConfig{}); err != nil || n != 0 {
+		t.Fatalf("a fresh token was refreshed: %d %v", n, err)
+	}
+	time.Sleep(ttl/2 + 200*time.Millisecond) // due at half its life
+	n, err := svc.RefreshDueOnce(context.Background(), access.RefresherConfig{})
+	if err != nil || n != 1 || p.grantCount("refresh_token") != 1 {
+		t.Fatalf("round: refreshed %d (%v), provider counted %d", n, err, p.grantCount("refresh_token"))
+	}
+	if after := openStoredSecret(t, h, c.Credentials[0].Credential.ID); after == before {
+		t.Errorf("the stored token did not change")
+	}
+	if n, _ := svc.RefreshDueOnce(context.Background(), access.RefresherConfig{}); n != 0 {
+		t.Errorf("the new token was refreshed again at once")
 	}
 }

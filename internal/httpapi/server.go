@@ -58,6 +58,9 @@ type Config struct {
 	Proxy *outbound.Client
 	// RefreshSkew is how long before expiry OAuth 2.0 tokens are refreshed; access.DefaultSkew when zero.
 	RefreshSkew time.Duration
+	// Access opens connections for the proxy and the access endpoint; one is made when nil. The
+	// caller passes its own to run the same service's background refresher.
+	Access *access.Service
 	// ReturnURLOrigins are the origins (scheme://host[:port]) an OAuth flow's returnUrl may point
 	// at, besides PublicURL's own: the callback redirects browsers there, so anything else would
 	// make it an open redirect.
@@ -81,7 +84,10 @@ func New(cfg Config) http.Handler {
 			s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
 		}
 	}
-	s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew})
+	s.access = cfg.Access
+	if s.access == nil {
+		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew})
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

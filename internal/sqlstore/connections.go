@@ -117,10 +117,10 @@ func (o *ops) insertCredential(ctx context.Context, orgID ulid.ULID, cr *plugboa
 	stamp(&cr.CreatedAt, &cr.UpdatedAt)
 	public, _ := rawValue(cr.Public, "") // validated by prepareCredentials
 	_, err := o.exec(ctx, `INSERT INTO credentials
-		(organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at, refresh_due)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		idValue(orgID), idValue(cr.ID), cr.Type, cr.Name, public, nullBytesValue(cr.Sealed),
-		jsonValue(cr.Errors, "[]"), nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt))
+		jsonValue(cr.Errors, "[]"), nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue))
 	return o.d.translate(err, "insert credential", &onError{
 		conflict: "credential " + cr.ID.String() + " already exists",
 		fkCode:   plugboard.ENotFound, fkMsg: "organisation " + orgID.String() + " not found",
@@ -358,10 +358,10 @@ func (o *ops) replaceCredential(ctx context.Context, cr *plugboard.Credential) e
 	}
 	// RETURNING (SQLite 3.35+, PostgreSQL) gives back the kept CreatedAt without another query.
 	err := o.queryRow(ctx, `UPDATE credentials SET type = ?, name = ?, public = ?, sealed = ?, errors = ?,
-			expires_at = ?, created_at = COALESCE(?, created_at), updated_at = ?
+			expires_at = ?, created_at = COALESCE(?, created_at), updated_at = ?, refresh_due = ?
 		WHERE organisation_id = ? AND id = ? RETURNING created_at`,
 		cr.Type, cr.Name, public, nullBytesValue(cr.Sealed), jsonValue(cr.Errors, "[]"),
-		nullTimeValue(cr.ExpiresAt), created, timeValue(cr.UpdatedAt), idValue(cr.OrganisationID), idValue(cr.ID)).
+		nullTimeValue(cr.ExpiresAt), created, timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue), idValue(cr.OrganisationID), idValue(cr.ID)).
 		Scan(timeCol{&cr.CreatedAt})
 	return o.d.translate(err, "replace credential", &onError{notFound: "credential " + cr.ID.String() + " not found"})
 }

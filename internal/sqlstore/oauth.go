@@ -124,3 +124,58 @@ func (o *ops) ConsumeOAuthState(ctx context.Context, orgID ulid.ULID, id string,
 	})
 	return st, err
 }
+
+// ListRefreshDue returns connection credentials due for a proactive refresh, soonest first.
+func (o *ops) ListRefreshDue(ctx context.Context, before time.Time, limit int) ([]plugboard.CredentialRef, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := o.query(ctx, `SELECT cr.organisation_id, cc.connection_id, cr.id
+		FROM credentials cr
+		JOIN connection_credentials cc ON cc.organisation_id = cr.organisation_id AND cc.credential_id = cr.id
+		WHERE cr.refresh_due IS NOT NULL AND cr.refresh_due < ?
+		ORDER BY cr.refresh_due LIMIT ?`, timeValue(before), limit)
+	if err != nil {
+		return nil, o.d.translate(err, "list credentials due for refresh", nil)
+	}
+	var out []plugboard.CredentialRef
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var ref plugboard.CredentialRef
+		if err := r.Scan(idCol{&ref.OrganisationID}, idCol{&ref.ConnectionID}, idCol{&ref.CredentialID}); err != nil {
+			return err
+		}
+		out = append(out, ref)
+		return nil
+	})
+	return out, o.d.translate(err, "list credentials due for refresh", nil)
+}
+
+// TryLead takes a session advisory lock on PostgreSQL, on a connection kept for as long as the
+// role is held; on SQLite it always succeeds.
+func (o *ops) TryLead(ctx context.Context, name string) (func(), bool, error) {
+	if o.d.name != "postgres" {
+		return func() {}, true, nil
+	}
+	db, ok := o.q.(*sql.DB)
+	if !ok {
+		return nil, false, plugboard.Internal(errors.New("TryLead inside a transaction"))
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, false, o.d.translate(err, "lead: connection", nil)
+	}
+	key := int64(0)
+	for _, c := range "plugboard:" + name {
+		key = key*31 + int64(c)
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil || !got {
+		conn.Close()
+		return nil, false, o.d.translate(err, "lead: lock", nil)
+	}
+	release := func() {
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", key)
+		conn.Close()
+	}
+	return release, true, nil
+}

@@ -77,3 +77,22 @@ func asError(err error, target **plugboard.Error) bool {
 	}
 	return ok
 }
+
+// TestPostgresTryLeadIsExclusive: one process (connection) leads a background job at a time.
+func TestPostgresTryLeadIsExclusive(t *testing.T) {
+	db := openPostgres(t)
+	release, ok, err := db.TryLead(t.Context(), "refresher")
+	if err != nil || !ok {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if _, ok, err := db.TryLead(t.Context(), "refresher"); err != nil || ok {
+		t.Errorf("second while the first leads: %v %v", ok, err)
+	}
+	release()
+	release2, ok, err := db.TryLead(t.Context(), "refresher")
+	if err != nil || !ok {
+		t.Errorf("after release: %v %v", ok, err)
+	} else {
+		release2()
+	}
+}

@@ -138,3 +138,37 @@ func testLockCredential(t *testing.T, f *fixture) {
 		t.Errorf("LockCredential outside a transaction should be refused")
 	}
 }
+
+// testListRefreshDue: credentials with a RefreshDue before the time are listed, soonest first,
+// across organisations, with their connections; others are not.
+func testListRefreshDue(t *testing.T, f *fixture) {
+	soon, later := cred("api-key", "soon"), cred("api-key", "later")
+	d1, d2 := at(10), at(30)
+	soon.Credential.RefreshDue, later.Credential.RefreshDue = &d1, &d2
+	c := f.newConn(t, f.static, ulid.ULID{}, "due", soon, later, cred("api-key", "never"))
+	refs, err := f.s.ListRefreshDue(f.ctx, at(20), 10)
+	must(t, err)
+	if len(refs) != 1 || refs[0].CredentialID != soon.Credential.ID || refs[0].ConnectionID != c.ID || refs[0].OrganisationID != f.org {
+		t.Errorf("due before at(20): %+v", refs)
+	}
+	refs, err = f.s.ListRefreshDue(f.ctx, at(40), 10)
+	must(t, err)
+	if len(refs) != 2 || refs[0].CredentialID != soon.Credential.ID {
+		t.Errorf("due before at(40): %+v", refs)
+	}
+	// UpdateCredential moves or clears it.
+	stored, err := f.s.GetCredential(f.ctx, f.org, soon.Credential.ID)
+	must(t, err)
+	stored.RefreshDue = nil
+	must(t, f.s.UpdateCredential(f.ctx, stored))
+	refs, err = f.s.ListRefreshDue(f.ctx, at(40), 10)
+	must(t, err)
+	if len(refs) != 1 || refs[0].CredentialID != later.Credential.ID {
+		t.Errorf("after clearing: %+v", refs)
+	}
+	release, ok, err := f.s.TryLead(f.ctx, "test")
+	if err != nil || !ok {
+		t.Fatalf("TryLead: %v %v", ok, err)
+	}
+	release()
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
 		{"LockCredential", testLockCredential},
+		{"ListRefreshDue", testListRefreshDue},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 	}
 	for _, tc := range tests {

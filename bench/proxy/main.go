@@ -1,0 +1,620 @@
+// Command proxy measures what Plugboard's proxy costs against a bare reverse proxy. In one run it
+// starts, all on 127.0.0.1 and in this process:
+//
+//   - an upstream API answering a fixed ~200-byte JSON body, which checks the API key it is sent;
+//   - a bare net/http/httputil.ReverseProxy in front of it, adding the key as one fixed header;
+//   - Plugboard's real handler (httpapi.New) on a real store, with one connection whose credential
+//     is an API key sent in a header, created through the API as a user would;
+//
+// and drives each with an in-process load generator over keep-alive connections: the upstream
+// directly (for reference), the bare proxy, Plugboard's proxy and Plugboard's access endpoint,
+// at each concurrency, interleaved in rounds so that drift affects every target alike.
+//
+//	go run ./bench/proxy
+//	go run ./bench/proxy -database-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+//
+// With a PostgreSQL URL it works in a schema of its own, dropped at the end (keep it with -keep).
+// Without -database-url it uses an SQLite file in a temporary directory. With -cpuprofile it makes
+// one more run of Plugboard's proxy at the highest concurrency, after the measured ones, under the
+// CPU profiler; samples carry a pprof label "target" (plugboard, upstream, loadgen), so
+//
+//	go tool pprof -tagfocus=target=plugboard -top proxy.pprof
+//
+// shows the server's own costs. docs/benchmarks.md has the figures.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+)
+
+// secret is the API key the connection holds and the bare proxy adds; the upstream refuses
+// requests without it, so every measured answer proves the credential was applied.
+const secret = "sk_bench_0123456789abcdef"
+
+// upstreamBody is the upstream's answer: a small fixed JSON document.
+var upstreamBody = []byte(`{"id":"01JBENCH000000000000000000","object":"customer","name":"Ada Lovelace",` +
+	`"email":"ada@example.com","plan":"pro","active":true,"balance":1250,"currency":"EUR",` +
+	`"created":"2026-01-01T00:00:00Z","tags":["a","b"]}`)
+
+type config struct {
+	url         string
+	requests    []int
+	concurrency []int
+	rounds      int
+	warmup      float64
+	maxDuration time.Duration
+	logFormat   string
+	cpuprofile  string
+	keep        bool
+}
+
+func main() {
+	var cfg config
+	var requests, concurrency string
+	flag.StringVar(&cfg.url, "database-url", "", "PostgreSQL URL; empty means an SQLite file in a temporary directory")
+	flag.StringVar(&concurrency, "concurrency", "1,32", "comma-separated concurrency levels")
+	flag.StringVar(&requests, "requests", "5000,20000", "measured requests per target at each concurrency level, in the same order (one value applies to all)")
+	flag.IntVar(&cfg.rounds, "rounds", 4, "rounds the requests are split into; each round runs every target once, in turn")
+	flag.Float64Var(&cfg.warmup, "warmup", 0.1, "warm-up requests per target before each concurrency level, as a fraction of its requests")
+	flag.DurationVar(&cfg.maxDuration, "max-duration", 2*time.Minute, "bound on one target's measured time at one concurrency level")
+	flag.StringVar(&cfg.logFormat, "log-format", "text", "Plugboard's request log: text or json (as plugboard serve), written to io.Discard; none disables it")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of an extra Plugboard proxy run at the highest concurrency to this file")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the PostgreSQL schema afterwards")
+	flag.Parse()
+	var err error
+	if cfg.concurrency, err = intList(concurrency); err != nil {
+		log.Fatalf("-concurrency: %v", err)
+	}
+	if cfg.requests, err = intList(requests); err != nil {
+		log.Fatalf("-requests: %v", err)
+	}
+	switch {
+	case len(cfg.requests) == 1:
+		for len(cfg.requests) < len(cfg.concurrency) {
+			cfg.requests = append(cfg.requests, cfg.requests[0])
+		}
+	case len(cfg.requests) != len(cfg.concurrency):
+		log.Fatalf("-requests needs one value, or one per -concurrency level")
+	}
+	if cfg.rounds < 1 {
+		log.Fatalf("-rounds must be at least 1")
+	}
+	if err := run(context.Background(), cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for item := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(item))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", item)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// target is one thing the load generator drives.
+type target struct {
+	name   string
+	method string
+	url    string
+	header http.Header
+	body   []byte
+}
+
+func run(ctx context.Context, cfg config) error {
+	profiling := cfg.cpuprofile != ""
+
+	// The upstream API.
+	var upstreamNew atomic.Int64
+	upstreamURL, stopUpstream, err := serve(labelled(profiling, "upstream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.Header.Get("X-Api-Key") != secret {
+			http.Error(w, `{"error":"unauthorised"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(upstreamBody)))
+		_, _ = w.Write(upstreamBody)
+	})), func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			upstreamNew.Add(1)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer stopUpstream()
+
+	// The bare reverse proxy: rewrite to the upstream, add one fixed header. Its Transport is nil,
+	// that is http.DefaultTransport, as most hand-written proxies have it.
+	up, err := url.Parse(upstreamURL)
+	if err != nil {
+		return err
+	}
+	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(up)
+		pr.Out.Header.Set("X-Api-Key", secret)
+	}}
+	bareURL, stopBare, err := serve(labelled(profiling, "bare", bare), nil)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+
+	// Plugboard on a real store.
+	dbURL, cleanup, err := prepareDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	store, err := sqlstore.OpenWith(ctx, dbURL, sqlstore.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	keys, err := seal.NewKeyring(seal.GenerateKey())
+	if err != nil {
+		return err
+	}
+	var logger *slog.Logger
+	switch cfg.logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	case "none":
+		logger = slog.New(slog.DiscardHandler)
+	default:
+		return fmt.Errorf("-log-format: %q is not text, json or none", cfg.logFormat)
+	}
+	// The upstream is on 127.0.0.1; nothing may be looked up in DNS.
+	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: outbound.NoDNSResolver()})
+	pbHandler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out})
+	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer stopPB()
+
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     2 * time.Minute,
+		DisableCompression:  true,
+	}}
+	orgID, key, err := createOrganisation(ctx, store)
+	if err != nil {
+		return err
+	}
+	api := &apiClient{client: client, base: pbURL + "/o/" + orgID.String(), key: key}
+	connID, err := api.apiKeyConnection(upstreamURL)
+	if err != nil {
+		return err
+	}
+
+	bearer := http.Header{"Authorization": {"Bearer " + key}}
+	targets := []*target{
+		{name: "upstream, direct (reference)", method: "GET", url: upstreamURL + "/v1/customers/42", header: http.Header{"X-Api-Key": {secret}}},
+		{name: "bare ReverseProxy", method: "GET", url: bareURL + "/v1/customers/42", header: http.Header{}},
+		{name: "Plugboard proxy", method: "GET", url: api.base + "/connections/" + connID + "/proxy/v1/customers/42", header: bearer},
+		{name: "Plugboard access (POST)", method: "POST", url: api.base + "/connections/" + connID + "/access",
+			header: http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}, body: []byte(`{}`)},
+	}
+	// Every target must answer as expected before anything is measured.
+	for _, t := range targets {
+		status, body, err := once(client, t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if status != 200 {
+			return fmt.Errorf("%s: status %d: %s", t.name, status, body)
+		}
+		if t.body == nil && !bytes.Equal(body, upstreamBody) {
+			return fmt.Errorf("%s: unexpected body %s", t.name, body)
+		}
+		if t.body != nil && !bytes.Contains(body, []byte(secret)) {
+			return fmt.Errorf("%s: the answer lacks the credential: %s", t.name, body)
+		}
+	}
+
+	backend := "SQLite"
+	if sqlstore.IsPostgres(dbURL) {
+		backend = "PostgreSQL"
+	}
+	fmt.Printf("# %s store; upstream answers %d bytes of JSON; %d rounds interleaved; GOMAXPROCS=%d; log %s\n\n",
+		backend, len(upstreamBody), cfg.rounds, runtime.GOMAXPROCS(0), cfg.logFormat)
+
+	type row struct {
+		t     *target
+		c     int
+		res   result
+		conns int64
+	}
+	var rows []row
+	byKey := map[string]result{}
+	for i, c := range cfg.concurrency {
+		n := cfg.requests[i]
+		// Warm up: every target, at this concurrency, not counted.
+		for _, t := range targets {
+			if _, err := load(client, t, max(int(float64(n)*cfg.warmup), c), c, cfg.maxDuration, ""); err != nil {
+				return fmt.Errorf("warm-up %s: %w", t.name, err)
+			}
+		}
+		res := make([]result, len(targets))
+		conns := make([]int64, len(targets))
+		for round := range cfg.rounds {
+			per := n / cfg.rounds
+			if round < n%cfg.rounds {
+				per++
+			}
+			for j, t := range targets {
+				before := upstreamNew.Load()
+				r, err := load(client, t, per, c, cfg.maxDuration/time.Duration(cfg.rounds), "")
+				if err != nil {
+					return fmt.Errorf("%s at concurrency %d: %w", t.name, c, err)
+				}
+				conns[j] += upstreamNew.Load() - before
+				res[j].add(r)
+			}
+		}
+		for j, t := range targets {
+			rows = append(rows, row{t: t, c: c, res: res[j], conns: conns[j]})
+			byKey[fmt.Sprintf("%s/%d", t.name, c)] = res[j]
+		}
+		log.Printf("concurrency %d done", c)
+	}
+
+	fmt.Println("| target | concurrency | requests | requests/s | p50 | p90 | p99 | upstream connections opened |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		note := ""
+		if r.res.stopped {
+			note = " (stopped at -max-duration)"
+		}
+		fmt.Printf("| %s | %d | %d%s | %.0f | %s | %s | %s | %d |\n", r.t.name, r.c, len(r.res.lat), note, r.res.rate(),
+			pct(r.res.lat, 50), pct(r.res.lat, 90), pct(r.res.lat, 99), r.conns)
+	}
+	fmt.Println()
+	for _, c := range cfg.concurrency {
+		b, p, a := byKey[fmt.Sprintf("bare ReverseProxy/%d", c)], byKey[fmt.Sprintf("Plugboard proxy/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST)/%d", c)]
+		ratio := p.rate() / b.rate()
+		added := pct(p.lat, 50) - pct(b.lat, 50)
+		fmt.Printf("concurrency %d: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.8x: %s); "+
+			"added p50 %s (target < 0.5ms: %s); added p99 %s; access endpoint %.0f requests/s, p50 %s\n",
+			c, ratio, verdict(ratio >= 0.8), added, verdict(added < 500*time.Microsecond), pct(p.lat, 99)-pct(b.lat, 99),
+			a.rate(), pct(a.lat, 50))
+	}
+
+	if profiling {
+		c := slices.Max(cfg.concurrency)
+		n := cfg.requests[slices.Index(cfg.concurrency, c)]
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		r, err := load(client, targets[2], n, c, cfg.maxDuration, "loadgen")
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+		log.Printf("CPU profile of %d Plugboard proxy requests at concurrency %d (%.0f requests/s) in %s", len(r.lat), c, r.rate(), cfg.cpuprofile)
+	}
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// serve starts h on a new 127.0.0.1 listener with the timeouts plugboard serve uses.
+func serve(h http.Handler, connState func(net.Conn, http.ConnState)) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ConnState: connState,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// labelled tags the work of h with a pprof label when profiling, so a profile can be split by
+// server; otherwise it returns h unchanged.
+func labelled(on bool, name string, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	labels := pprof.Labels("target", name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Do(r.Context(), labels, func(ctx context.Context) { h.ServeHTTP(w, r.WithContext(ctx)) })
+	})
+}
+
+// result is what one load run measured.
+type result struct {
+	lat     []time.Duration
+	elapsed time.Duration
+	stopped bool
+}
+
+func (r *result) add(o result) {
+	r.lat = append(r.lat, o.lat...)
+	r.elapsed += o.elapsed
+	r.stopped = r.stopped || o.stopped
+}
+
+func (r result) rate() float64 {
+	if r.elapsed == 0 {
+		return 0
+	}
+	return float64(len(r.lat)) / r.elapsed.Seconds()
+}
+
+// load sends n requests to t from c workers, each waiting for its answer before sending the
+// next, and returns every request's latency. It stops early once maxDuration has passed.
+func load(client *http.Client, t *target, n, c int, maxDuration time.Duration, label string) (result, error) {
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		stopped  atomic.Bool
+	)
+	lat := make([][]time.Duration, c)
+	start := time.Now()
+	deadline := start.Add(maxDuration)
+	for w := range c {
+		lat[w] = make([]time.Duration, 0, n/c+1)
+		wg.Go(func() {
+			work := func(context.Context) {
+				for next.Add(1) <= int64(n) {
+					if time.Now().After(deadline) {
+						stopped.Store(true)
+						return
+					}
+					t0 := time.Now()
+					status, body, err := once(client, t)
+					d := time.Since(t0)
+					if err == nil && status != 200 {
+						err = fmt.Errorf("status %d: %s", status, body)
+					}
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+						return
+					}
+					lat[w] = append(lat[w], d)
+				}
+			}
+			if label != "" {
+				pprof.Do(context.Background(), pprof.Labels("target", label), work)
+			} else {
+				work(context.Background())
+			}
+		})
+	}
+	wg.Wait()
+	r := result{elapsed: time.Since(start), stopped: stopped.Load()}
+	for _, l := range lat {
+		r.lat = append(r.lat, l...)
+	}
+	return r, firstErr
+}
+
+// once sends one request of t and reads the whole answer.
+func once(client *http.Client, t *target) (int, []byte, error) {
+	var body io.Reader
+	if t.body != nil {
+		body = bytes.NewReader(t.body)
+	}
+	req, err := http.NewRequest(t.method, t.url, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range t.header {
+		req.Header[k] = v
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	return res.StatusCode, data, err
+}
+
+// createOrganisation makes an organisation and an API key for it in the store, as
+// `plugboard orgs create` does.
+func createOrganisation(ctx context.Context, store plugboard.Store) (ulid.ULID, string, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := &plugboard.Organisation{ID: ulid.Make(), Name: "bench-proxy", CreatedAt: now}
+	var key string
+	err := store.InTx(ctx, func(tx plugboard.Store) error {
+		if err := tx.CreateOrganisation(ctx, org); err != nil {
+			return err
+		}
+		k, id, hash, err := apikey.New(org.ID)
+		if err != nil {
+			return err
+		}
+		key = k
+		return tx.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now})
+	})
+	return org.ID, key, err
+}
+
+// apiClient calls Plugboard's API as the organisation.
+type apiClient struct {
+	client *http.Client
+	base   string // .../o/{org}
+	key    string
+}
+
+func (a *apiClient) do(method, path string, in, out any, want int) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, body)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(body, out)
+}
+
+type obj = map[string]any
+
+// apiKeyConnection creates, through the API, a system at base taking an API key in the X-Api-Key
+// header, a project, a template and a connection holding secret, and returns the connection's id.
+func (a *apiClient) apiKeyConnection(base string) (string, error) {
+	scheme := obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "key in header", "name": "X-Api-Key", "in": "header"}}
+	var sys struct {
+		ID string `json:"id"`
+	}
+	if err := a.do("POST", "/systems", obj{"name": "Upstream", "domain": "upstream.example", "templateBaseUrl": base,
+		"authSchemeConfigs": []any{scheme}}, &sys, 201); err != nil {
+		return "", err
+	}
+	var proj struct {
+		ID           string `json:"id"`
+		Environments []struct {
+			ID string `json:"id"`
+		} `json:"environments"`
+	}
+	if err := a.do("POST", "/projects", obj{"name": "Bench"}, &proj, 200); err != nil {
+		return "", err
+	}
+	if len(proj.Environments) == 0 {
+		return "", errors.New("the project has no environment")
+	}
+	var tpl struct {
+		ID string `json:"connectionTemplateId"`
+	}
+	if err := a.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "upstream",
+		"environmentId": proj.Environments[0].ID}, &tpl, 200); err != nil {
+		return "", err
+	}
+	var conn struct {
+		ID string `json:"id"`
+	}
+	err := a.do("POST", "/connections", obj{"connectionTemplateId": tpl.ID, "connection": obj{"name": "bench",
+		"credentials": []any{obj{"id": "00000000000000000000000000", "authSchemeConfig": scheme,
+			"credential": obj{"type": "string", "data": obj{"string": obj{"value": secret}}}}}}}, &conn, 201)
+	return conn.ID, err
+}
+
+// prepareDatabase returns the URL to benchmark on: a new schema on PostgreSQL, a temporary SQLite
+// file otherwise, and a function that removes it.
+func prepareDatabase(ctx context.Context, cfg config) (string, func(), error) {
+	if cfg.url == "" {
+		dir, err := os.MkdirTemp("", "plugboard-bench-")
+		if err != nil {
+			return "", nil, err
+		}
+		return filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	conn, err := pgx.Connect(ctx, cfg.url)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	schema := "bench_" + strings.ToLower(ulid.Make().String())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, err
+	}
+	sep := "?"
+	if strings.Contains(cfg.url, "?") {
+		sep = "&"
+	}
+	drop := func() {
+		if cfg.keep {
+			log.Printf("kept schema %s", schema)
+			return
+		}
+		c, err := pgx.Connect(context.Background(), cfg.url)
+		if err != nil {
+			log.Printf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			log.Printf("drop schema %s: %v", schema, err)
+		}
+	}
+	return cfg.url + sep + "search_path=" + schema, drop, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)].Round(time.Microsecond)
+}
