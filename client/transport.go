@@ -49,10 +49,7 @@ const (
 // returned as a nil response and an [*Error], which [http.Client.Do] wraps in a [*url.Error].
 // A RoundTripper should only return an error when it did not obtain a response; from the caller's
 // point of view this is such a case, since the upstream's response was never obtained.
-//
-// One case cannot be told apart: a missing or unknown API key is refused before the proxy runs,
-// with a 401 that Plugboard does not mark, so it arrives as an ordinary 401 response whose body
-// is Plugboard's Error with code "unauthenticated".
+// A missing or unknown API key is one of them too (code "unauthenticated").
 type Transport struct {
 	// BaseURL is Plugboard's URL, such as "http://127.0.0.1:8901"; it may have a path prefix
 	// when Plugboard is served under one.

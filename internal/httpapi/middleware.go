@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -242,7 +243,8 @@ func (s *Server) withRecovery(next http.Handler) http.Handler {
 // withBodyLimit bounds request bodies.
 func (s *Server) withBodyLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
+		// Proxied bodies stream to the upstream, whatever their size; API bodies are bounded.
+		if r.Body != nil && !isProxyPath(r.URL.Path) {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
@@ -259,27 +261,35 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 		}
 		unauth := &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "missing or unknown API key",
 			Details: "send an API key as 'Authorization: Bearer <key>'"}
+
+		refuse := func(err error) {
+			if isProxyPath(r.URL.Path) {
+				// So callers can tell it from the upstream's own 401.
+				w.Header().Set(HeaderError, "true")
+			}
+			s.writeError(w, r, err)
+		}
 		key, ok := apikey.FromAuthorizationHeader(r.Header.Get("Authorization"))
 		if !ok {
-			s.writeError(w, r, unauth)
+			refuse(unauth)
 			return
 		}
 		orgID, keyID, secretHash, err := apikey.Parse(key)
 		if err != nil {
-			s.writeError(w, r, unauth)
+			refuse(unauth)
 			return
 		}
 		stored, err := s.store.GetAPIKey(r.Context(), orgID, keyID)
 		if err != nil {
 			if plugboard.IsCode(err, plugboard.ENotFound) {
-				s.writeError(w, r, unauth)
+				refuse(unauth)
 				return
 			}
-			s.writeError(w, r, err)
+			refuse(err)
 			return
 		}
 		if !apikey.Verify(secretHash, stored.Hash) {
-			s.writeError(w, r, unauth)
+			refuse(unauth)
 			return
 		}
 		ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
@@ -302,4 +312,9 @@ func (s *Server) checkOrganisation(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isProxyPath reports whether a path is under a connection's proxy.
+func isProxyPath(path string) bool {
+	return strings.HasPrefix(path, "/o/") && strings.Contains(path, "/proxy/")
 }
