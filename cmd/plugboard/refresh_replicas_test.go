@@ -28,7 +28,7 @@ func TestRefreshOnceAcrossReplicas(t *testing.T) {
 	}
 	url := pgtest.URL(t)
 	const redirect = "http://127.0.0.1:62168/oauth/callback"
-	const ttl = 3 * time.Second
+	const ttl = 4 * time.Second
 	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{redirect}, AccessTokenTTL: ttl})
 	var upstreamHits atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +45,9 @@ func TestRefreshOnceAcrossReplicas(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	env := []string{"PLUGBOARD_DATABASE_URL=" + url, "PLUGBOARD_ENCRYPTION_KEY=" + seal.EncodeKey(seal.GenerateKey()),
-		"PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8", "PLUGBOARD_OUTBOUND_CA_FILE=" + caFile}
+		"PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8", "PLUGBOARD_OUTBOUND_CA_FILE=" + caFile,
+		// Refresh at expiry, not ahead: a slow run must not see the new token fall due.
+		"PLUGBOARD_REFRESH_SKEW=100ms"}
 	run(t, bin, env, "migrate")
 	a := startServer(t, bin, filepath.Join(t.TempDir(), "a"), env...)
 	b := startServer(t, bin, filepath.Join(t.TempDir(), "b"), env...)

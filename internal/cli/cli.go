@@ -251,7 +251,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	out := outbound.New(outCfg)
-	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out)})
+	skew, err := durationEnv(getenv, EnvRefreshSkew, access.DefaultSkew)
+	if err != nil {
+		return err
+	}
+	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew})
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
@@ -281,6 +285,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// EnvRefreshSkew is how long before expiry tokens are refreshed when used (default 60s).
+const EnvRefreshSkew = "PLUGBOARD_REFRESH_SKEW"
+
+func durationEnv(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration such as 30s", name, v)
+	}
+	return d, nil
 }
 
 // Proxy limits: a proxied call may take longer and return more than a token request.

@@ -113,7 +113,10 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config) *harness {
 	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
 	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
-		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"}})
+		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"},
+		// Tokens are refreshed when they expire, not ahead: the tests' tokens live seconds, and a
+		// slow run (the race detector) must not see a new token expire within the skew.
+		RefreshSkew: 10 * time.Millisecond})
 	h.srv.Config.Handler = apitest.Validator(t, handler)
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)

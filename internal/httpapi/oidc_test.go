@@ -174,7 +174,7 @@ func (h *harness) templateFor(systemID, configID string) string {
 // refresh grant at oidc-provider, where refresh-token rotation makes a second use of the old
 // refresh token fail (so a duplicate refresh would show as a failure, too).
 func TestOIDCRefreshOnceThroughProxy(t *testing.T) {
-	const ttl = 2 * time.Second
+	const ttl = 4 * time.Second
 	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect}, AccessTokenTTL: ttl})
 	h := oidcHarness(t, p)
 	up := newUpstream(t)

@@ -213,7 +213,7 @@ func TestScopesAndAccessEndpoint(t *testing.T) {
 // costs one more refresh and one retry.
 func TestProxyRefreshesOnceForManyCallers(t *testing.T) {
 	h := newHarness(t)
-	const ttl = 2 * time.Second
+	const ttl = 3 * time.Second
 	p := newGoProviderTTL(t, ttl)
 	up := newUpstream(t)
 	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, true))
