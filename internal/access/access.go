@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,7 +46,23 @@ type Service struct {
 	group singleflight.Group
 	mu    sync.Mutex
 	cc    map[string]cachedToken // client-credentials tokens by organisation/credential
+
+	// opened keeps recently opened connections (decrypted, in memory only) for cacheTTL, so that
+	// a busy connection is not read and decrypted on every proxied request.
+	cacheTTL time.Duration
+	cacheMu  sync.Mutex
+	opened   map[string]openedEntry
 }
+
+type openedEntry struct {
+	conn   *plugboard.Connection
+	sys    *plugboard.System
+	creds  []apply.Credential
+	expiry time.Time
+}
+
+// maxOpened bounds the opened-connection cache; past it the cache starts over.
+const maxOpened = 10000
 
 type cachedToken struct {
 	token     *oauth.Token
@@ -61,11 +78,22 @@ type Config struct {
 	Now func() time.Time
 	// Skew is how long before expiry tokens are refreshed; DefaultSkew when zero.
 	Skew time.Duration
+	// CacheTTL is how long an opened connection is reused before it is read from the store again;
+	// DefaultCacheTTL when zero, no caching when negative. Changes made through this process drop
+	// the entry at once; changes through another replica show after at most CacheTTL.
+	CacheTTL time.Duration
 }
+
+// DefaultCacheTTL bounds how stale another replica's change to a connection can look here.
+const DefaultCacheTTL = 5 * time.Second
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{}}
+	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{},
+		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}}
+	if s.cacheTTL == 0 {
+		s.cacheTTL = DefaultCacheTTL
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -101,7 +129,7 @@ type Token struct {
 // Prepare opens a connection's credentials and refreshes tokens that expire within the skew (all
 // of them when force is set).
 func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, force bool) (*Prepared, error) {
-	c, sys, opened, err := s.open(ctx, orgID, connectionID)
+	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, force)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +144,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, fo
 			tok := cred.Data.Oauth2Token
 			if force || s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt) {
 				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
+				s.Forget(orgID, connectionID) // the stored token changed (or failed): read it anew next time
 				if err != nil {
 					return nil, err
 				}
@@ -145,6 +174,49 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, fo
 	}
 	p.Credentials = opened
 	return p, nil
+}
+
+// openCached is open with the opened-connection cache in front. The credentials are copied, so
+// callers may fill in tokens without touching the cache.
+func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
+	key := orgID.String() + "/" + connectionID.String()
+	now := s.now()
+	if !bypass && s.cacheTTL > 0 {
+		s.cacheMu.Lock()
+		e, ok := s.opened[key]
+		s.cacheMu.Unlock()
+		if ok && now.Before(e.expiry) {
+			return e.conn, e.sys, slices.Clone(e.creds), nil
+		}
+	}
+	c, sys, opened, err := s.open(ctx, orgID, connectionID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if s.cacheTTL > 0 {
+		s.cacheMu.Lock()
+		if len(s.opened) >= maxOpened {
+			s.opened = map[string]openedEntry{}
+		}
+		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), expiry: now.Add(s.cacheTTL)}
+		s.cacheMu.Unlock()
+	}
+	return c, sys, opened, nil
+}
+
+// Forget drops a connection from the opened-connection cache; the API calls it when it changes or
+// deletes the connection.
+func (s *Service) Forget(orgID, connectionID ulid.ULID) {
+	s.cacheMu.Lock()
+	delete(s.opened, orgID.String()+"/"+connectionID.String())
+	s.cacheMu.Unlock()
+}
+
+// ForgetAll empties the opened-connection cache; the API calls it when a system's configs change.
+func (s *Service) ForgetAll() {
+	s.cacheMu.Lock()
+	s.opened = map[string]openedEntry{}
+	s.cacheMu.Unlock()
 }
 
 // HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by

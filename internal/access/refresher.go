@@ -122,6 +122,7 @@ func (s *Service) RefreshCredential(ctx context.Context, ref plugboard.Credentia
 			continue
 		}
 		_, err := s.refresh(ctx, ref.OrganisationID, cc, opened[i].Config, opened, opened[i].Data.Oauth2Token.AccessToken)
+		s.Forget(ref.OrganisationID, ref.ConnectionID)
 		return err
 	}
 	_ = sys

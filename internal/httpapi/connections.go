@@ -437,6 +437,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		out, err = toAPIConnection(c, configs)
 		return err
 	})
+	s.access.Forget(orgID, req.ConnectionId)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +446,9 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 
 // DeleteConnection implements api.StrictServerInterface.
 func (s *Server) DeleteConnection(ctx context.Context, req api.DeleteConnectionRequestObject) (api.DeleteConnectionResponseObject, error) {
-	if err := s.store.DeleteConnection(ctx, req.OrganisationId, req.ConnectionId); err != nil {
+	err := s.store.DeleteConnection(ctx, req.OrganisationId, req.ConnectionId)
+	s.access.Forget(req.OrganisationId, req.ConnectionId)
+	if err != nil {
 		return nil, err
 	}
 	return api.DeleteConnection204Response{}, nil

@@ -101,6 +101,7 @@ func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequest
 		}
 		return tx.DeleteEndUser(ctx, req.OrganisationId, u.ID)
 	})
+	s.access.ForgetAll() // its connections are gone
 	if err != nil {
 		return nil, err
 	}

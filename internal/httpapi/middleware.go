@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -279,6 +280,12 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			refuse(unauth)
 			return
 		}
+		if stored, ok := s.keyCache.get(orgID, keyID, secretHash, s.now()); ok {
+			ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
+			ctx = context.WithValue(ctx, ctxAPIKey, stored)
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		stored, err := s.store.GetAPIKey(r.Context(), orgID, keyID)
 		if err != nil {
 			if plugboard.IsCode(err, plugboard.ENotFound) {
@@ -292,6 +299,7 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			refuse(unauth)
 			return
 		}
+		s.keyCache.put(orgID, keyID, stored, s.now())
 		ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
 		ctx = context.WithValue(ctx, ctxAPIKey, stored)
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -317,4 +325,39 @@ func (s *Server) checkOrganisation(next http.Handler) http.Handler {
 // isProxyPath reports whether a path is under a connection's proxy.
 func isProxyPath(path string) bool {
 	return strings.HasPrefix(path, "/o/") && strings.Contains(path, "/proxy/")
+}
+
+// KeyCacheTTL is how long a verified API key is trusted without reading the store again: the
+// longest a key deleted through another replica keeps working.
+const KeyCacheTTL = 30 * time.Second
+
+// keyCache remembers verified API keys, so a busy client does not cost a store read per request.
+// Entries hold the stored hash; a request's secret is still compared with it every time.
+type keyCache struct {
+	mu      sync.Mutex
+	entries map[[2]ulid.ULID]keyCacheEntry
+}
+
+type keyCacheEntry struct {
+	key    *plugboard.APIKey
+	expiry time.Time
+}
+
+func (c *keyCache) get(orgID, keyID ulid.ULID, secretHash []byte, now time.Time) (*plugboard.APIKey, bool) {
+	c.mu.Lock()
+	e, ok := c.entries[[2]ulid.ULID{orgID, keyID}]
+	c.mu.Unlock()
+	if !ok || !now.Before(e.expiry) || !apikey.Verify(secretHash, e.key.Hash) {
+		return nil, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) put(orgID, keyID ulid.ULID, k *plugboard.APIKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= 10000 {
+		c.entries = map[[2]ulid.ULID]keyCacheEntry{}
+	}
+	c.entries[[2]ulid.ULID{orgID, keyID}] = keyCacheEntry{key: k, expiry: now.Add(KeyCacheTTL)}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/oklog/ulid/v2"
 
@@ -129,8 +130,16 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		w.Header()[name] = values
 	}
 	w.WriteHeader(res.StatusCode)
-	copyFlushing(w, res.Body)
+	if res.ContentLength < 0 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		copyFlushing(w, res.Body) // a stream: pass on what arrives as it arrives
+		return
+	}
+	buf := proxyBuffers.Get().(*[]byte)
+	_, _ = io.CopyBuffer(w, res.Body, *buf)
+	proxyBuffers.Put(buf)
 }
+
+var proxyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // proxyTarget reads and checks the organisation and connection of a proxy path.
 func (s *Server) proxyTarget(r *http.Request) (orgID, connID ulid.ULID, ok bool) {

@@ -349,3 +349,25 @@ func TestBackgroundRefresher(t *testing.T) {
 		t.Errorf("the new token was refreshed again at once")
 	}
 }
+
+// TestProxySeesChangesAtOnce: the opened-connection cache is dropped when the connection or its
+// system changes through this server, so the next call uses the new credential and base URL.
+func TestProxySeesChangesAtOnce(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	conn := h.apiKeyConnection(up.srv.URL, "first-value")
+	h.must(200, h.do("GET", "/connections/"+conn+"/proxy/a", nil))
+	var read map[string]any
+	h.must(200, h.do("GET", "/connections/"+conn, nil)).JSON(t, &read)
+	creds := read["credentials"].([]any)
+	creds[0].(map[string]any)["credential"].(map[string]any)["data"] = obj{"string": obj{"value": "second-value"}}
+	h.must(200, h.do("PUT", "/connections/"+conn, obj{"name": "c", "baseUrl": "", "credentials": creds}))
+	h.must(200, h.do("GET", "/connections/"+conn+"/proxy/b", nil))
+	if got, _ := up.last(t); got.Header.Get("X-Api-Key") != "second-value" {
+		t.Errorf("after the update the proxy sent %q", got.Header.Get("X-Api-Key"))
+	}
+	h.must(204, h.do("DELETE", "/connections/"+conn, nil))
+	if r := h.do("GET", "/connections/"+conn+"/proxy/c", nil); r.Status != 404 {
+		t.Errorf("a deleted connection still proxies: %d", r.Status)
+	}
+}

@@ -39,6 +39,8 @@ type Server struct {
 	access *access.Service
 	// proxyClient calls upstream APIs for the proxy, with its own timeouts and size limits.
 	proxyClient *outbound.Client
+	// keyCache remembers verified API keys.
+	keyCache keyCache
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)

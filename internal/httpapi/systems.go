@@ -172,6 +172,7 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 	if err != nil {
 		return nil, err
 	}
+	s.access.ForgetAll() // connections show their system's base URL and configs
 	out, err := toAPISystem(sys)
 	if err != nil {
 		return nil, err
@@ -243,6 +244,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 	if err != nil {
 		return nil, err
 	}
+	s.access.ForgetAll()
 	return api.UpsertAuthSchemeConfig201JSONResponse(cfg), nil
 }
 
@@ -251,6 +253,7 @@ func (s *Server) DeleteAuthSchemeConfig(ctx context.Context, req api.DeleteAuthS
 	if err := s.store.DeleteAuthSchemeConfig(ctx, req.OrganisationId, req.SystemId, req.AuthSchemeConfigId); err != nil {
 		return nil, err
 	}
+	s.access.ForgetAll()
 	return api.DeleteAuthSchemeConfig204Response{}, nil
 }
 

@@ -180,7 +180,8 @@ func (c *Client) newTransport(tlsConfig *tls.Config) *http.Transport {
 		TLSHandshakeTimeout:   c.cfg.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: c.cfg.ResponseHeaderTimeout,
 		ExpectContinueTimeout: 1 * time.Second,
-		MaxIdleConns:          100,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64, // Go's default of 2 reopens connections under concurrent load
 		IdleConnTimeout:       90 * time.Second,
 	}
 	switch {

@@ -107,6 +107,9 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid SQLite database URL", Err: err}
 	}
+	// database/sql keeps 2 idle connections by default; with more busy readers than that, every
+	// request would open (and configure) a new SQLite connection.
+	sqldb.SetMaxIdleConns(16)
 	db := &DB{ops: ops{q: sqldb, d: sqliteDialect}, sqldb: sqldb}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
