@@ -74,6 +74,9 @@ type Store interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	// GetCredential returns any credential of the organisation by id, or ENotFound.
 	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
+	// RowLocks reports whether LockCredential locks one row (PostgreSQL) rather than every writer
+	// (SQLite). Refreshes hold the lock over the provider call only when it locks one row.
+	RowLocks() bool
 	// LockCredential returns a credential like GetCredential and, inside InTx, holds it against
 	// concurrent LockCredential calls (other replicas included) until the transaction ends: a row
 	// lock on PostgreSQL, SQLite's write lock otherwise. Refreshes take it so that each expiry costs

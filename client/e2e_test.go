@@ -272,7 +272,14 @@ func TestAgainstPlugboard(t *testing.T) {
 		ln.Close()
 		req, _ := http.NewRequest("GET", "/v1/orders", nil)
 		req.Header.Set(client.HeaderBaseURL, dead)
-		if _, err := hc.Do(req); !errors.As(err, &e) || e.Code != "upstream_unavailable" || e.StatusCode != 502 {
+		// Another base URL sends the credentials elsewhere: it takes the access scope too.
+		if _, err := hc.Do(req); !errors.As(err, &e) || e.Code != "permission_denied" {
+			t.Errorf("override with a proxy-only key: %v", err)
+		}
+		wide := &client.Transport{BaseURL: pb.url, APIKey: pb.apiKey(t, "connections:proxy,connections:access"), OrganisationID: pb.org, ConnectionID: connID}
+		req, _ = http.NewRequest("GET", "/v1/orders", nil)
+		req.Header.Set(client.HeaderBaseURL, dead)
+		if _, err := wide.Client().Do(req); !errors.As(err, &e) || e.Code != "upstream_unavailable" || e.StatusCode != 502 {
 			t.Errorf("unreachable upstream: %v", err)
 		}
 		if got := lastRequest(); got.method != "" {

@@ -52,6 +52,10 @@ type Service struct {
 	cacheTTL time.Duration
 	cacheMu  sync.Mutex
 	opened   map[string]openedEntry
+	// gens count Forget calls per connection (and genAll ForgetAll calls), so that an open that
+	// began before a change does not put what it read into the cache after the change.
+	gens   map[string]uint64
+	genAll uint64
 }
 
 type openedEntry struct {
@@ -66,7 +70,10 @@ const maxOpened = 10000
 
 type cachedToken struct {
 	token     *oauth.Token
+	fetchedAt time.Time
 	secretKey string // a fingerprint of the client credentials the token was fetched with
+	failure   error  // the last fetch's failure, answered until failedAt+ClientFailureCooldown
+	failedAt  time.Time
 }
 
 // Config is what a Service needs.
@@ -90,7 +97,7 @@ const DefaultCacheTTL = 5 * time.Second
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{},
-		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}}
+		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = DefaultCacheTTL
 	}
@@ -126,10 +133,19 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
-// Prepare opens a connection's credentials and refreshes tokens that expire within the skew (all
-// of them when force is set).
-func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, force bool) (*Prepared, error) {
-	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, force)
+// Options tune Prepare.
+type Options struct {
+	// Force refreshes every OAuth 2.0 token first (X-Plugboard-Force-Refresh).
+	Force bool
+	// Rejected is an access token an upstream answered 401 to: a token still stored as it is
+	// refreshed; one already replaced (by another request or replica) is simply used.
+	Rejected string
+}
+
+// Prepare opens a connection's credentials and refreshes tokens that are due: expiring within the
+// skew, forced, or rejected by the upstream.
+func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, opts Options) (*Prepared, error) {
+	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
 	if err != nil {
 		return nil, err
 	}
@@ -142,18 +158,24 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, fo
 		switch cred.Type {
 		case api.CredentialTypeOauth2Token:
 			tok := cred.Data.Oauth2Token
-			if force || s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt) {
+			rejected := opts.Rejected != "" && tok.AccessToken == opts.Rejected
+			if opts.Force || rejected || s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt) {
 				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
 				s.Forget(orgID, connectionID) // the stored token changed (or failed): read it anew next time
-				if err != nil {
+				switch {
+				case err == nil:
+					tok = fresh
+					cred.Data.Oauth2Token = fresh
+				case !opts.Force && !rejected && (tok.ExpiresAt.IsZero() || s.now().Before(tok.ExpiresAt)):
+					// A refresh ahead of expiry failed, but the token still works: use it; the
+					// failure is recorded on the credential and the next attempt waits its turn.
+				default:
 					return nil, err
 				}
-				tok = fresh
-				cred.Data.Oauth2Token = fresh
 			}
 			cred.AccessToken, cred.TokenType = tok.AccessToken, tok.TokenType
 		case api.CredentialTypeOauth2Client:
-			tok, err := s.clientToken(ctx, orgID, cc.Credential.ID, cred.Config, cred.Data.Oauth2Client, opened, force)
+			tok, err := s.clientToken(ctx, orgID, cc.Credential.ID, cred.Config, cred.Data.Oauth2Client, opened, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -176,18 +198,26 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, fo
 	return p, nil
 }
 
+// SentToken is the OAuth 2.0 access token a prepared connection puts on requests ("" if none), to
+// name in Options.Rejected when the upstream answers 401.
+func (p *Prepared) SentToken() string {
+	if p.OAuth2 == nil {
+		return ""
+	}
+	return p.OAuth2.AccessToken
+}
+
 // openCached is open with the opened-connection cache in front. The credentials are copied, so
 // callers may fill in tokens without touching the cache.
 func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
 	key := orgID.String() + "/" + connectionID.String()
 	now := s.now()
-	if !bypass && s.cacheTTL > 0 {
-		s.cacheMu.Lock()
-		e, ok := s.opened[key]
-		s.cacheMu.Unlock()
-		if ok && now.Before(e.expiry) {
-			return e.conn, e.sys, slices.Clone(e.creds), nil
-		}
+	s.cacheMu.Lock()
+	e, ok := s.opened[key]
+	gen, genAll := s.gens[key], s.genAll
+	s.cacheMu.Unlock()
+	if !bypass && s.cacheTTL > 0 && ok && now.Before(e.expiry) {
+		return e.conn, e.sys, slices.Clone(e.creds), nil
 	}
 	c, sys, opened, err := s.open(ctx, orgID, connectionID)
 	if err != nil {
@@ -195,10 +225,12 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	}
 	if s.cacheTTL > 0 {
 		s.cacheMu.Lock()
-		if len(s.opened) >= maxOpened {
-			s.opened = map[string]openedEntry{}
+		if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
+			if len(s.opened) >= maxOpened {
+				s.opened = map[string]openedEntry{}
+			}
+			s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), expiry: now.Add(s.cacheTTL)}
 		}
-		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), expiry: now.Add(s.cacheTTL)}
 		s.cacheMu.Unlock()
 	}
 	return c, sys, opened, nil
@@ -207,8 +239,14 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 // Forget drops a connection from the opened-connection cache; the API calls it when it changes or
 // deletes the connection.
 func (s *Service) Forget(orgID, connectionID ulid.ULID) {
+	key := orgID.String() + "/" + connectionID.String()
 	s.cacheMu.Lock()
-	delete(s.opened, orgID.String()+"/"+connectionID.String())
+	delete(s.opened, key)
+	if len(s.gens) >= maxOpened {
+		s.gens = map[string]uint64{}
+		s.genAll++ // forgetting the counters must not let a stale open in
+	}
+	s.gens[key]++
 	s.cacheMu.Unlock()
 }
 
@@ -216,6 +254,7 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 func (s *Service) ForgetAll() {
 	s.cacheMu.Lock()
 	s.opened = map[string]openedEntry{}
+	s.genAll++
 	s.cacheMu.Unlock()
 }
 
@@ -267,6 +306,9 @@ func (s *Service) refresh(ctx context.Context, orgID ulid.ULID, cc plugboard.Con
 
 func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig,
 	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	if !s.store.RowLocks() {
+		return s.refreshUnlocked(ctx, orgID, credID, cfg, siblings, seen)
+	}
 	var (
 		out     *api.CredentialDataOAuth2Token
 		failure error
@@ -290,9 +332,7 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 		}
 		now := s.now()
 		if until, ok := cooldownUntil(cur.Errors); ok && now.Before(until) {
-			failure = &plugboard.Error{Code: plugboard.EUpstreamRejected,
-				Message: fmt.Sprintf("refreshing this connection's token failed recently; the next attempt is allowed after %s", until.UTC().Format(time.RFC3339)),
-				Details: "the credential's errors say why; a new authorisation (or a new refresh token) clears it"}
+			failure = cooldownError(until)
 			return nil
 		}
 		if tok.RefreshToken == "" {
@@ -316,11 +356,7 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 			failure = err // the failure is recorded; the transaction commits it
 			return nil
 		}
-		next := &api.CredentialDataOAuth2Token{AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken,
-			TokenType: fresh.TokenType, ExpiresAt: fresh.ExpiresAt, Scopes: tok.Scopes}
-		if len(fresh.Scopes) > 0 {
-			next.Scopes = fresh.Scopes
-		}
+		next := freshToken(fresh, tok)
 		if err := SealInto(s.keys, cur, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: next}); err != nil {
 			return err
 		}
@@ -342,16 +378,116 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 	return out, nil
 }
 
-// clientToken returns a client-credentials token, fetched once and kept until it nears expiry.
+// refreshUnlocked refreshes for stores whose lock would stop every writer while the provider
+// answers (SQLite): it decides on a plain read, calls the provider outside any transaction, and
+// writes in a short transaction unless the stored token changed meanwhile (another process on the
+// same file refreshed; within one process, singleflight already made callers share one refresh).
+func (s *Service) refreshUnlocked(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig,
+	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	cur, err := s.store.GetCredential(ctx, orgID, credID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := OpenCredential(s.keys, cur)
+	if err != nil {
+		return nil, err
+	}
+	tok := data.Oauth2Token
+	if tok == nil {
+		return nil, plugboard.Internal(fmt.Errorf("credential %s is not an oauth2-token", credID))
+	}
+	now := s.now()
+	if tok.AccessToken != seen && (tok.ExpiresAt.IsZero() || now.Before(tok.ExpiresAt)) {
+		return tok, nil
+	}
+	if until, ok := cooldownUntil(cur.Errors); ok && now.Before(until) {
+		return nil, cooldownError(until)
+	}
+	if tok.RefreshToken == "" {
+		return nil, plugboard.Invalid("the connection's OAuth 2.0 token has expired and holds no refresh token; authorise again")
+	}
+	ep, err := s.tokenEndpoint(ctx, s.store, orgID, cfg, siblings)
+	if err != nil {
+		return nil, err
+	}
+	fresh, callErr := s.oauth.Refresh(ctx, ep, tok.RefreshToken, tok.Scopes)
+	var out *api.CredentialDataOAuth2Token
+	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		latest, err := tx.LockCredential(ctx, orgID, credID)
+		if err != nil {
+			return err
+		}
+		latestData, err := OpenCredential(s.keys, latest)
+		if err != nil {
+			return err
+		}
+		if latestData.Oauth2Token == nil || latestData.Oauth2Token.AccessToken != tok.AccessToken {
+			out = latestData.Oauth2Token // replaced meanwhile: keep theirs
+			return nil
+		}
+		now := s.now()
+		if callErr != nil {
+			latest.Errors = recordFailure(latest.Errors, callErr, now)
+			latest.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+			if next, ok := cooldownUntil(latest.Errors); ok {
+				latest.RefreshDue = &next
+			}
+			return tx.UpdateCredential(ctx, latest)
+		}
+		out = freshToken(fresh, tok)
+		if err := SealInto(s.keys, latest, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: out}); err != nil {
+			return err
+		}
+		latest.Errors = nil
+		latest.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+		latest.RefreshDue = RefreshDue(out, now)
+		return tx.UpdateCredential(ctx, latest)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, callErr
+	}
+	return out, nil
+}
+
+// freshToken is the token to store after a refresh: the provider's, with the old scopes when it
+// names none.
+func freshToken(fresh *oauth.Token, old *api.CredentialDataOAuth2Token) *api.CredentialDataOAuth2Token {
+	next := &api.CredentialDataOAuth2Token{AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken,
+		TokenType: fresh.TokenType, ExpiresAt: fresh.ExpiresAt, Scopes: old.Scopes}
+	if len(fresh.Scopes) > 0 {
+		next.Scopes = fresh.Scopes
+	}
+	return next
+}
+
+func cooldownError(until time.Time) error {
+	return &plugboard.Error{Code: plugboard.EUpstreamRejected,
+		Message: fmt.Sprintf("refreshing this connection's token failed recently; the next attempt is allowed after %s", until.UTC().Format(time.RFC3339)),
+		Details: "the credential's errors say why; a new authorisation (or a new refresh token) clears it"}
+}
+
+// clientToken returns a client-credentials token, fetched once and kept until it nears expiry
+// (within the skew, at most half its life). A token an upstream rejected is fetched anew unless it
+// was already replaced; a failed fetch is not retried for ClientFailureCooldown.
 func (s *Service) clientToken(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig, c *api.CredentialDataOAuth2Client,
-	siblings []apply.Credential, force bool) (*oauth.Token, error) {
+	siblings []apply.Credential, opts Options) (*oauth.Token, error) {
 	key := orgID.String() + "/" + credID.String()
 	fp := fingerprint(c.ClientID + "\x00" + c.ClientSecret + "\x00" + c.TokenURL)
+	now := s.now()
 	s.mu.Lock()
 	cached, ok := s.cc[key]
 	s.mu.Unlock()
-	if ok && !force && cached.secretKey == fp && !s.expiring(&cached.token.ExpiresAt) {
-		return cached.token, nil
+	if ok && cached.secretKey == fp {
+		switch {
+		case cached.failedAt != (time.Time{}) && now.Before(cached.failedAt.Add(ClientFailureCooldown)):
+			return nil, cached.failure
+		case cached.token != nil && !opts.Force && (opts.Rejected == "" || cached.token.AccessToken != opts.Rejected) &&
+			!s.expiringSince(cached.token.ExpiresAt, cached.fetchedAt):
+			return cached.token, nil
+		}
 	}
 	v, err, _ := s.group.Do("cc/"+key+"/"+fp, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
@@ -364,19 +500,24 @@ func (s *Service) clientToken(ctx context.Context, orgID, credID ulid.ULID, cfg 
 		tok, err := s.oauth.ClientCredentials(rctx, oauth.Endpoint{TokenURL: c.TokenURL, ClientID: c.ClientID,
 			ClientSecret: c.ClientSecret, TLS: tlsConfig, Params: params,
 			SecretInForm: c.TokenEndpointAuthMethod == api.CredentialDataOAuth2ClientTokenEndpointAuthMethodClientSecretPost}, c.Scopes)
-		if err != nil {
-			return nil, err
-		}
 		s.mu.Lock()
-		s.cc[key] = cachedToken{token: tok, secretKey: fp}
+		if err != nil {
+			s.cc[key] = cachedToken{secretKey: fp, failure: err, failedAt: s.now()}
+		} else {
+			s.cc[key] = cachedToken{token: tok, secretKey: fp, fetchedAt: s.now()}
+		}
 		s.mu.Unlock()
-		return tok, nil
+		return tok, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.(*oauth.Token), nil
 }
+
+// ClientFailureCooldown is how long a failed client-credentials fetch is answered from memory
+// before the provider is asked again.
+const ClientFailureCooldown = 30 * time.Second
 
 // tokenEndpoint is where an oauth2-token credential is refreshed: the config's token URL, with the
 // client of its grant credential, over mTLS when the config says.

@@ -96,6 +96,9 @@ func (s *Service) RefreshDueOnce(ctx context.Context, cfg RefresherConfig) (int,
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			if err := s.RefreshCredential(ctx, ref); err != nil {
+				// Whatever failed, the credential waits its turn again rather than heading the
+				// queue every round (and starving the others).
+				s.deferRefresh(ctx, ref, s.now().Add(BackoffBase*10))
 				if cfg.Logger != nil {
 					cfg.Logger.Warn("background refresh failed", "organisation_id", ref.OrganisationID.String(),
 						"connection_id", ref.ConnectionID.String(), "credential_id", ref.CredentialID.String(), "code", plugboard.ErrorCode(err))
@@ -160,4 +163,19 @@ func (s *Service) open(ctx context.Context, orgID, connectionID ulid.ULID) (*plu
 		opened[i] = apply.Credential{ID: cc.Credential.ID.String(), Config: cfg, Type: api.CredentialType(cc.Credential.Type), Data: data}
 	}
 	return c, sys, opened, nil
+}
+
+// deferRefresh moves a credential's RefreshDue to until, unless it was moved already.
+func (s *Service) deferRefresh(ctx context.Context, ref plugboard.CredentialRef, until time.Time) {
+	_ = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		cur, err := tx.LockCredential(ctx, ref.OrganisationID, ref.CredentialID)
+		if err != nil {
+			return err
+		}
+		if cur.RefreshDue != nil && cur.RefreshDue.After(s.now()) {
+			return nil // the refresh recorded its own next attempt
+		}
+		cur.RefreshDue = &until
+		return tx.UpdateCredential(ctx, cur)
+	})
 }

@@ -74,7 +74,7 @@ func Validator(t testing.TB, next http.Handler) http.Handler {
 	Spec(t)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var reqBody []byte
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			reqBody, _ = io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(reqBody))
 		}

@@ -261,7 +261,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
-			Outbound: out, Proxy: outbound.New(proxyCfg), PublicURL: publicURL,
+			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ",")}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,

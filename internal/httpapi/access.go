@@ -6,13 +6,14 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 )
 
 // AccessConnection implements api.StrictServerInterface: what to put on a request to the
 // connection's API, for callers that cannot use the proxy.
 func (s *Server) AccessConnection(ctx context.Context, req api.AccessConnectionRequestObject) (api.AccessConnectionResponseObject, error) {
 	force := req.Body != nil && req.Body.ForceRefresh != nil && *req.Body.ForceRefresh
-	p, err := s.access.Prepare(ctx, req.OrganisationId, req.ConnectionId, force)
+	p, err := s.access.Prepare(ctx, req.OrganisationId, req.ConnectionId, access.Options{Force: force})
 	if err != nil {
 		return nil, err
 	}

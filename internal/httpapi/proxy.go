@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -73,24 +74,46 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	// Streams and uploads may take as long as the proxy allows, not the API's server timeouts.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.proxyTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.proxyTimeout))
 	force := strings.EqualFold(r.Header.Get(HeaderForceRefresh), "true")
-	p, err := s.access.Prepare(ctx, orgID, connID, force)
+	p, err := s.access.Prepare(ctx, orgID, connID, access.Options{Force: force})
 	if err != nil {
 		fail(err)
 		return
 	}
 	base := p.BaseURL
 	if override := r.Header.Get(HeaderBaseURL); override != "" {
-		if base, err = normaliseBaseURL(override); err != nil {
+		// Choosing where the credentials go is as good as reading them: it takes the access scope.
+		if err := requireScope(ctx, ScopeAccess); err != nil {
+			fail(plugboard.Errorf(plugboard.EForbidden, "%s sends the connection's credentials to another host, which needs the scope %s", HeaderBaseURL, ScopeAccess))
+			return
+		}
+		override, err := normaliseBaseURL(override)
+		if err != nil {
 			fail(plugboard.Invalid("invalid "+HeaderBaseURL, plugboard.FieldError{Field: HeaderBaseURL, Message: err.Error()}))
 			return
 		}
+		if strings.HasPrefix(base, "https://") && strings.HasPrefix(override, "http://") {
+			fail(plugboard.Invalid("invalid "+HeaderBaseURL, plugboard.FieldError{Field: HeaderBaseURL,
+				Message: "must not downgrade the connection's https to http: the credentials would travel in the clear"}))
+			return
+		}
+		base = override
 	}
 	if base == "" {
 		fail(plugboard.Invalid("the connection has no base URL, nor has its system; set one or send " + HeaderBaseURL))
 		return
 	}
-	target, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + r.PathValue("path"))
+	// The path after /proxy/ as the caller escaped it: %2F, %3F and %25 must reach the upstream
+	// as sent, not decoded into separators.
+	escaped := r.URL.EscapedPath()
+	if i := strings.Index(escaped, "/proxy/"); i >= 0 {
+		escaped = escaped[i+len("/proxy/"):]
+	}
+	target, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + escaped)
 	if err != nil {
 		fail(plugboard.Invalid("the proxied path does not form a URL with the base URL"))
 		return
@@ -99,8 +122,8 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 
 	// Keep a small body for a retry; stream a large one once.
 	var replay []byte
-	body := r.Body
-	if r.Body != nil && r.Body != http.NoBody {
+	var body io.ReadCloser // nil: the body is in replay and can be sent again
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		head, err := io.ReadAll(io.LimitReader(r.Body, MaxReplayBytes+1))
 		if err != nil {
 			fail(plugboard.Invalid("the request body could not be read"))
@@ -108,15 +131,15 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(head) <= MaxReplayBytes {
 			replay = head
-			body = nil
 		} else {
 			body = io.NopCloser(io.MultiReader(bytes.NewReader(head), r.Body))
 		}
 	}
 	res, err := s.proxyOnce(ctx, r, p, target, replay, body)
-	if err == nil && res.StatusCode == http.StatusUnauthorized && p.HasRefreshable() && body == nil {
+	if err == nil && res.StatusCode == http.StatusUnauthorized && p.HasRefreshable() && p.SentToken() != "" && body == nil {
+		// Refresh the token the upstream rejected, unless someone already replaced it; then once more.
 		res.Body.Close()
-		if p, err = s.access.Prepare(ctx, orgID, connID, true); err == nil {
+		if p, err = s.access.Prepare(ctx, orgID, connID, access.Options{Rejected: p.SentToken()}); err == nil {
 			res, err = s.proxyOnce(ctx, r, p, target, replay, nil)
 		}
 	}
@@ -125,18 +148,25 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer res.Body.Close()
-	stripHeaders(res.Header, false)
+	// The upstream's X-Plugboard-* headers are dropped too: only Plugboard marks its own answers.
+	stripHeaders(res.Header, true)
 	for name, values := range res.Header {
 		w.Header()[name] = values
 	}
 	w.WriteHeader(res.StatusCode)
+	var copyErr error
 	if res.ContentLength < 0 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		copyFlushing(w, res.Body) // a stream: pass on what arrives as it arrives
-		return
+		copyErr = copyFlushing(w, res.Body) // a stream: pass on what arrives as it arrives
+	} else {
+		buf := proxyBuffers.Get().(*[]byte)
+		_, copyErr = io.CopyBuffer(w, res.Body, *buf)
+		proxyBuffers.Put(buf)
 	}
-	buf := proxyBuffers.Get().(*[]byte)
-	_, _ = io.CopyBuffer(w, res.Body, *buf)
-	proxyBuffers.Put(buf)
+	if copyErr != nil && !errors.Is(copyErr, io.EOF) {
+		// The status has gone out; the only way left to say the body is incomplete is to cut the
+		// connection, so the caller does not take a truncated body for a whole one.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 var proxyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -191,19 +221,22 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 
 // copyFlushing copies a response body, flushing as it goes so streamed responses (server-sent
 // events, long polls) reach the caller as they arrive.
-func copyFlushing(w http.ResponseWriter, body io.Reader) {
+func copyFlushing(w http.ResponseWriter, body io.Reader) error {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return nil // the caller went away; nothing to tell it
 			}
 			_ = rc.Flush()
 		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
-			return
+			return err
 		}
 	}
 }

@@ -371,3 +371,83 @@ func TestProxySeesChangesAtOnce(t *testing.T) {
 		t.Errorf("a deleted connection still proxies: %d", r.Status)
 	}
 }
+
+// TestProxyReviewFixes: a GET (no body) answered 401 is retried after one refresh; several
+// requests rejected with the same token cost one refresh; choosing another base URL needs the
+// access scope and never downgrades https; the upstream cannot pass as Plugboard; escaped path
+// segments reach the upstream as sent.
+func TestProxyReviewFixes(t *testing.T) {
+	h := newHarness(t)
+	p := newGoProvider(t)
+	up := newUpstream(t)
+	st := h.oauthSetup(oauth2Configs(p.AuthorizeURL, p.TokenURL, p.ClientID, p.ClientSecret, false))
+	h.must(201, h.do("PUT", "/systems/"+st.systemID, obj{"templateBaseUrl": up.srv.URL}))
+	code, state := p.authorize(t, h.initialise(st, p.AuthorizeURL, cliRedirect, nil).String())
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", codeConnection(st.templates["oauth2-code"], "main", code, state))).JSON(t, &c)
+
+	// Requests carrying the first token are rejected; the refreshed one is accepted.
+	var first string
+	up.answer = func(r *http.Request, n int) (int, string) {
+		if n == 1 {
+			first = r.Header.Get("Authorization")
+		}
+		if r.Header.Get("Authorization") == first {
+			return 401, "expired"
+		}
+		return 200, "ok"
+	}
+	h.must(200, h.do("GET", "/connections/"+c.ID+"/proxy/data", nil))
+	if p.grantCount("refresh_token") != 1 {
+		t.Errorf("GET 401: %d refreshes", p.grantCount("refresh_token"))
+	}
+	// Later requests use the new token; nothing more is refreshed.
+	for range 3 {
+		h.must(200, h.do("GET", "/connections/"+c.ID+"/proxy/data", nil))
+	}
+	if p.grantCount("refresh_token") != 1 {
+		t.Errorf("after the refresh: %d refreshes", p.grantCount("refresh_token"))
+	}
+
+	// The upstream's X-Plugboard-* headers do not reach the caller.
+	up.answer = func(r *http.Request, n int) (int, string) { return 200, "ok" }
+	spoof := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Plugboard-Error", "true")
+		w.WriteHeader(500)
+	}))
+	defer spoof.Close()
+	req, _ := http.NewRequest("GET", h.srv.URL+"/o/"+h.org.String()+"/connections/"+c.ID+"/proxy/x", nil)
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	req.Header.Set("X-Plugboard-Base-Url", spoof.URL)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 500 || res.Header.Get("X-Plugboard-Error") != "" {
+		t.Errorf("spoofed marker: %d %v", res.StatusCode, res.Header)
+	}
+
+	// A proxy-only key may not send the credentials elsewhere.
+	key, id, hash, _ := apikey.New(h.org)
+	if err := h.store.CreateAPIKey(context.Background(), &plugboard.APIKey{ID: id, OrganisationID: h.org, Hash: hash, Scopes: []string{"connections:proxy"}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest("GET", h.srv.URL+"/o/"+h.org.String()+"/connections/"+c.ID+"/proxy/x", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("X-Plugboard-Base-Url", spoof.URL)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 403 {
+		t.Errorf("override with a proxy-only key: %d", res.StatusCode)
+	}
+
+	// Escaped segments stay escaped.
+	h.must(200, h.do("GET", "/connections/"+c.ID+"/proxy/files/a%2Fb/100%25?x=1", nil))
+	if got, _ := up.last(t); got.URL.EscapedPath() != "/files/a%2Fb/100%25" || got.URL.RawQuery != "x=1" {
+		t.Errorf("forwarded path %q query %q", got.URL.EscapedPath(), got.URL.RawQuery)
+	}
+}

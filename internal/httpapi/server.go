@@ -41,6 +41,8 @@ type Server struct {
 	proxyClient *outbound.Client
 	// keyCache remembers verified API keys.
 	keyCache keyCache
+	// proxyTimeout bounds a proxied call's stream.
+	proxyTimeout time.Duration
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -58,6 +60,9 @@ type Config struct {
 	PublicURL string
 	// Proxy is the guarded client the proxy calls upstream APIs with; Outbound when nil.
 	Proxy *outbound.Client
+	// ProxyTimeout is how long a proxied call may stream, overriding the server's read and write
+	// timeouts for it; 5 minutes when zero. Keep it equal to Proxy's request timeout.
+	ProxyTimeout time.Duration
 	// RefreshSkew is how long before expiry OAuth 2.0 tokens are refreshed; access.DefaultSkew when zero.
 	RefreshSkew time.Duration
 	// Access opens connections for the proxy and the access endpoint; one is made when nil. The
@@ -79,6 +84,10 @@ func New(cfg Config) http.Handler {
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy}
 	if s.proxyClient == nil {
 		s.proxyClient = out
+	}
+	s.proxyTimeout = cfg.ProxyTimeout
+	if s.proxyTimeout <= 0 {
+		s.proxyTimeout = 5 * time.Minute
 	}
 	s.returnOrigins = map[string]bool{}
 	for _, o := range append([]string{cfg.PublicURL}, cfg.ReturnURLOrigins...) {

@@ -41,6 +41,9 @@ func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	return cr, nil
 }
 
+// RowLocks reports whether LockCredential locks a row rather than the whole database.
+func (o *ops) RowLocks() bool { return o.d.forUpdate != "" }
+
 // LockCredential reads a credential and holds it until the transaction ends. On SQLite the
 // transaction's write lock (taken at BEGIN IMMEDIATE) already excludes every other writer.
 func (o *ops) LockCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error) {
