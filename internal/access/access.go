@@ -4,9 +4,11 @@
 //
 // Refreshing costs exactly one call at the provider per expiry, however many requests and
 // replicas ask at once: callers in one process share a refresh (singleflight per credential), and
-// the refresh itself runs with the credential locked in the store (LockCredential) after
+// on PostgreSQL the refresh itself runs with the credential's row locked (LockCredential) after
 // re-reading it, so a replica that waited for the lock finds the new token instead of refreshing
-// again. The new access and refresh tokens are written in the same transaction.
+// again. The new access and refresh tokens are written in the same transaction. On SQLite, whose
+// lock would stop every writer, the provider is called outside the transaction and the result
+// written only if the stored token is still the one refreshed.
 package access
 
 import (
