@@ -34,13 +34,20 @@ func (s *Server) AccessConnection(ctx context.Context, req api.AccessConnectionR
 	for _, c := range m.Cookies {
 		out.Cookies = append(out.Cookies, api.AccessCookie{Name: c.Name, Value: c.Value})
 	}
+	expires := m.ExpiresAt // a minted JWT's
 	if p.OAuth2 != nil {
 		t := &api.AccessOAuth2Token{AccessToken: p.OAuth2.AccessToken, TokenType: p.OAuth2.TokenType}
 		if !p.OAuth2.ExpiresAt.IsZero() {
 			at := p.OAuth2.ExpiresAt
 			t.ExpiresAt = &at
+			if expires.IsZero() || at.Before(expires) {
+				expires = at
+			}
 		}
 		out.Oauth2 = t
+	}
+	if !expires.IsZero() {
+		out.ExpiresAt = &expires
 	}
 	return api.AccessConnection200JSONResponse(out), nil
 }

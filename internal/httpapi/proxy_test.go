@@ -451,3 +451,25 @@ func TestProxyReviewFixes(t *testing.T) {
 		t.Errorf("forwarded path %q query %q", got.URL.EscapedPath(), got.URL.RawQuery)
 	}
 }
+
+// TestAccessEndpointJWT: a jwt-bearer connection's access answer carries a minted token and says
+// when it stops working.
+func TestAccessEndpointJWT(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	s := sample{"jwt", "jwt", "jwt-bearer", obj{"jwtBearer": obj{"algorithm": "HS256", "secret": "SECRET-jwt-key-for-access",
+		"payload": obj{"iss": "plugboard-test"}, "expiresIn": "90s"}}, nil}
+	var c connectionView
+	h.must(201, h.do("POST", "/connections", connectionBody(f.templates["jwt"], "jwt", s, configByID("jwt")))).JSON(t, &c)
+	var acc struct {
+		Headers   map[string]string `json:"headers"`
+		ExpiresAt time.Time         `json:"expiresAt"`
+	}
+	h.must(200, h.do("POST", "/connections/"+c.ID+"/access", nil)).JSON(t, &acc)
+	if !strings.HasPrefix(acc.Headers["Authorization"], "Bearer ey") {
+		t.Errorf("headers %v", acc.Headers)
+	}
+	if d := time.Until(acc.ExpiresAt); d < 60*time.Second || d > 91*time.Second {
+		t.Errorf("expiresAt %v is %v away, want about 90s", acc.ExpiresAt, d)
+	}
+}
