@@ -294,24 +294,14 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	}
 	var out api.Connection
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
-		t, err := tx.GetTemplate(ctx, orgID, b.EnvironmentSystemID)
-		if plugboard.IsCode(err, plugboard.ENotFound) {
-			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection template not found",
-				Fields: []plugboard.FieldError{{Field: "connectionTemplateId", Message: "no such connection template"}}}
-		} else if err != nil {
+		// Read again inside the transaction: the template may have changed since the exchange.
+		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, b.EnvironmentSystemID)
+		if err != nil {
 			return err
 		}
 		if b.ExternalId != nil && !t.Dynamic {
 			return plugboard.Invalid("invalid connection", plugboard.FieldError{Field: "externalId",
 				Message: "the connection template is static; end-user connections need a dynamic template"})
-		}
-		sys, err := tx.GetSystem(ctx, orgID, t.SystemID)
-		if err != nil {
-			return err
-		}
-		offered, err := offeredConfigs(sys, t)
-		if err != nil {
-			return err
 		}
 		now := s.timestamp()
 		creds, err := s.prepareCredentials(orgID, in, offered, nil, "connection.credentials", now, produced)
@@ -400,15 +390,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if err != nil {
 			return err
 		}
-		t, err := tx.GetTemplate(ctx, orgID, c.TemplateID)
-		if err != nil {
-			return err
-		}
-		sys, err := tx.GetSystem(ctx, orgID, c.SystemID)
-		if err != nil {
-			return err
-		}
-		offered, err := offeredConfigs(sys, t)
+		_, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
 		if err != nil {
 			return err
 		}
