@@ -296,6 +296,23 @@ func TestAgainstPlugboard(t *testing.T) {
 		}
 	})
 
+	t.Run("the runnable example", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "example")
+		if out, err := exec.Command("go", "build", "-o", bin, "./example").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		cmd := exec.Command(bin, "GET", "/v1/orders?from=example")
+		cmd.Env = append(os.Environ(), "PLUGBOARD_URL="+pb.url, "PLUGBOARD_API_KEY="+proxyKey,
+			"PLUGBOARD_ORG="+pb.org.String(), "PLUGBOARD_CONNECTION="+connID.String())
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "201 created by upstream") {
+			t.Fatalf("example: %v\n%s", err, out)
+		}
+		if got := lastRequest(); got.path != "/v1/orders" || got.query != "from=example" {
+			t.Errorf("the example's request reached the upstream as %+v", got)
+		}
+	})
+
 	t.Run("access endpoint and scopes", func(t *testing.T) {
 		res, err := c.AccessConnectionWithResponse(ctx, pb.org, connID, api.AccessConnectionJSONRequestBody{})
 		if err != nil || res.JSON200 == nil || res.JSON200.Headers["X-Api-Key"] != secret || res.JSON200.BaseUrl != upstream.URL {
