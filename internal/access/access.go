@@ -271,10 +271,6 @@ func (p *Prepared) HasRefreshable() bool {
 	return false
 }
 
-func (s *Service) expiring(at *time.Time) bool {
-	return at != nil && !at.IsZero() && !s.now().Add(s.skew).Before(*at)
-}
-
 // expiringSince is expiring for a token stored at storedAt: the skew is at most half the token's
 // lifetime, so that tokens living shorter than the skew are not refreshed on every use.
 func (s *Service) expiringSince(at, storedAt time.Time) bool {
@@ -546,30 +542,49 @@ func (s *Service) tokenEndpoint(ctx context.Context, st plugboard.Store, orgID u
 // mtls returns the TLS settings for a config with mtlsEnabled: the certificate credential named by
 // mtlsCredentialId, or else the connection's certificate credential.
 func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (*tls.Config, error) {
+	return MTLSConfig(ctx, st, s.keys, orgID, cfg, func() (*api.CredentialDataCertificate, error) {
+		for _, c := range siblings {
+			if c.Type == api.CredentialTypeCertificate {
+				return c.Data.Certificate, nil
+			}
+		}
+		return nil, nil
+	})
+}
+
+// MTLSConfig returns the TLS settings token requests use for a config with mtlsEnabled (nil
+// without it): the certificate credential its mtlsCredentialId names, or else the one connection
+// returns (the connection's certificate credential; nil when it has none).
+func MTLSConfig(ctx context.Context, st plugboard.Store, keys *seal.Keyring, orgID ulid.ULID, cfg api.AuthSchemeConfig,
+	connection func() (*api.CredentialDataCertificate, error)) (*tls.Config, error) {
 	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
 		return nil, nil
 	}
+	var (
+		cert *api.CredentialDataCertificate
+		err  error
+	)
 	if id := deref(cfg.Oauth2.MTLSCredentialID); id != "" {
-		credID, err := ulid.Parse(id)
-		if err != nil {
+		credID, perr := ulid.Parse(id)
+		if perr != nil {
 			return nil, plugboard.Invalid("the auth scheme config's mtlsCredentialId is not an id")
 		}
 		stored, err := st.GetCredential(ctx, orgID, credID)
 		if err != nil {
 			return nil, err
 		}
-		data, err := OpenCredential(s.keys, stored)
+		data, err := OpenCredential(keys, stored)
 		if err != nil {
 			return nil, err
 		}
-		return TLSConfig(data.Certificate)
+		cert = data.Certificate
+	} else if cert, err = connection(); err != nil {
+		return nil, err
 	}
-	for _, c := range siblings {
-		if c.Type == api.CredentialTypeCertificate {
-			return TLSConfig(c.Data.Certificate)
-		}
+	if cert == nil {
+		return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but no certificate credential is linked: set mtlsCredentialId or give the connection a certificate credential")
 	}
-	return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but the connection has no certificate credential")
+	return TLSConfig(cert)
 }
 
 // TLSConfig builds client TLS settings from a certificate credential: its certificate and key are

@@ -15,15 +15,23 @@ import (
 	"github.com/plugboard/plugboard/internal/seal"
 )
 
+// OpenSecrets returns a stored credential's secrets half (nil when it has none).
+func OpenSecrets(keys *seal.Keyring, c *plugboard.Credential) ([]byte, error) {
+	if c.Sealed == nil {
+		return nil, nil
+	}
+	secrets, err := keys.Open(c.Sealed, seal.CredentialAAD(c.OrganisationID.String(), c.ID.String()))
+	if err != nil {
+		return nil, plugboard.Internal(fmt.Errorf("open credential %s: %w", c.ID, err))
+	}
+	return secrets, nil
+}
+
 // OpenCredential returns a stored credential's full data, secrets included.
 func OpenCredential(keys *seal.Keyring, c *plugboard.Credential) (api.CredentialData, error) {
-	var secrets []byte
-	if c.Sealed != nil {
-		var err error
-		secrets, err = keys.Open(c.Sealed, seal.CredentialAAD(c.OrganisationID.String(), c.ID.String()))
-		if err != nil {
-			return api.CredentialData{}, plugboard.Internal(fmt.Errorf("open credential %s: %w", c.ID, err))
-		}
+	secrets, err := OpenSecrets(keys, c)
+	if err != nil {
+		return api.CredentialData{}, err
 	}
 	data, err := credentials.JoinCredential(api.CredentialType(c.Type), c.Public, secrets)
 	if err != nil {

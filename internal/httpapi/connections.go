@@ -12,14 +12,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
-	"github.com/plugboard/plugboard/internal/seal"
 )
-
-// credentialAAD binds a sealed credential to its organisation and credential id, so a sealed value
-// copied to another row or organisation does not open.
-func credentialAAD(orgID, credentialID ulid.ULID) []byte {
-	return seal.CredentialAAD(orgID.String(), credentialID.String())
-}
 
 // openCredential returns the full data of a stored credential.
 func (s *Server) openCredential(c *plugboard.Credential) (api.CredentialData, error) {
@@ -45,6 +38,11 @@ func (s *Server) connectionResponse(ctx context.Context, st plugboard.Store, c *
 	if err != nil {
 		return api.Connection{}, err
 	}
+	return renderConnection(c, sys)
+}
+
+// renderConnection renders a connection with the configs its system has now.
+func renderConnection(c *plugboard.Connection, sys *plugboard.System) (api.Connection, error) {
 	configs, err := systemConfigs(sys)
 	if err != nil {
 		return api.Connection{}, err
@@ -110,12 +108,16 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			// Credentials made by an exchange are complete: never mix a stored secret (an old refresh
 			// token) into them.
 			if !produced[i] && cc.Credential != nil && string(cc.Credential.Type) == item.old.Credential.Type && missingSecrets(*cc.Credential) {
-				full, err := s.openCredential(&item.old.Credential)
+				oldSecrets, err := access.OpenSecrets(s.keys, &item.old.Credential)
 				if err != nil {
 					return nil, err
 				}
-				if c := cc.Credential.Data; c != nil && c.Oauth2Client != nil && full.Oauth2Client != nil && c.Oauth2Client.ClientSecret == "" &&
-					!sameOrigin(c.Oauth2Client.TokenURL, full.Oauth2Client.TokenURL) {
+				oldPublic, err := credentials.Redacted(cc.Credential.Type, item.old.Credential.Public)
+				if err != nil {
+					return nil, plugboard.Internal(err)
+				}
+				if c := cc.Credential.Data; c != nil && c.Oauth2Client != nil && oldPublic.Oauth2Client != nil && c.Oauth2Client.ClientSecret == "" &&
+					!sameOrigin(c.Oauth2Client.TokenURL, oldPublic.Oauth2Client.TokenURL) {
 					return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.clientSecret",
 						Message: "must be sent again when tokenUrl moves to another origin, so the stored secret never goes to a new host"})
 				}
@@ -124,7 +126,7 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 					cred.Data = &api.CredentialData{}
 				}
 				data := *cred.Data
-				if err := credentials.KeepSecrets(cred.Type, &data, mustSecrets(cred.Type, full)); err != nil {
+				if err := credentials.KeepSecrets(cred.Type, &data, oldSecrets); err != nil {
 					return nil, plugboard.Internal(err)
 				}
 				cred.Data = &data
@@ -165,23 +167,15 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			ccID, credID = item.old.ID, item.old.Credential.ID
 			created = item.old.Credential.CreatedAt
 		}
-		public, secrets, err := credentials.SplitCredential(*cred)
-		if err != nil {
-			return nil, plugboard.Internal(fmt.Errorf("split credential: %w", err))
+		stored := plugboard.Credential{ID: credID, OrganisationID: orgID, ExpiresAt: cred.ExpiresAt, CreatedAt: created, UpdatedAt: now}
+		if err := access.SealInto(s.keys, &stored, cred.Type, cred.Data); err != nil {
+			return nil, err
 		}
-		stored := plugboard.Credential{ID: credID, OrganisationID: orgID, Type: string(cred.Type), Public: public,
-			ExpiresAt: cred.ExpiresAt, CreatedAt: created, UpdatedAt: now}
 		if cred.Type == api.CredentialTypeOauth2Token && cred.Data != nil {
 			stored.RefreshDue = access.RefreshDue(cred.Data.Oauth2Token, now)
 		}
 		if cred.Name != nil {
 			stored.Name = *cred.Name
-		}
-		if secrets != nil {
-			stored.Sealed, err = s.keys.Seal(secrets, credentialAAD(orgID, credID))
-			if err != nil {
-				return nil, plugboard.Internal(fmt.Errorf("seal credential: %w", err))
-			}
 		}
 		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: stored}
 	}
@@ -222,15 +216,6 @@ func missingSecrets(c api.Credential) bool {
 		}
 	}
 	return false
-}
-
-// mustSecrets re-splits opened data to get its secrets half for KeepSecrets.
-func mustSecrets(typ api.CredentialType, data api.CredentialData) []byte {
-	_, secrets, err := credentials.SplitCredential(api.Credential{Type: typ, Data: &data})
-	if err != nil {
-		return nil
-	}
-	return secrets
 }
 
 // templateOffer reads a template, its system and the configs it offers. A missing template is a 404
@@ -324,11 +309,7 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		if err := tx.CreateConnection(ctx, c); err != nil {
 			return err
 		}
-		configs, err := systemConfigs(sys)
-		if err != nil {
-			return err
-		}
-		out, err = toAPIConnection(c, configs)
+		out, err = renderConnection(c, sys)
 		return err
 	})
 	if err != nil {
@@ -412,11 +393,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if err := tx.UpdateConnection(ctx, c); err != nil {
 			return err
 		}
-		configs, err := systemConfigs(sys)
-		if err != nil {
-			return err
-		}
-		out, err = toAPIConnection(c, configs)
+		out, err = renderConnection(c, sys)
 		return err
 	})
 	s.access.Forget(orgID, req.ConnectionId)

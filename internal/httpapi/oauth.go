@@ -189,15 +189,9 @@ func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {
 
 // sealStandalone splits and seals a credential that belongs to no connection.
 func (s *Server) sealStandalone(orgID, id ulid.ULID, c api.Credential, now time.Time) (*plugboard.Credential, error) {
-	public, secrets, err := credentials.SplitCredential(c)
-	if err != nil {
-		return nil, plugboard.Internal(err)
-	}
-	out := &plugboard.Credential{ID: id, OrganisationID: orgID, Type: string(c.Type), Public: public, CreatedAt: now, UpdatedAt: now}
-	if secrets != nil {
-		if out.Sealed, err = s.keys.Seal(secrets, credentialAAD(orgID, id)); err != nil {
-			return nil, plugboard.Internal(err)
-		}
+	out := &plugboard.Credential{ID: id, OrganisationID: orgID, CreatedAt: now, UpdatedAt: now}
+	if err := access.SealInto(s.keys, out, c.Type, c.Data); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -648,55 +642,19 @@ func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboa
 // named by mtlsCredentialId, or else the certificate credential sent with the connection.
 func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential,
 	existing []plugboard.ConnectionCredential) (*tls.Config, error) {
-	var (
-		enabled bool
-		credID  string
-	)
-	switch {
-	case cfg.Oauth2 != nil:
-		enabled = cfg.Oauth2.MTLSEnabled
-		credID = deref(cfg.Oauth2.MTLSCredentialID)
-	default:
-		return nil, nil
-	}
-	if !enabled {
-		return nil, nil
-	}
-	var cert *api.CredentialDataCertificate
-	if credID != "" {
-		id, err := ulid.Parse(credID)
-		if err != nil {
-			return nil, plugboard.Invalid("auth scheme config has an mtlsCredentialId that is not an id")
-		}
-		stored, err := s.store.GetCredential(ctx, orgID, id)
-		if err != nil {
-			return nil, err
-		}
-		data, err := s.openCredential(stored)
-		if err != nil {
-			return nil, err
-		}
-		cert = data.Certificate
-	} else {
+	return access.MTLSConfig(ctx, s.store, s.keys, orgID, *cfg, func() (*api.CredentialDataCertificate, error) {
 		for _, cc := range creds {
-			if cc.Credential != nil && cc.Credential.Type == api.CredentialTypeCertificate && cc.Credential.Data != nil {
-				cert = cc.Credential.Data.Certificate
-				if cert != nil && cert.Key == "" {
-					// Sent back as read, without its key: use the stored one.
-					stored, err := s.storedCertificate(cc, existing)
-					if err != nil {
-						return nil, err
-					}
-					cert = stored
-				}
-				break
+			if cc.Credential == nil || cc.Credential.Type != api.CredentialTypeCertificate || cc.Credential.Data == nil {
+				continue
 			}
+			if cert := cc.Credential.Data.Certificate; cert == nil || cert.Key != "" {
+				return cert, nil
+			}
+			// Sent back as read, without its key: use the stored one.
+			return s.storedCertificate(cc, existing)
 		}
-	}
-	if cert == nil {
-		return nil, plugboard.Invalid("the auth scheme config has mtlsEnabled but no certificate credential is linked: set mtlsCredentialId or send a certificate credential with the connection")
-	}
-	return access.TLSConfig(cert)
+		return nil, nil
+	})
 }
 
 // fullConfig returns a stored config with its sealed secrets (an OAuth 1.0a consumer secret).
