@@ -40,7 +40,7 @@ var (
 const ulidPattern = `^[0-7][0-9A-HJKMNP-TV-Z]{25}$`
 
 func load() {
-	openapi3.DefineStringFormat("ulid", ulidPattern)
+	openapi3.DefineStringFormatValidator("ulid", openapi3.NewRegexpFormatValidator(ulidPattern))
 	// The OAuth callbacks answer with a page; its schema is a string.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()

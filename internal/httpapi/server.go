@@ -180,6 +180,3 @@ func isPublic(path string) bool {
 	}
 	return false
 }
-
-// hasOrgPrefix reports whether the path is under /o/{organisation_id}/.
-func hasOrgPrefix(path string) bool { return strings.HasPrefix(path, "/o/") }

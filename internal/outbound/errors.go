@@ -7,43 +7,21 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"syscall"
 
 	"github.com/plugboard/plugboard"
 )
 
-// Error codes for failed outbound calls, carried by the *plugboard.Error that Classify returns.
-// Like the codes in package plugboard they are API: clients match on them. StatusOf maps them to
-// HTTP statuses.
+// Classify's errors carry the plugboard.EUpstream* codes (refused, unavailable, timeout, too
+// large); the HTTP layer maps them to statuses with the rest of the codes. The names below keep
+// call sites in this package short.
 const (
-	// EUpstreamRefused means the guard refused the upstream's address because it is not public
-	// (or is a cloud metadata address). It is the caller's configuration, not the upstream, that is
-	// wrong, hence 400; the message names the setting that lifts the refusal.
-	EUpstreamRefused = "upstream_refused"
-	// EUpstreamUnavailable means the upstream could not be reached or did not complete the
-	// exchange: DNS failure, connection refused or reset, TLS failure (502).
-	EUpstreamUnavailable = "upstream_unavailable"
-	// EUpstreamTimeout means the upstream did not answer in time (504).
-	EUpstreamTimeout = "upstream_timeout"
-	// EUpstreamTooLarge means the upstream's response body exceeded Config.MaxResponseBytes (502).
-	EUpstreamTooLarge = "upstream_too_large"
+	EUpstreamRefused     = plugboard.EUpstreamRefused
+	EUpstreamUnavailable = plugboard.EUpstreamUnavailable
+	EUpstreamTimeout     = plugboard.EUpstreamTimeout
+	EUpstreamTooLarge    = plugboard.EUpstreamTooLarge
 )
-
-// StatusOf returns the HTTP status for one of the EUpstream* codes, and 0 for any other code, so
-// that the HTTP layer can consult it before its own table.
-func StatusOf(code string) int {
-	switch code {
-	case EUpstreamRefused:
-		return http.StatusBadRequest
-	case EUpstreamUnavailable, EUpstreamTooLarge:
-		return http.StatusBadGateway
-	case EUpstreamTimeout:
-		return http.StatusGatewayTimeout
-	}
-	return 0
-}
 
 // refusedError is returned by the dialer's Control hook when the guard refuses an address. It
 // carries the resolved address for the log; messages shown to clients never include it, since

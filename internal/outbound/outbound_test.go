@@ -21,6 +21,7 @@ import (
 	"code.dny.dev/ssrf"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 )
 
@@ -85,7 +86,7 @@ func assertRefused(t *testing.T, err error, wantHost string, secrets ...string) 
 	if !outbound.IsRefused(pe) {
 		t.Errorf("IsRefused(classified) = false")
 	}
-	if got := outbound.StatusOf(pe.Code); got != http.StatusBadRequest {
+	if got := httpapi.StatusOf(pe.Code); got != http.StatusBadRequest {
 		t.Errorf("StatusOf = %d, want 400", got)
 	}
 	for _, want := range []string{outbound.EnvAllowPrivateNetworks, outbound.EnvAllowCIDRs, wantHost} {
@@ -242,8 +243,8 @@ func TestTimeout(t *testing.T) {
 			if pe == nil || pe.Code != outbound.EUpstreamTimeout {
 				t.Fatalf("Classify(%v) = %v, want %s", err, pe, outbound.EUpstreamTimeout)
 			}
-			if outbound.StatusOf(pe.Code) != http.StatusGatewayTimeout {
-				t.Errorf("StatusOf = %d", outbound.StatusOf(pe.Code))
+			if httpapi.StatusOf(pe.Code) != http.StatusGatewayTimeout {
+				t.Errorf("StatusOf = %d", httpapi.StatusOf(pe.Code))
 			}
 			if strings.Contains(pe.Error(), "s3cret") {
 				t.Errorf("%q leaks the query", pe.Error())
@@ -292,7 +293,7 @@ func TestResponseCap(t *testing.T) {
 				t.Errorf("read %d bytes, more than the cap", len(body))
 			}
 			pe := outbound.Classify(err)
-			if pe.Code != outbound.EUpstreamTooLarge || outbound.StatusOf(pe.Code) != http.StatusBadGateway {
+			if pe.Code != outbound.EUpstreamTooLarge || httpapi.StatusOf(pe.Code) != http.StatusBadGateway {
 				t.Fatalf("Classify(%v) = %v", err, pe)
 			}
 			if !strings.Contains(pe.Message, srv.URL) {
@@ -392,8 +393,8 @@ func TestTLSWithCustomCA(t *testing.T) {
 		if pe == nil || pe.Code != outbound.EUpstreamUnavailable || !strings.Contains(pe.Message, "certificate") {
 			t.Fatalf("Classify(%v) = %v, want %s about the certificate", err, pe, outbound.EUpstreamUnavailable)
 		}
-		if outbound.StatusOf(pe.Code) != http.StatusBadGateway {
-			t.Errorf("StatusOf = %d", outbound.StatusOf(pe.Code))
+		if httpapi.StatusOf(pe.Code) != http.StatusBadGateway {
+			t.Errorf("StatusOf = %d", httpapi.StatusOf(pe.Code))
 		}
 	})
 	t.Run("custom CA, address refused", func(t *testing.T) {
@@ -437,17 +438,18 @@ func TestClassifyPassThrough(t *testing.T) {
 	}
 }
 
+// TestStatusOf checks the statuses the HTTP layer gives the codes Classify returns.
 func TestStatusOf(t *testing.T) {
 	tests := map[string]int{
 		outbound.EUpstreamRefused:     400,
 		outbound.EUpstreamUnavailable: 502,
 		outbound.EUpstreamTimeout:     504,
 		outbound.EUpstreamTooLarge:    502,
-		plugboard.ENotFound:           0,
-		"":                            0,
+		plugboard.ENotFound:           404,
+		"":                            500,
 	}
 	for code, want := range tests {
-		if got := outbound.StatusOf(code); got != want {
+		if got := httpapi.StatusOf(code); got != want {
 			t.Errorf("StatusOf(%q) = %d, want %d", code, got, want)
 		}
 	}
