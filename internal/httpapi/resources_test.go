@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -259,6 +260,26 @@ func TestUnknownPathsAndBodies(t *testing.T) {
 	// Request ids: a sane one is echoed, a hostile one replaced.
 	if id := h.do("GET", "/systems", nil).Header.Get("X-Request-Id"); id == "" {
 		t.Errorf("no request id")
+	}
+	requestID := func(sent string) string {
+		req, err := http.NewRequest("GET", h.srv.URL+"/healthz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Request-Id", sent)
+		res, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header.Get("X-Request-Id")
+	}
+	if got := requestID("trace-abc_123.4"); got != "trace-abc_123.4" {
+		t.Errorf("sane request id came back as %q", got)
+	}
+	hostile := "evil\"} injected=\"1 " + strings.Repeat("x", 80)
+	if got := requestID(hostile); got == "" || got == hostile || strings.ContainsAny(got, "\" =}") {
+		t.Errorf("hostile request id came back as %q", got)
 	}
 }
 
