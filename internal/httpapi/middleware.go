@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +79,7 @@ func (s *Server) requestError(w http.ResponseWriter, r *http.Request, err error)
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		s.writeError(w, r, plugboard.Errorf(plugboard.ETooLarge, "request body is larger than %d bytes", MaxBodyBytes))
+		s.writeError(w, r, plugboard.Errorf(plugboard.ETooLarge, "request body is larger than %d bytes", tooLarge.Limit))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		s.writeError(w, r, &plugboard.Error{Code: plugboard.EInvalid, Message: "request body is not valid JSON",
 			Details: "the body ends before the JSON value does"})
@@ -241,90 +240,96 @@ func (s *Server) withRecovery(next http.Handler) http.Handler {
 	})
 }
 
-// withBodyLimit bounds request bodies.
-func (s *Server) withBodyLimit(next http.Handler) http.Handler {
+// guard admits a routed request before anything reads its body. It finds the operation the route
+// serves in the spec's table (operationOf), authenticates the API key unless the operation is
+// public, requires the path's organisation to be the key's, requires the operation's scope, and
+// bounds the body at the operation's limit. Every route, the proxy's included, passes through it,
+// so what the spec says of an operation is what the server enforces.
+func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Proxied bodies stream to the upstream, whatever their size; API bodies are bounded.
-		if r.Body != nil && !isProxyPath(r.URL.Path) {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withAuth checks the API key of every non-public request. The key names its organisation, so it
-// is looked up by (organisation, key id) and its secret part compared by hash.
-func (s *Server) withAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPublic(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		unauth := &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "missing or unknown API key",
-			Details: "send an API key as 'Authorization: Bearer <key>'"}
-
-		refuse := func(err error) {
-			if isProxyPath(r.URL.Path) {
-				// So callers can tell it from the upstream's own 401.
+		fail := func(err error) {
+			if r.Pattern == proxyPattern {
+				// So callers can tell it from the upstream's own answers.
 				w.Header().Set(HeaderError, "true")
 			}
 			s.writeError(w, r, err)
 		}
-		key, ok := apikey.FromAuthorizationHeader(r.Header.Get("Authorization"))
-		if !ok {
-			refuse(unauth)
-			return
-		}
-		orgID, keyID, secretHash, err := apikey.Parse(key)
-		if err != nil {
-			refuse(unauth)
-			return
-		}
-		if stored, ok := s.keyCache.get(orgID, keyID, secretHash, s.now()); ok {
-			ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
-			ctx = context.WithValue(ctx, ctxAPIKey, stored)
-			next.ServeHTTP(w, r.WithContext(ctx))
-			return
-		}
-		stored, err := s.store.GetAPIKey(r.Context(), orgID, keyID)
-		if err != nil {
-			if plugboard.IsCode(err, plugboard.ENotFound) {
-				refuse(unauth)
+		op := s.operationOf(r)
+		if op == nil {
+			if r.Pattern == proxyPattern {
+				fail(plugboard.Errorf(plugboard.EMethodNotAllowed, "the proxy does not forward %s requests", r.Method))
 				return
 			}
-			refuse(err)
+			fail(plugboard.Internal(fmt.Errorf("route %q has no operation in the spec", r.Pattern)))
 			return
 		}
-		if !apikey.Verify(secretHash, stored.Hash) {
-			refuse(unauth)
-			return
-		}
-		s.keyCache.put(orgID, keyID, stored, s.now())
-		ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
-		ctx = context.WithValue(ctx, ctxAPIKey, stored)
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// checkOrganisation runs after routing: the organisation in the path must be the API key's.
-// Another organisation's resources are answered exactly like missing ones.
-func (s *Server) checkOrganisation(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.PathValue("organisation_id"); p != "" {
-			want, ok := authOrganisation(r.Context())
-			got, err := ulid.Parse(p)
-			if !ok || err != nil || got != want {
-				s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "organisation not found"))
+		if !op.Public {
+			ctx, err := s.authenticate(r)
+			if err != nil {
+				fail(err)
 				return
 			}
+			r = r.WithContext(ctx)
+			if err := checkOrganisation(r); err != nil {
+				fail(err)
+				return
+			}
+			if err := requireScope(ctx, op.Scope); err != nil {
+				fail(err)
+				return
+			}
+		}
+		if r.Body != nil && r.Body != http.NoBody && op.MaxBody > 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, op.MaxBody)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// isProxyPath reports whether a path is under a connection's proxy.
-func isProxyPath(path string) bool {
-	return strings.HasPrefix(path, "/o/") && strings.Contains(path, "/proxy/")
+// authenticate checks the request's API key and returns a context carrying it and its
+// organisation. The key names its organisation, so it is looked up by (organisation, key id) and
+// its secret part compared by hash.
+func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+	unauth := &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "missing or unknown API key",
+		Details: "send an API key as 'Authorization: Bearer <key>'"}
+	key, ok := apikey.FromAuthorizationHeader(r.Header.Get("Authorization"))
+	if !ok {
+		return nil, unauth
+	}
+	orgID, keyID, secretHash, err := apikey.Parse(key)
+	if err != nil {
+		return nil, unauth
+	}
+	stored, ok := s.keyCache.get(orgID, keyID, secretHash, s.now())
+	if !ok {
+		stored, err = s.store.GetAPIKey(r.Context(), orgID, keyID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			return nil, unauth
+		} else if err != nil {
+			return nil, err
+		}
+		if !apikey.Verify(secretHash, stored.Hash) {
+			return nil, unauth
+		}
+		s.keyCache.put(orgID, keyID, stored, s.now())
+	}
+	ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
+	return context.WithValue(ctx, ctxAPIKey, stored), nil
+}
+
+// checkOrganisation requires the organisation in the path to be the API key's. Another
+// organisation's resources are answered exactly like missing ones.
+func checkOrganisation(r *http.Request) error {
+	p := r.PathValue("organisation_id")
+	if p == "" {
+		return nil
+	}
+	want, ok := authOrganisation(r.Context())
+	got, err := ulid.Parse(p)
+	if !ok || err != nil || got != want {
+		return plugboard.Errorf(plugboard.ENotFound, "organisation not found")
+	}
+	return nil
 }
 
 // KeyCacheTTL is how long a verified API key is trusted without reading the store again: the

@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"net/http"
 	"slices"
 
 	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/api"
 )
 
 // API key scopes. A key with no scopes may do everything (keys made before scopes existed, and
@@ -27,17 +25,6 @@ const (
 // Scopes lists every scope, for validation and docs.
 var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin}
 
-// operationScopes says which scope each operation needs; operations not listed need ScopeAdmin.
-var operationScopes = map[string]string{
-	"GetConnection": ScopeRead, "ListConnections": ScopeRead, "ListEnvironmentConnections": ScopeRead,
-	"CreateConnection": ScopeWrite, "UpdateConnection": ScopeWrite, "DeleteConnection": ScopeWrite,
-	"LinkConnectionToEnvironment": ScopeWrite, "UnlinkConnectionFromEnvironment": ScopeWrite,
-	"InitialiseOAuth2Connection": ScopeWrite, "InitialiseOAuth1Connection": ScopeWrite,
-	"AccessConnection": ScopeAccess,
-	// Public: they check no key.
-	"Healthz": "", "Readyz": "", "OAuth2Callback": "", "OAuth1Callback": "",
-}
-
 // requireScope refuses a request whose API key lacks the scope.
 func requireScope(ctx context.Context, scope string) error {
 	if scope == "" {
@@ -51,16 +38,9 @@ func requireScope(ctx context.Context, scope string) error {
 		Details: "create a key with it: plugboard api-keys create --org ORG --scopes " + scope}
 }
 
-// scopeMiddleware checks the scope of every generated operation.
-func scopeMiddleware(f api.StrictHandlerFunc, operationID string) api.StrictHandlerFunc {
-	scope, ok := operationScopes[operationID]
-	if !ok {
-		scope = ScopeAdmin
-	}
-	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error) {
-		if err := requireScope(ctx, scope); err != nil {
-			return nil, err
-		}
-		return f(ctx, w, r, request)
-	}
+// mayReadSecrets reports whether the request's API key may read stored secrets: whether it holds
+// the scope of AccessConnection, the operation that returns them. Such a key may also send a
+// stored secret somewhere new (internal/trust).
+func (s *Server) mayReadSecrets(ctx context.Context) bool {
+	return requireScope(ctx, s.ops.byID["AccessConnection"].Scope) == nil
 }

@@ -43,7 +43,12 @@ type Server struct {
 	keyCache keyCache
 	// proxyTimeout bounds a proxied call's stream.
 	proxyTimeout time.Duration
+	// ops is what the spec says of each operation: who may call it, how large its body may be.
+	ops *operations
 }
+
+// proxyPattern is the route the proxy is served on, by hand, since it streams.
+const proxyPattern = "/o/{organisation_id}/connections/{connection_id}/proxy/{path...}"
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
@@ -105,7 +110,8 @@ func New(cfg Config) http.Handler {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{scopeMiddleware}, api.StrictHTTPServerOptions{
+	s.ops = mustOperations()
+	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestError,
 		ResponseErrorHandlerFunc: s.writeError,
 	})
@@ -115,13 +121,13 @@ func New(cfg Config) http.Handler {
 		s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	// The proxy streams, so it is served by hand rather than through the generated strict handler.
-	mux.HandleFunc("/o/{organisation_id}/connections/{connection_id}/proxy/{path...}", s.serveProxy)
+	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter:       mux,
-		Middlewares:      []api.MiddlewareFunc{s.checkOrganisation},
+		Middlewares:      []api.MiddlewareFunc{s.guard},
 		ErrorHandlerFunc: s.paramError,
 	})
-	return s.withRequestID(s.withLogging(s.withRecovery(s.withBodyLimit(s.withCallbackHeaders(s.withAuth(h))))))
+	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
 }
 
 // allowedReturnURL reports whether a flow may send browsers to u.
@@ -169,14 +175,4 @@ func requestID(ctx context.Context) string {
 func authOrganisation(ctx context.Context) (ulid.ULID, bool) {
 	id, ok := ctx.Value(ctxOrganisation).(ulid.ULID)
 	return id, ok
-}
-
-// isPublic reports whether a path is served without an API key: health, and the OAuth callbacks
-// a provider redirects browsers to (they check the flow's state instead).
-func isPublic(path string) bool {
-	switch path {
-	case "/healthz", "/readyz", "/oauth2/callback", "/oauth1/callback":
-		return true
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -149,6 +150,13 @@ func TestBodiesAreBoundedAndReadOnlyWhenAllowed(t *testing.T) {
 	}
 	if body.n > httpapi.MaxBodyBytes+64<<10 {
 		t.Errorf("read %d bytes of an over-limit body", body.n)
+	}
+	// The proxy streams: a body over the API's limit reaches the upstream whole.
+	up := newUpstream(t)
+	conn := h.apiKeyConnection(up.srv.URL, "SECRET-stream-key")
+	h.must(200, h.do("POST", "/connections/"+conn+"/proxy/upload", bytes.Repeat([]byte("x"), 3*httpapi.MaxBodyBytes)))
+	if _, got := up.last(t); len(got) != 3*httpapi.MaxBodyBytes {
+		t.Errorf("the upstream received %d bytes of a streamed body", len(got))
 	}
 	// Neither a missing key nor a key without the operation's scope costs a byte of body.
 	for _, key := range []string{"", h.keyWith("connections:read")} {
