@@ -24,6 +24,12 @@ type credentialKind struct {
 	secrets []string
 	// exchange is true when the credential must be exchanged with a provider before it is stored.
 	exchange bool
+	// placement are the JSON names of the member's public fields that decide where or how its
+	// secrets are used (internal/trust): changing one moves the stored secrets somewhere new.
+	// Fields named *Url or url count by their origin. inert are the public fields that do not;
+	// every field of the member's schema in api/openapi.yaml is secret, placement or inert (a
+	// test checks), so a new field must be classified before it can be stored.
+	placement, inert []string
 }
 
 // credentialKinds lists every credential type, in the order messages name them.
@@ -31,15 +37,24 @@ var credentialKinds = []credentialKind{
 	{typ: api.CredentialTypeNone, member: "none"},
 	{typ: api.CredentialTypeString, member: "string", secrets: []string{"value"}},
 	{typ: api.CredentialTypeBinary, member: "binary", secrets: []string{"valueBase64"}},
-	{typ: api.CredentialTypeBasicAuth, member: "basicAuth", secrets: []string{"password"}},
-	{typ: api.CredentialTypeOauth2Client, member: "oauth2Client", secrets: []string{"clientSecret"}},
-	{typ: api.CredentialTypeOauth2Code, member: "oauth2Code", secrets: []string{"code"}, exchange: true},
-	{typ: api.CredentialTypeOauth2Password, member: "oauth2Password", secrets: []string{"password"}, exchange: true},
-	{typ: api.CredentialTypeOauth2Token, member: "oauth2Token", secrets: []string{"accessToken", "refreshToken"}},
-	{typ: api.CredentialTypeOauth1, member: "oauth1", secrets: []string{"oauthToken", "oauthVerifier"}, exchange: true},
-	{typ: api.CredentialTypeOauth1Token, member: "oauth1Token", secrets: []string{"token", "tokenSecret"}},
-	{typ: api.CredentialTypeCertificate, member: "certificate", secrets: []string{"key"}},
-	{typ: api.CredentialTypeJwtBearer, member: "jwtBearer", secrets: []string{"secret"}},
+	{typ: api.CredentialTypeBasicAuth, member: "basicAuth", secrets: []string{"password"}, inert: []string{"username"}},
+	{typ: api.CredentialTypeOauth2Client, member: "oauth2Client", secrets: []string{"clientSecret"},
+		placement: []string{"tokenUrl", "tokenEndpointAuthMethod", "mTLSEnabled", "mTLSCredentialId"},
+		inert:     []string{"clientId", "scopes", "additionalParams"}},
+	{typ: api.CredentialTypeOauth2Code, member: "oauth2Code", secrets: []string{"code"}, exchange: true,
+		inert: []string{"state", "additionalParams", "redirectUrl"}},
+	{typ: api.CredentialTypeOauth2Password, member: "oauth2Password", secrets: []string{"password"}, exchange: true,
+		inert: []string{"username"}},
+	{typ: api.CredentialTypeOauth2Token, member: "oauth2Token", secrets: []string{"accessToken", "refreshToken"},
+		inert: []string{"scopes", "tokenType", "expiresAt"}},
+	{typ: api.CredentialTypeOauth1, member: "oauth1", secrets: []string{"oauthToken", "oauthVerifier"}, exchange: true,
+		inert: []string{"state"}},
+	{typ: api.CredentialTypeOauth1Token, member: "oauth1Token", secrets: []string{"token", "tokenSecret"},
+		placement: []string{"additionalParams"}},
+	{typ: api.CredentialTypeCertificate, member: "certificate", secrets: []string{"key"},
+		placement: []string{"certificate", "ca"}},
+	{typ: api.CredentialTypeJwtBearer, member: "jwtBearer", secrets: []string{"secret"},
+		placement: []string{"algorithm", "payload", "expiresIn"}, inert: []string{"authorizationHeaderPrefix"}},
 }
 
 // schemeKind is what this package knows about one auth scheme type.
@@ -51,19 +66,33 @@ type schemeKind struct {
 	// secrets half they are keyed by member + "." + path, for example
 	// "oauth2.grant.authorizationCode.clientSecret". This is the only list of them.
 	secrets []string
+	// placement and inert classify the member's other fields as credentialKind's do, by dotted
+	// path; the base fields (id, description, validationMessages) are the config's identity and
+	// its notes, never placement.
+	placement, inert []string
 }
 
 // schemeKinds lists every auth scheme type, in the order messages name them.
 var schemeKinds = []schemeKind{
 	{typ: api.AuthSchemeTypeNone, member: "none"},
-	{typ: api.AuthSchemeTypeApiKey, member: "apiKey"},
+	{typ: api.AuthSchemeTypeApiKey, member: "apiKey", placement: []string{"name", "in"}},
 	{typ: api.AuthSchemeTypeBasicAuth, member: "basicAuth"},
 	{typ: api.AuthSchemeTypeOauth2, member: "oauth2", secrets: []string{
 		"grant.authorizationCode.clientSecret",
 		"grant.password.clientSecret",
-	}},
-	{typ: api.AuthSchemeTypeOauth1, member: "oauth1", secrets: []string{"consumerSecret"}},
-	{typ: api.AuthSchemeTypeHmac, member: "hmac"},
+	},
+		placement: []string{"authorizeUrl", "tokenUrl", "mtlsEnabled", "mtlsCredentialId", "tokenEndpointAuthMethod", "grant.type"},
+		inert: []string{"scopes", "defaultScopes", "additionalAuthorizeParams", "additionalTokenParams", "pkce", "redirectUrl",
+			"grant.clientCredentials",
+			"grant.authorizationCode.credentialId", "grant.authorizationCode.organisationId", "grant.authorizationCode.clientId",
+			"grant.password.credentialId", "grant.password.organisationId", "grant.password.clientId"}},
+	{typ: api.AuthSchemeTypeOauth1, member: "oauth1", secrets: []string{"consumerSecret"},
+		placement: []string{"signatureMethod", "tempCredentialEndpoint.url", "tempCredentialEndpoint.parameterTransmission",
+			"resourceOwnerAuthorizationEndpoint.url", "tokenEndpoint.url", "tokenEndpoint.parameterTransmission"},
+		inert: []string{"consumerKey", "tokenAuth", "credentialId", "tempCredentialEndpoint.additionalParamConfigs",
+			"resourceOwnerAuthorizationEndpoint.additionalParamConfigs", "resourceOwnerAuthorizationEndpoint.parameterTransmission",
+			"tokenEndpoint.additionalParamConfigs"}},
+	{typ: api.AuthSchemeTypeHmac, member: "hmac", placement: []string{"name", "in", "algorithm", "digestInputs", "encoding"}},
 	{typ: api.AuthSchemeTypeCertificate, member: "certificate"},
 	{typ: api.AuthSchemeTypeJwtBearer, member: "jwtBearer"},
 	{typ: api.AuthSchemeTypeSecret, member: "secret"},

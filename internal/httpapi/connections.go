@@ -12,6 +12,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/trust"
 )
 
 // openCredential returns the full data of a stored credential.
@@ -57,8 +58,11 @@ func renderConnection(c *plugboard.Connection, sys *plugboard.System) (api.Conne
 //
 // produced marks, by index, credentials this server made from a provider exchange: they are stored
 // as they are, without the checks a client's credential gets.
+//
+// change, set on update, says where the connection's requests went and will go: a credential
+// that keeps a stored secret while its Use changes is a move that trust.Check rules on.
 func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredential, offered []api.AuthSchemeConfig,
-	existing []plugboard.ConnectionCredential, prefix string, now time.Time, produced map[int]bool) ([]plugboard.ConnectionCredential, error) {
+	existing []plugboard.ConnectionCredential, prefix string, now time.Time, produced map[int]bool, change *connectionChange) ([]plugboard.ConnectionCredential, error) {
 	var errs []plugboard.FieldError
 	if len(in) == 0 {
 		errs = append(errs, plugboard.FieldError{Field: prefix, Message: "at least one credential is required"})
@@ -68,6 +72,8 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		cfg    *api.AuthSchemeConfig
 		old    *plugboard.ConnectionCredential
 		fields []plugboard.FieldError
+		// kept are the JSON paths of the stored secrets the credential keeps.
+		kept []string
 	}
 	items := make([]prepared, len(in))
 	usedIDs := map[ulid.ULID]bool{}
@@ -112,14 +118,12 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 				if err != nil {
 					return nil, err
 				}
-				oldPublic, err := credentials.Redacted(cc.Credential.Type, item.old.Credential.Public)
+				kept, err := keptSecrets(*cc.Credential, oldSecrets)
 				if err != nil {
-					return nil, plugboard.Internal(err)
+					return nil, err
 				}
-				if c := cc.Credential.Data; c != nil && c.Oauth2Client != nil && oldPublic.Oauth2Client != nil && c.Oauth2Client.ClientSecret == "" &&
-					!sameOrigin(c.Oauth2Client.TokenURL, oldPublic.Oauth2Client.TokenURL) {
-					return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".credential.data.oauth2Client.clientSecret",
-						Message: "must be sent again when tokenUrl moves to another origin, so the stored secret never goes to a new host"})
+				for _, f := range kept {
+					item.kept = append(item.kept, path+".credential.data."+credentials.Member(cc.Credential.Type)+"."+f)
 				}
 				cred := *cc.Credential
 				if cred.Data == nil {
@@ -179,7 +183,36 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: stored}
 	}
+	if change != nil {
+		var moves []trust.Move
+		oldBindings, newBindings := bindings(existing), bindings(out)
+		for i, item := range items {
+			if item.old == nil || len(item.kept) == 0 {
+				continue
+			}
+			from, err := credentialUse(change.oldBase, change.configs, item.old.AuthSchemeConfigID, oldBindings, item.old.Credential.Type, item.old.Credential.Public)
+			if err != nil {
+				return nil, plugboard.Internal(err)
+			}
+			to, err := credentialUse(change.newBase, change.configs, out[i].AuthSchemeConfigID, newBindings, out[i].Credential.Type, out[i].Credential.Public)
+			if err != nil {
+				return nil, plugboard.Internal(err)
+			}
+			moves = append(moves, trust.Move{What: fmt.Sprintf("%s[%d]", prefix, i), From: from, To: to, Resend: item.kept})
+		}
+		if err := trust.Check(change.caller, moves...); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// connectionChange is what the trust rule needs to know of an update: where the connection's
+// requests went and will go (base URLs), and the system's configs by id.
+type connectionChange struct {
+	oldBase, newBase string
+	configs          map[string]api.AuthSchemeConfig
+	caller           trust.Caller
 }
 
 // offeredByID returns the offered config a connection credential names.
@@ -289,7 +322,7 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 				Message: "the connection template is static; end-user connections need a dynamic template"})
 		}
 		now := s.timestamp()
-		creds, err := s.prepareCredentials(orgID, in, offered, nil, "connection.credentials", now, produced)
+		creds, err := s.prepareCredentials(orgID, in, offered, nil, "connection.credentials", now, produced, nil)
 		if err != nil {
 			return err
 		}
@@ -380,7 +413,16 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if existing == nil {
 			existing = []plugboard.ConnectionCredential{}
 		}
-		creds, err := s.prepareCredentials(orgID, in, offered, existing, "credentials", now, produced)
+		configs, err := systemConfigs(sys)
+		if err != nil {
+			return err
+		}
+		change := &connectionChange{oldBase: effectiveBase(c.BaseURL, sys), newBase: effectiveBase(c.BaseURL, sys),
+			configs: configs, caller: s.caller(ctx)}
+		if baseURL != "" {
+			change.newBase = baseURL
+		}
+		creds, err := s.prepareCredentials(orgID, in, offered, existing, "credentials", now, produced, change)
 		if err != nil {
 			return err
 		}

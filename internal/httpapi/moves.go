@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/trust"
+)
+
+// This file describes, for internal/trust, where each stored secret a request touches goes before
+// and after it. The rule itself is trust.Check; nothing here decides.
+
+// caller returns what the trust rule needs to know of the request's API key.
+func (s *Server) caller(ctx context.Context) trust.Caller {
+	return trust.Caller{MayRead: s.mayReadSecrets(ctx), ReadScope: s.ops.byID["AccessConnection"].Scope}
+}
+
+// effectiveBase is where a connection's requests go: its own base URL, else its system's.
+func effectiveBase(connectionBase string, sys *plugboard.System) string {
+	if connectionBase != "" {
+		return connectionBase
+	}
+	return sys.TemplateBaseURL
+}
+
+// credentialUse returns the Use of a connection credential bound to configID: base is the
+// connection's effective base URL, configs the system's configs by id, and bindings the config ids
+// of all the connection's credentials (a certificate also authenticates to the token URLs of the
+// mTLS-enabled OAuth 2.0 configs beside it).
+func credentialUse(base string, configs map[string]api.AuthSchemeConfig, configID string, bindings []string, typ string, public []byte) (trust.Use, error) {
+	u := trust.Use{Origin: credentials.Origin(base), Config: configID}
+	var err error
+	if cfg, ok := configs[configID]; ok {
+		if u.ConfigPlacement, err = credentials.ConfigPlacement(cfg); err != nil {
+			return u, err
+		}
+	}
+	if u.Placement, err = credentials.CredentialPlacement(api.CredentialType(typ), public); err != nil {
+		return u, err
+	}
+	if typ == string(api.CredentialTypeCertificate) {
+		var origins []string
+		for _, id := range bindings {
+			if c, ok := configs[id]; ok && c.Oauth2 != nil && c.Oauth2.MTLSEnabled && deref(c.Oauth2.MTLSCredentialID) == "" {
+				origins = append(origins, credentials.Origin(c.Oauth2.TokenURL))
+			}
+		}
+		slices.Sort(origins)
+		u.Also = strings.Join(slices.Compact(origins), " ")
+	}
+	return u, nil
+}
+
+// bindings returns the config ids of a connection's credentials.
+func bindings(ccs []plugboard.ConnectionCredential) []string {
+	out := make([]string, len(ccs))
+	for i, cc := range ccs {
+		out[i] = cc.AuthSchemeConfigID
+	}
+	return out
+}
+
+// keptSecrets returns the secret fields of c that the request leaves empty while the stored
+// secrets (old, a secrets half) hold a value: the ones an update keeps.
+func keptSecrets(c api.Credential, old []byte) ([]string, error) {
+	stored := map[string]string{}
+	if len(old) > 0 {
+		if err := json.Unmarshal(old, &stored); err != nil {
+			return nil, plugboard.Internal(fmt.Errorf("decode stored secrets: %w", err))
+		}
+	}
+	sent := map[string]string{}
+	if c.Data != nil {
+		if _, secrets, err := credentials.SplitCredential(c); err == nil && secrets != nil {
+			_ = json.Unmarshal(secrets, &sent)
+		}
+	}
+	var kept []string
+	for _, f := range credentials.SecretFields(c.Type) {
+		if sent[f] == "" && stored[f] != "" {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
+}
+
+// eachConnectionOfSystem calls fn with every connection of a system, a page at a time, until fn
+// returns true.
+func eachConnectionOfSystem(ctx context.Context, st plugboard.Store, orgID, systemID ulid.ULID, fn func(*plugboard.Connection) bool) error {
+	page := plugboard.PageRequest{First: plugboard.MaxPageSize}
+	for {
+		res, err := st.ListConnections(ctx, orgID, plugboard.ConnectionFilter{SystemID: systemID}, page)
+		if err != nil {
+			return err
+		}
+		for i := range res.Items {
+			if fn(&res.Items[i]) {
+				return nil
+			}
+		}
+		if res.Next == (ulid.ULID{}) {
+			return nil
+		}
+		page.After = res.Next
+	}
+}
+
+// systemSecretsMove returns a Move for the stored secrets of the system's connections that match
+// (a credential with sealed secrets for which match is true), or nil when none does. Such
+// secrets cannot be sent again in a request about the system, so the Move has no Resend fields.
+func systemSecretsMove(ctx context.Context, st plugboard.Store, orgID, systemID ulid.ULID, what string, from, to trust.Use,
+	match func(c *plugboard.Connection, cc *plugboard.ConnectionCredential) bool) (*trust.Move, error) {
+	var found *trust.Move
+	err := eachConnectionOfSystem(ctx, st, orgID, systemID, func(c *plugboard.Connection) bool {
+		for i := range c.Credentials {
+			cc := &c.Credentials[i]
+			if len(cc.Credential.Sealed) > 0 && match(c, cc) {
+				found = &trust.Move{What: what, From: from, To: to}
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
