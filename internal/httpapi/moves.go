@@ -131,3 +131,82 @@ func systemSecretsMove(ctx context.Context, st plugboard.Store, orgID, systemID 
 	})
 	return found, err
 }
+
+// configMoves returns the moves an auth scheme config change makes. old is the stored config
+// (nil for a new one), cfg the config as it will be stored; keptConfig are the JSON paths of the
+// config's own stored secrets it keeps, keptGrant the path of its grant's client secret when kept.
+// The connections' secrets bound to the config move with it, as does the certificate its
+// mtlsCredentialId names: a request about the config cannot carry those again.
+func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, old *api.AuthSchemeConfig,
+	cfg api.AuthSchemeConfig, keptConfig []string, keptGrant string, c trust.Caller) ([]trust.Move, error) {
+	id := credentials.ConfigID(cfg)
+	place, err := credentials.ConfigPlacement(cfg)
+	if err != nil {
+		return nil, plugboard.Internal(err)
+	}
+	to, from := trust.Use{Config: id, ConfigPlacement: place}, trust.Use{}
+	if old != nil {
+		if from.ConfigPlacement, err = credentials.ConfigPlacement(*old); err != nil {
+			return nil, plugboard.Internal(err)
+		}
+		from.Config = id
+	}
+	var moves []trust.Move
+	if len(keptConfig) > 0 {
+		moves = append(moves, trust.Move{What: "the config's stored secrets", From: from, To: to, Resend: keptConfig})
+	}
+	if keptGrant != "" {
+		moves = append(moves, trust.Move{What: "the grant's client secret", From: from, To: to, Resend: []string{keptGrant}})
+	}
+	if old != nil && from != to && !c.MayRead {
+		m, err := systemSecretsMove(ctx, tx, orgID, systemID, "the secrets of connections using the config", from, to,
+			func(_ *plugboard.Connection, cc *plugboard.ConnectionCredential) bool { return cc.AuthSchemeConfigID == id })
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			moves = append(moves, *m)
+		}
+	}
+	if named := mtlsCredentialID(&cfg); named != "" {
+		mFrom := from
+		if old == nil || mtlsCredentialID(old) != named {
+			mFrom = trust.Use{}
+		}
+		moves = append(moves, trust.Move{What: "the certificate credential mtlsCredentialId names", From: mFrom, To: to})
+	}
+	return moves, nil
+}
+
+func mtlsCredentialID(cfg *api.AuthSchemeConfig) string {
+	if cfg.Oauth2 == nil {
+		return ""
+	}
+	return deref(cfg.Oauth2.MTLSCredentialID)
+}
+
+// keptConfigSecrets returns the JSON paths (from the config's top, after prefix) of the stored
+// secrets (old, a secrets half) that cfg leaves empty.
+func keptConfigSecrets(cfg api.AuthSchemeConfig, old []byte, prefix string) ([]string, error) {
+	stored := map[string]string{}
+	if len(old) > 0 {
+		if err := json.Unmarshal(old, &stored); err != nil {
+			return nil, plugboard.Internal(fmt.Errorf("decode stored config secrets: %w", err))
+		}
+	}
+	sent := map[string]string{}
+	if _, secrets, err := credentials.SplitAuthSchemeConfig(cfg); err == nil && secrets != nil {
+		_ = json.Unmarshal(secrets, &sent)
+	}
+	var kept []string
+	for k, v := range stored {
+		if v != "" && sent[k] == "" {
+			if prefix != "" {
+				k = prefix + "." + k
+			}
+			kept = append(kept, k)
+		}
+	}
+	slices.Sort(kept)
+	return kept, nil
+}

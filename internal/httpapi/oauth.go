@@ -67,13 +67,16 @@ type grantIDs struct {
 // clientId and clientSecret and both ids are filled in; with both set, that credential is updated
 // (JSON Merge Patch: fields left out stay); any other mix is a 400. The secret never stays in the
 // config. prefix is the config's JSON path ("" or "authSchemeConfigs[2]").
-func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, cfg *api.AuthSchemeConfig, prefix string) error {
+//
+// kept names the clientSecret field when the stored secret is kept (sent empty), so that the
+// caller can rule on it if the config now sends it somewhere new.
+func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, cfg *api.AuthSchemeConfig, prefix string) (kept string, err error) {
 	if cfg.Type != api.AuthSchemeTypeOauth2 || cfg.Oauth2 == nil {
-		return nil
+		return "", nil
 	}
 	g, path := grantMember(cfg.Oauth2)
 	if g == nil {
-		return nil
+		return "", nil
 	}
 	if prefix != "" {
 		path = prefix + "." + path
@@ -99,43 +102,42 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 			errs = append(errs, plugboard.FieldError{Field: path + ".clientSecret", Message: "is required to create the grant's client credential (unless mtlsEnabled)"})
 		}
 		if len(errs) > 0 {
-			return plugboard.Invalid("invalid auth scheme config", errs...)
+			return "", plugboard.Invalid("invalid auth scheme config", errs...)
 		}
 		cred := api.Credential{Type: api.CredentialTypeOauth2Client, Data: &api.CredentialData{Oauth2Client: &api.CredentialDataOAuth2Client{
 			ClientID: clientID, ClientSecret: secret, TokenURL: cfg.Oauth2.TokenURL}}}
 		stored, err := s.sealStandalone(orgID, newID(), cred, now)
 		if err != nil {
-			return err
+			return "", err
 		}
 		stored.Name = grantCredentialName(systemID, credentials.ConfigID(*cfg))
 		if err := tx.CreateCredential(ctx, stored); err != nil {
-			return err
+			return "", err
 		}
 		*g.credentialID, *g.organisationID = stored.ID, orgID
 	case *g.credentialID != zero && *g.organisationID != zero:
 		if *g.organisationID != orgID {
-			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".organisationId",
+			return "", plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".organisationId",
 				Message: "must be this organisation: credentials of other organisations cannot be used"})
 		}
 		old, err := tx.GetCredential(ctx, orgID, *g.credentialID)
 		if plugboard.IsCode(err, plugboard.ENotFound) {
-			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId", Message: "no such credential"})
+			return "", plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId", Message: "no such credential"})
 		} else if err != nil {
-			return err
+			return "", err
 		}
 		// Only the credential this config's grant created may be named: another credential (a
 		// connection's, another config's) would have its secret sent to this config's token URL.
 		if old.Type != string(api.CredentialTypeOauth2Client) || old.Name != grantCredentialName(systemID, credentials.ConfigID(*cfg)) {
-			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId",
+			return "", plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".credentialId",
 				Message: "is not the client credential of this config's grant; leave both ids unset to create one"})
 		}
 		data, err := s.openCredential(old)
 		if err != nil {
-			return err
+			return "", err
 		}
-		if secret == "" && !sameOrigin(data.Oauth2Client.TokenURL, cfg.Oauth2.TokenURL) {
-			return plugboard.Invalid("invalid auth scheme config", plugboard.FieldError{Field: path + ".clientSecret",
-				Message: "must be sent again when tokenUrl moves to another origin, so the stored secret never goes to a new host"})
+		if secret == "" && data.Oauth2Client.ClientSecret != "" {
+			kept = path + ".clientSecret"
 		}
 		if clientID != "" {
 			data.Oauth2Client.ClientID = clientID
@@ -146,36 +148,29 @@ func (s *Server) bindGrantCredential(ctx context.Context, tx plugboard.Store, or
 		data.Oauth2Client.TokenURL = cfg.Oauth2.TokenURL
 		updated, err := s.sealStandalone(orgID, old.ID, api.Credential{Type: api.CredentialTypeOauth2Client, Data: &data}, now)
 		if err != nil {
-			return err
+			return "", err
 		}
 		updated.Name, updated.CreatedAt = old.Name, old.CreatedAt
 		if err := tx.UpdateCredential(ctx, updated); err != nil {
-			return err
+			return "", err
 		}
 		if g.clientID == nil || *g.clientID == "" {
 			id := data.Oauth2Client.ClientID
 			setClientID(cfg.Oauth2, id)
 		}
 	default:
-		return plugboard.Invalid("invalid auth scheme config",
+		return "", plugboard.Invalid("invalid auth scheme config",
 			plugboard.FieldError{Field: path + ".credentialId", Message: "set both credentialId and organisationId, or neither"})
 	}
 	empty := ""
 	*g.clientSecret = &empty
-	return nil
+	return kept, nil
 }
 
 // grantCredentialName names the client credential a config's grant created, binding it to that
 // system and config.
 func grantCredentialName(systemID ulid.ULID, configID string) string {
 	return "grant client of system " + systemID.String() + " config " + configID
-}
-
-// sameOrigin reports whether two URLs share scheme, host and port.
-func sameOrigin(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }
 
 func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {

@@ -364,13 +364,15 @@ func TestOAuth2Hardening(t *testing.T) {
 	assertField(t, r.Error(t), "authSchemeConfigs[0].oauth2.grant.authorizationCode.credentialId", "is not the client credential of this config's grant")
 	_ = other
 
-	// Moving the token URL to another origin needs the secret again.
+	// Moving the token URL to another origin needs the secret again, from a key that may not read
+	// it (internal/trust).
+	admin := h.keyWith("admin")
 	moved := obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "", "authorizeUrl": p.AuthorizeURL, "tokenUrl": sink.URL + "/token",
 		"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"credentialId": st.credentialID, "organisationId": h.org.String()}}}}
-	r = h.must(400, h.do("PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
+	r = h.must(400, h.doAs(admin, h.org, "PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
 	assertField(t, r.Error(t), "oauth2.grant.authorizationCode.clientSecret", "must be sent again")
 	moved["oauth2"].(obj)["grant"].(obj)["authorizationCode"].(obj)["clientSecret"] = "SECRET-new-secret-for-new-host"
-	h.must(201, h.do("PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
+	h.must(201, h.doAs(admin, h.org, "PUT", "/systems/"+st.systemID+"/auth-scheme-configs/oauth2-code", moved))
 
 	// Return URLs only go to allowed origins.
 	body := obj{"authorizeUrl": p.AuthorizeURL, "clientId": p.ClientID, "credential": obj{"id": st.credentialID}, "returnUrl": "https://evil.example/phish"}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/trust"
 )
 
 // Control headers a caller sends the proxy; never forwarded.
@@ -82,14 +84,15 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	base := p.BaseURL
 	if override := r.Header.Get(HeaderBaseURL); override != "" {
-		// Choosing where the credentials go is as good as reading them: it takes the access scope.
-		if err := requireScope(ctx, ScopeAccess); err != nil {
-			fail(plugboard.Errorf(plugboard.EForbidden, "%s sends the connection's credentials to another host, which needs the scope %s", HeaderBaseURL, ScopeAccess))
-			return
-		}
 		override, err := normaliseBaseURL(override)
 		if err != nil {
 			fail(plugboard.Invalid("invalid "+HeaderBaseURL, plugboard.FieldError{Field: HeaderBaseURL, Message: err.Error()}))
+			return
+		}
+		// Choosing where the credentials go is as good as reading them (internal/trust).
+		if err := trust.Check(s.caller(ctx), trust.Move{What: HeaderBaseURL,
+			From: trust.Use{Origin: credentials.Origin(base)}, To: trust.Use{Origin: credentials.Origin(override)}}); err != nil {
+			fail(err)
 			return
 		}
 		if strings.HasPrefix(base, "https://") && strings.HasPrefix(override, "http://") {

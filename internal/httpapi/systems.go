@@ -11,6 +11,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/trust"
 )
 
 // configAAD binds a sealed auth scheme config secret to its organisation, system and config id.
@@ -73,15 +74,25 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 	sys := &plugboard.System{ID: newID(), OrganisationID: req.OrganisationId, Name: b.Name, Domain: b.Domain,
 		TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels, CreatedAt: now, UpdatedAt: now}
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		var moves []trust.Move
 		for i, c := range b.AuthSchemeConfigs {
-			if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i)); err != nil {
+			kept, err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i))
+			if err != nil {
 				return err
 			}
+			m, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, nil, c, nil, kept, s.caller(ctx))
+			if err != nil {
+				return err
+			}
+			moves = append(moves, m...)
 			sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
 			if err != nil {
 				return err
 			}
 			sys.AuthSchemeConfigs = append(sys.AuthSchemeConfigs, sc)
+		}
+		if err := trust.Check(s.caller(ctx), moves...); err != nil {
+			return err
 		}
 		return tx.CreateSystem(ctx, sys)
 	})
@@ -164,6 +175,20 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 			sys.Domain = *b.Domain
 		}
 		if b.TemplateBaseUrl != nil {
+			// Connections without a base URL of their own follow the system's: their secrets move.
+			from, to := trust.Use{Origin: credentials.Origin(sys.TemplateBaseURL)}, trust.Use{Origin: credentials.Origin(*b.TemplateBaseUrl)}
+			if c := s.caller(ctx); from != to && !c.MayRead {
+				m, err := systemSecretsMove(ctx, tx, req.OrganisationId, sys.ID, "the secrets of connections that use the system's templateBaseUrl",
+					from, to, func(c *plugboard.Connection, _ *plugboard.ConnectionCredential) bool { return c.BaseURL == "" })
+				if err != nil {
+					return err
+				}
+				if m != nil {
+					if err := trust.Check(c, *m); err != nil {
+						return err
+					}
+				}
+			}
 			sys.TemplateBaseURL = *b.TemplateBaseUrl
 		}
 		sys.UpdatedAt = s.timestamp()
@@ -206,6 +231,10 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			return err
 		}
 		// Fill secrets sent empty from the stored config first, so that validation sees them.
+		var (
+			previous   *api.AuthSchemeConfig
+			keptConfig []string
+		)
 		for _, old := range sys.AuthSchemeConfigs {
 			if old.ID == req.AuthSchemeConfigId && old.Type != string(cfg.Type) {
 				// Credentials stored for the config were checked against its type; a new type
@@ -213,12 +242,23 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 				return plugboard.Errorf(plugboard.EConflict,
 					"auth scheme config %q is of type %s; delete it and add one of type %s, or use another id", old.ID, old.Type, cfg.Type)
 			}
-			if old.ID != req.AuthSchemeConfigId || old.Sealed == nil {
+			if old.ID != req.AuthSchemeConfigId {
+				continue
+			}
+			p, err := publicConfig(old)
+			if err != nil {
+				return err
+			}
+			previous = &p
+			if old.Sealed == nil {
 				continue
 			}
 			secrets, err := s.keys.Open(old.Sealed, configAAD(req.OrganisationId, sys.ID, old.ID))
 			if err != nil {
 				return plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", old.ID, err))
+			}
+			if keptConfig, err = keptConfigSecrets(cfg, secrets, ""); err != nil {
+				return err
 			}
 			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
 				return plugboard.Internal(err)
@@ -227,7 +267,15 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
 			return plugboard.Invalid("invalid auth scheme config", errs...)
 		}
-		if err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, ""); err != nil {
+		keptGrant, err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, "")
+		if err != nil {
+			return err
+		}
+		moves, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, previous, cfg, keptConfig, keptGrant, s.caller(ctx))
+		if err != nil {
+			return err
+		}
+		if err := trust.Check(s.caller(ctx), moves...); err != nil {
 			return err
 		}
 		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)
