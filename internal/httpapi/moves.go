@@ -160,7 +160,9 @@ func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, sys
 	}
 	if old != nil && from != to && !c.MayRead {
 		m, err := systemSecretsMove(ctx, tx, orgID, systemID, "the secrets of connections using the config", from, to,
-			func(_ *plugboard.Connection, cc *plugboard.ConnectionCredential) bool { return cc.AuthSchemeConfigID == id })
+			func(_ *plugboard.Connection, cc *plugboard.ConnectionCredential) bool {
+				return cc.AuthSchemeConfigID == id
+			})
 		if err != nil {
 			return nil, err
 		}
