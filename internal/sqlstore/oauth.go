@@ -66,12 +66,12 @@ func (o *ops) UpdateCredential(ctx context.Context, c *plugboard.Credential) err
 }
 
 const oauthStateCols = `organisation_id, id, kind, system_id, config_id, redirect_uri, return_url, client_id, sealed,
-	created_at, expires_at, consumed_at`
+	created_at, expires_at, consumed_at, opener_origin`
 
 func scanOAuthState(r interface{ Scan(...any) error }) (*plugboard.OAuthState, error) {
 	var st plugboard.OAuthState
 	err := r.Scan(idCol{&st.OrganisationID}, &st.ID, &st.Kind, idCol{&st.SystemID}, &st.ConfigID, &st.RedirectURI,
-		&st.ReturnURL, &st.ClientID, bytesCol{&st.Sealed}, timeCol{&st.CreatedAt}, timeCol{&st.ExpiresAt}, nullTimeCol{&st.ConsumedAt})
+		&st.ReturnURL, &st.ClientID, bytesCol{&st.Sealed}, timeCol{&st.CreatedAt}, timeCol{&st.ExpiresAt}, nullTimeCol{&st.ConsumedAt}, &st.OpenerOrigin)
 	return &st, err
 }
 
@@ -87,9 +87,9 @@ func (o *ops) CreateOAuthState(ctx context.Context, st *plugboard.OAuthState) er
 			idValue(st.OrganisationID), timeValue(st.CreatedAt.Add(-24*time.Hour))); err != nil {
 			return o.d.translate(err, "drop expired OAuth states", nil)
 		}
-		_, err := o.exec(ctx, "INSERT INTO oauth_states ("+oauthStateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+		_, err := o.exec(ctx, "INSERT INTO oauth_states ("+oauthStateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
 			idValue(st.OrganisationID), st.ID, st.Kind, idValue(st.SystemID), st.ConfigID, st.RedirectURI, st.ReturnURL,
-			st.ClientID, nullBytesValue(st.Sealed), timeValue(st.CreatedAt), timeValue(st.ExpiresAt))
+			st.ClientID, nullBytesValue(st.Sealed), timeValue(st.CreatedAt), timeValue(st.ExpiresAt), st.OpenerOrigin)
 		return o.d.translate(err, "create OAuth state", &onError{conflict: "OAuth state already exists",
 			fkCode: plugboard.ENotFound, fkMsg: "organisation " + st.OrganisationID.String() + " not found"})
 	})

@@ -47,11 +47,13 @@ func testStandaloneCredentials(t *testing.T, f *fixture) {
 func testOAuthStates(t *testing.T, f *fixture) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	st := &plugboard.OAuthState{ID: "hash-1", OrganisationID: f.org, Kind: "oauth2", SystemID: f.system.ID, ConfigID: "oauth2",
-		RedirectURI: "http://127.0.0.1:62168/oauth/callback", ClientID: "abc", Sealed: []byte("verifier"), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		RedirectURI: "http://127.0.0.1:62168/oauth/callback", ReturnURL: "https://app.example/done", OpenerOrigin: "https://app.example",
+		ClientID: "abc", Sealed: []byte("verifier"), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
 	must(t, f.s.CreateOAuthState(f.ctx, st))
 	got, err := f.s.GetOAuthState(f.ctx, f.org, "hash-1")
 	must(t, err)
-	if got.RedirectURI != st.RedirectURI || string(got.Sealed) != "verifier" || got.ConsumedAt != nil || !got.ExpiresAt.Equal(st.ExpiresAt) {
+	if got.RedirectURI != st.RedirectURI || got.ReturnURL != st.ReturnURL || got.OpenerOrigin != st.OpenerOrigin ||
+		string(got.Sealed) != "verifier" || got.ConsumedAt != nil || !got.ExpiresAt.Equal(st.ExpiresAt) {
 		t.Errorf("got %+v", got)
 	}
 	if _, err := f.s.GetOAuthState(f.ctx, f.other, "hash-1"); !plugboard.IsCode(err, plugboard.ENotFound) {
