@@ -171,6 +171,33 @@ func grantCredentialName(systemID ulid.ULID, configID string) string {
 	return "grant client of system " + systemID.String() + " config " + configID
 }
 
+// deleteGrantCredential deletes, in tx, the client credential an OAuth 2.0 config's grant created,
+// as the config goes: nothing else can reach it after. A credential the config names but did not
+// create (its name binds it to another system or config) is not the config's to delete.
+func deleteGrantCredential(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) error {
+	if c.Type != string(api.AuthSchemeTypeOauth2) {
+		return nil
+	}
+	cfg, err := publicConfig(c)
+	if err != nil {
+		return err
+	}
+	g, _ := grantMember(cfg.Oauth2)
+	if g == nil || *g.credentialID == (ulid.ULID{}) {
+		return nil
+	}
+	cred, err := tx.GetCredential(ctx, orgID, *g.credentialID)
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if cred.Type != string(api.CredentialTypeOauth2Client) || cred.Name != grantCredentialName(systemID, c.ID) {
+		return nil
+	}
+	return tx.DeleteCredential(ctx, orgID, cred.ID)
+}
+
 // sameOrigin reports whether two URLs share scheme, host and port.
 func sameOrigin(a, b string) bool {
 	ua, err1 := url.Parse(a)

@@ -41,6 +41,25 @@ func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	return cr, nil
 }
 
+// DeleteCredential removes a credential that belongs to no connection.
+func (o *ops) DeleteCredential(ctx context.Context, orgID, id ulid.ULID) error {
+	return o.inTx(ctx, func(o *ops) error {
+		owned, err := o.exists(ctx, "SELECT 1 FROM connection_credentials WHERE organisation_id = ? AND credential_id = ?",
+			idValue(orgID), idValue(id))
+		if err != nil {
+			return err
+		}
+		if owned {
+			return plugboard.Errorf(plugboard.EConflict, "credential %s belongs to a connection; it goes with the connection", id)
+		}
+		res, err := o.exec(ctx, "DELETE FROM credentials WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+		if err != nil {
+			return o.d.translate(err, "delete credential", &onError{fkCode: plugboard.EConflict, fkMsg: "credential " + id.String() + " is in use"})
+		}
+		return o.affected(res, "credential "+id.String()+" not found")
+	})
+}
+
 // RowLocks reports whether LockCredential locks a row rather than the whole database.
 func (o *ops) RowLocks() bool { return o.d.forUpdate != "" }
 
