@@ -172,4 +172,8 @@ type OAuthState struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	ConsumedAt  *time.Time
+
+	// OpenerOrigin is the origin (scheme://host[:port]) the callback page may post the flow's
+	// result to; empty means the server's own public origin, never any origin.
+	OpenerOrigin string
 }

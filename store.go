@@ -74,6 +74,10 @@ type Store interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	// GetCredential returns any credential of the organisation by id, or ENotFound.
 	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
+	// DeleteCredential removes a credential that belongs to no connection (a grant's client secret,
+	// deleted with the config or system that owns it); ENotFound if it does not exist; EConflict if it
+	// belongs to a connection (those go with their connection).
+	DeleteCredential(ctx context.Context, orgID, id ulid.ULID) error
 	// RowLocks reports whether LockCredential locks one row (PostgreSQL) rather than every writer
 	// (SQLite). Refreshes hold the lock over the provider call only when it locks one row.
 	RowLocks() bool

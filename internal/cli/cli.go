@@ -470,20 +470,19 @@ func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	var scopes string
 	fs.StringVar(&org, "org", "", "organisation id (required)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	fs.StringVar(&scopes, "scopes", "", "comma-separated scopes the key may use ("+strings.Join(httpapi.Scopes, ", ")+"); empty means all")
+	fs.StringVar(&scopes, "scopes", "", "comma-separated scopes the key may use ("+strings.Join(httpapi.Scopes, ", ")+"); leave the flag out for a key that may do everything")
 	storeFlags(fs, &cfg, getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var scopeList []string
-	for _, sc := range strings.Split(scopes, ",") {
-		if sc = strings.TrimSpace(sc); sc == "" {
-			continue
+	scopesSet := false
+	fs.Visit(func(f *flag.Flag) { scopesSet = scopesSet || f.Name == "scopes" })
+	if scopesSet {
+		var err error
+		if scopeList, err = parseScopes(scopes); err != nil {
+			return err
 		}
-		if !slices.Contains(httpapi.Scopes, sc) {
-			return fmt.Errorf("--scopes: unknown scope %q (known: %s)", sc, strings.Join(httpapi.Scopes, ", "))
-		}
-		scopeList = append(scopeList, sc)
 	}
 	orgID, err := ulid.Parse(org)
 	if err != nil {
@@ -506,4 +505,32 @@ func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "API key: %s\n", key)
 	return nil
+}
+
+// parseScopes reads the value of --scopes. A key with no scopes may do everything, so a value that
+// names none (blank, only commas) or has an empty item is refused rather than read as "all": an
+// operator who passes --scopes meant to restrict the key.
+func parseScopes(value string) ([]string, error) {
+	known := strings.Join(httpapi.Scopes, ", ")
+	invalid := func(msg string) error {
+		return &plugboard.Error{Code: plugboard.EInvalid, Message: "--scopes " + msg,
+			Fields:  []plugboard.FieldError{{Field: "--scopes", Message: msg}},
+			Details: "known scopes: " + known + "; leave --scopes out for a key that may do everything"}
+	}
+	if strings.TrimSpace(value) == "" {
+		return nil, invalid("names no scope")
+	}
+	var out []string
+	for _, sc := range strings.Split(value, ",") {
+		sc = strings.TrimSpace(sc)
+		switch {
+		case sc == "":
+			return nil, invalid("has an empty item")
+		case !slices.Contains(httpapi.Scopes, sc):
+			return nil, invalid(fmt.Sprintf("names an unknown scope %q", sc))
+		case !slices.Contains(out, sc):
+			out = append(out, sc)
+		}
+	}
+	return out, nil
 }

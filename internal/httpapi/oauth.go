@@ -173,6 +173,33 @@ func grantCredentialName(systemID ulid.ULID, configID string) string {
 	return "grant client of system " + systemID.String() + " config " + configID
 }
 
+// deleteGrantCredential deletes, in tx, the client credential an OAuth 2.0 config's grant created,
+// as the config goes: nothing else can reach it after. A credential the config names but did not
+// create (its name binds it to another system or config) is not the config's to delete.
+func deleteGrantCredential(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) error {
+	if c.Type != string(api.AuthSchemeTypeOauth2) {
+		return nil
+	}
+	cfg, err := publicConfig(c)
+	if err != nil {
+		return err
+	}
+	g, _ := grantMember(cfg.Oauth2)
+	if g == nil || *g.credentialID == (ulid.ULID{}) {
+		return nil
+	}
+	cred, err := tx.GetCredential(ctx, orgID, *g.credentialID)
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if cred.Type != string(api.CredentialTypeOauth2Client) || cred.Name != grantCredentialName(systemID, c.ID) {
+		return nil
+	}
+	return tx.DeleteCredential(ctx, orgID, cred.ID)
+}
+
 func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {
 	switch {
 	case c.Grant.AuthorizationCode != nil:
@@ -223,6 +250,10 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	}
 	if b.ReturnURL != "" && (!absoluteHTTP(b.ReturnURL) || !s.allowedReturnURL(b.ReturnURL)) {
 		errs = append(errs, plugboard.FieldError{Field: "returnUrl", Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
+	}
+	openerOrigin, fe := s.openerOrigin(b.OpenerOrigin)
+	if fe != nil {
+		errs = append(errs, *fe)
 	}
 	extra, err := url.ParseQuery(b.AdditionalParams)
 	if err != nil {
@@ -300,7 +331,7 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	}
 	now := s.timestamp()
 	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth2", SystemID: sys.ID, ConfigID: cfg.Oauth2.ID,
-		RedirectURI: redirect, ReturnURL: b.ReturnURL, ClientID: clientID, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
+		RedirectURI: redirect, ReturnURL: b.ReturnURL, OpenerOrigin: openerOrigin, ClientID: clientID, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
 	{
 		raw, _ := json.Marshal(secrets)
 		if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
@@ -337,19 +368,49 @@ func absoluteHTTP(v string) bool {
 }
 
 // callbackPage hands the result of a flow to the window that opened it, and says so to the user.
+// Origin is the one origin the browser may deliver the result to (rendered as a JavaScript string by
+// html/template); without one, nothing is posted.
 var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Plugboard</title></head>
 <body><p>{{.Text}}</p>
-<script>
+{{if .Origin}}<script>
 (function () {
   var result = {{.Result}};
   if (window.opener) { window.opener.postMessage(result, {{.Origin}}); window.close(); }
 })();
-</script></body></html>`))
+</script>{{end}}</body></html>`))
 
-// callbackResponse renders the page, or redirects to the flow's return URL with params.
-func callbackResponse(returnURL string, params url.Values, text string) (redirect *string, page *bytes.Buffer, err error) {
-	if returnURL != "" {
+// openerOriginProblem says what an openerOrigin must be.
+const openerOriginProblem = "must be an origin, scheme://host[:port] with no path, on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"
+
+// openerOrigin checks an initialise request's openerOrigin and returns it as the browser writes
+// origins (scheme and host lower-cased); "" when absent.
+func (s *Server) openerOrigin(raw string) (string, *plugboard.FieldError) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" ||
+		u.Path != "" || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") ||
+		!s.allowedReturnURL(raw) {
+		return "", &plugboard.FieldError{Field: "openerOrigin", Message: openerOriginProblem}
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// publicOrigin is the origin of the server's public URL, "" if it has none.
+func (s *Server) publicOrigin() string {
+	u, err := url.Parse(s.publicURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// callbackResponse renders the page, or redirects to the flow's return URL with params. The page
+// posts only to the origin the flow was initialised with, else to the server's own.
+func (s *Server) callbackResponse(st *plugboard.OAuthState, params url.Values, text string) (redirect *string, page *bytes.Buffer, err error) {
+	if returnURL := st.ReturnURL; returnURL != "" {
 		u, err := url.Parse(returnURL)
 		if err != nil {
 			return nil, nil, plugboard.Internal(err)
@@ -366,9 +427,12 @@ func callbackResponse(returnURL string, params url.Values, text string) (redirec
 	for k := range params {
 		result[k] = params.Get(k)
 	}
+	origin := st.OpenerOrigin
+	if origin == "" {
+		origin = s.publicOrigin()
+	}
 	var buf bytes.Buffer
-	// The code is useless without an API key of the organisation, so any opener may have it.
-	err = callbackPage.Execute(&buf, map[string]any{"Text": text, "Result": result, "Origin": "*"})
+	err = callbackPage.Execute(&buf, map[string]any{"Text": text, "Result": result, "Origin": origin})
 	return nil, &buf, err
 }
 
@@ -417,7 +481,7 @@ func (s *Server) OAuth2Callback(ctx context.Context, req api.OAuth2CallbackReque
 	} else {
 		params.Set("code", deref(p.Code))
 	}
-	loc, page, err := callbackResponse(st.ReturnURL, params, text)
+	loc, page, err := s.callbackResponse(st, params, text)
 	if err != nil {
 		return nil, err
 	}
@@ -713,6 +777,10 @@ func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.Initial
 		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "returnUrl",
 			Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
 	}
+	openerOrigin, fe := s.openerOrigin(b.OpenerOrigin)
+	if fe != nil {
+		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", *fe)
+	}
 	if b.Credential.OrganisationID != (ulid.ULID{}) && b.Credential.OrganisationID != orgID {
 		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "credential.organisationId", Message: "must be this organisation"})
 	}
@@ -737,7 +805,7 @@ func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.Initial
 	raw, _ := json.Marshal(stateSecrets{RequestToken: token, RequestSecret: secret})
 	now := s.timestamp()
 	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth1", SystemID: sys.ID, ConfigID: cfg.Oauth1.ID,
-		RedirectURI: callback, ReturnURL: b.ReturnURL, ClientID: ep.ConsumerKey, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
+		RedirectURI: callback, ReturnURL: b.ReturnURL, OpenerOrigin: openerOrigin, ClientID: ep.ConsumerKey, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
 	if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
 		return nil, plugboard.Internal(err)
 	}
@@ -766,7 +834,7 @@ func (s *Server) OAuth1Callback(ctx context.Context, req api.OAuth1CallbackReque
 			plugboard.FieldError{Field: "oauth_token", Message: "is not this flow's temporary token, or oauth_verifier is missing"})
 	}
 	params := url.Values{"state": {state}, "oauth_token": {secrets.RequestToken}, "oauth_verifier": {deref(p.OauthVerifier)}}
-	loc, page, err := callbackResponse(st.ReturnURL, params, "Connected. You can close this window.")
+	loc, page, err := s.callbackResponse(st, params, "Connected. You can close this window.")
 	if err != nil {
 		return nil, err
 	}

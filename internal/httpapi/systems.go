@@ -207,7 +207,23 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 
 // DeleteSystem implements api.StrictServerInterface.
 func (s *Server) DeleteSystem(ctx context.Context, req api.DeleteSystemRequestObject) (api.DeleteSystemResponseObject, error) {
-	if err := s.store.DeleteSystem(ctx, req.OrganisationId, req.SystemId); err != nil {
+	// The configs' grant credentials go in the same transaction: a refused delete keeps them all.
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		sys, err := tx.GetSystem(ctx, req.OrganisationId, req.SystemId)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSystem(ctx, req.OrganisationId, req.SystemId); err != nil {
+			return err
+		}
+		for _, c := range sys.AuthSchemeConfigs {
+			if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return api.DeleteSystem204Response{}, nil
@@ -298,7 +314,23 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 
 // DeleteAuthSchemeConfig implements api.StrictServerInterface.
 func (s *Server) DeleteAuthSchemeConfig(ctx context.Context, req api.DeleteAuthSchemeConfigRequestObject) (api.DeleteAuthSchemeConfigResponseObject, error) {
-	if err := s.store.DeleteAuthSchemeConfig(ctx, req.OrganisationId, req.SystemId, req.AuthSchemeConfigId); err != nil {
+	// The config's grant credential goes in the same transaction: a refused delete keeps both.
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		sys, err := tx.GetSystem(ctx, req.OrganisationId, req.SystemId)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteAuthSchemeConfig(ctx, req.OrganisationId, req.SystemId, req.AuthSchemeConfigId); err != nil {
+			return err
+		}
+		for _, c := range sys.AuthSchemeConfigs {
+			if c.ID == req.AuthSchemeConfigId {
+				return deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.access.ForgetAll()

@@ -41,6 +41,25 @@ func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	return cr, nil
 }
 
+// DeleteCredential removes a credential that belongs to no connection.
+func (o *ops) DeleteCredential(ctx context.Context, orgID, id ulid.ULID) error {
+	return o.inTx(ctx, func(o *ops) error {
+		owned, err := o.exists(ctx, "SELECT 1 FROM connection_credentials WHERE organisation_id = ? AND credential_id = ?",
+			idValue(orgID), idValue(id))
+		if err != nil {
+			return err
+		}
+		if owned {
+			return plugboard.Errorf(plugboard.EConflict, "credential %s belongs to a connection; it goes with the connection", id)
+		}
+		res, err := o.exec(ctx, "DELETE FROM credentials WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+		if err != nil {
+			return o.d.translate(err, "delete credential", &onError{fkCode: plugboard.EConflict, fkMsg: "credential " + id.String() + " is in use"})
+		}
+		return o.affected(res, "credential "+id.String()+" not found")
+	})
+}
+
 // RowLocks reports whether LockCredential locks a row rather than the whole database.
 func (o *ops) RowLocks() bool { return o.d.forUpdate != "" }
 
@@ -66,12 +85,12 @@ func (o *ops) UpdateCredential(ctx context.Context, c *plugboard.Credential) err
 }
 
 const oauthStateCols = `organisation_id, id, kind, system_id, config_id, redirect_uri, return_url, client_id, sealed,
-	created_at, expires_at, consumed_at`
+	created_at, expires_at, consumed_at, opener_origin`
 
 func scanOAuthState(r interface{ Scan(...any) error }) (*plugboard.OAuthState, error) {
 	var st plugboard.OAuthState
 	err := r.Scan(idCol{&st.OrganisationID}, &st.ID, &st.Kind, idCol{&st.SystemID}, &st.ConfigID, &st.RedirectURI,
-		&st.ReturnURL, &st.ClientID, bytesCol{&st.Sealed}, timeCol{&st.CreatedAt}, timeCol{&st.ExpiresAt}, nullTimeCol{&st.ConsumedAt})
+		&st.ReturnURL, &st.ClientID, bytesCol{&st.Sealed}, timeCol{&st.CreatedAt}, timeCol{&st.ExpiresAt}, nullTimeCol{&st.ConsumedAt}, &st.OpenerOrigin)
 	return &st, err
 }
 
@@ -87,9 +106,9 @@ func (o *ops) CreateOAuthState(ctx context.Context, st *plugboard.OAuthState) er
 			idValue(st.OrganisationID), timeValue(st.CreatedAt.Add(-24*time.Hour))); err != nil {
 			return o.d.translate(err, "drop expired OAuth states", nil)
 		}
-		_, err := o.exec(ctx, "INSERT INTO oauth_states ("+oauthStateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+		_, err := o.exec(ctx, "INSERT INTO oauth_states ("+oauthStateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
 			idValue(st.OrganisationID), st.ID, st.Kind, idValue(st.SystemID), st.ConfigID, st.RedirectURI, st.ReturnURL,
-			st.ClientID, nullBytesValue(st.Sealed), timeValue(st.CreatedAt), timeValue(st.ExpiresAt))
+			st.ClientID, nullBytesValue(st.Sealed), timeValue(st.CreatedAt), timeValue(st.ExpiresAt), st.OpenerOrigin)
 		return o.d.translate(err, "create OAuth state", &onError{conflict: "OAuth state already exists",
 			fkCode: plugboard.ENotFound, fkMsg: "organisation " + st.OrganisationID.String() + " not found"})
 	})

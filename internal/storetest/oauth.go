@@ -40,6 +40,32 @@ func testStandaloneCredentials(t *testing.T, f *fixture) {
 	if err := f.s.UpdateCredential(f.ctx, &missing); !plugboard.IsCode(err, plugboard.ENotFound) {
 		t.Errorf("update missing: %v", err)
 	}
+
+	// Deleting: never another organisation's, never a connection's, and only once.
+	wantCode(t, f.s.DeleteCredential(f.ctx, f.other, c.ID), plugboard.ENotFound)
+	wantCode(t, f.s.DeleteCredential(f.ctx, f.org, ulid.Make()), plugboard.ENotFound)
+	conn := f.newConn(t, f.static, ulid.ULID{}, "owner", cred("api-key", "value"))
+	wantCode(t, f.s.DeleteCredential(f.ctx, f.org, conn.Credentials[0].Credential.ID), plugboard.EConflict)
+	if _, err := f.s.GetConnection(f.ctx, f.org, conn.ID); err != nil {
+		t.Errorf("a refused delete touched the connection: %v", err)
+	}
+	must(t, f.s.DeleteCredential(f.ctx, f.org, c.ID))
+	_, err = f.s.GetCredential(f.ctx, f.org, c.ID)
+	wantCode(t, err, plugboard.ENotFound)
+	wantCode(t, f.s.DeleteCredential(f.ctx, f.org, c.ID), plugboard.ENotFound)
+	// Inside a transaction that fails, the delete is undone.
+	kept := &plugboard.Credential{ID: ulid.Make(), OrganisationID: f.org, Type: "oauth2-client", Name: "kept",
+		Public: json.RawMessage(`{}`), Sealed: []byte("sealed-3"), CreatedAt: at(1), UpdatedAt: at(1)}
+	must(t, f.s.CreateCredential(f.ctx, kept))
+	rollback := fmt.Errorf("roll back")
+	if err := f.s.InTx(f.ctx, func(tx plugboard.Store) error {
+		must(t, tx.DeleteCredential(f.ctx, f.org, kept.ID))
+		return rollback
+	}); err != rollback {
+		t.Errorf("InTx: %v", err)
+	}
+	_, err = f.s.GetCredential(f.ctx, f.org, kept.ID)
+	must(t, err)
 }
 
 // testOAuthStates: a state is consumed once, whatever the concurrency; unknown and other
@@ -47,11 +73,13 @@ func testStandaloneCredentials(t *testing.T, f *fixture) {
 func testOAuthStates(t *testing.T, f *fixture) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	st := &plugboard.OAuthState{ID: "hash-1", OrganisationID: f.org, Kind: "oauth2", SystemID: f.system.ID, ConfigID: "oauth2",
-		RedirectURI: "http://127.0.0.1:62168/oauth/callback", ClientID: "abc", Sealed: []byte("verifier"), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		RedirectURI: "http://127.0.0.1:62168/oauth/callback", ReturnURL: "https://app.example/done", OpenerOrigin: "https://app.example",
+		ClientID: "abc", Sealed: []byte("verifier"), CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
 	must(t, f.s.CreateOAuthState(f.ctx, st))
 	got, err := f.s.GetOAuthState(f.ctx, f.org, "hash-1")
 	must(t, err)
-	if got.RedirectURI != st.RedirectURI || string(got.Sealed) != "verifier" || got.ConsumedAt != nil || !got.ExpiresAt.Equal(st.ExpiresAt) {
+	if got.RedirectURI != st.RedirectURI || got.ReturnURL != st.ReturnURL || got.OpenerOrigin != st.OpenerOrigin ||
+		string(got.Sealed) != "verifier" || got.ConsumedAt != nil || !got.ExpiresAt.Equal(st.ExpiresAt) {
 		t.Errorf("got %+v", got)
 	}
 	if _, err := f.s.GetOAuthState(f.ctx, f.other, "hash-1"); !plugboard.IsCode(err, plugboard.ENotFound) {
