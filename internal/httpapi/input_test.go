@@ -94,3 +94,23 @@ func TestBadBytesAreRefusedEverywhere(t *testing.T) {
 	}
 	t.Logf("%d generated cases (%d with objects made for fields no example reaches)", cases, created)
 }
+
+// The proxy forwards what it is given: its body, path and query are the upstream's business, so
+// they are neither read nor checked. The OAuth callbacks, which take no API key, refuse bad
+// bytes like every other operation.
+func TestBadBytesPassThroughTheProxyOnly(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	id := h.apiKeyConnection(up.srv.URL, "SECRET-key")
+	h.must(200, h.do("POST", "/connections/"+id+"/proxy/v1/a%FFb?q=%00", []byte("{\"a\":\"bad\xff\\u0000\"}")))
+	r, body := up.last(t)
+	if body != "{\"a\":\"bad\xff\\u0000\"}" || r.URL.RawQuery != "q=%00" || r.URL.Path != "/v1/a\xffb" {
+		t.Errorf("upstream got path %q, query %q, body %q", r.URL.Path, r.URL.RawQuery, body)
+	}
+	for _, path := range []string{"//oauth2/callback?state=a%00b&code=c", "//oauth1/callback?state=a%FFb&oauth_token=t&oauth_verifier=v"} {
+		r := h.do("GET", path, nil)
+		if e := r.Error(t); r.Status != 400 || !slices.Contains(e.fieldNames(), "state") {
+			t.Errorf("%s: %d %s", path, r.Status, r.Body)
+		}
+	}
+}

@@ -118,8 +118,8 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/o/{organisation_id}/connections/{connection_id}/proxy/{path...}", s.serveProxy)
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter:       mux,
-		Middlewares:      []api.MiddlewareFunc{s.checkOrganisation},
-		ErrorHandlerFunc: s.paramError,
+		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.checkOrganisation}, // the last runs first
+		ErrorHandlerFunc: s.paramErrorInput,
 	})
 	return s.withRequestID(s.withLogging(s.withRecovery(s.withBodyLimit(s.withCallbackHeaders(s.withAuth(h))))))
 }
