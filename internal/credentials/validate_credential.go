@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/oklog/ulid/v2"
 
@@ -165,6 +164,7 @@ func validateData(errs *fieldErrors, typ api.CredentialType, d *api.CredentialDa
 		required("password", d.Oauth2Password.Password)
 	case api.CredentialTypeOauth2Token:
 		required("refreshToken", d.Oauth2Token.RefreshToken)
+		validateAuthWord(errs, d.Oauth2Token.TokenType, join(mp, "tokenType"))
 	case api.CredentialTypeOauth1:
 		required("state", d.Oauth1.State)
 		required("oauthToken", d.Oauth1.OauthToken)
@@ -314,8 +314,5 @@ func validateJWTBearer(errs *fieldErrors, j *api.CredentialDataJWTBearer, mp str
 			errs.add(join(mp, "expiresIn"), "must be a positive Go duration such as 24h or 1m30s")
 		}
 	}
-	// The prefix goes into a header: a control character would split or corrupt it.
-	if strings.ContainsFunc(j.AuthorizationHeaderPrefix, unicode.IsControl) {
-		errs.add(join(mp, "authorizationHeaderPrefix"), "must not contain control characters")
-	}
+	validateAuthWord(errs, j.AuthorizationHeaderPrefix, join(mp, "authorizationHeaderPrefix"))
 }

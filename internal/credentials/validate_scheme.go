@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/plugboard/plugboard"
 
 	"github.com/plugboard/plugboard/api"
@@ -111,9 +113,7 @@ func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard
 	switch cfg.Type {
 	case api.AuthSchemeTypeApiKey:
 		c := cfg.ApiKey
-		if c.Name == "" {
-			errs.add(join(mp, "name"), "is required")
-		}
+		validateParamName(&errs, c.Name, string(c.In), join(mp, "name"))
 		if !c.In.Valid() {
 			errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigAPIKeyInQuery,
 				api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie))
@@ -142,9 +142,7 @@ func validateConfigID(errs *fieldErrors, id, field string) {
 }
 
 func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
-	if c.Name == "" {
-		errs.add(join(mp, "name"), "is required")
-	}
+	validateParamName(errs, c.Name, string(c.In), join(mp, "name"))
 	if !c.In.Valid() {
 		errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigHMACInQuery,
 			api.AuthSchemeConfigHMACInHeader, api.AuthSchemeConfigHMACInCookie))
@@ -162,6 +160,30 @@ func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
 	}
 	if !c.Encoding.Valid() {
 		errs.add(join(mp, "encoding"), "must be one of: "+enumList(api.Hex, api.Base64, api.Base64url))
+	}
+}
+
+// validateParamName checks the name a credential is sent under: in a header or a cookie it must
+// be an RFC 9110 token (a CR LF would split the request, a space or separator corrupt it); in a
+// query any name will do, since it is percent-encoded, but control characters have no place.
+func validateParamName(errs *fieldErrors, name, in, field string) {
+	switch {
+	case name == "":
+		errs.add(field, "is required")
+	case in == "header" || in == "cookie":
+		if !httpguts.ValidHeaderFieldName(name) {
+			errs.add(field, "must be a token (letters, digits and !#$%&'*+-.^_`|~) for a "+in+" name")
+		}
+	case strings.ContainsFunc(name, unicode.IsControl):
+		errs.add(field, "must not contain control characters")
+	}
+}
+
+// validateAuthWord checks a word Plugboard puts before a token in the Authorization header (a
+// jwt-bearer prefix, an OAuth 2.0 token type): one word, valid in a header value.
+func validateAuthWord(errs *fieldErrors, word, field string) {
+	if word != "" && (!httpguts.ValidHeaderFieldValue(word) || strings.ContainsFunc(word, unicode.IsSpace)) {
+		errs.add(field, "must be one word, without whitespace or control characters: it goes into the Authorization header")
 	}
 }
 
