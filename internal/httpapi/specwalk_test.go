@@ -242,7 +242,8 @@ func newInputEnv(t *testing.T) *inputEnv {
 	}}
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",
-		obj{"oauth2Code": obj{"code": "c", "state": "s", "redirectUrl": "https://app.example/callback"}}, nil})
+		obj{"oauth2Code": obj{"code": "c", "state": "s", "redirectUrl": "https://app.example/callback"}}, nil},
+		sample{"oauth1", "oauth1", "oauth1", obj{"oauth1": obj{"state": "s", "oauthToken": "t", "oauthVerifier": "v"}}, nil})
 	add := func(op string, ex example) { e.examples[op] = append(e.examples[op], ex) }
 	for i, s := range samples {
 		add("CreateConnection", example{body: connectionBody(f.templates[s.configID], fmt.Sprintf("new-%d", i), s, configByID(s.configID))})
