@@ -99,6 +99,8 @@ func matchConfig(errs *fieldErrors, ref *api.AuthSchemeConfig, offered []api.Aut
 		errs.add(join(ap, k.member, "id"), "is required")
 		return nil
 	}
+	// The rest of the copy is ignored, but a URL with a password has no place in a request either.
+	checkConfigURLs(errs, *ref, join(ap, k.member))
 	for i := range offered {
 		if ConfigID(offered[i]) != id {
 			continue
@@ -156,9 +158,11 @@ func validateData(errs *fieldErrors, typ api.CredentialType, d *api.CredentialDa
 		if required("tokenUrl", c.TokenURL) && !httpURL(c.TokenURL) {
 			errs.add(join(mp, "tokenUrl"), "must be an absolute http or https URL")
 		}
+		*errs = append(*errs, CheckURLUserinfo(join(mp, "tokenUrl"), c.TokenURL)...)
 	case api.CredentialTypeOauth2Code:
 		required("code", d.Oauth2Code.Code)
 		required("state", d.Oauth2Code.State)
+		*errs = append(*errs, CheckURLUserinfo(join(mp, "redirectUrl"), d.Oauth2Code.RedirectURL)...)
 	case api.CredentialTypeOauth2Password:
 		required("username", d.Oauth2Password.Username)
 		required("password", d.Oauth2Password.Password)

@@ -59,6 +59,52 @@ func httpURL(s string) bool {
 	return scheme == "http" || scheme == "https"
 }
 
+// userinfoMessage is the field error for a URL that carries a user name or password.
+const userinfoMessage = "must not contain a user name or password: it would be stored and returned in the clear; store them as a credential"
+
+// CheckURLUserinfo is the one check for userinfo in URLs a client gives (https://user:pass@host):
+// it returns a field error naming field when raw carries a user name or password, else nil.
+// Values that do not parse as URLs are left to the field's own checks.
+func CheckURLUserinfo(field, raw string) []plugboard.FieldError {
+	u, err := url.Parse(template.ReplaceAllString(strings.TrimSpace(raw), "x"))
+	if err != nil || u.User == nil {
+		return nil
+	}
+	return []plugboard.FieldError{{Field: field, Message: userinfoMessage}}
+}
+
+// configURLs returns a config's URL fields, by JSON path under its member.
+func configURLs(cfg api.AuthSchemeConfig) (fields, values []string) {
+	add := func(f, v string) {
+		fields, values = append(fields, f), append(values, v)
+	}
+	if c := cfg.Oauth2; c != nil {
+		add("authorizeUrl", c.AuthorizeURL)
+		add("tokenUrl", c.TokenURL)
+		add("redirectUrl", c.RedirectURL)
+	}
+	if c := cfg.Oauth1; c != nil {
+		for _, ep := range []struct {
+			name string
+			e    *api.Endpoint
+		}{{"tempCredentialEndpoint", c.TempCredentialEndpoint}, {"resourceOwnerAuthorizationEndpoint", c.ResourceOwnerAuthorizationEndpoint},
+			{"tokenEndpoint", c.TokenEndpoint}} {
+			if ep.e != nil {
+				add(ep.name+".url", ep.e.Url)
+			}
+		}
+	}
+	return fields, values
+}
+
+// checkConfigURLs refuses userinfo in every URL of a config whose member is at mp.
+func checkConfigURLs(errs *fieldErrors, cfg api.AuthSchemeConfig, mp string) {
+	fields, values := configURLs(cfg)
+	for i, f := range fields {
+		*errs = append(*errs, CheckURLUserinfo(join(mp, f), values[i])...)
+	}
+}
+
 // absoluteURL reports whether s is an absolute URL of any scheme (an app's redirect URL may be
 // a custom scheme).
 func absoluteURL(s string) bool {
@@ -125,6 +171,7 @@ func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard
 	case api.AuthSchemeTypeOauth1:
 		validateOAuth1Config(&errs, cfg.Oauth1, mp)
 	}
+	checkConfigURLs(&errs, cfg, mp)
 	return errs
 }
 
