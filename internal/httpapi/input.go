@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,39 +173,69 @@ func stackTop[T any](s []*T) *T {
 
 // checkInput refuses a request whose parameters or JSON body hold a NUL or invalid UTF-8, with a
 // 400 naming every such field. It runs after routing, around each generated operation (not the
-// proxy, whose body streams upstream unread). The body is read within withBodyLimit's bound and
-// put back for the decoder; a read error is handed on to it too, so a body over the limit is
-// still a 413.
+// proxy, whose body streams upstream unread). Parameters are checked at once; the body only when
+// the operation's decoder first reads it (checkedBody), so a request refused before its body is
+// decoded (no key, a missing scope) costs no byte of it, wherever that check runs.
 func (s *Server) checkInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		errs := checkParams(r)
-		if r.Body != nil && r.Body != http.NoBody {
-			raw, err := io.ReadAll(r.Body)
-			r.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(raw), errorReader{err}), r.Body}
-			if err == nil {
-				errs = append(errs, checkJSONBody(raw)...)
-			}
-		}
-		if len(errs) > 0 {
-			s.writeError(w, r, plugboard.Invalid("the request holds a NUL character or invalid UTF-8", errs...))
+		if errs := checkParams(r); len(errs) > 0 {
+			s.writeError(w, r, badInput(errs))
 			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &checkedBody{orig: r.Body}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+func badInput(errs []plugboard.FieldError) *plugboard.Error {
+	return plugboard.Invalid("the request holds a NUL character or invalid UTF-8", errs...)
+}
+
+// checkedBody reads the whole body on its first Read (within withBodyLimit's bound), checks it
+// with checkJSONBody, and then serves it; or fails every Read with the 400 naming the bad fields.
+// A read error (a body over the limit) is served after the bytes read, as the body would have.
+type checkedBody struct {
+	orig io.ReadCloser
+	rd   io.Reader
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	if b.rd == nil {
+		raw, err := io.ReadAll(b.orig)
+		b.rd = bytes.NewReader(raw)
+		if err != nil {
+			b.rd = io.MultiReader(b.rd, errorReader{err})
+		} else if errs := checkJSONBody(raw); len(errs) > 0 {
+			b.rd = errorReader{badInput(errs)}
+		}
+	}
+	return b.rd.Read(p)
+}
+
+func (b *checkedBody) Close() error { return b.orig.Close() }
 
 // paramErrorInput answers parameters the generated wrappers could not parse, which they do before
 // any middleware runs: a NUL or invalid UTF-8 in any parameter is a 400 naming it (not a 404 for
 // a malformed id); anything else is paramError's.
 func (s *Server) paramErrorInput(w http.ResponseWriter, r *http.Request, err error) {
 	if errs := checkParams(r); len(errs) > 0 {
-		s.writeError(w, r, plugboard.Invalid("the request holds a NUL character or invalid UTF-8", errs...))
+		s.writeError(w, r, badInput(errs))
 		return
 	}
 	s.paramError(w, r, err)
+}
+
+// requestErrorInput answers bodies that could not be decoded: checkedBody's refusal is written as
+// it is; anything else is requestError's.
+func (s *Server) requestErrorInput(w http.ResponseWriter, r *http.Request, err error) {
+	var e *plugboard.Error
+	if errors.As(err, &e) {
+		s.writeError(w, r, e)
+		return
+	}
+	s.requestError(w, r, err)
 }
 
 // errorReader returns err (io.EOF when nil) on every read.

@@ -106,7 +106,7 @@ func New(cfg Config) http.Handler {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{scopeMiddleware}, api.StrictHTTPServerOptions{
-		RequestErrorHandlerFunc:  s.requestError,
+		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
 	})
 	mux := http.NewServeMux()
