@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/oklog/ulid/v2"
 
@@ -100,6 +99,8 @@ func matchConfig(errs *fieldErrors, ref *api.AuthSchemeConfig, offered []api.Aut
 		errs.add(join(ap, k.member, "id"), "is required")
 		return nil
 	}
+	// The rest of the copy is ignored, but a URL with a password has no place in a request either.
+	checkConfigURLs(errs, *ref, join(ap, k.member))
 	for i := range offered {
 		if ConfigID(offered[i]) != id {
 			continue
@@ -157,14 +158,17 @@ func validateData(errs *fieldErrors, typ api.CredentialType, d *api.CredentialDa
 		if required("tokenUrl", c.TokenURL) && !httpURL(c.TokenURL) {
 			errs.add(join(mp, "tokenUrl"), "must be an absolute http or https URL")
 		}
+		*errs = append(*errs, CheckURLUserinfo(join(mp, "tokenUrl"), c.TokenURL)...)
 	case api.CredentialTypeOauth2Code:
 		required("code", d.Oauth2Code.Code)
 		required("state", d.Oauth2Code.State)
+		*errs = append(*errs, CheckURLUserinfo(join(mp, "redirectUrl"), d.Oauth2Code.RedirectURL)...)
 	case api.CredentialTypeOauth2Password:
 		required("username", d.Oauth2Password.Username)
 		required("password", d.Oauth2Password.Password)
 	case api.CredentialTypeOauth2Token:
 		required("refreshToken", d.Oauth2Token.RefreshToken)
+		validateAuthWord(errs, d.Oauth2Token.TokenType, join(mp, "tokenType"))
 	case api.CredentialTypeOauth1:
 		required("state", d.Oauth1.State)
 		required("oauthToken", d.Oauth1.OauthToken)
@@ -314,8 +318,5 @@ func validateJWTBearer(errs *fieldErrors, j *api.CredentialDataJWTBearer, mp str
 			errs.add(join(mp, "expiresIn"), "must be a positive Go duration such as 24h or 1m30s")
 		}
 	}
-	// The prefix goes into a header: a control character would split or corrupt it.
-	if strings.ContainsFunc(j.AuthorizationHeaderPrefix, unicode.IsControl) {
-		errs.add(join(mp, "authorizationHeaderPrefix"), "must not contain control characters")
-	}
+	validateAuthWord(errs, j.AuthorizationHeaderPrefix, join(mp, "authorizationHeaderPrefix"))
 }

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/plugboard/plugboard"
 
 	"github.com/plugboard/plugboard/api"
@@ -55,6 +57,52 @@ func httpURL(s string) bool {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	return scheme == "http" || scheme == "https"
+}
+
+// userinfoMessage is the field error for a URL that carries a user name or password.
+const userinfoMessage = "must not contain a user name or password: it would be stored and returned in the clear; store them as a credential"
+
+// CheckURLUserinfo is the one check for userinfo in URLs a client gives (https://user:pass@host):
+// it returns a field error naming field when raw carries a user name or password, else nil.
+// Values that do not parse as URLs are left to the field's own checks.
+func CheckURLUserinfo(field, raw string) []plugboard.FieldError {
+	u, err := url.Parse(template.ReplaceAllString(strings.TrimSpace(raw), "x"))
+	if err != nil || u.User == nil {
+		return nil
+	}
+	return []plugboard.FieldError{{Field: field, Message: userinfoMessage}}
+}
+
+// configURLs returns a config's URL fields, by JSON path under its member.
+func configURLs(cfg api.AuthSchemeConfig) (fields, values []string) {
+	add := func(f, v string) {
+		fields, values = append(fields, f), append(values, v)
+	}
+	if c := cfg.Oauth2; c != nil {
+		add("authorizeUrl", c.AuthorizeURL)
+		add("tokenUrl", c.TokenURL)
+		add("redirectUrl", c.RedirectURL)
+	}
+	if c := cfg.Oauth1; c != nil {
+		for _, ep := range []struct {
+			name string
+			e    *api.Endpoint
+		}{{"tempCredentialEndpoint", c.TempCredentialEndpoint}, {"resourceOwnerAuthorizationEndpoint", c.ResourceOwnerAuthorizationEndpoint},
+			{"tokenEndpoint", c.TokenEndpoint}} {
+			if ep.e != nil {
+				add(ep.name+".url", ep.e.Url)
+			}
+		}
+	}
+	return fields, values
+}
+
+// checkConfigURLs refuses userinfo in every URL of a config whose member is at mp.
+func checkConfigURLs(errs *fieldErrors, cfg api.AuthSchemeConfig, mp string) {
+	fields, values := configURLs(cfg)
+	for i, f := range fields {
+		*errs = append(*errs, CheckURLUserinfo(join(mp, f), values[i])...)
+	}
 }
 
 // absoluteURL reports whether s is an absolute URL of any scheme (an app's redirect URL may be
@@ -111,9 +159,7 @@ func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard
 	switch cfg.Type {
 	case api.AuthSchemeTypeApiKey:
 		c := cfg.ApiKey
-		if c.Name == "" {
-			errs.add(join(mp, "name"), "is required")
-		}
+		validateParamName(&errs, c.Name, string(c.In), join(mp, "name"))
 		if !c.In.Valid() {
 			errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigAPIKeyInQuery,
 				api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie))
@@ -125,6 +171,7 @@ func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard
 	case api.AuthSchemeTypeOauth1:
 		validateOAuth1Config(&errs, cfg.Oauth1, mp)
 	}
+	checkConfigURLs(&errs, cfg, mp)
 	return errs
 }
 
@@ -142,9 +189,7 @@ func validateConfigID(errs *fieldErrors, id, field string) {
 }
 
 func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
-	if c.Name == "" {
-		errs.add(join(mp, "name"), "is required")
-	}
+	validateParamName(errs, c.Name, string(c.In), join(mp, "name"))
 	if !c.In.Valid() {
 		errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigHMACInQuery,
 			api.AuthSchemeConfigHMACInHeader, api.AuthSchemeConfigHMACInCookie))
@@ -162,6 +207,30 @@ func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
 	}
 	if !c.Encoding.Valid() {
 		errs.add(join(mp, "encoding"), "must be one of: "+enumList(api.Hex, api.Base64, api.Base64url))
+	}
+}
+
+// validateParamName checks the name a credential is sent under: in a header or a cookie it must
+// be an RFC 9110 token (a CR LF would split the request, a space or separator corrupt it); in a
+// query any name will do, since it is percent-encoded, but control characters have no place.
+func validateParamName(errs *fieldErrors, name, in, field string) {
+	switch {
+	case name == "":
+		errs.add(field, "is required")
+	case in == "header" || in == "cookie":
+		if !httpguts.ValidHeaderFieldName(name) {
+			errs.add(field, "must be a token (letters, digits and !#$%&'*+-.^_`|~) for a "+in+" name")
+		}
+	case strings.ContainsFunc(name, unicode.IsControl):
+		errs.add(field, "must not contain control characters")
+	}
+}
+
+// validateAuthWord checks a word Plugboard puts before a token in the Authorization header (a
+// jwt-bearer prefix, an OAuth 2.0 token type): one word, valid in a header value.
+func validateAuthWord(errs *fieldErrors, word, field string) {
+	if word != "" && (!httpguts.ValidHeaderFieldValue(word) || strings.ContainsFunc(word, unicode.IsSpace)) {
+		errs.add(field, "must be one word, without whitespace or control characters: it goes into the Authorization header")
 	}
 }
 

@@ -255,6 +255,9 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 	if fe != nil {
 		errs = append(errs, *fe)
 	}
+	errs = append(errs, credentials.CheckURLUserinfo("authorizeUrl", b.AuthorizeURL)...)
+	errs = append(errs, credentials.CheckURLUserinfo("redirectUrl", b.RedirectURL)...)
+	errs = append(errs, credentials.CheckURLUserinfo("returnUrl", b.ReturnURL)...)
 	extra, err := url.ParseQuery(b.AdditionalParams)
 	if err != nil {
 		errs = append(errs, plugboard.FieldError{Field: "additionalParams", Message: "is not a URL-encoded query string"})
@@ -773,6 +776,9 @@ func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.Initial
 		return nil, bodyRequired()
 	}
 	orgID := req.OrganisationId
+	if errs := credentials.CheckURLUserinfo("returnUrl", b.ReturnURL); len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", errs...)
+	}
 	if b.ReturnURL != "" && (!absoluteHTTP(b.ReturnURL) || !s.allowedReturnURL(b.ReturnURL)) {
 		return nil, plugboard.Invalid("invalid OAuth 1.0a initialise request", plugboard.FieldError{Field: "returnUrl",
 			Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})

@@ -112,7 +112,7 @@ func New(cfg Config) http.Handler {
 	}
 	s.ops = mustOperations()
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
-		RequestErrorHandlerFunc:  s.requestError,
+		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
 	})
 	mux := http.NewServeMux()
@@ -124,8 +124,9 @@ func New(cfg Config) http.Handler {
 	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter:       mux,
-		Middlewares:      []api.MiddlewareFunc{s.guard},
-		ErrorHandlerFunc: s.paramError,
+		// The last runs first: the guard (key, organisation, scope, body limit), then the input check.
+		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.guard},
+		ErrorHandlerFunc: s.paramErrorInput,
 	})
 	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
 }

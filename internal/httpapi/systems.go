@@ -44,7 +44,7 @@ func checkTemplateBaseURL(field, v string, errs []plugboard.FieldError) []plugbo
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return append(errs, plugboard.FieldError{Field: field, Message: "must be an absolute http or https URL"})
 	}
-	return errs
+	return append(errs, credentials.CheckURLUserinfo(field, v)...)
 }
 
 // CreateSystem implements api.StrictServerInterface.
