@@ -188,6 +188,7 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 	if body != nil {
 		rd = body
 	}
+	ctx, wire := outbound.WatchConnection(ctx)
 	out, err := http.NewRequestWithContext(ctx, in.Method, target.String(), rd)
 	if err != nil {
 		return nil, plugboard.Invalid("the proxied request could not be built")
@@ -214,6 +215,11 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 			return nil, pe
 		}
 		return nil, outbound.Classify(err)
+	}
+	// Go's client deletes a Connection header that says close, and with it the names of the other
+	// hop-by-hop fields it lists; put back what the upstream sent, for stripHeaders to act on.
+	if values, ok := wire.Values(); ok && len(values) > 0 {
+		res.Header["Connection"] = values
 	}
 	return res, nil
 }

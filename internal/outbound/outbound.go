@@ -22,6 +22,7 @@
 package outbound
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -174,10 +175,8 @@ func (c *Client) transport(tlsConfig *tls.Config) *http.Transport {
 
 func (c *Client) newTransport(tlsConfig *tls.Config) *http.Transport {
 	t := &http.Transport{
-		Proxy:                 nil, // never: the guard must see the upstream's address (see package doc)
-		DialContext:           c.dialer.DialContext,
+		Proxy:                 nil,  // never: the guard must see the upstream's address (see package doc)
 		ForceAttemptHTTP2:     true, // a custom DialContext or TLS config would otherwise disable HTTP/2
-		TLSHandshakeTimeout:   c.cfg.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: c.cfg.ResponseHeaderTimeout,
 		ExpectContinueTimeout: 1 * time.Second,
 		MaxIdleConns:          256,
@@ -192,6 +191,17 @@ func (c *Client) newTransport(tlsConfig *tls.Config) *http.Transport {
 		}
 	case c.cfg.RootCAs != nil:
 		t.TLSClientConfig = &tls.Config{RootCAs: c.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	// HTTP/1.x connections are wrapped so that a proxied request can learn its response's
+	// Connection header as sent (see wire.go); TLS is therefore set up in dialTLS, from its own
+	// copy of the config (the transport adds its ALPN protocols to TLSClientConfig).
+	var dialConfig *tls.Config
+	if t.TLSClientConfig != nil {
+		dialConfig = t.TLSClientConfig.Clone()
+	}
+	t.DialContext = c.dialPlain
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return c.dialTLS(ctx, network, addr, dialConfig)
 	}
 	return t
 }
