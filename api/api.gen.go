@@ -22,7 +22,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/runtime"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -1867,8 +1866,9 @@ type ListEndUsersParams struct {
 	// EnvironmentId Filter users by activations in a specific environment. Must be used together with the 'activated' parameter.
 	// When combined with 'activated=true', it returns users that are activated in the specified environment.
 	// When combined with 'activated=false', it returns users that are not activated in this specific environment.
-	// If not provided, returns users from all environments.
-	EnvironmentId *openapi_types.UUID `form:"environment_id,omitempty" json:"environment_id,omitempty"`
+	// If not provided, returns users from all environments. Environment ids are ULIDs; the published spec says
+	// `format: uuid`, which no environment id matches.
+	EnvironmentId *string `form:"environment_id,omitempty" json:"environment_id,omitempty"`
 }
 
 // OAuth1CallbackParams defines parameters for OAuth1Callback.
@@ -4957,7 +4957,7 @@ func NewListEndUsersRequest(server string, organisationId OrganisationId, params
 
 		if params.EnvironmentId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment_id", *params.EnvironmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment_id", *params.EnvironmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10665,7 +10665,7 @@ func (siw *ServerInterfaceWrapper) ListEndUsers(w http.ResponseWriter, r *http.R
 
 	// ------------- Optional query parameter "environment_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment_id", r.URL.Query(), &params.EnvironmentId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment_id", r.URL.Query(), &params.EnvironmentId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		var requiredError *runtime.RequiredParameterError
 		if errors.As(err, &requiredError) {
@@ -14007,15 +14007,16 @@ var swaggerSpec = []string{
 	"BXPC8KbSvW8ZHNjcHvoVBbvMh0x8qESpLN9CZDasCA2VG2ZSFLkDD01BVeF16AacqubsvsehY61p5Mey",
 	"BPyWG5QlWIVqxN443Hyc8xWW1wHcxOgq/FKSv0HpyrPjYaCeoqBPleKKl3khDCDbdb/XO0lqKpKAWlEi",
 	"96aJhk/CpY5PgswaIRrrpm23+4kfzpMgCEZjBdUUM72YggIEzUPT/6rKWjwB34pbGBwW0BUvBfNNnRTp",
-	"y9Bc/x0o7LT2Q3BX1vyYFayppVizrdgpBukURaMgTv9GNqlmkL4dqBO3Ax8fOQwZWNLvJPjYs6FINjhQ",
-	"uk+RG0er2cqNc6NaLzHQz+jiqByoq+2DandMAq+cRIqpYnKxqCsoeQUskxntIIsJi8IIMN+MXohq7jn6",
-	"gq8oPWOsTJ3NGUef6ILLwho8pTCmP5+PpvpoYG3Q+6cJY3BT+f3EMShPcz0HYa2KtP8bgThuEcPgKD4O",
-	"YuihdyDrNAhSo6/feUzAxr3pT/pzix0n/e2+2KGjweMLlq89MLcqpbjZbtfu709MVQRwZnuNn05c8gXE",
-	"1R2u9YAB4IVDxotiyrPr3nhJ8kG7Zp2ZJpVzquS0M4YsDOoSoJ7u/vqNKKEU2T1RaCvxodqfV4uiSYXt",
-	"jjoUd8SW/IpAJedc5SZyQzpv2a1UOaBa84rppVDkm5sV+hYAMf70/CAFvOWcgM7lZhkBuDXx2ENhS2c1",
-	"jwbDAcFz2a5eazxXGybzZeE9n4lMyJuQeOrc297ZGFygwPI4ur2NMOypv07gz+LbOSARJwPxYmC7I3Dw",
-	"iY5ApvM7vQe453d+8TLemj/Ozb/ZucnsdkK9W+9q6z00UPGjH7D+DB//gVe/osWQAbAefPjr4erX6ymo",
-	"oEBtEOQ8LSemzngxGA7qsqDqD4f7+y8O/mP0fPR89OLwP//P8xeDj798/L8BAAD//w==",
+	"y9Bc/x0o7LT2Q3BX1vyYFayppVizrdgpBukURaMgzojFqagyx1JV71+fvDLfJmAGmeErM1YTvB84ZHUt",
+	"88mQRL7SjSBa6T1X/dTSJM3PhsFGfO53EtHseVskcBzS3adIuKPVbCXcuVGtF0PovHTBWQ4p1vZBBUEm",
+	"gQFPIm1XMblY1BXU0QI+zIx2OMgEcGEE2IRGL0Q192JiwVeU8zFWps7mjKOjdcFlYa2oUhjTnyRIU300",
+	"BDjo/dPERrip/H6CI5SnuZ6DsFbv2v+NkCG3CIxwFB9HRvTQO5B1Glmp0dfvPNBg4970ZxK6xY4zCXdf",
+	"7NDR4PEFy9ce7VuVUtxst2v3d1Kmygw4X0CNn07cHAYY1x3uCoEB4C1GxotiyrPr3iBMcmy7Zp2ZJjV+",
+	"Kg+1MzAtDOoS8KPu/vqNKKG+2T3Vqkp8qPbn1aJoUmG7ow7FHbElvyKkyjlXuYl8m84FdytVDlDZvGJ6",
+	"KRQ5/GaFvgWUjT89P0iheTnPovPjWUYAvlI89lAt05nio8FwQJhftqvXGs/Vhsl8WSDSZyIT8iZkszqf",
+	"ufdgBr8qsDyOvnQjDHvq7yj4s/jKD0jEyUC8bdjuCBx8oiOQ6fxO7wGY+p1fvIy35o9z8292bjK7nVBE",
+	"1/vveg8NlBHpR8E/w8d/gOCvaDFkQMGHi4H1GPjr9RRUUKDgCHKelmdUZ7wYDAd1WVBJicP9/RcH/zF6",
+	"Pno+enH4n//n+YvBx18+/t8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
