@@ -123,7 +123,7 @@ func New(cfg Config) http.Handler {
 	// The proxy streams, so it is served by hand rather than through the generated strict handler.
 	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
-		BaseRouter:       mux,
+		BaseRouter: mux,
 		// The last runs first: the guard (key, organisation, scope, body limit), then the input check.
 		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.guard},
 		ErrorHandlerFunc: s.paramErrorInput,
