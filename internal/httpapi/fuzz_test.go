@@ -301,6 +301,11 @@ func FuzzRequestBodies(f *testing.F) {
 		if err := apitest.ValidateResponse(check, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
 			t.Fatalf("%s: status %d response does not match the contract: %v\nbody: %q\nresponse: %s", op.id, rec.Code, err, body, rec.Body.Bytes())
 		}
+		// AccessConnection answers with the connection's stored secrets by design (its scope says
+		// so); a body that happens to repeat one of them proves nothing.
+		if op.id == "AccessConnection" {
+			return
+		}
 		for _, secret := range sentSecrets(body, public) {
 			quoted, _ := json.Marshal(secret)
 			if bytes.Contains(rec.Body.Bytes(), []byte(secret)) || bytes.Contains(rec.Body.Bytes(), quoted[1:len(quoted)-1]) {
