@@ -29,6 +29,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apply"
+	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/seal"
 )
@@ -486,6 +487,10 @@ func (s *Service) clientToken(ctx context.Context, orgID, credID ulid.ULID, cfg 
 			!s.expiringSince(cached.token.ExpiresAt, cached.fetchedAt):
 			return cached.token, nil
 		}
+	}
+	if msg := credentials.MTLSTokenURLProblem(cfg, &api.Credential{Type: api.CredentialTypeOauth2Client, Data: &api.CredentialData{Oauth2Client: c}}); msg != "" {
+		// Stored before the rule existed: refuse rather than present the certificate elsewhere.
+		return nil, plugboard.Invalid("the connection's oauth2-client tokenUrl " + msg)
 	}
 	v, err, _ := s.group.Do("cc/"+key+"/"+fp, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)

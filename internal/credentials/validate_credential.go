@@ -71,8 +71,26 @@ func ValidateCredential(cc api.ConnectionCredential, offered []api.AuthSchemeCon
 			}
 			errs.add(join(cp, "type"), msg)
 		}
+		if msg := MTLSTokenURLProblem(*matched, cc.Credential); msg != "" {
+			errs.add(join(cp, "data", "oauth2Client", "tokenUrl"), msg)
+		}
 	}
 	return matched, errs
+}
+
+// MTLSTokenURLProblem says why an oauth2-client credential may not fetch tokens under an OAuth 2.0
+// config with mtlsEnabled: its token requests authenticate with a stored certificate (the one the
+// config's mtlsCredentialId names, or the connection's), which is presented only at the origin of
+// the config's tokenUrl, never at one the credential chooses. "" when there is no problem.
+func MTLSTokenURLProblem(cfg api.AuthSchemeConfig, c *api.Credential) string {
+	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled || c == nil || c.Type != api.CredentialTypeOauth2Client ||
+		c.Data == nil || c.Data.Oauth2Client == nil {
+		return ""
+	}
+	if Origin(c.Data.Oauth2Client.TokenURL) != Origin(cfg.Oauth2.TokenURL) {
+		return "must be on the origin of the auth scheme config's tokenUrl: with mtlsEnabled, token requests present a stored client certificate, which goes nowhere else"
+	}
+	return ""
 }
 
 // matchConfig finds the offered config the client's copy names.

@@ -200,6 +200,7 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			}
 			moves = append(moves, trust.Move{What: fmt.Sprintf("%s[%d]", prefix, i), From: from, To: to, Resend: item.kept})
 		}
+		moves = append(moves, configSecretMoves(change.sys, oldBindings, change.oldBase, change.newBase, newBindings)...)
 		if err := trust.Check(change.caller, moves...); err != nil {
 			return nil, err
 		}
@@ -211,6 +212,7 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 // requests went and will go (base URLs), and the system's configs by id.
 type connectionChange struct {
 	oldBase, newBase string
+	sys              *plugboard.System
 	configs          map[string]api.AuthSchemeConfig
 	caller           trust.Caller
 }
@@ -326,6 +328,11 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		if err != nil {
 			return err
 		}
+		// A new connection's own secrets are the request's; its configs' sealed secrets are not,
+		// and go wherever its requests go.
+		if err := trust.Check(s.caller(ctx), configSecretMoves(sys, nil, "", effectiveBase(baseURL, sys), bindings(creds))...); err != nil {
+			return err
+		}
 		c := &plugboard.Connection{ID: newID(), OrganisationID: orgID, TemplateID: t.ID, SystemID: t.SystemID,
 			Name: b.Connection.Name, BaseURL: baseURL, Credentials: creds, CreatedAt: now, UpdatedAt: now}
 		if b.ExternalId != nil {
@@ -418,7 +425,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 			return err
 		}
 		change := &connectionChange{oldBase: effectiveBase(c.BaseURL, sys), newBase: effectiveBase(c.BaseURL, sys),
-			configs: configs, caller: s.caller(ctx)}
+			sys: sys, configs: configs, caller: s.caller(ctx)}
 		if baseURL != "" {
 			change.newBase = baseURL
 		}

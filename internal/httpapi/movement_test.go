@@ -39,13 +39,17 @@ func TestSecretMovementMatrix(t *testing.T) {
 			m := newMovement(t, spec, s)
 			m.elsewhere = elsewhere.TokenURL
 			// Where requests go.
-			m.connectionCase("connection.baseUrl", func(b obj) { b["baseUrl"] = "https://elsewhere.example/v1" })
+			// A config with a sealed secret of its own (OAuth 1.0a's consumer secret) signs wherever
+			// the connection's requests go: no connection request can carry it, so moving the
+			// connection or binding it there takes a key that may read secrets (403).
+			_, sealedConfig := configByID(s.configID)["oauth1"]
+			m.connectionCase("connection.baseUrl", sealedConfig, func(b obj) { b["baseUrl"] = "https://elsewhere.example/v1" })
 			// Which auth scheme config the secret is used with.
 			clone := m.cloneConfig()
-			m.connectionCase("credential binding", func(b obj) { m.cred(b)["authSchemeConfig"] = clone })
+			m.connectionCase("credential binding", sealedConfig, func(b obj) { m.cred(b)["authSchemeConfig"] = clone })
 			// The credential's own placement fields.
 			for _, field := range credentials.PlacementFields(typ) {
-				m.connectionCase("credential "+field, func(b obj) {
+				m.connectionCase("credential "+field, false, func(b obj) {
 					data := m.cred(b)["credential"].(map[string]any)["data"].(map[string]any)[credentials.Member(typ)].(map[string]any)
 					data[field] = m.mutate(m.credentialSchema(field), field, data[field])
 				})
@@ -135,8 +139,9 @@ func (m *movement) keptFields() []string {
 
 // connectionCase changes a connection as read (secrets "") with change: a writer is refused with
 // a 400 naming the kept secrets; the same change with the secrets sent again, or from a key that
-// may read them, is accepted.
-func (m *movement) connectionCase(name string, change func(obj)) {
+// may read them, is accepted. With movesConfig the change also moves a config's sealed secret,
+// which no connection request carries: the writer is refused with 403, secrets sent or not.
+func (m *movement) connectionCase(name string, movesConfig bool, change func(obj)) {
 	t := m.t
 	t.Helper()
 	id := m.newConnection(true)
@@ -158,6 +163,17 @@ func (m *movement) connectionCase(name string, change func(obj)) {
 			}
 		}
 		return out
+	}
+	if movesConfig {
+		for _, resend := range []bool{false, true} {
+			if r := m.h.doAs(m.writer, m.h.org, "PUT", "/connections/"+id, body(resend)); r.Status != 403 {
+				t.Errorf("%s: a writer moved a config's stored secret (resent credential: %v): %d %s", name, resend, r.Status, r.Body)
+			}
+		}
+		if r := m.h.doAs(m.writerRead, m.h.org, "PUT", "/connections/"+id, body(false)); r.Status != 200 {
+			t.Errorf("%s: from a key that may read the secret: %d %s", name, r.Status, r.Body)
+		}
+		return
 	}
 	r := m.h.doAs(m.writer, m.h.org, "PUT", "/connections/"+id, body(false))
 	if r.Status != 400 {

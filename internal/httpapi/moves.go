@@ -137,7 +137,10 @@ func systemSecretsMove(ctx context.Context, st plugboard.Store, orgID, systemID 
 // config's own stored secrets it keeps, keptGrant the path of its grant's client secret when kept.
 // The connections' secrets bound to the config move with it, as does the certificate its
 // mtlsCredentialId names: a request about the config cannot carry those again.
-func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, old *api.AuthSchemeConfig,
+//
+// grantOld is the config as the kept grant secret knew it: old, or nil when the grant credential
+// is not the one the stored config names (its secret then comes from nowhere).
+func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, old, grantOld *api.AuthSchemeConfig,
 	cfg api.AuthSchemeConfig, keptConfig []string, keptGrant string, c trust.Caller) ([]trust.Move, error) {
 	id := credentials.ConfigID(cfg)
 	place, err := credentials.ConfigPlacement(cfg)
@@ -156,7 +159,11 @@ func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, sys
 		moves = append(moves, trust.Move{What: "the config's stored secrets", From: from, To: to, Resend: keptConfig})
 	}
 	if keptGrant != "" {
-		moves = append(moves, trust.Move{What: "the grant's client secret", From: from, To: to, Resend: []string{keptGrant}})
+		grantFrom := trust.Use{}
+		if grantOld != nil {
+			grantFrom = from
+		}
+		moves = append(moves, trust.Move{What: "the grant's client secret", From: grantFrom, To: to, Resend: []string{keptGrant}})
 	}
 	if old != nil && from != to && !c.MayRead {
 		m, err := systemSecretsMove(ctx, tx, orgID, systemID, "the secrets of connections using the config", from, to,
@@ -211,4 +218,44 @@ func keptConfigSecrets(cfg api.AuthSchemeConfig, old []byte, prefix string) ([]s
 	}
 	slices.Sort(kept)
 	return kept, nil
+}
+
+// grantCredentialID returns the id of the grant credential an OAuth 2.0 config names (zero when
+// none).
+func grantCredentialID(cfg *api.AuthSchemeConfig) ulid.ULID {
+	if cfg.Oauth2 == nil {
+		return ulid.ULID{}
+	}
+	if g, _ := grantMember(cfg.Oauth2); g != nil {
+		return *g.credentialID
+	}
+	return ulid.ULID{}
+}
+
+// configSecretMoves returns the moves of the sealed secrets of the auth scheme configs a
+// connection's credentials are bound to (an OAuth 1.0a consumer secret signs every request): they
+// go wherever the connection's requests go. A config the connection was bound to before went to
+// oldBase; one it is newly bound to was, for the system, at its templateBaseUrl. Such secrets
+// cannot be sent in a connection's request, so these moves have no Resend fields.
+func configSecretMoves(sys *plugboard.System, oldBindings []string, oldBase, newBase string, newBindings []string) []trust.Move {
+	var moves []trust.Move
+	seen := map[string]bool{}
+	for _, id := range newBindings {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		for _, c := range sys.AuthSchemeConfigs {
+			if c.ID != id || len(c.Sealed) == 0 {
+				continue
+			}
+			from := sys.TemplateBaseURL
+			if slices.Contains(oldBindings, id) {
+				from = oldBase
+			}
+			moves = append(moves, trust.Move{What: fmt.Sprintf("auth scheme config %q's stored secrets", id),
+				From: trust.Use{Origin: credentials.Origin(from), Config: id}, To: trust.Use{Origin: credentials.Origin(newBase), Config: id}})
+		}
+	}
+	return moves
 }

@@ -80,7 +80,7 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 			if err != nil {
 				return err
 			}
-			m, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, nil, c, nil, kept, s.caller(ctx))
+			m, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, nil, nil, c, nil, kept, s.caller(ctx))
 			if err != nil {
 				return err
 			}
@@ -248,8 +248,9 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		}
 		// Fill secrets sent empty from the stored config first, so that validation sees them.
 		var (
-			previous   *api.AuthSchemeConfig
-			keptConfig []string
+			previous       *api.AuthSchemeConfig
+			previousStored plugboard.AuthSchemeConfig
+			keptConfig     []string
 		)
 		for _, old := range sys.AuthSchemeConfigs {
 			if old.ID == req.AuthSchemeConfigId && old.Type != string(cfg.Type) {
@@ -265,7 +266,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			if err != nil {
 				return err
 			}
-			previous = &p
+			previous, previousStored = &p, old
 			if old.Sealed == nil {
 				continue
 			}
@@ -287,7 +288,20 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if err != nil {
 			return err
 		}
-		moves, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, previous, cfg, keptConfig, keptGrant, s.caller(ctx))
+		// A grant credential other than the one the config names now comes from nowhere: its
+		// secret was never this config's to send (it may be one the config used to name before
+		// its token URL moved). The one it replaces goes, in this transaction.
+		grantFrom := previous
+		if previous != nil && grantCredentialID(previous) != grantCredentialID(&cfg) {
+			grantFrom = nil
+			if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, previousStored); err != nil {
+				return err
+			}
+		}
+		moves, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, previous, grantFrom, cfg, keptConfig, keptGrant, s.caller(ctx))
+		if err != nil {
+			return err
+		}
 		if err != nil {
 			return err
 		}
