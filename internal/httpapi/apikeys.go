@@ -180,3 +180,7 @@ func (s *Server) noteKeyUse(k *plugboard.APIKey, now time.Time) {
 		}
 	}()
 }
+
+// APIKeyView is a stored key as the API shows it (no hash; a key stored without scopes lists them
+// all and says it is unrestricted), for other front ends such as the CLI.
+func APIKeyView(k *plugboard.APIKey) api.APIKey { return toAPIKey(k) }
