@@ -27,6 +27,11 @@ type APIKey struct {
 	// Scopes lists what the key may do; empty means every scope.
 	Scopes    []string
 	CreatedAt time.Time
+	// ExpiresAt, when set, is the time from which the key is refused.
+	ExpiresAt *time.Time
+	// LastUsedAt is when the key last authenticated a request, as sampled (at most once a minute
+	// per key and process); nil when no use has been recorded.
+	LastUsedAt *time.Time
 }
 
 // System is a third-party API that connections are made to, with the ways it accepts credentials.

@@ -63,6 +63,13 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// GetAPIKey returns the key or ENotFound.
 	GetAPIKey(ctx context.Context, orgID, id ulid.ULID) (*APIKey, error)
+	// ListAPIKeys returns a page of the organisation's API keys, expired ones included, ordered by id.
+	ListAPIKeys(ctx context.Context, orgID ulid.ULID, page PageRequest) (*Page[APIKey], error)
+	// DeleteAPIKey removes the key; ENotFound if it does not exist.
+	DeleteAPIKey(ctx context.Context, orgID, id ulid.ULID) error
+	// TouchAPIKey records that the key authenticated a request at `at`: it sets LastUsedAt unless
+	// that already holds a later time. A key that does not exist (deleted meanwhile) is no error.
+	TouchAPIKey(ctx context.Context, orgID, id ulid.ULID, at time.Time) error
 
 	// SampleSealedCredential returns the newest credential (by id) that holds sealed secrets, of any
 	// organisation, or ENotFound when there is none. serve opens it at start to check that its

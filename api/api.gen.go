@@ -433,6 +433,73 @@ func (e VersionState) Valid() bool {
 	}
 }
 
+// APIKey An API key of the organisation, without its secret.
+type APIKey struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// ExpiresAt From this time on the key is refused. Absent when the key does not expire.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	ID        ulid.ULID  `json:"id"`
+
+	// LastUsedAt When the key last authenticated a request, to within a minute (it is recorded at most once a minute per key and server). Absent when no use has been recorded.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	Name       string     `json:"name"`
+
+	// Prefix The first 12 characters of the key, to recognise it by. They derive from the organisation id, so every key of one organisation shares them; the key's id is characters 31 to 56 of the key.
+	Prefix string `json:"prefix"`
+
+	// Scopes What the key may do. A key stored without scopes (the first start's key, keys the CLI made without --scopes) lists every scope and sets `unrestricted`.
+	Scopes []string `json:"scopes"`
+
+	// Unrestricted The key was stored without scopes, so it holds every scope, those added later included.
+	Unrestricted bool `json:"unrestricted"`
+}
+
+// APIKeyCreate defines model for APIKeyCreate.
+type APIKeyCreate struct {
+	// ExpiresAt When the key stops working; in the future. Left out, the key does not expire.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+
+	// Name What the key is for; 1-255 bytes.
+	Name string `json:"name"`
+
+	// Scopes The scopes the new key holds; at least one, each held by the calling key.
+	Scopes []string `json:"scopes"`
+}
+
+// APIKeyCreated A new API key, with the key itself, shown this once.
+type APIKeyCreated struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// ExpiresAt From this time on the key is refused. Absent when the key does not expire.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	ID        ulid.ULID  `json:"id"`
+
+	// Key The key, to send as `Authorization: Bearer <key>`. It is not stored and cannot be shown again.
+	Key string `json:"key"`
+
+	// LastUsedAt When the key last authenticated a request, to within a minute (it is recorded at most once a minute per key and server). Absent when no use has been recorded.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	Name       string     `json:"name"`
+
+	// Prefix The first 12 characters of the key, to recognise it by. They derive from the organisation id, so every key of one organisation shares them; the key's id is characters 31 to 56 of the key.
+	Prefix string `json:"prefix"`
+
+	// Scopes What the key may do. A key stored without scopes (the first start's key, keys the CLI made without --scopes) lists every scope and sets `unrestricted`.
+	Scopes []string `json:"scopes"`
+
+	// Unrestricted The key was stored without scopes, so it holds every scope, those added later included.
+	Unrestricted bool `json:"unrestricted"`
+}
+
+// APIKeyPage defines model for APIKeyPage.
+type APIKeyPage struct {
+	Items      []APIKey `json:"items"`
+	Next       string   `json:"next,omitempty"`
+	Prev       string   `json:"prev,omitempty"`
+	TotalCount int      `json:"totalCount"`
+}
+
 // AccessCookie defines model for AccessCookie.
 type AccessCookie struct {
 	Name  string `json:"name"`
@@ -1817,6 +1884,13 @@ type Search = string
 // SystemId defines model for system_id.
 type SystemId = ulid.ULID
 
+// ListAPIKeysParams defines parameters for ListAPIKeys.
+type ListAPIKeysParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
+}
+
 // ListConnectionsParams defines parameters for ListConnections.
 type ListConnectionsParams struct {
 	First     *First  `form:"first,omitempty" json:"first,omitempty"`
@@ -1885,6 +1959,9 @@ type OAuth2CallbackParams struct {
 	Error            *string `form:"error,omitempty" json:"error,omitempty"`
 	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
 }
+
+// CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
+type CreateAPIKeyJSONRequestBody = APIKeyCreate
 
 // CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
 type CreateConnectionJSONRequestBody = EnvSystemConnectionCreate
@@ -2009,6 +2086,49 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAPIKeys List the organisation's API keys.
+	//
+	// Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
+	// created. Keys that have expired are listed until they are deleted.
+	//
+	// Corresponds with GET /o/{organisation_id}/api-keys (the `ListAPIKeys` operationId).
+	ListAPIKeys(ctx context.Context, organisationId OrganisationId, params *ListAPIKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAPIKeyWithBody Create an API key.
+	//
+	// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+	// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+	// refused rather than read as "every scope".
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+	CreateAPIKeyWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAPIKey Create an API key.
+	//
+	// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+	// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+	// refused rather than read as "every scope".
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+	CreateAPIKey(ctx context.Context, organisationId OrganisationId, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAPIKey Revoke an API key.
+	//
+	// Deletes the API key. The replica that answers refuses the key from then on; other replicas of the same
+	// database may accept it for up to 30 seconds more (their cache of verified keys).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/api-keys/{api_key_id} (the `DeleteAPIKey` operationId).
+	DeleteAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAPIKey Get an API key, without its secret.
+	//
+	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
+	GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListConnections List Connections
 	//
@@ -2441,6 +2561,99 @@ type ClientInterface interface {
 // Corresponds with GET /healthz (the `Healthz` operationId).
 func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAPIKeys List the organisation's API keys.
+//
+// Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
+// created. Keys that have expired are listed until they are deleted.
+//
+// Corresponds with GET /o/{organisation_id}/api-keys (the `ListAPIKeys` operationId).
+func (c *Client) ListAPIKeys(ctx context.Context, organisationId OrganisationId, params *ListAPIKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAPIKeysRequest(c.Server, organisationId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAPIKeyWithBody Create an API key.
+//
+// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+// refused rather than read as "every scope".
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+func (c *Client) CreateAPIKeyWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAPIKeyRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAPIKey Create an API key.
+//
+// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+// refused rather than read as "every scope".
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+func (c *Client) CreateAPIKey(ctx context.Context, organisationId OrganisationId, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAPIKeyRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAPIKey Revoke an API key.
+//
+// Deletes the API key. The replica that answers refuses the key from then on; other replicas of the same
+// database may accept it for up to 30 seconds more (their cache of verified keys).
+//
+// Corresponds with DELETE /o/{organisation_id}/api-keys/{api_key_id} (the `DeleteAPIKey` operationId).
+func (c *Client) DeleteAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAPIKeyRequest(c.Server, organisationId, apiKeyId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAPIKey Get an API key, without its secret.
+//
+// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
+func (c *Client) GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAPIKeyRequest(c.Server, organisationId, apiKeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -3376,6 +3589,220 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAPIKeysRequest constructs an http.Request for the ListAPIKeys method
+func NewListAPIKeysRequest(server string, organisationId OrganisationId, params *ListAPIKeysParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/api-keys", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAPIKeyRequest calls the generic CreateAPIKey builder with application/json body
+func NewCreateAPIKeyRequest(server string, organisationId OrganisationId, body CreateAPIKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAPIKeyRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewCreateAPIKeyRequestWithBody constructs an http.Request for the CreateAPIKey method, with any body, and a specified content type
+func NewCreateAPIKeyRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/api-keys", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteAPIKeyRequest constructs an http.Request for the DeleteAPIKey method
+func NewDeleteAPIKeyRequest(server string, organisationId OrganisationId, apiKeyId ulid.ULID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "api_key_id", apiKeyId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/api-keys/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAPIKeyRequest constructs an http.Request for the GetAPIKey method
+func NewGetAPIKeyRequest(server string, organisationId OrganisationId, apiKeyId ulid.ULID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "api_key_id", apiKeyId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/api-keys/%s", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -5356,6 +5783,55 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzHTTPResponse, error)
 
+	// ListAPIKeysWithResponse List the organisation's API keys.
+	//
+	// Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
+	// created. Keys that have expired are listed until they are deleted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/api-keys (the `ListAPIKeys` operationId).
+	ListAPIKeysWithResponse(ctx context.Context, organisationId OrganisationId, params *ListAPIKeysParams, reqEditors ...RequestEditorFn) (*ListAPIKeysHTTPResponse, error)
+
+	// CreateAPIKeyWithBodyWithResponse Create an API key.
+	//
+	// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+	// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+	// refused rather than read as "every scope".
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+	CreateAPIKeyWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyHTTPResponse, error)
+
+	// CreateAPIKeyWithResponse Create an API key.
+	//
+	// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+	// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+	// refused rather than read as "every scope".
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+	CreateAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyHTTPResponse, error)
+
+	// DeleteAPIKeyWithResponse Revoke an API key.
+	//
+	// Deletes the API key. The replica that answers refuses the key from then on; other replicas of the same
+	// database may accept it for up to 30 seconds more (their cache of verified keys).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/api-keys/{api_key_id} (the `DeleteAPIKey` operationId).
+	DeleteAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteAPIKeyHTTPResponse, error)
+
+	// GetAPIKeyWithResponse Get an API key, without its secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
+	GetAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*GetAPIKeyHTTPResponse, error)
+
 	// ListConnectionsWithResponse List Connections
 	//
 	// ListConnections returns a list of Connections.
@@ -5862,6 +6338,191 @@ func (r HealthzHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HealthzHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListAPIKeysHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *APIKeyPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAPIKeysHTTPResponse) GetJSON200() *APIKeyPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListAPIKeysHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAPIKeysHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAPIKeysHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAPIKeysHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAPIKeysHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateAPIKeyHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *APIKeyCreated
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAPIKeyHTTPResponse) GetJSON201() *APIKeyCreated {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateAPIKeyHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAPIKeyHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAPIKeyHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAPIKeyHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAPIKeyHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAPIKeyHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteAPIKeyHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAPIKeyHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAPIKeyHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAPIKeyHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAPIKeyHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAPIKeyHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *APIKey
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAPIKeyHTTPResponse) GetJSON200() *APIKey {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAPIKeyHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAPIKeyHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAPIKeyHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAPIKeyHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAPIKeyHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7464,6 +8125,85 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 	return ParseHealthzHTTPResponse(rsp)
 }
 
+// ListAPIKeysWithResponse List the organisation's API keys.
+//
+// Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
+// created. Keys that have expired are listed until they are deleted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/api-keys (the `ListAPIKeys` operationId).
+func (c *ClientWithResponses) ListAPIKeysWithResponse(ctx context.Context, organisationId OrganisationId, params *ListAPIKeysParams, reqEditors ...RequestEditorFn) (*ListAPIKeysHTTPResponse, error) {
+	rsp, err := c.ListAPIKeys(ctx, organisationId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAPIKeysHTTPResponse(rsp)
+}
+
+// CreateAPIKeyWithBodyWithResponse Create an API key.
+//
+// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+// refused rather than read as "every scope".
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+func (c *ClientWithResponses) CreateAPIKeyWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAPIKeyHTTPResponse, error) {
+	rsp, err := c.CreateAPIKeyWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAPIKeyHTTPResponse(rsp)
+}
+
+// CreateAPIKeyWithResponse Create an API key.
+//
+// Creates an API key of the organisation and returns it, in `key`, this once: only a hash of it is kept. The new
+// key holds exactly the scopes listed, which must be scopes the calling key holds (else 403); an empty list is
+// refused rather than read as "every scope".
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/api-keys (the `CreateAPIKey` operationId).
+func (c *ClientWithResponses) CreateAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, body CreateAPIKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAPIKeyHTTPResponse, error) {
+	rsp, err := c.CreateAPIKey(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAPIKeyHTTPResponse(rsp)
+}
+
+// DeleteAPIKeyWithResponse Revoke an API key.
+//
+// Deletes the API key. The replica that answers refuses the key from then on; other replicas of the same
+// database may accept it for up to 30 seconds more (their cache of verified keys).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /o/{organisation_id}/api-keys/{api_key_id} (the `DeleteAPIKey` operationId).
+func (c *ClientWithResponses) DeleteAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*DeleteAPIKeyHTTPResponse, error) {
+	rsp, err := c.DeleteAPIKey(ctx, organisationId, apiKeyId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAPIKeyHTTPResponse(rsp)
+}
+
+// GetAPIKeyWithResponse Get an API key, without its secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
+func (c *ClientWithResponses) GetAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*GetAPIKeyHTTPResponse, error) {
+	rsp, err := c.GetAPIKey(ctx, organisationId, apiKeyId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAPIKeyHTTPResponse(rsp)
+}
+
 // ListConnectionsWithResponse List Connections
 //
 // ListConnections returns a list of Connections.
@@ -8237,6 +8977,134 @@ func ParseHealthzHTTPResponse(rsp *http.Response) (*HealthzHTTPResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Health
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListAPIKeysHTTPResponse parses an HTTP response from a ListAPIKeysWithResponse call
+func ParseListAPIKeysHTTPResponse(rsp *http.Response) (*ListAPIKeysHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAPIKeysHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest APIKeyPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateAPIKeyHTTPResponse parses an HTTP response from a CreateAPIKeyWithResponse call
+func ParseCreateAPIKeyHTTPResponse(rsp *http.Response) (*CreateAPIKeyHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAPIKeyHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest APIKeyCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAPIKeyHTTPResponse parses an HTTP response from a DeleteAPIKeyWithResponse call
+func ParseDeleteAPIKeyHTTPResponse(rsp *http.Response) (*DeleteAPIKeyHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAPIKeyHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAPIKeyHTTPResponse parses an HTTP response from a GetAPIKeyWithResponse call
+func ParseGetAPIKeyHTTPResponse(rsp *http.Response) (*GetAPIKeyHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAPIKeyHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest APIKey
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9371,6 +10239,18 @@ type ServerInterface interface {
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(w http.ResponseWriter, r *http.Request)
+	// ListAPIKeys List the organisation's API keys.
+	// (GET /o/{organisation_id}/api-keys)
+	ListAPIKeys(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListAPIKeysParams)
+	// CreateAPIKey Create an API key.
+	// (POST /o/{organisation_id}/api-keys)
+	CreateAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
+	// DeleteAPIKey Revoke an API key.
+	// (DELETE /o/{organisation_id}/api-keys/{api_key_id})
+	DeleteAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID)
+	// GetAPIKey Get an API key, without its secret.
+	// (GET /o/{organisation_id}/api-keys/{api_key_id})
+	GetAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListConnectionsParams)
@@ -9489,6 +10369,170 @@ func (siw *ServerInterfaceWrapper) Healthz(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Healthz(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAPIKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListAPIKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAPIKeysParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAPIKeys(w, r, organisationId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAPIKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateAPIKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAPIKey(w, r, organisationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAPIKey operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAPIKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "api_key_id" -------------
+	var apiKeyId ulid.ULID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "api_key_id", r.PathValue("api_key_id"), &apiKeyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "api_key_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAPIKey(w, r, organisationId, apiKeyId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAPIKey operation middleware
+func (siw *ServerInterfaceWrapper) GetAPIKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "api_key_id" -------------
+	var apiKeyId ulid.ULID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "api_key_id", r.PathValue("api_key_id"), &apiKeyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "api_key_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAPIKey(w, r, organisationId, apiKeyId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -11078,6 +12122,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/o/{organisation_id}/projects/{project_id}/connection-templates/{template_id}", wrapper.UpdateConnectionTemplate)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}/oauth2/initialise", wrapper.InitialiseOAuth2Connection)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}/oauth1/initialise", wrapper.InitialiseOAuth1Connection)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/api-keys", wrapper.ListAPIKeys)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/api-keys", wrapper.CreateAPIKey)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.DeleteAPIKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.GetAPIKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
@@ -11114,6 +12162,160 @@ type HealthzdefaultJSONResponse struct {
 }
 
 func (response HealthzdefaultJSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAPIKeysRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Params         ListAPIKeysParams
+}
+
+type ListAPIKeysResponseObject interface {
+	VisitListAPIKeysResponse(w http.ResponseWriter) error
+}
+
+type ListAPIKeys200JSONResponse APIKeyPage
+
+func (response ListAPIKeys200JSONResponse) VisitListAPIKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAPIKeysdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAPIKeysdefaultJSONResponse) VisitListAPIKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAPIKeyRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *CreateAPIKeyJSONRequestBody
+}
+
+type CreateAPIKeyResponseObject interface {
+	VisitCreateAPIKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateAPIKey201JSONResponse APIKeyCreated
+
+func (response CreateAPIKey201JSONResponse) VisitCreateAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAPIKeydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateAPIKeydefaultJSONResponse) VisitCreateAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIKeyRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	ApiKeyId       ulid.ULID      `json:"api_key_id"`
+}
+
+type DeleteAPIKeyResponseObject interface {
+	VisitDeleteAPIKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteAPIKey204Response struct {
+}
+
+func (response DeleteAPIKey204Response) VisitDeleteAPIKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAPIKeydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteAPIKeydefaultJSONResponse) VisitDeleteAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIKeyRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	ApiKeyId       ulid.ULID      `json:"api_key_id"`
+}
+
+type GetAPIKeyResponseObject interface {
+	VisitGetAPIKeyResponse(w http.ResponseWriter) error
+}
+
+type GetAPIKey200JSONResponse APIKey
+
+func (response GetAPIKey200JSONResponse) VisitGetAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIKeydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetAPIKeydefaultJSONResponse) VisitGetAPIKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -12504,6 +13706,18 @@ type StrictServerInterface interface {
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
+	// ListAPIKeys List the organisation's API keys.
+	// (GET /o/{organisation_id}/api-keys)
+	ListAPIKeys(ctx context.Context, request ListAPIKeysRequestObject) (ListAPIKeysResponseObject, error)
+	// CreateAPIKey Create an API key.
+	// (POST /o/{organisation_id}/api-keys)
+	CreateAPIKey(ctx context.Context, request CreateAPIKeyRequestObject) (CreateAPIKeyResponseObject, error)
+	// DeleteAPIKey Revoke an API key.
+	// (DELETE /o/{organisation_id}/api-keys/{api_key_id})
+	DeleteAPIKey(ctx context.Context, request DeleteAPIKeyRequestObject) (DeleteAPIKeyResponseObject, error)
+	// GetAPIKey Get an API key, without its secret.
+	// (GET /o/{organisation_id}/api-keys/{api_key_id})
+	GetAPIKey(ctx context.Context, request GetAPIKeyRequestObject) (GetAPIKeyResponseObject, error)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(ctx context.Context, request ListConnectionsRequestObject) (ListConnectionsResponseObject, error)
@@ -12664,6 +13878,120 @@ func (sh *strictHandler) Healthz(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(HealthzResponseObject); ok {
 		if err := validResponse.VisitHealthzResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAPIKeys operation middleware
+func (sh *strictHandler) ListAPIKeys(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListAPIKeysParams) {
+	var request ListAPIKeysRequestObject
+
+	request.OrganisationId = organisationId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAPIKeys(ctx, request.(ListAPIKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAPIKeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAPIKeysResponseObject); ok {
+		if err := validResponse.VisitListAPIKeysResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAPIKey operation middleware
+func (sh *strictHandler) CreateAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request CreateAPIKeyRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body CreateAPIKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAPIKey(ctx, request.(CreateAPIKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAPIKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateAPIKeyResponseObject); ok {
+		if err := validResponse.VisitCreateAPIKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAPIKey operation middleware
+func (sh *strictHandler) DeleteAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID) {
+	var request DeleteAPIKeyRequestObject
+
+	request.OrganisationId = organisationId
+	request.ApiKeyId = apiKeyId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAPIKey(ctx, request.(DeleteAPIKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAPIKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteAPIKeyResponseObject); ok {
+		if err := validResponse.VisitDeleteAPIKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAPIKey operation middleware
+func (sh *strictHandler) GetAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID) {
+	var request GetAPIKeyRequestObject
+
+	request.OrganisationId = organisationId
+	request.ApiKeyId = apiKeyId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAPIKey(ctx, request.(GetAPIKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAPIKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAPIKeyResponseObject); ok {
+		if err := validResponse.VisitGetAPIKeyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13734,289 +15062,307 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17dxs3si/6VbB47l2276EoW5OZvY+y9h+KrSSa+KEtyZM1d5glgt2giKgJcBrdkjnZ/u5noarw6G40",
-	"H3r4kclftthoNB6FeqHqV78NMr1YaiVUZQaHvw2WvOQLUYkS/uKzSpT2P1INDgf/rEW5GgwHii/E4JAe",
-	"Dgcmm4sFt62q1dI+MFUp1dXg48fhYCpmuhR9PdDT9V1kWimRVVKrS5n7npa8moeOmm2Gg1L8s5alyAeH",
-	"VVmLuP+ZLhe8GhwO6gJaNr83HHzYu9J71OtL3+vJK/eI2tu3R+9fN3/fk4ulLitcxmo+OBxcyWpeT0eZ",
-	"Xuzr60Jf7dv39m8OBh/tzIS6iafUWhx6un5xZrI0VV8P+DDuIBczXhfV4PDguZ+6VJW4EiV0p8srrqTh",
-	"61e73eqh1vtd1O/jrPiy1L+KrOqfWtTgoWZ1il0+zoSM4GU27yMAerqehMzKVGLRvyTh+UOtyDn0+BgL",
-	"8tENCbjXUZYJY15qfS2BBS1LvRRlJQU8xcF0VmQ4uOFFLdJrFeb/D3zftf7Fz1hP7W7bfvDz747qan5w",
-	"oa+FwhNoslIuLYkPDgcXc8EC73piGLRmB6PnjMPbrLIvDlkpZqUwc5EzOWOyYrfcMD7VdcUqzcSHpSzF",
-	"aDBszRC78J/uTBTfM0dVd2BHUyNUxW7nQrFqLtiy1DcyFyW74jeCKc0KOROVXMBX/d7nvBJ79tcOAXwc",
-	"DmAmF/DrpqWNBx6/mFzlPJd20Lw4taLrkfY5+eW6mp9bahMvtZrJq8QqKtZuxLDFVBg217csK0UuVCV5",
-	"YZiZ67rI2VSw2ojcbiyvq7l9mvFKsFtZzRlneHiGjCsmPvDFshBsKqS6sntVirHiih2dnrBrsYo6hM3k",
-	"Kme3c17Bhs4Fz0W5DwyDeaG/n8FhYXbOTJoR+16XSJMHQ1bNpbHUameBq8B4YfRYZVpVXCrDcl5xZups",
-	"zriBr8DWsfdnr4csK6QdxMkrGIcRWSmqIf4/00thKZ3ZZRemGo3Vhf2WXXHmO+cMN4hlvChEzib28YTd",
-	"zmU2Z7lQuhKG/ppJUeRMKhwyjTWsxlIv64JXIh+NlZ2gW0c5g0FTx9KwCV/KvWuxmtjJ00mwv/0kVhP6",
-	"yK0sikaftE9qrCbtvT86PYE3cUCjseqeWOjb/u//KcVscDj4X/tBPdsn1raf7teS5JQbmdnHu3bxnX/R",
-	"alx2QDOgul37eRm9+nE4mC94tmsXP745emnf/fW2+k7wEvXPXTr4688X9OLH4UBptfMk3tp3rDZkz9+L",
-	"Xd+G4/LCv39wp/cPBiDc7SHZ9f1zfOuj41jbvg0cts38ql62m6ZBS8NF8W42OPzHzgRo17zNvKW622E4",
-	"UbD5xPqbXPktMjc4zW3+R2wxZoPIUtw5d6zZCJVDD8RsR12Rl9YXpEqs5y/DtuRIzorlYiYViQ7OyD7R",
-	"pR2VYRHnD2IlLUbswFGvQy5Uyaqw47Hv223cesNPEkpNX0s/evv1Qmeg5zM9i5cRmbaIJMHA2kn1wq6g",
-	"025xkwbWNATV7peEtpGkr45u0Bh4ex6vwl9MKD4thLELXYKoyqWppLqqpZmzRV1U0goQFI51CTNzwqg2",
-	"AtebL8RYGX/WaOXbA0c9vDmSk1dMwn7OJC0fiWG7mVIxWRm3neyksrSdzbURik1X2Bpl79NZJOy8bGO6",
-	"ZBNkVXuZzsXk2beo8tXTQoLKaZYiY4avDJugqnfIrM49GbJpXbG/idLoUj4x9BmDZ2NZcKlIZJshM5px",
-	"tXIiXM/Yi70Xz5+zbM5LnlV2Ue1crEI72Ych3c5lJcySZ3BWrUa4tBJ7g2lx8oo0O5nDJrwRxvCrxGYP",
-	"/tZpA99hhTSVHd/C/Yq7yEvBroQSJcp4pw20yWyspGH0eZGPGOgxqMpIq7esPAMhjZrNhMinPLu2v9ke",
-	"LYX5/lf2u2OVlYJXsG4lq5c5/j/1+dFYke7U1E7kldIlGg+gCtK3jk5PkAplJRZmE6eldQqSZcDLkq8a",
-	"1pq5lss9vUSFfG+ppQIHkrUW2/wQzMR4T7YRM9/FCs59JM1Gjuu/hGSxLHgm5rqwNhAplIGT+jPNjIDF",
-	"nYAitmcP1cQSgSiBipVmupqLElTmwCmYW5YmM4YRwBZvw49fNpW2R12b6Ft3Wp1IwZyAst9aH8fe3Lo0",
-	"luXi9TmLJ7vF2oBK+dCqCS+udCmr+WKzBLTfP3LNG2Jwzs3cHmbfmV0fKzGAAxDDcafddsOMvFK8qtHe",
-	"d5LRzPmLwdD+c/Dnv+B//vziICkYc3klTHWilnVlths5tvXDBhNyycvKWDbJ2Y8XF6dOXgObzLQy9QK5",
-	"nGOZqfGzc71waogZK62KVbO9b8pmpV7EegGb6nw1RGIxbMGt3pAVdY7vvT97DYeO6RIIcoZ2IHCrsYqX",
-	"HxtIRUze/iTtbC0xziy/VMQp3T7NagWumhbbdPtghzUYDuqySK59g22CAzjTuX3W2YdjetLQ+LprCH4g",
-	"6MULm4wry/G1Enbik7n4MBkCPxJ/+QZlPf6/LotJU72aiw8DMCHFX77x/+mbyu6KOZLSp1LLG8dkW8V8",
-	"GB3q1kmJNusO6jvs2iblHRrtpLmTrLf079bAatR1NdW1yt1hAX3VrkfiBM31rbixRwBIfqHh+C4WcBZd",
-	"f1JBd2Pl+3sqR2KEh/JnMZ1rfc0uSnl1JUrzzH7sRpRyhqqn3RB3BsPH7WksCn2LmybVjb7Go0vdNAUh",
-	"sO8t2fw2Bgm2ixiaFT9NhhO7zipGItrOffRA9khwUjy2sPZfYgteXoMfDeiHVZaRiw9LkVX217/+fDGE",
-	"FRC5tRtOi/pqqnmZs6Uo/cZ5GrS2GrD/ya+31d4UPjCJqHfoLDk7HF3Kf6Gmg0uVUImattNhEIhDtuSr",
-	"QvMcfIXO7cwKeWOZHJo3/qujiGr++vMFoyXegnbekp/oUbfCfuROCpPSSkw2rhqe0K4iCXPbYg3Ic/XQ",
-	"ihLpAyX5hzpHwz0/9+6ubhO/wyf5zre44d0Hv3Ha1vSxAsfouszEu1slysaZOFY5NN4kT327j8OBZ1Rv",
-	"RDXXCY/BOxT/T1AjfDKE/714kryXEYtlWKO7jAa8/M4oa3kuZo6Gn9iFeAIELuhdA+qiWzJwJoDa627E",
-	"1BVb6ZopgWLCqsXokt3De4X48sQyB2dSh5sH+yv+D32po7E6mbFCzComFstqZfUhN74ZL4x40vii65AX",
-	"RWPg0C+NktXG6ec4uMawvAsI9ZppqW+tfc+JAASbFfq24Qmaal0IrgbbkxZMcPd9a2lB8SntnMkuxSWV",
-	"IMdw/C3m1lzn4OHNM38v6E6bgAvClNHT1xR59fuz13ukY5NiSl4s3NygKvCq4tkcSGesYtkn3p+9Dj4j",
-	"8PBIw0qRy1JkFdKafRLd/sYcYqwc4QWdDy4vbS9BVSNn3/sT8E+WVkDavynmA98w7RMGN1tjdXQKb01O",
-	"lLSEK43AbQkhMBNnWdChyBlnuZzNRClU5YYza7syUnx5C5IOmweXwJs3LmrW3TTarpm2Kicd1rGa8OWy",
-	"kOiF3v+wd3t7u2fFyl5dFvTihC3kQsB4h7TZtAbeiceNYWGwYxXCp7p7iozI8xDy3bZ18nsunKe4skgr",
-	"wp4eydRC0nTWL3ofyahqEqhUZC6TXQIdIZ1HK4nDD/K5lBvEczymHSZKVH0Od8cp33302E3VuXbpwrlp",
-	"QdIe4DlyZ6ZxZsFrp0Bbtj95Ay54eWsjZnXBZroMT9136GBY9XspMjmTmZU8YxXGU2nvXmCZLu3KF6uW",
-	"o2GjS+Gq5Kq625XjD/Dqx+FgURXmZUvjai7vm4vX57Fe5Va4VvKflg+4ywpv+IXG7iC5a304i3RBEfkF",
-	"SaDLG/t/a2xU2h88bsD/5PpeXLw+j6JounaxsiIe+Z5zpPPohWFwAGXcABeb2CU4hjuffMKkGSuIdwpR",
-	"AJZfAuXMpLKWCePG6EzC5cA6bynaMOoazs3CniO94BVeDaw5+XRW2svuNotGmt4neohscVbwKx8yUYly",
-	"4SxgsCYaZO0Em1W73tRVzQt28fp8rJ7a9X7W753oY3ipYzJWa87JXF7ZQRXiRhRwbEVWl7JarVOXooVy",
-	"i7I9T1leZwm/1OlPL49ZVZfKylp2Wmo9Yz+JFZ3yXLDjD9mcqyvBnp4f/Pkvz9D1CC4QiYL+Wiyrhkk9",
-	"tBQdJLbVAZ8YZipexe6q3TVBx7CTzP/MPQy837W/rEvJSnElTSVKF8LSCPuykwUnqrtm/HkOSnU1JNcR",
-	"HEw4Y1wx6bUIL9rsxli7VYlNV3jROHeYuukRBGkJYBV6ZHpNYdASZszUS2sLGtxTFAJOYEQOrGyutXEu",
-	"yU44k1e5wFJ3xsLLmGFtewWHY4Y5pZh/wxKwTfvMw4t0Q7zkDf4wYstoO7ErbRdS0bEOzsCz71+y//jz",
-	"/3mBe/zssNftw55ih5fY4SVckg0bSqq4AcevI7tFbSq6+33GNDIoq1u0e1pqUz0bRT4rBV7Nq1oYa3rZ",
-	"c1au4AJVIQ/2jBzcKIfoC7sFfleKZcFXzFp1hdiz3M8qg2hhlroCFk/hmLgUDZ9gYobWnOqMtusk3NHg",
-	"S55x2Nde5S6mbKBiCE3QTBpTCxBiUczpzoqc+3Y3hsgN15/Stvrm1JY7eNbpFG/yrVOzfu+6PddN93q4",
-	"uw+ah2WDnneAjLO8uyu6GsGOXr2hc9RSX/xgn5imO2/UVSIplmSsJkRRka9hwmARmTNX3CEGlZ5OFGmu",
-	"fnRA1PTnOY2uQp2ejBTXzcopTMNYL4CAyPSWYK8v4/HZkY2VVKYSvOWivIPH4Aen6bbs/pjxWPl8D2X4",
-	"qNPXR3eWo4nd4wOdRbIfsEblrS7ze/R76rrYOQqw09X9wgLXLubGi5p1bwcLAsh+z1tVzdAKVFzA3I97",
-	"uIRIp+jEgNXwI12yWu1+wRWE/6BuR+a8bB1RUKoNeRbMoe1jjzUMI3vAmnkt4PRUukLtiTMl4jBwCN6y",
-	"VorI3Qy9x4IxI5SRlbwRTCpkzXYQJNCsdrWXbmEVtCWEJLlrmZxXfMqNnfcee2eF4K00YsimmrhgNCTX",
-	"v3sHZuD6Q/fnX8/fvWVvRHkl2CmvsvkQdEg75Jou3ME9S+cUpo9R69QNDONIrehaYynKRV1FkqoUxqoH",
-	"UjHOvnn+nH3Hc3YWxwi2rhzgXKUsVzxxwWINnBzfeWIi6zXIADtgHi0/+rvswqCROVbLUhihImceuvkU",
-	"BsJV4kO12b5zgwtsJtyJpKZBLLt/KuT19tNITwFWGLdkrHJprP7TnEdPrGK21knwcA6C9fK03zMwcax0",
-	"EvnZv767ozjfLrXQLf6yaanj5qj46lta5zBfl4NBDs/g6SWqiLWW1veNVJlgRi+E88Dgqlj9qdSLsQoR",
-	"oxBjmrFCTkternbfn8fNGNwhsNHpMV0hs6NC8zKlXbjeu0rfjr2fRqrF1qLXvbSbxI0O31j9G8lZ6nS/",
-	"KW9tp48scr92EcraEnSsvkoRytoSFOcBkflupiFZbC5UM6S7wYL/ELr/XkKXJWXuWN1b6LLfscz19vJu",
-	"stClIjvPXddxkLL1I/N8mzC/wHweNbCMuJgL8IvdXJbUpGGmggQQJ5wB9AFl6xNjSRHcOU85u6V4TiOv",
-	"QCCGRF0mVFauMB3qWqyeAd9DPys4FpHfdYJP45A8H02yZp/ctrQcm6slRc71nrDQBaUqQ/NrMeXTPbjX",
-	"QyKvfEDAkBkhxsruvwuOsMuz1MbIaeECk0wzSFphLB0lTw0o5RYyPQY+45MSXyGHlWIjB820Wp9c6rM8",
-	"U9QU7ggSjN4/ayQUxMFHbrP1LWyl5x6Ydh3CFtgNLyXkt41VMswhq02lF/JfonVDCLqE5f0yqwteNi9h",
-	"OxqF1WPSXuu5YPTQh3SG2cE9i93KfKX4QmZoWFtSuxFl6eK9QEl6f/baUUM0lNa9o52jUJTJN+cYJSNL",
-	"OARSmYpbRgqhrUaUNzIjAc/R9nFRX5VmEsNxogxyq2bC6CwLXtO1meulnK2clidLVpegkU7mVbU0h/v7",
-	"ixW1sTwSIz9XdlfGqjtr+25n1hDNk+4Ndx80QrrCcVdaC54Lr4DXZYHhcnjBB0FzHJzpGDrnDpGs2mlm",
-	"O18dwObvdN0XJnohFkurS51s9Jf6lq9IjbIaWAr84qV75KQ6RBw3L+0g84L62B4DI9veaxw+1XIPC5W/",
-	"N6JM6STH9AjUEQpcd6cmrJg5dMGMdJSahDMVhVZX1hAb7agZ+M8/OLBLf1rsJg03ZgM+B9OJhxA7B9Sl",
-	"4CFYJNpU7KmcodFSFM/GCtWmvRnPLC89Oj0x0R2aVXvtIkwsS8z0YiqVs7zItotVt4nMJ6xxDbLLKj/K",
-	"8m5OyYGkm9SqQqRNbSoMtYF9iELb2rJnlDoWeON2kt5i+qZLWtBWcLngBAicF+pGllothKp2pdjHQiLa",
-	"npGRTZ9iQ+/do01sqOCm8o70LXlRKhmXEqGa7qXAJ+PBpu5+wqgQ+WidzoIt7MQQkUazZQ3sivuoCbJ5",
-	"GvBIR6cnQ1BrAAOmNKjeZlzZc3plXyh1feVjVz6swOqe6yJ3hrw5dFADhsK8G98wh3QHDjfVGMTBcyvq",
-	"t1dnvkNphpMTpQhy9kofdufkNJchE4URUS7/E5M8LJhkhOgY28SMNFCwUkmI/ShQx+4RzQWPNMDK0bE0",
-	"wqnOptJLw251eW3P+1POFhJ8OZBW5G7gQ1jYs0PGzTXjV1xakTPTeM2sRiyGnlK6grRLGuP2ghYDTlqB",
-	"4KeN/etmxjbm/iP2gEmF1ZBNV8ACRynrZUuglw4e2Mch5ZDdfZj/3cyUNMQg1423dfQdHYdFG/rMNkdr",
-	"64876kvrjju2aBoqDVUVuczdDllD/Xc2T0f/JzNipeuk7RC/S6IGLyipIzCERmN1FGC3ZCN1kI6s70wa",
-	"5tRvUr6jnC8rM0DRsMNJmBYrXaPVQK86u8zOo2JJtX7Ejm9EucLzAtCclAez3MMIylwv7Flr6+rsZBZl",
-	"nUEWqDTGZQaosXJfa+Ta7qzif7e7in9PXZmo8j7Kzbapw/FQNx4VarnhuDj/TcMjy2OPrbsi6CDMVZoO",
-	"mk8aj95qgcwB/zVVa+JPTFNh60bYtHHvdvFpNQ2hjXsbWnoz4DOry13dadtNN9vtutnZpQPH2OEQAWBM",
-	"yIwrHeNF95/g2ZyCxBzCTOzAa6RpqwglwTemzuIAubFCgKT+tAe45CLviBHGIN93OXoRdBVeLPgkoxQe",
-	"1FZqT/LM3RW6pmc3g+D7vEM65Vc7JC/b1idqplNwa24aO86nq1e2zwj0t0V8Z3NS/hxwtrR/6lls+5h6",
-	"seClFCaplL3suIjSwYIxa9oCEaUFE2V7cLIzowYBMaofyLOB4xA5KHNk35Sa4Tl4pC1F+YZRr/nQX6WS",
-	"yIjZAQ3MHv8QyRG9bvtdQAg4hbpb/eh2LoqF5TIL/qsuZbVyEtIq3eRj98HwFC9Na+BBfXItDBMf7GJl",
-	"3HiwhZg/2SG7hNtpYEVSMWMPvcrE0GOKLi5enzuNpcRL8TDL1FbYZuCi5FllWCGv7VD/WYvah4E3GaBL",
-	"ctuB0aTEW9vG6nNX7uZd826Oz++2QGUybZ+gwzF65hJZEPLcTSLtwAyPvXMvegfJj5bwXp7K6DufbxVT",
-	"Ts2LYICcvBp9dt/g9pNJa9kXLe3abV7QHrosLoZCLgVwqwzPZqZzMeoDMbDdfhfsxe0dXkTMgXS7/Q0T",
-	"omK90ofeu3X6HrYIuVioczm0k0qTSw+RnhFu8o8btj9u2D7VDdsDXFV9zluFzZb60J+X5EleZ6n7Z99B",
-	"wnDkgwLMcpcmFH0NHNHN8CrA2Yqj4oPeaOa8tNZ5VmpjxqrZF3zDpM5/ziu+vT39yra2MrksdZnQfI/h",
-	"96a6i21ppDrL6rL0eZ+VZZoYx6Y9BmoboIlF6KQudN6nCDiUBbmw2hh59wOYK5tzDCP0H3Y+EAdX4q4C",
-	"uLF/RnnN0oxjr4oDaWW6tB2O2JE7c6CyMaly0KppCC0fint7p9z87U/eVg55B3gf3Qth8GnX0dNIMme5",
-	"KARA0x5/wCtPh8AIQR+mnmJ5Aog5g7YAf3wDwL52uaVDcuMGA17HNOB8PBhCHxViuNHGAI6BXWQMfQHx",
-	"DmgSlSgBbwFAM4D+nzo1v1Z7hD5sqelXPQ3ehGLVRf2CcYkFl4VH4rlVKMHsx60ckNWzFs9ce31w19vm",
-	"BhDZ13ap20RRay/JY8ZDEjtJBER+UbGJWybTheEnc+dgEq3VXC+AXhFb7yh729V6aHbUqPQwlYqXqx07",
-	"wHd2qxPR7KJVJWLrSg/NXnau89B8fbcqD813WzUeXvgaO7t24e8B8QoRY9Lv0JF7M/S0ReZrsh/KcsVe",
-	"TrdMRU31FOegYm93XaVwW0qHfqcuzoNCuOGMNcDF+zS+RsOmRmcNE+CogF3jsmbc2e/3AzaQhMRYRRH0",
-	"dORXMSYTz3zmQCmqulRoG3NWCrPUyoiUarjszfzx6T3Esv3A1zsvo0H/vHlsY9UcXEe8uLVLhMG4VZWt",
-	"Vd52fBttA//tVnA3RS27Aeyfrgk0T/LITWQErSBpqIG5W2kM18ZEIwQva5RWQrbNZrIQxqqwzchsg0r2",
-	"WGF6yn0pB3r5DlGhU1UUagrMRrxo1gJda+ZWxUqbnZFLeABVNRf2TdhR0s7rarb3n84MHisNOMXdxtFy",
-	"+CXiDfAoUWUEWQPhPB5OHGDvOuUSLLHiWiWJtUU98fpEVEMksJFUWrj96+glBpJqMJ7owTD+A+YOEA9H",
-	"TxsoVJjqUK2eJTO/eGIgR+74xf0cuX46oM/ljTXGQlPjbprTIU1r16BZbACoKPoJkVuIxhH+ux04lvzm",
-	"tUicz5/Eyn2DZ1aycAWwMdeE99T6+GbW0oz5x4yBjMd0sqGUQZ/Ks4FUAugzBr9BlF0MjyNyMMMWgGbK",
-	"/vrzRbgbdnetbIIhcxO3JABQ7pbix/P/L4A0Axfi7PT4TePY2XZnjXbfkq+rzYx4nogziAssuPyLH8+x",
-	"wsGP53/6z2/g3z+/OBgMB2f0+xn9fnbeVwChkeeDUV6npZjJD/14iZ2miIUUwtboKnsN5PW3bPIdgWTD",
-	"lMHbMLoH0iN5CVJ458fuUYC9ItRsPaPrf6wqCXzyB81yl2bruOfk4Js5Fgt4sfjTczO5z0DJod0f44al",
-	"RNtKCXrBkXoxG5HLhYEwUakIJwqBithE8gp9rhPxYTlBD5poQq51r4h3wBbrySBt5o66jKlrsRqxsyR9",
-	"b6h6GdUeiJKCtoIzT5g2vesNQMfDtewDgMq9iFEa1Q/wvrVyqHfSbk88VNxYLWtw5vA2Gnqlwf0n4LoP",
-	"YBqNNJX9AzZlxjNBflFwsTaN7VY5O7MdDnrStuvY22DD9BdThcd/I9S/ZAvA99t8M9XsaBh/1/XRhlp+",
-	"se2s/PD7sJID0u52d9+t4qt3d3pWvQsLT3qx4VNYY4PmS53V8oVlt1iyyCRfd2Ditk3dzCGP0aMo8CE+",
-	"OkKCozqJxEaoGdyhzl0S99Ylu5Eck09ScGDAENejHlG0xyTOlN9kdFrteFvbIUVYfRDOO0BuPxwKM8zf",
-	"iDiAGsJBApI3Xu3ofDVWJN5DHilVud0GSdrShFDVXtVT+W+Hi7ndgBkOojz+bS3mT4GycNBCl7yft2E9",
-	"UXZ4yqIJpLslwjFXoViBj0uAMSuqxhFEIwWPU4Ig3PJCoYGW9RK90ShlBGrDgl8jVnErJcYBKt4BMHh7",
-	"MltEELqbcYUpxGcLfGG36wFEcOHBhdshabizmV4sagW/qasWzvCBxwqFsDCMQs0RU3TS3mVXs9ndK0Ne",
-	"BzoV6CcqtSjywFkxxjPGwW8guLewnxGLOnJyUOAtmgpzrvKANj1WkJbuIKwb1NZXXLpeWi2d39iVIPRg",
-	"X8TxzrDBm7FzeRo7PQ7TcejpQLlWjgHptjBFfaAIOLu8AJSzsWrfX0rjEOKoDBVnG0Evrb25SeIhIksY",
-	"L00o04uozNyk1wsd1zh6pPvfP1B8/0DxfTAU3wfC8PVKR0veR9NI1X8hbNmtde0kKmhfyzhiWjgMdjv/",
-	"BtGCmxgCclpaNYAaSUORFB6MvVEK2UGWXXQSxpvlBOK6vI1cxyhczNcJ2oxFys5EVUpxgy80+SJheVll",
-	"B6Li0U+iLQddLcPwK2RWpLKaOV9SyN061oa784ci/4kU+TS1E2XDUe9ScrNoiSP7PEXhPbrvvYoEoGM9",
-	"x8KjwHHg0zHT9sWuLJcuRabLPC4pAB6Mb6m+rbyxhqzTvxYAY/c45QGq5N3CeRXdKkAbwnTz6Zb2GPAr",
-	"EBdxcjkpn53qXX3XAAgnlfbeIKPsgYpce7O+Favswjf231UDhzijUnUMatW5sMuYrY1VXPEHXQh/3Fl/",
-	"SXfWgbC2v7SOYy22oqwLvPSwh0QueCk799fIPiKnlWNTVOReQ0SnLyaVB6T+sTqK1By7YMTYIJYbr45/",
-	"xNq1Du2rCcOpNNQ21XY8CN1S+GhwFOPg0r6RgPU1Vs7eOzo9AcEB4gBtg0m7PpYdNEhrxA4FuIKZrwPV",
-	"kmkhl4usYITXx0RIbz8tS71YEvRlKfZCfcCuxmdtzgDdReYLSTSI0yS4fqxJUmmAnyT802C6xsmZJtFh",
-	"pQmZYy5WT24E40UpeL5y83Xp8F1FAfaph4iOwsOWL6ihmSV1gy1CZ6Sxor1BBt17xsbl//0E+LbIGT5G",
-	"l1exHt+YsmVH2B84Miz5+qDo0PoiNMYwBVidWlWyAFTXF56f4uQzIW9ENOUYAs6NBQkiXGI2cm/s0RV5",
-	"VBzDJ+ZO6CmqjiN2kouArdQgbGxvNBUcLkuthK4Nm3FZ1Jb6cKfHit9o23TrQN1dCiOFsaaUnvC0RZcN",
-	"EzFNmGh32dMV76hxvo4GPYbIkn6CDNYGDx4S9AdZnauKzR4/vA49gRem8sAplqYwH8cyN9wUqa7Gqm0V",
-	"ke9OC89CJeSxpkwRn0RORoYVcK6CHS9ktfIR/jybS3GDRhb2xZmBaz6f9w0Azl5qQUIo4ekGvInuldpd",
-	"PVcbeflORfdg6QJwJThBBocDf12bMO8doCWcuxUaZ/EOePcXKtkjRhUNgTOPqevxgBFGmRHVfXhZS7nw",
-	"ZXoa5yapXmx5l3buAzfXqRXnjZgxwFrGXwLQskcEKgz+0ImesyqGg3iiQwivh8pd94qEWxsD9/7iex+w",
-	"tjH0bet4NLZzOFq8V+eOFNZsURp0tfm8mXLiSLY5sYTnv5M+88SwiV2AlqEAWep2vUaI7q60Eofs7X3i",
-	"DWw3uEqHYKM0e2oSV8gxj7AodOktC+gMAw3TnVEQYruzOB5q2Lj60SUhtc9kgZjwAUo2/Ym0zdYqTwWd",
-	"tC5SoHfn1wKPXPIDqntjaL/URfy233GKW/+HdC7S86jEYqlLu1q7Ozhi91b8Nbcc6yeWXkF3j+Mv9x5k",
-	"/jDE9cNByUum0W79v1jX84vNPb/o77l/5FjkvKrnL5wP1VVUnq7sajpWV8c1zimyrBJL+EZ0BNLUcXr8",
-	"xgcRZ3Fgawhmbc8ILt1wzzqzst8MMMyHAAmN/VBEGTBfSr2EQEiAwAKFAEIi4S7D3cA+NSLmZY1Qy2dJ",
-	"pGgviacuIDiBGE2nMoaFjvciaoduohbRh19c82bcaQRDfY8Li1diWejVQsBdkzYZL0ikN6Xkgn84E2Cw",
-	"mnQi+oJ/kIt6wVS9mGJCWEntPZyj3V13E+tLj8Y4nyg8HY6rqxUickh2pKEFJkI31S6CtwUYSusBkOii",
-	"TCeKhLmfL0WWBJKJV2RdzFR6GXexZcLitodun6LzbmPo1plvCBGOkId/lGW6VtVb8mklI9hkdnKaSI6k",
-	"8AbN7Ch9xrrfmC6Qh/bIudgrOzkNG/RBZDWwjaXWBTOiQAQ+uqKJ9y91853eQcQ2+JuDOocowUSke7qd",
-	"435QdAWX0I+WcGifGI+f4PHUG8Prxp0ODge/Gq1GZ/z2jTCGX4kd6IDQlru0eCdka/TI7Yxp3ZyMbTK6",
-	"sO0+DgdUBuVt0kH6KjxsR9bM6wVXe1YvBkQxENduqamQyizU9YmvnWUHO6HHbBSU+pyEoHHPfBhVlLwa",
-	"j8Oqd17T9bQZJ3aS9VF53Gl0i4zVVASDmQcP8RNjVQ6tOh2Fsstn4oqXeWHtddK+SeGkOxTou4uXEOfF",
-	"bo4aCkuwORea6or0LdKIvdGmiuCy7cbhwfdWzhRCugENO4RVYdEcQ8sqSxb27EuAzH64OjIXrb22JADO",
-	"14ab4u5QR19GuZY7Al17rnQHiOte1pTKx444QpNzdTZwF0RsYtF9+LhnIawP+yQv/bHKGbD2Dr7HLix1",
-	"IyO9l+f7jgyUmNbGzyc4UWvboiGsWfoHQ0YEbrR1XLyTzZtgEbHXJCxiakawDRvD9yMow60Ge+pCJnrw",
-	"63ZJ9aGeLkquDOAIY+kaZxMdvb/48fL84u+vjy/tf9+dnfz/Rxcn795e/nh89Or4bDCMW3z/7uxN85f/",
-	"fn989vdkUledCmaIwKrcxdewgZDoUL5yB2IuFcvqslixackzYTbfwvaABx2rG8ToS4Fkt7S1Ro2frWGW",
-	"CDrh/nVQ1h3lC9DFCSYmlGLwlUMsN7mdk+8yCnXyzmunTCJkY6gD6G6FhngZGr3qbDZn/XF01IGF0AY/",
-	"2xRzkViaeMX6ds7ZFgHduMWFO7bgduYetE7aJh1ox88O6OohUxO3HUp8qJLm4bIUN1sg720LBXuBOEJd",
-	"HFipgDTcxQ61S6PAAohV6tSti73ibMGzuVQiSE8AvurHH8xFxWWRuC3annmCMryDiLED+t6+cw+GvSCr",
-	"sxvgjw+SigQuBb062jb2yX3ql75NwrmkUcjgmb+A4O56BHTkOUHm2XbdJOJZulfsMIGC1NczRZlQbUVL",
-	"htUc0QcUxpHDi0MmVVbUOdxw2r0YK4GpjJRphXorfswbQNIbc/bxIRvjqF+M4J+Dfzz/Bf/3p/GgJ51l",
-	"i20Exh3vXHCs+UK+8JXNO4prun5Lv5dFWthVyWy6C5QCkOfpd6JInzX7YDuw0Z4uOtOh/oZ+fH0zMt0p",
-	"zdzP3aEgPkeUHRJHUUCk7bYYw7CaCVZc8Kkoer6Oz9Z+nr2mNqVwBSK5YdditYcXrksuSzMaq3eqcB6V",
-	"vfjSjGJsi0Lfinyjq2vBl//At3+53/U0LrmffWqzfhS8QByf5m5ZTaI2sUqqrxMKZfs+HN9KfehEyUry",
-	"QhqB1ypBhJJ1l3CebHolRDV6KFjp3wmBmC8a8eVJJI8GhmVLM/gSKimk3CNfEN7bHZHb9FIoUb4r5ZVM",
-	"RBu9i56ypzyKnHZ23DN/1waNhgRqfri/P9em+sehncAvQ8fkABgfKwovBUX3zgp9+8SwW6lyfTtiP8tq",
-	"rusKwhuqulTvywI9pxkviinPrrGTpTaVwTDoId4FXoYSDfj3DeWlg4sKe8fZYkyldFi2mi5ncAZY+5qy",
-	"7rhyHIOesqenr9//8N27o7NXl2fHF+/P3l6+P3t9+e7s5IeTt+dD5sUUoMpgudpnFEHOoVjUMCwEzgEG",
-	"42B24/fcgMDlA4jCxu6sg/Hly+WIfrcE0Xtb5sgv3uhdbnBoE1IuIXgUVw/z9PHEsH28Fdz3+2aEInyM",
-	"aalvjSiHyOW320RuKCkjZE0EYpFVk0TMHEGiA73hWldzLMvXIIfNUfw0z7vKgIi17cqWMcCnyxHrPuRs",
-	"ux0QbIeZB8Ezid7YdfNM5VL1OQ1aYz7YXZQc3FWUHGwUJV9gAlAIkm4nAREKcKbVrJCZT9R1BSzGlK4d",
-	"de7zdFcxGDsUriNcY4jl1sxol4Fl4MpJBdsDQzc3JCH5aDNLVKnzhzEEEW+a8vK/pvxf4/r584O/zLT+",
-	"r4xX/+/B86me3ucy3y9ekg0d+ad9WYjomQ/xaXAyKCBWuYpBOuwROnritJFdIczjMQ12x0FAGveBPT7K",
-	"0ofxopN61Ym4R7obq9CLTznfDSdhozK2M95wJ/KumTRd6bGKTvsa0H5YAWQQPmGY8lxD3UfaS1R9xnCm",
-	"7etb5KB9gVrmvcCLdRe8uGpHMo1Vy/LqLrhQBkMjKEayGQnVwIMM2whxkr5Qhq8HtgZOuZ2w/vUr2Lk0",
-	"fFqId7NZIZXoqzb7KtEKhVKEUkECKA5esYweX8XbK5UVNdQrc9LDVFzlVmGfaOz7Ekl+QlVj6dK9GXge",
-	"tt/JGiMs268EqKpj5bONKs0W/BqCaLJC8DIQyNHpCfJcXtzylSFnEyUrJccyVtOVi48Ywk07TZhm6PHc",
-	"qeSMD/wPGFwUogMzNi6NI0pish1SvcFQiyOrTaUXtB7cWAEHa+EmeU/Eiq/Dwupq7gf7KYsLOClEmkIG",
-	"6h+m1d1NK8yjSySMwu/gYix1QRaTmPMbCZVWZy09wUNXeOEHpI4JZUHVIaXG66Hvz15HVRF92I9j4jNd",
-	"ZiK2Hlyqnw9it/uhxwoD3lypG45ReaBfYpzdMEqw0grcnWOINx0Phmw8KPSVVPhfSmnBP7DbS+pvPPAp",
-	"lMTWyA2MQiSXWRUqYPByKisI2cYV9p7wuFAjwNnoGcQwoH9wrHgeVXGc1VVdihE71wv/ptWRC6ORcH01",
-	"N+dfbFaDHHqemQNjs30++d9PmFktproYMjkSIzahOf/v5nQnbv0a949Ixpav5o38Gr+EtYJgq0nb/pk0",
-	"0qnHasKXtlNeXOICTYJOz55Wc66uzZD9oPVVIVq4I88CIhAjQKCQsuL5sYtxA7QprPL7GPn9hmIzo1S/",
-	"kiqug1JI5FAAJKPXPmLLeGFEcSMMe0qRYU8Me/n6hN4A7mU5wuH+/ouD/xg9Hz0fvTj8y8GLv/wnMkjP",
-	"H59RiC9E8w2d7jqTV0/CGXyPJZ3s8aLi6THHtSypzXUfB1zg7v6c1Bh7fTotMZEwHodMqwwUhzk3LJuL",
-	"7Joq3MMrX6xvZ7dEvsCmOyl9sd1GyUICC6d5owTYwHs61SlFEuCOI31w2Fa9jG4oXk43Gqt+ddBxD3e0",
-	"tBImsE5LFo+CJdXvM2s5ACJrelfPVPCmbe+aohTlBiDFGidb7FFwFm3V8l6tgdQJIB1flr/vdc/lHV3K",
-	"URzC0pJ860qukSfRhFwIgnohKo6wvVOnmWLE/2isfhIrKq9mKquZo4OMFaKy8gqSY7hCVc/FSuEzM6S0",
-	"DYP1ZmtlJXimS4h1/xsKbRoYV8kw7Ae+GxwOXkt1HagriqVJLG1f0zVVGAuprntqMKI07uYj9EV43S1G",
-	"a5u4piR9SXWN4USJGKZQpLWTyNEuxkk8iyzEqFSvS3fQJUVojcaK0icaHfhKyF6bhoQVwhwva/JjeN3P",
-	"xZdZkorTngG4ui/jeXcjckMt2otuxgqQQrQWX23h2XT4xI/6lq107RzcDuB0ZU0kmrHPVD5/9VMyOAPb",
-	"naT9mXrWXD0rF+OAhHZm1i4r+7lrIqfrTfrlaJNb6sC+2Soay4Xv0BnEqO+AcBZkJpYwZMYaWzEMBcoD",
-	"sFqWpcgERCs1Cuy34x0rLhOi8hXGvEXp+gFFJvk9HzPmbWS7gCoXcRIzFB4k1YgtrEhb21ecau0UxKhi",
-	"JNarfCSgTmNtZ1ltrJ9G23fumkO94g+pKCjxoYUebtu5Y7N1xB10Hg1vDa2dR1NwETF2vQfDwS0vFR4z",
-	"WMRk2DWqdqCkJ9xw4SErxbIUBotIulLxqB033LABlnW6ivOk29dGbQKNPtulUv8XwydTwjDw2jnGN85K",
-	"KVRerBimdOlCX61cBpfdBYdl0jhxmKR0IznjbC6KJau0tlIMZKJcyIKX98MY2q2Go/e3dhPTWldazmaS",
-	"JgAmABymE9xQxnWbOGsYYYrEfFhyR/tIRxDv4uVLBRrvAr1a8eKlrlWVSqLtlBTwjdOzbGZPdCZbaFz1",
-	"+Ii9fvcS8x5Ofnj77ux4MAy/fPfu1d/jv31mhP8FsyCiH47fvjp9d/L2ovva5enR2dGb44vjs+TxXehc",
-	"ziBTtUtiPxNmd3Bj0RnFlxyWT5zHE9X592+lc5V+Eu4uPhYa4VMgv4woq7SDy23O5jHHiCEywB0nx1zx",
-	"8kpU6QG/czXBG1lU0XcCEmniIzsTaG15cyNM8f350Q/Hl+/f/vT23c9vB0P6++L4zenly7PjV8dvL06O",
-	"XseUQA3e/XT89vLs+L/fH59fhMcbIx490fqxRM8bhNPe6+QZQfUurWPTw6aIwBwLuIOrlaxcLqvVRK3J",
-	"A+jRYASTJ8awqabg1oBAxYIsZk8haPQZ2raUlU5JuicV3mMYl4s75dn1lPzqdJGlS7Yshbu5i0GupLCm",
-	"sMPBwMvLf4U6x5jHMqTcRTSaF1xZBQ6SYgGIBFfA9IRwhrTJ7YoXQ21sVfl45U2BxYAAkPemx69Nbkm/",
-	"1TSuUi4OV048atXOp28pbWsTYPCN2PRPBEvLHiOve83fHsmXEMLg3DlbrsUb1zzSIbrGmqisoN92fc9d",
-	"83Y67zZ0mbrqJyOpQSt9+bUtuo4GH63NGubTl4TbeNx2A011jlXsPNI3ZuieBsJoHtf1ZH8ckzvg7Lfx",
-	"LCKekQjXj29ELH+K3RO2u5xNlqXOaypUIRtoDo9Qp55QOk61LjYnY7RAPQI+quX0qIn6iTogVUIAdAFG",
-	"Ba/WXD88uDYdHf+7qsBdxpTKiSG9cX1GcTsv8ePwLsIBl1vkfxOl2SLnlCbgWj/KrqfheO6QP9ebiEOc",
-	"o1gxN33KzelBBLp7Ts72w91dGt3DOfYoEikkH61bJrrlWCeGEJ+Z7k+ToEN1YmPfoYJW1kpJdfU/pjZL",
-	"8CX9D7gr/icv+SxdbfYhRRcNrl9ohbkN3UlfwyjeREI+KaZcAyiMGa54WgpLRyxZtVpawvlRmkpjZeqt",
-	"iPzcvXifO8i+2Z5H6kdytq4Bzrahtm+cMtabealz8RKkhzmqK73gFcbkRJQWWYDZnFfnkAd3ol59lwgs",
-	"bjyPYgnJFMmp1rGrd2X7c267RpYdxcPYvZtyI8aq5FQgi0MV2bdHF+dNyFe8+3hqHzxLg14NB8uCw1mw",
-	"w4z4ewutFB+wil+FNaQXccAzwau6TEqPCm/T3+js+mdZzY9OUj7MVpPNyxTfAER1wY5OIBRSZ9duvejz",
-	"Db0HyoLXnfDmGBOOEJW8dnFSNaJ9fGGW+J3o/mpriDFHtfVikaz+/oe1+wjW7pdmaD6mBvAl2aO90vwh",
-	"xWufVG1s+hp5ishSvfIFH/cafaGkU7/B9wBm+X2NkXvY8Wu4WCRA7n1G117QXACCX7ikcdgINziA+12f",
-	"7H7G3Ge/Ioi5PhSAn1pRQ3pG8TjmcQNy+sEZzFyXVexDj/YZjX545uLZ20CGkYvgXlThq0GtOyx0AKBE",
-	"1EYboMms1nAkYyVSL0OCp4EfUZycZ0gFRSDxoghitFs2iZ5sDwDW1Fs2gZb5/lPTdLCyZ/iCF8stHrKs",
-	"k7JjIRZknXRlRO+nEv0XciGrrSFwG2OlycIFzp3eTw01mFHdCFf3yJch8z9ANa4++4bMCoy0WVsDmBq+",
-	"QklBnZ9nuhRpCGHbwFR8sbyjAA/vd743jIadop6+cDXuy/rvCm531HozdTGQ6wWX6eLzXwJKxu6MN2G3",
-	"YaTgd9yItJ8lHb5EK9PtYJjYElit/l3tA8D7bHv7YP6ru65uagl7V7x/YT8TWByd1U3S4tPCvUVxswkF",
-	"hBKz5iICM3TrHKXhNoAMPRDhFZfKBcjdMeTzc8coDglqN4Hzt/FYnuQ9zvWTVx6+zL5DqZTkdnA4717b",
-	"i4On6duIjKZvRHk7F8XCKjgL/qsuZeWDRKwMGVKNcIhOhdB0AGKjYLKTVyN2oZkRgmIEfTRxd1BmCO26",
-	"qwDDJCi/R4oZjAKvuw687VDN4nVDip7r207UdqOMG0byYpJeGsIwpbUgsfSGkPdz1vtxys44Gpp42q6A",
-	"jCiHiB4sOBc9A5cB9txyWUAACxQztPpJvRSlEbnI0zExRmS1JUQ8CTBvLKTRV+EwSjamKkJDTKrjhk0a",
-	"5dQPGZYNYeP6+fM/ZddiBf8REwbl+QxrJtDlWphhp4u//nzReX80VsdQtMTuFjrLw12zVj7wsYJYfgC9",
-	"lZVhEzfXiQuZAiX0qf/9kP3jlwlb8PKaMGXgamOstBLm2beku5Y3wh6hUt4IA93ixyAXzbjwcW1E/A0z",
-	"YkdQlWWui7xbsu1bqtkC9+GQ5aqwIWSn8aLAnE9H+Yd2bydQWMs0TsRT5XJdZUlFfey4G+/elrISE2L6",
-	"xjkyzXCsCqmu0YGZi0JQHawF1pOvlatMiglJs0LfmlbPy1J/WE0g5c5OMTx6YqjsV6guDG2/HatGBy6p",
-	"DCeGhbU0W9YV04pKBQJkDc3M+YrzITOaUschdy3EiYLEW/AVZBwyPlZ0O0HAH0YvBKYsKnHLnuY6M/uO",
-	"FkaL3C4dzxdSTcjF66oUmKE3ToeeWeHShcwOe/bgTFkO6Ork0fmbV9USwSEkhY+2jGV/xMxScKLGeKcd",
-	"2kBcoODUOdLtYt8cjNg7dzoonco1nAMEoljSjlrha4bhLJ3kOBVSg74NT0AMQjr5rWIzDfnMvsxDptWN",
-	"tYW0MiN2LgSD5eRLOVpQnSEPMGuGVPANs2MK4cjuRtJ3fBYGHEEzF7ASmV3UQmaC8vEcbs6SZ3OxdzB6",
-	"jsYdVoVrsKnBcHDj3H2D56MX2FQvheJLOTgc/Al+GoIiAjxwfw74iv+y/78SoKRECzQ4JPzFfwGnRS8G",
-	"vHfw/HkLBjSuuP6rQf+g2Sr2jCAegU5aN8M/odOR6jA+0PcQSTjxOfcgSIvB4T9+sbKF7oEGr+WNUMKY",
-	"Q3e6IReVK3Pr9Fh+hWAJOKdfbGf7ev+3GAvlUuYf9yMqj9a+e+fxMjoNmJ4c89XoKao5zc1rdRCHeJpe",
-	"+yI02Z/J0lRgX2xoyGcVuBw2NpyKmS4FtLQqxwASn50H7pCybC5BFQ+b2ZHm6ZeFyi8tT9r0+i+PSMth",
-	"tcGY+0JpuqX7xKmIKHUHv3xs0b2pWJOSHKXHhPzLx10prHUuwJpcatNb8ehldC+Mop0C+SJzxF0AXNnD",
-	"2qzjkzgj7X4H3m34nc5XD7dBvYUEPhJ6UoMiXzwCRabIg+pIfeEkCcpcmyZfxpVWIji0XtrcghXv/xb+",
-	"sM+QDK2WmMpHsr8zHp0LNl2h/WrNOR7VQbDmigNoivUbQAEi/U2GsmOuHK6LdhsrCaX2KZnKKV+JD719",
-	"d9HzMVcptVWAwX8bv5A6ITjR1glpUOs3idtPbdeloov1r422evd2DeNLivAfRCSAvQCPqtt2GVa0Nyev",
-	"UvvR6HPwSYTZ70aQ/SCq3Xb1nuJss0bUYDgo/+re0lrRwMmgvScttbt9JOkXPkCBHC3EQI+/8wclb82j",
-	"KOZlB2q+gwDc5x6T8XOchKQmeBZx0bngOWCYtBGUKGJOX0vRdis8MRGSpnGOl0Z5YAx4k5WJgGkA5Gvo",
-	"ML+gon/FwEJCOAzyzGBeu2biw1KWgj3VhD0HmHFnBBiGwETPRozckSiFjbxSTPBsHqoUI0z4kM0XPHvG",
-	"dImoHVGZ5Kg+cJxoMeeQja/r6tDHVIIzatRhAQiW9CAsoFVQI5pxyk3e9RCnNOHHYAIENPo1sgI6jy1e",
-	"8HOPE9FhSbSdlA+qJO8XUl2v05Tfg881LP/3pV7EkD2lWOgbOqaAzDIV1a0QquFdhRPZxOjpFXYBTycp",
-	"89YP55FEYD+4UZLsf3cqNa56c0vB/dnc0y9MFUsKoOZWXuiYlt3tQi/KlCvSJPIu3FTbe9f7mS+DRl98",
-	"mg/3+CzwthlC6kQ21xH/GDIjVSY80mUuAHERJfzBhw/4EjdQBHz0NR6m17tAmT0orwclYv+3Ja/mHz+L",
-	"Vtg36DhYMnmT8VqaykVnPqbV3IgP/VpUDLj/S3p93bqCsI1XPSKrEEj66A5gl3bT9P42golT/t1TH3z5",
-	"GHyzmZn+yGqsm8pXTVrkvI32Lk1Om077/m/0v+28tY56sFU3dyjl+IxJZ5OK9vVsAHk4T9ctfr9PMyS/",
-	"BVOciiSqvvzOoPe4FMGTV1BPWCsRyhWARLPtrfb/zfNvotI0WG+nxyPau0t/HLyOA3TDpj+6SA9HdpO/",
-	"09FZ7OxcetrLdJnTHYjHbAJysYQElTcQb8Ijn1oSZQ7qHNPNWSgC3e8f/STS4/N4Rn8XRE2u0NMHkySR",
-	"1rnnA5+20Sy7oai7R10IdeOOxqNte7pQ+e9GW214iRKRynEAA8W6fR7WR5ru+pAEH9v9eFa/ywH4VB7Y",
-	"UJb+d6DFdiJQqrBhXSq7PyPa/839t6v1rr+6b1DS70eZPQMHctO3uHYPPvFJdwFrkP/h49WiTRy0RX4c",
-	"v/aF5ah8jHS29ZfJj8y3ej/3Bxe72+mJoeF5SpQ+KD9bH/dqIDe6E65k2NP4j1sqg+PD0Z9h7Uq6Edro",
-	"YDdVE47tzpGyn0Jn+z3HliY2egbgNeto8JNfEDW0tz66dydjnbVwTm2+qIDsDS2N4GU2f1wS/z3ZIiYq",
-	"kZGu7zp6HN1kg11Bqv7jyORGhvgjXxoGm+XriWrebEYgIYx2ErXUYv83nz+xhS/8nArFhiQ4rwA0wiro",
-	"Rx/X3HW1YcXHla4REJRCZ+k9qE8ABQmiGOYA4fZ3XQMePeQVMjkLL6bfGNq/HHxK7A5MWfn9Tv3oEHzV",
-	"YRfrfPt+JTEqvYfZJGXUD6LqW6Hnn+D8fl3u9O3W+f7KScKEjPOlHsaA/FxW46NKpcYn/pBKOznVH0ge",
-	"7fO6mu9hpvAeoTfs/2Z/vMQfL/HH7TxaHcCY3zMjh3CyGPzC36iu2ZpPYA0F5tPDnZK7u5ZTJVI1e24H",
-	"jSirNhUwnueGObzHjesGRaTbaCcnr0I511wLo55UbMGrbA5VMCkVHa8eh0xW/nra4fNv7BQ6E80QwUR/",
-	"BJI5GiuEZnHIuXaFCe6h0jSyqtFiqvNV+ioztWaPxHG7iE6Py3VT3/vK+e/RTsR8b/6MmQb70lf7/STR",
-	"fREP6Q38ahUgfpFIqONrqw77+sIvRs/ZKRVDf2LYka/372ya1Lnp//wjnZ3+D57h1x7bwb1uAFQl+neT",
-	"RRXmGtFIY4t3i53tPVoHX8HROrj70TrY4miN1TtVrGx/gOdjqrLOKpFD1UVABDs6PWkXw6ZV73wrc7UO",
-	"CVR2rAj2xQV/czYBMKlJs4jclVD2cIscItWowKjIWb2EOeMUQ4H3sXK/XdalhDkchTp3naQzVzA7z0Md",
-	"11KYuqi4qmAhca6CTUK5PCg8aCZjRelTq4YkZyfdqvOuUn38aQfyHr079Ks6VqAaQQyUdqDv4eVDO689",
-	"NonnOjlkWEL9pH/zZxWB/ndpgM25GSsGIkuoChLUcv/2CD6H+3PIjhgcYUGgxtEeUclLgFXSjb58cb6w",
-	"zDTC92cn2P2y1ItlNTl0KD31QqgKYxKpkIBrwvzKewUvIIjTWDO9FGv7QoyrbfpyjPvSqru0zh4j2P5G",
-	"YHsBF44Xt3xl2ASr4VvR71ccu8RUh0uZU3eUHRgrnrSW8XCIQAClOaiS/l27f1heVBpX8ALqxDvHG3Y8",
-	"CdmUJ/mE6WouyltJSYdzrvICSgzMGttk+3ZD8RAJcL6+r4vCYfe5xU0RPJ21ma6Vp/p3J69espe69NGm",
-	"KHMOx2peVUtzuL+vl0LJfKREtW+bGPphj/jJXqZLsffi8vloXi2K/2UXmYTuZs3g4FNrBgefWzM4+LfS",
-	"DA7upxnA/fTaO+9jlb+HMsRdoCdeFEDgxypn2GY3lJu4+y/r1rENos1L5DfcSQMHUOI0gpksnNhxq+NX",
-	"BXPC8KbSvW8ZHNjcHvoVBbvMh0x8qESpLN9CZDasCA2VG2ZSFLkDD01BVeF16AacqubsvsehY61p5Mey",
-	"BPyWG5QlWIVqxN443Hyc8xWW1wHcxOgq/FKSv0HpyrPjYaCeoqBPleKKl3khDCDbdb/XO0lqKpKAWlEi",
-	"96aJhk/CpY5PgswaIRrrpm23+4kfzpMgCEZjBdUUM72YggIEzUPT/6rKWjwB34pbGBwW0BUvBfNNnRTp",
-	"y9Bc/x0o7LT2Q3BX1vyYFayppVizrdgpBukURaMgzojFqagyx1JV71+fvDLfJmAGmeErM1YTvB84ZHUt",
-	"88mQRL7SjSBa6T1X/dTSJM3PhsFGfO53EtHseVskcBzS3adIuKPVbCXcuVGtF0PovHTBWQ4p1vZBBUEm",
-	"gQFPIm1XMblY1BXU0QI+zIx2OMgEcGEE2IRGL0Q192JiwVeU8zFWps7mjKOjdcFlYa2oUhjTnyRIU300",
-	"BDjo/dPERrip/H6CI5SnuZ6DsFbv2v+NkCG3CIxwFB9HRvTQO5B1Glmp0dfvPNBg4970ZxK6xY4zCXdf",
-	"7NDR4PEFy9ce7VuVUtxst2v3d1Kmygw4X0CNn07cHAYY1x3uCoEB4C1GxotiyrPr3iBMcmy7Zp2ZJjV+",
-	"Kg+1MzAtDOoS8KPu/vqNKKG+2T3Vqkp8qPbn1aJoUmG7ow7FHbElvyKkyjlXuYl8m84FdytVDlDZvGJ6",
-	"KRQ5/GaFvgWUjT89P0iheTnPovPjWUYAvlI89lAt05nio8FwQJhftqvXGs/Vhsl8WSDSZyIT8iZkszqf",
-	"ufdgBr8qsDyOvnQjDHvq7yj4s/jKD0jEyUC8bdjuCBx8oiOQ6fxO7wGY+p1fvIy35o9z8292bjK7nVBE",
-	"1/vveg8NlBHpR8E/w8d/gOCvaDFkQMGHi4H1GPjr9RRUUKDgCHKelmdUZ7wYDAd1WVBJicP9/RcH/zF6",
-	"Pno+enH4n//n+YvBx18+/t8AAAD//w==",
+	"7L15d+O2si/6VbB031vufleWhwznXGedP5xuJ/FODz62e2ftF2VZEAlZiElAmwDt1s7p734XqjCRBDV4",
+	"6CE7f3VbBEEMhZpQ9as/BpksF1IwodXg6I/Bgla0ZJpV8BedaVaZ/3AxOBr8s2bVcjAcCFqywZF9OByo",
+	"bM5Kalrp5cI8ULri4nrw4cNwMGUzWbG+HuzT1V1kUgiWaS7FFc99Twuq56GjZpvhoGL/rHnF8sGRrmoW",
+	"9z+TVUn14GhQF9Cy+b3h4P3utdy1vb7wvZ6+dI9se/P26N2r5u+7vFzISuMy6vngaHDN9byejjJZ7smb",
+	"Ql7vmff2bg8HH8zMmLiNp9RaHPt09eLMeKV0Xw/4MO4gZzNaF3pwdLjvp86FZtesgu5kdU0FV3T1ardb",
+	"PdZ6v436fZoVX1Tyd5bp/qlFDR5rVmfY5dNMSDFaZfM+ArBPV5OQWirNyv4lCc8fa0UuoMenWJAPbkjA",
+	"vY7PTn9mS6R7lVV8YQhrcDQ4FuT47JTcsCWRM6LnjMQUPSR3XM9lrQnXiiiWVUyPBkA7C1ZpzqDvrGJU",
+	"s/xYNyafU812NS9ZZwXMcX+/4BVT+EpzRD9UsiR6zhUxLxMpYFRmgFyRis1qxfIROZ4qJjS5m7PwPJdM",
+	"ESE1wd7NQDcbDe73Ntv2BBs2HBRU6XfKLWRzVX6JJ2oaElrrOROaZ2btCSWGHpnSQ6Il7BoXhJKSi1oz",
+	"8oxrXL1MVrlprUkplSZSZCy0WrAKuqciJ4pVt6x63lxoIUmtGJlTRaaMCd/f5iuNy/dH98GiYjP+vjvv",
+	"yzkjwLvJwSHJ5rSimRHIjlhv2BImbEZyLbhihGsyXY7I5dwQBKv4LSMzpKgmaROeD4mShN2yaunoX4pW",
+	"IzWnFVPm5fI798EdRXhuljMazlcHZhTffBuNa5Sav8rkAg9Ne3up9ttbUkPLI3IMfyktK5b7g4g9kGfa",
+	"L4zStNI7Ctfihi1huOTFq1NS0pz5F3d38dXnpOBKKztx+M3uuFZkUouKmeFmmuUTMwWuWamSW2Z/oFVF",
+	"l+bv+NX0Rprp3FGVnhLsBtdkLou8Mboh0XOpGKG5Id2CalYRLrKitpRnxzGVsmBUwEkKvPnXAZxloDtP",
+	"ZX4fWoMeRqzsN9+xnBqZZWaITPQFtIFD3WCDK3ha4/QqLReK3Mnqhovr7wjHJ7Na1xUbkVdspomszTl+",
+	"KFtzh20FqXFFZrL6jhzsHn7zDZkuNVNb0a3ZVUuRpkvB7qBb2MPvDJspGAU+w4aE0WxO5qzIyXQJrTNa",
+	"FFxcu8OyKaW19tdurR3hum0DyqRF8XY2OPr1j8H/U7HZ4Gjwv/aC5r9npeaeFZkfhu2NvkkJ0suIGykm",
+	"ckIVmRzXei4r/i9gJkfke0YrVpFxvb//VXbDlvAfNhmRU2DPZo/t0TAHMqPC/DJlRM3lnSD0mnKR2J3W",
+	"epjRdVfht2Fb8MNmWdmPcj5QhVasmA3td0EWG0kRfbu9uGf0mm2+sqb1qZjJxNp6IvD/2WiLVpMI9pVc",
+	"lO58sowp9ULKG544473y65YWNUsrlQlixdb9n39rCOfwUt4wkaa0YOTtKAKtyeFon1B4m2jz4tAoSxVT",
+	"c5YTPjOc1bBeOjUcV8uImTRniF34T2+jubV1skUlb3nOKnJNb5lRHgo+Y4ZZbc7CYCaX8Ou6pY0HHr+Y",
+	"XOU852bQtDgzNv4T7XPyy7WeXxjqZS+kmPHrtEbeakSwxZQpMpd3JKtYbjQ/WihzRGvDUZnRzHKzsbFe",
+	"iMeaErQyhoQKwt7TclEwMmWG9d7NWcXGggYrIHQIm2kY0Z2TGHNGc1btgWVFvHdkL4PDQsycCVcj8oOs",
+	"kCYPh8g8MpwFrgKhhZJjkUmhKReK5FRToupsbjim+QpsHXl3/mpIsoKbQZy+tBqKsT+G+H8rdKTTe0dj",
+	"cQlGw3IBxwM7pwQ3CGQNy8nEPJ6QuznP5iRnQmqm7F8zbkQTd/wOxxpWYyEXtdE98tFYmAm6deSo8NmO",
+	"uSITuuC7N2w5AQmOJ8H89jNbTuxH7nhRNPq0+yTGYtLee2RxEzug0Vh0Tyz0vZZVJvs1JDmlimfm8bZd",
+	"fO9f/DAcZGZAM6C6bft5Eb36YTiYlzTbtoufXh+/MO/+fqdRyG7bwd9+ubQvGsVJiq0n8ca882E4kOb8",
+	"HWz7NhyXA//+4b3ePwRNDQ7Jtu9f4FtekG76NnDYNvPTvWw3TYOba2RdAmQpHULc7zCcin6t+Q0yNzjN",
+	"bf5n2WLMBpGluHPuWDPohaYHy2zXK3NWX+BiI5UuOSuSsxkXVnRQYh25sjKjUiTi/EGspMWIGTg6wJAL",
+	"aa4LMx7zvtnGjTf8NKHU9LX0ozdfL2SGZrm1st3IrQkVJMFgOGCiLs0KOjcgbpIx8VC1+y2hbSTpq6Mb",
+	"NAbensfL8Bdhgk4LpsxCVyCqcq40F9c1V3NS1oXmRoCgcKwrmJkTRrViuN60ZGOh/FmzK592YDVHcvqS",
+	"cNjPGbfLZ8WwdQ6BRw+309ofmTGzhbfOUPY+m0XCzss2IisyQVa1m8mcTZ6je2RRTwsOKqdasIwoulRk",
+	"gqreEakLnk+GZFpr8ndWKVnxHWU/o/BsLArKhRXZ6BCgYulEuJyRg92D/f3Y7+JcCJM9GNLdnGumFjSD",
+	"s2o0woVuOAn6nHmo2fEcNuE1U4pep8zdv3fawHfAo2LGV7pfcRdpxcg1E6xCGe+0gTaZjQVXxH6e5SMC",
+	"egyqMtzoLUvPQKxGTWaM5VOa3ZjfTI+Gwnz/S/PdsQBXBqxbRepFjv9PfX40FlZ3amon/FqALcpnqAra",
+	"bx2fnSIVbmSh2XXqmGixl1Td8MWuXKBCvruQXMBNm65qlnTmxHuyiZj5PlZwHiJp1nJc/yUki0VBMzaX",
+	"hbGBrEIZOKk/00QxWNwJKGK75lBNwIFZMfQKEKnnrAKVOXAK4palyYxhBLDFm/DjF02l7UnXJvrWvVYn",
+	"UjAnoOy31sexN7cujWW5fHVB4slusDagUj62akKLa1lxPS/XS0Dz/WPXvCEG51TNzWH2nZn1MRIDOIBl",
+	"OO60m26I4teCgn8xkoxqTg8GQ/PP4Tff4n++OThMCsacXzOlT8Wi1mqzkWNbP2wwIRe00uC5p+Sny8sz",
+	"J6+BTWZSqLpELudYZmr85EKWTg1RYyFFsWy2902D2999Zyrz5RCJRYGT3XqRodG781dw6IisgCBnaAcC",
+	"txqLePmxAReWyZufuJktOFMNvxSWU7p9mtUCXDUttun2wQxrMBzUVZFc+7abnYlM5uZZZx9O7JOGxtdd",
+	"Q/ADQS9e2GRUGI4P1x8zMpmz95Mh8CP27dco6/H/dVVMmurVnL0fgAnJvv3a/6dvKtsr5khKH0stbxyT",
+	"TRXzYXSoWycl2qx7qO+wa+uUd2i0leZuZb2hf7cGRqOu9VTWIneHBfRVsx6JEzSXd+zWHAEg+VLC8S1L",
+	"OIuuPy6gu7Hw/T3jIzbCQ/kLm86lvCGXFb++ZpV6bj52yyo+Q9XTbIg7g+Hj5jQWhbzDTePiVt7g0bXd",
+	"NAUhsO8N2fwmBgm2ixiaET9NhhO7zjSxItrMffRI9khwUjy1sPZfIiWtbsCPBvRDtGHk7P2CZdr8+rdf",
+	"LoewAgxudc6K+noqaZXDXbLbuMbdArD/ye93encKH5hE1Dt0llzj3sS6HRMqUdN2OgoCcUgWdFlIihcp",
+	"zu1MCn7rAwrCV0cR1fztl0t7S7MJ7byxfqIn3QrzkXspTEIKNlm7anhCu4okzG2DNbCeq8dWlKw+UFn/",
+	"UOdouOcX3t3VbeJ3+HTr+I4X4d1Hj/TY1PQxAkfJusrY2zvBqsaZOBE5NF4nT327D8OBZ1SvmZ7LhMfg",
+	"LYr/HdQId4bwv4Od5L0MKxdhje4zGvDyO6Os5bmYORreMQuxAwTO7LsK1EW3ZOBMALXX3YiJa7KUNREM",
+	"xYRRi9Elu4v3CvHliWEOzqQONw/mV/yfDXgai9MZKdhME1Yu9NLoQ258M1oottP4ouuQFkVj4Hini6Mk",
+	"tXL6OQ6uMSzvAkK9ZlrJO2PfU0sAjMwKedfwBLnYh81JCya4/b61tKD4lHbOZJfi0jewluH4W8yNuc7h",
+	"45tn/l7QnTYGF4Qpo6evKfLqd+evdq2ObRVT68XCzQ2qAtWaZnMgnbGIZR97d/4q+IzAwwMhXDmvWKaR",
+	"1syT6PY35hBj4Qgv6HxweUngNt+patbZ9+4U/JMQLmX+tsGx+IZqnzC42RqL4zN4a3IquCFcrhhuS4gV",
+	"njjLwh6KnFCS89mMVUxoN5xZ25WR4ssbkHTYPLgEXr9xUbPuptntmkmjctrDOhYTulgUHL3Qe+937+7u",
+	"do1Y2a2rwr44ISUvGYx3aDfbroF34lGlSBjsWIQ48+6eIiPyPMT6bts6+QMXzlNcVaQVYU+P1tRC0nTW",
+	"L3ofrVHVJFAurLls7RLoCOk8WkkcfpDPFV8jnuMxbTFRS9UXPcFML+PHbqrOtWsvnJsWpN0DPEfuzDTO",
+	"LHjtBGjLEJXnDLjg5a0Vm9UFmckqPHXfsQfDqN8LlvEZz4zkGYswHi29e4FksjIrXyxbjoa1LoXrigp9",
+	"vyvHH+HVD8NBqQv1oqVxNZf39eWri1ivcitcC/5PwwfcZYU3/EJjd5DctT6cRXtBEfkFrUDnt+b/xtjQ",
+	"0h88qsD/5PouL19dRFE0XbtYGBGPfM850mn0wjA4gDKqgItNzBKcwJ1PPiFcjQUEhocoAMMvgXJmXBjL",
+	"hFClZMbhcmCVtxRtGHED56Y050iWVOPVwIqTb89Ke9ndZtmRpvfJPkS2OCvotQ+Z0KwqnQUM1kSDrJ1g",
+	"M2rX61rXtCCXry7G4plZ7+f93ok+hpc6JmOx4pzM+bUZVMFuWQHHlmV1xfVylboULZRblM15yuImS/il",
+	"zn5+cUJ0XQkja8lZJeWM/MyW9pTnjJy8z+ZUXDPy7OLwm2+fo+sRXCAcBf0NW+iGSQ2xvUFiGx1wRxGl",
+	"qWajh2iCjmEnmf+5exh4v2t/VVecVOyaK81cNG8z7MtMFpyo7poRwmAV00PrOoKDCWeMCsK9FuFFm9kY",
+	"Y7cKtu4KLxrnFlPvi2pNSwCj0CPTawqDljAjql4YW1DhnqIQcAIjcmBlcymVc0l2wpm8ygWWujMWXsQM",
+	"a9MrOBwzzCnF/BuWgGnaZx5ephviJW/wh1m2jLYTuZZmIYU91sEZeP7DC/If3/yfA9zj50e9bh/yDDu8",
+	"wg6v4JJs2FBSMVbck11ZK23vfp8TiQzK6BbtnhZS6eejyGclwKt5XTNlTC9zzqolXKAK5MGekYMb5Qh9",
+	"YXfA7yq2KOiSGKuuYLuG+xllEC3MSmpg8TYcE5ei4RNMzNCYU53Rdp2EWxp8yTMO+9qr3MWUDVQMoQmS",
+	"cKVqBkIsijndWpFz3+7GELnhRrH6TfXNqS338KzbU7zOt26b9XvXzbluutfD3X3QPAwb9LwDZJzh3V3R",
+	"1Qh29OqNPUct9cUPdkc13XmjrhJpY0nGYmIpKvI1TAgsInHmijvEoNLbE2U1Vz86IGr754UdnUad3hop",
+	"rpulU5iGsV4AAZHpLcFeX8TjMyMbCy6UZrTloryHx+BHp+m27P6Y8Rj5/ABl+LjT1wd3lqOJPeADnUWC",
+	"/Cmq1J2s8gf0e+a62DoKsNPVw8ICVy7m2ouaVW8HCwLIftdbVc3QClRcwNyPe7iCSKfoxIDV8JO9ZDXa",
+	"fUkFhP+gbmfNed46oqBUK+tZUEemj13SMIzMAWsmAIPTE/JDIAAacjcivmQ+gektbobeY0GIYkJxzW8Z",
+	"4QJZsxmEFWhGu9pNtzAK2gJCkty1TE41nVJl5r1L3hoheMcVG5KptFwwGpLr370DM3D9ofvzbxdv35DX",
+	"rLpm5IzqbI5ZKGbItb1wB/esPacEk2HMi7YbGMaxWNprjQWrylpHkqpiyqgHkAj59f4++Z7m5DyOEWxd",
+	"OcC5SlmueOKCxRo4Ob4DGYHOeg0ywAyYRsuP/i6zMGhkjsWiYoqJyJmHbj6BgXCavdfr7Ts3uMBmwp1I",
+	"ahqWZfdPxXq9/TTSU4AVxi0Zi5wro/8059ETq5itdBI8noNgtTzt9wxMHCudRH72L+/uKE5jTS10i7+s",
+	"W+q4OSq+8s6uc5ivy8GwDs/g6bVUEWstre8rLjJGlCyZ88Dgqhj9qZLlWISIUYgxzUjBpxWtltvvz9NC",
+	"K2wR2Oj0mK6Q2VKheZHSLlzvXaVvy97PItViY9HrXtpO4kaHbyz+jeSs7XSvKW9Np08scr90EUraEnQs",
+	"vkgRStoSFOcBkflupiFZbM5EM6S7wYL/Err/XkKXJGXuWDxY6JI/scz19vJ2stClIjvPXddxkLL1I/N8",
+	"kzC/wHyeNLDMcjEX4Be7uQypcY/T4YQzoGOhbN1RhhTBnfOMkjsbz6n4NQjEkKhLmMiqJaZD3bDlc+B7",
+	"6GcFxyLyu07waRyS56NJVuyT25aWY3O5sJFzvScsdGFTlaH5DZvS6S7c6yGRax8QMCSKsbEw+++CI8zy",
+	"LKRSfFq4wCTVDJIWGEtnk6cGNuUWMj0GPuPTJr5CDquNjRw002p9cqnP8kxRU7gjSDB6/6yRUBAHH7nN",
+	"lnewlZ57YNp1CFsgt7TikN82Fskwh6xWWpb8X6x1Qwi6hOH9PKsLWjUvYTsahdFj0l7rOSP2oQ/pDLOD",
+	"exazlflS0JJnaFgbUrtlVeXivUBJenf+ylFDNJTWvaOZIxM2k29OMUqGV3AIuFCaGkYKoa2KVbc8swKe",
+	"ou3jor60JBzDcaIMcqNmwugMC17RtZrLBZ8tnZbHK1JXoJFO5lov1NHeXrm0bQyPnFgMpIyKsejO2rzb",
+	"mTVE86R7w90HjdBe4bgrLQAZcgp4XRUYLocXfBA0R8GZjqFz7hBx3U4z2/rqADZ/q+u+MNFLVi6MLnW6",
+	"1l/qW760alRAOuvoUPjISXWIOG5e2kHmhe1jcwyMbHOvcfhUyz3MRP5OsSqlk5zYR6CO2MB1d2rCiqkj",
+	"F8xoj1KTcKaskOLaGGKjLTUD//knAFTrS4tdp+HGbMDnYDrxEGLngLoEPASLRCpNnvEZGi1F8XwsUG3a",
+	"ndHM8NLjs1MV3aEZtdcswsSwxEyWUy6c5WVtu1h1m/B8QhrXIJ8cr259Sg4k3aRWFSJtaqUx1Ab2IQpt",
+	"a8ueNCQVIiemt9h+0yUtSCO4XHACBM4zccsrKUom9LYU+1SQjZszMmvTp9jQO/doHRsCDEHnSN+QF61A",
+	"Vmu6lwKfjAebuvsJo0Lko1U6C7YwE0NEGkkWNbArD37oHI0NeKTjs9MhqDWAAVMpVG8tuta1eaGS9bWP",
+	"XXm/BKsbYehQz1JHDmpA2TDvxjfUkb0DRzA9COKguRH1m6sz36M0w8mxigU5ey2PunNymsuQsAJAD12Q",
+	"zU4avw2TjLYA1opRsFJJiP0oUCfukZ2LhbcDqEI8loo51bkBhWcsiZKDLwfSitwNfAgLe35EqLpBIDSC",
+	"gMkQlNFGqdSQdmnHuLmgxYCTViD4WWP/upmxjbn/hD1gUqEekukSWGASOG1DoJcOHtiHoc0hu/8w/7uZ",
+	"Kaksg1w13tbRd3QcFm3oM9scra0+7gFFse+4Y4umodJQVZHL3O+QNdR/Z/N09H9rRixlnbQd4netqMEL",
+	"StsRGEKjsTgOsFu8kTpoj6zvjCvi1G+rfEc5X0ZmgKJhhpMwLZayRqvBvursMjMPTZJq/Yic3LJqiecF",
+	"MMxtHsxiFyMoc1mas9bW1cnpLMo6gyxQrpTLDBBj4b7WyLXdWsX/fnsV/4G6sqXKhyg3m6YOx0Nde1Rs",
+	"yzXHxflvGh5ZGnts3RVBB2FOS3vQfNJ49FYLZA74r9Ktie+opsLWjbBp495t49NqGkJr9za0/Fzgnbu6",
+	"06abrjbbdbW1SweOscMhAsCYkBlXOcaL7j/AbsUgMYcwEzvwGmnaIkJJ8I1tZ3GA3FggQFJ/2gNcclnv",
+	"iGJKId93OXoRdBVeLPgkoxQe1EZqT/LM3Re6pmc3g+D7tEP6RJCtkXvyAbCtfcfBDNOfA0oW5k85i20f",
+	"VZclrXgD5zh1/pzjJx0sGLOmDRBRWjBRpgcnOzPbICBG9QN5NnAcIgdljuzbpmZ4Dh5pS1G+YQwbP/RX",
+	"qVZkxOzADswc/xDJEb1u+i0hBNyGuhv96G7OitJwmZL+LiuufVkBo3RbH7sPhrfx0nYNPKgPAF6z92ax",
+	"Mqo82ELMn8yQXcLtNLAiLogyh15kbOgxRcvLVxdOY6nwUjzMMrUVphm4KGmmFSn4jRnqP2tW+zDwJgN0",
+	"SW5bMJqUeGvbWH3uyu28a97N8endFqhMpu0TdDhGzzycO9SGcZNIOzDDY+/ci95B8rNL+CBPZfSdT7eK",
+	"vAdc3xogpy9Hn9w3uPlk0lr2ZUu7dpsXtIcui4uhkCsG3CrDs5nJnI36QAxMt98He3Fzh5cl5kC63f6G",
+	"CVGxWulD790qfQ9bhFws1Lkc2omW1qWHSM8IN/nXDdtfN2wf64btEa6qPuWtwnpLfejPS/Ikr7LU/bPv",
+	"IWE48kEBZrlLE4q+Bo7oZngV4GzFUfFBb4RaNTmhWSWVGotmX/ANlTr/OdV0c3v6pWltZHJVySqh+Z7A",
+	"7011F9vakcosq6vK531qwzQxjk16DNQ2QBOJ0Eld6LxPEXAoC7w02pj17gcwV6hWJKQOH3Y+EAdX4q4C",
+	"qDJ/RnnNXI1jr4oDaSWyMh2OyLE7c6CyES5y0KrtEFo+FPf2Vrn5m5+8jRzyDvA+uhfC4NOuo6eRZE5y",
+	"VjCApj15j1eeDoERgj5UPcXyBBBzBm0B/vgWgH3NcnOH5EYVBryO7YDz8WAIfWjEcLMbAzgGZpEx9AXE",
+	"O6BJaFYB3gKAZgD9P3Nqfi12Lfqwoabf5TR4E4plF/ULxsVKyguPxHMnUIKZjxs5wPXzFs/coIrY9rfN",
+	"DSCyL+1St4mi1l6Sp4yHtOwkERD5WcUmbphMF4afzJ2DSbRWc7UAemnZekfZ26zWQ7OjRqWHKRe0Wm7Z",
+	"Ab6zXZ2IZhetKhEbV3po9rJ1nYfm69tVeWi+26rxcOBr7Gzbhb8HxCtEjEm/R0fuzdDTBpmvyX5sliv2",
+	"crZhKmqqpzgHFXu77yqF21J76Lfq4iIohGvOWANcvE/jazRsanTGMAGOCtg1LmvGnf1+P2ADSYiNRRRB",
+	"b4/8MsZkopnPHKiYriuBtjElFVMLKRRLqYaL3swfn95jWbYf+GrnZTToX9aPbSyag+uIF7d2iTAYt6q8",
+	"tcqbjm+tbeC/3QrutlHLbgB7ZysCzZM8ch0ZQStIGmpg7mqJ4dqYaITgZY3SSsi2yYwXTBkVthmZrVDJ",
+	"HgtMT3ko5UAv3yMqdKqKQm0DsxEvmrRA15q5VbHSZmbkEh5AVc2ZeRN21GrntZ7t/qczg8dCAk5xt3G0",
+	"HH6JaAM8iunMQtZAOI+HEwfYu065BEOsuFZJYm1RT7w+EdVYElhLKi3c/lX0EgNJNRhP9GAY/+FLwL44",
+	"ftZAocJUB718nsz8oomBHLvjF/dz7PrpgD5Xt8YYC02Vu2lOhzStXINmsQGgougnRG6xNI7w3+3AseQ3",
+	"k5Uff8Y6mnDXnhnJQsXSlrUMkSXh4+tZSzPmHzMGMhrTyZpSBn0qzxpSCaDPGPwGUXYxPA7LwQwrAc2U",
+	"/O2Xy3A37O5ayQRD5iZuSQCg3C3FTxf/XwBpBi5EydnJ68axM+3OG+2+I658cZMZ0TwRZxAXWHD5Fz9d",
+	"YIWDny6++s+v4d9vDg4Hw8G5/f3c/n5+0VcAoZHng1FeZz0Vi4/7miIWUghbs1fZKyCvvyOT7y1INkwZ",
+	"vA2jByA9Wi9BCu/8xD0KsFcWNVvO7PU/VpUEPvmjJLlLs3Xcc3L49RyLBRyUX+2ryUMGah3a/TFuWHO9",
+	"rZSgFxypF7MRKS8VhIlyYXGiEKiITDjV6HOdsPeLCXrQWBNyrXtFvAW2WE8GaTN31GVM3bDliJwn6XtN",
+	"1cuo9kCUFLQRnHnCtOldbwA6Hq5kHwBU7kWMkKh+gPetlUO9lXZ76qHixmJRgzOHttHQtQT3H4PrPoBp",
+	"VFxp8wdsyoxmzPpFwcXaNLZb5ezUZjjoSduuY2+DDdNfTBUe/92i/iVbAL7f+pupZkfD+LuujzbU8sGm",
+	"s/LD78NKDki7m919t4qv3t/pqXsXFp70YsOnsMYGzZc6q+ULy26wZJFJvurAxG2buplDHrOPosCH+Ogw",
+	"Do7qJBKbRc2gDnXuynJvWZFbTjH5JAUHBgxxNeqRjfaYxJny64xOox1vajukCKsPwnkLyO3HQ2GG+SsW",
+	"B1BDOEhA8sarHZkvx8KVd/d5pLbK7SZI0oYmmNC7uqfy3xYXc9sBMxxGefybWswfA2XhsIUu+TBvw2qi",
+	"7PCUsgmkuyHCMRWhWIGPS4AxC1uNI4hGGzxuEwThlhcKDbSsl+iNRikjUBtKeoNYxa2UGAeoeA/A4M3J",
+	"rIwgdNfjCtsQnw3whd2uBxDB0oMLt0PScGczWZa1gN/EdQtn+NBjhUJYGEah5ogpOmnvsqvZ7O6VIa8D",
+	"nQr2J1tqkeWBs2KMZ4yD30Bwb2E/IxZ15OSwgbdoKsypyAPa9FhAWrqDsG5QW19x6XphtHR6a1bCogf7",
+	"Io73hg1ej51L09jpcZiOQ08HyjVyDEi3hSnqA0XA2eUFIJ+NRfv+kiuHEGfLUFGyFvTS2JvrJB4isoTx",
+	"2gllsozKzE16vdBxjaMnuv/9C8X3LxTfR0PxfSQMX690tOR9NI1U/ReLLbuxrp1EBe1rGUdMM4fBbubf",
+	"IFpwE0NATkurBlAjrmwkhQdjb5RCdpBll52E8WY5gbgubyPXMQoX83WC1mORknOmK85u8YUmX7RYXkbZ",
+	"gah49JNIw0GXizB8jczKqqxqThc25G4Va8Pd+UuR/0iKfJraLWXDUe9ScrNoiSP7PEXhPbrvg4oEoGM9",
+	"x8KjwHHg0zHT9sWuDJeuWCarPC4pAB6M72x9W35rDFmnf5UAY/c05QF08m7hQke3CtDGYrr5dEtzDOg1",
+	"iIs4udwqn53qXX3XAAgnlfbeIKPsgYpcebO+Eavswjf231UDhzi3peoI1KpzYZcxWxuLuOIPuhD+urP+",
+	"nO6sA2Ftfmkdx1psRFmXeOlhDgkvacU799fIPiKnlWNTtsi9hIhOX0wqD0j9Y3EcqTlmwSxjg1huvDr+",
+	"CWvXOrSvJgynkFDbVJrxIHRL4aPBUYyDS/uWA9bXWDh77/jsFAQHiAO0DSbt+lhm0CCtETsU4Apmvg5U",
+	"S6aFXC5rBSO8PiZCevtpUclyYaEvK7Yb6gN2NT5jcwboLmu+WIkGcZoWrh9rkmgJ8JMW/zSYrnFypkp0",
+	"qKVF5piz5c4tI7SoGM2Xbr4uHb6rKMA+9RDRcXjY8gU1NLOkbrBB6AxXRrQ3yKB7z9i4/H+YAN8UOcPH",
+	"6FId6/GNKRt2hP2BI8OQrw+KDq0vQ2MMU4DVqYXmBaC6Hnh+ipPPGL9l0ZRjCDg3FiSIcInZyL0xR5fl",
+	"UXEMn5g7sU9RdRyR05wFbKUGYWN7JW3B4aqSgslakRnlRW2oD3d6LOitNE03DtTdpjBSGGtK6QlPW3TZ",
+	"MBHThIl2lzld8Y4q5+to0GOILOknyGBt0OAhQX+Q0bl0bPb44XXoCbww2gOnGJrCfBzD3HBTuLgei7ZV",
+	"ZH13knkWyiGPNWWK+CRya2QYAecq2NGC66WP8KfZnLNbNLKwL0oUXPP5vG8AcPZSCxJCLZ5uwJvoXqnd",
+	"13O1lpdvVXQPli4AV4ITZHA08Ne1CfPeAVrCuVuicRbvgHd/oZI9IraiIXDmse16PCAWo0wx/RBe1lIu",
+	"fJmexrlJqhcb3qVd+MDNVWrFRSNmDLCW8ZcAtOwRgQqFP3Si54yK4SCe7CGE10PlrgdFwq2MgXt3+YMP",
+	"WFsb+rZxPBrZOhwt3qsLRwortigNutp83kw5cSTbnFjC899Jn9lRZGIWoGUoQJa6Wa8RorsLKdgRefOQ",
+	"eAPTDa7SEdgozZ6axBVyzCMsCll5ywI6w0DDdGc2CLHdWRwPNWxc/cjKIrXPeIGY8AFKNv2JtM3WKk8F",
+	"nbQuUqB359cCj1zyA6J7Y2i+1EX8Nt9xilv/h2TO0vPQrFzIyqzW9g6O2L0Vf80tx+qJpVfQ3eP4y71H",
+	"mT8McfVwUPJa02i7/g9W9XywvueD/p77R45FznU9P3A+VFdRebo0q+lYXR3XOLeRZZot4BvREUhTx9nJ",
+	"ax9EnMWBrSGYtT0juHTDPevMynwzwDAfASQ09mMjyoD52tRLCIQECCxQCCAkEu4y3A3sM8ViXtYItXye",
+	"RIr2knjqAoITiNH2VMaw0PFeRO3QTdQi+vCLa96MO41gqB9wYfGSLQq5LBncNUmV0cKK9KaULOn7cwYG",
+	"q0onopf0PS/rkoi6nGJCWGXbezhHs7vuJtaXHo1xPlF4OhxXVyuE5ZDsaIcWmIi9qXYRvC3AULseAInO",
+	"qnSiSJj7xYJlSSCZeEVWxUyll3EbWyYsbnvo5ik679aGbp37hhDhCHn4x1kma6HfWJ9WMoKNZ6dnieRI",
+	"G94giRmlz1j3G9MF8pAeORd7JadnYYPes6wGtrGQsiCKFYjAZ69o4v1L3XyndxCxDf7uoM4hSjAR6Z5u",
+	"57gfFF3BJfSjtTi0O8rjJ3g89cbwunGng6PB70qK0Tm9e82UotdsCzqwaMtdWrwXsjV65LbGtG5OxjQZ",
+	"XZp2H4YDWwblTdJB+jI8bEfWzOuSil2jFwOiGIhrt9S2kMos1PWJr515Bzuhx2xkNvU5CUHjnvkwqih5",
+	"NR6HUe+8putpM07stNaH9rjT6BYZiykLBjMNHuIdZVQOKTodhbLL5+yaVnlh7HWrfVuF096hQN9dvIQ4",
+	"L3Z91FBYgvW50LauSN8ijchrqXQEl202Dg++t3KmENINaNghrAqL5ii7rLwiYc8+B8jsx6sjc9naa0MC",
+	"4HxtuCnuD3X0eZRruSfQtedK94C47mVNqXzsiCM0OVdnA7dBxLYsug8f9zyE9WGf1kt/InICrL2D77EN",
+	"S13LSB/k+b4nA7VMa+3nE5yotW3REFYs/aMhIwI32jgu3snmdbCI2GsSFjE1I9iGteH7EZThRoM9cyET",
+	"Pfh126T62J4uKyoU4Ahj6RpnEx2/u/zp6uLyH69Orsx/356f/v/Hl6dv31z9dHL88uR8MIxb/PD2/HXz",
+	"l/9+d3L+j2RSV50KZojAqtzF17CBkOhQvnIHYs4FyeqqWJJpRTOm1t/C9oAHnYhbxOhLgWS3tLVGjZ+N",
+	"YZYsdMLD66CsOsqXoItbmJhQisFXDjHc5G5ufZdRqJN3XjtlEiEbQx1Adys0xMvQ6FVnsznrj6KjDiyE",
+	"NvjZupiLxNLEK9a3c862COjGLS7csQU3M/egddI26UA7fnJAVw+ZmrjtEOy9TpqHi4rdboC8tykU7CXi",
+	"CHVxYLkA0nAXO7ZdGgUWQKxSp25V7BUlJc3mXLAgPQH4qh9/MGea8iJxW7Q58wRleAsRYwb0g3nnAQy7",
+	"tFZnN8AfHyQVCVwK++po09gn96nf+jYJ55JGIYNn/gKCuusR0JHnFjLPtOsmEc/SvWKHCRSkvp5tlImt",
+	"rWjIUM8RfUBgHDm8OCRcZEWdww2n2YuxYJjKaDOtUG/Fj3kDiHtjzjw+ImMc9cEI/jn8df83/N9X40FP",
+	"OssG2wiMO9654FjzhXzhK+t3FNd09Zb+wIu0sNPJbLpLlAKQ5+l3okifNfNgM7DRni4607H9Df34+mak",
+	"ulOauZ+7Q0F8jig7JI6igEjbTTGGYTUTrLigU1b0fB2frfw8eWXbVMwViKSK3LDlLl64Liiv1Ggs3orC",
+	"eVR240szG2NbFPKO5WtdXSVd/Ipv//aw62lccj/71Gb9xGiBOD7N3TKaRK1ilVTeJBTK9n04vpX60Kng",
+	"mtOCK4bXKkGEWusu4TxZ90qIavRQsNy/EwIxDxrx5UkkjwaGZUsz+BwqKaTcI58R3ts9kdvkgglWva34",
+	"NU9EG72NnpJnNIqcdnbcc3/XBo2GFtT8aG9vLpX+9chM4LehY3IAjI8VhRfMRvfOCnm3o8gdF7m8G5Ff",
+	"uJ7LWkN4g64r8a4q0HOa0aKY0uwGO1lIpRWGQQ/xLvAqlGjAv29tXjq4qLB3nC3GVHKHZSvt5QzOAGtf",
+	"26w7KhzHsE/Js7NX7378/u3x+cur85PLd+dvrt6dv7p6e3764+mbiyHxYgpQZbBc7XMbQU6hWNQwLATO",
+	"AQbjYHbj99yAwOUDiMLK7KyD8aWLxcj+bgii97bMkV+80dvc4NhNSLmE4FFcPczTx44ie3gruOf3TTFh",
+	"8TGmlbxTrBoil99sE6mySRkhayIQC9dNElFzBIkO9IZrredYlq9BDuuj+O087ysDIta2LVvGAJ8uR6z7",
+	"kLPNdkCwHWYeBM8kemNXzTOVS9XnNGiN+XB7UXJ4X1FyuFaUfIYJQCFIup0EZFGAMylmBc98oq4rYDG2",
+	"6dpR5z5PdxmDsUPhOotrDLHckijpMrAUXDmJYHtg6OaaJCQfbWaIKnX+MIYg4k1TWv3XlP5rXO/vH347",
+	"k/K/Mqr/38P9qZw+5DLfL16SDR37p31ZiOiZD/FpcDJsQKxwFYNk2CN09MRpI9tCmMdjGmyPg4A07gN7",
+	"fJSlD+NFJ/WyE3GPdDcWoRefcr4dTsJaZWxrvOFO5F0zaVrLsYhO+wrQflgBZBA+YdjmuYa6j3YvUfUZ",
+	"w5k2r2+Qg/YZapkPAi+WXfBi3Y5kGouW5dVdcCYUhkbYGMlmJFQDDzJsI8RJ+kIZvh7YCjjldsL6l69g",
+	"51zRacHezmYFF6yv2uzLRCsUShFKhRVAcfCKYfT4Kt5eiayooV6Zkx5KU5EbhX0ise8rJPmJrRprL92b",
+	"gedh+52sUcywfc1AVR0Ln22kJSnpDQTRZAWjVSCQ47NT5Lm0uKNLZZ1NNlkpOZaxmC5dfMQQbtrthO0M",
+	"PZ67LTnjA/8DBpcN0YEZK5fGESUxmQ5tvcFQiyOrlZalXQ+qjICDtXCTfCBixZdhYXU198O9lMUFnBQi",
+	"TSED9S/T6v6mFebRJRJG4XdwMVaysBYTm9NbDpVWZy09wUNXeOEHpI4JZUHVsUqN10Pfnb+KqiL6sB/H",
+	"xGeyylhsPbhUPx/EbvZDjgUGvLlSNxSj8kC/xDi7YZRgJQW4O8cQbzoeDMl4UMhrLvC/NqUF/8Bur2x/",
+	"44FPobRszbqBUYjkPNOhAgatplxDyDausPeEx4UaAc5GziCGAf2DY0HzqIrjrNZ1xUbkQpb+TaMjF0oi",
+	"4fpqbs6/2KwGOfQ8MwfGZvrc+d87RC3LqSyGhI/YiEzsnP93c7oTt36N+0ckY8NX80Z+jV/CWkCw1aRt",
+	"/0wa6dRjMaEL0yktrnCBJkGnJ8/0nIobNSQ/SnldsBbuyPOACEQsIFBIWfH82MW4AdoUVvl9ivx+ZWMz",
+	"o1S/ylZcB6XQkkMBkIxe+4gt41Kx4pYp8sxGhu0o8uLVqX0DuJfhCEd7eweH/zHaH+2PDo6+PTz49j+R",
+	"QXr++NyG+EI039DprjN+vRPO4Dss6WSOly2eHnNcw5LaXPdpwAXu789JjbHXp9MSEwnjcUikyEBxmFNF",
+	"sjnLbmyFe3jls/XtbJfIF9h0J6UvtttsshDDwmneKAE28M6e6pQiCXDHkT44bKteSjYUL6cbjUW/Oui4",
+	"hztaUjAVWKchiyfBkur3mbUcAJE1va1nKnjTNndN2RTlBiDFCidb7FFwFq1uea9WQOoEkI7Py9/3qufy",
+	"zl7K2TiEhSH51pVcI0+iCbkQBHXJNEXY3qnTTDHifzQWP7OlLa+mtNHM0UFGCqaNvILkGCpQ1XOxUvhM",
+	"DW3ahsJ6s7UwEjyTFcS6/x2Fth0YFckw7Ee+GxwOXnFxE6griqVJLG1f0xVVGAsubnpqMKI07uYj9EV4",
+	"3S9Ga5O4piR9cXGD4USJGKZQpLWTyNEuxml5lrUQo1K9Lt1BVjZCazQWNn2i0YGvhOy1aUhYsZjjVW39",
+	"GF73c/FlhqTitGcAru7LeN7eiFxTi/aym7ECpBCtxRdbeDYdPvGTvCNLWTsHtwM4XRoTyc7YZypfvPw5",
+	"GZyB7U7T/kw5a66ekYtxQEI7M2ublf3UNZHT9Sb9crTJLXVgX28UjeXCd+wZxKjvgHAWZCaWMCTKGFsx",
+	"DAXKA7BaFhXLGEQrNQrst+MdNeUJUfkSY96idP2AIpP8no8Z8zayWUCRsziJGQoPWtWIlEakrewrTrV2",
+	"CmJUMRLrVT4RUKcytjPXa+un2e27cM2hXvH7VBQUe99CDzft3LHZOOIOOo+Gt4LWLqIpuIgYs96D4eCO",
+	"VgKPGSxiMuwaVTtQ0hNuuPCQVGxRMYVFJF2peNSOG27YAMs6XcZ50u1rozaBRp/tUqn/i+CTqcUw8No5",
+	"xjfOKs5EXiwJpnTJQl4vXQaX2QWHZdI4cZikdMspoWTOigXRUhopBjKRl7yg1cMwhrar4ej9rd3EtNaV",
+	"lrOZuAqACQCH6QQ3lHHdJM4aRpgiMR+W3NE+0hHE23j5UoHG20Cvalq8kLXQqSTaTkkB3zg9y2b2RGey",
+	"hcRVj4/Yq7cvMO/h9Mc3b89PBsPwy/dvX/4j/ttnRvhfMAsi+uHkzcuzt6dvLruvXZ0dnx+/Prk8OU8e",
+	"31LmfAaZql0S+8Vidgc3lj2j+JLD8onzeKI6//6tdK7Sz8zdxcdCI3wK5JdilU47uNzmrB9zjBjCA9xx",
+	"csyaVtdMpwf81tUEb2RRRd8JSKSJj2xNoLXhzY0wxXcXxz+eXL178/Obt7+8GQzt35cnr8+uXpyfvDx5",
+	"c3l6/CqmBNvg7c8nb67OT/773cnFZXi8NuLRE60fS/S8QTjtvU6eEVTv0jq2fdgUEZhjAXdwteDa5bIa",
+	"TdSYPIAeDUaw9cQoMpU2uDUgUJEgi8kzCBp9jratzUq3SbqnGu8xlMvFndLsZmr96vYiS1ZkUTF3cxeD",
+	"XHFmTGGHg4GXl/8KdY4xj2VocxfRaC6pMAocJMUCEAmugOoJ4Qxpk5sVL4ba2EL7eOV1gcWAAJD3psev",
+	"TG5Jv9U0rlIuDldOPGrVzqdvKW0rE2Dwjdj0TwRL8x4jr3vN3x7J5xDC4Nw5G67Fa9c80iG6xhrTRtBv",
+	"ur4Xrnk7nXcTukxd9VsjqUErffm1LbqOBh+tzQrm05eE23jcdgNNZY5V7DzSN2bongXCaB7X1WR/EpM7",
+	"4Oy38SwinpEI149vRAx/it0TprucTBaVzGtbqII30ByeoE69Rek4k7JYn4zRAvUI+KiG06Mm6ifqgFQt",
+	"AqALMCqoXnH98OjadHT876sCdxlTKifG6o2rM4rbeYkfhvcRDrjcLP87q9QGOad2Aq71k+x6Go7nHvlz",
+	"vYk4lnMUS+Kmb3NzehCB7p+Ts/lwt5dGD3COPYlECslHq5bJ3nKsEkOIz2zvT5OgQ3ViY9+iglbVQnBx",
+	"/T+qVgvwJf0PuCv+J6/oLF1t9jFFlx1cv9AKcxu6k76CUbyOhHxSTLkGUBgzXPG0FJaOWDJqNTeE8xNX",
+	"WmJl6o2I/MK9+JA7yL7ZXkTqR3K2rgHOtqG2r50y1pt5IXP2AqSHOq61LKnGmJyI0iILMJtTfQF5cKfi",
+	"5feJwOLG8yiW0Joiua117Opdmf6c266RZWfjYczeTaliY1FRWyCLQhXZN8eXF03IV7z7eGYePE+DXg0H",
+	"i4LCWTDDjPh7C60UHxBNr8Ma2hdxwDNGdV0lpYfG2/TXMrv5hev58WnKh9lqsn6Z4huAqC7Y8SmEQsrs",
+	"xq2X/XxD74Gy4HUnvDnGhLOISl67ONWNaB9fmCV+J7q/2hhizFFtXZbJ6u9/WbtPYO1+bobmU2oAn5M9",
+	"2ivNH1O89knVxqavkKeILNUrX/Bxr9EXSjr1G3yPYJY/1Bh5gB2/gotFAuTBZ3TlBc0lIPiFSxqHjXCL",
+	"A3jY9cn2Z8x99guCmOtDAfi5FTUkZzYeRz1tQE4/OIOay0rHPvRon9Hoh2cunr0NZBi5CB5EFb4a1KrD",
+	"Yg8AlIhaawM0mdUKjqSMROplSPA08CMbJ+cZUmEjkGhRBDHaLZtkn2wOANbUW9aBlvn+U9N0sLLn+IIX",
+	"yy0esqiTsqNkpbVOujKi91OJ/gtecr0xBG5jrHaycIFzr/dTQw1mVDfC1T3yZcj8D1CNq8++sWYFRtqs",
+	"rAFsG75ESWE7v8hkxdIQwqaB0rRc3FOAh/c73xtGw05RT1+4GvVl/bcFtztuvZm6GMhlSXm6+PzngJKx",
+	"PeNN2G0YKfg9VSztZ0mHL9mV6XYwTGwJrFb/rvYB4H2yvX00/9V9Vze1hL0r3r+wnwgszp7VddLi48K9",
+	"RXGzCQXEJmbNWQRm6NY5SsNtABl6IMJryoULkLtnyOenjlEcWqjdBM7f2mN5mvc4109fevgy845NpbRu",
+	"B4fz7rW9OHjafhuR0eQtq+7mrCiNglPS32XFtQ8SMTJkaGuEQ3QqhKYDEJsNJjt9OSKXkijGbIygjybu",
+	"DkoNoV13FWCYFsrviWIGo8DrrgNvM1SzeN2QoufyrhO13SjjhpG8mKSXhjBMaS1ILL0h5P2c9WGcsjOO",
+	"hiaetisgI8ohogcLzkXPwGWAObeUFxDAAsUMjX5SL1ilWM7ydEyMYlltCBFPAswbC2n0VTiMko1tFaEh",
+	"JtVRRSaNcupHBMuGkHG9v/9VdsOW8B82IVCeT5FmAl0umRp2uvjbL5ed90djcQJFS8xuobM83DVL4QMf",
+	"NcTyA+gt14pM3FwnLmQKlNBn/vcj8utvE1LS6sZiysDVxlhIwdTz76zuWt0yc4QqfssUdIsfg1w05cLH",
+	"pWLxN9SIHENVlrks8m7Jtu9szRa4D4csV4ENITuNFgXmfDrKPzJ7O4HCWqpxIp4Jl+vKK1vUx4y78e5d",
+	"xTWbWKavnCNTDcei4OIGHZg5K5itg1ViPflauMqkmJA0K+SdavW8qOT75QRS7swUw6MdZct+herC0Pa7",
+	"sWh04JLKcGJYWEuSRa2JFLZUIEDW2Jk5X3E+JEra1HHIXQtxoiDxSrqEjENCx8LeTljgDyVLhimLgt2R",
+	"Z7nM1J6jhVGZm6WjecnFxLp4XZUCNfTG6dAzK1w6n9nxHWTM8t0btlRH+PoEtl0N3eLj0rJbeeNINwKG",
+	"sItmXh9GZdiNVDC/OZeBIUB5JxwEgznwcJAN23XF+eyhn2u9QEQKbmNWWxa6P9dqwag9AjF5OYiDuCrC",
+	"mfPem8HeHo7IW3ckbQ6XazgH3EW2sGRkJL4ahgN8muNyWN3ru/AEZC/ksN8JMpOQRO1rS2RS3BoDTAo1",
+	"IheMEdhDuuCj0hY38qi2amirzGFKTsEcrd9y+x2f+gHnXs0ZrERmFrXgGbNJgA6sZ0GzOds9HO2jRYml",
+	"6Bq8cTAc3Dof42B/dIBN5YIJuuCDo8FX8NMQtB9gvHtzAHX8l/n/NQPNKFqgwZEFffwXsHd0ncB7h/v7",
+	"LezRuMz77wqdkmqjgDeLKwl00rqO/hk9nbb44yN9D+GLE59zD4KIGhz9+psRaPbyafCK3zLBlDpyLAUS",
+	"YKlQd055pteI0IBz+s10tif3/ojP2RXPP+y5gxotfPeWZeUZJdMl4Tl5JoucKU1mvFL6OaY123yOwJJd",
+	"iS4sI3snIKd56CuacjUWHlYc8hjhIM3pLbPVSnO4aYWEc1cbFyoim1+Rd9sSIk3qMZM4Pjs1XcZBrarX",
+	"ogpN9mBCYFGtaUhnGpwsaxtO2UxWDMykJyNmnC2Yj58pQbe0rV8HLZkx+O1Di+aVXkWHMdnTBb8Cqv7t",
+	"w7bb3TohsEsLqXoLLjWLSiYwpFDU6boSRmkCQIjJDVtOLD6FOQFHKN2oERVz0wmK9Bu2QNg7I6THImhR",
+	"7D3NdLEM4l7ZIzG0uR/Oye4Kfls8ACNHQy/PAFbh6/2vnn8XaisV6KQei4rNIKArjl6AgqZUkfEAK+ch",
+	"DNEgdeJwcZAKB97t+r3Ml49M4q5eQtM34dEbGsfr4Em+nadI3j/60o6ZDZYNRN1zrtYJlL0/bGPzKx4e",
+	"w55TSVxe5fafBKK3xfAsSA3KNoJkia0NKTvNxYiS72zRVV9y0GVO0ZKNhQvIAa0YI4jMOcPLYKNuf7Vv",
+	"xJQUucLcxGcoujKj7UDqIUKr5sBtnqeIHqcSEX2D+r5OXAhL8sKSxBdHKOegvq8nlGFaofuR6b6Femwp",
+	"+GeRgD8yHS13ULHAFAcF66lk4DDlmOG5O2BO/D3L5rSiGYCjfnVgztQ337o2N2z5HOJvzevg9XS+pEFg",
+	"FIM2Dx9GC7+NYxY3/ilQDX/rY3yRvbhSmX4R2ZVOLwhukehpnyIbNfmMlNnhH7i1gFsU9hbdBri1YSs7",
+	"zrj0y0zkV7Vi1brXn1KRDqv9RSnTbadZUptuUpJjHDEhP73+/CIK63QKNTilotsEF79zbczeZhnOXtUz",
+	"9PtE6md/HbAPVhl9It0zmtkXpXh2fLF9qmdr+0e9tLkBK977I/yxmSZKaHQuyHSJ10/GVKNRGbMZ5YXD",
+	"V409hWDRWfcrD1WDjRHIVUhWGQsu4PIMsRCc7zTxoTdvL3s+hsHXnfpp/tv4hX49tXVCvmhddS1t9e7t",
+	"CsaXFOE/skgAewFuduZFH8OK9ub0ZWo/Gn0OPoow+9MIMlCKt9nVh6vCa15pMByUf3VvZdxo4PY+6oG0",
+	"1O72iaRf+ICNw97IAfMXJa/iUTZkfQtqvocA3KMeUv1TnISkJngecdE5ozlAELYBUG3Ci7zhrH1Bt6Mi",
+	"IHzl7k3RRxmV+8jBUg64koDRO3SQvVxcgz/IWEjRjYSDpZL2BoI8kxY6GiCfzy3eL+KKPh8RG02AUljx",
+	"a0EYzeY+AeEZVvkZknlJs+dEVgi6d/nqwhWwyFilEaqZxXnScwpgWrLWRz4lCu6SRx0WgFinj8ICWvXw",
+	"ohmnoly6AR4pTfgpmICtE/AlsgJ7Hlu84JeeGAAHBdeOMXhUJXmv4OJmlab8DkImwvL/UMkyRtysWClv",
+	"7TEFYMUp03eMiUZwBJzIJsRmr7ALcJhJmbd6OE8kAvuxSZNk/6dTqXHVm1sK7vjmnn5mqlhSADW38lLG",
+	"tOyCg3pBYl2NVZZ30WLb3rvez3weNHrwcT7c47PAax/IiGHZXEb8Y0gUFxnzQPU5A8B0lPCH79/jS1SR",
+	"v128fTP6Eg/Tq22QiB+V14MSsffHgur5h0+iFfYNOs51Sl4hveJKu+Sqp7SaG+ldX8xdUl5ykfT6unUF",
+	"YRuvekRWIQ/syR3ALmu+6f1t5AKm/LtnPnfqKfhmE1jqidVYN5UvmrSs8zbauzQ5rTvte3/Y/23mrXXU",
+	"g626qf8px2dMOutUtC9nA6yH82zV4vf7NAN2RTDFbY1z0QfPEvQeh/Bx+nJETmfgAffVbUCiYYgGJV/v",
+	"fx1VlsRymT0e0d5d+uvgdRygazb9yUV6OLLr/J2OzmJn58LTXiar3N6BeMhVIBdDSFA4D+HifOECQ6LE",
+	"VSpCtCiLuNKngzeG8bTS49N4Rv8URG1doWePJkkirXPX5y1soll2M8m2j7pg4tYdjSfb9k4q4pcV+7tO",
+	"W214iRKJhnEAg01V+TSsz2q6q0MSfGrm01n9LoX3Y3lg/ZT+DFpsJwJFhw3rUtnDGdHeH+6/Xa139dV9",
+	"g5L+PMrsOTiQm77FlXvwkU+6C1hrBjJGm/hokYwfIcX8Q6Szrb5MfmK+1fu5v7jY/U5PXNmJpkTpo/Kz",
+	"dUlktCi64UqKPIv/cDHNPpv0OZaetzdCax3sSjfRlO8dKfsxdLY/c2xpYqNngD25igY/+gVRQ3vro3t3",
+	"MlZZCxe2zWcVkL2mpWK0yuZPS+J/JltERRXuAtJoIxz5aXSTNXaFVfWfRiY3AJ6e+NIw2CxfUDrdWjMC",
+	"CWG0lai1Lfb+8PkTG/jCcfliDAuvADTCKuyPPq6562rDgu1LWSOevw2dte9BiinUE4timAMC8z9kDeWk",
+	"ABaE8Fl4Mf3G0Pzl0A9jd2DKyu936keH4MvOulvh2/criVHpPcymL92ub4X2P8L5/bLc6Zut88OVk4QJ",
+	"GedLPY4B+amsxieVSo1P/CWVtnKqP5I82qO1nu8i5s6uBV/b+8P8eIU/XuGPm3m0OniPf2ZGDuFkMXad",
+	"v1FdsTUfwRoKzKeHOyV3dyWnSqRq9twOKlbpNhUQmueKOLj2tes2FqddsMLTl67kcA6X0mJHk5LqbA5F",
+	"7G12Ml49DgnX/nraAdGs7RQ6Y80QwUR/FuN+NBaIrOgKX5gVtmhtWtqR6UaLqcyX6avM1Jo9FdpGB5D1",
+	"ablu6ntfOP893oqYH8yfMdNgjwuuOS04Ynh9TB7SG/h16ocEyRgHiYQ6St6dvzIHomI5r4w5EBdAd+Wj",
+	"ycFon5zhQax2FHEIiszbNKlz0//5Jzo7/R88x689tYN71QDwk3+eLKow14hGGlu8Xexs79E6/AKO1uH9",
+	"j9bhBkdrLN6KYmn6AzhOpas60yyHoumAbnV8dupqS7vygHbVO9/KXKlyC/A4FhZA0QV/UzIBLNhJswb0",
+	"NRPmcLMcItVuacFBzpJ6AXPGKdowaj1nY+F+u6orDnM4DmWqO0lndvA0z3H0tnhDXWgqNCwkzpWRSah2",
+	"DXXD1WQsbPrUsiHJyanwlbFdl0pTkdMqjz/tajRF7w79qo4FqEYQAyVdzabw8pGZ1y6ZxHOdHEF8/bvz",
+	"0/7Nn2lbs6tLA2RO1VgQEFlMaEhQy/3bI/gc7s8ROSZwhJmtSRLtka1YD6iostGXr60dltmO8N35KXa/",
+	"qGS50JMjh3dZl0xojEm0dcBcE+JX3it4oQCQHWsmF2xlX4ietklfjnFfGXXXrrMv8WF+s1jZAdaZFnd0",
+	"qcgkkzmbgOj3K45dYqrDFc9tdzY7MFY87VrGw7EEAvhvQZX075r9Q4Q4rly9ulrkoU4bdjwJ2ZSn+QRR",
+	"te64TTqcU5EDkpxfDdwm07cbiodIgPP1Q10UDnrbLW6K4O1Zm8laeKp/e/ryBXkhKx9tijLnaCzmWi/U",
+	"0d6eXDDB85Fges80UfaHXctPdjNZsd2Dq/3RXJfF/zKLbIXues3g8GNrBoefWjM4/LfSDA4fphnA/fTK",
+	"O+8Tkb9TCFvXBnqiBUCXkhORE2yzHcpN3P3ndevYroFDK+Q31EkDB1DiNIIZL5zYcavjVwVzwvCm0r1v",
+	"GBzY3L5yAwp2ng8Je69ZJQzfQoxjrhYFXULhtRlnRe6w/1NQVXgduganqjm7H3DoQAmWH/MK8FtuUZZg",
+	"EdkRee3KXuGcr7E6JsCeR1fhV9z6G4TUnh0PA/UUhf1Uxa5plRdMAchh93u9k7RNWRJQK0rkXjfR8Em4",
+	"1PFJkFkjRGPVtM127/jh7ARBMBoLKIaeyXIKChA0D03/S1c12wHfilsYHBYCRVaM+KZOivRlaK7+DtRl",
+	"XfkhuCtrfswI1tRSrNhW7BSDdIqiUc9yROJUVJ5jpdl3r05fqu8SgN1E0aUaiwneDxyRuub5xIHCCtkI",
+	"ouXec9VPLU3S/GQYbJbP/Ukimj1viwSOQ7r7GAl3djVbCXduVKvFEDovXXCWK/Rg+rD1/CaBAU8ibVcQ",
+	"Xpa1hjK4wIeJkq6MiQW4UAxsQiVLpudeTJR0aXM+xkLV2ZxQdLSWlBfGiqqYUv1JgnaqT4YAB71/nNgI",
+	"N5U/T3CE8DTXcxBW6l17f1hkyA0CIxzFx5ERPfQOZJ1GVmr09ScPNFi7N/2ZhG6x40zC7Rc7dDR4esHy",
+	"pUf76oqz28127SmAgEPBtRo/nbg5DDCuW9wVAgPAW4yMFsWUZje9QZjWse2adWaa1PhtddetgWlhUFeA",
+	"H3X/1y2eePVAtUqz93pvrsuiSYXtjjoUd0wW9Jq5ChsiV5Fv07ng7rjIoegM1UQumLAOv1kh7wBl46v9",
+	"wxSal/MsOj+eYQTgK8VjD8XunSk+GgwHFvPLdPVK4rlaM5nPqxzLOcsYvw3ZrM5n7j2Ywa8KLI+iL10x",
+	"RZ75Owr6PL7yAxJxMhBvGzY7Aocf6QhkMr/Xe1CW6N4vXsVb89e5+Tc7N5nZTqH9qTkc7fceGqgC2F9P",
+	"6hwf/1VOamkXg4d6UnAxsLqa1Go9BRUUqBeInKflGZUZLQbDQV0Vtjjb0d7eweF/jPZH+6ODo//8P/sH",
+	"gw+/ffi/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -38,6 +38,15 @@ const (
 	secretLen = 43 // base64.RawURLEncoding.EncodedLen(SecretSize)
 )
 
+// PrefixLen is how many leading characters of a key the API shows, to recognise it by. They are
+// the key's Prefix and the start of its organisation's id, nothing secret.
+const PrefixLen = 12
+
+// PrefixOf returns the first PrefixLen characters of the key with these ids.
+func PrefixOf(orgID, id ulid.ULID) string {
+	return (Prefix + orgID.String() + id.String())[:PrefixLen]
+}
+
 // ErrMalformed is wrapped by Parse's errors: the string is not a key in this package's format. It
 // says nothing about whether a key exists.
 var ErrMalformed = errors.New("apikey: malformed")

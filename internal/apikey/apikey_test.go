@@ -252,3 +252,14 @@ func TestHeaderThenParse(t *testing.T) {
 		t.Fatalf("Parse(header key) = %s, %v; verified %v", gotID, err, Verify(h, hash))
 	}
 }
+
+func TestPrefixOf(t *testing.T) {
+	org := ulid.Make()
+	key, id, _, err := New(org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := PrefixOf(org, id); got != key[:PrefixLen] || len(got) != 12 {
+		t.Errorf("PrefixOf = %q, want the key's first 12 characters %q", got, key[:12])
+	}
+}

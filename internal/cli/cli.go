@@ -79,6 +79,8 @@ Usage:
   plugboard migrate [--data-dir DIR] [--database-url URL]
   plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
   plugboard api-keys create --org ID [--scopes S1,S2] [--json] [--data-dir DIR] [--database-url URL]
+  plugboard api-keys list --org ID [--json] [--data-dir DIR] [--database-url URL]
+  plugboard api-keys delete --org ID --id KEY_ID [--data-dir DIR] [--database-url URL]
 
 Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
 PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
@@ -102,6 +104,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runOrgsCreate(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "create":
 		err = runAPIKeysCreate(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "list":
+		err = runAPIKeysList(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "delete":
+		err = runAPIKeysDelete(ctx, args[2:], stdout, stderr, getenv)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -300,7 +300,8 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 	if err != nil {
 		return nil, unauth
 	}
-	stored, ok := s.keyCache.get(orgID, keyID, secretHash, s.now())
+	now := s.now()
+	stored, ok := s.keyCache.get(orgID, keyID, secretHash, now)
 	if !ok {
 		stored, err = s.store.GetAPIKey(r.Context(), orgID, keyID)
 		if plugboard.IsCode(err, plugboard.ENotFound) {
@@ -311,8 +312,15 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 		if !apikey.Verify(secretHash, stored.Hash) {
 			return nil, unauth
 		}
-		s.keyCache.put(orgID, keyID, stored, s.now())
+		if !s.keyCache.put(orgID, keyID, stored, now) {
+			return nil, unauth // revoked here while it was being read
+		}
 	}
+	if expired(stored, now) {
+		return nil, &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "the API key has expired",
+			Details: "create a new key: POST /o/{organisation_id}/api-keys or plugboard api-keys create"}
+	}
+	s.noteKeyUse(stored, now)
 	ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
 	return context.WithValue(ctx, ctxAPIKey, stored), nil
 }
@@ -333,7 +341,8 @@ func checkOrganisation(r *http.Request) error {
 }
 
 // KeyCacheTTL is how long a verified API key is trusted without reading the store again: the
-// longest a key deleted through another replica keeps working.
+// longest a key deleted through another replica keeps working. (Expiry is checked on every
+// request, cached or not; a key deleted through this process is dropped from its cache at once.)
 const KeyCacheTTL = 30 * time.Second
 
 // keyCache remembers verified API keys, so a busy client does not cost a store read per request.
@@ -341,6 +350,9 @@ const KeyCacheTTL = 30 * time.Second
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[[2]ulid.ULID]keyCacheEntry
+	// revoked holds keys deleted through this process, until KeyCacheTTL after: a request that
+	// read such a key from the store just before the delete must not put it back.
+	revoked map[[2]ulid.ULID]time.Time
 }
 
 type keyCacheEntry struct {
@@ -358,11 +370,35 @@ func (c *keyCache) get(orgID, keyID ulid.ULID, secretHash []byte, now time.Time)
 	return e.key, true
 }
 
-func (c *keyCache) put(orgID, keyID ulid.ULID, k *plugboard.APIKey, now time.Time) {
+// put remembers a verified key; it reports false, remembering nothing, for a key this process
+// has revoked.
+func (c *keyCache) put(orgID, keyID ulid.ULID, k *plugboard.APIKey, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	id := [2]ulid.ULID{orgID, keyID}
+	if until, ok := c.revoked[id]; ok && now.Before(until) {
+		return false
+	}
 	if c.entries == nil || len(c.entries) >= 10000 {
 		c.entries = map[[2]ulid.ULID]keyCacheEntry{}
 	}
-	c.entries[[2]ulid.ULID{orgID, keyID}] = keyCacheEntry{key: k, expiry: now.Add(KeyCacheTTL)}
+	c.entries[id] = keyCacheEntry{key: k, expiry: now.Add(KeyCacheTTL)}
+	return true
+}
+
+// drop forgets a key deleted through this process, and keeps it from being cached again.
+func (c *keyCache) drop(orgID, keyID ulid.ULID, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := [2]ulid.ULID{orgID, keyID}
+	delete(c.entries, id)
+	for k, until := range c.revoked {
+		if !now.Before(until) {
+			delete(c.revoked, k)
+		}
+	}
+	if c.revoked == nil {
+		c.revoked = map[[2]ulid.ULID]time.Time{}
+	}
+	c.revoked[id] = now.Add(KeyCacheTTL)
 }

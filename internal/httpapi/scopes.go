@@ -20,10 +20,13 @@ const (
 	ScopeAccess = "connections:access"
 	// ScopeAdmin manages systems, projects, templates and end users.
 	ScopeAdmin = "admin"
+	// ScopeAPIKeys lists, creates and revokes the organisation's API keys; it creates only keys
+	// whose scopes it holds itself.
+	ScopeAPIKeys = "api-keys:manage"
 )
 
 // Scopes lists every scope, for validation and docs.
-var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin}
+var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys}
 
 // requireScope refuses a request whose API key lacks the scope.
 func requireScope(ctx context.Context, scope string) error {

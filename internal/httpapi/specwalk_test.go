@@ -7,11 +7,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard/internal/apitest"
+	"github.com/plugboard/plugboard/internal/httpapi"
 )
 
 // specOp is an operation of api/openapi.yaml that takes an API key, as the input tests see it.
@@ -238,7 +240,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 	e := &inputEnv{h: h, f: f, examples: map[string][]example{}, params: map[string]string{
 		"organisation_id": h.org.String(), "project_id": f.projectID, "system_id": f.systemID,
 		"connection_id": conn.ID, "user_id": conn.EndUserID, "template_id": f.templates["api-key"],
-		"auth_scheme_config_id": "api-key", "env_id": f.envID,
+		"auth_scheme_config_id": "api-key", "env_id": f.envID, "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
 	}}
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",
@@ -276,6 +278,9 @@ func newInputEnv(t *testing.T) *inputEnv {
 	add("InitialiseOAuth2Connection", example{body: obj{"credential": obj{"id": ulid.Make().String(), "organisationId": h.org.String()},
 		"authorizeUrl": "https://provider.example/authorize", "clientId": "client", "scopes": arr{"read"},
 		"redirectUrl": "https://app.example/callback", "returnUrl": "https://app.example/done"}})
+	// A key minting only the scope it needs itself, so every key allowed to call it may.
+	add("CreateAPIKey", example{body: obj{"name": "ci", "scopes": arr{httpapi.ScopeAPIKeys},
+		"expiresAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}})
 	add("InitialiseOAuth1Connection", example{body: obj{"credential": obj{"id": ulid.Make().String(), "organisationId": h.org.String()},
 		"returnUrl": "https://app.example/done"}})
 	return e

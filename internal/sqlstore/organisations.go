@@ -46,10 +46,10 @@ func (o *ops) CreateAPIKey(ctx context.Context, k *plugboard.APIKey) error {
 		return err
 	}
 	stamp(&k.CreatedAt, nil)
-	_, err := o.exec(ctx, `INSERT INTO api_keys (organisation_id, id, name, hash, scopes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := o.exec(ctx, `INSERT INTO api_keys (organisation_id, id, name, hash, scopes, created_at, expires_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		idValue(k.OrganisationID), idValue(k.ID), k.Name, bytesValue(k.Hash), jsonValue(k.Scopes, "[]"),
-		timeValue(k.CreatedAt))
+		timeValue(k.CreatedAt), nullTimeValue(k.ExpiresAt), nullTimeValue(k.LastUsedAt))
 	return o.d.translate(err, "insert API key", &onError{
 		conflict: "API key " + k.ID.String() + " already exists",
 		fkCode:   plugboard.ENotFound, fkMsg: "organisation " + k.OrganisationID.String() + " not found",
@@ -58,11 +58,8 @@ func (o *ops) CreateAPIKey(ctx context.Context, k *plugboard.APIKey) error {
 
 // GetAPIKey returns the key or ENotFound.
 func (o *ops) GetAPIKey(ctx context.Context, orgID, id ulid.ULID) (*plugboard.APIKey, error) {
-	k := &plugboard.APIKey{}
-	err := o.queryRow(ctx, `SELECT organisation_id, id, name, hash, scopes, created_at
-		FROM api_keys WHERE organisation_id = ? AND id = ?`, idValue(orgID), idValue(id)).
-		Scan(idCol{&k.OrganisationID}, idCol{&k.ID}, &k.Name, bytesCol{&k.Hash}, stringsCol{&k.Scopes},
-			timeCol{&k.CreatedAt})
+	k, err := scanAPIKey(o.queryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE organisation_id = ? AND id = ?",
+		idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get API key", &onError{notFound: "API key " + id.String() + " not found"})
 	}
