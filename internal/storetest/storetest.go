@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"Ping", testPing},
 		{"Organisations", testOrganisations},
 		{"APIKeys", testAPIKeys},
+		{"OrganisationLifecycle", testOrganisationLifecycle},
 		{"Times", testTimes},
 		{"Systems", testSystems},
 		{"ListSystems", testListSystems},
