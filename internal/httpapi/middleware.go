@@ -313,6 +313,9 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 		}
 		s.keyCache.put(orgID, keyID, stored, s.now())
 	}
+	if err := s.requireLiveOrganisation(r.Context(), orgID); err != nil {
+		return nil, err
+	}
 	ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
 	return context.WithValue(ctx, ctxAPIKey, stored), nil
 }
@@ -333,7 +336,8 @@ func checkOrganisation(r *http.Request) error {
 }
 
 // KeyCacheTTL is how long a verified API key is trusted without reading the store again: the
-// longest a key deleted through another replica keeps working.
+// longest a key deleted through another replica keeps working. A deleted organisation's keys are
+// refused sooner, within OrgStateTTL, whatever this cache holds.
 const KeyCacheTTL = 30 * time.Second
 
 // keyCache remembers verified API keys, so a busy client does not cost a store read per request.

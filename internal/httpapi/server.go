@@ -41,6 +41,8 @@ type Server struct {
 	proxyClient *outbound.Client
 	// keyCache remembers verified API keys.
 	keyCache keyCache
+	// orgStates remembers, briefly, which organisations are live.
+	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
 	proxyTimeout time.Duration
 	// ops is what the spec says of each operation: who may call it, how large its body may be.
