@@ -95,3 +95,16 @@ func TestPostgresMustExistRefusesEmptySchema(t *testing.T) {
 	}
 	db.Close()
 }
+
+func TestLocationNamesTheStoreWithoutPassword(t *testing.T) {
+	abs, _ := filepath.Abs("data/plugboard.db")
+	for url, want := range map[string]string{
+		"data/plugboard.db":             "the SQLite file " + abs,
+		"sqlite:///srv/pb/plugboard.db": "the SQLite file /srv/pb/plugboard.db",
+		"postgres://pb:s3cret@db.internal:5433/plugboard?search_path=tenant_a&sslmode=require": `the PostgreSQL database "plugboard" on db.internal:5433 as user pb, schema tenant_a`,
+	} {
+		if got := sqlstore.Location(url); got != want {
+			t.Errorf("Location(%q) = %q, want %q", url, got, want)
+		}
+	}
+}

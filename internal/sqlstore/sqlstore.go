@@ -418,3 +418,33 @@ func (o *ops) affected(res sql.Result, msg string) error {
 	}
 	return nil
 }
+
+// Location describes the store a URL names, for messages to operators: the SQLite file's
+// absolute path, or the PostgreSQL host, database and schema. It never includes a password.
+func Location(url string) string {
+	if IsPostgres(url) {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return "an invalid PostgreSQL database URL"
+		}
+		out := fmt.Sprintf("the PostgreSQL database %q on %s:%d", cfg.Database, cfg.Host, cfg.Port)
+		if cfg.User != "" {
+			out += " as user " + cfg.User
+		}
+		if sp := cfg.RuntimeParams["search_path"]; sp != "" {
+			out += ", schema " + sp
+		}
+		return out
+	}
+	_, path, err := sqliteDSN(url)
+	switch {
+	case err != nil:
+		return "an invalid SQLite database URL"
+	case path == "":
+		return "an in-memory SQLite database"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "the SQLite file " + path
+}
