@@ -15,6 +15,9 @@ type Organisation struct {
 	ID        ulid.ULID
 	Name      string
 	CreatedAt time.Time
+	// DeletedAt is when the organisation was deleted, nil while it is live. A deleted
+	// organisation's API keys are refused; its records are kept until it is purged.
+	DeletedAt *time.Time
 }
 
 // APIKey authenticates calls for one organisation. Only a hash of the key's secret part is kept.

@@ -57,8 +57,18 @@ type Store interface {
 	CreateOrganisation(ctx context.Context, o *Organisation) error
 	// GetOrganisation returns the organisation or ENotFound.
 	GetOrganisation(ctx context.Context, id ulid.ULID) (*Organisation, error)
-	// CountOrganisations returns how many organisations exist.
+	// CountOrganisations returns how many organisations exist, deleted ones included.
 	CountOrganisations(ctx context.Context) (int, error)
+	// ListOrganisations returns every organisation, deleted ones included (with DeletedAt), by id.
+	ListOrganisations(ctx context.Context) ([]Organisation, error)
+	// DeleteOrganisation marks the organisation deleted at the given time (GetOrganisation then
+	// returns it with DeletedAt set); its records stay until PurgeOrganisation. ENotFound if it does
+	// not exist; EConflict if it is deleted already (the first deletion time is kept).
+	DeleteOrganisation(ctx context.Context, id ulid.ULID, at time.Time) error
+	// PurgeOrganisation removes a deleted organisation and every record of it: API keys, systems
+	// and their configs, projects, environments, templates, end users, connections, credentials
+	// and OAuth states. ENotFound if it does not exist; EConflict if it is not deleted.
+	PurgeOrganisation(ctx context.Context, id ulid.ULID) error
 	// CreateAPIKey inserts k; ENotFound if its organisation does not exist.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// GetAPIKey returns the key or ENotFound.
@@ -93,8 +103,8 @@ type Store interface {
 	// lock on PostgreSQL, SQLite's write lock otherwise. Refreshes take it so that each expiry costs
 	// one refresh at the provider.
 	LockCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
-	// ListRefreshDue returns up to limit connection credentials, of any organisation, whose
-	// RefreshDue is before the given time, soonest first.
+	// ListRefreshDue returns up to limit connection credentials, of any live (not deleted)
+	// organisation, whose RefreshDue is before the given time, soonest first.
 	ListRefreshDue(ctx context.Context, before time.Time, limit int) ([]CredentialRef, error)
 	// TryLead makes this process the one that runs a background job named name, if no other process
 	// on the same database does: a session advisory lock on PostgreSQL; always granted on SQLite,

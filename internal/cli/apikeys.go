@@ -18,34 +18,26 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 )
 
-// runAPIKeysList prints the organisation's API keys, never their secrets: as a table, or with
+// setupAPIKeysList prints the organisation's API keys, never their secrets: as a table, or with
 // --json as the API's APIKey objects.
-func runAPIKeysList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var (
-		cfg    Config
-		org    string
-		asJSON bool
-	)
-	fs := flag.NewFlagSet("api-keys list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&org, "org", "", "organisation id (required)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	storeFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
+func setupAPIKeysList(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
+	org := fs.String("org", "", "organisation id (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(ctx context.Context) error {
+		orgID, err := ulid.Parse(*org)
+		if err != nil {
+			return errors.New("--org must be an organisation id (a ULID)")
+		}
+		return inv.withStore(ctx, func(store plugboard.Store) error {
+			if _, err := store.GetOrganisation(ctx, orgID); err != nil {
+				return err
+			}
+			return listAPIKeys(ctx, store, orgID, *asJSON, inv.stdout)
+		})
 	}
-	orgID, err := ulid.Parse(org)
-	if err != nil {
-		return errors.New("--org must be an organisation id (a ULID)")
-	}
-	store, err := openStoreForCommand(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if _, err := store.GetOrganisation(ctx, orgID); err != nil {
-		return err
-	}
+}
+
+func listAPIKeys(ctx context.Context, store plugboard.Store, orgID ulid.ULID, asJSON bool, stdout io.Writer) error {
 	keys := []api.APIKey{}
 	page := plugboard.PageRequest{First: plugboard.MaxPageSize}
 	for {
@@ -87,37 +79,26 @@ func runAPIKeysList(ctx context.Context, args []string, stdout, stderr io.Writer
 	return tw.Flush()
 }
 
-// runAPIKeysDelete revokes an API key. Running servers that verified the key in the last
+// setupAPIKeysDelete revokes an API key. Running servers that verified the key in the last
 // httpapi.KeyCacheTTL may accept it until their cached copy is that old.
-func runAPIKeysDelete(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var (
-		cfg     Config
-		org, id string
-	)
-	fs := flag.NewFlagSet("api-keys delete", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&org, "org", "", "organisation id (required)")
-	fs.StringVar(&id, "id", "", "the API key's id, as api-keys list prints it (required)")
-	storeFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
+func setupAPIKeysDelete(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
+	org := fs.String("org", "", "organisation id (required)")
+	id := fs.String("id", "", "the API key's id, as api-keys list prints it (required)")
+	return func(ctx context.Context) error {
+		orgID, err := ulid.Parse(*org)
+		if err != nil {
+			return errors.New("--org must be an organisation id (a ULID)")
+		}
+		keyID, err := ulid.Parse(*id)
+		if err != nil {
+			return errors.New("--id must be an API key id (a ULID; see plugboard api-keys list)")
+		}
+		return inv.withStore(ctx, func(store plugboard.Store) error {
+			if err := store.DeleteAPIKey(ctx, orgID, keyID); err != nil {
+				return err
+			}
+			fmt.Fprintf(inv.stdout, "deleted API key %s; running servers refuse it within %s\n", keyID, httpapi.KeyCacheTTL)
+			return nil
+		})
 	}
-	orgID, err := ulid.Parse(org)
-	if err != nil {
-		return errors.New("--org must be an organisation id (a ULID)")
-	}
-	keyID, err := ulid.Parse(id)
-	if err != nil {
-		return errors.New("--id must be an API key id (a ULID; see plugboard api-keys list)")
-	}
-	store, err := openStoreForCommand(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.DeleteAPIKey(ctx, orgID, keyID); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "deleted API key %s; running servers refuse it within %s\n", keyID, httpapi.KeyCacheTTL)
-	return nil
 }

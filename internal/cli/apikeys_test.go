@@ -8,7 +8,7 @@ import (
 
 // TestAPIKeysListAndDelete: keys are listed without their secrets, and deleted by id.
 func TestAPIKeysListAndDelete(t *testing.T) {
-	dir := t.TempDir()
+	dir := newSQLiteStore(t)
 	code, out, errOut := run(t, nil, "orgs", "create", "--name", "acme", "--json", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("orgs create: %d %s", code, errOut)

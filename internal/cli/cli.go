@@ -1,11 +1,11 @@
 // Package cli implements the plugboard command: `serve` and the administrative commands that
-// work on the same store (`orgs create`, `api-keys create`). Configuration comes from flags, each
+// work on the same store (`migrate`, `orgs ...`, `api-keys ...`), all listed in one table
+// (commands.go) that dispatch and every help text read. Configuration comes from flags, each
 // with an environment variable as its default, into an explicit Config; nothing is global.
 package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,59 +72,6 @@ func (c Config) databaseURL() string {
 	return filepath.Join(c.DataDir, DatabaseFileName)
 }
 
-const usage = `plugboard: stores credentials for third-party APIs and serves them over the Versori-compatible API.
-
-Usage:
-  plugboard serve [--addr ADDR] [--data-dir DIR] [--database-url URL] [--migrate]
-  plugboard migrate [--data-dir DIR] [--database-url URL]
-  plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
-  plugboard api-keys create --org ID [--scopes S1,S2] [--json] [--data-dir DIR] [--database-url URL]
-  plugboard api-keys list --org ID [--json] [--data-dir DIR] [--database-url URL]
-  plugboard api-keys delete --org ID --id KEY_ID [--data-dir DIR] [--database-url URL]
-
-Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
-PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
-PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
-PLUGBOARD_LOG_FORMAT (text or json).
-`
-
-// Run runs the command named by args and returns the process exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch {
-	case args[0] == "serve":
-		err = runServe(ctx, args[1:], stdout, stderr, getenv)
-	case args[0] == "migrate":
-		err = runMigrate(ctx, args[1:], stdout, stderr, getenv)
-	case len(args) >= 2 && args[0] == "orgs" && args[1] == "create":
-		err = runOrgsCreate(ctx, args[2:], stdout, stderr, getenv)
-	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "create":
-		err = runAPIKeysCreate(ctx, args[2:], stdout, stderr, getenv)
-	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "list":
-		err = runAPIKeysList(ctx, args[2:], stdout, stderr, getenv)
-	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "delete":
-		err = runAPIKeysDelete(ctx, args[2:], stdout, stderr, getenv)
-	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "plugboard: unknown command %q\n\n%s", strings.Join(args, " "), usage)
-		return 2
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard: %v\n", describe(err))
-		return 1
-	}
-	return 0
-}
-
 // describe renders an error for a terminal: the domain message and details, not the Go chain.
 func describe(err error) string {
 	var e *plugboard.Error
@@ -139,8 +86,8 @@ func describe(err error) string {
 
 // storeFlags registers the flags every command that opens the store takes.
 func storeFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string) {
-	fs.StringVar(&cfg.DataDir, "data-dir", envOr(getenv, EnvDataDir, DefaultDataDir), "directory for the SQLite file and the generated master key (env "+EnvDataDir+")")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv(EnvDatabaseURL), "database: postgres://... or an SQLite file path; default DATA_DIR/"+DatabaseFileName+" (env "+EnvDatabaseURL+")")
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr(getenv, EnvDataDir, DefaultDataDir), "directory `DIR` of the SQLite file and the generated master key (env "+EnvDataDir+")")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv(EnvDatabaseURL), "database `URL`: postgres://... or an SQLite file path; default DATA_DIR/"+DatabaseFileName+" (env "+EnvDatabaseURL+")")
 }
 
 func envOr(getenv func(string) string, name, def string) string {
@@ -204,19 +151,20 @@ func checkKeys(ctx context.Context, store plugboard.Store, keys *seal.Keyring) e
 	return nil
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var cfg Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address to listen on (env "+EnvAddr+")")
-	storeFlags(fs, &cfg, getenv)
-	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log format: text or json (env "+EnvLogFormat+")")
-	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base URL browsers reach this server at, for the OAuth callbacks; default http://ADDR (env "+EnvPublicURL+")")
-	var migrateFirst bool
-	fs.BoolVar(&migrateFirst, "migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// setupServe registers serve's flags and returns what runs it.
+func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
+	cfg, getenv := &inv.cfg, inv.getenv
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address `ADDR` to listen on (env "+EnvAddr+")")
+	storeFlags(fs, cfg, getenv)
+	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log `FORMAT`: text or json (env "+EnvLogFormat+")")
+	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base `URL` browsers reach this server at, for the OAuth callbacks; default http://ADDR (env "+EnvPublicURL+")")
+	migrateFirst := fs.Bool("migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
+	return func(ctx context.Context) error {
+		return runServe(ctx, *cfg, *migrateFirst, inv.stdout, inv.stderr, getenv)
 	}
+}
+
+func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg.EncryptionKey = getenv(EnvEncryptionKey)
 	logger := newLogger(stderr, cfg.LogFormat)
 
@@ -237,6 +185,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	if err := bootstrap(ctx, store, stdout, logger); err != nil {
+		return err
+	}
+	grace, err := purgeAfter(getenv)
+	if err != nil {
 		return err
 	}
 
@@ -265,6 +217,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
+	go runPurger(refresherCtx, store, grace, logger)
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
@@ -400,117 +353,6 @@ func createAPIKey(ctx context.Context, store plugboard.Store, orgID ulid.ULID, s
 		return "", err
 	}
 	return key, nil
-}
-
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var cfg Config
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	storeFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	before, err := sqlstore.Migrate(ctx, cfg.databaseURL())
-	if err != nil {
-		return err
-	}
-	if len(before.Pending) == 0 {
-		fmt.Fprintf(stdout, "schema is up to date (version %d)\n", before.Latest)
-		return nil
-	}
-	fmt.Fprintf(stdout, "applied migrations %v; schema is at version %d\n", before.Pending, before.Latest)
-	return nil
-}
-
-// openStoreForCommand opens the store for an administrative command. It migrates: an operator
-// running a command against a new database wants it usable.
-func openStoreForCommand(ctx context.Context, cfg Config) (plugboard.Store, error) {
-	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: true})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return store, nil
-}
-
-func runOrgsCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var (
-		cfg    Config
-		name   string
-		asJSON bool
-	)
-	fs := flag.NewFlagSet("orgs create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&name, "name", "", "organisation name (required)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	storeFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(name) == "" {
-		return errors.New("--name is required")
-	}
-	store, err := openStoreForCommand(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	org, key, err := createOrganisation(ctx, store, name)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"organisationId": org.ID.String(), "apiKey": key})
-	}
-	fmt.Fprintf(stdout, "organisation id: %s\nAPI key:         %s\n", org.ID, key)
-	return nil
-}
-
-func runAPIKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var (
-		cfg    Config
-		org    string
-		asJSON bool
-	)
-	fs := flag.NewFlagSet("api-keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var scopes string
-	fs.StringVar(&org, "org", "", "organisation id (required)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	fs.StringVar(&scopes, "scopes", "", "comma-separated scopes the key may use ("+strings.Join(httpapi.Scopes, ", ")+"); leave the flag out for a key that may do everything")
-	storeFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var scopeList []string
-	scopesSet := false
-	fs.Visit(func(f *flag.Flag) { scopesSet = scopesSet || f.Name == "scopes" })
-	if scopesSet {
-		var err error
-		if scopeList, err = parseScopes(scopes); err != nil {
-			return err
-		}
-	}
-	orgID, err := ulid.Parse(org)
-	if err != nil {
-		return errors.New("--org must be an organisation id (a ULID)")
-	}
-	store, err := openStoreForCommand(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if _, err := store.GetOrganisation(ctx, orgID); err != nil {
-		return err
-	}
-	key, err := createAPIKey(ctx, store, orgID, scopeList...)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"apiKey": key})
-	}
-	fmt.Fprintf(stdout, "API key: %s\n", key)
-	return nil
 }
 
 // parseScopes reads the value of --scopes. A key with no scopes may do everything, so a value that

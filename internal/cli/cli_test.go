@@ -4,11 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/plugboard/plugboard/internal/cli"
+	"github.com/plugboard/plugboard/internal/sqlstore"
 )
+
+// newSQLiteStore creates a store in a new data dir, as serve's first start does, and returns the dir.
+func newSQLiteStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlstore.Open(t.Context(), filepath.Join(dir, cli.DatabaseFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return dir
+}
 
 // run runs the command with no environment but what env gives, and returns its exit code and output.
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -21,7 +35,7 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 // TestAPIKeyScopesMustNameScopes: a key with no scopes may do everything, so a --scopes value that
 // names none (blank, commas, empty items) must be refused, never turned into an unrestricted key.
 func TestAPIKeyScopesMustNameScopes(t *testing.T) {
-	dir := t.TempDir()
+	dir := newSQLiteStore(t)
 	code, out, errOut := run(t, nil, "orgs", "create", "--name", "acme", "--json", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("orgs create: %d %s", code, errOut)

@@ -193,14 +193,21 @@ func (h *harness) newOrg(name string) (ulid.ULID, string) {
 	if err := h.store.CreateOrganisation(ctx, org); err != nil {
 		h.t.Fatal(err)
 	}
-	key, id, hash, err := apikey.New(org.ID)
+	return org.ID, h.newKey(org.ID)
+}
+
+// newKey creates another API key (with every scope) of an organisation directly in the store.
+func (h *harness) newKey(orgID ulid.ULID) string {
+	h.t.Helper()
+	key, id, hash, err := apikey.New(orgID)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.store.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now}); err != nil {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := h.store.CreateAPIKey(context.Background(), &plugboard.APIKey{ID: id, OrganisationID: orgID, Hash: hash, CreatedAt: now}); err != nil {
 		h.t.Fatal(err)
 	}
-	return org.ID, key
+	return key
 }
 
 // response is one answer of the API.

@@ -316,6 +316,9 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 			return nil, unauth // revoked here while it was being read
 		}
 	}
+	if err := s.requireLiveOrganisation(r.Context(), orgID); err != nil {
+		return nil, err
+	}
 	if expired(stored, now) {
 		return nil, &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "the API key has expired",
 			Details: "create a new key: POST /o/{organisation_id}/api-keys or plugboard api-keys create"}
@@ -342,7 +345,8 @@ func checkOrganisation(r *http.Request) error {
 
 // KeyCacheTTL is how long a verified API key is trusted without reading the store again: the
 // longest a key deleted through another replica keeps working. (Expiry is checked on every
-// request, cached or not; a key deleted through this process is dropped from its cache at once.)
+// request, cached or not; a key deleted through this process is dropped from its cache at once; a
+// deleted organisation's keys are refused sooner, within OrgStateTTL, whatever this cache holds.)
 const KeyCacheTTL = 30 * time.Second
 
 // keyCache remembers verified API keys, so a busy client does not cost a store read per request.

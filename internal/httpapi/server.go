@@ -43,6 +43,8 @@ type Server struct {
 	keyCache keyCache
 	// keyUse decides when a key's use is next recorded (lastUsedAt).
 	keyUse keyUseSampler
+	// orgStates remembers, briefly, which organisations are live.
+	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
 	proxyTimeout time.Duration
 	// ops is what the spec says of each operation: who may call it, how large its body may be.

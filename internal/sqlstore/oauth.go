@@ -155,6 +155,7 @@ func (o *ops) ListRefreshDue(ctx context.Context, before time.Time, limit int) (
 	rows, err := o.query(ctx, `SELECT cr.organisation_id, cc.connection_id, cr.id
 		FROM credentials cr
 		JOIN connection_credentials cc ON cc.organisation_id = cr.organisation_id AND cc.credential_id = cr.id
+		JOIN organisations org ON org.organisation_id = cr.organisation_id AND org.deleted_at IS NULL
 		WHERE cr.refresh_due IS NOT NULL AND cr.refresh_due < ?
 		ORDER BY cr.refresh_due LIMIT ?`, timeValue(before), limit)
 	if err != nil {

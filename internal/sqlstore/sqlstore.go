@@ -65,6 +65,11 @@ type Options struct {
 	MaxOpenConns int
 	// StatementTimeout bounds every PostgreSQL statement; 0 means DefaultStatementTimeout.
 	StatementTimeout time.Duration
+	// MustExist refuses to create a store, for the administrative commands, which must work on
+	// the store a server uses and never make a new empty one beside it: an SQLite file that does
+	// not exist is ENotFound (nothing is created, not even its directory), and so is a database of
+	// either kind that has no Plugboard schema yet.
+	MustExist bool
 }
 
 // Defaults for PostgreSQL connections.
@@ -97,6 +102,13 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if path != "" && opts.MustExist {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, &plugboard.Error{Code: plugboard.ENotFound, Message: "there is no SQLite store at " + path}
+		} else if err != nil {
+			return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "cannot read the SQLite store at " + path, Err: err}
+		}
+	}
 	if path != "" {
 		// 0700: the directory holds sealed credentials; nobody else needs to list it.
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -112,6 +124,10 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(16)
 	db := &DB{ops: ops{q: sqldb, d: sqliteDialect}, sqldb: sqldb}
 	if err := db.Ping(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	if err := db.requireSchema(ctx, opts); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
@@ -154,6 +170,10 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, err
 	}
+	if err := db.requireSchema(ctx, opts); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
 	if opts.Migrate {
 		if err := migrate(ctx, sqldb, postgresDialect); err != nil {
 			sqldb.Close()
@@ -175,10 +195,27 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// requireSchema refuses, when opts.MustExist, a database that Plugboard never migrated.
+func (db *DB) requireSchema(ctx context.Context, opts Options) error {
+	if !opts.MustExist {
+		return nil
+	}
+	ok, err := db.tableExists(ctx, "schema_migrations")
+	if err != nil || ok {
+		return err
+	}
+	if db.d.name == "postgres" {
+		return &plugboard.Error{Code: plugboard.ENotFound, Message: "the PostgreSQL database has no Plugboard schema",
+			Details: "run `plugboard migrate` against it first, or point at the database the server uses"}
+	}
+	return &plugboard.Error{Code: plugboard.ENotFound, Message: "the SQLite file is not a Plugboard store (it has no schema)"}
+}
+
 // Migrate applies pending migrations to the database at url and reports the schema before them.
+// An SQLite file must exist already (serve creates it); a PostgreSQL database may be empty.
 func Migrate(ctx context.Context, url string) (before SchemaStatus, err error) {
 	if !IsPostgres(url) {
-		db, err := Open(ctx, url)
+		db, err := OpenWith(ctx, url, Options{MustExist: true})
 		if err != nil {
 			return before, err
 		}
@@ -380,4 +417,34 @@ func (o *ops) affected(res sql.Result, msg string) error {
 		return plugboard.Errorf(plugboard.ENotFound, "%s", msg)
 	}
 	return nil
+}
+
+// Location describes the store a URL names, for messages to operators: the SQLite file's
+// absolute path, or the PostgreSQL host, database and schema. It never includes a password.
+func Location(url string) string {
+	if IsPostgres(url) {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return "an invalid PostgreSQL database URL"
+		}
+		out := fmt.Sprintf("the PostgreSQL database %q on %s:%d", cfg.Database, cfg.Host, cfg.Port)
+		if cfg.User != "" {
+			out += " as user " + cfg.User
+		}
+		if sp := cfg.RuntimeParams["search_path"]; sp != "" {
+			out += ", schema " + sp
+		}
+		return out
+	}
+	_, path, err := sqliteDSN(url)
+	switch {
+	case err != nil:
+		return "an invalid SQLite database URL"
+	case path == "":
+		return "an in-memory SQLite database"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "the SQLite file " + path
 }

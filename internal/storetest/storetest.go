@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"Organisations", testOrganisations},
 		{"APIKeys", testAPIKeys},
 		{"APIKeyLifecycle", testAPIKeyLifecycle},
+		{"OrganisationLifecycle", testOrganisationLifecycle},
 		{"Times", testTimes},
 		{"Systems", testSystems},
 		{"ListSystems", testListSystems},
