@@ -6101,6 +6101,11 @@ func (r UpdateConnectionHTTPResponse) ContentType() string {
 	return ""
 }
 
+// AccessConnectionHTTPResponse200Headers the declared response headers of an HTTP 200 response for AccessConnection
+type AccessConnectionHTTPResponse200Headers struct {
+	XPlugboardRefresh *string
+}
+
 type AccessConnectionHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6108,6 +6113,8 @@ type AccessConnectionHTTPResponse struct {
 	JSON200 *ConnectionAccess
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AccessConnectionHTTPResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8443,6 +8450,19 @@ func ParseAccessConnectionHTTPResponse(rsp *http.Response) (*AccessConnectionHTT
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AccessConnectionHTTPResponse200Headers
+		if values := rsp.Header.Values("X-Plugboard-Refresh"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Plugboard-Refresh", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XPlugboardRefresh = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -11330,15 +11350,25 @@ type AccessConnectionResponseObject interface {
 	VisitAccessConnectionResponse(w http.ResponseWriter) error
 }
 
-type AccessConnection200JSONResponse ConnectionAccess
+type AccessConnection200ResponseHeaders struct {
+	XPlugboardRefresh *string
+}
+
+type AccessConnection200JSONResponse struct {
+	Body    ConnectionAccess
+	Headers AccessConnection200ResponseHeaders
+}
 
 func (response AccessConnection200JSONResponse) VisitAccessConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XPlugboardRefresh != nil {
+		w.Header().Set("X-Plugboard-Refresh", fmt.Sprint(*response.Headers.XPlugboardRefresh))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -13734,7 +13764,7 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17dxs3si/6VbB47l2276EoW5OZvY+y9h+KrSSa+KEtyZM1d5glgt2giKgJcBrdkjnZ/u5noarw6G40",
+	"7L17dxs3si/6VbB47l2276EoW5OZvY+y9h+KrSSa+KEtyZM7d5glgt2giKgJcBrdkjnZ/u53oarw6G40",
 	"H3r4kclftthoNB6FeqHqV78NMr1YaiVUZQaHvw2WvOQLUYkS/uKzSpT2P1INDgf/rEW5GgwHii/E4JAe",
 	"Dgcmm4sFt62q1dI+MFUp1dXg48fhYCpmuhR9PdDT9V1kWimRVVKrS5n7npa8moeOmm2Gg1L8s5alyAeH",
 	"VVmLuP+ZLhe8GhwO6gJaNr83HHzYu9J71OtL3+vJK/eI2tu3R+9fN3/fk4ulLitcxmo+OBxcyWpeT0eZ",
@@ -13748,7 +13778,7 @@ var swaggerSpec = []string{
 	"Kme3c17Bhs4Fz0W5DwyDeaG/n8FhYXbOTJoR+16XSJMHQ1bNpbHUameBq8B4YfRYZVpVXCrDcl5xZups",
 	"zriBr8DWsfdnr4csK6QdxMkrGIcRWSmqIf4/00thKZ3ZZRemGo3Vhf2WXXHmO+cMN4hlvChEzib28YTd",
 	"zmU2Z7lQuhKG/ppJUeRMKhwyjTWsxlIv64JXIh+NlZ2gW0c5g0FTx9KwCV/KvWuxmtjJ00mwv/0kVhP6",
-	"yK0sikaftE9qrCbtvT86PYE3cUCjseqeWOjb/u//KcVscDj4X/tBPdsn1raf7teS5JQbmdnHu3bxnX/R",
+	"yK0sikaftE9qrCbtvT86PYE3cUCjseqeWOjb/u//KsVscDj4X/tBPdsn1raf7teS5JQbmdnHu3bxnX/R",
 	"alx2QDOgul37eRm9+nE4mC94tmsXP745emnf/fW2+k7wEvXPXTr4688X9OLH4UBptfMk3tp3rDZkz9+L",
 	"Xd+G4/LCv39wp/cPBiDc7SHZ9f1zfOuj41jbvg0cts38ql62m6ZBS8NF8W42OPzHzgRo17zNvKW622E4",
 	"UbD5xPqbXPktMjc4zW3+R2wxZoPIUtw5d6zZCJVDD8RsR12Rl9YXpEqs5y/DtuRIzorlYiYViQ7OyD7R",
@@ -13845,7 +13875,7 @@ var swaggerSpec = []string{
 	"+CXiDfAoUWUEWQPhPB5OHGDvOuUSLLHiWiWJtUU98fpEVEMksJFUWrj96+glBpJqMJ7owTD+A+YOEA9H",
 	"TxsoVJjqUK2eJTO/eGIgR+74xf0cuX46oM/ljTXGQlPjbprTIU1r16BZbACoKPoJkVuIxhH+ux04lvzm",
 	"tUicz5/Eyn2DZ1aycAWwMdeE99T6+GbW0oz5x4yBjMd0sqGUQZ/Ks4FUAugzBr9BlF0MjyNyMMMWgGbK",
-	"/vrzRbgbdnetbIIhcxO3JABQ7pbix/P/L4A0Axfi7PT4TePY2XZnjXbfkq+rzYx4nogziAssuPyLH8+x",
+	"/vrzRbgbdnetbIIhcxO3JABQ7pbix/P/J4A0Axfi7PT4TePY2XZnjXbfkq+rzYx4nogziAssuPyLH8+x",
 	"wsGP53/6z2/g3z+/OBgMB2f0+xn9fnbeVwChkeeDUV6npZjJD/14iZ2miIUUwtboKnsN5PW3bPIdgWTD",
 	"lMHbMLoH0iN5CVJ458fuUYC9ItRsPaPrf6wqCXzyB81yl2bruOfk4Js5Fgt4sfjTczO5z0DJod0f44al",
 	"RNtKCXrBkXoxG5HLhYEwUakIJwqBithE8gp9rhPxYTlBD5poQq51r4h3wBbrySBt5o66jKlrsRqxsyR9",
@@ -13888,7 +13918,7 @@ var swaggerSpec = []string{
 	"bo4aCkuwORea6or0LdKIvdGmiuCy7cbhwfdWzhRCugENO4RVYdEcQ8sqSxb27EuAzH64OjIXrb22JADO",
 	"14ab4u5QR19GuZY7Al17rnQHiOte1pTKx444QpNzdTZwF0RsYtF9+LhnIawP+yQv/bHKGbD2Dr7HLix1",
 	"IyO9l+f7jgyUmNbGzyc4UWvboiGsWfoHQ0YEbrR1XLyTzZtgEbHXJCxiakawDRvD9yMow60Ge+pCJnrw",
-	"63ZJ9aGeLkquDOAIY+kaZxMdvb/48fL84u+vjy/tf9+dnfz/Rxcn795e/nh89Or4bDCMW3z/7uxN85f/",
+	"63ZJ9aGeLkquDOAIY+kaZxMdvb/48fL84u+vjy/tf9+dnfx/Rxcn795e/nh89Or4bDCMW3z/7uxN85f/",
 	"fn989vdkUledCmaIwKrcxdewgZDoUL5yB2IuFcvqslixackzYTbfwvaABx2rG8ToS4Fkt7S1Ro2frWGW",
 	"CDrh/nVQ1h3lC9DFCSYmlGLwlUMsN7mdk+8yCnXyzmunTCJkY6gD6G6FhngZGr3qbDZn/XF01IGF0AY/",
 	"2xRzkViaeMX6ds7ZFgHduMWFO7bgduYetE7aJh1ox88O6OohUxO3HUp8qJLm4bIUN1sg720LBXuBOEJd",
@@ -13906,7 +13936,7 @@ var swaggerSpec = []string{
 	"aalvjSiHyOW320RuKCkjZE0EYpFVk0TMHEGiA73hWldzLMvXIIfNUfw0z7vKgIi17cqWMcCnyxHrPuRs",
 	"ux0QbIeZB8Ezid7YdfNM5VL1OQ1aYz7YXZQc3FWUHGwUJV9gAlAIkm4nAREKcKbVrJCZT9R1BSzGlK4d",
 	"de7zdFcxGDsUriNcY4jl1sxol4Fl4MpJBdsDQzc3JCH5aDNLVKnzhzEEEW+a8vK/pvxf4/r584O/zLT+",
-	"r4xX/+/B86me3ucy3y9ekg0d+ad9WYjomQ/xaXAyKCBWuYpBOuwROnritJFdIczjMQ12x0FAGveBPT7K",
+	"r4xX//fB86me3ucy3y9ekg0d+ad9WYjomQ/xaXAyKCBWuYpBOuwROnritJFdIczjMQ12x0FAGveBPT7K",
 	"0ofxopN61Ym4R7obq9CLTznfDSdhozK2M95wJ/KumTRd6bGKTvsa0H5YAWQQPmGY8lxD3UfaS1R9xnCm",
 	"7etb5KB9gVrmvcCLdRe8uGpHMo1Vy/LqLrhQBkMjKEayGQnVwIMM2whxkr5Qhq8HtgZOuZ2w/vUr2Lk0",
 	"fFqId7NZIZXoqzb7KtEKhVKEUkECKA5esYweX8XbK5UVNdQrc9LDVFzlVmGfaOz7Ekl+QlVj6dK9GXge",
@@ -13976,47 +14006,49 @@ var swaggerSpec = []string{
 	"UvvR6HPwSYTZ70aQ/SCq3Xb1nuJss0bUYDgo/+re0lrRwMmgvScttbt9JOkXPkCBHC3EQI+/8wclb82j",
 	"KOZlB2q+gwDc5x6T8XOchKQmeBZx0bngOWCYtBGUKGJOX0vRdis8MRGSpnGOl0Z5YAx4k5WJgGkA5Gvo",
 	"ML+gon/FwEJCOAzyzGBeu2biw1KWgj3VhD0HmHFnBBiGwETPRozckSiFjbxSTPBsHqoUI0z4kM0XPHvG",
-	"dImoHVGZ5Kg+cJxoMeeQja/r6tDHVIIzatRhAQiW9CAsoFVQI5pxyk3e9RCnNOHHYAIENPo1sgI6jy1e",
-	"8HOPE9FhSbSdlA+qJO8XUl2v05Tfg881LP/3pV7EkD2lWOgbOqaAzDIV1a0QquFdhRPZxOjpFXYBTycp",
-	"89YP55FEYD+4UZLsf3cqNa56c0vB/dnc0y9MFUsKoOZWXuiYlt3tQi/KlCvSJPIu3FTbe9f7mS+DRl98",
-	"mg/3+CzwthlC6kQ21xH/GDIjVSY80mUuAHERJfzBhw/4EjdQBHz0NR6m17tAmT0orwclYv+3Ja/mHz+L",
-	"Vtg36DhYMnmT8VqaykVnPqbV3IgP/VpUDLj/S3p93bqCsI1XPSKrEEj66A5gl3bT9P42golT/t1TH3z5",
-	"GHyzmZn+yGqsm8pXTVrkvI32Lk1Om077/m/0v+28tY56sFU3dyjl+IxJZ5OK9vVsAHk4T9ctfr9PMyS/",
-	"BVOciiSqvvzOoPe4FMGTV1BPWCsRyhWARLPtrfb/zfNvotI0WG+nxyPau0t/HLyOA3TDpj+6SA9HdpO/",
-	"09FZ7OxcetrLdJnTHYjHbAJysYQElTcQb8Ijn1oSZQ7qHNPNWSgC3e8f/STS4/N4Rn8XRE2u0NMHkySR",
-	"1rnnA5+20Sy7oai7R10IdeOOxqNte7pQ+e9GW214iRKRynEAA8W6fR7WR5ru+pAEH9v9eFa/ywH4VB7Y",
-	"UJb+d6DFdiJQqrBhXSq7PyPa/839t6v1rr+6b1DS70eZPQMHctO3uHYPPvFJdwFrkP/h49WiTRy0RX4c",
-	"v/aF5ah8jHS29ZfJj8y3ej/3Bxe72+mJoeF5SpQ+KD9bH/dqIDe6E65k2NP4j1sqg+PD0Z9h7Uq6Edro",
-	"YDdVE47tzpGyn0Jn+z3HliY2egbgNeto8JNfEDW0tz66dydjnbVwTm2+qIDsDS2N4GU2f1wS/z3ZIiYq",
-	"kZGu7zp6HN1kg11Bqv7jyORGhvgjXxoGm+XriWrebEYgIYx2ErXUYv83nz+xhS/8nArFhiQ4rwA0wiro",
-	"Rx/X3HW1YcXHla4REJRCZ+k9qE8ABQmiGOYA4fZ3XQMePeQVMjkLL6bfGNq/HHxK7A5MWfn9Tv3oEHzV",
-	"YRfrfPt+JTEqvYfZJGXUD6LqW6Hnn+D8fl3u9O3W+f7KScKEjPOlHsaA/FxW46NKpcYn/pBKOznVH0ge",
-	"7fO6mu9hpvAeoTfs/2Z/vMQfL/HH7TxaHcCY3zMjh3CyGPzC36iu2ZpPYA0F5tPDnZK7u5ZTJVI1e24H",
-	"jSirNhUwnueGObzHjesGRaTbaCcnr0I511wLo55UbMGrbA5VMCkVHa8eh0xW/nra4fNv7BQ6E80QwUR/",
-	"BJI5GiuEZnHIuXaFCe6h0jSyqtFiqvNV+ioztWaPxHG7iE6Py3VT3/vK+e/RTsR8b/6MmQb70lf7/STR",
-	"fREP6Q38ahUgfpFIqONrqw77+sIvRs/ZKRVDf2LYka/372ya1Lnp//wjnZ3+D57h1x7bwb1uAFQl+neT",
-	"RRXmGtFIY4t3i53tPVoHX8HROrj70TrY4miN1TtVrGx/gOdjqrLOKpFD1UVABDs6PWkXw6ZV73wrc7UO",
-	"CVR2rAj2xQV/czYBMKlJs4jclVD2cIscItWowKjIWb2EOeMUQ4H3sXK/XdalhDkchTp3naQzVzA7z0Md",
-	"11KYuqi4qmAhca6CTUK5PCg8aCZjRelTq4YkZyfdqvOuUn38aQfyHr079Ks6VqAaQQyUdqDv4eVDO689",
-	"NonnOjlkWEL9pH/zZxWB/ndpgM25GSsGIkuoChLUcv/2CD6H+3PIjhgcYUGgxtEeUclLgFXSjb58cb6w",
-	"zDTC92cn2P2y1ItlNTl0KD31QqgKYxKpkIBrwvzKewUvIIjTWDO9FGv7QoyrbfpyjPvSqru0zh4j2P5G",
-	"YHsBF44Xt3xl2ASr4VvR71ccu8RUh0uZU3eUHRgrnrSW8XCIQAClOaiS/l27f1heVBpX8ALqxDvHG3Y8",
-	"CdmUJ/mE6WouyltJSYdzrvICSgzMGttk+3ZD8RAJcL6+r4vCYfe5xU0RPJ21ma6Vp/p3J69espe69NGm",
-	"KHMOx2peVUtzuL+vl0LJfKREtW+bGPphj/jJXqZLsffi8vloXi2K/2UXmYTuZs3g4FNrBgefWzM4+LfS",
-	"DA7upxnA/fTaO+9jlb+HMsRdoCdeFEDgxypn2GY3lJu4+y/r1rENos1L5DfcSQMHUOI0gpksnNhxq+NX",
-	"BXPC8KbSvW8ZHNjcHvoVBbvMh0x8qESpLN9CZDasCA2VG2ZSFLkDD01BVeF16AacqubsvsehY61p5Mey",
-	"BPyWG5QlWIVqxN443Hyc8xWW1wHcxOgq/FKSv0HpyrPjYaCeoqBPleKKl3khDCDbdb/XO0lqKpKAWlEi",
-	"96aJhk/CpY5PgswaIRrrpm23+4kfzpMgCEZjBdUUM72YggIEzUPT/6rKWjwB34pbGBwW0BUvBfNNnRTp",
-	"y9Bc/x0o7LT2Q3BX1vyYFayppVizrdgpBukURaMgzojFqagyx1JV71+fvDLfJmAGmeErM1YTvB84ZHUt",
-	"88mQRL7SjSBa6T1X/dTSJM3PhsFGfO53EtHseVskcBzS3adIuKPVbCXcuVGtF0PovHTBWQ4p1vZBBUEm",
-	"gQFPIm1XMblY1BXU0QI+zIx2OMgEcGEE2IRGL0Q192JiwVeU8zFWps7mjKOjdcFlYa2oUhjTnyRIU300",
-	"BDjo/dPERrip/H6CI5SnuZ6DsFbv2v+NkCG3CIxwFB9HRvTQO5B1Glmp0dfvPNBg4970ZxK6xY4zCXdf",
-	"7NDR4PEFy9ce7VuVUtxst2v3d1Kmygw4X0CNn07cHAYY1x3uCoEB4C1GxotiyrPr3iBMcmy7Zp2ZJjV+",
-	"Kg+1MzAtDOoS8KPu/vqNKKG+2T3Vqkp8qPbn1aJoUmG7ow7FHbElvyKkyjlXuYl8m84FdytVDlDZvGJ6",
-	"KRQ5/GaFvgWUjT89P0iheTnPovPjWUYAvlI89lAt05nio8FwQJhftqvXGs/Vhsl8WSDSZyIT8iZkszqf",
-	"ufdgBr8qsDyOvnQjDHvq7yj4s/jKD0jEyUC8bdjuCBx8oiOQ6fxO7wGY+p1fvIy35o9z8292bjK7nVBE",
-	"1/vveg8NlBHpR8E/w8d/gOCvaDFkQMGHi4H1GPjr9RRUUKDgCHKelmdUZ7wYDAd1WVBJicP9/RcH/zF6",
-	"Pno+enH4n//n+YvBx18+/t8AAAD//w==",
+	"dImoHVGZ5Kg+cJxoMeeQja/r6tDHVIIzatRhAQiW9CAsoFVQI5pxyk3e9RCnNOHHYAIENJpmBcMBEZXt",
+	"7//d8/6VvWgqzZfGA3Mtl0uRjweJvb7liEI1BewehHC3v9mdImIS+ZBNRcbtTgHmV86mQigXZAwQVxBR",
+	"TKVlMpHvOew5uJW44QXjVzpGifz+3dnL48uz4+/Pjs9/vDx5e3F89rej10P24jmDYpzE7sjfS6omDU8a",
+	"D289YkcAH4kl7m+lEaOGce0c87QCKef7xy+buRKHa3HXn3vcsg6do+32fVCzY7+Q6nqd7fEevNiBoL8v",
+	"9SIGQSrFQt8Q4wOsm6mobi1Fxf5q4HFN1KNe9SEgFCW1iPXDeSSloh8uKslIfndGCq56c0vBodzc0y9M",
+	"uU2K9OZWXuiYlt19TS9ulyt7JfIugFfbH9r7mS+DRl98mg/3eIHw/h6CFEU21xH/GDIjVSY8dmguAMMS",
+	"daaDDx/wJW6grProazxMr3cBh3tQXg9q2f5vS17NP34WPbtv0HH4afJu6LU0lYt3fUw/RCPi9mux3+BG",
+	"NelHd+sKwjZe9YisQmjuo7vUXSJT05/eCM9OecxPfTjrY/DNZq7/IxsGbipfNWmROzzauzQ5bTrt+7/R",
+	"/7bzfzvqwVbdbKyUKzkmnU0q2tezAeQzPl23+P1e4pBOGJwbVHZS9WXMBr3HJV2evIIKzVqJUAACJJpt",
+	"b7X/b55/ExX7IRMv7WPu3aU/Dl7Hpbxh0x9dpIcju8mD7Ogsdh8vPe1luszpVsmjYAG5WEKCWiaI4OGx",
+	"ZC2JMgcejwn8LJTV7vc4fxLp8Xl8zb8Loibn8umDSZJI69zzoWTbaJbd4N7d41iEunFH49G2PV36/Xej",
+	"rTa8RInY7zgkhKIHPw/rI013fZCHj5Z/PKvfZVV8Kp92KPT/O9BiOzE9VdiwLpXdnxHt/+b+29V61wdD",
+	"NCjp96PMnoEDuelbXLsHn/ikuxBAyKjxEYDRJg7aIj++tPjCsn4+Rjrb+uv5R+ZbvZ/7g4vd7fTEYPs8",
+	"JUoflJ+tjyQ2kG3eCQAz7Gn8xy0VFvIB/s+wGijdCG10sJuqCXB359jjT6Gz/Z6jdRMbPQM4oHU0+Mkv",
+	"iBraWx/du5Oxzlo4pzZfVIj7hpZG8DKbPy6J/55sERMVHUlXzB09jm6ywa4gVf9xZHIj5/6RLw2DzfL1",
+	"xIlvNiOQEEY7iVpqsf+bz0jZwhd+TqV3Q1qhVwAaYRX0o48U77rasIbmStcIsUrByPQeVHyAEg9RVHgA",
+	"xfu7rgHhHzI1mZyFF9NvDO1fDpAmdgemrPx+p350CL7qsIt1vn2/khjn38NskjLqB1H1rdDzT3B+vy53",
+	"+nbrfH/lJGFCxhloD2NAfi6r8VGlUuMTf0ilnZzqDySP9nldzfcw93qP8DD2f7M/XuKPl/jjdh6tDgTP",
+	"75mRQzhZDCfib1TXbM0nsIYC8+nhTsndXcupEsmvPbeDRpRVmwoYz3PDHILmxnWDstxt/JiTV6FAbq6F",
+	"UU8qtuBVNoe6opTcj1ePQyYrfz3tKh5s7BQ6E80QwUR/BDs6GisEu3FYxHaFCUCj0jSyqtFiqvNV+ioz",
+	"tWaPxHG7GFmPy3VT3/vK+e/RTsR8b/6MuRv70tdP/iTRfREP6Q38apV0fpFIUeRr6zj7is0vRs/ZKZWX",
+	"f2KYA7UR3qZJnZv+zz/S2en/4Bl+7bEd3OsGQHW3fzd5aWGuEY00tni32Nneo3XwFRytg7sfrYMtjtZY",
+	"vVPFyvYHCEmmKuusEjnUsQSMtaPTk3Z5cVr1zrcyVz2SYHrHioB0XPA3ZxOA55o0y/JdCWUPt8ghUo1K",
+	"toqc1UuYM04xlMwfK/fbZV1KmMNRqBzYSeNzJcjzPFTGLYWpi4qrChYS5yrYJBQghFKOZjJWlJC2akhy",
+	"dtKt4+9q/8efdrD50btDv6pjBaoRJmQ5GP3w8qGd1x6bxHOdHDIsSn/Sv/mzisoodGmAzbkZKwYiS6gK",
+	"Uv5y//YIPof7c8iOGBxhQTDR0R5REVEAqtKNvny5w7DMNML3ZyfY/bLUi2U1OXS4R/VCqApjEqk0g2vC",
+	"/Mp7BS9gstNYM70Ua/tC1LBt+nKM+9Kqu7TOHnXZ/kbwhQFpjxe3fGXYJNO5mIDo9yuOXWKqw6XMqTvK",
+	"t4wVT1rLeDhEIIB7HVRJ/67dPyzYKo3L7oPK+87xhh1PQn7qST4JqXeY8spVXkDRhlljm2zfbigedALO",
+	"1/d1UTg0RLe4KYKnszbTtfJU/+7k1Uv2Upc+2hRlzuFYzatqaQ739/VSKJmPlKj2bRNDP+wRP9nLdCn2",
+	"Xlw+H82rRfG/7CKT0N2sGRx8as3g4HNrBgf/VprBwf00A7ifXnvnfazy91DYuQudxYsCCPxY5Qzb7IYb",
+	"FHf/Zd06tmHJeYn8hjtp4CBfnEYwk4UTO251/KpgThjeVLr3LYMDm9uD6aJgl/mQiQ+VKJXlW4h1hzW2",
+	"oRbGTIoid3CsKfAvvA7dgPzVnN33OHSs3o38WJaAiHODsgTreo3YG1eJAOd8hQWLAIkyugq/lORvULry",
+	"7HgYqKco6FOluOJlDonZlpY63+udJDUVSYiyKDV+00TDJ+FSxydBZo0QjXXTttv9xA/nSRAEo7GC+pSZ",
+	"XkxBAYLmoel/VWUtnoBvxS0MDgvoipeC+aZOivRlaK7/DpTKWvshuCtrfswK1tRSrNlW7BSDdIqiUWJo",
+	"xOJUVJlj8a/3r09emW8TwI3M8JUZqwneDxyyupb5ZEgiX+lGEK30nqt+ammS5mdDtSM+9zuJaPa8LRI4",
+	"DjvwUyTc0Wq2Eu7cqNaLIXReuuAsh71r+6ASK5PAgCeRtquYXCzqCiqTAR9mRjtkaYIMMQJsQqMXopp7",
+	"MbHgK8r5GCtTZ3PG0dG64LKwVlQpjOlPEqSpPhqmHvT+aWIj3FR+P8ERytNcz0FYq3ft/0ZYm1sERjiK",
+	"jyMjeugdyDqNVdXo63ceaLBxb/ozCd1ix5mEuy926Gjw+ILla4/2rUopbrbbtfs7KVOFG5wvoMZPJ24O",
+	"AzDuDneFwADwFiPjRTHl2XVvECY5tl2zzkyTGj8V3NoZ6hcGdQlgRXd//UaUUDHunmpVJT5U+/NqUTSp",
+	"sIOCNOxUGFjyK8L+nHOVm8i36Vxwt1LlAD7OK6aXQpHDb1boW0DZ+NPzgxQ+mvMsOj+eZQTgK8VjD/VH",
+	"nSk+agJevdZ4rjZM5suC5T4TmZA3IZvV+cy9BzP4VYHlcfSlG2HYU39HwZ/FV35AIk4G4m3Ddkfg4BMd",
+	"gUznd3oP4Onv/OJlvDV/nJt/s3OT2e2EssTef9d7aKAwS39dgTN8/EdZgRUthgx1BeBiYH1VgfV6Cioo",
+	"UMIFOU/LM6ozXgyGg7osqEjH4f7+i4P/GD0fPR+9OPzP//P8xeDjLx///wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
