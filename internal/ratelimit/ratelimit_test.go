@@ -95,3 +95,15 @@ func TestOffAllowsEverything(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAllow is the limiter's cost per request: one key's bucket (the proxy's case: one key,
+// one connection), from every core at once.
+func BenchmarkAllow(b *testing.B) {
+	k := ratelimit.New[[2]uint64](ratelimit.Limit{PerSecond: 1e9, Burst: 1e9})
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k.Allow([2]uint64{1, 2}, now)
+		}
+	})
+}
