@@ -28,6 +28,9 @@ const (
 	ENotImplemented = "not_implemented"
 	// EUnavailable means a dependency (the store) does not answer (503).
 	EUnavailable = "unavailable"
+	// ERateLimited means the API key or the connection is over its rate limit; the Retry-After
+	// header says in how many seconds to try again (429).
+	ERateLimited = "rate_limited"
 
 	// EUpstreamRejected means a provider or upstream refused the request (invalid_grant and its
 	// kind); the message names the provider's error code (400).

@@ -6762,6 +6762,11 @@ func (r UpdateConnectionHTTPResponse) ContentType() string {
 	return ""
 }
 
+// AccessConnectionHTTPResponse200Headers the declared response headers of an HTTP 200 response for AccessConnection
+type AccessConnectionHTTPResponse200Headers struct {
+	XPlugboardRefresh *string
+}
+
 type AccessConnectionHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6769,6 +6774,8 @@ type AccessConnectionHTTPResponse struct {
 	JSON200 *ConnectionAccess
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AccessConnectionHTTPResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9311,6 +9318,19 @@ func ParseAccessConnectionHTTPResponse(rsp *http.Response) (*AccessConnectionHTT
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AccessConnectionHTTPResponse200Headers
+		if values := rsp.Header.Values("X-Plugboard-Refresh"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Plugboard-Refresh", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XPlugboardRefresh = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -12532,15 +12552,25 @@ type AccessConnectionResponseObject interface {
 	VisitAccessConnectionResponse(w http.ResponseWriter) error
 }
 
-type AccessConnection200JSONResponse ConnectionAccess
+type AccessConnection200ResponseHeaders struct {
+	XPlugboardRefresh *string
+}
+
+type AccessConnection200JSONResponse struct {
+	Body    ConnectionAccess
+	Headers AccessConnection200ResponseHeaders
+}
 
 func (response AccessConnection200JSONResponse) VisitAccessConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XPlugboardRefresh != nil {
+		w.Header().Set("X-Plugboard-Refresh", fmt.Sprint(*response.Headers.XPlugboardRefresh))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -15062,7 +15092,7 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15d+O2si/6VbB031vufleWhwznXGedP5xuJ/FODz62e2ftF2VZEAlZiElAmwDt1s7p734XqjCRBDV4",
+	"7L15d+O2si/6VbB031vufleWhwznXGedP5xuJ/FODz62e+ftF2VZEAlZiElAmwDt1s7p7/4WqjCRBDV4",
 	"6CE7f3VbBEEMhZpQ9as/BpksF1IwodXg6I/Bgla0ZJpV8BedaVaZ/3AxOBr8s2bVcjAcCFqywZF9OByo",
 	"bM5Kalrp5cI8ULri4nrw4cNwMGUzWbG+HuzT1V1kUgiWaS7FFc99Twuq56GjZpvhoGL/rHnF8sGRrmoW",
 	"9z+TVUn14GhQF9Cy+b3h4P3utdy1vb7wvZ6+dI9se/P26N2r5u+7vFzISuMy6vngaHDN9byejjJZ7smb",
@@ -15078,7 +15108,7 @@ var swaggerSpec = []string{
 	"l+bv+NX0Rprp3FGVnhLsBtdkLou8Mboh0XOpGKG5Id2CalYRLrKitpRnxzGVsmBUwEkKvPnXAZxloDtP",
 	"ZX4fWoMeRqzsN9+xnBqZZWaITPQFtIFD3WCDK3ha4/QqLReK3Mnqhovr7wjHJ7Na1xUbkVdspomszTl+",
 	"KFtzh20FqXFFZrL6jhzsHn7zDZkuNVNb0a3ZVUuRpkvB7qBb2MPvDJspGAU+w4aE0WxO5qzIyXQJrTNa",
-	"FFxcu8OyKaW19tdurR3hum0DyqRF8XY2OPr1j8H/U7HZ4Gjwv/aC5r9npeaeFZkfhu2NvkkJ0suIGykm",
+	"FFxcu8OyKaW19tdurR3hum0DyqRF8XY2OPr1j8H/VbHZ4Gjwv/aC5r9npeaeFZkfhu2NvkkJ0suIGykm",
 	"ckIVmRzXei4r/i9gJkfke0YrVpFxvb//VXbDlvAfNhmRU2DPZo/t0TAHMqPC/DJlRM3lnSD0mnKR2J3W",
 	"epjRdVfht2Fb8MNmWdmPcj5QhVasmA3td0EWG0kRfbu9uGf0mm2+sqb1qZjJxNp6IvD/2WiLVpMI9pVc",
 	"lO58sowp9ULKG544473y65YWNUsrlQlixdb9n39rCOfwUt4wkaa0YOTtKAKtyeFon1B4m2jz4tAoSxVT",
@@ -15182,7 +15212,7 @@ var swaggerSpec = []string{
 	"HH6JaAM8iunMQtZAOI+HEwfYu065BEOsuFZJYm1RT7w+EdVYElhLKi3c/lX0EgNJNRhP9GAY/+FLwL44",
 	"ftZAocJUB718nsz8oomBHLvjF/dz7PrpgD5Xt8YYC02Vu2lOhzStXINmsQGgougnRG6xNI7w3+3AseQ3",
 	"k5Uff8Y6mnDXnhnJQsXSlrUMkSXh4+tZSzPmHzMGMhrTyZpSBn0qzxpSCaDPGPwGUXYxPA7LwQwrAc2U",
-	"/O2Xy3A37O5ayQRD5iZuSQCg3C3FTxf/XwBpBi5EydnJ68axM+3OG+2+I658cZMZ0TwRZxAXWHD5Fz9d",
+	"/O2Xy3A37O5ayQRD5iZuSQCg3C3FTxf/TwBpBi5EydnJ68axM+3OG+2+I658cZMZ0TwRZxAXWHD5Fz9d",
 	"YIWDny6++s+v4d9vDg4Hw8G5/f3c/n5+0VcAoZHng1FeZz0Vi4/7miIWUghbs1fZKyCvvyOT7y1INkwZ",
 	"vA2jByA9Wi9BCu/8xD0KsFcWNVvO7PU/VpUEPvmjJLlLs3Xcc3L49RyLBRyUX+2ryUMGah3a/TFuWHO9",
 	"rZSgFxypF7MRKS8VhIlyYXGiEKiITDjV6HOdsPeLCXrQWBNyrXtFvAW2WE8GaTN31GVM3bDliJwn6XtN",
@@ -15225,7 +15255,7 @@ var swaggerSpec = []string{
 	"L3Z91FBYgvW50LauSN8ijchrqXQEl202Dg++t3KmENINaNghrAqL5ii7rLwiYc8+B8jsx6sjc9naa0MC",
 	"4HxtuCnuD3X0eZRruSfQtedK94C47mVNqXzsiCM0OVdnA7dBxLYsug8f9zyE9WGf1kt/InICrL2D77EN",
 	"S13LSB/k+b4nA7VMa+3nE5yotW3REFYs/aMhIwI32jgu3snmdbCI2GsSFjE1I9iGteH7EZThRoM9cyET",
-	"Pfh126T62J4uKyoU4Ahj6RpnEx2/u/zp6uLyH69Orsx/356f/v/Hl6dv31z9dHL88uR8MIxb/PD2/HXz",
+	"Pfh126T62J4uKyoU4Ahj6RpnEx2/u/zp6uLyH69Orsx/356f/n/Hl6dv31z9dHL88uR8MIxb/PD2/HXz",
 	"l/9+d3L+j2RSV50KZojAqtzF17CBkOhQvnIHYs4FyeqqWJJpRTOm1t/C9oAHnYhbxOhLgWS3tLVGjZ+N",
 	"YZYsdMLD66CsOsqXoItbmJhQisFXDjHc5G5ufZdRqJN3XjtlEiEbQx1Adys0xMvQ6FVnsznrj6KjDiyE",
 	"NvjZupiLxNLEK9a3c862COjGLS7csQU3M/egddI26UA7fnJAVw+ZmrjtEOy9TpqHi4rdboC8tykU7CXi",
@@ -15243,7 +15273,7 @@ var swaggerSpec = []string{
 	"8TGmlbxTrBoil99sE6mySRkhayIQC9dNElFzBIkO9IZrredYlq9BDuuj+O087ysDIta2LVvGAJ8uR6z7",
 	"kLPNdkCwHWYeBM8kemNXzTOVS9XnNGiN+XB7UXJ4X1FyuFaUfIYJQCFIup0EZFGAMylmBc98oq4rYDG2",
 	"6dpR5z5PdxmDsUPhOotrDLHckijpMrAUXDmJYHtg6OaaJCQfbWaIKnX+MIYg4k1TWv3XlP5rXO/vH347",
-	"k/K/Mqr/38P9qZw+5DLfL16SDR37p31ZiOiZD/FpcDJsQKxwFYNk2CN09MRpI9tCmMdjGmyPg4A07gN7",
+	"k/K/Mqr/78P9qZw+5DLfL16SDR37p31ZiOiZD/FpcDJsQKxwFYNk2CN09MRpI9tCmMdjGmyPg4A07gN7",
 	"fJSlD+NFJ/WyE3GPdDcWoRefcr4dTsJaZWxrvOFO5F0zaVrLsYhO+wrQflgBZBA+YdjmuYa6j3YvUfUZ",
 	"w5k2r2+Qg/YZapkPAi+WXfBi3Y5kGouW5dVdcCYUhkbYGMlmJFQDDzJsI8RJ+kIZvh7YCjjldsL6l69g",
 	"51zRacHezmYFF6yv2uzLRCsUShFKhRVAcfCKYfT4Kt5eiayooV6Zkx5KU5EbhX0ise8rJPmJrRprL92b",
@@ -15322,47 +15352,49 @@ var swaggerSpec = []string{
 	"1O72iaRf+ICNw97IAfMXJa/iUTZkfQtqvocA3KMeUv1TnISkJngecdE5ozlAELYBUG3Ci7zhrH1Bt6Mi",
 	"IHzl7k3RRxmV+8jBUg64koDRO3SQvVxcgz/IWEjRjYSDpZL2BoI8kxY6GiCfzy3eL+KKPh8RG02AUljx",
 	"a0EYzeY+AeEZVvkZknlJs+dEVgi6d/nqwhWwyFilEaqZxXnScwpgWrLWRz4lCu6SRx0WgFinj8ICWvXw",
-	"ohmnoly6AR4pTfgpmICtE/AlsgJ7Hlu84JeeGAAHBdeOMXhUJXmv4OJmlab8DkImwvL/UMkyRtysWClv",
-	"7TEFYMUp03eMiUZwBJzIJsRmr7ALcJhJmbd6OE8kAvuxSZNk/6dTqXHVm1sK7vjmnn5mqlhSADW38lLG",
-	"tOyCg3pBYl2NVZZ30WLb3rvez3weNHrwcT7c47PAax/IiGHZXEb8Y0gUFxnzQPU5A8B0lPCH79/jS1SR",
-	"v128fTP6Eg/Tq22QiB+V14MSsffHgur5h0+iFfYNOs51Sl4hveJKu+Sqp7SaG+ldX8xdUl5ykfT6unUF",
-	"YRuvekRWIQ/syR3ALmu+6f1t5AKm/LtnPnfqKfhmE1jqidVYN5UvmrSs8zbauzQ5rTvte3/Y/23mrXXU",
-	"g626qf8px2dMOutUtC9nA6yH82zV4vf7NAN2RTDFbY1z0QfPEvQeh/Bx+nJETmfgAffVbUCiYYgGJV/v",
-	"fx1VlsRymT0e0d5d+uvgdRygazb9yUV6OLLr/J2OzmJn58LTXiar3N6BeMhVIBdDSFA4D+HifOECQ6LE",
-	"VSpCtCiLuNKngzeG8bTS49N4Rv8URG1doWePJkkirXPX5y1soll2M8m2j7pg4tYdjSfb9k4q4pcV+7tO",
-	"W214iRKJhnEAg01V+TSsz2q6q0MSfGrm01n9LoX3Y3lg/ZT+DFpsJwJFhw3rUtnDGdHeH+6/Xa139dV9",
-	"g5L+PMrsOTiQm77FlXvwkU+6C1hrBjJGm/hokYwfIcX8Q6Szrb5MfmK+1fu5v7jY/U5PXNmJpkTpo/Kz",
-	"dUlktCi64UqKPIv/cDHNPpv0OZaetzdCax3sSjfRlO8dKfsxdLY/c2xpYqNngD25igY/+gVRQ3vro3t3",
-	"MlZZCxe2zWcVkL2mpWK0yuZPS+J/JltERRXuAtJoIxz5aXSTNXaFVfWfRiY3AJ6e+NIw2CxfUDrdWjMC",
-	"CWG0lai1Lfb+8PkTG/jCcfliDAuvADTCKuyPPq6562rDgu1LWSOevw2dte9BiinUE4timAMC8z9kDeWk",
-	"ABaE8Fl4Mf3G0Pzl0A9jd2DKyu936keH4MvOulvh2/criVHpPcymL92ub4X2P8L5/bLc6Zut88OVk4QJ",
-	"GedLPY4B+amsxieVSo1P/CWVtnKqP5I82qO1nu8i5s6uBV/b+8P8eIU/XuGPm3m0OniPf2ZGDuFkMXad",
-	"v1FdsTUfwRoKzKeHOyV3dyWnSqRq9twOKlbpNhUQmueKOLj2tes2FqddsMLTl67kcA6X0mJHk5LqbA5F",
-	"7G12Ml49DgnX/nraAdGs7RQ6Y80QwUR/FuN+NBaIrOgKX5gVtmhtWtqR6UaLqcyX6avM1Jo9FdpGB5D1",
-	"ablu6ntfOP893oqYH8yfMdNgjwuuOS04Ynh9TB7SG/h16ocEyRgHiYQ6St6dvzIHomI5r4w5EBdAd+Wj",
-	"ycFon5zhQax2FHEIiszbNKlz0//5Jzo7/R88x689tYN71QDwk3+eLKow14hGGlu8Xexs79E6/AKO1uH9",
-	"j9bhBkdrLN6KYmn6AzhOpas60yyHoumAbnV8dupqS7vygHbVO9/KXKlyC/A4FhZA0QV/UzIBLNhJswb0",
-	"NRPmcLMcItVuacFBzpJ6AXPGKdowaj1nY+F+u6orDnM4DmWqO0lndvA0z3H0tnhDXWgqNCwkzpWRSah2",
-	"DXXD1WQsbPrUsiHJyanwlbFdl0pTkdMqjz/tajRF7w79qo4FqEYQAyVdzabw8pGZ1y6ZxHOdHEF8/bvz",
-	"0/7Nn2lbs6tLA2RO1VgQEFlMaEhQy/3bI/gc7s8ROSZwhJmtSRLtka1YD6iostGXr60dltmO8N35KXa/",
-	"qGS50JMjh3dZl0xojEm0dcBcE+JX3it4oQCQHWsmF2xlX4ietklfjnFfGXXXrrMv8WF+s1jZAdaZFnd0",
-	"qcgkkzmbgOj3K45dYqrDFc9tdzY7MFY87VrGw7EEAvhvQZX075r9Q4Q4rly9ulrkoU4bdjwJ2ZSn+QRR",
-	"te64TTqcU5EDkpxfDdwm07cbiodIgPP1Q10UDnrbLW6K4O1Zm8laeKp/e/ryBXkhKx9tijLnaCzmWi/U",
-	"0d6eXDDB85Fges80UfaHXctPdjNZsd2Dq/3RXJfF/zKLbIXues3g8GNrBoefWjM4/LfSDA4fphnA/fTK",
-	"O+8Tkb9TCFvXBnqiBUCXkhORE2yzHcpN3P3ndevYroFDK+Q31EkDB1DiNIIZL5zYcavjVwVzwvCm0r1v",
-	"GBzY3L5yAwp2ng8Je69ZJQzfQoxjrhYFXULhtRlnRe6w/1NQVXgduganqjm7H3DoQAmWH/MK8FtuUZZg",
-	"EdkRee3KXuGcr7E6JsCeR1fhV9z6G4TUnh0PA/UUhf1Uxa5plRdMAchh93u9k7RNWRJQK0rkXjfR8Em4",
-	"1PFJkFkjRGPVtM127/jh7ARBMBoLKIaeyXIKChA0D03/S1c12wHfilsYHBYCRVaM+KZOivRlaK7+DtRl",
-	"XfkhuCtrfswI1tRSrNhW7BSDdIqiUc9yROJUVJ5jpdl3r05fqu8SgN1E0aUaiwneDxyRuub5xIHCCtkI",
-	"ouXec9VPLU3S/GQYbJbP/Ukimj1viwSOQ7r7GAl3djVbCXduVKvFEDovXXCWK/Rg+rD1/CaBAU8ibVcQ",
-	"Xpa1hjK4wIeJkq6MiQW4UAxsQiVLpudeTJR0aXM+xkLV2ZxQdLSWlBfGiqqYUv1JgnaqT4YAB71/nNgI",
-	"N5U/T3CE8DTXcxBW6l17f1hkyA0CIxzFx5ERPfQOZJ1GVmr09ScPNFi7N/2ZhG6x40zC7Rc7dDR4esHy",
-	"pUf76oqz28127SmAgEPBtRo/nbg5DDCuW9wVAgPAW4yMFsWUZje9QZjWse2adWaa1PhtddetgWlhUFeA",
-	"H3X/1y2eePVAtUqz93pvrsuiSYXtjjoUd0wW9Jq5ChsiV5Fv07ng7rjIoegM1UQumLAOv1kh7wBl46v9",
-	"wxSal/MsOj+eYQTgK8VjD8XunSk+GgwHFvPLdPVK4rlaM5nPqxzLOcsYvw3ZrM5n7j2Ywa8KLI+iL10x",
-	"RZ75Owr6PL7yAxJxMhBvGzY7Aocf6QhkMr/Xe1CW6N4vXsVb89e5+Tc7N5nZTqH9qTkc7fceGqgC2F9P",
-	"6hwf/1VOamkXg4d6UnAxsLqa1Go9BRUUqBeInKflGZUZLQbDQV0Vtjjb0d7eweF/jPZH+6ODo//8P/sH",
-	"gw+/ffi/AQAA//8=",
+	"ohmnoly6AR4pTfgpmICtE5BmBcOBJSrT3/+7628qd6OpNF8aD9QNXyxYPh4k9vqOIojsFKA3sQKT+c3s",
+	"lCUmlg/JlGXU7BRA9uZkyphwOYKAUAsudVsZMmP5roOOhqCiW1oQei1jkPcf3p6/OLk6P/nh/OTip6vT",
+	"N5cn538/fjUkB/sELuEsu7PhGlbVtMPjylenGZFjQH9HZ+kdV2zUMK5dXI1dgVTszIfPm7laDtfirr/0",
+	"RFU4cL121Majmh17BRc3q2yPdxCEEgj6h0qWMYZpxUp5axkfQFVOmb4zFBWHmwCPa4KW9qoPAWA0qUWs",
+	"Hs4TKRX9aK9JRvKnM1Jw1ZtbChcczT39zJTbpEhvbuWljGnZhVv1wu66qrUs7+Lvtv2hvZ/5PGj04ON8",
+	"uMcLhBdpkGPEsrmM+MeQKC4y5qH/cwYQ9KgzHb5/jy9RRf528fbN6Es8TK+2wXZ+VF4PatneHwuq5x8+",
+	"iZ7dN+g4eyx5KfeKK+3S1Z7SD9FImPtibufykoukH92tKwjbeNUjsgqZdU/uUnc4BE1/eiO7MuUxP/PZ",
+	"aE/BN5tQXU9sGLipfNGkZd3h0d6lyWndad/7w/5vM/+3ox5s1QVTSLmSY9JZp6J9ORtgfcZnqxa/30sc",
+	"0ECCc8NWjRd9gDdB73GYKacvR+R0BncKvl4QSDQMeqHk6/2vo1qd1sRL+5h7d+mvg9dxKa/Z9CcX6eHI",
+	"rvMgOzqL3ccLT3uZrHJ7q+RBbIFcDCFBKUIE4POlIAyJElf7CfG3LIZNnw7eGMbTSo9P42v+UxC1dS6f",
+	"PZokibTOXZ8Jsolm2c3N2z6OhYlbdzSebNs7yZ1fVjT1Om214SVKpG7GISE2+efTsD6r6a4O8vDJrk9n",
+	"9buk6I/l0/ZT+jNosZ2YHh02rEtlD2dEe3+4/3a13tXBEA1K+vMos+fgQG76FlfuwUc+6S4EsBkaGm3i",
+	"o8WGfoSk/Q+Rzrb6ev6J+Vbv5/7iYvc7PXGtLJoSpY/Kz9al5dGi6AaAKfIs/sNFifv83OdYzN/eCK11",
+	"sCvdxKe+d+zxx9DZ/szRuomNngGa5yoa/OgXRA3trY/u3clYZS1c2DafVYj7mpaK0SqbPy2J/5lsERXV",
+	"DAzYrY0A76fRTdbYFVbVfxqZ3IDMeuJLw2CzfEEJimvNCCSE0Vai1rbY+8NnpGzgC8fli1FBvALQCKuw",
+	"P/pI8a6rDUvgL2WNFRJsMLJ9D5J2oUJbFBUeMK3/IWso0AVAK4TPwovpN4bmL4cnGbsDU1Z+v1M/OgRf",
+	"dh7jCt++X0mM8+9hNn0JjH0rtP8Rzu+X5U7fbJ0frpwkTMg4A+1xDMhPZTU+qVRqfOIvqbSVU/2R5NEe",
+	"rfV8F1GMdi2c3d4f5scr/PEKf9zMo9VB0PwzM3IIJ4vRAP2N6oqt+QjWUGA+PdwpubsrOVUi+bXndlCx",
+	"SrepgNA8V8QB4K9dt7E47cI/nr50RZxzuJQWO5qUVGdzQoXHQMGrxyHh2l9PO2iftZ1CZ6wZIpjoz1YN",
+	"GI0FYlW6UiJmhS3+nZZ2ZLrRYirzZfoqM7VmT4Vf0oG4fVqum/reF85/j7ci5gfzZ8zd2OOCa04Ljqho",
+	"H5OH9AZ+nfohQXrLQSJFkZJ356/MgahYzitjDsQl5V1BbnIw2idneBCrHUUcJiXzNk3q3PR//onOTv8H",
+	"z/FrT+3gXjUA/OSfJy8tzDWikcYWbxc723u0Dr+Ao3V4/6N1uMHRGou3olia/gDgVOmqzjTLoQw94IUd",
+	"n526at2u4KJd9c63Mlf83UJmjoWFpHTB35RMAF130qyqfc2EOdwsh0i1W1pwkLOkXsCccYo2jFrP2Vi4",
+	"367qisMcjkPh704anx08zXMcvS2HUReaCg0LiXNlZBLqh0MldjUZC5uQtmxIcnIqfK1x16XSVOS0yuNP",
+	"u6pX0btDv6pjAaoRJmS5Kljh5SMzr10yiec6OYL4+nfnp/2bP9O2ClqXBsicqrEgILKY0JDyl/u3R/A5",
+	"3J8jckzgCDNb5SXao+nSY/CY70V9+WrlYZntCN+dn2L3i0qWCz05cgiidcmExphEW1nNNSF+5b2CF0oq",
+	"2bFmcsFW9oV4dJv05Rj3lVF37Tr7oinmN4s+HoCyaXFHl4pMMpmzCYh+v+LYJaY6XPHcdmfzLWPF065l",
+	"PBxLIICoF1RJ/67ZP8Tc48pl99UiD5XvsONJyE89zSch9Q5TXqnIAZvPrwZuk+nbDcWDTsD5+qEuCgdm",
+	"7hY3RfD2rM1kLTzVvz19+YK8kJWPNkWZczQWc60X6mhvTy6Y4PlIML1nmij7w67lJ7uZrNjuwdX+aK7L",
+	"4n+ZRbZCd71mcPixNYPDT60ZHP5baQaHD9MM4H565Z33icjfKQQCbENn0QLAYMmJyAm22Q43KO7+87p1",
+	"bFcVohXyG+qkgYN8cRrBjBdO7LjV8auCOWF4U+neNwwObG5fCwMFO8+HhL3XrBKGbyFqNFeLgi6hlN2M",
+	"syJ31RRS4F94HboG+as5ux9w6EAJlh/zChBxblGWYFneEXntConhnK+x3igAyUdX4Vfc+huE1J4dDwP1",
+	"FIX9VMWuaZVDYrahpc73eidpm7IkRFmUGr9uouGTcKnjkyCzRojGqmmb7d7xw9kJgmA0FlBePpPlFBQg",
+	"aB6a/peuarYDvhW3MDgshN6sGPFNnRTpy9Bc/R2odLvyQ3BX1vyYEayppVixrdgpBukURaNC6IjEqag8",
+	"x9q9716dvlTfJSDQiaJLNRYTvB84InXN84mD2RWyEUTLveeqn1qapPnJUO0sn/uTRDR73hYJHIcd+DES",
+	"7uxqthLu3KhWiyF0XrrgLFc6w/RhKyROAgOeRNquILwsaw2FhYEPEyVdYRgLGaIY2IRKlkzPvZgo6dLm",
+	"fIyFqrM5oehoLSkvjBVVMaX6kwTtVJ8MUw96/zixEW4qf57gCOFprucgrNS79v6wWJsbBEY4io8jI3ro",
+	"Hcg6jVXV6OtPHmiwdm/6MwndYseZhNsvduho8PSC5UuP9tUVZ7eb7dpTQCuHEnY1fjpxcxiAcbe4KwQG",
+	"gLcYGS2KKc1ueoMwrWPbNevMNKnx23q5W0P9wqCuAKzo/q9bhPbqgWqVZu/13lyXRZMKOyhIw06BsAW9",
+	"Zq5michV5Nt0Lrg7LnIo40M1kQsmrMNvVsg7QNn4av8whY/mPIvOj2cYAfhK8dgb68+b4qMm4NUriedq",
+	"zWQ+rwI35yxj/DZkszqfufdgBr8qsDyKvnTFFHnm7yjo8/jKD0jEyUC8bdjsCBx+pCOQyfxe70Ghp3u/",
+	"eBVvzV/n5t/s3GRmO4X2p+ZwtN97aKCuYn+FrnN8/FeBrqVdDB4qdMHFwOr6XKv1FFRQoAIjcp6WZ1Rm",
+	"tBgMB3VV2HJ3R3t7B4f/Mdof7Y8Ojv7z/+wfDD789uH/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

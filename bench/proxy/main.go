@@ -20,7 +20,10 @@
 //
 //	go tool pprof -tagfocus=target=plugboard -top proxy.pprof
 //
-// shows the server's own costs. docs/benchmarks.md has the figures.
+// shows the server's own costs. With -rate-limit RATE,BURST a second Plugboard handler on the same
+// store, with that limit per API key and per connection, is measured in the same rounds (its
+// proxy and access endpoint), to show what the limiter costs; set it high enough that nothing is
+// refused, since any answer but 200 stops the run. docs/benchmarks.md has the figures.
 package main
 
 import (
@@ -56,6 +59,7 @@ import (
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/ratelimit"
 	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 )
@@ -79,6 +83,7 @@ type config struct {
 	logFormat   string
 	cpuprofile  string
 	keep        bool
+	rateLimit   ratelimit.Limit
 }
 
 func main() {
@@ -93,8 +98,13 @@ func main() {
 	flag.StringVar(&cfg.logFormat, "log-format", "text", "Plugboard's request log: text or json (as plugboard serve), written to io.Discard; none disables it")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of an extra Plugboard proxy run at the highest concurrency to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the PostgreSQL schema afterwards")
+	var rateLimit string
+	flag.StringVar(&rateLimit, "rate-limit", "", "also measure Plugboard with this limit per API key and per connection (RATE,BURST, as PLUGBOARD_RATE_LIMIT_PER_KEY); set it so that nothing is refused")
 	flag.Parse()
 	var err error
+	if cfg.rateLimit, err = ratelimit.Parse(rateLimit); err != nil {
+		log.Fatalf("-rate-limit: %v", err)
+	}
 	if cfg.concurrency, err = intList(concurrency); err != nil {
 		log.Fatalf("-concurrency: %v", err)
 	}
@@ -215,6 +225,16 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stopPB()
+	var limitedURL string
+	if cfg.rateLimit.On() {
+		limited := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+			KeyRateLimit: cfg.rateLimit, ConnectionRateLimit: cfg.rateLimit})
+		var stop func()
+		if limitedURL, stop, err = serve(labelled(profiling, "plugboard-limited", limited), nil); err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
@@ -241,6 +261,13 @@ func run(ctx context.Context, cfg config) error {
 		{name: "Plugboard access (POST)", method: "POST", url: api.base + "/connections/" + connID + "/access",
 			header: http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}, body: []byte(`{}`)},
 	}
+	if limitedURL != "" {
+		limitedBase := limitedURL + "/o/" + orgID.String()
+		targets = append(targets,
+			&target{name: "Plugboard proxy, limits on", method: "GET", url: limitedBase + "/connections/" + connID + "/proxy/v1/customers/42", header: bearer},
+			&target{name: "Plugboard access (POST), limits on", method: "POST", url: limitedBase + "/connections/" + connID + "/access",
+				header: http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}, body: []byte(`{}`)})
+	}
 	// Every target must answer as expected before anything is measured.
 	for _, t := range targets {
 		status, body, err := once(client, t)
@@ -262,8 +289,12 @@ func run(ctx context.Context, cfg config) error {
 	if sqlstore.IsPostgres(dbURL) {
 		backend = "PostgreSQL"
 	}
-	fmt.Printf("# %s store; upstream answers %d bytes of JSON; %d rounds interleaved; GOMAXPROCS=%d; log %s\n\n",
-		backend, len(upstreamBody), cfg.rounds, runtime.GOMAXPROCS(0), cfg.logFormat)
+	limits := ""
+	if cfg.rateLimit.On() {
+		limits = "; limits on: " + cfg.rateLimit.String() + " per key and per connection"
+	}
+	fmt.Printf("# %s store; upstream answers %d bytes of JSON; %d rounds interleaved; GOMAXPROCS=%d; log %s%s\n\n",
+		backend, len(upstreamBody), cfg.rounds, runtime.GOMAXPROCS(0), cfg.logFormat, limits)
 
 	type row struct {
 		t     *target
@@ -324,6 +355,12 @@ func run(ctx context.Context, cfg config) error {
 			"added p50 %s (target < 0.5ms: %s); added p99 %s; access endpoint %.0f requests/s, p50 %s\n",
 			c, ratio, verdict(ratio >= 0.8), added, verdict(added < 500*time.Microsecond), pct(p.lat, 99)-pct(b.lat, 99),
 			a.rate(), pct(a.lat, 50))
+		if cfg.rateLimit.On() {
+			lp, la := byKey[fmt.Sprintf("Plugboard proxy, limits on/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST), limits on/%d", c)]
+			fmt.Printf("concurrency %d, limits on: proxy throughput %.2fx limits off (target >= 0.95x: %s), added p50 %s; "+
+				"access endpoint %.2fx, added p50 %s\n", c, lp.rate()/p.rate(), verdict(lp.rate()/p.rate() >= 0.95),
+				pct(lp.lat, 50)-pct(p.lat, 50), la.rate()/a.rate(), pct(la.lat, 50)-pct(a.lat, 50))
+		}
 	}
 
 	if profiling {

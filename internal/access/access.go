@@ -59,6 +59,9 @@ type Service struct {
 	// began before a change does not put what it read into the cache after the change.
 	gens   map[string]uint64
 	genAll uint64
+
+	// forceInterval bounds forced refreshes per credential (Config.ForceRefreshInterval); none when 0.
+	forceInterval time.Duration
 }
 
 type openedEntry struct {
@@ -92,7 +95,17 @@ type Config struct {
 	// DefaultCacheTTL when zero, no caching when negative. Changes made through this process drop
 	// the entry at once; changes through another replica show after at most CacheTTL.
 	CacheTTL time.Duration
+	// ForceRefreshInterval is the least time between forced refreshes of one credential: a forced
+	// refresh (Options.Force) of a token stored less than this ago, and not yet expiring, is
+	// skipped and the current token used (Prepared.RefreshSkipped). The stored credential's
+	// UpdatedAt is the clock for oauth2-token credentials, so the bound holds across replicas; for
+	// oauth2-client tokens, which each process fetches and keeps itself, it is per process.
+	// DefaultForceRefreshInterval when zero, no bound when negative.
+	ForceRefreshInterval time.Duration
 }
+
+// DefaultForceRefreshInterval is ForceRefreshInterval's default.
+const DefaultForceRefreshInterval = 10 * time.Second
 
 // DefaultCacheTTL bounds how stale another replica's change to a connection can look here.
 const DefaultCacheTTL = 5 * time.Second
@@ -103,6 +116,12 @@ func New(cfg Config) *Service {
 		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = DefaultCacheTTL
+	}
+	switch s.forceInterval = cfg.ForceRefreshInterval; {
+	case s.forceInterval == 0:
+		s.forceInterval = DefaultForceRefreshInterval
+	case s.forceInterval < 0:
+		s.forceInterval = 0
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -126,6 +145,9 @@ type Prepared struct {
 	Credentials []apply.Credential
 	// OAuth2 is the token of the connection's first OAuth 2.0 credential, nil when it has none.
 	OAuth2 *Token
+	// RefreshSkipped is set when a forced refresh was asked for and at least one token was not
+	// refreshed because it had been within the forced-refresh interval; the current one is used.
+	RefreshSkipped bool
 }
 
 // Token is an OAuth 2.0 access token as callers see it.
@@ -162,14 +184,20 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 		case api.CredentialTypeOauth2Token:
 			tok := cred.Data.Oauth2Token
 			rejected := opts.Rejected != "" && tok.AccessToken == opts.Rejected
-			if opts.Force || rejected || s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt) {
+			expiring := s.expiringSince(tok.ExpiresAt, cc.Credential.UpdatedAt)
+			force := opts.Force
+			if force && !rejected && !expiring && s.recent(cc.Credential.UpdatedAt) {
+				// Stored (refreshed, or written through the API) within the interval: keep it.
+				force, p.RefreshSkipped = false, true
+			}
+			if force || rejected || expiring {
 				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
 				s.Forget(orgID, connectionID) // the stored token changed (or failed): read it anew next time
 				switch {
 				case err == nil:
 					tok = fresh
 					cred.Data.Oauth2Token = fresh
-				case !opts.Force && !rejected && (tok.ExpiresAt.IsZero() || s.now().Before(tok.ExpiresAt)):
+				case !force && !rejected && (tok.ExpiresAt.IsZero() || s.now().Before(tok.ExpiresAt)):
 					// A refresh ahead of expiry failed, but the token still works: use it; the
 					// failure is recorded on the credential and the next attempt waits its turn.
 				default:
@@ -178,7 +206,11 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 			}
 			cred.AccessToken, cred.TokenType = tok.AccessToken, tok.TokenType
 		case api.CredentialTypeOauth2Client:
-			tok, err := s.clientToken(ctx, orgID, cc.Credential.ID, cred.Config, cred.Data.Oauth2Client, opened, opts)
+			copts := opts
+			if opts.Force && s.clientFetchedRecently(orgID, cc.Credential.ID) {
+				copts.Force, p.RefreshSkipped = false, true
+			}
+			tok, err := s.clientToken(ctx, orgID, cc.Credential.ID, cred.Config, cred.Data.Oauth2Client, opened, copts)
 			if err != nil {
 				return nil, err
 			}
@@ -199,6 +231,20 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 	}
 	p.Credentials = opened
 	return p, nil
+}
+
+// recent reports whether a token stored at storedAt is within the forced-refresh interval.
+func (s *Service) recent(storedAt time.Time) bool {
+	return s.forceInterval > 0 && !storedAt.IsZero() && s.now().Sub(storedAt) < s.forceInterval
+}
+
+// clientFetchedRecently reports whether this process fetched a client-credentials token for the
+// credential within the forced-refresh interval, and it is not expiring.
+func (s *Service) clientFetchedRecently(orgID, credID ulid.ULID) bool {
+	s.mu.Lock()
+	cached, ok := s.cc[orgID.String()+"/"+credID.String()]
+	s.mu.Unlock()
+	return ok && cached.token != nil && s.recent(cached.fetchedAt) && !s.expiringSince(cached.token.ExpiresAt, cached.fetchedAt)
 }
 
 // SentToken is the OAuth 2.0 access token a prepared connection puts on requests ("" if none), to

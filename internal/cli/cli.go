@@ -62,6 +62,8 @@ type Config struct {
 	DatabaseURL   string
 	EncryptionKey string
 	LogFormat     string
+	// Limits are serve's rate limits and forced-refresh bound (limits.go), from the environment.
+	Limits LimitsConfig
 }
 
 // databaseURL returns the configured URL, or the SQLite file in the data dir.
@@ -166,6 +168,11 @@ func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 
 func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg.EncryptionKey = getenv(EnvEncryptionKey)
+	limits, err := limitsFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Limits = limits
 	logger := newLogger(stderr, cfg.LogFormat)
 
 	keys, createdKeyFile, err := loadKeys(cfg, logger)
@@ -213,7 +220,8 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew})
+	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew,
+		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval})
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
@@ -221,7 +229,8 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
-			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ",")}),
+			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
+			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

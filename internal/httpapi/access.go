@@ -49,5 +49,10 @@ func (s *Server) AccessConnection(ctx context.Context, req api.AccessConnectionR
 	if !expires.IsZero() {
 		out.ExpiresAt = &expires
 	}
-	return api.AccessConnection200JSONResponse(out), nil
+	res := api.AccessConnection200JSONResponse{Body: out}
+	if p.RefreshSkipped {
+		skipped := RefreshSkipped
+		res.Headers.XPlugboardRefresh = &skipped
+	}
+	return res, nil
 }

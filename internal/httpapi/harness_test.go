@@ -89,8 +89,9 @@ func newHarness(t testing.TB) *harness {
 		Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second})
 }
 
-// newHarnessWith is newHarness with the outbound client configured by the test.
-func newHarnessWith(t testing.TB, outCfg outbound.Config) *harness {
+// newHarnessWith is newHarness with the outbound client configured by the test, and the server's
+// Config adjusted by each of opts.
+func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
@@ -112,11 +113,15 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config) *harness {
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
-	handler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
+	cfg := httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
 		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"},
 		// Tokens are refreshed when they expire, not ahead: the tests' tokens live seconds, and a
 		// slow run (the race detector) must not see a new token expire within the skew.
-		RefreshSkew: 10 * time.Millisecond})
+		RefreshSkew: 10 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	handler := httpapi.New(cfg)
 	h.srv.Config.Handler = apitest.Validator(t, handler)
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)

@@ -32,6 +32,7 @@ var statusByCode = map[string]int{
 	plugboard.EInternal:         http.StatusInternalServerError,
 	plugboard.ENotImplemented:   http.StatusNotImplemented,
 	plugboard.EUnavailable:      http.StatusServiceUnavailable,
+	plugboard.ERateLimited:      http.StatusTooManyRequests,
 
 	plugboard.EUpstreamRejected:    http.StatusBadRequest,
 	plugboard.EUpstreamRefused:     http.StatusBadRequest,
@@ -242,9 +243,10 @@ func (s *Server) withRecovery(next http.Handler) http.Handler {
 
 // guard admits a routed request before anything reads its body. It finds the operation the route
 // serves in the spec's table (operationOf), authenticates the API key unless the operation is
-// public, requires the path's organisation to be the key's, requires the operation's scope, and
-// bounds the body at the operation's limit. Every route, the proxy's included, passes through it,
-// so what the spec says of an operation is what the server enforces.
+// public, takes a token from the key's rate limit (limits.go), requires the path's organisation to
+// be the key's, requires the operation's scope, and bounds the body at the operation's limit.
+// Every route, the proxy's included, passes through it, so what the spec says of an operation is
+// what the server enforces.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail := func(err error) {
@@ -270,6 +272,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 			r = r.WithContext(ctx)
+			if key, _ := ctx.Value(ctxAPIKey).(*plugboard.APIKey); key != nil {
+				if err := s.allowKey(w, key); err != nil {
+					fail(err)
+					return
+				}
+			}
 			if err := checkOrganisation(r); err != nil {
 				fail(err)
 				return

@@ -72,6 +72,10 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		fail(plugboard.Errorf(plugboard.ENotFound, "connection not found"))
 		return
 	}
+	if err := s.allowConnection(w, orgID, connID); err != nil {
+		fail(err)
+		return
+	}
 	// Streams and uploads may take as long as the proxy allows, not the API's server timeouts.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.proxyTimeout))
@@ -81,6 +85,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(err)
 		return
+	}
+	if p.RefreshSkipped {
+		w.Header().Set(HeaderRefresh, RefreshSkipped)
 	}
 	base := p.BaseURL
 	if override := r.Header.Get(HeaderBaseURL); override != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/ratelimit"
 	"github.com/plugboard/plugboard/internal/seal"
 )
 
@@ -49,6 +50,8 @@ type Server struct {
 	proxyTimeout time.Duration
 	// ops is what the spec says of each operation: who may call it, how large its body may be.
 	ops *operations
+	// limits are the rate limits per API key and per proxied connection (limits.go).
+	limits limits
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -81,6 +84,13 @@ type Config struct {
 	// at, besides PublicURL's own: the callback redirects browsers there, so anything else would
 	// make it an open redirect.
 	ReturnURLOrigins []string
+	// KeyRateLimit bounds each API key's requests in this process (a token bucket); off when zero.
+	KeyRateLimit ratelimit.Limit
+	// ConnectionRateLimit bounds proxied calls per connection in this process; off when zero.
+	ConnectionRateLimit ratelimit.Limit
+	// ForceRefreshInterval is passed to the access service made when Access is nil (see
+	// access.Config.ForceRefreshInterval).
+	ForceRefreshInterval time.Duration
 }
 
 // New returns the API's http.Handler.
@@ -115,6 +125,7 @@ func New(cfg Config) http.Handler {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.ops = mustOperations()
+	s.limits = newLimits(cfg)
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
