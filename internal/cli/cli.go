@@ -28,8 +28,8 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // Environment variables read by the command.
@@ -153,16 +153,16 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // loadKeys returns the master keyring: PLUGBOARD_ENCRYPTION_KEY if set, else a key file in the
 // data dir, generated on first use. createdFile is the path of a key file it generated, "" if none.
-func loadKeys(cfg Config, logger *slog.Logger) (kr *seal.Keyring, createdFile string, err error) {
+func loadKeys(cfg Config, logger *slog.Logger) (kr *vault.Vault, createdFile string, err error) {
 	if cfg.EncryptionKey != "" {
-		kr, err := seal.ParseKeys(cfg.EncryptionKey)
+		kr, err := vault.Parse(cfg.EncryptionKey)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", EnvEncryptionKey, err)
 		}
 		return kr, "", nil
 	}
 	path := filepath.Join(cfg.DataDir, KeyFileName)
-	kr, created, err := seal.LoadOrCreateKeyFile(path)
+	kr, created, err := vault.LoadOrCreateFile(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -181,15 +181,15 @@ func loadKeys(cfg Config, logger *slog.Logger) (kr *seal.Keyring, createdFile st
 // checkKeys opens the newest sealed credential in the store, so that a lost key file or a wrong
 // PLUGBOARD_ENCRYPTION_KEY stops serve at start instead of leaving every stored secret unreadable
 // and sealing new ones under a key nobody kept.
-func checkKeys(ctx context.Context, store plugboard.Store, keys *seal.Keyring) error {
+func checkKeys(ctx context.Context, store plugboard.Store, keys *vault.Vault) error {
 	sample, err := store.SampleSealedCredential(ctx)
 	if plugboard.IsCode(err, plugboard.ENotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if _, err := keys.Open(sample.Sealed, seal.CredentialAAD(sample.OrganisationID.String(), sample.ID.String())); err != nil {
-		sealedWith, _ := seal.KeyIDOf(sample.Sealed)
+	if _, err := keys.OpenCredential(sample.OrganisationID, sample.ID, sample.Sealed); err != nil {
+		sealedWith, _ := vault.KeyIDOf(sample.Sealed)
 		return &plugboard.Error{Code: plugboard.EUnavailable,
 			Message: fmt.Sprintf("the master keys do not open the secrets already stored (credential %s was sealed with key id %s; these keys have ids %s)",
 				sample.ID, sealedWith, strings.Join(keys.KeyIDs(), ", ")),
