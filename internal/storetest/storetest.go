@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"LockCredential", testLockCredential},
 		{"ListRefreshDue", testListRefreshDue},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
+		{"SealedKeyIDs", testSealedKeyIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
