@@ -97,11 +97,6 @@ type Store interface {
 	// GetAPIKey returns the key or ENotFound.
 	GetAPIKey(ctx context.Context, orgID, id ulid.ULID) (*APIKey, error)
 
-	// SampleSealedCredential returns the newest credential (by id) that holds sealed secrets, of any
-	// organisation, or ENotFound when there is none. serve opens it at start to check that its
-	// master keys open what the store holds, before it seals anything with a wrong key.
-	SampleSealedCredential(ctx context.Context) (*Credential, error)
-
 	// CreateCredential inserts a credential that belongs to no connection (the client secret of a
 	// system's OAuth 2.0 grant); EConflict if its id is taken.
 	CreateCredential(ctx context.Context, c *Credential) error

@@ -1,5 +1,5 @@
 // Package cli implements the plugboard command: `serve` and the administrative commands that
-// work on the same store (`orgs create`, `api-keys create`). Configuration comes from flags, each
+// work on the same store (`orgs create`, `api-keys create`, `master-keys ...`). Configuration comes from flags, each
 // with an environment variable as its default, into an explicit Config; nothing is global.
 package cli
 
@@ -79,11 +79,14 @@ Usage:
   plugboard migrate [--data-dir DIR] [--database-url URL]
   plugboard orgs create --name NAME [--json] [--data-dir DIR] [--database-url URL]
   plugboard api-keys create --org ID [--scopes S1,S2] [--json] [--data-dir DIR] [--database-url URL]
+  plugboard master-keys status [--json] [--data-dir DIR] [--database-url URL]
+  plugboard master-keys rewrap [--background] [--batch N] [--rate N] [--data-dir DIR] [--database-url URL]
+  plugboard master-keys retire KEY_ID [--data-dir DIR] [--database-url URL]
 
 Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
 PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
 PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
-PLUGBOARD_LOG_FORMAT (text or json).
+PLUGBOARD_LOG_FORMAT (text or json), PLUGBOARD_REWRAP_INTERVAL, PLUGBOARD_REWRAP_RATE.
 `
 
 // Run runs the command named by args and returns the process exit code.
@@ -102,6 +105,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runOrgsCreate(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "api-keys" && args[1] == "create":
 		err = runAPIKeysCreate(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "master-keys" && args[1] == "status":
+		err = runMasterKeysStatus(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "master-keys" && args[1] == "rewrap":
+		err = runMasterKeysRewrap(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "master-keys" && args[1] == "retire":
+		err = runMasterKeysRetire(ctx, args[2:], stdout, stderr, getenv)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -178,26 +187,6 @@ func loadKeys(cfg Config, logger *slog.Logger) (kr *vault.Vault, createdFile str
 	return kr, "", nil
 }
 
-// checkKeys opens the newest sealed credential in the store, so that a lost key file or a wrong
-// PLUGBOARD_ENCRYPTION_KEY stops serve at start instead of leaving every stored secret unreadable
-// and sealing new ones under a key nobody kept.
-func checkKeys(ctx context.Context, store plugboard.Store, keys *vault.Vault) error {
-	sample, err := store.SampleSealedCredential(ctx)
-	if plugboard.IsCode(err, plugboard.ENotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if _, err := keys.OpenCredential(sample.OrganisationID, sample.ID, sample.Sealed); err != nil {
-		sealedWith, _ := vault.KeyIDOf(sample.Sealed)
-		return &plugboard.Error{Code: plugboard.EUnavailable,
-			Message: fmt.Sprintf("the master keys do not open the secrets already stored (credential %s was sealed with key id %s; these keys have ids %s)",
-				sample.ID, sealedWith, strings.Join(keys.KeyIDs(), ", ")),
-			Details: "set " + EnvEncryptionKey + " to include the key those secrets were sealed with, or restore DATA_DIR/" + KeyFileName}
-	}
-	return nil
-}
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -259,6 +248,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
+	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,

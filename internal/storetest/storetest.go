@@ -51,7 +51,6 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"InTx", testInTx},
 		{"ConcurrentCreateConnection", testConcurrentCreateConnection},
 		{"ConcurrentUpdateConnection", testConcurrentUpdateConnection},
-		{"SampleSealedCredential", testSampleSealedCredential},
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
 		{"LockCredential", testLockCredential},
