@@ -38,6 +38,39 @@ type ConnectionFilter struct {
 	TemplateID ulid.ULID // the template the connections were created under
 }
 
+// SealedTables names the tables that hold sealed values, in the order rotations visit them.
+var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states"}
+
+// SealedRecord is one stored sealed value, of any organisation, as a master key rotation sees it.
+type SealedRecord struct {
+	// Table is one of SealedTables.
+	Table          string
+	OrganisationID ulid.ULID
+	// SystemID is set for auth scheme configs only.
+	SystemID ulid.ULID
+	// ID is the credential's id, the auth scheme config's id or the OAuth state's id.
+	ID string
+	// KeyID is the id of the master key the value was sealed with, as stored beside it.
+	KeyID  string
+	Sealed []byte
+}
+
+// SealedCount is how many values of one table are sealed under one master key.
+type SealedCount struct {
+	Table string
+	KeyID string
+	Count int
+}
+
+// MasterKey is what operators recorded about one master key, by its id (never the key).
+type MasterKey struct {
+	KeyID string
+	// RewrapRequestedAt is set when a rewrap of every sealed value under this key was requested.
+	RewrapRequestedAt *time.Time
+	// RetiredAt is set once the key was retired: nothing used it, and nothing may seal with it again.
+	RetiredAt *time.Time
+}
+
 // Store keeps Plugboard's records. Every method takes the organisation id (directly or on the
 // record) and never returns another organisation's records: a record of another organisation is
 // ENotFound, exactly like a missing one. Errors are *Error values with the codes named below; any
@@ -81,11 +114,6 @@ type Store interface {
 	// that already holds a later time. A key that does not exist (deleted meanwhile) is no error.
 	TouchAPIKey(ctx context.Context, orgID, id ulid.ULID, at time.Time) error
 
-	// SampleSealedCredential returns the newest credential (by id) that holds sealed secrets, of any
-	// organisation, or ENotFound when there is none. serve opens it at start to check that its
-	// master keys open what the store holds, before it seals anything with a wrong key.
-	SampleSealedCredential(ctx context.Context) (*Credential, error)
-
 	// CreateCredential inserts a credential that belongs to no connection (the client secret of a
 	// system's OAuth 2.0 grant); EConflict if its id is taken.
 	CreateCredential(ctx context.Context, c *Credential) error
@@ -123,6 +151,28 @@ type Store interface {
 	// it was consumed before. It returns expired states too (with their ExpiresAt) for the caller to
 	// refuse, so that an expired state cannot be retried either.
 	ConsumeOAuthState(ctx context.Context, orgID ulid.ULID, id string, now time.Time) (*OAuthState, error)
+
+	// CountSealed counts the sealed values of every table that holds them, per master key id (the
+	// id each sealed value names; "unreadable" for a value in no known format), ordered by table
+	// and key id. Across organisations: it describes the deployment's master keys.
+	CountSealed(ctx context.Context) ([]SealedCount, error)
+	// ListSealed returns up to limit sealed values of one table (a SealedTables entry), of any
+	// organisation, whose key id is not exceptKeyID, in key id order and then by record, starting
+	// after the record after (nil: from the start). EInvalid for an unknown table.
+	ListSealed(ctx context.Context, table, exceptKeyID string, after *SealedRecord, limit int) ([]SealedRecord, error)
+	// ReplaceSealed writes sealed in place of r's sealed value if the record still holds exactly
+	// r.Sealed, and touches nothing else of the record; it reports whether it wrote. A record that
+	// changed or went away since it was listed is left alone (false, nil).
+	ReplaceSealed(ctx context.Context, r SealedRecord, sealed []byte) (bool, error)
+	// ListMasterKeys returns what was recorded about master keys (rewrap requests, retirements),
+	// ordered by key id.
+	ListMasterKeys(ctx context.Context) ([]MasterKey, error)
+	// RequestRewrap records that every sealed value should be re-sealed under keyID, replacing any
+	// earlier request.
+	RequestRewrap(ctx context.Context, keyID string, at time.Time) error
+	// RetireMasterKey records keyID as retired (and no longer the target of a rewrap); retiring it
+	// again keeps the first time.
+	RetireMasterKey(ctx context.Context, keyID string, at time.Time) error
 
 	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
 	CreateSystem(ctx context.Context, s *System) error

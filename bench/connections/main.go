@@ -30,8 +30,8 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/httpapi"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 type config struct {
@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer store.Close()
-	keys, err := seal.NewKeyring(seal.GenerateKey())
+	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func createTenants(ctx context.Context, store plugboard.Store, n int) ([]*tenant
 }
 
 // load adds n static connections with one sealed API key each to every tenant given.
-func load(ctx context.Context, store *sqlstore.DB, keys *seal.Keyring, tenants []*tenant, n, batch int) error {
+func load(ctx context.Context, store *sqlstore.DB, keys *vault.Vault, tenants []*tenant, n, batch int) error {
 	if n <= 0 {
 		return nil
 	}
@@ -253,7 +253,7 @@ func load(ctx context.Context, store *sqlstore.DB, keys *seal.Keyring, tenants [
 			c := plugboard.Connection{ID: ulid.Make(), OrganisationID: t.id, TemplateID: t.templateID, SystemID: t.systemID,
 				Name: fmt.Sprintf("conn-%d", len(t.conns)), BaseURL: "https://customer.example", CreatedAt: now, UpdatedAt: now}
 			credID := ulid.Make()
-			sealed, err := keys.Seal([]byte(`{"value":"bench-secret"}`), seal.AAD("credential", t.id.String(), credID.String()))
+			sealed, err := keys.SealCredential(t.id, credID, []byte(`{"value":"bench-secret"}`))
 			if err != nil {
 				return err
 			}

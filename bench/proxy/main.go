@@ -60,8 +60,8 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // secret is the API key the connection holds and the bare proxy adds; the upstream refuses
@@ -201,7 +201,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer store.Close()
-	keys, err := seal.NewKeyring(seal.GenerateKey())
+	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/plugboard/plugboard/internal/oidctest"
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // TestRefreshOnceAcrossReplicas: two plugboard processes on one PostgreSQL database, 100
@@ -44,7 +44,7 @@ func TestRefreshOnceAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildBinary(t)
-	env := []string{"PLUGBOARD_DATABASE_URL=" + url, "PLUGBOARD_ENCRYPTION_KEY=" + seal.EncodeKey(seal.GenerateKey()),
+	env := []string{"PLUGBOARD_DATABASE_URL=" + url, "PLUGBOARD_ENCRYPTION_KEY=" + vault.NewKey(),
 		"PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8", "PLUGBOARD_OUTBOUND_CA_FILE=" + caFile,
 		// Refresh at expiry, not ahead: a slow run must not see the new token fall due.
 		"PLUGBOARD_REFRESH_SKEW=100ms"}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // TestTwoReplicasOnePostgres runs two plugboard processes on one PostgreSQL schema: 200 concurrent
@@ -26,7 +26,7 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	bin := buildBinary(t)
 	env := []string{"PLUGBOARD_DATABASE_URL=" + url,
 		// Replicas must share the master key: either may open what the other sealed.
-		"PLUGBOARD_ENCRYPTION_KEY=" + seal.EncodeKey(seal.GenerateKey())}
+		"PLUGBOARD_ENCRYPTION_KEY=" + vault.NewKey()}
 	run(t, bin, env, "migrate")
 	// Started one after the other, so that only the first creates the default organisation.
 	a := startServer(t, bin, filepath.Join(t.TempDir(), "a"), env...)

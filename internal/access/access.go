@@ -31,7 +31,7 @@ import (
 	"github.com/plugboard/plugboard/internal/apply"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
-	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // DefaultSkew is how long before expiry a token is refreshed.
@@ -40,7 +40,7 @@ const DefaultSkew = 60 * time.Second
 // Service opens connections for use. It is safe for concurrent use.
 type Service struct {
 	store   plugboard.Store
-	keys    *seal.Keyring
+	keys    *vault.Vault
 	oauth   *oauth.Client
 	applier *apply.Applier
 	now     func() time.Time
@@ -85,7 +85,7 @@ type cachedToken struct {
 // Config is what a Service needs.
 type Config struct {
 	Store plugboard.Store
-	Keys  *seal.Keyring
+	Keys  *vault.Vault
 	OAuth *oauth.Client
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -606,7 +606,7 @@ func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID,
 // MTLSConfig returns the TLS settings token requests use for a config with mtlsEnabled (nil
 // without it): the certificate credential its mtlsCredentialId names, or else the one connection
 // returns (the connection's certificate credential; nil when it has none).
-func MTLSConfig(ctx context.Context, st plugboard.Store, keys *seal.Keyring, orgID ulid.ULID, cfg api.AuthSchemeConfig,
+func MTLSConfig(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg api.AuthSchemeConfig,
 	connection func() (*api.CredentialDataCertificate, error)) (*tls.Config, error) {
 	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
 		return nil, nil

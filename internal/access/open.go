@@ -12,23 +12,19 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/credentials"
-	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // OpenSecrets returns a stored credential's secrets half (nil when it has none).
-func OpenSecrets(keys *seal.Keyring, c *plugboard.Credential) ([]byte, error) {
+func OpenSecrets(keys *vault.Vault, c *plugboard.Credential) ([]byte, error) {
 	if c.Sealed == nil {
 		return nil, nil
 	}
-	secrets, err := keys.Open(c.Sealed, seal.CredentialAAD(c.OrganisationID.String(), c.ID.String()))
-	if err != nil {
-		return nil, plugboard.Internal(fmt.Errorf("open credential %s: %w", c.ID, err))
-	}
-	return secrets, nil
+	return keys.OpenCredential(c.OrganisationID, c.ID, c.Sealed)
 }
 
 // OpenCredential returns a stored credential's full data, secrets included.
-func OpenCredential(keys *seal.Keyring, c *plugboard.Credential) (api.CredentialData, error) {
+func OpenCredential(keys *vault.Vault, c *plugboard.Credential) (api.CredentialData, error) {
 	secrets, err := OpenSecrets(keys, c)
 	if err != nil {
 		return api.CredentialData{}, err
@@ -41,15 +37,15 @@ func OpenCredential(keys *seal.Keyring, c *plugboard.Credential) (api.Credential
 }
 
 // SealInto sets a stored credential's type, public half and sealed secrets from full data.
-func SealInto(keys *seal.Keyring, c *plugboard.Credential, typ api.CredentialType, data *api.CredentialData) error {
+func SealInto(keys *vault.Vault, c *plugboard.Credential, typ api.CredentialType, data *api.CredentialData) error {
 	public, secrets, err := credentials.SplitCredential(api.Credential{Type: typ, Data: data})
 	if err != nil {
 		return plugboard.Internal(err)
 	}
 	c.Type, c.Public, c.Sealed = string(typ), public, nil
 	if secrets != nil {
-		if c.Sealed, err = keys.Seal(secrets, seal.CredentialAAD(c.OrganisationID.String(), c.ID.String())); err != nil {
-			return plugboard.Internal(err)
+		if c.Sealed, err = keys.SealCredential(c.OrganisationID, c.ID, secrets); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -57,12 +53,12 @@ func SealInto(keys *seal.Keyring, c *plugboard.Credential, typ api.CredentialTyp
 
 // FullConfig returns a stored auth scheme config with its sealed secrets (an OAuth 1.0a consumer
 // secret) put back.
-func FullConfig(keys *seal.Keyring, orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
+func FullConfig(keys *vault.Vault, orgID, systemID ulid.ULID, c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
 	var secrets []byte
 	if c.Sealed != nil {
 		var err error
-		if secrets, err = keys.Open(c.Sealed, seal.ConfigAAD(orgID.String(), systemID.String(), c.ID)); err != nil {
-			return api.AuthSchemeConfig{}, plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", c.ID, err))
+		if secrets, err = keys.OpenConfig(orgID, systemID, c.ID, c.Sealed); err != nil {
+			return api.AuthSchemeConfig{}, err
 		}
 	}
 	cfg, err := credentials.JoinAuthSchemeConfig(c.Config, secrets)
@@ -73,7 +69,7 @@ func FullConfig(keys *seal.Keyring, orgID, systemID ulid.ULID, c plugboard.AuthS
 }
 
 // GrantClient returns the client id and secret an OAuth 2.0 config's grant credential holds.
-func GrantClient(ctx context.Context, st plugboard.Store, keys *seal.Keyring, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
+func GrantClient(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
 	var credID ulid.ULID
 	switch {
 	case cfg.Grant.AuthorizationCode != nil && cfg.Grant.Type == api.AuthorizationCode:

@@ -1,5 +1,5 @@
 // Package cli implements the plugboard command: `serve` and the administrative commands that
-// work on the same store (`migrate`, `orgs ...`, `api-keys ...`), all listed in one table
+// work on the same store (`migrate`, `orgs ...`, `api-keys ...`, `master-keys ...`), all listed in one table
 // (commands.go) that dispatch and every help text read. Configuration comes from flags, each
 // with an environment variable as its default, into an explicit Config; nothing is global.
 package cli
@@ -28,8 +28,8 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // Environment variables read by the command.
@@ -108,16 +108,16 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // loadKeys returns the master keyring: PLUGBOARD_ENCRYPTION_KEY if set, else a key file in the
 // data dir, generated on first use. createdFile is the path of a key file it generated, "" if none.
-func loadKeys(cfg Config, logger *slog.Logger) (kr *seal.Keyring, createdFile string, err error) {
+func loadKeys(cfg Config, logger *slog.Logger) (kr *vault.Vault, createdFile string, err error) {
 	if cfg.EncryptionKey != "" {
-		kr, err := seal.ParseKeys(cfg.EncryptionKey)
+		kr, err := vault.Parse(cfg.EncryptionKey)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", EnvEncryptionKey, err)
 		}
 		return kr, "", nil
 	}
 	path := filepath.Join(cfg.DataDir, KeyFileName)
-	kr, created, err := seal.LoadOrCreateKeyFile(path)
+	kr, created, err := vault.LoadOrCreateFile(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -131,26 +131,6 @@ func loadKeys(cfg Config, logger *slog.Logger) (kr *seal.Keyring, createdFile st
 		return kr, path, nil
 	}
 	return kr, "", nil
-}
-
-// checkKeys opens the newest sealed credential in the store, so that a lost key file or a wrong
-// PLUGBOARD_ENCRYPTION_KEY stops serve at start instead of leaving every stored secret unreadable
-// and sealing new ones under a key nobody kept.
-func checkKeys(ctx context.Context, store plugboard.Store, keys *seal.Keyring) error {
-	sample, err := store.SampleSealedCredential(ctx)
-	if plugboard.IsCode(err, plugboard.ENotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if _, err := keys.Open(sample.Sealed, seal.CredentialAAD(sample.OrganisationID.String(), sample.ID.String())); err != nil {
-		sealedWith, _ := seal.KeyIDOf(sample.Sealed)
-		return &plugboard.Error{Code: plugboard.EUnavailable,
-			Message: fmt.Sprintf("the master keys do not open the secrets already stored (credential %s was sealed with key id %s; these keys have ids %s)",
-				sample.ID, sealedWith, strings.Join(keys.KeyIDs(), ", ")),
-			Details: "set " + EnvEncryptionKey + " to include the key those secrets were sealed with, or restore DATA_DIR/" + KeyFileName}
-	}
-	return nil
 }
 
 // setupServe registers serve's flags and returns what runs it.
@@ -226,6 +206,9 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
 	go runPurger(refresherCtx, store, grace, logger)
+	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,

@@ -25,6 +25,9 @@ type command struct {
 	admin bool
 	// setup registers the command's flags on fs and returns what runs it once they are parsed.
 	setup func(fs *flag.FlagSet, inv *invocation) func(context.Context) error
+	// arg names the one positional argument the command takes ("KEY_ID"), before or after its
+	// flags; "" for none. It reaches the command as invocation.arg.
+	arg string
 }
 
 // storeArgs is the synopsis of the flags storeFlags registers.
@@ -33,6 +36,9 @@ const storeArgs = "[--data-dir DIR] [--database-url URL]"
 // synopsis is the command's usage line, without the program name.
 func (c command) synopsis() string {
 	s := c.name
+	if c.arg != "" {
+		s += " " + c.arg
+	}
 	if c.args != "" {
 		s += " " + c.args
 	}
@@ -45,6 +51,7 @@ func (c command) synopsis() string {
 // invocation is what a command runs with.
 type invocation struct {
 	cfg    Config
+	arg    string // the positional argument, for commands that take one
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
@@ -98,6 +105,20 @@ func commands() []command {
 			about: "Revoke an API key. Running servers that verified it in the last 30 s may accept it until\n" +
 				"their cached copy is that old; a revoke through the API takes effect at once on that server.",
 			setup: setupAPIKeysDelete},
+		{name: "master-keys status", args: "[--json]", admin: true,
+			about: "Count the sealed values per table and master key id, and say which the keys configured here\n" +
+				"(" + EnvEncryptionKey + " or the key file) open, which is first, and which still need a rewrap.",
+			setup: setupMasterKeysStatus},
+		{name: "master-keys rewrap", args: "[--background] [--batch N] [--rate N]", admin: true,
+			about: "Re-seal every sealed value under the first master key, in batches, at most --rate values a\n" +
+				"second; resumable, and safe beside running replicas (a value changed meanwhile is left to its\n" +
+				"writer). With --background it only records the request, which serve replicas whose first key\n" +
+				"it is carry out (" + EnvRewrapInterval + ", " + EnvRewrapRate + "). See README, Rotating master keys.",
+			setup: setupMasterKeysRewrap},
+		{name: "master-keys retire", arg: "KEY_ID", admin: true,
+			about: "Record a master key as retired once nothing is sealed with it (refused, naming the counts,\n" +
+				"while anything is); serve then refuses it as a first key. Drop it from every replica after.",
+			setup: setupMasterKeysRetire},
 	}
 }
 
@@ -146,11 +167,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	inv := &invocation{stdout: stdout, stderr: stderr, getenv: getenv}
 	fs := flagSet(cmd, inv)
 	run := fs.run
+	if cmd.arg != "" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		inv.arg, rest = rest[0], rest[1:]
+	}
 	if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, help(cmd))
 		return 0
 	} else if err != nil {
 		fmt.Fprintf(stderr, "plugboard %s: %v\nUsage: plugboard %s\n", cmd.name, err, cmd.synopsis())
+		return 2
+	}
+	if cmd.arg != "" && inv.arg == "" && fs.NArg() > 0 {
+		inv.arg = fs.Arg(0)
+		_ = fs.FlagSet.Parse(fs.Args()[1:]) // flags after the argument
+	}
+	if cmd.arg != "" && inv.arg == "" {
+		fmt.Fprintf(stderr, "plugboard %s: missing %s\nUsage: plugboard %s\n", cmd.name, cmd.arg, cmd.synopsis())
 		return 2
 	}
 	if fs.NArg() > 0 {

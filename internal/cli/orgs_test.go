@@ -15,8 +15,8 @@ import (
 	"github.com/plugboard/plugboard/internal/cli"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // testStore is a store the admin commands are pointed at: by env, with the data dir beside it.
@@ -133,7 +133,7 @@ func TestOrganisationLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			keys, _ := seal.NewKeyring(seal.GenerateKey())
+			keys, _ := vault.Parse(vault.NewKey())
 			srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Keys: keys}))
 			defer srv.Close()
 			// Ids of the last record the server created, read from its answer.

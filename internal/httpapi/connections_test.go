@@ -13,7 +13,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/internal/seal"
 )
 
 type connectionView struct {
@@ -196,7 +195,7 @@ func openStoredSecret(t *testing.T, h *harness, credentialID string) string {
 	if err := db.QueryRow(q(`SELECT sealed FROM credentials WHERE organisation_id = ? AND id = ?`), h.org.String(), credentialID).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := h.keys.Open(sealed, seal.AAD("credential", h.org.String(), credentialID))
+	plain, err := h.keys.OpenCredential(h.org, ulid.MustParse(credentialID), sealed)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -293,12 +292,12 @@ func TestSealedValueCopiedToAnotherRowDoesNotOpen(t *testing.T) {
 	if err := db.QueryRow(q(`SELECT sealed FROM credentials WHERE id = ?`), credB).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.keys.Open(sealed, seal.AAD("credential", h.org.String(), credB)); err == nil {
+	if _, err := h.keys.OpenCredential(h.org, ulid.MustParse(credB), sealed); err == nil {
 		t.Fatal("a sealed value copied to another credential row opened")
 	}
 	// Nor does it open for another organisation with the same credential id.
 	other, _ := h.newOrg("other")
-	if _, err := h.keys.Open(sealed, seal.AAD("credential", other.String(), credA)); err == nil {
+	if _, err := h.keys.OpenCredential(other, ulid.MustParse(credA), sealed); err == nil {
 		t.Fatal("a sealed value opened under another organisation")
 	}
 	// The server refuses to use it (an update that keeps the secret must open it) without leaking.

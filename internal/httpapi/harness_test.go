@@ -28,8 +28,8 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // syncBuffer collects the server log; handlers log from several goroutines.
@@ -56,7 +56,7 @@ type harness struct {
 	t      testing.TB
 	srv    *httptest.Server
 	store  plugboard.Store
-	keys   *seal.Keyring
+	keys   *vault.Vault
 	dbPath string // the SQLite file, when the store is SQLite
 	pgURL  string // the PostgreSQL URL (with its own schema), when the store is PostgreSQL
 	logs   *syncBuffer
@@ -104,7 +104,7 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := seal.NewKeyring(seal.GenerateKey())
+	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,16 +19,10 @@ import (
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
-	"github.com/plugboard/plugboard/internal/seal"
 )
 
 // StateTTL is how long a connect flow may take from initialise to exchange.
 const StateTTL = 10 * time.Minute
-
-// stateAAD binds a state's sealed data (PKCE verifier, OAuth 1.0a temporary credentials) to it.
-func stateAAD(orgID ulid.ULID, id string) []byte {
-	return seal.AAD("oauth-state", orgID.String(), id)
-}
 
 // stateSecrets is what a flow keeps sealed between initialise and exchange.
 type stateSecrets struct {
@@ -337,8 +331,8 @@ func (s *Server) InitialiseOAuth2Connection(ctx context.Context, req api.Initial
 		RedirectURI: redirect, ReturnURL: b.ReturnURL, OpenerOrigin: openerOrigin, ClientID: clientID, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
 	{
 		raw, _ := json.Marshal(secrets)
-		if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
-			return nil, plugboard.Internal(err)
+		if st.Sealed, err = s.keys.SealState(orgID, stateID, raw); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.store.CreateOAuthState(ctx, st); err != nil {
@@ -532,9 +526,9 @@ func (s *Server) openState(st *plugboard.OAuthState) (stateSecrets, error) {
 	if st.Sealed == nil {
 		return out, nil
 	}
-	raw, err := s.keys.Open(st.Sealed, stateAAD(st.OrganisationID, st.ID))
+	raw, err := s.keys.OpenState(st.OrganisationID, st.ID, st.Sealed)
 	if err != nil {
-		return out, plugboard.Internal(err)
+		return out, err
 	}
 	err = json.Unmarshal(raw, &out)
 	return out, err
@@ -812,8 +806,8 @@ func (s *Server) InitialiseOAuth1Connection(ctx context.Context, req api.Initial
 	now := s.timestamp()
 	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth1", SystemID: sys.ID, ConfigID: cfg.Oauth1.ID,
 		RedirectURI: callback, ReturnURL: b.ReturnURL, OpenerOrigin: openerOrigin, ClientID: ep.ConsumerKey, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
-	if st.Sealed, err = s.keys.Seal(raw, stateAAD(orgID, stateID)); err != nil {
-		return nil, plugboard.Internal(err)
+	if st.Sealed, err = s.keys.SealState(orgID, stateID, raw); err != nil {
+		return nil, err
 	}
 	if err := s.store.CreateOAuthState(ctx, st); err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
-	"github.com/plugboard/plugboard/internal/seal"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // MaxBodyBytes bounds request bodies; larger ones are refused with ETooLarge.
@@ -29,7 +29,7 @@ const MaxBodyBytes = 1 << 20
 // Server implements api.StrictServerInterface on a Store.
 type Server struct {
 	store     plugboard.Store
-	keys      *seal.Keyring
+	keys      *vault.Vault
 	logger    *slog.Logger
 	now       func() time.Time
 	oauth     *oauth.Client
@@ -62,7 +62,7 @@ var _ api.StrictServerInterface = (*Server)(nil)
 // Config is what a Server needs.
 type Config struct {
 	Store  plugboard.Store
-	Keys   *seal.Keyring
+	Keys   *vault.Vault
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil. Tests set it.
 	Now func() time.Time

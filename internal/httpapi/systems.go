@@ -10,14 +10,8 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/credentials"
-	"github.com/plugboard/plugboard/internal/seal"
 	"github.com/plugboard/plugboard/internal/trust"
 )
-
-// configAAD binds a sealed auth scheme config secret to its organisation, system and config id.
-func configAAD(orgID, systemID ulid.ULID, configID string) []byte {
-	return seal.ConfigAAD(orgID.String(), systemID.String(), configID)
-}
 
 // sealConfig validates nothing; it splits a config into its stored form, sealing the secrets.
 func (s *Server) sealConfig(orgID, systemID ulid.ULID, cfg api.AuthSchemeConfig) (plugboard.AuthSchemeConfig, error) {
@@ -28,9 +22,8 @@ func (s *Server) sealConfig(orgID, systemID ulid.ULID, cfg api.AuthSchemeConfig)
 	}
 	out := plugboard.AuthSchemeConfig{ID: id, Type: string(cfg.Type), Config: public}
 	if secrets != nil {
-		out.Sealed, err = s.keys.Seal(secrets, configAAD(orgID, systemID, id))
-		if err != nil {
-			return out, plugboard.Internal(fmt.Errorf("seal auth scheme config: %w", err))
+		if out.Sealed, err = s.keys.SealConfig(orgID, systemID, id, secrets); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
@@ -270,9 +263,9 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			if old.Sealed == nil {
 				continue
 			}
-			secrets, err := s.keys.Open(old.Sealed, configAAD(req.OrganisationId, sys.ID, old.ID))
+			secrets, err := s.keys.OpenConfig(req.OrganisationId, sys.ID, old.ID, old.Sealed)
 			if err != nil {
-				return plugboard.Internal(fmt.Errorf("open auth scheme config %q: %w", old.ID, err))
+				return err
 			}
 			if keptConfig, err = keptConfigSecrets(cfg, secrets, ""); err != nil {
 				return err

@@ -338,15 +338,3 @@ func concat(a, b []byte) []byte {
 	out := make([]byte, 0, len(a)+len(b))
 	return append(append(out, a...), b...)
 }
-
-// CredentialAAD is the associated data a credential's secrets are sealed with: its organisation and
-// its id, so a sealed value copied to another row or organisation does not open.
-func CredentialAAD(orgID, credentialID string) []byte {
-	return AAD("credential", orgID, credentialID)
-}
-
-// ConfigAAD is the associated data an auth scheme config's secrets are sealed with: its
-// organisation, system and config id.
-func ConfigAAD(orgID, systemID, configID string) []byte {
-	return AAD("auth-scheme-config", orgID, systemID, configID)
-}

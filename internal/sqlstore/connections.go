@@ -157,19 +157,6 @@ func (o *ops) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 
 // loadCredentials fills in the credentials of conns, in order, with one query per maxInList
 // connections rather than one per connection.
-// SampleSealedCredential returns the newest credential with sealed secrets, of any organisation.
-func (o *ops) SampleSealedCredential(ctx context.Context) (*plugboard.Credential, error) {
-	var cr plugboard.Credential
-	err := o.queryRow(ctx, `SELECT organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at
-		FROM credentials WHERE sealed IS NOT NULL ORDER BY id DESC LIMIT 1`).
-		Scan(idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
-			stringsCol{&cr.Errors}, nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt})
-	if err != nil {
-		return nil, o.d.translate(err, "sample sealed credential", &onError{notFound: "no credential holds sealed secrets"})
-	}
-	return &cr, nil
-}
-
 func (o *ops) loadCredentials(ctx context.Context, orgID ulid.ULID, conns []*plugboard.Connection) error {
 	byID := make(map[ulid.ULID]*plugboard.Connection, len(conns))
 	ids := make([]ulid.ULID, len(conns))

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -64,6 +65,11 @@ func migrations(d dialect) ([]migration, error) {
 // transaction together with its record, so a failed migration leaves no trace and a second
 // process opening the same database concurrently waits and then skips what the first applied.
 func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	return migrateUpTo(ctx, db, d, math.MaxInt64)
+}
+
+// migrateUpTo is migrate, stopping after version upTo (tests start from older schemas with it).
+func migrateUpTo(ctx context.Context, db *sql.DB, d dialect, upTo int64) error {
 	fail := func(err error) error {
 		return &plugboard.Error{Code: plugboard.EInternal, Message: "database migration failed", Err: err}
 	}
@@ -75,6 +81,9 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 		return fail(err)
 	}
 	for _, m := range ms {
+		if m.version > upTo {
+			break
+		}
 		o := &ops{q: db, d: d}
 		err := o.inTx(ctx, func(o *ops) error {
 			if d.migrationLock != "" {

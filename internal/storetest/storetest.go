@@ -53,12 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"InTx", testInTx},
 		{"ConcurrentCreateConnection", testConcurrentCreateConnection},
 		{"ConcurrentUpdateConnection", testConcurrentUpdateConnection},
-		{"SampleSealedCredential", testSampleSealedCredential},
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
 		{"LockCredential", testLockCredential},
 		{"ListRefreshDue", testListRefreshDue},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
+		{"SealedKeyIDs", testSealedKeyIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
