@@ -165,6 +165,10 @@ type Options struct {
 	// Rejected is an access token an upstream answered 401 to: a token still stored as it is
 	// refreshed; one already replaced (by another request or replica) is simply used.
 	Rejected string
+	// Admit, when set, is called once the connection is known to exist and before any token is
+	// refreshed; its error stops Prepare. The proxy takes the connection's rate limit there, so
+	// that ids of connections that do not exist cost no bucket.
+	Admit func() error
 }
 
 // Prepare opens a connection's credentials and refreshes tokens that are due: expiring within the
@@ -173,6 +177,11 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
 	if err != nil {
 		return nil, err
+	}
+	if opts.Admit != nil {
+		if err := opts.Admit(); err != nil {
+			return nil, err
+		}
 	}
 	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL}
 	if p.BaseURL == "" {

@@ -179,7 +179,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if cmd.arg != "" && inv.arg == "" && fs.NArg() > 0 {
 		inv.arg = fs.Arg(0)
-		_ = fs.FlagSet.Parse(fs.Args()[1:]) // flags after the argument
+		// Flags after the argument, checked as strictly as those before it.
+		if err := fs.FlagSet.Parse(fs.Args()[1:]); errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, help(cmd))
+			return 0
+		} else if err != nil {
+			fmt.Fprintf(stderr, "plugboard %s: %v\nUsage: plugboard %s\n", cmd.name, err, cmd.synopsis())
+			return 2
+		}
 	}
 	if cmd.arg != "" && inv.arg == "" {
 		fmt.Fprintf(stderr, "plugboard %s: missing %s\nUsage: plugboard %s\n", cmd.name, cmd.arg, cmd.synopsis())

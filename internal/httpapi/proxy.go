@@ -72,16 +72,14 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		fail(plugboard.Errorf(plugboard.ENotFound, "connection not found"))
 		return
 	}
-	if err := s.allowConnection(w, orgID, connID); err != nil {
-		fail(err)
-		return
-	}
 	// Streams and uploads may take as long as the proxy allows, not the API's server timeouts.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.proxyTimeout))
 	_ = rc.SetWriteDeadline(time.Now().Add(s.proxyTimeout))
 	force := strings.EqualFold(r.Header.Get(HeaderForceRefresh), "true")
-	p, err := s.access.Prepare(ctx, orgID, connID, access.Options{Force: force})
+	// The connection's rate limit is taken once it is known to exist, before any refresh.
+	p, err := s.access.Prepare(ctx, orgID, connID, access.Options{Force: force,
+		Admit: func() error { return s.allowConnection(w, orgID, connID) }})
 	if err != nil {
 		fail(err)
 		return
