@@ -266,17 +266,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		if !op.Public {
-			ctx, err := s.authenticate(r)
+			ctx, key, err := s.authenticate(r)
 			if err != nil {
 				fail(err)
 				return
 			}
 			r = r.WithContext(ctx)
-			if key, _ := ctx.Value(ctxAPIKey).(*plugboard.APIKey); key != nil {
-				if err := s.allowKey(w, key); err != nil {
-					fail(err)
-					return
-				}
+			if err := s.allowKey(w, key); err != nil {
+				fail(err)
+				return
 			}
 			if err := checkOrganisation(r); err != nil {
 				fail(err)
@@ -294,46 +292,46 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate checks the request's API key and returns a context carrying it and its
+// authenticate checks the request's API key and returns it, with a context carrying it and its
 // organisation. The key names its organisation, so it is looked up by (organisation, key id) and
 // its secret part compared by hash.
-func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+func (s *Server) authenticate(r *http.Request) (context.Context, *plugboard.APIKey, error) {
 	unauth := &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "missing or unknown API key",
 		Details: "send an API key as 'Authorization: Bearer <key>'"}
 	key, ok := apikey.FromAuthorizationHeader(r.Header.Get("Authorization"))
 	if !ok {
-		return nil, unauth
+		return nil, nil, unauth
 	}
 	orgID, keyID, secretHash, err := apikey.Parse(key)
 	if err != nil {
-		return nil, unauth
+		return nil, nil, unauth
 	}
 	now := s.now()
 	stored, ok := s.keyCache.get(orgID, keyID, secretHash, now)
 	if !ok {
 		stored, err = s.store.GetAPIKey(r.Context(), orgID, keyID)
 		if plugboard.IsCode(err, plugboard.ENotFound) {
-			return nil, unauth
+			return nil, nil, unauth
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !apikey.Verify(secretHash, stored.Hash) {
-			return nil, unauth
+			return nil, nil, unauth
 		}
 		if !s.keyCache.put(orgID, keyID, stored, now) {
-			return nil, unauth // revoked here while it was being read
+			return nil, nil, unauth // revoked here while it was being read
 		}
 	}
 	if err := s.requireLiveOrganisation(r.Context(), orgID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if expired(stored, now) {
-		return nil, &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "the API key has expired",
+		return nil, nil, &plugboard.Error{Code: plugboard.EUnauthenticated, Message: "the API key has expired",
 			Details: "create a new key: POST /o/{organisation_id}/api-keys or plugboard api-keys create"}
 	}
 	s.noteKeyUse(stored, now)
 	ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
-	return context.WithValue(ctx, ctxAPIKey, stored), nil
+	return context.WithValue(ctx, ctxAPIKey, stored), stored, nil
 }
 
 // checkOrganisation requires the organisation in the path to be the API key's. Another

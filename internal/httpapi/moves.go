@@ -71,25 +71,52 @@ func bindings(ccs []plugboard.ConnectionCredential) []string {
 // keptSecrets returns the secret fields of c that the request leaves empty while the stored
 // secrets (old, a secrets half) hold a value: the ones an update keeps.
 func keptSecrets(c api.Credential, old []byte) ([]string, error) {
-	stored := map[string]string{}
-	if len(old) > 0 {
-		if err := json.Unmarshal(old, &stored); err != nil {
+	var sent []byte
+	if c.Data != nil {
+		_, sent, _ = credentials.SplitCredential(c)
+	}
+	return kept(old, sent, credentials.SecretFields(c.Type))
+}
+
+// keptConfigSecrets returns the JSON paths (from the config's top, after prefix) of the stored
+// secrets (old, a secrets half) that cfg leaves empty.
+func keptConfigSecrets(cfg api.AuthSchemeConfig, old []byte, prefix string) ([]string, error) {
+	_, sent, _ := credentials.SplitAuthSchemeConfig(cfg)
+	keys, err := kept(old, sent, nil)
+	for i := range keys {
+		if prefix != "" {
+			keys[i] = prefix + "." + keys[i]
+		}
+	}
+	return keys, err
+}
+
+// kept returns the keys of two secrets halves whose stored value is set and whose sent value is
+// empty: those of names, in their order, or all the stored ones, sorted, when names is nil.
+// Halves that do not decode are the server's own defect.
+func kept(stored, sent []byte, names []string) ([]string, error) {
+	storedMap, sentMap := map[string]string{}, map[string]string{}
+	if len(stored) > 0 {
+		if err := json.Unmarshal(stored, &storedMap); err != nil {
 			return nil, plugboard.Internal(fmt.Errorf("decode stored secrets: %w", err))
 		}
 	}
-	sent := map[string]string{}
-	if c.Data != nil {
-		if _, secrets, err := credentials.SplitCredential(c); err == nil && secrets != nil {
-			_ = json.Unmarshal(secrets, &sent)
+	if len(sent) > 0 {
+		_ = json.Unmarshal(sent, &sentMap)
+	}
+	if names == nil {
+		for k := range storedMap {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+	}
+	var out []string
+	for _, k := range names {
+		if storedMap[k] != "" && sentMap[k] == "" {
+			out = append(out, k)
 		}
 	}
-	var kept []string
-	for _, f := range credentials.SecretFields(c.Type) {
-		if sent[f] == "" && stored[f] != "" {
-			kept = append(kept, f)
-		}
-	}
-	return kept, nil
+	return out, nil
 }
 
 // eachConnectionOfSystem calls fn with every connection of a system, a page at a time, until fn
@@ -192,32 +219,6 @@ func mtlsCredentialID(cfg *api.AuthSchemeConfig) string {
 		return ""
 	}
 	return deref(cfg.Oauth2.MTLSCredentialID)
-}
-
-// keptConfigSecrets returns the JSON paths (from the config's top, after prefix) of the stored
-// secrets (old, a secrets half) that cfg leaves empty.
-func keptConfigSecrets(cfg api.AuthSchemeConfig, old []byte, prefix string) ([]string, error) {
-	stored := map[string]string{}
-	if len(old) > 0 {
-		if err := json.Unmarshal(old, &stored); err != nil {
-			return nil, plugboard.Internal(fmt.Errorf("decode stored config secrets: %w", err))
-		}
-	}
-	sent := map[string]string{}
-	if _, secrets, err := credentials.SplitAuthSchemeConfig(cfg); err == nil && secrets != nil {
-		_ = json.Unmarshal(secrets, &sent)
-	}
-	var kept []string
-	for k, v := range stored {
-		if v != "" && sent[k] == "" {
-			if prefix != "" {
-				k = prefix + "." + k
-			}
-			kept = append(kept, k)
-		}
-	}
-	slices.Sort(kept)
-	return kept, nil
 }
 
 // grantCredentialID returns the id of the grant credential an OAuth 2.0 config names (zero when
