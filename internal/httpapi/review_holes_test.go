@@ -3,6 +3,7 @@ package httpapi_test
 // Holes found in the trust rule review (branch review). Each test fails while the hole is open.
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,6 +20,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 )
 
 // mtlsPKI is a CA with a client certificate (the victim's stored credential) and a server
@@ -244,10 +251,27 @@ func TestReviewOrphanedGrantCredentialReattached(t *testing.T) {
 
 	// The direct move is refused, as it should be.
 	h.must(400, h.doAs(attacker, h.org, "PUT", path, pwConfig(evil.srv.URL+"/token", obj{"credentialId": victimGrant, "organisationId": h.org.String()})))
-	// 1. Move the token URL with a client of the attacker's own: no stored secret moves.
+	// 1. Move the token URL with a client of the attacker's own: no stored secret moves, and the
+	// grant credential it replaces goes.
 	h.must(201, h.doAs(attacker, h.org, "PUT", path, pwConfig(evil.srv.URL+"/token", obj{"clientId": "attacker", "clientSecret": "attacker-secret"})))
+	if _, err := h.store.GetCredential(context.Background(), h.org, ulid.MustParse(victimGrant)); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("the replaced grant credential is still stored: %v", err)
+	}
+	// A grant credential left behind before replacements deleted them (stored directly here, named
+	// as this config's) comes from nowhere: naming it again needs its secret.
+	orphan := &plugboard.Credential{ID: ulid.Make(), OrganisationID: h.org, CreatedAt: time.Now(), UpdatedAt: time.Now(),
+		Name: "grant client of system " + sys.ID + " config pw"}
+	if err := access.SealInto(h.keys, orphan, api.CredentialTypeOauth2Client, &api.CredentialData{Oauth2Client: &api.CredentialDataOAuth2Client{
+		ClientID: prov.ClientID, ClientSecret: victimSecret, TokenURL: prov.TokenURL}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CreateCredential(context.Background(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	r := h.must(400, h.doAs(attacker, h.org, "PUT", path, pwConfig(evil.srv.URL+"/token", obj{"credentialId": orphan.ID.String(), "organisationId": h.org.String()})))
+	assertField(t, r.Error(t), "oauth2.grant.password.clientSecret", "must be sent again")
 	// 2. Name the victim's grant credential again: the config's placement does not change.
-	r := h.doAs(attacker, h.org, "PUT", path, pwConfig(evil.srv.URL+"/token", obj{"credentialId": victimGrant, "organisationId": h.org.String()}))
+	r = h.doAs(attacker, h.org, "PUT", path, pwConfig(evil.srv.URL+"/token", obj{"credentialId": victimGrant, "organisationId": h.org.String()}))
 	if r.Status == 201 {
 		// 3. Any exchange now sends the victim's client secret to the attacker's token URL.
 		h.doAs(attacker, h.org, "POST", "/connections", obj{"connectionTemplateId": tpl, "connection": obj{"name": "x", "credentials": arr{obj{
