@@ -322,6 +322,69 @@ func (e EndpointParameterTransmission) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	ConnectionCreated          EventType = "connection.created"
+	ConnectionDeleted          EventType = "connection.deleted"
+	ConnectionUpdated          EventType = "connection.updated"
+	CredentialDeleted          EventType = "credential.deleted"
+	CredentialExpiring         EventType = "credential.expiring"
+	CredentialRefreshFailed    EventType = "credential.refresh_failed"
+	CredentialRefreshRecovered EventType = "credential.refresh_recovered"
+	EndUserCreated             EventType = "end_user.created"
+	EndUserDeleted             EventType = "end_user.deleted"
+	InboundReceived            EventType = "inbound.received"
+	SystemCreated              EventType = "system.created"
+	SystemDeleted              EventType = "system.deleted"
+	SystemUpdated              EventType = "system.updated"
+	TemplateCreated            EventType = "template.created"
+	TemplateDeleted            EventType = "template.deleted"
+	TemplateUpdated            EventType = "template.updated"
+	WebhookEndpointDisabled    EventType = "webhook_endpoint.disabled"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case ConnectionCreated:
+		return true
+	case ConnectionDeleted:
+		return true
+	case ConnectionUpdated:
+		return true
+	case CredentialDeleted:
+		return true
+	case CredentialExpiring:
+		return true
+	case CredentialRefreshFailed:
+		return true
+	case CredentialRefreshRecovered:
+		return true
+	case EndUserCreated:
+		return true
+	case EndUserDeleted:
+		return true
+	case InboundReceived:
+		return true
+	case SystemCreated:
+		return true
+	case SystemDeleted:
+		return true
+	case SystemUpdated:
+		return true
+	case TemplateCreated:
+		return true
+	case TemplateDeleted:
+		return true
+	case TemplateUpdated:
+		return true
+	case WebhookEndpointDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -1440,6 +1503,43 @@ type ErrorField struct {
 	Message string `json:"message"`
 }
 
+// Event Something that happened in an organisation. The same JSON is served by ListEvents and GetEvent and delivered to
+// webhook endpoints. It never holds a secret. Ids that do not concern the event are absent.
+type Event struct {
+	// Actor The id of the API key whose request made the change, or `system` for Plugboard's own work (expiry, refreshes, deliveries).
+	Actor              string `json:"actor"`
+	AuthSchemeConfigId string `json:"authSchemeConfigId,omitempty"`
+	ConnectionId       string `json:"connectionId,omitempty"`
+	CredentialId       string `json:"credentialId,omitempty"`
+
+	// Data Further public facts of the event, by type (see docs/events.md).
+	Data      *map[string]interface{} `json:"data,omitempty"`
+	EndUserId string                  `json:"endUserId,omitempty"`
+
+	// Id The event's id (a ULID; sorts by time). Webhook deliveries send it as `webhook-id`.
+	Id             string    `json:"id"`
+	OccurredAt     time.Time `json:"occurredAt"`
+	OrganisationId string    `json:"organisationId"`
+
+	// Reason Why, where the type has reasons (`credential.deleted`: `expired` or `deleted`).
+	Reason            string    `json:"reason,omitempty"`
+	SystemId          string    `json:"systemId,omitempty"`
+	TemplateId        string    `json:"templateId,omitempty"`
+	Type              EventType `json:"type"`
+	WebhookEndpointId string    `json:"webhookEndpointId,omitempty"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	Next       string  `json:"next,omitempty"`
+	Prev       string  `json:"prev,omitempty"`
+	TotalCount int     `json:"totalCount"`
+}
+
+// EventType defines model for EventType.
+type EventType string
+
 // File defines model for File.
 type File struct {
 	// Content The content of the file.
@@ -1869,6 +1969,9 @@ type ConnectionId = ulid.ULID
 // EnvId defines model for env_id.
 type EnvId = string
 
+// EventId defines model for event_id.
+type EventId = ulid.ULID
+
 // First defines model for first.
 type First = int
 
@@ -1903,6 +2006,28 @@ type ListConnectionsParams struct {
 // AccessConnectionJSONBody defines parameters for AccessConnection.
 type AccessConnectionJSONBody struct {
 	ForceRefresh *bool `json:"forceRefresh,omitempty"`
+}
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
+
+	// Type Only events of these types (repeat the parameter, or separate types with commas).
+	Type *[]string `form:"type,omitempty" json:"type,omitempty"`
+
+	// ConnectionId Only events about this connection.
+	ConnectionId *string `form:"connection_id,omitempty" json:"connection_id,omitempty"`
+
+	// EndUserId Only events about this end user.
+	EndUserId *string `form:"end_user_id,omitempty" json:"end_user_id,omitempty"`
+
+	// Since Only events that occurred at or after this time (RFC 3339).
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events that occurred before this time (RFC 3339).
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListProjectConnectionTemplatesParams defines parameters for ListProjectConnectionTemplates.
@@ -2241,6 +2366,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List the organisation's events, newest first.
+	//
+	// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+	// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+	// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+	// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+	// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+	//
+	// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEvent Get one event.
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+	GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProjects List projects for organisation
 	//
@@ -2896,6 +3037,42 @@ func (c *Client) LinkConnectionToEnvironmentWithBody(ctx context.Context, organi
 // Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 func (c *Client) LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLinkConnectionToEnvironmentRequest(c.Server, organisationId, connectionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List the organisation's events, newest first.
+//
+// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+//
+// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, organisationId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEvent Get one event.
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+func (c *Client) GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventRequest(c.Server, organisationId, eventId)
 	if err != nil {
 		return nil, err
 	}
@@ -4270,6 +4447,192 @@ func NewLinkConnectionToEnvironmentRequestWithBody(server string, organisationId
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, organisationId OrganisationId, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConnectionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connection_id", *params.ConnectionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndUserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end_user_id", *params.EndUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventRequest constructs an http.Request for the GetEvent method
+func NewGetEventRequest(server string, organisationId OrganisationId, eventId EventId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5950,6 +6313,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error)
 
+	// ListEventsWithResponse List the organisation's events, newest first.
+	//
+	// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+	// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+	// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+	// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+	// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsHTTPResponse, error)
+
+	// GetEventWithResponse Get one event.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+	GetEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*GetEventHTTPResponse, error)
+
 	// ListProjectsWithResponse List projects for organisation
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6900,6 +7283,102 @@ func (r LinkConnectionToEnvironmentHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LinkConnectionToEnvironmentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsHTTPResponse) GetJSON200() *EventPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListEventsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEventHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Event
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventHTTPResponse) GetJSON200() *Event {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetEventHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8407,6 +8886,38 @@ func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx contex
 	return ParseLinkConnectionToEnvironmentHTTPResponse(rsp)
 }
 
+// ListEventsWithResponse List the organisation's events, newest first.
+//
+// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsHTTPResponse, error) {
+	rsp, err := c.ListEvents(ctx, organisationId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsHTTPResponse(rsp)
+}
+
+// GetEventWithResponse Get one event.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*GetEventHTTPResponse, error) {
+	rsp, err := c.GetEvent(ctx, organisationId, eventId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventHTTPResponse(rsp)
+}
+
 // ListProjectsWithResponse List projects for organisation
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9398,6 +9909,72 @@ func ParseLinkConnectionToEnvironmentHTTPResponse(rsp *http.Response) (*LinkConn
 	return response, nil
 }
 
+// ParseListEventsHTTPResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsHTTPResponse(rsp *http.Response) (*ListEventsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventHTTPResponse parses an HTTP response from a GetEventWithResponse call
+func ParseGetEventHTTPResponse(rsp *http.Response) (*GetEventHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Event
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListProjectsHTTPResponse parses an HTTP response from a ListProjectsWithResponse call
 func ParseListProjectsHTTPResponse(rsp *http.Response) (*ListProjectsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10295,6 +10872,12 @@ type ServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
+	// ListEvents List the organisation's events, newest first.
+	// (GET /o/{organisation_id}/events)
+	ListEvents(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEventsParams)
+	// GetEvent Get one event.
+	// (GET /o/{organisation_id}/events/{event_id})
+	GetEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
@@ -10883,6 +11466,174 @@ func (siw *ServerInterfaceWrapper) LinkConnectionToEnvironment(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.LinkConnectionToEnvironment(w, r, organisationId, connectionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "connection_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connection_id", r.URL.Query(), &params.ConnectionId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "connection_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connection_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "end_user_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end_user_id", r.URL.Query(), &params.EndUserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "end_user_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "end_user_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEvents(w, r, organisationId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEvent operation middleware
+func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId EventId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", r.PathValue("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEvent(w, r, organisationId, eventId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -12146,6 +12897,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/api-keys", wrapper.CreateAPIKey)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.DeleteAPIKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.GetAPIKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events", wrapper.ListEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}", wrapper.GetEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
@@ -12658,6 +13411,86 @@ type LinkConnectionToEnvironmentdefaultJSONResponse struct {
 }
 
 func (response LinkConnectionToEnvironmentdefaultJSONResponse) VisitLinkConnectionToEnvironmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Params         ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventPage
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListEventsdefaultJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EventId        EventId        `json:"event_id"`
+}
+
+type GetEventResponseObject interface {
+	VisitGetEventResponse(w http.ResponseWriter) error
+}
+
+type GetEvent200JSONResponse Event
+
+func (response GetEvent200JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -13772,6 +14605,12 @@ type StrictServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(ctx context.Context, request LinkConnectionToEnvironmentRequestObject) (LinkConnectionToEnvironmentResponseObject, error)
+	// ListEvents List the organisation's events, newest first.
+	// (GET /o/{organisation_id}/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// GetEvent Get one event.
+	// (GET /o/{organisation_id}/events/{event_id})
+	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(ctx context.Context, request ListProjectsRequestObject) (ListProjectsResponseObject, error)
@@ -14284,6 +15123,60 @@ func (sh *strictHandler) LinkConnectionToEnvironment(w http.ResponseWriter, r *h
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(LinkConnectionToEnvironmentResponseObject); ok {
 		if err := validResponse.VisitLinkConnectionToEnvironmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEventsParams) {
+	var request ListEventsRequestObject
+
+	request.OrganisationId = organisationId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx, request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		if err := validResponse.VisitListEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEvent operation middleware
+func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId) {
+	var request GetEventRequestObject
+
+	request.OrganisationId = organisationId
+	request.EventId = eventId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvent(ctx, request.(GetEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventResponseObject); ok {
+		if err := validResponse.VisitGetEventResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -15092,309 +15985,325 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L15d+O2si/6VbB031vufleWhwznXGedP5xuJ/FODz62e+ftF2VZEAlZiElAmwDt1s7p7/4WqjCRBDV4",
-	"6CE7f3VbBEEMhZpQ9as/BpksF1IwodXg6I/Bgla0ZJpV8BedaVaZ/3AxOBr8s2bVcjAcCFqywZF9OByo",
-	"bM5Kalrp5cI8ULri4nrw4cNwMGUzWbG+HuzT1V1kUgiWaS7FFc99Twuq56GjZpvhoGL/rHnF8sGRrmoW",
-	"9z+TVUn14GhQF9Cy+b3h4P3utdy1vb7wvZ6+dI9se/P26N2r5u+7vFzISuMy6vngaHDN9byejjJZ7smb",
-	"Ql7vmff2bg8HH8zMmLiNp9RaHPt09eLMeKV0Xw/4MO4gZzNaF3pwdLjvp86FZtesgu5kdU0FV3T1ardb",
-	"PdZ6v436fZoVX1Tyd5bp/qlFDR5rVmfY5dNMSDFaZfM+ArBPV5OQWirNyv4lCc8fa0UuoMenWJAPbkjA",
-	"vY7PTn9mS6R7lVV8YQhrcDQ4FuT47JTcsCWRM6LnjMQUPSR3XM9lrQnXiiiWVUyPBkA7C1ZpzqDvrGJU",
-	"s/xYNyafU812NS9ZZwXMcX+/4BVT+EpzRD9UsiR6zhUxLxMpYFRmgFyRis1qxfIROZ4qJjS5m7PwPJdM",
-	"ESE1wd7NQDcbDe73Ntv2BBs2HBRU6XfKLWRzVX6JJ2oaElrrOROaZ2btCSWGHpnSQ6Il7BoXhJKSi1oz",
-	"8oxrXL1MVrlprUkplSZSZCy0WrAKuqciJ4pVt6x63lxoIUmtGJlTRaaMCd/f5iuNy/dH98GiYjP+vjvv",
-	"yzkjwLvJwSHJ5rSimRHIjlhv2BImbEZyLbhihGsyXY7I5dwQBKv4LSMzpKgmaROeD4mShN2yaunoX4pW",
-	"IzWnFVPm5fI798EdRXhuljMazlcHZhTffBuNa5Sav8rkAg9Ne3up9ttbUkPLI3IMfyktK5b7g4g9kGfa",
-	"L4zStNI7Ctfihi1huOTFq1NS0pz5F3d38dXnpOBKKztx+M3uuFZkUouKmeFmmuUTMwWuWamSW2Z/oFVF",
-	"l+bv+NX0Rprp3FGVnhLsBtdkLou8Mboh0XOpGKG5Id2CalYRLrKitpRnxzGVsmBUwEkKvPnXAZxloDtP",
-	"ZX4fWoMeRqzsN9+xnBqZZWaITPQFtIFD3WCDK3ha4/QqLReK3Mnqhovr7wjHJ7Na1xUbkVdspomszTl+",
-	"KFtzh20FqXFFZrL6jhzsHn7zDZkuNVNb0a3ZVUuRpkvB7qBb2MPvDJspGAU+w4aE0WxO5qzIyXQJrTNa",
-	"FFxcu8OyKaW19tdurR3hum0DyqRF8XY2OPr1j8H/VbHZ4Gjwv/aC5r9npeaeFZkfhu2NvkkJ0suIGykm",
-	"ckIVmRzXei4r/i9gJkfke0YrVpFxvb//VXbDlvAfNhmRU2DPZo/t0TAHMqPC/DJlRM3lnSD0mnKR2J3W",
-	"epjRdVfht2Fb8MNmWdmPcj5QhVasmA3td0EWG0kRfbu9uGf0mm2+sqb1qZjJxNp6IvD/2WiLVpMI9pVc",
-	"lO58sowp9ULKG544473y65YWNUsrlQlixdb9n39rCOfwUt4wkaa0YOTtKAKtyeFon1B4m2jz4tAoSxVT",
-	"c5YTPjOc1bBeOjUcV8uImTRniF34T2+jubV1skUlb3nOKnJNb5lRHgo+Y4ZZbc7CYCaX8Ou6pY0HHr+Y",
-	"XOU852bQtDgzNv4T7XPyy7WeXxjqZS+kmPHrtEbeakSwxZQpMpd3JKtYbjQ/WihzRGvDUZnRzHKzsbFe",
-	"iMeaErQyhoQKwt7TclEwMmWG9d7NWcXGggYrIHQIm2kY0Z2TGHNGc1btgWVFvHdkL4PDQsycCVcj8oOs",
-	"kCYPh8g8MpwFrgKhhZJjkUmhKReK5FRToupsbjim+QpsHXl3/mpIsoKbQZy+tBqKsT+G+H8rdKTTe0dj",
-	"cQlGw3IBxwM7pwQ3CGQNy8nEPJ6QuznP5iRnQmqm7F8zbkQTd/wOxxpWYyEXtdE98tFYmAm6deSo8NmO",
-	"uSITuuC7N2w5AQmOJ8H89jNbTuxH7nhRNPq0+yTGYtLee2RxEzug0Vh0Tyz0vZZVJvs1JDmlimfm8bZd",
-	"fO9f/DAcZGZAM6C6bft5Eb36YTiYlzTbtoufXh+/MO/+fqdRyG7bwd9+ubQvGsVJiq0n8ca882E4kOb8",
-	"HWz7NhyXA//+4b3ePwRNDQ7Jtu9f4FtekG76NnDYNvPTvWw3TYOba2RdAmQpHULc7zCcin6t+Q0yNzjN",
-	"bf5n2WLMBpGluHPuWDPohaYHy2zXK3NWX+BiI5UuOSuSsxkXVnRQYh25sjKjUiTi/EGspMWIGTg6wJAL",
-	"aa4LMx7zvtnGjTf8NKHU9LX0ozdfL2SGZrm1st3IrQkVJMFgOGCiLs0KOjcgbpIx8VC1+y2hbSTpq6Mb",
-	"NAbensfL8Bdhgk4LpsxCVyCqcq40F9c1V3NS1oXmRoCgcKwrmJkTRrViuN60ZGOh/FmzK592YDVHcvqS",
-	"cNjPGbfLZ8WwdQ6BRw+309ofmTGzhbfOUPY+m0XCzss2IisyQVa1m8mcTZ6je2RRTwsOKqdasIwoulRk",
-	"gqreEakLnk+GZFpr8ndWKVnxHWU/o/BsLArKhRXZ6BCgYulEuJyRg92D/f3Y7+JcCJM9GNLdnGumFjSD",
-	"s2o0woVuOAn6nHmo2fEcNuE1U4pep8zdv3fawHfAo2LGV7pfcRdpxcg1E6xCGe+0gTaZjQVXxH6e5SMC",
-	"egyqMtzoLUvPQKxGTWaM5VOa3ZjfTI+Gwnz/S/PdsQBXBqxbRepFjv9PfX40FlZ3amon/FqALcpnqAra",
-	"bx2fnSIVbmSh2XXqmGixl1Td8MWuXKBCvruQXMBNm65qlnTmxHuyiZj5PlZwHiJp1nJc/yUki0VBMzaX",
-	"hbGBrEIZOKk/00QxWNwJKGK75lBNwIFZMfQKEKnnrAKVOXAK4palyYxhBLDFm/DjF02l7UnXJvrWvVYn",
-	"UjAnoOy31sexN7cujWW5fHVB4slusDagUj62akKLa1lxPS/XS0Dz/WPXvCEG51TNzWH2nZn1MRIDOIBl",
-	"OO60m26I4teCgn8xkoxqTg8GQ/PP4Tff4n++OThMCsacXzOlT8Wi1mqzkWNbP2wwIRe00uC5p+Sny8sz",
-	"J6+BTWZSqLpELudYZmr85EKWTg1RYyFFsWy2902D2999Zyrz5RCJRYGT3XqRodG781dw6IisgCBnaAcC",
-	"txqLePmxAReWyZufuJktOFMNvxSWU7p9mtUCXDUttun2wQxrMBzUVZFc+7abnYlM5uZZZx9O7JOGxtdd",
-	"Q/ADQS9e2GRUGI4P1x8zMpmz95Mh8CP27dco6/H/dVVMmurVnL0fgAnJvv3a/6dvKtsr5khKH0stbxyT",
-	"TRXzYXSoWycl2qx7qO+wa+uUd2i0leZuZb2hf7cGRqOu9VTWIneHBfRVsx6JEzSXd+zWHAEg+VLC8S1L",
-	"OIuuPy6gu7Hw/T3jIzbCQ/kLm86lvCGXFb++ZpV6bj52yyo+Q9XTbIg7g+Hj5jQWhbzDTePiVt7g0bXd",
-	"NAUhsO8N2fwmBgm2ixiaET9NhhO7zjSxItrMffRI9khwUjy1sPZfIiWtbsCPBvRDtGHk7P2CZdr8+rdf",
-	"LoewAgxudc6K+noqaZXDXbLbuMbdArD/ye93encKH5hE1Dt0llzj3sS6HRMqUdN2OgoCcUgWdFlIihcp",
-	"zu1MCn7rAwrCV0cR1fztl0t7S7MJ7byxfqIn3QrzkXspTEIKNlm7anhCu4okzG2DNbCeq8dWlKw+UFn/",
-	"UOdouOcX3t3VbeJ3+HTr+I4X4d1Hj/TY1PQxAkfJusrY2zvBqsaZOBE5NF4nT327D8OBZ1SvmZ7LhMfg",
-	"LYr/HdQId4bwv4Od5L0MKxdhje4zGvDyO6Os5bmYORreMQuxAwTO7LsK1EW3ZOBMALXX3YiJa7KUNREM",
-	"xYRRi9Elu4v3CvHliWEOzqQONw/mV/yfDXgai9MZKdhME1Yu9NLoQ258M1oottP4ouuQFkVj4Hini6Mk",
-	"tXL6OQ6uMSzvAkK9ZlrJO2PfU0sAjMwKedfwBLnYh81JCya4/b61tKD4lHbOZJfi0jewluH4W8yNuc7h",
-	"45tn/l7QnTYGF4Qpo6evKfLqd+evdq2ObRVT68XCzQ2qAtWaZnMgnbGIZR97d/4q+IzAwwMhXDmvWKaR",
-	"1syT6PY35hBj4Qgv6HxweUngNt+patbZ9+4U/JMQLmX+tsGx+IZqnzC42RqL4zN4a3IquCFcrhhuS4gV",
-	"njjLwh6KnFCS89mMVUxoN5xZ25WR4ssbkHTYPLgEXr9xUbPuptntmkmjctrDOhYTulgUHL3Qe+937+7u",
-	"do1Y2a2rwr44ISUvGYx3aDfbroF34lGlSBjsWIQ48+6eIiPyPMT6bts6+QMXzlNcVaQVYU+P1tRC0nTW",
-	"L3ofrVHVJFAurLls7RLoCOk8WkkcfpDPFV8jnuMxbTFRS9UXPcFML+PHbqrOtWsvnJsWpN0DPEfuzDTO",
-	"LHjtBGjLEJXnDLjg5a0Vm9UFmckqPHXfsQfDqN8LlvEZz4zkGYswHi29e4FksjIrXyxbjoa1LoXrigp9",
-	"vyvHH+HVD8NBqQv1oqVxNZf39eWri1ivcitcC/5PwwfcZYU3/EJjd5DctT6cRXtBEfkFrUDnt+b/xtjQ",
-	"0h88qsD/5PouL19dRFE0XbtYGBGPfM850mn0wjA4gDKqgItNzBKcwJ1PPiFcjQUEhocoAMMvgXJmXBjL",
-	"hFClZMbhcmCVtxRtGHED56Y050iWVOPVwIqTb89Ke9ndZtmRpvfJPkS2OCvotQ+Z0KwqnQUM1kSDrJ1g",
-	"M2rX61rXtCCXry7G4plZ7+f93ok+hpc6JmOx4pzM+bUZVMFuWQHHlmV1xfVylboULZRblM15yuImS/il",
-	"zn5+cUJ0XQkja8lZJeWM/MyW9pTnjJy8z+ZUXDPy7OLwm2+fo+sRXCAcBf0NW+iGSQ2xvUFiGx1wRxGl",
-	"qWajh2iCjmEnmf+5exh4v2t/VVecVOyaK81cNG8z7MtMFpyo7poRwmAV00PrOoKDCWeMCsK9FuFFm9kY",
-	"Y7cKtu4KLxrnFlPvi2pNSwCj0CPTawqDljAjql4YW1DhnqIQcAIjcmBlcymVc0l2wpm8ygWWujMWXsQM",
-	"a9MrOBwzzCnF/BuWgGnaZx5ephviJW/wh1m2jLYTuZZmIYU91sEZeP7DC/If3/yfA9zj50e9bh/yDDu8",
-	"wg6v4JJs2FBSMVbck11ZK23vfp8TiQzK6BbtnhZS6eejyGclwKt5XTNlTC9zzqolXKAK5MGekYMb5Qh9",
-	"YXfA7yq2KOiSGKuuYLuG+xllEC3MSmpg8TYcE5ei4RNMzNCYU53Rdp2EWxp8yTMO+9qr3MWUDVQMoQmS",
-	"cKVqBkIsijndWpFz3+7GELnhRrH6TfXNqS338KzbU7zOt26b9XvXzbluutfD3X3QPAwb9LwDZJzh3V3R",
-	"1Qh29OqNPUct9cUPdkc13XmjrhJpY0nGYmIpKvI1TAgsInHmijvEoNLbE2U1Vz86IGr754UdnUad3hop",
-	"rpulU5iGsV4AAZHpLcFeX8TjMyMbCy6UZrTloryHx+BHp+m27P6Y8Rj5/ABl+LjT1wd3lqOJPeADnUWC",
-	"/Cmq1J2s8gf0e+a62DoKsNPVw8ICVy7m2ouaVW8HCwLIftdbVc3QClRcwNyPe7iCSKfoxIDV8JO9ZDXa",
-	"fUkFhP+gbmfNed46oqBUK+tZUEemj13SMIzMAWsmAIPTE/JDIAAacjcivmQ+gektbobeY0GIYkJxzW8Z",
-	"4QJZsxmEFWhGu9pNtzAK2gJCkty1TE41nVJl5r1L3hoheMcVG5KptFwwGpLr370DM3D9ofvzbxdv35DX",
-	"rLpm5IzqbI5ZKGbItb1wB/esPacEk2HMi7YbGMaxWNprjQWrylpHkqpiyqgHkAj59f4++Z7m5DyOEWxd",
-	"OcC5SlmueOKCxRo4Ob4DGYHOeg0ywAyYRsuP/i6zMGhkjsWiYoqJyJmHbj6BgXCavdfr7Ts3uMBmwp1I",
-	"ahqWZfdPxXq9/TTSU4AVxi0Zi5wro/8059ETq5itdBI8noNgtTzt9wxMHCudRH72L+/uKE5jTS10i7+s",
-	"W+q4OSq+8s6uc5ivy8GwDs/g6bVUEWstre8rLjJGlCyZ88Dgqhj9qZLlWISIUYgxzUjBpxWtltvvz9NC",
-	"K2wR2Oj0mK6Q2VKheZHSLlzvXaVvy97PItViY9HrXtpO4kaHbyz+jeSs7XSvKW9Np08scr90EUraEnQs",
-	"vkgRStoSFOcBkflupiFZbM5EM6S7wYL/Err/XkKXJGXuWDxY6JI/scz19vJ2stClIjvPXddxkLL1I/N8",
-	"kzC/wHyeNLDMcjEX4Be7uQypcY/T4YQzoGOhbN1RhhTBnfOMkjsbz6n4NQjEkKhLmMiqJaZD3bDlc+B7",
-	"6GcFxyLyu07waRyS56NJVuyT25aWY3O5sJFzvScsdGFTlaH5DZvS6S7c6yGRax8QMCSKsbEw+++CI8zy",
-	"LKRSfFq4wCTVDJIWGEtnk6cGNuUWMj0GPuPTJr5CDquNjRw002p9cqnP8kxRU7gjSDB6/6yRUBAHH7nN",
-	"lnewlZ57YNp1CFsgt7TikN82Fskwh6xWWpb8X6x1Qwi6hOH9PKsLWjUvYTsahdFj0l7rOSP2oQ/pDLOD",
-	"exazlflS0JJnaFgbUrtlVeXivUBJenf+ylFDNJTWvaOZIxM2k29OMUqGV3AIuFCaGkYKoa2KVbc8swKe",
-	"ou3jor60JBzDcaIMcqNmwugMC17RtZrLBZ8tnZbHK1JXoJFO5lov1NHeXrm0bQyPnFgMpIyKsejO2rzb",
-	"mTVE86R7w90HjdBe4bgrLQAZcgp4XRUYLocXfBA0R8GZjqFz7hBx3U4z2/rqADZ/q+u+MNFLVi6MLnW6",
-	"1l/qW760alRAOuvoUPjISXWIOG5e2kHmhe1jcwyMbHOvcfhUyz3MRP5OsSqlk5zYR6CO2MB1d2rCiqkj",
-	"F8xoj1KTcKaskOLaGGKjLTUD//knAFTrS4tdp+HGbMDnYDrxEGLngLoEPASLRCpNnvEZGi1F8XwsUG3a",
-	"ndHM8NLjs1MV3aEZtdcswsSwxEyWUy6c5WVtu1h1m/B8QhrXIJ8cr259Sg4k3aRWFSJtaqUx1Ab2IQpt",
-	"a8ueNCQVIiemt9h+0yUtSCO4XHACBM4zccsrKUom9LYU+1SQjZszMmvTp9jQO/doHRsCDEHnSN+QF61A",
-	"Vmu6lwKfjAebuvsJo0Lko1U6C7YwE0NEGkkWNbArD37oHI0NeKTjs9MhqDWAAVMpVG8tuta1eaGS9bWP",
-	"XXm/BKsbYehQz1JHDmpA2TDvxjfUkb0DRzA9COKguRH1m6sz36M0w8mxigU5ey2PunNymsuQsAJAD12Q",
-	"zU4avw2TjLYA1opRsFJJiP0oUCfukZ2LhbcDqEI8loo51bkBhWcsiZKDLwfSitwNfAgLe35EqLpBIDSC",
-	"gMkQlNFGqdSQdmnHuLmgxYCTViD4WWP/upmxjbn/hD1gUqEekukSWGASOG1DoJcOHtiHoc0hu/8w/7uZ",
-	"Kaksg1w13tbRd3QcFm3oM9scra0+7gFFse+4Y4umodJQVZHL3O+QNdR/Z/N09H9rRixlnbQd4netqMEL",
-	"StsRGEKjsTgOsFu8kTpoj6zvjCvi1G+rfEc5X0ZmgKJhhpMwLZayRqvBvursMjMPTZJq/Yic3LJqiecF",
-	"MMxtHsxiFyMoc1mas9bW1cnpLMo6gyxQrpTLDBBj4b7WyLXdWsX/fnsV/4G6sqXKhyg3m6YOx0Nde1Rs",
-	"yzXHxflvGh5ZGnts3RVBB2FOS3vQfNJ49FYLZA74r9Ktie+opsLWjbBp495t49NqGkJr9za0/Fzgnbu6",
-	"06abrjbbdbW1SweOscMhAsCYkBlXOcaL7j/AbsUgMYcwEzvwGmnaIkJJ8I1tZ3GA3FggQFJ/2gNcclnv",
-	"iGJKId93OXoRdBVeLPgkoxQe1EZqT/LM3Re6pmc3g+D7tEP6RJCtkXvyAbCtfcfBDNOfA0oW5k85i20f",
-	"VZclrXgD5zh1/pzjJx0sGLOmDRBRWjBRpgcnOzPbICBG9QN5NnAcIgdljuzbpmZ4Dh5pS1G+YQwbP/RX",
-	"qVZkxOzADswc/xDJEb1u+i0hBNyGuhv96G7OitJwmZL+LiuufVkBo3RbH7sPhrfx0nYNPKgPAF6z92ax",
-	"Mqo82ELMn8yQXcLtNLAiLogyh15kbOgxRcvLVxdOY6nwUjzMMrUVphm4KGmmFSn4jRnqP2tW+zDwJgN0",
-	"SW5bMJqUeGvbWH3uyu28a97N8endFqhMpu0TdDhGzzycO9SGcZNIOzDDY+/ci95B8rNL+CBPZfSdT7eK",
-	"vAdc3xogpy9Hn9w3uPlk0lr2ZUu7dpsXtIcui4uhkCsG3CrDs5nJnI36QAxMt98He3Fzh5cl5kC63f6G",
-	"CVGxWulD790qfQ9bhFws1Lkc2omW1qWHSM8IN/nXDdtfN2wf64btEa6qPuWtwnpLfejPS/Ikr7LU/bPv",
-	"IWE48kEBZrlLE4q+Bo7oZngV4GzFUfFBb4RaNTmhWSWVGotmX/ANlTr/OdV0c3v6pWltZHJVySqh+Z7A",
-	"7011F9vakcosq6vK531qwzQxjk16DNQ2QBOJ0Eld6LxPEXAoC7w02pj17gcwV6hWJKQOH3Y+EAdX4q4C",
-	"qDJ/RnnNXI1jr4oDaSWyMh2OyLE7c6CyES5y0KrtEFo+FPf2Vrn5m5+8jRzyDvA+uhfC4NOuo6eRZE5y",
-	"VjCApj15j1eeDoERgj5UPcXyBBBzBm0B/vgWgH3NcnOH5EYVBryO7YDz8WAIfWjEcLMbAzgGZpEx9AXE",
-	"O6BJaFYB3gKAZgD9P3Nqfi12Lfqwoabf5TR4E4plF/ULxsVKyguPxHMnUIKZjxs5wPXzFs/coIrY9rfN",
-	"DSCyL+1St4mi1l6Sp4yHtOwkERD5WcUmbphMF4afzJ2DSbRWc7UAemnZekfZ26zWQ7OjRqWHKRe0Wm7Z",
-	"Ab6zXZ2IZhetKhEbV3po9rJ1nYfm69tVeWi+26rxcOBr7Gzbhb8HxCtEjEm/R0fuzdDTBpmvyX5sliv2",
-	"crZhKmqqpzgHFXu77yqF21J76Lfq4iIohGvOWANcvE/jazRsanTGMAGOCtg1LmvGnf1+P2ADSYiNRRRB",
-	"b4/8MsZkopnPHKiYriuBtjElFVMLKRRLqYaL3swfn95jWbYf+GrnZTToX9aPbSyag+uIF7d2iTAYt6q8",
-	"tcqbjm+tbeC/3QrutlHLbgB7ZysCzZM8ch0ZQStIGmpg7mqJ4dqYaITgZY3SSsi2yYwXTBkVthmZrVDJ",
-	"HgtMT3ko5UAv3yMqdKqKQm0DsxEvmrRA15q5VbHSZmbkEh5AVc2ZeRN21GrntZ7t/qczg8dCAk5xt3G0",
-	"HH6JaAM8iunMQtZAOI+HEwfYu065BEOsuFZJYm1RT7w+EdVYElhLKi3c/lX0EgNJNRhP9GAY/+FLwL44",
-	"ftZAocJUB718nsz8oomBHLvjF/dz7PrpgD5Xt8YYC02Vu2lOhzStXINmsQGgougnRG6xNI7w3+3AseQ3",
-	"k5Uff8Y6mnDXnhnJQsXSlrUMkSXh4+tZSzPmHzMGMhrTyZpSBn0qzxpSCaDPGPwGUXYxPA7LwQwrAc2U",
-	"/O2Xy3A37O5ayQRD5iZuSQCg3C3FTxf/TwBpBi5EydnJ68axM+3OG+2+I658cZMZ0TwRZxAXWHD5Fz9d",
-	"YIWDny6++s+v4d9vDg4Hw8G5/f3c/n5+0VcAoZHng1FeZz0Vi4/7miIWUghbs1fZKyCvvyOT7y1INkwZ",
-	"vA2jByA9Wi9BCu/8xD0KsFcWNVvO7PU/VpUEPvmjJLlLs3Xcc3L49RyLBRyUX+2ryUMGah3a/TFuWHO9",
-	"rZSgFxypF7MRKS8VhIlyYXGiEKiITDjV6HOdsPeLCXrQWBNyrXtFvAW2WE8GaTN31GVM3bDliJwn6XtN",
-	"1cuo9kCUFLQRnHnCtOldbwA6Hq5kHwBU7kWMkKh+gPetlUO9lXZ76qHixmJRgzOHttHQtQT3H4PrPoBp",
-	"VFxp8wdsyoxmzPpFwcXaNLZb5ezUZjjoSduuY2+DDdNfTBUe/92i/iVbAL7f+pupZkfD+LuujzbU8sGm",
-	"s/LD78NKDki7m919t4qv3t/pqXsXFp70YsOnsMYGzZc6q+ULy26wZJFJvurAxG2buplDHrOPosCH+Ogw",
-	"Do7qJBKbRc2gDnXuynJvWZFbTjH5JAUHBgxxNeqRjfaYxJny64xOox1vajukCKsPwnkLyO3HQ2GG+SsW",
-	"B1BDOEhA8sarHZkvx8KVd/d5pLbK7SZI0oYmmNC7uqfy3xYXc9sBMxxGefybWswfA2XhsIUu+TBvw2qi",
-	"7PCUsgmkuyHCMRWhWIGPS4AxC1uNI4hGGzxuEwThlhcKDbSsl+iNRikjUBtKeoNYxa2UGAeoeA/A4M3J",
-	"rIwgdNfjCtsQnw3whd2uBxDB0oMLt0PScGczWZa1gN/EdQtn+NBjhUJYGEah5ogpOmnvsqvZ7O6VIa8D",
-	"nQr2J1tqkeWBs2KMZ4yD30Bwb2E/IxZ15OSwgbdoKsypyAPa9FhAWrqDsG5QW19x6XphtHR6a1bCogf7",
-	"Io73hg1ej51L09jpcZiOQ08HyjVyDEi3hSnqA0XA2eUFIJ+NRfv+kiuHEGfLUFGyFvTS2JvrJB4isoTx",
-	"2gllsozKzE16vdBxjaMnuv/9C8X3LxTfR0PxfSQMX690tOR9NI1U/ReLLbuxrp1EBe1rGUdMM4fBbubf",
-	"IFpwE0NATkurBlAjrmwkhQdjb5RCdpBll52E8WY5gbgubyPXMQoX83WC1mORknOmK85u8YUmX7RYXkbZ",
-	"gah49JNIw0GXizB8jczKqqxqThc25G4Va8Pd+UuR/0iKfJraLWXDUe9ScrNoiSP7PEXhPbrvg4oEoGM9",
-	"x8KjwHHg0zHT9sWuDJeuWCarPC4pAB6M72x9W35rDFmnf5UAY/c05QF08m7hQke3CtDGYrr5dEtzDOg1",
-	"iIs4udwqn53qXX3XAAgnlfbeIKPsgYpcebO+Eavswjf231UDhzi3peoI1KpzYZcxWxuLuOIPuhD+urP+",
-	"nO6sA2Ftfmkdx1psRFmXeOlhDgkvacU799fIPiKnlWNTtsi9hIhOX0wqD0j9Y3EcqTlmwSxjg1huvDr+",
-	"CWvXOrSvJgynkFDbVJrxIHRL4aPBUYyDS/uWA9bXWDh77/jsFAQHiAO0DSbt+lhm0CCtETsU4Apmvg5U",
-	"S6aFXC5rBSO8PiZCevtpUclyYaEvK7Yb6gN2NT5jcwboLmu+WIkGcZoWrh9rkmgJ8JMW/zSYrnFypkp0",
-	"qKVF5piz5c4tI7SoGM2Xbr4uHb6rKMA+9RDRcXjY8gU1NLOkbrBB6AxXRrQ3yKB7z9i4/H+YAN8UOcPH",
-	"6FId6/GNKRt2hP2BI8OQrw+KDq0vQ2MMU4DVqYXmBaC6Hnh+ipPPGL9l0ZRjCDg3FiSIcInZyL0xR5fl",
-	"UXEMn5g7sU9RdRyR05wFbKUGYWN7JW3B4aqSgslakRnlRW2oD3d6LOitNE03DtTdpjBSGGtK6QlPW3TZ",
-	"MBHThIl2lzld8Y4q5+to0GOILOknyGBt0OAhQX+Q0bl0bPb44XXoCbww2gOnGJrCfBzD3HBTuLgei7ZV",
-	"ZH13knkWyiGPNWWK+CRya2QYAecq2NGC66WP8KfZnLNbNLKwL0oUXPP5vG8AcPZSCxJCLZ5uwJvoXqnd",
-	"13O1lpdvVXQPli4AV4ITZHA08Ne1CfPeAVrCuVuicRbvgHd/oZI9IraiIXDmse16PCAWo0wx/RBe1lIu",
-	"fJmexrlJqhcb3qVd+MDNVWrFRSNmDLCW8ZcAtOwRgQqFP3Si54yK4SCe7CGE10PlrgdFwq2MgXt3+YMP",
-	"WFsb+rZxPBrZOhwt3qsLRwortigNutp83kw5cSTbnFjC899Jn9lRZGIWoGUoQJa6Wa8RorsLKdgRefOQ",
-	"eAPTDa7SEdgozZ6axBVyzCMsCll5ywI6w0DDdGc2CLHdWRwPNWxc/cjKIrXPeIGY8AFKNv2JtM3WKk8F",
-	"nbQuUqB359cCj1zyA6J7Y2i+1EX8Nt9xilv/h2TO0vPQrFzIyqzW9g6O2L0Vf80tx+qJpVfQ3eP4y71H",
-	"mT8McfVwUPJa02i7/g9W9XywvueD/p77R45FznU9P3A+VFdRebo0q+lYXR3XOLeRZZot4BvREUhTx9nJ",
-	"ax9EnMWBrSGYtT0juHTDPevMynwzwDAfASQ09mMjyoD52tRLCIQECCxQCCAkEu4y3A3sM8ViXtYItXye",
-	"RIr2knjqAoITiNH2VMaw0PFeRO3QTdQi+vCLa96MO41gqB9wYfGSLQq5LBncNUmV0cKK9KaULOn7cwYG",
-	"q0onopf0PS/rkoi6nGJCWGXbezhHs7vuJtaXHo1xPlF4OhxXVyuE5ZDsaIcWmIi9qXYRvC3AULseAInO",
-	"qnSiSJj7xYJlSSCZeEVWxUyll3EbWyYsbnvo5ik679aGbp37hhDhCHn4x1kma6HfWJ9WMoKNZ6dnieRI",
-	"G94giRmlz1j3G9MF8pAeORd7JadnYYPes6wGtrGQsiCKFYjAZ69o4v1L3XyndxCxDf7uoM4hSjAR6Z5u",
-	"57gfFF3BJfSjtTi0O8rjJ3g89cbwunGng6PB70qK0Tm9e82UotdsCzqwaMtdWrwXsjV65LbGtG5OxjQZ",
-	"XZp2H4YDWwblTdJB+jI8bEfWzOuSil2jFwOiGIhrt9S2kMos1PWJr515Bzuhx2xkNvU5CUHjnvkwqih5",
-	"NR6HUe+8putpM07stNaH9rjT6BYZiykLBjMNHuIdZVQOKTodhbLL5+yaVnlh7HWrfVuF096hQN9dvIQ4",
-	"L3Z91FBYgvW50LauSN8ijchrqXQEl202Dg++t3KmENINaNghrAqL5ii7rLwiYc8+B8jsx6sjc9naa0MC",
-	"4HxtuCnuD3X0eZRruSfQtedK94C47mVNqXzsiCM0OVdnA7dBxLYsug8f9zyE9WGf1kt/InICrL2D77EN",
-	"S13LSB/k+b4nA7VMa+3nE5yotW3REFYs/aMhIwI32jgu3snmdbCI2GsSFjE1I9iGteH7EZThRoM9cyET",
-	"Pfh126T62J4uKyoU4Ahj6RpnEx2/u/zp6uLyH69Orsx/356f/n/Hl6dv31z9dHL88uR8MIxb/PD2/HXz",
-	"l/9+d3L+j2RSV50KZojAqtzF17CBkOhQvnIHYs4FyeqqWJJpRTOm1t/C9oAHnYhbxOhLgWS3tLVGjZ+N",
-	"YZYsdMLD66CsOsqXoItbmJhQisFXDjHc5G5ufZdRqJN3XjtlEiEbQx1Adys0xMvQ6FVnsznrj6KjDiyE",
-	"NvjZupiLxNLEK9a3c862COjGLS7csQU3M/egddI26UA7fnJAVw+ZmrjtEOy9TpqHi4rdboC8tykU7CXi",
-	"CHVxYLkA0nAXO7ZdGgUWQKxSp25V7BUlJc3mXLAgPQH4qh9/MGea8iJxW7Q58wRleAsRYwb0g3nnAQy7",
-	"tFZnN8AfHyQVCVwK++po09gn96nf+jYJ55JGIYNn/gKCuusR0JHnFjLPtOsmEc/SvWKHCRSkvp5tlImt",
-	"rWjIUM8RfUBgHDm8OCRcZEWdww2n2YuxYJjKaDOtUG/Fj3kDiHtjzjw+ImMc9cEI/jn8df83/N9X40FP",
-	"OssG2wiMO9654FjzhXzhK+t3FNd09Zb+wIu0sNPJbLpLlAKQ5+l3okifNfNgM7DRni4607H9Df34+mak",
-	"ulOauZ+7Q0F8jig7JI6igEjbTTGGYTUTrLigU1b0fB2frfw8eWXbVMwViKSK3LDlLl64Liiv1Ggs3orC",
-	"eVR240szG2NbFPKO5WtdXSVd/Ipv//aw62lccj/71Gb9xGiBOD7N3TKaRK1ilVTeJBTK9n04vpX60Kng",
-	"mtOCK4bXKkGEWusu4TxZ90qIavRQsNy/EwIxDxrx5UkkjwaGZUsz+BwqKaTcI58R3ts9kdvkgglWva34",
-	"NU9EG72NnpJnNIqcdnbcc3/XBo2GFtT8aG9vLpX+9chM4LehY3IAjI8VhRfMRvfOCnm3o8gdF7m8G5Ff",
-	"uJ7LWkN4g64r8a4q0HOa0aKY0uwGO1lIpRWGQQ/xLvAqlGjAv29tXjq4qLB3nC3GVHKHZSvt5QzOAGtf",
-	"26w7KhzHsE/Js7NX7378/u3x+cur85PLd+dvrt6dv7p6e3764+mbiyHxYgpQZbBc7XMbQU6hWNQwLATO",
-	"AQbjYHbj99yAwOUDiMLK7KyD8aWLxcj+bgii97bMkV+80dvc4NhNSLmE4FFcPczTx44ie3gruOf3TTFh",
-	"8TGmlbxTrBoil99sE6mySRkhayIQC9dNElFzBIkO9IZrredYlq9BDuuj+O087ysDIta2LVvGAJ8uR6z7",
-	"kLPNdkCwHWYeBM8kemNXzTOVS9XnNGiN+XB7UXJ4X1FyuFaUfIYJQCFIup0EZFGAMylmBc98oq4rYDG2",
-	"6dpR5z5PdxmDsUPhOotrDLHckijpMrAUXDmJYHtg6OaaJCQfbWaIKnX+MIYg4k1TWv3XlP5rXO/vH347",
-	"k/K/Mqr/78P9qZw+5DLfL16SDR37p31ZiOiZD/FpcDJsQKxwFYNk2CN09MRpI9tCmMdjGmyPg4A07gN7",
-	"fJSlD+NFJ/WyE3GPdDcWoRefcr4dTsJaZWxrvOFO5F0zaVrLsYhO+wrQflgBZBA+YdjmuYa6j3YvUfUZ",
-	"w5k2r2+Qg/YZapkPAi+WXfBi3Y5kGouW5dVdcCYUhkbYGMlmJFQDDzJsI8RJ+kIZvh7YCjjldsL6l69g",
-	"51zRacHezmYFF6yv2uzLRCsUShFKhRVAcfCKYfT4Kt5eiayooV6Zkx5KU5EbhX0ise8rJPmJrRprL92b",
-	"gedh+52sUcywfc1AVR0Ln22kJSnpDQTRZAWjVSCQ47NT5Lm0uKNLZZ1NNlkpOZaxmC5dfMQQbtrthO0M",
-	"PZ67LTnjA/8DBpcN0YEZK5fGESUxmQ5tvcFQiyOrlZalXQ+qjICDtXCTfCBixZdhYXU198O9lMUFnBQi",
-	"TSED9S/T6v6mFebRJRJG4XdwMVaysBYTm9NbDpVWZy09wUNXeOEHpI4JZUHVsUqN10Pfnb+KqiL6sB/H",
-	"xGeyylhsPbhUPx/EbvZDjgUGvLlSNxSj8kC/xDi7YZRgJQW4O8cQbzoeDMl4UMhrLvC/NqUF/8Bur2x/",
-	"44FPobRszbqBUYjkPNOhAgatplxDyDausPeEx4UaAc5GziCGAf2DY0HzqIrjrNZ1xUbkQpb+TaMjF0oi",
-	"4fpqbs6/2KwGOfQ8MwfGZvrc+d87RC3LqSyGhI/YiEzsnP93c7oTt36N+0ckY8NX80Z+jV/CWkCw1aRt",
-	"/0wa6dRjMaEL0yktrnCBJkGnJ8/0nIobNSQ/SnldsBbuyPOACEQsIFBIWfH82MW4AdoUVvl9ivx+ZWMz",
-	"o1S/ylZcB6XQkkMBkIxe+4gt41Kx4pYp8sxGhu0o8uLVqX0DuJfhCEd7eweH/zHaH+2PDo6+PTz49j+R",
-	"QXr++NyG+EI039DprjN+vRPO4Dss6WSOly2eHnNcw5LaXPdpwAXu789JjbHXp9MSEwnjcUikyEBxmFNF",
-	"sjnLbmyFe3jls/XtbJfIF9h0J6UvtttsshDDwmneKAE28M6e6pQiCXDHkT44bKteSjYUL6cbjUW/Oui4",
-	"hztaUjAVWKchiyfBkur3mbUcAJE1va1nKnjTNndN2RTlBiDFCidb7FFwFq1uea9WQOoEkI7Py9/3qufy",
-	"zl7K2TiEhSH51pVcI0+iCbkQBHXJNEXY3qnTTDHifzQWP7OlLa+mtNHM0UFGCqaNvILkGCpQ1XOxUvhM",
-	"DW3ahsJ6s7UwEjyTFcS6/x2Fth0YFckw7Ee+GxwOXnFxE6griqVJLG1f0xVVGAsubnpqMKI07uYj9EV4",
-	"3S9Ga5O4piR9cXGD4USJGKZQpLWTyNEuxml5lrUQo1K9Lt1BVjZCazQWNn2i0YGvhOy1aUhYsZjjVW39",
-	"GF73c/FlhqTitGcAru7LeN7eiFxTi/aym7ECpBCtxRdbeDYdPvGTvCNLWTsHtwM4XRoTyc7YZypfvPw5",
-	"GZyB7U7T/kw5a66ekYtxQEI7M2ublf3UNZHT9Sb9crTJLXVgX28UjeXCd+wZxKjvgHAWZCaWMCTKGFsx",
-	"DAXKA7BaFhXLGEQrNQrst+MdNeUJUfkSY96idP2AIpP8no8Z8zayWUCRsziJGQoPWtWIlEakrewrTrV2",
-	"CmJUMRLrVT4RUKcytjPXa+un2e27cM2hXvH7VBQUe99CDzft3LHZOOIOOo+Gt4LWLqIpuIgYs96D4eCO",
-	"VgKPGSxiMuwaVTtQ0hNuuPCQVGxRMYVFJF2peNSOG27YAMs6XcZ50u1rozaBRp/tUqn/i+CTqcUw8No5",
-	"xjfOKs5EXiwJpnTJQl4vXQaX2QWHZdI4cZikdMspoWTOigXRUhopBjKRl7yg1cMwhrar4ej9rd3EtNaV",
-	"lrOZuAqACQCH6QQ3lHHdJM4aRpgiMR+W3NE+0hHE23j5UoHG20Cvalq8kLXQqSTaTkkB3zg9y2b2RGey",
-	"hcRVj4/Yq7cvMO/h9Mc3b89PBsPwy/dvX/4j/ttnRvhfMAsi+uHkzcuzt6dvLruvXZ0dnx+/Prk8OU8e",
-	"31LmfAaZql0S+8Vidgc3lj2j+JLD8onzeKI6//6tdK7Sz8zdxcdCI3wK5JdilU47uNzmrB9zjBjCA9xx",
-	"csyaVtdMpwf81tUEb2RRRd8JSKSJj2xNoLXhzY0wxXcXxz+eXL178/Obt7+8GQzt35cnr8+uXpyfvDx5",
-	"c3l6/CqmBNvg7c8nb67OT/773cnFZXi8NuLRE60fS/S8QTjtvU6eEVTv0jq2fdgUEZhjAXdwteDa5bIa",
-	"TdSYPIAeDUaw9cQoMpU2uDUgUJEgi8kzCBp9jratzUq3SbqnGu8xlMvFndLsZmr96vYiS1ZkUTF3cxeD",
-	"XHFmTGGHg4GXl/8KdY4xj2VocxfRaC6pMAocJMUCEAmugOoJ4Qxpk5sVL4ba2EL7eOV1gcWAAJD3psev",
-	"TG5Jv9U0rlIuDldOPGrVzqdvKW0rE2Dwjdj0TwRL8x4jr3vN3x7J5xDC4Nw5G67Fa9c80iG6xhrTRtBv",
-	"ur4Xrnk7nXcTukxd9VsjqUErffm1LbqOBh+tzQrm05eE23jcdgNNZY5V7DzSN2bongXCaB7X1WR/EpM7",
-	"4Oy38SwinpEI149vRAx/it0TprucTBaVzGtbqII30ByeoE69Rek4k7JYn4zRAvUI+KiG06Mm6ifqgFQt",
-	"AqALMCqoXnH98OjadHT876sCdxlTKifG6o2rM4rbeYkfhvcRDrjcLP87q9QGOad2Aq71k+x6Go7nHvlz",
-	"vYk4lnMUS+Kmb3NzehCB7p+Ts/lwt5dGD3COPYlECslHq5bJ3nKsEkOIz2zvT5OgQ3ViY9+iglbVQnBx",
-	"/T+qVgvwJf0PuCv+J6/oLF1t9jFFlx1cv9AKcxu6k76CUbyOhHxSTLkGUBgzXPG0FJaOWDJqNTeE8xNX",
-	"WmJl6o2I/MK9+JA7yL7ZXkTqR3K2rgHOtqG2r50y1pt5IXP2AqSHOq61LKnGmJyI0iILMJtTfQF5cKfi",
-	"5feJwOLG8yiW0Joiua117Opdmf6c266RZWfjYczeTaliY1FRWyCLQhXZN8eXF03IV7z7eGYePE+DXg0H",
-	"i4LCWTDDjPh7C60UHxBNr8Ma2hdxwDNGdV0lpYfG2/TXMrv5hev58WnKh9lqsn6Z4huAqC7Y8SmEQsrs",
-	"xq2X/XxD74Gy4HUnvDnGhLOISl67ONWNaB9fmCV+J7q/2hhizFFtXZbJ6u9/WbtPYO1+bobmU2oAn5M9",
-	"2ivNH1O89knVxqavkKeILNUrX/Bxr9EXSjr1G3yPYJY/1Bh5gB2/gotFAuTBZ3TlBc0lIPiFSxqHjXCL",
-	"A3jY9cn2Z8x99guCmOtDAfi5FTUkZzYeRz1tQE4/OIOay0rHPvRon9Hoh2cunr0NZBi5CB5EFb4a1KrD",
-	"Yg8AlIhaawM0mdUKjqSMROplSPA08CMbJ+cZUmEjkGhRBDHaLZtkn2wOANbUW9aBlvn+U9N0sLLn+IIX",
-	"yy0esqiTsqNkpbVOujKi91OJ/gtecr0xBG5jrHaycIFzr/dTQw1mVDfC1T3yZcj8D1CNq8++sWYFRtqs",
-	"rAFsG75ESWE7v8hkxdIQwqaB0rRc3FOAh/c73xtGw05RT1+4GvVl/bcFtztuvZm6GMhlSXm6+PzngJKx",
-	"PeNN2G0YKfg9VSztZ0mHL9mV6XYwTGwJrFb/rvYB4H2yvX00/9V9Vze1hL0r3r+wnwgszp7VddLi48K9",
-	"RXGzCQXEJmbNWQRm6NY5SsNtABl6IMJryoULkLtnyOenjlEcWqjdBM7f2mN5mvc4109fevgy845NpbRu",
-	"B4fz7rW9OHjafhuR0eQtq+7mrCiNglPS32XFtQ8SMTJkaGuEQ3QqhKYDEJsNJjt9OSKXkijGbIygjybu",
-	"DkoNoV13FWCYFsrviWIGo8DrrgNvM1SzeN2QoufyrhO13SjjhpG8mKSXhjBMaS1ILL0h5P2c9WGcsjOO",
-	"hiaetisgI8ohogcLzkXPwGWAObeUFxDAAsUMjX5SL1ilWM7ydEyMYlltCBFPAswbC2n0VTiMko1tFaEh",
-	"JtVRRSaNcupHBMuGkHG9v/9VdsOW8B82IVCeT5FmAl0umRp2uvjbL5ed90djcQJFS8xuobM83DVL4QMf",
-	"NcTyA+gt14pM3FwnLmQKlNBn/vcj8utvE1LS6sZiysDVxlhIwdTz76zuWt0yc4QqfssUdIsfg1w05cLH",
-	"pWLxN9SIHENVlrks8m7Jtu9szRa4D4csV4ENITuNFgXmfDrKPzJ7O4HCWqpxIp4Jl+vKK1vUx4y78e5d",
-	"xTWbWKavnCNTDcei4OIGHZg5K5itg1ViPflauMqkmJA0K+SdavW8qOT75QRS7swUw6MdZct+herC0Pa7",
-	"sWh04JLKcGJYWEuSRa2JFLZUIEDW2Jk5X3E+JEra1HHIXQtxoiDxSrqEjENCx8LeTljgDyVLhimLgt2R",
-	"Z7nM1J6jhVGZm6WjecnFxLp4XZUCNfTG6dAzK1w6n9nxHWTM8t0btlRH+PoEtl0N3eLj0rJbeeNINwKG",
-	"sItmXh9GZdiNVDC/OZeBIUB5JxwEgznwcJAN23XF+eyhn2u9QEQKbmNWWxa6P9dqwag9AjF5OYiDuCrC",
-	"mfPem8HeHo7IW3ckbQ6XazgH3EW2sGRkJL4ahgN8muNyWN3ru/AEZC/ksN8JMpOQRO1rS2RS3BoDTAo1",
-	"IheMEdhDuuCj0hY38qi2amirzGFKTsEcrd9y+x2f+gHnXs0ZrERmFrXgGbNJgA6sZ0GzOds9HO2jRYml",
-	"6Bq8cTAc3Dof42B/dIBN5YIJuuCDo8FX8NMQtB9gvHtzAHX8l/n/NQPNKFqgwZEFffwXsHd0ncB7h/v7",
-	"LezRuMz77wqdkmqjgDeLKwl00rqO/hk9nbb44yN9D+GLE59zD4KIGhz9+psRaPbyafCK3zLBlDpyLAUS",
-	"YKlQd055pteI0IBz+s10tif3/ojP2RXPP+y5gxotfPeWZeUZJdMl4Tl5JoucKU1mvFL6OaY123yOwJJd",
-	"iS4sI3snIKd56CuacjUWHlYc8hjhIM3pLbPVSnO4aYWEc1cbFyoim1+Rd9sSIk3qMZM4Pjs1XcZBrarX",
-	"ogpN9mBCYFGtaUhnGpwsaxtO2UxWDMykJyNmnC2Yj58pQbe0rV8HLZkx+O1Di+aVXkWHMdnTBb8Cqv7t",
-	"w7bb3TohsEsLqXoLLjWLSiYwpFDU6boSRmkCQIjJDVtOLD6FOQFHKN2oERVz0wmK9Bu2QNg7I6THImhR",
-	"7D3NdLEM4l7ZIzG0uR/Oye4Kfls8ACNHQy/PAFbh6/2vnn8XaisV6KQei4rNIKArjl6AgqZUkfEAK+ch",
-	"DNEgdeJwcZAKB97t+r3Ml49M4q5eQtM34dEbGsfr4Em+nadI3j/60o6ZDZYNRN1zrtYJlL0/bGPzKx4e",
-	"w55TSVxe5fafBKK3xfAsSA3KNoJkia0NKTvNxYiS72zRVV9y0GVO0ZKNhQvIAa0YI4jMOcPLYKNuf7Vv",
-	"xJQUucLcxGcoujKj7UDqIUKr5sBtnqeIHqcSEX2D+r5OXAhL8sKSxBdHKOegvq8nlGFaofuR6b6Femwp",
-	"+GeRgD8yHS13ULHAFAcF66lk4DDlmOG5O2BO/D3L5rSiGYCjfnVgztQ337o2N2z5HOJvzevg9XS+pEFg",
-	"FIM2Dx9GC7+NYxY3/ilQDX/rY3yRvbhSmX4R2ZVOLwhukehpnyIbNfmMlNnhH7i1gFsU9hbdBri1YSs7",
-	"zrj0y0zkV7Vi1brXn1KRDqv9RSnTbadZUptuUpJjHDEhP73+/CIK63QKNTilotsEF79zbczeZhnOXtUz",
-	"9PtE6md/HbAPVhl9It0zmtkXpXh2fLF9qmdr+0e9tLkBK977I/yxmSZKaHQuyHSJ10/GVKNRGbMZ5YXD",
-	"V409hWDRWfcrD1WDjRHIVUhWGQsu4PIMsRCc7zTxoTdvL3s+hsHXnfpp/tv4hX49tXVCvmhddS1t9e7t",
-	"CsaXFOE/skgAewFuduZFH8OK9ub0ZWo/Gn0OPoow+9MIMlCKt9nVh6vCa15pMByUf3VvZdxo4PY+6oG0",
-	"1O72iaRf+ICNw97IAfMXJa/iUTZkfQtqvocA3KMeUv1TnISkJngecdE5ozlAELYBUG3Ci7zhrH1Bt6Mi",
-	"IHzl7k3RRxmV+8jBUg64koDRO3SQvVxcgz/IWEjRjYSDpZL2BoI8kxY6GiCfzy3eL+KKPh8RG02AUljx",
-	"a0EYzeY+AeEZVvkZknlJs+dEVgi6d/nqwhWwyFilEaqZxXnScwpgWrLWRz4lCu6SRx0WgFinj8ICWvXw",
-	"ohmnoly6AR4pTfgpmICtE5BmBcOBJSrT3/+7628qd6OpNF8aD9QNXyxYPh4k9vqOIojsFKA3sQKT+c3s",
-	"lCUmlg/JlGXU7BRA9uZkyphwOYKAUAsudVsZMmP5roOOhqCiW1oQei1jkPcf3p6/OLk6P/nh/OTip6vT",
-	"N5cn538/fjUkB/sELuEsu7PhGlbVtMPjylenGZFjQH9HZ+kdV2zUMK5dXI1dgVTszIfPm7laDtfirr/0",
-	"RFU4cL121Majmh17BRc3q2yPdxCEEgj6h0qWMYZpxUp5axkfQFVOmb4zFBWHmwCPa4KW9qoPAWA0qUWs",
-	"Hs4TKRX9aK9JRvKnM1Jw1ZtbChcczT39zJTbpEhvbuWljGnZhVv1wu66qrUs7+Lvtv2hvZ/5PGj04ON8",
-	"uMcLhBdpkGPEsrmM+MeQKC4y5qH/cwYQ9KgzHb5/jy9RRf528fbN6Es8TK+2wXZ+VF4PatneHwuq5x8+",
-	"iZ7dN+g4eyx5KfeKK+3S1Z7SD9FImPtibufykoukH92tKwjbeNUjsgqZdU/uUnc4BE1/eiO7MuUxP/PZ",
-	"aE/BN5tQXU9sGLipfNGkZd3h0d6lyWndad/7w/5vM/+3ox5s1QVTSLmSY9JZp6J9ORtgfcZnqxa/30sc",
-	"0ECCc8NWjRd9gDdB73GYKacvR+R0BncKvl4QSDQMeqHk6/2vo1qd1sRL+5h7d+mvg9dxKa/Z9CcX6eHI",
-	"rvMgOzqL3ccLT3uZrHJ7q+RBbIFcDCFBKUIE4POlIAyJElf7CfG3LIZNnw7eGMbTSo9P42v+UxC1dS6f",
-	"PZokibTOXZ8Jsolm2c3N2z6OhYlbdzSebNs7yZ1fVjT1Om214SVKpG7GISE2+efTsD6r6a4O8vDJrk9n",
-	"9buk6I/l0/ZT+jNosZ2YHh02rEtlD2dEe3+4/3a13tXBEA1K+vMos+fgQG76FlfuwUc+6S4EsBkaGm3i",
-	"o8WGfoSk/Q+Rzrb6ev6J+Vbv5/7iYvc7PXGtLJoSpY/Kz9al5dGi6AaAKfIs/sNFifv83OdYzN/eCK11",
-	"sCvdxKe+d+zxx9DZ/szRuomNngGa5yoa/OgXRA3trY/u3clYZS1c2DafVYj7mpaK0SqbPy2J/5lsERXV",
-	"DAzYrY0A76fRTdbYFVbVfxqZ3IDMeuJLw2CzfEEJimvNCCSE0Vai1rbY+8NnpGzgC8fli1FBvALQCKuw",
-	"P/pI8a6rDUvgL2WNFRJsMLJ9D5J2oUJbFBUeMK3/IWso0AVAK4TPwovpN4bmL4cnGbsDU1Z+v1M/OgRf",
-	"dh7jCt++X0mM8+9hNn0JjH0rtP8Rzu+X5U7fbJ0frpwkTMg4A+1xDMhPZTU+qVRqfOIvqbSVU/2R5NEe",
-	"rfV8F1GMdi2c3d4f5scr/PEKf9zMo9VB0PwzM3IIJ4vRAP2N6oqt+QjWUGA+PdwpubsrOVUi+bXndlCx",
-	"SrepgNA8V8QB4K9dt7E47cI/nr50RZxzuJQWO5qUVGdzQoXHQMGrxyHh2l9PO2iftZ1CZ6wZIpjoz1YN",
-	"GI0FYlW6UiJmhS3+nZZ2ZLrRYirzZfoqM7VmT4Vf0oG4fVqum/reF85/j7ci5gfzZ8zd2OOCa04Ljqho",
-	"H5OH9AZ+nfohQXrLQSJFkZJ356/MgahYzitjDsQl5V1BbnIw2idneBCrHUUcJiXzNk3q3PR//onOTv8H",
-	"z/FrT+3gXjUA/OSfJy8tzDWikcYWbxc723u0Dr+Ao3V4/6N1uMHRGou3olia/gDgVOmqzjTLoQw94IUd",
-	"n526at2u4KJd9c63Mlf83UJmjoWFpHTB35RMAF130qyqfc2EOdwsh0i1W1pwkLOkXsCccYo2jFrP2Vi4",
-	"367qisMcjkPh704anx08zXMcvS2HUReaCg0LiXNlZBLqh0MldjUZC5uQtmxIcnIqfK1x16XSVOS0yuNP",
-	"u6pX0btDv6pjAaoRJmS5Kljh5SMzr10yiec6OYL4+nfnp/2bP9O2ClqXBsicqrEgILKY0JDyl/u3R/A5",
-	"3J8jckzgCDNb5SXao+nSY/CY70V9+WrlYZntCN+dn2L3i0qWCz05cgiidcmExphEW1nNNSF+5b2CF0oq",
-	"2bFmcsFW9oV4dJv05Rj3lVF37Tr7oinmN4s+HoCyaXFHl4pMMpmzCYh+v+LYJaY6XPHcdmfzLWPF065l",
-	"PBxLIICoF1RJ/67ZP8Tc48pl99UiD5XvsONJyE89zSch9Q5TXqnIAZvPrwZuk+nbDcWDTsD5+qEuCgdm",
-	"7hY3RfD2rM1kLTzVvz19+YK8kJWPNkWZczQWc60X6mhvTy6Y4PlIML1nmij7w67lJ7uZrNjuwdX+aK7L",
-	"4n+ZRbZCd71mcPixNYPDT60ZHP5baQaHD9MM4H565Z33icjfKQQCbENn0QLAYMmJyAm22Q43KO7+87p1",
-	"bFcVohXyG+qkgYN8cRrBjBdO7LjV8auCOWF4U+neNwwObG5fCwMFO8+HhL3XrBKGbyFqNFeLgi6hlN2M",
-	"syJ31RRS4F94HboG+as5ux9w6EAJlh/zChBxblGWYFneEXntConhnK+x3igAyUdX4Vfc+huE1J4dDwP1",
-	"FIX9VMWuaZVDYrahpc73eidpm7IkRFmUGr9uouGTcKnjkyCzRojGqmmb7d7xw9kJgmA0FlBePpPlFBQg",
-	"aB6a/peuarYDvhW3MDgshN6sGPFNnRTpy9Bc/R2odLvyQ3BX1vyYEayppVixrdgpBukURaNC6IjEqag8",
-	"x9q9716dvlTfJSDQiaJLNRYTvB84InXN84mD2RWyEUTLveeqn1qapPnJUO0sn/uTRDR73hYJHIcd+DES",
-	"7uxqthLu3KhWiyF0XrrgLFc6w/RhKyROAgOeRNquILwsaw2FhYEPEyVdYRgLGaIY2IRKlkzPvZgo6dLm",
-	"fIyFqrM5oehoLSkvjBVVMaX6kwTtVJ8MUw96/zixEW4qf57gCOFprucgrNS79v6wWJsbBEY4io8jI3ro",
-	"Hcg6jVXV6OtPHmiwdm/6MwndYseZhNsvduho8PSC5UuP9tUVZ7eb7dpTQCuHEnY1fjpxcxiAcbe4KwQG",
-	"gLcYGS2KKc1ueoMwrWPbNevMNKnx23q5W0P9wqCuAKzo/q9bhPbqgWqVZu/13lyXRZMKOyhIw06BsAW9",
-	"Zq5michV5Nt0Lrg7LnIo40M1kQsmrMNvVsg7QNn4av8whY/mPIvOj2cYAfhK8dgb68+b4qMm4NUriedq",
-	"zWQ+rwI35yxj/DZkszqfufdgBr8qsDyKvnTFFHnm7yjo8/jKD0jEyUC8bdjsCBx+pCOQyfxe70Ghp3u/",
-	"eBVvzV/n5t/s3GRmO4X2p+ZwtN97aKCuYn+FrnN8/FeBrqVdDB4qdMHFwOr6XKv1FFRQoAIjcp6WZ1Rm",
-	"tBgMB3VV2HJ3R3t7B4f/Mdof7Y8Ojv7z/+wfDD789uH/DwAA//8=",
+	"7L35d+O2lj/4r+DoO3PKnpblJS/pbuf0D06Vk/ilFrftepmepxwLIiELzySgJkC79NL1v8/BvdhIglq8",
+	"1JLOL0lZJEEQuLj7/dzfB5ksF1IwodXg+PfBgla0ZJpV8BedaVaZf3AxOB78d82q5WA4ELRkg2N7cThQ",
+	"2ZyV1NyllwtzQemKi5vBx4/DwZTNZMX6RrBXVw+RSSFYprkU1zz3Iy2onoeBmvcMBxX775pXLB8c66pm",
+	"8fgzWZVUD44HdQF3Nt83HHzYu5F7dtSXftSzV+6Svd88PXr/uvn7Hi8XstK4jHo+OB7ccD2vp6NMlvvy",
+	"tpA3++a5/bujwUfzZUzcxZ/UWhx7dfXisDsmdP+6+MtPtSSnZsDnWY0Zr5TuWwy8GM86ZzNaF3pwfHTg",
+	"p8yFZjesgpWR1Q0VXNHVhNO+66nW6V007vMs16KS/2DZir2PbniqrzrHIZ/ngxSjVTbvIwB7dfVpUEul",
+	"Wdm/JOH6U63IJYz4HAvy0U0JGPHJ+dkvbIl0r7KKLwxhDY4HJ4KcnJ+RW7Ykckb0nJGYoofknuu5rDXh",
+	"WhHFsorp0QBoZ8EqzRmMnVWMapaf6MbH51SzPc1L1lkBw3Y+LHjFFD7SnNGPlSyJnnNFzMNECpiVmSBX",
+	"pGKzWrF8RE6miglN7ucsXM8lU0RITXB0M9HNZoP7vc22PcOGDQcFVfq9cgvZXJVf4w81NxJa6zkTmmdm",
+	"7Qklhh6Z0kOiJewaF4SSkotaM7LDNa5eJqvc3K1JKZUmUmQs3LVgFQxPRU4Uq+5YtdtcaCFJrRiZU0Wm",
+	"jAk/3uYrjcv3e/fComIz/qH73VdzRoB3k8Mjks1pRTOjWzhivWVL+GAzkxvBFSNck+lyRK7mhiBYxe8Y",
+	"mSFFNUmb8HxIlCTsjlVLR/9StG5Sc1oxZR4uv3cvfKEIz81yRtP55tDM4tvvonmNUt+vMrnAQ9PeXqr9",
+	"9pbU0PKInMBfSsuK5f4g4ghkR/uFUZpW+oXCtbhlS5guefn6jJQ0Z/7BvT18dJcUXGllPxx+szuuFZnU",
+	"omJmuplm+cR8AtesVMktsz/QqqJL83f8aHojzefcU5X+JNgNrslcFnljdkOi51IxQnNDugXVrCJcZEVt",
+	"Kc/OYyplwaiAkxR4898HcJaB7jyV+X1oTXoYsbLf/MByamSW+UJkoi/hHjjUDTa4gqc1Tq/ScqHIvaxu",
+	"ubj5nnC8Mqt1XbERec1mmsjanOPHsjV32FaQGldkJqvvyeHe0bffkulSM7UV3ZpdtRRphhTsHoaFPfze",
+	"sJmCUeAzbEgYzeZkzoqcTJdwd0aLgosbd1g2pbTW/tqttTNct21AmbQo3s0Gx3//ffB/VWw2OB78n/1g",
+	"xOxbqblvRebHYXujb1OC9CriRoqJnFBFJie1nsuK/xOYyTH5gdGKVWRcHxx8k92yJfyDTUbkDNiz2WN7",
+	"NMyBzKgwv0wZUXN5Lwi9oVwkdqe1HmZ23VX4bdgW/LBZVvajnA9UoRUrZkP7XpDFRlJE724v7jm9YZuv",
+	"rLn7TMxkYm09Efh/bLRFq0kEx0ouSvd7sowp9VLKW544473y644WNUsrlQlixbv7X//OEM7RlbxlIk1p",
+	"wV59oQjcTY5GB4TC00SbB4dGWaqYmrOc8JnhrIb10qnhuFpGzKT5hTiEf/U2mltbJ1tU8o7nrCI39I4Z",
+	"5aHgM2aY1eYsDL7kCn5dt7TxxOMHk6uc59xMmhbntKLlM+1z8s21nl8a6mUvpZjxm7RG3rqJ4B1Tpshc",
+	"3pOsYrnR/GihzBGtDUdlRjPLzcbGeiEea0rQyhgSKgj7QMtFwciUGdZ7P2cVGwsarIAwIGymYUT3TmLM",
+	"Gc1ZtQ+WFfGOnv0MDgsx30y4GpEfZYU0eTRE5pHhV+AqEFooORaZFJpyoUhONSWqzuaGY5q3wNaR9xev",
+	"hyQruJnE2SuroRj7Y4j/tkJHOr13NBZXYDQsF3A8cHBKcINA1rCcTMzlCbmf82xOciakZsr+NeNGNHHH",
+	"73CuYTUWclEb3SMfjYX5QLeOHBU+OzBXZEIXfO+WLScgwfEkmN9+YcuJfck9L4rGmHafxFhM2nuPLG5i",
+	"JzQai+6JhbHXssrkuIYkp1TxzFzedogf/IMfh4PMTGgGVLftOC+jRz8OB/OSZtsO8fObk5fm2X/caxSy",
+	"2w7w11+v7INGcZJi6494a575OBxIc/4Ot30ajsuhf/7oQc8fgaYGh2Tb5y/xKS9IN30aOGyb+eletpum",
+	"wc01si4BspQOIR52GM5Ev9b8FpkbnOY2/7NsMWaDyFLcOXesGfRCM4JltuuVOasvcLGRSpf8KpKzGRdW",
+	"dFBifdKyMrNSJOL8QaykxYiZODrAkAtprgszH/O82caNN/wsodT03elnb95eyAzNcmtlu5lbEypIgsFw",
+	"wERdmhV0bkDcJGPioWr3W0LbSNJXRzdoTLz9Ha/CX4QJOi2YMgtdgajKudJc3NRczUlZF5obAYLCsa7g",
+	"y5wwqhXD9aYlGwvlz5pd+bQDqzmTs1eEw37OuF0+K4atcwg8erid1v7IjJktvHWGsndnFgk7L9uIrMgE",
+	"WdVeJnM22UX3yKKeFhxUTrVgGVF0qcgEVb1jUhc8nwzJtNbkb6xSsuIvlH2NwrOxKCgXVmSjQ4CKpRPh",
+	"ckYO9w4PDmK/i3MhTPZhSvdzrpla0AzOqtEIF7rhJOhz5qFmx3PYhDdMKXqTMnf/1rkH3gMeFTO/0v2K",
+	"u0grRm6YYBXKeKcNtMlsLLgi9vUsHxHQY1CV4UZvWXoGYjVqMmMsn9Ls1vxmRjQU5sdfmveOBbgyYN0q",
+	"Ui9y/Hfq9aOxsLpTUzvhNwJsUT5DVdC+6+T8DKlwIwvNrlPHRIu9pOqWL/bkAhXyvYXkAoKGuqpZ0pkT",
+	"78kmYuaHWMF5jKRZy3H9m5AsFgXN2FwWxgayCmXgpP5ME8VgcSegiO2ZQzUBB2bF0CtApJ6zClTmwCmI",
+	"W5YmM4YZwBZvwo9fNpW2Z12b6F0PWp1IwZyAst9aH8fe3Lo0luXq9SWJP3aDtQGV8qlVE1rcyIrreble",
+	"Apr3n7jbG2JwTtXcHGY/mFkfIzGAA1iG4067GYYofiMo+Bcjyajm9HAwNP87+vY7/Me3h0dJwZjzG6b0",
+	"mVjUWm02c7zXTxtMyAWtNHjuKfn56urcyWtgk5kUqi6RyzmWmZo/uZSlU0PUWEhRLJv3+1uD29+9Zyrz",
+	"5RCJRYGT3XqR4ab3F6/h0BFZAUHO0A4EbjUW8fLjDVxYJm9+4uZrwZlq+KWwnNLt06wW4KppsU23D2Za",
+	"g+Ggrork2rfd7ExkMjfXOvtwaq80NL7uGoIfCEbxwiajwnB8CH/MyGTOPkyGwI/Yd39BWY//rqti0lSv",
+	"5uzDAExI9t1f/D/6PmV7xRxJ6VOp5Y1jsqliPowOdeukRJv1APUddm2d8g43baW5W1lv6N+tgdGoaz2V",
+	"tcjdYQF91axH4gTN5T27M0cASL6UcHzLEs6iG48LGG4s/Hg7fMRGeCh/ZdO5lLfkquI3N6xSu+Zld6zi",
+	"M1Q9zYa4Mxhebk5jUch73DQu7uQtHl07TFMQAvvekM1vYpDgfRFDM+KnyXBi15kmVkSbbx89kT0SnBTP",
+	"Laz9m0hJq1vwowH9EG0YOfuwYJk2v/7116shrACDqM55Ud9MJa1yiCW7jWvEFoD9T/5xr/em8IJJRL1D",
+	"Z8k14ibW7ZhQiZq203EQiEOyoMtCUgykOLczKfidTygIbx1FVPPXX69slGYT2nlr/UTPuhXmJQ9SmIQU",
+	"bLJ21fCEdhVJ+LYN1sB6rp5aUbL6QGX9Q52j4a5fendX9xa/w2db53e8DM8+eabHpqaPEThK1lXG3t0L",
+	"VjXOxKnI4eZ18tTf93E48IzqDdNzmfAYvEPx/wI1whdD+Nfhi2RchpWLsEYPmQ14+Z1R1vJczBwNvzAL",
+	"8QIInNlnFaiLbsnAmQBqr4uIiRuylDURDMWEUYvRJbuHcYU4eGKYgzOpQ+TB/Ir/sglPY3E2IwWbacLK",
+	"hV4afcjNb0YLxV403ugGpEXRmDjGdHGWpFZOP8fJNablXUCo10wreW/se2oJgJFZIe8bniCX+7A5acEH",
+	"br9vLS0oPqWdM9mluHQE1jIcH8XcmOscPb155uOC7rQxCBCmjJ6+W5FXv794vWd1bKuYWi8Wbm5QFajW",
+	"NJsD6YxFLPvY+4vXwWcEHh5I4cp5xTKNtGauRNHfmEOMhSO8oPNB8JJANN+patbZ9/4M/JOQLmX+tsmx",
+	"+IRqnzCIbI3FyTk8NTkT3BAuVwy3JaQ9T5xlYQ9FTijJ+WzGKia0m86s7cpI8eUNSDpsHgSB129cdFt3",
+	"0+x2zaRROe1hHYsJXSwKjl7o/Q979/f3e0as7NVVYR+ckJKXDOY7tJtt18A78ahSJEx2LELKfHdPkRF5",
+	"HmJ9t22d/JEL5ymuKtKKsKdHa2ohaTrrF72P1qhqEigX1ly2dgkMhHQerSROP8jniq8Rz/GctvhQS9WX",
+	"PclMr+LL7lOda9cGnJsWpN0DPEfuzDTOLHjtBGjLkJXnDLjg5a0Vm9UFmckqXHXvsQfDqN8LlvEZz4zk",
+	"GYswHy29e4FksjIrXyxbjoa1LoWbigr9sJDjT/Dox+Gg1IV62dK4msv75ur1ZaxXuRWuBf9vwwdcsMIb",
+	"fuFmd5BcWB/Oog1QRH5BK9D5nfm3MTa09AePKvA/ubHLq9eXURZN1y4WRsQj33OOdBo9MAwOoIwq4GIT",
+	"swSnEPPJJ4SrsYDE8JAFYPglUM6MC2OZEKqUzDgEB1Z5S9GGEbdwbkpzjmRJNYYGVpx8e1bay+42y840",
+	"vU/2IrLFWUFvfMqEZlXpLGCwJhpk7QSbUbve1LqmBbl6fTkWO2a9d/u9E30ML3VMxmLFOZnzGzOpgt2x",
+	"Ao4ty+qK6+UqdSlaKLcom/OUxW2W8Eud//LylOi6EkbWkvNKyhn5hS3tKc8ZOf2Qzam4YWTn8ujb73bR",
+	"9QguEI6C/pYtdMOkhtzeILGNDvhCEaWpZqPHaIKOYSeZ/4W7GHi/u/+6rjip2A1Xmrls3mbal/lYcKK6",
+	"MCOkwSqmh9Z1BAcTzhgVhHstwos2szHGbhVsXQgvmucWn96X1ZqWAEahR6bXFAYtYUZUvTC2oMI9RSHg",
+	"BEbkwMrmUirnkuykM3mVCyx1Zyy8jBnWpiE4nDN8U4r5NywBc2ufeXiVvhGDvMEfZtky2k7kRpqFFPZY",
+	"B2fgxY8vyb9++++HuMe7x71uH7KDA17jgNcQJBs2lFTMFfdkV9ZK29jvLpHIoIxu0R5pIZXeHUU+KwFe",
+	"zZuaKWN6mXNWLSGAKpAHe0YObpRj9IXdA7+r2KKgS2KsuoLtGe5nlEG0MCupgcXbdExcioZPMPGFxpzq",
+	"zLbrJNzS4EuecdjXXuUupmygYkhNkIQrVTMQYlHO6daKnHt3N4fITTfK1W+qb05teYBn3Z7idb51e1u/",
+	"d92c66Z7PcTug+Zh2KDnHSDjDO/uiq5GsqNXb+w5aqkvfrIvVNOdN+oqkTaXZCwmlqIiX8OEwCISZ664",
+	"QwwqvT1RVnP1swOitn9e2tlp1OmtkeKGWTqFaRjrBZAQmd4SHPVlPD8zs7HgQmlGWy7KB3gMfnKabsvu",
+	"jxmPkc+PUIZPOmN9dGc5+rBHvKCzSFA/RZW6l1X+iHHP3RBbZwF2hnpcWuDKxVwbqFn1dLAggOz3vFXV",
+	"TK1AxQXM/XiEa8h0ik4MWA0/2yCr0e5LKiD9B3U7a87z1hEFpVpZz4I6NmPskYZhZA5YswAYnJ5QHwIJ",
+	"0FC7EfEl8wosb3Ff6D0WhCgmFNf8jhEukDWbSViBZrSrvfQdRkFbQEqSC8vkVNMpVea798g7IwTvuWJD",
+	"MpWWC0ZTcuO7Z+AL3Hjo/vzr5bu35A2rbhg5pzqbYxWKmXJtA+7gnrXnlGAxjHnQDgPTOBFLG9ZYsKqs",
+	"dSSpKqaMegCFkH85OCA/0JxcxDmCrZADnKuU5YonLlisgZPjM1AR6KzXIAPMhGm0/OjvMguDRuZYLCqm",
+	"mIiceejmE5gIp9kHvd6+c5MLbCbERFKfYVl2/6dYr7f/jPQnwArjloxFzpXRf5rf0ZOrmK10Ejydg2C1",
+	"PO33DEwcK51EfvavL3YUl7GmFrrFX9YtdXw7Kr7y3q5z+F5Xg2EdnsHTa6ki1lpa71dcZIwoWTLngcFV",
+	"MfpTJcuxCBmjkGOakYJPK1ott9+f54VW2CKx0ekxXSGzpULzMqVduNG7St+Wo59HqsXGotc9tJ3EjQ7f",
+	"WPwvkrN20P2mvDWDPrPI/dpFKGlL0LH4KkUoaUtQ/A7IzHdfGorF5kw0U7obLPhPofu/S+iSpMwdi0cL",
+	"XfIHlrneXt5OFrpSZOe56zoOUrZ+ZJ5vkuYXmM+zJpZZLuYS/GI3lyE17nE6nHAGdCyUrS+UIUVw5+xQ",
+	"cm/zORW/AYEYCnUJE1m1xHKoW7bcBb6HflZwLCK/6ySfxil5PptkxT65bWk5NpcLmznXe8LCELZUGW6/",
+	"ZVM63YO4HhK59gkBQ6IYGwuz/y45wizPQirFp4VLTFLNJGmBuXS2eGpgS26h0mPgKz5t4SvUsNrcyEGz",
+	"rNYXl/oqzxQ1hRhBgtH7a42Cgjj5yG22vIet9NwDy65D2gK5oxWH+raxSKY5ZLXSsuT/ZK0IIegShvfz",
+	"rC5o1QzCdjQKo8ekvdZzRuxFn9IZvg7iLGYr86WgJc/QsDakdseqyuV7gZL0/uK1o4ZoKq24o/lGJmwl",
+	"35xilgyv4BBwoTQ1jBRSWxWr7nhmBTxF28dlfWlJOKbjRBXkRs2E2RkWvGJoNZcLPls6LY9XpK5AI53M",
+	"tV6o4/39cmnvMTxyYjGQMirGovvV5tnOV0M2T3o03H3QCG0Ix4W0AGTIKeB1VWC6HAb4IGmOgjMdU+fc",
+	"IeK6XWa2degANn+rcF/40CtWLowudbbWX+rvfGXVqIB01tGh8JKT6pBx3AzaQeWFHWNzDIxsc69xeFXL",
+	"PcxE/l6xKqWTnNpLoI7YxHV3asKKqWOXzGiPUpNwpqyQ4sYYYqMtNQP/+mcAVOsri12n4cZswNdgOvEQ",
+	"cueAugRcBItEKk12+AyNlqLYHQtUm/ZmNDO89OT8TEUxNKP2mkWYGJaYyXLKhbO8rG0Xq24Tnk9IIwzy",
+	"2fHq1pfkQNFNalUh06ZWGlNtYB+i1La27ElDUiFyYnqL7Ttd0YI0gsslJ0DiPBN3vJKiZEJvS7HPBdm4",
+	"OSOzNn2KDb13l9axIcAQdI70DXnRCmS1pnsp8Ml4sqnYT5gVIh+t0lnwDvNhiEgjyaIGduXBD52jsQGP",
+	"dHJ+NgS1BjBgKoXqrUXXujEPVLK+8bkrH5ZgdSMMHepZ6thBDSib5t14hzq2MXAE04MkDpobUb+5OvMD",
+	"SjP8OFaxIGdv5HH3m5zmMiSsANBDl2TzIo3fhkVGWwBrxShYqSLEfhSoU3fJfouFtwOoQjyWijnVuQGF",
+	"ZyyJkoMvB8qKXAQ+pIXtHhOqbhEIjSD2MyRltFEqNZRd2jluLmgx4aSVCH7e2L9uZWzj23/GEbCoUA/J",
+	"dAksMAmctiHQSwcP7OPQ1pA9fJr/2ayUVJZBrppv6+g7Og6LNvSVbY7WVh/3gKLYd9zxjqah0lBVkcs8",
+	"7JA11H9n83T0f2tGLGWdtB3iZ62owQClHQgModFYnATYLd4oHbRH1g/GFXHqt1W+o5ovIzNA0TDTSZgW",
+	"S1mj1WAfdXaZ+Q5Nkmr9iJzesWqJ5wXg2G0dzGIPMyhzWZqz1tbVydksqjqDKlCulKsMEGPh3taotd1a",
+	"xf9hexX/kbqypcrHKDeblg7HU117VOyda46L8980PLI09ti6EEEHYU5Le9B80Xj0VAtkDviv0q0Pf6Ga",
+	"Cls3w6aNe7eNT6tpCK3d23DnlwLv3NWdNt10tdmuq61dOnCMHQ4RAMaEyrjKMV50/wF2KyaJOYSZ2IHX",
+	"KNMWEUqCv9kOFifIjQUCJPWXPUCQy3pHFFMK+b6r0YugqzCw4IuMUnhQG6k9yTP3UOiant0Mgu/zTukz",
+	"QbZG7slHwLb2HQczTX8OKFmYP+Ustn1UXZa04g2c49T5c46fdLJgzJo2QERpwUSZEZzszOwNATGqH8iz",
+	"geMQOShzZN+2NMNz8EhbiuoNY9j4oQ+lWpERswM7MXP8QyZH9LgZt4QUcJvqbvSj+zkrSsNlSvoPWXHt",
+	"2woYpdv62H0yvM2XtmvgQX0A8Jp9MIuVUeXBFmL+ZKbsCm6ngRVxQZQ59CJjQ48pWl69vnQaS4VB8fCV",
+	"qa0wt4GLkmZakYLfmqn+d81qnwbeZICuyG0LRpMSb20bq89duZ13zbs5Pr/bApXJtH2CDsfomodzhzY3",
+	"7iPSDsxw2Tv3omeQ/OwSPspTGb3n860i7wHXtwbI2avRZ/cNbv4xaS37qqVdu80L2kOXxcVQyBUDbpXh",
+	"2cxkzkZ9IAZm2B+Cvbi5w8sScyDd7njDhKhYrfSh926Vvod3hFos1Lkc2omW1qWHSM8IN/lnhO3PCNun",
+	"irA9Qajqc0YV1lvqQ39ekid5laXur/0ABcORDwowy12ZUPQ2cEQ306sAZyvOig96I/SqyQnNKqnUWDTH",
+	"gneo1PnPqaab29OvzN1GJleVrBKa7yn83lR38V47U5lldVX5uk9tmCbmsUmPgdoGaCIROqlLnfclAg5l",
+	"gZdGG7Pe/QDmCt2KhNThxc4H4uBKXCiAKvNnVNfM1Tj2qjiQViIrM+CInLgzByob4SIHrdpOoeVDcU9v",
+	"VZu/+cnbyCHvAO+juBAmn3YdPY0ic5KzggE07ekHDHk6BEZI+lD1FNsTQM4Z3Avwx3cA7GuWmzskN6ow",
+	"4XVsJ5yPB0MYQyOGm90YwDEwi4ypLyDeAU1CswrwFgA0A+h/x6n5tdiz6MOGmv4hp8GbUCy7qF8wL1ZS",
+	"XngknnuBEsy83MgBrndbPHODLmLbR5sbQGRfW1C3iaLWXpLnzIe07CSREPlF5SZuWEwXpp+snYOPaK3m",
+	"agH0yrL1jrK3Wa+H5kCNTg9TLmi13HIAfGa7PhHNIVpdIjbu9NAcZes+D83Ht+vy0Hy21ePh0PfY2XYI",
+	"HwfEECLmpD9gIPdkGGmDytfkOLbKFUc537AUNTVSXIOKoz10lUK01B76rYa4DArhmjPWABfv0/gaNzY1",
+	"OmOYAEcF7BpXNePOfr8fsIEkxMYiyqC3R34ZYzLRzFcOVEzXlUDbmJKKqYUUiqVUw0Vv5Y8v77Es2098",
+	"tfMymvSv6+c2Fs3JdcSLW7tEGoxbVd5a5U3nt9Y28O9uJXfbrGU3gf3zFYnmSR65jozgLigaamDuaonp",
+	"2lhohOBljdZKyLbJjBdMGRW2mZmtUMkeCyxPeSzlwCg/ICp0qotCbROzES+atEDXmrVVsdJmvsgVPICq",
+	"mjPzJOyo1c5rPdv7N2cGj4UEnOLuzdFy+CWiDfAopjMLWQPpPB5OHGDvOu0SDLHiWiWJtUU98fpEVGNJ",
+	"YC2ptHD7V9FLDCTVYDzRhWH8h28B+/Jkp4FChaUOermbrPyiiYmcuOMXj3PixumAPld3xhgLtyoXaU6n",
+	"NK1cg2azAaCi6CdEbrE0jvDf7cSx5DuTnR9/wT6aEGvPjGShYmnbWobMkvDy9aylmfOPFQMZjelkTSuD",
+	"PpVnDakE0GdMfoMsuxgeh+VghpWAZkr++utViA27WCuZYMrcxC0JAJS7pfj58v8JIM3AhSg5P33TOHbm",
+	"vovGfd8T1764yYxonsgziBssuPqLny+xw8HPl9/821/g/98eHg2Ggwv7+4X9/eKyrwFCo84Hs7zOezoW",
+	"n/TdilhIIW3NhrJXQF5/TyY/WJBs+GTwNowegfRovQQpvPNTdynAXlnUbDmz4X/sKgl88idJcldm67jn",
+	"5Ogvc2wWcFh+c6Amj5modWj357hhz/W2UoJecKRerEakvFSQJsqFxYlCoCIy4VSjz3XCPiwm6EFjTci1",
+	"boh4C2yxngrSZu2oq5i6ZcsRuUjS95qul1HvgagoaCM484Rp07veAHQ8XMk+AKjcixghUf0A71urhnor",
+	"7fbMQ8WNxaIGZw5to6FrCe4/BuE+gGlUXGnzB2zKjGbM+kXBxdo0tlvt7NRmOOhJ265jb4MN099MFS7/",
+	"zaL+Je8AfL/1kanmQMP4vW6MNtTy4aZf5affh5UckHY3i323mq8+3OmpexcWrvRiw6ewxgbNhzqr5RvL",
+	"brBkkUm+6sDE9zZ1M4c8Zi9FiQ/x0WEcHNVJJDaLmkEd6ty15d6yInecYvFJCg4MGOJq1COb7TGJK+XX",
+	"GZ1GO97UdkgRVh+E8xaQ20+Hwgzfr1icQA3pIAHJG0M7Ml+OhWvv7utIbZfbTZCkDU0wofd0T+e/LQJz",
+	"2wEzHEV1/JtazJ8CZeGohS75OG/DaqLs8JSyCaS7IcIxFaFZgc9LgDkL240jiEabPG4LBCHKC40GWtZL",
+	"9ESjlRGoDSW9RaziVkmMA1R8AGDw5mRWRhC663GFbYrPBvjCbtcDiGDpwYXbKWm4s5ksy1rAb+KmhTN8",
+	"5LFCIS0Ms1BzxBSdtHfZ9Wx2cWWo60Cngv3JtlpkeeCsmOMZ4+A3ENxb2M+IRR05OWziLZoKcyrygDY9",
+	"FlCW7iCsG9TW11y6Xhgtnd6ZlbDowb6J44Nhg9dj59I0dnqcpuPQ04FyjRwD0m1hivpEEXB2eQHIZ2PR",
+	"jl9y5RDibBsqStaCXhp7c53EQ0SWMF/7QZksozZzk14vdNzj6Jniv3+i+P6J4vtkKL5PhOHrlY6WvI8+",
+	"I9X/xWLLbqxrJ1FB++6MM6aZw2A3398gWnATQ0JOS6sGUCOubCaFB2NvtEJ2kGVXnYLxZjuBuC9vo9Yx",
+	"ShfzfYLWY5GSC6Yrzu7wgSZftFheRtmBrHj0k0jDQZeLMH2NzMqqrGpOFzblbhVrw935U5H/RIp8mtot",
+	"ZcNR71Jys2mJI/s8ReE9uu+jmgSgYz3HxqPAceDVMdP2za4Ml65YJqs8bikAHozvbX9bfmcMWad/lQBj",
+	"9zztAXQytnCpo6gC3GMx3Xy5pTkG9AbERVxcbpXPTveuvjAAwkmlvTfIKHugIldG1jdilV34xv5YNXCI",
+	"C9uqjkCvOpd2GbO1sYg7/qAL4c+Y9ZcUsw6EtXnQOs612IiyrjDoYQ4JL2nFO/FrZB+R08qxKdvkXkJG",
+	"p28mlQek/rE4idQcs2CWsUEuN4aOf8betQ7tqwnDKST0NpVmPgjdUvhscBTj4NK+44D1NRbO3js5PwPB",
+	"AeIAbYNJuz+WmTRIa8QOBbiCme8D1ZJpoZbLWsEIr4+FkN5+WlSyXFjoy4rthf6AXY3P2JwBusuaL1ai",
+	"QZ6mhevHniRaAvykxT8NpmtcnKkSA2ppkTnmbPnijhFaVIzmS/e9rhy+qyjAPvUQ0Um42PIFNTSzpG6w",
+	"QeoMV0a0N8igG2dsBP8fJ8A3Rc7wObpUx3p845MNO8LxwJFhyNcnRYe7r8LNmKYAq1MLzQtAdT30/BQ/",
+	"PmP8jkWfHEPAubkgQYQgZqP2xhxdlkfNMXxh7sReRdVxRM5yFrCVGoSN9ytpGw5XlRRM1orMKC9qQ324",
+	"02NB76S5deNE3W0aI4W5ppSecLVFlw0TMU2YaHeZ0xXvqHK+jgY9hsySfoIM1gYNHhL0BxmdS8dmj59e",
+	"h57AC6M9cIqhKazHMcwNN4WLm7FoW0XWdyeZZ6Ec6lhTpogvIrdGhhFwroMdLbhe+gx/ms05u0MjC8ei",
+	"REGYz9d9A4Czl1pQEGrxdAPeRDek9lDP1VpevlXTPVi6AFwJTpDB8cCHaxPmvQO0hHO3ROMs3gHv/kIl",
+	"e0RsR0PgzGM79HhALEaZYvoxvKylXPg2PY1zk1QvNoylXfrEzVVqxWUjZwywlvGXALTsEYEKhT90sueM",
+	"iuEgnuwhhMdD565HZcKtzIF7f/WjT1hbm/q2cT4a2TodLd6rS0cKK7YoDbravN4sOXEk2/ywhOe/Uz7z",
+	"QpGJWYCWoQBV6ma9RojuLqRgx+TtY/INzDC4SsdgozRHahJXqDGPsChk5S0LGAwTDdOD2STE9mBxPtSw",
+	"EfqRlUVqn/ECMeEDlGz6FWmbrdWeCgZpBVJgdOfXAo9c8gWiGzE0b+oifpv3OMWt/0UyZ+nv0KxcyMqs",
+	"1vYOjti9Fb/NLcfqD0uvoIvj+ODek3w/THH1dFDyWtNou/EPV418uH7kw/6R+2eOTc51PT90PlTXUXm6",
+	"NKvpWF0d9zi3mWWaLeAd0RFIU8f56RufRJzFia0hmbX9RRB0wz3rfJV5Z4BhPgZIaBzHZpQB87Wll5AI",
+	"CRBYoBBASiTEMlwEdkexmJc1Ui13k0jRXhJPXUJwAjHansoYFjrei+g+dBO1iD784m5v5p1GMNSPCFi8",
+	"YotCLksGsSapMlpYkd6UkiX9cMHAYFXpQvSSfuBlXRJRl1MsCKvs/R7O0eyui8T61qMxzicKT4fj6nqF",
+	"sByKHe3UAhOxkWqXwdsCDLXrAZDorEoXioRvv1ywLAkkE6/Iqpyp9DJuY8uExW1P3VxF593a1K0LfyNk",
+	"OEId/kmWyVrot9anlcxg49nZeaI40qY3SGJm6SvW/cZ0gTykR87FUcnZedigDyyrgW0spCyIYgUi8NkQ",
+	"Tbx/qch3egcR2+BvDuocsgQTme7p+xz3g6YruIR+thaH9oXy+AkeT70xvW7e6eB48A8lxeiC3r9hStEb",
+	"tgUdWLTlLi0+CNkaPXJbY1o3P8bcMroy930cDmwblLdJB+mrcLGdWTOvSyr2jF4MiGIgrt1S20Yqs9DX",
+	"Jw478w52Qo/ZyGzpcxKCxl3zaVRR8Wo8D6PeeU3X02Zc2GmtD+1xp9EtMhZTFgxmGjzEL5RROaToDBTa",
+	"Ll+wG1rlhbHXrfZtFU4bQ4Gxu3gJcV3s+qyhsATra6FtX5G+RRqRN1LpCC7bbBwefG/lTCGlG9CwQ1oV",
+	"Ns1Rdll5RcKefQmQ2U/XR+aqtdeGBMD52nBTPBzq6Mto1/JAoGvPlR4Acd3LmlL12BFHaHKuzgZug4ht",
+	"WXQfPu5FSOvDMa2X/lTkBFh7B99jG5a6lpE+yvP9QAZqmdba1yc4UWvboimsWPonQ0YEbrRxXryTzetg",
+	"EXHUJCxi6otgG9am70dQhhtN9tylTPTg121T6mNHuqqoUIAjjK1rnE108v7q5+vLq/96fXpt/vnu4uz/",
+	"O7k6e/f2+ufTk1enF4NhfMeP7y7eNH/5z/enF/+VLOqqU8kMEViVC3wNGwiJDuUrdyDmXJCsroolmVY0",
+	"Y2p9FLYHPOhU3CFGXwoku6WtNXr8bAyzZKETHt8HZdVRvgJd3MLEhFYMvnOI4Sb3c+u7jFKdvPPaKZMI",
+	"2Rj6ALqo0BCDodGjzmZz1h9FRx1YCG3ws3U5F4mliVesb+ecbRHQjVtcuGMLbmbuwd1J26QD7fjZAV09",
+	"ZGoi2iHYB500DxcVu9sAeW9TKNgrxBHq4sByAaThAjv2vjQKLIBYpU7dqtwrSkqazblgQXoC8FU//mDO",
+	"NOVFIlq0OfMEZXgLEWMm9KN55hEMu7RWZzfBHy8kFQlcCvvoaNPcJ/eq3/o2Cb8ljUIG13wAgrrwCOjI",
+	"cwuZZ+7rFhHP0qPigAkUpL6RbZaJ7a1oyFDPEX1AYB45PDgkXGRFnUOE0+zFWDAsZbSVVqi34su8AcS9",
+	"MWcuH5MxzvpwBP87+vvBb/ivb8aDnnKWDbYRGHe8c8Gx5hv5wlvW7yiu6ZotvUtWzV3KkmEAD1x9c7pY",
+	"MBd7Ex3j2ZrI4HSBjlaVjSG/5kqfBkyynxj+BX/krOB3DENEY+H6GToFAIH4MLEci4upb/F6llsPZC5B",
+	"SmVSZKyKM2sgpRT6k6RzX7Ss0lKU575NoY0t3c+lCqifiAtpRCGEO6AsZYJG/wQ2yudX2naN97K6JTsQ",
+	"nl8OfaaGGrrP50ztJjlVG8cU5f7Dc1idxHjkOK1irIeO4xAQN680/7GusF8ytkWdAVC0U3TMpkMrFYh3",
+	"gvM/l5naRzy8UZnvJoVOo0XbQz+lDxwY3g09lskOJcZ4/54oWWn0lfCS7Y7Ir5bqAzEgNAYHgNGJPRR7",
+	"PJ+ksd4sviIa65tB5nX9HInMY6pSrSx/nS+HUb0KrLXhvXi/IjuTqObG4hdOjqHY37AkBCpwv+8+Bqsg",
+	"bkT24LqOhiL+4FE2AJoDnocYc8OB3VNnJT7m7SkHCYzUoIyEZwQZYK84eDKtFo/f5qrSnYVGW2mL20E3",
+	"NMb90kfWbWSfWPOlYW+MrLOo+aOl2wY2bfpHl0k7o7zou1axTILwa16Gk4IkwER+DZ7ZMEX/U3it9TeH",
+	"e+wP4RPsD+ERj+wdHvI/hcf8T+FBS7nXvpQj5wrrTocDLqCb8MilMiaN/x95kTasdVIHuUKLEzAlvNZX",
+	"pPV6c2EzYPOeITqqkx1v6OeXIi/zRar7STP3c3cqiAUWVaLGGZtQ1bNpPwNYzYTZV9ApK3rejtdWvp68",
+	"tvdUzDWjpspoQnuY3LWgvFKjsXgnChe92YsTdGw9T1HIe5avDauVdPF3fPq3xzE/XHL/9anN+pnRAjED",
+	"m7ulNNW1ihmEvE3Qbzv3Dp9KvehMcHOauWKYwhHMdetJTgRq1j0SKig87Dz3z4Sij8NGLVsSNayBl93y",
+	"QnwJXZtSKsoXhC37QJRYaeyn6l3Fb3hCs3oXXTXaYqjScgryrs/rgZuGtoHK8f7+XCr992PzAb8NHZOD",
+	"JjxgIpn34oOzQt6/UOSei1zej8ivXM9lrSGVUteVeF8VGKXNaFFMaXaLgyyk0gpLroaYd3Qd2kHh33cW",
+	"AwfCYTg6fi3Wb3CHmy9tIgh+Adh3rsKfCscx7FWyc/76/U8/vDu5eHV9cXr1/uLt9fuL19fvLs5+Ont7",
+	"OSTeJAYEO7S1dm21Ghp+w7AQ+A0wGQfpHz/nJgThJeheoMzOupYBdLEY2d8NQfRm5jjyizd6m2wRuwmp",
+	"8BNcijuVxlbmPmYg7ft9MxaERbqv5L1i1RC5/GabSJUtAA0VmoFYuG6SiJpjQ4pAb7jWeo4tgBvksL5i",
+	"0H7nQ2VAxNq2ZcuYTNzliHVflw6zHZDYj1WOIQqKkd9V35mq2+4LULTmfLS9KDl6qCg5WitKvsBi41CQ",
+	"1S44th0HMilmBc88KIhrljW20DDR4B4TZBk3foEmubaHAtSNSaKkq/ZWkN4igp8Ty0TWFDz7zHZDVKnz",
+	"h/mKEW+a0uo/pvSf4/rg4Oi7mZT/kVH9fx8dTOX0MYmDfvGSbOjEX+1DPMAsgJALDyfDFt8I151Qhj3C",
+	"oFJcorptu5R4ToPtMZeQxn0Ssa/o8CVDGBBfdqr7kO7GIozi4W22w2Raq4xt3dugk+XfBGjRciyi076i",
+	"QRCsADIID05iMTVCj2m7l6j6jOFMm8c3qHf/ArXMRzVKkN1GCbqdNT0WLcuru+BMKEzDtPUYzazrBvZ0",
+	"2EaoyfBNuXzv0RWtG9rgOF+/gm2dEe9ms4IL1tfZ/lXiLhRKESKWFUBxoqxh9PgoZsqIrKihN6qTHkpT",
+	"kRuFfSJx7Gsk+YntUG8T/JpFbmH7naxRzLB9zUBVHQtf2awlKektJOxmBaNVIJCT8zPkubS4p0tlA1u2",
+	"MDo5l7GYLl0u5hCy+uwHO3+O6x1j29v5IsOA92nTgeGLlSsZjQqmzYC2t3Ho+5XVSsvSrgdVRsDBWriP",
+	"fCQ61tdhYXU196P9lMUFnBSqWgDt4k/T6uGmFdbsJ8Ap4HdwMVaysBYTm9M7Dl3dZy09wcNkeeEHpI7F",
+	"60HVsUqN10PfX7yOOjD7FGPHxGeyylhsPThYAV8wZ/ZDjgUm17u2ehQrAEC/xJz+YVTMLQW4O8dQ2zIe",
+	"DMl4UMgbLvCftnwW/8Bhr+1444GHa7BszYacUYjkPNOh2xatplxDeRiusI+6x02hATpPziBfEv2DY0Hz",
+	"qGP0rNZ1xUbkUpb+SaMjF0oi4frOsc6/2Ow8PfQ8MwfGZsZ88S8viFqWU1kMCR+xEZnYb/6X5udO3Po1",
+	"cp2QjA1fzRu1vH4JawGJ3ZO2/TNpQLeMxYQuzKC0uMYFmgSdnuzoORW3akh+kvKmYC2Ms92APkgs+GAo",
+	"j/X82OXTA7LlEsL1z4ElpGwdSAQrUCGGHyqFlhwKgH/22kdsGZeKFXdMkR2bhf5CkZevz+wTwL0MRzje",
+	"3z88+tfRwehgdHj83dHhd/+GDNLzx11bTgSVA0Onu874zYtwBt9j+0hzvIZYfNyOyLe57vMAGT3cn5Oa",
+	"Y69PpyUmEsbjkEiRgeIwp4pkc5bdsjzgKH2xvp3tQAMCm+7AB8R2my1MZtik1RslwAbe21OdUiQnmNbi",
+	"9cFhW/VSsqF4Od1oLPrVQcc93NGSgqnAOg1ZPAtuZb/PrOUAiKzpbT1TwZu2uWvKwqE0wK9WONlij4Kz",
+	"aHXLe7UCvi8Agn1Z/r7XPcE7G5SzOY8LQ/KtkFyjJrMJ7xQEdck0xRYBU6eZYnXhaCx+YUvbylVpo5mj",
+	"g4wUTBt5BYW4VKCq5/Ky8Zoa2hJRhb3ta2EkeCYrqKv7GwptOzEqkiVfTxwbHA5ec3EbqCvK200sbd+t",
+	"Kzo+F1zc9vR7RmncrX3syyZ/WD74JjnUSfri4hZTlxP50qEhfKdotN342/IsayECCgyqZa60UlY2G3w0",
+	"FrZUszEArWIEbbSpNbux/U2q2voxvO7nctkNScUQK9Akow9dZXsjck3f+6tudSyQQrQWX22T+3T6xM/y",
+	"nixl7RzcDkx9aUwk+8UeFeXy1S/J5Iw4W6vjz5Sz5uoZuRgnJLSrwLdZWaT0z7eo6d7Wfjna5JY6sG82",
+	"yvx2qcL2DGKFWUBTDTIT2yUTZYytGPIK5QFYLYuKZQwyo12DqVQHa8ijT/jXML8+ggYKiHXJ9/n8dG8j",
+	"mwUUOYsBU6DJsVWNSGlE2sqxYlgXpyBG3amxN/YzgYIrYztzvbZXq92+S3c7JCR+SGVBsQ+tTiXmPnds",
+	"Ns7uh8Gj6a2gtcvoE1xGjFnvwXBwTyth09OgXiOV5YWqHSjpCTdcuEgqtqiYwuRwCwButeOGGzZAwE+X",
+	"MSZLO2zUJtDotV0q9X8RvDK1eEleO8dailnFmciLJcHycVnIm6WrFje74HDTGicOC6LvOCWUzFmxIFpK",
+	"I8VAJvKSF7R6HJ7hdv2ivb+1WwTfCmk5m4mrAM4E0NtOcEPL+E1qumCGKRLzyaId7SNdrbSNly9V1LQN",
+	"zLumxUtZC50C7Oi0L/I3p7+yWanZ+dhC4qrHR+z1u5dYY3n209t3F6eDYfjlh3ev/iv+21dh+l+w4jL6",
+	"4fTtq/N3Z2+vuo9dn59cnLw5vTq9SB7fUuZ8BqgYqQRw1gySuzOKDzncwLhm2GN9RFWn6broX5iLxcdC",
+	"I7wK5JdilU47uNzmrJ9zjE7GQ2uF5Jw1rW6YTk/43R2rKiORGhXb0XsC6nniJVsTaG14cyNN8f3lyU+n",
+	"1+/f/vL23a9vB0P799Xpm/Prlxenr07fXp2dvI4pwd7w7pfTt9cXp//5/vTyKlxem/HoidbPJbreIJz2",
+	"XifPCKp3aR3bXmyKCKznhBhcLbh2uBlGEzUmD3SqACPYemIUmUqb3BrQLkmQxWQHkkZ30ba1CDi2pulM",
+	"YxxDOdyPKc1up9avbgNZsiKLirnIXQyoyZkxhR3mFgYv/0m95YSJ10OLk4BGc0mFUeAAgANAz3AFVE8K",
+	"Z4Bo2KzqA6oBhPb5yusSiwFtKO+F4llZSJt+qmlcpVwcVlOL72pj97SUtpVlCfhEbPonkqX7ine6Yf72",
+	"TL6EFAbnztlwLd642yMdomusMW0E/abre+lub0OHbEKXqVC/NZIatNKH5dGi62jy0dqsYD59gB+Ny203",
+	"0FTm2DHXdxVBNJDzQBitKpiVZH8akzv09GljZ0U8I5GuH0dEDH+K3RNmuJxMFpXMa9sUizeQo57c/PGI",
+	"YOdSFuuLMVoAYgGL3XB61ET9hzrQdos27BKMCqpXhB+eXJuOjv9DVeAuY0rVxFi9cTV6SRsD4ePwIcIB",
+	"l5vlf2OV2gDfwn6Au/tZdj0N/feAWv3eQhzLOYolcZ9va3N60AcfXpPz+FLSfmn0COfYs0ikUHy0apls",
+	"lGOVGMIyXxs/TQIc1omNfYcKWlULwcXN/6haLcCX9D/grvifvKKzdGf7pxRddnL9Qit829Cd9BWM4k0k",
+	"5JNiyt0AdfIhxNNSWDpiyajV3BDOz1xpWS03LtO8dA8+JgbZ97WXkfqR/Fp3A35tQ21f+8nY2+6lzNlL",
+	"kB7qpNaypBpzciJKiyzAbE71JdTBnYlXPyQSixvXo1xCa4qgxzX01jTjObddo8rO5sOYvZtSxcaiorYZ",
+	"J4WO9W9Pri6b8PIY+9gxF3bTAJvDwaKgcBbMNCP+3kJGxwtE05uwhvZBnPCMUV1XSemhMZr+Rma3v3I9",
+	"PzlL+TBbt6xfpjgCEPUgPTmDVEiZ3br1sq9v6D1jISsPWxqF5iL8WYve6LWLM93I9vFN4OJnovjVxnCm",
+	"jmrrsqR4xv60dp/d2v3SDM3n1AC+JHu0V5o/pXjtk6qNTV8hTxHFsle+4OVeoy+0j+w3+J7ALH+sMfII",
+	"O34FF4sEyKPP6MoAzRWgBYcgjcNhusMJPC58sv0Zc6/9iuBs+1AAfmllDcmZzcdRz5uQ0w/OoOay0rEP",
+	"PdpnNPrhmstnb4MmRy6CR1GF7zy56rDYAwDtKNfaAE1mtYIjKSORehkSXA38yObJeYZU2AwkWhRBjHZb",
+	"NNorm4ONNvWWdaAsfvzUZzoI+wt8wIvlFg9Z1EnZUbLSWiddGdH7qsT4BS+53hhuvzFX+7EQwHnQ86mp",
+	"BjOqm+HqLvmWp/4H6PzZZ99Ys2IFppDlTDbSj0WIfvDLTFYs3a7A3KA0LRcPFODh+c77htG0U9TTl67W",
+	"BkjbnLZPWk+mAgO5LCnWEXUI8ktAydie8SbsNswU/IEqlvazpNOX7Mp0BxgmtgRWq39X+8B2P9vePpn/",
+	"6qGrm1rC3hXvX9jPBExrz+o6afFpoWWjvNmEAmILs+YsAk526xyV4TZAkz3o8Q3lwiXIPTDl83PnKA4t",
+	"rH8CU3jtsTzLe5zrZ688NqN5xpZSWreD6ynjtb04edrBjgGqqLxj1f2cFaVRcEr6D1lx7ZNEjAwBXGpu",
+	"W1ZAajqAvtpksrNXI3IliWLM5gj6bOLupNQQ7uuuAkzTwgY/U85glHjddeBthmoWrxtS9Fzed7K2Gy1j",
+	"MZMXi/TScMkprQWJpTeFvJ+zPo5TdubR0MTTdgVURLnuK8GCc9kzEAww59bB9EHjZKOf1AtWKZYnUexA",
+	"X8pqQ4h4EuC7sWlXXzflqNjYosoOsaiOKjI5iWtUjgm2KCPj+uDgm+yWLeEfbEKgFbAizQK6XDI17Azx",
+	"11+vOs+PxuIUGqSZ3UJneYg1S+ETHzXk8gPAPteKTNy3TlzKFCihO/73Y/L33yakpNWtxZSB0MZYSMHU",
+	"7vdWd63umDlCFb9jCobFl0EtmnLp4w5l1ynNI3IC+LsO/LdZOf+97Q8H8XCochV4I1Sn0aLAmk9H+cdm",
+	"byfQxFM1TsSOcLWuvLL4wmbejWfvK67ZxDJ95RyZajgWBRe3yoEZM9tzs4QfoIIBh8WCpFkh71Vr5EUl",
+	"PywnUHJnPjFceqFsi9FK1jc+4P9h+f1YNAZwRWX4YdjEU5JFrYkUti0xQNbYL3O+4nxIlLSl41C7FvJE",
+	"QeKVdIk4tHQsbHTCAn8oWTIsWRTsnuwAyK6jhVGZm6WjecnFxLp4XUckNfTG6dAzK1w6X9nxPVTM8r1b",
+	"tlTH+PgEtl0N3eLj0rI7eetINwKGsItmHh+G5AyQCuY35zIwBCjvhYNgMAceDrJhu64RsD30c60XiEjB",
+	"bc5qy0L351otGLVHICYvB3EQd2A6d957M9m7oxF5546kreFyN84Bd5EtLBkZia+G4QCf5bgcVvf6PlwB",
+	"2Qs17PeCzCQUUfs+VpkUd8YAk0KNyKUDSqYLPiptI0WPoK+GtqMtluQUzNH6Hbfv8aUfcO7VnMFKZGZR",
+	"C54xWwTowHoWNJuzvaPRAVqU2Pa2wRsHw8Gd8zEODkaHeKtcMEEXfHA8+AZ+GoL2A4x3fw6gjv80/75h",
+	"oBlFCzQ4tqCP/wT2jq4TeO7o4KCFPRrlQu//w8Ifq40S3iyuJNBJKxz9C3o6baPpJ3oftkpIvM5dCCJq",
+	"cPz334xAs8GnwWt+xwRT6tixFCiApULdO+WZ3iBCA37Tb2awfbn/e3zOrnn+cd8d1Gjhu1GWlWeUTJeA",
+	"jS2LnClNZrxSehfLmm09R2DJrh0otqy/F1DTPPTd07kaC9/CBOoYLWr9HbOd0XOItELBuevDr+dsCb9a",
+	"hFtU7prUYz7i5PzMDBkntapeiyrcsg8fBBbVmhvpTIOTZe2NUzaTFQMz6dmIGb8WzMcvlKBb2tbfBy2Z",
+	"MfjtY4vmlV5FhzHZ0wW/Bqr+7eO22906IbBLC6l6mzs2G1gnMKRQ1Om6EkZpAkCIyS1bTiw+hTkBxyjd",
+	"qBEVczMIivRbtkDYOyOkxyJoUewDzXSxDOJe2SMxtLUfzsluLzo8ACNHwyg7AKvwl4Nvdr8PfRwLdFKP",
+	"RcVmkNAVZy9A83SqyHiAXXoRhmiQOnG4OEiFA+92/UHmyycmcdebqemb8OgNjeN1+CzvzlMk7y99bcfM",
+	"JssGou45V+sEyv7v9mbzKx4ew55TRVxe5favBKK3jXctSA3KNoJkiXcbUnaaixEl39sG7769saucoiUb",
+	"C5eQA1oxZhCZc4bBYKNuf3NgxJQUucLaxB0UXZnRdqD0EKFVc+A2uymix0+JiL5BfX9JBIQleWlJ4qsj",
+	"lAtQ39cTyjCt0P3EdN9CPbUU/KNIwJ+YjpY7qFhgimNPnWeSgcPNeuzsZHNa0QzAUb85NGfq2+/cPbds",
+	"Ca1CuHkcvJ7OlzQIjGLQ5uHDaOG3cczixj8HquFvfYwvshdXKtMvI7vS6QXBLRJd7VNko1u+IGV2+Dtu",
+	"LeAWhb1FtwFubdjKjjMu/bBrlLHu8edUpMNqf1XKdNtpltSmm5TkGEdMyM+vP7+M0jqdQg1OqSia4PJ3",
+	"bozZ2+xa1qt6hnGfSf3s7zn60Sqjz6R7Rl/2VSmeHV9sn+rZ2v5RL21uwIr3fw9/bKaJEhqdCzJdYvjJ",
+	"mGo0apk6o7xw+KqxpxAsOut+5crD6BgjkKtQrDIWXEDwDLEQnO808aK37656XobJ151erf7d+IZ+PbV1",
+	"Qr5qXXUtbfXu7QrGlxThP7FIAHsBbnbmZR/Divbm7FVqPxpjDj6JMPvDCDJQirfZ1cerwmseaTAclH91",
+	"bxf+aOI2HvVIWmoP+0zSL7zA5mFv5ID5k5JX8Sibsr4FNT9AAO5TD6n+OU5CUhO8iLjonNEcIAjbAKi2",
+	"4EXectYO0L1QERC+cnFT9FFG7T5ysJQDriRg9PpmrlzcgD/IWEhRRMLBUkkbgSA70kJHA+TzhcX7RVzR",
+	"3RGx2QQohRW/EYTRbO4LEHawy8+QzEua7RJZIeje1etL18AiY5VGqGYW10nPKYBpyVof+5IoiCWPOiwA",
+	"sU6fhAW0+uFFX5zKcukmeKQ04edgArZPQJoVDAeWqMx4/++ej1TuRZ/SfGg8ULd8sWD5eJDY63uKILJT",
+	"gN7EDkzmN7NTrjNwPiRTllGzUwDZm5MpY8LVCAJCLbjUbRfqjOV7DjoakoruaEHojYxB3n98d/Hy9Pri",
+	"9MeL08ufr8/eXp1e/O3k9ZAcHhAIwll2Z9M1rKppp8eV704zIieA/o7O0nuu2KhhXLu8GrsCqdyZj182",
+	"c7UcrsVdf+3JqnDgeu2sjSc1O/YLLm5X2R7vIQklEPSPlSxjDNOKlfLOMj6AqpwyfW8oKk43AR7XBC3t",
+	"VR8CwGhSi1g9nWdSKvrRXpOM5A9npOCqN7cUAhzNPf3ClNukSG9u5ZWMadmlW/XC7roO+Szv4u+2/aG9",
+	"r/kyaPTw07y4xwuEgTSoMWLZXEb8Y0gUFxnz0P85Awh61JmOPnzAh6gif71893b0NR6m19tgOz8prwe1",
+	"bP/3BdXzj59Fz+6bdOjjvSLV5x5TbhYLJgKaQTzUkAh271N9jlG/RRgfPL1hOsNILx96L9dwLDAsEFII",
+	"jSJs+1IHsD3YVsw0hZm7yeC7bIsFXVGhqH2bgtfbqQDeASQFj8Uc1DOBPRa8gy6TZck1VABg0yVzmxRs",
+	"RCYQ/5hADJhMBPugJ7Zki96wXfivIlreQ98kWeSswimq4VhMMCTiHl5U7K7xsHvMrGIF7QJGBPqbI4zE",
+	"LVvoqPuGxiQ/smAVlznZ+eaA5BSyrsbCN3+aBC3x9G+nb6+uL06vTt9enb17O9mNsgNxij5BEM46dP93",
+	"tpGFRu+LPOEsv6ygUxs4pljanbCBR2MqLRdMkZ2KLZgtA/FDQZsk13jG3mgbcpQlVbvY8WhRyJy5gGQq",
+	"UGW79QfGt2FtAdSrLiF/ciarcs0HOYDkRqmFj6m2ptTkCWuCbxu90zupe964abRu5fuwFVcG1ktOzL8r",
+	"AmSBc9C8ZGTn4seX5Jtvvvn33b6pgGwbJIPHK2sdN58ZUuBWk4J0xe0n9ZzBTTjQX1VcEzejP6SZSBC0",
+	"jLkhtWLjzkrFpwh1rha8+7/D/10Yqi8tBjZl8Ny7/kfY8Z+YRqzEO4cv9+Rbul4WuT1dsf1x1X5y1w3p",
+	"OpiA59z5BlDBV5MVlZdcJA+7W1dQZ+JVj0ghIBo8eyqDw39q5jE0UC1SmQrnHgXgOezVJkTqMztk3ad8",
+	"1aRl0xCivUuT07rTvv+7/ddmeQeOevCuLohVKoQfk84619jXswE2Vn++avH7o/MBhS0ElRARtIOY5s2s",
+	"4G9yWHVnr0bkbAbSxfdpBE8CJhtT8peDv0Q90q1rPR3b792lPw9eR5yv2fRnl+bhyK6L3Ds6i8P2C097",
+	"maxym80T/BmGXAwhQQtodFP4FlyGRImz+hH31GIH9vk+G9N4XunxeWL8fwiitkH98yeTJJG3b89X4G6i",
+	"WXYxEbZ35TBx547G85knbVCNr6uKbZ222ojOJSAz4lRcW3T9eVif1XRXJ9d6kJHni7Y4MJpPlUvgP+mP",
+	"oMV2cql12LAulT2eEe3/7v7Z1XpXJ6E2KOmPo8xeQOC+GdNduQef+KS70otmSU60iU9Wk/MJwJI+Rjrb",
+	"6rTIZ+Zbva/7k4s97PTEPUppSpQ+KT9bFyOlRdFNvFdkJ/7DVed5XJRdMDepzcRZm9igdLMvyINrvj6F",
+	"zvZHrpJKbPQMUNRX0eAnT8xpaG99dO9Oxipr4dLe80VFedfcqRitsvnzkvgfyRZRUa/mgJnfKKx7Ht1k",
+	"jV1hVf3nkckNqNJnTtYKNstXBAyx1oxAQhhtJWrtHfu/+0rgDXzhuHwxGptXABrprPZHX6HXdbVBPwvo",
+	"fA6dqWwRmH0OwFKgM25UjRd6ifyXrKExKgDcET4LD6afGJq/HI537A5MWfn9Tv3oEHzd+BErfPt+JbG+",
+	"sofZ9EXI+1bo4BOc36/Lnb7ZOj9eOUmYkHHl/9MYkJ/LanxWqdR4xZ9SaSun+hPJo31a6/keokfuWRjh",
+	"/d/Nj9f44zX+uJlHq4Nc/kdm5JDGH6Mw+4jqiq35BNZQYD493Cm5uys5VSIvryc6qFil21RAaJ4r4hoP",
+	"rV23sTjrwm6fvTIaxR3PWQ5BafFCk5LqbE6o8NhzGHocEq59eNpBKq4dFAZjzdKMxHi2W9NoLBAj3OVl",
+	"mxW2uMNa2pnpxh1TmS/ToczUmj0XblyntcDzct3U+75y/nuyFTE/mj9jzew+F1xzWnBEo/2UPKQ38evM",
+	"TwnKig8T0BCUvL94bQ5ExXJeGXPALE2tWGXLULAg+XB0QM7xIFYvFHFY4MzbNKlz0//6Zzo7/S+8wLc9",
+	"t4N71QTwlX8cPIDwrRGNNLZ4u5ql3qN19BUcraOHH62jDY7WWECu//uL11BcoXRVZ5rl5I5TTPI/OT8D",
+	"Z8CU+UbXdtU777K/y8pClY+FhQJ3RXeUTKCrwSQUohCuyA0T5nCzHDLV7mjBQc6SegHfjJ9oy9f0nI2F",
+	"++26rjh8w0mec9sxtAOfYCdP8xxnb9uQ1YWmQsNC4rcyMqF+mHPzvJqMhQUCWDYkOTkTxN3rhlSaipxW",
+	"efxq1200enboV3UsQDXCQnjXfTQ8fGy+a49M4m+dHENd4/uLs/7NtzUjLEEDZE7VWBAQWUxogFrI/dMj",
+	"eB3uzzE5IXCEme2uF+3RdOmxD837orFcZbkKy2xn+P7iDIdfVLJc6Mmxq82qSyY05iTajrbuFuJX3it4",
+	"oZWlnWsmF2zlWIgDvMlYjnFfG3XXrrNvVge1Ytj1JTQosaVzk0zmbAKi3684Doklptc8t8NZnItY8bRr",
+	"GU/HEgggGQdV0j9r9g+xjrlyqAq1yEPHYRx4EuoPz/JJgDxAqBEqcsBE9quB22TGdlPxYF9wvn6si8I1",
+	"kXGLmyJ4e9Zmshae6t+dvXpJXsrKZ5uizDkei7nWC3W8vy8XTPB8JJjeN7co+8Oe5Sd7mazY3uH1wWiu",
+	"y+L/mEW2Qne9ZnD0qTWDo8+tGRz9r9IMjh6nGUB8emXM+1Tk7xUCMLchS2kBIPzkVOQE79kOrzEe/kuu",
+	"Lb2EIKND3avQyY9Qe04jmPHCiR23On5VsBYfI5XuecPgwOb2PchQsPN8SNgHzSph+BZ26+BqUdAltBCe",
+	"cVbkrotVqvwRw6FbFWH+iFMHSrD8mFeARHiHssRIxFqNyBvXwBW/+Qb7vEPRbBQKv+bW3yCk9ux4GKin",
+	"KOyrKnZDqxwAcQwtdd7X+5H2VpYsNo0gidZ9aHglBHU8+ETWSNFY9dlmu1/46bwIgmA0Fr/OAXWlnIIC",
+	"BLeHW/9DVzV7Ab4VtzA4LYQ8rxjxtzop0oeMsfo9M1qo1S+CWFnzZUawppZixbbioJikUxSNzuwjEkOA",
+	"8ByL3d+/Pnulvk+0niGKLtVYTDA+cEzqmucT195AyEYSLfeeq35qaZLmZ0MTtnzuD5LR7HlbXHppq8A/",
+	"RcGdXc1WwZ2b1WoxhM5Ll5zlWpaZMWxn6klgwJNI2xWEl2Wt6bSwfJgo6RryWag2xcAmVLJkeu7FREmX",
+	"tuZjLFSdzQlFR2tJeWGsqIop1V8kaD/12bCMYfRPkxvhPuWPkxwhPM31HISVetf+7xY1YYPECEfxcWZE",
+	"D70DWacxQhtj/cETDdbuTX8loVvsuJJw+8UOAw2eX7B87dm+uuLsbrNde46WFqF1cI2vTkQOA8TJFrFC",
+	"YAAYxchoUUxpdtubhGkd2+62zpcmNX6Nuexbt1iASV0DSOTDH7edcapHqlWafdD7c10WTSrsoE8OO41Z",
+	"F9QBPs2psM5E9G06F9w9Fzm0T6SaSIS2Ao9jIe8B3eybg6MULq3zLDo/nmEE4CvFY2+sP2+Kj5pAo68l",
+	"nqs1H/NlNRa8YBnjd6Ga1fnMvQcz+FWB5VH0pSumyI6PUdDdOOQHJOJkIEYbNjsCR5/oCGQyf9Bz0GDz",
+	"wQ9ex1vz57n5X3ZuMrOdQvtTczQ66D000M+6vzPqBV7+szHq0i4GD51RITCwui/qaj0FFRTofI2cp+UZ",
+	"lRktBsNBXRW2zfDx/v7h0b+ODkYHo8Pjf/v3g8PBx98+/v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -17,6 +17,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -52,6 +53,8 @@ type Server struct {
 	ops *operations
 	// limits are the rate limits per API key and per proxied connection (limits.go).
 	limits limits
+	// events writes each change's event in the change's transaction.
+	events *events.Log
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -91,6 +94,8 @@ type Config struct {
 	// ForceRefreshInterval is passed to the access service made when Access is nil (see
 	// access.Config.ForceRefreshInterval).
 	ForceRefreshInterval time.Duration
+	// Events writes the events of changes; one (with Now) is made when nil.
+	Events *events.Log
 }
 
 // New returns the API's http.Handler.
@@ -120,6 +125,10 @@ func New(cfg Config) http.Handler {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.events = cfg.Events
+	if s.events == nil {
+		s.events = events.New(events.Options{Now: s.now})
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
