@@ -48,7 +48,7 @@ type DeletedConnection struct {
 }
 
 // SealedTables names the tables that hold sealed values, in the order rotations visit them.
-var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states", "events"}
+var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states", "events", "webhook_endpoints"}
 
 // SealedRecord is one stored sealed value, of any organisation, as a master key rotation sees it.
 type SealedRecord struct {
@@ -194,8 +194,54 @@ type Store interface {
 	// older events follow the page, Prev when newer ones precede it.
 	ListEvents(ctx context.Context, orgID ulid.ULID, f EventFilter, page PageRequest) (*Page[Event], error)
 	// PruneEvents removes up to limit events, of any organisation, that occurred before the given
-	// time, oldest first, and reports how many it removed.
+	// time, oldest first, with their webhook deliveries and attempts, and reports how many events it
+	// removed.
 	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// CreateWebhookEndpoint inserts e; ENotFound if its organisation does not exist; EConflict if its
+	// id is taken; EInvalid without Sealed.
+	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// GetWebhookEndpoint returns the endpoint or ENotFound.
+	GetWebhookEndpoint(ctx context.Context, orgID, id ulid.ULID) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints returns a page of the organisation's webhook endpoints, ordered by id.
+	ListWebhookEndpoints(ctx context.Context, orgID ulid.ULID, page PageRequest) (*Page[WebhookEndpoint], error)
+	// UpdateWebhookEndpoint writes every field of e but its ids and CreatedAt (URL, description, event
+	// types, enabled, sealed secrets, PreviousSecretUntil, FailingSince, the disabled fields) and
+	// UpdatedAt; ENotFound if it does not exist; EInvalid without Sealed.
+	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// DisableWebhookEndpoint disables the endpoint at `at` for reason if it is enabled, and reports
+	// whether it did (false: it was disabled already, or does not exist).
+	DisableWebhookEndpoint(ctx context.Context, orgID, id ulid.ULID, at time.Time, reason string) (bool, error)
+	// DeleteWebhookEndpoint removes the endpoint with its deliveries and their attempts; ENotFound if
+	// it does not exist.
+	DeleteWebhookEndpoint(ctx context.Context, orgID, id ulid.ULID) error
+	// DispatchEvents takes up to limit undispatched events (of any organisation, by id) and, in one
+	// transaction, creates a pending delivery due at now (with an id from newID) for each enabled
+	// endpoint of the event's organisation that wants its type, and marks the events dispatched. It
+	// reports how many events it dispatched. On PostgreSQL, events another transaction is dispatching
+	// are skipped, so dispatchers on several replicas never dispatch an event twice.
+	DispatchEvents(ctx context.Context, now time.Time, limit int, newID func() ulid.ULID) (int, error)
+	// ClaimDeliveries takes up to limit pending deliveries, of enabled endpoints of any organisation,
+	// due at now (soonest first), and moves their NextAttemptAt to leaseUntil, in one transaction,
+	// before returning them with that lease: until it runs out no other claim returns them. On
+	// PostgreSQL, deliveries another transaction is claiming are skipped.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]WebhookDelivery, error)
+	// FinishDelivery records attempt a (its ids filled in from d) and, if d still holds the lease it
+	// was claimed with (NextAttemptAt unchanged, still pending), writes out, counting the attempt; it
+	// reports whether it did. It also notes the endpoint's health: FailingSince is cleared when out is
+	// delivered and set to the attempt's time, if unset, otherwise. EConflict if a's id is taken.
+	FinishDelivery(ctx context.Context, d *WebhookDelivery, a *WebhookAttempt, out DeliveryOutcome) (bool, error)
+	// ListWebhookAttempts returns a page of the organisation's attempts matching f, ordered by id
+	// (oldest first).
+	ListWebhookAttempts(ctx context.Context, orgID ulid.ULID, f AttemptFilter, page PageRequest) (*Page[WebhookAttempt], error)
+	// RedeliverEvent creates a pending delivery, due at now, of the event to each enabled endpoint that
+	// wants its type, and reports how many; ENotFound if the event does not exist.
+	RedeliverEvent(ctx context.Context, orgID, eventID ulid.ULID, now time.Time, newID func() ulid.ULID) (int, error)
+	// ReplayEvents creates a pending delivery, due at now, to the endpoint of each of the
+	// organisation's events that occurred at or after since and that the endpoint wants, oldest first,
+	// at most limit; it reports how many and whether more events remained. ENotFound if the endpoint
+	// does not exist.
+	ReplayEvents(ctx context.Context, orgID, endpointID ulid.ULID, since, now time.Time, limit int, newID func() ulid.ULID) (int, bool, error)
 
 	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
 	CreateSystem(ctx context.Context, s *System) error

@@ -176,9 +176,13 @@ func (o *ops) PruneEvents(ctx context.Context, before time.Time, limit int) (int
 	}
 	var n int
 	err := o.inTx(ctx, func(o *ops) error {
-		res, err := o.exec(ctx, `DELETE FROM events WHERE (organisation_id, id) IN (
-			SELECT organisation_id, id FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)`,
-			timeValue(before), limit)
+		// The events' webhook deliveries and attempts go with them (the same selection, ordered down
+		// to the key so that both statements pick the same events).
+		selection := `SELECT organisation_id, id FROM events WHERE occurred_at < ? ORDER BY occurred_at, organisation_id, id LIMIT ?`
+		if err := o.pruneEventDeliveries(ctx, selection, timeValue(before), limit); err != nil {
+			return err
+		}
+		res, err := o.exec(ctx, `DELETE FROM events WHERE (organisation_id, id) IN (`+selection+`)`, timeValue(before), limit)
 		if err != nil {
 			return o.d.translate(err, "prune events", nil)
 		}

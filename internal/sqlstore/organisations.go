@@ -81,6 +81,9 @@ func (o *ops) DeleteOrganisation(ctx context.Context, id ulid.ULID, at time.Time
 // every table with an organisation_id column is listed, so a new table cannot outlive a purge.
 var purgeOrder = []string{
 	"events",
+	"webhook_attempts",
+	"webhook_deliveries",
+	"webhook_endpoints",
 	"connection_links",
 	"connection_credentials",
 	"connections",

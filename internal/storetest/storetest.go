@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 		{"SealedKeyIDs", testSealedKeyIDs},
 		{"Events", testEvents},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookDeliveries", testWebhookDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

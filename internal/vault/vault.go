@@ -9,6 +9,7 @@
 //	credentials          ("credential", organisation, credential id)
 //	auth scheme configs  ("auth-scheme-config", organisation, system, config id)
 //	OAuth states         ("oauth-state", organisation, state id)
+//	webhook endpoints    ("webhook-endpoint", organisation, endpoint id)
 //
 // so a value copied to another row, organisation or kind of record does not open.
 package vault
@@ -114,6 +115,7 @@ const (
 	KindAuthSchemeConfig = "auth_scheme_configs"
 	KindOAuthState       = "oauth_states"
 	KindEvent            = "events"
+	KindWebhookEndpoint  = "webhook_endpoints"
 )
 
 // aad returns the associated data of a sealed record of a kind.
@@ -127,6 +129,8 @@ func aad(kind string, orgID ulid.ULID, systemID ulid.ULID, id string) ([]byte, e
 		return seal.AAD("oauth-state", orgID.String(), id), nil
 	case KindEvent:
 		return seal.AAD("event", orgID.String(), id), nil
+	case KindWebhookEndpoint:
+		return seal.AAD("webhook-endpoint", orgID.String(), id), nil
 	}
 	return nil, fmt.Errorf("vault: unknown kind of sealed record %q", kind)
 }
@@ -193,4 +197,14 @@ func (v *Vault) SealEvent(orgID, eventID ulid.ULID, details []byte) ([]byte, err
 // OpenEvent opens an event's sealed details.
 func (v *Vault) OpenEvent(orgID, eventID ulid.ULID, sealed []byte) ([]byte, error) {
 	return v.open(KindEvent, orgID, ulid.ULID{}, eventID.String(), sealed)
+}
+
+// SealWebhookSecrets seals a webhook endpoint's signing secrets.
+func (v *Vault) SealWebhookSecrets(orgID, endpointID ulid.ULID, secrets []byte) ([]byte, error) {
+	return v.seal(KindWebhookEndpoint, orgID, ulid.ULID{}, endpointID.String(), secrets)
+}
+
+// OpenWebhookSecrets opens a webhook endpoint's sealed signing secrets.
+func (v *Vault) OpenWebhookSecrets(orgID, endpointID ulid.ULID, sealed []byte) ([]byte, error) {
+	return v.open(KindWebhookEndpoint, orgID, ulid.ULID{}, endpointID.String(), sealed)
 }

@@ -51,6 +51,19 @@ func TestEachKindOpensOnlyWhereItWasSealed(t *testing.T) {
 	if _, err := v.OpenCredential(org, id, ev); err == nil {
 		t.Error("an event opened as a credential")
 	}
+	wh, _ := v.SealWebhookSecrets(org, id, secret)
+	if out, err := v.OpenWebhookSecrets(org, id, wh); err != nil || string(out) != string(secret) {
+		t.Fatalf("webhook endpoint: %q %v", out, err)
+	}
+	if _, err := v.OpenWebhookSecrets(org, id, ev); err == nil {
+		t.Error("an event opened as a webhook endpoint's secrets")
+	}
+	if _, err := v.OpenEvent(org, id, wh); err == nil {
+		t.Error("a webhook endpoint's secrets opened as an event")
+	}
+	if _, err := v.OpenWebhookSecrets(ulid.Make(), id, wh); err == nil {
+		t.Error("a webhook endpoint's secrets opened in another organisation")
+	}
 	if _, err := v.OpenCredential(ulid.Make(), id, cred); err == nil {
 		t.Error("a credential opened in another organisation")
 	}
