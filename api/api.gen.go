@@ -1957,6 +1957,127 @@ type UpdateSystem struct {
 // VersionState The state of the version.
 type VersionState string
 
+// WebhookAttempt One request Plugboard sent (or tried to send) to deliver an event to an endpoint.
+type WebhookAttempt struct {
+	AttemptedAt time.Time `json:"attemptedAt"`
+
+	// Delivered The attempt succeeded.
+	Delivered bool `json:"delivered"`
+
+	// DeliveryId The delivery the attempt belongs to; a redelivery or replay is a new delivery.
+	DeliveryId string `json:"deliveryId"`
+
+	// ErrorCode Why the attempt failed (`http_status`, `upstream_refused`, `upstream_timeout`, `upstream_unavailable`, `event_gone`); absent when it succeeded (a 2xx answer).
+	ErrorCode string `json:"errorCode,omitempty"`
+	EventId   string `json:"eventId"`
+	Id        string `json:"id"`
+
+	// LatencyMs How long the request took, in milliseconds.
+	LatencyMs float64 `json:"latencyMs"`
+
+	// Response The first KiB of the answer's body.
+	Response string `json:"response,omitempty"`
+
+	// StatusCode The answer's HTTP status; absent when no answer came.
+	StatusCode        *int   `json:"statusCode,omitempty"`
+	WebhookEndpointId string `json:"webhookEndpointId"`
+}
+
+// WebhookAttemptPage defines model for WebhookAttemptPage.
+type WebhookAttemptPage struct {
+	Items      []WebhookAttempt `json:"items"`
+	Next       string           `json:"next,omitempty"`
+	Prev       string           `json:"prev,omitempty"`
+	TotalCount int              `json:"totalCount"`
+}
+
+// WebhookEndpoint An endpoint the organisation's events are delivered to, without its signing secret.
+type WebhookEndpoint struct {
+	CreatedAt   time.Time `json:"createdAt"`
+	Description string    `json:"description"`
+
+	// DisabledAt When the endpoint was disabled for failing; absent otherwise.
+	DisabledAt *time.Time `json:"disabledAt,omitempty"`
+
+	// DisabledReason Why it was disabled (`failing`); absent otherwise.
+	DisabledReason string `json:"disabledReason,omitempty"`
+	Enabled        bool   `json:"enabled"`
+
+	// EventTypes The event types delivered; empty means every type.
+	EventTypes []string  `json:"eventTypes"`
+	Id         string    `json:"id"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Url        string    `json:"url"`
+}
+
+// WebhookEndpointCreate defines model for WebhookEndpointCreate.
+type WebhookEndpointCreate struct {
+	// Description What the endpoint is for; at most 255 bytes.
+	Description *string `json:"description,omitempty"`
+
+	// Enabled Absent means true.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// EventTypes Event types to deliver (see EventType); empty or absent means every type.
+	EventTypes *[]string `json:"eventTypes,omitempty"`
+
+	// Url An http or https URL without user information, at most 2048 bytes.
+	Url string `json:"url"`
+}
+
+// WebhookEndpointPage defines model for WebhookEndpointPage.
+type WebhookEndpointPage struct {
+	Items      []WebhookEndpoint `json:"items"`
+	Next       string            `json:"next,omitempty"`
+	Prev       string            `json:"prev,omitempty"`
+	TotalCount int               `json:"totalCount"`
+}
+
+// WebhookEndpointUpdate defines model for WebhookEndpointUpdate.
+type WebhookEndpointUpdate struct {
+	Description *string   `json:"description,omitempty"`
+	Enabled     bool      `json:"enabled"`
+	EventTypes  *[]string `json:"eventTypes,omitempty"`
+	Url         string    `json:"url"`
+}
+
+// WebhookEndpointWithSecret A webhook endpoint with its signing secret, shown this once.
+type WebhookEndpointWithSecret struct {
+	CreatedAt   time.Time `json:"createdAt"`
+	Description string    `json:"description"`
+
+	// DisabledAt When the endpoint was disabled for failing; absent otherwise.
+	DisabledAt *time.Time `json:"disabledAt,omitempty"`
+
+	// DisabledReason Why it was disabled (`failing`); absent otherwise.
+	DisabledReason string `json:"disabledReason,omitempty"`
+	Enabled        bool   `json:"enabled"`
+
+	// EventTypes The event types delivered; empty means every type.
+	EventTypes []string `json:"eventTypes"`
+	Id         string   `json:"id"`
+
+	// Secret The signing secret, `whsec_` and the base64 of 32 random bytes. It cannot be shown again.
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
+// WebhookRedelivery defines model for WebhookRedelivery.
+type WebhookRedelivery struct {
+	// Deliveries How many deliveries were created.
+	Deliveries int `json:"deliveries"`
+
+	// More A replay stopped at its limit and more events remain; call again from the last one.
+	More bool `json:"more"`
+}
+
+// WebhookReplay defines model for WebhookReplay.
+type WebhookReplay struct {
+	// Since Replay the events that occurred at or after this time (RFC 3339).
+	Since time.Time `json:"since"`
+}
+
 // After defines model for after.
 type After = string
 
@@ -1986,6 +2107,9 @@ type Search = string
 
 // SystemId defines model for system_id.
 type SystemId = ulid.ULID
+
+// WebhookEndpointId defines model for webhook_endpoint_id.
+type WebhookEndpointId = ulid.ULID
 
 // ListAPIKeysParams defines parameters for ListAPIKeys.
 type ListAPIKeysParams struct {
@@ -2030,6 +2154,13 @@ type ListEventsParams struct {
 	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 }
 
+// ListEventWebhookAttemptsParams defines parameters for ListEventWebhookAttempts.
+type ListEventWebhookAttemptsParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
+}
+
 // ListProjectConnectionTemplatesParams defines parameters for ListProjectConnectionTemplates.
 type ListProjectConnectionTemplatesParams struct {
 	EnvId *EnvId `form:"env_id,omitempty" json:"env_id,omitempty"`
@@ -2068,6 +2199,20 @@ type ListEndUsersParams struct {
 	// If not provided, returns users from all environments. Environment ids are ULIDs; the published spec says
 	// `format: uuid`, which no environment id matches.
 	EnvironmentId *string `form:"environment_id,omitempty" json:"environment_id,omitempty"`
+}
+
+// ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
+type ListWebhookEndpointsParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
+}
+
+// ListWebhookEndpointAttemptsParams defines parameters for ListWebhookEndpointAttempts.
+type ListWebhookEndpointAttemptsParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
 }
 
 // OAuth1CallbackParams defines parameters for OAuth1Callback.
@@ -2132,6 +2277,15 @@ type InitialiseOAuth2ConnectionJSONRequestBody = InitialiseOAuth2ConnectionReque
 
 // CreateEndUserJSONRequestBody defines body for CreateEndUser for application/json ContentType.
 type CreateEndUserJSONRequestBody = EndUserCreate
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
+
+// ReplayWebhookEndpointJSONRequestBody defines body for ReplayWebhookEndpoint for application/json ContentType.
+type ReplayWebhookEndpointJSONRequestBody = WebhookReplay
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -2382,6 +2536,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEventWebhookAttempts List the webhook delivery attempts of one event.
+	//
+	// Lists every attempt to deliver the event to any webhook endpoint, oldest first: when, the answer's status
+	// (absent when none came), how long it took, the first KiB of the answer's body and, for a failed attempt, an
+	// error code (`http_status` for an answer other than 2xx, `upstream_refused`, `upstream_timeout`,
+	// `upstream_unavailable`, ...). 404 if the event does not exist (or was pruned).
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id}/attempts (the `ListEventWebhookAttempts` operationId).
+	ListEventWebhookAttempts(ctx context.Context, organisationId OrganisationId, eventId EventId, params *ListEventWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverEvent Deliver an event again.
+	//
+	// Creates a new delivery of the event, due at once, to every enabled webhook endpoint that wants its type, whatever
+	// became of earlier deliveries. It is sent with the same `webhook-id` (the event's id), so receivers that drop
+	// duplicates drop it too. 404 if the event does not exist (or was pruned).
+	//
+	// Corresponds with POST /o/{organisation_id}/events/{event_id}/redeliver (the `RedeliverEvent` operationId).
+	RedeliverEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProjects List projects for organisation
 	//
@@ -2680,6 +2853,114 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
 	GetEndUser(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpoints List the organisation's webhook endpoints.
+	//
+	// Lists the webhook endpoints by id (oldest first), without their signing secrets.
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, organisationId OrganisationId, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint.
+	//
+	// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+	// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+	// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+	// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+	// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+	// address.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint.
+	//
+	// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+	// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+	// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+	// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+	// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+	// address.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, organisationId OrganisationId, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint, with its pending deliveries and its attempts.
+	//
+	// Corresponds with DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint Get a webhook endpoint, without its signing secret.
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Replace a webhook endpoint's settings.
+	//
+	// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+	// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+	// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Replace a webhook endpoint's settings.
+	//
+	// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+	// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+	// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpointAttempts List the delivery attempts to a webhook endpoint.
+	//
+	// Lists every attempt to deliver an event to the endpoint, oldest first (see ListEventWebhookAttempts).
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts (the `ListWebhookEndpointAttempts` operationId).
+	ListWebhookEndpointAttempts(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params *ListWebhookEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplayWebhookEndpointWithBody Deliver the events since a time to a webhook endpoint again.
+	//
+	// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+	// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+	// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+	// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+	ReplayWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplayWebhookEndpoint Deliver the events since a time to a webhook endpoint again.
+	//
+	// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+	// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+	// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+	// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+	ReplayWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body ReplayWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret.
+	//
+	// Generates a new signing secret and returns it, this once. The previous secret keeps signing beside it for the
+	// overlap (24 hours by default, PLUGBOARD_WEBHOOK_SECRET_OVERLAP): meanwhile each delivery's `webhook-signature`
+	// holds two `v1,` signatures, one per secret, so receivers switch secrets at their own pace. Rotating again
+	// during an overlap ends the older secret at once.
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecret(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
 	//
@@ -3073,6 +3354,45 @@ func (c *Client) ListEvents(ctx context.Context, organisationId OrganisationId, 
 // Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, organisationId, eventId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEventWebhookAttempts List the webhook delivery attempts of one event.
+//
+// Lists every attempt to deliver the event to any webhook endpoint, oldest first: when, the answer's status
+// (absent when none came), how long it took, the first KiB of the answer's body and, for a failed attempt, an
+// error code (`http_status` for an answer other than 2xx, `upstream_refused`, `upstream_timeout`,
+// `upstream_unavailable`, ...). 404 if the event does not exist (or was pruned).
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id}/attempts (the `ListEventWebhookAttempts` operationId).
+func (c *Client) ListEventWebhookAttempts(ctx context.Context, organisationId OrganisationId, eventId EventId, params *ListEventWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventWebhookAttemptsRequest(c.Server, organisationId, eventId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverEvent Deliver an event again.
+//
+// Creates a new delivery of the event, due at once, to every enabled webhook endpoint that wants its type, whatever
+// became of earlier deliveries. It is sent with the same `webhook-id` (the event's id), so receivers that drop
+// duplicates drop it too. 404 if the event does not exist (or was pruned).
+//
+// Corresponds with POST /o/{organisation_id}/events/{event_id}/redeliver (the `RedeliverEvent` operationId).
+func (c *Client) RedeliverEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverEventRequest(c.Server, organisationId, eventId)
 	if err != nil {
 		return nil, err
 	}
@@ -3701,6 +4021,224 @@ func (c *Client) DeleteEndUser(ctx context.Context, organisationId OrganisationI
 // Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
 func (c *Client) GetEndUser(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEndUserRequest(c.Server, organisationId, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints List the organisation's webhook endpoints.
+//
+// Lists the webhook endpoints by id (oldest first), without their signing secrets.
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, organisationId OrganisationId, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server, organisationId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint.
+//
+// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+// address.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint.
+//
+// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+// address.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, organisationId OrganisationId, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint, with its pending deliveries and its attempts.
+//
+// Corresponds with DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, organisationId, webhookEndpointId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint Get a webhook endpoint, without its signing secret.
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, organisationId, webhookEndpointId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Replace a webhook endpoint's settings.
+//
+// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, organisationId, webhookEndpointId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Replace a webhook endpoint's settings.
+//
+// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, organisationId, webhookEndpointId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpointAttempts List the delivery attempts to a webhook endpoint.
+//
+// Lists every attempt to deliver an event to the endpoint, oldest first (see ListEventWebhookAttempts).
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts (the `ListWebhookEndpointAttempts` operationId).
+func (c *Client) ListWebhookEndpointAttempts(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params *ListWebhookEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointAttemptsRequest(c.Server, organisationId, webhookEndpointId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplayWebhookEndpointWithBody Deliver the events since a time to a webhook endpoint again.
+//
+// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+func (c *Client) ReplayWebhookEndpointWithBody(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplayWebhookEndpointRequestWithBody(c.Server, organisationId, webhookEndpointId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplayWebhookEndpoint Deliver the events since a time to a webhook endpoint again.
+//
+// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+func (c *Client) ReplayWebhookEndpoint(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body ReplayWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplayWebhookEndpointRequest(c.Server, organisationId, webhookEndpointId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret.
+//
+// Generates a new signing secret and returns it, this once. The previous secret keeps signing beside it for the
+// overlap (24 hours by default, PLUGBOARD_WEBHOOK_SECRET_OVERLAP): meanwhile each delivery's `webhook-signature`
+// holds two `v1,` signatures, one per secret, so receivers switch secrets at their own pace. Rotating again
+// during an overlap ends the older secret at once.
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, organisationId, webhookEndpointId)
 	if err != nil {
 		return nil, err
 	}
@@ -4630,6 +5168,139 @@ func NewGetEventRequest(server string, organisationId OrganisationId, eventId Ev
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventWebhookAttemptsRequest constructs an http.Request for the ListEventWebhookAttempts method
+func NewListEventWebhookAttemptsRequest(server string, organisationId OrganisationId, eventId EventId, params *ListEventWebhookAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events/%s/attempts", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverEventRequest constructs an http.Request for the RedeliverEvent method
+func NewRedeliverEventRequest(server string, organisationId OrganisationId, eventId EventId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events/%s/redeliver", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5900,6 +6571,461 @@ func NewGetEndUserRequest(server string, organisationId OrganisationId, userId s
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string, organisationId OrganisationId, params *ListWebhookEndpointsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, organisationId OrganisationId, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, organisationId, webhookEndpointId, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListWebhookEndpointAttemptsRequest constructs an http.Request for the ListWebhookEndpointAttempts method
+func NewListWebhookEndpointAttemptsRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params *ListWebhookEndpointAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s/attempts", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReplayWebhookEndpointRequest calls the generic ReplayWebhookEndpoint builder with application/json body
+func NewReplayWebhookEndpointRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body ReplayWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReplayWebhookEndpointRequestWithBody(server, organisationId, webhookEndpointId, "application/json", bodyReader)
+}
+
+// NewReplayWebhookEndpointRequestWithBody constructs an http.Request for the ReplayWebhookEndpoint method, with any body, and a specified content type
+func NewReplayWebhookEndpointRequestWithBody(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s/replay", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
+func NewRotateWebhookEndpointSecretRequest(server string, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_endpoint_id", webhookEndpointId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/webhook-endpoints/%s/rotate-secret", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewOAuth1CallbackRequest constructs an http.Request for the OAuth1Callback method
 func NewOAuth1CallbackRequest(server string, params *OAuth1CallbackParams) (*http.Request, error) {
 	var err error
@@ -6333,6 +7459,29 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*GetEventHTTPResponse, error)
 
+	// ListEventWebhookAttemptsWithResponse List the webhook delivery attempts of one event.
+	//
+	// Lists every attempt to deliver the event to any webhook endpoint, oldest first: when, the answer's status
+	// (absent when none came), how long it took, the first KiB of the answer's body and, for a failed attempt, an
+	// error code (`http_status` for an answer other than 2xx, `upstream_refused`, `upstream_timeout`,
+	// `upstream_unavailable`, ...). 404 if the event does not exist (or was pruned).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id}/attempts (the `ListEventWebhookAttempts` operationId).
+	ListEventWebhookAttemptsWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, params *ListEventWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*ListEventWebhookAttemptsHTTPResponse, error)
+
+	// RedeliverEventWithResponse Deliver an event again.
+	//
+	// Creates a new delivery of the event, due at once, to every enabled webhook endpoint that wants its type, whatever
+	// became of earlier deliveries. It is sent with the same `webhook-id` (the event's id), so receivers that drop
+	// duplicates drop it too. 404 if the event does not exist (or was pruned).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/events/{event_id}/redeliver (the `RedeliverEvent` operationId).
+	RedeliverEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*RedeliverEventHTTPResponse, error)
+
 	// ListProjectsWithResponse List projects for organisation
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6656,6 +7805,124 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/users/{user_id} (the `GetEndUser` operationId).
 	GetEndUserWithResponse(ctx context.Context, organisationId OrganisationId, userId string, reqEditors ...RequestEditorFn) (*GetEndUserHTTPResponse, error)
+
+	// ListWebhookEndpointsWithResponse List the organisation's webhook endpoints.
+	//
+	// Lists the webhook endpoints by id (oldest first), without their signing secrets.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsHTTPResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint.
+	//
+	// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+	// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+	// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+	// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+	// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+	// address.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointHTTPResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint.
+	//
+	// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+	// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+	// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+	// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+	// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+	// address.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointHTTPResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint, with its pending deliveries and its attempts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointHTTPResponse, error)
+
+	// GetWebhookEndpointWithResponse Get a webhook endpoint, without its signing secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*GetWebhookEndpointHTTPResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Replace a webhook endpoint's settings.
+	//
+	// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+	// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+	// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointHTTPResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Replace a webhook endpoint's settings.
+	//
+	// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+	// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+	// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointHTTPResponse, error)
+
+	// ListWebhookEndpointAttemptsWithResponse List the delivery attempts to a webhook endpoint.
+	//
+	// Lists every attempt to deliver an event to the endpoint, oldest first (see ListEventWebhookAttempts).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts (the `ListWebhookEndpointAttempts` operationId).
+	ListWebhookEndpointAttemptsWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params *ListWebhookEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointAttemptsHTTPResponse, error)
+
+	// ReplayWebhookEndpointWithBodyWithResponse Deliver the events since a time to a webhook endpoint again.
+	//
+	// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+	// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+	// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+	// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+	ReplayWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplayWebhookEndpointHTTPResponse, error)
+
+	// ReplayWebhookEndpointWithResponse Deliver the events since a time to a webhook endpoint again.
+	//
+	// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+	// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+	// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+	// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+	ReplayWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body ReplayWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayWebhookEndpointHTTPResponse, error)
+
+	// RotateWebhookEndpointSecretWithResponse Give a webhook endpoint a new signing secret.
+	//
+	// Generates a new signing secret and returns it, this once. The previous secret keeps signing beside it for the
+	// overlap (24 hours by default, PLUGBOARD_WEBHOOK_SECRET_OVERLAP): meanwhile each delivery's `webhook-signature`
+	// holds two `v1,` signatures, one per secret, so receivers switch secrets at their own pace. Rotating again
+	// during an overlap ends the older secret at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretHTTPResponse, error)
 
 	// OAuth1CallbackWithResponse Receives the provider's redirect after the user authorises (OAuth 1.0a).
 	//
@@ -7379,6 +8646,102 @@ func (r GetEventHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEventHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventWebhookAttemptsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookAttemptPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventWebhookAttemptsHTTPResponse) GetJSON200() *WebhookAttemptPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListEventWebhookAttemptsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventWebhookAttemptsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventWebhookAttemptsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventWebhookAttemptsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventWebhookAttemptsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RedeliverEventHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookRedelivery
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RedeliverEventHTTPResponse) GetJSON202() *WebhookRedelivery {
+	return r.JSON202
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RedeliverEventHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverEventHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverEventHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverEventHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverEventHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8454,6 +9817,383 @@ func (r GetEndUserHTTPResponse) ContentType() string {
 	return ""
 }
 
+type ListWebhookEndpointsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsHTTPResponse) GetJSON200() *WebhookEndpointPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListWebhookEndpointsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateWebhookEndpointHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointWithSecret
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointHTTPResponse) GetJSON201() *WebhookEndpointWithSecret {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateWebhookEndpointHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteWebhookEndpointHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteWebhookEndpointHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetWebhookEndpointHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointHTTPResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetWebhookEndpointHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateWebhookEndpointHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointHTTPResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateWebhookEndpointHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListWebhookEndpointAttemptsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookAttemptPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointAttemptsHTTPResponse) GetJSON200() *WebhookAttemptPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListWebhookEndpointAttemptsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointAttemptsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointAttemptsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointAttemptsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointAttemptsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReplayWebhookEndpointHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookRedelivery
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ReplayWebhookEndpointHTTPResponse) GetJSON202() *WebhookRedelivery {
+	return r.JSON202
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ReplayWebhookEndpointHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ReplayWebhookEndpointHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReplayWebhookEndpointHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReplayWebhookEndpointHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReplayWebhookEndpointHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateWebhookEndpointSecretHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointWithSecret
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookEndpointSecretHTTPResponse) GetJSON200() *WebhookEndpointWithSecret {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RotateWebhookEndpointSecretHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookEndpointSecretHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookEndpointSecretHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookEndpointSecretHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookEndpointSecretHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // OAuth1CallbackHTTPResponse302Headers the declared response headers of an HTTP 302 response for OAuth1Callback
 type OAuth1CallbackHTTPResponse302Headers struct {
 	Location *string
@@ -8916,6 +10656,41 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, organisa
 		return nil, err
 	}
 	return ParseGetEventHTTPResponse(rsp)
+}
+
+// ListEventWebhookAttemptsWithResponse List the webhook delivery attempts of one event.
+//
+// Lists every attempt to deliver the event to any webhook endpoint, oldest first: when, the answer's status
+// (absent when none came), how long it took, the first KiB of the answer's body and, for a failed attempt, an
+// error code (`http_status` for an answer other than 2xx, `upstream_refused`, `upstream_timeout`,
+// `upstream_unavailable`, ...). 404 if the event does not exist (or was pruned).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id}/attempts (the `ListEventWebhookAttempts` operationId).
+func (c *ClientWithResponses) ListEventWebhookAttemptsWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, params *ListEventWebhookAttemptsParams, reqEditors ...RequestEditorFn) (*ListEventWebhookAttemptsHTTPResponse, error) {
+	rsp, err := c.ListEventWebhookAttempts(ctx, organisationId, eventId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventWebhookAttemptsHTTPResponse(rsp)
+}
+
+// RedeliverEventWithResponse Deliver an event again.
+//
+// Creates a new delivery of the event, due at once, to every enabled webhook endpoint that wants its type, whatever
+// became of earlier deliveries. It is sent with the same `webhook-id` (the event's id), so receivers that drop
+// duplicates drop it too. 404 if the event does not exist (or was pruned).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/events/{event_id}/redeliver (the `RedeliverEvent` operationId).
+func (c *ClientWithResponses) RedeliverEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*RedeliverEventHTTPResponse, error) {
+	rsp, err := c.RedeliverEvent(ctx, organisationId, eventId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverEventHTTPResponse(rsp)
 }
 
 // ListProjectsWithResponse List projects for organisation
@@ -9440,6 +11215,190 @@ func (c *ClientWithResponses) GetEndUserWithResponse(ctx context.Context, organi
 	return ParseGetEndUserHTTPResponse(rsp)
 }
 
+// ListWebhookEndpointsWithResponse List the organisation's webhook endpoints.
+//
+// Lists the webhook endpoints by id (oldest first), without their signing secrets.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListWebhookEndpointsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsHTTPResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, organisationId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsHTTPResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint.
+//
+// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+// address.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointHTTPResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint.
+//
+// Creates an endpoint that is sent the organisation's events (those of `eventTypes`, or every type when it is
+// empty) from now on, signed as the Standard Webhooks specification says (docs/events.md). The answer holds the
+// signing secret, `whsec_` and the base64 of 32 random bytes, this once: it is stored sealed and never shown
+// again (rotate it with rotate-secret). The URL must be http or https, without user information, and (unless
+// PLUGBOARD_ALLOW_PRIVATE_NETWORKS or PLUGBOARD_ALLOW_CIDRS allow it) not name a loopback, private or metadata
+// address.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointHTTPResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint, with its pending deliveries and its attempts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, organisationId, webhookEndpointId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointHTTPResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse Get a webhook endpoint, without its signing secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*GetWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, organisationId, webhookEndpointId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointHTTPResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Replace a webhook endpoint's settings.
+//
+// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, organisationId, webhookEndpointId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointHTTPResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Replace a webhook endpoint's settings.
+//
+// Replaces the endpoint's URL, description, event types and enabled flag (a missing description is empty, missing
+// eventTypes mean every type). The signing secret is kept. Enabling an endpoint that was disabled (by a request
+// or for failing) clears `disabledAt` and `disabledReason`; its pending deliveries resume.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, organisationId, webhookEndpointId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointHTTPResponse(rsp)
+}
+
+// ListWebhookEndpointAttemptsWithResponse List the delivery attempts to a webhook endpoint.
+//
+// Lists every attempt to deliver an event to the endpoint, oldest first (see ListEventWebhookAttempts).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts (the `ListWebhookEndpointAttempts` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointAttemptsWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params *ListWebhookEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*ListWebhookEndpointAttemptsHTTPResponse, error) {
+	rsp, err := c.ListWebhookEndpointAttempts(ctx, organisationId, webhookEndpointId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointAttemptsHTTPResponse(rsp)
+}
+
+// ReplayWebhookEndpointWithBodyWithResponse Deliver the events since a time to a webhook endpoint again.
+//
+// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+func (c *ClientWithResponses) ReplayWebhookEndpointWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplayWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.ReplayWebhookEndpointWithBody(ctx, organisationId, webhookEndpointId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplayWebhookEndpointHTTPResponse(rsp)
+}
+
+// ReplayWebhookEndpointWithResponse Deliver the events since a time to a webhook endpoint again.
+//
+// Creates a new delivery to this endpoint, due at once, of each event that occurred at or after `since` and that
+// the endpoint wants (by its current eventTypes), oldest first, at most 10000 per request: when `more` is true,
+// call again with `since` just after the last event received. Deliveries to a disabled endpoint wait until it is
+// enabled. There is no ordering guarantee: replayed events may arrive in any order, and beside new ones.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay (the `ReplayWebhookEndpoint` operationId).
+func (c *ClientWithResponses) ReplayWebhookEndpointWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, body ReplayWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayWebhookEndpointHTTPResponse, error) {
+	rsp, err := c.ReplayWebhookEndpoint(ctx, organisationId, webhookEndpointId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplayWebhookEndpointHTTPResponse(rsp)
+}
+
+// RotateWebhookEndpointSecretWithResponse Give a webhook endpoint a new signing secret.
+//
+// Generates a new signing secret and returns it, this once. The previous secret keeps signing beside it for the
+// overlap (24 hours by default, PLUGBOARD_WEBHOOK_SECRET_OVERLAP): meanwhile each delivery's `webhook-signature`
+// holds two `v1,` signatures, one per secret, so receivers switch secrets at their own pace. Rotating again
+// during an overlap ends the older secret at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretHTTPResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, organisationId, webhookEndpointId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookEndpointSecretHTTPResponse(rsp)
+}
+
 // OAuth1CallbackWithResponse Receives the provider's redirect after the user authorises (OAuth 1.0a).
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9962,6 +11921,72 @@ func ParseGetEventHTTPResponse(rsp *http.Response) (*GetEventHTTPResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEventWebhookAttemptsHTTPResponse parses an HTTP response from a ListEventWebhookAttemptsWithResponse call
+func ParseListEventWebhookAttemptsHTTPResponse(rsp *http.Response) (*ListEventWebhookAttemptsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventWebhookAttemptsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookAttemptPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverEventHTTPResponse parses an HTTP response from a RedeliverEventWithResponse call
+func ParseRedeliverEventHTTPResponse(rsp *http.Response) (*RedeliverEventHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverEventHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookRedelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -10714,6 +12739,266 @@ func ParseGetEndUserHTTPResponse(rsp *http.Response) (*GetEndUserHTTPResponse, e
 	return response, nil
 }
 
+// ParseListWebhookEndpointsHTTPResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsHTTPResponse(rsp *http.Response) (*ListWebhookEndpointsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointHTTPResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointHTTPResponse(rsp *http.Response) (*CreateWebhookEndpointHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointHTTPResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointHTTPResponse(rsp *http.Response) (*DeleteWebhookEndpointHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointHTTPResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointHTTPResponse(rsp *http.Response) (*GetWebhookEndpointHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointHTTPResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointHTTPResponse(rsp *http.Response) (*UpdateWebhookEndpointHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookEndpointAttemptsHTTPResponse parses an HTTP response from a ListWebhookEndpointAttemptsWithResponse call
+func ParseListWebhookEndpointAttemptsHTTPResponse(rsp *http.Response) (*ListWebhookEndpointAttemptsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointAttemptsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookAttemptPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReplayWebhookEndpointHTTPResponse parses an HTTP response from a ReplayWebhookEndpointWithResponse call
+func ParseReplayWebhookEndpointHTTPResponse(rsp *http.Response) (*ReplayWebhookEndpointHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReplayWebhookEndpointHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookRedelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookEndpointSecretHTTPResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
+func ParseRotateWebhookEndpointSecretHTTPResponse(rsp *http.Response) (*RotateWebhookEndpointSecretHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookEndpointSecretHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseOAuth1CallbackHTTPResponse parses an HTTP response from a OAuth1CallbackWithResponse call
 func ParseOAuth1CallbackHTTPResponse(rsp *http.Response) (*OAuth1CallbackHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10878,6 +13163,12 @@ type ServerInterface interface {
 	// GetEvent Get one event.
 	// (GET /o/{organisation_id}/events/{event_id})
 	GetEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId)
+	// ListEventWebhookAttempts List the webhook delivery attempts of one event.
+	// (GET /o/{organisation_id}/events/{event_id}/attempts)
+	ListEventWebhookAttempts(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId, params ListEventWebhookAttemptsParams)
+	// RedeliverEvent Deliver an event again.
+	// (POST /o/{organisation_id}/events/{event_id}/redeliver)
+	RedeliverEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
@@ -10947,6 +13238,30 @@ type ServerInterface interface {
 	// GetEndUser Retrieve an End User
 	// (GET /o/{organisation_id}/users/{user_id})
 	GetEndUser(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, userId string)
+	// ListWebhookEndpoints List the organisation's webhook endpoints.
+	// (GET /o/{organisation_id}/webhook-endpoints)
+	ListWebhookEndpoints(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListWebhookEndpointsParams)
+	// CreateWebhookEndpoint Create a webhook endpoint.
+	// (POST /o/{organisation_id}/webhook-endpoints)
+	CreateWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
+	// DeleteWebhookEndpoint Delete a webhook endpoint, with its pending deliveries and its attempts.
+	// (DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	DeleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId)
+	// GetWebhookEndpoint Get a webhook endpoint, without its signing secret.
+	// (GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	GetWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId)
+	// UpdateWebhookEndpoint Replace a webhook endpoint's settings.
+	// (PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId)
+	// ListWebhookEndpointAttempts List the delivery attempts to a webhook endpoint.
+	// (GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts)
+	ListWebhookEndpointAttempts(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params ListWebhookEndpointAttemptsParams)
+	// ReplayWebhookEndpoint Deliver the events since a time to a webhook endpoint again.
+	// (POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay)
+	ReplayWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId)
+	// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret.
+	// (POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret)
+	RotateWebhookEndpointSecret(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId)
 	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
 	// (GET /oauth1/callback)
 	OAuth1Callback(w http.ResponseWriter, r *http.Request, params OAuth1CallbackParams)
@@ -11634,6 +13949,118 @@ func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEvent(w, r, organisationId, eventId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEventWebhookAttempts operation middleware
+func (siw *ServerInterfaceWrapper) ListEventWebhookAttempts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId EventId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", r.PathValue("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventWebhookAttemptsParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEventWebhookAttempts(w, r, organisationId, eventId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RedeliverEvent operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverEvent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId EventId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", r.PathValue("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RedeliverEvent(w, r, organisationId, eventId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -12598,6 +15025,352 @@ func (siw *ServerInterfaceWrapper) GetEndUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListWebhookEndpoints operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookEndpointsParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhookEndpoints(w, r, organisationId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) CreateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateWebhookEndpoint(w, r, organisationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteWebhookEndpoint(w, r, organisationId, webhookEndpointId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetWebhookEndpoint(w, r, organisationId, webhookEndpointId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateWebhookEndpoint(w, r, organisationId, webhookEndpointId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListWebhookEndpointAttempts operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookEndpointAttempts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookEndpointAttemptsParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhookEndpointAttempts(w, r, organisationId, webhookEndpointId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReplayWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) ReplayWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReplayWebhookEndpoint(w, r, organisationId, webhookEndpointId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateWebhookEndpointSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "webhook_endpoint_id" -------------
+	var webhookEndpointId WebhookEndpointId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_endpoint_id", r.PathValue("webhook_endpoint_id"), &webhookEndpointId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook_endpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateWebhookEndpointSecret(w, r, organisationId, webhookEndpointId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // OAuth1Callback operation middleware
 func (siw *ServerInterfaceWrapper) OAuth1Callback(w http.ResponseWriter, r *http.Request) {
 
@@ -12899,6 +15672,16 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.GetAPIKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events", wrapper.ListEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}", wrapper.GetEvent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/attempts", wrapper.ListEventWebhookAttempts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/redeliver", wrapper.RedeliverEvent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.ListWebhookEndpoints)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.CreateWebhookEndpoint)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}", wrapper.DeleteWebhookEndpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}", wrapper.GetWebhookEndpoint)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}", wrapper.UpdateWebhookEndpoint)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret", wrapper.RotateWebhookEndpointSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts", wrapper.ListWebhookEndpointAttempts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay", wrapper.ReplayWebhookEndpoint)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
@@ -13491,6 +16274,87 @@ type GetEventdefaultJSONResponse struct {
 }
 
 func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventWebhookAttemptsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EventId        EventId        `json:"event_id"`
+	Params         ListEventWebhookAttemptsParams
+}
+
+type ListEventWebhookAttemptsResponseObject interface {
+	VisitListEventWebhookAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListEventWebhookAttempts200JSONResponse WebhookAttemptPage
+
+func (response ListEventWebhookAttempts200JSONResponse) VisitListEventWebhookAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventWebhookAttemptsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListEventWebhookAttemptsdefaultJSONResponse) VisitListEventWebhookAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverEventRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EventId        EventId        `json:"event_id"`
+}
+
+type RedeliverEventResponseObject interface {
+	VisitRedeliverEventResponse(w http.ResponseWriter) error
+}
+
+type RedeliverEvent202JSONResponse WebhookRedelivery
+
+func (response RedeliverEvent202JSONResponse) VisitRedeliverEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverEventdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RedeliverEventdefaultJSONResponse) VisitRedeliverEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -14404,6 +17268,323 @@ func (response GetEndUserdefaultJSONResponse) VisitGetEndUserResponse(w http.Res
 	return err
 }
 
+type ListWebhookEndpointsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Params         ListWebhookEndpointsParams
+}
+
+type ListWebhookEndpointsResponseObject interface {
+	VisitListWebhookEndpointsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpoints200JSONResponse WebhookEndpointPage
+
+func (response ListWebhookEndpoints200JSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpointsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListWebhookEndpointsdefaultJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *CreateWebhookEndpointJSONRequestBody
+}
+
+type CreateWebhookEndpointResponseObject interface {
+	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhookEndpoint201JSONResponse WebhookEndpointWithSecret
+
+func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateWebhookEndpointdefaultJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+}
+
+type DeleteWebhookEndpointResponseObject interface {
+	VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhookEndpoint204Response struct {
+}
+
+func (response DeleteWebhookEndpoint204Response) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhookEndpointdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteWebhookEndpointdefaultJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+}
+
+type GetWebhookEndpointResponseObject interface {
+	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetWebhookEndpoint200JSONResponse WebhookEndpoint
+
+func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetWebhookEndpointdefaultJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+	Body              *UpdateWebhookEndpointJSONRequestBody
+}
+
+type UpdateWebhookEndpointResponseObject interface {
+	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhookEndpoint200JSONResponse WebhookEndpoint
+
+func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateWebhookEndpointdefaultJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpointAttemptsRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+	Params            ListWebhookEndpointAttemptsParams
+}
+
+type ListWebhookEndpointAttemptsResponseObject interface {
+	VisitListWebhookEndpointAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpointAttempts200JSONResponse WebhookAttemptPage
+
+func (response ListWebhookEndpointAttempts200JSONResponse) VisitListWebhookEndpointAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpointAttemptsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListWebhookEndpointAttemptsdefaultJSONResponse) VisitListWebhookEndpointAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayWebhookEndpointRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+	Body              *ReplayWebhookEndpointJSONRequestBody
+}
+
+type ReplayWebhookEndpointResponseObject interface {
+	VisitReplayWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type ReplayWebhookEndpoint202JSONResponse WebhookRedelivery
+
+func (response ReplayWebhookEndpoint202JSONResponse) VisitReplayWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayWebhookEndpointdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ReplayWebhookEndpointdefaultJSONResponse) VisitReplayWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretRequestObject struct {
+	OrganisationId    OrganisationId    `json:"organisation_id"`
+	WebhookEndpointId WebhookEndpointId `json:"webhook_endpoint_id"`
+}
+
+type RotateWebhookEndpointSecretResponseObject interface {
+	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointWithSecret
+
+func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RotateWebhookEndpointSecretdefaultJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type OAuth1CallbackRequestObject struct {
 	Params OAuth1CallbackParams
 }
@@ -14611,6 +17792,12 @@ type StrictServerInterface interface {
 	// GetEvent Get one event.
 	// (GET /o/{organisation_id}/events/{event_id})
 	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
+	// ListEventWebhookAttempts List the webhook delivery attempts of one event.
+	// (GET /o/{organisation_id}/events/{event_id}/attempts)
+	ListEventWebhookAttempts(ctx context.Context, request ListEventWebhookAttemptsRequestObject) (ListEventWebhookAttemptsResponseObject, error)
+	// RedeliverEvent Deliver an event again.
+	// (POST /o/{organisation_id}/events/{event_id}/redeliver)
+	RedeliverEvent(ctx context.Context, request RedeliverEventRequestObject) (RedeliverEventResponseObject, error)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(ctx context.Context, request ListProjectsRequestObject) (ListProjectsResponseObject, error)
@@ -14680,6 +17867,30 @@ type StrictServerInterface interface {
 	// GetEndUser Retrieve an End User
 	// (GET /o/{organisation_id}/users/{user_id})
 	GetEndUser(ctx context.Context, request GetEndUserRequestObject) (GetEndUserResponseObject, error)
+	// ListWebhookEndpoints List the organisation's webhook endpoints.
+	// (GET /o/{organisation_id}/webhook-endpoints)
+	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
+	// CreateWebhookEndpoint Create a webhook endpoint.
+	// (POST /o/{organisation_id}/webhook-endpoints)
+	CreateWebhookEndpoint(ctx context.Context, request CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error)
+	// DeleteWebhookEndpoint Delete a webhook endpoint, with its pending deliveries and its attempts.
+	// (DELETE /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	DeleteWebhookEndpoint(ctx context.Context, request DeleteWebhookEndpointRequestObject) (DeleteWebhookEndpointResponseObject, error)
+	// GetWebhookEndpoint Get a webhook endpoint, without its signing secret.
+	// (GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	GetWebhookEndpoint(ctx context.Context, request GetWebhookEndpointRequestObject) (GetWebhookEndpointResponseObject, error)
+	// UpdateWebhookEndpoint Replace a webhook endpoint's settings.
+	// (PUT /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id})
+	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// ListWebhookEndpointAttempts List the delivery attempts to a webhook endpoint.
+	// (GET /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts)
+	ListWebhookEndpointAttempts(ctx context.Context, request ListWebhookEndpointAttemptsRequestObject) (ListWebhookEndpointAttemptsResponseObject, error)
+	// ReplayWebhookEndpoint Deliver the events since a time to a webhook endpoint again.
+	// (POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay)
+	ReplayWebhookEndpoint(ctx context.Context, request ReplayWebhookEndpointRequestObject) (ReplayWebhookEndpointResponseObject, error)
+	// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret.
+	// (POST /o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
 	// OAuth1Callback Receives the provider's redirect after the user authorises (OAuth 1.0a).
 	// (GET /oauth1/callback)
 	OAuth1Callback(ctx context.Context, request OAuth1CallbackRequestObject) (OAuth1CallbackResponseObject, error)
@@ -15177,6 +18388,61 @@ func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, organi
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEventResponseObject); ok {
 		if err := validResponse.VisitGetEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEventWebhookAttempts operation middleware
+func (sh *strictHandler) ListEventWebhookAttempts(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId, params ListEventWebhookAttemptsParams) {
+	var request ListEventWebhookAttemptsRequestObject
+
+	request.OrganisationId = organisationId
+	request.EventId = eventId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEventWebhookAttempts(ctx, request.(ListEventWebhookAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEventWebhookAttempts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEventWebhookAttemptsResponseObject); ok {
+		if err := validResponse.VisitListEventWebhookAttemptsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RedeliverEvent operation middleware
+func (sh *strictHandler) RedeliverEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId) {
+	var request RedeliverEventRequestObject
+
+	request.OrganisationId = organisationId
+	request.EventId = eventId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverEvent(ctx, request.(RedeliverEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverEvent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RedeliverEventResponseObject); ok {
+		if err := validResponse.VisitRedeliverEventResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -15904,6 +19170,243 @@ func (sh *strictHandler) GetEndUser(w http.ResponseWriter, r *http.Request, orga
 	}
 }
 
+// ListWebhookEndpoints operation middleware
+func (sh *strictHandler) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListWebhookEndpointsParams) {
+	var request ListWebhookEndpointsRequestObject
+
+	request.OrganisationId = organisationId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpoints(ctx, request.(ListWebhookEndpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpoints")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhookEndpointsResponseObject); ok {
+		if err := validResponse.VisitListWebhookEndpointsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateWebhookEndpoint operation middleware
+func (sh *strictHandler) CreateWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request CreateWebhookEndpointRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body CreateWebhookEndpointJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhookEndpoint(ctx, request.(CreateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhookEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateWebhookEndpointResponseObject); ok {
+		if err := validResponse.VisitCreateWebhookEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (sh *strictHandler) DeleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) {
+	var request DeleteWebhookEndpointRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhookEndpoint(ctx, request.(DeleteWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhookEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteWebhookEndpointResponseObject); ok {
+		if err := validResponse.VisitDeleteWebhookEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetWebhookEndpoint operation middleware
+func (sh *strictHandler) GetWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) {
+	var request GetWebhookEndpointRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhookEndpoint(ctx, request.(GetWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhookEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetWebhookEndpointResponseObject); ok {
+		if err := validResponse.VisitGetWebhookEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) {
+	var request UpdateWebhookEndpointRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+
+	var body UpdateWebhookEndpointJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhookEndpoint(ctx, request.(UpdateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhookEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateWebhookEndpointResponseObject); ok {
+		if err := validResponse.VisitUpdateWebhookEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListWebhookEndpointAttempts operation middleware
+func (sh *strictHandler) ListWebhookEndpointAttempts(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId, params ListWebhookEndpointAttemptsParams) {
+	var request ListWebhookEndpointAttemptsRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpointAttempts(ctx, request.(ListWebhookEndpointAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpointAttempts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhookEndpointAttemptsResponseObject); ok {
+		if err := validResponse.VisitListWebhookEndpointAttemptsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReplayWebhookEndpoint operation middleware
+func (sh *strictHandler) ReplayWebhookEndpoint(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) {
+	var request ReplayWebhookEndpointRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+
+	var body ReplayWebhookEndpointJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReplayWebhookEndpoint(ctx, request.(ReplayWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReplayWebhookEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReplayWebhookEndpointResponseObject); ok {
+		if err := validResponse.VisitReplayWebhookEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (sh *strictHandler) RotateWebhookEndpointSecret(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, webhookEndpointId WebhookEndpointId) {
+	var request RotateWebhookEndpointSecretRequestObject
+
+	request.OrganisationId = organisationId
+	request.WebhookEndpointId = webhookEndpointId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookEndpointSecret(ctx, request.(RotateWebhookEndpointSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookEndpointSecret")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
+		if err := validResponse.VisitRotateWebhookEndpointSecretResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // OAuth1Callback operation middleware
 func (sh *strictHandler) OAuth1Callback(w http.ResponseWriter, r *http.Request, params OAuth1CallbackParams) {
 	var request OAuth1CallbackRequestObject
@@ -15985,325 +19488,363 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35d+O2lj/4r+DoO3PKnpblJS/pbuf0D06Vk/ilFrftepmepxwLIiELzySgJkC79NL1v8/BvdhIglq8",
-	"1JLOL0lZJEEQuLj7/dzfB5ksF1IwodXg+PfBgla0ZJpV8BedaVaZf3AxOB78d82q5WA4ELRkg2N7cThQ",
-	"2ZyV1NyllwtzQemKi5vBx4/DwZTNZMX6RrBXVw+RSSFYprkU1zz3Iy2onoeBmvcMBxX775pXLB8c66pm",
-	"8fgzWZVUD44HdQF3Nt83HHzYu5F7dtSXftSzV+6Svd88PXr/uvn7Hi8XstK4jHo+OB7ccD2vp6NMlvvy",
-	"tpA3++a5/bujwUfzZUzcxZ/UWhx7dfXisDsmdP+6+MtPtSSnZsDnWY0Zr5TuWwy8GM86ZzNaF3pwfHTg",
-	"p8yFZjesgpWR1Q0VXNHVhNO+66nW6V007vMs16KS/2DZir2PbniqrzrHIZ/ngxSjVTbvIwB7dfVpUEul",
-	"Wdm/JOH6U63IJYz4HAvy0U0JGPHJ+dkvbIl0r7KKLwxhDY4HJ4KcnJ+RW7Ykckb0nJGYoofknuu5rDXh",
-	"WhHFsorp0QBoZ8EqzRmMnVWMapaf6MbH51SzPc1L1lkBw3Y+LHjFFD7SnNGPlSyJnnNFzMNECpiVmSBX",
-	"pGKzWrF8RE6miglN7ucsXM8lU0RITXB0M9HNZoP7vc22PcOGDQcFVfq9cgvZXJVf4w81NxJa6zkTmmdm",
-	"7Qklhh6Z0kOiJewaF4SSkotaM7LDNa5eJqvc3K1JKZUmUmQs3LVgFQxPRU4Uq+5YtdtcaCFJrRiZU0Wm",
-	"jAk/3uYrjcv3e/fComIz/qH73VdzRoB3k8Mjks1pRTOjWzhivWVL+GAzkxvBFSNck+lyRK7mhiBYxe8Y",
-	"mSFFNUmb8HxIlCTsjlVLR/9StG5Sc1oxZR4uv3cvfKEIz81yRtP55tDM4tvvonmNUt+vMrnAQ9PeXqr9",
-	"9pbU0PKInMBfSsuK5f4g4ghkR/uFUZpW+oXCtbhlS5guefn6jJQ0Z/7BvT18dJcUXGllPxx+szuuFZnU",
-	"omJmuplm+cR8AtesVMktsz/QqqJL83f8aHojzefcU5X+JNgNrslcFnljdkOi51IxQnNDugXVrCJcZEVt",
-	"Kc/OYyplwaiAkxR4898HcJaB7jyV+X1oTXoYsbLf/MByamSW+UJkoi/hHjjUDTa4gqc1Tq/ScqHIvaxu",
-	"ubj5nnC8Mqt1XbERec1mmsjanOPHsjV32FaQGldkJqvvyeHe0bffkulSM7UV3ZpdtRRphhTsHoaFPfze",
-	"sJmCUeAzbEgYzeZkzoqcTJdwd0aLgosbd1g2pbTW/tqttTNct21AmbQo3s0Gx3//ffB/VWw2OB78n/1g",
-	"xOxbqblvRebHYXujb1OC9CriRoqJnFBFJie1nsuK/xOYyTH5gdGKVWRcHxx8k92yJfyDTUbkDNiz2WN7",
-	"NMyBzKgwv0wZUXN5Lwi9oVwkdqe1HmZ23VX4bdgW/LBZVvajnA9UoRUrZkP7XpDFRlJE724v7jm9YZuv",
-	"rLn7TMxkYm09Efh/bLRFq0kEx0ouSvd7sowp9VLKW544473y644WNUsrlQlixbv7X//OEM7RlbxlIk1p",
-	"wV59oQjcTY5GB4TC00SbB4dGWaqYmrOc8JnhrIb10qnhuFpGzKT5hTiEf/U2mltbJ1tU8o7nrCI39I4Z",
-	"5aHgM2aY1eYsDL7kCn5dt7TxxOMHk6uc59xMmhbntKLlM+1z8s21nl8a6mUvpZjxm7RG3rqJ4B1Tpshc",
-	"3pOsYrnR/GihzBGtDUdlRjPLzcbGeiEea0rQyhgSKgj7QMtFwciUGdZ7P2cVGwsarIAwIGymYUT3TmLM",
-	"Gc1ZtQ+WFfGOnv0MDgsx30y4GpEfZYU0eTRE5pHhV+AqEFooORaZFJpyoUhONSWqzuaGY5q3wNaR9xev",
-	"hyQruJnE2SuroRj7Y4j/tkJHOr13NBZXYDQsF3A8cHBKcINA1rCcTMzlCbmf82xOciakZsr+NeNGNHHH",
-	"73CuYTUWclEb3SMfjYX5QLeOHBU+OzBXZEIXfO+WLScgwfEkmN9+YcuJfck9L4rGmHafxFhM2nuPLG5i",
-	"JzQai+6JhbHXssrkuIYkp1TxzFzedogf/IMfh4PMTGgGVLftOC+jRz8OB/OSZtsO8fObk5fm2X/caxSy",
-	"2w7w11+v7INGcZJi6494a575OBxIc/4Ot30ajsuhf/7oQc8fgaYGh2Tb5y/xKS9IN30aOGyb+eletpum",
-	"wc01si4BspQOIR52GM5Ev9b8FpkbnOY2/7NsMWaDyFLcOXesGfRCM4JltuuVOasvcLGRSpf8KpKzGRdW",
-	"dFBifdKyMrNSJOL8QaykxYiZODrAkAtprgszH/O82caNN/wsodT03elnb95eyAzNcmtlu5lbEypIgsFw",
-	"wERdmhV0bkDcJGPioWr3W0LbSNJXRzdoTLz9Ha/CX4QJOi2YMgtdgajKudJc3NRczUlZF5obAYLCsa7g",
-	"y5wwqhXD9aYlGwvlz5pd+bQDqzmTs1eEw37OuF0+K4atcwg8erid1v7IjJktvHWGsndnFgk7L9uIrMgE",
-	"WdVeJnM22UX3yKKeFhxUTrVgGVF0qcgEVb1jUhc8nwzJtNbkb6xSsuIvlH2NwrOxKCgXVmSjQ4CKpRPh",
-	"ckYO9w4PDmK/i3MhTPZhSvdzrpla0AzOqtEIF7rhJOhz5qFmx3PYhDdMKXqTMnf/1rkH3gMeFTO/0v2K",
-	"u0grRm6YYBXKeKcNtMlsLLgi9vUsHxHQY1CV4UZvWXoGYjVqMmMsn9Ls1vxmRjQU5sdfmveOBbgyYN0q",
-	"Ui9y/Hfq9aOxsLpTUzvhNwJsUT5DVdC+6+T8DKlwIwvNrlPHRIu9pOqWL/bkAhXyvYXkAoKGuqpZ0pkT",
-	"78kmYuaHWMF5jKRZy3H9m5AsFgXN2FwWxgayCmXgpP5ME8VgcSegiO2ZQzUBB2bF0CtApJ6zClTmwCmI",
-	"W5YmM4YZwBZvwo9fNpW2Z12b6F0PWp1IwZyAst9aH8fe3Lo0luXq9SWJP3aDtQGV8qlVE1rcyIrreble",
-	"Apr3n7jbG2JwTtXcHGY/mFkfIzGAA1iG4067GYYofiMo+Bcjyajm9HAwNP87+vY7/Me3h0dJwZjzG6b0",
-	"mVjUWm02c7zXTxtMyAWtNHjuKfn56urcyWtgk5kUqi6RyzmWmZo/uZSlU0PUWEhRLJv3+1uD29+9Zyrz",
-	"5RCJRYGT3XqR4ab3F6/h0BFZAUHO0A4EbjUW8fLjDVxYJm9+4uZrwZlq+KWwnNLt06wW4KppsU23D2Za",
-	"g+Ggrork2rfd7ExkMjfXOvtwaq80NL7uGoIfCEbxwiajwnB8CH/MyGTOPkyGwI/Yd39BWY//rqti0lSv",
-	"5uzDAExI9t1f/D/6PmV7xRxJ6VOp5Y1jsqliPowOdeukRJv1APUddm2d8g43baW5W1lv6N+tgdGoaz2V",
-	"tcjdYQF91axH4gTN5T27M0cASL6UcHzLEs6iG48LGG4s/Hg7fMRGeCh/ZdO5lLfkquI3N6xSu+Zld6zi",
-	"M1Q9zYa4Mxhebk5jUch73DQu7uQtHl07TFMQAvvekM1vYpDgfRFDM+KnyXBi15kmVkSbbx89kT0SnBTP",
-	"Laz9m0hJq1vwowH9EG0YOfuwYJk2v/7116shrACDqM55Ud9MJa1yiCW7jWvEFoD9T/5xr/em8IJJRL1D",
-	"Z8k14ibW7ZhQiZq203EQiEOyoMtCUgykOLczKfidTygIbx1FVPPXX69slGYT2nlr/UTPuhXmJQ9SmIQU",
-	"bLJ21fCEdhVJ+LYN1sB6rp5aUbL6QGX9Q52j4a5fendX9xa/w2db53e8DM8+eabHpqaPEThK1lXG3t0L",
-	"VjXOxKnI4eZ18tTf93E48IzqDdNzmfAYvEPx/wI1whdD+Nfhi2RchpWLsEYPmQ14+Z1R1vJczBwNvzAL",
-	"8QIInNlnFaiLbsnAmQBqr4uIiRuylDURDMWEUYvRJbuHcYU4eGKYgzOpQ+TB/Ir/sglPY3E2IwWbacLK",
-	"hV4afcjNb0YLxV403ugGpEXRmDjGdHGWpFZOP8fJNablXUCo10wreW/se2oJgJFZIe8bniCX+7A5acEH",
-	"br9vLS0oPqWdM9mluHQE1jIcH8XcmOscPb155uOC7rQxCBCmjJ6+W5FXv794vWd1bKuYWi8Wbm5QFajW",
-	"NJsD6YxFLPvY+4vXwWcEHh5I4cp5xTKNtGauRNHfmEOMhSO8oPNB8JJANN+patbZ9/4M/JOQLmX+tsmx",
-	"+IRqnzCIbI3FyTk8NTkT3BAuVwy3JaQ9T5xlYQ9FTijJ+WzGKia0m86s7cpI8eUNSDpsHgSB129cdFt3",
-	"0+x2zaRROe1hHYsJXSwKjl7o/Q979/f3e0as7NVVYR+ckJKXDOY7tJtt18A78ahSJEx2LELKfHdPkRF5",
-	"HmJ9t22d/JEL5ymuKtKKsKdHa2ohaTrrF72P1qhqEigX1ly2dgkMhHQerSROP8jniq8Rz/GctvhQS9WX",
-	"PclMr+LL7lOda9cGnJsWpN0DPEfuzDTOLHjtBGjLkJXnDLjg5a0Vm9UFmckqXHXvsQfDqN8LlvEZz4zk",
-	"GYswHy29e4FksjIrXyxbjoa1LoWbigr9sJDjT/Dox+Gg1IV62dK4msv75ur1ZaxXuRWuBf9vwwdcsMIb",
-	"fuFmd5BcWB/Oog1QRH5BK9D5nfm3MTa09AePKvA/ubHLq9eXURZN1y4WRsQj33OOdBo9MAwOoIwq4GIT",
-	"swSnEPPJJ4SrsYDE8JAFYPglUM6MC2OZEKqUzDgEB1Z5S9GGEbdwbkpzjmRJNYYGVpx8e1bay+42y840",
-	"vU/2IrLFWUFvfMqEZlXpLGCwJhpk7QSbUbve1LqmBbl6fTkWO2a9d/u9E30ML3VMxmLFOZnzGzOpgt2x",
-	"Ao4ty+qK6+UqdSlaKLcom/OUxW2W8Eud//LylOi6EkbWkvNKyhn5hS3tKc8ZOf2Qzam4YWTn8ujb73bR",
-	"9QguEI6C/pYtdMOkhtzeILGNDvhCEaWpZqPHaIKOYSeZ/4W7GHi/u/+6rjip2A1Xmrls3mbal/lYcKK6",
-	"MCOkwSqmh9Z1BAcTzhgVhHstwos2szHGbhVsXQgvmucWn96X1ZqWAEahR6bXFAYtYUZUvTC2oMI9RSHg",
-	"BEbkwMrmUirnkuykM3mVCyx1Zyy8jBnWpiE4nDN8U4r5NywBc2ufeXiVvhGDvMEfZtky2k7kRpqFFPZY",
-	"B2fgxY8vyb9++++HuMe7x71uH7KDA17jgNcQJBs2lFTMFfdkV9ZK29jvLpHIoIxu0R5pIZXeHUU+KwFe",
-	"zZuaKWN6mXNWLSGAKpAHe0YObpRj9IXdA7+r2KKgS2KsuoLtGe5nlEG0MCupgcXbdExcioZPMPGFxpzq",
-	"zLbrJNzS4EuecdjXXuUupmygYkhNkIQrVTMQYlHO6daKnHt3N4fITTfK1W+qb05teYBn3Z7idb51e1u/",
-	"d92c66Z7PcTug+Zh2KDnHSDjDO/uiq5GsqNXb+w5aqkvfrIvVNOdN+oqkTaXZCwmlqIiX8OEwCISZ664",
-	"QwwqvT1RVnP1swOitn9e2tlp1OmtkeKGWTqFaRjrBZAQmd4SHPVlPD8zs7HgQmlGWy7KB3gMfnKabsvu",
-	"jxmPkc+PUIZPOmN9dGc5+rBHvKCzSFA/RZW6l1X+iHHP3RBbZwF2hnpcWuDKxVwbqFn1dLAggOz3vFXV",
-	"TK1AxQXM/XiEa8h0ik4MWA0/2yCr0e5LKiD9B3U7a87z1hEFpVpZz4I6NmPskYZhZA5YswAYnJ5QHwIJ",
-	"0FC7EfEl8wosb3Ff6D0WhCgmFNf8jhEukDWbSViBZrSrvfQdRkFbQEqSC8vkVNMpVea798g7IwTvuWJD",
-	"MpWWC0ZTcuO7Z+AL3Hjo/vzr5bu35A2rbhg5pzqbYxWKmXJtA+7gnrXnlGAxjHnQDgPTOBFLG9ZYsKqs",
-	"dSSpKqaMegCFkH85OCA/0JxcxDmCrZADnKuU5YonLlisgZPjM1AR6KzXIAPMhGm0/OjvMguDRuZYLCqm",
-	"mIiceejmE5gIp9kHvd6+c5MLbCbERFKfYVl2/6dYr7f/jPQnwArjloxFzpXRf5rf0ZOrmK10Ejydg2C1",
-	"PO33DEwcK51EfvavL3YUl7GmFrrFX9YtdXw7Kr7y3q5z+F5Xg2EdnsHTa6ki1lpa71dcZIwoWTLngcFV",
-	"MfpTJcuxCBmjkGOakYJPK1ott9+f54VW2CKx0ekxXSGzpULzMqVduNG7St+Wo59HqsXGotc9tJ3EjQ7f",
-	"WPwvkrN20P2mvDWDPrPI/dpFKGlL0LH4KkUoaUtQ/A7IzHdfGorF5kw0U7obLPhPofu/S+iSpMwdi0cL",
-	"XfIHlrneXt5OFrpSZOe56zoOUrZ+ZJ5vkuYXmM+zJpZZLuYS/GI3lyE17nE6nHAGdCyUrS+UIUVw5+xQ",
-	"cm/zORW/AYEYCnUJE1m1xHKoW7bcBb6HflZwLCK/6ySfxil5PptkxT65bWk5NpcLmznXe8LCELZUGW6/",
-	"ZVM63YO4HhK59gkBQ6IYGwuz/y45wizPQirFp4VLTFLNJGmBuXS2eGpgS26h0mPgKz5t4SvUsNrcyEGz",
-	"rNYXl/oqzxQ1hRhBgtH7a42Cgjj5yG22vIet9NwDy65D2gK5oxWH+raxSKY5ZLXSsuT/ZK0IIegShvfz",
-	"rC5o1QzCdjQKo8ekvdZzRuxFn9IZvg7iLGYr86WgJc/QsDakdseqyuV7gZL0/uK1o4ZoKq24o/lGJmwl",
-	"35xilgyv4BBwoTQ1jBRSWxWr7nhmBTxF28dlfWlJOKbjRBXkRs2E2RkWvGJoNZcLPls6LY9XpK5AI53M",
-	"tV6o4/39cmnvMTxyYjGQMirGovvV5tnOV0M2T3o03H3QCG0Ix4W0AGTIKeB1VWC6HAb4IGmOgjMdU+fc",
-	"IeK6XWa2degANn+rcF/40CtWLowudbbWX+rvfGXVqIB01tGh8JKT6pBx3AzaQeWFHWNzDIxsc69xeFXL",
-	"PcxE/l6xKqWTnNpLoI7YxHV3asKKqWOXzGiPUpNwpqyQ4sYYYqMtNQP/+mcAVOsri12n4cZswNdgOvEQ",
-	"cueAugRcBItEKk12+AyNlqLYHQtUm/ZmNDO89OT8TEUxNKP2mkWYGJaYyXLKhbO8rG0Xq24Tnk9IIwzy",
-	"2fHq1pfkQNFNalUh06ZWGlNtYB+i1La27ElDUiFyYnqL7Ttd0YI0gsslJ0DiPBN3vJKiZEJvS7HPBdm4",
-	"OSOzNn2KDb13l9axIcAQdI70DXnRCmS1pnsp8Ml4sqnYT5gVIh+t0lnwDvNhiEgjyaIGduXBD52jsQGP",
-	"dHJ+NgS1BjBgKoXqrUXXujEPVLK+8bkrH5ZgdSMMHepZ6thBDSib5t14hzq2MXAE04MkDpobUb+5OvMD",
-	"SjP8OFaxIGdv5HH3m5zmMiSsANBDl2TzIo3fhkVGWwBrxShYqSLEfhSoU3fJfouFtwOoQjyWijnVuQGF",
-	"ZyyJkoMvB8qKXAQ+pIXtHhOqbhEIjSD2MyRltFEqNZRd2jluLmgx4aSVCH7e2L9uZWzj23/GEbCoUA/J",
-	"dAksMAmctiHQSwcP7OPQ1pA9fJr/2ayUVJZBrppv6+g7Og6LNvSVbY7WVh/3gKLYd9zxjqah0lBVkcs8",
-	"7JA11H9n83T0f2tGLGWdtB3iZ62owQClHQgModFYnATYLd4oHbRH1g/GFXHqt1W+o5ovIzNA0TDTSZgW",
-	"S1mj1WAfdXaZ+Q5Nkmr9iJzesWqJ5wXg2G0dzGIPMyhzWZqz1tbVydksqjqDKlCulKsMEGPh3taotd1a",
-	"xf9hexX/kbqypcrHKDeblg7HU117VOyda46L8980PLI09ti6EEEHYU5Le9B80Xj0VAtkDviv0q0Pf6Ga",
-	"Cls3w6aNe7eNT6tpCK3d23DnlwLv3NWdNt10tdmuq61dOnCMHQ4RAMaEyrjKMV50/wF2KyaJOYSZ2IHX",
-	"KNMWEUqCv9kOFifIjQUCJPWXPUCQy3pHFFMK+b6r0YugqzCw4IuMUnhQG6k9yTP3UOiant0Mgu/zTukz",
-	"QbZG7slHwLb2HQczTX8OKFmYP+Ustn1UXZa04g2c49T5c46fdLJgzJo2QERpwUSZEZzszOwNATGqH8iz",
-	"geMQOShzZN+2NMNz8EhbiuoNY9j4oQ+lWpERswM7MXP8QyZH9LgZt4QUcJvqbvSj+zkrSsNlSvoPWXHt",
-	"2woYpdv62H0yvM2XtmvgQX0A8Jp9MIuVUeXBFmL+ZKbsCm6ngRVxQZQ59CJjQ48pWl69vnQaS4VB8fCV",
-	"qa0wt4GLkmZakYLfmqn+d81qnwbeZICuyG0LRpMSb20bq89duZ13zbs5Pr/bApXJtH2CDsfomodzhzY3",
-	"7iPSDsxw2Tv3omeQ/OwSPspTGb3n860i7wHXtwbI2avRZ/cNbv4xaS37qqVdu80L2kOXxcVQyBUDbpXh",
-	"2cxkzkZ9IAZm2B+Cvbi5w8sScyDd7njDhKhYrfSh926Vvod3hFos1Lkc2omW1qWHSM8IN/lnhO3PCNun",
-	"irA9Qajqc0YV1lvqQ39ekid5laXur/0ABcORDwowy12ZUPQ2cEQ306sAZyvOig96I/SqyQnNKqnUWDTH",
-	"gneo1PnPqaab29OvzN1GJleVrBKa7yn83lR38V47U5lldVX5uk9tmCbmsUmPgdoGaCIROqlLnfclAg5l",
-	"gZdGG7Pe/QDmCt2KhNThxc4H4uBKXCiAKvNnVNfM1Tj2qjiQViIrM+CInLgzByob4SIHrdpOoeVDcU9v",
-	"VZu/+cnbyCHvAO+juBAmn3YdPY0ic5KzggE07ekHDHk6BEZI+lD1FNsTQM4Z3Avwx3cA7GuWmzskN6ow",
-	"4XVsJ5yPB0MYQyOGm90YwDEwi4ypLyDeAU1CswrwFgA0A+h/x6n5tdiz6MOGmv4hp8GbUCy7qF8wL1ZS",
-	"XngknnuBEsy83MgBrndbPHODLmLbR5sbQGRfW1C3iaLWXpLnzIe07CSREPlF5SZuWEwXpp+snYOPaK3m",
-	"agH0yrL1jrK3Wa+H5kCNTg9TLmi13HIAfGa7PhHNIVpdIjbu9NAcZes+D83Ht+vy0Hy21ePh0PfY2XYI",
-	"HwfEECLmpD9gIPdkGGmDytfkOLbKFUc537AUNTVSXIOKoz10lUK01B76rYa4DArhmjPWABfv0/gaNzY1",
-	"OmOYAEcF7BpXNePOfr8fsIEkxMYiyqC3R34ZYzLRzFcOVEzXlUDbmJKKqYUUiqVUw0Vv5Y8v77Es2098",
-	"tfMymvSv6+c2Fs3JdcSLW7tEGoxbVd5a5U3nt9Y28O9uJXfbrGU3gf3zFYnmSR65jozgLigaamDuaonp",
-	"2lhohOBljdZKyLbJjBdMGRW2mZmtUMkeCyxPeSzlwCg/ICp0qotCbROzES+atEDXmrVVsdJmvsgVPICq",
-	"mjPzJOyo1c5rPdv7N2cGj4UEnOLuzdFy+CWiDfAopjMLWQPpPB5OHGDvOu0SDLHiWiWJtUU98fpEVGNJ",
-	"YC2ptHD7V9FLDCTVYDzRhWH8h28B+/Jkp4FChaUOermbrPyiiYmcuOMXj3PixumAPld3xhgLtyoXaU6n",
-	"NK1cg2azAaCi6CdEbrE0jvDf7cSx5DuTnR9/wT6aEGvPjGShYmnbWobMkvDy9aylmfOPFQMZjelkTSuD",
-	"PpVnDakE0GdMfoMsuxgeh+VghpWAZkr++utViA27WCuZYMrcxC0JAJS7pfj58v8JIM3AhSg5P33TOHbm",
-	"vovGfd8T1764yYxonsgziBssuPqLny+xw8HPl9/821/g/98eHg2Ggwv7+4X9/eKyrwFCo84Hs7zOezoW",
-	"n/TdilhIIW3NhrJXQF5/TyY/WJBs+GTwNowegfRovQQpvPNTdynAXlnUbDmz4X/sKgl88idJcldm67jn",
-	"5Ogvc2wWcFh+c6Amj5modWj357hhz/W2UoJecKRerEakvFSQJsqFxYlCoCIy4VSjz3XCPiwm6EFjTci1",
-	"boh4C2yxngrSZu2oq5i6ZcsRuUjS95qul1HvgagoaCM484Rp07veAHQ8XMk+AKjcixghUf0A71urhnor",
-	"7fbMQ8WNxaIGZw5to6FrCe4/BuE+gGlUXGnzB2zKjGbM+kXBxdo0tlvt7NRmOOhJ265jb4MN099MFS7/",
-	"zaL+Je8AfL/1kanmQMP4vW6MNtTy4aZf5affh5UckHY3i323mq8+3OmpexcWrvRiw6ewxgbNhzqr5RvL",
-	"brBkkUm+6sDE9zZ1M4c8Zi9FiQ/x0WEcHNVJJDaLmkEd6ty15d6yInecYvFJCg4MGOJq1COb7TGJK+XX",
-	"GZ1GO97UdkgRVh+E8xaQ20+Hwgzfr1icQA3pIAHJG0M7Ml+OhWvv7utIbZfbTZCkDU0wofd0T+e/LQJz",
-	"2wEzHEV1/JtazJ8CZeGohS75OG/DaqLs8JSyCaS7IcIxFaFZgc9LgDkL240jiEabPG4LBCHKC40GWtZL",
-	"9ESjlRGoDSW9RaziVkmMA1R8AGDw5mRWRhC663GFbYrPBvjCbtcDiGDpwYXbKWm4s5ksy1rAb+KmhTN8",
-	"5LFCIS0Ms1BzxBSdtHfZ9Wx2cWWo60Cngv3JtlpkeeCsmOMZ4+A3ENxb2M+IRR05OWziLZoKcyrygDY9",
-	"FlCW7iCsG9TW11y6Xhgtnd6ZlbDowb6J44Nhg9dj59I0dnqcpuPQ04FyjRwD0m1hivpEEXB2eQHIZ2PR",
-	"jl9y5RDibBsqStaCXhp7c53EQ0SWMF/7QZksozZzk14vdNzj6Jniv3+i+P6J4vtkKL5PhOHrlY6WvI8+",
-	"I9X/xWLLbqxrJ1FB++6MM6aZw2A3398gWnATQ0JOS6sGUCOubCaFB2NvtEJ2kGVXnYLxZjuBuC9vo9Yx",
-	"ShfzfYLWY5GSC6Yrzu7wgSZftFheRtmBrHj0k0jDQZeLMH2NzMqqrGpOFzblbhVrw935U5H/RIp8mtot",
-	"ZcNR71Jys2mJI/s8ReE9uu+jmgSgYz3HxqPAceDVMdP2za4Ml65YJqs8bikAHozvbX9bfmcMWad/lQBj",
-	"9zztAXQytnCpo6gC3GMx3Xy5pTkG9AbERVxcbpXPTveuvjAAwkmlvTfIKHugIldG1jdilV34xv5YNXCI",
-	"C9uqjkCvOpd2GbO1sYg7/qAL4c+Y9ZcUsw6EtXnQOs612IiyrjDoYQ4JL2nFO/FrZB+R08qxKdvkXkJG",
-	"p28mlQek/rE4idQcs2CWsUEuN4aOf8betQ7tqwnDKST0NpVmPgjdUvhscBTj4NK+44D1NRbO3js5PwPB",
-	"AeIAbYNJuz+WmTRIa8QOBbiCme8D1ZJpoZbLWsEIr4+FkN5+WlSyXFjoy4rthf6AXY3P2JwBusuaL1ai",
-	"QZ6mhevHniRaAvykxT8NpmtcnKkSA2ppkTnmbPnijhFaVIzmS/e9rhy+qyjAPvUQ0Um42PIFNTSzpG6w",
-	"QeoMV0a0N8igG2dsBP8fJ8A3Rc7wObpUx3p845MNO8LxwJFhyNcnRYe7r8LNmKYAq1MLzQtAdT30/BQ/",
-	"PmP8jkWfHEPAubkgQYQgZqP2xhxdlkfNMXxh7sReRdVxRM5yFrCVGoSN9ytpGw5XlRRM1orMKC9qQ324",
-	"02NB76S5deNE3W0aI4W5ppSecLVFlw0TMU2YaHeZ0xXvqHK+jgY9hsySfoIM1gYNHhL0BxmdS8dmj59e",
-	"h57AC6M9cIqhKazHMcwNN4WLm7FoW0XWdyeZZ6Ec6lhTpogvIrdGhhFwroMdLbhe+gx/ms05u0MjC8ei",
-	"REGYz9d9A4Czl1pQEGrxdAPeRDek9lDP1VpevlXTPVi6AFwJTpDB8cCHaxPmvQO0hHO3ROMs3gHv/kIl",
-	"e0RsR0PgzGM79HhALEaZYvoxvKylXPg2PY1zk1QvNoylXfrEzVVqxWUjZwywlvGXALTsEYEKhT90sueM",
-	"iuEgnuwhhMdD565HZcKtzIF7f/WjT1hbm/q2cT4a2TodLd6rS0cKK7YoDbravN4sOXEk2/ywhOe/Uz7z",
-	"QpGJWYCWoQBV6ma9RojuLqRgx+TtY/INzDC4SsdgozRHahJXqDGPsChk5S0LGAwTDdOD2STE9mBxPtSw",
-	"EfqRlUVqn/ECMeEDlGz6FWmbrdWeCgZpBVJgdOfXAo9c8gWiGzE0b+oifpv3OMWt/0UyZ+nv0KxcyMqs",
-	"1vYOjti9Fb/NLcfqD0uvoIvj+ODek3w/THH1dFDyWtNou/EPV418uH7kw/6R+2eOTc51PT90PlTXUXm6",
-	"NKvpWF0d9zi3mWWaLeAd0RFIU8f56RufRJzFia0hmbX9RRB0wz3rfJV5Z4BhPgZIaBzHZpQB87Wll5AI",
-	"CRBYoBBASiTEMlwEdkexmJc1Ui13k0jRXhJPXUJwAjHansoYFjrei+g+dBO1iD784m5v5p1GMNSPCFi8",
-	"YotCLksGsSapMlpYkd6UkiX9cMHAYFXpQvSSfuBlXRJRl1MsCKvs/R7O0eyui8T61qMxzicKT4fj6nqF",
-	"sByKHe3UAhOxkWqXwdsCDLXrAZDorEoXioRvv1ywLAkkE6/Iqpyp9DJuY8uExW1P3VxF593a1K0LfyNk",
-	"OEId/kmWyVrot9anlcxg49nZeaI40qY3SGJm6SvW/cZ0gTykR87FUcnZedigDyyrgW0spCyIYgUi8NkQ",
-	"Tbx/qch3egcR2+BvDuocsgQTme7p+xz3g6YruIR+thaH9oXy+AkeT70xvW7e6eB48A8lxeiC3r9hStEb",
-	"tgUdWLTlLi0+CNkaPXJbY1o3P8bcMroy930cDmwblLdJB+mrcLGdWTOvSyr2jF4MiGIgrt1S20Yqs9DX",
-	"Jw478w52Qo/ZyGzpcxKCxl3zaVRR8Wo8D6PeeU3X02Zc2GmtD+1xp9EtMhZTFgxmGjzEL5RROaToDBTa",
-	"Ll+wG1rlhbHXrfZtFU4bQ4Gxu3gJcV3s+qyhsATra6FtX5G+RRqRN1LpCC7bbBwefG/lTCGlG9CwQ1oV",
-	"Ns1Rdll5RcKefQmQ2U/XR+aqtdeGBMD52nBTPBzq6Mto1/JAoGvPlR4Acd3LmlL12BFHaHKuzgZug4ht",
-	"WXQfPu5FSOvDMa2X/lTkBFh7B99jG5a6lpE+yvP9QAZqmdba1yc4UWvboimsWPonQ0YEbrRxXryTzetg",
-	"EXHUJCxi6otgG9am70dQhhtN9tylTPTg121T6mNHuqqoUIAjjK1rnE108v7q5+vLq/96fXpt/vnu4uz/",
-	"O7k6e/f2+ufTk1enF4NhfMeP7y7eNH/5z/enF/+VLOqqU8kMEViVC3wNGwiJDuUrdyDmXJCsroolmVY0",
-	"Y2p9FLYHPOhU3CFGXwoku6WtNXr8bAyzZKETHt8HZdVRvgJd3MLEhFYMvnOI4Sb3c+u7jFKdvPPaKZMI",
-	"2Rj6ALqo0BCDodGjzmZz1h9FRx1YCG3ws3U5F4mliVesb+ecbRHQjVtcuGMLbmbuwd1J26QD7fjZAV09",
-	"ZGoi2iHYB500DxcVu9sAeW9TKNgrxBHq4sByAaThAjv2vjQKLIBYpU7dqtwrSkqazblgQXoC8FU//mDO",
-	"NOVFIlq0OfMEZXgLEWMm9KN55hEMu7RWZzfBHy8kFQlcCvvoaNPcJ/eq3/o2Cb8ljUIG13wAgrrwCOjI",
-	"cwuZZ+7rFhHP0qPigAkUpL6RbZaJ7a1oyFDPEX1AYB45PDgkXGRFnUOE0+zFWDAsZbSVVqi34su8AcS9",
-	"MWcuH5MxzvpwBP87+vvBb/ivb8aDnnKWDbYRGHe8c8Gx5hv5wlvW7yiu6ZotvUtWzV3KkmEAD1x9c7pY",
-	"MBd7Ex3j2ZrI4HSBjlaVjSG/5kqfBkyynxj+BX/krOB3DENEY+H6GToFAIH4MLEci4upb/F6llsPZC5B",
-	"SmVSZKyKM2sgpRT6k6RzX7Ss0lKU575NoY0t3c+lCqifiAtpRCGEO6AsZYJG/wQ2yudX2naN97K6JTsQ",
-	"nl8OfaaGGrrP50ztJjlVG8cU5f7Dc1idxHjkOK1irIeO4xAQN680/7GusF8ytkWdAVC0U3TMpkMrFYh3",
-	"gvM/l5naRzy8UZnvJoVOo0XbQz+lDxwY3g09lskOJcZ4/54oWWn0lfCS7Y7Ir5bqAzEgNAYHgNGJPRR7",
-	"PJ+ksd4sviIa65tB5nX9HInMY6pSrSx/nS+HUb0KrLXhvXi/IjuTqObG4hdOjqHY37AkBCpwv+8+Bqsg",
-	"bkT24LqOhiL+4FE2AJoDnocYc8OB3VNnJT7m7SkHCYzUoIyEZwQZYK84eDKtFo/f5qrSnYVGW2mL20E3",
-	"NMb90kfWbWSfWPOlYW+MrLOo+aOl2wY2bfpHl0k7o7zou1axTILwa16Gk4IkwER+DZ7ZMEX/U3it9TeH",
-	"e+wP4RPsD+ERj+wdHvI/hcf8T+FBS7nXvpQj5wrrTocDLqCb8MilMiaN/x95kTasdVIHuUKLEzAlvNZX",
-	"pPV6c2EzYPOeITqqkx1v6OeXIi/zRar7STP3c3cqiAUWVaLGGZtQ1bNpPwNYzYTZV9ApK3rejtdWvp68",
-	"tvdUzDWjpspoQnuY3LWgvFKjsXgnChe92YsTdGw9T1HIe5avDauVdPF3fPq3xzE/XHL/9anN+pnRAjED",
-	"m7ulNNW1ihmEvE3Qbzv3Dp9KvehMcHOauWKYwhHMdetJTgRq1j0SKig87Dz3z4Sij8NGLVsSNayBl93y",
-	"QnwJXZtSKsoXhC37QJRYaeyn6l3Fb3hCs3oXXTXaYqjScgryrs/rgZuGtoHK8f7+XCr992PzAb8NHZOD",
-	"JjxgIpn34oOzQt6/UOSei1zej8ivXM9lrSGVUteVeF8VGKXNaFFMaXaLgyyk0gpLroaYd3Qd2kHh33cW",
-	"AwfCYTg6fi3Wb3CHmy9tIgh+Adh3rsKfCscx7FWyc/76/U8/vDu5eHV9cXr1/uLt9fuL19fvLs5+Ont7",
-	"OSTeJAYEO7S1dm21Ghp+w7AQ+A0wGQfpHz/nJgThJeheoMzOupYBdLEY2d8NQfRm5jjyizd6m2wRuwmp",
-	"8BNcijuVxlbmPmYg7ft9MxaERbqv5L1i1RC5/GabSJUtAA0VmoFYuG6SiJpjQ4pAb7jWeo4tgBvksL5i",
-	"0H7nQ2VAxNq2ZcuYTNzliHVflw6zHZDYj1WOIQqKkd9V35mq2+4LULTmfLS9KDl6qCg5WitKvsBi41CQ",
-	"1S44th0HMilmBc88KIhrljW20DDR4B4TZBk3foEmubaHAtSNSaKkq/ZWkN4igp8Ty0TWFDz7zHZDVKnz",
-	"h/mKEW+a0uo/pvSf4/rg4Oi7mZT/kVH9fx8dTOX0MYmDfvGSbOjEX+1DPMAsgJALDyfDFt8I151Qhj3C",
-	"oFJcorptu5R4ToPtMZeQxn0Ssa/o8CVDGBBfdqr7kO7GIozi4W22w2Raq4xt3dugk+XfBGjRciyi076i",
-	"QRCsADIID05iMTVCj2m7l6j6jOFMm8c3qHf/ArXMRzVKkN1GCbqdNT0WLcuru+BMKEzDtPUYzazrBvZ0",
-	"2EaoyfBNuXzv0RWtG9rgOF+/gm2dEe9ms4IL1tfZ/lXiLhRKESKWFUBxoqxh9PgoZsqIrKihN6qTHkpT",
-	"kRuFfSJx7Gsk+YntUG8T/JpFbmH7naxRzLB9zUBVHQtf2awlKektJOxmBaNVIJCT8zPkubS4p0tlA1u2",
-	"MDo5l7GYLl0u5hCy+uwHO3+O6x1j29v5IsOA92nTgeGLlSsZjQqmzYC2t3Ho+5XVSsvSrgdVRsDBWriP",
-	"fCQ61tdhYXU196P9lMUFnBSqWgDt4k/T6uGmFdbsJ8Ap4HdwMVaysBYTm9M7Dl3dZy09wcNkeeEHpI7F",
-	"60HVsUqN10PfX7yOOjD7FGPHxGeyylhsPThYAV8wZ/ZDjgUm17u2ehQrAEC/xJz+YVTMLQW4O8dQ2zIe",
-	"DMl4UMgbLvCftnwW/8Bhr+1444GHa7BszYacUYjkPNOh2xatplxDeRiusI+6x02hATpPziBfEv2DY0Hz",
-	"qGP0rNZ1xUbkUpb+SaMjF0oi4frOsc6/2Ow8PfQ8MwfGZsZ88S8viFqWU1kMCR+xEZnYb/6X5udO3Po1",
-	"cp2QjA1fzRu1vH4JawGJ3ZO2/TNpQLeMxYQuzKC0uMYFmgSdnuzoORW3akh+kvKmYC2Ms92APkgs+GAo",
-	"j/X82OXTA7LlEsL1z4ElpGwdSAQrUCGGHyqFlhwKgH/22kdsGZeKFXdMkR2bhf5CkZevz+wTwL0MRzje",
-	"3z88+tfRwehgdHj83dHhd/+GDNLzx11bTgSVA0Onu874zYtwBt9j+0hzvIZYfNyOyLe57vMAGT3cn5Oa",
-	"Y69PpyUmEsbjkEiRgeIwp4pkc5bdsjzgKH2xvp3tQAMCm+7AB8R2my1MZtik1RslwAbe21OdUiQnmNbi",
-	"9cFhW/VSsqF4Od1oLPrVQcc93NGSgqnAOg1ZPAtuZb/PrOUAiKzpbT1TwZu2uWvKwqE0wK9WONlij4Kz",
-	"aHXLe7UCvi8Agn1Z/r7XPcE7G5SzOY8LQ/KtkFyjJrMJ7xQEdck0xRYBU6eZYnXhaCx+YUvbylVpo5mj",
-	"g4wUTBt5BYW4VKCq5/Ky8Zoa2hJRhb3ta2EkeCYrqKv7GwptOzEqkiVfTxwbHA5ec3EbqCvK200sbd+t",
-	"Kzo+F1zc9vR7RmncrX3syyZ/WD74JjnUSfri4hZTlxP50qEhfKdotN342/IsayECCgyqZa60UlY2G3w0",
-	"FrZUszEArWIEbbSpNbux/U2q2voxvO7nctkNScUQK9Akow9dZXsjck3f+6tudSyQQrQWX22T+3T6xM/y",
-	"nixl7RzcDkx9aUwk+8UeFeXy1S/J5Iw4W6vjz5Sz5uoZuRgnJLSrwLdZWaT0z7eo6d7Wfjna5JY6sG82",
-	"yvx2qcL2DGKFWUBTDTIT2yUTZYytGPIK5QFYLYuKZQwyo12DqVQHa8ijT/jXML8+ggYKiHXJ9/n8dG8j",
-	"mwUUOYsBU6DJsVWNSGlE2sqxYlgXpyBG3amxN/YzgYIrYztzvbZXq92+S3c7JCR+SGVBsQ+tTiXmPnds",
-	"Ns7uh8Gj6a2gtcvoE1xGjFnvwXBwTyth09OgXiOV5YWqHSjpCTdcuEgqtqiYwuRwCwButeOGGzZAwE+X",
-	"MSZLO2zUJtDotV0q9X8RvDK1eEleO8dailnFmciLJcHycVnIm6WrFje74HDTGicOC6LvOCWUzFmxIFpK",
-	"I8VAJvKSF7R6HJ7hdv2ivb+1WwTfCmk5m4mrAM4E0NtOcEPL+E1qumCGKRLzyaId7SNdrbSNly9V1LQN",
-	"zLumxUtZC50C7Oi0L/I3p7+yWanZ+dhC4qrHR+z1u5dYY3n209t3F6eDYfjlh3ev/iv+21dh+l+w4jL6",
-	"4fTtq/N3Z2+vuo9dn59cnLw5vTq9SB7fUuZ8BqgYqQRw1gySuzOKDzncwLhm2GN9RFWn6broX5iLxcdC",
-	"I7wK5JdilU47uNzmrJ9zjE7GQ2uF5Jw1rW6YTk/43R2rKiORGhXb0XsC6nniJVsTaG14cyNN8f3lyU+n",
-	"1+/f/vL23a9vB0P799Xpm/Prlxenr07fXp2dvI4pwd7w7pfTt9cXp//5/vTyKlxem/HoidbPJbreIJz2",
-	"XifPCKp3aR3bXmyKCKznhBhcLbh2uBlGEzUmD3SqACPYemIUmUqb3BrQLkmQxWQHkkZ30ba1CDi2pulM",
-	"YxxDOdyPKc1up9avbgNZsiKLirnIXQyoyZkxhR3mFgYv/0m95YSJ10OLk4BGc0mFUeAAgANAz3AFVE8K",
-	"Z4Bo2KzqA6oBhPb5yusSiwFtKO+F4llZSJt+qmlcpVwcVlOL72pj97SUtpVlCfhEbPonkqX7ine6Yf72",
-	"TL6EFAbnztlwLd642yMdomusMW0E/abre+lub0OHbEKXqVC/NZIatNKH5dGi62jy0dqsYD59gB+Ny203",
-	"0FTm2DHXdxVBNJDzQBitKpiVZH8akzv09GljZ0U8I5GuH0dEDH+K3RNmuJxMFpXMa9sUizeQo57c/PGI",
-	"YOdSFuuLMVoAYgGL3XB61ET9hzrQdos27BKMCqpXhB+eXJuOjv9DVeAuY0rVxFi9cTV6SRsD4ePwIcIB",
-	"l5vlf2OV2gDfwn6Au/tZdj0N/feAWv3eQhzLOYolcZ9va3N60AcfXpPz+FLSfmn0COfYs0ikUHy0apls",
-	"lGOVGMIyXxs/TQIc1omNfYcKWlULwcXN/6haLcCX9D/grvifvKKzdGf7pxRddnL9Qit829Cd9BWM4k0k",
-	"5JNiyt0AdfIhxNNSWDpiyajV3BDOz1xpWS03LtO8dA8+JgbZ97WXkfqR/Fp3A35tQ21f+8nY2+6lzNlL",
-	"kB7qpNaypBpzciJKiyzAbE71JdTBnYlXPyQSixvXo1xCa4qgxzX01jTjObddo8rO5sOYvZtSxcaiorYZ",
-	"J4WO9W9Pri6b8PIY+9gxF3bTAJvDwaKgcBbMNCP+3kJGxwtE05uwhvZBnPCMUV1XSemhMZr+Rma3v3I9",
-	"PzlL+TBbt6xfpjgCEPUgPTmDVEiZ3br1sq9v6D1jISsPWxqF5iL8WYve6LWLM93I9vFN4OJnovjVxnCm",
-	"jmrrsqR4xv60dp/d2v3SDM3n1AC+JHu0V5o/pXjtk6qNTV8hTxHFsle+4OVeoy+0j+w3+J7ALH+sMfII",
-	"O34FF4sEyKPP6MoAzRWgBYcgjcNhusMJPC58sv0Zc6/9iuBs+1AAfmllDcmZzcdRz5uQ0w/OoOay0rEP",
-	"PdpnNPrhmstnb4MmRy6CR1GF7zy56rDYAwDtKNfaAE1mtYIjKSORehkSXA38yObJeYZU2AwkWhRBjHZb",
-	"NNorm4ONNvWWdaAsfvzUZzoI+wt8wIvlFg9Z1EnZUbLSWiddGdH7qsT4BS+53hhuvzFX+7EQwHnQ86mp",
-	"BjOqm+HqLvmWp/4H6PzZZ99Ys2IFppDlTDbSj0WIfvDLTFYs3a7A3KA0LRcPFODh+c77htG0U9TTl67W",
-	"BkjbnLZPWk+mAgO5LCnWEXUI8ktAydie8SbsNswU/IEqlvazpNOX7Mp0BxgmtgRWq39X+8B2P9vePpn/",
-	"6qGrm1rC3hXvX9jPBExrz+o6afFpoWWjvNmEAmILs+YsAk526xyV4TZAkz3o8Q3lwiXIPTDl83PnKA4t",
-	"rH8CU3jtsTzLe5zrZ688NqN5xpZSWreD6ynjtb04edrBjgGqqLxj1f2cFaVRcEr6D1lx7ZNEjAwBXGpu",
-	"W1ZAajqAvtpksrNXI3IliWLM5gj6bOLupNQQ7uuuAkzTwgY/U85glHjddeBthmoWrxtS9Fzed7K2Gy1j",
-	"MZMXi/TScMkprQWJpTeFvJ+zPo5TdubR0MTTdgVURLnuK8GCc9kzEAww59bB9EHjZKOf1AtWKZYnUexA",
-	"X8pqQ4h4EuC7sWlXXzflqNjYosoOsaiOKjI5iWtUjgm2KCPj+uDgm+yWLeEfbEKgFbAizQK6XDI17Azx",
-	"11+vOs+PxuIUGqSZ3UJneYg1S+ETHzXk8gPAPteKTNy3TlzKFCihO/73Y/L33yakpNWtxZSB0MZYSMHU",
-	"7vdWd63umDlCFb9jCobFl0EtmnLp4w5l1ynNI3IC+LsO/LdZOf+97Q8H8XCochV4I1Sn0aLAmk9H+cdm",
-	"byfQxFM1TsSOcLWuvLL4wmbejWfvK67ZxDJ95RyZajgWBRe3yoEZM9tzs4QfoIIBh8WCpFkh71Vr5EUl",
-	"PywnUHJnPjFceqFsi9FK1jc+4P9h+f1YNAZwRWX4YdjEU5JFrYkUti0xQNbYL3O+4nxIlLSl41C7FvJE",
-	"QeKVdIk4tHQsbHTCAn8oWTIsWRTsnuwAyK6jhVGZm6WjecnFxLp4XUckNfTG6dAzK1w6X9nxPVTM8r1b",
-	"tlTH+PgEtl0N3eLj0rI7eetINwKGsItmHh+G5AyQCuY35zIwBCjvhYNgMAceDrJhu64RsD30c60XiEjB",
-	"bc5qy0L351otGLVHICYvB3EQd2A6d957M9m7oxF5546kreFyN84Bd5EtLBkZia+G4QCf5bgcVvf6PlwB",
-	"2Qs17PeCzCQUUfs+VpkUd8YAk0KNyKUDSqYLPiptI0WPoK+GtqMtluQUzNH6Hbfv8aUfcO7VnMFKZGZR",
-	"C54xWwTowHoWNJuzvaPRAVqU2Pa2wRsHw8Gd8zEODkaHeKtcMEEXfHA8+AZ+GoL2A4x3fw6gjv80/75h",
-	"oBlFCzQ4tqCP/wT2jq4TeO7o4KCFPRrlQu//w8Ifq40S3iyuJNBJKxz9C3o6baPpJ3oftkpIvM5dCCJq",
-	"cPz334xAs8GnwWt+xwRT6tixFCiApULdO+WZ3iBCA37Tb2awfbn/e3zOrnn+cd8d1Gjhu1GWlWeUTJeA",
-	"jS2LnClNZrxSehfLmm09R2DJrh0otqy/F1DTPPTd07kaC9/CBOoYLWr9HbOd0XOItELBuevDr+dsCb9a",
-	"hFtU7prUYz7i5PzMDBkntapeiyrcsg8fBBbVmhvpTIOTZe2NUzaTFQMz6dmIGb8WzMcvlKBb2tbfBy2Z",
-	"MfjtY4vmlV5FhzHZ0wW/Bqr+7eO22906IbBLC6l6mzs2G1gnMKRQ1Om6EkZpAkCIyS1bTiw+hTkBxyjd",
-	"qBEVczMIivRbtkDYOyOkxyJoUewDzXSxDOJe2SMxtLUfzsluLzo8ACNHwyg7AKvwl4Nvdr8PfRwLdFKP",
-	"RcVmkNAVZy9A83SqyHiAXXoRhmiQOnG4OEiFA+92/UHmyycmcdebqemb8OgNjeN1+CzvzlMk7y99bcfM",
-	"JssGou45V+sEyv7v9mbzKx4ew55TRVxe5favBKK3jXctSA3KNoJkiXcbUnaaixEl39sG7769saucoiUb",
-	"C5eQA1oxZhCZc4bBYKNuf3NgxJQUucLaxB0UXZnRdqD0EKFVc+A2uymix0+JiL5BfX9JBIQleWlJ4qsj",
-	"lAtQ39cTyjCt0P3EdN9CPbUU/KNIwJ+YjpY7qFhgimNPnWeSgcPNeuzsZHNa0QzAUb85NGfq2+/cPbds",
-	"Ca1CuHkcvJ7OlzQIjGLQ5uHDaOG3cczixj8HquFvfYwvshdXKtMvI7vS6QXBLRJd7VNko1u+IGV2+Dtu",
-	"LeAWhb1FtwFubdjKjjMu/bBrlLHu8edUpMNqf1XKdNtpltSmm5TkGEdMyM+vP7+M0jqdQg1OqSia4PJ3",
-	"bozZ2+xa1qt6hnGfSf3s7zn60Sqjz6R7Rl/2VSmeHV9sn+rZ2v5RL21uwIr3fw9/bKaJEhqdCzJdYvjJ",
-	"mGo0apk6o7xw+KqxpxAsOut+5crD6BgjkKtQrDIWXEDwDLEQnO808aK37656XobJ151erf7d+IZ+PbV1",
-	"Qr5qXXUtbfXu7QrGlxThP7FIAHsBbnbmZR/Divbm7FVqPxpjDj6JMPvDCDJQirfZ1cerwmseaTAclH91",
-	"bxf+aOI2HvVIWmoP+0zSL7zA5mFv5ID5k5JX8Sibsr4FNT9AAO5TD6n+OU5CUhO8iLjonNEcIAjbAKi2",
-	"4EXectYO0L1QERC+cnFT9FFG7T5ysJQDriRg9PpmrlzcgD/IWEhRRMLBUkkbgSA70kJHA+TzhcX7RVzR",
-	"3RGx2QQohRW/EYTRbO4LEHawy8+QzEua7RJZIeje1etL18AiY5VGqGYW10nPKYBpyVof+5IoiCWPOiwA",
-	"sU6fhAW0+uFFX5zKcukmeKQ04edgArZPQJoVDAeWqMx4/++ej1TuRZ/SfGg8ULd8sWD5eJDY63uKILJT",
-	"gN7EDkzmN7NTrjNwPiRTllGzUwDZm5MpY8LVCAJCLbjUbRfqjOV7DjoakoruaEHojYxB3n98d/Hy9Pri",
-	"9MeL08ufr8/eXp1e/O3k9ZAcHhAIwll2Z9M1rKppp8eV704zIieA/o7O0nuu2KhhXLu8GrsCqdyZj182",
-	"c7UcrsVdf+3JqnDgeu2sjSc1O/YLLm5X2R7vIQklEPSPlSxjDNOKlfLOMj6AqpwyfW8oKk43AR7XBC3t",
-	"VR8CwGhSi1g9nWdSKvrRXpOM5A9npOCqN7cUAhzNPf3ClNukSG9u5ZWMadmlW/XC7roO+Szv4u+2/aG9",
-	"r/kyaPTw07y4xwuEgTSoMWLZXEb8Y0gUFxnz0P85Awh61JmOPnzAh6gif71893b0NR6m19tgOz8prwe1",
-	"bP/3BdXzj59Fz+6bdOjjvSLV5x5TbhYLJgKaQTzUkAh271N9jlG/RRgfPL1hOsNILx96L9dwLDAsEFII",
-	"jSJs+1IHsD3YVsw0hZm7yeC7bIsFXVGhqH2bgtfbqQDeASQFj8Uc1DOBPRa8gy6TZck1VABg0yVzmxRs",
-	"RCYQ/5hADJhMBPugJ7Zki96wXfivIlreQ98kWeSswimq4VhMMCTiHl5U7K7xsHvMrGIF7QJGBPqbI4zE",
-	"LVvoqPuGxiQ/smAVlznZ+eaA5BSyrsbCN3+aBC3x9G+nb6+uL06vTt9enb17O9mNsgNxij5BEM46dP93",
-	"tpGFRu+LPOEsv6ygUxs4pljanbCBR2MqLRdMkZ2KLZgtA/FDQZsk13jG3mgbcpQlVbvY8WhRyJy5gGQq",
-	"UGW79QfGt2FtAdSrLiF/ciarcs0HOYDkRqmFj6m2ptTkCWuCbxu90zupe964abRu5fuwFVcG1ktOzL8r",
-	"AmSBc9C8ZGTn4seX5Jtvvvn33b6pgGwbJIPHK2sdN58ZUuBWk4J0xe0n9ZzBTTjQX1VcEzejP6SZSBC0",
-	"jLkhtWLjzkrFpwh1rha8+7/D/10Yqi8tBjZl8Ny7/kfY8Z+YRqzEO4cv9+Rbul4WuT1dsf1x1X5y1w3p",
-	"OpiA59z5BlDBV5MVlZdcJA+7W1dQZ+JVj0ghIBo8eyqDw39q5jE0UC1SmQrnHgXgOezVJkTqMztk3ad8",
-	"1aRl0xCivUuT07rTvv+7/ddmeQeOevCuLohVKoQfk84619jXswE2Vn++avH7o/MBhS0ElRARtIOY5s2s",
-	"4G9yWHVnr0bkbAbSxfdpBE8CJhtT8peDv0Q90q1rPR3b792lPw9eR5yv2fRnl+bhyK6L3Ds6i8P2C097",
-	"maxym80T/BmGXAwhQQtodFP4FlyGRImz+hH31GIH9vk+G9N4XunxeWL8fwiitkH98yeTJJG3b89X4G6i",
-	"WXYxEbZ35TBx547G85knbVCNr6uKbZ222ojOJSAz4lRcW3T9eVif1XRXJ9d6kJHni7Y4MJpPlUvgP+mP",
-	"oMV2cql12LAulT2eEe3/7v7Z1XpXJ6E2KOmPo8xeQOC+GdNduQef+KS70otmSU60iU9Wk/MJwJI+Rjrb",
-	"6rTIZ+Zbva/7k4s97PTEPUppSpQ+KT9bFyOlRdFNvFdkJ/7DVed5XJRdMDepzcRZm9igdLMvyINrvj6F",
-	"zvZHrpJKbPQMUNRX0eAnT8xpaG99dO9Oxipr4dLe80VFedfcqRitsvnzkvgfyRZRUa/mgJnfKKx7Ht1k",
-	"jV1hVf3nkckNqNJnTtYKNstXBAyx1oxAQhhtJWrtHfu/+0rgDXzhuHwxGptXABrprPZHX6HXdbVBPwvo",
-	"fA6dqWwRmH0OwFKgM25UjRd6ifyXrKExKgDcET4LD6afGJq/HI537A5MWfn9Tv3oEHzd+BErfPt+JbG+",
-	"sofZ9EXI+1bo4BOc36/Lnb7ZOj9eOUmYkHHl/9MYkJ/LanxWqdR4xZ9SaSun+hPJo31a6/keokfuWRjh",
-	"/d/Nj9f44zX+uJlHq4Nc/kdm5JDGH6Mw+4jqiq35BNZQYD493Cm5uys5VSIvryc6qFil21RAaJ4r4hoP",
-	"rV23sTjrwm6fvTIaxR3PWQ5BafFCk5LqbE6o8NhzGHocEq59eNpBKq4dFAZjzdKMxHi2W9NoLBAj3OVl",
-	"mxW2uMNa2pnpxh1TmS/ToczUmj0XblyntcDzct3U+75y/nuyFTE/mj9jzew+F1xzWnBEo/2UPKQ38evM",
-	"TwnKig8T0BCUvL94bQ5ExXJeGXPALE2tWGXLULAg+XB0QM7xIFYvFHFY4MzbNKlz0//6Zzo7/S+8wLc9",
-	"t4N71QTwlX8cPIDwrRGNNLZ4u5ql3qN19BUcraOHH62jDY7WWECu//uL11BcoXRVZ5rl5I5TTPI/OT8D",
-	"Z8CU+UbXdtU777K/y8pClY+FhQJ3RXeUTKCrwSQUohCuyA0T5nCzHDLV7mjBQc6SegHfjJ9oy9f0nI2F",
-	"++26rjh8w0mec9sxtAOfYCdP8xxnb9uQ1YWmQsNC4rcyMqF+mHPzvJqMhQUCWDYkOTkTxN3rhlSaipxW",
-	"efxq1200enboV3UsQDXCQnjXfTQ8fGy+a49M4m+dHENd4/uLs/7NtzUjLEEDZE7VWBAQWUxogFrI/dMj",
-	"eB3uzzE5IXCEme2uF+3RdOmxD837orFcZbkKy2xn+P7iDIdfVLJc6Mmxq82qSyY05iTajrbuFuJX3it4",
-	"oZWlnWsmF2zlWIgDvMlYjnFfG3XXrrNvVge1Ytj1JTQosaVzk0zmbAKi3684Doklptc8t8NZnItY8bRr",
-	"GU/HEgggGQdV0j9r9g+xjrlyqAq1yEPHYRx4EuoPz/JJgDxAqBEqcsBE9quB22TGdlPxYF9wvn6si8I1",
-	"kXGLmyJ4e9Zmshae6t+dvXpJXsrKZ5uizDkei7nWC3W8vy8XTPB8JJjeN7co+8Oe5Sd7mazY3uH1wWiu",
-	"y+L/mEW2Qne9ZnD0qTWDo8+tGRz9r9IMjh6nGUB8emXM+1Tk7xUCMLchS2kBIPzkVOQE79kOrzEe/kuu",
-	"Lb2EIKND3avQyY9Qe04jmPHCiR23On5VsBYfI5XuecPgwOb2PchQsPN8SNgHzSph+BZ26+BqUdAltBCe",
-	"cVbkrotVqvwRw6FbFWH+iFMHSrD8mFeARHiHssRIxFqNyBvXwBW/+Qb7vEPRbBQKv+bW3yCk9ux4GKin",
-	"KOyrKnZDqxwAcQwtdd7X+5H2VpYsNo0gidZ9aHglBHU8+ETWSNFY9dlmu1/46bwIgmA0Fr/OAXWlnIIC",
-	"BLeHW/9DVzV7Ab4VtzA4LYQ8rxjxtzop0oeMsfo9M1qo1S+CWFnzZUawppZixbbioJikUxSNzuwjEkOA",
-	"8ByL3d+/Pnulvk+0niGKLtVYTDA+cEzqmucT195AyEYSLfeeq35qaZLmZ0MTtnzuD5LR7HlbXHppq8A/",
-	"RcGdXc1WwZ2b1WoxhM5Ll5zlWpaZMWxn6klgwJNI2xWEl2Wt6bSwfJgo6RryWag2xcAmVLJkeu7FREmX",
-	"tuZjLFSdzQlFR2tJeWGsqIop1V8kaD/12bCMYfRPkxvhPuWPkxwhPM31HISVetf+7xY1YYPECEfxcWZE",
-	"D70DWacxQhtj/cETDdbuTX8loVvsuJJw+8UOAw2eX7B87dm+uuLsbrNde46WFqF1cI2vTkQOA8TJFrFC",
-	"YAAYxchoUUxpdtubhGkd2+62zpcmNX6Nuexbt1iASV0DSOTDH7edcapHqlWafdD7c10WTSrsoE8OO41Z",
-	"F9QBPs2psM5E9G06F9w9Fzm0T6SaSIS2Ao9jIe8B3eybg6MULq3zLDo/nmEE4CvFY2+sP2+Kj5pAo68l",
-	"nqs1H/NlNRa8YBnjd6Ga1fnMvQcz+FWB5VH0pSumyI6PUdDdOOQHJOJkIEYbNjsCR5/oCGQyf9Bz0GDz",
-	"wQ9ex1vz57n5X3ZuMrOdQvtTczQ66D000M+6vzPqBV7+szHq0i4GD51RITCwui/qaj0FFRTofI2cp+UZ",
-	"lRktBsNBXRW2zfDx/v7h0b+ODkYHo8Pjf/v3g8PBx98+/v8BAAD//w==",
+	"7L15d9y2li/6VbDqvrcsvUuVLGW43fLqPxRbSXTi2GpJjl+/U1kqFIlS4YgFVBOg5Dppf/e3sDcmkmAN",
+	"Gjzk5J/EKoIgho09Ye/f/mOQy/lCCia0Ghz9MVjQis6ZZhX8RaeaVeYfXAyOBv9ds2o5yAaCztngyD7M",
+	"BiqfsTk1rfRyYR4oXXFxPfj4MRtM2FRWrK8H+3R1F7kUguWaS3HFC9/TgupZ6KjZJhtU7L9rXrFicKSr",
+	"msX9T2U1p3pwNKhLaNn8Xjb4sHct92yvL32vp6/cI9vevD1897r5+x6fL2SlcRn1bHA0uOZ6Vk+GuZzv",
+	"y5tSXu+b9/ZvDwcfzcyYuI2n1Foc+3T14rBbJnT/uvjHj7UkJ6bDp1mNKa+U7lsMfBiPumBTWpd6cHT4",
+	"3A+ZC82uWQUrI6trKriiqwmn3eqx1ult1O/TLNeikv9g+Yq9jxo81qzOsMunmZBitMpnfQRgn64+DWqp",
+	"NJv3L0l4/lgrcgE9Ps2C3LHJTMqbKyaKheSrjnmq5WPN8D32fWK7foqpfnRjA5lzfHb6C1viEVd5xRfm",
+	"DA2OBseCHJ+dkhu2JHJK9IyR+PBm5I7rmaw14VoRxfKK6eEAjsmCVZoz6DuvGNWsONaNVSioZnuaz1ln",
+	"KQyH/bDgFVP4SnNEP1ZyTvSMK2JeJlLAqMwAuSIVm9aKFUNyPFFMaHI3Y+F5IZkiQmqCvZuBbjYaJIFt",
+	"9u8JNiwblFTpd8otZHNV3scTNQ0JrfWMCc1zs/aEEkOYTOmMaAm7xgWhZM5FrRnZ4RpXL5dVYVprMpdK",
+	"EylyFlotWAXdU1EQxapbVu02F1pIUitGZlSRCWPC97f5SuPy/dF9sKjYlH/ozvtyxgiIKXJwSPIZrWhu",
+	"1ChHrDdsCRM2I7kWXDHCNZksh+RyZgiCVfyWkSlSVJO0CS8yoiRht6xaOvqXotVIzWjFlHl5/sJ98Jki",
+	"vDDLGQ3nmwMziu++j8Y1TM1f5XKBh6a9vVT77Z1TQ8tDcgx/KS0rVviDiD2QHe0XRmla6WcK1+KGLWG4",
+	"5OXrUzKnBfMv7u3hq7uk5EorO3H4ze64VmRci4qZ4eaaFWMzBa7ZXCW3zP5Aq4ouzd/xq+mNNNO5oyo9",
+	"JdgNrslMlkVjdBnRM6kYoYUh3ZJqVhEu8rK2lGfHMZGyZFTASQpM+u8DOMtAd57K/D60Bp1FrOx337Gc",
+	"GPFsZohM9CW0gUPdYIMreFrj9CotF4rcyeqGi+sXhOOTaa3rig3JazbVRNbmHD+UrbnDtoLUuCJTWb0g",
+	"B3uH331HJkvN1FZ0a3bVUqTpUrA76Bb28IVhMyWjwGdYRhjNZ2TGyoJMltA6p2XJxbU7LJtSWmt/7dba",
+	"Ea7bNqBMWpZvp4Ojv/8x+L8qNh0cDf7XfrDX9q3U3Lci82PW3uiblCC9jLiRYqIgVJHxca1nsuL/BGZy",
+	"RH5gtGIVGdXPn3+T37Al/IONh+QU2LPZY3s0zIHMqTC/TBhRM3knCL2mXCR2p7UeZnTdVfg9awt+2Cwr",
+	"+1HOB6rQipXTzH4XZLGRFNG324t7Rq/Z5itrWp+KqUysrScC/4+Ntmg1iWBfyUXpzifPmVIvpbzhiTPe",
+	"K79uaVmztP6cIFZs3f/5t4ZwDi/lDRNpSgum+TNFoDU5HD4nFN4m2ryYGWWpYmrGCsKnhrMa1ksnhuNq",
+	"GTGT5gyxC//pbTS3tk62qOQtL1hFruktM8pDyafMMKvNWRjM5BJ+Xbe08cDjF5OrXBTcDJqWZ7Si8yfa",
+	"5+SXaz27MNTLXkox5ddpjbzViGCLCVNkJu9IXrHCaH60VOaI1oajMqOZFWZjY70QjzUlaFBlhArCPtD5",
+	"omRkwgzrvZuxio0EDVZA6BA20zCiOycxZowWrNoHI5J4n9Z+DoeFmDkTrobkR1khTR5myDxynAWuAqGl",
+	"kiORS6EpF4oUVFOi6nxmOKb5CmwdeXf+OiN5yc0gTl9ZDcXYHxn+2wod6fTe4UhcgtGwXMDxwM4pwQ0C",
+	"WcMKMjaPx+RuxvMZKZiQmin715Qb0cQdv8OxhtVYyEVtdI9iOBJmgm4dOSp8tmOuyJgu+N4NW45BguNJ",
+	"ML/9wpZj+5E7XpaNPu0+iZEYt/ceWdzYDmg4Et0TC32vZZXJfg1JTqjiuXm8bRc/+Bc/ZoPcDGgKVLdt",
+	"Py+jVz9mg9mc5tt28fOvxy/Nu/+40yhkt+3gb+8v7YtGcZJi60m8Me98zAbSnL+Dbd+G43Lg3z+81/uH",
+	"oKnBIdn2/Qt8ywvSTd8GDttmfrqX7aZpcHONrEuALKVDiPsdhlPRrzW/QeYGp7nN/yxbjNkgshR3zh1r",
+	"Br3Q9GCZ7XplzuoLXGyk0iVnRQo25cKKDkqs+11WZlSKRJw/iJW0GDEDR18fciHNdWnGY94327jxhp8m",
+	"lJq+ln705uulzNEst1a2G7k1oYIkGGQDJuq5WUHn8cRNMiYeqna/J7SNJH11dIPGwNvzeBX+IkzQScmU",
+	"WegKRFXBlebiuuZqRuZ1qbkRICgc6wpm5oRRrRiuN52zkVD+rNmVTzuwmiM5fUU47OeU2+WzYtg6h8Cj",
+	"h9tp7Y/cmNnCW2coe3emkbDzso3IioyRVe3lsmDjXXSPLOpJyUHlVAuWE0WXioxR1TsidcmLcUYmtSa/",
+	"sUrJij9T9jMKz8aipFxYkY0OASqWToTLKTnYO3j+PPa7OBfCeB+GdDfjmqkFzeGsGo1woRtOgj5nHmp2",
+	"vIBN+JUpRa9T5u5vnTbwHfComPHN3a+4i7Ri5JoJVqGMd9pAm8xGgitiP8+KIQE9BlUZbvSWpWcgVqMm",
+	"U8aKCc1vzG+mR0Nhvv+l+e5IgCsD1q0i9aLAf6c+PxwJqzs1tRN+LcAW5VNUBe23js9OkQo3stDsOnVM",
+	"tNhLqm74Yk8uUCHfA4e4EeC6qlnSmRPvySZi5odYwXmIpFnLcf2XkCwWJc3ZTJbGBrIKZeCk/kwTxWBx",
+	"x6CI7ZlDNQYHZsXQK0CknrEKVObAKYhbliYzhhHAFm/Cj182lbYnXZvoW/danUjBHIOy31ofx97cujSW",
+	"5fL1BYknu8HagEr52KoJLa9lxfVsvl4Cmu8fu+YNMTijamYOs+/MrI+RGMABLMNxp910QxS/FhT8i5Fk",
+	"VDN6MMjM/w6/+x7/8d3BYVIwFvyaKX0qFrVWm40c2/phgwm5oJUGzz0lP19enjl5DWwyl0LVc+RyjmWm",
+	"xk8u5NypIWokpCiXzfa+aXD7u+9MZLHMkFgUONmtFxkavTt/DYeOyAoIcop2IHCrkYiXHxtwYZm8+Ymb",
+	"2YIz1fBLYTml26dpLcBV02Kbbh/MsAbZoK7K5Nq33exM5LIwzzr7cGKfNDS+7hqCHwh68cImp8JwfLj+",
+	"mJLxjH0YZ8CP2PffoqzHf9dVOW6qVzP2YQAmJPv+W/+Pvqlsr5gjKX0qtbxxTDZVzLPoULdOSrRZ91Df",
+	"YdfWKe/QaCvN3cp6Q/9uDYxGXeuJrEXhDgvoq2Y9EidoJu/YrTkCQPJzCcd3Poez6PrjArobCd/fDh+y",
+	"IR5Ke/tNLit+fc0qtWs+dssqPkXV02yIO4Ph4+Y0lqW8w03j4lbe4NG13TQFIbDvDdn8JgYJtosYmhE/",
+	"TYYTu840sSLazH34SPZIcFI8tbD2XyJzWt2AHw3oh2jDyNmHBcu1+fVv7y8zWAEGtzpnZX09kbQq4C7Z",
+	"bVzjbgHY//gfd3pvAh8YR9SbOUuucW9i3Y4JlahpOx0FgZiRBV2WkuJFinM7k5Lf+oCC8NVhRDV/e39p",
+	"b2k2oZ031k/0pFthPnIvhUlIwcZrVw1PaFeRhLltsAbWc/XYipLVByrrH+ocDff8wru7uk38Dp9uHd/x",
+	"Mrz76JEem5o+RuAoWVc5e3snWNU4Ey5waJ089e0+ZgPPqH5leiYTHoO3KP6foUb4LIN/HTxL3suw+SKs",
+	"0X1GA15+Z5S1PBdTR8PPzEI8AwJ3UVgK1EW3ZOBMALXX3YiJa7KUNREMxYRRi9Elu4f3CvHliWEOzqQO",
+	"Nw/mV/yXDXgaidMpKdlUEzZf6KXRh9z4prRU7Fnji65DWpaNgeOdLo6S1Mrp5zi4xrC8Cwj1mkkl74x9",
+	"Ty0BMDIt5V3DE+RiHzYnLZjg9vvW0oLiU9o5k12KS9/AWobjbzE35jqHj2+e+XtBd9oYXBCmjJ6+psir",
+	"352/3rM6tlVMrRcLNzeoClRrms+AdEYiln3s3fnr4DMCDw+EcBW8YrlGWjNPotvfmEOMhCO8oPPB5SWB",
+	"23ynqlln37tT8E9CuJT528YB4xuqfcLgZmskjs/grfGp4IZwuWK4LSHCe+wsC3soCkJJwadTVjGh3XCm",
+	"bVdGii9vQNJh8+ASeP3GRc26m2a3ayqNymkP60iM6WJRcvRC73/Yu7u72zNiZa+uSvvimMz5nMF4M7vZ",
+	"dg28E48qRcJgRyJkB3T3FBmR5yHWd9vWyR+4cJ7iqjKtCHt6tKYWkqazftH7aI2qJoFyYc1la5dAR0jn",
+	"0Uri8IN8rvga8RyPaYuJWqq+6AlmehU/dlN1rl174dy0IO0e4DlyZ6ZxZsFrJ0Bbhqg8Z8AFL2+t2LQu",
+	"yVRW4an7jj0YRv1esJxPeW4kz0iE8Wjp3Qskl5VZ+XLZcjSsdSlcV1To+105/gSvfswGc12qly2Nq7m8",
+	"v16+voj1KrfCteD/bfiAu6zwhl9o7A6Su9aHs2gvKCK/oBXo/Nb82xgbWvqDRxX4n1zf88vXF1EUTdcu",
+	"FkbEI99zjnQavZAFB1BOFXCxsVmCE7jzKcaEq5GACPEQBWD4JVDOlAtjmRCqlMw5XA6s8paiDSNu4NzM",
+	"zTmSc6rxamDFybdnpb3sbrPsSNP7ZB8iW5yW9NqHTGhWzZ0FDNZEg6ydYDNq16+1rmlJLl9fjMSOWe/d",
+	"fu9EH8NLHZORWHFOZvzaDKpkt6yEY8vyuuJ6uUpdihbKLcrmPGVxkyf8Ume/vDwhuq6EkbXkrJJySn5h",
+	"S3vKC0ZOPuQzKq4Z2bk4/O77XXQ9gguEo6C/YQvdMKkhtjdIbKMDPlNEaarZ8CGaoGPYSeZ/7h4G3u/a",
+	"X9UVJxW75kozF83bDPsykwUnqrtmhDBYxXRmXUdwMOGMUUG41yK8aDMbY+xWwdZd4UXj3GLqfVGtaQlg",
+	"FHpkek1h0BJmRNULYwsq3FMUAk5gRA6sfCalci7JTjiTV7nAUnfGwsuYYW16BYdjhjmlmH/DEjBN+8zD",
+	"y3RDvOQN/jDLltF2ItfSLKSwxzo4A89/fEn+z3f/foB7vHvU6/YhO9jhFXZ4BZdkWUNJxVhxT3bzWml7",
+	"97tLJDIoo1u0e1pIpXeHkc9KgFfzumbKmF7mnFVLuEAVyIM9Iwc3yhH6wu6A31VsUdIlMVZdyfYM9zPK",
+	"IFqYldTA4m04Ji5FwyeYmKExpzqj7ToJtzT4kmcc9rVXuYspG6gYQhMk4UrVDIRYFHO6tSLnvt2NIXLD",
+	"jWL1m+qbU1vu4Vm3p3idb9026/eum3PddK+Hu/ugeRg26HkHyDjDu7uiqxHs6NUbe45a6osf7DPVdOcN",
+	"u0qkjSUZibGlqMjXMCawiMSZK+4Qg0pvT5TVXP3ogKjtnxd2dBp1emukuG6WTmHKYr0AAiLTW4K9vozH",
+	"Z0Y2ElwozWjLRXkPj8FPTtNt2f0x4zHy+QHK8HGnr4/uLEcTe8AHOosE+VNUqTtZFQ/o98x1sXUUYKer",
+	"h4UFrlzMtRc1q94OFgSQ/Z63qpqhFai4gLkf93AFkU7RiQGr4Wd7yWq0+zkVEP6Dup0153nriIJSraxn",
+	"QR2ZPvZIwzAyB6yZ6wxOT8gPgQBoyN2I+JL5BKa3uBl6jwUhignFNb9lhAtkzWYQVqAZ7Wov3cIoaAsI",
+	"SXLXMgXVdEKVmfceeWuE4B1XLCMTablgNCTXv3sHZuD6Q/fn3y7eviG/suqakTOq8xlmoZgh1/bCHdyz",
+	"9pwSTIYxL9puYBjHYmmvNRasmtc6klQVU0Y9gETIb58/Jz/QgpzHMYKtKwc4VynLFU9csFgDJ8d3ICPQ",
+	"Wa9BBpgB02j50d9lFgaNzJFYVEwxETnz0M0nMBBOsw96vX3nBhfYTLgTSU3Dsuz+qVivt59Gegqwwrgl",
+	"I1FwZfSf5jx6YhXzlU6Cx3MQrJan/Z6BsWOl48jP/vXdHcVprKmFbvGXdUsdN0fFV97ZdQ7zdTkY1uEZ",
+	"PL2WKmKtpfV9xUXOiJJz5jwwuCpGf6rkfCRCxCjEmOak5JOKVsvt9+dpUSS2CGx0ekxXyGyp0LxMaReu",
+	"967St2XvZ5FqsbHodS9tJ3GjwzcS/0Jy1na635S3ptMnFrlfuwglbQk6El+lCCVtCYrzgMh8N9OQLDZj",
+	"ohnS3WDBfwndfy2hS5IydyQeLHTJn1jment5O1noUpGd567rOEjZ+pF5vkmYX2A+TxpYZrmYC/CL3VyG",
+	"1LjH6XDCGYDAULY+U4YUwZ2zQ4lFSoJAQMOSQqIuYSKvlpgOdcOWu8D30M8KjkXkd53g0zgkz0eTrNgn",
+	"ty0tx+ZyYSPnek9Y6MKmKkPzGzahkz2410Mi1z4gICOKsZEw+++CI8zyLKRSfFK6wCTVDJIWGEtnk6cG",
+	"NuUWMj0GPuPTJr5CDquNjRw002p9cqnP8kxRU7gjSDB6/6yRUBAHH7nNlnewlZ57YNp1CFsgt7TikN82",
+	"Eskwh7xWWs75P1nrhhB0CcP7eV6XtGpewnY0CqPHpL3WM0bsQx/SGWYH9yxmK4uloHOeo2FtSO2WVZWL",
+	"9wIl6d35a0cN0VBa945mjkzYTL4ZxSgZXsEh4EJpahgphLYqVt3y3Ap4iraPi/rSknAMx4kyyI2aCaMz",
+	"LHhF12omF3y6dFoer0hdgUY6nmm9UEf7+/OlbWN45NhiIOVUjER31ubdzqwhmifdG+4+aIT2CsddaQHI",
+	"kFPA66rEcDm84IOgOQrOdAydc4eI63aa2dZXB7D5W133hYlesvnC6FKna/2lvuUrq0YFpLOODoWPnFSH",
+	"iOPmpR1kXtg+NsfAyDf3GodPtdzDTBTvFKtSOsmJfQTqiA1cd6cmrJg6csGM9ig1CWfCSimujSE23FIz",
+	"8J9/AkC1vrTYdRpuzAZ8DqYTDyF2DqhLwEOwSKTSZIdP0Wgpy92RQLVpb0pzw0uPz05VdIdm1F6zCGPD",
+	"EnM5n3DhLC9r28Wq25gXY9K4BvnseHXrU3Ig6Sa1qhBpUyuNoTawD1FoW1v2pCGpECQyvcX2my5pQRrB",
+	"5YITIHCeiVteSTFnQm9LsU+FTrk5I7M2fYoNvXOP1rEhwBB0jvQNedEKZLWmeynwyXiwqbufMCpEPlql",
+	"s2ALMzFEpJFkUQO78uCHztHYgEc6PjvNQK0BDJhKoXpr0bWuzQuVrK997MqHJVjdCEOHepY6clADyoZ5",
+	"N76hjuwdOILpQRAHLYyo31yd+QGlGU6OVSzI2Wt51J2T01wywkoAPXRBNs/S+G2YZLQFsFaMgpVKQuxH",
+	"gTpxj+xcLLwdQBXisVTMqc4NKDxjScw5+HIgrcjdwIewsN0jQtUNAqERhLmGoIw2SqWGtEs7xs0FLQac",
+	"tALBzxr7182Mbcz9Z+wBkwp1RiZLYIFJ4LQNgV46eGAfM5tDdv9h/mczU1JZBrlqvK2j7+g4LFrmM9sc",
+	"ra0+7gFFse+4Y4umodJQVZHL3O+QNdR/Z/N09H9rRixlnbQd4netqMELStsRGELDkTgOsFu8kTpoj6zv",
+	"jCvi1G+rfEc5X0ZmgKJhhpMwLZayRqvBvursMjMPTZJq/ZCc3LJqiecFkOdtHsxiDyMoCzk3Z62tq5PT",
+	"aZR1BlmgXCmXGSBGwn2tkWu7tYr/w/Yq/gN1ZUuVD1FuNk0djoe69qjYlmuOi/PfNDyyNPbYuiuCDsKc",
+	"lvag+aTx6K0WyBzwX6VbE3+mmgpbN8KmjXu3jU+raQit3dvQ8kuBd+7qTptuutps19XWLh04xg6HCABj",
+	"QmZc5Rgvuv8AuxWDxBzCTOzAa6RpiwglwTe2ncUBciOBAEn9aQ9wyWW9I4ophXzf5ehF0FV4seCTjFJ4",
+	"UBupPckzd1/omp7dDILv8w7pM0G2Ru7JB8C29h0HM0x/DihZmD/lNLZ9VD2f04o3cI5T5885ftLBgjFr",
+	"2gARpQUTZXpwsjO3DQJiVD+QZwPHIXJQFsi+bWqG5+CRthTlG8aw8Zm/SrUiI2YHdmDm+IdIjuh10+8c",
+	"QsBtqLvRj+5mrJwbLjOn/5AV176sgFG6rY/dB8PbeGm7Bh7UBwCv2QezWDlVHmwh5k9myC7hdhJYERdE",
+	"mUMvcpZ5TNH55esLp7FUeCkeZpnaCtMMXJQ014qU/MYM9b9rVvsw8CYDdEluWzCalHhr21h97srtvGve",
+	"zfH53RaoTKbtE3Q4Rs88nDtU9HGTSDsww2Pv3IveQfKzS/ggT2X0nc+3irwHXN8aIKevhp/dN7j5ZNJa",
+	"9mVLu3abF7SHLouLoZArBtwqx7OZy4IN+0AMTLc/BHtxc4eXJeZAut3+soSoWK30ofdulb6HLUIuFupc",
+	"Du1ES+vSQ6RnhJv864btrxu2T3XD9ghXVZ/zVmG9pZ7585I8yassdf/sB0gYjnxQgFnu0oSir4Ejuhle",
+	"BThbcVR80BuhVk1BaF5JpUai2Rd8Q6XOf0E13dyefmVaG5lcVbJKaL4n8HtT3cW2dqQyz+uq8nmf2jBN",
+	"jGOTHgO1DdBEInRSFzrvUwQcygKfG23MevcDmCtUKxJShw87H4iDK3FXAVSZP6O8Zq5GsVfFgbQSWZkO",
+	"h+TYnTlQ2QgXBWjVdggtH4p7e6vc/M1P3kYOeQd4H90LYfBp19HTSDInBSsZQNOefMArT4fACEEfqp5g",
+	"eQKIOYO2AH98C8C+Zrm5Q3KjCgNeR3bAxWiQQR8aMdzsxgCOgVlkDH0B8Q5oEppVgLcAoBlA/ztOza/F",
+	"nkUfNtT0DzkJ3oRy2UX9gnGxOeWlR+K5EyjBzMeNHOB6t8UzN6gitv1tcwOI7Gu71G2iqLWX5CnjIS07",
+	"SQREflGxiRsm04XhJ3PnYBKt1VwtgF5Ztt5R9jar9dDsqFHpYcIFrZZbdoDvbFcnotlFq0rExpUemr1s",
+	"Xeeh+fp2VR6a77ZqPBz4GjvbduHvAfEKEWPS79GRezP0tEHma7Ifm+WKvZxtmIqa6inOQcXe7rtK4bbU",
+	"HvqturgICuGaM9YAF+/T+BoNmxqdMUyAowJ2jcuacWe/3w/YQBJiIxFF0Nsjv4wxmWjuMwcqputKoG1M",
+	"ScXUQgrFUqrhojfzx6f3WJbtB77aeRkN+v36sY1Ec3Ad8eLWLhEG41aVt1Z50/GttQ38t1vB3TZq2Q1g",
+	"/2xFoHmSR64jI2gFSUMNzF0tMVwbE40QvKxRWgnZNpnykimjwjYjsxUq2SOB6SkPpRzo5QdEhU5VUaht",
+	"YDbiRZMW6FoztypW2syMXMIDqKoFM2/CjlrtvNbTvX9zZvBISMAp7jaOlsMvEW2ARzGdW8gaCOfxcOIA",
+	"e9cpl2CIFdcqSawt6onXJ6IaSwJrSaWF27+KXmIgqQbjiR5k8R++BOzL450GChWmOujlbjLziyYGcuyO",
+	"X9zPseunA/pc3RpjLDRV7qY5HdK0cg2axQaAiqKfELnF0jjCf7cDx5LfTFZ+/AXraMJde24kCxVLW9Yy",
+	"RJaEj69nLc2Yf8wYyGlMJ2tKGfSpPGtIJYA+Y/AbRNnF8DisADNsDmim5G/vL8PdsLtrJWMMmRu7JQGA",
+	"crcUP1/8PwGkGbgQJWcnvzaOnWl33mj3grjyxU1mRItEnEFcYMHlX/x8gRUOfr745t++hf9/d3A4yAbn",
+	"9vdz+/v5RV8BhEaeD0Z5nfVULD7ua4pYSCFszV5lr4C8fkHGP1iQbJgyeBuGD0B6tF6CFN75iXsUYK8s",
+	"arac2ut/rCoJfPInSQqXZuu45/jw2xkWCziYf/NcjR8yUOvQ7o9xw+LrbaUEveBIvZiNSPlcQZgoFxYn",
+	"CoGKyJhTjT7XMfuwGKMHjTUh17pXxFtgi/VkkDZzR13G1A1bDsl5kr7XVL2Mag9ESUEbwZknTJve9Qag",
+	"42wl+wCgci9ihET1A7xvrRzqrbTbUw8VNxKLGpw5tI2GriW4/xhc9wFMo+JKmz9gU6Y0Z9YvCi7WprHd",
+	"KmenNsNBT9p2HXsbbJj+Yqrw+DeL+pdsAfh+62+mmh1l8XddH22o5YNNZ+WH34eVHJB2N7v7bhVfvb/T",
+	"U/cuLDzpxYZPYY0Nmi91VssXlt1gySKTfNWBids2dTOHPGYfRYEP8dFhHBzVSSQ2i5pBHercleXesiK3",
+	"nGLySQoODBjiatQjG+0xjjPl1xmdRjve1HZIEVYfhPMWkNuPh8IM81csDqCGcJCA5I1XO7JYjoQr7+7z",
+	"SG2V202QpA1NMKH3dE/lvy0u5rYDZjiM8vg3tZg/BcrCYQtd8mHehtVE2eEp8yaQ7oYIx1SEYgU+LgHG",
+	"LGw1jiAabfC4TRCEW14oNNCyXqI3GqWMQG2Y0xvEKm6lxDhAxXsABm9OZvMIQnc9rrAN8dkAX9jtegAR",
+	"nHtw4XZIGu5sLufzWsBv4rqFM3zosUIhLAyjUAvEFB23d9nVbHb3ypDXgU4F+5MttciKwFkxxjPGwW8g",
+	"uLewnxGLOnJy2MBbNBVmVBQBbXokIC3dQVg3qK2vuHS9MFo6vTUrYdGDfRHHe8MGr8fOpWns9DhMx6Gn",
+	"A+UaOQak28IU9YEi4OzyApBPR6J9f8mVQ4izZagoWQt6aezNdRIPEVnCeO2EcjmPysyNe73QcY2jJ7r/",
+	"/QvF9y8U30dD8X0kDF+vdLTkfTSNVP0Xiy27sa6dRAXtaxlHTDOHwW7m3yBacBNDQE5LqwZQI65sJIUH",
+	"Y2+UQnaQZZedhPFmOYG4Lm8j1zEKF/N1gtZjkZJzpivObvGFJl+0WF5G2YGoePSTSMNBl4swfI3Myqqs",
+	"akYXNuRuFWvD3flLkf9Einya2i1lw1HvUnKzaIkj+yJF4T2674OKBKBjvcDCo8Bx4NMx0/bFrgyXrlgu",
+	"qyIuKQAejBe2vi2/NYas07/mAGP3NOUBdPJu4UJHtwrQxmK6+XRLcwzoNYiLOLncKp+d6l191wAIJ5X2",
+	"3iCj7IGKXHmzvhGr7MI39t9VA4c4t6XqCNSqc2GXMVsbibjiD7oQ/rqz/pLurANhbX5pHcdabERZl3jp",
+	"YQ4Jn9OKd+6vkX1ETivHpmyRewkRnb6YVBGQ+kfiOFJzzIJZxgax3Hh1/DPWrnVoX00YTiGhtqk040Ho",
+	"ltJHg6MYB5f2LQesr5Fw9t7x2SkIDhAHaBuM2/WxzKBBWiN2KMAVTH0dqJZMC7lc1gpGeH1MhPT206KS",
+	"84WFvqzYXqgP2NX4jM0ZoLus+WIlGsRpWrh+rEmiJcBPWvzTYLrGyZkq0aGWFpljxpbPbhmhZcVosXTz",
+	"denwXUUB9qmHiI7Dw5YvqKGZJXWDDUJnuDKivUEG3XvGxuX/wwT4psgZPkaX6liPb0zZsCPsDxwZhnx9",
+	"UHRofRkaY5gCrE4tNC8B1fXA81OcfM74LYumHEPAubEgQYRLzEbujTm6rIiKY/jE3LF9iqrjkJwWLGAr",
+	"NQgb2ytpCw5XlRRM1opMKS9rQ3240yNBb6VpunGg7jaFkcJYU0pPeNqiy4aJmCZMtLvM6Yp3VDlfR4Me",
+	"Q2RJP0EGa4MGDwn6g4zOpWOzxw+vQ0/ghdEeOMXQFObjGOaGm8LF9Ui0rSLru5PMs1AOeawpU8QnkVsj",
+	"wwg4V8GOllwvfYQ/zWec3aKRhX1RouCaz+d9A4Czl1qQEGrxdAPeRPdK7b6eq7W8fKuie7B0AbgSnCCD",
+	"o4G/rk2Y9w7QEs7dEo2zeAe8+wuV7CGxFQ2BM49s16MBsRhliumH8LKWcuHL9DTOTVK92PAu7cIHbq5S",
+	"Ky4aMWOAtYy/BKBljwhUKvyhEz1nVAwH8WQPIbweKnc9KBJuZQzcu8sffcDa2tC3jePRyNbhaPFeXThS",
+	"WLFFadDV5vNmyokj2ebEEp7/TvrMM0XGZgFahgJkqZv1GiK6u5CCHZE3D4k3MN3gKh2BjdLsqUlcIcc8",
+	"wqKQlbcsoDMMNEx3ZoMQ253F8VBZ4+pHVhapfcpLxIQPULLpT6RttlZ5KuikdZECvTu/Fnjkkh8Q3RtD",
+	"86Uu4rf5jlPc+j8kC5aeh2bzhazMam3v4IjdW/HX3HKsnlh6Bd09jr/ce5T5wxBXDwclrzWNtuv/YFXP",
+	"B+t7PujvuX/kWORc17MD50N1FZUnS7OajtXVcY1zG1mm2QK+ER2BNHWcnfzqg4jzOLA1BLO2ZwSXbrhn",
+	"nVmZbwYY5iOAhMZ+bEQZMF+begmBkACBBQoBhETCXYa7gd1RLOZljVDL3SRStJfEExcQnECMtqcyhoWO",
+	"9yJqh26iFtGHX1zzZtxpBEP9gAuLV2xRyuWcwV2TVDktrUhvSsk5/XDOwGBV6UT0Of3A5/WciHo+wYSw",
+	"yrb3cI5md91NrC89GuN8ovB0OK6uVggrINnRDi0wEXtT7SJ4W4Chdj0AEp1V6USRMPeLBcuTQDLxiqyK",
+	"mUov4za2TFjc9tDNU3TerQ3dOvcNIcIR8vCP81zWQr+xPq1kBBvPT88SyZE2vEESM0qfse43pgvkIT1y",
+	"LvZKTs/CBn1geQ1sYyFlSRQrEYHPXtHE+5e6+U7vIGIb/OagziFKMBHpnm7nuB8UXcEl9KO1OLTPlMdP",
+	"8HjqjeF1404HR4N/KCmG5/TuV6YUvWZb0IFFW+7S4r2QrdEjtzWmdXMypsnw0rT7mA1sGZQ3SQfpq/Cw",
+	"HVkzq+dU7Bm9GBDFQFy7pbaFVKahrk987cw72Ak9ZiOzqc9JCBr3zIdRRcmr8TiMeuc1XU+bcWKntT60",
+	"x51Gt8hITFgwmGnwED9TRuWQotNRKLt8zq5pVZTGXrfat1U47R0K9N3FS4jzYtdHDYUlWJ8LbeuK9C3S",
+	"kPwqlY7gss3G4cH3Vs4EQroBDTuEVWHRHGWXlVck7NmXAJn9eHVkLlt7bUgAnK8NN8X9oY6+jHIt9wS6",
+	"9lzpHhDXvawplY8dcYQm5+ps4DaI2JZF9+HjnoewPuzTeulPREGAtXfwPbZhqWsZ6YM83/dkoJZprf18",
+	"ghO1ti0awoqlfzRkROBGG8fFO9m8DhYRe03CIqZmBNuwNnw/gjLcaLBnLmSiB79um1Qf29NlRYUCHGEs",
+	"XeNsouN3lz9fXVz+1+uTK/PPt+en/9/x5enbN1c/nxy/OjkfZHGLH9+e/9r85T/fnZz/VzKpq04FM0Rg",
+	"Ve7iK2sgJDqUr8KBmHNB8roql2RS0Zyp9bewPeBBJ+IWMfpSINktba1R42djmCULnfDwOiirjvIl6OIW",
+	"JiaUYvCVQww3uZtZ32UU6uSd106ZRMjGUAfQ3QpleBkavepsNmf9UXTUgYXQBj9bF3ORWJp4xfp2ztkW",
+	"Ad24xYU7tuBm5h60TtomHWjHzw7o6iFTE7cdgn3QSfNwUbHbDZD3NoWCvUQcoS4OLBdAGu5ix7ZLo8AC",
+	"iFXq1K2KvaJkTvMZFyxITwC+6scfLJimvEzcFm3OPEEZ3kLEmAH9aN55AMOeW6uzG+CPD5KKBC6FfXW4",
+	"aeyT+9TvfZuEc0mjkMEzfwFB3fUI6MgzC5ln2nWTiKfpXrHDBApSX882ysTWVjRkqGeIPiAwjhxezAgX",
+	"eVkXcMNp9mIkGKYy2kwr1FvxY94A4t6YM4+PyAhHfTCE/x3+/fnv+K9vRoOedJYNthEYd7xzwbHmC/nC",
+	"V9bvKK7pmi29TWbNXcg5wws8cPXN6GLB3N2b6BjP1kQGpwtUtKrsHfJrrvRJwCT7ieFf8EfBSn7L8Ipo",
+	"JFw9Q6cAIBAfBpZjcjH1JV5PC+uBLCRIqVyKnFVxZA2ElEJ9knTsi5ZVWorywpcptHdLdzOpAuon4kIa",
+	"UQjXHZCWMkajfwwb5eMrbbnGO1ndkB24nl9mPlJDZW76nKndJKdq45ii3L9/DKuTGA/sp5WMdd9+HALi",
+	"5pnmP9YV1kvGsqhTAIp2io7ZdCilAved4PwvZK72EQ9vOC92k0KnUaLtvlPpAweGb0ONZbJDiTHeXxAl",
+	"K42+Ej5nu0Py3lJ9IAaExuAAMDq2h2KPF+M01pvFV0RjfTPIvK6fIxF5TFWqlOX72TKL8lVgrQ3vxfaK",
+	"7IyjnBuLXzg+gmR/w5IQqMD9vvsQrIK4ENm98zoaivi9e9kAaA54HmLMZQO7p85KfMjXUw4S6KlBGQnP",
+	"CDLAXnHwaFotHr/NVaVbC4220ha3nW5ojPulj6zbyD6x5kvD3hhaZ1HzR0u3DWza9I8uknZKedn3rGK5",
+	"BOHXfAwnBUmAieIKPLNhiP6n8Fnrbw5t7A9hCvaH8IpH9g4v+Z/Ca/6n8KKl3CufylFwhXmn2YALqCY8",
+	"dKGMSeP/R16mDWud1EEu0eIETAmv9ZVpvd482AzYvKeLjupk+8v8+FLkZWakulOaup+7Q0EssCgTNY7Y",
+	"hKyeTesZwGomzL6STljZ83V8tvLz5LVtUzFXjJoqowntYXDXgvJKDUfirSjd7c1eHKBj83nKUt6xYu21",
+	"2pwu/o5v//4w5odL7mef2qyfGS0RM7C5W0pTXauYQcibBP22Y+/wrdSHTgU3p5krhiEcwVy3nuTERc26",
+	"V0IGhYed5/6dkPRx0MhlS6KGNfCyW16IL6FqU0pF+YKwZe+JEiuN/VS9rfg1T2hWb6OnRlsMWVpOQd71",
+	"cT3QKLMFVI7292dS6b8fmQn8njkmB0V4wEQy38UXp6W8e6bIHReFvBuS91zPZK0hlFLXlXhXlXhLm9Oy",
+	"nND8BjtZSKUVplxlGHd0FcpB4d+3FgMHrsOwd5wt5m9wh5svbSAIzgDsO5fhT4XjGPYp2Tl7/e6nH94e",
+	"n7+6Oj+5fHf+5urd+eurt+enP52+uciIN4kBwQ5trV2brYaGXxYWAucAg3GQ/vF7bkBwvQTVC5TZWVcy",
+	"gC4WQ/u7IYjeyBxHfvFGbxMtYjchdf0Ej+JKpbGVuY8RSPt+34wFYZHuK3mnWJUhl99sE6myCaAhQzMQ",
+	"C9dNElEzLEgR6A3XWs+wBHCDHNZnDNp53lcGRKxtW7aMwcRdjlj3Vekw2wGB/ZjlGG5B8eZ31TxTedt9",
+	"FxStMR9uL0oO7ytKDteKki8w2TgkZLUTjm3FgVyKaclzDwriimWNLDRM1LnHBFnGhV+gSK6toQB5Y5Io",
+	"6bK9FYS3iODnxDSRNQnPPrLdEFXq/GG8YsSbJrT6jwn956h+/vzw+6mU/5FT/X8fPp/IyUMCB/3iJdnQ",
+	"sX/ah3iAUQAhFh5Ohk2+Ea46oQx7hJdKcYrqtuVS4jENtsdcQhr3QcQ+o8OnDOGF+LKT3Yd0NxKhFw9v",
+	"sx0m01plbOvaBp0o/yZAi5YjEZ32FQWCYAWQQXhwEoupEWpM271E1WcEZ9q8vkG++xeoZT6oUILsFkrQ",
+	"7ajpkWhZXt0FZ0JhGKbNx2hGXTewp8M2Qk6GL8rla4+uKN3QBsf5+hVs64x4O52WXLC+yvavEq1QKEWI",
+	"WFYAxYGyhtHjqxgpI/KyhtqoTnooTUVhFPaxxL6vkOTHtkK9DfBrJrmF7XeyRjHD9jUDVXUkfGazlmRO",
+	"byBgNy8ZrQKBHJ+dIs+l5R1dKnuxZROjk2MZicnSxWJmENVnJ+z8Oa52jC1v55MMA96nDQeGGSuXMhol",
+	"TJsObW3jUPcrr5WWc7seVBkBB2vhJvlAdKyvw8Lqau6H+ymLCzgpZLUA2sVfptX9TSvM2U+AU8Dv4GKs",
+	"ZGktJjajtxyquk9beoKHyfLCD0gdk9eDqmOVGq+Hvjt/HVVg9iHGjolPZZWz2HpwsAI+Yc7shxwJDK53",
+	"ZfUoZgCAfokx/VmUzC0FuDtHkNsyGmRkNCjlNRf4T5s+i39gt1e2v9HAwzVYtmavnFGIFDzXodoWrSZc",
+	"Q3oYrrC/dY+LQgN0npxCvCT6B0eCFlHF6Gmt64oNyYWc+zeNjlwqiYTrK8c6/2Kz8nTmeWYBjM30+ex/",
+	"PyNqOZ/IMiN8yIZkbOf8v5vTHbv1a8Q6IRkbvlo0cnn9EtYCArvHbftn3IBuGYkxXZhOaXmFCzQOOj3Z",
+	"0TMqblRGfpLyumQtjLPdgD5ILPhgSI/1/NjF0wOy5RKu658CS0jZPJAIVqBCDD9UCi05lAD/7LWP2DKe",
+	"K1beMkV2bBT6M0Vevj61bwD3MhzhaH//4PD/DJ8Pnw8Pjr4/PPj+35BBev64a9OJIHMgc7rrlF8/C2fw",
+	"HZaPNMcrw+Tj9o18m+s+DZDR/f05qTH2+nRaYiJhPGZEihwUhxlVJJ+x/IYVAUfpi/XtbAcaENh0Bz4g",
+	"tttsYjLDIq3eKAE28M6e6pQiOcawFq8PZm3VS8mG4uV0o5HoVwcd93BHSwqmAus0ZPEkuJX9PrOWAyCy",
+	"prf1TAVv2uauKQuH0gC/WuFkiz0KzqLVLe/VCvi+AAj2Zfn7Xvdc3tlLORvzuDAk37qSa+RkNuGdgqCe",
+	"M02xRMDEaaaYXTgciV/Y0pZyVdpo5uggIyXTRl5BIi4VqOq5uGx8pjKbIqqwtn0tjATPZQV5db+h0LYD",
+	"oyKZ8vXId4PZ4DUXN4G6orjdxNL2NV1R8bnk4qan3jNK427uY180+f3iwTeJoU7SFxc3GLqciJcOBeE7",
+	"SaPtwt+WZ1kLEVBgUC1zqZWystHgw5GwqZqNDmgVI2ijTa3Zta1vUtXWj+F1PxfLbkgqhliBIhl96Crb",
+	"G5Fr6t5fdrNjgRSitfhqi9ynwyd+lndkKWvn4HZg6ktjItkZe1SUi1e/JIMz4mitjj9TTpurZ+RiHJDQ",
+	"zgLfZmWR0j/foqZrW/vlaJNb6sD+ulHktwsVtmcQM8wCmmqQmVgumShjbMWQVygPwGpZVCxnEBntCkyl",
+	"KlhDHH3Cv4bx9RE0UECsS37Px6d7G9ksoChYDJgCRY6takTmRqSt7CuGdXEKYlSdGmtjPxEouDK2M9dr",
+	"a7Xa7btwzSEg8UMqCop9aFUqMe3csdk4uh86j4a3gtYuoim4iBiz3oNscEcrYcPTIF8jFeWFqh0o6Qk3",
+	"XHhIKraomMLgcAsAbrXjhhs2QMBPljEmS/vaqE2g0We7VOr/IvhkYvGSvHaOuRTTijNRlEuC6eOylNdL",
+	"ly1udsHhpjVOHCZE33JKKJmxckG0lEaKgUzkc17S6mF4htvVi/b+1m4SfOtKy9lMXAVwJoDedoIbSsZv",
+	"ktMFI0yRmA8W7Wgf6Wylbbx8qaSmbWDeNS1fylroFGBHp3yRb5yeZTNTszPZUuKqx0fs9duXmGN5+tOb",
+	"t+cngyz88sPbV/8V/+2zMP0vmHEZ/XDy5tXZ29M3l93Xrs6Oz49/Pbk8OU8e37ks+BRQMVIB4Kx5Se7O",
+	"KL7kcAPjnGGP9RFlnabzon9h7i4+FhrhUyC/FKt02sHlNmf9mGN0Mh5KKyTHrGl1zXR6wG9vWVUZidTI",
+	"2I6+E1DPEx/ZmkBrw5sbYYrvLo5/Orl69+aXN2/fvxlk9u/Lk1/Prl6en7w6eXN5evw6pgTb4O0vJ2+u",
+	"zk/+893JxWV4vDbi0ROtH0v0vEE47b1OnhFU79I6tn3YFBGYzwl3cLXg2uFmGE3UmDxQqQKMYOuJUWQi",
+	"bXBrQLskQRaTHQga3UXb1iLg2JymU433GMrhfkxofjOxfnV7kSUrsqiYu7mLATU5M6aww9zCy8t/Um85",
+	"YeB1ZnES0GieU2EUOADgANAzXAHVE8IZIBo2y/qAbAChfbzyusBiQBsqeqF4VibSpt9qGlcpF4fV1OJW",
+	"beyeltK2Mi0B34hN/0SwdF/yTveavz2SLyGEwblzNlyLX13zSIfoGmtMG0G/6fpeuOZt6JBN6DJ11W+N",
+	"pAat9GF5tOg6Gny0NiuYTx/gR+Nx2w00kQVWzPVVRRAN5CwQRisLZiXZn8TkDjV92thZEc9IhOvHNyKG",
+	"P8XuCdNdQcaLSha1LYrFG8hRj27+eESwMynL9ckYLQCxgMVuOD1qon6iDrTdog27AKOS6hXXD4+uTUfH",
+	"/74qcJcxpXJirN64Gr2kjYHwMbuPcMDlZsVvrFIb4FvYCbjWT7Lraei/e+Tq9ybiWM5RLombvs3N6UEf",
+	"vH9OzsNTSful0QOcY08ikULy0aplsrccq8QQpvna+9MkwGGd2Ni3qKBVtRBcXP+PqtUCfEn/A+6K/ykq",
+	"Ok1Xtn9M0WUH1y+0wtwyd9JXMIpfIyGfFFOuAeTJhyuelsLSEUtGreaGcH7mSstquXGa5oV78SF3kH2z",
+	"vYjUj+RsXQOcbUNtXztlrG33UhbsJUgPdVxrOacaY3IiSosswHxG9QXkwZ2KVz8kAosbz6NYQmuKoMc1",
+	"1NY0/Tm3XSPLzsbDmL2bUMVGoqK2GCeFivVvji8vmvDyePexYx7spgE2s8GipHAWzDAj/t5CRscHRNPr",
+	"sIb2RRzwlFFdV0npofE2/VeZ37znenZ8mvJhtpqsX6b4BiCqQXp8CqGQMr9x62U/39B7RkJWHrY0upqL",
+	"8GcteqPXLk51I9rHF4GL34nurzaGM3VUW8/nFM/YX9buk1u7X5qh+ZQawJdkj/ZK88cUr31StbHpK+Qp",
+	"olj2yhd83Gv0hfKR/QbfI5jlDzVGHmDHr+BikQB58BldeUFzCWjB4ZLG4TDd4gAedn2y/Rlzn/2K4Gz7",
+	"UAB+aUUNyamNx1FPG5DTD86gZrLSsQ892mc0+uGZi2dvgyZHLoIHUYWvPLnqsNgDAOUo19oATWa1giMp",
+	"I5F6GRI8DfzIxsl5hlTaCCRalkGMdks02iebg4029ZZ1oCy+/9Q0HYT9Ob7gxXKLhyzqpOyYs7m1Troy",
+	"ovdTif5LPud6Y7j9xljtZOEC517vp4YazKhuhKt75Eue+h+g8meffWPNihWYQpYz2Zt+TEL0nV/ksmLp",
+	"cgWmgdJ0vrinAA/vd76XRcNOUU9fuFobIG1z2j5uvZm6GCjknGIeUYcgvwSUjO0Zb8Juw0jBH6hiaT9L",
+	"OnzJrky3gyyxJbBa/bvaB7b72fb20fxX913d1BL2rnj/wn4mYFp7VtdJi08LLRvFzSYUEJuYNWMRcLJb",
+	"5ygNtwGa7EGPrykXLkDuniGfnztGMbOw/glM4bXH8rToca6fvvLYjOYdm0pp3Q6upozX9uLgaQc7Bqii",
+	"8pZVdzNWzo2CM6f/kBXXPkjEyBDApea2ZAWEpgPoqw0mO301JJeSKMZsjKCPJu4OSmXQrrsKMEwLG/xE",
+	"MYNR4HXXgbcZqlm8bkjRM3nXidpulIzFSF5M0kvDJae0FiSW3hDyfs76ME7ZGUdDE0/bFZAR5aqvBAvO",
+	"Rc/AZYA5tw6mDwonG/2kXrBKsaIHxc5idh4jBEj6DsK5DUKWMSTR7RiKr7jNzWCi2MV7LwD/hKyBWxtV",
+	"TkPsUFeZt+gj29rbFm43vVoO0UTVec7M3IdJd7LtZdkXHO+e49G3fYaiKC8g5cQ3khWUFKNL9AcLduc7",
+	"SPo04BbnZRIS/P2s+U3cVbIznmm9uMIrmXFGxvVC6YrR+VXFprViReM3s3ay1o3fakFvKS/ppGTmd9ih",
+	"q2sp2Hj3hc2H9lV8/eKRHUoOP3wgVKg7Vj0I6hQ+2APUyoseJUYzkS9/VelwfrMZDeeWlvIGEk7nvCy5",
+	"YrkUhWpWb5E1xnXZb2G+j61j1pPshWiHldLkF/6DlwawIM8U2K/DB5rrtUrTwmX8oZ8vL88Itm7ul5C2",
+	"EcnpnKUKzG0E1pr0AkTHJNVJ2NWscZjjrYtPbErPa7Khz6TvtXjhA/S+vvnF1VRaeERReGUb7uSZQlaK",
+	"F2wx0jjmzWK+qyKKX8Mdl0UWf4y7h5Zfs/vcgmykCiy9d7lQof4/VQGWw2gihq9xce1JGVCr7rhiG1Zb",
+	"ikZw3g/zDIUB40/vjO2HI67X+PS92RvWfEzrPsyh96oVENuAQ63CJr+wleXmjAply4KaJtuVCu9hrVtf",
+	"ZPiSNxtwjRqM6HiajSUIi7VNbavWOeqzuFe64987M8jTJYcbsxeEajKXSpPD774jk6VmKi23wya3zjBS",
+	"Em6VoYi01rGKDk4iGoiUKcCA9+jPu44oZOWo92HkkcwTPkYcA/MRQDhBeDTLbhAsJKQtZWHtnn/7b72L",
+	"t2HecGuXP6848Dz7CeVBuMVbScerSHEdnW1NDeu3Lnx/gym+53p2AYJp863s7kAH7dj3mDCZGuIwI+O7",
+	"mWL51Rju6DEuQLHvvzXK3DeHpKKikHNLueRUR8GZaibvBLpH1tO0HdEG7qBj0i4TggGxXVGe2SEgKpLI",
+	"WdIzZFfr3FskKXpylRnSyvScimVcvuGOVSyOsO3qlHPrZG9PzVpCSsvFghWGO5hpwa0FxkzIijmtpmLG",
+	"zn4BYB24zCELF0owSpFkpa2VjyZnx/X7qlUy40vAZ3ORJ4smwnR8eQ4LUOAKE5j5GWY8hdQeSKjjc0Z2",
+	"zn98Sb755pt/391Un2kTE4ymOw2458jriuslerBg7Fhs+xKKcSe2JJjvthpMhnY8VWR8HGNLHBEsLU5G",
+	"9fPn3+Q3bAn/YGMiq8w0bwLfFJKprNPF395fdt4fjsQJmsoLZoPcQoy4FD5hUUMOPhTGM1QzdnMdu1Qn",
+	"uDza8b8fkb//PiZzWt1YLFgISRwJKZjafWHvnCojSAtW8Vum8IzBxwBDRjmCc9Vx3GXXkBxD3RxXtKeJ",
+	"ePfC1nWHYwvoVAIbAqoMLUvEanIeq6OK0cLMgRaq4cnaEQ6jilf2yJtxN969q7hmY3sYlQtAUtlIlFzc",
+	"KFeEiCGglfm8KBB5ALtFIJFpKe9Uq+dFJT8sx3D6zBTDo2eIG6VnlayvfaD+h+WLkWh04MBgcGJ3oF5J",
+	"sqjNwQUXiYWatTNzMV5FRpS0kG+AORPyO+FwzQ3/YKIgdCRsVKEF7FRyzhBqSLA7sgPFcRwtDOeFWTpa",
+	"zLkY29AsV8lYZf5SOfNORlw6j8jwApCu+N4NW6ojfH0M264yt/i4tOxW3jjSbRpr9ni5FyCOTJRL+M1d",
+	"9RsCNCzdEtJIoC+mSSMsFJu6a9bWWTrXkNlM+ywM1826U4bKiT5ejYTdjczOxnbsJmfYnRuAYV7oXjbc",
+	"Fyv6e5ZkdEPEueQ2E7Z17x+chgtG7QGNid8BJ8Z1nc9cTKBZytvDIXnrGIZlvK7hDKo5sIUl8gXVM5UF",
+	"9nJa4HysQvEiPAGPPiDj3QkylQDN5qtj51KYiZtmQ3Lhyi/RBR/O0W4NdflUZtaO5hboo2TuJN5y+x0v",
+	"yoArqRmDlcjNopY8Z9bb5CCAFzSfsb3D4XO8p9Yla6zh8dnpIBvcusilwfPhATaVCybogg+OBt/ATxnc",
+	"qYBY2J9BqYh/mn9fo7IULZCR/PZ58H/Be4fPn7cqmkQZ1vv/sNa22iiNzlarADppOZh/QT8DRKs+2vew",
+	"AGPic+5BEKCDo7//ng2UC2kdvOa3TDCljhzDA1gtdK6hTUOvEfcR5/S76Wxf7v8Rc4ErXnzcd2wkWvhu",
+	"7OZKDkImS6i4JcuCKY0OyN3g9GkIjCMrjLiy2qJRFDPvzeVqJHxhVEBHsrXwbhmxJa3AvQQwdgWpheal",
+	"+cDSOZ2YeROujJrUYyZxfHZquoxTZVWvdh+a7MOEQK1f0xA0q00aTtjUaH5G234yYsbZglX6hRJ0Sxf8",
+	"+6Al0Qa/f2zRvNKr6DAme7rgV0DVv3/cdrtbJwR2aSFT0WIvvaT1pQtTyNQoq3RdCaPSgdd/fMOW4yyY",
+	"Skcoe6kRFTPTCSocN2yBYPpGhRiJoOOxDzTX5TIoI8oeicwiSrjQPfvQoQwaKR962QGwxm+ff7P7Am6/",
+	"wF1TYujbSNjbGhLnRBiJb3Tr0QC9OAhuPEidOFwcpMKBD+b6QRbLRyZxV/G5aZZ4TMjG8Tp4km8XKZL3",
+	"j762Y2ZTcANR95yrdQJl/w/b2Pxq7XqWujl+FQwC/0kgeqPg8Zxa6FuUbQTJElsbUnaaixElL9BB7l70",
+	"ARFGXxoJl+YDOjvmJZlzhiHmxhj45jmxN3Fo+e+g6MqNtgOARliwpQBus5siepxKRPQN6vs2EWYuyUtL",
+	"El8doZyDcbGeULK0QvcT030L9dhS8M8iAX9iOlru1r2av097ChmYbVa5dyef0YrmUHLlmwNzpr773rW5",
+	"YUvwMHHzOsRSuQiVQWAUgzYPz6KF3ybcCzf+KWol/N7H+CJ7caUy/TKyK51eEJw20dM+RTZq8gUps9kf",
+	"uLWAhhz2Fp0auLVhKzsexfTLrvzmutefUpEOq/1VKdNtl15Sm25SkmMcMSE/vf78MkoWdQo1uMyiGEWX",
+	"FXRtzN5mLfRe1TP0+0Tq54m4tSHV/ktBF31K3TOa2VeleHY8xX2qZ2v7h720uQEr3v8j/LGZJkpodC7I",
+	"ZIlBrcZUsx40CH2dUl66qi2xpxAsOusc5sqD8xojkKsAgTESXEBILiIsOs9u4kNv3l72fAxD+BDztxHR",
+	"a7+NX+jXU1sn5KvWVdfSVu/ermB8SRH+E4sEsBfgZmde9jGsaG9OX6X2o9Hn4JMIsz+NIAOleJtdfbgq",
+	"vOaVBsNB+VcnCKmdBOBuyx5IS+1un0j6hQ/YuJCNHDB/UfIqHmUT4beg5nsIwH3qC7V9jpOQ1ATPIy46",
+	"Y7SAwgbtsioWRkPecNa+oHumovJ6yt3qoo8yKiJagKUcqlVA5Z/MFQLi4hr8QRBAHW4kHNi1tDcQkFIA",
+	"j6GQ1LmtIoTVSnaHxMY6oBRW/FoQRvOZj/zewdrBGZnNab5LZIVQ/pevL1xZzJxVGgtAsRh9bUYBolvW",
+	"+sgDrcBN97DDArCCyqOwgFaV/WjGqXiubtpIShN+CiZgqw+mWUE2sERl+vt/9/xN5V40leZLo4G64YsF",
+	"K0aDxF7fUSxNM4GCHljX2fxmdsoSEysyMmE5NTsFhYAKMmFMOOQhqHsDLnVAjzGdF3uuIBWE697SktBr",
+	"GZeO+/Ht+cuTq/OTH89PLn6+On1zeXL+2/HrjBw8J3AJZ9mdDSaxqqYdHle+5u2QHCeiicOCu2wduwIp",
+	"lNqPXzZztRyuxV3f98R8OMj+dkzJo5od+yUXN6tsj3cQIhMI+sdKzuPKKBWby1vL+KAAxoTpO0NRcTAM",
+	"8LhmKZRe9SGULUlqEauH80RKRX8NmSQj+dMZKbjqzS2FC47mnn5hym1SpDe38lLGtOyCwXqL+RBbBJEV",
+	"3ao+bX9o72e+DBo9+DQf7vEC4UUaIJewfCYj/pERiNv0BQULBoXtUGc6/PABX6KK/O3i7Zvh13iYXm9T",
+	"MepReT2oZft/LKieffwsenbfoDFUbk2ozx2G3CwWTASMxLirjAh250N9jlC/RXBgPL1hOFmkl2fey5WN",
+	"BF4LhABHowh3I83NtmIcLOYd2cHgt2zhRl1Roaj9moLP26EAiiIkpY7EDNQzgZUbvYMul/M514ArgKWc",
+	"TTMp2JCM4f5jDHfAZCzYBz22QDD0mu3CfxXR8g6qMcuyYJWNQ8xGYoxXIu7lRcVuGy+718wqVlCEcIh5",
+	"M5g7d8MWOqrpqTHIjyxYxWVBdr55TgoKUVcj4UtKj4OWePLbyZvLq/OTy5M3l6dv34x3o+hAGyrpAgR9",
+	"Jo63jWzBtb6bJxzll3Xp1E4FL5cuJBUvHo2pBKlKOxVbMJtV5buC4suunK1taMt8zudU7WId5UUJWa94",
+	"IZm6qAIFOVaiN89kUXoJ8ZNTWc3XTMiVXWoAOPg71daQmjxhzeXbRt/0TuqeL256W7fye9unLCRvHSEn",
+	"IXl5vDKxYfORIQVuNSgIV9x+UE95uQkH+qu614wi0DcNELSMuSG1YuPOSsXHuOpcLXj3/0AsA3sN1RcW",
+	"A5syeOpd/zPs+E9MYwWGW4da/+hbul4WuT3dZvv3XWbEGl2MxWkUcbKtDrnYUIq8ozxlJI7HPgIvVtYE",
+	"hECIhpHYaWI0CAbwDLsZANoAdAV3iBV6LcKEUSWwVDl1iCB2+BmhYiRCVkILKQTfEQ4hQoao08MPHzaG",
+	"ERmJPhyR4XC4OyTfPv/WXaTi8vnS7mAmoHOXKrKoasGK3ZWKUBOK4V8lsDyBgvFnkh29OUyQi5PiNS6z",
+	"6QvmNj5z6pNYo9EQ14bONxCIfLUS00FGipqBAggpIlpaZmjTubvWIuhnd9SoasaUMWpUBsaseW8kJiy3",
+	"6F2MViWHPEuXiwu51HCD4/KbfZqVS1zb44U16GB0zxThxS4YnBXLGWalwQiKSi5GoqiRxpmCHywHfRT+",
+	"43One/SEw8c+6lGyduLoHUMk9RcZcNTKOUyEhDRRwEL2fPdo9x22GOY3qdAZzuJwhZ9SqWsgG381Ac/F",
+	"nIskL3brCmpBvOrR9gQI5CePUnQFI5ohig0Y7FQQ4pmHDX4KV3SzptoT37W6qXzVpGUjDKO9S5PTutO+",
+	"/4f912YhhY56sFW36kUqOi8mnXW3Xl/PBtgwvLNVi98feBfKtoR4ESwh1imx4j2o4SrJFbc5fTUkp6jM",
+	"taQv5BFRENIQewmwnfbWPB2217tLfx28jqW+ZtOfXC8NR3ZdUJ6jszgib+FpL5dVYQN1I1CcsgRCmtMb",
+	"d0GhXGSBIVHiHPpYKM0WG+q71mwM42mlx+cJ3/tTELWN1zt7NEkSXeTteeiPTTTLLojy9u4IJm7d0Xg6",
+	"z2MbhfvrSlBfp602Am8SGNtxlo1Fe/k8rM9quqvzZjwq+dMFUjj0+k8VJuin9GfQYjtpUjpsWJfKHs6I",
+	"9v9w/+xqvavzSxqU9OdRZs8hJq8ZrrVyDz7xSXdZlc1s22gTHy3d9hNUV/gY6WyrMx6emG/1fu4vLna/",
+	"04PnwwY6pkTpo/KzdVdutCy7OXWK7MR/uMR7D8i2a2+8MMh2bcyi0s1C4vdO5/4UOtufOQE6sdFTKLu6",
+	"igY/ecxtQ3vro3t3MlZZCxe2zRcVwLWmpWK0ymdPS+J/JlvElq/DnfZesEbO/NPoJmvsCqvqP41MbtQ2",
+	"e+I47GCzfEWYT2vNCCSE4Vai1rbY/8ODfGzgC8fli2FgvQLQyFSxP/rk+66rDQpgk6WsbWAM5nfb9wAH",
+	"bSR8Gjwk2ofi4/8la5JTgci6hE/Di+k3MvOXK/wZuwNTVn6/Uz86BF83NNQK375fSYRO6GE2fcFvfSv0",
+	"/BOc36/Lnb7ZOj9cOUmYkDGoz+MYkJ/LanxSqdT4xF9SaSun+iPJo31a69keAkPv2bqD+3+YH6/wxyv8",
+	"cTOPVqfU6Z+ZkUOGXly20d+ortiaT2ANBebTw52Su7uSUyVC7ntuBxWrdJsKCC0KRQBGsqDr120kTrt1",
+	"Ok9fGY3ilhesgEtp8UyTOdX5DIJ7bVwcXj1mUCrKXk87tOS1nUJnrJl1mejPVjYajgQWFXUpV2aFbcED",
+	"Le3IdKMFlJdLXmWm1uypIGE7tYifluumvveV89/jrYj5wfwZ4TD2ueCa05Ij0Pyn5CG9gV+nfkiAGHKQ",
+	"QH2iUG9KS1KxglfGHDBLA3WnMMMUsUYOhs/JGR7E6pkirghJKO6VOjf9n3+is9P/wXP82lM7uFcNwJa8",
+	"/NNA/YS5RjTS2OLt0pF7j9bhV3C0Du9/tA43OFojAWl8785fQ96k0lWda1aQW04xf+/47BScARP4AJQK",
+	"tqve+Zb9XVa2RspI2CofLp+ekjGUQR6HHFPCFblmwhxuVkCk2i0tOchZUi9gzjhFm5muZ2wk3G9XdcVh",
+	"DsdFwbGiYxcZyQ6eFgWOHpUFVZeaCg0LiXNlZEx9N2fmfTUeCYvxs2xIcnIqiGvrulSaioJWRfxprBFf",
+	"xO9mflVHAlQjxLgpS3lntI7w8pGZ1x4Zx3MdHwFkwbvz0/7Nt+mgLEEDZEbVSBAQWUxoCMEv/NtD+Bzu",
+	"zxE5JnCEzbyM3hft0WTpYY3N96K+HGiMCstsR/ju/BS7X1RyvtDjI5d2Xc+Z0BiTKHGRXBPiV94reIhI",
+	"Y3UpM9ZcLtjKvhDif5O+HOO+MuquXWf3G6aBY5n4UNHcZsWPc1kwTNDyK45dInrEFS9sdxbCKlY87VrG",
+	"w7EEAkUKgirp3zX7h2UMuHKASbUo7J77jscBWuC0GAc0I0QRo6KAcgd+NXCbTN9uKB7HE87Xj3VZuqrz",
+	"bnFTBG/P2lTWwlP929NXL8lLWfloU5Q5RyMBVSmP9vflggleDAXT+6aJsj/sWX6yl8uK7R1cPR/O9Lz8",
+	"X2aRrdBdrxkcfmrN4PBzawaH/1KaweHDNAO4n155530iincKayu00chpCfV1yIkoCLbZDoo57v5Lho24",
+	"gEtGB6hboZMfUXSdRjDlpRM7bnX8qiDMDt5UuvcNgwObu8C8IgwvHwleZIR90KwShm9hIS6uFiVdvqHG",
+	"vuKsLOwNQhLZAK9Dt8JX+BGHDpRg+TGvAGT4FmUJpuAOya+2bIyd8zWDJFxIiIuuwq+49TcIqT07zgL1",
+	"lKX9VMWuaVUA1p2hpc73eidpm7IkjkSENrhuouGTcKnjcaXyRojGqmmb7X7mh/MsCILhSEDt8FzOJ6AA",
+	"QfPQ9D90VbNn4FtxC4PDwmomFSO+qZMifaBXq78zpaVa/SG4K2t+zAjW1FKs2FbsFIN0yjJ+Sw1JjO7F",
+	"C8Sxeff69JV6kagqRxRdqpEY4/3AEalrXoxd5SIhG0G03Huu+qmlSZqfrVCA5XN/kohmz9tiVAUL8PIp",
+	"Eu7sarYS7tyoVoshdF664CxXK9X0UQv+3zUj48CAx5G2Kwifz2tNJ6Xlw0RJomayLgviyiwzsAmVnDM9",
+	"82JiTpc252MkVJ3PCEVH65zy0lhRFVOqP0nQTvXJyhRA758mNsJN5c8THCE8zfUchJV61/4fFhBpg8AI",
+	"R/FxZEQPvQNZp+G/G339yQMN1u5NfyahW+w4k3D7xQ4dDZ5esHzt0b664ux2s117impVp6+cL6DGTydu",
+	"DgN62RZ3hX0MwAFH+MLGG5RY7RZD3qi4aqMQvxomzTAL5nDiR/MvBVfjpv1VaWdr8Cv68M46RPRUaDWb",
+	"VEZtwrM4jJVelDayg/Xt5ZRgsfHL5YKpMcA0RniVccFgqFu6i5aJkHcEcED5tbGVKJ6qC+fGs8Sgmm46",
+	"sEdshXaPkLmLNr1Fo/IV80eiedgyMr6bKZZfjV3ZcjKhin3/rZnBN4ekoqKQczJZQj38qOAr1hbwJeNp",
+	"aa8GsMo+FEceCXAckJ1KaqOLcItNg3/u4QDsON+dv/ZFX2daL8x6ge8x8AqQY1yg1QVoqeZ7O7UwBvpI",
+	"BATR49ev376/Ojs//e348uTqzcnl+7fnv1yYHtttXp6+Or+wcZhc74KSbFgpoaSUcjGh+U1GFhVYnub9",
+	"OdO0oJrCvcBqpbh1bp9IOW595fPUkm0N4j3XswvY269LjV7DrXy0cZs9bQm40xGr+3/Yn67cT5sFc6Uo",
+	"7KvWldfDHbHkBiCLQPxfJgpEJ3DQWB4a2OGg9QqTvojetev8ZML+zyLoMdo3vW2+/mtDLH0+fLrEWexH",
+	"2zhni5Lm1tZ1bzxTRpplJGqaOaxLwGc2FOlQ4KYlvSY7lMy5Uki4/iUjX0E3yNzTkQgqBZkzKiKVwsrR",
+	"5jKGIuwn5nvmQUeluaOKFFzhcHYgZ6ByV3cSbckp5ebdXZKXjFaKjF37Y41qg//hnFElxfhF32GsmKrn",
+	"rB8x5LNIzc+DIPInPev2SCTO+zMoOqS5uFZPIzIfDErrgfRsbEQai5bsKMZIH4rq7kbW61+Yq38mzNUu",
+	"1iqUkdhQUfxsQu2hx60yR335SYLyeqXyNuiscKqjTLwWQisgq+YzxwJ6cfzHECjn7GWqRyLmFRbB1QhS",
+	"IwNdFbMguHeb3CQzfc+l0uTg+fPnz8nCXvgwB3pNxnMoxsEVAVfeSOS0LPFOHhVfN6B/GPs5BJeVVNnv",
+	"OojXYkheBVkMNOolfzR+rglA/XsHBeoqoGBUzAxESCKrgmHUWU0rKjRjRwQJwnSGvpA5XRJaVfyWwe21",
+	"WOJbaLhPmOIFQhlCCZEkUqzp75PqBPjJzXSBv4BqtwSq9ajBygebQumJJLe8F5rtxqwrdkF9gRzsJxvK",
+	"6XhYS60358fd/HAd+eXQCFhU7JbLWrnmN4wtgoVlDx73RXpGQt6yqqQLsnP4LZnJuorLMWaR1+z9yQ8/",
+	"v337y9XFycvzk8urt7+dnL8+Pts9AmPkbsZLhizUkfEzFfCnzeepris2HgnrjryTZHx7kI2Jf6YygLU0",
+	"TND5JxsI1eqO63zmLgoIdTcI8k6QBTXzPzc7C4aOIZ+RKOrKmj1ukkzYkF4se+SWFMVAkg0BsbTYkPVw",
+	"fToDYbVb7at0C/Bbljz4CZJfxQcwA8dIxQnNb3oBRGxShmvWUbuS0WoacZhWBqulXoRBXUHt0vu/bgT1",
+	"lMNl30NCgjT7oPdnel42N75TFLUjcKDeF2pCM+pODcblOxPpjotC3lltCSuuQbR8Ke+g6N43KCXbbhMX",
+	"Fe9i0A0rgzsAvLKmmoSsj2Gz/u1riaS8ZjKf/TS0rGLgYCqOAK+eqRB9H9Q2uOagmAeimCI7Pr+G7san",
+	"AEgkPgKHGx6Bw090BHJZ3Os9qLBy7xev4q3569z8i52b3Gwn2F8+9rz30BiTfvnP3rNyjo+fUMD/zGip",
+	"Z1+qNG/tAy24YEod2bwSWbm75YYzb4ZT+v3jGtUANQFW3TrO0/LTyZyWg2xQV+XgaDDTenG0v39w+H+G",
+	"z4fPhwdH//bvzw8GH3//+P8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

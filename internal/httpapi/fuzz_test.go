@@ -191,6 +191,9 @@ var requestBodySeeds = map[string]string{
 	"UpdateConnectionTemplate":        `{"name":"fuzz-renamed","dynamic":true,"authSchemeConfigIds":["api-key"]}`,
 	"UpdateProject":                   `{"name":"Fuzz renamed"}`,
 	"UpdateSystem":                    `{"name":"Everything","domain":"everything.example","templateBaseUrl":"https://api.everything.example"}`,
+	"CreateWebhookEndpoint":           `{"url":"https://hooks.example.com/fuzz","description":"fuzz","eventTypes":["connection.created"],"enabled":true}`,
+	"UpdateWebhookEndpoint":           `{"url":"https://hooks.example.com/fuzz2","description":"","eventTypes":[],"enabled":false}`,
+	"ReplayWebhookEndpoint":           `{"since":"2020-01-01T00:00:00Z"}`,
 	"UpsertAuthSchemeConfig":          `{"type":"oauth1","oauth1":{"id":"fuzz-config","description":"","consumerKey":"ck","consumerSecret":"SECRET-fuzz-consumer","signatureMethod":"sha1","tempCredentialEndpoint":{"url":"https://p.example/rt"},"resourceOwnerAuthorizationEndpoint":{"url":"https://p.example/auth"},"tokenEndpoint":{"url":"https://p.example/at"}}}`,
 }
 
@@ -231,6 +234,7 @@ func FuzzRequestBodies(f *testing.F) {
 		"template_id":           tpl.ID,
 		"auth_scheme_config_id": "fuzz-config",
 	}
+	params["webhook_endpoint_id"], params["event_id"] = h.webhookFixture(), h.latestEventID()
 	paths := make([]string, len(ops))
 	for i, op := range ops {
 		p := op.path

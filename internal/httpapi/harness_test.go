@@ -434,3 +434,14 @@ func (h *harness) latestEventID() string {
 	}
 	return page.Events[0].ID
 }
+
+// webhookFixture makes a webhook endpoint through the API and returns its id, for the path
+// parameters of the webhook operations.
+func (h *harness) webhookFixture() string {
+	h.t.Helper()
+	var ep struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/webhook-endpoints", obj{"url": "https://hooks.example.com/fixture"})).JSON(h.t, &ep)
+	return ep.ID
+}

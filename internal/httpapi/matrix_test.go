@@ -134,6 +134,7 @@ func (e *inputEnv) otherTenant(t *testing.T) otherTenant {
 		"auth_scheme_config_id": "api-key", "env_id": f.envID, "path": "x", "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
 		"event_id": h.latestEventID(),
 	}}
+	o.params["webhook_endpoint_id"] = h.webhookFixture()
 	o.ids = map[string]string{saveOrg.String(): org.String(), e.f.systemID: f.systemID, e.f.projectID: f.projectID, e.f.envID: f.envID}
 	for id, tpl := range e.f.templates {
 		o.ids[tpl] = f.templates[id]

@@ -25,10 +25,13 @@ const (
 	ScopeAPIKeys = "api-keys:manage"
 	// ScopeEvents reads the organisation's events (which never hold a secret).
 	ScopeEvents = "events:read"
+	// ScopeWebhooks manages webhook endpoints (their signing secrets included, shown only when made),
+	// and redelivers and replays events to them.
+	ScopeWebhooks = "webhooks:manage"
 )
 
 // Scopes lists every scope, for validation and docs.
-var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys, ScopeEvents}
+var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys, ScopeEvents, ScopeWebhooks}
 
 // requireScope refuses a request whose API key lacks the scope.
 func requireScope(ctx context.Context, scope string) error {

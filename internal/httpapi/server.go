@@ -55,6 +55,11 @@ type Server struct {
 	limits limits
 	// events writes each change's event in the change's transaction.
 	events *events.Log
+	// outbound is the guarded client for calls to providers; webhook endpoint URLs are checked
+	// against its address policy.
+	outbound *outbound.Client
+	// webhookOverlap is how long a rotated-out webhook secret keeps signing.
+	webhookOverlap time.Duration
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -96,6 +101,9 @@ type Config struct {
 	ForceRefreshInterval time.Duration
 	// Events writes the events of changes; one (with Now) is made when nil.
 	Events *events.Log
+	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
+	// new one; webhooks.DefaultSecretOverlap when zero.
+	WebhookSecretOverlap time.Duration
 }
 
 // New returns the API's http.Handler.
@@ -105,7 +113,11 @@ func New(cfg Config) http.Handler {
 		out = outbound.New(outbound.DefaultConfig())
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy}
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
+		webhookOverlap: cfg.WebhookSecretOverlap}
+	if s.webhookOverlap <= 0 {
+		s.webhookOverlap = defaultWebhookOverlap
+	}
 	if s.proxyClient == nil {
 		s.proxyClient = out
 	}

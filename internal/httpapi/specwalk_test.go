@@ -243,6 +243,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"auth_scheme_config_id": "api-key", "env_id": f.envID, "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
 		"event_id": h.latestEventID(),
 	}}
+	e.params["webhook_endpoint_id"] = h.webhookFixture()
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",
 		obj{"oauth2Code": obj{"code": "c", "state": "s", "redirectUrl": "https://app.example/callback"}}, nil},
@@ -282,6 +283,11 @@ func newInputEnv(t *testing.T) *inputEnv {
 	// A key minting only the scope it needs itself, so every key allowed to call it may.
 	add("CreateAPIKey", example{body: obj{"name": "ci", "scopes": arr{httpapi.ScopeAPIKeys},
 		"expiresAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}})
+	add("CreateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/new", "description": "CRM sync",
+		"eventTypes": arr{"connection.created", "credential.deleted"}, "enabled": true}})
+	add("UpdateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/updated", "description": "CRM sync",
+		"eventTypes": arr{"connection.deleted"}, "enabled": true}})
+	add("ReplayWebhookEndpoint", example{body: obj{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}})
 	add("InitialiseOAuth1Connection", example{body: obj{"credential": obj{"id": ulid.Make().String(), "organisationId": h.org.String()},
 		"returnUrl": "https://app.example/done"}})
 	return e

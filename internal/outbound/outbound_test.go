@@ -505,3 +505,31 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckHost: CheckHost refuses what the dialer's guard refuses, before any connection, and
+// follows the same allow settings.
+func TestCheckHost(t *testing.T) {
+	ctx := t.Context()
+	strict := New(Config{Resolver: NoDNSResolver()})
+	for _, host := range []string{"127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]", "192.168.0.1"} {
+		if err := strict.CheckHost(ctx, host); err == nil || Classify(err).Code != EUpstreamRefused {
+			t.Errorf("%s: %v, want refused", host, err)
+		}
+	}
+	for _, host := range []string{"93.184.215.14", "hooks.example.com"} { // the name does not resolve here: accepted
+		if err := strict.CheckHost(ctx, host); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	private := New(Config{Resolver: NoDNSResolver(), AllowPrivateNetworks: true})
+	if err := private.CheckHost(ctx, "10.1.2.3"); err != nil {
+		t.Errorf("private allowed: %v", err)
+	}
+	if err := private.CheckHost(ctx, "169.254.169.254"); err == nil {
+		t.Error("metadata allowed by AllowPrivateNetworks")
+	}
+	cidr := New(Config{Resolver: NoDNSResolver(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err := cidr.CheckHost(ctx, "127.0.0.1"); err != nil {
+		t.Errorf("CIDR allowed: %v", err)
+	}
+}
