@@ -298,5 +298,3 @@ func (s *Server) ReplayWebhookEndpoint(ctx context.Context, req api.ReplayWebhoo
 
 // defaultWebhookOverlap is used when Config.WebhookSecretOverlap is zero.
 const defaultWebhookOverlap = webhooks.DefaultSecretOverlap
-
-

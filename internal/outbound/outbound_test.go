@@ -510,9 +510,9 @@ func TestConfigFromEnv(t *testing.T) {
 // follows the same allow settings.
 func TestCheckHost(t *testing.T) {
 	ctx := t.Context()
-	strict := New(Config{Resolver: NoDNSResolver()})
+	strict := outbound.New(outbound.Config{Resolver: outbound.NoDNSResolver()})
 	for _, host := range []string{"127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]", "192.168.0.1"} {
-		if err := strict.CheckHost(ctx, host); err == nil || Classify(err).Code != EUpstreamRefused {
+		if err := strict.CheckHost(ctx, host); err == nil || outbound.Classify(err).Code != outbound.EUpstreamRefused {
 			t.Errorf("%s: %v, want refused", host, err)
 		}
 	}
@@ -521,14 +521,14 @@ func TestCheckHost(t *testing.T) {
 			t.Errorf("%s: %v", host, err)
 		}
 	}
-	private := New(Config{Resolver: NoDNSResolver(), AllowPrivateNetworks: true})
+	private := outbound.New(outbound.Config{Resolver: outbound.NoDNSResolver(), AllowPrivateNetworks: true})
 	if err := private.CheckHost(ctx, "10.1.2.3"); err != nil {
 		t.Errorf("private allowed: %v", err)
 	}
 	if err := private.CheckHost(ctx, "169.254.169.254"); err == nil {
 		t.Error("metadata allowed by AllowPrivateNetworks")
 	}
-	cidr := New(Config{Resolver: NoDNSResolver(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	cidr := outbound.New(outbound.Config{Resolver: outbound.NoDNSResolver(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err := cidr.CheckHost(ctx, "127.0.0.1"); err != nil {
 		t.Errorf("CIDR allowed: %v", err)
 	}
