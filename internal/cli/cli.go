@@ -216,11 +216,22 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
 		return err
 	}
+	whSettings, err := webhookSettingsFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	webhookCtx, stopWebhooks := context.WithCancel(ctx)
+	waitWebhooks := startWebhooks(webhookCtx, store, keys, eventLog, out, whSettings, logger)
+	defer func() {
+		stopWebhooks()
+		waitWebhooks()
+	}()
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
-			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog}),
+			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection,
+			Events: eventLog, WebhookSecretOverlap: whSettings.secretOverlap}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -164,12 +164,15 @@ func (w *Worker) Deliver(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// What is claimed is sent and recorded even if ctx ends meanwhile (a shutdown): each attempt is
+	// bounded by Timeout, and an attempt cut short would only be sent again once its lease ran out.
+	sendCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for i := range ds {
 		wg.Add(1)
 		go func(d *plugboard.WebhookDelivery) {
 			defer wg.Done()
-			if err := w.deliver(ctx, d); err != nil && ctx.Err() == nil {
+			if err := w.deliver(sendCtx, d); err != nil {
 				w.cfg.Logger.Warn("webhook delivery not recorded", "organisation_id", d.OrganisationID.String(),
 					"delivery_id", d.ID.String(), "event_id", d.EventID.String(), "err", err)
 			}
@@ -190,15 +193,17 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 			break
 		}
 	}
-	for {
+	for ctx.Err() == nil {
 		n, err := w.Deliver(ctx)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
+	return nil
 }
 
 // Run dispatches and delivers until ctx ends, looking for work every Interval when there is none.
+// When ctx ends it returns once the deliveries it holds are sent and recorded.
 func (w *Worker) Run(ctx context.Context) {
 	for {
 		if err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
