@@ -67,7 +67,7 @@ type Config struct {
 	// DisableAfter disables an endpoint whose attempts have failed, without a success, for this
 	// long; DefaultDisableAfter when zero.
 	DisableAfter time.Duration
-	// Timeout bounds one attempt; DefaultTimeout when zero. A claim's lease is Timeout plus a margin.
+	// Timeout bounds one attempt; DefaultTimeout when zero. A claim's lease is twice Timeout plus 5 s.
 	Timeout time.Duration
 	// Batch is how many events one dispatch takes; DefaultBatch when zero.
 	Batch int
@@ -145,8 +145,9 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-// lease is how long a claim holds a delivery: longer than an attempt may take.
-func (w *Worker) lease() time.Duration { return w.cfg.Timeout + 30*time.Second }
+// lease is how long a claim holds a delivery: well beyond what an attempt may take (Timeout) and
+// the writes around it.
+func (w *Worker) lease() time.Duration { return 2*w.cfg.Timeout + 5*time.Second }
 
 func newID() ulid.ULID { return ulid.Make() }
 
