@@ -384,7 +384,8 @@ func TestPrivateAddressRefusedAtDelivery(t *testing.T) {
 }
 
 // TestReplicasDeliverOnce: two workers on one PostgreSQL schema (two replicas) deliver N events, each
-// at least once and, with no worker dying, exactly once.
+// at least once and, since no worker dies after sending, exactly once, including those a third
+// replica claimed and died holding.
 func TestReplicasDeliverOnce(t *testing.T) {
 	if os.Getenv("PLUGBOARD_TEST_STORE") != "postgres" {
 		t.Skip("two replicas need PostgreSQL: set PLUGBOARD_TEST_STORE=postgres and " + pgtest.EnvURL)
@@ -399,6 +400,16 @@ func TestReplicasDeliverOnce(t *testing.T) {
 	for range n {
 		want[a.emit(t, events.ConnectionCreated).String()] = true
 	}
+	// A third replica dispatches, claims ten deliveries and dies before sending them; once its
+	// lease has run out the other two deliver them too.
+	if _, err := a.st.DispatchEvents(t.Context(), a.clock.Now(), 100, ulid.Make); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := a.st.ClaimDeliveries(t.Context(), a.clock.Now(), a.clock.Now().Add(time.Minute), 10)
+	if err != nil || len(dead) != 10 {
+		t.Fatalf("dead replica's claim: %d %v", len(dead), err)
+	}
+	a.clock.Add(time.Minute)
 	var wg sync.WaitGroup
 	for _, w := range []*webhooks.Worker{a.worker, b} {
 		wg.Add(1)
