@@ -221,7 +221,7 @@ type Store interface {
 	// reports how many events it dispatched. On PostgreSQL, events another transaction is dispatching
 	// are skipped, so dispatchers on several replicas never dispatch an event twice.
 	DispatchEvents(ctx context.Context, now time.Time, limit int, newID func() ulid.ULID) (int, error)
-	// ClaimDeliveries takes up to limit pending deliveries, of enabled endpoints of any organisation,
+	// ClaimDeliveries takes up to limit pending deliveries, of enabled endpoints of any live organisation,
 	// due at now (soonest first), and moves their NextAttemptAt to leaseUntil, in one transaction,
 	// before returning them with that lease: until it runs out no other claim returns them. On
 	// PostgreSQL, deliveries another transaction is claiming are skipped.

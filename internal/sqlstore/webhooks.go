@@ -247,7 +247,8 @@ func (o *ops) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 		rows, err := o.query(ctx, `SELECT d.organisation_id, d.id, d.endpoint_id, d.event_id, d.state, d.attempts,
 				d.next_attempt_at, d.created_at, d.updated_at
 			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.organisation_id = d.organisation_id AND e.id = d.endpoint_id
-			WHERE d.state = ? AND d.next_attempt_at <= ? AND e.enabled = ?
+			JOIN organisations o ON o.organisation_id = d.organisation_id
+			WHERE d.state = ? AND d.next_attempt_at <= ? AND e.enabled = ? AND o.deleted_at IS NULL
 			ORDER BY d.next_attempt_at LIMIT ?`+lock, plugboard.DeliveryPending, timeValue(now), true, limit)
 		if err != nil {
 			return o.d.translate(err, "claim webhook deliveries", nil)

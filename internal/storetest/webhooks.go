@@ -352,4 +352,15 @@ func testWebhookDeliveries(t *testing.T, f *fixture) {
 	if left := f.claimAll(t, far.Add(1000*time.Hour)); len(left) != 0 {
 		t.Errorf("%d deliveries outlived their events", len(left))
 	}
+
+	// A deleted organisation's deliveries are not claimed.
+	late := far.Add(2000 * time.Hour)
+	f.newEvent(t, f.other, "end_user.deleted", late)
+	if n, err := f.s.DispatchEvents(f.ctx, late, 10, idGen()); err != nil || n != 1 {
+		t.Fatalf("dispatch: %d %v", n, err)
+	}
+	must(t, f.s.DeleteOrganisation(f.ctx, f.other, late))
+	if left := f.claimAll(t, late); len(left) != 0 {
+		t.Errorf("claimed %d deliveries of a deleted organisation", len(left))
+	}
 }

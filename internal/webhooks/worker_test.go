@@ -87,12 +87,13 @@ func (r *receiver) setStatus(s int) {
 }
 
 type env struct {
-	st     *sqlstore.DB
-	v      *vault.Vault
-	clock  *clock
-	log    *events.Log
-	org    ulid.ULID
-	worker *webhooks.Worker
+	st      *sqlstore.DB
+	v       *vault.Vault
+	keyText string
+	clock   *clock
+	log     *events.Log
+	org     ulid.ULID
+	worker  *webhooks.Worker
 }
 
 func loopbackClient(allow bool) *http.Client {
@@ -107,7 +108,8 @@ func newEnv(t *testing.T, cfg webhooks.Config) *env {
 	t.Helper()
 	e := &env{st: openStore(t), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, org: ulid.Make()}
 	var err error
-	if e.v, err = vault.Parse(vault.NewKey()); err != nil {
+	e.keyText = vault.NewKey()
+	if e.v, err = vault.Parse(e.keyText); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.CreateOrganisation(t.Context(), &plugboard.Organisation{ID: e.org, Name: "Acme"}); err != nil {
@@ -437,5 +439,42 @@ func TestReplicasDeliverOnce(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct deliveries, want %d", len(seen), n)
+	}
+}
+
+// TestMasterKeyRotationResealsSecrets: a rewrap re-seals webhook endpoints' secrets like every sealed
+// value, and deliveries go on signing with them under the new master key alone.
+func TestMasterKeyRotationResealsSecrets(t *testing.T) {
+	e := newEnv(t, webhooks.Config{})
+	rcv := newReceiver(t, 200)
+	secret := mustSecret(t)
+	ep := e.endpoint(t, rcv.srv.URL, webhooks.Secrets{Current: secret}, nil)
+	newKey := vault.NewKey()
+	both, err := vault.Parse(newKey + "," + e.keyText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := both.Rewrap(t.Context(), e.st, vault.RewrapOptions{Rate: -1})
+	if err != nil || res.Rewrapped != 1 {
+		t.Fatalf("rewrap: %+v %v", res, err)
+	}
+	onlyNew, err := vault.Parse(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.st.GetWebhookEndpoint(t.Context(), e.org, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := webhooks.OpenSecrets(onlyNew, got); err != nil || s.Current != secret {
+		t.Fatalf("secrets after the rewrap do not open under the new key alone: %v", err)
+	}
+	w := webhooks.New(webhooks.Config{Store: e.st, Vault: onlyNew, Events: e.log, Now: e.clock.Now, Client: loopbackClient(true)})
+	e.emit(t, events.SystemDeleted)
+	if err := w.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if rcv.count() != 1 || client.VerifyWebhook(secret, rcv.got[0].Header, rcv.bodies[0], 0, e.clock.Now()) != nil {
+		t.Errorf("delivery after the rotation: %d received", rcv.count())
 	}
 }
