@@ -27,7 +27,7 @@ import (
 )
 
 // openStore opens a new store: an SQLite file, or a PostgreSQL schema with PLUGBOARD_TEST_STORE=postgres.
-func openStore(t *testing.T) *sqlstore.DB {
+func openStore(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	url := filepath.Join(t.TempDir(), "plugboard.db")
 	if os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" {
@@ -104,7 +104,7 @@ func loopbackClient(allow bool) *http.Client {
 	return outbound.New(cfg).HTTPClient(nil)
 }
 
-func newEnv(t *testing.T, cfg webhooks.Config) *env {
+func newEnv(t testing.TB, cfg webhooks.Config) *env {
 	t.Helper()
 	e := &env{st: openStore(t), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, org: ulid.Make()}
 	var err error
