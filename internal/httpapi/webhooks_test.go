@@ -3,12 +3,18 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/webhooks"
 )
 
 type webhookView struct {
@@ -180,5 +186,76 @@ func TestWebhookEndpointBadInput(t *testing.T) {
 	h.must(200, h.do("GET", "/webhook-endpoints/"+ep.ID, nil)).JSON(t, &got)
 	if got.URL != ep.URL || !got.Enabled {
 		t.Errorf("a refused update wrote: %+v", got)
+	}
+}
+
+// TestWebhookAttemptsRedeliverReplay: attempts a worker recorded are listed per event and per endpoint
+// (as the contract says: the harness validates every answer), redelivery and replay make new
+// deliveries that the worker sends with the same webhook-id, and a refused request adds none.
+func TestWebhookAttemptsRedeliverReplay(t *testing.T) {
+	h := newHarness(t)
+	var mu sync.Mutex
+	var ids []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ids = append(ids, r.Header.Get("webhook-id"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "thanks")
+	}))
+	defer rcv.Close()
+	var ep webhookView
+	h.must(201, h.do("POST", "/webhook-endpoints", obj{"url": rcv.URL + "/hook", "eventTypes": arr{"end_user.created"}})).JSON(t, &ep)
+	h.must(201, h.do("POST", "/users", obj{"externalId": "hooked"}))
+	eventID := h.latestEventID()
+
+	worker := webhooks.New(webhooks.Config{Store: h.store, Vault: h.keys, Now: h.clock,
+		Client: outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Resolver: outbound.NoDNSResolver()}).HTTPClient(nil)})
+	if err := worker.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	type attempts struct {
+		Items []struct {
+			EventID    string  `json:"eventId"`
+			EndpointID string  `json:"webhookEndpointId"`
+			StatusCode *int    `json:"statusCode"`
+			Response   string  `json:"response"`
+			Delivered  bool    `json:"delivered"`
+			LatencyMs  float64 `json:"latencyMs"`
+		} `json:"items"`
+		TotalCount int `json:"totalCount"`
+	}
+	var byEvent, byEndpoint attempts
+	h.must(200, h.do("GET", "/events/"+eventID+"/attempts", nil)).JSON(t, &byEvent)
+	h.must(200, h.do("GET", "/webhook-endpoints/"+ep.ID+"/attempts", nil)).JSON(t, &byEndpoint)
+	if byEvent.TotalCount != 1 || byEndpoint.TotalCount != 1 {
+		t.Fatalf("attempts by event %d, by endpoint %d, want 1", byEvent.TotalCount, byEndpoint.TotalCount)
+	}
+	a := byEvent.Items[0]
+	if a.EventID != eventID || a.EndpointID != ep.ID || a.StatusCode == nil || *a.StatusCode != 202 || a.Response != "thanks" || !a.Delivered {
+		t.Errorf("attempt: %+v", a)
+	}
+
+	var red struct {
+		Deliveries int  `json:"deliveries"`
+		More       bool `json:"more"`
+	}
+	h.must(202, h.do("POST", "/events/"+eventID+"/redeliver", nil)).JSON(t, &red)
+	if red.Deliveries != 1 {
+		t.Errorf("redeliver made %d deliveries", red.Deliveries)
+	}
+	h.must(202, h.do("POST", "/webhook-endpoints/"+ep.ID+"/replay", obj{"since": h.clock().Add(-time.Hour).UTC().Format(time.RFC3339)})).JSON(t, &red)
+	if red.Deliveries != 1 || red.More {
+		t.Errorf("replay: %+v", red)
+	}
+	h.must(400, h.do("POST", "/webhook-endpoints/"+ep.ID+"/replay", obj{"since": "yesterday"}))
+	if err := worker.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 || ids[0] != eventID || ids[1] != eventID || ids[2] != eventID {
+		t.Errorf("webhook-ids received %v, want the event's three times", ids)
 	}
 }
