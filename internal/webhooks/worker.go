@@ -58,7 +58,8 @@ type Config struct {
 	Vault  *vault.Vault
 	Events *events.Log
 	// Client sends deliveries; it must be the guarded outbound client's (the same address policy as
-	// calls to providers). Redirects are not followed whatever its policy.
+	// calls to providers), and is one with the default policy when nil. Redirects are not followed
+	// whatever its policy.
 	Client *http.Client
 	Logger *slog.Logger
 	// Schedule is the wait before each retry; DefaultSchedule when nil. A delivery gets
@@ -119,6 +120,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.Events == nil {
 		cfg.Events = events.New(events.Options{Now: cfg.Now})
+	}
+	if cfg.Client == nil {
+		cfg.Client = outbound.New(outbound.DefaultConfig()).HTTPClient(nil)
 	}
 	client := *cfg.Client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
