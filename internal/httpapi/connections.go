@@ -40,16 +40,17 @@ func (s *Server) connectionResponse(ctx context.Context, st plugboard.Store, c *
 	if err != nil {
 		return api.Connection{}, err
 	}
-	return renderConnection(c, sys)
+	return renderConnection(c, sys, s.timestamp())
 }
 
-// renderConnection renders a connection with the configs its system has now.
-func renderConnection(c *plugboard.Connection, sys *plugboard.System) (api.Connection, error) {
+// renderConnection renders a connection with the configs its system has now; now is the clock its
+// derived errors[] are computed at.
+func renderConnection(c *plugboard.Connection, sys *plugboard.System, now time.Time) (api.Connection, error) {
 	configs, err := systemConfigs(sys)
 	if err != nil {
 		return api.Connection{}, err
 	}
-	return toAPIConnection(c, configs)
+	return toAPIConnection(c, configs, now)
 }
 
 // prepareCredentials validates the credentials of a create or update against the configs the
@@ -356,7 +357,7 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionCreated, c)); err != nil {
 			return err
 		}
-		out, err = renderConnection(c, sys)
+		out, err = renderConnection(c, sys, now)
 		return err
 	})
 	if err != nil {
@@ -463,7 +464,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionUpdated, c)); err != nil {
 			return err
 		}
-		out, err = renderConnection(c, sys)
+		out, err = renderConnection(c, sys, now)
 		return err
 	})
 	s.access.Forget(orgID, req.ConnectionId)
@@ -541,7 +542,7 @@ func (s *Server) connectionsResponse(ctx context.Context, orgID ulid.ULID, cs []
 			}
 			configsBySystem[sys.ID] = configs
 		}
-		c, err := toAPIConnection(&cs[i], configs)
+		c, err := toAPIConnection(&cs[i], configs, s.timestamp())
 		if err != nil {
 			return nil, err
 		}

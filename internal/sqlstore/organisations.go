@@ -83,6 +83,7 @@ var purgeOrder = []string{
 	"events",
 	"connection_links",
 	"connection_credentials",
+	"expired_credentials",
 	"connections",
 	"credentials",
 	"connection_templates",

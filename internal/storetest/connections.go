@@ -267,7 +267,7 @@ func testUpdateConnection(t *testing.T, f *fixture) {
 	newC.Credential.Name, newC.Credential.Type = "c-refreshed", "oauth2-token"
 	newC.Credential.Public = []byte(`{"accessToken":"","tokenType":"Bearer","marker":"` + publicMarker + `"}`)
 	newC.Credential.Sealed = []byte{0xca, 0xfe, 0x00}
-	newC.Credential.Errors, newC.Credential.ExpiresAt, newC.Credential.UpdatedAt = nil, nil, at(90)
+	newC.Credential.Refresh, newC.Credential.ExpiresAt, newC.Credential.UpdatedAt = plugboard.RefreshState{}, nil, at(90)
 	d := cred("api-key", "d")
 	upd.Name, upd.BaseURL, upd.UpdatedAt = "renamed", "https://ghe.example.com/api/v3", at(90)
 	upd.Credentials = []plugboard.ConnectionCredential{newC, d, a}
