@@ -727,7 +727,8 @@ func (s *Service) recordSuccess(ctx context.Context, tx plugboard.Store, ev plug
 
 // credentialEvent is the event template for a connection's credential: the ids it concerns.
 func credentialEvent(c *plugboard.Connection, cc plugboard.ConnectionCredential) plugboard.Event {
-	return plugboard.Event{OrganisationID: c.OrganisationID, ConnectionID: c.ID, CredentialID: cc.Credential.ID,
+	// Refreshes are Plugboard's own doing, whichever request (and API key) happened to need one.
+	return plugboard.Event{Actor: events.System, OrganisationID: c.OrganisationID, ConnectionID: c.ID, CredentialID: cc.Credential.ID,
 		EndUserID: c.EndUserID, SystemID: c.SystemID, AuthSchemeConfigID: cc.AuthSchemeConfigID}
 }
 

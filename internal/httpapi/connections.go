@@ -149,6 +149,11 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
 			item.fields = append(item.fields, fields...)
 		}
+		if item.cc.Credential != nil && item.cc.Credential.ExpiresAt != nil && !now.Before(*item.cc.Credential.ExpiresAt) {
+			// It would never be applied, and would be deleted at the next sweep.
+			item.fields = append(item.fields, plugboard.FieldError{Field: path + ".credential.expiresAt",
+				Message: "is not in the future; an expired credential is never applied (leave expiresAt out for a credential that does not expire)"})
+		}
 		errs = append(errs, item.fields...)
 		items[i] = item
 	}
