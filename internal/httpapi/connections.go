@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -184,6 +185,12 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 		if cred.Type == api.CredentialTypeOauth2Token && cred.Data != nil {
 			stored.RefreshDue = access.RefreshDue(cred.Data.Oauth2Token, now)
+			if item.old != nil && item.old.Credential.Refresh.Failing() && keepsRefreshToken(item.kept) {
+				// The same refresh token keeps its streak of failures (and backoff): a PUT of what
+				// was read neither retries at once nor starts a new streak.
+				stored.Refresh = item.old.Credential.Refresh
+				stored.RefreshDue = item.old.Credential.Refresh.NextAttempt
+			}
 		}
 		if cred.Name != nil {
 			stored.Name = *cred.Name
@@ -213,6 +220,17 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 	}
 	return out, nil
+}
+
+// keepsRefreshToken reports whether a credential's kept secrets (JSON paths) include its stored
+// OAuth 2.0 refresh token.
+func keepsRefreshToken(kept []string) bool {
+	for _, p := range kept {
+		if strings.HasSuffix(p, ".oauth2Token.refreshToken") {
+			return true
+		}
+	}
+	return false
 }
 
 // connectionChange is what the trust rule needs to know of an update: where the connection's

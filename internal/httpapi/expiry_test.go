@@ -347,6 +347,17 @@ func TestRefreshFailureAndRecoveryEvents(t *testing.T) {
 		t.Errorf("errors after one failure: %q", errs)
 	}
 
+	// A PUT of what was read keeps the refresh token, and with it the streak.
+	var raw map[string]any
+	h.must(200, h.do("GET", "/connections/"+c.ID, nil)).JSON(t, &raw)
+	h.must(200, h.do("PUT", "/connections/"+c.ID, obj{"name": "main", "baseUrl": "", "credentials": raw["credentials"]}))
+	if errs := credErrors(); len(errs) != 1 || !strings.Contains(errs[0], "1 failed attempt since") {
+		t.Errorf("errors after a PUT of what was read: %q", errs)
+	}
+	if r := h.do("GET", "/connections/"+c.ID+"/proxy/data", nil); r.Status != 400 || !strings.Contains(string(r.Body), "failed recently") {
+		t.Errorf("within the backoff after the PUT: %d %s", r.Status, r.Body)
+	}
+
 	h.advance(31 * time.Second)
 	p.rejectNext(1)
 	if r := h.do("GET", "/connections/"+c.ID+"/proxy/data", nil); r.Status != 400 {

@@ -134,6 +134,22 @@ func testExpiredCredentials(t *testing.T, f *fixture) {
 	must(t, f.s.PurgeOrganisation(f.ctx, f.org)) // with a gap still recorded on "doomed"
 }
 
+// testRefreshDueSkipsExpired: the background refresher's queue leaves out expired credentials.
+func testRefreshDueSkipsExpired(t *testing.T, f *fixture) {
+	e := expiring("oauth2", "tok", at(10))
+	due := at(5)
+	e.Credential.RefreshDue = &due
+	c := f.newConn(t, f.static, ulid.ULID{}, "due-then-expired", e)
+	refs, err := f.s.ListRefreshDue(f.ctx, at(8), 10)
+	must(t, err)
+	equal(t, refs, []plugboard.CredentialRef{refOf(c, e)})
+	refs, err = f.s.ListRefreshDue(f.ctx, at(10), 10)
+	must(t, err)
+	if len(refs) != 0 {
+		t.Errorf("an expired credential is due for refresh: %+v", refs)
+	}
+}
+
 // testExpiredCredentialRaces: a renewal (UpdateConnection with a later expiresAt) between listing
 // and deleting wins; concurrent deletions of one credential delete it once.
 func testExpiredCredentialRaces(t *testing.T, f *fixture) {

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"ListRefreshDue", testListRefreshDue},
 		{"ExpiredCredentials", testExpiredCredentials},
 		{"ExpiredCredentialRaces", testExpiredCredentialRaces},
+		{"RefreshDueSkipsExpired", testRefreshDueSkipsExpired},
 		{"ExpiringCredentials", testExpiringCredentials},
 		{"RefreshState", testRefreshState},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
