@@ -214,14 +214,14 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew,
+	eventLog := events.New(events.Options{})
+	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew, Events: eventLog,
 		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval})
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
 	go svc.RunSweeper(refresherCtx, access.SweeperConfig{ExpiringLead: expiringLead, Logger: logger})
 	go runPurger(refresherCtx, store, grace, logger)
-	eventLog := events.New(events.Options{})
 	go events.RunPruner(refresherCtx, store, events.PrunerConfig{Retention: retention, Logger: logger})
 	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
 		return err
