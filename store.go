@@ -295,8 +295,10 @@ type Store interface {
 	// in c are replaced, new ones inserted, the others deleted; the order becomes c's. When it
 	// inserts a credential it clears the connection's Expired gaps; either way it sets c.Expired to
 	// what remains. ENotFound if it does not exist; EConflict on a duplicate name, or when c names a
-	// credential the expiry sweep deleted from the connection (read before the sweep).
-	UpdateConnection(ctx context.Context, c *Connection) error
+	// credential the expiry sweep deleted from the connection (read before the sweep). It returns the
+	// ids of the credentials it deleted, read under the connection's lock, so that each deletion is
+	// reported once even when the sweep deleted others meanwhile.
+	UpdateConnection(ctx context.Context, c *Connection) (removed []ulid.ULID, err error)
 	// DeleteConnection removes the connection, its credentials and its links, and returns what it
 	// removed; ENotFound if it does not exist.
 	DeleteConnection(ctx context.Context, orgID, id ulid.ULID) (*DeletedConnection, error)

@@ -468,20 +468,15 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if baseURL != "" {
 			c.BaseURL = baseURL
 		}
-		kept := map[ulid.ULID]bool{}
-		for _, cc := range creds {
-			kept[cc.Credential.ID] = true
-		}
 		c.Credentials = creds
 		c.UpdatedAt = now
-		if err := tx.UpdateConnection(ctx, c); err != nil {
+		removed, err := tx.UpdateConnection(ctx, c)
+		if err != nil {
 			return err
 		}
-		for _, cc := range existing {
-			if !kept[cc.Credential.ID] {
-				if err := s.emit(ctx, tx, credentialDeleted(c.OrganisationID, c.ID, c.EndUserID, cc.Credential.ID, events.ReasonDeleted)); err != nil {
-					return err
-				}
+		for _, id := range removed {
+			if err := s.emit(ctx, tx, credentialDeleted(c.OrganisationID, c.ID, c.EndUserID, id, events.ReasonDeleted)); err != nil {
+				return err
 			}
 		}
 		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionUpdated, c)); err != nil {

@@ -279,12 +279,13 @@ func (o *ops) ListEnvironmentConnections(ctx context.Context, orgID, projectID, 
 // UpdateConnection writes c's name, base URL and UpdatedAt and makes its credential set c's:
 // credentials of the connection whose Credential.ID is in c are replaced (their stored CreatedAt
 // is kept when c's is zero), new ones inserted, the rest deleted, and the order becomes c's.
-func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) error {
+func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) ([]ulid.ULID, error) {
 	touch(&c.UpdatedAt)
 	if err := prepareCredentials(c); err != nil {
-		return err
+		return nil, err
 	}
-	return o.inTx(ctx, func(o *ops) error {
+	var removed []ulid.ULID
+	err := o.inTx(ctx, func(o *ops) error {
 		org, cid := idValue(c.OrganisationID), idValue(c.ID)
 		res, err := o.exec(ctx, "UPDATE connections SET name = ?, base_url = ?, updated_at = ? WHERE organisation_id = ? AND id = ?",
 			c.Name, c.BaseURL, timeValue(c.UpdatedAt), org, cid)
@@ -316,6 +317,7 @@ func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) err
 		if err := o.deleteCredentials(ctx, c.OrganisationID, stale); err != nil {
 			return err
 		}
+		removed = stale
 		isOld := make(map[ulid.ULID]bool, len(old))
 		for _, id := range old {
 			isOld[id] = true
@@ -354,6 +356,10 @@ func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) err
 		c.Expired = nil
 		return o.loadExpired(ctx, c.OrganisationID, []ulid.ULID{c.ID}, map[ulid.ULID]*plugboard.Connection{c.ID: c})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
 // replaceCredential overwrites a credential of the connection being updated.

@@ -89,13 +89,13 @@ func testExpiredCredentials(t *testing.T, f *fixture) {
 	// Writing back what was read before the sweep (the swept credential as new) is refused.
 	stale := *got
 	stale.Credentials = []plugboard.ConnectionCredential{early, late, keep}
-	wantCode(t, f.s.UpdateConnection(f.ctx, &stale), plugboard.EConflict)
+	wantCode(t, updateConnection(f, &stale), plugboard.EConflict)
 
 	// Replacing the remaining credentials without adding one keeps the gap.
 	upd := *got
 	upd.Name = "renamed"
 	upd.Expired = nil
-	must(t, f.s.UpdateConnection(f.ctx, &upd))
+	must(t, updateConnection(f, &upd))
 	equal(t, upd.Expired, []plugboard.ExpiredCredential{want})
 	got, err = f.s.GetConnection(f.ctx, f.org, c.ID)
 	must(t, err)
@@ -104,7 +104,7 @@ func testExpiredCredentials(t *testing.T, f *fixture) {
 	// Adding a credential closes it.
 	upd = *got
 	upd.Credentials = append(upd.Credentials, cred("api-key", "fresh"))
-	must(t, f.s.UpdateConnection(f.ctx, &upd))
+	must(t, updateConnection(f, &upd))
 	if len(upd.Expired) != 0 {
 		t.Errorf("after adding a credential: %+v", upd.Expired)
 	}
@@ -163,7 +163,7 @@ func testExpiredCredentialRaces(t *testing.T, f *fixture) {
 	later := at(120)
 	r.Credential.ExpiresAt = &later
 	renewed.Credentials = []plugboard.ConnectionCredential{r}
-	must(t, f.s.UpdateConnection(f.ctx, &renewed))
+	must(t, updateConnection(f, &renewed))
 	_, err = f.s.DeleteExpiredCredential(f.ctx, refs[0], at(20))
 	wantCode(t, err, plugboard.EConflict)
 
@@ -225,7 +225,7 @@ func testExpiringCredentials(t *testing.T, f *fixture) {
 	}
 	// A PUT that keeps the expiry keeps the mark; one that moves it re-arms.
 	upd := *c
-	must(t, f.s.UpdateConnection(f.ctx, &upd))
+	must(t, updateConnection(f, &upd))
 	refs, err = f.s.ListExpiringCredentials(f.ctx, at(10), at(100), 10)
 	must(t, err)
 	if len(refs) != 0 {
@@ -235,7 +235,7 @@ func testExpiringCredentials(t *testing.T, f *fixture) {
 	t2 := at(40)
 	moved.Credential.ExpiresAt = &t2
 	upd.Credentials = []plugboard.ConnectionCredential{moved, later, past}
-	must(t, f.s.UpdateConnection(f.ctx, &upd))
+	must(t, updateConnection(f, &upd))
 	refs, err = f.s.ListExpiringCredentials(f.ctx, at(10), at(100), 10)
 	must(t, err)
 	equal(t, refs, []plugboard.CredentialRef{refOf(c, soon)})

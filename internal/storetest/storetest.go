@@ -393,3 +393,9 @@ func pagination(t *testing.T, want []ulid.ULID,
 	_, _, _, _, err := list(plugboard.PageRequest{First: 3, After: want[1], Before: want[5]})
 	wantCode(t, err, plugboard.EInvalid)
 }
+
+// updateConnection is Store.UpdateConnection for tests that do not look at what it removed.
+func updateConnection(f *fixture, c *plugboard.Connection) error {
+	_, err := f.s.UpdateConnection(f.ctx, c)
+	return err
+}
