@@ -32,6 +32,11 @@ const (
 	// header says in how many seconds to try again (429).
 	ERateLimited = "rate_limited"
 
+	// ECredentialExpired means the connection cannot be used because a credential it carries
+	// passed its expiresAt (or was deleted for it and not replaced yet); adding or renewing the
+	// credential with UpdateConnection makes it usable again (409).
+	ECredentialExpired = "credential_expired"
+
 	// EUpstreamRejected means a provider or upstream refused the request (invalid_grant and its
 	// kind); the message names the provider's error code (400).
 	EUpstreamRejected = "upstream_rejected"

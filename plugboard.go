@@ -124,8 +124,25 @@ type Connection struct {
 	BaseURL   string
 	// Credentials are applied to requests in this order.
 	Credentials []ConnectionCredential
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Expired lists the credentials the expiry sweeper deleted from the connection since a
+	// credential was last added to it (UpdateConnection). While it is not empty the connection lacks
+	// credentials it is meant to carry: it is refused for use (credential_expired) and its API
+	// errors[] say why. Written by DeleteExpiredCredential only.
+	Expired   []ExpiredCredential
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ExpiredCredential records a connection credential the expiry sweeper deleted: the gap it left.
+type ExpiredCredential struct {
+	// ConnectionCredentialID and CredentialID are the ids the deleted credential had.
+	ConnectionCredentialID ulid.ULID
+	CredentialID           ulid.ULID
+	AuthSchemeConfigID     string
+	Type                   string
+	Name                   string
+	ExpiresAt              time.Time
+	DeletedAt              time.Time
 }
 
 // ConnectionCredential ties a credential to the auth scheme config it is used with.
@@ -142,18 +159,40 @@ type Credential struct {
 	ID             ulid.ULID
 	OrganisationID ulid.ULID
 	// Type is the CredentialType, for example "string" or "oauth2-token".
-	Type      string
-	Name      string
-	Public    json.RawMessage
-	Sealed    []byte
-	Errors    []string
+	Type   string
+	Name   string
+	Public json.RawMessage
+	Sealed []byte
+	// ExpiresAt is when the credential stops being applied and is deleted (the API's expiresAt);
+	// nil when it does not expire.
 	ExpiresAt *time.Time
 	// RefreshDue is when the background refresher should refresh the credential's token; nil for
 	// credentials it leaves alone. Written, not read back: ListRefreshDue queries it.
 	RefreshDue *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Refresh is the state of the credential's failing token refreshes (oauth2-token only); zero
+	// while refreshes succeed. The API's errors[] are derived from it.
+	Refresh   RefreshState
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// RefreshState is a credential's streak of failed token refreshes: it starts at the first failure
+// and ends at the next success (or when the credential is replaced). It is shared by replicas
+// through the store, so they keep one backoff.
+type RefreshState struct {
+	// Attempts counts the failed refreshes of the streak; 0 when there is none.
+	Attempts int
+	// NextAttempt is when a refresh may be tried again (the backoff); nil without a streak.
+	NextAttempt *time.Time
+	// LastError is the error code (an E* constant) of the last failure; "" when the failure is
+	// not known (a streak recorded by an older version).
+	LastError string
+	// FailingSince is when the streak's first failure happened; nil without a streak.
+	FailingSince *time.Time
+}
+
+// Failing reports whether the credential is in a streak of failed refreshes.
+func (r RefreshState) Failing() bool { return r.Attempts > 0 }
 
 // CredentialRef locates a connection's credential, for work queues that span organisations.
 type CredentialRef struct {

@@ -141,14 +141,35 @@ type Store interface {
 	// one refresh at the provider.
 	LockCredential(ctx context.Context, orgID, id ulid.ULID) (*Credential, error)
 	// ListRefreshDue returns up to limit connection credentials, of any live (not deleted)
-	// organisation, whose RefreshDue is before the given time, soonest first.
+	// organisation, whose RefreshDue is before the given time and that have not expired by then
+	// (ExpiresAt), soonest first.
 	ListRefreshDue(ctx context.Context, before time.Time, limit int) ([]CredentialRef, error)
+	// ListExpiredCredentials returns up to limit connection credentials, of any live organisation,
+	// whose ExpiresAt is at or before at, soonest first: the expiry sweeper's work queue.
+	ListExpiredCredentials(ctx context.Context, at time.Time, limit int) ([]CredentialRef, error)
+	// DeleteExpiredCredential deletes the connection credential ref names if its ExpiresAt is at or
+	// before now, keeping the connection, and records the gap on the connection (Connection.Expired,
+	// with DeletedAt now), which stays until UpdateConnection adds a credential. It locks the
+	// connection's row first, like UpdateConnection. ENotFound if the connection does not exist or
+	// the credential is not (any longer) one of its credentials; EConflict if the credential no
+	// longer expires by now (renewed meanwhile). Call it in InTx with the deletion's event.
+	DeleteExpiredCredential(ctx context.Context, ref CredentialRef, now time.Time) (*ExpiredCredential, error)
+	// ListExpiringCredentials returns up to limit connection credentials, of any live organisation,
+	// whose ExpiresAt is after now and at or before before, and for whose ExpiresAt
+	// MarkCredentialExpiring has not succeeded yet; soonest first.
+	ListExpiringCredentials(ctx context.Context, now, before time.Time, limit int) ([]CredentialRef, error)
+	// MarkCredentialExpiring records that the credential's coming expiry was announced, if its
+	// ExpiresAt is after now and at or before before and was not announced yet, and returns that
+	// ExpiresAt. It succeeds once per ExpiresAt value: ENotFound when there is nothing to announce
+	// (the credential does not exist, was announced already, or does not expire in that window).
+	// Changing a credential's ExpiresAt makes it announceable again. Call it in InTx with the event.
+	MarkCredentialExpiring(ctx context.Context, orgID, id ulid.ULID, now, before time.Time) (*time.Time, error)
 	// TryLead makes this process the one that runs a background job named name, if no other process
 	// on the same database does: a session advisory lock on PostgreSQL; always granted on SQLite,
 	// whose file one process serves. release gives the role up.
 	TryLead(ctx context.Context, name string) (release func(), ok bool, err error)
-	// UpdateCredential writes c's type, name, public and sealed halves, errors, expiry, RefreshDue and UpdatedAt;
-	// ENotFound if it does not exist.
+	// UpdateCredential writes c's type, name, public and sealed halves, expiry, RefreshDue, refresh
+	// state and UpdatedAt; ENotFound if it does not exist.
 	UpdateCredential(ctx context.Context, c *Credential) error
 
 	// CreateOAuthState records a pending connect flow, and drops the organisation's states that
@@ -307,7 +328,8 @@ type Store interface {
 	// ENotFound if the template or end user does not exist; EConflict if the template already has a
 	// connection of that name for the same end user (or, for static connections, another static one).
 	CreateConnection(ctx context.Context, c *Connection) error
-	// GetConnection returns the connection with its credentials in order, or ENotFound.
+	// GetConnection returns the connection with its credentials in order and its Expired gaps, or
+	// ENotFound. (ListConnections and ListEnvironmentConnections fill in both too.)
 	GetConnection(ctx context.Context, orgID, id ulid.ULID) (*Connection, error)
 	// ListConnections returns a page of connections with their credentials.
 	ListConnections(ctx context.Context, orgID ulid.ULID, f ConnectionFilter, page PageRequest) (*Page[Connection], error)
@@ -316,9 +338,13 @@ type Store interface {
 	// ENotFound if the project does not exist.
 	ListEnvironmentConnections(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]Connection, error)
 	// UpdateConnection writes c's name, base URL, UpdatedAt and credentials: credentials whose id is
-	// in c are replaced, new ones inserted, the others deleted; the order becomes c's.
-	// ENotFound if it does not exist; EConflict on a duplicate name.
-	UpdateConnection(ctx context.Context, c *Connection) error
+	// in c are replaced, new ones inserted, the others deleted; the order becomes c's. When it
+	// inserts a credential it clears the connection's Expired gaps; either way it sets c.Expired to
+	// what remains. ENotFound if it does not exist; EConflict on a duplicate name, or when c names a
+	// credential the expiry sweep deleted from the connection (read before the sweep). It returns the
+	// ids of the credentials it deleted, read under the connection's lock, so that each deletion is
+	// reported once even when the sweep deleted others meanwhile.
+	UpdateConnection(ctx context.Context, c *Connection) (removed []ulid.ULID, err error)
 	// DeleteConnection removes the connection, its credentials and its links, and returns what it
 	// removed; ENotFound if it does not exist.
 	DeleteConnection(ctx context.Context, orgID, id ulid.ULID) (*DeletedConnection, error)

@@ -15,11 +15,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apply"
 	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/vault"
 )
@@ -62,6 +62,9 @@ type Service struct {
 
 	// forceInterval bounds forced refreshes per credential (Config.ForceRefreshInterval); none when 0.
 	forceInterval time.Duration
+
+	// events records refresh failures and recoveries, and the sweeper's deletions and warnings.
+	events *events.Log
 }
 
 type openedEntry struct {
@@ -102,6 +105,9 @@ type Config struct {
 	// oauth2-client tokens, which each process fetches and keeps itself, it is per process.
 	// DefaultForceRefreshInterval when zero, no bound when negative.
 	ForceRefreshInterval time.Duration
+	// Events writes the events of the changes the service makes (refresh failures and recoveries,
+	// expiry); one on Now is made when nil.
+	Events *events.Log
 }
 
 // DefaultForceRefreshInterval is ForceRefreshInterval's default.
@@ -125,6 +131,9 @@ func New(cfg Config) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.events = cfg.Events; s.events == nil {
+		s.events = events.New(events.Options{Now: s.now})
 	}
 	if s.skew == 0 {
 		s.skew = DefaultSkew
@@ -178,6 +187,11 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 	if err != nil {
 		return nil, err
 	}
+	// Checked on every use against the clock, cached or not: an expired credential is never
+	// applied, whether or not the sweeper has deleted it yet.
+	if err := Usable(c, s.now()); err != nil {
+		return nil, err
+	}
 	if opts.Admit != nil {
 		if err := opts.Admit(); err != nil {
 			return nil, err
@@ -200,7 +214,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 				force, p.RefreshSkipped = false, true
 			}
 			if force || rejected || expiring {
-				fresh, err := s.refresh(ctx, orgID, cc, cred.Config, opened, tok.AccessToken)
+				fresh, err := s.refresh(ctx, c, cc, cred.Config, opened, tok.AccessToken)
 				s.Forget(orgID, connectionID) // the stored token changed (or failed): read it anew next time
 				switch {
 				case err == nil:
@@ -343,14 +357,16 @@ func (s *Service) expiringSince(at, storedAt time.Time) bool {
 // refresh refreshes one oauth2-token credential: shared by concurrent callers in this process,
 // and done under the credential's lock after re-reading it, so a token someone else refreshed
 // meanwhile is used instead of refreshing again. seen is the access token the caller found stale.
-func (s *Service) refresh(ctx context.Context, orgID ulid.ULID, cc plugboard.ConnectionCredential, cfg api.AuthSchemeConfig,
+func (s *Service) refresh(ctx context.Context, c *plugboard.Connection, cc plugboard.ConnectionCredential, cfg api.AuthSchemeConfig,
 	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	orgID := c.OrganisationID
 	key := orgID.String() + "/" + cc.Credential.ID.String() + "/" + fingerprint(seen)
+	ev := credentialEvent(c, cc)
 	v, err, _ := s.group.Do(key, func() (any, error) {
 		// The refresh outlives any one caller: others wait on it.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		defer cancel()
-		return s.refreshLocked(rctx, orgID, cc.Credential.ID, cfg, siblings, seen)
+		return s.refreshLocked(rctx, ev, cfg, siblings, seen)
 	})
 	if err != nil {
 		return nil, err
@@ -358,11 +374,12 @@ func (s *Service) refresh(ctx context.Context, orgID ulid.ULID, cc plugboard.Con
 	return v.(*api.CredentialDataOAuth2Token), nil
 }
 
-func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig,
+func (s *Service) refreshLocked(ctx context.Context, ev plugboard.Event, cfg api.AuthSchemeConfig,
 	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
 	if !s.store.RowLocks() {
-		return s.refreshUnlocked(ctx, orgID, credID, cfg, siblings, seen)
+		return s.refreshUnlocked(ctx, ev, cfg, siblings, seen)
 	}
+	orgID, credID := ev.OrganisationID, ev.CredentialID
 	var (
 		out     *api.CredentialDataOAuth2Token
 		failure error
@@ -385,8 +402,8 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 			return nil
 		}
 		now := s.now()
-		if until, ok := cooldownUntil(cur.Errors); ok && now.Before(until) {
-			failure = cooldownError(until)
+		if until := cur.Refresh.NextAttempt; until != nil && now.Before(*until) {
+			failure = cooldownError(*until)
 			return nil
 		}
 		if tok.RefreshToken == "" {
@@ -399,25 +416,14 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 		}
 		fresh, err := s.oauth.Refresh(ctx, ep, tok.RefreshToken, tok.Scopes)
 		if err != nil {
-			cur.Errors = recordFailure(cur.Errors, err, now)
-			cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
-			if next, ok := cooldownUntil(cur.Errors); ok {
-				cur.RefreshDue = &next // the background refresher tries again then, not every round
-			}
-			if uerr := tx.UpdateCredential(ctx, cur); uerr != nil {
-				return uerr
+			if werr := s.recordFailure(ctx, tx, ev, cur, err, now); werr != nil {
+				return werr
 			}
 			failure = err // the failure is recorded; the transaction commits it
 			return nil
 		}
 		next := freshToken(fresh, tok)
-		if err := SealInto(s.keys, cur, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: next}); err != nil {
-			return err
-		}
-		cur.Errors = nil
-		cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
-		cur.RefreshDue = RefreshDue(next, now)
-		if err := tx.UpdateCredential(ctx, cur); err != nil {
+		if err := s.recordSuccess(ctx, tx, ev, cur, next, now); err != nil {
 			return err
 		}
 		out = next
@@ -436,8 +442,9 @@ func (s *Service) refreshLocked(ctx context.Context, orgID, credID ulid.ULID, cf
 // answers (SQLite): it decides on a plain read, calls the provider outside any transaction, and
 // writes in a short transaction unless the stored token changed meanwhile (another process on the
 // same file refreshed; within one process, singleflight already made callers share one refresh).
-func (s *Service) refreshUnlocked(ctx context.Context, orgID, credID ulid.ULID, cfg api.AuthSchemeConfig,
+func (s *Service) refreshUnlocked(ctx context.Context, ev plugboard.Event, cfg api.AuthSchemeConfig,
 	siblings []apply.Credential, seen string) (*api.CredentialDataOAuth2Token, error) {
+	orgID, credID := ev.OrganisationID, ev.CredentialID
 	cur, err := s.store.GetCredential(ctx, orgID, credID)
 	if err != nil {
 		return nil, err
@@ -454,8 +461,8 @@ func (s *Service) refreshUnlocked(ctx context.Context, orgID, credID ulid.ULID, 
 	if tok.AccessToken != seen && (tok.ExpiresAt.IsZero() || now.Before(tok.ExpiresAt)) {
 		return tok, nil
 	}
-	if until, ok := cooldownUntil(cur.Errors); ok && now.Before(until) {
-		return nil, cooldownError(until)
+	if until := cur.Refresh.NextAttempt; until != nil && now.Before(*until) {
+		return nil, cooldownError(*until)
 	}
 	if tok.RefreshToken == "" {
 		return nil, plugboard.Invalid("the connection's OAuth 2.0 token has expired and holds no refresh token; authorise again")
@@ -481,21 +488,10 @@ func (s *Service) refreshUnlocked(ctx context.Context, orgID, credID ulid.ULID, 
 		}
 		now := s.now()
 		if callErr != nil {
-			latest.Errors = recordFailure(latest.Errors, callErr, now)
-			latest.UpdatedAt = now.UTC().Truncate(time.Microsecond)
-			if next, ok := cooldownUntil(latest.Errors); ok {
-				latest.RefreshDue = &next
-			}
-			return tx.UpdateCredential(ctx, latest)
+			return s.recordFailure(ctx, tx, ev, latest, callErr, now)
 		}
 		out = freshToken(fresh, tok)
-		if err := SealInto(s.keys, latest, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: out}); err != nil {
-			return err
-		}
-		latest.Errors = nil
-		latest.UpdatedAt = now.UTC().Truncate(time.Microsecond)
-		latest.RefreshDue = RefreshDue(out, now)
-		return tx.UpdateCredential(ctx, latest)
+		return s.recordSuccess(ctx, tx, ev, latest, out, now)
 	})
 	if err != nil {
 		return nil, err
@@ -664,48 +660,85 @@ func TLSConfig(c *api.CredentialDataCertificate) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Refresh failures are recorded on the credential's errors[] as
-// "refresh failed (<reason>) at <time>; attempt <n>; next attempt after <time>", so that clients
-// see them and replicas share the backoff.
-var failurePattern = regexp.MustCompile(`^refresh failed \(.*\) at \S+; attempt (\d+); next attempt after (\S+)$`)
-
 // Backoff bounds: the wait after n consecutive failures is min(BackoffBase * 2^(n-1), BackoffMax).
 const (
 	BackoffBase = 30 * time.Second
 	BackoffMax  = 30 * time.Minute
 )
 
-func recordFailure(errs []string, cause error, now time.Time) []string {
-	attempt := 1
-	for _, e := range errs {
-		if m := failurePattern.FindStringSubmatch(e); m != nil {
-			fmt.Sscanf(m[1], "%d", &attempt)
-			attempt++
-		}
-	}
-	wait := BackoffBase << min(attempt-1, 16)
+// Backoff is the wait after the attempts-th consecutive failure.
+func Backoff(attempts int) time.Duration {
+	wait := BackoffBase << min(max(attempts, 1)-1, 16)
 	if wait > BackoffMax || wait <= 0 {
 		wait = BackoffMax
 	}
-	reason := plugboard.ErrorCode(cause)
-	var pe *plugboard.Error
-	if errors.As(cause, &pe) {
-		reason = pe.Message
-	}
-	reason = strings.NewReplacer("(", "[", ")", "]").Replace(reason)
-	return []string{fmt.Sprintf("refresh failed (%s) at %s; attempt %d; next attempt after %s", reason,
-		now.UTC().Format(time.RFC3339), attempt, now.Add(wait).UTC().Format(time.RFC3339))}
+	return wait
 }
 
-func cooldownUntil(errs []string) (time.Time, bool) {
-	for _, e := range errs {
-		if m := failurePattern.FindStringSubmatch(e); m != nil {
-			if t, err := time.Parse(time.RFC3339, m[2]); err == nil {
-				return t, true
-			}
-		}
+// recordFailure writes a failed refresh into cur's refresh state, through tx: one more attempt,
+// the next one after the backoff (the background refresher's RefreshDue too, so that it does not
+// try every round), the cause's code. The first failure of a streak emits
+// credential.refresh_failed in the same transaction; later ones only update the state.
+func (s *Service) recordFailure(ctx context.Context, tx plugboard.Store, ev plugboard.Event, cur *plugboard.Credential, cause error, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
+	r := &cur.Refresh
+	first := !r.Failing()
+	r.Attempts++
+	if first || r.FailingSince == nil {
+		r.FailingSince = &now
 	}
-	return time.Time{}, false
+	next := now.Add(Backoff(r.Attempts))
+	r.NextAttempt, r.LastError = &next, plugboard.ErrorCode(cause)
+	cur.UpdatedAt = now
+	cur.RefreshDue = &next
+	if err := tx.UpdateCredential(ctx, cur); err != nil {
+		return err
+	}
+	if !first {
+		return nil
+	}
+	ev.Type = events.CredentialRefreshFailed
+	ev.Data = eventData(map[string]any{"attempts": r.Attempts, "errorCode": r.LastError,
+		"failingSince": r.FailingSince, "nextAttemptAt": next})
+	return s.events.Emit(ctx, tx, ev)
+}
+
+// recordSuccess seals a refreshed token into cur and ends its failure streak, through tx; a
+// credential that had failures emits credential.refresh_recovered in the same transaction.
+func (s *Service) recordSuccess(ctx context.Context, tx plugboard.Store, ev plugboard.Event, cur *plugboard.Credential,
+	next *api.CredentialDataOAuth2Token, now time.Time) error {
+	if err := SealInto(s.keys, cur, api.CredentialTypeOauth2Token, &api.CredentialData{Oauth2Token: next}); err != nil {
+		return err
+	}
+	was := cur.Refresh
+	cur.Refresh = plugboard.RefreshState{}
+	cur.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	cur.RefreshDue = RefreshDue(next, now)
+	if err := tx.UpdateCredential(ctx, cur); err != nil {
+		return err
+	}
+	if !was.Failing() {
+		return nil
+	}
+	ev.Type = events.CredentialRefreshRecovered
+	ev.Data = eventData(map[string]any{"failedAttempts": was.Attempts, "failingSince": was.FailingSince})
+	return s.events.Emit(ctx, tx, ev)
+}
+
+// credentialEvent is the event template for a connection's credential: the ids it concerns.
+func credentialEvent(c *plugboard.Connection, cc plugboard.ConnectionCredential) plugboard.Event {
+	// Refreshes are Plugboard's own doing, whichever request (and API key) happened to need one.
+	return plugboard.Event{Actor: events.System, OrganisationID: c.OrganisationID, ConnectionID: c.ID, CredentialID: cc.Credential.ID,
+		EndUserID: c.EndUserID, SystemID: c.SystemID, AuthSchemeConfigID: cc.AuthSchemeConfigID}
+}
+
+// eventData renders an event's public facts; the values are numbers, codes and times only.
+func eventData(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func deref(p *string) string {

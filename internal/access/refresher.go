@@ -124,7 +124,7 @@ func (s *Service) RefreshCredential(ctx context.Context, ref plugboard.Credentia
 		if cc.Credential.ID != ref.CredentialID || opened[i].Type != api.CredentialTypeOauth2Token {
 			continue
 		}
-		_, err := s.refresh(ctx, ref.OrganisationID, cc, opened[i].Config, opened, opened[i].Data.Oauth2Token.AccessToken)
+		_, err := s.refresh(ctx, c, cc, opened[i].Config, opened, opened[i].Data.Oauth2Token.AccessToken)
 		s.Forget(ref.OrganisationID, ref.ConnectionID)
 		return err
 	}

@@ -65,6 +65,9 @@ type Config struct {
 	LogFormat     string
 	// Limits are serve's rate limits and forced-refresh bound (limits.go), from the environment.
 	Limits LimitsConfig
+	// CredentialExpiringLead is how long before a credential's expiresAt serve emits
+	// credential.expiring, as given (a duration; "0" or "off" for never).
+	CredentialExpiringLead string
 }
 
 // databaseURL returns the configured URL, or the SQLite file in the data dir.
@@ -141,6 +144,8 @@ func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 	storeFlags(fs, cfg, getenv)
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log `FORMAT`: text or json (env "+EnvLogFormat+")")
 	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base `URL` browsers reach this server at, for the OAuth callbacks; default http://ADDR (env "+EnvPublicURL+")")
+	fs.StringVar(&cfg.CredentialExpiringLead, "credential-expiring-lead", envOr(getenv, EnvCredentialExpiringLead, access.DefaultExpiringLead.String()),
+		"emit credential.expiring this `DURATION` before a credential's expiresAt; 0 or off for never (env "+EnvCredentialExpiringLead+")")
 	migrateFirst := fs.Bool("migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
 	return func(ctx context.Context) error {
 		return runServe(ctx, *cfg, *migrateFirst, inv.stdout, inv.stderr, getenv)
@@ -154,6 +159,10 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		return err
 	}
 	cfg.Limits = limits
+	expiringLead, err := parseExpiringLead(cfg.CredentialExpiringLead)
+	if err != nil {
+		return err
+	}
 	logger := newLogger(stderr, cfg.LogFormat)
 
 	keys, createdKeyFile, err := loadKeys(cfg, logger)
@@ -205,13 +214,14 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew,
+	eventLog := events.New(events.Options{})
+	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew, Events: eventLog,
 		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval})
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
+	go svc.RunSweeper(refresherCtx, access.SweeperConfig{ExpiringLead: expiringLead, Logger: logger})
 	go runPurger(refresherCtx, store, grace, logger)
-	eventLog := events.New(events.Options{})
 	go events.RunPruner(refresherCtx, store, events.PrunerConfig{Retention: retention, Logger: logger})
 	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
 		return err
@@ -261,6 +271,22 @@ const EnvEventRetention = "PLUGBOARD_EVENT_RETENTION"
 
 // EnvRefreshSkew is how long before expiry tokens are refreshed when used (default 60s).
 const EnvRefreshSkew = "PLUGBOARD_REFRESH_SKEW"
+
+// EnvCredentialExpiringLead is --credential-expiring-lead's variable.
+const EnvCredentialExpiringLead = "PLUGBOARD_CREDENTIAL_EXPIRING_LEAD"
+
+// parseExpiringLead reads --credential-expiring-lead: a positive duration, or "0"/"off" for never
+// (access.SweeperConfig: negative).
+func parseExpiringLead(v string) (time.Duration, error) {
+	if v == "0" || strings.EqualFold(v, "off") {
+		return -1, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--credential-expiring-lead (%s): %q is not a duration such as 72h (0 or off for never)", EnvCredentialExpiringLead, v)
+	}
+	return d, nil
+}
 
 func durationEnv(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
 	v := getenv(name)

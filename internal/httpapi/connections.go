@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -40,16 +41,17 @@ func (s *Server) connectionResponse(ctx context.Context, st plugboard.Store, c *
 	if err != nil {
 		return api.Connection{}, err
 	}
-	return renderConnection(c, sys)
+	return renderConnection(c, sys, s.timestamp())
 }
 
-// renderConnection renders a connection with the configs its system has now.
-func renderConnection(c *plugboard.Connection, sys *plugboard.System) (api.Connection, error) {
+// renderConnection renders a connection with the configs its system has now; now is the clock its
+// derived errors[] are computed at.
+func renderConnection(c *plugboard.Connection, sys *plugboard.System, now time.Time) (api.Connection, error) {
 	configs, err := systemConfigs(sys)
 	if err != nil {
 		return api.Connection{}, err
 	}
-	return toAPIConnection(c, configs)
+	return toAPIConnection(c, configs, now)
 }
 
 // prepareCredentials validates the credentials of a create or update against the configs the
@@ -148,6 +150,11 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
 			item.fields = append(item.fields, fields...)
 		}
+		if item.cc.Credential != nil && item.cc.Credential.ExpiresAt != nil && !now.Before(*item.cc.Credential.ExpiresAt) {
+			// It would never be applied, and would be deleted at the next sweep.
+			item.fields = append(item.fields, plugboard.FieldError{Field: path + ".credential.expiresAt",
+				Message: "is not in the future; an expired credential is never applied (leave expiresAt out for a credential that does not expire)"})
+		}
 		errs = append(errs, item.fields...)
 		items[i] = item
 	}
@@ -178,6 +185,12 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 		if cred.Type == api.CredentialTypeOauth2Token && cred.Data != nil {
 			stored.RefreshDue = access.RefreshDue(cred.Data.Oauth2Token, now)
+			if item.old != nil && item.old.Credential.Refresh.Failing() && keepsRefreshToken(item.kept) {
+				// The same refresh token keeps its streak of failures (and backoff): a PUT of what
+				// was read neither retries at once nor starts a new streak.
+				stored.Refresh = item.old.Credential.Refresh
+				stored.RefreshDue = item.old.Credential.Refresh.NextAttempt
+			}
 		}
 		if cred.Name != nil {
 			stored.Name = *cred.Name
@@ -207,6 +220,17 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 		}
 	}
 	return out, nil
+}
+
+// keepsRefreshToken reports whether a credential's kept secrets (JSON paths) include its stored
+// OAuth 2.0 refresh token.
+func keepsRefreshToken(kept []string) bool {
+	for _, p := range kept {
+		if strings.HasSuffix(p, ".oauth2Token.refreshToken") {
+			return true
+		}
+	}
+	return false
 }
 
 // connectionChange is what the trust rule needs to know of an update: where the connection's
@@ -356,7 +380,7 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionCreated, c)); err != nil {
 			return err
 		}
-		out, err = renderConnection(c, sys)
+		out, err = renderConnection(c, sys, now)
 		return err
 	})
 	if err != nil {
@@ -444,26 +468,21 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if baseURL != "" {
 			c.BaseURL = baseURL
 		}
-		kept := map[ulid.ULID]bool{}
-		for _, cc := range creds {
-			kept[cc.Credential.ID] = true
-		}
 		c.Credentials = creds
 		c.UpdatedAt = now
-		if err := tx.UpdateConnection(ctx, c); err != nil {
+		removed, err := tx.UpdateConnection(ctx, c)
+		if err != nil {
 			return err
 		}
-		for _, cc := range existing {
-			if !kept[cc.Credential.ID] {
-				if err := s.emit(ctx, tx, credentialDeleted(c.OrganisationID, c.ID, c.EndUserID, cc.Credential.ID, events.ReasonDeleted)); err != nil {
-					return err
-				}
+		for _, id := range removed {
+			if err := s.emit(ctx, tx, credentialDeleted(c.OrganisationID, c.ID, c.EndUserID, id, events.ReasonDeleted)); err != nil {
+				return err
 			}
 		}
 		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionUpdated, c)); err != nil {
 			return err
 		}
-		out, err = renderConnection(c, sys)
+		out, err = renderConnection(c, sys, now)
 		return err
 	})
 	s.access.Forget(orgID, req.ConnectionId)
@@ -541,7 +560,7 @@ func (s *Server) connectionsResponse(ctx context.Context, orgID ulid.ULID, cs []
 			}
 			configsBySystem[sys.ID] = configs
 		}
-		c, err := toAPIConnection(&cs[i], configs)
+		c, err := toAPIConnection(&cs[i], configs, s.timestamp())
 		if err != nil {
 			return nil, err
 		}

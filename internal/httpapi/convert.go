@@ -5,11 +5,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
 )
 
@@ -113,10 +115,16 @@ func toAPIEndUser(u *plugboard.EndUser) api.EndUser {
 }
 
 // toAPIConnection renders a connection with every secret field present and empty. configs maps
-// the system's auth scheme config ids to their current (public) form.
-func toAPIConnection(c *plugboard.Connection, configs map[string]api.AuthSchemeConfig) (api.Connection, error) {
+// the system's auth scheme config ids to their current (public) form. The errors[] of the
+// connection and its credentials are derived from their state at now (access.ConnectionErrors,
+// access.CredentialErrors).
+func toAPIConnection(c *plugboard.Connection, configs map[string]api.AuthSchemeConfig, now time.Time) (api.Connection, error) {
 	out := api.Connection{ID: c.ID, Name: c.Name, BaseURL: c.BaseURL, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		SystemID: c.SystemID, EnvironmentSystemID: c.TemplateID, Credentials: api.ConnectionCredentials{}}
+		SystemID: c.SystemID, EnvironmentSystemID: c.TemplateID, Credentials: api.ConnectionCredentials{},
+		Errors: access.ConnectionErrors(c)}
+	if out.Errors == nil {
+		out.Errors = []string{}
+	}
 	if c.EndUserID != (ulid.ULID{}) {
 		id := c.EndUserID
 		out.EndUserID = &id
@@ -127,7 +135,7 @@ func toAPIConnection(c *plugboard.Connection, configs map[string]api.AuthSchemeC
 			return out, plugboard.Internal(fmt.Errorf("redact credential %s: %w", cc.Credential.ID, err))
 		}
 		cred := &api.Credential{ID: cc.Credential.ID, OrganisationID: cc.Credential.OrganisationID,
-			Type: api.CredentialType(cc.Credential.Type), Data: &data, Errors: cc.Credential.Errors,
+			Type: api.CredentialType(cc.Credential.Type), Data: &data, Errors: access.CredentialErrors(&cc.Credential, now),
 			ExpiresAt: cc.Credential.ExpiresAt}
 		if cc.Credential.Name != "" {
 			name := cc.Credential.Name

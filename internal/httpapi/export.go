@@ -107,7 +107,7 @@ func Export(ctx context.Context, store plugboard.Store, orgID ulid.ULID) (*Organ
 					return err
 				}
 			}
-			a, err := renderConnection(&c, sys)
+			a, err := renderConnection(&c, sys, time.Now())
 			out.Connections = append(out.Connections, a)
 			return err
 		})

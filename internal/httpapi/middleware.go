@@ -34,6 +34,9 @@ var statusByCode = map[string]int{
 	plugboard.ENotImplemented:   http.StatusNotImplemented,
 	plugboard.EUnavailable:      http.StatusServiceUnavailable,
 	plugboard.ERateLimited:      http.StatusTooManyRequests,
+	// 409, not 410: the connection exists and becomes usable again once a credential is added,
+	// while a 410 says the resource is gone for good and may be cached as such (RFC 9110 15.5.11).
+	plugboard.ECredentialExpired: http.StatusConflict,
 
 	plugboard.EUpstreamRejected:    http.StatusBadRequest,
 	plugboard.EUpstreamRefused:     http.StatusBadRequest,

@@ -266,8 +266,9 @@ func TestProxyRefreshesOnceForManyCallers(t *testing.T) {
 	// that no token here expires between two calls however slow the run).
 }
 
-// TestRefreshFailuresBackOff: invalid_grant is recorded on the credential's errors with a
-// cooldown, calls within it do not reach the provider, and the next success clears it.
+// TestRefreshFailuresBackOff: invalid_grant is recorded in the credential's refresh state with a
+// cooldown (shown in its derived errors[]), calls within it do not reach the provider, and the next
+// success clears it.
 func TestRefreshFailuresBackOff(t *testing.T) {
 	h := newHarness(t)
 	const ttl = 2 * time.Second
@@ -293,7 +294,8 @@ func TestRefreshFailuresBackOff(t *testing.T) {
 		} `json:"credentials"`
 	}
 	h.must(200, h.do("GET", "/connections/"+c.ID, nil)).JSON(t, &got)
-	if errs := got.Credentials[0].Credential.Errors; len(errs) != 1 || !strings.Contains(errs[0], "next attempt after") {
+	if errs := got.Credentials[0].Credential.Errors; len(errs) != 1 || !strings.HasPrefix(errs[0], "token refresh failing (upstream_rejected): 1 failed attempt since ") ||
+		!strings.Contains(errs[0], "next attempt after") {
 		t.Errorf("errors %v", errs)
 	}
 	before := p.grantCount("refresh_token")

@@ -131,16 +131,17 @@ func New(cfg Config) http.Handler {
 			s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
 		}
 	}
-	s.access = cfg.Access
-	if s.access == nil {
-		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew})
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	s.events = cfg.Events
 	if s.events == nil {
 		s.events = events.New(events.Options{Now: s.now})
+	}
+	s.access = cfg.Access
+	if s.access == nil {
+		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew,
+			Events: s.events})
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -48,7 +48,7 @@ func bulkRows(cs []plugboard.Connection) []bulkTable {
 				public = string(cr.Public)
 			}
 			creds.rows = append(creds.rows, []any{org, idValue(cr.ID), cr.Type, cr.Name, public, nullBytesValue(cr.Sealed),
-				jsonValue(cr.Errors, "[]"), nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt)})
+				"[]", nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt)})
 			assoc.rows = append(assoc.rows, []any{org, idValue(c.ID), i, idValue(cc.ID), cc.AuthSchemeConfigID, idValue(cr.ID)})
 		}
 	}

@@ -116,11 +116,14 @@ func prepareCredentials(c *plugboard.Connection) error {
 func (o *ops) insertCredential(ctx context.Context, orgID ulid.ULID, cr *plugboard.Credential) error {
 	stamp(&cr.CreatedAt, &cr.UpdatedAt)
 	public, _ := rawValue(cr.Public, "") // validated by prepareCredentials
+	normRefresh(&cr.Refresh)
 	_, err := o.exec(ctx, `INSERT INTO credentials
-		(organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at, refresh_due)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at, refresh_due,
+		 refresh_attempts, refresh_next_attempt, refresh_last_error, refresh_failing_since)
+		VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, ?, ?)`,
 		idValue(orgID), idValue(cr.ID), cr.Type, cr.Name, public, nullBytesValue(cr.Sealed),
-		jsonValue(cr.Errors, "[]"), nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue))
+		nullTimeValue(cr.ExpiresAt), timeValue(cr.CreatedAt), timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue),
+		cr.Refresh.Attempts, nullTimeValue(cr.Refresh.NextAttempt), cr.Refresh.LastError, nullTimeValue(cr.Refresh.FailingSince))
 	return o.d.translate(err, "insert credential", &onError{
 		conflict: "credential " + cr.ID.String() + " already exists",
 		fkCode:   plugboard.ENotFound, fkMsg: "organisation " + orgID.String() + " not found",
@@ -164,9 +167,7 @@ func (o *ops) loadCredentials(ctx context.Context, orgID ulid.ULID, conns []*plu
 		byID[c.ID], ids[i] = c, c.ID
 	}
 	for chunk := range slices.Chunk(ids, maxInList) {
-		rows, err := o.query(ctx, `SELECT cc.connection_id, cc.id, cc.auth_scheme_config_id,
-				cr.organisation_id, cr.id, cr.type, cr.name, cr.public, cr.sealed, cr.errors, cr.expires_at,
-				cr.created_at, cr.updated_at
+		rows, err := o.query(ctx, `SELECT cc.connection_id, cc.id, cc.auth_scheme_config_id, `+credentialCols+`
 			FROM connection_credentials cc
 			JOIN credentials cr ON cr.organisation_id = cc.organisation_id AND cr.id = cc.credential_id
 			WHERE cc.organisation_id = ? AND cc.connection_id IN (`+placeholders(len(chunk))+`)
@@ -177,12 +178,11 @@ func (o *ops) loadCredentials(ctx context.Context, orgID ulid.ULID, conns []*plu
 		err = scanRows(rows, func(r *sql.Rows) error {
 			var connID ulid.ULID
 			var cc plugboard.ConnectionCredential
-			cr := &cc.Credential
-			if err := r.Scan(idCol{&connID}, idCol{&cc.ID}, &cc.AuthSchemeConfigID,
-				idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
-				stringsCol{&cr.Errors}, nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt}); err != nil {
+			cr, err := scanCredential(r, idCol{&connID}, idCol{&cc.ID}, &cc.AuthSchemeConfigID)
+			if err != nil {
 				return err
 			}
+			cc.Credential = *cr
 			if c := byID[connID]; c != nil {
 				c.Credentials = append(c.Credentials, cc)
 			}
@@ -190,6 +190,9 @@ func (o *ops) loadCredentials(ctx context.Context, orgID ulid.ULID, conns []*plu
 		})
 		if err != nil {
 			return o.d.translate(err, "list credentials", nil)
+		}
+		if err := o.loadExpired(ctx, orgID, chunk, byID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -276,12 +279,13 @@ func (o *ops) ListEnvironmentConnections(ctx context.Context, orgID, projectID, 
 // UpdateConnection writes c's name, base URL and UpdatedAt and makes its credential set c's:
 // credentials of the connection whose Credential.ID is in c are replaced (their stored CreatedAt
 // is kept when c's is zero), new ones inserted, the rest deleted, and the order becomes c's.
-func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) error {
+func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) ([]ulid.ULID, error) {
 	touch(&c.UpdatedAt)
 	if err := prepareCredentials(c); err != nil {
-		return err
+		return nil, err
 	}
-	return o.inTx(ctx, func(o *ops) error {
+	var removed []ulid.ULID
+	err := o.inTx(ctx, func(o *ops) error {
 		org, cid := idValue(c.OrganisationID), idValue(c.ID)
 		res, err := o.exec(ctx, "UPDATE connections SET name = ?, base_url = ?, updated_at = ? WHERE organisation_id = ? AND id = ?",
 			c.Name, c.BaseURL, timeValue(c.UpdatedAt), org, cid)
@@ -313,15 +317,25 @@ func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) err
 		if err := o.deleteCredentials(ctx, c.OrganisationID, stale); err != nil {
 			return err
 		}
+		removed = stale
 		isOld := make(map[ulid.ULID]bool, len(old))
 		for _, id := range old {
 			isOld[id] = true
 		}
+		swept, err := o.credentialIDs(ctx, "SELECT credential_id FROM expired_credentials WHERE organisation_id = ? AND connection_id = ?", org, cid)
+		if err != nil {
+			return err
+		}
+		added := false
 		for i := range c.Credentials {
 			cr := &c.Credentials[i].Credential
 			if isOld[cr.ID] {
 				err = o.replaceCredential(ctx, cr)
+			} else if slices.Contains(swept, cr.ID) {
+				// Read before the sweep deleted it: writing it back would undo the deletion.
+				return plugboard.Errorf(plugboard.EConflict, "credential %s of connection %s expired and was deleted meanwhile; read the connection again", cr.ID, c.ID)
 			} else {
+				added = true
 				err = o.insertCredential(ctx, c.OrganisationID, cr)
 			}
 			if err != nil {
@@ -331,8 +345,21 @@ func (o *ops) UpdateConnection(ctx context.Context, c *plugboard.Connection) err
 				return err
 			}
 		}
-		return nil
+		if added && len(swept) > 0 {
+			// A credential was added: the gaps the sweep left are closed.
+			if _, err := o.exec(ctx, "DELETE FROM expired_credentials WHERE organisation_id = ? AND connection_id = ?", org, cid); err != nil {
+				return o.d.translate(err, "clear expired credentials", nil)
+			}
+			c.Expired = nil
+			return nil
+		}
+		c.Expired = nil
+		return o.loadExpired(ctx, c.OrganisationID, []ulid.ULID{c.ID}, map[ulid.ULID]*plugboard.Connection{c.ID: c})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
 // replaceCredential overwrites a credential of the connection being updated.
@@ -344,11 +371,15 @@ func (o *ops) replaceCredential(ctx context.Context, cr *plugboard.Credential) e
 		created = timeValue(cr.CreatedAt)
 	}
 	// RETURNING (SQLite 3.35+, PostgreSQL) gives back the kept CreatedAt without another query.
-	err := o.queryRow(ctx, `UPDATE credentials SET type = ?, name = ?, public = ?, sealed = ?, errors = ?,
-			expires_at = ?, created_at = COALESCE(?, created_at), updated_at = ?, refresh_due = ?
+	normRefresh(&cr.Refresh)
+	err := o.queryRow(ctx, `UPDATE credentials SET type = ?, name = ?, public = ?, sealed = ?, errors = '[]',
+			expires_at = ?, created_at = COALESCE(?, created_at), updated_at = ?, refresh_due = ?,
+			refresh_attempts = ?, refresh_next_attempt = ?, refresh_last_error = ?, refresh_failing_since = ?
 		WHERE organisation_id = ? AND id = ? RETURNING created_at`,
-		cr.Type, cr.Name, public, nullBytesValue(cr.Sealed), jsonValue(cr.Errors, "[]"),
-		nullTimeValue(cr.ExpiresAt), created, timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue), idValue(cr.OrganisationID), idValue(cr.ID)).
+		cr.Type, cr.Name, public, nullBytesValue(cr.Sealed),
+		nullTimeValue(cr.ExpiresAt), created, timeValue(cr.UpdatedAt), nullTimeValue(cr.RefreshDue),
+		cr.Refresh.Attempts, nullTimeValue(cr.Refresh.NextAttempt), cr.Refresh.LastError, nullTimeValue(cr.Refresh.FailingSince),
+		idValue(cr.OrganisationID), idValue(cr.ID)).
 		Scan(timeCol{&cr.CreatedAt})
 	return o.d.translate(err, "replace credential", &onError{notFound: "credential " + cr.ID.String() + " not found"})
 }
@@ -405,6 +436,10 @@ func (o *ops) deleteConnections(ctx context.Context, orgID ulid.ULID, cond strin
 	}
 	if err := o.deleteCredentials(ctx, orgID, creds); err != nil {
 		return nil, err
+	}
+	if _, err := o.exec(ctx, "DELETE FROM expired_credentials WHERE organisation_id = ? AND connection_id IN ("+sub+")",
+		append([]any{org}, subArgs...)...); err != nil {
+		return nil, o.d.translate(err, "delete expired credentials", nil)
 	}
 	if _, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND connection_id IN ("+sub+")",
 		append([]any{org}, subArgs...)...); err != nil {

@@ -23,18 +23,24 @@ func (o *ops) CreateCredential(ctx context.Context, c *plugboard.Credential) err
 	return o.insertCredential(ctx, c.OrganisationID, c)
 }
 
-const credentialSelect = `SELECT organisation_id, id, type, name, public, sealed, errors, expires_at, created_at, updated_at FROM credentials`
+// credentialCols are a credential's columns as scanCredential reads them (prefixed "cr." where
+// credentials is joined).
+const credentialCols = `cr.organisation_id, cr.id, cr.type, cr.name, cr.public, cr.sealed, cr.expires_at, cr.created_at, cr.updated_at,
+	cr.refresh_attempts, cr.refresh_next_attempt, cr.refresh_last_error, cr.refresh_failing_since`
 
-func scanCredential(r interface{ Scan(...any) error }) (*plugboard.Credential, error) {
+const credentialSelect = `SELECT ` + credentialCols + ` FROM credentials cr`
+
+func scanCredential(r interface{ Scan(...any) error }, extra ...any) (*plugboard.Credential, error) {
 	var cr plugboard.Credential
-	err := r.Scan(idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
-		stringsCol{&cr.Errors}, nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt})
+	err := r.Scan(append(extra, idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
+		nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt},
+		&cr.Refresh.Attempts, nullTimeCol{&cr.Refresh.NextAttempt}, &cr.Refresh.LastError, nullTimeCol{&cr.Refresh.FailingSince})...)
 	return &cr, err
 }
 
 // GetCredential returns a credential of the organisation by id.
 func (o *ops) GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error) {
-	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id)))
+	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE cr.organisation_id = ? AND cr.id = ?", idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get credential", &onError{notFound: "credential " + id.String() + " not found"})
 	}
@@ -69,7 +75,7 @@ func (o *ops) LockCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboa
 	if o.tx == nil {
 		return nil, plugboard.Internal(fmt.Errorf("LockCredential needs a transaction"))
 	}
-	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE organisation_id = ? AND id = ?"+o.d.forUpdate, idValue(orgID), idValue(id)))
+	cr, err := scanCredential(o.queryRow(ctx, credentialSelect+" WHERE cr.organisation_id = ? AND cr.id = ?"+o.d.forUpdate, idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "lock credential", &onError{notFound: "credential " + id.String() + " not found"})
 	}
@@ -156,8 +162,8 @@ func (o *ops) ListRefreshDue(ctx context.Context, before time.Time, limit int) (
 		FROM credentials cr
 		JOIN connection_credentials cc ON cc.organisation_id = cr.organisation_id AND cc.credential_id = cr.id
 		JOIN organisations org ON org.organisation_id = cr.organisation_id AND org.deleted_at IS NULL
-		WHERE cr.refresh_due IS NOT NULL AND cr.refresh_due < ?
-		ORDER BY cr.refresh_due LIMIT ?`, timeValue(before), limit)
+		WHERE cr.refresh_due IS NOT NULL AND cr.refresh_due < ? AND (cr.expires_at IS NULL OR cr.expires_at > ?)
+		ORDER BY cr.refresh_due LIMIT ?`, timeValue(before), timeValue(before), limit)
 	if err != nil {
 		return nil, o.d.translate(err, "list credentials due for refresh", nil)
 	}

@@ -86,6 +86,7 @@ var purgeOrder = []string{
 	"webhook_endpoints",
 	"connection_links",
 	"connection_credentials",
+	"expired_credentials",
 	"connections",
 	"credentials",
 	"connection_templates",

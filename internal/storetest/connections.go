@@ -267,11 +267,13 @@ func testUpdateConnection(t *testing.T, f *fixture) {
 	newC.Credential.Name, newC.Credential.Type = "c-refreshed", "oauth2-token"
 	newC.Credential.Public = []byte(`{"accessToken":"","tokenType":"Bearer","marker":"` + publicMarker + `"}`)
 	newC.Credential.Sealed = []byte{0xca, 0xfe, 0x00}
-	newC.Credential.Errors, newC.Credential.ExpiresAt, newC.Credential.UpdatedAt = nil, nil, at(90)
+	newC.Credential.Refresh, newC.Credential.ExpiresAt, newC.Credential.UpdatedAt = plugboard.RefreshState{}, nil, at(90)
 	d := cred("api-key", "d")
 	upd.Name, upd.BaseURL, upd.UpdatedAt = "renamed", "https://ghe.example.com/api/v3", at(90)
 	upd.Credentials = []plugboard.ConnectionCredential{newC, d, a}
-	must(t, f.s.UpdateConnection(f.ctx, &upd))
+	removed, err := f.s.UpdateConnection(f.ctx, &upd)
+	must(t, err)
+	equal(t, removed, []ulid.ULID{b.Credential.ID}) // exactly what it deleted
 	got, err := f.s.GetConnection(f.ctx, f.org, conn.ID)
 	must(t, err)
 	equal(t, *got, upd)
@@ -282,7 +284,7 @@ func testUpdateConnection(t *testing.T, f *fixture) {
 	t.Run("remove all", func(t *testing.T) {
 		none := upd
 		none.Credentials = nil
-		must(t, f.s.UpdateConnection(f.ctx, &none))
+		must(t, updateConnection(f, &none))
 		got, err := f.s.GetConnection(f.ctx, f.org, conn.ID)
 		must(t, err)
 		equal(t, *got, none)
@@ -293,21 +295,21 @@ func testUpdateConnection(t *testing.T, f *fixture) {
 		other := f.newConn(t, f.static, ulid.ULID{}, "other", cred("api-key", "o"))
 		dup := *other
 		dup.Name = "renamed"
-		wantCode(t, f.s.UpdateConnection(f.ctx, &dup), plugboard.EConflict)
+		wantCode(t, updateConnection(f, &dup), plugboard.EConflict)
 		steal := *other
 		steal.Credentials = append(steal.Credentials, b) // b now belongs to "reuses-b"
-		wantCode(t, f.s.UpdateConnection(f.ctx, &steal), plugboard.EConflict)
+		wantCode(t, updateConnection(f, &steal), plugboard.EConflict)
 		got, err := f.s.GetConnection(f.ctx, f.org, other.ID)
 		must(t, err)
 		equal(t, *got, *other) // the failed updates changed nothing
 
 		missing := *other
 		missing.ID = ulid.Make()
-		wantCode(t, f.s.UpdateConnection(f.ctx, &missing), plugboard.ENotFound)
+		wantCode(t, updateConnection(f, &missing), plugboard.ENotFound)
 		foreign := *other
 		foreign.OrganisationID = f.other
 		foreign.Credentials = nil
-		wantCode(t, f.s.UpdateConnection(f.ctx, &foreign), plugboard.ENotFound)
+		wantCode(t, updateConnection(f, &foreign), plugboard.ENotFound)
 	})
 }
 
@@ -527,7 +529,8 @@ func testConcurrentUpdateConnection(t *testing.T, f *fixture) {
 					cred("api-key", fmt.Sprintf("writer-%d-b", i)),
 					cred("api-key", fmt.Sprintf("writer-%d-c", i)),
 				}
-				return tx.UpdateConnection(f.ctx, cur)
+				_, err = tx.UpdateConnection(f.ctx, cur)
+				return err
 			})
 		})
 	}

@@ -57,6 +57,11 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"OAuthStates", testOAuthStates},
 		{"LockCredential", testLockCredential},
 		{"ListRefreshDue", testListRefreshDue},
+		{"ExpiredCredentials", testExpiredCredentials},
+		{"ExpiredCredentialRaces", testExpiredCredentialRaces},
+		{"RefreshDueSkipsExpired", testRefreshDueSkipsExpired},
+		{"ExpiringCredentials", testExpiringCredentials},
+		{"RefreshState", testRefreshState},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 		{"SealedKeyIDs", testSealedKeyIDs},
 		{"Events", testEvents},
@@ -164,7 +169,7 @@ func (f *fixture) newConn(t *testing.T, tpl *plugboard.ConnectionTemplate, user 
 
 // cred builds a connection credential for config with a recognisable value.
 func cred(config, value string) plugboard.ConnectionCredential {
-	exp := at(60)
+	exp, next, since := at(60), at(7), at(4)
 	return plugboard.ConnectionCredential{
 		ID:                 ulid.Make(),
 		AuthSchemeConfigID: config,
@@ -172,8 +177,8 @@ func cred(config, value string) plugboard.ConnectionCredential {
 			ID: ulid.Make(), Type: "string", Name: value,
 			Public:    json.RawMessage(fmt.Sprintf(`{"string":{"value":""},"note":%q,"marker":%q}`, value, publicMarker)),
 			Sealed:    append([]byte{0x00, 0xff}, []byte(sealedMarker+value)...),
-			Errors:    []string{"refresh failed once"},
 			ExpiresAt: &exp,
+			Refresh:   plugboard.RefreshState{Attempts: 2, NextAttempt: &next, LastError: plugboard.EUpstreamRejected, FailingSince: &since},
 			CreatedAt: at(5), UpdatedAt: at(5),
 		},
 	}
@@ -389,4 +394,10 @@ func pagination(t *testing.T, want []ulid.ULID,
 	}
 	_, _, _, _, err := list(plugboard.PageRequest{First: 3, After: want[1], Before: want[5]})
 	wantCode(t, err, plugboard.EInvalid)
+}
+
+// updateConnection is Store.UpdateConnection for tests that do not look at what it removed.
+func updateConnection(f *fixture, c *plugboard.Connection) error {
+	_, err := f.s.UpdateConnection(f.ctx, c)
+	return err
 }
