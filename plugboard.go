@@ -185,3 +185,39 @@ type OAuthState struct {
 	// result to; empty means the server's own public origin, never any origin.
 	OpenerOrigin string
 }
+
+// Event is one thing that happened in an organisation, written in the transaction of the change it
+// records (internal/events). Zero ids and empty strings do not concern the event. It holds no
+// secret: Data is public JSON, and details that must not be readable in the database (an inbound
+// webhook's headers and body) are in Sealed, sealed by internal/vault with the organisation and
+// event ids bound.
+type Event struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	// Type is one of internal/events' types, for example "connection.created".
+	Type       string
+	OccurredAt time.Time
+	// Actor is the id of the API key whose request made the change, or "system".
+	Actor              string
+	Reason             string
+	ConnectionID       ulid.ULID
+	CredentialID       ulid.ULID
+	EndUserID          ulid.ULID
+	SystemID           ulid.ULID
+	TemplateID         ulid.ULID
+	WebhookEndpointID  ulid.ULID
+	AuthSchemeConfigID string
+	// Data holds further public facts of the event as a JSON object; nil when there are none.
+	Data   json.RawMessage
+	Sealed []byte
+}
+
+// EventFilter narrows ListEvents. Empty fields do not filter.
+type EventFilter struct {
+	Types        []string
+	ConnectionID ulid.ULID
+	EndUserID    ulid.ULID
+	// Since and Until bound OccurredAt: Since inclusive, Until exclusive.
+	Since *time.Time
+	Until *time.Time
+}

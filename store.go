@@ -38,8 +38,17 @@ type ConnectionFilter struct {
 	TemplateID ulid.ULID // the template the connections were created under
 }
 
+// DeletedConnection is what a delete removed of one connection: exactly the records it deleted, read
+// in the deleting transaction, so the events it records name no more and no fewer.
+type DeletedConnection struct {
+	ID        ulid.ULID
+	EndUserID ulid.ULID
+	// CredentialIDs are the connection's credentials, in order.
+	CredentialIDs []ulid.ULID
+}
+
 // SealedTables names the tables that hold sealed values, in the order rotations visit them.
-var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states"}
+var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states", "events"}
 
 // SealedRecord is one stored sealed value, of any organisation, as a master key rotation sees it.
 type SealedRecord struct {
@@ -174,6 +183,20 @@ type Store interface {
 	// again keeps the first time.
 	RetireMasterKey(ctx context.Context, keyID string, at time.Time) error
 
+	// AppendEvent inserts e; ENotFound if its organisation does not exist; EConflict if its id is taken.
+	// Call it with the transaction of the change the event records (the outbox: the event commits
+	// with the change or not at all).
+	AppendEvent(ctx context.Context, e *Event) error
+	// GetEvent returns the event or ENotFound.
+	GetEvent(ctx context.Context, orgID, id ulid.ULID) (*Event, error)
+	// ListEvents returns a page of the organisation's events matching f, newest first: After pages
+	// towards older events (ids below it), Before towards newer ones (ids above it); Next is set when
+	// older events follow the page, Prev when newer ones precede it.
+	ListEvents(ctx context.Context, orgID ulid.ULID, f EventFilter, page PageRequest) (*Page[Event], error)
+	// PruneEvents removes up to limit events, of any organisation, that occurred before the given
+	// time, oldest first, and reports how many it removed.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// CreateSystem inserts s with its auth scheme configs; EConflict if two configs share an id.
 	CreateSystem(ctx context.Context, s *System) error
 	// GetSystem returns the system with its auth scheme configs, or ENotFound.
@@ -230,9 +253,9 @@ type Store interface {
 	// ListEndUsers returns a page of end users whose id, external id or display name contains search
 	// (case-insensitive; empty matches all).
 	ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, page PageRequest) (*Page[EndUser], error)
-	// DeleteEndUser removes the end user with its connections and their credentials; ENotFound if it
-	// does not exist.
-	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) error
+	// DeleteEndUser removes the end user with its connections and their credentials, and returns
+	// what went with it (by connection id); ENotFound if it does not exist.
+	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) ([]DeletedConnection, error)
 
 	// CreateConnection inserts c with its credentials (in order) and links it to its template.
 	// ENotFound if the template or end user does not exist; EConflict if the template already has a
@@ -250,8 +273,9 @@ type Store interface {
 	// in c are replaced, new ones inserted, the others deleted; the order becomes c's.
 	// ENotFound if it does not exist; EConflict on a duplicate name.
 	UpdateConnection(ctx context.Context, c *Connection) error
-	// DeleteConnection removes the connection, its credentials and its links; ENotFound if it does not exist.
-	DeleteConnection(ctx context.Context, orgID, id ulid.ULID) error
+	// DeleteConnection removes the connection, its credentials and its links, and returns what it
+	// removed; ENotFound if it does not exist.
+	DeleteConnection(ctx context.Context, orgID, id ulid.ULID) (*DeletedConnection, error)
 	// LinkConnection links the connection to a template; ENotFound if either does not exist;
 	// EConflict if already linked.
 	LinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error

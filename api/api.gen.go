@@ -343,6 +343,69 @@ func (e EndpointParameterTransmission) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	ConnectionCreated          EventType = "connection.created"
+	ConnectionDeleted          EventType = "connection.deleted"
+	ConnectionUpdated          EventType = "connection.updated"
+	CredentialDeleted          EventType = "credential.deleted"
+	CredentialExpiring         EventType = "credential.expiring"
+	CredentialRefreshFailed    EventType = "credential.refresh_failed"
+	CredentialRefreshRecovered EventType = "credential.refresh_recovered"
+	EndUserCreated             EventType = "end_user.created"
+	EndUserDeleted             EventType = "end_user.deleted"
+	InboundReceived            EventType = "inbound.received"
+	SystemCreated              EventType = "system.created"
+	SystemDeleted              EventType = "system.deleted"
+	SystemUpdated              EventType = "system.updated"
+	TemplateCreated            EventType = "template.created"
+	TemplateDeleted            EventType = "template.deleted"
+	TemplateUpdated            EventType = "template.updated"
+	WebhookEndpointDisabled    EventType = "webhook_endpoint.disabled"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case ConnectionCreated:
+		return true
+	case ConnectionDeleted:
+		return true
+	case ConnectionUpdated:
+		return true
+	case CredentialDeleted:
+		return true
+	case CredentialExpiring:
+		return true
+	case CredentialRefreshFailed:
+		return true
+	case CredentialRefreshRecovered:
+		return true
+	case EndUserCreated:
+		return true
+	case EndUserDeleted:
+		return true
+	case InboundReceived:
+		return true
+	case SystemCreated:
+		return true
+	case SystemDeleted:
+		return true
+	case SystemUpdated:
+		return true
+	case TemplateCreated:
+		return true
+	case TemplateDeleted:
+		return true
+	case TemplateUpdated:
+		return true
+	case WebhookEndpointDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -1505,6 +1568,43 @@ type ErrorField struct {
 	Message string `json:"message"`
 }
 
+// Event Something that happened in an organisation. The same JSON is served by ListEvents and GetEvent and delivered to
+// webhook endpoints. It never holds a secret. Ids that do not concern the event are absent.
+type Event struct {
+	// Actor The id of the API key whose request made the change, or `system` for Plugboard's own work (expiry, refreshes, deliveries).
+	Actor              string `json:"actor"`
+	AuthSchemeConfigId string `json:"authSchemeConfigId,omitempty"`
+	ConnectionId       string `json:"connectionId,omitempty"`
+	CredentialId       string `json:"credentialId,omitempty"`
+
+	// Data Further public facts of the event, by type (see docs/events.md).
+	Data      *map[string]interface{} `json:"data,omitempty"`
+	EndUserId string                  `json:"endUserId,omitempty"`
+
+	// Id The event's id (a ULID; sorts by time). Webhook deliveries send it as `webhook-id`.
+	Id             string    `json:"id"`
+	OccurredAt     time.Time `json:"occurredAt"`
+	OrganisationId string    `json:"organisationId"`
+
+	// Reason Why, where the type has reasons (`credential.deleted`: `expired` or `deleted`).
+	Reason            string    `json:"reason,omitempty"`
+	SystemId          string    `json:"systemId,omitempty"`
+	TemplateId        string    `json:"templateId,omitempty"`
+	Type              EventType `json:"type"`
+	WebhookEndpointId string    `json:"webhookEndpointId,omitempty"`
+}
+
+// EventPage defines model for EventPage.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	Next       string  `json:"next,omitempty"`
+	Prev       string  `json:"prev,omitempty"`
+	TotalCount int     `json:"totalCount"`
+}
+
+// EventType defines model for EventType.
+type EventType string
+
 // File defines model for File.
 type File struct {
 	// Content The content of the file.
@@ -1934,6 +2034,9 @@ type ConnectionId = ulid.ULID
 // EnvId defines model for env_id.
 type EnvId = string
 
+// EventId defines model for event_id.
+type EventId = ulid.ULID
+
 // First defines model for first.
 type First = int
 
@@ -1968,6 +2071,28 @@ type ListConnectionsParams struct {
 // AccessConnectionJSONBody defines parameters for AccessConnection.
 type AccessConnectionJSONBody struct {
 	ForceRefresh *bool `json:"forceRefresh,omitempty"`
+}
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	First  *First  `form:"first,omitempty" json:"first,omitempty"`
+	After  *After  `form:"after,omitempty" json:"after,omitempty"`
+	Before *Before `form:"before,omitempty" json:"before,omitempty"`
+
+	// Type Only events of these types (repeat the parameter, or separate types with commas).
+	Type *[]string `form:"type,omitempty" json:"type,omitempty"`
+
+	// ConnectionId Only events about this connection.
+	ConnectionId *string `form:"connection_id,omitempty" json:"connection_id,omitempty"`
+
+	// EndUserId Only events about this end user.
+	EndUserId *string `form:"end_user_id,omitempty" json:"end_user_id,omitempty"`
+
+	// Since Only events that occurred at or after this time (RFC 3339).
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events that occurred before this time (RFC 3339).
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListProjectConnectionTemplatesParams defines parameters for ListProjectConnectionTemplates.
@@ -2306,6 +2431,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List the organisation's events, newest first.
+	//
+	// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+	// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+	// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+	// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+	// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+	//
+	// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEvent Get one event.
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+	GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProjects List projects for organisation
 	//
@@ -2961,6 +3102,42 @@ func (c *Client) LinkConnectionToEnvironmentWithBody(ctx context.Context, organi
 // Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 func (c *Client) LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLinkConnectionToEnvironmentRequest(c.Server, organisationId, connectionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List the organisation's events, newest first.
+//
+// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+//
+// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, organisationId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEvent Get one event.
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+func (c *Client) GetEvent(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventRequest(c.Server, organisationId, eventId)
 	if err != nil {
 		return nil, err
 	}
@@ -4335,6 +4512,192 @@ func NewLinkConnectionToEnvironmentRequestWithBody(server string, organisationId
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, organisationId OrganisationId, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConnectionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connection_id", *params.ConnectionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndUserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end_user_id", *params.EndUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventRequest constructs an http.Request for the GetEvent method
+func NewGetEventRequest(server string, organisationId OrganisationId, eventId EventId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/events/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -6015,6 +6378,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error)
 
+	// ListEventsWithResponse List the organisation's events, newest first.
+	//
+	// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+	// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+	// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+	// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+	// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsHTTPResponse, error)
+
+	// GetEventWithResponse Get one event.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+	GetEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*GetEventHTTPResponse, error)
+
 	// ListProjectsWithResponse List projects for organisation
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6965,6 +7348,102 @@ func (r LinkConnectionToEnvironmentHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LinkConnectionToEnvironmentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventPage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsHTTPResponse) GetJSON200() *EventPage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListEventsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEventHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Event
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventHTTPResponse) GetJSON200() *Event {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetEventHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8472,6 +8951,38 @@ func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx contex
 	return ParseLinkConnectionToEnvironmentHTTPResponse(rsp)
 }
 
+// ListEventsWithResponse List the organisation's events, newest first.
+//
+// Lists what happened in the organisation, newest first: each change to a connection, credential, end user,
+// system, template or webhook endpoint writes its event in the change's own transaction, so a change that failed
+// has none and one that committed always has one. `after` (the `next` of a page) pages towards older events,
+// `before` (the `prev` of a page) towards newer ones. Events are kept for the retention period (30 days by
+// default, `PLUGBOARD_EVENT_RETENTION`). See docs/events.md for every type and its payload.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, organisationId OrganisationId, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsHTTPResponse, error) {
+	rsp, err := c.ListEvents(ctx, organisationId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsHTTPResponse(rsp)
+}
+
+// GetEventWithResponse Get one event.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/events/{event_id} (the `GetEvent` operationId).
+func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, organisationId OrganisationId, eventId EventId, reqEditors ...RequestEditorFn) (*GetEventHTTPResponse, error) {
+	rsp, err := c.GetEvent(ctx, organisationId, eventId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventHTTPResponse(rsp)
+}
+
 // ListProjectsWithResponse List projects for organisation
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9463,6 +9974,72 @@ func ParseLinkConnectionToEnvironmentHTTPResponse(rsp *http.Response) (*LinkConn
 	return response, nil
 }
 
+// ParseListEventsHTTPResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsHTTPResponse(rsp *http.Response) (*ListEventsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventHTTPResponse parses an HTTP response from a GetEventWithResponse call
+func ParseGetEventHTTPResponse(rsp *http.Response) (*GetEventHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Event
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListProjectsHTTPResponse parses an HTTP response from a ListProjectsWithResponse call
 func ParseListProjectsHTTPResponse(rsp *http.Response) (*ListProjectsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10360,6 +10937,12 @@ type ServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
+	// ListEvents List the organisation's events, newest first.
+	// (GET /o/{organisation_id}/events)
+	ListEvents(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEventsParams)
+	// GetEvent Get one event.
+	// (GET /o/{organisation_id}/events/{event_id})
+	GetEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
@@ -10948,6 +11531,174 @@ func (siw *ServerInterfaceWrapper) LinkConnectionToEnvironment(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.LinkConnectionToEnvironment(w, r, organisationId, connectionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "connection_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connection_id", r.URL.Query(), &params.ConnectionId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "connection_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connection_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "end_user_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "end_user_id", r.URL.Query(), &params.EndUserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "end_user_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "end_user_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEvents(w, r, organisationId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEvent operation middleware
+func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId EventId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", r.PathValue("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEvent(w, r, organisationId, eventId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -12211,6 +12962,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/api-keys", wrapper.CreateAPIKey)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.DeleteAPIKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/api-keys/{api_key_id}", wrapper.GetAPIKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events", wrapper.ListEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}", wrapper.GetEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
@@ -12723,6 +13476,86 @@ type LinkConnectionToEnvironmentdefaultJSONResponse struct {
 }
 
 func (response LinkConnectionToEnvironmentdefaultJSONResponse) VisitLinkConnectionToEnvironmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Params         ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventPage
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListEventsdefaultJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EventId        EventId        `json:"event_id"`
+}
+
+type GetEventResponseObject interface {
+	VisitGetEventResponse(w http.ResponseWriter) error
+}
+
+type GetEvent200JSONResponse Event
+
+func (response GetEvent200JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -13837,6 +14670,12 @@ type StrictServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(ctx context.Context, request LinkConnectionToEnvironmentRequestObject) (LinkConnectionToEnvironmentResponseObject, error)
+	// ListEvents List the organisation's events, newest first.
+	// (GET /o/{organisation_id}/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// GetEvent Get one event.
+	// (GET /o/{organisation_id}/events/{event_id})
+	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
 	// ListProjects List projects for organisation
 	// (GET /o/{organisation_id}/projects)
 	ListProjects(ctx context.Context, request ListProjectsRequestObject) (ListProjectsResponseObject, error)
@@ -14349,6 +15188,60 @@ func (sh *strictHandler) LinkConnectionToEnvironment(w http.ResponseWriter, r *h
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(LinkConnectionToEnvironmentResponseObject); ok {
 		if err := validResponse.VisitLinkConnectionToEnvironmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEventsParams) {
+	var request ListEventsRequestObject
+
+	request.OrganisationId = organisationId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx, request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		if err := validResponse.VisitListEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEvent operation middleware
+func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, eventId EventId) {
+	var request GetEventRequestObject
+
+	request.OrganisationId = organisationId
+	request.EventId = eventId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvent(ctx, request.(GetEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventResponseObject); ok {
+		if err := validResponse.VisitGetEventResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -15157,326 +16050,342 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17dxu3ki/6VbB47l2271DUI4/ZR17zh2IriXYcWyPJO2fuZpYJdoMitpoAd6NbMnfG3/0sVBUe3Y3m",
-	"Q7JiO5N/EouNRuNRqBeqfvXbINOLpVZCVWZw/NtgyUu+EJUo4S8+q0Rp/yHV4Hjwz1qUq8FwoPhCDI7p",
-	"4XBgsrlYcNuqWi3tA1OVUl0PPnwYDqZipkvR1wM9Xd9FppUSWSW1eidz39OSV/PQUbPNcFCKf9ayFPng",
-	"uCprEfc/0+WCV4PjQV1Ay+b3hoP3e9d6j3p94Xs9e+keUXv79ujtq+bve3Kx1GWFy1jNB8eDa1nN6+ko",
-	"04t9fVPo63373v7t0eCDnZlQt/GUWotDT9cvzkyWpurrAR/GHeRixuuiGhwfHfipS1WJa1FCd7q85koa",
-	"vn61260+1nq/ifp9nBVflvofIqv6pxY1+FizOscuH2dCRvAym/cRAD1dT0JmZSqx6F+S8Pxjrcgl9PgY",
-	"C/LBDQm418n52U9ihXRvslIuLWENjgcnip2cn7EbsWJ6xqq5YDFFD9mdrOa6rpisDDMiK0U1GgDtLEVZ",
-	"SQF9Z6XglchPqsbkc16JvUouRGcF7HF/v5SlMPhKc0Tfl3rBqrk0zL7MtIJR2QFKw0oxq43IR+xkaoSq",
-	"2N1chOe5FoYpXTHs3Q50u9Hgfu+ybY+wYcNBwU311riFbK7KL/FEbUPG62ouVCUzu/aMM0uPwlRDVmnY",
-	"NakYZwup6kqwp7LC1ct0mdvWFVtoUzGtMhFaLUUJ3XOVMyPKW1E+ay600qw2gs25YVMhlO9v+5XG5fut",
-	"+2BZipl835331Vww4N3s8Ihlc17yzApkR6w3YgUTtiO5VtIIJis2XY3Y1dwShCjlrWAzpKgmaTOZD5nR",
-	"TNyKcuXoX6tWIzPnpTD25cVz98EnhsncLmc0nK8O7Si++TYa1yg1f5PpJR6a9vbyym/vgltaHrET+MtU",
-	"uhS5P4jYA3ta+YUxFS+rJwbX4kasYLjsxasztuC58C/u7eGrz1ghTWVo4vAb7Xhl2KRWpbDDzSqRT+wU",
-	"ZCUWJrll9AMvS76yf8evpjfSTueOm/SUYDdkxea6yBujG7Jqro1gPLekW/BKlEyqrKiJ8mgcU60LwRWc",
-	"pMCb/z6Aswx056nM70Nr0MOIlf3qO9ZTK7PsDJGJvoA2cKgbbHANT2ucXlPppWF3uryR6vo5k/hkVld1",
-	"KUbslZhVTNf2HD+UrbnDtobUpGEzXT5nh3tH33zDpqtKmJ3o1u4qUaTtUok76Bb28LllM4XgwGfEkAme",
-	"zdlcFDmbrqB1xotCqmt3WLaltNb+0tbSCDdtG1AmL4o3s8Hx338b/D+lmA2OB/9rP2j++yQ190lkfhi2",
-	"N/omJUivIm5khMoZN2xyUldzXcp/ATM5Zt8JXoqSjeuDg6+yG7GCf4jJiJ0Be7Z7TEfDHsiMK/vLVDAz",
-	"13eK8WsuVWJ3WuthR9ddhV+HbcEPm0WyH+V8oIrKiGI2pO+CLLaSIvp2e3HP+bXYfmVt6zM104m19UTg",
-	"/7HVFq0nEewruSjd+WSZMOaF1jcyccZ75dctL2qRVioTxIqt+z//xhLO0ZW+ESpNacHIe2IYtGZHowPG",
-	"4W1W2ReHVlkqhZmLnMmZ5ayW9fKp5biVjphJc4bYhf/0LppbWydblvpW5qJk1/xWWOWhkDNhmdX2LAxm",
-	"cgW/blraeODxi8lVznNpB82Lc2vjP9I+J79cV/NLS73ihVYzeZ3WyFuNGLaYCsPm+o5lpcit5scLY49o",
-	"bTmqsJpZbjc21gvxWHOGVsaQccXEe75YFoJNhWW9d3NRirHiwQoIHcJmWkZ05yTGXPBclPtgWTHvHdnP",
-	"4LAwO2cmzYh9r0ukyaMhMo8MZ4GrwHhh9FhlWlVcKsNyXnFm6mxuOab9Cmwde3vxasiyQtpBnL0kDcXa",
-	"H0P8Nwkd7fTe0VhdgdGwWsLxwM45ww0CWSNyNrGPJ+xuLrM5y4XSlTD010xa0SQdv8OxhtVY6mVtdY98",
-	"NFZ2gm4dJSp81LE0bMKXcu9GrCYgwfEk2N9+EqsJfeROFkWjT9onNVaT9t4ji5vQgEZj1T2x0PdGVpns",
-	"15LklBuZ2ce7dvGdf/HDcJDZAc2A6nbt50X06ofhYL7g2a5d/PjzyQv77j/uKhSyu3bw11+u6EWrOGm1",
-	"8yRe23c+DAfanr/DXd+G43Lo3z+61/tHoKnBIdn1/Ut8ywvSbd8GDttmflUv203T4PYaWZcARUqHUPc7",
-	"DGeqX2t+jcwNTnOb/xFbjNkgshR3zh1rBr3Q9kDMdrMyR/qCVFupdMlZsVzMpCLRwRk5cnVpR2VYxPmD",
-	"WEmLETtwdIAhF6pkVdjx2PftNm694WcJpaavpR+9/XqhMzTLycp2IycTKkiCwXAgVL2wK+jcgLhJ1sRD",
-	"1e7XhLaRpK+ObtAYeHseL8NfTCg+LYSxC12CqMqlqaS6rqWZs0VdVNIKEBSOdQkzc8KoNgLXmy/EWBl/",
-	"1mjl0w6s5kjOXjIJ+zmTtHwkhsk5BB493E6yPzJrZitvnaHsfTqLhJ2XbUyXbIKsai/TuZg8Q/fIsp4W",
-	"ElROsxQZM3xl2ARVvWNWFzKfDNm0rtjfRGl0KZ8Y+ozBs7EsuFQkstEhwNXKiXA9Y4d7hwcHsd/FuRAm",
-	"+zCku7mshFnyDM6q1QiXVcNJ0OfMQ81O5rAJPwtj+HXK3P1bpw18BzwqdnwL9yvuIi8FuxZKlCjjnTbQ",
-	"JrOxkobR50U+YqDHoCojrd6y8gyENGo2EyKf8uzG/mZ7tBTm+1/Z744VuDJg3UpWL3P8d+rzo7Ei3amp",
-	"nchrBbaonKEqSN86OT9DKtzKQqN16phosZfU3Mjlnl6iQr631FLBTVtV1iLpzIn3ZBsx812s4DxE0mzk",
-	"uP5LSBbLgmdirgtrA5FCGTipP9PMCFjcCShie/ZQTcCBWQr0CjBdzUUJKnPgFMwtS5MZwwhgi7fhxy+a",
-	"Stujrk30rXutTqRgTkDZb62PY29uXRrLcvXqksWT3WJtQKX82KoJL651Kav5YrMEtN8/cc0bYnDOzdwe",
-	"Zt+ZXR8rMYADEMNxp912w4y8Vhz8i5FkNHN+OBja/x198y3+45vDo6RgzOW1MNWZWtaV2W7k2NYPG0zI",
-	"JS8r8Nxz9uPV1bmT18AmM61MvUAu51hmavzsUi+cGmLGSqti1Wzvmwa3v/vOVOerIRKLASc7eZGh0duL",
-	"V3DomC6BIGdoBwK3Gqt4+bGBVMTk7U/SzhacqZZfKuKUbp9mtQJXTYttun2wwxoMB3VZJNe+7WYXKtO5",
-	"fdbZh1N60tD4umsIfiDoxQubjCvL8eH6Y8Ymc/F+MgR+JL79GmU9/rsui0lTvZqL9wMwIcW3X/t/9E1l",
-	"d8UcSen3Ussbx2TrK6pz+N2O4q6UVWU1KIjlgC5pnaPVf3pe1NdTzcv8iWGcHFHPExoRyl8mq2dDNtPl",
-	"WHktDI/sf0zY0x9k9WM9fQZbdHtgf7kseHbzbMTe1NVU1yrHewRwW6EYl4bhTNi/hVE9Z1KF5mOF7UuR",
-	"CXkrcrao3T0TsmhZjdjh3rdfs1tp5LQQ7OTyxdlZ434OWHI154pNxgNLTUP7n+cT8N5MxuNJSpXdViuA",
-	"zTCiSm6GFRh2t8H7I1QOqpE2MWuItOHgWktujF1JxfBaCIYOqpQYjpVvzWayKIxlCHDDgUoU+j9hLIF3",
-	"kBvN8aNC8FthmK6r54zTe+hBRW8QiX3ci/jy+yoMX5r4yqAUVV0qkTN7tApRCdChHUHBAHIN9ww3St+x",
-	"CY5wwowQY4VXbjCMEZvgTfXkmE3sWk7Y/9n7sZ7uXbol3Dv65tshm0g1Ia/gkE28PJowpNAhm8SSY8L+",
-	"bnndr8OxmjguZl9/P4SRzOT7SaDtkf2nXsrZKh7DJf609+OCZ3uX7iM9oxir9cNg0SiQcQ2tNoFDsd+3",
-	"R6nxdftDWAP88ljtvgCsf/72FA/ZpJILYSq+WP4InU/Gyn3+Aqln78q1sK3FYllYxci+f/ybf/nD8W/2",
-	"gx8mI3biydFdJ9o/wneudCFKrjLRYvBIB6AewNLbf9lxdBn89ofXDTdxt0FPHE8n0w8o15K6vLbUnT6p",
-	"wCXpxBOx2/ZsgbyYk5OA342VRO3EyjuI3HOHDbtwfBbW+4npX9PzoMGaYzah3/FuHr4Tax7PhmzyW10W",
-	"vgE9A0c3h3tY9BVbIcuQbFCxeIY8MxoCdjFWHTIhRs/Bnq6ePad7dFKQHXuOlpJ7qTWkrxCH/jBhfLkU",
-	"vGRWx7JLFivsBnwGIBas4umnbuUQTpK6a5I/vADGsnjPs6pYBe3JMAl9mdFYwXV50bgIp+ESPRB1tHpP",
-	"bCc3TrB6Niyrh0me1pInaLjZgGRRuD9B0sx4WTrHDAY6zWLhMEQFUxdWamda5XbHVEa6qpLvx0osdTZf",
-	"exa8wtDLO/zdM61vNS91fT2nKw3HVZ6YsWqSX0QKQ9KqZOVML8OecsVq5fp077FlqSuRVQavsk1l2ZDV",
-	"kGN1JRasEJIivechq8sSHBFyESssPvSJxHz4njRsIY2R6nrIFryY6dJaGLoEljBWqJ0kOKBfcn7HV8GO",
-	"wJgo0NB0dhNJZPa0FMuCr9wEQW/4OETmB7WGznwbOySr8894CfRD04B7P1out1ZPTLRO1haair6JDsdK",
-	"SGAgdjXS9PacfXVwgPanO7dWcSpWqMt0+BSujr8Dlqr66mgwHCz4e7mwcucv3359cDAcLKTCvw87Ibr3",
-	"dCAFh/owMsZbFm5kZN3D7Q7W1ianOzTayeNOPjraKyA7rexCN/YV/Mwg9rqW71zfWXHAMBgQxGKmFwuw",
-	"oV1/RCZedBn2VI7ECGnjFzGda33Drkp5fS1K88x+7FaUcrYiulHedg4ft1Z0Ueg7NLakutU3yMaom6YD",
-	"C9wuW7pntrlIwHaRI0KUbUdBfOVdMXKt2bmPPtI9QrhcfGwnm/8SW/DyBiwgoB+UOeL9Etkv++svV0PH",
-	"86crFljuUpSBncYxQeC2mfzjrtqbwgcmEfUO3Q1MI96JxF3Cldm88zgOjqwhW/JVoTlaMy5chBXy1gcC",
-	"h6+OIqr56y9XFF21De28pvvdR90K+5F7OTqVVmKycdXwhHYdwDC3LdaAbpw/toOT/Hgl3et2joZ7fumv",
-	"qbtN/A6f7RyX/SK8+9EjtLeX3qUwui4z8eZOibJxJk5VDo03+cF8uw/DgWdUP4tqrhM3fW/QbfcEbc4n",
-	"Q/jX4ZNkPJVYLMMa3Wc0EJ3jLlNaN44zR8NP7EI8IQcYvmvAzeuWDC4BQV1wkWzqmq10zZRAMWGtCgyl",
-	"2MN4oDjoyTIHdxUWIobsr/gvSlQYq7MZqiNisaxWDKxDHN+MF0Y8aXzRdciLojFwjMXEUbLaOL86Dq4x",
-	"LH91i1r9tNR3xhojRACCzQp919ALXczyDoqhneDu+9bSguJT2jmTXYpLR04Sw/HRh1tznaOPf63i4/nc",
-	"aRMQ2Je6rOhrirz67cWrPeezRYcymZy4uUFV4FXFszmQjrUkguwTby9ehbteuJkFSyGXpcgqpDX7JIra",
-	"jDnEWDnCCzqf9wAGVY0u6d+eQVwBpDnYvympDd8w7RNGzt2Tc3hrcqakJVxpBG5LyPGbuBsBOhQ54yyX",
-	"s5kA+4uGM2tfQd7T1gmbB8GbmzcuatbdNNqumbYqJx3WsZrw5bKQGD2y/37v7u5uz4qVvbos6MUJW8iF",
-	"gPE6i5bWwF++cxMsHl6MVcgP7e4pMiLPQyjmoq2TP3DhPMWVRVoR9vRIDhMkTXdrhVEDdBnSJFCp6JqL",
-	"7BLoCOk8WsmWFVeXcoN4jse0w0SJqi97khBexo/dVF1IBgWKNm9+aA/wHLkz0zizcNuuQFuGbBpnwIXo",
-	"jNqIWV2An8U/dd+hg2HV76XI5ExmVvKMVRhPpf21IMt0aVe+WLUuCDdeBV6XXFX3CxX8AV79MBwsqsK8",
-	"aGlczeX9+erVZaxXuRWulfyn5QMuyMgbfqGxO0guHBfOIgUWRff5JNDlrf23NTYq7Q8eN3Bv7PpeXL26",
-	"jKLfu3axsiIe+Z4LgOHRC8NwcZtxA1xsYpfgFGK18gmTZqwgoTNE71p+CZQzk8paJowbozMJQT3rohzQ",
-	"hlE3cG4W9hzpBa8wpGfNyaez0l52t1k00vQ+0UNki7OCX/tQ50qUC2cB091cRNZOsFm16+e6qnnBrl5d",
-	"jtVTu97P+r0TfQwvdUzGas05mctrO6hC3IoCjq3I6lJWq3XqUrRQblF2uEC8SfnUzn96ccqqulRW1rLz",
-	"UusZ+0ms6JTngp2+z+ZcXQv29PLom2+f4V0cuEAkCvobsawaJjXk5AWJbXXAJ4aZildi9BBN0DHsJPO/",
-	"cA8D73ft39WlZKW4lqYSLguvma6BNxEyhAeCP96IakiuIziYcMbAsei0CC/a0ONt7dhNoXfROHeYel82",
-	"WloCWIUemV5TGLSEGTP10tqCBvcUhYATGJEDK5trbVwoQScNwatcYKk7Y+FFzLC2DZ3DMcOcUsy/YQnY",
-	"pn3m4VW6IQZnBn8YsWW0ndi1FnCljcc6OAMvvn/B/v2b/32Ie/zsuNftw55ih++ww3cQ3DZsKKl4N+XJ",
-	"Di6HMGYTAhrgtOhy0e5pqU31bBT5rODmml3XwljTy56zcgWBjwp5sGfk4EY5Rl/YHfA78ttbq64Qe5b7",
-	"WWUQLcxSV8DiKY0Kl6LhE0zM0JpTndE+6K7UfjV5xmFfe5W7mLKBiiGkWDNpTC1AiEW5Yjsrcu7b3dh/",
-	"N9wox7apvjm15R6edTrFm3zr1Kzfu27PddO9HmJug+Zh2aDnHSDjLO/uiq5GkpJXb+gctdQXP9gnpunO",
-	"G3WVSIoBH6sJUVTka5gwWETmzBV3iEGlpxNFmqsfHRA1/XlJo6tQpycjxXWzcgrTMNYL4E4wvSXY64t4",
-	"fHZkYyWVqQRvuSjv4TH4wWm6Lbs/ZjxWPj9AGT7p9PXBneVoYg/4QGeRIKiMG3Ony/wB/Z67LnbO3ul0",
-	"9bB0nrWLufGiZt3bwYIAst/zVlUzJJpCKKy5H/fwDjIUohMDVsOPFBxptfsFVxC2j7odmfOydURBqTbk",
-	"WTDHto891jCM7AFrAveA05OCbYaMQ851xJfsJzAt3c3QeywYM0IZWclbwaRC1mwHQQLNald76RZWQYMg",
-	"tdxdy+S84lNu7Lz32BsrBO+kEUM21cQFoyG5/t07MAPXH7o//3r55jX7WZTXgp3zKptj9rgdck2BsuCe",
-	"pXPKMIndvkjdwDBOlAtLWYpyUVeRpCqFseoBAJh8fXDAvuM5u4hze1pXDnCuUpYrnrhgsQZOju8Akoez",
-	"XoMMsAPm0fJTTI3KycgcKwilUpEzD918ChNYKvG+2mzfucEFNhPuRFLTIJbdPxXyevtppKcAK4xbMla5",
-	"NFb/ac6jJ8coW+sk+HgOgvXytN8zMHGsdBL52b+8u6MYfia10C3+smmp4+ao+Oo7WucwX5c7TQ7P4Okl",
-	"qoi1ltb3MSjJ6IVwHhhcFas/lXoxViGuGXLDMlbIacnL1e7787iQaDvEkzg9pitkdlRoXqS0C9d7V+nb",
-	"sffzSLXYWvS6l3aTuNHhG6v/QXKWOt1vylvb6SOL3C9dhLK2BB2rL1KEsrYExXlgdCzNNIA8zIVqpmI2",
-	"WPCfQvd/ltBlSZk7Vg8WuuwPLHO9vbybLHQQQs5z13UcpGz9yDzfJswvMJ9HDSwjLuYC/GI3l0uTwIwg",
-	"J5whZBZl6xNjSRHcOU85u6N4TiOvQSAGgB0mVFauEMbgRqwwAwH9rOBYRH7XCT6NQ/J8NMmafXLb0nJs",
-	"rpYUOdd7wkIXBDEEzW/ElE/34F4PibzyAQFDynFS9cIFR9jlWWqDCWxIeaaZ+6Iwlo5ADwYElQMZ2gOP",
-	"1EKANYA9Q7GRgyYcjgeF8egsKWoKdwQJRu+fNRKB4+Ajt9n6DrbScw/MwwhhC+yWlxJwKcYqGeaQ1abS",
-	"C/kv0bohBF3C8n6Z1QUvm5ewHY3C6jFpr/VcMHroQzrD7OCexW5lvlJ8ITM0rC2p3YqydPFeoCS9vXjl",
-	"qCEaSuve0c5RKELgmHOMkpElHAKpTAVR8xDaakR5KzMS8BxtHxf1VWnMGmkgP1k1E0ZnWfCarilvyml5",
-	"smR1CRrpZF5VS3O8v79YURvLIyeEXZpxNVbdWdt3O7OGaJ50b7j7oBHSFY670gJwUKeA12WB4XJ4wQdB",
-	"cxyc6Rg65w6RrNrwEDtfHcDm73TdFybq0sPONvpLfcuXpEYFhOKODoWPnFSHiOPmpR1kTFMf22PXZdt7",
-	"jcOnWu5hofK3RpQpneSUHoE6QoHr7tSEFTPHLpiRjlKTcKai0OraGmKjHTUD//lHAELug7PZpOHGbMBj",
-	"pzjxEGLngLoUPASLRJuKPZUzNFqK4tlYodq0N+OZ5aUn52cmukOzai9mhErFMr2YSuUsL7LtYtVtIvMJ",
-	"a1yDfHKc6c2p9JAsn1pViLSpTYWhNrAPUWhbW/akoWQR8Ty9xfRNl7SgreBywQkQOC/UrSy1WghV7Uqx",
-	"jwW1vj0jI5s+xYbeukeb2BBgfztH+pa8aA0ictO9FPhkPNjU3U8YFSKWrtNZsAUAJEAKvGbLGthVyNxz",
-	"GX4xrOnJ+RmmMQJ2o0vpJVTca93IVVyW+v0KrG6Ej0Y9yxw7iDBDYd6Nb5hjugNHEGwI4uC5FfXbqzPf",
-	"oTTDyYlSBDl7rY+7c3Kay5CJAsDKXZDNkzTuMiYZ7QCIG6PXpsBD+tFbT90jmgvBUgPEOB5LI5zq3ICw",
-	"tpbEQoIvB9KK3A18CAt7dsy4ucGszwgcQ7XR5SEZlJBpzfaCFgNOWoHg54396yLaNOaOWYmYO2cNoOkK",
-	"WGAS8HhLgMYOju+HIeWQ3X+Y/9lEODHEINeNt3X0HR2HRRv6zDZHa+uPe0A/7zvu2KJpqDRUVeQy9ztk",
-	"DfXf2Twd/Z/MiJWuk7ZD/C6JGrygpI7AEBqN1UmAy5WN1EE6sr4zaZhTv0n5jnK+rMwARcMOJ2FarHSN",
-	"VgO96uwyO4+KJdX6ETu9FeUKzwumvGMezHIPIyhzvbBnra2rs7NZlHXWyI+253Gs3NcaGDk7q/jf7a7i",
-	"P1BXJqp8iHKzLRZnPNSNR4Vabjguzn/T8Mjy2GPrrgg6yNCVpoPmwZ6it1rg0C7rvjnxJ6apsHUjbNp4",
-	"1bv4tJqG0Ma9DS0/l7IsXd1p20032+262dmlA8fY4YcC0GPIjCsd40X3HyASYZCYQ4aMHXiNNG0VoZv5",
-	"xtRZHCA3Vghs2p/2AJdc5B0xwhjk+y5HL4KcxYsFn2SUwnHdSu1Jnrn7Qk727GYQfJ92SJ+o1ELknnxA",
-	"uYW+42CH6c8BZ0v7p57Fto+pFwteykZ9ktT5u4qwhdazsi2QDFvwrrYHJzszahCQXvsB+Bs4DpGDMkf2",
-	"TakZnoNH2lKUbxiXexr6q1QSGTE7oIHZ4x8iOaLXbb8LCAGnUHerH93NRbGwXGbB/6FLWflyYFbpJh+7",
-	"D4aneGlaAw/GCchS4r1drIwbD7YQ8yc7ZJdwOw2sCLBK/lkLlYmhrwWwuHp16TSWEi/FwyxTW2GbgYuS",
-	"Z5VhhbyxQ/1nLWofBt5kgC7JbQdGkxJvbRurz125m3fNuzk+vdsClcm0fYIOx+iZL8MENR3dJNIOzPDY",
-	"O/eid5D8HCDYQzyV0Xc+3SrKnqJYZICcvRx9ct/g9pNJa9lXLe3abV7QHrosLi5hUgrgVhmezUznaSBO",
-	"1+13wV7c3uFFxBxIt9vfMCEq1it96L1bp+9hi5CLhTqXQzupNLn0sEILwsT/ecP25w3b73XD9hGuqj7l",
-	"rcJmS33oz0vyJK+z1P2z7yBhOPJBQa0hlyYUfQ0c0c3wKsDZiqPig94INSZzxrNSGzNWzb7gGyZ1/nNe",
-	"8e3t6Ze2tZXJZanLhOZ7Cr831V1sSyPVGcDvubzPyjJNjGPTvnZBG6CJRVUFXOi8TxHwuIELq42Rdz8U",
-	"YYAqo0pX4cPOB+LgStxVADf2zyivWZpx7FVxxRWYLm2HI3bizhyobEyqHLTqCKE38fZOufnbn7ytHPKu",
-	"UFV0L4TBp11HTyPJnOWiEFBS4vQ9Xnk65HQI+jD1FLGPIeYM2kLZkltAC7bLLR2SGzcY8DqmAefjwRD6",
-	"qBDDjTYGcAzsImPoC4h3QJOoRAl4CwCaAfT/1Kn5tdqjqiGWmv6hp8GbUKy6qF8wLrHgsvBIPHcKJZj9",
-	"uJUDsnrW4plbVP/d/ba5AUT2pV3qNlHU2kvymPGQxE4SAZGfVWzilsl0YfjJ3DmYRGs11wugl8TWO8re",
-	"djXamh01KrRNpeLlascO8J3d6rs1u2hVd9u6Qluzl53rszVf3606W/PdVm22Q18bc9cu/D0gXiFiTPo9",
-	"OnJvhp62yHxN9kNZrtjL+ZapqKme4hxU7O2+qxRuS+nQ79TFZVAIN5yxRlGgPo2v0bCp0VnDBDgqYNe4",
-	"rBl39vv9gA0kITFWUQQ9HflVjMnEM5854MH9JUZOmKVWRqRUw2Vv5o9P7yGW7Qe+3nkZDfqXzWMbq+bg",
-	"OuLFrV0iDMatqmyt8rbj22gb+G+3grspatkNYP98TaB5kkduIiNoBUlDDczdSmO4NiYaIXhZoyQqsm02",
-	"k4UwVoVtRmYbVLJdlYiHUg708h1Wc0lVP6spMBvLJbAW6FoztypW2uyMXMIDqKq5sG/CjpJ2Xlezvb84",
-	"M3isNOAUdxtHy+GXiDfAo0SVEWQNhPN4VGuAveuUObPEimuVJNYW9cTrE1ENkcBGUmnV21pHLzGQVIPx",
-	"RA+G8R8wd4B4OHnaQKHCVIdq9SyZ+cUTAzlxxy/u58T10wF9Lm+tMRaaenz3dEjT2jVoFgkDKop+QuQW",
-	"onEs29MOHEt+M1mx/Sesfw937ZmVLFytqBx9iCwJH9/MWpox/5gxkPGYTjaUIOtTeTaQSgB9xuA3iLKL",
-	"4XFEDmbYAtBM2V9/uQp3w+6ulU0wZG7ilgQAyt1S/Hj5/wWQZuBCnJ2f/tw4drbdRaPdc/J1tZkRzxNx",
-	"BnFhNJd/8eMlVib78fKrv3wN///m8GgwHFzQ7xf0+8VlX+GyRp4PRnmd95RxOulrilhIUU0nvMpeA3n9",
-	"nE2+I5BsmDJ4G0YPQHokL0EK7/zUPQqwV4SarWd0/Y/V4IFP/qBZ7tJsHfecHH09x8odh4uvDszkIQMl",
-	"h3Z/jBtA63WUEvSCI/ViNiKXCwNholIRThQCFbGJ5BWVKBHvlxP0oIkm5Fr3ingHbLGeDNJm7qjLmLoR",
-	"qxG7SNL3hmr1Ue2BKCloKzjzhGnTu94AdDxcyz4AqNyLGKVR/QDvWyuHeift9sxDxY3VsgZnDm+joVca",
-	"3H8CrvsAptFIU0GVMrspM54J8ouCi7VpbLfKUJvtcNCTtl3H3gYbxpswXf+Iffw3Qv1LtgB8v803U82O",
-	"hvF3XR9tqOXDbWflh9+HlRyQdre7+26++ACnZ9W7sPCkFxs+hTU2aL7UWS23mNssWWSSrzswcdumbuaQ",
-	"x+hRFPgQHx2qppJEYiPUDO5Q594R99Ylu5Uck09ScGDAENejHlG0xyTOlN9kdFrteFvbIUVYfRDOO0Bu",
-	"fzwUZpi/EXEANYSDBCRvvNrROda7cgCEmEfKqebUFkjSliaEqvaqnordO1zM7QbMcBTl8W9rMf8eKAtH",
-	"LXTJh3kb1hNlh6csmkC6WyIccxWKFfi4BBizomocQTRS8DglCMItLxQaaFkv0RuNEqSgNiz4DWIVt1Ji",
-	"HKDiPQCDtyezRQShuxlXmEJ8tsAXdrseQAQXHly4HZKGO5vpxaJW8Ju6buEMH3msUAgLwyhUKnA6ae/y",
-	"xN070r0y5HWgU4F+ohLpIg+cFWM8Yxz8BoJ7C/sZsagjJwcF3qKpMOcqD2jTYwVp6Q7CukFtzbLrAS+k",
-	"Xlotnd/alSD0YF98/d6wwZuxc3kaOz0O03Ho6UC5Vo4B6bYwRX2gCDi7vACUs7Fq319K4xDiqAwVZxtB",
-	"L629uUniISJLGC9NKNOLqNrZpNcLHdc4eqT73z9RfP9E8f1oKL4fCcPXKx0teR9NI1X/hbBlt9a1k6ig",
-	"fS3jiGnhMNjt/BtEC25iCMhpadUAaiQNRVJ4MPYJ3lXtIeMgde2qkzDeLCegywDi1Mh1jMLFfJ2gzVik",
-	"7EJUpRS3+EKTLxKWl1V2ICoe/STactDVMgy/QmZFKquZ8yWF3K1jbbg7fyryv5Min6Z2omw46l1KbhYt",
-	"cWSfpyi8R/d9UJEAdKzbcXCDHAc+HTNtX+zKculSZLrM45IC4MF4jufnWt5aQ9bpXwuAsXuc8gBV8m7h",
-	"smoUlrZ/0KWZS7e0x4Bfg7iIk8tJ+exU7+q7BkA4qbT3BhllD1Tk2pv1rVhlF76x/64aOMQFlapjUKvO",
-	"hV3GbG2s4oo/6EL48876c7qzDoS1/aV1HGuxFWVd4aWHPSRywUvZub9G9hE5rRybwjJTcw0Rnb6YVB6Q",
-	"+sfqJFJz7IIRY4NYbrw6/hFr1zq0ryYMp9JQ21Tb8SB0S+GjwVGMg0v7VgLW11g5e+/k/AwEB4gDtA0m",
-	"7fpYdtAgrRE7FOAKZr4OVEumhVwusoIRXh8TIb39tCz1YknQl6XYC/UBuxqftTkDdBeZLyTRIE6T4Pqx",
-	"JkmlAX6S8E+D6RonZ5pEh5UmZI65WD25FYwXpeD5ys3XpcN3FQXYpx4iOgkPW76ghmaW1A22CJ2Rxor2",
-	"Bhl07xkbl/8PE+DbImf4GF1exXp8Y8qWHWF/4Miw5OuDokPrq9AYwxRgdWpVyQJQXQ89P8XJZ0LeimjK",
-	"MQScGwsSRLjEbOTe2KMr8qg4hk/MndBTVB1H7CwXAVupQdjY3mgqOFyWWgldGzbjsqgt9eFOjxW/1bbp",
-	"1oG6uxRGCmNNKT3haYsuGyZimjDR7rKnK95R43wdDXoMkSX9BBmsDR48JOgP4iautgSsgobXoSfwwlQe",
-	"OMXSFObjWOaGmyLV9Vi1rSLy3WnhWaiEPNaUKeKTyMnIsALOVbDjhaxWPsKfZ3MpbtHIwr44M3DN5/O+",
-	"AcDZSy1ICCU83YA30b1Su6/naiMv36noHixdAK4EJ8jgeOCvaxPmvQO0hHO3QuMs3gHv/kIle8SooiFw",
-	"5jF1PR4wwigzonoIL2spF75MT+PcJNWLLe/SLn3g5jq14rIRMwZYy/hLAFr2iECFwR860XNWxXAQT3QI",
-	"4fVQuetBkXBrY+DeXn3vA9Y2hr5tHY/Gdg5Hi/fq0pHCmi1Kg642nzdTThzJNieW8Px30meeGDaxC9Ay",
-	"FCBL3a7XCNHdlVbimL1+SLyB7QZX6RhslGZPTeIKOeYRFoUuvWUBnWGgYbozCkJsdxbHQw0bVz+6JKT2",
-	"mSwQEz5AyaY/kbbZWuWpoJPWRQr07vxa4JFLfkB1bwztl7qI3/Y7TnHr/5DORXoelVgsdWlXa3cHR+ze",
-	"ir/mlmP9xNIr6O5x/OXeR5k/DHH9cFDykmm0W/+H63o+3NzzYX/P/SPHIudVPT90PlRXUXm6sqvpWF0d",
-	"1zinyLJKLOEb0RFIU8f56c8+iDiLA1tDMGt7RnDphnvWmZX9ZoBhPgZIaOyHIsqA+VLqJQRCAgQWKAQQ",
-	"Egl3Ge4G9qkRMS9rhFo+SyJFe0k8dQHBCcRoOpUxLHS8F1E7dBO1iD784po3404jGOoHXFi8FMtCrxYC",
-	"7pq0yXhBIr0pJRf8/YUAg9WkE9EX/L1c1Aum6sUUE8JKau/hHO3uuptYX3o0xvlE4elwXF2tEJFDsiMN",
-	"LTARuql2EbwtwFBaD4BEF2U6USTM/XIpsiSQTLwi62Km0su4iy0TFrc9dPsUnXcbQ7cufEOIcIQ8/JMs",
-	"07WqXpNPKxnBJrOz80RyJIU3aGZH6TPW/cZ0gTy0R87FXtnZedig9yKrgW0stS6YEQUi8NEVTbx/qZvv",
-	"9A4itsHfHNQ5RAkmIt3T7Rz3g6IruIR+tIRD+8R4/ASPp94YXjfudHA8+IfRanTB734WxvBrsQMdENpy",
-	"lxbvhWyNHrmdMa2bk7FNRle23YfhgMqgvE46SF+Gh+3Imnm94GrP6sWAKAbi2i01FVKZhbo+8bWz7GAn",
-	"9JiNglKfkxA07pkPo4qSV+NxWPXOa7qeNuPETrI+Ko87jW6RsZqKYDDz4CF+YqzKoVWno1B2+UJc8zIv",
-	"rL1O2jcpnHSHAn138RLivNjNUUNhCTbnQlNdkb5FGrGftakiuGy7cXjwvZUzhZBuQMMOYVVYNMfQssqS",
-	"hT37HCCzP14dmavWXlsSAOdrw01xf6ijz6Ncyz2Brj1XugfEdS9rSuVjRxyhybk6G7gLIjax6D583IsQ",
-	"1od9kpf+VOUMWHsH32MXlrqRkT7I831PBkpMa+PnE5yotW3RENYs/UdDRgRutHVcvJPNm2ARsdckLGJq",
-	"RrANG8P3IyjDrQZ77kImevDrdkn1oZ6uSq4M4Ahj6RpnE528vfrx3eXVf706fWf/+ebi7P8/uTp78/rd",
-	"j6cnL08vBsO4xfdvLn5u/vKfb08v/iuZ1FWnghkisCp38TVsICQ6lK/cgZhLxbK6LFZsWvJMmM23sD3g",
-	"QafqFjH6UiDZLW2tUeNna5glgk54eB2UdUf5CnRxgokJpRh85RDLTe7m5LuMQp2889opkwjZGOoAuluh",
-	"IV6GRq86m81ZfxwddWAhtMHPNsVcJJYmXrG+nXO2RUA3bnHhji24nbkHrZO2SQfa8ZMDunrI1MRthxLv",
-	"q6R5uCzF7RbIe9tCwV4hjlAXB1YqIA13sUPt0iiwAGKVOnXrYq84W/BsLpUI0hOAr/rxB3NRcVkkbou2",
-	"Z56gDO8gYuyAvrfvPIBhL8jq7Ab444OkIoFLQa+Oto19cp/6tW+TcC5pFDJ45i8guLseAR15TpB5tl03",
-	"iXiW7hU7TKAg9fVMUSZUW9GSYTVH9AGFceTw4pBJlRV1Djecdi/GSmAqI2Vaod6KH/MGkPTGnH18zMY4",
-	"6sMR/O/o7we/4r++Gg960lm22EZg3PHOBceaL+QLX9m8o7im67f0e1mkhV2VzKa7QikAeZ5+J4r0WbMP",
-	"tgMb7emiMx3qb+jH1zcj053SzP3cHQric0TZIXEUBUTabosxDKuZYMUFn4qi5+v4bO3n2StqUwpXIJIb",
-	"diNWe3jhuuSyNKOxeqMK51HZiy/NKMa2KPSdyDe6uhZ8+Xd8+9eHXU/jkvvZpzbrR8ELxPFp7pbVJGoT",
-	"q6T6JqFQtu/D8a3Uh86UrCQvpBF4rRJEKFl3CefJpldCVKOHgpX+nRCIediIL08ieTQwLFuawedQSSHl",
-	"HvmM8N7uidyml0KJ8k0pr2Ui2uhN9JQ95VHktLPjnvm7Nmg0JFDz4/39uTbV34/tBH4dOiYHwPhYUXgp",
-	"KLp3Vui7J4bdSZXruxH7RVZzXVcQ3lDVpXpbFug5zXhRTHl2g50stakMhkEP8S7wXSjRgH/fUl46uKiw",
-	"d5wtxlRKh2Wr6XIGZ4C1rynrjivHMegpe3r+6u0P3705uXj57uL06u3F63dvL169e3Nx9sPZ68sh82IK",
-	"UGWwXO0ziiDnUCxqGBYC5wCDcTC78XtuQODyAURhY3fWwfjy5XJEv1uC6L0tc+QXb/QuNzi0CSmXEDyK",
-	"q4d5+nhi2D7eCu77fTNCET7GtNR3RpRD5PLbbSI3lJQRsiYCsciqSSJmjiDRgd5wras5luVrkMPmKH6a",
-	"531lQMTadmXLGODT5Yh1H3K23Q4ItsPMg+CZRG/sunmmcqn6nAatMR/tLkqO7itKjjaKks8wASgESbeT",
-	"gAgFONNqVsjMJ+q6AhZjSteOOvd5uqsYjB0K1xGuMcRya2a0y8AycOWkgu2BoZsbkpB8tJklqtT5wxiC",
-	"iDdNefkfU/6vcX1wcPTtTOv/yHj1/x4dTPX0IZf5fvGSbOjEP+3LQkTPfIhPg5NBAbHKVQzSYY/Q0ROn",
-	"jewKYR6PabA7DgLSuA/s8VGWPowXndSrTsQ90t1YhV58yvluOAkblbGd8YY7kXfNpOlKj1V02teA9sMK",
-	"IIPwCcOU5xrqPtJeouozhjNtX98iB+0z1DIfBF6su+DFVTuSaaxalld3wYUyGBpBMZLNSKgGHmTYRoiT",
-	"9IUyfD2wNXDK7YT1L1/BzqXh00K8mc0KqURftdmXiVYolCKUChJAcfCKZfT4Kt5eqayooV6Zkx6m4iq3",
-	"CvtEY9/vkOQnVDWWLt2bgedh+52sMcKy/UqAqjpWPtuo0mzBbyCIJisELwOBnJyfIc/lxR1fGXI2UbJS",
-	"cixjNV25+Igh3LTThGmGHs+dSs74wP+AwUUhOjBj49I4oiQm2yHVGwy1OLLaVHpB68GNFXCwFm6SD0Ss",
-	"+DIsrK7mfrSfsriAk0KkKWSg/mla3d+0wjy6RMIo/A4uxlIXZDGJOb+VUGl11tITPHSFF35A6phQFlQd",
-	"Umq8Hvr24lVUFdGH/TgmPtNlJmLrwaX6+SB2ux96rDDgzZW64RiVB/olxtkNowQrrcDdOYZ40/FgyMaD",
-	"Ql9Lhf+klBb8A7t9R/2NBz6FktgauYFRiOQyq0IFDF5OZQUh27jC3hMeF2oEOBs9gxgG9A+OFc+jKo6z",
-	"uqpLMWKXeuHftDpyYTQSrq/m5vyLzWqQQ88zc2Bsts8n//aEmdViqoshkyMxYhOa8781pztx69e4f0Qy",
-	"tnw1b+TX+CWsFQRbTdr2z6SRTj1WE760nfLiHS7QJOj07Gk15+rGDNkPWl8XooU78iwgAjECBAopK54f",
-	"uxg3QJvCKr+Pkd9vKDYzSvUrqeI6KIVEDgVAMnrtI7aMF0YUt8KwpxQZ9sSwF6/O6A3gXpYjHO/vHx79",
-	"++hgdDA6PP726PDbvyCD9PzxGYX4QjTf0OmuM3n9JJzBt1jSyR4vKp4ec1zLktpc93HABe7vz0mNsden",
-	"0xITCeNxyLTKQHGYc8OyuchuqMI9vPLZ+nZ2S+QLbLqT0hfbbZQsJLBwmjdKgA28pVOdUiQB7jjSB4dt",
-	"1cvohuLldKOx6lcHHfdwR0srYQLrtGTxKFhS/T6zlgMgsqZ39UwFb9r2rilKUW4AUqxxssUeBWfRVi3v",
-	"1RpInQDS8Xn5+171XN7RpRzFISwtybeu5Bp5Ek3IhSCoF6LiCNs7dZopRvyPxuonsaLyaqaymjk6yFgh",
-	"KiuvIDmGK1T1XKwUPjNDStswWG+2VlaCZ7qEWPe/odCmgXGVDMP+yHeDw8ErqW4CdUWxNIml7Wu6pgpj",
-	"IdVNTw1GlMbdfIS+CK/7xWhtE9eUpC+pbjCcKBHDFIq0dhI52sU4iWeRhRiV6nXpDrqkCK3RWFH6RKMD",
-	"XwnZa9OQsEKY42VNfgyv+7n4MktScdozAFf3ZTzvbkRuqEV71c1YAVKI1uKLLTybDp/4Ud+xla6dg9sB",
-	"nK6siUQz9pnKly9/SgZnYLuztD9Tz5qrZ+ViHJDQzszaZWU/dU3kdL1Jvxxtcksd2J+3isZy4Tt0BjHq",
-	"OyCcBZmJJQyZscZWDEOB8gCslmUpMgHRSo0C++14x4rLhKh8iTFvUbp+QJFJfs/HjHkb2S6gykWcxAyF",
-	"B0k1Ygsr0tb2FadaOwUxqhiJ9SofCajTWNtZVhvrp9H2XbrmUK/4fSoKSrxvoYfbdu7YbB1xB51Hw1tD",
-	"a5fRFFxEjF3vwXBwx0uFxwwWMRl2jaodKOkJN1x4yEqxLIXBIpKuVDxqxw03bIBlna7iPOn2tVGbQKPP",
-	"dqnU/8XwyZQwDLx2jvGNs1IKlRcrhildutDXK5fBZXfBYZk0ThwmKd1Kzjibi2LJKq2tFAOZKBey4OXD",
-	"MIZ2q+Ho/a3dxLTWlZazmaQJgAkAh+kEN5Rx3SbOGkaYIjEfltzRPtIRxLt4+VKBxrtAr1a8eKFrVaWS",
-	"aDslBXzj9Cyb2ROdyRYaVz0+Yq/evMC8h7MfXr+5OB0Mwy/fvXn5X/HfPjPC/4JZENEPp69fnr85e33V",
-	"fe3d+cnFyc+nV6cXyeO70LmcQaZql8R+Iczu4MaiM4ovOSyfOI8nqvPv30rnKv0k3F18LDTCp0B+GVFW",
-	"aQeX25zNY44RQ2SAO06OueLltajSA37jaoI3sqii7wQk0sRHdibQ2vLmRpji28uTH07fvX390+s3v7we",
-	"DOnvq9Ofz9+9uDh9efr66uzkVUwJ1ODNT6ev312c/ufb08ur8HhjxKMnWj+W6HmDcNp7nTwjqN6ldWx6",
-	"2BQRmGMBd3C1kpXLZbWaqDV5AD0ajGDyxBg21RTcGhCoWJDF7CkEjT5D25ay0ilJ96zCewzjcnGnPLuZ",
-	"kl+dLrJ0yZalcDd3MciVFNYUdjgYeHn5r1DnGPNYhpS7iEbzgiurwEFSLACR4AqYnhDOkDa5XfFiqI2t",
-	"Kh+vvCmwGBAA8t70+LXJLem3msZVysXhyolHrdr59C2lbW0CDL4Rm/6JYGnZY+R1r/nbI/kcQhicO2fL",
-	"tfjZNY90iK6xJior6Ldd30vXvJ3Ouw1dpq76yUhq0Epffm2LrqPBR2uzhvn0JeE2HrfdQFOdYxU7j/SN",
-	"GbrngTCax3U92Z/G5A44+208i4hnJML14xsRy59i94TtLmeTZanzmgpVyAaawyPUqSeUjnOti83JGC1Q",
-	"j4CPajk9aqJ+og5IlRAAXYBRwas11w8fXZuOjv99VeAuY0rlxJDeuD6juJ2X+GF4H+GAyy3yv4nSbJFz",
-	"ShNwrR9l19NwPPfIn+tNxCHOUayYmz7l5vQgAt0/J2f74e4ujR7gHHsUiRSSj9YtE91yrBNDiM9M96dJ",
-	"0KE6sbFvUEEra6Wkuv5vU5sl+JL+G9wV/52XfJauNvsxRRcNrl9ohbkN3Ulfwyh+joR8Uky5BlAYM1zx",
-	"tBSWjliyarW0hPOjNJXGytRbEfmle/Ehd5B9s72M1I/kbF0DnG1Dbd84Zaw380Ln4gVID3NSV3rBK4zJ",
-	"iSgtsgCzOa8uIQ/uTL38LhFY3HgexRKSKZJTrWNX78r259x2jSw7ioexezflRoxVyalAFocqsq9Pri6b",
-	"kK949/HUPniWBr0aDpYFh7Nghxnx9xZaKT5gFb8Oa0gv4oBngld1mZQeFd6m/6yzm19kNT85S/kwW002",
-	"L1N8AxDVBTs5g1BInd249aLPN/QeKAted8KbY0w4QlTy2sVZ1Yj28YVZ4nei+6utIcYc1daLRbL6+5/W",
-	"7iNYu5+bofmYGsDnZI/2SvOPKV77pGpj09fIU0SW6pUv+LjX6AslnfoNvo9glj/UGHmAHb+Gi0UC5MFn",
-	"dO0FzRUg+IVLGoeNcIsDeNj1ye5nzH32C4KY60MB+KkVNaRnFI9jHjcgpx+cwcx1WcU+9Gif0eiHZy6e",
-	"vQ1kGLkIHkQVvhrUusNCBwBKRG20AZrMag1HMlYi9TIkeBr4EcXJeYZUUAQSL4ogRrtlk+jJ9gBgTb1l",
-	"E2iZ7z81TQcre4EveLHc4iHLOik7FmJB1klXRvR+KtF/IRey2hoCtzFWmixc4Nzr/dRQgxnVjXB1j3wZ",
-	"Mv8DVOPqs2/IrMBIm7U1gKnhS5QU1PllpkuRhhC2DUzFF8t7CvDwfud7w2jYKerpC1fjvqz/ruB2J603",
-	"UxcDuV5wmS4+/zmgZOzOeBN2G0YKfseNSPtZ0uFLtDLdDoaJLYHV6t/VPgC8T7a3H81/dd/VTS1h74r3",
-	"L+wnAoujs7pJWvy+cG9R3GxCAaHErLmIwAzdOkdpuA0gQw9EeM2lcgFy9wz5/NQxikOC2k3g/G08lmd5",
-	"j3P97KWHL7PvUColuR0czrvX9uLgafo2IqPpW1HezUWxsArOgv9Dl7LyQSJWhgypRjhEp0JoOgCxUTDZ",
-	"2csRu9LMCEExgj6auDsoM4R23VWAYRKU3yPFDEaB110H3naoZvG6IUXP9V0nartRxg0jeTFJLw1hmNJa",
-	"kFh6Q8j7OevDOGVnHA1NPG1XQEaUQ0QPFpyLnoHLAHtuuSwggAWKGVr9pF6K0ohc5OmYGCOy2hIingSY",
-	"NxbS6KtwGCUbUxWhISbVccMmjXLqxwzLhrBxfXDwVXYjVvAPMWFQns+wZgJdroUZdrr46y9XnfdHY3UK",
-	"RUvsbqGzPNw1a+UDHyuI5QfQW1kZNnFznbiQKVBCn/rfj9nff52wBS9vCFMGrjbGSithnj0n3bW8FfYI",
-	"lfJWGOgWPwa5aMaFj2sj4m+YETuBqixzXeTdkm3PqWYL3IdDlqvChpCdxosCcz4d5R/bvZ1AYS3TOBFP",
-	"lct1lSUV9bHjbrx7V8pKTIjpG+fINMOxKqS6QQdmLgpBdbAWWE++Vq4yKSYkzQp9Z1o9L0v9fjWBlDs7",
-	"xfDoiaGyX6G6MLR9PlaNDlxSGU4MC2tptqwrphWVCgTIGpqZ8xXnQ2Y0pY5D7lqIEwWJt+AryDhkfKzo",
-	"doKAP4xeCExZVOKOPc11ZvYdLYwWuV06ni+kmpCL11UpMENvnA49s8Kl85kdzyFjVu7diJU5xtcnsO1m",
-	"6BYfl1bc6htHuhEwBC2afX0YlWG3UsH+5lwGlgD1nXIQDPbAw0G2bNcV56NDP6+qJSJSSIpZbVno/lyb",
-	"peB0BGLychAHcVWEc+e9t4O9PRqxN+5IUg6XazgH3EWxJDKyEt8MwwE+y3E5SPd6Hp6A7IUc9jvFZhqS",
-	"qH1tiUyrW2uAaWVG7FIIBnvIl3K0oOJGHtXWDKnKHKbkFMLR+q2k7/jUDzj3Zi5gJTK7qIXMBCUBOrCe",
-	"Jc/mYu9odIAWJZaia/DGwXBw63yMg4PRITbVS6H4Ug6OB1/BT0PQfoDx7s8B1PFf9t/XAjSjaIEGxwT6",
-	"+C9g7+g6gfeODg5a2KNxmfd/GHRKmq0C3ghXEuikdR39E3o6qfjjR/oewhcnPuceBBE1OP77r1ag0eXT",
-	"4JW8FUoYc+xYCiTAcmXunPLMrxGhAef0q+1sf671jdn/LT5r72T+Yf+3QOr4NyDJ4Wl6h2qV/X1w/Jvt",
-	"RSd6cMc92r7uXc3ak86mKyZz9lQXuTAVm8nSVM8wOZqyQgJjd4W+sBjtnYLM6KGviyrNWHlwcsiGhOM4",
-	"57eCap7mcF8Laeuuwi7UVba/ogSgQiRNGrSTODk/s13GobGm1y4LTfZhQmCXbWjIZxW4ajY2nIqZLgUY",
-	"W492JHC2YIR+pseipbP9fdCSPINfP7ROjqnW0WF8ePhSvgOq/vXDrtvdOiGwS0ttess2NUtTJpCoUGBW",
-	"dams6gWwEpMbsZoQyoU9AccoI7kVOHPbCSoGN2KJ4HlW1I9V0MXEe55VxSooDYaOxJAySJyr3pUNJ1QB",
-	"K41DL08BnOHrg6+ePQ8Vmgp0dY9VKWYQFhbHQEBZVG7YeID19xDMaJA6cbg4SIUD77z9Tuerj0zirupC",
-	"08PhMSAax+vwUb6dp0jeP/rSjhmF3Aai7jlXmwTK/m/UmATQANlzKhXMK+7+k0D0VFKPoG5QQjIkS2xt",
-	"SdnpP1aUPKfSrb5wocu/4gsxVi6sB3RrjEOy5wyvlK3S/tWBFVNa5QYzHJ+i6MqszgQJjAjQmgO3eZYi",
-	"epxKRPQN6vs6ca2s2QsiiS+OUC7ACNhMKMO0WviDqPoW6mNLwT+KBPxBVNFyBxULDHpQsB5LBg5T7h2Z",
-	"uwPmxN/TbM5LngHE6leH9kx9861rcyNWzyCK174OvlPnkRoERjFo8/BhtPC7uHdx4x8DG/HXPsYXWZ1r",
-	"lekXkXXq9ILgXIme9imyUZPPSJkd/oZbC+hHYW/R+YBbG7ay49JLvyxU/q42otz0+mMq0mG1vyhluu16",
-	"S2rTTUpyjCMm5MfXn19EwaFOoQbXVnQn4aKArq3x3Czm2at6hn4fSf3sryb2gZTRR9I9o5l9UYpnx6Pb",
-	"p3q2tn/US5tbsOK2i2SzJsp4dC7YdIWXWNZU41ExtBmXhUNpjf2NYNGRE1eG2sPWCJQmpLyMlVRwBYeI",
-	"Cs4Dm/jQ6zdXPR/DEO5OFTb/bfxCv57aOiFftK66kbZ693YN40uK8B9EJIC9ALc786KPYUV7c/YytR+N",
-	"Pge/izD7wwgyUIp32dWHq8IbXmkwHJR/dW993WjgdKv1QFpqd/tI0i98gKK5t3LA/EnJ63gUBb7vQM33",
-	"EID73AOzf4qTkNQELyIuOhc8ByDDNowqpc3oGyna13xPTASnb9ztK/ooo6IhOVjKAZ0SkH6HDvhXqmvw",
-	"B1kLKbqRcOBWmm4g2FNNANQAHH1BqMGITvpsxCgmAaWwkdeKCZ7NfRrDU6wVNGTzBc+eMV0idN/Vq0tX",
-	"BiMTZYWAzyLOtp5zgOTSdXXsE6vgRnrUYQGImPpRWECrql4041SsTDdMJKUJPwYToGoDaVYwHBBR2f7+",
-	"z56/79yLptJ8aTwwN3K5FPl4kNjrO45QtFMA8MQ6TvY3u1NETCIfsqnIuN0pAP7N2VQI5TINAecWXOpU",
-	"XzIT+Z4DoIbQpFteMH6tY6j4799cvDh9d3H6/cXp5Y/vzl5fnV787eTVkB0eMLiEI3ZHQR+katLwpPE1",
-	"bkbsBDDk0Vl6J40YNYxrF51DK5CKwPnweTNX4nAt7vpLT2yGg+hrx358VLNjv5DqZp3t8RZCWQJBf1/q",
-	"RYyEWoqFviXGB4CXU1HdWYqKg1aAxzWhT3vVhwBTmtQi1g/nkZSKfszYJCP5wxkpuOrNLYULjuaefmbK",
-	"bVKkN7fySse07IK2esF7Xe1bkXdRfNv+0N7PfB40evj7fLjHC4QXaZCpJLK5jvjHkBmpMuELCOQCgOxR",
-	"Zzp6/x5f4ob99fLN69GXeJhe7YIQ/VF5Pahl+78teTX/8En07L5BxzloyUu5V9JULuntMf0QjbS7L+Z2",
-	"Ll9IlfSju3UFYRuvekRWIT/v0V3qDs2g6U9v5GimPObnPqftMfhmE/DrkQ0DN5UvmrTIHR7tXZqcNp32",
-	"/d/oX9v5vx31YKsuJEPKlRyTziYV7cvZAPIZn69b/H4vccAUCc4Nqj2v+mBzgt7jkFfOXo7Y2QzuFHzV",
-	"IZBoGPTC2dcHX0cVP8nES/uYe3fpz4PXcSlv2PRHF+nhyG7yIDs6i93HS097mS5zulXyULhALpaQoKAh",
-	"wvj5ghKWRJmrIIUoXoSE06eDN4bxuNLj0/ia/xBETc7l848mSSKtc8/nk2yjWXYz/HaPYxHq1h2NR9v2",
-	"TorolxVNvUlbbXiJEgmgcUgIpRB9GtZHmu76IA+fMvt4Vr9Lrf69fNp+Sn8ELbYT01OFDetS2cMZ0f5v",
-	"7p9drXd9MESDkv44yuwFOJCbvsW1e/A7n3QXAtgMDY028aPFhv4Oqf8fIp1t/fX8I/Ot3s/9ycXud3ri",
-	"ils8JUo/Kj/blJbHi6IbAGbY0/gPFyXus3yfgbnJ6UZoo4PdVE2U63vHHv8eOtsfOVo3sdEzwARdR4O/",
-	"+wVRQ3vro3t3MtZZC5fU5rMKcd/Q0gheZvPHJfE/ki1iosqDAQG2EeD9OLrJBruCVP3HkckN4K1HvjQM",
-	"NssXlKC40YxAQhjtJGqpxf5vPiNlC184Ll+MLeIVgEZYBf3oI8W7rjYspL/SNdZZoGBkeg+SdqHOWxQV",
-	"HpCx/0vXUOYL4FqYnIUX028M7V8OlTJ2B6as/H6nfnQIvuw8xjW+fb+SGOffw2z6Ehj7Vujgdzi/X5Y7",
-	"fbt1frhykjAh4wy0j2NAfiqr8VGlUuMTf0qlnZzqH0ke7fO6mu8hessegeKtgXTZ4NHq4HD+kRk5hJPF",
-	"mIL+RnXN1vwO1lBgPj3cKbm7azlVIvm153bQiLJqUwHjeW6Yg9HfuG5jddYFkTx76UpB53AprZ5UbMGr",
-	"bM648hgoePU4ZLLy19MO2mdjp9CZaIYIJvqj2gOjsULES1eQxK4woehVmkZWNVpMdb5KX2Wm1uyx8Es6",
-	"QLmPy3VT3/vC+e/JTsT8YP6MuRv7UslK8kIittrvyUN6A7/O/JAgveUwkaLI2duLV/ZAlCKXpTUH4sL0",
-	"rqw3OxwdsHM8iOUTwxyypfA2Terc9H/+kc5O/wcv8GuP7eBeNwD85B8nLy3MNaKRxhbvFjvbe7SOvoCj",
-	"dXT/o3W0xdEaqzeqWNn+ACbVVGWdVSKHYvaAF3ZyfuZqfruyjbTqnW9lroQ8AW+OFQFbuuBvziaA0Ttp",
-	"1ua+FsoebpFDpNotLyTIWVYvYc44RQqjruZirNxv7+pSwhxOQvnwThofDZ7nOY6eimrURcVVBQuJcxVs",
-	"EqqQQz13MxkrSkhbNSQ5O1O+Yrnr0lRc5bzM40+72lnRu0O/qmMFqhEmZLlaWuHlYzuvPTaJ5zo5hvj6",
-	"txdn/Zs/q6iWWpcG2JybsWIgsoSqIOUv92+P4HO4P8fshMERFlQrJtqj6cpj8NjvRX35mudhmWmEby/O",
-	"sPtlqRfLanLscEjrhVAVxiRSfTbXhPmV9wpeKMxEY830UqztC/HotunLMe53Vt2ldfalV+xvhGEe4LZ5",
-	"ccdXhk0ynYsJiH6/4tglpjq8kzl1R/mWseJJaxkPhwgEEPWCKunftfuHmHvSuOy+WuWhfh52PAn5qWf5",
-	"JKTeYcorVzlg8/nVwG2yfbuheNAJOF/f10XhINHd4qYIns7aTNfKU/2bs5cv2Atd+mhTlDnHYzWvqqU5",
-	"3t/XS6FkPlKi2rdNDP2wR/xkL9Ol2Dt8dzCaV4vif9lFJqG7WTM4+r01g6NPrRkc/Y/SDI4ephnA/fTa",
-	"O+9Tlb81CATYhs7iBYDBslOVM2yzG25Q3P3ndevYrk3ES+Q33EkDB/niNIKZLJzYcavjVwVzwvCm0r1v",
-	"GRzY3L6iBgp2mQ+ZeF+JUlm+hdjT0iwLvoKCeDMpitzVZEiBf+F16Abkr+bsvsehAyUQP5YlIOLcoizB",
-	"4r4j9rMrR4ZzvsaqpQBHH12Fv5Pkb1C68ux4GKinKOhTpbjmZQ6J2ZaWOt/rnSQ1FUmIsig1ftNEwyfh",
-	"UscnQWaNEI1107bb/cQP50kQBKOxgiL1mV5MQQGC5qHpf1RlLZ6Ab8UtDA4LoTdLwXxTJ0X6MjTXfwfq",
-	"5a79ENyVNT9mBWtqKdZsK3aKQTpF0agzOmJxKqrMsQLw21dnL83zBJA6M3xlxmqC9wPHrK5lPnEwu0o3",
-	"gmil91z1U0uTND8Zqh3xuT9IRLPnbZHAcdiBv0fCHa1mK+HOjWq9GELnpQvOcgU4bB9UZ3ESGPAk0nYV",
-	"k4tFXUF5YuDDzGhXXoYgQ4wAm9DohajmXkws+IpyPsbK1NmccXS0LrgsrBVVCmP6kwRpqo+GqQe9/z6x",
-	"EW4qf5zgCOVprucgrNW79n8jrM0tAiMcxceRET30DmSdxqpq9PUHDzTYuDf9mYRuseNMwt0XO3Q0eHzB",
-	"8qVH+1alFLfb7dpjQCuHQng1fjpxcxiAcXe4KwQGgLcYGS+KKc9ueoMwybHtmnVmmtT4qeruzlC/MKh3",
-	"AFZ0/9cJob18oFpViffV/rxaFE0q7KAgDTtlxpb8WriaJSo3kW/TueDupMqhGBCvmF4KRQ6/WaHvAGXj",
-	"q4OjFD6a8yw6P55lBOArxWNvrT9vio+agFevNJ6rDZP5vMrkXIhMyNuQzep85t6DGfyqwPI4+tKNMOyp",
-	"v6Pgz+IrPyARJwPxtmG7I3D0Ox2BTOf3eg/KRd37xXfx1vx5bv6HnZvMbqeq/Kk5Gh30Hhqozthf5+sC",
-	"H/9Z5mtFiyFDnS+4GFhf5Wu9noIKCtRxRM7T8ozqjBeD4aAuCyqad7y/f3j076OD0cHo8Pgv//vgcPDh",
-	"1w//NwAA//8=",
+	"7P1rd9y2kj8KfxWs/j/PsnWm1ZKV7MyMvOaFYiuJdhxbI8k7/zm7s9xoEq3GFhvoIUjJvTP+7mehqnAh",
+	"CfZFl8TO5E1iNUkQBAp1r1/9Osj0YqmVUJUZHP86WPKSL0QlSviLzypR2n9INTge/HctytVgOFB8IQbH",
+	"dHE4MNlcLLi9q1ot7QVTlVJdDz59Gg6mYqZL0TcCXV0/RKaVElkltfogcz/SklfzMFDznuGgFP9dy1Lk",
+	"g+OqrEU8/kyXC14Njgd1AXc23zccfNy/1vs06is/6tlrd4nut0+P3r9p/r4vF0tdVriM1XxwPLiW1bye",
+	"jjK9ONA3hb4+sM8d3B4NPtkvE+o2/qTW4tDV9YsjboWq+tfFX36sJTm1Az7Nasxkaaq+xcCL8axzMeN1",
+	"UQ2Ojw79lKWqxLUoYWV0ec2VNHw94bTveqx1eheN+zTLtSz1P0S2Zu+jGx7rq85xyKf5ICN4mc37CICu",
+	"rj8NZmUqsehfknD9sVbkEkZ8igX55KYEjPjk/OxHsUK6N1kpl5awBseDE8VOzs/YjVgxPWPVXLCYoofs",
+	"TlZzXVdMVoYZkZWiGg2AdpairKSAsbNS8ErkJ1Xj43Neif1KLkRnBSzb+biUpTD4SHNG35V6waq5NMw+",
+	"zLSCWdkJSsNKMauNyEfsZGqEqtjdXITruRaGKV0xHN1OdLvZ4H7vsm1PsGHDQcFN9d64hWyuys/xh9ob",
+	"Ga+ruVCVzOzaM84sPQpTDVmlYdekYpwtpKorwZ7LClcv02Vu767YQpuKaZWJcNdSlDA8VzkzorwV5V5z",
+	"oZVmtRFszg2bCqH8eNuvNC7fr90Ly1LM5Mfud1/NBQPezV4csWzOS55Z3cIR641YwQfbmVwraQSTFZuu",
+	"RuxqbglClPJWsBlSVJO0mcyHzGgmbkW5cvSvVesmM+elMPbhxUv3wmeGydwuZzSdr17YWfzlm2heo9T3",
+	"m0wv8dC0t5dXfnsX3NLyiJ3AX6bSpcj9QcQR2PPKL4ypeFk9M7gWN2IF02Wv3pyxBc+Ff3B/Hx/dY4U0",
+	"laEPh99oxyvDJrUqhZ1uVol8Yj9BVmJhkltGP/Cy5Cv7d/xoeiPt59xxk/4k2A1Zsbku8sbshqyaayMY",
+	"zy3pFrwSJZMqK2qiPJrHVOtCcAUnKfDmvw/gLAPdeSrz+9Ca9DBiZb/4gfXUyiz7hchEX8E9cKgbbHAN",
+	"T2ucXlPppWF3uryR6volk3hlVld1KUbsjZhVTNf2HD+UrbnDtobUpGEzXb5kL/aP/vIXNl1VwuxEt3ZX",
+	"iSLtkErcwbCwhy8tmykEBz4jhkzwbM7mosjZdAV3Z7wopLp2h2VbSmvtL20tzXDTtgFl8qJ4Nxsc//3X",
+	"wf+vFLPB8eD/HAQj5oCk5gGJzE/D9kbfpATpVcSNjFA544ZNTupqrkv5T2Amx+xbwUtRsnF9ePhVdiNW",
+	"8A8xGbEzYM92j+lo2AOZcWV/mQpm5vpOMX7NpUrsTms97Oy6q/DLsC34YbNI9qOcD1RRGVHMhvRekMVW",
+	"UkTvbi/uOb8W26+svftMzXRibT0R+H9stUXrSQTHSi5K93uyTBjzSusbmTjjvfLrlhe1SCuVCWLFu/tf",
+	"/84SztGVvhEqTWnBXn1mGNzNjkaHjMPTrLIPDq2yVAozFzmTM8tZLevlU8txKx0xk+YX4hD+1btobm2d",
+	"bFnqW5mLkl3zW2GVh0LOhGVW27Mw+JIr+HXT0sYTjx9MrnKeSztpXpzzki+eaJ+Tb66r+aWlXvFKq5m8",
+	"TmvkrZsY3jEVhs31HctKkVvNjxfGHtHaclRhNbPcbmysF+Kx5gytjCHjiomPfLEsBJsKy3rv5qIUY8WD",
+	"FRAGhM20jOjOSYy54LkoD8CyYt7Rc5DBYWH2m5k0I/adLpEmj4bIPDL8ClwFxgujxyrTquJSGZbzijNT",
+	"Z3PLMe1bYOvY+4s3Q5YV0k7i7DVpKNb+GOK/Sehop/eOxuoKjIbVEo4HDs4ZbhDIGpGzib08YXdzmc1Z",
+	"LpSuhKG/ZtKKJun4Hc41rMZSL2ure+SjsbIf6NZRosJHA0vDJnwp92/EagISHE+C/e1HsZrQS+5kUTTG",
+	"pH1SYzVp7z2yuAlNaDRW3RMLY29klclxLUlOuZGZvbzrEN/6Bz8NB5md0AyobtdxXkWPfhoO5gue7TrE",
+	"Dz+dvLLP/uOuQiG76wB//fmKHrSKk1Y7f8Rb+8yn4UDb8/di16fhuLzwzx/d6/kj0NTgkOz6/CU+5QXp",
+	"tk8Dh20zv6qX7aZpcHuNrEuAIqVDqPsdhjPVrzW/ReYGp7nN/4gtxmwQWYo75441g15oRyBmu1mZI31B",
+	"qq1UuuRXsVzMpCLRwRn5pHVpZ2VYxPmDWEmLETtxdIAhF6pkVdj52OftNm694WcJpabvTj97+/ZCZ2iW",
+	"k5XtZk4mVJAEg+FAqHphV9C5AXGTrImHqt0vCW0jSV8d3aAx8fZ3vA5/MaH4tBDGLnQJoiqXppLqupZm",
+	"zhZ1UUkrQFA41iV8mRNGtRG43nwhxsr4s0Yrn3ZgNWdy9ppJ2M+ZpOUjMUzOIfDo4XaS/ZFZM1t56wxl",
+	"7/NZJOy8bGO6ZBNkVfuZzsVkD90jy3paSFA5zVJkzPCVYRNU9Y5ZXch8MmTTumJ/E6XRpXxm6DUGz8ay",
+	"4FKRyEaHAFcrJ8L1jL3Yf3F4GPtdnAthcgBTupvLSpglz+CsWo1wWTWcBH3OPNTsZA6b8JMwhl+nzN2/",
+	"de6B94BHxc5v4X7FXeSlYNdCiRJlvNMG2mQ2VtIwer3IRwz0GFRlpNVbVp6BkEbNZkLkU57d2N/siJbC",
+	"/Pgr+96xAlcGrFvJ6mWO/069fjRWpDs1tRN5rcAWlTNUBeldJ+dnSIVbWWi0Th0TLfaSmhu53NdLVMj3",
+	"l1oqCBpWZS2Szpx4T7YRM9/GCs5DJM1GjuvfhGSxLHgm5rqwNhAplIGT+jPNjIDFnYAitm8P1QQcmKVA",
+	"rwDT1VyUoDIHTsHcsjSZMcwAtngbfvyqqbQ96dpE77rX6kQK5gSU/db6OPbm1qWxLFdvLln8sVusDaiU",
+	"j62a8OJal7KaLzZLQPv+E3d7QwzOuZnbw+wHs+tjJQZwAGI47rTbYZiR14qDfzGSjGbOXwyG9n9Hf/kG",
+	"//GXF0dJwZjLa2GqM7WsK7PdzPFeP20wIZe8rMBzz9kPV1fnTl4Dm8y0MvUCuZxjman5s0u9cGqIGSut",
+	"ilXzfn9rcPu790x1vhoisRhwspMXGW56f/EGDh3TJRDkDO1A4FZjFS8/3iAVMXn7k7RfC85Uyy8VcUq3",
+	"T7NagaumxTbdPthpDYaDuiySa992swuV6dxe6+zDKV1paHzdNQQ/EIzihU3GleX4EP6YsclcfJwMgR+J",
+	"b75GWY//rsti0lSv5uLjAExI8c3X/h99n7K7Yo6k9Fup5Y1jsnWI6hx+t7O4K2VVWQ0K0lJgSFrnaPWf",
+	"nxf19VTzMn9mGCdH1MuERoTyl8lqb8hmuhwrr4Xhkf2PCXv+vax+qKd7sEW3h/aXy4JnN3sj9q6uprpW",
+	"OcYRwG2FYlwahl/C/iXM6iWTKtw+Vnh/KTIhb0XOFrWLMyGLltWIvdj/5mt2K42cFoKdXL46O2vE54Al",
+	"V3Ou2GQ8sNQ0tP95OQHvzWQ8nqRU2W21AtgMI6rkZliBYXcbvD9C5aAaaROzhkgbDq615MbYlVQMw0Iw",
+	"dVClxHCs/N1sJovCWIYAEQ5UotD/CXMJvIPcaI4fFYLfCsN0Xb1knJ5DDyp6g0js417Ewe+rMH1p4pBB",
+	"Kaq6VCJn9mgVohKgQzuCggnkGuIMN0rfsQnOcMKMEGOFITeYxohNMFI9OWYTu5YT9n/3f6in+5duCfeP",
+	"/vLNkE2kmpBXcMgmXh5NGFLokE1iyTFhf7e87pfhWE0cF7OPfxzCTGby4yTQ9sj+Uy/lbBXP4RJ/2v9h",
+	"wbP9S/eSnlmM1fppsGgWyLiGVpvAqdj326PUeLv9IawBvnmsdl8A1v/99hQP2aSSC2Eqvlj+AINPxsq9",
+	"/gKpZ//K3WHvFotlYRUj+/zxr/7hT8e/2hd+mozYiSdHF060f4T3XOlClFxlosXgkQ5APYClt/+y8+gy",
+	"+O0Pr5tuIrZBVxxPJ9MPKNeSury21J0+qcAl6cQTsdv72QJ5MScnAb8bK4naiZV3kIToDhsO4fgsrPcz",
+	"07+m50GDNcdsQr9jbB7eE2see0M2+bUuC38DXQNHN4c4LPqKrZBlSDaoWOwhz4ymgEOMVYdMiNFzsKer",
+	"vZcURycF2bHnaCm5l1pDegtx6E8TxpdLwUtmdSy7ZLHCbsBnAGLBKp7+060cwo+k4ZrkDw+AsSw+8qwq",
+	"VkF7MkzCWGY0VhAuLxqBcJou0QNRR2v0xHZy4wSrZ8OyepjkaS15goabN5AsCvETJM2Ml6VzzGCi0ywW",
+	"DkNUMHVhpXamVW53TGWkqyr5cazEUmfztWfBKwy9vMPHnml9q3mp6+s5hTQcV3lmxqpJfhEpDEmrkpUz",
+	"vQx7zhWrlRvTPceWpa5EVhkMZZvKsiGrIcfqSixYISVFes9DVpclOCLkIlZYfOoTifnwPmnYQhoj1fWQ",
+	"LXgx06W1MHQJLGGsUDtJcEC/5PyOr4IdgTlRoKHp7CaSyOx5KZYFX7kPBL3hcYjMT2oNnfl77JSszj/j",
+	"JdAPfQbE/Wi53Fo9M9E6WVtoKvo+dDhWQgIDsauRpreX7KvDQ7Q/3bm1ilOxQl2mw6dwdXwMWKrqq6PB",
+	"cLDgH+XCyp1/++brw8PhYCEV/v2ik6J7TwdScKgPI2O8ZeFGRtY93O5gbW1yusNNO3ncyUdHewVkp5Vd",
+	"6Ma+gp8ZxF7X8p3rOysOGCYDgljM9GIBNrQbj8jEiy7DnsuRGCFt/Cymc61v2FUpr69Fafbsy25FKWcr",
+	"ohvlbefwcmtFF4W+Q2NLqlt9g2yMhmk6sMDtsqV7ZptAAt4XOSJE2XYUxCHvipFrzX776JHiCCG4+NRO",
+	"Nv8mtuDlDVhAQD8oc8THJbJf9tefr4aO509XLLDcpSgDO41zgsBtM/nHXbU/hRdMIuodughMI9+JxF3C",
+	"ldmMeRwHR9aQLfmq0BytGZcuwgp56xOBw1tHEdX89ecryq7ahnbeUnz3SbfCvuRejk6llZhsXDU8oV0H",
+	"MHzbFmtAEefHdnCSH6+kuG7naLjrlz5M3b3F7/DZznnZr8Kzj56hvb30LoXRdZmJd3dKlI0zcapyuHmT",
+	"H8zf92k48IzqJ1HNdSLS9w7dds/Q5nw2hH+9eJbMpxKLZVij+8wGsnNcMKUVcZw5Gn5mF+IZOcDwWQNu",
+	"XrdkEAQEdcFlsqlrttI1UwLFhLUqMJViH/OB4qQnyxxcKCxkDNlf8V9UqDBWZzNUR8RiWa0YWIc4vxkv",
+	"jHjWeKMbkBdFY+KYi4mzZLVxfnWcXGNaPnSLWv201HfGGiNEAILNCn3X0AtdzvIOiqH9wN33raUFxae0",
+	"cya7FJfOnCSG47MPt+Y6R48fVvH5fO60CUjsSwUr+m5FXv3+4s2+89miQ5lMTtzcoCrwquLZHEjHWhJB",
+	"9on3F29CrBcis2Ap5LIUWYW0Zq9EWZsxhxgrR3hB5/MewKCqUZD+/RnkFUCZg/2bitrwCdM+YeTcPTmH",
+	"pyZnSlrClUbgtoRyxYmLCNChyBlnuZzNBNhfNJ1ZOwR5T1snbB4kb27euOi27qbRds20VTnpsI7VhC+X",
+	"hcTskYOP+3d3d/tWrOzXZUEPTthCLgTM11m0tAY++M5NsHh4MVah1LW7p8iIPA+hnIu2Tv7AhfMUVxZp",
+	"RdjTIzlMkDRd1AqzBigY0iRQqSjMRXYJDIR0Hq1ky4qrS7lBPMdz2uFDiaove4oQXseX3ae6lAxKFG1G",
+	"fmgP8By5M9M4sxBtV6AtQzWNM+BCdkZtxKwuwM/ir7r30MGw6vdSZHImMyt5xirMp9I+LMgyXdqVL1at",
+	"AOHGUOB1yVV1v1TB7+HRT8PBoirMq5bG1Vzen67eXMZ6lVvhWsn/tnzAJRl5wy/c7A6SS8eFs0iJRVE8",
+	"nwS6vLX/tsZGpf3B4wbixm7sxdWbyyj7vWsXKyvike+5BBgePTAMgduMG+BiE7sEp5CrlU+YNGMFBZ0h",
+	"e9fyS6CcmVTWMmHcGJ1JSOpZl+WANoy6gXOzsOdIL3iFKT1rTj6dlfayu82imab3iS4iW5wV/NqnOlei",
+	"XDgLmGJzEVk7wWbVrp/qquYFu3pzOVbP7Xrv9Xsn+hhe6piM1ZpzMpfXdlKFuBUFHFuR1aWsVuvUpWih",
+	"3KLsEEC8SfnUzn98dcqqulRW1rLzUusZ+1Gs6JTngp1+zOZcXQv2/PLoL9/sYSwOXCASBf2NWFYNkxpq",
+	"8oLEtjrgM8NMxSsxeogm6Bh2kvlfuIuB97v7P9SlZKW4lqYSrgqvWa6BkQgZ0gPBH29ENSTXERxMOGPg",
+	"WHRahBdt6PG2duym1Ltonjt8el81WloCWIUemV5TGLSEGTP10tqCBvcUhYATGJEDK5trbVwqQacMwatc",
+	"YKk7Y+FVzLC2TZ3DOcM3pZh/wxKwt/aZh1fpGzE5M/jDiC2j7cSutYCQNh7r4Ay8+O4V+9e//PsL3OO9",
+	"4163D3uOA37AAT9ActuwoaRibMqTHQSHMGcTEhrgtOhy0R5pqU21N4p8VhC5Zte1MNb0suesXEHio0Ie",
+	"7Bk5uFGO0Rd2B/yO/PbWqivEvuV+VhlEC7PUFbB4KqPCpWj4BBNfaM2pzmwfFCu1b02ecdjXXuUupmyg",
+	"Ykgp1kwaUwsQYlGt2M6KnHt3N/ffTTeqsW2qb05tuYdnnU7xJt863dbvXbfnuuleDzm3QfOwbNDzDpBx",
+	"lnd3RVejSMmrN3SOWuqLn+wz03TnjbpKJOWAj9WEKCryNUwYLCJz5oo7xKDS04kizdXPDoia/ryk2VWo",
+	"05OR4oZZOYVpGOsFEBNMbwmO+iqen53ZWEllKsFbLsp7eAy+d5puy+6PGY+Vzw9Qhk86Y31yZzn6sAe8",
+	"oLNIkFTGjbnTZf6Acc/dEDtX73SGelg5z9rF3BioWfd0sCCA7Pe9VdVMiaYUCmvuxyN8gAqF6MSA1fAD",
+	"JUda7X7BFaTto25H5rxsHVFQqg15FsyxHWOfNQwje8CawD3g9KRkmyHjUHMd8SX7CixLd1/oPRaMGaGM",
+	"rOStYFIha7aTIIFmtav99B1WQYMktdyFZXJe8Sk39rv32TsrBO+kEUM21cQFoym58d0z8AVuPHR//vXy",
+	"3Vv2kyivBTvnVTbH6nE75ZoSZcE9S+eUYRG7fZCGgWmcKJeWshTloq4iSVUKY9UDADD5+vCQfctzdhHX",
+	"9rRCDnCuUpYrnrhgsQZOjs8AkoezXoMMsBPm0fJTTo3KycgcK0ilUpEzD918CgtYKvGx2mzfuckFNhNi",
+	"IqnPIJbd/ynk9fafkf4EWGHckrHKpbH6T/M7emqMsrVOgsdzEKyXp/2egYljpZPIz/7lxY5i+JnUQrf4",
+	"y6aljm9HxVff0TqH73W10+TwDJ5eoopYa2m9H5OSjF4I54HBVbH6U6kXYxXymqE2LGOFnJa8XO2+P08L",
+	"ibZDPonTY7pCZkeF5lVKu3Cjd5W+HUc/j1SLrUWve2g3iRsdvrH6XyRnadCDpry1gz6xyP3SRShrS9Cx",
+	"+iJFKGtLUPwOzI6lLw0gD3OhmqWYDRb8p9D93yV0WVLmjtWDhS77A8tcby/vJgsdhJDz3HUdBylbPzLP",
+	"t0nzC8znSRPLiIu5BL/YzeXKJLAiyAlnSJlF2frMWFIEd85zzu4on9PIaxCIAWCHCZWVK4QxuBErrEBA",
+	"Pys4FpHfdZJP45Q8n02yZp/ctrQcm6slZc71nrAwBEEMwe03Ysqn+xDXQyKvfELAkGqcVL1wyRF2eZba",
+	"YAEbUp5p1r4ozKUj0IMBQeVAhfbAI7UQYA1gz1Bu5KAJh+NBYTw6S4qaQowgwej9tUYhcJx85DZb38FW",
+	"eu6BdRghbYHd8lICLsVYJdMcstpUeiH/KVoRQtAlLO+XWV3wshmE7WgUVo9Je63ngtFFn9IZvg7iLHYr",
+	"85XiC5mhYW1J7VaUpcv3AiXp/cUbRw3RVFpxR/uNQhECx5xjlows4RBIZSrImofUViPKW5mRgOdo+7is",
+	"r0pj1UgD+cmqmTA7y4LXDE11U07LkyWrS9BIJ/OqWprjg4PFiu6xPHJC2KUZV2PV/Wr7bOerIZsnPRru",
+	"PmiEFMJxIS0AB3UKeF0WmC6HAT5ImuPgTMfUOXeIZNWGh9g5dACbv1O4L3yoKw872+gv9Xe+JjUqIBR3",
+	"dCi85KQ6ZBw3g3ZQMU1jbI9dl23vNQ6varmHhcrfG1GmdJJTugTqCCWuu1MTVswcu2RGOkpNwpmKQqtr",
+	"a4iNdtQM/OufAAi5D85mk4YbswGPneLEQ8idA+pScBEsEm0q9lzO0Ggpir2xQrVpf8Yzy0tPzs9MFEOz",
+	"ai9WhErFMr2YSuUsL7LtYtVtIvMJa4RBfnec6c2l9FAsn1pVyLSpTYWpNrAPUWpbW/akoWQR8Ty9xfRO",
+	"V7SgreByyQmQOC/UrSy1WghV7UqxTwW1vj0jI5s+xYbeu0ub2BBgfztH+pa8aA0ictO9FPhkPNlU7CfM",
+	"ChFL1+kseAcAJEAJvGbLGthVqNxzFX4xrOnJ+RmWMQJ2oyvpJVTca92oVVyW+uMKrG6Ej0Y9yxw7iDBD",
+	"ad6Nd5hjioEjCDYkcfDcivrt1ZlvUZrhx4lSBDl7rY+73+Q0lyETBYCVuySbZ2ncZSwy2gEQN0avTYGH",
+	"9KO3nrpL9C0ESw0Q43gsjXCqcwPC2loSCwm+HCgrchH4kBa2d8y4ucGqzwgcQ7XR5aEYlJBpzfaCFhNO",
+	"Wong54396yLaNL4dqxKxds4aQNMVsMAk4PGWAI0dHN9PQ6ohu/80/7OJcGKIQa6bb+voOzoOizb0lW2O",
+	"1tYf94B+3nfc8Y6modJQVZHL3O+QNdR/Z/N09H8yI1a6TtoO8bMkajBASQOBITQaq5MAlysbpYN0ZP1g",
+	"0jCnfpPyHdV8WZkBioadTsK0WOkarQZ61Nll9jsqllTrR+z0VpQrPC9Y8o51MMt9zKDM9cKetbauzs5m",
+	"UdVZoz7ansexcm9rYOTsrOJ/u7uK/0BdmajyIcrNtlic8VQ3HhW6c8Nxcf6bhkeWxx5bFyLoIENXmg6a",
+	"B3uKnmqBQ7uq++aHPzNNha2bYdPGq97Fp9U0hDbubbjzc2nL0tWdtt10s92um51dOnCMHX4oAD2GyrjS",
+	"MV50/wEiESaJOWTI2IHXKNNWEbqZv5kGixPkxgqBTfvLHiDIRd4RI4xBvu9q9CLIWQws+CKjFI7rVmpP",
+	"8szdF3KyZzeD4Pt9p/Q7tVqI3JMPaLfQdxzsNP054Gxp/9Sz2PYx9WLBS9noT5I6f1cRttB6VrYFkmEL",
+	"3tWO4GRnRjcEpNd+AP4GjkPkoMyRfVNphufgkbYU1RvG7Z6GPpRKIiNmBzQxe/xDJkf0uB13ASnglOpu",
+	"9aO7uSgWlsss+D90KSvfDswq3eRj98nwlC9Na+DBOAFZSny0i5Vx48EWYv5kp+wKbqeBFQFWyX/XQmVi",
+	"6HsBLK7eXDqNpcSgePjK1FbY28BFybPKsELe2Kn+dy1qnwbeZICuyG0HRpMSb20bq89duZt3zbs5fn+3",
+	"BSqTafsEHY7RNd+GCdpTuo9IOzDDZe/ci55B8nOAYA/xVEbv+f1WUfY0xSID5Oz16Hf3DW7/MWkt+6ql",
+	"XbvNC9pDl8XFLUxKAdwqw7OZ6TwNxOmG/TbYi9s7vIiYA+l2xxsmRMV6pQ+9d+v0Pbwj1GKhzuXQTipN",
+	"Lj3s0IIw8X9G2P6MsP1WEbZHCFX9nlGFzZb60J+X5EleZ6n7a99CwXDkg4JeQ65MKHobOKKb6VWAsxVn",
+	"xQe9EXpM5oxnpTZmrJpjwTtM6vznvOLb29Ov7d1WJpelLhOa7yn83lR38V6aqc4Afs/VfVaWaWIem/a9",
+	"C9oATSzqKuBS532JgMcNXFhtjLz7oQkDdBlVugovdj4QB1fiQgHc2D+jumZpxrFXxTVXYLq0A47YiTtz",
+	"oLIxqXLQqiOE3sTTO9Xmb3/ytnLIu0ZVUVwIk0+7jp5GkTnLRSGgpcTpRwx5OuR0SPow9RSxjyHnDO6F",
+	"tiW3gBZsl1s6JDduMOF1TBPOx4MhjFEhhhttDOAY2EXG1BcQ74AmUYkS8BYANAPo/7lT82u1T11DLDX9",
+	"Q0+DN6FYdVG/YF5iwWXhkXjuFEow+3IrB2S11+KZW3T/3T3a3AAi+9KCuk0UtfaSPGU+JLGTRELkZ5Wb",
+	"uGUxXZh+snYOPqK1musF0Gti6x1lb7sebc2BGh3aplLxcrXjAPjMbv3dmkO0urtt3aGtOcrO/dmaj+/W",
+	"na35bKs32wvfG3PXIXwcEEOImJN+j4Hck2GkLSpfk+NQlSuOcr5lKWpqpLgGFUe77yqFaCkd+p2GuAwK",
+	"4YYz1mgK1KfxNW5sanTWMAGOCtg1rmrGnf1+P2ADSUiMVZRBT0d+FWMy8cxXDnhwf4mZE2aplREp1XDZ",
+	"W/njy3uIZfuJr3deRpP+efPcxqo5uY54cWuXSINxqypbq7zt/DbaBv7dreRuylp2Ezg4X5NonuSRm8gI",
+	"7oKioQbmbqUxXRsLjRC8rNESFdk2m8lCGKvCNjOzDSrZrkvEQykHRvkWu7mkup/VlJiN7RJYC3StWVsV",
+	"K232i1zBA6iqubBPwo6Sdl5Xs/1/c2bwWGnAKe7eHC2HXyLeAI8SVUaQNZDO41GtAfau0+bMEiuuVZJY",
+	"W9QTr09ENUQCG0ml1W9rHb3EQFINxhNdGMZ/wLcDxMPJ8wYKFZY6VKu9ZOUXT0zkxB2/eJwTN04H9Lm8",
+	"tcZYuNXju6dTmtauQbNJGFBR9BMitxCNY9ueduJY8p3Jju0/Yv97iLVnVrJwtaJ29CGzJLx8M2tp5vxj",
+	"xUDGYzrZ0IKsT+XZQCoB9BmT3yDLLobHETmYYQtAM2V//fkqxIZdrJVNMGVu4pYEAMrdUvxw+f8EkGbg",
+	"Qpydn/7UOHb2vovGfS/J19VmRjxP5BnEjdFc/cUPl9iZ7IfLr/7ta/j/X14cDYaDC/r9gn6/uOxrXNao",
+	"88Esr/OeNk4nfbciFlLU0wlD2Wsgr1+yybcEkg2fDN6G0QOQHslLkMI7P3WXAuwVoWbrGYX/sRs88Mnv",
+	"Nctdma3jnpOjr+fYuePF4qtDM3nIRMmh3Z/jBtB6HaUEveBIvViNyOXCQJqoVIQThUBFbCJ5RS1KxMfl",
+	"BD1oogm51g0R74At1lNB2qwddRVTN2I1YhdJ+t7QrT7qPRAVBW0FZ54wbXrXG4COh2vZBwCVexGjNKof",
+	"4H1r1VDvpN2eeai4sVrW4MzhbTT0SoP7T0C4D2AajTQVdCmzmzLjmSC/KLhYm8Z2qw212Q4HPWnbdext",
+	"sGG8CdP1j9jLfyPUv+QdgO+3OTLVHGgYv9eN0YZafrHtV/np92ElB6Td7WLfzQcf4PSsehcWrvRiw6ew",
+	"xgbNhzqr5RZzmyWLTPJ1Bya+t6mbOeQxuhQlPsRHh7qpJJHYCDWDO9S5D8S9dcluJcfikxQcGDDE9ahH",
+	"lO0xiSvlNxmdVjve1nZIEVYfhPMOkNuPh8IM329EnEAN6SAByRtDOzrHflcOgBDrSDn1nNoCSdrShFDV",
+	"ftXTsXuHwNxuwAxHUR3/thbzb4GycNRCl3yYt2E9UXZ4yqIJpLslwjFXoVmBz0uAOSvqxhFEIyWPU4Eg",
+	"RHmh0UDLeomeaLQgBbVhwW8Qq7hVEuMAFe8BGLw9mS0iCN3NuMKU4rMFvrDb9QAiuPDgwu2UNNzZTC8W",
+	"tYLf1HULZ/jIY4VCWhhmoVKD00l7lycu7khxZajrQKcC/UQt0kUeOCvmeMY4+A0E9xb2M2JRR04OSrxF",
+	"U2HOVR7QpscKytIdhHWD2ppt1wNeSL20Wjq/tStB6MG++fq9YYM3Y+fyNHZ6nKbj0NOBcq0cA9JtYYr6",
+	"RBFwdnkBKGdj1Y5fSuMQ4qgNFWcbQS+tvblJ4iEiS5gvfVCmF1G3s0mvFzrucfRE8d8/UXz/RPF9NBTf",
+	"R8Lw9UpHS95Hn5Hq/0LYslvr2klU0L4744xp4TDY7fc3iBbcxJCQ09KqAdRIGsqk8GDsE4xV7SPjIHXt",
+	"qlMw3mwnoMsA4tSodYzSxXyfoM1YpOxCVKUUt/hAky8SlpdVdiArHv0k2nLQ1TJMv0JmRSqrmfMlpdyt",
+	"Y224O38q8r+RIp+mdqJsOOpdSm42LXFkn6covEf3fVCTAHSs23lwgxwHXh0zbd/synLpUmS6zOOWAuDB",
+	"eInn51reWkPW6V8LgLF7mvYAVTK2cFk1GkvbPyho5sot7THg1yAu4uJyUj473bv6wgAIJ5X23iCj7IGK",
+	"XBtZ34pVduEb+2PVwCEuqFUdg151Lu0yZmtjFXf8QRfCnzHrzylmHQhr+6B1nGuxFWVdYdDDHhK54KXs",
+	"xK+RfUROK8emsM3UXENGp28mlQek/rE6idQcu2DE2CCXG0PHP2DvWof21YThVBp6m2o7H4RuKXw2OIpx",
+	"cGnfSsD6Gitn752cn4HgAHGAtsGk3R/LThqkNWKHAlzBzPeBasm0UMtFVjDC62MhpLeflqVeLAn6shT7",
+	"oT9gV+OzNmeA7iLzhSQa5GkSXD/2JKk0wE8S/mkwXePiTJMYsNKEzDEXq2e3gvGiFDxfue915fBdRQH2",
+	"qYeITsLFli+ooZkldYMtUmeksaK9QQbdOGMj+P8wAb4tcobP0eVVrMc3PtmyIxwPHBmWfH1SdLj7KtyM",
+	"aQqwOrWqZAGori88P8WPz4S8FdEnxxBwbi5IECGI2ai9sUdX5FFzDF+YO6GrqDqO2FkuArZSg7DxfqOp",
+	"4XBZaiV0bdiMy6K21Ic7PVb8Vttbt07U3aUxUphrSukJV1t02TAR04SJdpc9XfGOGufraNBjyCzpJ8hg",
+	"bfDgIUF/EDdxtyVgFTS9Dj2BF6bywCmWprAexzI33BSprseqbRWR704Lz0Il1LGmTBFfRE5GhhVwroMd",
+	"L2S18hn+PJtLcYtGFo7FmYEwn6/7BgBnL7WgIJTwdAPeRDekdl/P1UZevlPTPVi6AFwJTpDB8cCHaxPm",
+	"vQO0hHO3QuMs3gHv/kIle8SooyFw5jENPR4wwigzonoIL2spF75NT+PcJNWLLWNplz5xc51acdnIGQOs",
+	"ZfwlAC17RKDC4A+d7DmrYjiIJzqE8Hjo3PWgTLi1OXDvr77zCWsbU9+2zkdjO6ejxXt16UhhzRalQVeb",
+	"15slJ45kmx+W8Px3ymeeGTaxC9AyFKBK3a7XCNHdlVbimL19SL6BHQZX6RhslOZITeIKNeYRFoUuvWUB",
+	"g2GiYXowSkJsDxbnQw0boR9dElL7TBaICR+gZNOvSNtsrfZUMEgrkAKjO78WeOSSL1DdiKF9Uxfx277H",
+	"KW79L9K5SH9HJRZLXdrV2t3BEbu34re55Vj/YekVdHEcH9x7lO+HKa6fDkpeMo12G//FupFfbB75Rf/I",
+	"/TPHJudVPX/hfKiuo/J0ZVfTsbo67nFOmWWVWMI7oiOQpo7z0598EnEWJ7aGZNb2F0HQDfes81X2nQGG",
+	"+RggoXEcyigD5kull5AICRBYoBBASiTEMlwE9rkRMS9rpFruJZGivSSeuoTgBGI0ncoYFjrei+g+dBO1",
+	"iD784m5v5p1GMNQPCFi8FstCrxYCYk3aZLwgkd6Ukgv+8UKAwWrShegL/lEu6gVT9WKKBWEl3e/hHO3u",
+	"ukisbz0a43yi8HQ4rq5XiMih2JGmFpgIRapdBm8LMJTWAyDRRZkuFAnffrkUWRJIJl6RdTlT6WXcxZYJ",
+	"i9ueur2KzruNqVsX/kbIcIQ6/JMs07Wq3pJPK5nBJrOz80RxJKU3aGZn6SvW/cZ0gTy0R87FUdnZedig",
+	"jyKrgW0stS6YEQUi8FGIJt6/VOQ7vYOIbfA3B3UOWYKJTPf0fY77QdMVXEI/W8KhfWY8foLHU29Mr5t3",
+	"Ojge/MNoNbrgdz8JY/i12IEOCG25S4v3QrZGj9zOmNbNj7G3jK7sfZ+GA2qD8jbpIH0dLrYza+b1gqt9",
+	"qxcDohiIa7fU1EhlFvr6xGFn2cFO6DEbBZU+JyFo3DWfRhUVr8bzsOqd13Q9bcaFnWR9VB53Gt0iYzUV",
+	"wWDmwUP8zFiVQ6vOQKHt8oW45mVeWHudtG9SOCmGAmN38RLiutjNWUNhCTbXQlNfkb5FGrGftKkiuGy7",
+	"cXjwvZUzhZRuQMMOaVXYNMfQssqShT37HCCzH6+PzFVrry0JgPO14aa4P9TR59Gu5Z5A154r3QPiupc1",
+	"peqxI47Q5FydDdwFEZtYdB8+7kVI68MxyUt/qnIGrL2D77ELS93ISB/k+b4nAyWmtfH1CU7U2rZoCmuW",
+	"/tGQEYEbbZ0X72TzJlhEHDUJi5j6ItiGjen7EZThVpM9dykTPfh1u5T60EhXJVcGcISxdY2ziU7eX/3w",
+	"4fLqv96cfrD/fHdx9v+eXJ29e/vhh9OT16cXg2F8x3fvLn5q/vKf708v/itZ1FWnkhkisCoX+Bo2EBId",
+	"ylfuQMylYlldFis2LXkmzOYobA940Km6RYy+FEh2S1tr9PjZGmaJoBMe3gdl3VG+Al2cYGJCKwbfOcRy",
+	"k7s5+S6jVCfvvHbKJEI2hj6ALio0xGBo9Kiz2Zz1x9FRBxZCG/xsU85FYmniFevbOWdbBHTjFhfu2ILb",
+	"mXtwd9I26UA7/u6Arh4yNRHtUOJjlTQPl6W43QJ5b1so2CvEEeriwEoFpOECO3RfGgUWQKxSp25d7hVn",
+	"C57NpRJBegLwVT/+YC4qLotEtGh75gnK8A4ixk7oO/vMAxj2gqzOboI/XkgqErgU9Oho29wn96pf+jYJ",
+	"vyWNQgbXfACCu/AI6Mhzgsyz93WLiGfpUXHABApS38iUZUK9FS0ZVnNEH1CYRw4PDplUWVHnEOG0ezFW",
+	"AksZqdIK9VZ8mTeApDfm7OVjNsZZvxjB/47+fvgL/uur8aCnnGWLbQTGHe9ccKz5Rr7wls07imu6YUtv",
+	"k1Vzl3ohMIAHrr45Xy6Fi72pjvFMJjI4XaCjVUkx5DfSVKcBk+x7gX/BH7ko5K3AENFYuX6GTgFAID5M",
+	"LMfiYu5bvJ7l5IHMNUipTKtMlHFmDaSUQn+SdO5Lpcu0FJW5b1NIsaW7uTYB9RNxIa0ohHAHlKVM0Oif",
+	"wEb5/Epq13inyxv2HMLzq6HP1DBD9/lSmL0kp2rjmKLcv38Oq5MYDxynVYx133EcAuL2lebf1SX2S8a2",
+	"qDMAinaKjt10aKUC8U5w/uc6MweIhzda5HtJodNo0XbfT+kDB4Z3Q49l9pwza7y/ZEaXFfpK5ELsjdjP",
+	"RPWBGBAaQwLA6IQOxb7MJ2msN8JXRGN9O8i8rp8jkXnMTaqV5c/z1TCqV4G1trwX7zfs+SSquSH8wskx",
+	"FPtbloRABe73vYdgFcSNyO5d19FQxO89yhZAc8DzEGNuOKA9dVbiQ96ecpDASA3KSHhGkAH2ioNH02rx",
+	"+G2vKt0SNNpaW5wG3dIY90sfWbeRfULmS8PeGJGzqPkj0W0Dmzb9o8uknXFZ9F0rRaZB+DUvw0lBEhAq",
+	"/wCe2TBF/1N4Lfmbwz30Q/gE+iE84pG9w0P+p/CY/yk8SJT7wZdy5NJg3elwIBV0Ex65VMak8f+dLNKG",
+	"dZXUQa7Q4gRMCa/1FWm93l7YDti8Z4iO6kTjDf38UuRlv8h0P2nmfu5OBbHAokrUOGMTqnq27WcAq5kw",
+	"+wo+FUXP2/Ha2tezN3RPKVwzam6sJrSPyV1LLkszGqt3qnDRm/04QYfqeYpC34l8Y1htwZd/x6d/eRjz",
+	"wyX3X5/arB8ELxAzsLlbpuJVbWIGoW8S9NvOvcOnUi86U9KeZmkEpnAEc508yYlAzaZHQgWFh52X/plQ",
+	"9PGiUcuWRA1r4GW3vBCfQ9emlIryGWHL3hMlVlv7qXxXymuZ0KzeRVetthiqtJyCvOfzeuCmITVQOT44",
+	"mGtT/f3YfsAvQ8fkoAkPmEj2vfjgrNB3zwy7kyrXdyP2s6zmuq4glbKqS/W+LDBKm/GimPLsBgdZalMZ",
+	"LLkaYt7Rh9AOCv++JQwcCIfh6Pi1WL8hHW6+pkQQ/AKw71yFP1eOY9BV9vz8zfvvv313cvH6w8Xp1fuL",
+	"tx/eX7z58O7i7Puzt5dD5k1iQLBDW2uPqtXQ8BuGhcBvgMk4SP/4OTchCC9B9wJjd9a1DODL5Yh+twTR",
+	"m5njyC/e6F2yRWgTUuEnuBR3Ko2tzAPMQDrw+2YtCEK6L/WdEeUQufx2m8gNFYCGCs1ALLJqkoiZY0OK",
+	"QG+41tUcWwA3yGFzxSB9531lQMTadmXLmEzc5Yh1X5cOux2Q2I9VjiEKipHfdd+ZqtvuC1C05ny0uyg5",
+	"uq8oOdooSj7DYuNQkNUuOKaOA5lWs0JmHhTENcsaEzRMNLjHBFnFjV+gSS71UIC6Mc2MdtXeBtJbVPBz",
+	"YpnIhoJnn9luiSp1/jBfMeJNU17+x5T/c1wfHh59M9P6PzJe/f+PDqd6+pDEQb94STZ04q/2IR5gFkDI",
+	"hYeTQcU3ynUn1GGPMKgUl6ju2i4lntNgd8wlpHGfROwrOnzJEAbEV53qPqS7sQqjeHib3TCZNipjO/c2",
+	"6GT5NwFaKj1W0Wlf0yAIVgAZhAcnIUyN0GOa9hJVnzGcafv4FvXun6GW+aBGCbrbKKFqZ02PVcvy6i64",
+	"UAbTMKkeo5l13cCeDtsINRm+KZfvPbqmdUMbHOfLV7DJGfFuNiukEn2d7V8n7kKhFCFikQCKE2Uto8dH",
+	"MVNGZUUNvVGd9DAVV7lV2Ccax/6AJD+hDvWU4Ncscgvb72SNEZbtVwJU1bHylc2VZgt+Awm7WSF4GQjk",
+	"5PwMeS4v7vjKUGCLCqOTcxmr6crlYg4hq48+2PlzXO8Yam/niwwD3ielA8MXG1cyGhVM2wGpt3Ho+5XV",
+	"ptILWg9urICDtXAf+UB0rC/Dwupq7kcHKYsLOClUtQDaxZ+m1f1NK6zZT4BTwO/gYix1QRaTmPNbCV3d",
+	"Zy09wcNkeeEHpI7F60HVIaXG66HvL95EHZh9irFj4jNdZiK2HhysgC+Ys/uhxwqT611bPY4VAKBfYk7/",
+	"MCrm1grcnWOobRkPhmw8KPS1VPhPKp/FP3DYDzTeeODhGoitUcgZhUgusyp02+LlVFZQHoYr7KPucVNo",
+	"gM7TM8iXRP/gWPE86hg9q6u6FCN2qRf+SasjF0Yj4frOsc6/2Ow8PfQ8MwfGZsd89i/PmFktproYMjkS",
+	"Izahb/6X5udO3Po1cp2QjC1fzRu1vH4JawWJ3ZO2/TNpQLeM1YQv7aC8+IALNAk6PXtezbm6MUP2vdbX",
+	"hWhhnO0F9EFG4IOhPNbzY5dPD8iWKwjXPwWWkKE6kAhWoEQMP1QKiRwKgH/22kdsGS+MKG6FYc8pC/2Z",
+	"Ya/enNETwL0sRzg+OHhx9K+jw9Hh6MXxN0cvvvk3ZJCeP+5RORFUDgyd7jqT18/CGXyP7SPt8Rpi8XE7",
+	"It/muk8DZHR/f05qjr0+nZaYSBiPQ6ZVBorDnBuWzUV2I/KAo/TZ+nZ2Aw0IbLoDHxDbbVSYLLBJqzdK",
+	"gA28p1OdUiQnmNbi9cFhW/UyuqF4Od1orPrVQcc93NHSSpjAOi1ZPAluZb/PrOUAiKzpXT1TwZu2vWuK",
+	"4FAa4FdrnGyxR8FZtFXLe7UGvi8Agn1e/r43PcE7CspRzuPSknwrJNeoyWzCOwVBvRAVxxYBU6eZYnXh",
+	"aKx+FCtq5Woqq5mjg4wVorLyCgpxuUJVz+Vl4zUzpBJRg73ta2UleKZLqKv7GwptmhhXyZKvR44NDgdv",
+	"pLoJ1BXl7SaWtu/WNR2fC6luevo9ozTu1j72ZZPfLx98mxzqJH1JdYOpy4l86dAQvlM02m78TTyLLERA",
+	"gUG1zJVW6pKywUdjRaWajQF4GSNoo01diWvqb1LW5Mfwup/LZbckFUOsQJOMPnSV3Y3IDX3vr7rVsUAK",
+	"0Vp8sU3u0+kTP+g7ttK1c3A7MPWVNZHoiz0qyuXrH5PJGXG2VsefqWfN1bNyMU5IaFeB77KySOm/36Km",
+	"e1v75WiTW+rA/rRV5rdLFaYziBVmAU01yExsl8yMNbZiyCuUB2C1LEuRCciMdg2mUh2sIY8+4V/D/PoI",
+	"Gigg1iXf5/PTvY1sF1DlIgZMgSbHpBqxhRVpa8eKYV2cghh1p8be2E8ECm6s7Syrjb1aafsu3e2QkPgx",
+	"lQUlPrY6ldj73LHZOrsfBo+mt4bWLqNPcBkxdr0Hw8EdLxWlp0G9RirLC1U7UNITbrhwkZViWQqDyeEE",
+	"AE7accMNGyDgp6sYk6UdNmoTaPTaLpX6vxhemRJektfOsZZiVkqh8mLFsHxcF/p65arF7S443LTGicOC",
+	"6FvJGWdzUSxZpbWVYiAT5UIWvHwYnuFu/aK9v7VbBN8KaTmbSZoAzgTQ205wQ8v4bWq6YIYpEvPJoh3t",
+	"I12ttIuXL1XUtAvMe8WLV7pWVQqwo9O+yN+c/spmpWbnYwuNqx4fsTfvXmGN5dn3b99dnA6G4Zdv373+",
+	"r/hvX4Xpf8GKy+iH07evz9+dvb3qPvbh/OTi5KfTq9OL5PFd6FzOABUjlQAumkFyd0bxIYcbGNcMe6yP",
+	"qOo0XRf9o3Cx+FhohFeB/DKirNIOLrc5m+cco5PJ0FohOeeKl9eiSk/43a0oSyuRGhXb0XsC6nniJTsT",
+	"aG15cyNN8f3lyfenH96//fHtu5/fDob099XpT+cfXl2cvj59e3V28iamBLrh3Y+nbz9cnP7n+9PLq3B5",
+	"Y8ajJ1o/l+h6g3Dae508I6jepXVsutgUEVjPCTG4WsnK4WZYTdSaPNCpAoxg8sQYNtWU3BrQLlmQxew5",
+	"JI3uoW1LCDhU03RWYRzDONyPKc9upuRXp0CWLtmyFC5yFwNqSmFNYYe5hcHLf3JvOWHi9ZBwEtBoXnBl",
+	"FTgA4ADQM1wB05PCGSAatqv6gGoAVfl85U2JxYA2lPdC8awtpE0/1TSuUi4O0tTiu9rYPS2lbW1ZAj4R",
+	"m/6JZOm+4p1umL89k88hhcG5c7Zci5/c7ZEO0TXWRGUF/bbre+lub0OHbEOXqVA/GUkNWunD8mjRdTT5",
+	"aG3WMJ8+wI/G5bYbaKpz7Jjru4ogGsh5IIxWFcxasj+NyR16+rSxsyKekUjXjyMilj/F7gk7XM4my1Ln",
+	"NTXFkg3kqEc3fzwi2LnWxeZijBaAWMBit5weNVH/oQ60ndCGXYJRwas14YdH16aj439fFbjLmFI1MaQ3",
+	"rkcvaWMgfBreRzjgcov8b6I0W+Bb0Ae4u59k19PQf/eo1e8txCHOUayY+3yqzelBH7x/Tc7DS0n7pdED",
+	"nGNPIpFC8dG6ZaIoxzoxhGW+FD9NAhzWiY19hwpaWSsl1fX/mNoswZf0P+Cu+J+85LN0Z/vHFF00uX6h",
+	"Fb5t6E76GkbxUyTkk2LK3QB18iHE01JYOmLJqtXSEs4P0lS6XG1dpnnpHnxIDLLvay8j9SP5te4G/NqG",
+	"2r7xk7G33Sudi1cgPcxJXekFrzAnJ6K0yALM5ry6hDq4M/X620RiceN6lEtIpgh6XENvTTuec9s1quwo",
+	"H8bu3ZQbMVYlp2acHDrWvz25umzCy2Ps47m9sJcG2BwOlgWHs2CnGfH3FjI6XmAVvw5rSA/ihGeCV3WZ",
+	"lB4VRtN/0tnNz7Kan5ylfJitWzYvUxwBiHqQnpxBKqTObtx60esbes9Y6dLDlkahuQh/ltAbvXZxVjWy",
+	"fXwTuPiZKH61NZypo9p6seB4xv60dp/c2v3cDM2n1AA+J3u0V5o/pnjtk6qNTV8jTxHFsle+4OVeoy+0",
+	"j+w3+B7BLH+oMfIAO34NF4sEyIPP6NoAzRWgBYcgjcNhusUJPCx8svsZc6/9guBs+1AAfmxlDekZ5eOY",
+	"p03I6QdnMHNdVrEPPdpnNPrhmstnb4MmRy6CB1GF7zy57rDQAYB2lBttgCazWsORjJVIvQwJrgZ+RHly",
+	"niEVlIHEiyKI0W6LRrqyPdhoU2/ZBMrix099poOwv8AHvFhu8ZBlnZQdC7Eg66QrI3pflRi/kAtZbQ23",
+	"35grfSwEcO71fGqqwYzqZri6S77lqf8BOn/22TdkVqzBFCLORJF+LEL0g19muhTpdgX2BlPxxfKeAjw8",
+	"33nfMJp2inr60tXaAGnb0/ZJ68lUYCDXC451RB2C/BxQMnZnvAm7DTMFv+VGpP0s6fQlWpnuAMPElsBq",
+	"9e9qH9ju77a3j+a/uu/qppawd8X7F/Z3Aqals7pJWvy20LJR3mxCAaHCrLmIgJPdOkdluA3QZA96fM2l",
+	"cgly90z5/L1zFIcE65/AFN54LM/yHuf62WuPzWifoVJKcju4njJe24uTpx3sGKCK6ltR3s1FsbAKzoL/",
+	"Q5ey8kkiVoYALrWklhWQmg6gr5RMdvZ6xK40M0JQjqDPJu5Oygzhvu4qwDQJNviJcgajxOuuA287VLN4",
+	"3ZCi5/quk7XdaBmLmbxYpJeGS05pLUgsvSnk/Zz1YZyyM4+GJp62K6AiynVfCRacy56BYIA9tw6mDxon",
+	"W/2kXorSiDyJYgf6UlZbQsSTAN+NTbv6uilHxcaEKjvEojpu2OQkrlE5ZtiijI3rw8Ovshuxgn+ICYNW",
+	"wIY1C+hyLcywM8Rff77qPD8aq1NokGZ3C53lIdaslU98rCCXHwD2ZWXYxH3rxKVMgRL63P9+zP7+y4Qt",
+	"eHlDmDIQ2hgrrYTZe0m6a3kr7BEq5a0wMCy+DGrRjEsfdyi7TmkesRPA33Xgv83K+ZfUHw7i4VDlqvBG",
+	"qE7jRYE1n47yj+3eTqCJp2mciOfK1brKkvCF7bwbz96VshITYvrGOTLNcKwKqW6MAzMW1HNzAT9ABQMO",
+	"iwVJs0LfmdbIy1J/XE2g5M5+Yrj0zFCL0VLX1z7g/3H1cqwaA7iiMvwwbOKp2bKumFbUlhgga+jLnK84",
+	"HzKjqXQcatdCnihIvAVfIQ4tHyuKThDwh9ELgSWLStyx5wCy62hhtMjt0vF8IdWEXLyuI5IZeuN06JkV",
+	"Lp2v7HgJFbNy/0aszDE+PoFtN0O3+Li04lbfONKNgCFo0ezjw5CcAVLB/uZcBpYA9Z1yEAz2wMNBtmzX",
+	"NQKmQz+vqiUiUkjKWW1Z6P5cm6XgdARi8nIQB3EHpnPnvbeTvT0asXfuSFINl7txDriLYklkZCW+GYYD",
+	"fJbjcpDu9TJcAdkLNex3is00FFH7PlaZVrfWANPKjNilA0rmSzlaUCNFj6BvhtTRFktyCuFo/VbSe3zp",
+	"B5x7MxewEpld1EJmgooAHVjPkmdzsX80OkSLEtveNnjjYDi4dT7GweHoBd6ql0LxpRwcD76Cn4ag/QDj",
+	"PZgDqOM/7b+vBWhG0QINjgn08Z/A3tF1As8dHR62sEejXOiDfxD8sdkq4Y1wJYFOWuHoH9HTSY2mH+l9",
+	"2Coh8Tp3IYiowfHff7ECjYJPgzfyVihhzLFjKVAAy5W5c8ozv0aEBvymX+xgB3Otb8zBr/FZ+yDzTwe/",
+	"BlLHvwFJDk/TB1Sr7O+D41/tKDoxgjvu0fZ1YzVrTzqbrgBhWxe5MBWbydJUe1gcTVUhgbG7pqLY+P5O",
+	"QWX00Pdgl2asfCMUqIYk7PtbQf3Vc4jXQtm66+ZfzcUKfiWcXFQRmzRoP+Lk/MwOGafGml67LNxyAB8E",
+	"dtmGG/msAlfNxhunYqZLAcbWkx0J/FowQj/TY9HS2f4+aEmewS+fWifHVOvoMD48fCk/AFX/8mnX7W6d",
+	"ENilpTa9LSKbbbATSFQoMKu6VFb1AliJyY1YTQjlwp6AY5SR3AqcuR0EFYMbsUTwPCvqxyroYuIjz6pi",
+	"FZQGQ0diSBUkzlVPFx2qgJXGYZTnAM7w9eFXey9DN8gCXd1jVYoZpIXFORDQgp0bNh5gr18EMxqkThwu",
+	"DlLhwDtvv9X56pFJ3HV4ano4PAZE43i9eJJ35ymS95e+tGNGKbeBqHvO1SaBcvAr3UwCaIDsOVUK5hV3",
+	"/0ogemrfS1A3KCEZkiXebUnZ6T9WlLykNvG+SbKrv+ILMVYurQd0a8xDsucMQ8pWaf/q0IoprXKDFY7P",
+	"UXRlVmeCAkYEaM2B2+yliB4/JSL6BvV9nQgra/aKSOKLI5QLMAI2E8owrRZ+L6q+hXpsKfhHkYDfiypa",
+	"7qBigUGPnXmeSAYOt+vU8zyb85JnALH61Qt7pv7yjbvnRqyg4Yi0j4Pv1HmkBoFRDNo8fBgt/C7uXdz4",
+	"p8BG/KWP8UVW51pl+lVknTq9IDhXoqt9imx0y2ekzA5/xa0F9KOwt+h8wK0NW9lx6aUfdu02Nj3+lIp0",
+	"WO0vSpluu96S2nSTkhzjiAn56fXnV1FyqFOowbUVxSRcFtC1NZ6bvc96Vc8w7hOpn/2dSz+RMvpEumf0",
+	"ZV+U4tnx6Papnq3tH/XS5hasuO0i2ayJMh6dCzZdYRDLmmo8arw647JwKK2xvxEsOnLiSuPBeKwRKE0o",
+	"eRkrqSAEh4gKzgObeNHbd1c9L8MU7k7HV/9ufEO/nto6IV+0rrqRtnr3dg3jS4rw70UkgL0Atzvzqo9h",
+	"RXtz9jq1H40xB7+JMPvDCDJQinfZ1YerwhseaTAclH91by//aOIU1XogLbWHfSLpF15A2dxbOWD+pOR1",
+	"PIoS33eg5nsIwAPugdl/j5OQ1AQvIi46FzwHIMM2jCqVzegbKdphvmcmgtM3LvqKPsqoaUgOlnJApwSk",
+	"X98SVqpr8AdZCymKSDhwK00RCPZcEwA1AEdfEGowopPujRjlJKAUNvJaMcGzuS9jeI69goZsvuDZHtMl",
+	"Qvddvbl0bTAyUVYI+Cziaus5B0guXVfHvrAKItKjDgtAxNRHYQGtrnrRF6dyZbppIilN+CmYAHUbSLOC",
+	"4YCIyo73f/d9vHM/+pTmQ+OBuZHLpcjHg8Re33GEop0CgCf2cbK/2Z1y/YXzIZuKjNudAuDfnE2FUK7S",
+	"EHBuwaVOvawzke87AGpITbrlBePXOoaK/+7dxavTDxen312cXv7w4ezt1enF307eDNmLQwZBOGJ3lPRB",
+	"qiZNTxrf42bETgBDHp2ld9KIUcO4dtk5tAKpDJxPnzdzJQ7X4q4/9+RmOIi+du7Ho5odB4VUN+tsj/eQ",
+	"yhII+rtSL2Ik1FIs9C0xPgC8nIrqzlJUnLQCPK4JfdqrPgSY0qQWsX46T6RU9GPGJhnJH85IwVVvbikE",
+	"OJp7+pkpt0mR3tzKKx3Tskva6gXvdX32Rd5F8W37Q3tf83nQ6Ivf5sU9XiAMpEGlksjmOuIfQ2akyoRv",
+	"IJALALJHneno40d8iBv218t3b0df4mF6swtC9KPyelDLDn5d8mr+6XfRs/smHbqBr0n1ucOUm+VSqICJ",
+	"EA81ZErc+VSfY9RvEQwIT2+YzjDSy4feyzUcKwwLhEREqwhTd+sA2QfbivmqMHM3GXwXNWqoSq4Mp7cZ",
+	"eD1NBVATILV4rOagnins1OAddJleLGQFdQTYusneppUYsQnEPyYQA2YTJT5WEyr84tdiD/5rWKXvoPuS",
+	"LnJR4hTNcKwmGBJxDy9Lcdt42D1mV7GEpgMjBl3SEYziRiyrqIdHhamCbClKqXP2/KtDlnPIuhor30Jq",
+	"ErTE07+dvr36cHF6dfr26uzd28lelGOIU/RphnDWrW7nbSMCWO+LPOEsP6+gUxt+pljRTlDg0ZpKq6Uw",
+	"7HkploKKSfxQ0GzJta+hG6mtx2LBzR72TVoWOhcuIJkKVFHP/8D4tqxQgKrXFWRhznS52PBBDma5UbDh",
+	"Y6qtKTV5wobg21bv9E7qnjduG61b+z5s6JWB9ZIz+++SAVngHCq5EOz5xXev2FdfffXve31TAdk2SAaP",
+	"11ZMbj8zpMCdJgXpirtP6imDm3Cgv6i4Jm5Gf0gzkSBIjLkhtWLjjqTiY4Q61wveg1/h/y4M1ZcWA5sy",
+	"eOpd/yPs+PeiQsTFW4dS9+hbulkWuT1ds/1x7X9y1y3pOrCBp9z5BtzBF5MVlS+kSh52t66gzsSrHpFC",
+	"wEV48lQGhyLVzGNoYGOkMhXOPZbAU9irTaDVJ3bIuk/5okmL0hCivUuT06bTfvAr/Wu7vANHPXhXFwor",
+	"FcKPSWeTa+zL2QCK1Z+vW/z+6HzAcgtBJcQV7eCueTMr+Jsc4t3Z6xE7m4F08d0ewZOAycacfX34ddRp",
+	"nVzr6dh+7y79efA64nzDpj+5NA9HdlPk3tFZHLZfetrLdJlTNk/wZ1hysYQEjaTRTeEbeVkSZc7qR/RU",
+	"QiDs8302pvG00uP3ifH/IYiagvrnjyZJIm/fvq/j3Uaz7CIr7O7KEerWHY2nM0/a0BxfVhXbJm21EZ1L",
+	"AG/EqbhUuv37sD7SdNcn13qokqeLtjhIm98ql8B/0h9Bi+3kUldhw7pU9nBGdPCr+2dX612fhNqgpD+O",
+	"MnsBgftmTHftHvzGJ92VXjRLcqJNfLSanN8AculTpLOtT4t8Yr7V+7o/udj9Tk/c6ZSnROmj8rNNMVJe",
+	"FN3Ee8Oex3+46jyPrrIH5ianTJyNiQ2manYXuXfN12+hs/2Rq6QSGz0DLPZ1NPibJ+Y0tLc+uncnY521",
+	"cEn3fFZR3g13GsHLbP60JP5HskVM1PE5IO83CuueRjfZYFeQqv80MrkBePrEyVrBZvmCgCE2mhFICKOd",
+	"RC3dcfCrrwTewheOyxdjunkFoJHOSj/6Cr2uqw26YkD/dOhvRUVg9ByApUB/3agaL3Qk+S9dQ3tVgMlj",
+	"chYeTD8xtH85NPDYHZiy8vud+tEh+LLxI9b49v1KYn1lD7Ppi5D3rdDhb3B+vyx3+nbr/HDlJGFCxpX/",
+	"j2NA/l5W45NKpcYr/pRKOznVH0keHfC6mu8jat4+gRGvgdLb4NHq4J//kRk5pPHHWM4+orpma34Daygw",
+	"nx7ulNzdtZwqkZfXEx00oqzaVMB4nhvm2hdtXLexOuuCd5+9thrFrcxFDkFp9axiC15lc8aVx57D0OOQ",
+	"ycqHpx2k4sZBYTDRLM1IjEc9n0ZjhUjjLi/brjChF1eaZlY17pjqfJUOZabW7Klw4zoNCp6W66be94Xz",
+	"35OdiPnB/BlrZg+kkpXkhURM29+Sh/Qmfp35KUFZ8YsENARn7y/e2ANRilyW1hywS1MbUVIZChYkvxgd",
+	"snM8iOUzwxyiuPA2Terc9L/+ic5O/wsv8G1P7eBeNwF85R8HDyB8a0QjjS3erWap92gdfQFH6+j+R+to",
+	"i6M1VpDr//7iDRRXmKqss0rk7FZyTPI/OT8DZ8BU+HbZtOqdd9HvuiTA87EiQHFXdMfZBHojTEIhCpOG",
+	"XQtlD7fIIVPtlhcS5Cyrl/DN+IlUvlbNxVi53z7UpYRvOMlzSX1HO/AJNHme5zh7amZWFxVXFSwkfqtg",
+	"E+6HObfPm8lYERDAqiHJ2Zli7l43pKm4ynmZx692PUujZ4d+VccKVCMshHc9TMPDx/a79tkk/tbJMdQ1",
+	"vr846998qhkRCRpgc27GioHIEqoCqIXcPz2C1+H+HLMTBkdYUI++aI+mK499aN8XjeUqy01YZprh+4sz",
+	"HH5Z6sWymhy72qx6IVSFOYnUF9fdwvzKewUvNMSkuWZ6KdaOhTjA24zlGPcHq+7SOvuWd1Arhr1jQpsT",
+	"Kp2bZDoXExD9fsVxSCwx/SBzGo5wLmLFk9Yyng4RCCAZB1XSP2v3D7GOpXGoCrXKQ99iHHgS6g/P8kmA",
+	"PECoEa5ywET2q4HbZMd2U/FgX3C+vquLwrWicYubIng6azNdK0/1785ev2KvdOmzTVHmHI/VvKqW5vjg",
+	"QC+FkvlIierA3mLoh33iJ/uZLsX+iw+Ho3m1KP6PXWQSups1g6PfWjM4+r01g6P/VZrB0cM0A4hPr415",
+	"n6r8vUEA5jZkKS8AhJ+dqpzhPbvhNcbDf861pZcQZHSoeyU6+RFqz2kEM1k4seNWx68K1uJjpNI9bxkc",
+	"2Ny+kxkKdpkPmfhYiVJZvoU9P6RZFnwFjYhnUhS564WVKn/EcOhORZjf4dSBEogfyxKQCG9RlliJWJsR",
+	"+8m1gcVvvsZu8VA0G4XCP0jyNyhdeXY8DNRTFPSqUlzzMgdAHEtLnff1fiTdKpLFphEk0aYPDa+EoI4H",
+	"n8gaKRrrPttu9zM/nWdBEIzG6uc5oK4spqAAwe3h1v+oylo8A9+KWxicFkKel4L5W50U6UPGWP+eGS/M",
+	"+hdBrKz5MitYU0uxZltxUEzSKYpGf/cRiyFAZI7F7u/fnL02LxMNbJjhKzNWE4wPHLO6lvnEtTdQupFE",
+	"K73nqp9amqT5u6EJE5/7g2Q0e94Wl15SFfhvUXBHq9kquHOzWi+G0HnpkrNc4zM7BvW3ngQGPIm0XcXk",
+	"YlFXfFoQH2ZGu7Z+BNVmBNiERi9ENfdiYsFXVPMxVqbO5oyjo3XBZWGtqFIY018kSJ/6ZFjGMPpvkxvh",
+	"PuWPkxyhPM31HIS1etfBr4SasEVihKP4ODOih96BrNMYoY2x/uCJBhv3pr+S0C12XEm4+2KHgQZPL1i+",
+	"9GzfqpTidrtde4qWFqEBcY2vTkQOA8TJDrFCYAAYxch4UUx5dtObhEmObXdb50uTGn+Fuew7t1iASX0A",
+	"kMj7P06dccoHqlWV+FgdzKtF0aTCDvrksNPedckd4NOcK3Imom/TueDupMqhCSOvmEZoK/A4FvoO0M2+",
+	"OjxK4dI6z6Lz41lGAL5SPPbW+vOm+KgJNPpG47na8DGfV3vCC5EJeRuqWZ3P3Hswg18VWB5HX7oRhj33",
+	"MQq+F4f8gEScDMRow3ZH4Og3OgKZzu/1HLTpvPeDH+Kt+fPc/C87N5ndTlX5U3M0Ouw9NNAVu7+/6gVe",
+	"/rO96ooWQ4b+qhAYWN9ddb2eggoK9M9GztPyjOqMF4PhoC4LalZ8fHDw4uhfR4ejw9GL43/798MXg0+/",
+	"fPr/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,6 +12,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/trust"
 )
 
@@ -340,6 +341,9 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 			if plugboard.IsCode(err, plugboard.ENotFound) {
 				u = &plugboard.EndUser{ID: newID(), OrganisationID: orgID, ExternalID: *b.ExternalId, CreatedAt: now, UpdatedAt: now}
 				err = tx.CreateEndUser(ctx, u)
+				if err == nil {
+					err = s.emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: orgID, EndUserID: u.ID})
+				}
 			}
 			if err != nil {
 				return err
@@ -347,6 +351,9 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 			c.EndUserID = u.ID
 		}
 		if err := tx.CreateConnection(ctx, c); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionCreated, c)); err != nil {
 			return err
 		}
 		out, err = renderConnection(c, sys)
@@ -437,9 +444,23 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 		if baseURL != "" {
 			c.BaseURL = baseURL
 		}
+		kept := map[ulid.ULID]bool{}
+		for _, cc := range creds {
+			kept[cc.Credential.ID] = true
+		}
 		c.Credentials = creds
 		c.UpdatedAt = now
 		if err := tx.UpdateConnection(ctx, c); err != nil {
+			return err
+		}
+		for _, cc := range existing {
+			if !kept[cc.Credential.ID] {
+				if err := s.emit(ctx, tx, credentialDeleted(c.OrganisationID, c.ID, c.EndUserID, cc.Credential.ID, events.ReasonDeleted)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.emit(ctx, tx, connectionEvent(events.ConnectionUpdated, c)); err != nil {
 			return err
 		}
 		out, err = renderConnection(c, sys)
@@ -454,7 +475,13 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 
 // DeleteConnection implements api.StrictServerInterface.
 func (s *Server) DeleteConnection(ctx context.Context, req api.DeleteConnectionRequestObject) (api.DeleteConnectionResponseObject, error) {
-	err := s.store.DeleteConnection(ctx, req.OrganisationId, req.ConnectionId)
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		deleted, err := tx.DeleteConnection(ctx, req.OrganisationId, req.ConnectionId)
+		if err != nil {
+			return err
+		}
+		return s.emitConnectionDeleted(ctx, tx, req.OrganisationId, *deleted)
+	})
 	s.access.Forget(req.OrganisationId, req.ConnectionId)
 	if err != nil {
 		return nil, err
@@ -567,7 +594,12 @@ func (s *Server) LinkConnectionToEnvironment(ctx context.Context, req api.LinkCo
 			return plugboard.Invalid("invalid link", plugboard.FieldError{Field: "connectionTemplateId",
 				Message: "the template is for another system than the connection"})
 		}
-		return tx.LinkConnection(ctx, req.OrganisationId, c.ID, t.ID)
+		if err := tx.LinkConnection(ctx, req.OrganisationId, c.ID, t.ID); err != nil {
+			return err
+		}
+		e := connectionEvent(events.ConnectionUpdated, c)
+		e.TemplateID, e.Data = t.ID, eventData("link", "created")
+		return s.emit(ctx, tx, e)
 	})
 	if err != nil {
 		return nil, err
@@ -590,7 +622,12 @@ func (s *Server) UnlinkConnectionFromEnvironment(ctx context.Context, req api.Un
 		if c.TemplateID == b.EnvironmentSystemID {
 			return plugboard.Errorf(plugboard.EConflict, "the connection was created under this template; delete the connection instead of unlinking it")
 		}
-		return tx.UnlinkConnection(ctx, req.OrganisationId, c.ID, b.EnvironmentSystemID)
+		if err := tx.UnlinkConnection(ctx, req.OrganisationId, c.ID, b.EnvironmentSystemID); err != nil {
+			return err
+		}
+		e := connectionEvent(events.ConnectionUpdated, c)
+		e.TemplateID, e.Data = b.EnvironmentSystemID, eventData("link", "deleted")
+		return s.emit(ctx, tx, e)
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/events"
 )
 
 // checkExternalID validates an end user's external id.
@@ -38,7 +39,13 @@ func (s *Server) CreateEndUser(ctx context.Context, req api.CreateEndUserRequest
 	now := s.timestamp()
 	u := &plugboard.EndUser{ID: newID(), OrganisationID: req.OrganisationId, ExternalID: b.ExternalId,
 		DisplayName: b.DisplayName, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateEndUser(ctx, u); err != nil {
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if err := tx.CreateEndUser(ctx, u); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: u.OrganisationID, EndUserID: u.ID})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return api.CreateEndUser201JSONResponse(toAPIEndUser(u)), nil
@@ -99,7 +106,16 @@ func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequest
 		if err != nil {
 			return err
 		}
-		return tx.DeleteEndUser(ctx, req.OrganisationId, u.ID)
+		deleted, err := tx.DeleteEndUser(ctx, req.OrganisationId, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, d := range deleted {
+			if err := s.emitConnectionDeleted(ctx, tx, req.OrganisationId, d); err != nil {
+				return err
+			}
+		}
+		return s.emit(ctx, tx, plugboard.Event{Type: events.EndUserDeleted, OrganisationID: req.OrganisationId, EndUserID: u.ID})
 	})
 	s.access.ForgetAll() // its connections are gone
 	if err != nil {

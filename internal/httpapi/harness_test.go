@@ -420,3 +420,18 @@ func (h *harness) fixture() fixture {
 	}
 	return f
 }
+
+// latestEventID returns the id of the organisation's newest event.
+func (h *harness) latestEventID() string {
+	h.t.Helper()
+	var page struct {
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	h.must(200, h.do("GET", "/events?first=1", nil)).JSON(h.t, &page)
+	if len(page.Events) == 0 {
+		h.t.Fatal("the organisation has no events")
+	}
+	return page.Events[0].ID
+}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -205,19 +204,18 @@ func (s *Server) storeInbound(ctx context.Context, r *http.Request, body []byte,
 	stripHeaders(h, false)
 	h.Del("Cookie")
 	h.Del("Authorization")
-	kept := body
-	if int64(len(kept)) > s.inbound.eventBody {
-		kept = kept[:s.inbound.eventBody]
-	}
-	plain, err := json.Marshal(events.InboundDelivery{Method: r.Method, Headers: h, Body: kept,
-		Truncated: len(kept) < len(body), Size: int64(len(body))})
+	details, err := events.InboundDetails(r.Method, h, body, int(s.inbound.eventBody))
 	if err != nil {
 		return plugboard.Internal(fmt.Errorf("encode inbound delivery: %w", err))
 	}
-	e := plugboard.Event{ID: ulid.Make(), OrganisationID: d.conn.OrganisationID, Type: events.InboundReceived,
+	e := plugboard.Event{OrganisationID: d.conn.OrganisationID, Type: events.InboundReceived,
 		ConnectionID: d.conn.ID, CredentialID: d.credID, EndUserID: d.conn.EndUserID, SystemID: d.conn.SystemID,
-		TemplateID: d.conn.TemplateID, AuthSchemeConfigID: d.configID}
-	if e.Sealed, err = s.keys.SealEvent(e.OrganisationID, e.ID, plain); err != nil {
+		TemplateID: d.conn.TemplateID, AuthSchemeConfigID: d.configID, OccurredAt: s.events.Now()}
+	// The details are sealed bound to the event's id, so the id is taken before Emit.
+	if e.ID, err = s.events.NewID(e.OccurredAt); err != nil {
+		return plugboard.Internal(err)
+	}
+	if e.Sealed, err = s.keys.SealEvent(e.OrganisationID, e.ID, details); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(tx plugboard.Store) error {

@@ -132,6 +132,7 @@ func (e *inputEnv) otherTenant(t *testing.T) otherTenant {
 		"organisation_id": org.String(), "project_id": f.projectID, "system_id": f.systemID,
 		"connection_id": conn.ID, "user_id": conn.EndUserID, "template_id": f.templates["api-key"],
 		"auth_scheme_config_id": "api-key", "env_id": f.envID, "path": "x", "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
+		"event_id": h.latestEventID(),
 	}}
 	o.ids = map[string]string{saveOrg.String(): org.String(), e.f.systemID: f.systemID, e.f.projectID: f.projectID, e.f.envID: f.envID}
 	for id, tpl := range e.f.templates {

@@ -18,6 +18,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/events"
 )
 
 // statusByCode maps error codes to HTTP statuses. docs/api.md prints the same table.
@@ -331,6 +332,7 @@ func (s *Server) authenticate(r *http.Request) (context.Context, *plugboard.APIK
 	}
 	s.noteKeyUse(stored, now)
 	ctx := context.WithValue(r.Context(), ctxOrganisation, orgID)
+	ctx = events.WithActor(ctx, stored.ID.String()) // the changes this request makes are the key's
 	return context.WithValue(ctx, ctxAPIKey, stored), stored, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/events"
 )
 
 // DefaultEnvironment is the environment a project gets when its create request names none.
@@ -106,7 +107,23 @@ func (s *Server) UpdateProject(ctx context.Context, req api.UpdateProjectRequest
 
 // DeleteProject implements api.StrictServerInterface.
 func (s *Server) DeleteProject(ctx context.Context, req api.DeleteProjectRequestObject) (api.DeleteProjectResponseObject, error) {
-	if err := s.store.DeleteProject(ctx, req.OrganisationId, req.ProjectId); err != nil {
+	// The project's templates go with it, each with its event.
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		templates, err := tx.ListTemplates(ctx, req.OrganisationId, req.ProjectId, ulid.ULID{})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteProject(ctx, req.OrganisationId, req.ProjectId); err != nil {
+			return err
+		}
+		for _, t := range templates {
+			if err := s.emit(ctx, tx, templateEvent(events.TemplateDeleted, &t)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return api.DeleteProject204Response{}, nil
@@ -151,7 +168,10 @@ func (s *Server) CreateConnectionTemplate(ctx context.Context, req api.CreateCon
 		now := s.timestamp()
 		t = &plugboard.ConnectionTemplate{ID: newID(), OrganisationID: req.OrganisationId, ProjectID: p.ID,
 			EnvironmentID: b.EnvironmentID, SystemID: sys.ID, Name: b.Name, Dynamic: b.Dynamic, CreatedAt: now, UpdatedAt: now}
-		return tx.CreateTemplate(ctx, t)
+		if err := tx.CreateTemplate(ctx, t); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, templateEvent(events.TemplateCreated, t))
 	})
 	if err != nil {
 		return nil, err
@@ -261,7 +281,10 @@ func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateCon
 		}
 		t.AuthSchemeConfigIDs = b.AuthSchemeConfigIds
 		t.UpdatedAt = s.timestamp()
-		return tx.UpdateTemplate(ctx, t)
+		if err := tx.UpdateTemplate(ctx, t); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, templateEvent(events.TemplateUpdated, t))
 	})
 	if err != nil {
 		return nil, err
@@ -311,7 +334,17 @@ func checkTemplateChange(ctx context.Context, tx plugboard.Store, t *plugboard.C
 
 // DeleteConnectionTemplate implements api.StrictServerInterface.
 func (s *Server) DeleteConnectionTemplate(ctx context.Context, req api.DeleteConnectionTemplateRequestObject) (api.DeleteConnectionTemplateResponseObject, error) {
-	if err := s.store.DeleteTemplate(ctx, req.OrganisationId, req.ProjectId, req.TemplateId); err != nil {
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		t, err := tx.GetTemplate(ctx, req.OrganisationId, req.TemplateId)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteTemplate(ctx, req.OrganisationId, req.ProjectId, req.TemplateId); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, templateEvent(events.TemplateDeleted, t))
+	})
+	if err != nil {
 		return nil, err
 	}
 	return api.DeleteConnectionTemplate204Response{}, nil

@@ -23,10 +23,12 @@ const (
 	// ScopeAPIKeys lists, creates and revokes the organisation's API keys; it creates only keys
 	// whose scopes it holds itself.
 	ScopeAPIKeys = "api-keys:manage"
+	// ScopeEvents reads the organisation's events (which never hold a secret).
+	ScopeEvents = "events:read"
 )
 
 // Scopes lists every scope, for validation and docs.
-var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys}
+var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys, ScopeEvents}
 
 // requireScope refuses a request whose API key lacks the scope.
 func requireScope(ctx context.Context, scope string) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -52,6 +53,8 @@ type Server struct {
 	ops *operations
 	// limits are the rate limits per API key and per proxied connection (limits.go).
 	limits limits
+	// events writes each change's event in the change's transaction.
+	events *events.Log
 	// inbound bounds the webhook deliveries the inbound endpoint takes (inbound.go).
 	inbound inboundLimits
 }
@@ -107,6 +110,8 @@ type Config struct {
 	InboundEventBodyBytes int64
 	// InboundRateLimit bounds verified deliveries per connection in this process; off when zero.
 	InboundRateLimit ratelimit.Limit
+	// Events writes the events of changes; one (with Now) is made when nil.
+	Events *events.Log
 }
 
 // New returns the API's http.Handler.
@@ -136,6 +141,10 @@ func New(cfg Config) http.Handler {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.events = cfg.Events
+	if s.events == nil {
+		s.events = events.New(events.Options{Now: s.now})
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

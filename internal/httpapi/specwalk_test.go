@@ -241,6 +241,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"organisation_id": h.org.String(), "project_id": f.projectID, "system_id": f.systemID,
 		"connection_id": conn.ID, "user_id": conn.EndUserID, "template_id": f.templates["api-key"],
 		"auth_scheme_config_id": "api-key", "env_id": f.envID, "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
+		"event_id": h.latestEventID(),
 	}}
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",

@@ -10,6 +10,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/trust"
 )
 
@@ -91,7 +92,10 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 		if err := trust.Check(s.caller(ctx), moves...); err != nil {
 			return err
 		}
-		return tx.CreateSystem(ctx, sys)
+		if err := tx.CreateSystem(ctx, sys); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, plugboard.Event{Type: events.SystemCreated, OrganisationID: sys.OrganisationID, SystemID: sys.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -189,7 +193,10 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 			sys.TemplateBaseURL = *b.TemplateBaseUrl
 		}
 		sys.UpdatedAt = s.timestamp()
-		return tx.UpdateSystem(ctx, sys)
+		if err := tx.UpdateSystem(ctx, sys); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: sys.OrganisationID, SystemID: sys.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -218,7 +225,7 @@ func (s *Server) DeleteSystem(ctx context.Context, req api.DeleteSystemRequestOb
 				return err
 			}
 		}
-		return nil
+		return s.emit(ctx, tx, plugboard.Event{Type: events.SystemDeleted, OrganisationID: sys.OrganisationID, SystemID: sys.ID})
 	})
 	if err != nil {
 		return nil, err
@@ -311,8 +318,16 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if err != nil {
 			return err
 		}
-		_, err = tx.UpsertAuthSchemeConfig(ctx, req.OrganisationId, sys.ID, stored)
+		created, err := tx.UpsertAuthSchemeConfig(ctx, req.OrganisationId, sys.ID, stored)
 		if err != nil {
+			return err
+		}
+		change := "updated"
+		if created {
+			change = "created"
+		}
+		if err := s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: sys.OrganisationID, SystemID: sys.ID,
+			AuthSchemeConfigID: stored.ID, Data: eventData("authSchemeConfig", change)}); err != nil {
 			return err
 		}
 		cfg, err = publicConfig(stored)
@@ -338,10 +353,13 @@ func (s *Server) DeleteAuthSchemeConfig(ctx context.Context, req api.DeleteAuthS
 		}
 		for _, c := range sys.AuthSchemeConfigs {
 			if c.ID == req.AuthSchemeConfigId {
-				return deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c)
+				if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: sys.OrganisationID, SystemID: sys.ID,
+			AuthSchemeConfigID: req.AuthSchemeConfigId, Data: eventData("authSchemeConfig", "deleted")})
 	})
 	if err != nil {
 		return nil, err

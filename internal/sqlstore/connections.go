@@ -387,38 +387,102 @@ func (o *ops) deleteCredentials(ctx context.Context, orgID ulid.ULID, ids []ulid
 // deleteConnections deletes the organisation's connections matching cond (a condition on the
 // connections table), with their credentials and links. Children go first so that no foreign
 // key is ever violated, whatever the dialect's cascade support.
-func (o *ops) deleteConnections(ctx context.Context, orgID ulid.ULID, cond string, args ...any) error {
+func (o *ops) deleteConnections(ctx context.Context, orgID ulid.ULID, cond string, args ...any) ([]plugboard.DeletedConnection, error) {
 	org := idValue(orgID)
 	sub := "SELECT id FROM connections WHERE organisation_id = ? AND " + cond
 	subArgs := append([]any{org}, args...)
-	creds, err := o.credentialIDs(ctx, "SELECT credential_id FROM connection_credentials WHERE organisation_id = ? AND connection_id IN ("+sub+")",
-		append([]any{org}, subArgs...)...)
+	deleted, err := o.deletedConnections(ctx, orgID, cond, args...)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var creds []ulid.ULID
+	for _, d := range deleted {
+		creds = append(creds, d.CredentialIDs...)
 	}
 	if _, err := o.exec(ctx, "DELETE FROM connection_credentials WHERE organisation_id = ? AND connection_id IN ("+sub+")",
 		append([]any{org}, subArgs...)...); err != nil {
-		return o.d.translate(err, "delete connection credentials", nil)
+		return nil, o.d.translate(err, "delete connection credentials", nil)
 	}
 	if err := o.deleteCredentials(ctx, orgID, creds); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND connection_id IN ("+sub+")",
 		append([]any{org}, subArgs...)...); err != nil {
-		return o.d.translate(err, "delete connection links", nil)
+		return nil, o.d.translate(err, "delete connection links", nil)
 	}
 	_, err = o.exec(ctx, "DELETE FROM connections WHERE organisation_id = ? AND "+cond, subArgs...)
-	return o.d.translate(err, "delete connections", nil)
+	if err != nil {
+		return nil, o.d.translate(err, "delete connections", nil)
+	}
+	return deleted, nil
+}
+
+// deletedConnections reads the connections matching cond with their credential ids, in order: what
+// deleteConnections is about to remove.
+func (o *ops) deletedConnections(ctx context.Context, orgID ulid.ULID, cond string, args ...any) ([]plugboard.DeletedConnection, error) {
+	org := idValue(orgID)
+	rows, err := o.query(ctx, "SELECT id, end_user_id FROM connections WHERE organisation_id = ? AND "+cond+" ORDER BY id",
+		append([]any{org}, args...)...)
+	if err != nil {
+		return nil, o.d.translate(err, "list deleted connections", nil)
+	}
+	var out []plugboard.DeletedConnection
+	index := map[ulid.ULID]int{}
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var d plugboard.DeletedConnection
+		if err := r.Scan(idCol{&d.ID}, idCol{&d.EndUserID}); err != nil {
+			return err
+		}
+		index[d.ID] = len(out)
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, o.d.translate(err, "list deleted connections", nil)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	rows, err = o.query(ctx, "SELECT connection_id, credential_id FROM connection_credentials WHERE organisation_id = ? AND connection_id IN ("+
+		"SELECT id FROM connections WHERE organisation_id = ? AND "+cond+") ORDER BY connection_id, position",
+		append([]any{org, org}, args...)...)
+	if err != nil {
+		return nil, o.d.translate(err, "list deleted credentials", nil)
+	}
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var conn, cred ulid.ULID
+		if err := r.Scan(idCol{&conn}, idCol{&cred}); err != nil {
+			return err
+		}
+		if i, ok := index[conn]; ok {
+			out[i].CredentialIDs = append(out[i].CredentialIDs, cred)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, o.d.translate(err, "list deleted credentials", nil)
+	}
+	return out, nil
 }
 
 // DeleteConnection removes the connection, its credentials and its links.
-func (o *ops) DeleteConnection(ctx context.Context, orgID, id ulid.ULID) error {
-	return o.inTx(ctx, func(o *ops) error {
+func (o *ops) DeleteConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.DeletedConnection, error) {
+	var out *plugboard.DeletedConnection
+	err := o.inTx(ctx, func(o *ops) error {
 		if err := o.requireConnection(ctx, orgID, id); err != nil {
 			return err
 		}
-		return o.deleteConnections(ctx, orgID, "id = ?", idValue(id))
+		deleted, err := o.deleteConnections(ctx, orgID, "id = ?", idValue(id))
+		if err != nil {
+			return err
+		}
+		if len(deleted) != 1 {
+			return plugboard.Errorf(plugboard.ENotFound, "connection %s not found", id)
+		}
+		out = &deleted[0]
+		return nil
 	})
+	return out, err
 }
 
 func (o *ops) requireConnection(ctx context.Context, orgID, id ulid.ULID) error {

@@ -77,8 +77,9 @@ func (o *ops) ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, 
 }
 
 // DeleteEndUser removes the end user with its connections, their credentials and links.
-func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) error {
-	return o.inTx(ctx, func(o *ops) error {
+func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) ([]plugboard.DeletedConnection, error) {
+	var out []plugboard.DeletedConnection
+	err := o.inTx(ctx, func(o *ops) error {
 		// The end user's row goes first: on PostgreSQL that waits for any transaction creating a
 		// connection for it (which holds a share lock on the row), and the connection delete that
 		// follows then sees that connection. See CreateConnection.
@@ -89,6 +90,8 @@ func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) error {
 		if err := o.affected(res, "end user "+id.String()+" not found"); err != nil {
 			return err
 		}
-		return o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id))
+		out, err = o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id))
+		return err
 	})
+	return out, err
 }

@@ -80,6 +80,7 @@ func (o *ops) DeleteOrganisation(ctx context.Context, id ulid.ULID, at time.Time
 // their foreign keys name; PurgeOrganisation deletes from each in this order. A test checks that
 // every table with an organisation_id column is listed, so a new table cannot outlive a purge.
 var purgeOrder = []string{
+	"events",
 	"connection_links",
 	"connection_credentials",
 	"connections",

@@ -314,11 +314,15 @@ func testUpdateConnection(t *testing.T, f *fixture) {
 func testDeleteConnection(t *testing.T, f *fixture) {
 	a := cred("api-key", "a")
 	c := f.newConn(t, f.static, ulid.ULID{}, "main", a)
-	wantCode(t, f.s.DeleteConnection(f.ctx, f.other, c.ID), plugboard.ENotFound)
-	must(t, f.s.DeleteConnection(f.ctx, f.org, c.ID))
-	_, err := f.s.GetConnection(f.ctx, f.org, c.ID)
+	_, err := f.s.DeleteConnection(f.ctx, f.other, c.ID)
 	wantCode(t, err, plugboard.ENotFound)
-	wantCode(t, f.s.DeleteConnection(f.ctx, f.org, c.ID), plugboard.ENotFound)
+	deleted, err := f.s.DeleteConnection(f.ctx, f.org, c.ID)
+	must(t, err)
+	equal(t, *deleted, plugboard.DeletedConnection{ID: c.ID, CredentialIDs: []ulid.ULID{a.Credential.ID}})
+	_, err = f.s.GetConnection(f.ctx, f.org, c.ID)
+	wantCode(t, err, plugboard.ENotFound)
+	_, err = f.s.DeleteConnection(f.ctx, f.org, c.ID)
+	wantCode(t, err, plugboard.ENotFound)
 	// Its credential and its link went with it.
 	f.newConn(t, f.dynamic, f.user.ID, "reuses", a)
 	wantCode(t, f.s.UnlinkConnection(f.ctx, f.org, c.ID, f.static.ID), plugboard.ENotFound)
@@ -354,11 +358,20 @@ func testDeleteEndUserCascades(t *testing.T, f *fixture) {
 	keep := f.newConn(t, f.dynamic, f.newEndUser(t, f.org, "customer-2", "Two").ID, "one", cred("oauth2", "keep"))
 	static := f.newConn(t, f.static, ulid.ULID{}, "static")
 
-	wantCode(t, f.s.DeleteEndUser(f.ctx, f.other, f.user.ID), plugboard.ENotFound)
-	wantCode(t, f.s.DeleteEndUser(f.ctx, f.org, ulid.Make()), plugboard.ENotFound)
-	must(t, f.s.DeleteEndUser(f.ctx, f.org, f.user.ID))
+	_, err := f.s.DeleteEndUser(f.ctx, f.other, f.user.ID)
+	wantCode(t, err, plugboard.ENotFound)
+	_, err = f.s.DeleteEndUser(f.ctx, f.org, ulid.Make())
+	wantCode(t, err, plugboard.ENotFound)
+	deleted, err := f.s.DeleteEndUser(f.ctx, f.org, f.user.ID)
+	must(t, err)
+	want := []plugboard.DeletedConnection{{ID: c1.ID, EndUserID: f.user.ID, CredentialIDs: []ulid.ULID{a.Credential.ID}},
+		{ID: c2.ID, EndUserID: f.user.ID, CredentialIDs: []ulid.ULID{b.Credential.ID}}}
+	if c2.ID.Compare(c1.ID) < 0 {
+		want[0], want[1] = want[1], want[0]
+	}
+	equal(t, deleted, want)
 
-	_, err := f.s.GetEndUser(f.ctx, f.org, f.user.ID)
+	_, err = f.s.GetEndUser(f.ctx, f.org, f.user.ID)
 	wantCode(t, err, plugboard.ENotFound)
 	for _, id := range []ulid.ULID{c1.ID, c2.ID} {
 		_, err := f.s.GetConnection(f.ctx, f.org, id)

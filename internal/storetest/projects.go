@@ -77,9 +77,10 @@ func testDeleteProject(t *testing.T, f *fixture) {
 	oc := f.newConn(t, otherTpl, ulid.ULID{}, "theirs")
 	must(t, f.s.LinkConnection(f.ctx, f.org, oc.ID, f.static.ID))
 
-	must(t, f.s.DeleteConnection(f.ctx, f.org, c.ID))
+	_, err := f.s.DeleteConnection(f.ctx, f.org, c.ID)
+	must(t, err)
 	must(t, f.s.DeleteProject(f.ctx, f.org, f.project.ID))
-	_, err := f.s.GetProject(f.ctx, f.org, f.project.ID)
+	_, err = f.s.GetProject(f.ctx, f.org, f.project.ID)
 	wantCode(t, err, plugboard.ENotFound)
 	_, err = f.s.GetTemplate(f.ctx, f.org, f.static.ID)
 	wantCode(t, err, plugboard.ENotFound)
@@ -193,6 +194,7 @@ func testDeleteTemplate(t *testing.T, f *fixture) {
 		t.Errorf("linked connection: %v", err)
 	}
 
-	must(t, f.s.DeleteConnection(f.ctx, f.org, c.ID))
+	_, err = f.s.DeleteConnection(f.ctx, f.org, c.ID)
+	must(t, err)
 	must(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, f.static.ID))
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"ListRefreshDue", testListRefreshDue},
 		{"ListConnectionsByTemplate", testListConnectionsByTemplate},
 		{"SealedKeyIDs", testSealedKeyIDs},
+		{"Events", testEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

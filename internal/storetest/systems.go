@@ -224,7 +224,8 @@ func testDeleteAuthSchemeConfig(t *testing.T, f *fixture) {
 	// Used by a connection credential.
 	c := f.newConn(t, f.static, ulid.ULID{}, "main", cred("oauth2", "token"))
 	wantCode(t, f.s.DeleteAuthSchemeConfig(f.ctx, f.org, f.system.ID, "oauth2"), plugboard.EConflict)
-	must(t, f.s.DeleteConnection(f.ctx, f.org, c.ID))
+	_, err := f.s.DeleteConnection(f.ctx, f.org, c.ID)
+	must(t, err)
 
 	must(t, f.s.DeleteAuthSchemeConfig(f.ctx, f.org, f.system.ID, "oauth2"))
 	got, err := f.s.GetSystem(f.ctx, f.org, f.system.ID)

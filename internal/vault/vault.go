@@ -113,6 +113,7 @@ const (
 	KindCredential       = "credentials"
 	KindAuthSchemeConfig = "auth_scheme_configs"
 	KindOAuthState       = "oauth_states"
+	KindEvent            = "events"
 )
 
 // aad returns the associated data of a sealed record of a kind.
@@ -124,6 +125,8 @@ func aad(kind string, orgID ulid.ULID, systemID ulid.ULID, id string) ([]byte, e
 		return seal.AAD("auth-scheme-config", orgID.String(), systemID.String(), id), nil
 	case KindOAuthState:
 		return seal.AAD("oauth-state", orgID.String(), id), nil
+	case KindEvent:
+		return seal.AAD("event", orgID.String(), id), nil
 	}
 	return nil, fmt.Errorf("vault: unknown kind of sealed record %q", kind)
 }
@@ -180,4 +183,14 @@ func (v *Vault) SealState(orgID ulid.ULID, stateID string, raw []byte) ([]byte, 
 // OpenState opens a pending OAuth flow's sealed data.
 func (v *Vault) OpenState(orgID ulid.ULID, stateID string, sealed []byte) ([]byte, error) {
 	return v.open(KindOAuthState, orgID, ulid.ULID{}, stateID, sealed)
+}
+
+// SealEvent seals an event's private details (an inbound webhook's headers and body).
+func (v *Vault) SealEvent(orgID, eventID ulid.ULID, details []byte) ([]byte, error) {
+	return v.seal(KindEvent, orgID, ulid.ULID{}, eventID.String(), details)
+}
+
+// OpenEvent opens an event's sealed details.
+func (v *Vault) OpenEvent(orgID, eventID ulid.ULID, sealed []byte) ([]byte, error) {
+	return v.open(KindEvent, orgID, ulid.ULID{}, eventID.String(), sealed)
 }

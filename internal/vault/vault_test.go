@@ -41,6 +41,16 @@ func TestEachKindOpensOnlyWhereItWasSealed(t *testing.T) {
 	if _, err := v.OpenCredential(org, id, st); err == nil {
 		t.Error("an OAuth state opened as a credential")
 	}
+	ev, _ := v.SealEvent(org, id, secret)
+	if out, err := v.OpenEvent(org, id, ev); err != nil || string(out) != string(secret) {
+		t.Fatalf("event: %q %v", out, err)
+	}
+	if _, err := v.OpenEvent(org, id, cred); err == nil {
+		t.Error("a credential opened as an event")
+	}
+	if _, err := v.OpenCredential(org, id, ev); err == nil {
+		t.Error("an event opened as a credential")
+	}
 	if _, err := v.OpenCredential(ulid.Make(), id, cred); err == nil {
 		t.Error("a credential opened in another organisation")
 	}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/events"
+)
+
+// ListEvents implements api.StrictServerInterface.
+func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject) (api.ListEventsResponseObject, error) {
+	p := req.Params
+	page, errs := parsePage(p.First, p.After, p.Before)
+	var f plugboard.EventFilter
+	if p.Type != nil {
+		i := 0
+		for _, item := range *p.Type {
+			for _, t := range strings.Split(item, ",") {
+				t = strings.TrimSpace(t)
+				if !events.Known(t) {
+					errs = append(errs, plugboard.FieldError{Field: fmt.Sprintf("type[%d]", i),
+						Message: "is not an event type; see docs/events.md for the list"})
+				} else {
+					f.Types = append(f.Types, t)
+				}
+				i++
+			}
+		}
+	}
+	for _, q := range []struct {
+		name string
+		v    *string
+		dst  *ulid.ULID
+	}{{"connection_id", p.ConnectionId, &f.ConnectionID}, {"end_user_id", p.EndUserId, &f.EndUserID}} {
+		id, perr := parseOptionalID(q.name, q.v)
+		if perr != nil {
+			errs = append(errs, perr.Fields...)
+			continue
+		}
+		*q.dst = id
+	}
+	f.Since, f.Until = p.Since, p.Until
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
+		errs = append(errs, plugboard.FieldError{Field: "until", Message: "must be after since"})
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid query parameters", errs...)
+	}
+	res, err := s.store.ListEvents(ctx, req.OrganisationId, f, page)
+	if err != nil {
+		return nil, err
+	}
+	out := api.EventPage{Events: []api.Event{}, TotalCount: res.TotalCount, Next: cursor(res.Next), Prev: cursor(res.Prev)}
+	for i := range res.Items {
+		e, err := events.ToAPI(&res.Items[i], s.keys)
+		if err != nil {
+			return nil, err
+		}
+		out.Events = append(out.Events, e)
+	}
+	return api.ListEvents200JSONResponse(out), nil
+}
+
+// GetEvent implements api.StrictServerInterface.
+func (s *Server) GetEvent(ctx context.Context, req api.GetEventRequestObject) (api.GetEventResponseObject, error) {
+	e, err := s.store.GetEvent(ctx, req.OrganisationId, req.EventId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := events.ToAPI(e, s.keys)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetEvent200JSONResponse(out), nil
+}
+
+// emit records an event of the change made in tx (the outbox: it commits with the change).
+func (s *Server) emit(ctx context.Context, tx plugboard.Store, e plugboard.Event) error {
+	return s.events.Emit(ctx, tx, e)
+}
+
+// eventData is an event's data: one fact, as a JSON object.
+func eventData(key, value string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{key: value})
+	return b
+}
+
+// connectionEvent is an event about connection c: its ids, and its name as data.
+func connectionEvent(typ string, c *plugboard.Connection) plugboard.Event {
+	return plugboard.Event{Type: typ, OrganisationID: c.OrganisationID, ConnectionID: c.ID, EndUserID: c.EndUserID,
+		SystemID: c.SystemID, TemplateID: c.TemplateID, Data: eventData("name", c.Name)}
+}
+
+// templateEvent is an event about connection template t.
+func templateEvent(typ string, t *plugboard.ConnectionTemplate) plugboard.Event {
+	return plugboard.Event{Type: typ, OrganisationID: t.OrganisationID, TemplateID: t.ID, SystemID: t.SystemID,
+		Data: eventData("name", t.Name)}
+}
+
+// credentialDeleted is the event of a connection credential's deletion.
+func credentialDeleted(orgID, connectionID, endUserID, credentialID ulid.ULID, reason string) plugboard.Event {
+	return plugboard.Event{Type: events.CredentialDeleted, OrganisationID: orgID, ConnectionID: connectionID,
+		EndUserID: endUserID, CredentialID: credentialID, Reason: reason}
+}
+
+// emitConnectionDeleted records a deleted connection: each of its credentials, then itself.
+func (s *Server) emitConnectionDeleted(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, d plugboard.DeletedConnection) error {
+	for _, id := range d.CredentialIDs {
+		if err := s.emit(ctx, tx, credentialDeleted(orgID, d.ID, d.EndUserID, id, events.ReasonDeleted)); err != nil {
+			return err
+		}
+	}
+	return s.emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: orgID, ConnectionID: d.ID, EndUserID: d.EndUserID})
+}
