@@ -25,6 +25,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -186,6 +187,10 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
+	retention, err := durationEnv(getenv, EnvEventRetention, events.DefaultRetention)
+	if err != nil {
+		return err
+	}
 
 	outCfg, err := outbound.ConfigFromEnv(getenv)
 	if err != nil {
@@ -214,6 +219,8 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
 	go runPurger(refresherCtx, store, grace, logger)
+	eventLog := events.New(events.Options{})
+	go events.RunPruner(refresherCtx, store, events.PrunerConfig{Retention: retention, Logger: logger})
 	if err := startRewrapper(refresherCtx, store, keys, getenv, logger); err != nil {
 		return err
 	}
@@ -221,7 +228,7 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
-			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection,
+			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
 			InboundRateLimit: cfg.Inbound.RateLimit}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -247,6 +254,9 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	logger.Info("stopped")
 	return nil
 }
+
+// EnvEventRetention is how long events are kept (default 720h, 30 days).
+const EnvEventRetention = "PLUGBOARD_EVENT_RETENTION"
 
 // EnvRefreshSkew is how long before expiry tokens are refreshed when used (default 60s).
 const EnvRefreshSkew = "PLUGBOARD_REFRESH_SKEW"

@@ -126,7 +126,8 @@ func commands() []command {
 const environmentHelp = `Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
 PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
 PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
-PLUGBOARD_LOG_FORMAT (text or json), PLUGBOARD_ORG_PURGE_AFTER (grace period of deleted organisations).
+PLUGBOARD_LOG_FORMAT (text or json), PLUGBOARD_ORG_PURGE_AFTER (grace period of deleted organisations),
+PLUGBOARD_EVENT_RETENTION (how long events are kept).
 `
 
 // usage is what `plugboard` and `plugboard help` print.
