@@ -484,3 +484,27 @@ func TestInboundExpiredCredential(t *testing.T) {
 		t.Errorf("%d events, want 1", n)
 	}
 }
+
+// TestInboundSecretRotation: a connection holding two credentials for the config accepts
+// deliveries signed with either, so a sender's secret can be replaced with an overlap; the event
+// names the credential that verified it.
+func TestInboundSecretRotation(t *testing.T) {
+	h := newHarness(t)
+	const oldSecret, newSecret = "SECRET-rotate-old-1", "SECRET-rotate-new-2"
+	path := h.inboundConnection(obj{"type": "hmac", "hmac": obj{"id": "gh", "description": "", "preset": "github"}}, oldSecret)
+	connID := strings.Split(path, "/")[3]
+	c, creds := h.asRead(connID)
+	second := obj{"id": zeroID, "authSchemeConfig": creds[0].(obj)["authSchemeConfig"],
+		"credential": obj{"type": "string", "data": obj{"string": obj{"value": newSecret}}}}
+	h.must(200, h.do("PUT", "/connections/"+connID, obj{"name": c.Name, "credentials": append(creds, second)}))
+	body := []byte(`{"n":1}`)
+	verifiedBy := map[string]bool{}
+	for _, secret := range []string{oldSecret, newSecret} {
+		h.must(202, h.deliver(path, body, signGitHub(secret, body)))
+		verifiedBy[h.inboundEvents()[0].CredentialID] = true
+	}
+	if len(verifiedBy) != 2 {
+		t.Errorf("the two deliveries name credentials %v, want two different ones", verifiedBy)
+	}
+	h.must(401, h.deliver(path, body, signGitHub("SECRET-neither", body)))
+}
