@@ -178,8 +178,16 @@ func presentedSignature(r *http.Request, cfg *api.AuthSchemeConfigHMAC) string {
 // Plugboard's public URL, the path and the query as sent, less the signature's own query
 // parameter when the config carries it there (the sender signed the URL before adding it).
 func (s *Server) inboundURL(r *http.Request, cfg *api.AuthSchemeConfigHMAC) string {
-	u := s.publicURL + r.URL.EscapedPath()
-	q := r.URL.RawQuery
+	// The request target as received, byte for byte (not re-encoded from the parsed URL).
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") { // absolute-form, or a request not read from the wire
+		target = r.URL.EscapedPath()
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+	}
+	path, q, _ := strings.Cut(target, "?")
+	u := s.publicURL + path
 	if cfg.In == api.AuthSchemeConfigHMACInQuery && q != "" {
 		var kept []string
 		for _, p := range strings.Split(q, "&") {

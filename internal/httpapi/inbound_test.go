@@ -433,8 +433,15 @@ func TestInboundURLInput(t *testing.T) {
 			t.Errorf("%s: %d, want 401", name, r.Status)
 		}
 	}
-	if n := len(h.inboundEvents()); n != 1 {
-		t.Errorf("%d events, want 1", n)
+	// A config id that is percent-encoded in the path: the URL signed is the one sent, as sent.
+	epath := h.inboundConnection(obj{"type": "hmac", "hmac": obj{"id": "wébhook", "description": "", "name": "X-Sig", "in": "header",
+		"algorithm": "sha256", "digestInputs": arr{"url"}, "encoding": "hex"}}, secret)
+	for _, sent := range []string{strings.Replace(epath, "wébhook", "w%C3%A9bhook", 1), strings.Replace(epath, "wébhook", "w%c3%a9bhook", 1)} {
+		sig := hex.EncodeToString(hmacSHA256(secret, h.srv.URL+sent+"?x=%2F"))
+		h.must(202, h.deliver(sent+"?x=%2F", body, map[string]string{"X-Sig": sig}))
+	}
+	if n := len(h.inboundEvents()); n != 3 {
+		t.Errorf("%d events, want 3", n)
 	}
 }
 
