@@ -256,6 +256,13 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 	return p, nil
 }
 
+// Open returns a connection, its system and its credentials, opened (secrets included), through
+// the opened-connection cache, without refreshing any token: for verifying what a third party
+// signed with one of them (the inbound webhook endpoint), where no request goes out.
+func (s *Service) Open(ctx context.Context, orgID, connectionID ulid.ULID) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
+	return s.openCached(ctx, orgID, connectionID, false)
+}
+
 // recent reports whether a token stored at storedAt is within the forced-refresh interval.
 func (s *Service) recent(storedAt time.Time) bool {
 	return s.forceInterval > 0 && !storedAt.IsZero() && s.now().Sub(storedAt) < s.forceInterval

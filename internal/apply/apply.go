@@ -199,7 +199,7 @@ func (a *Applier) apply(creds []Credential, s sink, r *outgoing) (result, error)
 			}
 			res.cert = cert
 		case api.AuthSchemeTypeHmac:
-			if err := signHMAC(c, r); err != nil {
+			if err := a.signHMAC(c, r); err != nil {
 				return res, err
 			}
 		case api.AuthSchemeTypeOauth1:

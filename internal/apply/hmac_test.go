@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apply"
@@ -105,6 +106,53 @@ func TestHMAC(t *testing.T) {
 		got := up.send(t, a, newRequest(t, http.MethodPost, fullURL, "application/json", body), cred)
 		if sig := got.Header.Get("X-Signature"); sig != want {
 			t.Errorf("X-Signature %q, want %q", sig, want)
+		}
+	})
+}
+
+// TestHMACPrefixTemplateTimestamp: Plugboard's additions sign as the senders they describe do,
+// checked against openssl: GitHub's prefix, Slack's timestamp header and template (the timestamp
+// from the Applier's clock), and a template over the URL.
+func TestHMACPrefixTemplateTimestamp(t *testing.T) {
+	up := newUpstream(t)
+	clock := &fixedClock{t: time.Unix(1700000000, 0)}
+	a := apply.NewApplier(clock.Now)
+	body := []byte(`token=x&team_id=T1&text=ünï`)
+	const key = "8f742231b10e8888abcd99yyyzzz85a5"
+	fullURL := up.URL + "/slack/commands?x=1"
+
+	t.Run("github", func(t *testing.T) {
+		cfg := hmacConfig("X-Hub-Signature-256", api.AuthSchemeConfigHMACInHeader, api.Sha256, api.Hex, api.Body)
+		cfg.Hmac.Prefix = "sha256="
+		got := up.send(t, a, newRequest(t, http.MethodPost, fullURL, "application/json", body), stringCred("c1", cfg, key))
+		want := "sha256=" + opensslHMAC(t, "sha256", "hex", []byte(key), false, body)
+		if sig := got.Header.Get("X-Hub-Signature-256"); sig != want {
+			t.Errorf("signature %q, want %q", sig, want)
+		}
+	})
+	t.Run("slack", func(t *testing.T) {
+		cfg := hmacConfig("X-Slack-Signature", api.AuthSchemeConfigHMACInHeader, api.Sha256, api.Hex, api.Body)
+		cfg.Hmac.Prefix, cfg.Hmac.TimestampHeader, cfg.Hmac.Template = "v0=", "X-Slack-Request-Timestamp", "v0:{timestamp}:{body}"
+		got := up.send(t, a, newRequest(t, http.MethodPost, fullURL, "application/x-www-form-urlencoded", body), stringCred("c1", cfg, key))
+		if ts := got.Header.Get("X-Slack-Request-Timestamp"); ts != "1700000000" {
+			t.Errorf("timestamp %q, want the clock's 1700000000", ts)
+		}
+		want := "v0=" + opensslHMAC(t, "sha256", "hex", []byte(key), false, append([]byte("v0:1700000000:"), body...))
+		if sig := got.Header.Get("X-Slack-Signature"); sig != want {
+			t.Errorf("signature %q, want %q", sig, want)
+		}
+		if string(got.Body) != string(body) {
+			t.Errorf("body %q, want %q", got.Body, body)
+		}
+	})
+	t.Run("template over the url", func(t *testing.T) {
+		cfg := hmacConfig("sig", api.AuthSchemeConfigHMACInQuery, api.Sha512, api.Base64url, api.Url, api.Body)
+		cfg.Hmac.Template = "POST {url}\n{body}"
+		got := up.send(t, a, newRequest(t, http.MethodPost, fullURL, "text/plain", body), stringCred("c1", cfg, key))
+		want := opensslHMAC(t, "sha512", "base64url", []byte(key), false, []byte("POST "+fullURL+"\n"+string(body)))
+		u, _ := url.ParseRequestURI(got.RequestURI)
+		if sig := u.Query().Get("sig"); sig != want {
+			t.Errorf("sig %q, want %q", sig, want)
 		}
 	})
 }

@@ -68,6 +68,8 @@ type Config struct {
 	// CredentialExpiringLead is how long before a credential's expiresAt serve emits
 	// credential.expiring, as given (a duration; "0" or "off" for never).
 	CredentialExpiringLead string
+	// Inbound are the inbound webhook endpoint's sizes and rate limit (inbound.go).
+	Inbound InboundConfig
 }
 
 // databaseURL returns the configured URL, or the SQLite file in the data dir.
@@ -143,11 +145,17 @@ func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address `ADDR` to listen on (env "+EnvAddr+")")
 	storeFlags(fs, cfg, getenv)
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log `FORMAT`: text or json (env "+EnvLogFormat+")")
-	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base `URL` browsers reach this server at, for the OAuth callbacks; default http://ADDR (env "+EnvPublicURL+")")
+	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base `URL` browsers and webhook senders reach this server at, for the OAuth callbacks and inbound webhook URLs; default http://ADDR (env "+EnvPublicURL+")")
 	fs.StringVar(&cfg.CredentialExpiringLead, "credential-expiring-lead", envOr(getenv, EnvCredentialExpiringLead, access.DefaultExpiringLead.String()),
 		"emit credential.expiring this `DURATION` before a credential's expiresAt; 0 or off for never (env "+EnvCredentialExpiringLead+")")
 	migrateFirst := fs.Bool("migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
+	inbound := inboundFlags(fs, getenv)
 	return func(ctx context.Context) error {
+		in, err := inbound()
+		if err != nil {
+			return err
+		}
+		cfg.Inbound = in
 		return runServe(ctx, *cfg, *migrateFirst, inv.stdout, inv.stderr, getenv)
 	}
 }
@@ -240,8 +248,9 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
-			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection,
-			Events: eventLog, WebhookSecretOverlap: whSettings.secretOverlap}),
+			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
+			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
+			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: whSettings.secretOverlap}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

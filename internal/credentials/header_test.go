@@ -25,6 +25,15 @@ func TestHeaderNamesAndValues(t *testing.T) {
 		c.Hmac.Name, c.Hmac.In = name, in
 		return c
 	}
+	hmacExt := func(prefix, tsHeader string) api.AuthSchemeConfig {
+		c := goodConfig("hmac")
+		c.Hmac.Prefix, c.Hmac.TimestampHeader = prefix, tsHeader
+		if tsHeader != "" {
+			c.Hmac.Template = "{timestamp}.{body}"
+			c.Hmac.DigestInputs = []api.AuthSchemeConfigHMACDigestInputs{api.Body}
+		}
+		return c
+	}
 	header, cookie, query := api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie, api.AuthSchemeConfigAPIKeyInQuery
 	hHeader, hCookie, hQuery := api.AuthSchemeConfigHMACInHeader, api.AuthSchemeConfigHMACInCookie, api.AuthSchemeConfigHMACInQuery
 	configs := []struct {
@@ -50,6 +59,13 @@ func TestHeaderNamesAndValues(t *testing.T) {
 		{"hmac cookie space", hmac("sig nature", hCookie), "hmac.name"},
 		{"hmac query tab", hmac("sig\tnature", hQuery), "hmac.name"},
 		{"hmac query token", hmac("signature", hQuery), ""},
+		{"hmac prefix", hmacExt("sha256=", ""), ""},
+		{"hmac prefix CR LF", hmacExt("v0=\r\nX-Injected: 1", ""), "hmac.prefix"},
+		{"hmac prefix space", hmacExt("t= ", ""), "hmac.prefix"},
+		{"hmac prefix non-ASCII", hmacExt("é=", ""), "hmac.prefix"},
+		{"hmac timestamp header token", hmacExt("", "X-Request-Timestamp"), ""},
+		{"hmac timestamp header CR LF", hmacExt("", "X-Ts\r\nX-Injected: 1"), "hmac.timestampHeader"},
+		{"hmac timestamp header colon", hmacExt("", "X-Ts:"), "hmac.timestampHeader"},
 	}
 	for _, c := range configs {
 		for _, path := range []string{"", S} {

@@ -92,7 +92,11 @@ var schemeKinds = []schemeKind{
 		inert: []string{"consumerKey", "tokenAuth", "credentialId", "tempCredentialEndpoint.additionalParamConfigs",
 			"resourceOwnerAuthorizationEndpoint.additionalParamConfigs", "resourceOwnerAuthorizationEndpoint.parameterTransmission",
 			"tokenEndpoint.additionalParamConfigs"}},
-	{typ: api.AuthSchemeTypeHmac, member: "hmac", placement: []string{"name", "in", "algorithm", "digestInputs", "encoding"}},
+	// Plugboard's additions to hmac decide what is signed and how far a signature vouches for an
+	// inbound delivery (prefix, timestamp, template, the preset that expands to them), so they
+	// are placement like Versori's fields.
+	{typ: api.AuthSchemeTypeHmac, member: "hmac", placement: []string{"name", "in", "algorithm", "digestInputs", "encoding",
+		"prefix", "timestampHeader", "timestampTolerance", "template", "preset"}},
 	{typ: api.AuthSchemeTypeCertificate, member: "certificate"},
 	{typ: api.AuthSchemeTypeJwtBearer, member: "jwtBearer"},
 	{typ: api.AuthSchemeTypeSecret, member: "secret"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -14,6 +15,7 @@ import (
 	"github.com/plugboard/plugboard"
 
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/hmacsig"
 )
 
 // Messages never quote a submitted value: any field may hold a secret. They may name enum
@@ -207,6 +209,117 @@ func validateHMAC(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
 	}
 	if !c.Encoding.Valid() {
 		errs.add(join(mp, "encoding"), "must be one of: "+enumList(api.Hex, api.Base64, api.Base64url))
+	}
+	validateHMACExtensions(errs, c, mp)
+}
+
+// maxPrefixLen bounds an hmac config's signature prefix.
+const maxPrefixLen = 64
+
+// validPrefix reports whether s may precede a signature: visible ASCII, and none of the
+// characters that would end or split a cookie value or a list in a header.
+func validPrefix(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || b == '"' || b == ',' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return len(s) <= maxPrefixLen
+}
+
+// validateHMACExtensions checks the fields Plugboard adds to Versori's hmac config: prefix,
+// timestampHeader, timestampTolerance, template and preset (internal/hmacsig defines them).
+func validateHMACExtensions(errs *fieldErrors, c *api.AuthSchemeConfigHMAC, mp string) {
+	if c.Prefix != "" && !validPrefix(c.Prefix) {
+		errs.add(join(mp, "prefix"), fmt.Sprintf("must be 1-%d visible ASCII characters other than '\"', ',', ';' and '\\'", maxPrefixLen))
+	}
+	if c.TimestampHeader != "" && !httpguts.ValidHeaderFieldName(c.TimestampHeader) {
+		errs.add(join(mp, "timestampHeader"), "must be a token (letters, digits and !#$%&'*+-.^_`|~) for a header name")
+	}
+	switch {
+	case c.TimestampTolerance < 0 || c.TimestampTolerance > 86400:
+		errs.add(join(mp, "timestampTolerance"), "must be between 1 and 86400 seconds")
+	case c.TimestampTolerance > 0 && c.TimestampHeader == "":
+		errs.add(join(mp, "timestampTolerance"), "needs timestampHeader: without a timestamp there is nothing to compare with the clock")
+	}
+	signsTimestamp, templateBad := false, false
+	if c.Template != "" {
+		parts, err := hmacsig.ParseTemplate(c.Template)
+		if err != nil {
+			errs.add(join(mp, "template"), err.Error())
+			templateBad = true
+		} else {
+			uses := hmacsig.Uses(parts)
+			signsTimestamp = uses[hmacsig.PlaceholderTimestamp]
+			if signsTimestamp && c.TimestampHeader == "" {
+				errs.add(join(mp, "template"), "uses {timestamp}, which needs timestampHeader")
+			}
+			listed := map[api.AuthSchemeConfigHMACDigestInputs]bool{}
+			for _, in := range c.DigestInputs {
+				listed[in] = true
+			}
+			if listed[api.Body] != uses[hmacsig.PlaceholderBody] || listed[api.Url] != uses[hmacsig.PlaceholderURL] {
+				errs.add(join(mp, "digestInputs"), "must list exactly the inputs the template uses ({body}: body, {url}: url), so that clients that do not read the template know what is signed")
+			}
+		}
+	}
+	if c.TimestampHeader != "" && !signsTimestamp && !templateBad {
+		errs.add(join(mp, "timestampHeader"), "needs a template that signs {timestamp}: an unsigned timestamp protects against nothing")
+	}
+	if c.Preset == "" {
+		return
+	}
+	want, ok := hmacsig.Preset(c.Preset)
+	if !ok {
+		errs.add(join(mp, "preset"), "must be one of: "+enumList(api.Github, api.Shopify, api.Slack))
+		return
+	}
+	differs := func(field string, got, preset any) {
+		switch p := fmt.Sprint(preset); {
+		case fmt.Sprint(got) == p:
+		case p == "" || p == "[]":
+			errs.add(join(mp, field), fmt.Sprintf("must be left out: preset %s defines none (or leave out preset)", c.Preset))
+		default:
+			errs.add(join(mp, field), fmt.Sprintf("must be left out or be %s, as preset %s defines it (or leave out preset)", p, c.Preset))
+		}
+	}
+	differs("name", c.Name, want.Name)
+	differs("in", c.In, want.In)
+	differs("algorithm", c.Algorithm, want.Algorithm)
+	differs("digestInputs", c.DigestInputs, want.DigestInputs)
+	differs("encoding", c.Encoding, want.Encoding)
+	differs("prefix", c.Prefix, want.Prefix)
+	differs("timestampHeader", c.TimestampHeader, want.TimestampHeader)
+	differs("template", c.Template, want.Template)
+}
+
+// ExpandPreset fills in, on an hmac config with a preset, each field the preset defines that the
+// config leaves out (empty), so that the config is stored complete. Fields set to another value
+// are left for ValidateAuthSchemeConfig to refuse. Other configs are left alone.
+func ExpandPreset(cfg *api.AuthSchemeConfig) {
+	if cfg.Type != api.AuthSchemeTypeHmac || cfg.Hmac == nil || cfg.Hmac.Preset == "" {
+		return
+	}
+	p, ok := hmacsig.Preset(cfg.Hmac.Preset)
+	if !ok {
+		return
+	}
+	c := cfg.Hmac
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&c.Name, p.Name)
+	fill((*string)(&c.In), string(p.In))
+	fill((*string)(&c.Algorithm), string(p.Algorithm))
+	fill((*string)(&c.Encoding), string(p.Encoding))
+	fill(&c.Prefix, p.Prefix)
+	fill(&c.TimestampHeader, p.TimestampHeader)
+	fill(&c.Template, p.Template)
+	if len(c.DigestInputs) == 0 {
+		c.DigestInputs = slices.Clone(p.DigestInputs)
 	}
 }
 

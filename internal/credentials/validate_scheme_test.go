@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +88,48 @@ func TestValidateAuthSchemeConfig(t *testing.T) {
 			c.Hmac.In, c.Hmac.Algorithm, c.Hmac.Encoding = api.AuthSchemeConfigHMACInQuery, api.Sha512, api.Base64url
 			c.Hmac.DigestInputs = []api.AuthSchemeConfigHMACDigestInputs{api.Url, api.Body}
 		}),
+		bad("hmac github's fields by hand", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.Name, c.Hmac.Encoding, c.Hmac.Prefix = "X-Hub-Signature-256", api.Hex, "sha256="
+		}),
+		bad("hmac slack's fields by hand", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.Prefix, c.Hmac.TimestampHeader, c.Hmac.TimestampTolerance = "v0=", "X-Slack-Request-Timestamp", 600
+			c.Hmac.Template = "v0:{timestamp}:{body}"
+		}),
+		bad("hmac template over url and body", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.Template = "{url}\n{body}"
+			c.Hmac.DigestInputs = []api.AuthSchemeConfigHMACDigestInputs{api.Url, api.Body}
+		}),
+		bad("hmac bad prefixes", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Prefix = "SECRET \r\n" }, S+".hmac.prefix"),
+		bad("hmac prefix with a semicolon", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Prefix = "SECRET;" }, S+".hmac.prefix"),
+		bad("hmac prefix too long", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Prefix = strings.Repeat("a", 65) }, S+".hmac.prefix"),
+		bad("hmac timestamp header not a token", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.TimestampHeader, c.Hmac.Template = "SECRET ts", "{timestamp}.{body}"
+		}, S+".hmac.timestampHeader"),
+		bad("hmac timestamp header unsigned", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.TimestampHeader = "X-Timestamp" }, S+".hmac.timestampHeader"),
+		bad("hmac timestamp header, template without it", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.TimestampHeader, c.Hmac.Template = "X-Timestamp", "v1:{body}"
+		}, S+".hmac.timestampHeader"),
+		bad("hmac tolerance without header", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.TimestampTolerance = 60 }, S+".hmac.timestampTolerance"),
+		bad("hmac tolerance out of range", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.TimestampHeader, c.Hmac.Template, c.Hmac.TimestampTolerance = "X-Timestamp", "{timestamp}.{body}", 86401
+		}, S+".hmac.timestampTolerance"),
+		bad("hmac negative tolerance", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.TimestampHeader, c.Hmac.Template, c.Hmac.TimestampTolerance = "X-Timestamp", "{timestamp}.{body}", -1
+		}, S+".hmac.timestampTolerance"),
+		bad("hmac template with an unknown placeholder", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Template = "{body}{SECRET}" }, S+".hmac.template"),
+		bad("hmac template with a stray brace", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Template = "SECRET}{body}" }, S+".hmac.template"),
+		bad("hmac template over fixed text", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Template = "SECRET" }, S+".hmac.template"),
+		bad("hmac template's timestamp without header", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Template = "{timestamp}:{body}" }, S+".hmac.template"),
+		bad("hmac template and digestInputs disagree", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Template = "{url}" }, S+".hmac.digestInputs"),
+		bad("hmac unknown preset", "hmac", func(c *api.AuthSchemeConfig) { c.Hmac.Preset = "SECRET" }, S+".hmac.preset"),
+		bad("hmac preset contradicted", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac.Preset = api.Shopify
+			c.Hmac.Prefix = "SECRET="
+		}, S+".hmac.name", S+".hmac.encoding", S+".hmac.prefix"),
+		bad("hmac preset with its own fields", "hmac", func(c *api.AuthSchemeConfig) {
+			c.Hmac = &api.AuthSchemeConfigHMAC{ID: "hmac", Preset: api.Github, Name: "X-Hub-Signature-256", In: "header", Algorithm: api.Sha256,
+				DigestInputs: []api.AuthSchemeConfigHMACDigestInputs{api.Body}, Encoding: api.Hex, Prefix: "sha256="}
+		}),
 		bad("oauth2 token url missing", "oauth2-client", func(c *api.AuthSchemeConfig) { c.Oauth2.TokenURL = "" }, S+".oauth2.tokenUrl"),
 		bad("oauth2 token url not a URL", "oauth2-client", func(c *api.AuthSchemeConfig) { c.Oauth2.TokenURL = "SECRET token" }, S+".oauth2.tokenUrl"),
 		bad("oauth2 token url templated", "oauth2-client", func(c *api.AuthSchemeConfig) {
@@ -158,5 +201,57 @@ func TestConfigID(t *testing.T) {
 		if got := ConfigID(api.AuthSchemeConfig{Type: k.typ}); got != "" {
 			t.Errorf("%s without member: %q", k.typ, got)
 		}
+	}
+}
+
+// TestExpandPreset: a preset fills in what the config leaves out, the result validates, and it
+// is each sender's documented signature; fields sent with other values are kept, to be refused.
+func TestExpandPreset(t *testing.T) {
+	for _, p := range []api.AuthSchemeConfigHMACPreset{api.Github, api.Shopify, api.Slack} {
+		cfg := api.AuthSchemeConfig{Type: api.AuthSchemeTypeHmac, Hmac: &api.AuthSchemeConfigHMAC{ID: "in", Preset: p}}
+		if errs := ValidateAuthSchemeConfig(cfg, ""); len(errs) == 0 {
+			t.Errorf("%s: an unexpanded preset validated", p)
+		}
+		ExpandPreset(&cfg)
+		if errs := ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
+			t.Errorf("%s: expanded config refused: %v", p, errs)
+		}
+		h := cfg.Hmac
+		var got string
+		switch p {
+		case api.Github:
+			got = fmt.Sprint(h.Name, h.In, h.Algorithm, h.DigestInputs, h.Encoding, h.Prefix, h.TimestampHeader, h.Template)
+			if want := fmt.Sprint("X-Hub-Signature-256", "header", "sha256", "[body]", "hex", "sha256=", "", ""); got != want {
+				t.Errorf("github: %s, want %s", got, want)
+			}
+		case api.Shopify:
+			got = fmt.Sprint(h.Name, h.In, h.Algorithm, h.DigestInputs, h.Encoding, h.Prefix, h.TimestampHeader, h.Template)
+			if want := fmt.Sprint("X-Shopify-Hmac-Sha256", "header", "sha256", "[body]", "base64", "", "", ""); got != want {
+				t.Errorf("shopify: %s, want %s", got, want)
+			}
+		case api.Slack:
+			got = fmt.Sprint(h.Name, h.In, h.Algorithm, h.DigestInputs, h.Encoding, h.Prefix, h.TimestampHeader, h.Template)
+			if want := fmt.Sprint("X-Slack-Signature", "header", "sha256", "[body]", "hex", "v0=", "X-Slack-Request-Timestamp", "v0:{timestamp}:{body}"); got != want {
+				t.Errorf("slack: %s, want %s", got, want)
+			}
+		}
+		if h.TimestampTolerance != 0 {
+			t.Errorf("%s: the preset set a tolerance", p)
+		}
+	}
+	// A field sent with another value is kept, and refused.
+	cfg := api.AuthSchemeConfig{Type: api.AuthSchemeTypeHmac, Hmac: &api.AuthSchemeConfigHMAC{ID: "in", Preset: api.Github, Encoding: api.Base64}}
+	ExpandPreset(&cfg)
+	if cfg.Hmac.Encoding != api.Base64 {
+		t.Errorf("encoding overwritten: %s", cfg.Hmac.Encoding)
+	}
+	if got := fieldsOf(ValidateAuthSchemeConfig(cfg, "")); !slices.Equal(got, []string{"hmac.encoding"}) {
+		t.Errorf("fields %v, want hmac.encoding", got)
+	}
+	// Other configs are left alone.
+	other := goodConfig("api-key")
+	ExpandPreset(&other)
+	if fmt.Sprint(other.ApiKey) != fmt.Sprint(goodConfig("api-key").ApiKey) {
+		t.Error("an api-key config changed")
 	}
 }

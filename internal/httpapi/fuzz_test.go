@@ -159,7 +159,9 @@ func bodyOperations(t testing.TB) []bodyOperation {
 	var ops []bodyOperation
 	for path, item := range apitest.Spec(t).Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.RequestBody == nil || op.RequestBody.Value == nil || op.RequestBody.Value.Content.Get("application/json") == nil {
+			// Exactly application/json: Content.Get would also match the inbound webhook's */*, whose
+			// raw bytes are the sender's, not JSON Plugboard decodes.
+			if op.RequestBody == nil || op.RequestBody.Value == nil || op.RequestBody.Value.Content["application/json"] == nil {
 				continue
 			}
 			ops = append(ops, bodyOperation{id: op.OperationID, method: method, path: path})

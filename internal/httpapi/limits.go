@@ -23,11 +23,15 @@ const RefreshSkipped = "skipped"
 type limits struct {
 	perKey        *ratelimit.Keyed[[2]ulid.ULID] // by organisation and key id
 	perConnection *ratelimit.Keyed[[2]ulid.ULID] // by organisation and connection id
+	// perInbound counts verified webhook deliveries per connection (organisation and connection
+	// id), apart from proxied calls: a sender cannot use up the integration's proxy budget.
+	perInbound *ratelimit.Keyed[[2]ulid.ULID]
 }
 
 func newLimits(cfg Config) limits {
 	return limits{perKey: ratelimit.New[[2]ulid.ULID](cfg.KeyRateLimit),
-		perConnection: ratelimit.New[[2]ulid.ULID](cfg.ConnectionRateLimit)}
+		perConnection: ratelimit.New[[2]ulid.ULID](cfg.ConnectionRateLimit),
+		perInbound:    ratelimit.New[[2]ulid.ULID](cfg.InboundRateLimit)}
 }
 
 // allowKey takes a token from the bucket of the request's API key. It runs right after the key is

@@ -270,6 +270,12 @@ func (m *movement) configWith(field string) obj {
 			parent = next
 		}
 		last := parts[len(parts)-1]
+		if memberName == "hmac" && field == "preset" {
+			// A preset defines these (and github's no timestamp, so no tolerance); the config takes the preset's values.
+			for _, f := range []string{"name", "in", "algorithm", "digestInputs", "encoding", "prefix", "timestampHeader", "timestampTolerance", "template"} {
+				delete(member, f)
+			}
+		}
 		parent[last] = m.mutate(m.configSchema(memberName, field), last, parent[last])
 		return c
 	}
@@ -332,6 +338,9 @@ func (m *movement) mutate(s *openapi3.Schema, name string, cur any) any {
 				return v
 			}
 		}
+	case s.Type.Includes("integer"):
+		n, _ := cur.(float64)
+		return n + 1
 	case s.Type.Includes("boolean"):
 		b, _ := cur.(bool)
 		return !b
@@ -358,6 +367,13 @@ func (m *movement) mutate(s *openapi3.Schema, name string, cur any) any {
 	switch name {
 	case "name":
 		return "X-Elsewhere"
+	case "prefix":
+		return "elsewhere="
+	case "timestampHeader":
+		return "X-Elsewhere-Timestamp"
+	case "template":
+		s, _ := cur.(string)
+		return "elsewhere:" + s
 	case "expiresIn":
 		return "8760h"
 	case "signatureMethod":

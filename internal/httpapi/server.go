@@ -60,6 +60,14 @@ type Server struct {
 	outbound *outbound.Client
 	// webhookOverlap is how long a rotated-out webhook secret keeps signing.
 	webhookOverlap time.Duration
+	// inbound bounds the webhook deliveries the inbound endpoint takes (inbound.go).
+	inbound inboundLimits
+}
+
+// inboundLimits are the sizes the inbound endpoint works with.
+type inboundLimits struct {
+	maxBody   int64 // the largest delivery taken
+	eventBody int64 // how much of its body the event keeps
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -99,6 +107,14 @@ type Config struct {
 	// ForceRefreshInterval is passed to the access service made when Access is nil (see
 	// access.Config.ForceRefreshInterval).
 	ForceRefreshInterval time.Duration
+	// InboundMaxBodyBytes bounds the body of a webhook delivery to /hooks (413 above it, checked
+	// before the signature); DefaultInboundMaxBodyBytes when zero.
+	InboundMaxBodyBytes int64
+	// InboundEventBodyBytes is how much of a delivery's body its inbound.received event keeps,
+	// sealed (the rest is dropped, and the event says so); DefaultInboundEventBodyBytes when zero.
+	InboundEventBodyBytes int64
+	// InboundRateLimit bounds verified deliveries per connection in this process; off when zero.
+	InboundRateLimit ratelimit.Limit
 	// Events writes the events of changes; one (with Now) is made when nil.
 	Events *events.Log
 	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
@@ -148,6 +164,13 @@ func New(cfg Config) http.Handler {
 	}
 	s.ops = mustOperations()
 	s.limits = newLimits(cfg)
+	s.inbound = inboundLimits{maxBody: cfg.InboundMaxBodyBytes, eventBody: cfg.InboundEventBodyBytes}
+	if s.inbound.maxBody <= 0 {
+		s.inbound.maxBody = DefaultInboundMaxBodyBytes
+	}
+	if s.inbound.eventBody <= 0 {
+		s.inbound.eventBody = DefaultInboundEventBodyBytes
+	}
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
@@ -159,6 +182,8 @@ func New(cfg Config) http.Handler {
 	})
 	// The proxy streams, so it is served by hand rather than through the generated strict handler.
 	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
+	// The inbound webhook endpoint reads the raw body and the headers; public, as the spec says.
+	mux.Handle(hooksPattern, s.guard(http.HandlerFunc(s.serveInbound)))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter: mux,
 		// The last runs first: the guard (key, organisation, scope, body limit), then the input check.

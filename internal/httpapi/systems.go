@@ -51,6 +51,10 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 	errs = checkName("name", b.Name, errs)
 	errs = checkTemplateBaseURL("templateBaseUrl", b.TemplateBaseUrl, errs)
 	seen := map[string]bool{}
+	for i := range b.AuthSchemeConfigs {
+		// A preset's fields are stored complete, so clients that do not know presets see them.
+		credentials.ExpandPreset(&b.AuthSchemeConfigs[i])
+	}
 	for i, c := range b.AuthSchemeConfigs {
 		path := fmt.Sprintf("authSchemeConfigs[%d]", i)
 		errs = append(errs, credentials.ValidateAuthSchemeConfig(c, path)...)
@@ -237,6 +241,8 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		return nil, bodyRequired()
 	}
 	cfg := *b
+	// A preset's fields are stored complete, so clients that do not know presets see them.
+	credentials.ExpandPreset(&cfg)
 	if id := credentials.ConfigID(cfg); id != "" && id != req.AuthSchemeConfigId {
 		return nil, plugboard.Invalid("invalid auth scheme config",
 			plugboard.FieldError{Field: memberName(cfg.Type) + ".id", Message: "must equal the id in the path"})
