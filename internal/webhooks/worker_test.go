@@ -478,3 +478,39 @@ func TestMasterKeyRotationResealsSecrets(t *testing.T) {
 		t.Errorf("delivery after the rotation: %d received", rcv.count())
 	}
 }
+
+// TestSealedDetailsDelivered: an event with sealed details (an inbound webhook's request) is
+// delivered with them opened, as the events API shows it, while the store holds them sealed.
+func TestSealedDetailsDelivered(t *testing.T) {
+	e := newEnv(t, webhooks.Config{})
+	rcv := newReceiver(t, 200)
+	e.endpoint(t, rcv.srv.URL, webhooks.Secrets{Current: mustSecret(t)}, nil, events.InboundReceived)
+	err := e.st.InTx(t.Context(), func(tx plugboard.Store) error {
+		ev := plugboard.Event{Type: events.InboundReceived, OrganisationID: e.org, ConnectionID: ulid.Make(), AuthSchemeConfigID: "github-webhook"}
+		var err error
+		if ev.ID, err = e.log.NewID(e.clock.Now()); err != nil {
+			return err
+		}
+		if ev.Sealed, err = e.v.SealEvent(e.org, ev.ID, []byte(`{"inbound":{"method":"POST","body":"sealed-body-marker"}}`)); err != nil {
+			return err
+		}
+		return e.log.Emit(t.Context(), tx, ev)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(t)
+	if rcv.count() != 1 {
+		t.Fatalf("%d deliveries", rcv.count())
+	}
+	var got struct {
+		Data struct {
+			Inbound struct {
+				Body string `json:"body"`
+			} `json:"inbound"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(rcv.bodies[0], &got); err != nil || got.Data.Inbound.Body != "sealed-body-marker" {
+		t.Errorf("delivered %s: %v", rcv.bodies[0], err)
+	}
+}
