@@ -226,6 +226,9 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) deliver(ctx context.Context, d *plugboard.WebhookDelivery) error {
 	st := w.cfg.Store
 	ep, err := st.GetWebhookEndpoint(ctx, d.OrganisationID, d.EndpointID)
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil // deleted since the claim, with its deliveries
+	}
 	if err != nil {
 		return err
 	}
