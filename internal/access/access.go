@@ -550,6 +550,11 @@ func (s *Service) clientToken(ctx context.Context, orgID, credID ulid.ULID, cfg 
 		// Stored before the rule existed: refuse rather than present the certificate elsewhere.
 		return nil, plugboard.Invalid("the connection's oauth2-client tokenUrl " + msg)
 	}
+	if msg := credentials.MTLSSecretProblem(cfg, &api.Credential{Type: api.CredentialTypeOauth2Client, Data: &api.CredentialData{Oauth2Client: c}}); msg != "" {
+		// The config's mtlsEnabled was switched off since: a request without secret or certificate
+		// would only be refused by the provider.
+		return nil, plugboard.Invalid("the connection's oauth2-client clientSecret " + msg)
+	}
 	v, err, _ := s.group.Do("cc/"+key+"/"+fp, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		defer cancel()

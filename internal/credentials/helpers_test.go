@@ -231,6 +231,11 @@ func offeredConfigs() []api.AuthSchemeConfig {
 			ID: "oauth2-client", TokenURL: "https://auth.example.com/token",
 			Grant: api.AuthSchemeConfigOAuth2Grant{Type: api.ClientCredentials, ClientCredentials: &api.AuthSchemeConfigOAuth2GrantClientCredentials{}},
 		}},
+		{Type: api.AuthSchemeTypeOauth2, Oauth2: &api.AuthSchemeConfigOAuth2{
+			Scopes: []api.OAuth2Scope{}, DefaultScopes: []string{},
+			ID: "oauth2-client-mtls", TokenURL: "https://auth.example.com/token", MTLSEnabled: true,
+			Grant: api.AuthSchemeConfigOAuth2Grant{Type: api.ClientCredentials, ClientCredentials: &api.AuthSchemeConfigOAuth2GrantClientCredentials{}},
+		}},
 		{Type: api.AuthSchemeTypeHmac, Hmac: &api.AuthSchemeConfigHMAC{
 			ID: "hmac", Name: "X-Signature", In: api.AuthSchemeConfigHMACInHeader, Algorithm: api.Sha256,
 			DigestInputs: []api.AuthSchemeConfigHMACDigestInputs{api.Body}, Encoding: api.Hex,

@@ -74,6 +74,9 @@ func ValidateCredential(cc api.ConnectionCredential, offered []api.AuthSchemeCon
 		if msg := MTLSTokenURLProblem(*matched, cc.Credential); msg != "" {
 			errs.add(join(cp, "data", "oauth2Client", "tokenUrl"), msg)
 		}
+		if msg := MTLSSecretProblem(*matched, cc.Credential); msg != "" {
+			errs.add(join(cp, "data", "oauth2Client", "clientSecret"), msg)
+		}
 	}
 	return matched, errs
 }
@@ -89,6 +92,26 @@ func MTLSTokenURLProblem(cfg api.AuthSchemeConfig, c *api.Credential) string {
 	}
 	if Origin(c.Data.Oauth2Client.TokenURL) != Origin(cfg.Oauth2.TokenURL) {
 		return "must be on the origin of the auth scheme config's tokenUrl: with mtlsEnabled, token requests present a stored client certificate, which goes nowhere else"
+	}
+	return ""
+}
+
+// CertificateAuthenticates reports whether an oauth2-client credential authenticates its token
+// requests with a client certificate alone (RFC 8705 tls_client_auth): it says mTLSEnabled and
+// holds no client secret. Its token requests then carry client_id and nothing else of the client.
+func CertificateAuthenticates(c *api.CredentialDataOAuth2Client) bool {
+	return c != nil && c.MTLSEnabled && c.ClientSecret == ""
+}
+
+// MTLSSecretProblem says why an oauth2-client credential without a client secret cannot
+// authenticate under cfg: it relies on its certificate (mTLSEnabled), but only a config with
+// mtlsEnabled presents one. "" when there is no problem.
+func MTLSSecretProblem(cfg api.AuthSchemeConfig, c *api.Credential) string {
+	if c == nil || c.Type != api.CredentialTypeOauth2Client || c.Data == nil || !CertificateAuthenticates(c.Data.Oauth2Client) {
+		return ""
+	}
+	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
+		return "is required: mTLSEnabled alone does not authenticate the client, since no certificate is presented unless the auth scheme config has mtlsEnabled"
 	}
 	return ""
 }
@@ -172,7 +195,12 @@ func validateData(errs *fieldErrors, typ api.CredentialType, d *api.CredentialDa
 	case api.CredentialTypeOauth2Client:
 		c := d.Oauth2Client
 		required("clientId", c.ClientID)
-		required("clientSecret", c.ClientSecret)
+		// With mTLSEnabled the client may authenticate with its certificate alone (RFC 8705
+		// tls_client_auth); whether a certificate is presented at all is the config's to say, so
+		// ValidateCredential decides once it knows the config.
+		if c.ClientSecret == "" && !c.MTLSEnabled {
+			errs.add(join(mp, "clientSecret"), "is required, unless the client authenticates with its certificate (RFC 8705 tls_client_auth): then set mTLSEnabled, under an auth scheme config with mtlsEnabled")
+		}
 		if required("tokenUrl", c.TokenURL) && !httpURL(c.TokenURL) {
 			errs.add(join(mp, "tokenUrl"), "must be an absolute http or https URL")
 		}

@@ -110,6 +110,21 @@ func credentialCases() []credCase {
 		bad("basic-auth empty password", basic, "basic", func(d *api.CredentialData) { d.BasicAuth.Password = "" }),
 		bad("oauth2-client empty", o2c, "oauth2-client", func(d *api.CredentialData) { d.Oauth2Client = &api.CredentialDataOAuth2Client{} },
 			D+".oauth2Client.clientId", D+".oauth2Client.clientSecret", D+".oauth2Client.tokenUrl"),
+		// RFC 8705 tls_client_auth: the certificate alone authenticates, when the config presents one.
+		bad("oauth2-client by certificate", o2c, "oauth2-client-mtls", func(d *api.CredentialData) {
+			d.Oauth2Client.ClientSecret, d.Oauth2Client.MTLSEnabled = "", true
+		}),
+		bad("oauth2-client with mTLSEnabled and a secret", o2c, "oauth2-client-mtls", func(d *api.CredentialData) { d.Oauth2Client.MTLSEnabled = true }),
+		bad("oauth2-client without secret or mTLSEnabled under an mTLS config", o2c, "oauth2-client-mtls", func(d *api.CredentialData) {
+			d.Oauth2Client.ClientSecret = ""
+		}, D+".oauth2Client.clientSecret"),
+		bad("oauth2-client by certificate under a config without mtlsEnabled", o2c, "oauth2-client", func(d *api.CredentialData) {
+			d.Oauth2Client.ClientSecret, d.Oauth2Client.MTLSEnabled = "", true
+		}, D+".oauth2Client.clientSecret"),
+		bad("oauth2-client by certificate at another origin", o2c, "oauth2-client-mtls", func(d *api.CredentialData) {
+			d.Oauth2Client.ClientSecret, d.Oauth2Client.MTLSEnabled = "", true
+			d.Oauth2Client.TokenURL = "https://SECRET.example.org/token"
+		}, D+".oauth2Client.tokenUrl"),
 		bad("oauth2-client ftp token url", o2c, "oauth2-client", func(d *api.CredentialData) { d.Oauth2Client.TokenURL = "ftp://SECRET.example.com/token" }, D+".oauth2Client.tokenUrl"),
 		bad("oauth2-client relative token url", o2c, "oauth2-client", func(d *api.CredentialData) { d.Oauth2Client.TokenURL = "/SECRET/token" }, D+".oauth2Client.tokenUrl"),
 		bad("oauth2-client token url without host", o2c, "oauth2-client", func(d *api.CredentialData) { d.Oauth2Client.TokenURL = "https:///SECRET" }, D+".oauth2Client.tokenUrl"),
@@ -237,18 +252,19 @@ func isElem(s []api.AuthSchemeConfig, p *api.AuthSchemeConfig) bool {
 // with an expectation written independently of compatRules.
 func TestValidateCredentialCompatibility(t *testing.T) {
 	want := map[string][]api.CredentialType{
-		"none":            {api.CredentialTypeNone},
-		"api-key":         {api.CredentialTypeString},
-		"basic":           {api.CredentialTypeBasicAuth},
-		"oauth2-code":     {api.CredentialTypeOauth2Code, api.CredentialTypeOauth2Token},
-		"oauth2-password": {api.CredentialTypeOauth2Password, api.CredentialTypeOauth2Token},
-		"oauth2-client":   {api.CredentialTypeOauth2Client},
-		"hmac":            {api.CredentialTypeString, api.CredentialTypeBinary},
-		"jwt":             {api.CredentialTypeJwtBearer},
-		"cert":            {api.CredentialTypeCertificate},
-		"oauth1":          {api.CredentialTypeOauth1},
-		"oauth1-token":    {api.CredentialTypeOauth1Token},
-		"secret":          {api.CredentialTypeString, api.CredentialTypeBinary},
+		"none":               {api.CredentialTypeNone},
+		"api-key":            {api.CredentialTypeString},
+		"basic":              {api.CredentialTypeBasicAuth},
+		"oauth2-code":        {api.CredentialTypeOauth2Code, api.CredentialTypeOauth2Token},
+		"oauth2-password":    {api.CredentialTypeOauth2Password, api.CredentialTypeOauth2Token},
+		"oauth2-client":      {api.CredentialTypeOauth2Client},
+		"oauth2-client-mtls": {api.CredentialTypeOauth2Client},
+		"hmac":               {api.CredentialTypeString, api.CredentialTypeBinary},
+		"jwt":                {api.CredentialTypeJwtBearer},
+		"cert":               {api.CredentialTypeCertificate},
+		"oauth1":             {api.CredentialTypeOauth1},
+		"oauth1-token":       {api.CredentialTypeOauth1Token},
+		"secret":             {api.CredentialTypeString, api.CredentialTypeBinary},
 	}
 	for _, cfg := range offeredConfigs() {
 		id := ConfigID(cfg)

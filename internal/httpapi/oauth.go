@@ -577,9 +577,10 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 			continue
 		}
 		if typ == api.CredentialTypeOauth2Client && (cc.Credential.Data == nil || cc.Credential.Data.Oauth2Client == nil ||
-			cc.Credential.Data.Oauth2Client.ClientSecret == "") {
+			cc.Credential.Data.Oauth2Client.ClientSecret == "" && !newCertificateClient(cc, existing == nil)) {
 			// Sent back without its secret (an update keeping the stored one, proven when stored),
-			// or malformed: validation in the transaction has the last word.
+			// or malformed: validation in the transaction has the last word. A new client that
+			// authenticates with its certificate alone has no secret and is proven like any other.
 			continue
 		}
 		path := fmt.Sprintf("%s[%d]", prefix, i)
@@ -648,6 +649,14 @@ func (s *Server) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *
 		produced[i] = true
 	}
 	return out, produced, nil
+}
+
+// newCertificateClient reports whether cc is an oauth2-client credential that authenticates with
+// its certificate alone (mTLSEnabled, no client secret) and is new: the connection is being
+// created, or cc names no stored credential (one it names may keep a stored secret).
+func newCertificateClient(cc api.ConnectionCredential, creating bool) bool {
+	isNew := creating || cc.ID == (ulid.ULID{}) && cc.Credential.ID == (ulid.ULID{})
+	return isNew && credentials.CertificateAuthenticates(cc.Credential.Data.Oauth2Client)
 }
 
 // exchangeCode consumes the flow's state and trades the code for tokens.

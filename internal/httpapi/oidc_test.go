@@ -134,6 +134,49 @@ func TestOIDCProviderFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("mtls client credentials", func(t *testing.T) {
+		// RFC 8705 tls_client_auth: the oauth2-client credential has mTLSEnabled and no secret; its
+		// token requests carry client_id alone, over the connection's certificate.
+		client := p.Clients.MTLS
+		up := newUpstream(t)
+		var sys struct {
+			ID string `json:"id"`
+		}
+		h.must(201, h.do("POST", "/systems", obj{"name": "mtls-cc", "domain": "d", "templateBaseUrl": up.srv.URL, "authSchemeConfigs": arr{
+			obj{"type": "certificate", "certificate": obj{"id": "cert", "description": "client certificate"}},
+			obj{"type": "oauth2", "oauth2": obj{"id": "cc-mtls", "description": "", "tokenUrl": p.TokenURL, "mtlsEnabled": true,
+				"grant": obj{"type": "clientCredentials"}}}}})).JSON(t, &sys)
+		tpl := h.templateFor(sys.ID, "")
+		connection := func(name string, cert, key []byte) obj {
+			return obj{"connectionTemplateId": tpl, "connection": obj{"name": name, "credentials": arr{
+				obj{"id": zeroID, "authSchemeConfig": obj{"type": "certificate", "certificate": obj{"id": "cert"}},
+					"credential": obj{"type": "certificate", "data": obj{"certificate": obj{"certificate": string(cert),
+						"key": string(key), "ca": string(p.CAPEM)}}}},
+				obj{"id": zeroID, "authSchemeConfig": obj{"type": "oauth2", "oauth2": obj{"id": "cc-mtls"}},
+					"credential": obj{"type": "oauth2-client", "data": obj{"oauth2Client": obj{"clientId": client.ID,
+						"tokenUrl": p.TokenURL, "scopes": arr{"read"}, "mTLSEnabled": true}}}},
+			}}}
+		}
+		before := p.Counts(t)["client_credentials"]
+		var c connectionView
+		h.must(201, h.do("POST", "/connections", connection("mtls-cc", p.MTLSCertPEM, p.MTLSKeyPEM))).JSON(t, &c)
+		h.must(200, h.do("GET", "/connections/"+c.ID+"/proxy/data", nil))
+		if got, _ := up.last(t); !strings.HasPrefix(got.Header.Get("Authorization"), "Bearer ") {
+			t.Errorf("the upstream got Authorization %q, want the provider's bearer token", got.Header.Get("Authorization"))
+		}
+		if n := p.Counts(t)["client_credentials"] - before; n != 2 {
+			t.Errorf("%d client_credentials grants, want 2 (the proof at creation, then the proxy's token)", n)
+		}
+
+		// Another certificate with the same subject, from a CA the provider does not trust: the
+		// certificate is what authenticates the client, so the provider refuses it.
+		other := newMTLSPKI(t)
+		r := h.must(400, h.do("POST", "/connections", connection("other-cert", []byte(other.ClientCert), []byte(other.ClientKey))))
+		if e := r.Error(t); e.Code != "upstream_rejected" || !strings.Contains(e.Message, "invalid_client") {
+			t.Errorf("untrusted certificate: %+v", e)
+		}
+	})
+
 	t.Run("provider 5xx", func(t *testing.T) {
 		client := p.Clients.ClientCredentials
 		var sys struct {
