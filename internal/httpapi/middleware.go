@@ -71,7 +71,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(StatusOf(e.Code))
-	_ = json.NewEncoder(w).Encode(body)
+	// Like the generated handlers' answers (api/templates): no HTML escaping, so a URL in a
+	// message reads as it is.
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
 }
 
 // requestError turns a body that could not be decoded into a 400 (or 413) naming, where it can,
