@@ -136,3 +136,16 @@ func (s *Server) emitConnectionDeleted(ctx context.Context, tx plugboard.Store, 
 	}
 	return s.emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: orgID, ConnectionID: d.ID, EndUserID: d.EndUserID})
 }
+
+// emitTemplateDeleted records a deleted template: the links of connections to it that went with it
+// (connection.updated, as an explicit unlink), then the template itself.
+func (s *Server) emitTemplateDeleted(ctx context.Context, tx plugboard.Store, d plugboard.DeletedTemplate) error {
+	for _, id := range d.UnlinkedConnectionIDs {
+		e := plugboard.Event{Type: events.ConnectionUpdated, OrganisationID: d.OrganisationID, ConnectionID: id,
+			SystemID: d.SystemID, TemplateID: d.ID, Data: eventData("link", "deleted")}
+		if err := s.emit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return s.emit(ctx, tx, templateEvent(events.TemplateDeleted, &d.ConnectionTemplate))
+}
