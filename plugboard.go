@@ -260,3 +260,14 @@ type EventFilter struct {
 	Since *time.Time
 	Until *time.Time
 }
+
+// The store keeps times as Unix nanoseconds in a 64-bit integer, which reaches from 1677 to 2262.
+// Times given as input (expiries, filters) must lie between MinTime and MaxTime, or they are a
+// field error: a time outside would be stored as another one.
+var (
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// TimeInRange reports whether t lies between MinTime and MaxTime.
+func TimeInRange(t time.Time) bool { return !t.Before(MinTime) && !t.After(MaxTime) }

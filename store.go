@@ -47,6 +47,13 @@ type DeletedConnection struct {
 	CredentialIDs []ulid.ULID
 }
 
+// DeletedTemplate is a connection template a delete removed, with the connections whose links to
+// it went too (static connections of other environments), read in the deleting transaction.
+type DeletedTemplate struct {
+	ConnectionTemplate
+	UnlinkedConnectionIDs []ulid.ULID
+}
+
 // SealedTables names the tables that hold sealed values, in the order rotations visit them.
 var SealedTables = []string{"credentials", "auth_scheme_configs", "oauth_states", "events", "webhook_endpoints"}
 
@@ -292,9 +299,11 @@ type Store interface {
 	ListProjects(ctx context.Context, orgID ulid.ULID) ([]Project, error)
 	// UpdateProject writes p's name and UpdatedAt; ENotFound if it does not exist.
 	UpdateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes the project, its environments and its templates (with their links);
-	// ENotFound if it does not exist; EConflict while connections created under its templates exist.
-	DeleteProject(ctx context.Context, orgID, id ulid.ULID) error
+	// DeleteProject removes the project, its environments and its templates (with their links), and
+	// returns the templates it removed with the connections each unlinked, read once the project is
+	// locked against new templates; ENotFound if it does not exist; EConflict while connections
+	// created under its templates exist.
+	DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]DeletedTemplate, error)
 
 	// CreateTemplate inserts t; ENotFound if its project, environment (of that project) or system does
 	// not exist; EConflict if the environment already has a template of that name.
@@ -307,9 +316,10 @@ type Store interface {
 	// UpdateTemplate writes t's name, dynamic flag, AuthSchemeConfigIDs and UpdatedAt; ENotFound if it
 	// does not exist; EConflict on a duplicate name in its environment.
 	UpdateTemplate(ctx context.Context, t *ConnectionTemplate) error
-	// DeleteTemplate removes the template and the links of other connections to it; ENotFound if it
-	// does not exist in that project; EConflict while connections created under it exist.
-	DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID) error
+	// DeleteTemplate removes the template and the links of other connections to it, and returns the
+	// template with the connections it unlinked; ENotFound if it does not exist in that project;
+	// EConflict while connections created under it exist.
+	DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID) (*DeletedTemplate, error)
 
 	// CreateEndUser inserts u; EConflict if its ExternalID is taken in the organisation.
 	CreateEndUser(ctx context.Context, u *EndUser) error

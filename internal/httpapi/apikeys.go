@@ -56,6 +56,8 @@ func (s *Server) CreateAPIKey(ctx context.Context, req api.CreateAPIKeyRequestOb
 		t := b.ExpiresAt.UTC().Truncate(time.Microsecond)
 		if !t.After(s.now()) {
 			errs = append(errs, plugboard.FieldError{Field: "expiresAt", Message: "must be in the future"})
+		} else if !plugboard.TimeInRange(t) {
+			errs = append(errs, plugboard.FieldError{Field: "expiresAt", Message: timeRangeMessage})
 		}
 		expires = &t
 	}

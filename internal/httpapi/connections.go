@@ -150,7 +150,9 @@ func (s *Server) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredenti
 			item.cfg, fields = credentials.ValidateCredential(item.cc, offered, orgID, path)
 			item.fields = append(item.fields, fields...)
 		}
-		if item.cc.Credential != nil && item.cc.Credential.ExpiresAt != nil && !now.Before(*item.cc.Credential.ExpiresAt) {
+		if item.cc.Credential != nil && item.cc.Credential.ExpiresAt != nil && !plugboard.TimeInRange(*item.cc.Credential.ExpiresAt) {
+			item.fields = append(item.fields, plugboard.FieldError{Field: path + ".credential.expiresAt", Message: timeRangeMessage})
+		} else if item.cc.Credential != nil && item.cc.Credential.ExpiresAt != nil && !now.Before(*item.cc.Credential.ExpiresAt) {
 			// It would never be applied, and would be deleted at the next sweep.
 			item.fields = append(item.fields, plugboard.FieldError{Field: path + ".credential.expiresAt",
 				Message: "is not in the future; an expired credential is never applied (leave expiresAt out for a credential that does not expire)"})

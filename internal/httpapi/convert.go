@@ -214,6 +214,9 @@ func parsePage(first *int, after, before *string) (plugboard.PageRequest, []plug
 }
 
 // cursor renders a page cursor; the zero ULID means none.
+// timeRangeMessage is the field error of a time the store cannot keep (plugboard.TimeInRange).
+const timeRangeMessage = "must be between 1970-01-01 and 2262-01-01"
+
 func cursor(id ulid.ULID) string {
 	if id == (ulid.ULID{}) {
 		return ""

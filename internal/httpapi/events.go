@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -13,23 +15,31 @@ import (
 	"github.com/plugboard/plugboard/internal/events"
 )
 
+// maxTypeFilter bounds the items of ListEvents' type filter (there are fewer types than that).
+const maxTypeFilter = 64
+
 // ListEvents implements api.StrictServerInterface.
 func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject) (api.ListEventsResponseObject, error) {
 	p := req.Params
 	page, errs := parsePage(p.First, p.After, p.Before)
 	var f plugboard.EventFilter
 	if p.Type != nil {
-		i := 0
+		var items []string
 		for _, item := range *p.Type {
-			for _, t := range strings.Split(item, ",") {
-				t = strings.TrimSpace(t)
-				if !events.Known(t) {
-					errs = append(errs, plugboard.FieldError{Field: fmt.Sprintf("type[%d]", i),
-						Message: "is not an event type; see docs/events.md for the list"})
-				} else {
-					f.Types = append(f.Types, t)
-				}
-				i++
+			items = append(items, strings.Split(item, ",")...)
+		}
+		if len(items) > maxTypeFilter {
+			errs = append(errs, plugboard.FieldError{Field: "type", Message: fmt.Sprintf("names %d types; at most %d", len(items), maxTypeFilter)})
+			items = nil
+		}
+		for i, t := range items {
+			t = strings.TrimSpace(t)
+			switch {
+			case !events.Known(t):
+				errs = append(errs, plugboard.FieldError{Field: fmt.Sprintf("type[%d]", i),
+					Message: "is not an event type; see docs/events.md for the list"})
+			case !slices.Contains(f.Types, t):
+				f.Types = append(f.Types, t)
 			}
 		}
 	}
@@ -46,6 +56,14 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 		*q.dst = id
 	}
 	f.Since, f.Until = p.Since, p.Until
+	for _, q := range []struct {
+		name string
+		v    *time.Time
+	}{{"since", f.Since}, {"until", f.Until}} {
+		if q.v != nil && !plugboard.TimeInRange(*q.v) {
+			errs = append(errs, plugboard.FieldError{Field: q.name, Message: timeRangeMessage})
+		}
+	}
 	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
 		errs = append(errs, plugboard.FieldError{Field: "until", Message: "must be after since"})
 	}
@@ -117,4 +135,17 @@ func (s *Server) emitConnectionDeleted(ctx context.Context, tx plugboard.Store, 
 		}
 	}
 	return s.emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: orgID, ConnectionID: d.ID, EndUserID: d.EndUserID})
+}
+
+// emitTemplateDeleted records a deleted template: the links of connections to it that went with it
+// (connection.updated, as an explicit unlink), then the template itself.
+func (s *Server) emitTemplateDeleted(ctx context.Context, tx plugboard.Store, d plugboard.DeletedTemplate) error {
+	for _, id := range d.UnlinkedConnectionIDs {
+		e := plugboard.Event{Type: events.ConnectionUpdated, OrganisationID: d.OrganisationID, ConnectionID: id,
+			SystemID: d.SystemID, TemplateID: d.ID, Data: eventData("link", "deleted")}
+		if err := s.emit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return s.emit(ctx, tx, templateEvent(events.TemplateDeleted, &d.ConnectionTemplate))
 }

@@ -46,6 +46,8 @@ type inboundDelivery struct {
 	conn     *plugboard.Connection
 	configID string
 	credID   ulid.ULID
+	// cfg is the hmac config the delivery verified with.
+	cfg *api.AuthSchemeConfigHMAC
 }
 
 // serveInbound receives one delivery.
@@ -122,7 +124,7 @@ func (s *Server) verifyInbound(ctx context.Context, r *http.Request, body []byte
 			continue // an expired credential is never used again
 		}
 		if s.inboundSigned(r, body, c, now) {
-			return &inboundDelivery{conn: conn, configID: configID, credID: cc.Credential.ID}, nil
+			return &inboundDelivery{conn: conn, configID: configID, credID: cc.Credential.ID, cfg: c.Config.Hmac}, nil
 		}
 	}
 	return nil, errNotVerified
@@ -205,13 +207,19 @@ func (s *Server) inboundURL(r *http.Request, cfg *api.AuthSchemeConfigHMAC) stri
 	return u
 }
 
-// storeInbound writes the delivery's event: its headers (less hop-by-hop ones, cookies and
-// Authorization) and its body up to the configured size, sealed.
+// storeInbound writes the delivery's event: its headers (less hop-by-hop ones, cookies,
+// Authorization and the signature itself) and its body up to the configured size, sealed. The
+// signature is left out because Plugboard has checked it: kept beside the body, it would hand every
+// reader of the event (events:read keys, webhook endpoints) a delivery that verifies again, for ever
+// when the sender signs no timestamp.
 func (s *Server) storeInbound(ctx context.Context, r *http.Request, body []byte, d *inboundDelivery) error {
 	h := r.Header.Clone()
 	stripHeaders(h, false)
 	h.Del("Cookie")
 	h.Del("Authorization")
+	if d.cfg != nil && d.cfg.In == api.AuthSchemeConfigHMACInHeader {
+		h.Del(d.cfg.Name)
+	}
 	details, err := events.InboundDetails(r.Method, h, body, int(s.inbound.eventBody))
 	if err != nil {
 		return plugboard.Internal(fmt.Errorf("encode inbound delivery: %w", err))

@@ -107,17 +107,14 @@ func (s *Server) UpdateProject(ctx context.Context, req api.UpdateProjectRequest
 
 // DeleteProject implements api.StrictServerInterface.
 func (s *Server) DeleteProject(ctx context.Context, req api.DeleteProjectRequestObject) (api.DeleteProjectResponseObject, error) {
-	// The project's templates go with it, each with its event.
+	// The project's templates go with it, each with its events.
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
-		templates, err := tx.ListTemplates(ctx, req.OrganisationId, req.ProjectId, ulid.ULID{})
+		deleted, err := tx.DeleteProject(ctx, req.OrganisationId, req.ProjectId)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteProject(ctx, req.OrganisationId, req.ProjectId); err != nil {
-			return err
-		}
-		for _, t := range templates {
-			if err := s.emit(ctx, tx, templateEvent(events.TemplateDeleted, &t)); err != nil {
+		for _, d := range deleted {
+			if err := s.emitTemplateDeleted(ctx, tx, d); err != nil {
 				return err
 			}
 		}
@@ -335,14 +332,11 @@ func checkTemplateChange(ctx context.Context, tx plugboard.Store, t *plugboard.C
 // DeleteConnectionTemplate implements api.StrictServerInterface.
 func (s *Server) DeleteConnectionTemplate(ctx context.Context, req api.DeleteConnectionTemplateRequestObject) (api.DeleteConnectionTemplateResponseObject, error) {
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
-		t, err := tx.GetTemplate(ctx, req.OrganisationId, req.TemplateId)
+		deleted, err := tx.DeleteTemplate(ctx, req.OrganisationId, req.ProjectId, req.TemplateId)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteTemplate(ctx, req.OrganisationId, req.ProjectId, req.TemplateId); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, templateEvent(events.TemplateDeleted, t))
+		return s.emitTemplateDeleted(ctx, tx, *deleted)
 	})
 	if err != nil {
 		return nil, err

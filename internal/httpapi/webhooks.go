@@ -286,6 +286,9 @@ func (s *Server) ReplayWebhookEndpoint(ctx context.Context, req api.ReplayWebhoo
 		return nil, plugboard.Invalid("invalid replay", plugboard.FieldError{Field: "since", Message: "is required"})
 	}
 	now := s.timestamp()
+	if !plugboard.TimeInRange(b.Since) {
+		return nil, plugboard.Invalid("invalid replay", plugboard.FieldError{Field: "since", Message: timeRangeMessage})
+	}
 	if b.Since.After(now) {
 		return nil, plugboard.Invalid("invalid replay", plugboard.FieldError{Field: "since", Message: "must not be in the future"})
 	}

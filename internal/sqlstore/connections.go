@@ -456,7 +456,10 @@ func (o *ops) deleteConnections(ctx context.Context, orgID ulid.ULID, cond strin
 // deleteConnections is about to remove.
 func (o *ops) deletedConnections(ctx context.Context, orgID ulid.ULID, cond string, args ...any) ([]plugboard.DeletedConnection, error) {
 	org := idValue(orgID)
-	rows, err := o.query(ctx, "SELECT id, end_user_id FROM connections WHERE organisation_id = ? AND "+cond+" ORDER BY id",
+	// Locked (on PostgreSQL), so a writer of these connections' credentials (an update, the expiry
+	// sweep) that got there first has committed before the credentials are read below, and none
+	// comes after: each deleted credential is reported by exactly one change.
+	rows, err := o.query(ctx, "SELECT id, end_user_id FROM connections WHERE organisation_id = ? AND "+cond+" ORDER BY id"+o.d.forUpdate,
 		append([]any{org}, args...)...)
 	if err != nil {
 		return nil, o.d.translate(err, "list deleted connections", nil)

@@ -162,12 +162,19 @@ func (o *ops) UpdateProject(ctx context.Context, p *plugboard.Project) error {
 
 // DeleteProject removes the project, its environments, templates and their links, unless
 // connections were created under its templates.
-func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) error {
-	return o.inTx(ctx, func(o *ops) error {
-		if err := o.requireProject(ctx, orgID, id); err != nil {
+func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboard.DeletedTemplate, error) {
+	var out []plugboard.DeletedTemplate
+	err := o.inTx(ctx, func(o *ops) error {
+		org, pid := idValue(orgID), idValue(id)
+		// The project's row is locked first: a template being created in it (which holds a key
+		// share lock on the row) commits before, and is read below, or waits and then fails.
+		ok, err := o.exists(ctx, "SELECT 1 FROM projects WHERE organisation_id = ? AND id = ?"+o.d.forUpdate, org, pid)
+		if err != nil {
 			return err
 		}
-		org, pid := idValue(orgID), idValue(id)
+		if !ok {
+			return plugboard.Errorf(plugboard.ENotFound, "project %s not found", id)
+		}
 		used, err := o.exists(ctx, `SELECT 1 FROM connections c
 			JOIN connection_templates t ON t.organisation_id = c.organisation_id AND t.id = c.template_id
 			WHERE c.organisation_id = ? AND t.project_id = ?`, org, pid)
@@ -177,13 +184,26 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) error {
 		if used {
 			return plugboard.Errorf(plugboard.EConflict, "project %s has connections under its templates; delete them first", id)
 		}
+		rows, err := o.query(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND project_id = ? ORDER BY id", org, pid)
+		if err != nil {
+			return o.d.translate(err, "list project templates", nil)
+		}
+		var templates []plugboard.ConnectionTemplate
+		err = scanRows(rows, func(r *sql.Rows) error {
+			t, err := scanTemplate(r)
+			templates = append(templates, t)
+			return err
+		})
+		if err != nil {
+			return o.d.translate(err, "list project templates", nil)
+		}
+		if out, err = o.deleteTemplates(ctx, orgID, templates); err != nil {
+			return err
+		}
 		for _, step := range []struct {
 			what, q string
 			args    []any
 		}{
-			{"links", `DELETE FROM connection_links WHERE organisation_id = ? AND template_id IN
-				(SELECT id FROM connection_templates WHERE organisation_id = ? AND project_id = ?)`, []any{org, org, pid}},
-			{"templates", "DELETE FROM connection_templates WHERE organisation_id = ? AND project_id = ?", []any{org, pid}},
 			{"environments", "DELETE FROM environments WHERE organisation_id = ? AND project_id = ?", []any{org, pid}},
 			{"project", "DELETE FROM projects WHERE organisation_id = ? AND id = ?", []any{org, pid}},
 		} {
@@ -195,6 +215,7 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) error {
 		}
 		return nil
 	})
+	return out, err
 }
 
 // requireProject returns ENotFound unless the project exists in the organisation.

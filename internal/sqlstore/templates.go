@@ -109,16 +109,16 @@ func (o *ops) UpdateTemplate(ctx context.Context, t *plugboard.ConnectionTemplat
 }
 
 // DeleteTemplate removes the template and the links to it, unless connections were created under it.
-func (o *ops) DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID) error {
-	return o.inTx(ctx, func(o *ops) error {
+func (o *ops) DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID) (*plugboard.DeletedTemplate, error) {
+	var out *plugboard.DeletedTemplate
+	err := o.inTx(ctx, func(o *ops) error {
 		org, tid := idValue(orgID), idValue(id)
-		ok, err := o.exists(ctx, "SELECT 1 FROM connection_templates WHERE organisation_id = ? AND project_id = ? AND id = ?",
-			org, idValue(projectID), tid)
+		// Locked, so no link to it is added or removed between the read below and the delete.
+		t, err := scanTemplate(o.queryRow(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND project_id = ? AND id = ?"+o.d.forUpdate,
+			org, idValue(projectID), tid))
 		if err != nil {
-			return err
-		}
-		if !ok {
-			return plugboard.Errorf(plugboard.ENotFound, "connection template %s not found in project %s", id, projectID)
+			return o.d.translate(err, "get connection template", &onError{
+				notFound: fmt.Sprintf("connection template %s not found in project %s", id, projectID)})
 		}
 		used, err := o.exists(ctx, "SELECT 1 FROM connections WHERE organisation_id = ? AND template_id = ?", org, tid)
 		if err != nil {
@@ -127,12 +127,48 @@ func (o *ops) DeleteTemplate(ctx context.Context, orgID, projectID, id ulid.ULID
 		if used {
 			return plugboard.Errorf(plugboard.EConflict, "connection template %s has connections created under it; delete them first", id)
 		}
-		if _, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND template_id = ?", org, tid); err != nil {
-			return o.d.translate(err, "delete template links", nil)
+		deleted, err := o.deleteTemplates(ctx, orgID, []plugboard.ConnectionTemplate{t})
+		if err != nil {
+			return err
 		}
-		_, err = o.exec(ctx, "DELETE FROM connection_templates WHERE organisation_id = ? AND id = ?", org, tid)
-		return o.d.translate(err, "delete connection template", &onError{
-			fkCode: plugboard.EConflict, fkMsg: "connection template " + id.String() + " is still in use",
-		})
+		out = &deleted[0]
+		return nil
 	})
+	return out, err
+}
+
+// deleteTemplates removes templates with their links to connections, and returns them with the
+// connections they unlinked.
+func (o *ops) deleteTemplates(ctx context.Context, orgID ulid.ULID, templates []plugboard.ConnectionTemplate) ([]plugboard.DeletedTemplate, error) {
+	org := idValue(orgID)
+	out := make([]plugboard.DeletedTemplate, len(templates))
+	for i, t := range templates {
+		out[i].ConnectionTemplate = t
+		rows, err := o.query(ctx, "SELECT connection_id FROM connection_links WHERE organisation_id = ? AND template_id = ? ORDER BY connection_id",
+			org, idValue(t.ID))
+		if err != nil {
+			return nil, o.d.translate(err, "list template links", nil)
+		}
+		err = scanRows(rows, func(r *sql.Rows) error {
+			var id ulid.ULID
+			if err := r.Scan(idCol{&id}); err != nil {
+				return err
+			}
+			out[i].UnlinkedConnectionIDs = append(out[i].UnlinkedConnectionIDs, id)
+			return nil
+		})
+		if err != nil {
+			return nil, o.d.translate(err, "list template links", nil)
+		}
+		if _, err := o.exec(ctx, "DELETE FROM connection_links WHERE organisation_id = ? AND template_id = ?", org, idValue(t.ID)); err != nil {
+			return nil, o.d.translate(err, "delete template links", nil)
+		}
+		_, err = o.exec(ctx, "DELETE FROM connection_templates WHERE organisation_id = ? AND id = ?", org, idValue(t.ID))
+		if err != nil {
+			return nil, o.d.translate(err, "delete connection template", &onError{
+				fkCode: plugboard.EConflict, fkMsg: "connection template " + t.ID.String() + " is still in use",
+			})
+		}
+	}
+	return out, nil
 }

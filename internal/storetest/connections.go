@@ -328,7 +328,7 @@ func testDeleteConnection(t *testing.T, f *fixture) {
 	// Its credential and its link went with it.
 	f.newConn(t, f.dynamic, f.user.ID, "reuses", a)
 	wantCode(t, f.s.UnlinkConnection(f.ctx, f.org, c.ID, f.static.ID), plugboard.ENotFound)
-	must(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, f.static.ID))
+	must(t, deleteTemplate(f, f.org, f.project.ID, f.static.ID))
 }
 
 func testLinks(t *testing.T, f *fixture) {
@@ -385,7 +385,7 @@ func testDeleteEndUserCascades(t *testing.T, f *fixture) {
 		equal(t, *got, *c)
 	}
 	// Links and credentials are gone: the staging template can be deleted, the credential ids reused.
-	must(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, staging.ID))
+	must(t, deleteTemplate(f, f.org, f.project.ID, staging.ID))
 	f.newConn(t, f.static, ulid.ULID{}, "reuses", a, b)
 	// The external id is free again.
 	f.newEndUser(t, f.org, f.user.ExternalID, "Back again")

@@ -61,11 +61,11 @@ func testProjects(t *testing.T, f *fixture) {
 }
 
 func testDeleteProject(t *testing.T, f *fixture) {
-	wantCode(t, f.s.DeleteProject(f.ctx, f.org, ulid.Make()), plugboard.ENotFound)
-	wantCode(t, f.s.DeleteProject(f.ctx, f.other, f.project.ID), plugboard.ENotFound)
+	wantCode(t, deleteProject(f, f.org, ulid.Make()), plugboard.ENotFound)
+	wantCode(t, deleteProject(f, f.other, f.project.ID), plugboard.ENotFound)
 
 	c := f.newConn(t, f.static, ulid.ULID{}, "main", cred("api-key", "k"))
-	wantCode(t, f.s.DeleteProject(f.ctx, f.org, f.project.ID), plugboard.EConflict)
+	wantCode(t, deleteProject(f, f.org, f.project.ID), plugboard.EConflict)
 
 	// A connection of another project merely linked to this project's template does not block it.
 	other := &plugboard.Project{ID: ulid.Make(), OrganisationID: f.org, Name: "Other",
@@ -79,7 +79,18 @@ func testDeleteProject(t *testing.T, f *fixture) {
 
 	_, err := f.s.DeleteConnection(f.ctx, f.org, c.ID)
 	must(t, err)
-	must(t, f.s.DeleteProject(f.ctx, f.org, f.project.ID))
+	deleted, err := f.s.DeleteProject(f.ctx, f.org, f.project.ID)
+	must(t, err)
+	if len(deleted) != 2 || deleted[0].ID.Compare(deleted[1].ID) >= 0 {
+		t.Fatalf("DeleteProject returned %d templates, want its 2 in id order", len(deleted))
+	}
+	for _, d := range deleted {
+		want := []ulid.ULID(nil)
+		if d.ID == f.static.ID {
+			want = []ulid.ULID{oc.ID} // the link of the other project's connection
+		}
+		equal(t, d.UnlinkedConnectionIDs, want)
+	}
 	_, err = f.s.GetProject(f.ctx, f.org, f.project.ID)
 	wantCode(t, err, plugboard.ENotFound)
 	_, err = f.s.GetTemplate(f.ctx, f.org, f.static.ID)
@@ -176,18 +187,20 @@ func testTemplates(t *testing.T, f *fixture) {
 }
 
 func testDeleteTemplate(t *testing.T, f *fixture) {
-	wantCode(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, ulid.Make()), plugboard.ENotFound)
-	wantCode(t, f.s.DeleteTemplate(f.ctx, f.other, f.project.ID, f.static.ID), plugboard.ENotFound)
-	wantCode(t, f.s.DeleteTemplate(f.ctx, f.org, ulid.Make(), f.static.ID), plugboard.ENotFound) // wrong project
+	wantCode(t, deleteTemplate(f, f.org, f.project.ID, ulid.Make()), plugboard.ENotFound)
+	wantCode(t, deleteTemplate(f, f.other, f.project.ID, f.static.ID), plugboard.ENotFound)
+	wantCode(t, deleteTemplate(f, f.org, ulid.Make(), f.static.ID), plugboard.ENotFound) // wrong project
 
 	c := f.newConn(t, f.static, ulid.ULID{}, "main")
-	wantCode(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, f.static.ID), plugboard.EConflict)
+	wantCode(t, deleteTemplate(f, f.org, f.project.ID, f.static.ID), plugboard.EConflict)
 
 	// A template that other connections are only linked to can go; the links go with it.
 	staging := f.newTemplate(t, f.staging, "github", false)
 	must(t, f.s.LinkConnection(f.ctx, f.org, c.ID, staging.ID))
-	must(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, staging.ID))
-	_, err := f.s.GetTemplate(f.ctx, f.org, staging.ID)
+	deleted, err := f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, staging.ID)
+	must(t, err)
+	equal(t, *deleted, plugboard.DeletedTemplate{ConnectionTemplate: *staging, UnlinkedConnectionIDs: []ulid.ULID{c.ID}})
+	_, err = f.s.GetTemplate(f.ctx, f.org, staging.ID)
 	wantCode(t, err, plugboard.ENotFound)
 	wantCode(t, f.s.UnlinkConnection(f.ctx, f.org, c.ID, staging.ID), plugboard.ENotFound)
 	if _, err := f.s.GetConnection(f.ctx, f.org, c.ID); err != nil {
@@ -196,5 +209,16 @@ func testDeleteTemplate(t *testing.T, f *fixture) {
 
 	_, err = f.s.DeleteConnection(f.ctx, f.org, c.ID)
 	must(t, err)
-	must(t, f.s.DeleteTemplate(f.ctx, f.org, f.project.ID, f.static.ID))
+	must(t, deleteTemplate(f, f.org, f.project.ID, f.static.ID))
+}
+
+// deleteProject and deleteTemplate are the Store's, for tests that do not look at what was deleted.
+func deleteProject(f *fixture, org, id ulid.ULID) error {
+	_, err := f.s.DeleteProject(f.ctx, org, id)
+	return err
+}
+
+func deleteTemplate(f *fixture, org, project, id ulid.ULID) error {
+	_, err := f.s.DeleteTemplate(f.ctx, org, project, id)
+	return err
 }

@@ -248,6 +248,6 @@ func testDeleteSystem(t *testing.T, f *fixture) {
 	must(t, f.s.CreateSystem(f.ctx, unused))
 
 	// Once its templates are gone, the fixture's system can go too.
-	must(t, f.s.DeleteProject(f.ctx, f.org, f.project.ID))
+	must(t, deleteProject(f, f.org, f.project.ID))
 	must(t, f.s.DeleteSystem(f.ctx, f.org, f.system.ID))
 }
