@@ -698,7 +698,7 @@ func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboa
 // named by mtlsCredentialId, or else the certificate credential sent with the connection.
 func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential,
 	existing []plugboard.ConnectionCredential) (*tls.Config, error) {
-	return access.MTLSConfig(ctx, s.store, s.keys, orgID, *cfg, func() (*api.CredentialDataCertificate, error) {
+	return access.MTLSConfig(ctx, s.store, s.keys, orgID, *cfg, s.now(), func() (*api.CredentialDataCertificate, error) {
 		for _, cc := range creds {
 			if cc.Credential == nil || cc.Credential.Type != api.CredentialTypeCertificate || cc.Credential.Data == nil {
 				continue
