@@ -166,6 +166,9 @@ func (s *Service) open(ctx context.Context, orgID, connectionID ulid.ULID) (*plu
 			return nil, nil, nil, err
 		}
 		opened[i] = apply.Credential{ID: cc.Credential.ID.String(), Config: cfg, Type: api.CredentialType(cc.Credential.Type), Data: data}
+		if at := cc.Credential.ExpiresAt; at != nil {
+			opened[i].ExpiresAt = *at
+		}
 	}
 	return c, sys, opened, nil
 }
