@@ -610,7 +610,7 @@ func (s *Service) tokenEndpoint(ctx context.Context, st plugboard.Store, orgID u
 // mtls returns the TLS settings for a config with mtlsEnabled: the certificate credential named by
 // mtlsCredentialId, or else the connection's certificate credential.
 func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (*tls.Config, error) {
-	return MTLSConfig(ctx, st, s.keys, orgID, cfg, func() (*api.CredentialDataCertificate, error) {
+	return MTLSConfig(ctx, st, s.keys, orgID, cfg, s.now(), func() (*api.CredentialDataCertificate, error) {
 		for _, c := range siblings {
 			if c.Type == api.CredentialTypeCertificate {
 				return c.Data.Certificate, nil
@@ -622,8 +622,11 @@ func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID,
 
 // MTLSConfig returns the TLS settings token requests use for a config with mtlsEnabled (nil
 // without it): the certificate credential its mtlsCredentialId names, or else the one connection
-// returns (the connection's certificate credential; nil when it has none).
-func MTLSConfig(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg api.AuthSchemeConfig,
+// returns (the connection's certificate credential; nil when it has none). A named certificate
+// past its expiresAt at now is refused (credential_expired) before it is opened; connection must
+// return only a certificate that is not (the connection passed Usable, or the stored one was
+// checked with Unexpired).
+func MTLSConfig(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg api.AuthSchemeConfig, now time.Time,
 	connection func() (*api.CredentialDataCertificate, error)) (*tls.Config, error) {
 	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
 		return nil, nil
@@ -639,6 +642,9 @@ func MTLSConfig(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgI
 		}
 		stored, err := st.GetCredential(ctx, orgID, credID)
 		if err != nil {
+			return nil, err
+		}
+		if err := Unexpired(stored, fmt.Sprintf("the certificate credential auth scheme config %q names in mtlsCredentialId", cfg.Oauth2.ID), now); err != nil {
 			return nil, err
 		}
 		data, err := OpenCredential(keys, stored)

@@ -16,8 +16,8 @@ import (
 // (Connection.Expired). A request is never sent with part of a connection's credentials.
 func Usable(c *plugboard.Connection, now time.Time) error {
 	for _, cc := range c.Credentials {
-		if at := cc.Credential.ExpiresAt; at != nil && !now.Before(*at) {
-			return expiredError(cc.Credential.ID.String(), cc.AuthSchemeConfigID, *at)
+		if Expired(&cc.Credential, now) {
+			return expiredError(cc.Credential.ID.String(), cc.AuthSchemeConfigID, *cc.Credential.ExpiresAt)
 		}
 	}
 	if len(c.Expired) > 0 {
@@ -25,6 +25,27 @@ func Usable(c *plugboard.Connection, now time.Time) error {
 		return expiredError(e.CredentialID.String(), e.AuthSchemeConfigID, e.ExpiresAt)
 	}
 	return nil
+}
+
+// Expired reports whether a stored credential is past its expiresAt at now. It is the one expiry
+// check: Usable asks it of a connection's credentials, Unexpired of a credential read on its own
+// (one a config names), and a credential's errors[] show it.
+func Expired(c *plugboard.Credential, now time.Time) bool {
+	return c.ExpiresAt != nil && !now.Before(*c.ExpiresAt)
+}
+
+// Unexpired refuses a stored credential read on its own to be used (presented, applied, or
+// minted from) once it is past its expiresAt: credential_expired, naming the credential by its id
+// and role, never its secret. role says what it was read for ("the certificate credential that
+// auth scheme config \"cc\" names in mtlsCredentialId").
+func Unexpired(c *plugboard.Credential, role string, now time.Time) error {
+	if !Expired(c, now) {
+		return nil
+	}
+	return &plugboard.Error{Code: plugboard.ECredentialExpired,
+		Message: fmt.Sprintf("credential %s (%s) expired at %s; it is no longer presented or applied",
+			c.ID, role, c.ExpiresAt.UTC().Format(time.RFC3339)),
+		Details: "give it a new expiresAt before it is deleted, or use another credential"}
 }
 
 func expiredError(credID, configID string, at time.Time) error {
@@ -39,8 +60,8 @@ func expiredError(credID, configID string, at time.Time) error {
 // credential has nothing to report.
 func CredentialErrors(c *plugboard.Credential, now time.Time) []string {
 	var out []string
-	if at := c.ExpiresAt; at != nil && !now.Before(*at) {
-		out = append(out, fmt.Sprintf("expired at %s: no longer applied to requests, and deleted within a minute", at.UTC().Format(time.RFC3339)))
+	if Expired(c, now) {
+		out = append(out, fmt.Sprintf("expired at %s: no longer applied to requests, and deleted within a minute", c.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 	if r := c.Refresh; r.Failing() {
 		cause := r.LastError

@@ -120,6 +120,11 @@ func (s *Service) RefreshCredential(ctx context.Context, ref plugboard.Credentia
 	if err != nil {
 		return err
 	}
+	// The same check as every use: a refresh presents the connection's other credentials (its
+	// certificate over mTLS), so a connection that may not be used is not refreshed either.
+	if err := Usable(c, s.now()); err != nil {
+		return err
+	}
 	for i, cc := range c.Credentials {
 		if cc.Credential.ID != ref.CredentialID || opened[i].Type != api.CredentialTypeOauth2Token {
 			continue
@@ -161,6 +166,9 @@ func (s *Service) open(ctx context.Context, orgID, connectionID ulid.ULID) (*plu
 			return nil, nil, nil, err
 		}
 		opened[i] = apply.Credential{ID: cc.Credential.ID.String(), Config: cfg, Type: api.CredentialType(cc.Credential.Type), Data: data}
+		if at := cc.Credential.ExpiresAt; at != nil {
+			opened[i].ExpiresAt = *at
+		}
 	}
 	return c, sys, opened, nil
 }

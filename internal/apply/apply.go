@@ -41,6 +41,9 @@ type Credential struct {
 	// it fetched) because only the caller knows whether the stored token is still fresh: this
 	// package never sends a stored token on its own. TokenType defaults to Bearer.
 	AccessToken, TokenType string
+	// ExpiresAt is the credential's expiresAt; zero when it does not expire. A JWT minted from the
+	// credential expires no later, and none is minted (or reused from the cache) from then on.
+	ExpiresAt time.Time
 }
 
 // Applier applies credentials to requests. It holds the clock and the cache of minted JWTs, so

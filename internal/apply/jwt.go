@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"time"
 
@@ -34,10 +35,13 @@ type jwtEntry struct {
 // jwt returns the Authorization value for a jwt-bearer credential and when its token expires.
 //
 // The token's claims are the credential's payload plus iat (now) and exp (now + expiresIn,
-// default 1h), which replace any iat or exp in the payload. Tokens are cached per credential ID
-// and reused until min(30s, lifetime/10) before exp; the cache entry also holds a keyed
-// fingerprint of the algorithm, secret, payload, lifetime and prefix, so a credential updated
-// under the same ID is minted anew at once. Minting happens outside the lock: two requests that
+// default 1h, but never later than the credential's expiresAt), which replace any iat or exp in
+// the payload: a token outlives the credential it was minted from by not a second. Past its
+// expiresAt the credential mints nothing (credential_expired; access.Usable refuses the
+// connection before it gets here). Tokens are cached per credential ID and reused until
+// min(30s, lifetime/10) before exp; the cache entry also holds a keyed fingerprint of the
+// algorithm, secret, payload, lifetime, prefix and expiresAt, so a credential updated under the
+// same ID (a new expiresAt included) is minted anew at once. Minting happens outside the lock: two requests that
 // miss at once both mint, and either valid token is kept.
 func (a *Applier) jwt(c Credential) (string, time.Time, error) {
 	d := c.Data.JwtBearer
@@ -53,12 +57,16 @@ func (a *Applier) jwt(c Credential) (string, time.Time, error) {
 	if prefix == "" {
 		prefix = defaultJWTPrefix
 	}
-	fp, err := a.fingerprint(d, lifetime, prefix)
+	fp, err := a.fingerprint(d, lifetime, prefix, c.ExpiresAt)
 	if err != nil {
 		return "", time.Time{}, invalid(err, c.ID, "its jwt-bearer payload cannot be encoded as JSON")
 	}
 
 	now := a.now()
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt) {
+		return "", time.Time{}, &plugboard.Error{Code: plugboard.ECredentialExpired,
+			Message: fmt.Sprintf("credential %s expired at %s; no JWT is minted from it", c.ID, c.ExpiresAt.UTC().Format(time.RFC3339))}
+	}
 	a.mu.Lock()
 	e, ok := a.jwts[c.ID]
 	a.mu.Unlock()
@@ -66,7 +74,11 @@ func (a *Applier) jwt(c Credential) (string, time.Time, error) {
 		return e.value, e.exp, nil
 	}
 
-	token, iat, exp, err := mint(c.ID, d, now, lifetime)
+	expires := now.Add(lifetime)
+	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(expires) {
+		expires = c.ExpiresAt
+	}
+	token, iat, exp, err := mint(c.ID, d, now, expires)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -86,8 +98,9 @@ func (a *Applier) jwt(c Credential) (string, time.Time, error) {
 	return e.value, e.exp, nil
 }
 
-// mint signs a token with claims payload + iat + exp.
-func mint(id string, d *api.CredentialDataJWTBearer, now time.Time, lifetime time.Duration) (token string, iat, exp time.Time, err error) {
+// mint signs a token with claims payload + iat (now) + exp (expires), both in whole seconds,
+// rounded down.
+func mint(id string, d *api.CredentialDataJWTBearer, now, expires time.Time) (token string, iat, exp time.Time, err error) {
 	var method jwt.SigningMethod
 	var key any
 	switch d.Algorithm {
@@ -104,7 +117,7 @@ func mint(id string, d *api.CredentialDataJWTBearer, now time.Time, lifetime tim
 	default:
 		return "", time.Time{}, time.Time{}, plugboard.Errorf(plugboard.EInvalid, "credential %s: unknown jwt-bearer algorithm %q", id, d.Algorithm)
 	}
-	iatDate, expDate := jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(lifetime))
+	iatDate, expDate := jwt.NewNumericDate(now), jwt.NewNumericDate(expires)
 	claims := jwt.MapClaims{}
 	maps.Copy(claims, d.Payload)
 	claims["iat"], claims["exp"] = iatDate, expDate
@@ -117,7 +130,7 @@ func mint(id string, d *api.CredentialDataJWTBearer, now time.Time, lifetime tim
 
 // fingerprint is a keyed hash of what a token is minted from. The key is the Applier's own
 // random key, so the cache holds no plain hash of a secret that could be tested against guesses.
-func (a *Applier) fingerprint(d *api.CredentialDataJWTBearer, lifetime time.Duration, prefix string) ([sha256.Size]byte, error) {
+func (a *Applier) fingerprint(d *api.CredentialDataJWTBearer, lifetime time.Duration, prefix string, expiresAt time.Time) ([sha256.Size]byte, error) {
 	// json.Marshal sorts map keys, so equal payloads give equal bytes.
 	b, err := json.Marshal(struct {
 		Algorithm api.CredentialDataJWTBearerAlgorithm
@@ -125,7 +138,8 @@ func (a *Applier) fingerprint(d *api.CredentialDataJWTBearer, lifetime time.Dura
 		Payload   map[string]any
 		Lifetime  time.Duration
 		Prefix    string
-	}{d.Algorithm, d.Secret, d.Payload, lifetime, prefix})
+		ExpiresAt time.Time
+	}{d.Algorithm, d.Secret, d.Payload, lifetime, prefix, expiresAt.UTC()})
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/apply"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/hmacsig"
@@ -120,7 +121,7 @@ func (s *Server) verifyInbound(ctx context.Context, r *http.Request, body []byte
 		if cc.AuthSchemeConfigID != configID || c.Config.Type != api.AuthSchemeTypeHmac || c.Config.Hmac == nil {
 			continue
 		}
-		if exp := cc.Credential.ExpiresAt; exp != nil && !now.Before(*exp) {
+		if access.Expired(&cc.Credential, now) {
 			continue // an expired credential is never used again
 		}
 		if s.inboundSigned(r, body, c, now) {

@@ -707,7 +707,7 @@ func (s *Server) exchangeCode(ctx context.Context, orgID ulid.ULID, sys *plugboa
 // named by mtlsCredentialId, or else the certificate credential sent with the connection.
 func (s *Server) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential,
 	existing []plugboard.ConnectionCredential) (*tls.Config, error) {
-	return access.MTLSConfig(ctx, s.store, s.keys, orgID, *cfg, func() (*api.CredentialDataCertificate, error) {
+	return access.MTLSConfig(ctx, s.store, s.keys, orgID, *cfg, s.now(), func() (*api.CredentialDataCertificate, error) {
 		for _, cc := range creds {
 			if cc.Credential == nil || cc.Credential.Type != api.CredentialTypeCertificate || cc.Credential.Data == nil {
 				continue
@@ -888,11 +888,16 @@ func (s *Server) exchangeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugb
 	return nil, plugboard.Internal(fmt.Errorf("config %q vanished", cfgID))
 }
 
-// storedCertificate opens the stored certificate credential a request names by its ids.
+// storedCertificate opens the stored certificate credential a request names by its ids, unless it
+// is past its stored expiresAt (credential_expired: a stored secret that has expired is never
+// presented, whatever expiresAt the request sends with it).
 func (s *Server) storedCertificate(cc api.ConnectionCredential, existing []plugboard.ConnectionCredential) (*api.CredentialDataCertificate, error) {
 	for i := range existing {
 		ex := &existing[i]
 		if (cc.ID != (ulid.ULID{}) && cc.ID == ex.ID) || (cc.Credential.ID != (ulid.ULID{}) && cc.Credential.ID == ex.Credential.ID) {
+			if err := access.Unexpired(&ex.Credential, fmt.Sprintf("the certificate credential of auth scheme config %q", ex.AuthSchemeConfigID), s.now()); err != nil {
+				return nil, err
+			}
 			data, err := s.openCredential(&ex.Credential)
 			if err != nil {
 				return nil, err
