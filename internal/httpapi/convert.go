@@ -12,16 +12,13 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/credentials"
 )
 
 // publicConfig decodes a stored auth scheme config; its secret fields are already empty.
 func publicConfig(c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
-	out, err := credentials.PublicConfig(c.Config)
-	if err != nil {
-		return out, plugboard.Internal(fmt.Errorf("decode auth scheme config %q: %w", c.ID, err))
-	}
-	return out, nil
+	return connect.PublicConfig(c)
 }
 
 func toAPISystem(s *plugboard.System) (api.System, error) {

@@ -221,18 +221,6 @@ func mtlsCredentialID(cfg *api.AuthSchemeConfig) string {
 	return deref(cfg.Oauth2.MTLSCredentialID)
 }
 
-// grantCredentialID returns the id of the grant credential an OAuth 2.0 config names (zero when
-// none).
-func grantCredentialID(cfg *api.AuthSchemeConfig) ulid.ULID {
-	if cfg.Oauth2 == nil {
-		return ulid.ULID{}
-	}
-	if g, _ := grantMember(cfg.Oauth2); g != nil {
-		return *g.credentialID
-	}
-	return ulid.ULID{}
-}
-
 // configSecretMoves returns the moves of the sealed secrets of the auth scheme configs a
 // connection's credentials are bound to (an OAuth 1.0a consumer secret signs every request): they
 // go wherever the connection's requests go. A config the connection was bound to before went to
