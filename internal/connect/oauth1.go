@@ -134,9 +134,9 @@ func (s *Service) OAuth1Callback(ctx context.Context, in OAuth1Redirect) (*Callb
 	return s.callback(st, params, "Connected. You can close this window.")
 }
 
-// CompleteOAuth1 consumes an OAuth 1.0a flow's state and trades its temporary credentials and the
+// completeOAuth1 consumes an OAuth 1.0a flow's state and trades its temporary credentials and the
 // verifier for token credentials. path is the JSON path of the oauth1 data, for field errors.
-func (s *Service) CompleteOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfgID string, d *api.CredentialDataOAuth1, path string) (*oauth.OAuth1Token, error) {
+func (s *Service) completeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfgID string, d *api.CredentialDataOAuth1, path string) (*oauth.OAuth1Token, error) {
 	st, err := s.consumeState(ctx, orgID, d.State, "oauth1", path+".state")
 	if err != nil {
 		return nil, err

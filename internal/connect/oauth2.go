@@ -198,9 +198,9 @@ func (s *Service) OAuth2Callback(ctx context.Context, in OAuth2Redirect) (*Callb
 	return s.callback(st, params, text)
 }
 
-// CompleteOAuth2 consumes the flow's state and trades the code for tokens. path is the JSON path
+// completeOAuth2 consumes the flow's state and trades the code for tokens. path is the JSON path
 // of the oauth2Code data, for field errors.
-func (s *Service) CompleteOAuth2(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfg *api.AuthSchemeConfig,
+func (s *Service) completeOAuth2(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfg *api.AuthSchemeConfig,
 	code *api.CredentialDataOAuth2Code, tlsConfig *tls.Config, path string) (*oauth.Token, error) {
 	// Checked before the state is used up, so a malformed request does not cost the user the flow.
 	if msg := credentials.TokenParamsProblem(code.AdditionalParams); msg != "" {

@@ -281,7 +281,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			if err != nil {
 				return err
 			}
-			if keptConfig, err = keptConfigSecrets(cfg, secrets, ""); err != nil {
+			if keptConfig, err = connect.KeptConfigSecrets(cfg, secrets, ""); err != nil {
 				return err
 			}
 			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
