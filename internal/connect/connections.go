@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/events"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
@@ -44,19 +45,7 @@ func (s *Service) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredent
 		path := fmt.Sprintf("%s[%d]", prefix, i)
 		item := prepared{cc: cc}
 		// On update, find the credential this one replaces: every id it sends must be that one's.
-		var credID ulid.ULID
-		if cc.Credential != nil {
-			credID = cc.Credential.ID
-		}
-		for j := range existing {
-			ex := &existing[j]
-			if (cc.ID != (ulid.ULID{}) || credID != (ulid.ULID{})) &&
-				(cc.ID == (ulid.ULID{}) || cc.ID == ex.ID) &&
-				(credID == (ulid.ULID{}) || credID == ex.Credential.ID) {
-				item.old = ex
-				break
-			}
-		}
+		item.old, _ = storedFor(cc, existing)
 		if existing != nil && item.old == nil {
 			if cc.ID != (ulid.ULID{}) {
 				item.fields = append(item.fields, plugboard.FieldError{Field: path + ".id",
@@ -124,7 +113,7 @@ func (s *Service) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredent
 		return nil, plugboard.Invalid("invalid credentials", errs...)
 	}
 	for i, item := range items {
-		if !produced[i] && credentials.NeedsExchange(item.cc.Credential.Type) {
+		if !produced[i] && needsProvider(item.cc, existing == nil) == tokens {
 			return nil, &plugboard.Error{Code: plugboard.ENotImplemented,
 				Message: fmt.Sprintf("credential type %s needs an exchange with the provider, which this version of Plugboard does not perform yet", item.cc.Credential.Type),
 				Details: "store the provider's token directly as an oauth2-token (OAuth 2.0) or oauth1-token (OAuth 1.0a with tokenAuth) credential",
@@ -141,8 +130,8 @@ func (s *Service) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredent
 			ccID, credID = item.old.ID, item.old.Credential.ID
 			created = item.old.Credential.CreatedAt
 		}
-		stored := plugboard.Credential{ID: credID, OrganisationID: orgID, ExpiresAt: cred.ExpiresAt, CreatedAt: created, UpdatedAt: now}
-		if err := access.SealInto(s.keys, &stored, cred.Type, cred.Data); err != nil {
+		stored, err := s.seal(orgID, credID, *cred, created, now)
+		if err != nil {
 			return nil, err
 		}
 		if cred.Type == api.CredentialTypeOauth2Token && cred.Data != nil {
@@ -157,7 +146,7 @@ func (s *Service) prepareCredentials(orgID ulid.ULID, in []api.ConnectionCredent
 		if cred.Name != nil {
 			stored.Name = *cred.Name
 		}
-		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: stored}
+		out[i] = plugboard.ConnectionCredential{ID: ccID, AuthSchemeConfigID: credentials.ConfigID(*item.cfg), Credential: *stored}
 	}
 	if change != nil {
 		var moves []trust.Move

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oklog/ulid/v2"
+
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
@@ -16,8 +17,9 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 )
 
-// exchangeCredentials turns credentials that need a provider (oauth2-code, oauth2-password) into
-// the tokens they stand for, and proves oauth2-client credentials by fetching a token. It runs
+// exchangeCredentials turns credentials that stand for a provider's tokens (oauth2-code,
+// oauth2-password, oauth1) into those tokens, and proves oauth2-client credentials by fetching a
+// token, as needsProvider says. It runs
 // outside any store transaction, since it waits on the provider. It returns the credentials to
 // store and, by index, those it produced (which the caller stores without re-validating).
 //
@@ -30,17 +32,18 @@ func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys 
 	produced := map[int]bool{}
 	exchanges := false
 	var errs []plugboard.FieldError
+	creating := existing == nil
 	for i, cc := range in {
-		if cc.Credential == nil || !credentials.NeedsExchange(cc.Credential.Type) {
+		if needsProvider(cc, creating) != tokens {
 			continue
 		}
 		exchanges = true
 		_, fields := credentials.ValidateCredential(cc, offered, orgID, fmt.Sprintf("%s[%d]", prefix, i))
 		errs = append(errs, fields...)
 	}
-	if exchanges && existing == nil {
+	if exchanges && creating {
 		for i, cc := range in {
-			if cc.Credential != nil && credentials.NeedsExchange(cc.Credential.Type) {
+			if needsProvider(cc, creating) == tokens {
 				continue
 			}
 			_, fields := credentials.ValidateCredential(cc, offered, orgID, fmt.Sprintf("%s[%d]", prefix, i))
@@ -51,20 +54,10 @@ func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys 
 		return nil, nil, plugboard.Invalid("invalid credentials", errs...)
 	}
 	for i, cc := range in {
-		if cc.Credential == nil {
+		if needsProvider(cc, creating) == noCall {
 			continue
 		}
 		typ := cc.Credential.Type
-		if !credentials.NeedsExchange(typ) && typ != api.CredentialTypeOauth2Client {
-			continue
-		}
-		if typ == api.CredentialTypeOauth2Client && (cc.Credential.Data == nil || cc.Credential.Data.Oauth2Client == nil ||
-			cc.Credential.Data.Oauth2Client.ClientSecret == "" && !newCertificateClient(cc, existing == nil)) {
-			// Sent back without its secret (an update keeping the stored one, proven when stored),
-			// or malformed: validation in the transaction has the last word. A new client that
-			// authenticates with its certificate alone has no secret and is proven like any other.
-			continue
-		}
 		path := fmt.Sprintf("%s[%d]", prefix, i)
 		cfg, errs := credentials.ValidateCredential(cc, offered, orgID, path)
 		if len(errs) > 0 {
@@ -131,14 +124,6 @@ func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys 
 	return out, produced, nil
 }
 
-// newCertificateClient reports whether cc is an oauth2-client credential that authenticates with
-// its certificate alone (mTLSEnabled, no client secret) and is new: the connection is being
-// created, or cc names no stored credential (one it names may keep a stored secret).
-func newCertificateClient(cc api.ConnectionCredential, creating bool) bool {
-	isNew := creating || cc.ID == (ulid.ULID{}) && cc.Credential.ID == (ulid.ULID{})
-	return isNew && credentials.CertificateAuthenticates(cc.Credential.Data.Oauth2Client)
-}
-
 // mtlsConfig returns the TLS settings for a config with mtlsEnabled: the certificate credential
 // named by mtlsCredentialId, or else the certificate credential sent with the connection.
 func (s *Service) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.AuthSchemeConfig, creds []api.ConnectionCredential,
@@ -162,19 +147,16 @@ func (s *Service) mtlsConfig(ctx context.Context, orgID ulid.ULID, cfg *api.Auth
 // is past its stored expiresAt (credential_expired: a stored secret that has expired is never
 // presented, whatever expiresAt the request sends with it).
 func (s *Service) storedCertificate(cc api.ConnectionCredential, existing []plugboard.ConnectionCredential) (*api.CredentialDataCertificate, error) {
-	for i := range existing {
-		ex := &existing[i]
-		if (cc.ID != (ulid.ULID{}) && cc.ID == ex.ID) || (cc.Credential.ID != (ulid.ULID{}) && cc.Credential.ID == ex.Credential.ID) {
-			if err := access.Unexpired(&ex.Credential, fmt.Sprintf("the certificate credential of auth scheme config %q", ex.AuthSchemeConfigID), s.now()); err != nil {
-				return nil, err
-			}
-			data, err := access.OpenCredential(s.keys, &ex.Credential)
-			if err != nil {
-				return nil, err
-			}
-			if data.Certificate != nil {
-				return data.Certificate, nil
-			}
+	if ex, _ := storedFor(cc, existing); ex != nil {
+		if err := access.Unexpired(&ex.Credential, fmt.Sprintf("the certificate credential of auth scheme config %q", ex.AuthSchemeConfigID), s.now()); err != nil {
+			return nil, err
+		}
+		data, err := access.OpenCredential(s.keys, &ex.Credential)
+		if err != nil {
+			return nil, err
+		}
+		if data.Certificate != nil {
+			return data.Certificate, nil
 		}
 	}
 	return nil, plugboard.Invalid("the certificate credential has no key: send it, or send the stored credential's ids")

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -80,7 +79,7 @@ func (s *Service) BindGrantCredential(ctx context.Context, tx plugboard.Store, o
 		}
 		cred := api.Credential{Type: api.CredentialTypeOauth2Client, Data: &api.CredentialData{Oauth2Client: &api.CredentialDataOAuth2Client{
 			ClientID: clientID, ClientSecret: secret, TokenURL: cfg.Oauth2.TokenURL}}}
-		stored, err := s.sealStandalone(orgID, newID(), cred, now)
+		stored, err := s.seal(orgID, newID(), cred, now, now)
 		if err != nil {
 			return "", err
 		}
@@ -120,11 +119,11 @@ func (s *Service) BindGrantCredential(ctx context.Context, tx plugboard.Store, o
 			data.Oauth2Client.ClientSecret = secret
 		}
 		data.Oauth2Client.TokenURL = cfg.Oauth2.TokenURL
-		updated, err := s.sealStandalone(orgID, old.ID, api.Credential{Type: api.CredentialTypeOauth2Client, Data: &data}, now)
+		updated, err := s.seal(orgID, old.ID, api.Credential{Type: api.CredentialTypeOauth2Client, Data: &data}, old.CreatedAt, now)
 		if err != nil {
 			return "", err
 		}
-		updated.Name, updated.CreatedAt = old.Name, old.CreatedAt
+		updated.Name = old.Name
 		if err := tx.UpdateCredential(ctx, updated); err != nil {
 			return "", err
 		}
@@ -181,15 +180,6 @@ func setClientID(c *api.AuthSchemeConfigOAuth2, id string) {
 	case c.Grant.Password != nil:
 		c.Grant.Password.ClientID = &id
 	}
-}
-
-// sealStandalone splits and seals a credential that belongs to no connection.
-func (s *Service) sealStandalone(orgID, id ulid.ULID, c api.Credential, now time.Time) (*plugboard.Credential, error) {
-	out := &plugboard.Credential{ID: id, OrganisationID: orgID, CreatedAt: now, UpdatedAt: now}
-	if err := access.SealInto(s.keys, out, c.Type, c.Data); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GrantCredentialID returns the id of the grant credential an OAuth 2.0 config names (zero when

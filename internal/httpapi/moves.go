@@ -11,8 +11,9 @@ import (
 	"github.com/plugboard/plugboard/internal/trust"
 )
 
-// This file describes, for internal/trust, where each stored secret a request touches goes before
-// and after it. The rule itself is trust.Check; nothing here decides.
+// This file describes, for internal/trust, where each stored secret a request about systems and
+// their configs touches goes before and after it (a connection's create and update: moves.go in
+// internal/connect). The rule itself is trust.Check; nothing here decides.
 
 // caller returns what the trust rule needs to know of the request's API key.
 func (s *Server) caller(ctx context.Context) trust.Caller {
