@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,12 +19,13 @@ import (
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/trust"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
-// fixture is a Service on a real SQLite file, with an organisation, a system offering an api-key
+// fixture is a Service on a real SQLite file (PostgreSQL with PLUGBOARD_TEST_STORE=postgres), with an organisation, a system offering an api-key
 // config and two OAuth 2.0 authorization code configs (their grants bound), and a dynamic
 // template offering all three. Its clock moves only when the test says.
 type fixture struct {
@@ -41,7 +43,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
+	var (
+		store *sqlstore.DB
+		err   error
+	)
+	if os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" {
+		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
+	} else {
+		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
