@@ -211,7 +211,7 @@ func (w *world) connection(t *testing.T, name string, expiresAt time.Time) (ulid
 	cred.RefreshDue = access.RefreshDue(tok, cred.UpdatedAt)
 	c := &plugboard.Connection{ID: ulid.Make(), OrganisationID: w.org, TemplateID: w.template, SystemID: w.system, Name: name,
 		Credentials: []plugboard.ConnectionCredential{{ID: ulid.Make(), AuthSchemeConfigID: "oauth2", Credential: cred}},
-		CreatedAt: now, UpdatedAt: now}
+		CreatedAt:   now, UpdatedAt: now}
 	must(t, w.st.CreateConnection(context.Background(), c))
 	return c.ID, cred.ID
 }
