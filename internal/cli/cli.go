@@ -1,7 +1,9 @@
 // Package cli implements the plugboard command: `serve` and the administrative commands that
 // work on the same store (`migrate`, `orgs ...`, `api-keys ...`, `master-keys ...`), all listed in one table
-// (commands.go) that dispatch and every help text read. Configuration comes from flags, each
-// with an environment variable as its default, into an explicit Config; nothing is global.
+// (commands.go) that dispatch and every help text read. Every setting is one entry of the
+// settings table (settings.go), each a flag and an environment variable (the flag wins), loaded
+// once into an explicit Config; nothing else reads the environment and nothing is global.
+// Serve (serve.go) runs the service from a Config.
 package cli
 
 import (
