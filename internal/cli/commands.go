@@ -123,7 +123,7 @@ func commands() []command {
 // environmentHelp lists every setting's variable, from the settings table.
 func environmentHelp() string {
 	var b strings.Builder
-	b.WriteString("Settings: each is a flag of serve and an environment variable (the flag wins; secrets only the\nvariable); `plugboard serve --help` says what each does. Variables:")
+	b.WriteString("Settings: each is a flag of serve and an environment variable (the flag wins; secrets only the\nvariable); `plugboard serve --help` says what each does.\nVariables:")
 	width := len("Variables:")
 	for i, name := range SettingNames() {
 		word := " " + name
