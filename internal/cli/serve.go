@@ -37,7 +37,8 @@ func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 }
 
 // Serve runs the service until ctx ends, then stops it in order: the HTTP server first (requests
-// in flight may finish, up to ShutdownTimeout), then the background workers (refresher, expiry
+// in flight may finish, up to ShutdownTimeout, and the writes they left running, such as an API
+// key's last use), then the background workers (refresher, expiry
 // sweeper, purger, event pruner, rewrapper, webhook worker), each cancelled and waited for, then
 // the store is closed. It returns once all of that is done.
 //
@@ -128,13 +129,15 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	start("webhooks", worker.Run)
 
 	proxyCfg := cfg.proxyOutbound()
+	var afterRequests sync.WaitGroup // writes requests leave running; waited for with the HTTP server
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
 			ReturnURLOrigins: cfg.ReturnURLOrigins,
 			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
-			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap}),
+			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap,
+			Background: &afterRequests}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -147,6 +150,7 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		afterRequests.Wait()
 		cfg.note("http stopped")
 		return err
 	case <-ctx.Done():
@@ -155,6 +159,9 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	serr := srv.Shutdown(shutdownCtx)
+	if serr == nil {
+		afterRequests.Wait() // no request runs now, so none adds to it
+	}
 	cfg.note("http stopped")
 	if serr != nil {
 		return fmt.Errorf("shutdown: %w", serr)

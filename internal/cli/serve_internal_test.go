@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -53,8 +54,8 @@ func TestServeStopsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedBuffer{}
-	cfg.Listener, cfg.Stderr = ln, log
+	log, stdout := &lockedBuffer{}, &lockedBuffer{}
+	cfg.Listener, cfg.Stderr, cfg.Stdout = ln, log, stdout
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, cfg) }()
@@ -64,6 +65,19 @@ func TestServeStopsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	// An authenticated request leaves the key's last use to be written after it answers; Serve
+	// waits for that write with the HTTP server, before the store closes.
+	m := regexp.MustCompile(`organisation id: (\S+)\n\s+API key:\s+(\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no first-start key: %q", stdout.String())
+	}
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/o/"+m[1]+"/systems", nil)
+	req.Header.Set("Authorization", "Bearer "+m[2])
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("list systems: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	mu.Lock()
 	if len(stages) != 0 {
 		t.Errorf("stopped before being told to: %v", stages)
@@ -107,5 +121,8 @@ func TestServeStopsInOrder(t *testing.T) {
 	}
 	if strings.Contains(out, key) {
 		t.Error("the log holds the master key")
+	}
+	if strings.Contains(out, "could not record") || strings.Contains(out, "level=ERROR") {
+		t.Errorf("something ran after the store closed:\n%s", out)
 	}
 }
