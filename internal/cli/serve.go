@@ -38,9 +38,9 @@ func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 
 // Serve runs the service until ctx ends, then stops it in order: the HTTP server first (requests
 // in flight may finish, up to ShutdownTimeout, and the writes they left running, such as an API
-// key's last use), then the background workers (refresher, expiry
-// sweeper, purger, event pruner, rewrapper, webhook worker), each cancelled and waited for, then
-// the store is closed. It returns once all of that is done.
+// key's last use), then the background workers (refresher, expiry sweeper, purger, event pruner,
+// rewrapper, webhook worker), each cancelled and waited for, then the store is closed. It returns
+// once all of that is done.
 //
 // At start it opens the master keys (generating a key file in the data dir when none is
 // configured), opens (and on SQLite migrates) the store, checks that the keys open everything
