@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -46,6 +47,8 @@ type Server struct {
 	keyCache keyCache
 	// keyUse decides when a key's use is next recorded (lastUsedAt).
 	keyUse keyUseSampler
+	// background counts the writes left running after a request (Config.Background).
+	background *sync.WaitGroup
 	// orgStates remembers, briefly, which organisations are live.
 	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
@@ -117,6 +120,10 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
 	// new one; webhooks.DefaultSecretOverlap when zero.
 	WebhookSecretOverlap time.Duration
+	// Background, when set, counts the writes requests leave running after they answer (an API
+	// key's last use), so that whoever closes the store can wait for them once the HTTP server
+	// has stopped.
+	Background *sync.WaitGroup
 }
 
 // New returns the API's http.Handler.
@@ -127,7 +134,10 @@ func New(cfg Config) http.Handler {
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
-		webhookOverlap: cfg.WebhookSecretOverlap}
+		webhookOverlap: cfg.WebhookSecretOverlap, background: cfg.Background}
+	if s.background == nil {
+		s.background = &sync.WaitGroup{}
+	}
 	if s.webhookOverlap <= 0 {
 		s.webhookOverlap = defaultWebhookOverlap
 	}
