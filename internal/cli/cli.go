@@ -70,6 +70,8 @@ type Config struct {
 	CredentialExpiringLead string
 	// Inbound are the inbound webhook endpoint's sizes and rate limit (inbound.go).
 	Inbound InboundConfig
+	// MetricsAddr is where serve serves Prometheus metrics; empty for none (telemetry.go).
+	MetricsAddr string
 }
 
 // databaseURL returns the configured URL, or the SQLite file in the data dir.
@@ -150,6 +152,7 @@ func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 		"emit credential.expiring this `DURATION` before a credential's expiresAt; 0 or off for never (env "+EnvCredentialExpiringLead+")")
 	migrateFirst := fs.Bool("migrate", false, "apply pending PostgreSQL migrations before serving (SQLite always migrates)")
 	inbound := inboundFlags(fs, getenv)
+	telemetryFlag(fs, cfg, getenv)
 	return func(ctx context.Context) error {
 		in, err := inbound()
 		if err != nil {
@@ -172,16 +175,22 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		return err
 	}
 	logger := newLogger(stderr, cfg.LogFormat)
+	tel, stopTelemetry, err := startTelemetry(ctx, cfg, getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	keys, createdKeyFile, err := loadKeys(cfg, logger)
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: migrateFirst})
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: migrateFirst, Tracing: tel.Tracing})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	tel.Metrics.WatchStore(store)
 	if err := checkKeys(ctx, store, keys); err != nil {
 		if createdKeyFile != "" {
 			// The key just generated seals nothing yet; leave the data dir as it was found.
@@ -205,6 +214,7 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
+	outCfg.Tracing = tel.Tracing
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -222,9 +232,9 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	eventLog := events.New(events.Options{})
+	eventLog := events.New(events.Options{Metrics: tel.Metrics})
 	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: skew, Events: eventLog,
-		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval})
+		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval, Metrics: tel.Metrics})
 	refresherCtx, stopRefresher := context.WithCancel(ctx)
 	defer stopRefresher()
 	go svc.RunRefresher(refresherCtx, access.RefresherConfig{Logger: logger})
@@ -239,7 +249,7 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		return err
 	}
 	webhookCtx, stopWebhooks := context.WithCancel(ctx)
-	waitWebhooks := startWebhooks(webhookCtx, store, keys, eventLog, out, whSettings, logger)
+	waitWebhooks := startWebhooks(webhookCtx, store, keys, eventLog, out, whSettings, tel.Metrics, logger)
 	defer func() {
 		stopWebhooks()
 		waitWebhooks()
@@ -250,7 +260,8 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
 			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
-			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: whSettings.secretOverlap}),
+			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: whSettings.secretOverlap,
+			Metrics: tel.Metrics, Tracing: tel.Tracing}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -61,7 +61,7 @@ type invocation struct {
 func commands() []command {
 	return []command{
 		{name: "serve", args: "[--addr ADDR] [--data-dir DIR] [--database-url URL] [--log-format FORMAT] [--public-url URL] [--credential-expiring-lead DURATION] [--migrate] " +
-			"[--inbound-max-body-bytes N] [--inbound-event-body-bytes N]",
+			"[--inbound-max-body-bytes N] [--inbound-event-body-bytes N] [--metrics-addr ADDR]",
 			about: "Serve the API. The first start creates the store (an SQLite file in the data dir unless a\n" +
 				"database URL is set), a default organisation with an API key (printed once), and, without\n" +
 				EnvEncryptionKey + ", a master key file in the data dir. It also purges deleted organisations\n" +

@@ -10,6 +10,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 	"github.com/plugboard/plugboard/internal/webhooks"
 )
@@ -56,9 +57,9 @@ func webhookSettingsFromEnv(getenv func(string) string) (webhookSettings, error)
 // share the work (SKIP LOCKED claims with leases), on SQLite the one process serving the file does
 // it all.
 func startWebhooks(ctx context.Context, store plugboard.Store, keys *vault.Vault, log *events.Log, out *outbound.Client,
-	w webhookSettings, logger *slog.Logger) (wait func()) {
+	w webhookSettings, metrics *telemetry.Metrics, logger *slog.Logger) (wait func()) {
 	worker := webhooks.New(webhooks.Config{Store: store, Vault: keys, Events: log, Client: out.HTTPClient(nil), Logger: logger,
-		Schedule: w.schedule, DisableAfter: w.disableAfter, Timeout: w.timeout})
+		Schedule: w.schedule, DisableAfter: w.disableAfter, Timeout: w.timeout, Metrics: metrics})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -21,6 +21,7 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -62,6 +63,9 @@ type Server struct {
 	webhookOverlap time.Duration
 	// inbound bounds the webhook deliveries the inbound endpoint takes (inbound.go).
 	inbound inboundLimits
+	// metrics and tracing are nil when off (telemetry.go).
+	metrics *telemetry.Metrics
+	tracing *telemetry.Tracing
 }
 
 // inboundLimits are the sizes the inbound endpoint works with.
@@ -120,6 +124,10 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
 	// new one; webhooks.DefaultSecretOverlap when zero.
 	WebhookSecretOverlap time.Duration
+	// Metrics records requests, proxied calls and API key cache lookups; nil records nothing.
+	Metrics *telemetry.Metrics
+	// Tracing gives each request a server span; nil makes none.
+	Tracing *telemetry.Tracing
 }
 
 // New returns the API's http.Handler.
@@ -130,7 +138,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
-		webhookOverlap: cfg.WebhookSecretOverlap}
+		webhookOverlap: cfg.WebhookSecretOverlap, metrics: cfg.Metrics, tracing: cfg.Tracing}
 	if s.webhookOverlap <= 0 {
 		s.webhookOverlap = defaultWebhookOverlap
 	}
@@ -152,12 +160,12 @@ func New(cfg Config) http.Handler {
 	}
 	s.events = cfg.Events
 	if s.events == nil {
-		s.events = events.New(events.Options{Now: s.now})
+		s.events = events.New(events.Options{Now: s.now, Metrics: cfg.Metrics})
 	}
 	s.access = cfg.Access
 	if s.access == nil {
 		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew,
-			Events: s.events})
+			Events: s.events, Metrics: cfg.Metrics})
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -190,7 +198,7 @@ func New(cfg Config) http.Handler {
 		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.guard},
 		ErrorHandlerFunc: s.paramErrorInput,
 	})
-	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
+	return s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h))))))
 }
 
 // allowedReturnURL reports whether a flow may send browsers to u.

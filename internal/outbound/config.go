@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plugboard/plugboard/internal/telemetry"
 )
 
 // Names of the environment variables ConfigFromEnv reads. Refusal messages name them, so that an
@@ -64,6 +66,10 @@ type Config struct {
 	// Resolver resolves host names; nil means the system's. Tests set one that answers from
 	// /etc/hosts only, so that nothing they do sends a DNS query off the machine.
 	Resolver *net.Resolver
+
+	// Tracing gives each call a client span and sends the trace context (traceparent) with it;
+	// nil (tracing off) adds nothing to the calls.
+	Tracing *telemetry.Tracing
 }
 
 // NoDNSResolver resolves only what /etc/hosts and IP literals give and refuses every DNS query.
