@@ -42,6 +42,7 @@ type Tracing struct {
 	provider   trace.TracerProvider
 	propagator propagation.TextMapPropagator
 	shutdown   func(context.Context) error
+	flush      func(context.Context) error
 }
 
 // TracingFromEnv switches tracing on when the standard variables ask for it: an OTLP endpoint is
@@ -97,7 +98,7 @@ func NewTracing(ctx context.Context, exp sdktrace.SpanExporter, serviceName stri
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
 		sdktrace.WithBatcher(redactingExporter{exp}))
-	return &Tracing{provider: tp, propagator: propagation.TraceContext{}, shutdown: tp.Shutdown}, nil
+	return &Tracing{provider: tp, propagator: propagation.TraceContext{}, shutdown: tp.Shutdown, flush: tp.ForceFlush}, nil
 }
 
 // Provider is the tracer provider, or nil when tracing is off.
@@ -106,6 +107,14 @@ func (t *Tracing) Provider() trace.TracerProvider {
 		return nil
 	}
 	return t.provider
+}
+
+// Flush sends the spans buffered so far.
+func (t *Tracing) Flush(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.flush(ctx)
 }
 
 // Shutdown sends the spans still buffered and stops the exporter.
