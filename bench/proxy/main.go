@@ -23,7 +23,10 @@
 // shows the server's own costs. With -rate-limit RATE,BURST a second Plugboard handler on the same
 // store, with that limit per API key and per connection, is measured in the same rounds (its
 // proxy and access endpoint), to show what the limiter costs; set it high enough that nothing is
-// refused, since any answer but 200 stops the run. docs/benchmarks.md has the figures.
+// refused, since any answer but 200 stops the run. With -metrics a Plugboard handler with Prometheus
+// metrics on (internal/telemetry) is measured the same way, to show what they cost; without it the
+// handlers measured have metrics off, as serve has without --metrics-addr. docs/benchmarks.md has
+// the figures.
 package main
 
 import (
@@ -61,6 +64,7 @@ import (
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -84,6 +88,7 @@ type config struct {
 	cpuprofile  string
 	keep        bool
 	rateLimit   ratelimit.Limit
+	metrics     bool
 }
 
 func main() {
@@ -100,6 +105,7 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the PostgreSQL schema afterwards")
 	var rateLimit string
 	flag.StringVar(&rateLimit, "rate-limit", "", "also measure Plugboard with this limit per API key and per connection (RATE,BURST, as PLUGBOARD_RATE_LIMIT_PER_KEY); set it so that nothing is refused")
+	flag.BoolVar(&cfg.metrics, "metrics", false, "also measure Plugboard with Prometheus metrics on (as serve --metrics-addr)")
 	flag.Parse()
 	var err error
 	if cfg.rateLimit, err = ratelimit.Parse(rateLimit); err != nil {
@@ -235,6 +241,16 @@ func run(ctx context.Context, cfg config) error {
 		}
 		defer stop()
 	}
+	var meteredURL string
+	if cfg.metrics {
+		metered := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+			Metrics: telemetry.NewMetrics()})
+		var stop func()
+		if meteredURL, stop, err = serve(labelled(profiling, "plugboard-metrics", metered), nil); err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
@@ -268,6 +284,11 @@ func run(ctx context.Context, cfg config) error {
 			&target{name: "Plugboard access (POST), limits on", method: "POST", url: limitedBase + "/connections/" + connID + "/access",
 				header: http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}, body: []byte(`{}`)})
 	}
+	if meteredURL != "" {
+		meteredBase := meteredURL + "/o/" + orgID.String()
+		targets = append(targets,
+			&target{name: "Plugboard proxy, metrics on", method: "GET", url: meteredBase + "/connections/" + connID + "/proxy/v1/customers/42", header: bearer})
+	}
 	// Every target must answer as expected before anything is measured.
 	for _, t := range targets {
 		status, body, err := once(client, t)
@@ -292,6 +313,9 @@ func run(ctx context.Context, cfg config) error {
 	limits := ""
 	if cfg.rateLimit.On() {
 		limits = "; limits on: " + cfg.rateLimit.String() + " per key and per connection"
+	}
+	if cfg.metrics {
+		limits += "; a handler with metrics on measured too"
 	}
 	fmt.Printf("# %s store; upstream answers %d bytes of JSON; %d rounds interleaved; GOMAXPROCS=%d; log %s%s\n\n",
 		backend, len(upstreamBody), cfg.rounds, runtime.GOMAXPROCS(0), cfg.logFormat, limits)
@@ -360,6 +384,11 @@ func run(ctx context.Context, cfg config) error {
 			fmt.Printf("concurrency %d, limits on: proxy throughput %.2fx limits off (target >= 0.95x: %s), added p50 %s; "+
 				"access endpoint %.2fx, added p50 %s\n", c, lp.rate()/p.rate(), verdict(lp.rate()/p.rate() >= 0.95),
 				pct(lp.lat, 50)-pct(p.lat, 50), la.rate()/a.rate(), pct(la.lat, 50)-pct(a.lat, 50))
+		}
+		if cfg.metrics {
+			mp := byKey[fmt.Sprintf("Plugboard proxy, metrics on/%d", c)]
+			fmt.Printf("concurrency %d, metrics on: proxy throughput %.2fx metrics off, added p50 %s, added p99 %s\n",
+				c, mp.rate()/p.rate(), pct(mp.lat, 50)-pct(p.lat, 50), pct(mp.lat, 99)-pct(p.lat, 99))
 		}
 	}
 

@@ -31,6 +31,7 @@ import (
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/oauth"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -84,6 +85,9 @@ type Service struct {
 
 	// events records refresh failures and recoveries, and the sweeper's deletions and warnings.
 	events *events.Log
+
+	// metrics counts cache lookups and refreshes; nil counts nothing.
+	metrics *telemetry.Metrics
 }
 
 type openedEntry struct {
@@ -127,6 +131,9 @@ type Config struct {
 	// Events writes the events of the changes the service makes (refresh failures and recoveries,
 	// expiry); one on Now is made when nil.
 	Events *events.Log
+	// Metrics counts opened-connection cache hits and misses, refresh outcomes and refreshes held
+	// back by a backoff; nil counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // DefaultForceRefreshInterval is ForceRefreshInterval's default.
@@ -138,7 +145,7 @@ const DefaultCacheTTL = 5 * time.Second
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{},
-		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}}
+		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}, metrics: cfg.Metrics}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = DefaultCacheTTL
 	}
@@ -152,7 +159,7 @@ func New(cfg Config) *Service {
 		s.now = time.Now
 	}
 	if s.events = cfg.Events; s.events == nil {
-		s.events = events.New(events.Options{Now: s.now})
+		s.events = events.New(events.Options{Now: s.now, Metrics: cfg.Metrics})
 	}
 	if s.skew == 0 {
 		s.skew = DefaultSkew
@@ -315,8 +322,10 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	gen, genAll := s.gens[key], s.genAll
 	s.cacheMu.Unlock()
 	if !bypass && s.cacheTTL > 0 && ok && now.Before(e.expiry) {
+		s.metrics.CacheLookup(telemetry.CacheCredentials, true)
 		return e.conn, e.sys, slices.Clone(e.creds), nil
 	}
+	s.metrics.CacheLookup(telemetry.CacheCredentials, false)
 	c, sys, opened, err := s.open(ctx, orgID, connectionID)
 	if err != nil {
 		return nil, nil, nil, err
@@ -429,6 +438,7 @@ func (s *Service) refreshLocked(ctx context.Context, ev plugboard.Event, cfg api
 		}
 		now := s.now()
 		if until := cur.Refresh.NextAttempt; until != nil && now.Before(*until) {
+			s.metrics.RefreshBackoff()
 			failure = cooldownError(*until)
 			return nil
 		}
@@ -441,6 +451,7 @@ func (s *Service) refreshLocked(ctx context.Context, ev plugboard.Event, cfg api
 			return err
 		}
 		fresh, err := s.oauth.Refresh(ctx, ep, tok.RefreshToken, tok.Scopes)
+		s.metrics.Refresh(err)
 		if err != nil {
 			if werr := s.recordFailure(ctx, tx, ev, cur, err, now); werr != nil {
 				return werr
@@ -488,6 +499,7 @@ func (s *Service) refreshUnlocked(ctx context.Context, ev plugboard.Event, cfg a
 		return tok, nil
 	}
 	if until := cur.Refresh.NextAttempt; until != nil && now.Before(*until) {
+		s.metrics.RefreshBackoff()
 		return nil, cooldownError(*until)
 	}
 	if tok.RefreshToken == "" {
@@ -498,6 +510,7 @@ func (s *Service) refreshUnlocked(ctx context.Context, ev plugboard.Event, cfg a
 		return nil, err
 	}
 	fresh, callErr := s.oauth.Refresh(ctx, ep, tok.RefreshToken, tok.Scopes)
+	s.metrics.Refresh(callErr)
 	var out *api.CredentialDataOAuth2Token
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
 		latest, err := tx.LockCredential(ctx, orgID, credID)

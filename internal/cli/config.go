@@ -128,6 +128,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Inbound are the inbound webhook endpoint's sizes and rate limit.
 	Inbound InboundConfig
+	// MetricsAddr is where serve serves Prometheus metrics; empty for none (internal/telemetry).
+	MetricsAddr string
 
 	// Listener, when set, is where Serve accepts connections instead of listening on Addr.
 	Listener net.Listener
@@ -135,6 +137,9 @@ type Config struct {
 	Stdout io.Writer
 	// Stderr receives the log; nil discards.
 	Stderr io.Writer
+	// Getenv reads the standard OTEL_* variables that switch tracing on (internal/telemetry); nil
+	// reads none, so tracing is off.
+	Getenv func(string) string
 
 	// stage, when set (tests), is told each step of Serve's shutdown as it completes.
 	stage func(string)

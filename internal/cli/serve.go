@@ -20,6 +20,7 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 	"github.com/plugboard/plugboard/internal/webhooks"
 )
@@ -31,7 +32,7 @@ const ShutdownTimeout = 15 * time.Second
 func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 	return func(ctx context.Context) error {
 		cfg := inv.cfg
-		cfg.Stdout, cfg.Stderr = inv.stdout, inv.stderr
+		cfg.Stdout, cfg.Stderr, cfg.Getenv = inv.stdout, inv.stderr, inv.getenv
 		return Serve(ctx, cfg)
 	}
 }
@@ -48,11 +49,27 @@ func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 // policy and master key ids are in force.
 func Serve(ctx context.Context, cfg Config) (err error) {
 	logger := cfg.logger()
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	tel, err := telemetry.Start(ctx, telemetry.Config{MetricsAddr: cfg.MetricsAddr, Getenv: getenv, Logger: logger})
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the spans of shutting down are sent too.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			logger.Warn("telemetry shutdown", "err", err)
+		}
+	}()
 	keys, createdKeyFile, err := loadKeys(cfg, logger)
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: cfg.Migrate})
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: cfg.Migrate, Tracing: tel.Tracing})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -63,6 +80,7 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 		}
 		cfg.note("store closed")
 	}()
+	tel.Metrics.WatchStore(store)
 	if err := checkKeys(ctx, store, keys); err != nil {
 		if createdKeyFile != "" {
 			// The key just generated seals nothing yet; leave the data dir as it was found.
@@ -89,10 +107,12 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	out := outbound.New(cfg.Outbound)
-	eventLog := events.New(events.Options{})
+	outCfg := cfg.Outbound
+	outCfg.Tracing = tel.Tracing
+	out := outbound.New(outCfg)
+	eventLog := events.New(events.Options{Metrics: tel.Metrics})
 	svc := access.New(access.Config{Store: store, Keys: keys, OAuth: oauth.New(out), Skew: cfg.RefreshSkew, Events: eventLog,
-		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval})
+		ForceRefreshInterval: cfg.Limits.ForceRefreshInterval, Metrics: tel.Metrics})
 
 	// The workers' context is not ctx: they stop after the HTTP server, whose requests use them.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -125,10 +145,12 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	// Every replica runs a webhook worker: on PostgreSQL they share the work (SKIP LOCKED claims
 	// with leases), on SQLite the one process serving the file does it all.
 	worker := webhooks.New(webhooks.Config{Store: store, Vault: keys, Events: eventLog, Client: out.HTTPClient(nil), Logger: logger,
-		Schedule: cfg.Webhooks.Schedule, DisableAfter: cfg.Webhooks.DisableAfter, Timeout: cfg.Webhooks.Timeout})
+		Schedule: cfg.Webhooks.Schedule, DisableAfter: cfg.Webhooks.DisableAfter, Timeout: cfg.Webhooks.Timeout,
+		Metrics: tel.Metrics})
 	start("webhooks", worker.Run)
 
 	proxyCfg := cfg.proxyOutbound()
+	proxyCfg.Tracing = tel.Tracing
 	var afterRequests sync.WaitGroup // writes requests leave running; waited for with the HTTP server
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
@@ -137,7 +159,7 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
 			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap,
-			Background: &afterRequests}),
+			Background: &afterRequests, Metrics: tel.Metrics, Tracing: tel.Tracing}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

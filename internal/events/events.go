@@ -18,6 +18,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -89,6 +90,8 @@ type Log struct {
 	now func() time.Time
 	off bool
 
+	metrics *telemetry.Metrics
+
 	mu      sync.Mutex
 	entropy *ulid.MonotonicEntropy
 }
@@ -100,11 +103,13 @@ type Options struct {
 	// Off makes Emit write nothing. Only for measuring what the outbox costs (bench); a server
 	// with it set has no events and delivers no webhooks.
 	Off bool
+	// Metrics counts the events appended, by type; nil counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // New returns a Log.
 func New(o Options) *Log {
-	l := &Log{now: o.Now, off: o.Off, entropy: ulid.Monotonic(rand.Reader, 0)}
+	l := &Log{now: o.Now, off: o.Off, metrics: o.Metrics, entropy: ulid.Monotonic(rand.Reader, 0)}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -135,7 +140,11 @@ func (l *Log) Emit(ctx context.Context, tx plugboard.Store, e plugboard.Event) e
 		}
 		e.ID = id
 	}
-	return tx.AppendEvent(ctx, &e)
+	if err := tx.AppendEvent(ctx, &e); err != nil {
+		return err
+	}
+	l.metrics.EventEmitted(e.Type)
+	return nil
 }
 
 // NewID returns an event id for the time t, for callers that must know the id before Emit (to seal

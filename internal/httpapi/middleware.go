@@ -19,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/telemetry"
 )
 
 // statusByCode maps error codes to HTTP statuses. docs/api.md prints the same table.
@@ -316,6 +317,7 @@ func (s *Server) authenticate(r *http.Request) (context.Context, *plugboard.APIK
 	}
 	now := s.now()
 	stored, ok := s.keyCache.get(orgID, keyID, secretHash, now)
+	s.metrics.CacheLookup(telemetry.CacheAPIKeys, ok)
 	if !ok {
 		stored, err = s.store.GetAPIKey(r.Context(), orgID, keyID)
 		if plugboard.IsCode(err, plugboard.ENotFound) {

@@ -158,14 +158,18 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		w.Header()[name] = values
 	}
 	w.WriteHeader(res.StatusCode)
-	var copyErr error
+	var (
+		copied  int64
+		copyErr error
+	)
 	if res.ContentLength < 0 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		copyErr = copyFlushing(w, res.Body) // a stream: pass on what arrives as it arrives
+		copied, copyErr = copyFlushing(w, res.Body) // a stream: pass on what arrives as it arrives
 	} else {
 		buf := proxyBuffers.Get().(*[]byte)
-		_, copyErr = io.CopyBuffer(w, res.Body, *buf)
+		copied, copyErr = io.CopyBuffer(w, res.Body, *buf)
 		proxyBuffers.Put(buf)
 	}
+	s.metrics.ProxyBytes(copied)
 	if copyErr != nil && !errors.Is(copyErr, io.EOF) {
 		// The status has gone out; the only way left to say the body is incomplete is to cut the
 		// connection, so the caller does not take a truncated body for a whole one.
@@ -213,7 +217,18 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 	client := s.proxyClient.HTTPClient(tlsConfig)
 	// The proxy hands redirects back to the caller rather than following them with credentials on.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var started time.Time
+	if s.metrics != nil {
+		started = time.Now()
+	}
 	res, err := client.Do(out)
+	if s.metrics != nil {
+		status := 0
+		if err == nil {
+			status = res.StatusCode
+		}
+		s.metrics.ProxyUpstream(status, time.Since(started))
+	}
 	if err != nil {
 		var pe *plugboard.Error
 		if errors.As(err, &pe) {
@@ -230,23 +245,26 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 }
 
 // copyFlushing copies a response body, flushing as it goes so streamed responses (server-sent
-// events, long polls) reach the caller as they arrive.
-func copyFlushing(w http.ResponseWriter, body io.Reader) error {
+// events, long polls) reach the caller as they arrive; it reports how much it wrote.
+func copyFlushing(w http.ResponseWriter, body io.Reader) (int64, error) {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
+	var written int64
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil // the caller went away; nothing to tell it
+			m, werr := w.Write(buf[:n])
+			written += int64(m)
+			if werr != nil {
+				return written, nil // the caller went away; nothing to tell it
 			}
 			_ = rc.Flush()
 		}
 		if err == io.EOF {
-			return nil
+			return written, nil
 		}
 		if err != nil {
-			return err
+			return written, err
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -68,6 +69,9 @@ type Server struct {
 	inbound *inbound.Receiver
 	// inboundMaxBody is the largest delivery taken.
 	inboundMaxBody int64
+	// metrics and tracing are nil when off (telemetry.go).
+	metrics *telemetry.Metrics
+	tracing *telemetry.Tracing
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -124,6 +128,10 @@ type Config struct {
 	// key's last use), so that whoever closes the store can wait for them once the HTTP server
 	// has stopped.
 	Background *sync.WaitGroup
+	// Metrics records requests, proxied calls and API key cache lookups; nil records nothing.
+	Metrics *telemetry.Metrics
+	// Tracing gives each request a server span; nil makes none.
+	Tracing *telemetry.Tracing
 }
 
 // New returns the API's http.Handler.
@@ -134,7 +142,8 @@ func New(cfg Config) http.Handler {
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
-		webhookOverlap: cfg.WebhookSecretOverlap, background: cfg.Background}
+		webhookOverlap: cfg.WebhookSecretOverlap, background: cfg.Background,
+		metrics: cfg.Metrics, tracing: cfg.Tracing}
 	if s.background == nil {
 		s.background = &sync.WaitGroup{}
 	}
@@ -153,12 +162,12 @@ func New(cfg Config) http.Handler {
 	}
 	s.events = cfg.Events
 	if s.events == nil {
-		s.events = events.New(events.Options{Now: s.now})
+		s.events = events.New(events.Options{Now: s.now, Metrics: cfg.Metrics})
 	}
 	s.access = cfg.Access
 	if s.access == nil {
 		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew,
-			Events: s.events})
+			Events: s.events, Metrics: cfg.Metrics})
 	}
 	s.connect = connect.New(connect.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, OAuth: s.oauth, Events: s.events,
 		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins})
@@ -193,7 +202,7 @@ func New(cfg Config) http.Handler {
 		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.guard},
 		ErrorHandlerFunc: s.paramErrorInput,
 	})
-	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
+	return s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h))))))
 }
 
 // withCallbackHeaders keeps the OAuth callbacks' answers (which carry codes) out of caches and

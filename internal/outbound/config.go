@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/plugboard/plugboard/internal/telemetry"
 )
 
 // Names of the settings (read by the command's settings table) that loosen or extend the guard.
@@ -60,6 +62,10 @@ type Config struct {
 	// Resolver resolves host names; nil means the system's. Tests set one that answers from
 	// /etc/hosts only, so that nothing they do sends a DNS query off the machine.
 	Resolver *net.Resolver
+
+	// Tracing gives each call a client span and sends the trace context (traceparent) with it;
+	// nil (tracing off) adds nothing to the calls.
+	Tracing *telemetry.Tracing
 }
 
 // NoDNSResolver resolves only what /etc/hosts and IP literals give and refuses every DNS query.

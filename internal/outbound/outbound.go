@@ -146,7 +146,7 @@ func (c *Client) explicitlyAllowed(ip netip.Addr) bool {
 // so that such callers leak neither memory nor idle connections.
 func (c *Client) HTTPClient(tlsConfig *tls.Config) *http.Client {
 	return &http.Client{
-		Transport: &limitedTransport{base: c.transport(tlsConfig), max: c.cfg.MaxResponseBytes},
+		Transport: c.cfg.Tracing.Transport(&limitedTransport{base: c.transport(tlsConfig), max: c.cfg.MaxResponseBytes}),
 		Timeout:   c.cfg.RequestTimeout,
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/telemetry"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -70,6 +71,8 @@ type Options struct {
 	// not exist is ENotFound (nothing is created, not even its directory), and so is a database of
 	// either kind that has no Plugboard schema yet.
 	MustExist bool
+	// Tracing gives every statement and transaction a span; nil (tracing off) makes none.
+	Tracing *telemetry.Tracing
 }
 
 // Defaults for PostgreSQL connections.
@@ -115,7 +118,7 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "cannot create the database directory", Err: err}
 		}
 	}
-	sqldb, err := sql.Open("sqlite", dsn)
+	sqldb, err := opts.Tracing.OpenDB("sqlite", dsn)
 	if err != nil {
 		return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid SQLite database URL", Err: err}
 	}
@@ -156,7 +159,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "plugboard"
 	}
-	sqldb := stdlib.OpenDB(*cfg)
+	sqldb := opts.Tracing.OpenConnector(stdlib.GetConnector(*cfg), "postgresql")
 	maxOpen := opts.MaxOpenConns
 	if maxOpen <= 0 {
 		maxOpen = DefaultMaxOpenConns

@@ -20,6 +20,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -81,6 +82,8 @@ type Config struct {
 	Now func() time.Time
 	// Jitter returns a random fraction in [0, 1) for the jitter of retries; math/rand when nil.
 	Jitter func() float64
+	// Metrics counts attempts by outcome and times them; nil counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // Worker dispatches events and delivers them.
@@ -119,7 +122,7 @@ func New(cfg Config) *Worker {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Events == nil {
-		cfg.Events = events.New(events.Options{Now: cfg.Now})
+		cfg.Events = events.New(events.Options{Now: cfg.Now, Metrics: cfg.Metrics})
 	}
 	if cfg.Client == nil {
 		cfg.Client = outbound.New(outbound.DefaultConfig()).HTTPClient(nil)
@@ -238,6 +241,7 @@ func (w *Worker) deliver(ctx context.Context, d *plugboard.WebhookDelivery) erro
 	case plugboard.IsCode(err, plugboard.ENotFound):
 		attempt.ErrorCode = ErrEventGone
 		_, err = st.FinishDelivery(ctx, d, attempt, plugboard.DeliveryOutcome{State: plugboard.DeliveryFailed, NextAttemptAt: attempt.AttemptedAt})
+		w.cfg.Metrics.WebhookDelivery(telemetry.DeliveryFailed, 0)
 		return err
 	case err != nil:
 		return err
@@ -318,6 +322,16 @@ func (w *Worker) finish(ctx context.Context, d *plugboard.WebhookDelivery, ep *p
 			wait += time.Duration(w.cfg.Jitter() * float64(wait) / 5)
 			out = plugboard.DeliveryOutcome{State: plugboard.DeliveryPending, NextAttemptAt: now.Add(wait)}
 		}
+	}
+	if w.cfg.Metrics != nil {
+		outcome := telemetry.DeliveryDelivered
+		switch {
+		case out.State == plugboard.DeliveryFailed:
+			outcome = telemetry.DeliveryFailed
+		case failed:
+			outcome = telemetry.DeliveryRetry
+		}
+		w.cfg.Metrics.WebhookDelivery(outcome, a.Latency)
 	}
 	return w.cfg.Store.InTx(ctx, func(tx plugboard.Store) error {
 		held, err := tx.FinishDelivery(ctx, d, a, out)
