@@ -71,6 +71,7 @@ type openedEntry struct {
 	conn   *plugboard.Connection
 	sys    *plugboard.System
 	creds  []apply.Credential
+	cert   *clientCert // the connection's client certificate and its transport; nil without one
 	expiry time.Time
 }
 
@@ -157,6 +158,8 @@ type Prepared struct {
 	// RefreshSkipped is set when a forced refresh was asked for and at least one token was not
 	// refreshed because it had been within the forced-refresh interval; the current one is used.
 	RefreshSkipped bool
+
+	cert *clientCert // see Transport
 }
 
 // Token is an OAuth 2.0 access token as callers see it.
@@ -183,7 +186,7 @@ type Options struct {
 // Prepare opens a connection's credentials and refreshes tokens that are due: expiring within the
 // skew, forced, or rejected by the upstream.
 func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, opts Options) (*Prepared, error) {
-	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
+	c, sys, opened, cert, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +200,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 			return nil, err
 		}
 	}
-	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL}
+	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL, cert: cert}
 	if p.BaseURL == "" {
 		p.BaseURL = sys.TemplateBaseURL
 	}
@@ -260,7 +263,8 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 // the opened-connection cache, without refreshing any token: for verifying what a third party
 // signed with one of them (the inbound webhook endpoint), where no request goes out.
 func (s *Service) Open(ctx context.Context, orgID, connectionID ulid.ULID) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
-	return s.openCached(ctx, orgID, connectionID, false)
+	c, sys, opened, _, err := s.openCached(ctx, orgID, connectionID, false)
+	return c, sys, opened, err
 }
 
 // recent reports whether a token stored at storedAt is within the forced-refresh interval.
@@ -287,8 +291,9 @@ func (p *Prepared) SentToken() string {
 }
 
 // openCached is open with the opened-connection cache in front. The credentials are copied, so
-// callers may fill in tokens without touching the cache.
-func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
+// callers may fill in tokens without touching the cache. cert is nil when the connection has no
+// client certificate, or what was read could not be cached (a change raced with the read).
+func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, *clientCert, error) {
 	key := orgID.String() + "/" + connectionID.String()
 	now := s.now()
 	s.cacheMu.Lock()
@@ -296,23 +301,57 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	gen, genAll := s.gens[key], s.genAll
 	s.cacheMu.Unlock()
 	if !bypass && s.cacheTTL > 0 && ok && now.Before(e.expiry) {
-		return e.conn, e.sys, slices.Clone(e.creds), nil
+		return e.conn, e.sys, slices.Clone(e.creds), e.cert, nil
 	}
 	c, sys, opened, err := s.open(ctx, orgID, connectionID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	if s.cacheTTL > 0 {
-		s.cacheMu.Lock()
-		if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
-			if len(s.opened) >= maxOpened {
-				s.opened = map[string]openedEntry{}
-			}
-			s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), expiry: now.Add(s.cacheTTL)}
+	// The certificate is parsed once per entry; one read again unchanged keeps its transport.
+	cert := newClientCert(opened, e.cert)
+	if s.cacheTTL <= 0 {
+		return c, sys, opened, nil, nil
+	}
+	var dropped []*clientCert
+	s.cacheMu.Lock()
+	if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
+		if len(s.opened) >= maxOpened {
+			dropped = s.dropAllLocked()
 		}
-		s.cacheMu.Unlock()
+		if old := s.opened[key].cert; old != nil && old != cert {
+			if cert != nil && old.same(cert.data) {
+				cert = old // another call read the same certificate meanwhile: keep its transport
+				cert.pointTo(opened)
+			} else {
+				dropped = append(dropped, old)
+			}
+		}
+		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), cert: cert, expiry: now.Add(s.cacheTTL)}
+	} else {
+		cert = nil
 	}
-	return c, sys, opened, nil
+	s.cacheMu.Unlock()
+	closeAll(dropped)
+	return c, sys, opened, cert, nil
+}
+
+// dropAllLocked empties the opened-connection cache and returns the certificates to close (after
+// cacheMu is released: closing waits for nothing, but need not hold the lock).
+func (s *Service) dropAllLocked() []*clientCert {
+	var certs []*clientCert
+	for _, e := range s.opened {
+		if e.cert != nil {
+			certs = append(certs, e.cert)
+		}
+	}
+	s.opened = map[string]openedEntry{}
+	return certs
+}
+
+func closeAll(certs []*clientCert) {
+	for _, c := range certs {
+		c.close()
+	}
 }
 
 // Forget drops a connection from the opened-connection cache; the API calls it when it changes or
@@ -320,6 +359,7 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	key := orgID.String() + "/" + connectionID.String()
 	s.cacheMu.Lock()
+	cert := s.opened[key].cert
 	delete(s.opened, key)
 	if len(s.gens) >= maxOpened {
 		s.gens = map[string]uint64{}
@@ -327,14 +367,16 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	}
 	s.gens[key]++
 	s.cacheMu.Unlock()
+	cert.close()
 }
 
 // ForgetAll empties the opened-connection cache; the API calls it when a system's configs change.
 func (s *Service) ForgetAll() {
 	s.cacheMu.Lock()
-	s.opened = map[string]openedEntry{}
+	dropped := s.dropAllLocked()
 	s.genAll++
 	s.cacheMu.Unlock()
+	closeAll(dropped)
 }
 
 // HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by
