@@ -40,7 +40,9 @@ const (
 	EnvDatabaseURL   = "PLUGBOARD_DATABASE_URL"
 	EnvEncryptionKey = "PLUGBOARD_ENCRYPTION_KEY"
 	EnvLogFormat     = "PLUGBOARD_LOG_FORMAT"
-	EnvPublicURL     = "PLUGBOARD_PUBLIC_URL"
+	// EnvProxyAccessLog says which proxied calls the request log records (httpapi.ProxyAccessLog).
+	EnvProxyAccessLog = "PLUGBOARD_PROXY_ACCESS_LOG"
+	EnvPublicURL      = "PLUGBOARD_PUBLIC_URL"
 	// EnvReturnURLOrigins lists, comma-separated, the origins OAuth flows may return browsers to.
 	EnvReturnURLOrigins = "PLUGBOARD_RETURN_URL_ORIGINS"
 )
@@ -63,6 +65,8 @@ type Config struct {
 	DatabaseURL   string
 	EncryptionKey string
 	LogFormat     string
+	// ProxyAccessLog says which proxied calls are logged, as given (httpapi.ParseProxyAccessLog).
+	ProxyAccessLog string
 	// Limits are serve's rate limits and forced-refresh bound (limits.go), from the environment.
 	Limits LimitsConfig
 	// CredentialExpiringLead is how long before a credential's expiresAt serve emits
@@ -145,6 +149,7 @@ func setupServe(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, EnvAddr, DefaultAddr), "address `ADDR` to listen on (env "+EnvAddr+")")
 	storeFlags(fs, cfg, getenv)
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr(getenv, EnvLogFormat, "text"), "log `FORMAT`: text or json (env "+EnvLogFormat+")")
+	fs.StringVar(&cfg.ProxyAccessLog, "proxy-access-log", envOr(getenv, EnvProxyAccessLog, "all"), "which proxied calls the request log records `MODE`: "+httpapi.ProxyAccessLogValues+" (env "+EnvProxyAccessLog+")")
 	fs.StringVar(&cfg.PublicURL, "public-url", getenv(EnvPublicURL), "base `URL` browsers and webhook senders reach this server at, for the OAuth callbacks and inbound webhook URLs; default http://ADDR (env "+EnvPublicURL+")")
 	fs.StringVar(&cfg.CredentialExpiringLead, "credential-expiring-lead", envOr(getenv, EnvCredentialExpiringLead, access.DefaultExpiringLead.String()),
 		"emit credential.expiring this `DURATION` before a credential's expiresAt; 0 or off for never (env "+EnvCredentialExpiringLead+")")
@@ -172,6 +177,10 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 		return err
 	}
 	logger := newLogger(stderr, cfg.LogFormat)
+	proxyLog, err := httpapi.ParseProxyAccessLog(cfg.ProxyAccessLog)
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvProxyAccessLog, err)
+	}
 
 	keys, createdKeyFile, err := loadKeys(cfg, logger)
 	if err != nil {
@@ -250,7 +259,8 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 			ReturnURLOrigins: strings.Split(getenv(EnvReturnURLOrigins), ","),
 			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
-			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: whSettings.secretOverlap}),
+			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: whSettings.secretOverlap,
+			ProxyAccessLog: proxyLog}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -17,8 +17,8 @@ type certUpstream struct {
 	srv    *httptest.Server
 	closed chan net.Conn
 
-	mu       sync.Mutex
-	opened   int
+	mu        sync.Mutex
+	opened    int
 	presented [][]byte // the client certificate of each request, in order
 }
 

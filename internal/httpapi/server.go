@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -49,6 +50,9 @@ type Server struct {
 	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
 	proxyTimeout time.Duration
+	// proxyLog says which proxied calls are logged; proxyLogged counts successful ones, to sample.
+	proxyLog    ProxyAccessLog
+	proxyLogged atomic.Uint64
 	// ops is what the spec says of each operation: who may call it, how large its body may be.
 	ops *operations
 	// limits are the rate limits per API key and per proxied connection (limits.go).
@@ -120,6 +124,8 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
 	// new one; webhooks.DefaultSecretOverlap when zero.
 	WebhookSecretOverlap time.Duration
+	// ProxyAccessLog says which proxied calls the request log records; all of them when zero.
+	ProxyAccessLog ProxyAccessLog
 }
 
 // New returns the API's http.Handler.
@@ -130,7 +136,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
-		webhookOverlap: cfg.WebhookSecretOverlap}
+		webhookOverlap: cfg.WebhookSecretOverlap, proxyLog: cfg.ProxyAccessLog}
 	if s.webhookOverlap <= 0 {
 		s.webhookOverlap = defaultWebhookOverlap
 	}
