@@ -60,7 +60,7 @@ type invocation struct {
 // commands is the command table, in the order usage lists it.
 func commands() []command {
 	return []command{
-		{name: "serve", args: "[--addr ADDR] [--data-dir DIR] [--database-url URL] [--log-format FORMAT] [--public-url URL] [--credential-expiring-lead DURATION] [--migrate] " +
+		{name: "serve", args: "[--addr ADDR] [--data-dir DIR] [--database-url URL] [--log-format FORMAT] [--proxy-access-log MODE] [--public-url URL] [--credential-expiring-lead DURATION] [--migrate] " +
 			"[--inbound-max-body-bytes N] [--inbound-event-body-bytes N]",
 			about: "Serve the API. The first start creates the store (an SQLite file in the data dir unless a\n" +
 				"database URL is set), a default organisation with an API key (printed once), and, without\n" +
