@@ -19,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/inbound"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -64,14 +65,10 @@ type Server struct {
 	outbound *outbound.Client
 	// webhookOverlap is how long a rotated-out webhook secret keeps signing.
 	webhookOverlap time.Duration
-	// inbound bounds the webhook deliveries the inbound endpoint takes (inbound.go).
-	inbound inboundLimits
-}
-
-// inboundLimits are the sizes the inbound endpoint works with.
-type inboundLimits struct {
-	maxBody   int64 // the largest delivery taken
-	eventBody int64 // how much of its body the event keeps
+	// inbound verifies and records webhook deliveries to /hooks (inbound.go).
+	inbound *inbound.Receiver
+	// inboundMaxBody is the largest delivery taken.
+	inboundMaxBody int64
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -170,13 +167,13 @@ func New(cfg Config) http.Handler {
 	}
 	s.ops = mustOperations()
 	s.limits = newLimits(cfg)
-	s.inbound = inboundLimits{maxBody: cfg.InboundMaxBodyBytes, eventBody: cfg.InboundEventBodyBytes}
-	if s.inbound.maxBody <= 0 {
-		s.inbound.maxBody = DefaultInboundMaxBodyBytes
+	s.inboundMaxBody = cfg.InboundMaxBodyBytes
+	if s.inboundMaxBody <= 0 {
+		s.inboundMaxBody = DefaultInboundMaxBodyBytes
 	}
-	if s.inbound.eventBody <= 0 {
-		s.inbound.eventBody = DefaultInboundEventBodyBytes
-	}
+	s.inbound = inbound.New(inbound.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, Events: s.events,
+		PublicURL: s.publicURL, EventBodyBytes: int(cfg.InboundEventBodyBytes), LiveOrganisation: s.requireLiveOrganisation,
+		Now: s.now})
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
