@@ -32,6 +32,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -59,6 +60,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -86,9 +88,14 @@ type config struct {
 	maxDuration time.Duration
 	logFormat   string
 	cpuprofile  string
+	profile     string
 	keep        bool
 	rateLimit   ratelimit.Limit
 	metrics     bool
+	mtls        bool
+	connections int
+	logFile     string
+	proxyLog    httpapi.ProxyAccessLog
 }
 
 func main() {
@@ -101,13 +108,22 @@ func main() {
 	flag.Float64Var(&cfg.warmup, "warmup", 0.1, "warm-up requests per target before each concurrency level, as a fraction of its requests")
 	flag.DurationVar(&cfg.maxDuration, "max-duration", 2*time.Minute, "bound on one target's measured time at one concurrency level")
 	flag.StringVar(&cfg.logFormat, "log-format", "text", "Plugboard's request log: text or json (as plugboard serve), written to io.Discard; none disables it")
+	flag.StringVar(&cfg.profile, "profile", "", "with -cpuprofile, profile the Plugboard proxy target whose name contains this (mTLS, round-robin) instead of the plain one")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of an extra Plugboard proxy run at the highest concurrency to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the PostgreSQL schema afterwards")
+	flag.BoolVar(&cfg.mtls, "mtls", false, "also measure a connection with a client certificate against an upstream over TLS that requires it, and a bare proxy presenting the same certificate")
+	flag.IntVar(&cfg.connections, "connections", 0, "also measure Plugboard's proxy over this many connections called round-robin (the cold path); 0 for none")
+	flag.StringVar(&cfg.logFile, "log-file", "", "write Plugboard's request log to this file instead of discarding it (as a deployment logs to a file)")
+	var proxyLog string
+	flag.StringVar(&proxyLog, "proxy-access-log", "all", "which proxied calls Plugboard logs (as PLUGBOARD_PROXY_ACCESS_LOG): "+httpapi.ProxyAccessLogValues)
 	var rateLimit string
 	flag.StringVar(&rateLimit, "rate-limit", "", "also measure Plugboard with this limit per API key and per connection (RATE,BURST, as PLUGBOARD_RATE_LIMIT_PER_KEY); set it so that nothing is refused")
 	flag.BoolVar(&cfg.metrics, "metrics", false, "also measure Plugboard with Prometheus metrics on (as serve --metrics-addr)")
 	flag.Parse()
 	var err error
+	if cfg.proxyLog, err = httpapi.ParseProxyAccessLog(proxyLog); err != nil {
+		log.Fatalf("-proxy-access-log: %v", err)
+	}
 	if cfg.rateLimit, err = ratelimit.Parse(rateLimit); err != nil {
 		log.Fatalf("-rate-limit: %v", err)
 	}
@@ -152,6 +168,16 @@ type target struct {
 	url    string
 	header http.Header
 	body   []byte
+	// urls, when set, are called round-robin instead of url.
+	urls []string
+	next atomic.Uint64
+}
+
+func (t *target) pick() string {
+	if len(t.urls) == 0 {
+		return t.url
+	}
+	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -159,7 +185,7 @@ func run(ctx context.Context, cfg config) error {
 
 	// The upstream API.
 	var upstreamNew atomic.Int64
-	upstreamURL, stopUpstream, err := serve(labelled(profiling, "upstream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstreamHandler := labelled(profiling, "upstream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || r.Header.Get("X-Api-Key") != secret {
 			http.Error(w, `{"error":"unauthorised"}`, http.StatusUnauthorized)
 			return
@@ -167,11 +193,13 @@ func run(ctx context.Context, cfg config) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(upstreamBody)))
 		_, _ = w.Write(upstreamBody)
-	})), func(_ net.Conn, st http.ConnState) {
+	}))
+	countNew := func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			upstreamNew.Add(1)
 		}
-	})
+	}
+	upstreamURL, stopUpstream, err := serve(upstreamHandler, countNew, nil)
 	if err != nil {
 		return err
 	}
@@ -190,7 +218,7 @@ func run(ctx context.Context, cfg config) error {
 		pr.SetURL(up)
 		pr.Out.Header.Set("X-Api-Key", secret)
 	}}
-	bareURL, stopBare, err := serve(labelled(profiling, "bare", bare), nil)
+	bareURL, stopBare, err := serve(labelled(profiling, "bare", bare), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -211,12 +239,21 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	var logOut io.Writer = io.Discard
+	if cfg.logFile != "" {
+		f, err := os.Create(cfg.logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = f
+	}
 	var logger *slog.Logger
 	switch cfg.logFormat {
 	case "text":
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.NewTextHandler(logOut, nil))
 	case "json":
-		logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		logger = slog.New(slog.NewJSONHandler(logOut, nil))
 	case "none":
 		logger = slog.New(slog.DiscardHandler)
 	default:
@@ -225,8 +262,9 @@ func run(ctx context.Context, cfg config) error {
 	// The upstream is on 127.0.0.1; nothing may be looked up in DNS.
 	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver()})
-	pbHandler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out})
-	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil)
+	pbHandler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+		ProxyAccessLog: cfg.proxyLog})
+	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -234,9 +272,9 @@ func run(ctx context.Context, cfg config) error {
 	var limitedURL string
 	if cfg.rateLimit.On() {
 		limited := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
-			KeyRateLimit: cfg.rateLimit, ConnectionRateLimit: cfg.rateLimit})
+			KeyRateLimit: cfg.rateLimit, ConnectionRateLimit: cfg.rateLimit, ProxyAccessLog: cfg.proxyLog})
 		var stop func()
-		if limitedURL, stop, err = serve(labelled(profiling, "plugboard-limited", limited), nil); err != nil {
+		if limitedURL, stop, err = serve(labelled(profiling, "plugboard-limited", limited), nil, nil); err != nil {
 			return err
 		}
 		defer stop()
@@ -246,7 +284,7 @@ func run(ctx context.Context, cfg config) error {
 		metered := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
 			Metrics: telemetry.NewMetrics()})
 		var stop func()
-		if meteredURL, stop, err = serve(labelled(profiling, "plugboard-metrics", metered), nil); err != nil {
+		if meteredURL, stop, err = serve(labelled(profiling, "plugboard-metrics", metered), nil, nil); err != nil {
 			return err
 		}
 		defer stop()
@@ -264,9 +302,52 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	api := &apiClient{client: client, base: pbURL + "/o/" + orgID.String(), key: key}
-	connID, err := api.apiKeyConnection(upstreamURL)
+	connID, err := api.apiKeyConnection(upstreamURL, "Upstream", nil)
 	if err != nil {
 		return err
+	}
+	var manyURLs []string
+	if cfg.connections > 1 {
+		ids, err := copies(ctx, store, keys, orgID, connID, cfg.connections-1)
+		if err != nil {
+			return fmt.Errorf("creating %d connections: %w", cfg.connections, err)
+		}
+		for _, id := range ids {
+			manyURLs = append(manyURLs, api.base+"/connections/"+id+"/proxy/v1/customers/42")
+		}
+	}
+	// The mTLS case: the same upstream over TLS, requiring a client certificate the bench CA issued;
+	// a bare proxy presenting it (64 idle connections per host, as above), and a connection holding
+	// it beside the API key.
+	var mtlsBareURL, mtlsConnID string
+	if cfg.mtls {
+		p, err := newPKI()
+		if err != nil {
+			return err
+		}
+		tlsUpstreamURL, stop, err := serve(upstreamHandler, countNew, &tls.Config{Certificates: []tls.Certificate{p.server},
+			ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.pool, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		tlsUp, err := url.Parse(tlsUpstreamURL)
+		if err != nil {
+			return err
+		}
+		mtlsTransport := bareTransport.Clone()
+		mtlsTransport.TLSClientConfig = &tls.Config{Certificates: []tls.Certificate{p.client}, RootCAs: p.pool, MinVersion: tls.VersionTLS12}
+		mtlsBare := &httputil.ReverseProxy{Transport: mtlsTransport, Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(tlsUp)
+			pr.Out.Header.Set("X-Api-Key", secret)
+		}}
+		if mtlsBareURL, stop, err = serve(labelled(profiling, "bare", mtlsBare), nil, nil); err != nil {
+			return err
+		}
+		defer stop()
+		if mtlsConnID, err = api.apiKeyConnection(tlsUpstreamURL, "Upstream over mTLS", p); err != nil {
+			return err
+		}
 	}
 
 	bearer := http.Header{"Authorization": {"Bearer " + key}}
@@ -276,6 +357,15 @@ func run(ctx context.Context, cfg config) error {
 		{name: "Plugboard proxy", method: "GET", url: api.base + "/connections/" + connID + "/proxy/v1/customers/42", header: bearer},
 		{name: "Plugboard access (POST)", method: "POST", url: api.base + "/connections/" + connID + "/access",
 			header: http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}, body: []byte(`{}`)},
+	}
+	if cfg.mtls {
+		targets = append(targets,
+			&target{name: "bare ReverseProxy, mTLS", method: "GET", url: mtlsBareURL + "/v1/customers/42", header: http.Header{}},
+			&target{name: "Plugboard proxy, mTLS", method: "GET", url: api.base + "/connections/" + mtlsConnID + "/proxy/v1/customers/42", header: bearer})
+	}
+	if len(manyURLs) > 0 {
+		targets = append(targets, &target{name: fmt.Sprintf("Plugboard proxy, %d connections round-robin", len(manyURLs)),
+			method: "GET", urls: manyURLs, header: bearer})
 	}
 	if limitedURL != "" {
 		limitedBase := limitedURL + "/o/" + orgID.String()
@@ -375,10 +465,22 @@ func run(ctx context.Context, cfg config) error {
 		b, p, a := byKey[fmt.Sprintf("bare ReverseProxy/%d", c)], byKey[fmt.Sprintf("Plugboard proxy/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST)/%d", c)]
 		ratio := p.rate() / b.rate()
 		added := pct(p.lat, 50) - pct(b.lat, 50)
-		fmt.Printf("concurrency %d: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.8x: %s); "+
+		fmt.Printf("concurrency %d: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.9x: %s); "+
 			"added p50 %s (target < 0.5ms: %s); added p99 %s; access endpoint %.0f requests/s, p50 %s\n",
-			c, ratio, verdict(ratio >= 0.8), added, verdict(added < 500*time.Microsecond), pct(p.lat, 99)-pct(b.lat, 99),
+			c, ratio, verdict(ratio >= 0.9), added, verdict(added < 500*time.Microsecond), pct(p.lat, 99)-pct(b.lat, 99),
 			a.rate(), pct(a.lat, 50))
+		if cfg.mtls {
+			mb, mp := byKey[fmt.Sprintf("bare ReverseProxy, mTLS/%d", c)], byKey[fmt.Sprintf("Plugboard proxy, mTLS/%d", c)]
+			ratio := mp.rate() / mb.rate()
+			fmt.Printf("concurrency %d, mTLS: Plugboard proxy throughput %.2fx the bare proxy's with the same certificate (target >= 0.8x: %s); added p50 %s\n",
+				c, ratio, verdict(ratio >= 0.8), pct(mp.lat, 50)-pct(mb.lat, 50))
+		}
+		if len(manyURLs) > 0 {
+			m := byKey[fmt.Sprintf("Plugboard proxy, %d connections round-robin/%d", len(manyURLs), c)]
+			ratio := m.rate() / b.rate()
+			fmt.Printf("concurrency %d, %d connections round-robin: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.5x: %s); added p50 %s\n",
+				c, len(manyURLs), ratio, verdict(ratio >= 0.5), pct(m.lat, 50)-pct(b.lat, 50))
+		}
 		if cfg.rateLimit.On() {
 			lp, la := byKey[fmt.Sprintf("Plugboard proxy, limits on/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST), limits on/%d", c)]
 			fmt.Printf("concurrency %d, limits on: proxy throughput %.2fx limits off (target >= 0.95x: %s), added p50 %s; "+
@@ -403,12 +505,18 @@ func run(ctx context.Context, cfg config) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		r, err := load(client, targets[2], n, c, cfg.maxDuration, "loadgen")
+		profiled := targets[2]
+		for _, t := range targets {
+			if strings.HasPrefix(t.name, "Plugboard proxy, ") && strings.Contains(t.name, cfg.profile) {
+				profiled = t
+			}
+		}
+		r, err := load(client, profiled, n, c, cfg.maxDuration, "loadgen")
 		pprof.StopCPUProfile()
 		if err != nil {
 			return err
 		}
-		log.Printf("CPU profile of %d Plugboard proxy requests at concurrency %d (%.0f requests/s) in %s", len(r.lat), c, r.rate(), cfg.cpuprofile)
+		log.Printf("CPU profile of %d requests of %s at concurrency %d (%.0f requests/s) in %s", len(r.lat), profiled.name, c, r.rate(), cfg.cpuprofile)
 	}
 	return nil
 }
@@ -420,8 +528,9 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-// serve starts h on a new 127.0.0.1 listener with the timeouts plugboard serve uses.
-func serve(h http.Handler, connState func(net.Conn, http.ConnState)) (string, func(), error) {
+// serve starts h on a new 127.0.0.1 listener with the timeouts plugboard serve uses; over TLS
+// when tlsConfig is set.
+func serve(h http.Handler, connState func(net.Conn, http.ConnState), tlsConfig *tls.Config) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -429,8 +538,14 @@ func serve(h http.Handler, connState func(net.Conn, http.ConnState)) (string, fu
 	srv := &http.Server{Handler: h, ConnState: connState,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
+	scheme := "http://"
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https://"
+	}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	return scheme + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // labelled tags the work of h with a pprof label when profiling, so a profile can be split by
@@ -525,7 +640,7 @@ func once(client *http.Client, t *target) (int, []byte, error) {
 	if t.body != nil {
 		body = bytes.NewReader(t.body)
 	}
-	req, err := http.NewRequest(t.method, t.url, body)
+	req, err := http.NewRequest(t.method, t.pick(), body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -601,13 +716,23 @@ type obj = map[string]any
 
 // apiKeyConnection creates, through the API, a system at base taking an API key in the X-Api-Key
 // header, a project, a template and a connection holding secret, and returns the connection's id.
-func (a *apiClient) apiKeyConnection(base string) (string, error) {
+// With cert, the system takes a client certificate too and the connection holds cert's.
+func (a *apiClient) apiKeyConnection(base, name string, cert *pki) (string, error) {
 	scheme := obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "key in header", "name": "X-Api-Key", "in": "header"}}
+	schemes := []any{scheme}
+	creds := []any{obj{"id": "00000000000000000000000000", "authSchemeConfig": scheme,
+		"credential": obj{"type": "string", "data": obj{"string": obj{"value": secret}}}}}
+	if cert != nil {
+		certScheme := obj{"type": "certificate", "certificate": obj{"id": "cert", "description": "client certificate"}}
+		schemes = append(schemes, certScheme)
+		creds = append(creds, obj{"id": "00000000000000000000000000", "authSchemeConfig": certScheme,
+			"credential": obj{"type": "certificate", "data": obj{"certificate": obj{"certificate": cert.clientPEM, "key": cert.clientKeyPEM, "ca": cert.caPEM}}}})
+	}
 	var sys struct {
 		ID string `json:"id"`
 	}
-	if err := a.do("POST", "/systems", obj{"name": "Upstream", "domain": "upstream.example", "templateBaseUrl": base,
-		"authSchemeConfigs": []any{scheme}}, &sys, 201); err != nil {
+	if err := a.do("POST", "/systems", obj{"name": name, "domain": "upstream.example", "templateBaseUrl": base,
+		"authSchemeConfigs": schemes}, &sys, 201); err != nil {
 		return "", err
 	}
 	var proj struct {
@@ -616,7 +741,7 @@ func (a *apiClient) apiKeyConnection(base string) (string, error) {
 			ID string `json:"id"`
 		} `json:"environments"`
 	}
-	if err := a.do("POST", "/projects", obj{"name": "Bench"}, &proj, 200); err != nil {
+	if err := a.do("POST", "/projects", obj{"name": name}, &proj, 200); err != nil {
 		return "", err
 	}
 	if len(proj.Environments) == 0 {
@@ -633,9 +758,52 @@ func (a *apiClient) apiKeyConnection(base string) (string, error) {
 		ID string `json:"id"`
 	}
 	err := a.do("POST", "/connections", obj{"connectionTemplateId": tpl.ID, "connection": obj{"name": "bench",
-		"credentials": []any{obj{"id": "00000000000000000000000000", "authSchemeConfig": scheme,
-			"credential": obj{"type": "string", "data": obj{"string": obj{"value": secret}}}}}}}, &conn, 201)
+		"credentials": creds}}, &conn, 201)
 	return conn.ID, err
+}
+
+// copies adds n connections like the one given (same template, a copy of each credential sealed
+// anew) in bulk, and returns their ids with its own first: for the round-robin case, whose
+// connections would take minutes to create through the API.
+func copies(ctx context.Context, store *sqlstore.DB, keys *vault.Vault, orgID ulid.ULID, connID string, n int) ([]string, error) {
+	id, err := ulid.Parse(connID)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := store.GetConnection(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{connID}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var batch []plugboard.Connection
+	for i := range n {
+		c := plugboard.Connection{ID: ulid.Make(), OrganisationID: orgID, TemplateID: orig.TemplateID, SystemID: orig.SystemID,
+			Name: fmt.Sprintf("bench-%d", i), BaseURL: orig.BaseURL, CreatedAt: now, UpdatedAt: now}
+		for _, cc := range orig.Credentials {
+			cred := cc.Credential
+			secrets, err := access.OpenSecrets(keys, &cred)
+			if err != nil {
+				return nil, err
+			}
+			cred.ID, cred.CreatedAt, cred.UpdatedAt, cred.Sealed = ulid.Make(), now, now, nil
+			if secrets != nil {
+				if cred.Sealed, err = keys.SealCredential(orgID, cred.ID, secrets); err != nil {
+					return nil, err
+				}
+			}
+			c.Credentials = append(c.Credentials, plugboard.ConnectionCredential{ID: ulid.Make(), AuthSchemeConfigID: cc.AuthSchemeConfigID, Credential: cred})
+		}
+		batch = append(batch, c)
+		ids = append(ids, c.ID.String())
+		if len(batch) == 2000 || i == n-1 {
+			if err := store.BulkInsertConnections(ctx, batch); err != nil {
+				return nil, err
+			}
+			batch = batch[:0]
+		}
+	}
+	return ids, nil
 }
 
 // prepareDatabase returns the URL to benchmark on: a new schema on PostgreSQL, a temporary SQLite

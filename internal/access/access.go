@@ -79,6 +79,9 @@ type Service struct {
 	// began before a change does not put what it read into the cache after the change.
 	gens   map[string]uint64
 	genAll uint64
+	// systems keeps systems with their configs opened, for cacheTTL, under cacheMu: connections
+	// share few systems, so a connection read anew costs one store read, not two.
+	systems map[[2]ulid.ULID]systemEntry
 
 	// forceInterval bounds forced refreshes per credential (Config.ForceRefreshInterval); none when 0.
 	forceInterval time.Duration
@@ -94,11 +97,20 @@ type openedEntry struct {
 	conn   *plugboard.Connection
 	sys    *plugboard.System
 	creds  []apply.Credential
+	cert   *clientCert // the connection's client certificate and its transport; nil without one
 	expiry time.Time
 }
 
-// maxOpened bounds the opened-connection cache; past it the cache starts over.
-const maxOpened = 10000
+type systemEntry struct {
+	sys     *plugboard.System
+	configs map[string]api.AuthSchemeConfig // by id, opened (FullConfig)
+	expiry  time.Time
+}
+
+// maxOpened bounds the opened-connection cache; past it expired entries are dropped, and if that
+// frees nothing the cache starts over. It is well above the 10,000 connections the proxy
+// benchmark calls round-robin, so that such a load stays in the cache.
+const maxOpened = 50000
 
 type cachedToken struct {
 	token     *oauth.Token
@@ -145,7 +157,8 @@ const DefaultCacheTTL = 5 * time.Second
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, keys: cfg.Keys, oauth: cfg.OAuth, now: cfg.Now, skew: cfg.Skew, cc: map[string]cachedToken{},
-		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}, metrics: cfg.Metrics}
+		cacheTTL: cfg.CacheTTL, opened: map[string]openedEntry{}, gens: map[string]uint64{}, systems: map[[2]ulid.ULID]systemEntry{},
+		metrics: cfg.Metrics}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = DefaultCacheTTL
 	}
@@ -183,6 +196,8 @@ type Prepared struct {
 	// RefreshSkipped is set when a forced refresh was asked for and at least one token was not
 	// refreshed because it had been within the forced-refresh interval; the current one is used.
 	RefreshSkipped bool
+
+	cert *clientCert // see Transport
 }
 
 // Token is an OAuth 2.0 access token as callers see it.
@@ -209,7 +224,7 @@ type Options struct {
 // Prepare opens a connection's credentials and refreshes tokens that are due: expiring within the
 // skew, forced, or rejected by the upstream.
 func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, opts Options) (*Prepared, error) {
-	c, sys, opened, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
+	c, sys, opened, cert, err := s.openCached(ctx, orgID, connectionID, opts.Force || opts.Rejected != "")
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +238,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 			return nil, err
 		}
 	}
-	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL}
+	p := &Prepared{Connection: c, System: sys, BaseURL: c.BaseURL, cert: cert}
 	if p.BaseURL == "" {
 		p.BaseURL = sys.TemplateBaseURL
 	}
@@ -286,7 +301,8 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 // the opened-connection cache, without refreshing any token: for verifying what a third party
 // signed with one of them (the inbound webhook endpoint), where no request goes out.
 func (s *Service) Open(ctx context.Context, orgID, connectionID ulid.ULID) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
-	return s.openCached(ctx, orgID, connectionID, false)
+	c, sys, opened, _, err := s.openCached(ctx, orgID, connectionID, false)
+	return c, sys, opened, err
 }
 
 // recent reports whether a token stored at storedAt is within the forced-refresh interval.
@@ -313,8 +329,9 @@ func (p *Prepared) SentToken() string {
 }
 
 // openCached is open with the opened-connection cache in front. The credentials are copied, so
-// callers may fill in tokens without touching the cache.
-func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, error) {
+// callers may fill in tokens without touching the cache. cert is nil when the connection has no
+// client certificate, or what was read could not be cached (a change raced with the read).
+func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID, bypass bool) (*plugboard.Connection, *plugboard.System, []apply.Credential, *clientCert, error) {
 	key := orgID.String() + "/" + connectionID.String()
 	now := s.now()
 	s.cacheMu.Lock()
@@ -323,24 +340,110 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	s.cacheMu.Unlock()
 	if !bypass && s.cacheTTL > 0 && ok && now.Before(e.expiry) {
 		s.metrics.CacheLookup(telemetry.CacheCredentials, true)
-		return e.conn, e.sys, slices.Clone(e.creds), nil
+		return e.conn, e.sys, slices.Clone(e.creds), e.cert, nil
 	}
 	s.metrics.CacheLookup(telemetry.CacheCredentials, false)
 	c, sys, opened, err := s.open(ctx, orgID, connectionID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
+	}
+	// The certificate is parsed once per entry; one read again unchanged keeps its transport.
+	cert := newClientCert(opened, e.cert)
+	if s.cacheTTL <= 0 {
+		return c, sys, opened, nil, nil
+	}
+	var dropped []*clientCert
+	s.cacheMu.Lock()
+	if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
+		if len(s.opened) >= maxOpened {
+			dropped = s.sweepLocked(now)
+		}
+		if old := s.opened[key].cert; old != nil && old != cert {
+			if cert != nil && old.same(cert.data) {
+				cert = old // another call read the same certificate meanwhile: keep its transport
+				cert.pointTo(opened)
+			} else {
+				dropped = append(dropped, old)
+			}
+		}
+		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), cert: cert, expiry: now.Add(s.cacheTTL)}
+	} else {
+		cert = nil
+	}
+	s.cacheMu.Unlock()
+	closeAll(dropped)
+	return c, sys, opened, cert, nil
+}
+
+// sweepLocked drops expired entries from the full opened-connection cache, or all of them when
+// none has expired, and returns the certificates to close.
+func (s *Service) sweepLocked(now time.Time) []*clientCert {
+	var certs []*clientCert
+	for k, e := range s.opened {
+		if !now.Before(e.expiry) {
+			delete(s.opened, k)
+			if e.cert != nil {
+				certs = append(certs, e.cert)
+			}
+		}
+	}
+	if len(s.opened) >= maxOpened {
+		certs = append(certs, s.dropAllLocked()...)
+	}
+	return certs
+}
+
+// system returns a system with its configs opened, through the cache.
+func (s *Service) system(ctx context.Context, orgID, systemID ulid.ULID) (*plugboard.System, map[string]api.AuthSchemeConfig, error) {
+	key := [2]ulid.ULID{orgID, systemID}
+	now := s.now()
+	s.cacheMu.Lock()
+	e, ok := s.systems[key]
+	genAll := s.genAll
+	s.cacheMu.Unlock()
+	if s.cacheTTL > 0 && ok && now.Before(e.expiry) {
+		return e.sys, e.configs, nil
+	}
+	sys, err := s.store.GetSystem(ctx, orgID, systemID)
+	if err != nil {
+		return nil, nil, err
+	}
+	configs := make(map[string]api.AuthSchemeConfig, len(sys.AuthSchemeConfigs))
+	for _, stored := range sys.AuthSchemeConfigs {
+		if configs[stored.ID], err = FullConfig(s.keys, orgID, sys.ID, stored); err != nil {
+			return nil, nil, err
+		}
 	}
 	if s.cacheTTL > 0 {
 		s.cacheMu.Lock()
-		if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
-			if len(s.opened) >= maxOpened {
-				s.opened = map[string]openedEntry{}
+		if s.genAll == genAll { // no system changed while we read
+			if len(s.systems) >= maxOpened {
+				s.systems = map[[2]ulid.ULID]systemEntry{}
 			}
-			s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), expiry: now.Add(s.cacheTTL)}
+			s.systems[key] = systemEntry{sys: sys, configs: configs, expiry: now.Add(s.cacheTTL)}
 		}
 		s.cacheMu.Unlock()
 	}
-	return c, sys, opened, nil
+	return sys, configs, nil
+}
+
+// dropAllLocked empties the opened-connection cache and returns the certificates to close (after
+// cacheMu is released: closing waits for nothing, but need not hold the lock).
+func (s *Service) dropAllLocked() []*clientCert {
+	var certs []*clientCert
+	for _, e := range s.opened {
+		if e.cert != nil {
+			certs = append(certs, e.cert)
+		}
+	}
+	s.opened = map[string]openedEntry{}
+	return certs
+}
+
+func closeAll(certs []*clientCert) {
+	for _, c := range certs {
+		c.close()
+	}
 }
 
 // Forget drops a connection from the opened-connection cache; the API calls it when it changes or
@@ -348,6 +451,7 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	key := orgID.String() + "/" + connectionID.String()
 	s.cacheMu.Lock()
+	cert := s.opened[key].cert
 	delete(s.opened, key)
 	if len(s.gens) >= maxOpened {
 		s.gens = map[string]uint64{}
@@ -355,14 +459,18 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	}
 	s.gens[key]++
 	s.cacheMu.Unlock()
+	cert.close()
 }
 
-// ForgetAll empties the opened-connection cache; the API calls it when a system's configs change.
+// ForgetAll empties the opened-connection cache, systems included; the API calls it when a
+// system's configs change.
 func (s *Service) ForgetAll() {
 	s.cacheMu.Lock()
-	s.opened = map[string]openedEntry{}
+	dropped := s.dropAllLocked()
+	s.systems = map[[2]ulid.ULID]systemEntry{}
 	s.genAll++
 	s.cacheMu.Unlock()
+	closeAll(dropped)
 }
 
 // HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by

@@ -143,23 +143,15 @@ func (s *Service) open(ctx context.Context, orgID, connectionID ulid.ULID) (*plu
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sys, err := s.store.GetSystem(ctx, orgID, c.SystemID)
+	sys, configs, err := s.system(ctx, orgID, c.SystemID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	configs := map[string]plugboard.AuthSchemeConfig{}
-	for _, cfg := range sys.AuthSchemeConfigs {
-		configs[cfg.ID] = cfg
-	}
 	opened := make([]apply.Credential, len(c.Credentials))
 	for i, cc := range c.Credentials {
-		stored, ok := configs[cc.AuthSchemeConfigID]
+		cfg, ok := configs[cc.AuthSchemeConfigID]
 		if !ok {
 			return nil, nil, nil, plugboard.Errorf(plugboard.EInternal, "credential %s names config %q, which its system lacks", cc.Credential.ID, cc.AuthSchemeConfigID)
-		}
-		cfg, err := FullConfig(s.keys, orgID, sys.ID, stored)
-		if err != nil {
-			return nil, nil, nil, err
 		}
 		data, err := OpenCredential(s.keys, &cc.Credential)
 		if err != nil {

@@ -44,6 +44,11 @@ type Credential struct {
 	// ExpiresAt is the credential's expiresAt; zero when it does not expire. A JWT minted from the
 	// credential expires no later, and none is minted (or reused from the cache) from then on.
 	ExpiresAt time.Time
+	// TLS is a certificate credential's TLS settings as ClientTLS built them from Data, when the
+	// caller keeps them (internal/access builds them once per opened connection, so that the key
+	// is not parsed per request and the same settings keep their transport); Apply and Material
+	// build them from Data when nil.
+	TLS *tls.Config
 }
 
 // Applier applies credentials to requests. It holds the clock and the cache of minted JWTs, so
@@ -195,6 +200,10 @@ func (a *Applier) apply(creds []Credential, s sink, r *outgoing) (result, error)
 			if res.cert != nil {
 				return res, plugboard.Errorf(plugboard.EInvalid,
 					"credential %s: a connection can present only one client certificate, and an earlier credential already has one", c.ID)
+			}
+			if c.TLS != nil {
+				res.cert = &certificate{tls: c.TLS, certPEM: c.Data.Certificate.Certificate, caPEM: c.Data.Certificate.Ca}
+				break
 			}
 			cert, err := newCertificate(c.ID, c.Data.Certificate)
 			if err != nil {

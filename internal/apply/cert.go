@@ -34,3 +34,13 @@ func newCertificate(id string, d *api.CredentialDataCertificate) (*certificate, 
 	}
 	return &certificate{tls: cfg, certPEM: d.Certificate, caPEM: d.Ca}, nil
 }
+
+// ClientTLS returns the TLS settings a certificate credential (id, data) is presented with, as
+// Apply builds them; errors are Apply's and hold no secret.
+func ClientTLS(id string, d *api.CredentialDataCertificate) (*tls.Config, error) {
+	c, err := newCertificate(id, d)
+	if err != nil {
+		return nil, err
+	}
+	return c.tls, nil
+}

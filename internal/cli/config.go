@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/plugboard/plugboard/internal/httpapi"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +21,9 @@ const (
 	EnvEncryptionKey = "PLUGBOARD_ENCRYPTION_KEY"
 	EnvLogFormat     = "PLUGBOARD_LOG_FORMAT"
 	EnvPublicURL     = "PLUGBOARD_PUBLIC_URL"
-	EnvMigrate       = "PLUGBOARD_MIGRATE"
+	// EnvProxyAccessLog says which proxied calls the request log records (httpapi.ProxyAccessLog).
+	EnvProxyAccessLog = "PLUGBOARD_PROXY_ACCESS_LOG"
+	EnvMigrate        = "PLUGBOARD_MIGRATE"
 	// EnvReturnURLOrigins lists, comma-separated, the origins OAuth flows may return browsers to.
 	EnvReturnURLOrigins = "PLUGBOARD_RETURN_URL_ORIGINS"
 	// EnvEventRetention is how long events are kept (default 720h, 30 days).
@@ -128,6 +131,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Inbound are the inbound webhook endpoint's sizes and rate limit.
 	Inbound InboundConfig
+	// ProxyAccessLog says which proxied calls the request log records.
+	ProxyAccessLog httpapi.ProxyAccessLog
 	// MetricsAddr is where serve serves Prometheus metrics; empty for none (internal/telemetry).
 	MetricsAddr string
 

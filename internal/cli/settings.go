@@ -19,9 +19,9 @@ import (
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/httpapi"
-	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/webhooks"
 )
 
@@ -244,6 +244,12 @@ func settings() []setting {
 		{env: EnvInboundRateLimit, value: "RATE[,BURST]", defDoc: "off",
 			help: "`RATE[,BURST]`: verified webhook deliveries per second per connection; over it, `429 rate_limited` with `Retry-After`, nothing stored; per process, like the other limits",
 			set:  func(c *Config, v string) (err error) { c.Inbound.RateLimit, err = ratelimit.Parse(v); return err }},
+		{env: EnvProxyAccessLog, value: "MODE", def: "all",
+			help: "which proxied calls the request log records: " + httpapi.ProxyAccessLogValues + "; failures (400 and above) are logged unless `off`, server errors always at ERROR; other requests are always logged",
+			set: func(c *Config, v string) (err error) {
+				c.ProxyAccessLog, err = httpapi.ParseProxyAccessLog(v)
+				return err
+			}},
 		{env: telemetry.EnvMetricsAddr, value: "ADDR", defDoc: "off",
 			help: "address of a listener of its own serving Prometheus metrics at `/metrics` (never on the API's port), e.g. `127.0.0.1:9464`; tracing is switched on by the standard `OTEL_EXPORTER_OTLP_*` variables instead",
 			doc:  "(both: [docs/operating.md](docs/operating.md))",

@@ -187,8 +187,24 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status  int
+	bytes   int
+	proxied bool // a proxied call: logged as Config.ProxyAccessLog says
+}
+
+// markProxied tells withLogging that the request is a proxied call, through w's wrappers.
+func markProxied(w http.ResponseWriter) {
+	for w != nil {
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.proxied = true
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -211,7 +227,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // withLogging logs one line per request: method, path (never the query, which may carry
-// secrets), status, size, duration, request id.
+// secrets), status, size, duration, request id. Proxied calls are logged as s.proxyLog says.
 func (s *Server) withLogging(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -223,6 +239,15 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 		level := slog.LevelInfo
 		if rec.status >= 500 && rec.status != http.StatusNotImplemented {
 			level = slog.LevelError
+		}
+		if rec.proxied && level < slog.LevelError {
+			var ok bool
+			if level, ok = s.proxyLog.level(rec.status, &s.proxyLogged); !ok {
+				return
+			}
+		}
+		if !s.logger.Enabled(r.Context(), level) {
+			return
 		}
 		s.logger.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", requestID(r.Context())),
@@ -264,6 +289,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				w.Header().Set(HeaderError, "true")
 			}
 			s.writeError(w, r, err)
+		}
+		if r.Pattern == proxyPattern {
+			markProxied(w)
 		}
 		op := s.operationOf(r)
 		if op == nil {

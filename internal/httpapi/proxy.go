@@ -214,7 +214,14 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 	if err != nil {
 		return nil, err
 	}
-	client := s.proxyClient.HTTPClient(tlsConfig)
+	// A client certificate's transport is kept with the opened connection, so its TLS connections
+	// are reused; other settings' transports are cached by the outbound client.
+	var client *http.Client
+	if t := p.Transport(tlsConfig, s.proxyClient.NewTransport); t != nil {
+		client = s.proxyClient.HTTPClientOver(t)
+	} else {
+		client = s.proxyClient.HTTPClient(tlsConfig)
+	}
 	// The proxy hands redirects back to the caller rather than following them with credentials on.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	var started time.Time

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -54,6 +55,9 @@ type Server struct {
 	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
 	proxyTimeout time.Duration
+	// proxyLog says which proxied calls are logged; proxyLogged counts successful ones, to sample.
+	proxyLog    ProxyAccessLog
+	proxyLogged atomic.Uint64
 	// ops is what the spec says of each operation: who may call it, how large its body may be.
 	ops *operations
 	// limits are the rate limits per API key and per proxied connection (limits.go).
@@ -132,6 +136,8 @@ type Config struct {
 	Metrics *telemetry.Metrics
 	// Tracing gives each request a server span; nil makes none.
 	Tracing *telemetry.Tracing
+	// ProxyAccessLog says which proxied calls the request log records; all of them when zero.
+	ProxyAccessLog ProxyAccessLog
 }
 
 // New returns the API's http.Handler.
@@ -143,7 +149,7 @@ func New(cfg Config) http.Handler {
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
 		webhookOverlap: cfg.WebhookSecretOverlap, background: cfg.Background,
-		metrics: cfg.Metrics, tracing: cfg.Tracing}
+		metrics: cfg.Metrics, tracing: cfg.Tracing, proxyLog: cfg.ProxyAccessLog}
 	if s.background == nil {
 		s.background = &sync.WaitGroup{}
 	}

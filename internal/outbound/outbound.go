@@ -151,10 +151,30 @@ func (c *Client) HTTPClient(tlsConfig *tls.Config) *http.Client {
 	}
 }
 
+// NewTransport returns a transport through the guarded dialer for tlsConfig, with keep-alives,
+// that the caller owns: it is not cached here. It is for configs holding a client certificate,
+// which HTTPClient builds anew per call (with keep-alives off) since it cannot know how long the
+// certificate stays in use; a caller that does know (internal/access keeps one with each opened
+// connection) keeps the transport that long, sends through it with HTTPClientOver, and calls
+// CloseIdleConnections when it drops it.
+func (c *Client) NewTransport(tlsConfig *tls.Config) *http.Transport {
+	return c.newTransport(tlsConfig)
+}
+
+// HTTPClientOver returns an *http.Client over t, a transport from NewTransport, with the limits
+// HTTPClient sets (response size, request timeout).
+func (c *Client) HTTPClientOver(t http.RoundTripper) *http.Client {
+	return &http.Client{
+		Transport: &limitedTransport{base: t, max: c.cfg.MaxResponseBytes},
+		Timeout:   c.cfg.RequestTimeout,
+	}
+}
+
 func (c *Client) transport(tlsConfig *tls.Config) *http.Transport {
 	if tlsConfig != nil && len(tlsConfig.Certificates) > 0 {
 		// Configs with a client certificate are built per call (one per credential use); caching
-		// them would fill the cache with one-shot transports holding private keys.
+		// them would fill the cache with one-shot transports holding private keys. Callers that
+		// know a certificate's lifetime keep their own transport (NewTransport).
 		t := c.newTransport(tlsConfig)
 		t.DisableKeepAlives = true
 		return t
