@@ -184,6 +184,15 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboa
 		if used {
 			return plugboard.Errorf(plugboard.EConflict, "project %s has connections under its templates; delete them first", id)
 		}
+		activated, err := o.exists(ctx, `SELECT 1 FROM activations a
+			JOIN environments e ON e.organisation_id = a.organisation_id AND e.id = a.environment_id
+			WHERE a.organisation_id = ? AND e.project_id = ?`, org, pid)
+		if err != nil {
+			return err
+		}
+		if activated {
+			return plugboard.Errorf(plugboard.EConflict, "project %s has activations in its environments; delete them first", id)
+		}
 		rows, err := o.query(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND project_id = ? ORDER BY id", org, pid)
 		if err != nil {
 			return o.d.translate(err, "list project templates", nil)

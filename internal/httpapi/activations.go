@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/events"
+)
+
+// activationEvent is an event about activation a: its end user, with its id and environment as data.
+func activationEvent(typ string, a *plugboard.Activation) plugboard.Event {
+	data, _ := json.Marshal(map[string]string{"activationId": a.ID.String(), "environmentId": a.EnvironmentID.String()})
+	return plugboard.Event{Type: typ, OrganisationID: a.OrganisationID, EndUserID: a.EndUserID, Data: data}
+}
+
+// activationsResponse renders activations with their end users, environment and connections.
+func (s *Server) activationsResponse(ctx context.Context, st plugboard.Store, orgID ulid.ULID, acts []plugboard.Activation) ([]api.Activation, error) {
+	out := make([]api.Activation, 0, len(acts))
+	envs := map[ulid.ULID]api.ProjectEnvironment{}
+	for i := range acts {
+		a := &acts[i]
+		env, ok := envs[a.EnvironmentID]
+		if !ok {
+			e, err := st.GetEnvironment(ctx, orgID, a.EnvironmentID)
+			if err != nil {
+				return nil, err
+			}
+			env = toAPIEnvironment(*e)
+			envs[a.EnvironmentID] = env
+		}
+		u, err := st.GetEndUser(ctx, orgID, a.EndUserID)
+		if err != nil {
+			return nil, err
+		}
+		conns, err := s.connectionsResponse(ctx, orgID, a.Connections)
+		if err != nil {
+			return nil, err
+		}
+		r := api.Activation{ID: a.ID, User: toAPIEndUser(u), Environment: &env, Connections: &conns}
+		if len(a.DynamicVariables) > 0 {
+			if err := json.Unmarshal(a.DynamicVariables, &r.DynamicVariables); err != nil {
+				return nil, plugboard.Internal(err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// activationInEnvironment reads the activation and refuses it (not found) unless it is in envID.
+func activationInEnvironment(ctx context.Context, st plugboard.Store, orgID, envID, id ulid.ULID) (*plugboard.Activation, error) {
+	a, err := st.GetActivation(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.EnvironmentID != envID {
+		return nil, plugboard.Errorf(plugboard.ENotFound, "activation %s not found in environment %s", id, envID)
+	}
+	return a, nil
+}
+
+// ListActivations implements api.StrictServerInterface. static=true lists nothing: static
+// connections belong to no end user, so to no activation.
+func (s *Server) ListActivations(ctx context.Context, req api.ListActivationsRequestObject) (api.ListActivationsResponseObject, error) {
+	if _, err := s.store.GetEnvironment(ctx, req.OrganisationId, req.EnvironmentId); err != nil {
+		return nil, err
+	}
+	if req.Params.Static != nil && *req.Params.Static {
+		return api.ListActivations200JSONResponse(api.ActivationsList{}), nil
+	}
+	acts, err := s.store.ListActivations(ctx, req.OrganisationId, plugboard.ActivationFilter{EnvironmentID: req.EnvironmentId})
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.activationsResponse(ctx, s.store, req.OrganisationId, acts)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListActivations200JSONResponse(out), nil
+}
+
+// GetActivation implements api.StrictServerInterface.
+func (s *Server) GetActivation(ctx context.Context, req api.GetActivationRequestObject) (api.GetActivationResponseObject, error) {
+	a, err := activationInEnvironment(ctx, s.store, req.OrganisationId, req.EnvironmentId, req.ActivationId)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.activationsResponse(ctx, s.store, req.OrganisationId, []plugboard.Activation{*a})
+	if err != nil {
+		return nil, err
+	}
+	return api.GetActivation200JSONResponse(out[0]), nil
+}
+
+// ListUserActivations implements api.StrictServerInterface: the end user's activation in the
+// environment, if any. external_user_id is the external id or the Plugboard id.
+func (s *Server) ListUserActivations(ctx context.Context, req api.ListUserActivationsRequestObject) (api.ListUserActivationsResponseObject, error) {
+	if _, err := s.store.GetEnvironment(ctx, req.OrganisationId, req.EnvironmentId); err != nil {
+		return nil, err
+	}
+	u, err := findEndUser(ctx, s.store, req.OrganisationId, req.ExternalUserId)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := s.store.ListActivations(ctx, req.OrganisationId, plugboard.ActivationFilter{EnvironmentID: req.EnvironmentId, EndUserID: u.ID})
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.activationsResponse(ctx, s.store, req.OrganisationId, acts)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListUserActivations200JSONResponse(out), nil
+}
+
+// GetActivationConnection implements api.StrictServerInterface: env_system_id is a connection
+// template of the activation's environment; the answer is the activation's oldest connection linked
+// to it.
+func (s *Server) GetActivationConnection(ctx context.Context, req api.GetActivationConnectionRequestObject) (api.GetActivationConnectionResponseObject, error) {
+	a, err := s.store.GetActivation(ctx, req.OrganisationId, req.ActivationId)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.GetTemplate(ctx, req.OrganisationId, req.EnvSystemId)
+	if err != nil {
+		return nil, err
+	}
+	if t.EnvironmentID != a.EnvironmentID {
+		return nil, plugboard.Errorf(plugboard.ENotFound, "connection template %s is not in the activation's environment", t.ID)
+	}
+	c, err := s.store.GetActivationConnection(ctx, req.OrganisationId, a.ID, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.connectionResponse(ctx, s.store, c)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetActivationConnection200JSONResponse(out), nil
+}
+
+// DeleteActivation implements api.StrictServerInterface: the activation goes with the connections
+// created under its environment's templates (and their credentials); the end user's connections
+// created elsewhere are unlinked from those templates.
+func (s *Server) DeleteActivation(ctx context.Context, req api.DeleteActivationRequestObject) (api.DeleteActivationResponseObject, error) {
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if _, err := activationInEnvironment(ctx, tx, req.OrganisationId, req.EnvironmentId, req.ActivationId); err != nil {
+			return err
+		}
+		d, err := tx.DeleteActivation(ctx, req.OrganisationId, req.ActivationId)
+		if err != nil {
+			return err
+		}
+		return s.emitActivationDeleted(ctx, tx, d)
+	})
+	s.access.ForgetAll() // its connections are gone
+	if err != nil {
+		return nil, err
+	}
+	return api.DeleteActivation204Response{}, nil
+}
+
+// emitActivationDeleted records a deleted activation: its deleted connections, the links removed
+// (connection.updated, as an explicit unlink), then the activation.
+func (s *Server) emitActivationDeleted(ctx context.Context, tx plugboard.Store, d *plugboard.DeletedActivation) error {
+	for _, c := range d.Deleted {
+		if err := s.emitConnectionDeleted(ctx, tx, d.OrganisationID, c); err != nil {
+			return err
+		}
+	}
+	for _, l := range d.Unlinked {
+		e := plugboard.Event{Type: events.ConnectionUpdated, OrganisationID: d.OrganisationID, ConnectionID: l.ConnectionID,
+			EndUserID: l.EndUserID, TemplateID: l.TemplateID, Data: eventData("link", "deleted")}
+		if err := s.emit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return s.emit(ctx, tx, activationEvent(events.ActivationDeleted, &d.Activation))
+}
+
+// ActivateUser implements api.StrictServerInterface.
+func (s *Server) ActivateUser(ctx context.Context, req api.ActivateUserRequestObject) (api.ActivateUserResponseObject, error) {
+	return nil, &plugboard.Error{Code: plugboard.ENotImplemented, Message: "activating end users is not served yet"}
+}
