@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -35,8 +35,8 @@ type Server struct {
 	now       func() time.Time
 	oauth     *oauth.Client
 	publicURL string
-	// returnOrigins are the allowed returnUrl origins, lower-cased.
-	returnOrigins map[string]bool
+	// connect runs the OAuth flows and prepares connections' credentials.
+	connect *connect.Service
 	// access opens connections for the proxy and the access endpoint.
 	access *access.Service
 	// proxyClient calls upstream APIs for the proxy, with its own timeouts and size limits.
@@ -141,12 +141,6 @@ func New(cfg Config) http.Handler {
 	if s.proxyTimeout <= 0 {
 		s.proxyTimeout = 5 * time.Minute
 	}
-	s.returnOrigins = map[string]bool{}
-	for _, o := range append([]string{cfg.PublicURL}, cfg.ReturnURLOrigins...) {
-		if u, err := url.Parse(strings.TrimSpace(o)); err == nil && u.Host != "" {
-			s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
-		}
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -159,6 +153,8 @@ func New(cfg Config) http.Handler {
 		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew,
 			Events: s.events})
 	}
+	s.connect = connect.New(connect.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, OAuth: s.oauth, Events: s.events,
+		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins})
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -191,12 +187,6 @@ func New(cfg Config) http.Handler {
 		ErrorHandlerFunc: s.paramErrorInput,
 	})
 	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
-}
-
-// allowedReturnURL reports whether a flow may send browsers to u.
-func (s *Server) allowedReturnURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
 
 // withCallbackHeaders keeps the OAuth callbacks' answers (which carry codes) out of caches and
