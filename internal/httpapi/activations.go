@@ -3,19 +3,15 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
 )
-
-// activationEvent is an event about activation a: its end user, with its id and environment as data.
-func activationEvent(typ string, a *plugboard.Activation) plugboard.Event {
-	data, _ := json.Marshal(map[string]string{"activationId": a.ID.String(), "environmentId": a.EnvironmentID.String()})
-	return plugboard.Event{Type: typ, OrganisationID: a.OrganisationID, EndUserID: a.EndUserID, Data: data}
-}
 
 // activationsResponse renders activations with their end users, environment and connections.
 func (s *Server) activationsResponse(ctx context.Context, st plugboard.Store, orgID ulid.ULID, acts []plugboard.Activation) ([]api.Activation, error) {
@@ -179,10 +175,62 @@ func (s *Server) emitActivationDeleted(ctx context.Context, tx plugboard.Store, 
 			return err
 		}
 	}
-	return s.emit(ctx, tx, activationEvent(events.ActivationDeleted, &d.Activation))
+	return s.emit(ctx, tx, events.ActivationEvent(events.ActivationDeleted, &d.Activation))
 }
 
-// ActivateUser implements api.StrictServerInterface.
+// ActivateUser implements api.StrictServerInterface: it checks what the request says of each
+// connection (names, base URLs, which of connection and existingConnectionId) and
+// connect.Service.Activate does the rest in one transaction.
 func (s *Server) ActivateUser(ctx context.Context, req api.ActivateUserRequestObject) (api.ActivateUserResponseObject, error) {
-	return nil, &plugboard.Error{Code: plugboard.ENotImplemented, Message: "activating end users is not served yet"}
+	b := req.Body
+	if b == nil {
+		return nil, bodyRequired()
+	}
+	var errs []plugboard.FieldError
+	errs = checkExternalID("userId", b.UserID, errs)
+	if b.EnvironmentID == (ulid.ULID{}) {
+		errs = append(errs, plugboard.FieldError{Field: "environmentId", Message: "is required"})
+	}
+	in := connect.ActivationInput{UserID: b.UserID, EnvironmentID: b.EnvironmentID, Caller: s.caller(ctx)}
+	for i, c := range b.Connections {
+		path := fmt.Sprintf("connections[%d]", i)
+		e := connect.ActivationEntry{TemplateID: c.EnvironmentSystemID, Path: path}
+		if c.EnvironmentSystemID == (ulid.ULID{}) {
+			errs = append(errs, plugboard.FieldError{Field: path + ".connectionTemplateId", Message: "is required"})
+		}
+		switch {
+		case c.Connection != nil: // wins over existingConnectionId, as the contract says
+			errs = checkName(path+".connection.name", c.Connection.Name, errs)
+			baseURL, err := normaliseBaseURL(c.Connection.BaseURL)
+			if err != nil {
+				errs = append(errs, plugboard.FieldError{Field: path + ".connection.baseUrl", Message: err.Error()})
+			}
+			e.Create = &connect.CreateInput{Name: c.Connection.Name, BaseURL: baseURL, Credentials: c.Connection.Credentials,
+				CredentialsPath: path + ".connection.credentials"}
+		case c.ExistingConnectionID != nil && *c.ExistingConnectionID != (ulid.ULID{}):
+			e.ExistingConnectionID = *c.ExistingConnectionID
+		default:
+			errs = append(errs, plugboard.FieldError{Field: path + ".existingConnectionId", Message: "is required without connection"})
+		}
+		in.Entries = append(in.Entries, e)
+	}
+	if len(errs) > 0 {
+		return nil, plugboard.Invalid("invalid activation", errs...)
+	}
+	if b.DynamicVariables != nil {
+		raw, err := json.Marshal(b.DynamicVariables)
+		if err != nil {
+			return nil, plugboard.Invalid("invalid activation", plugboard.FieldError{Field: "dynamicVariables", Message: "is not a JSON object"})
+		}
+		in.DynamicVariables = raw
+	}
+	a, err := s.connect.Activate(ctx, req.OrganisationId, in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.activationsResponse(ctx, s.store, req.OrganisationId, []plugboard.Activation{*a})
+	if err != nil {
+		return nil, err
+	}
+	return api.ActivateUser200JSONResponse(out[0]), nil
 }

@@ -121,7 +121,7 @@ func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequest
 			}
 		}
 		for i := range deleted.Activations {
-			if err := s.emit(ctx, tx, activationEvent(events.ActivationDeleted, &deleted.Activations[i])); err != nil {
+			if err := s.emit(ctx, tx, events.ActivationEvent(events.ActivationDeleted, &deleted.Activations[i])); err != nil {
 				return err
 			}
 		}
