@@ -63,6 +63,12 @@ type DeletedEndUser struct {
 	Activations []Activation
 }
 
+// DeletedProject is what DeleteProject removed with the project.
+type DeletedProject struct {
+	Templates   []DeletedTemplate
+	Activations []Activation
+}
+
 // ActivationFilter narrows ListActivations. Zero ids do not filter.
 type ActivationFilter struct {
 	EnvironmentID ulid.ULID
@@ -338,11 +344,12 @@ type Store interface {
 	ListProjects(ctx context.Context, orgID ulid.ULID) ([]Project, error)
 	// UpdateProject writes p's name and UpdatedAt; ENotFound if it does not exist.
 	UpdateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes the project, its environments and its templates (with their links), and
-	// returns the templates it removed with the connections each unlinked, read once the project is
-	// locked against new templates; ENotFound if it does not exist; EConflict while connections
-	// created under its templates exist, or activations in its environments.
-	DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]DeletedTemplate, error)
+	// DeleteProject removes the project, its environments, the activations in them and its templates
+	// (with their links), and returns the templates it removed with the connections each unlinked and
+	// the activations (without their Connections), read once the project is locked against new
+	// templates; ENotFound if it does not exist; EConflict while connections created under its
+	// templates exist.
+	DeleteProject(ctx context.Context, orgID, id ulid.ULID) (*DeletedProject, error)
 
 	// CreateTemplate inserts t; ENotFound if its project, environment (of that project) or system does
 	// not exist; EConflict if the environment already has a template of that name.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 
@@ -208,10 +209,22 @@ func testListEndUsersActivated(t *testing.T, f *fixture) {
 
 func testDeleteProjectWithActivations(t *testing.T, f *fixture) {
 	a := f.activate(t, f.staging, f.user.ID)
+	b := f.activate(t, f.prod, f.user.ID)
+	c := f.newConn(t, f.dynamic, f.user.ID, "c", cred("api-key", "c"))
 	_, err := f.s.DeleteProject(f.ctx, f.org, f.project.ID)
-	wantCode(t, err, plugboard.EConflict)
-	_, err = f.s.DeleteActivation(f.ctx, f.org, a.ID)
+	wantCode(t, err, plugboard.EConflict) // a connection under its templates
+	_, err = f.s.DeleteConnection(f.ctx, f.org, c.ID)
 	must(t, err)
-	_, err = f.s.DeleteProject(f.ctx, f.org, f.project.ID)
+	d, err := f.s.DeleteProject(f.ctx, f.org, f.project.ID)
 	must(t, err)
+	equal(t, ids(d.Activations, func(a plugboard.Activation) ulid.ULID { return a.ID }), sortedIDs(a.ID, b.ID))
+	left, err := f.s.ListActivations(f.ctx, f.org, plugboard.ActivationFilter{})
+	must(t, err)
+	equal(t, len(left), 0)
+}
+
+// sortedIDs returns ids in ascending order.
+func sortedIDs(ids ...ulid.ULID) []ulid.ULID {
+	slices.SortFunc(ids, func(a, b ulid.ULID) int { return a.Compare(b) })
+	return ids
 }

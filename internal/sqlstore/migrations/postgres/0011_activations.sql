@@ -3,9 +3,8 @@
 -- An activation's connections are not listed here: they are the end user's connections linked
 -- (connection_links) to a template of the environment, so that a connection created for the end user
 -- under such a template belongs to the activation by construction. One activation per organisation,
--- environment and end user (UNIQUE). Deleting the end user deletes its activations; a project is
--- not deleted while activations exist in its environments (the store deletes and refuses
--- explicitly; the foreign keys are the backstop).
+-- environment and end user (UNIQUE). Deleting the end user, or the environment's project, deletes
+-- its activations (the store deletes them explicitly; the foreign keys are the backstop).
 --
 -- Activations for the end users' existing connections are created by the store right after this
 -- migration (Go code: ids are ULIDs), in the same transaction.
