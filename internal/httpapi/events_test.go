@@ -276,7 +276,7 @@ func TestListEventsFilters(t *testing.T) {
 	if got := types(j.all("&connection_id=" + a.ID)); !slices.Equal(got, []string{"connection.created"}) {
 		t.Fatalf("connection filter: %v", got)
 	}
-	if got := types(j.all("&end_user_id=" + b.EndUserID)); !slices.Equal(got, []string{"end_user.created", "connection.created"}) {
+	if got := types(j.all("&end_user_id=" + b.EndUserID)); !slices.Equal(got, []string{"end_user.created", "activation.created", "connection.created"}) {
 		t.Fatalf("end user filter: %v", got)
 	}
 	if got := j.all("&type=end_user.created,connection.created&type=system.created"); len(got) != 5 {
