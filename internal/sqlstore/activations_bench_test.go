@@ -20,7 +20,8 @@ import (
 // its end user's connections, so these are the queries that derivation costs. SQLite always;
 // PostgreSQL too when PLUGBOARD_TEST_DATABASE_URL is set.
 //
-//	go test -run '^$' -bench ActivationReads -benchtime 2000x ./internal/sqlstore/
+//	go test -run '^$' -bench 'ActivationReads/sqlite/GetActivation$' -benchtime 200x ./internal/sqlstore/
+//	go test -run '^$' -bench 'ActivationReads/sqlite/(GetActivationConnection|ListActivations)' -benchtime 20x ./internal/sqlstore/
 func BenchmarkActivationReads(b *testing.B) {
 	urls := map[string]string{"sqlite": filepath.Join(b.TempDir(), "bench.db")}
 	if os.Getenv(pgtest.EnvURL) != "" {
