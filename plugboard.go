@@ -112,6 +112,23 @@ type EndUser struct {
 	UpdatedAt      time.Time
 }
 
+// Activation is an end user activated in one environment: the end user's connections available
+// under the environment's templates (created there, or linked in from another environment). There is
+// at most one per organisation, environment and end user.
+type Activation struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	EnvironmentID  ulid.ULID
+	EndUserID      ulid.ULID
+	// DynamicVariables is a JSON object of the activation's dynamic variables; nil when none were given.
+	DynamicVariables json.RawMessage
+	// Connections are the end user's connections linked to a template of the environment, by id, with
+	// their credentials. Filled in by GetActivation and ListActivations.
+	Connections []Connection
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 // Connection holds the credentials for one use of a system: static (EndUserID zero) or of one end user.
 type Connection struct {
 	ID             ulid.ULID

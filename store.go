@@ -47,6 +47,51 @@ type DeletedConnection struct {
 	CredentialIDs []ulid.ULID
 }
 
+// EndUserFilter narrows ListEndUsers. Search matches the id, external id or display name
+// (case-insensitive; empty matches all). Activated, when set, keeps the end users that have (true)
+// or have not (false) an activation: in EnvironmentID when it is set, in any environment otherwise.
+type EndUserFilter struct {
+	Search        string
+	Activated     *bool
+	EnvironmentID ulid.ULID
+}
+
+// DeletedEndUser is what DeleteEndUser removed with the end user, read in the deleting transaction.
+type DeletedEndUser struct {
+	Connections []DeletedConnection
+	// Activations are the end user's activations, without their Connections.
+	Activations []Activation
+}
+
+// DeletedProject is what DeleteProject removed with the project.
+type DeletedProject struct {
+	Templates   []DeletedTemplate
+	Activations []Activation
+}
+
+// ActivationFilter narrows ListActivations. Zero ids do not filter.
+type ActivationFilter struct {
+	EnvironmentID ulid.ULID
+	EndUserID     ulid.ULID
+}
+
+// ConnectionLink is a connection's link to a template.
+type ConnectionLink struct {
+	ConnectionID ulid.ULID
+	EndUserID    ulid.ULID
+	TemplateID   ulid.ULID
+}
+
+// DeletedActivation is what DeleteActivation removed, read in the deleting transaction: the
+// activation (with the Connections it had), the connections created under its environment's
+// templates, deleted with their credentials, and the links of connections created elsewhere to its
+// environment's templates, removed while those connections stay.
+type DeletedActivation struct {
+	Activation
+	Deleted  []DeletedConnection
+	Unlinked []ConnectionLink
+}
+
 // DeletedTemplate is a connection template a delete removed, with the connections whose links to
 // it went too (static connections of other environments), read in the deleting transaction.
 type DeletedTemplate struct {
@@ -115,8 +160,8 @@ type Store interface {
 	// not exist; EConflict if it is deleted already (the first deletion time is kept).
 	DeleteOrganisation(ctx context.Context, id ulid.ULID, at time.Time) error
 	// PurgeOrganisation removes a deleted organisation and every record of it: API keys, systems
-	// and their configs, projects, environments, templates, end users, connections, credentials
-	// and OAuth states. ENotFound if it does not exist; EConflict if it is not deleted.
+	// and their configs, projects, environments, templates, end users, activations, connections,
+	// credentials and OAuth states. ENotFound if it does not exist; EConflict if it is not deleted.
 	PurgeOrganisation(ctx context.Context, id ulid.ULID) error
 	// CreateAPIKey inserts k; ENotFound if its organisation does not exist.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
@@ -299,11 +344,12 @@ type Store interface {
 	ListProjects(ctx context.Context, orgID ulid.ULID) ([]Project, error)
 	// UpdateProject writes p's name and UpdatedAt; ENotFound if it does not exist.
 	UpdateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes the project, its environments and its templates (with their links), and
-	// returns the templates it removed with the connections each unlinked, read once the project is
-	// locked against new templates; ENotFound if it does not exist; EConflict while connections
-	// created under its templates exist.
-	DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]DeletedTemplate, error)
+	// DeleteProject removes the project, its environments, the activations in them and its templates
+	// (with their links), and returns the templates it removed with the connections each unlinked and
+	// the activations (without their Connections), read once the project is locked against new
+	// templates; ENotFound if it does not exist; EConflict while connections created under its
+	// templates exist.
+	DeleteProject(ctx context.Context, orgID, id ulid.ULID) (*DeletedProject, error)
 
 	// CreateTemplate inserts t; ENotFound if its project, environment (of that project) or system does
 	// not exist; EConflict if the environment already has a template of that name.
@@ -327,12 +373,34 @@ type Store interface {
 	GetEndUser(ctx context.Context, orgID, id ulid.ULID) (*EndUser, error)
 	// GetEndUserByExternalID returns the end user or ENotFound.
 	GetEndUserByExternalID(ctx context.Context, orgID ulid.ULID, externalID string) (*EndUser, error)
-	// ListEndUsers returns a page of end users whose id, external id or display name contains search
-	// (case-insensitive; empty matches all).
-	ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, page PageRequest) (*Page[EndUser], error)
-	// DeleteEndUser removes the end user with its connections and their credentials, and returns
-	// what went with it (by connection id); ENotFound if it does not exist.
-	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) ([]DeletedConnection, error)
+	// ListEndUsers returns a page of the end users matching f.
+	ListEndUsers(ctx context.Context, orgID ulid.ULID, f EndUserFilter, page PageRequest) (*Page[EndUser], error)
+	// DeleteEndUser removes the end user with its connections, their credentials and its activations,
+	// and returns what went with it; ENotFound if it does not exist.
+	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) (*DeletedEndUser, error)
+
+	// GetEnvironment returns the environment or ENotFound.
+	GetEnvironment(ctx context.Context, orgID, id ulid.ULID) (*Environment, error)
+
+	// EnsureActivation makes sure the end user a.EndUserID is activated in a.EnvironmentID: it
+	// inserts a (with a.ID) if the pair has no activation yet and reports created; otherwise it
+	// fills a with the existing activation, first writing a.DynamicVariables and UpdatedAt to it when
+	// a.DynamicVariables is not nil. Connections are not read. ENotFound if the environment or the end
+	// user does not exist. Concurrent calls for one pair create one activation.
+	EnsureActivation(ctx context.Context, a *Activation) (created bool, err error)
+	// GetActivation returns the activation with its connections, or ENotFound.
+	GetActivation(ctx context.Context, orgID, id ulid.ULID) (*Activation, error)
+	// ListActivations returns the activations matching f with their connections, ordered by id.
+	ListActivations(ctx context.Context, orgID ulid.ULID, f ActivationFilter) ([]Activation, error)
+	// GetActivationConnection returns the activation's oldest connection linked to the template, with
+	// its credentials; ENotFound if the activation does not exist, the template is not in its
+	// environment, or the activation has no connection linked to it.
+	GetActivationConnection(ctx context.Context, orgID, activationID, templateID ulid.ULID) (*Connection, error)
+	// DeleteActivation removes the activation, deletes the end user's connections created under its
+	// environment's templates (with their credentials and links) and unlinks the end user's other
+	// connections from its environment's templates; it returns what it removed. ENotFound if it
+	// does not exist.
+	DeleteActivation(ctx context.Context, orgID, id ulid.ULID) (*DeletedActivation, error)
 
 	// CreateConnection inserts c with its credentials (in order) and links it to its template.
 	// ENotFound if the template or end user does not exist; EConflict if the template already has a

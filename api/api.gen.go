@@ -345,6 +345,8 @@ func (e EndpointParameterTransmission) Valid() bool {
 
 // Defines values for EventType.
 const (
+	ActivationCreated          EventType = "activation.created"
+	ActivationDeleted          EventType = "activation.deleted"
 	ConnectionCreated          EventType = "connection.created"
 	ConnectionDeleted          EventType = "connection.deleted"
 	ConnectionUpdated          EventType = "connection.updated"
@@ -367,6 +369,10 @@ const (
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case ActivationCreated:
+		return true
+	case ActivationDeleted:
+		return true
 	case ConnectionCreated:
 		return true
 	case ConnectionDeleted:
@@ -598,6 +604,42 @@ type AccessOAuth2Token struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	TokenType string     `json:"tokenType"`
 }
+
+// Activation An end user activated in one environment, with their connections available under the environment's templates
+// (created there, or linked in from another environment).
+type Activation struct {
+	Connections *[]Connection `json:"connections,omitempty"`
+
+	// DynamicVariables Values of the project's dynamic variables for one activation. Plugboard stores and returns them.
+	DynamicVariables DynamicVariables    `json:"dynamicVariables,omitempty"`
+	Environment      *ProjectEnvironment `json:"environment,omitempty"`
+	ID               ulid.ULID           `json:"id"`
+	User             EndUser             `json:"user"`
+}
+
+// ActivationCreate ActivationCreate is the request payload to activate an environment for End User
+type ActivationCreate struct {
+	Connections []struct {
+		// Connection ConnectionCreate defines the connection to create.
+		Connection *ConnectionCreate `json:"connection,omitempty"`
+
+		// EnvironmentSystemID This is the ID of the template that the connection is created against.
+		EnvironmentSystemID EnvironmentSystemID `json:"connectionTemplateId"`
+
+		// ExistingConnectionID The id of an existing connection to be linked to the environment. If 'connection' is provided, this field is ignored.
+		ExistingConnectionID *ulid.ULID `json:"existingConnectionId,omitempty"`
+	} `json:"connections"`
+
+	// DynamicVariables Values of the project's dynamic variables for one activation. Plugboard stores and returns them.
+	DynamicVariables DynamicVariables `json:"dynamicVariables,omitempty"`
+	EnvironmentID    ulid.ULID        `json:"environmentId"`
+
+	// UserID This userID could be the id or the external_id of the user that is being activated.
+	UserID string `json:"userId"`
+}
+
+// ActivationsList defines model for ActivationsList.
+type ActivationsList = []Activation
 
 // AdditionalParam defines model for AdditionalParam.
 type AdditionalParam struct {
@@ -1481,6 +1523,9 @@ type DeploymentSpec struct {
 	StaticIP *bool `json:"staticIP,omitempty"`
 }
 
+// DynamicVariables Values of the project's dynamic variables for one activation. Plugboard stores and returns them.
+type DynamicVariables = map[string]any
+
 // DynamicVariablesSchema DynamicVariablesSchema is the JSON schema for the project's dynamic variables.
 type DynamicVariablesSchema = json.RawMessage
 
@@ -2175,6 +2220,9 @@ type WebhookReplay struct {
 	Since time.Time `json:"since"`
 }
 
+// ActivationId defines model for activation_id.
+type ActivationId = ulid.ULID
+
 // After defines model for after.
 type After = string
 
@@ -2186,6 +2234,12 @@ type ConnectionId = ulid.ULID
 
 // EnvId defines model for env_id.
 type EnvId = string
+
+// EnvSystemId defines model for env_system_id.
+type EnvSystemId = ulid.ULID
+
+// EnvironmentId defines model for environment_id.
+type EnvironmentId = ulid.ULID
 
 // EventId defines model for event_id.
 type EventId = ulid.ULID
@@ -2201,6 +2255,9 @@ type ProjectId = ulid.ULID
 
 // Search defines model for search.
 type Search = string
+
+// Static defines model for static.
+type Static = bool
 
 // SystemId defines model for system_id.
 type SystemId = ulid.ULID
@@ -2227,6 +2284,14 @@ type ListConnectionsParams struct {
 // AccessConnectionJSONBody defines parameters for AccessConnection.
 type AccessConnectionJSONBody struct {
 	ForceRefresh *bool `json:"forceRefresh,omitempty"`
+}
+
+// ListActivationsParams defines parameters for ListActivations.
+type ListActivationsParams struct {
+	// Static The static query parameter is used to list the static activation/user on endpoints.
+	// This query parameter is really only intended for internal use or by the UI. Plugboard's static connections
+	// belong to no end user and so to no activation: with `static=true` the list is empty.
+	Static *Static `form:"static,omitempty" json:"static,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -2294,7 +2359,8 @@ type ListEndUsersParams struct {
 	// When combined with 'activated=true', it returns users that are activated in the specified environment.
 	// When combined with 'activated=false', it returns users that are not activated in this specific environment.
 	// If not provided, returns users from all environments. Environment ids are ULIDs; the published spec says
-	// `format: uuid`, which no environment id matches.
+	// `format: uuid`, which no environment id matches. Plugboard answers 400 naming `activated` when environment_id
+	// comes without it, and reads `activated` alone as activated in any environment (true) or in none (false).
 	EnvironmentId *string `form:"environment_id,omitempty" json:"environment_id,omitempty"`
 }
 
@@ -2326,6 +2392,9 @@ type OAuth2CallbackParams struct {
 	Error            *string `form:"error,omitempty" json:"error,omitempty"`
 	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
 }
+
+// ActivateUserJSONRequestBody defines body for ActivateUser for application/json ContentType.
+type ActivateUserJSONRequestBody = ActivationCreate
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody = APIKeyCreate
@@ -2462,6 +2531,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateUserWithBody Activates a User on an Environment.
+	//
+	// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+	// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+	// yet creates the end user (as CreateConnection does).
+	//
+	// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+	// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+	// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+	// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+	// nothing is written.
+	//
+	// There is one activation per end user and environment: activating the same end user again adds the new connections
+	// to it (a template that already has one of the activation's connections is a conflict) and replaces
+	// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+	// environment: an activation may be completed later, one template at a time.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+	ActivateUserWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateUser Activates a User on an Environment.
+	//
+	// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+	// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+	// yet creates the end user (as CreateConnection does).
+	//
+	// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+	// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+	// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+	// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+	// nothing is written.
+	//
+	// There is one activation per end user and environment: activating the same end user again adds the new connections
+	// to it (a template that already has one of the activation's connections is a conflict) and replaces
+	// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+	// environment: an activation may be completed later, one template at a time.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+	ActivateUser(ctx context.Context, organisationId OrganisationId, body ActivateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAPIKeys List the organisation's API keys.
 	//
@@ -2617,6 +2730,48 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActivationConnection Retrieve the connection for the activations.
+	//
+	// GetActivationConnection returns the activation's connection for one template. `env_system_id` is the connection
+	// template's id (Versori calls a system put into an environment an "environment system"; Plugboard calls it a
+	// connection template). The template must be in the activation's environment. When the activation has several
+	// connections under the template, the oldest is returned.
+	//
+	// Corresponds with GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id} (the `GetActivationConnection` operationId).
+	GetActivationConnection(ctx context.Context, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserActivations List Activations for User
+	//
+	// ListUserActivations returns an array of all activations for a specific user in a given environment: at most one,
+	// since an end user has one activation per environment. The path says `environment`, singular, as published.
+	//
+	// Corresponds with GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations (the `ListUserActivations` operationId).
+	ListUserActivations(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivations List Activations
+	//
+	// ListActivations returns a list of all the Activations for the given environment, oldest first, each with its
+	// end user and connections.
+	//
+	// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations (the `ListActivations` operationId).
+	ListActivations(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, params *ListActivationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteActivation Delete an Activation
+	//
+	// DeleteActivation deletes the Activation for the given activation ID together with its connections: those created
+	// under the environment's templates are deleted with their credentials (each with the events a connection delete
+	// emits); those linked in from another environment are unlinked from this environment's templates and kept.
+	//
+	// Corresponds with DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `DeleteActivation` operationId).
+	DeleteActivation(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActivation Retrieve an Activation by ID
+	//
+	// GetActivation returns the Activation for the given activation ID.
+	//
+	// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `GetActivation` operationId).
+	GetActivation(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEvents List the organisation's events, newest first.
 	//
@@ -3090,6 +3245,70 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// ActivateUserWithBody Activates a User on an Environment.
+//
+// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+// yet creates the end user (as CreateConnection does).
+//
+// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+// nothing is written.
+//
+// There is one activation per end user and environment: activating the same end user again adds the new connections
+// to it (a template that already has one of the activation's connections is a conflict) and replaces
+// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+// environment: an activation may be completed later, one template at a time.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+func (c *Client) ActivateUserWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateUserRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivateUser Activates a User on an Environment.
+//
+// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+// yet creates the end user (as CreateConnection does).
+//
+// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+// nothing is written.
+//
+// There is one activation per end user and environment: activating the same end user again adds the new connections
+// to it (a template that already has one of the activation's connections is a conflict) and replaces
+// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+// environment: an activation may be completed later, one template at a time.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+func (c *Client) ActivateUser(ctx context.Context, organisationId OrganisationId, body ActivateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateUserRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListAPIKeys List the organisation's API keys.
 //
 // Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
@@ -3415,6 +3634,98 @@ func (c *Client) LinkConnectionToEnvironmentWithBody(ctx context.Context, organi
 // Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 func (c *Client) LinkConnectionToEnvironment(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLinkConnectionToEnvironmentRequest(c.Server, organisationId, connectionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActivationConnection Retrieve the connection for the activations.
+//
+// GetActivationConnection returns the activation's connection for one template. `env_system_id` is the connection
+// template's id (Versori calls a system put into an environment an "environment system"; Plugboard calls it a
+// connection template). The template must be in the activation's environment. When the activation has several
+// connections under the template, the oldest is returned.
+//
+// Corresponds with GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id} (the `GetActivationConnection` operationId).
+func (c *Client) GetActivationConnection(ctx context.Context, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActivationConnectionRequest(c.Server, organisationId, envSystemId, activationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUserActivations List Activations for User
+//
+// ListUserActivations returns an array of all activations for a specific user in a given environment: at most one,
+// since an end user has one activation per environment. The path says `environment`, singular, as published.
+//
+// Corresponds with GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations (the `ListUserActivations` operationId).
+func (c *Client) ListUserActivations(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserActivationsRequest(c.Server, organisationId, environmentId, externalUserId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivations List Activations
+//
+// ListActivations returns a list of all the Activations for the given environment, oldest first, each with its
+// end user and connections.
+//
+// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations (the `ListActivations` operationId).
+func (c *Client) ListActivations(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, params *ListActivationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivationsRequest(c.Server, organisationId, environmentId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteActivation Delete an Activation
+//
+// DeleteActivation deletes the Activation for the given activation ID together with its connections: those created
+// under the environment's templates are deleted with their credentials (each with the events a connection delete
+// emits); those linked in from another environment are unlinked from this environment's templates and kept.
+//
+// Corresponds with DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `DeleteActivation` operationId).
+func (c *Client) DeleteActivation(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteActivationRequest(c.Server, organisationId, environmentId, activationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActivation Retrieve an Activation by ID
+//
+// GetActivation returns the Activation for the given activation ID.
+//
+// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `GetActivation` operationId).
+func (c *Client) GetActivation(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActivationRequest(c.Server, organisationId, environmentId, activationId)
 	if err != nil {
 		return nil, err
 	}
@@ -4418,6 +4729,53 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewActivateUserRequest calls the generic ActivateUser builder with application/json body
+func NewActivateUserRequest(server string, organisationId OrganisationId, body ActivateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActivateUserRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewActivateUserRequestWithBody constructs an http.Request for the ActivateUser method, with any body, and a specified content type
+func NewActivateUserRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/activations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListAPIKeysRequest constructs an http.Request for the ListAPIKeys method
 func NewListAPIKeysRequest(server string, organisationId OrganisationId, params *ListAPIKeysParams) (*http.Request, error) {
 	var err error
@@ -5082,6 +5440,266 @@ func NewLinkConnectionToEnvironmentRequestWithBody(server string, organisationId
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetActivationConnectionRequest constructs an http.Request for the GetActivationConnection method
+func NewGetActivationConnectionRequest(server string, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "env_system_id", envSystemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "activation_id", activationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/environment-systems/%s/activations/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListUserActivationsRequest constructs an http.Request for the ListUserActivations method
+func NewListUserActivationsRequest(server string, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment_id", environmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "external_user_id", externalUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/environment/%s/users/%s/activations", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListActivationsRequest constructs an http.Request for the ListActivations method
+func NewListActivationsRequest(server string, organisationId OrganisationId, environmentId EnvironmentId, params *ListActivationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment_id", environmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/environments/%s/activations", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Static != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "static", *params.Static, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteActivationRequest constructs an http.Request for the DeleteActivation method
+func NewDeleteActivationRequest(server string, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment_id", environmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "activation_id", activationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/environments/%s/activations/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetActivationRequest constructs an http.Request for the GetActivation method
+func NewGetActivationRequest(server string, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment_id", environmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "activation_id", activationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/environments/%s/activations/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -7369,6 +7987,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzHTTPResponse, error)
 
+	// ActivateUserWithBodyWithResponse Activates a User on an Environment.
+	//
+	// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+	// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+	// yet creates the end user (as CreateConnection does).
+	//
+	// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+	// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+	// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+	// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+	// nothing is written.
+	//
+	// There is one activation per end user and environment: activating the same end user again adds the new connections
+	// to it (a template that already has one of the activation's connections is a conflict) and replaces
+	// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+	// environment: an activation may be completed later, one template at a time.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+	ActivateUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateUserHTTPResponse, error)
+
+	// ActivateUserWithResponse Activates a User on an Environment.
+	//
+	// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+	// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+	// yet creates the end user (as CreateConnection does).
+	//
+	// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+	// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+	// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+	// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+	// nothing is written.
+	//
+	// There is one activation per end user and environment: activating the same end user again adds the new connections
+	// to it (a template that already has one of the activation's connections is a conflict) and replaces
+	// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+	// environment: an activation may be completed later, one template at a time.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+	ActivateUserWithResponse(ctx context.Context, organisationId OrganisationId, body ActivateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateUserHTTPResponse, error)
+
 	// ListAPIKeysWithResponse List the organisation's API keys.
 	//
 	// Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
@@ -7535,6 +8197,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /o/{organisation_id}/connections/{connection_id}/link (the `LinkConnectionToEnvironment` operationId).
 	LinkConnectionToEnvironmentWithResponse(ctx context.Context, organisationId OrganisationId, connectionId ConnectionId, body LinkConnectionToEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkConnectionToEnvironmentHTTPResponse, error)
+
+	// GetActivationConnectionWithResponse Retrieve the connection for the activations.
+	//
+	// GetActivationConnection returns the activation's connection for one template. `env_system_id` is the connection
+	// template's id (Versori calls a system put into an environment an "environment system"; Plugboard calls it a
+	// connection template). The template must be in the activation's environment. When the activation has several
+	// connections under the template, the oldest is returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id} (the `GetActivationConnection` operationId).
+	GetActivationConnectionWithResponse(ctx context.Context, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID, reqEditors ...RequestEditorFn) (*GetActivationConnectionHTTPResponse, error)
+
+	// ListUserActivationsWithResponse List Activations for User
+	//
+	// ListUserActivations returns an array of all activations for a specific user in a given environment: at most one,
+	// since an end user has one activation per environment. The path says `environment`, singular, as published.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations (the `ListUserActivations` operationId).
+	ListUserActivationsWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string, reqEditors ...RequestEditorFn) (*ListUserActivationsHTTPResponse, error)
+
+	// ListActivationsWithResponse List Activations
+	//
+	// ListActivations returns a list of all the Activations for the given environment, oldest first, each with its
+	// end user and connections.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations (the `ListActivations` operationId).
+	ListActivationsWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, params *ListActivationsParams, reqEditors ...RequestEditorFn) (*ListActivationsHTTPResponse, error)
+
+	// DeleteActivationWithResponse Delete an Activation
+	//
+	// DeleteActivation deletes the Activation for the given activation ID together with its connections: those created
+	// under the environment's templates are deleted with their credentials (each with the events a connection delete
+	// emits); those linked in from another environment are unlinked from this environment's templates and kept.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `DeleteActivation` operationId).
+	DeleteActivationWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*DeleteActivationHTTPResponse, error)
+
+	// GetActivationWithResponse Retrieve an Activation by ID
+	//
+	// GetActivation returns the Activation for the given activation ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `GetActivation` operationId).
+	GetActivationWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*GetActivationHTTPResponse, error)
 
 	// ListEventsWithResponse List the organisation's events, newest first.
 	//
@@ -8085,6 +8799,54 @@ func (r HealthzHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HealthzHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ActivateUserHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activation
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivateUserHTTPResponse) GetJSON200() *Activation {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivateUserHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivateUserHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivateUserHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivateUserHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivateUserHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8647,6 +9409,239 @@ func (r LinkConnectionToEnvironmentHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LinkConnectionToEnvironmentHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActivationConnectionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connection
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActivationConnectionHTTPResponse) GetJSON200() *Connection {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetActivationConnectionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActivationConnectionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActivationConnectionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActivationConnectionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActivationConnectionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListUserActivationsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Activation
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUserActivationsHTTPResponse) GetJSON200() *[]Activation {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListUserActivationsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUserActivationsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUserActivationsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUserActivationsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUserActivationsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActivationsHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ActivationsList
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivationsHTTPResponse) GetJSON200() *ActivationsList {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListActivationsHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivationsHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivationsHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivationsHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivationsHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteActivationHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteActivationHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteActivationHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteActivationHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteActivationHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteActivationHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActivationHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activation
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActivationHTTPResponse) GetJSON200() *Activation {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetActivationHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActivationHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActivationHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActivationHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActivationHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10448,6 +11443,62 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 	return ParseHealthzHTTPResponse(rsp)
 }
 
+// ActivateUserWithBodyWithResponse Activates a User on an Environment.
+//
+// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+// yet creates the end user (as CreateConnection does).
+//
+// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+// nothing is written.
+//
+// There is one activation per end user and environment: activating the same end user again adds the new connections
+// to it (a template that already has one of the activation's connections is a conflict) and replaces
+// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+// environment: an activation may be completed later, one template at a time.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+func (c *ClientWithResponses) ActivateUserWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivateUserHTTPResponse, error) {
+	rsp, err := c.ActivateUserWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateUserHTTPResponse(rsp)
+}
+
+// ActivateUserWithResponse Activates a User on an Environment.
+//
+// ActivateUser activates an end user on an environment: the activation is the end user in that environment with
+// their dynamic connections. `userId` is the end user's id or their `externalId`; an `externalId` with no end user
+// yet creates the end user (as CreateConnection does).
+//
+// Each entry of `connections` names a template of the environment (`connectionTemplateId`) and either creates a
+// connection for it from `connection` (exactly as CreateConnection would, with the same checks; errors name fields
+// such as `connections[0].connection.credentials[0].data.string.value`), or links `existingConnectionId`, a
+// connection of the same end user and of the template's system. Everything happens in one transaction: on any error
+// nothing is written.
+//
+// There is one activation per end user and environment: activating the same end user again adds the new connections
+// to it (a template that already has one of the activation's connections is a conflict) and replaces
+// `dynamicVariables` when they are sent. Plugboard does not require a connection for every template of the
+// environment: an activation may be completed later, one template at a time.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/activations (the `ActivateUser` operationId).
+func (c *ClientWithResponses) ActivateUserWithResponse(ctx context.Context, organisationId OrganisationId, body ActivateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivateUserHTTPResponse, error) {
+	rsp, err := c.ActivateUser(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateUserHTTPResponse(rsp)
+}
+
 // ListAPIKeysWithResponse List the organisation's API keys.
 //
 // Lists the organisation's API keys by id (oldest first), without their secrets: a key is shown once, when it is
@@ -10721,6 +11772,88 @@ func (c *ClientWithResponses) LinkConnectionToEnvironmentWithResponse(ctx contex
 		return nil, err
 	}
 	return ParseLinkConnectionToEnvironmentHTTPResponse(rsp)
+}
+
+// GetActivationConnectionWithResponse Retrieve the connection for the activations.
+//
+// GetActivationConnection returns the activation's connection for one template. `env_system_id` is the connection
+// template's id (Versori calls a system put into an environment an "environment system"; Plugboard calls it a
+// connection template). The template must be in the activation's environment. When the activation has several
+// connections under the template, the oldest is returned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id} (the `GetActivationConnection` operationId).
+func (c *ClientWithResponses) GetActivationConnectionWithResponse(ctx context.Context, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID, reqEditors ...RequestEditorFn) (*GetActivationConnectionHTTPResponse, error) {
+	rsp, err := c.GetActivationConnection(ctx, organisationId, envSystemId, activationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActivationConnectionHTTPResponse(rsp)
+}
+
+// ListUserActivationsWithResponse List Activations for User
+//
+// ListUserActivations returns an array of all activations for a specific user in a given environment: at most one,
+// since an end user has one activation per environment. The path says `environment`, singular, as published.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations (the `ListUserActivations` operationId).
+func (c *ClientWithResponses) ListUserActivationsWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string, reqEditors ...RequestEditorFn) (*ListUserActivationsHTTPResponse, error) {
+	rsp, err := c.ListUserActivations(ctx, organisationId, environmentId, externalUserId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserActivationsHTTPResponse(rsp)
+}
+
+// ListActivationsWithResponse List Activations
+//
+// ListActivations returns a list of all the Activations for the given environment, oldest first, each with its
+// end user and connections.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations (the `ListActivations` operationId).
+func (c *ClientWithResponses) ListActivationsWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, params *ListActivationsParams, reqEditors ...RequestEditorFn) (*ListActivationsHTTPResponse, error) {
+	rsp, err := c.ListActivations(ctx, organisationId, environmentId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivationsHTTPResponse(rsp)
+}
+
+// DeleteActivationWithResponse Delete an Activation
+//
+// DeleteActivation deletes the Activation for the given activation ID together with its connections: those created
+// under the environment's templates are deleted with their credentials (each with the events a connection delete
+// emits); those linked in from another environment are unlinked from this environment's templates and kept.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `DeleteActivation` operationId).
+func (c *ClientWithResponses) DeleteActivationWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*DeleteActivationHTTPResponse, error) {
+	rsp, err := c.DeleteActivation(ctx, organisationId, environmentId, activationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteActivationHTTPResponse(rsp)
+}
+
+// GetActivationWithResponse Retrieve an Activation by ID
+//
+// GetActivation returns the Activation for the given activation ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id} (the `GetActivation` operationId).
+func (c *ClientWithResponses) GetActivationWithResponse(ctx context.Context, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId, reqEditors ...RequestEditorFn) (*GetActivationHTTPResponse, error) {
+	rsp, err := c.GetActivation(ctx, organisationId, environmentId, activationId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActivationHTTPResponse(rsp)
 }
 
 // ListEventsWithResponse List the organisation's events, newest first.
@@ -11568,6 +12701,39 @@ func ParseHealthzHTTPResponse(rsp *http.Response) (*HealthzHTTPResponse, error) 
 	return response, nil
 }
 
+// ParseActivateUserHTTPResponse parses an HTTP response from a ActivateUserWithResponse call
+func ParseActivateUserHTTPResponse(rsp *http.Response) (*ActivateUserHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivateUserHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListAPIKeysHTTPResponse parses an HTTP response from a ListAPIKeysWithResponse call
 func ParseListAPIKeysHTTPResponse(rsp *http.Response) (*ListAPIKeysHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11952,6 +13118,167 @@ func ParseLinkConnectionToEnvironmentHTTPResponse(rsp *http.Response) (*LinkConn
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetActivationConnectionHTTPResponse parses an HTTP response from a GetActivationConnectionWithResponse call
+func ParseGetActivationConnectionHTTPResponse(rsp *http.Response) (*GetActivationConnectionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActivationConnectionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Connection
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListUserActivationsHTTPResponse parses an HTTP response from a ListUserActivationsWithResponse call
+func ParseListUserActivationsHTTPResponse(rsp *http.Response) (*ListUserActivationsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUserActivationsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Activation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListActivationsHTTPResponse parses an HTTP response from a ListActivationsWithResponse call
+func ParseListActivationsHTTPResponse(rsp *http.Response) (*ListActivationsHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivationsHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ActivationsList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteActivationHTTPResponse parses an HTTP response from a DeleteActivationWithResponse call
+func ParseDeleteActivationHTTPResponse(rsp *http.Response) (*DeleteActivationHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteActivationHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetActivationHTTPResponse parses an HTTP response from a GetActivationWithResponse call
+func ParseGetActivationHTTPResponse(rsp *http.Response) (*GetActivationHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActivationHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -13218,6 +14545,9 @@ type ServerInterface interface {
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(w http.ResponseWriter, r *http.Request)
+	// ActivateUser Activates a User on an Environment.
+	// (POST /o/{organisation_id}/activations)
+	ActivateUser(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
 	// ListAPIKeys List the organisation's API keys.
 	// (GET /o/{organisation_id}/api-keys)
 	ListAPIKeys(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListAPIKeysParams)
@@ -13254,6 +14584,21 @@ type ServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectionId ConnectionId)
+	// GetActivationConnection Retrieve the connection for the activations.
+	// (GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id})
+	GetActivationConnection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID)
+	// ListUserActivations List Activations for User
+	// (GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations)
+	ListUserActivations(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string)
+	// ListActivations List Activations
+	// (GET /o/{organisation_id}/environments/{environment_id}/activations)
+	ListActivations(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, params ListActivationsParams)
+	// DeleteActivation Delete an Activation
+	// (DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id})
+	DeleteActivation(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId)
+	// GetActivation Retrieve an Activation by ID
+	// (GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id})
+	GetActivation(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId)
 	// ListEvents List the organisation's events, newest first.
 	// (GET /o/{organisation_id}/events)
 	ListEvents(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListEventsParams)
@@ -13384,6 +14729,32 @@ func (siw *ServerInterfaceWrapper) Healthz(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Healthz(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ActivateUser operation middleware
+func (siw *ServerInterfaceWrapper) ActivateUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ActivateUser(w, r, organisationId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -13878,6 +15249,233 @@ func (siw *ServerInterfaceWrapper) LinkConnectionToEnvironment(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.LinkConnectionToEnvironment(w, r, organisationId, connectionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetActivationConnection operation middleware
+func (siw *ServerInterfaceWrapper) GetActivationConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "env_system_id" -------------
+	var envSystemId EnvSystemId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "env_system_id", r.PathValue("env_system_id"), &envSystemId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "env_system_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "activation_id" -------------
+	var activationId ulid.ULID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "activation_id", r.PathValue("activation_id"), &activationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "activation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActivationConnection(w, r, organisationId, envSystemId, activationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListUserActivations operation middleware
+func (siw *ServerInterfaceWrapper) ListUserActivations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment_id" -------------
+	var environmentId EnvironmentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment_id", r.PathValue("environment_id"), &environmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "external_user_id" -------------
+	var externalUserId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "external_user_id", r.PathValue("external_user_id"), &externalUserId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "external_user_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUserActivations(w, r, organisationId, environmentId, externalUserId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListActivations operation middleware
+func (siw *ServerInterfaceWrapper) ListActivations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment_id" -------------
+	var environmentId EnvironmentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment_id", r.PathValue("environment_id"), &environmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivationsParams
+
+	// ------------- Optional query parameter "static" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "static", r.URL.Query(), &params.Static, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "static"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "static", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListActivations(w, r, organisationId, environmentId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteActivation operation middleware
+func (siw *ServerInterfaceWrapper) DeleteActivation(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment_id" -------------
+	var environmentId EnvironmentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment_id", r.PathValue("environment_id"), &environmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "activation_id" -------------
+	var activationId ActivationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "activation_id", r.PathValue("activation_id"), &activationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "activation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteActivation(w, r, organisationId, environmentId, activationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetActivation operation middleware
+func (siw *ServerInterfaceWrapper) GetActivation(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment_id" -------------
+	var environmentId EnvironmentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment_id", r.PathValue("environment_id"), &environmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "activation_id" -------------
+	var activationId ActivationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "activation_id", r.PathValue("activation_id"), &activationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "activation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActivation(w, r, organisationId, environmentId, activationId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -15749,6 +17347,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/users", wrapper.CreateEndUser)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/users/{user_id}", wrapper.DeleteEndUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/users/{user_id}", wrapper.GetEndUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/activations", wrapper.ActivateUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/environments/{environment_id}/activations", wrapper.ListActivations)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/environments/{environment_id}/activations/{activation_id}", wrapper.DeleteActivation)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/environments/{environment_id}/activations/{activation_id}", wrapper.GetActivation)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations", wrapper.ListUserActivations)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id}", wrapper.GetActivationConnection)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/systems", wrapper.ListSystems)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems", wrapper.CreateSystem)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}", wrapper.DeleteSystem)
@@ -15817,6 +17421,50 @@ type HealthzdefaultJSONResponse struct {
 }
 
 func (response HealthzdefaultJSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ActivateUserRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *ActivateUserJSONRequestBody
+}
+
+type ActivateUserResponseObject interface {
+	VisitActivateUserResponse(w http.ResponseWriter) error
+}
+
+type ActivateUser200JSONResponse Activation
+
+func (response ActivateUser200JSONResponse) VisitActivateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ActivateUserdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ActivateUserdefaultJSONResponse) VisitActivateUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -16335,6 +17983,223 @@ type LinkConnectionToEnvironmentdefaultJSONResponse struct {
 }
 
 func (response LinkConnectionToEnvironmentdefaultJSONResponse) VisitLinkConnectionToEnvironmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivationConnectionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EnvSystemId    EnvSystemId    `json:"env_system_id"`
+	ActivationId   ulid.ULID      `json:"activation_id"`
+}
+
+type GetActivationConnectionResponseObject interface {
+	VisitGetActivationConnectionResponse(w http.ResponseWriter) error
+}
+
+type GetActivationConnection200JSONResponse Connection
+
+func (response GetActivationConnection200JSONResponse) VisitGetActivationConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivationConnectiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetActivationConnectiondefaultJSONResponse) VisitGetActivationConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserActivationsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EnvironmentId  EnvironmentId  `json:"environment_id"`
+	ExternalUserId string         `json:"external_user_id"`
+}
+
+type ListUserActivationsResponseObject interface {
+	VisitListUserActivationsResponse(w http.ResponseWriter) error
+}
+
+type ListUserActivations200JSONResponse []Activation
+
+func (response ListUserActivations200JSONResponse) VisitListUserActivationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserActivationsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListUserActivationsdefaultJSONResponse) VisitListUserActivationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivationsRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EnvironmentId  EnvironmentId  `json:"environment_id"`
+	Params         ListActivationsParams
+}
+
+type ListActivationsResponseObject interface {
+	VisitListActivationsResponse(w http.ResponseWriter) error
+}
+
+type ListActivations200JSONResponse ActivationsList
+
+func (response ListActivations200JSONResponse) VisitListActivationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivationsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListActivationsdefaultJSONResponse) VisitListActivationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActivationRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EnvironmentId  EnvironmentId  `json:"environment_id"`
+	ActivationId   ActivationId   `json:"activation_id"`
+}
+
+type DeleteActivationResponseObject interface {
+	VisitDeleteActivationResponse(w http.ResponseWriter) error
+}
+
+type DeleteActivation204Response struct {
+}
+
+func (response DeleteActivation204Response) VisitDeleteActivationResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteActivationdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteActivationdefaultJSONResponse) VisitDeleteActivationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivationRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	EnvironmentId  EnvironmentId  `json:"environment_id"`
+	ActivationId   ActivationId   `json:"activation_id"`
+}
+
+type GetActivationResponseObject interface {
+	VisitGetActivationResponse(w http.ResponseWriter) error
+}
+
+type GetActivation200JSONResponse Activation
+
+func (response GetActivation200JSONResponse) VisitGetActivationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivationdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetActivationdefaultJSONResponse) VisitGetActivationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -18029,6 +19894,9 @@ type StrictServerInterface interface {
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
+	// ActivateUser Activates a User on an Environment.
+	// (POST /o/{organisation_id}/activations)
+	ActivateUser(ctx context.Context, request ActivateUserRequestObject) (ActivateUserResponseObject, error)
 	// ListAPIKeys List the organisation's API keys.
 	// (GET /o/{organisation_id}/api-keys)
 	ListAPIKeys(ctx context.Context, request ListAPIKeysRequestObject) (ListAPIKeysResponseObject, error)
@@ -18065,6 +19933,21 @@ type StrictServerInterface interface {
 	// LinkConnectionToEnvironment Link an existing connection to an environment
 	// (POST /o/{organisation_id}/connections/{connection_id}/link)
 	LinkConnectionToEnvironment(ctx context.Context, request LinkConnectionToEnvironmentRequestObject) (LinkConnectionToEnvironmentResponseObject, error)
+	// GetActivationConnection Retrieve the connection for the activations.
+	// (GET /o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id})
+	GetActivationConnection(ctx context.Context, request GetActivationConnectionRequestObject) (GetActivationConnectionResponseObject, error)
+	// ListUserActivations List Activations for User
+	// (GET /o/{organisation_id}/environment/{environment_id}/users/{external_user_id}/activations)
+	ListUserActivations(ctx context.Context, request ListUserActivationsRequestObject) (ListUserActivationsResponseObject, error)
+	// ListActivations List Activations
+	// (GET /o/{organisation_id}/environments/{environment_id}/activations)
+	ListActivations(ctx context.Context, request ListActivationsRequestObject) (ListActivationsResponseObject, error)
+	// DeleteActivation Delete an Activation
+	// (DELETE /o/{organisation_id}/environments/{environment_id}/activations/{activation_id})
+	DeleteActivation(ctx context.Context, request DeleteActivationRequestObject) (DeleteActivationResponseObject, error)
+	// GetActivation Retrieve an Activation by ID
+	// (GET /o/{organisation_id}/environments/{environment_id}/activations/{activation_id})
+	GetActivation(ctx context.Context, request GetActivationRequestObject) (GetActivationResponseObject, error)
 	// ListEvents List the organisation's events, newest first.
 	// (GET /o/{organisation_id}/events)
 	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
@@ -18237,6 +20120,42 @@ func (sh *strictHandler) Healthz(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(HealthzResponseObject); ok {
 		if err := validResponse.VisitHealthzResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ActivateUser operation middleware
+func (sh *strictHandler) ActivateUser(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request ActivateUserRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body ActivateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ActivateUser(ctx, request.(ActivateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ActivateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ActivateUserResponseObject); ok {
+		if err := validResponse.VisitActivateUserResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -18613,6 +20532,146 @@ func (sh *strictHandler) LinkConnectionToEnvironment(w http.ResponseWriter, r *h
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(LinkConnectionToEnvironmentResponseObject); ok {
 		if err := validResponse.VisitLinkConnectionToEnvironmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetActivationConnection operation middleware
+func (sh *strictHandler) GetActivationConnection(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, envSystemId EnvSystemId, activationId ulid.ULID) {
+	var request GetActivationConnectionRequestObject
+
+	request.OrganisationId = organisationId
+	request.EnvSystemId = envSystemId
+	request.ActivationId = activationId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActivationConnection(ctx, request.(GetActivationConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActivationConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActivationConnectionResponseObject); ok {
+		if err := validResponse.VisitGetActivationConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListUserActivations operation middleware
+func (sh *strictHandler) ListUserActivations(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, externalUserId string) {
+	var request ListUserActivationsRequestObject
+
+	request.OrganisationId = organisationId
+	request.EnvironmentId = environmentId
+	request.ExternalUserId = externalUserId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUserActivations(ctx, request.(ListUserActivationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUserActivations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUserActivationsResponseObject); ok {
+		if err := validResponse.VisitListUserActivationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListActivations operation middleware
+func (sh *strictHandler) ListActivations(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, params ListActivationsParams) {
+	var request ListActivationsRequestObject
+
+	request.OrganisationId = organisationId
+	request.EnvironmentId = environmentId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivations(ctx, request.(ListActivationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListActivationsResponseObject); ok {
+		if err := validResponse.VisitListActivationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteActivation operation middleware
+func (sh *strictHandler) DeleteActivation(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId) {
+	var request DeleteActivationRequestObject
+
+	request.OrganisationId = organisationId
+	request.EnvironmentId = environmentId
+	request.ActivationId = activationId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteActivation(ctx, request.(DeleteActivationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteActivation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteActivationResponseObject); ok {
+		if err := validResponse.VisitDeleteActivationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetActivation operation middleware
+func (sh *strictHandler) GetActivation(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, environmentId EnvironmentId, activationId ActivationId) {
+	var request GetActivationRequestObject
+
+	request.OrganisationId = organisationId
+	request.EnvironmentId = environmentId
+	request.ActivationId = activationId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActivation(ctx, request.(GetActivationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActivation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActivationResponseObject); ok {
+		if err := validResponse.VisitGetActivationResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -19767,392 +21826,419 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P1rd9w2sj8KfxWs/j/PsnQ21bKVy54tr/1CsZVEE8fWluTkP2c6Sw2RaDVGbKCHYEvuyfZ3PwtVhQtJ",
-	"sC+S5UsmbxKrSYIgUKh7/er3Qa5nc62Eqs3g8PfBnFd8JmpRwV98UovK/kOqweHgnwtRLQfZQPGZGBzS",
-	"xWxg8qmYcXtXvZzbC6aupLoevH+fDa7ERFeibwS6unqIXCsl8lpqdSkLP9Kc19MwUPOebFCJfy5kJYrB",
-	"YV0tRDz+RFczXg8OB4sS7my+Lxu827vWezTqCz/qyUt3ie63Tw/fvmr+vidnc13VuIz1dHA4uJb1dHE1",
-	"zPVsX9+U+nrfPrd/ezB4b79MqNv4k1qLQ1dXL464FaruXxd/+UMtybEd8HFWYyIrU/ctBl6MZ12ICV+U",
-	"9eDw4KmfslS1uBYVrIyurrmShq8mnPZdH2qd3kTjPs5yzSv9D5Gv2Pvohg/1Vac45ON8kBG8yqd9BEBX",
-	"V58GszS1mPUvSbj+oVbkHEZ8nAW5E1dTrW8uhSrmWq465qk7P9QX/opjH9PQj/Gp793cQOYcnZ78JJZ4",
-	"xE1eybk9Q4PDwZFiR6cn7EYsmZ6weipYfHgzdifrqV7UTNaGGZFXoh4O4JjMRVVLAWPnleC1KI7qxioU",
-	"vBZ7tZyJzlJYDvtuLith8JHmjL6v9IzVU2mYfZhpBbOyE5SGVWKyMKIYsqMrI1TN7qYiXC+0MEzpmuHo",
-	"dqKbzQZJYJv9e4QNywYlN/Vb4xayuSq/xh9qb2R8UU+FqmVu155xZglTmDpjtYZdk4pxNpNqUQu2I2tc",
-	"vVxXhb27ZjNtaqZVLsJdc1HB8FwVzIjqVlS7zYVWmi2MYFNu2JUQyo+3+Urj8v3evTCvxES+6373xVQw",
-	"EFPs2QHLp7ziuVWjHLHeiCV8sJ3JtZJGMFmzq+WQXUwtQYhK3go2QYpqkjaTRcaMZuJWVEtH/1q1bjJT",
-	"XgljH549dy98Ypgs7HJG0/nqmZ3FN99G8xqmvt/keo6Hpr29vPbbO+OWlofsCP4yta5E4Q8ijsB2ar8w",
-	"puZV/cTgWtyIJUyXvXh1wma8EP7BvT18dJeV0tSGPhx+ox2vDRsvVCXsdPNaFGP7CbIWM5PcMvqBVxVf",
-	"2r/jR9MbaT/njpv0J8FuyJpNdVk0ZpexeqqNYLywpFvyWlRMqrxcEOXRPK60LgVXcJICk/77AM4y0J2n",
-	"Mr8PrUlnESv7zQ+sr6x4tl+ITPQF3AOHusEGV/C0xuk1tZ4bdqerG6munzOJVyaLelGJIXslJjXTC3uO",
-	"H8rW3GFbQWrSsImunrNnewfffMOulrUwW9Gt3VWiSDukEncwLOzhc8tmSsGBz4iMCZ5P2VSUBbtawt05",
-	"L0uprt1h2ZTSWvtLW0szXLdtQJm8LN9MBod//33w/6vEZHA4+D/7wV7bJ6m5TyLzfdbe6JuUIL2IuJER",
-	"qmDcsPHRop7qSv4LmMkh+07wSlRstHj69Kv8RizhH2I8ZCfAnu0e09GwBzLnyv5yJZiZ6jvF+DWXKrE7",
-	"rfWws+uuwm9ZW/DDZpHsRzkfqKI2opxk9F6QxVZSRO9uL+4pvxabr6y9+0RNdGJtPRH4f2y0RatJBMdK",
-	"Lkr3e/JcGPNC6xuZOOO98uuWlwuR1p8TxIp397/+jSWcgwt9I1Sa0oJp/sQwuJsdDJ8yDk+z2j6YWWWp",
-	"EmYqCiYnlrNa1suvLMetdcRMml+IQ/hXb6O5tXWyeaVvZSEqds1vhVUeSjkRllltzsLgSy7g13VLG088",
-	"fjC5ykUh7aR5ecorPnukfU6+eVFPzy31ihdaTeR1WiNv3cTwjith2FTfsbwShdX8eGnsEV1YjiqsZlbY",
-	"jY31QjzWnKFBlTGumHjHZ/NSsCthWe/dVFRipHiwAsKAsJmWEd05iTEVvBDVPhiRzPu09nM4LMx+M5Nm",
-	"yL7XFdLkQYbMI8evwFVgvDR6pHKtai6VYQWvOTOLfGo5pn0LbB17e/YqY3kp7SROXpKGYu2PDP9NQkc7",
-	"vXc4UhdgNCzncDxwcM5wg0DWiIKN7eUxu5vKfMoKoXQtDP01kVY0ScfvcK5hNeZ6vrC6RzEcKfuBbh0l",
-	"Knw0sDRszOdy70YsxyDB8STY334SyzG95E6WZWNM2ic1UuP23iOLG9OEhiPVPbEw9lpWmRzXkuQVNzK3",
-	"l7cd4jv/4PtskNsJTYDqth3nRfTo+2wwnfF82yF+/PnohX32H3c1CtltB/jrrxf0oFWctNr6I17bZ95n",
-	"A23P37Ntn4bj8sw/f3Cv5w9AU4NDsu3z5/iUF6SbPg0cts386l62m6bBzTWyLgGKlA6h7ncYTlS/1vwa",
-	"mRuc5jb/I7YYs0FkKe6cO9YMeqEdgZjtemWO9AWpNlLpkl/FCjGRikQHZ+R+15WdlWER5w9iJS1G7MTR",
-	"14dcqJZ1aedjn7fbuPGGnySUmr47/ezt20udo1lOVrabOZlQQRIMsoFQi5ldQefxxE2yJh6qdr8ltI0k",
-	"fXV0g8bE29/xMvzFhOJXpTB2oSsQVYU0tVTXC2mmbLYoa2kFCArHRQVf5oTRwghcbz4TI2X8WaOVTzuw",
-	"mjM5eckk7OdE0vKRGCbnEHj0cDvJ/sitma28dYayd2cSCTsv25iu2BhZ1V6uCzHeRffIfHFVSlA5zVzk",
-	"zPClYWNU9Q7ZopTFOGNXi5r9IiqjK/nE0GsMno15yaUikY0OAa6WToTrCXu29+zp09jv4lwI432Y0t1U",
-	"1sLMeQ5n1WqE87rhJOhz5qFmJwvYhJ+FMfw6Ze7+0rkH3gMeFTu/mfsVd5FXgl0LJSqU8U4baJPZSEnD",
-	"6PWiGDLQY1CVkVZvWXoGQho1mwhRXPH8xv5mR7QU5sdf2veOFLgyYN0qtpgX+O/U64cjRbpTUzuR1wps",
-	"UTlBVZDedXR6glS4kYVG69Qx0WIvqbmR8z09R4V8DxziVoDX1UIknTnxnmwiZr6LFZyHSJq1HNe/Ccli",
-	"XvJcTHVpbSBSKAMn9WeaGQGLOwZFbM8eqjE4MCuBXgGm66moQGUOnIK5ZWkyY5gBbPEm/PhFU2l71LWJ",
-	"3nWv1YkUzDEo+631cezNrUtjWS5enbP4YzdYG1ApP7RqwstrXcl6OlsvAe37j9ztDTE45WZqD7MfzK6P",
-	"lRjAAYjhuNNuh2FGXisO/sVIMpopfzbI7P8OvvkW//HNs4OkYCzktTD1iZovarPZzPFeP20wIee8qsFz",
-	"z9mPFxenTl4Dm8y1MosZcjnHMlPzZ+d65tQQM1Jalcvm/f7W4PZ377nSxTJDYjHgZCcvMtz09uwVHDqm",
-	"KyDICdqBwK1GKl5+vEEqYvL2J2m/Fpypll8q4pRunyYLBa6aFtt0+2CnNcgGi6pMrn3bzS5Urgt7rbMP",
-	"x3SlofF11xD8QDCKFzY5V5bjQ/hjwsZT8W6cAT8S336Nsh7/vajKcVO9mop3AzAhxbdf+3/0fcr2ijmS",
-	"0sdSyxvHZOMQ1Sn8bmdxV8m6thoUZODAkLTO0ervnJaL6yvNq+KJYZwcUc8TGhHKXybr3YxNdDVSXgvD",
-	"I/vfY7bzg6x/XFztwhbdPrW/nJc8v9kdsjeL+kovVIFxBHBboRiXhuGXsP8Is3rOpAq3jxTeX4lcyFtR",
-	"sNnCxZmQRct6yJ7tffs1u5VGXpWCHZ2/ODlpxOeAJddTrth4NLDUlNn/PB+D92Y8Go1TquymWgFshhF1",
-	"cjOswLC7Dd4foQpQjbSJWUOkDQfXWnJj7EoqhmEhmDqoUiIbKX83m8iyNJYhQIQDlSj0f8JcAu8gN5rj",
-	"R6Xgt8IwvaifM07PoQcVvUEk9nEv4uD3RZi+NHHIoBL1olKiYPZolaIWoEM7goIJFBriDDdK37ExznDM",
-	"jBAjhSE3mMaQjTFSPT5kY7uWY/Z/935cXO2duyXcO/jm24yNpRqTVzBjYy+PxgwpNGPjWHKM2d8tr/st",
-	"G6mx42L28XcZzGQi340DbQ/tP/VcTpbxHM7xp70fZzzfO3cv6ZnFSK2eBotmgYwrs9oETsW+3x6lxtvt",
-	"D2EN8M0jtf0CsP7vt6c4Y+NazoSp+Wz+Iww+Hin3+jOknr0Ld4e9W8zmpVWM7POHv/uH3x/+bl/4fjxk",
-	"R54cXTjR/hHec6FLUXGVixaDRzoA9QCW3v7LzqPL4Dc/vG66idgGXXE8nUw/oFxL6vLaUnf6pAKXpBNP",
-	"xG7vZzPkxZycBPxupCRqJ1beQb6lO2w4hOOzsN5PTP+angYN1hyyMf2OsXl4T6x57GZs/PuiKv0NdA0c",
-	"3RzisOgrtkKWIdmgYrGLPDOaAg4xUh0yIUbPwZ6ud59THJ0UZMeeo6XkXmpl9Bbi0O/HjM/nglfM6lh2",
-	"yWKF3YDPAMSCVTz9p1s5hB9JwzXJHx4AY1m843ldLoP2ZJiEscxwpCBcXjYC4TRdogeijtboie3kxglW",
-	"z4Zl/TDJ01ryBA03byBZFOInSJo5ryrnmMFEp0ksHDJUMHVppXauVWF3TOWkqyr5bqTEXOfTlWfBKwy9",
-	"vMPHnml962mlF9dTCmk4rvLEjFST/CJSyEirkrUzvQzb4YotlBvTPcfmla5FXhsMZZvasiGrIcfqSixY",
-	"ISVFes9DvqgqcETIWayw+NQnEvPhfdKwmTRGquuMzXg50ZW1MHQFLGGkUDtJcEC/5PyOL4MdgTlRoKHp",
-	"/CaSyGynEvOSL90Hgt7wYYjMT2oFnfl77JSszj/hFdAPfQbE/Wi53Fo9MdE6WVvoSvR9aDZSQgIDsauR",
-	"prfn7KunT9H+dOfWKk7lEnWZDp/C1fExYKnqrw4G2WDG38mZlTt/+fbrp0+zwUwq/PtZJxv5ng6k4FDP",
-	"ImO8ZeFGRtY93O5gba1zusNNW3ncyUdHewVkp5Vd6Ma+gp8ZxF7X8p3qOysOGCYDgljM9WwGNrQbj8jE",
-	"iy7DduRQDJE2KGuVXVTy+lpUZte+7FZUcrIkulHedg4vt1Z0Weo7NLakutU3yMZomKYDC9wuG7pnNgkk",
-	"4H2RI0JUbUdBHPKuGbnW7LcPP1AcIQQXH9vJ5t/EZry6AQsI6Adljng3R/bL/vrrReZ4/tWSBZY7F1Vg",
-	"p3FOELhtxv+4q/eu4AXjiHozF4Fp5DuRuEu4Mpsxj8PgyMrYnC9LzdGacekirJS3PhE4vHUYUc1ff72g",
-	"7KpNaOc1xXcfdSvsS+7l6FRaifHaVcMT2nUAw7dtsAYUcf7QDk7y41UU1+0cDXf93Iepu7f4HT7ZOi/7",
-	"RXj2g2doby69K2H0osrFmzslqsaZcAn/6/xg/r732cAzqp9FPdWJSN8bdNs9QZvzSQb/evYkmU8lZvOw",
-	"RveZDWTnuGBKK+I4cTT8xC7EE3KA4bMG3LxuySAICOqCy2RT12ypF0wJFBPWqsBUij3MB4qTnixzcKGw",
-	"kDFkf8V/UaHCSJ1MUB0Rs3m9ZGAd4vwmvDTiSeONbkBelo2JYy4mzpItjPOr4+Qa0/KhW9Tqryp9Z6wx",
-	"QgQg2KTUdw290OUsb6EY2g/cft9aWlB8Sjtnsktx6cxJYjg++3BjrnPw4cMqPp/PnTYBiX2pYEXfrcir",
-	"35692nM+W3Qok8mJmxtUBV7XPJ8C6VhLIsg+8fbsVYj1QmQWLIVCViKvkdbslShrM+YQI+UIL+h83gMY",
-	"VDUK0r89gbwCKHOwf1P9Hj5h2ieMnLtHp/DU+ERJS7jSCNyWUJk5dhEBOhQF46yQk4kA+4umM2mHIO9p",
-	"64TNg+TN9RsX3dbdNNquibYqJx3WkRrz+byUmD2y/27v7u5uz4qVvUVV0oNjNpMzAfN1Fi2tgQ++cxMs",
-	"Hl6OVKjq7e4pMiLPQyjnoq2TP3DhPMVVZVoR9vRIDhMkTRe1wqwBCoY0CVQqCnORXQIDIZ1HK9my4haV",
-	"XCOe4zlt8aFE1ec9RQgv48vuU11KBiWKNiM/tAd4jtyZaZxZiLYr0JahmsYZcCE7Y2HEZFGCn8Vfde+h",
-	"g2HV77nI5UTmVvKMVJhPrX1YkOW6sitfLlsBwrWhwOuKq/p+qYI/wKPvs8GsLs2LlsbVXN6fL16dx3qV",
-	"W+GFkv+0fMAlGXnDL9zsDpJLx4WzSIlFUTyfBLq8tf+2xkat/cHjBuLGbuzZxavzKPu9axcrK+KR77kE",
-	"GB49kIXAbc4NcLGxXYJjyNUqxkyakYLKzpC9a/klUM5EKmuZMG6MziUk9azKckAbRt3AuZnZc6RnvMaU",
-	"nhUnn85Ke9ndZtFM0/tEF5EtTkp+7VOda1HNnAVMsbmIrJ1gs2rXz4t6wUt28ep8pHbseu/2eyf6GF7q",
-	"mIzUinMyldd2UqW4FSUcW5EvKlkvV6lL0UK5RdkigHiT8qmd/vTimNWLSllZy04rrSfsJ7GkU14Idvwu",
-	"n3J1LdjO+cE33+5iLA5cIBIF/Y2Y1w2TGmrygsS2OuATw0zNazF8iCboGHaS+Z+5i4H3u/svF5VklbiW",
-	"phauCq9ZroGRCBnSA8Efb0SdkesIDiacMXAsOi3Cizb0eFs7dl3qXTTPLT69rxotLQGsQo9MrykMWsKM",
-	"mcXc2oIG9xSFgBMYkQMrn2ptXCpBpwzBq1xgqTtj4UXMsDZNncM5wzelmH/DErC39pmHF+kbMTkz+MOI",
-	"LaPtxK61gJA2HuvgDDz7/gX7z2/+6xnu8e5hr9uH7eCAlzjgJSS3ZQ0lFWNTnuwgOIQ5m5DQAKdFV7P2",
-	"SHNt6t1h5LOCyDW7XghjTS97zqolJD4q5MGekYMb5RB9YXfA78hvb626UuxZ7meVQbQwK10Di6cyKlyK",
-	"hk8w8YXWnOrM9kGxUvvW5BmHfe1V7mLKBiqGlGLNpDELAUIsqhXbWpFz7+7m/rvpRjW2TfXNqS338KzT",
-	"KV7nW6fb+r3r9lw33esh5zZoHpYNet4BMs7y7q7oahQpefWGzlFLffGTfWKa7rxhV4mkHPCRGhNFRb6G",
-	"MYNFZM5ccYcYVHo6UaS5+tkBUdOf5zS7GnV6MlLcMEunMGWxXgAxwfSW4Kgv4vnZmY2UVKYWvOWivIfH",
-	"4Aen6bbs/pjxWPn8AGX4qDPWe3eWow97wAs6iwRJZdyYO10VDxj31A2xdfVOZ6iHlfOsXMy1gZpVTwcL",
-	"Ash+z1tVzZRoSqGw5n48wiVUKEQnBqyGHyk50mr3M64gbR91OzLnZeuIglJtyLNgDu0Ye6xhGNkD1sQo",
-	"AqcnJdtkjEPNdcSX7CuwLN19ofdYMGaEMrKWt4JJhazZToIEmtWu9tJ3WAUNktQKF5YpeM2vuLHfvcfe",
-	"WCF4J43I2JUmLhhNyY3vnoEvcOOh+/Ov529es59FdS3YKa/zKVaP2ykvKFEW3LN0ThkWsdsHaRiYxpFy",
-	"aSlzUc0WdSSpKmGsegAAJl8/fcq+4wU7i2t7WiEHOFcpyxVPXLBYAyfHZwDJw1mvQQbYCfNo+SmnRhVk",
-	"ZI4UpFKpyJmHbj6FBSy1eFevt+/c5AKbCTGR1GcQy+7/FPJ6+89IfwKsMG7JSBXSWP2n+R09NUb5SifB",
-	"h3MQrJan/Z6BsWOl48jP/uXFjmL4mdRCt/jLuqWOb0fFV9/ROofvdbXT5PAMnl6iilhrab0fk5KMngnn",
-	"gcFVsfpTpWcjFfKaoTYsZ6W8qni13H5/Hhf9bYt8EqfHdIXMlgrNi5R24UbvKn1bjn4aqRYbi1730HYS",
-	"Nzp8I/VvJGdp0P2mvLWDPrLI/dJFKGtL0JH6IkUoa0tQ/A7MjqUvDSAPU6GapZgNFvyn0P33ErosKXNH",
-	"6sFCl/2BZa63l7eThQ5CyHnuuo6DlK0fmeebpPkF5vOoiWXExVyCX+zmcmUSWBHkhDOkzKJsfWIsKYI7",
-	"Z4czQjiFREDLkgLADhMqr5YIY3AjlliBgH5WcCwiv+skn8YpeT6bZMU+uW1pOTaXc8qc6z1hYQiCGILb",
-	"b8QVv9qDuB4See0TAjKqcVKLmUuOsMsz1wYL2JDyTLP2RWEuHYEeDAgqByq0Bx6phQBrAHuGciMHTTgc",
-	"Dwrj0VlS1BRiBAlG7681CoHj5CO32foOttJzD6zDCGkL7JZXEnApRiqZ5pAvTK1n8l+iFSEEXcLyfpkv",
-	"Sl41g7AdjcLqMWmv9VQwuuhTOsPXQZzFbmWxVHwmczSsLandiqpy+V6gJL09e+WoIZpKK+5ov1EoQuCY",
-	"csySkRUcAqlMDVnzkNpqRHUrcxLwHG0fl/VVa6waaSA/WTUTZmdZ8IqhqW7KaXmyYosKNNLxtK7n5nB/",
-	"f7akeyyPHBN2ac7VSHW/2j7b+WrI5kmPhrsPGiGFcFxIC8BBnQK+qEpMl8MAHyTNcXCmY+qcO0SybsND",
-	"bB06gM3fKtwXPtSVh52s9Zf6O1+SGhUQijs6FF5yUh0yjptBO6iYpjE2x67LN/cah1e13MNCFW+NqFI6",
-	"yTFdAnWEEtfdqQkrZg5dMiMdpSbhXIlSq2triA231Az86x8BCFlUla4S8d1j+J3wawFSQAlRGGYZvUJg",
-	"oDZHgXyP6WLG1V4leGEZHystA31OlE3AxlCHNFKFFmbIjmKhWohSQKaQyPkCAYatVmCtvdqwscdDBPA3",
-	"OzVRMAik7FCptAGoYcClA93aygLK+ybDd5ctVC3LpjCXhhBvXfVTxCWvuVRs5y2YiIF2dp/jOBDT8RCM",
-	"7zzrcSE/n5WG5Uvt0bFiJ8zkEj+xGK9LT7IL/EaVSweNfi/Al34wo3X2TSwEPHKOUw5C5iS8TMFFsEe1",
-	"qdmOnKDJWpa7I4VK896E51aSHp2emCiCao0erAeWiuV6diUVD8vWVtzHshizRhDsk6OMrwdSAKiE1KpC",
-	"ntXC1JhoBfsQJTa2NY80kDBC+6e3mN7pSla0PQCOjKFsQqhbWWk1E6rell89Vk+BzemaPDopIfTWXVon",
-	"hAD53YVRNpREK/Cwm87FICXjyaYif2FWiFe7SmPFOwAeAwAQNJsvQFiFus0Oh3ti7LHDIlZA7nQF3YSJ",
-	"fK0blarA5cDnguDhqGWbQwcQZyjJv/EOc0jsECHQIYWHW6Y+3FyZ/Q51Gfw4y/O9lnWtD7vf5PTWjIkS",
-	"JIlLsXqSRt3GErMt4JBj7OIUdEw/du+xu0TfQqDkADCPx9IIZzg1AMytHTmT4MmDojKXfxGSAncPGTc3",
-	"JLQCNIpq9xYAEUy4xGZzNQvTjVplAKeN/eviGTW+HWtSsXLSmr9XS2CBSbjrDeE5OyjO7zOqILz/NP+n",
-	"iW9jiEGumm/r6Ds6DouW+bpGR2urj3vAvu877nhH00xtGCrIZe53yBrGn7N4O9YfGZFLvUhajvGzJGow",
-	"PE0Dgco1HKmjAJYsG4WjdGT9YNIwZ3yR6RVV/FmZAYqGnU7CsFzqBdqM9Kizyu131Cxp1A3Z8a2olnhe",
-	"EPAAq6Dme5g/W+iZPWttS42dTKKaw0Z1vD2PI+Xe1kBI2trA+257A++BlhJR5UOUm02RWOOprj0qdOea",
-	"4+IU/oY/nsf+eqe/d3DBa00HzUN9RU+1oMEd5kLzw5+YpsLWza9qo5Vv49FsmsFr9zbc+bk05enqTptu",
-	"utls183WDj04xg49FmA+Q11k5RgvOn8BjwpTBB0uaOy+bRTpqwjbzt9Mg8XpkSOFsLb9RS8Q4iTfmBHG",
-	"IN93FZoR4DCGlXyJWQrFdyO1J3nm3t/b/lzFYjbVxB5tSp+o0UbknH5As42+42Cn6c8BZ3P7p57Eto9Z",
-	"zGa8ko3uNKnzdxEhS61mZRvgWLbAfbt+mxjnt7/9QgPFI3JPF8i+qTDHc/BIW4qqTeNmX5kPpJPIiNkB",
-	"Tcwe/5DHEz1ux51BAQAVOlj96G4qypnlMjP+D13J2jeDs0o3RVh8KQRly9MaeChWwBUT7+xi5dx4qI2Y",
-	"P9kpu3Lrq8CKAKnmnwuhcpH5ThCzi1fnTmOpMCUifGVqK+xt4KDmeW1YKW/sVP+5EAtfBNBkgK7EcQtG",
-	"kxJvbRurz1m9nW/Vuzk+vdsClcm0fYLu5uiab8IFfVjdR6Td1+Gyd+5FzyD5OTi4h/ipo/d8ulWUPS3R",
-	"yAA5eTn85L7BzT8mrWVftLRrt3lBe+iyuLiBTSWAW+V4NnNdpGFY3bDfBXtxc4cXEXMg3e54WUJUrFb6",
-	"0Hu3St/DO0IlHupcDuum1uTSw/482CTgz/jqn/HVjxVf/QCByk8ZVVhvqWf+vCRP8ipL3V/7DsrFIx8U",
-	"RPRckVj0NnBEN5PrAGUtrokIeiN0GC0YzyttzEg1x4J3mNT5L3jNN7enX9q71wdWG+ou3ksz1TmAL7qq",
-	"39oyTcxi1L5zRRuei0U9JVzhhC8Q8aiRM6uNkXc/tOCAHrNK1+HFzgfiwGpcKIAb+2dU1S7NKPaquNYa",
-	"TFd2wCE7cmcOVDYmVQFadYTPnHgamFOoOMXGsoBN6UETw5e78m6YMx5juBXg9eaL+hBWWYngZ2+EfUdq",
-	"zk3dji5THo97UJYYP3D1udjpz7AJlyXiy8L+gRjFqlu1mF1htNTeI4qRom00GSUU2ulk1PGNJqbEu9pt",
-	"dwTkt7sVUsXmnGijAIVr2xbFyTAVu+v4akAuuEj+kB2/wxCw6yMAKVBmcYVI4JCBCfdCE59bwM6GrXS4",
-	"htxg+veIJlyMBhmMUSOiIREqoHpYosNEMFB3AFulFhWgjwCEDPCDHWf2LNQe9dCxp+sf+ip4V8plFwMP",
-	"5iVmXJYel+pOoUS3L7dyUda7KFqbfbU7ZNdK79tZnz7AlbkT1UilcgV2iZBajahR/NFGZK49YTTAkK6N",
-	"ceEJ0tUv+UiN3RueA/1HQtqBLyAQOpTyw7Sv+ZxRv6MxMrVxDOouay99mq14R+qNcnDvzdQMD9IOrYei",
-	"DBClmbVTROXDWE3pvUEX8u3zHhqAiF9aekETzbG9JI+Zl02CLZGY/VnlSG9Y1Bumn6zhhY9oreZqVegl",
-	"KRgds2OzXpHNgRqdIq+k4tVyywHwme36TDaHaHWZ3LhTZHOUrftENh/frktk89lWj8hnvkfvtkP4iDQG",
-	"s7E25h4DuSfDSBtU4CfHoWp7HOV0w5L41EhxLTyOdt9VCnF7OvRbDXEeTJM1Z6zRnKzP9mjc2LQtrIkM",
-	"HBUwtFz1njv7/R7pBqKZGKmokoeO/DLGhuO5r2DyTUYk5vCYuVZGpIyUeW8Foi8zJJbtJ77ajR5N+tf1",
-	"cxup5uQ64sWtXSIhy62qbK3ypvNba6X6d7eKTKh6wk1g/3RFwUuSR64jI7gLihcb2N+1xrIRLHhEEMVG",
-	"a2Zk22wiS2GsMdWsEDFo7rluNQ+lHBjlO+wqlerCuKACEWzbwlrgj80az0YyL6+5K7wCI6EQ9knYUbIT",
-	"F/Vk7y/OITNSGvDSuzdHy+GXiDdA7ESdE3QWJJZ5QxHgNzvtFi2x4lolibVFPfH6RFRDJLCWVFp9/1bR",
-	"Swxo12A80YUs/gO+HaBmjnYaaHhYclUvd5MVqDwxkSN3/OJxjtw4HfD5ytovkX7g+0ykk+tWrkGzWSFQ",
-	"UfQTIkgRjWP7sHYKY/KdNyJxPn8SS/cOnlvJwhXAV90Q7lzr5etZS7P2CCuXch7TyZpWiH0qzxpSCeDz",
-	"mIYJ+Z4xTJcowACegfHI/vrrRchScFF/NsbkzbFbEmiU4Jbix/P/J4DFAxfi7PT458axs/edNe57TmZn",
-	"mxnxIpHxEjdodHVgP55jh8Qfz7/6y9fw/2+eHQyywRn9fka/n533NVBs1BtivuFpTzu5o75bEZMt6i2H",
-	"vp8V0PvP2fg7AuuHTwa/1/ABiLNk1ab6Lhy7SwF+j9D79YQSUex0M+STP2hWuHJ/xz3HB19PsYPQs9lX",
-	"T834IROl0Ep/tiVWKLSVEozHIPViVTSXMwMJy1IRXh0CprGx5DW1ShLv5mP05Yom9GM3WWELjMOeSvZm",
-	"Dbur3LwRyyE7S9L3al4R90CJihM3aquQMG161xsA17OV7AMaJngRozSqH+AHbnmqttJuTzxk5UjNF+BG",
-	"4+2uDLUGR7SAwDPAxRppauiWaDdlwnNBHnpw9jeN7VY7fLNZP4akbdext8GG8SZM1z9iL/9C6KPJO8AR",
-	"vT5G2hwoi9/rxmhDvj/b9Kv89Psw2wPi92ZZGM0HH+BurnsXFq709qhIYR4Omg91Vsst5iZLFpnkqw5M",
-	"fG9TN3MIiHQpSsGJjw51dUoiQhJ6D3ehhUvi3rpit5JjGVQKlhAY4mr0Nco7GseIHeuMTqsdb2o7pAir",
-	"D0p+C+j/D4cGD99vRJzKD4lJoaMABhl1gX33HBAq1rNz6n23AaK9pQmh6j3C4nmAPN0SIOYgwhPZ1GL+",
-	"GGgvBy2U24d5G3qJkh2H0tLxLMBTj12prg9m4mzi1xvmy0YjPX6keGnFI+Dv/uU/n37D6tJc0gG0j2eA",
-	"vVfBMe4kx1FJZ4xzvtvjEpk1Ucc3hIPnKnR28Wk8sLCKWhcF+U21FlRNDUkR0JWlZWJFTzT6NcOizvgN",
-	"Aru3Ksgc+uw90NU3PwvRhm4Awk4ZcRuAsTvSDIirM4/E3s7gRPLL9Wy2UPCbum6Bsh94YGXIosSkbeoG",
-	"PW7v8tiF6SkQBmVQ6PmgnyDRHFCMPPvHlOi4aUij3UULKB+B++OyasxTR3tmylURoPlHCjA8HN5/g9oa",
-	"TpMIXGkxt6YEv7UrQVDrR6cnD+y2sx5onKcbTcRZba7VBFCuFbZAui0AZp9XBR45L6XlZKTa4W1pHJwm",
-	"9ezjbC1CsDWK14llhK8K86UPyvUsag057nWVxw3hHik94E/I8z8hzz8Y5PkHAjz3mlFLKYk+I9Usi4C4",
-	"NzYIkhDKfXfGBQbCNawgzSAQLfiyIX+tpfoDSgWkaShdh84VYwyo7SHjIJ3yooOv0Oy9oquAeNcoDY4S",
-	"N3xTtfXAzexM1JUUt/hAky8S8KHVyKCIBJ052nLQ5TxMv0ZmRXq1mfI5ZaiuYm24O39aGx/J2khTO1E2",
-	"HPUuJTc7PDmyL1IU3qP7PqijCnr/7Ty4QY4Dr46Ztu8MaLl0JXJdFXH/FXCzPMfzcy1vrbXt9K8ZYH4+",
-	"Ti+VOhkAOa8bXfjtHxTZc9XJ9hjwaxAXMRYDKZ+dVod9sQrE3ku7mJBR9uDqrgz/b8Qqu1i3/QF14BBn",
-	"1NeTQWNPn9wWsbWRitujoZ/jz8D65xRYD4S1eWQ9TgjZiLIuMDJjD4mc8Up2guzIPiLPmmNT2JNvqiEB",
-	"2nfeK0Jbk5E6itQcu2DE2KD0AePbP2KjbweN2MQsVhoaQWs7H0Q6KkOKJ4hx8LvfSgBGHCln7x2dnoDg",
-	"AHGAtsG43UzQThqkNQItQ57kxDfNa8m0UPpIVjD2IsG6YW8/zSs9mxNOcCX2QjPVrsZnbc6Ac0jmC0k0",
-	"zCbF3ibYwKnWgNVLYNHBdI1rmU1iwFoTkM1ULJ/cCsbLSvBi6b7XoUd0FQXYpx4iOgoXWw6rhmaW1A02",
-	"yO+Rxor2Bhl0g6GNDIWHCfBNgWZ8CjevYz2+8cmWHeF44Miw5OtrCMLdF+FmzKWA1XGwal8/feb5KX58",
-	"LuStiD45xst0c0GCCJHWRqka5NsXUSchX8c+pquoOg7ZSSECFFmDsPF+o6k7e1VpJfQCk/gXlvpwp0eK",
-	"32p768bZxNt0kQtzTSk94WqLLhsmYpow0e6ypyveUeN8HQ16DOkv/QQZrA0ePCToD+Imbk0HrIKm16En",
-	"8MLUPkHb0hSWr1nmhpsCUIBtq4h8d1p4Fiqh7DtlinjMBTIyrIBz7T55KeulL4jh+VSKWzSycCzODMQi",
-	"PUwCoN17qQX10wQ+HuBZunG/+3qu1vLyrTqUwtIFlF9wggwOBz6mnDDvHfovnLslGmfxDnj3FyrZQ0bt",
-	"X4Ezj2jo0YARpJ8R9UN4WUu58D3NGucmqV5sGPA799mlq9SK80ZiGwDT4y8Bld4DaJWGKo/aKX5WxXCI",
-	"aHQI4fHQ5vBB6XorE/XeXnzvs+rW5udtnDTHts6Zi/fq3JHCii1KI1Q3rzcrkhzJNj8s4fnvVJs9MWxs",
-	"F6BlKACog12vIbbCUFqJQ/b6IUkRdhhcpUOwUVqwow3iCpAMEXSLrrxlAYNhNmR6MMqUbA8WJ21ljdCP",
-	"rqitxUSW2EAj4G6nX5G22Vq9/GCQViAFRnd+LfDIJV+gumFN+6ZuewT7Hqe49b9IFyL9HbWYzXVlV2t7",
-	"B0fs3orf5pZj9YelV9DFcXxw74N8P0xx9XRQ8pJptN34z1aN/Gz9yM/6R+6fOdhOvF5Mnzkfqms/f7W0",
-	"q+lYHUjW5t6aWszhHdERSFPH6fHPPtM5j7NvQ8Zt+4sg6NYJMrvG2XssYNYfAn4+jkNpb8B8qVIZsjUB",
-	"MQ4UAsjbhFiGi8DuGBHzskY+6G4SVt9L4iuXtZyA16dTGWPox3sR3YduohbRh1/c7c3k2Aiz/wEBi5di",
-	"XurlTECsSZuclyTSm1Jyxt+dCTBYTRq3YcbfydliFpXqVnS/Rz+1u+sisb5PcwyLi8LTwR67xkqigFpY",
-	"mlpgIhSpdmnGLXxdWg/oHyGqdDVL+PbzuciTuEvxiqxK7Eov4za2TFjc9tTtVXTerc0vO/M3QhomwFYc",
-	"5bleqPo1+bSSaXYyPzlNVHBSeoNmdpYe4MFvTBf3RnugaRyVnZyGDXon8gWwjbnWJTOiRMBKCtHE+5eK",
-	"fKd3EKFAfnF9ISCVMZGOn77PcT/oUIVL6GdLsM1PjIcb8c0nGtPrJscODgf/MFoNz/jdz8IYfi22oAOC",
-	"pu/S4r3aAKBHbusGAM2PsbcML+x977MB9Yx6nXSQvgwX25k1LRh7ENduqanr1CQ0QYvDzrIDNdJjNgqq",
-	"jE8iNrlrPtcrqrCN52HVO6/petqMq0/J+qg9TDu6RUbqSgSDmQcP8RNjVQ6tOgOFHvVn4ppXRWntddK+",
-	"SeGkGAqM3YUXiYt312cNhSVYX7BNTZj6FmnIftamjtDl7cbhwfdWzhXknQN4fEirwg5jhpZVVizs2eeA",
-	"MP/hmm5dtPbakgA4Xxtuivsjg30eva3uiQvvudI9EOF7WVOqaDziCE3O1dnAbQDkiUX3wUmfhbQ+QmlA",
-	"L/2xKhiw9g4czjYsdS0jfZDn+54MlJjW2tcnOFFr26IprFj6DwYkCtxo4+R9J5vXoYjiqEkU0dQXwTas",
-	"rTGIkD83muypS5nogXvcph6JRrqouDIAu419vpxNdPT24sfL84u/vTq+tP98c3by/x5dnLx5ffnj8dHL",
-	"47NBFt/x/Zuzn5u//M/b47O/JSvPFqlkhgjbzQW+sgagqAPFKxzmv1QsX1Tlkl1VPBdmfRS2B2vrWN0i",
-	"pGUKU76lrTUaom2MSkb4Dg9vGrXqKF+ALk4oQqFziW+zZLnJ3dQhQzUwapr5z4hwGpqmuqhQhsHQRlse",
-	"tNmc9cfRUQcWQhsrcF3ORWJp4hXr2zlnWwQw8BYX7tiCm5l7cHfSNukgoX5y/GOPMJyIdijxrk6ah/NK",
-	"3G4AVLkpcvIFwkx1YZOlAtJwgR26Lw2aDJhvqVO3KveKsxnPp1KJID0Dzliy5LkQNZdlIlq0OfMEZXgL",
-	"EWMn9L195gEMe0ZWZzfBHy8kFQlcCnp0uGnuk3vVb32bhN+SBu2Daz4AwV14BHTkKSFM2vu6lc6T9Kg4",
-	"YAKqqW9kyjKhRrSWDOspQiQozCOHBzMmVV4uCohw2r0YKYH1llQOhnorvswbQNIbc/byIRvhrJ8N4X8H",
-	"f3/6G/7rq9Ggp5xlg20MYHl0d3Cs+a7n8Jb1O4prumZLb5Olfed6JjCAB66+KZ/PhYu9qY7xTCYyOF2g",
-	"pqiiGPIraerjAFn3g8C/4I9ClPJWYIhopFzzV6cAIG4lJpZjBTT3/bBPCvJAFhqkVK5VLqo4swZSSqGd",
-	"Tzr3pdZVWorKwvd0pdiSg3xDEwBhVK0ohHAHlKWM0egfw0b5/ErqbXunqxu2A+H5ZRaQETP3+VKY3SSn",
-	"asP+oty/fw6rkxgPHKdVjHXfcRxg6Obl8N8vKmwujz2kJ4Cr7hQdu+nQeQjineD8L3Ru9hEucTgrdpNC",
-	"p9HP8r6f0oelDe+GhvRshzNrvD9nBmAA7TzlTOwO2a9E9YEYEL9DAh7vmA7FnizGaUA6giNFY30zXL+u",
-	"nyPVOdGk+v7+Ol1mUb0KrLXlvXi/YTsp5MRD5jES4bC433cfAqgQ9+27d11HQxG/9ygboOEBz0MgvGxA",
-	"e+qsxIe8PeUggZEalJHwjCAD7BUHH0yrxeO3uap0S/htK21xGnRDY9wvfWTdRvYJmS8Ne2NIzqLmj0S3",
-	"DSjn9I8ukxaBbdPXKpFrEH7Ny3BSkASEKi7BMxum6H8KryV/c7iHfgifQD+ERzwQfnjI/xQe8z+FB4ly",
-	"L30pRyEN1p1mA6mg9frQpTImjf/vZZk2rOukDnKBFicAX3itr0zr9fbCZn0AeoboqE40XubnlyIv+0Wm",
-	"+0kT93N3KghYFlWixhmbUNWzafsPWM2E2VfyK1H2vB2vrXw9e0X3VMJ17ufGakJ7mNw157IygEZbuujN",
-	"XpygQ/U8iMy8Nqw24/O/49O/PYz54ZL7r09t1o+Clwhs2NwtU/N6YWIGoW8S9NvOvcOnUi86wcPwEoX6",
-	"MiVIudWB2bh9bBzOsJnqO4NVHrcIg1Kwu6ausMwwzZSytIY01JjtxCqo0692hyOF0DNG8NLuac0qq9Ba",
-	"TVyjbg+peZCsqqjtFs5myMbUoHHsU+7dJJ6YjEGUa6rne1fLvameU/mpyUZqjM0/xxkbNypUxz7D38hr",
-	"xetFJULR6lTkN3aCmMj+HFGUr4TxjRF0sYTANaQuE+QaQKvtDtnYXvVoXXArN6wW76ivJ1w/Vrm2ph/c",
-	"NwaEvTEVmANWuip4VTgwP6xth9GWNVG3NToQng8TCXfGePN4F8C9yF6psZvz6au3P3z35ujs5eXJ6+/e",
-	"vH398vL4l+PXF5ffvXn5t8vv/nZxfE4j73z7NftJfseuliNFoVLCrR7X1UJBs6WxLxpW4U0lVlxwtIDu",
-	"prrET8/IeCmFuq6n1nbDF9mvNvJfYpxs5aGLZVIrjFeuS9K0jKDi0WIM79kfdYt83vbJm/kK7G5OhPyX",
-	"aGjJUtXffp1IK8kGfrVTrYRabIDeGPcwhRVsrVc8KM0lzTmk1QOkEZj8FRx9FINKhHjXPRJqr3x/F+mf",
-	"CeVizxpVsElQxEZjipb/8nNoj5gybj4j6Ox7gmADd67eVPJaJmyyN9FVa2eG+k7P+n1GINyUERjL4f7+",
-	"VJv674f2A37LnHoE3e7AuWLfiw9OSn33xLA7qQp9N2S/EtQ8p5Tst1WJ+R05L8srnt/gIHNtamo9kWHG",
-	"4mXou4h/k2wDxDMaHb8WZZF0DWo0pZDhF4BnyGGDcOV0DbrKdgLDPTu+eHv2+vLt2avLN2cnP5y8Ps+Y",
-	"d6YBQCd6aXapzhVdRllYCPwGJxg7z7kJQWAa2gQZu7OuNw+fz4f0uyWI3pw+R37xRm+TZ0abkApcw6W4",
-	"JXisHOxj7uK+3zcjFEENXlX6zoiKeiJstoncUOl4qO0OxCLrJomghsMjesO1rqfYa79BDutrjek776s9",
-	"RqxtW7aMZQhdjrjoa4dltwO0LKyPDvkTmDOy6jtTiA99oc3WnA+2FyUH9xUlB2tFyWcIUxBKOdtQBdTa",
-	"J9dqUsrcwwm5rpQjApWKBvdoQsu4wxp0o3fda2rNCs2MdjgRBhLjVIiQYIHZGqgEXxNjiSp1/jDTOeJN",
-	"V7z67yv+r9Hi6dODbyda/3fO6///wdMrffWQlGO/eEk2dOSv9mGlYP5QqKKBk0Fle8q1AdZhj1Ahj4vb",
-	"t+1LFs9psD2kHNK4Lz/wtWC+2BBTaZadumCku5EKo3hgrO0g59YqY1u3bunUBzWhnWo9UtFpX9GJD1YA",
-	"GYSHNSI0ntDLifYSVZ8RnGn7+AZIGZ+hlvmgPjC62wcm0YWr5bPpLrhQBhO4qZKrWa/RgNYP2wjVXL77",
-	"pW/yvaIzTRtW68tXsMmN+WYyKaUSWPueTNvr3IVCKcLSIwEUp9hbRo+PYo6dyssFNCF30sM7HMYax75E",
-	"kh9jJayDDGiWx4btd7LGCMv2awGq6kh5TIRasxm/gVT/vBS8CgRydHqCPJeXd3xpKCROkArJuYzU1dJl",
-	"cWeQD0wf7DzBrikZ9ZH15ckBzpgKCeCLjSs2j6AW7ID4SVGDzXxhaj2j9eDGCjhYC/eRD8TV+zIsrK7m",
-	"frCfsriAk0I9HODk/Gla3d+0QrSPBKwN/A7BiUqXZDGJKb+VehHae3UkfBB+QOoIexFUHVJqvB769uxV",
-	"OOahOMEx8YmuchFbDw6QxJfa2v3QI4VlOa5/LcfaIdAvsRooi2AgtIJAyQiq4kaDjI0Gpb6WCv9Jhff4",
-	"Bw57SeONBh7ohdgaJaugEClkXoe2lry6kjUUluIK+3wdj0IhFbRtt3NR4o4iCyPFC7oYNcZj53rmn7Q6",
-	"cmk0Eq5v0e4iE1iO6JMaPc8sgLHZMZ/8xxNmlrMrXWZMDsWQjemb/6P5uWO3fo0sSSRjy1eLBgqAX8KF",
-	"Al/tuG3/jBugTyM15nM7KC8vcYHGQadnO/WUqxuTsR+0vi5FCx1xN+CWMoItDYX1nh+7ShzAxF1Cos9j",
-	"oJAZqiCLAEkqRP9EpZDIoQR0e699xJbxzIjyVhi2Q/UrTwx78eqEngDuZTnC4f7+s4P/HD4dPh0+O/z2",
-	"4Nm3f0EG6fnjLhUiQs1R5nTXibx+Es7gW+zTbI9XhrAF7VyeNtd9HAi0+/tzUnPs9em0xETCeMyYVjko",
-	"DlNumIvLeAS2z9a3sx3cSGDTHeCR2G4jSAOB3dC9UQJs4C2d6pQi6UG2SR/M2qqX0Q3Fy+lGI9WvDjru",
-	"4Y6WVsIE1mnJ4lEQb/t9Zi0HQGRNb+uZCt60zV1TBKTUgM1b4WSLPQrOoq1b3qsVwJ8BSvDz8ve96gn7",
-	"UzifsqXnluRbwfxGNXcTGC4I6pmoOXZAuXKaKdYlD0fqJ7Gknummtpo59dEtRV0DBnwBg4Oq5yo68JrJ",
-	"qLjcYJwTQONNrrFV7S8otGliXCWLRT9wVkE2eCXVTaCuKOM/sbR9twZhiG7TyF9aSnUDTr53EllJs6+/",
-	"vdKumu6rQ7lfJckm1RdJ+pLqBoseEpUWWE+dLDdv+om845UsRMCPQrXMFWXriupIhiNFRd6NAXgVY++j",
-	"TV2La2rfVC3Ij+F1P1cFY0kqBmeCHkB9uEzbG5HRtvWW6DTr6oEUorXYvmY0IrlPWTKaTrz6Ud+xpV44",
-	"B7drw7C0JhJ9scdTOn/5UzJbIM7z7Pgz9aS5elYuxqlMbfyIbVYWKf3TLWrrlFIqml+ONrmlDuzPG9WM",
-	"uCIDOoNYmxpwmIPMLNCmNNbYisHyUB6A1TKvRC6gpsL1z0vwL6zASfjXsDInAhULWJfJ9/nKFm8j2wVU",
-	"hYihlqB7PqlGbGZF2sqxYkAopyBCog/ej/3aH6mdgLG2s6zXtqKm7Tt3t0Mq87tU/qR412rEBHlQdGw2",
-	"rguCwaPpraC18+gTXC6dXe9BNrjjlaLEVqj0SuWHomoHSnrCDRcuskrMK2GwrIRaB5B23HDDhuYRV8sY",
-	"zakdNmoTaPTaLpX6vxheuSKkNa+dYxXWpJJCFeWSIfCELvX10uFM2F1wiIuNE4dQCreSM86mopyzWmsr",
-	"xUAmypksefUwJNTt2uF7f2sXPqMV0nI2kzQB1g1A+53gVtceh3Y1tcEMUyTm08w72ke6znEbL1+qHHKb",
-	"BhE1L1/ohapTUD+d7mz+5vRXNmu8Ox9balz1+Ii9evMCq7NPfnj95ux4kIVfvnvz8m/x375+2/+CtdrR",
-	"D8evX56+OXl90X3s8vTo7Ojn44vjs+TxnelCTgBPJ5XxKppBcndG8SGHOBqjDfiMu6hePY2o8JNwsfhY",
-	"aIRXgfwyoqrTDi63OevnHOMaytCUJTnnmlfXok5P+M2tqCorkRpYD9F7Qr+ExEu2JtCF5c2NBOe350c/",
-	"HF++ff3T6ze/vh5k9PfF8c+nly/Ojl8ev744OXoVUwLd8Oan49eXZ8f/8/b4/CJcXpsr7YnWzyW63iCc",
-	"9l4nzwiqd2kdmy42RQRWgkMMbqFk7RB3rCZqTR7ocQNGMHliDLvSlBYfcHJZkMVsB9LNd9G2JewsqoY8",
-	"qTGOYRxi0BXPb67Ir06BLF2xeSVc5C6G4pXCmsIOrQ+Dl//i3nLCko2MEFbQaJ5xZRU4gO4BuERcAdOT",
-	"whnAXTarF4M6IlX7Sod1JQmAU1b0gnitLMFPP9U0rlIuDtLU4rvaqF8tpW1lQRM+EZv+idzjvrK/bpi/",
-	"PZPPIYXBuXM2XIuf3e2RDtE11kRtBf2m63vubm+DDm1Cl6lQPxlJDVrpQwFq0XU0+WhtVjCfPqigxuW2",
-	"GwjKESD64foRIY7QaSCMVv3cSrI/jskduoG1UfcinpEo9IkjIpY/xe4JO1zBxvNKFwtqpycbmHMf3Pzx",
-	"WIKnWpfry7ha0IOhi4Pl9KiJ+g917R4Ip9wlGJW8XhF++ODadHT876sCdxlTqpqO9MbVuEdt9JT32X2E",
-	"Ay63KH4RldkAGYc+wN39KLueBg29B8pHbwkfcY5yydznU1VfD27p/av5Hl6E3i+NHuAcexSJFMoWVy0T",
-	"RTlWiSEECKD4aRIadZHY2DeooFULpaS6/l+zMHPwJf0vuCv+t6j4pE66KD+k6KLJ9Qut8G2ZO+krGMXP",
-	"kZBPiil3A9SRhRBPS2HpiCWrVktLOD9KU2sscNyIyM/dgw+JQfZ97XmkfiS/1t2AX9tQ29d+MnbFfKEL",
-	"8QKkhzla1HrGa8zJSdWJZYN8yutzqKA9US+/SyQWN65HuYRkihSuAzPZoXY857Zr1OdSPozduytuxEhV",
-	"nNr4cmUvvj66OG82psDYx469sJuG5s0G85LDWbDTjPh7q6cCXmA1vw5rSA/ihCcC6jtTR6fGaPrPOr/5",
-	"VdbTo5OUD7N1y/pliiMAUffioxNIhdT5jVsven1D7xkpXXnA4yg0FyFXE+6r1y5O6ka2j28fGT8Txa82",
-	"BkJ2VLuYzXiqiPhPa/cRrN3PzdB8TA3gc7JHe6X5hxSvfVK1sekr5Cni3/bKF7zca/SFxrP9Bt8HMMsf",
-	"aow8wI5fwcUiAfLgM7oyQHMB4AQhSOMQ3G5xAg8Ln2x/xtxrvyAg7D78kJ9aWUN6Qvk45nETcvphXcxU",
-	"V3XsQ4/2GY1+uOby2dtw65GL4EFU4XvWrjosdACgke1aG6DJrFZwJGMlUi9DgquBH1GenGdIJWUg8bIM",
-	"YrTb3JWubA5T3NRb1sE5+fFTn+maX5zhA14st3jIfJGUHTMxI+ukKyN6X5UYv5QzWW/cqKMxV/pYCODc",
-	"6/nUVIMZ1c1wdZd8s2T/A6DJ9Nk3ZFasQCMjzkSRfixC9IOf57oS6UYn9gZT89n8ngI8PN95XxZNO0U9",
-	"felqbWjFzWn7qPVkKjBQ6BnHOqIOQX4OKBnbM96E3YaZgt9xI9J+lnT6Eq1Md4AssSWwWv272gfT/cn2",
-	"9oP5r+67uqkl7F3x/oX9RJDWdFbXSYuPC0od5c0mFBAqzJqKCHLdrXNUhtuAW/dw6ddcKpcgd8+Uz0+d",
-	"o5hRQ5AEGvnaY3lS9DjXT156VFf7DJVSktvBdaPy2l6cPO0ACwGPWN+K6m4qyplVcGb8H7qStU8SsTIE",
-	"EO0lNbuB1HSAi6ZkspOXQ3ahmRGCcgR9NnF3UiaD+7qrANMkwPFHyhmMEq+7DrzN8BDjdUOKnuq7TtZ2",
-	"o9k0ZvJikV4aaD2ltSCx9KaQ93PWh3HKzjwamnjaroCKKNe3KVhwLnsGggH23DqAT0Cqs/rJYi4qI4oe",
-	"/EtC+z1CCJB0DMK5DUKVMRTR7ViKryTVZghV7GLcC1D4oGrglrLKecgd6irzhD6yrb1NQN3p1XKIJmaR",
-	"58J++zDpTnaIgX3J8e46Hn0aM7RTeg4lJ/4mXUEzQr5Ef7ASd36ApE8Dojgvks0Efp0234m7ynbG07qe",
-	"X2JIZpyx8WJu6krw2WUlJgsjisZvdu30om78tlD8lsuSX5WAgAg7dHmtlRjvPqd6aA/k5xeP7XB28O4d",
-	"48rciepBIMnwwh6IZ1n0KDG1UPnyZ5NO57eb0XBu1VrfQMHpTJalNCLXqjDNvk96gXld9C6s96EOiD3F",
-	"XoiTWpka4BCdNIAFeWLAfh0+0FxfmDQtXMQv+vHi4pTh3c39UppuYjmfiWESQ3ADmOekFyA6JqlBwq5m",
-	"jcMcb118YlN6XpMNfSJ9r8ULH6D39X1f3IephUcUpVe24U6eGGSlGGCLexRg3SzWuxoALrW6BfUk+BCx",
-	"h5Zfs3udQDZSrdl+dbVQ/sPuuAmwHFYTsXxNqmtPyoBadSeN2LBPWzSDs36AeEBmjV+9M6YXR1yv8ep7",
-	"szfsFpvWfYTD/TYrwPkBwd6ETX5OPSlngitDDYXtLVvkO/Wz1q0DGb5Z1gZcYwFGdPyZjSUIi7VNV7zW",
-	"OeqzuFe64391ZpCnSwkRs+ceHvfgm28QljYtt8Mmt84wUhJulaWItNaxig6OIxqIlCnoHuFx43cdUejK",
-	"Ue/DyCNZJ3yEOAb2JYBwgvBoxG4QLCSULWVh7Z5+/Zfexduwbri1y59WHHie/YjyIETxVtLxKlJcR2db",
-	"U8P6rQvv3+ATf5X19BwE0+Zb2d2BDk66HzFhMjXEYcbGd1Mj8ssA9E1o2nrCvjpgFVeFnhHlspM6Ss40",
-	"U32n0D2ynqZpRhu4g45Yu8EQJsR2RXlGU0BUJJWLpGeIVuvMWyQpenI9XdLK9IyrZdz45U5UIs6w7eqU",
-	"M3Kytz+NLCFT6/kcod3tZ0HUAnMmdCWcVlMJa2c/B7AOXOZQhQvNW7VKstLWykcfR/P6bdUq2fklgPel",
-	"ypPtVuFzPP48ARS4lib2+ywznkBpDxTUyZlgO2ffv2BfffXVf+1uqs+0iQlm0/0MiHPki0rWS/RgIUw6",
-	"tOm/gDb+iS0J5jv1kcrQjuemBYV/yL6Dkdho8fTpV/mNWMI/xJjpChD+m8A3hRYm6wzx118vOs8PR+oY",
-	"TeW5oCS3kCOulS9YrKEGH1pqQjMB961jV+oEwaMd//sh+/tvYzbj1Q1hwUJK4khpJczuc4o5VVaQFqKS",
-	"twJ7FODLAEPGOIJzfbVcsGvIjqDjlmv31US8e8449uOyxxbQqRTeCKgyvCwRq8l5rA4rwQv7DbwwDU/W",
-	"jnIYVbKiI2/n3Xj2rpK1GNNhNC4ByWQjVUp1Y1z7MoGAVvb1qkDkARwWgUQmpb4zrZHnlX63HMPps58Y",
-	"Lj1B3Kh6WunFtU/Uf7d8PlKNARwYDH7YHahXms0X9uCCi4SgZunLXI5XkTGjCfINMGdCfSccrpnlH0IV",
-	"jI8UZRUSYKfRM4FQQ0rcsR1oq+VoYTgr7NLxYibVmFKzXA90k/mgcuadjLh0HpHhOSBdyb0bsTSH+PgY",
-	"tt1kbvFxacWtvnGk2zTW6Hi5ByCPTJVL+M2F+i0BWpZOhDRS6Itp0ogIberanTaca8huJl0L03Vf3Wlg",
-	"50SfrEaKdiOjr6GB3cdZducmYJkXupct9wXWEDiX1Q0R51JSJWwr7h+chnPB6YDGxO+AE+OO8KcuJ9Au",
-	"5e3BkL1xDIMYr7txCn1gxJyIfM7rqckCezkp8HtIoXgeroBHH5Dx7hSbaIBm8331c63sh9vbhuzcNW7j",
-	"czmcod0aOnqazK4dzwnooxTuJN5Keo8XZcCVzFTASuR2UUuZC/I2OQjgOc+nYu9g+BTj1HUpGmt4dHoy",
-	"yAa3LnNp8HT4DG/Vc6H4XA4OB1/BTxnEVEAs7E+hycy/7L+vUVmKFshKfroe/F/w3MHTp61eSFGF9f4/",
-	"yNo2G5XRUZ8boJOWg/kn9DNAtuoHex+2bk28zl0IAnRw+PffsoFxKa2DV/JWKGHMoWN4AKuFzjW0afg1",
-	"4j7iN/1mB9uHA7j/e8wJLmXxfv/3QOr4N+DT42m6xGCN/X1w+LsdRSdGcMwo2r5uBuhKPsSultDxT5eF",
-	"MDW6MXeD66ghdg5JpElDOqdVNzPvE5ZmpHxjZsBYol6ct4JRSz1wUgEYXsEWqpalfcHSua6EfRICT00a",
-	"tB9xdHpih4wLbk2vjRBu2YcPAuNgzY2gn21y45WYWP3R6uyPdiTwa8G2/UyPRUuj/PugJRcHv71vnRxT",
-	"r6LD+PDwubwEqv7t/bbb3TohsEtznco5e+HltW+dmsK3RolXLyplFUOIHYxvxHKcBYPrECU4twJnagdB",
-	"teVGzBGS3yoiIxU0RfGO53W5DCqNoSORES6FSwCkiw6r0OoKYZQdgHz8+ulXu88hhgZOnxIT6EaKYj4s",
-	"rqyweoPV0EcD9AUhRPIgdeJwcZAKBz4l7DtqtfQBSdx1nG8aNx5ZsnG8nj3Ku4sUyftLX9oxo0LeQNQ9",
-	"52qdQNn/nW4mATRA9pwCmPFmhX8lEL1VE2XOCUAXJSRDssS7LSk7/ceKkufoZncP+rQKq3WNlCsWAs0f",
-	"q5vsOcNEdWtSfPWUUTwP/Qc7KLpyqzMBLJLrS2c/bzdF9PgpEdE3qO/rRLK6Zi+IJL44QjkDE2U9oWRp",
-	"tfAHUfct1IeWgn8UCfiDqKPlbkXnfFTuMWRgtlnn8J18yiueQ+OWr57ZM/XNt+6eG7EEP5W0j0NGlstz",
-	"GQRGMWjz8Cxa+G2SxnDjH6Pjwm99jC+yOlcq0y8i69TpBcH1E13tU2SjWz4jZTb7HbcWMJXD3qJrBLc2",
-	"bGXHL5l+2LX/Xff4YyrSYbW/KGW67RhMatNNSnKMIybkx9efX0Qlp06hBsdblOnoaouurfHc0K77Vc8w",
-	"7iOpn8fqlhKz/ZuCLvqYumf0ZV+U4tnxN/epnq3tH/bS5gasuO0iWa+JMh6dC3a1xNRYa6qRHw4SaCdc",
-	"lq73S+xvBIuOXMzSeIhfawRKE4A0RkoqSOxFnEbnH0686PWbi56XYSIgIgc38oLp3fiGfj21dUK+aF11",
-	"LW317u0KxpcU4T+ISAB7AW535kUfw4r25uRlaj8aYw4+ijD7wwgyUIq32dWHq8JrHmkwHJR/iwQhtUsJ",
-	"XMztgbTUHvaRpF94AWWXbOSA+ZOSV/EoKqffgprvIQD3uW/39ilOQlITPIu4qOul32nOQmAc+kaKdpjv",
-	"iYma9BkXG0YfZdSKtABLOfS8gP5BmWsnJNU1+IMgDTtEJBxktqYIBBQmwGVoR3VGvYiw58nukFHGBEph",
-	"I68VEzyf+vzxHexAnLHpjOe7TFfYEODi1blrrpmLqsY2UiLGcJtyAPrWi/rQw7VAvHzYYQHYh+WDsIBm",
-	"+kr8xT2d4tupJO8/DhOgHoZpVtDowf9/93y8cy/6lOZDo4G5kfO5KEaDxF7fcWxwcwVtQbA7tP3N7hQR",
-	"kygydiVybncK2gkV7EoI5fCLoHsOuNQBg8YOXuy5tlaQ9HvLS8avddyA7vs3Zy+OL8+Ovz87Pv/x8uT1",
-	"xfHZL0evMvbsKYMgHLE7SkkhVZOmJ43vnDtkR4mc5LDgruaHViCFdfv+82auxOFa3PXXnswRB/zfzkz5",
-	"oGbHfinVzSrb4y0k2gSC/r7Ss7i/SiVm+pYYH7TRuBL1naWoOKUGeFyzoUqv+hCanyS1iNXTeSSlor8T",
-	"TZKR/OGMFFz15pZCgKO5p5+ZcpsU6c2tvNAxLbuUst6WQIxaKYqi2xuo7Q/tfc3nQaPPPs6Le7xAGEgD",
-	"/BORT3XEPzIG2Z++LWEhoD0e6kwH797hQ9ywv56/eT38Eg/Tq236Tn1QXg9q2f7vc15P338SPbtv0phw",
-	"tybV5w5TbuZzoQLSYjxUxpS486k+h6jfIsQwnt4wnSzSyzPv5cpGCsMCIU3SKsLdfHW7rZhNi9VLNBl8",
-	"F7V/rCuuDKe3GXg9TQWwGKG0daSmoJ4p7P/oHXS5ns1kDegE2BDa3qaVGLIxxD/GEANmYyXe1WOCk+HX",
-	"Yhf+a1it76Cnsy4LUVE2YzZSYwyJuIfnlbhtPOwes6tYQSvDIVbfYAXejZjXUWfQGlMF2VxUUhds56un",
-	"rOCQdTVSvjH1OGiJx78cv764PDu+OH59cfLm9Xg3yjGkhEuXZujrebxtRG3b+iJPOMvPK+jULigvly6x",
-	"FQOP1lSCgqedSswF1Wb5oaCFs2uKSzdSs9DZjJtd7MY8L6F2FgOSqUAVKMixEr15PYypl5CFOdHVbM0H",
-	"ueZNDRgIH1NtTanJE9YE3zZ6p3dS97xx02jdyvdtX/iQjDpCZUMyeLyyPGLzmSEFbjUpSFfcflKPGdyE",
-	"A/1FxTWjPPZNEwSJMTekVmzckVT8EKHO1YJ3/3dERKAwVF9aDGzK4LF3/Y+w4z+IGvs43Drs+w++petl",
-	"kdvTbbZ/39VXrNHFRFyMEZfs1qGiGxqad5SnjMX52IfgxcqasBII9DBSO02kByUA5GE3A1gcAMCQDvei",
-	"XotTYVUJbHjOHa4ITT9jXI1UqG1o4Y3gM8rhTOiQdXrw7t3GYCQj1YdGMhwOd4fs66dfu0AqLp9vEA9m",
-	"Ajp3uWHzaqFEsbtSEWoCOvy7JJYnsDT+SLKjtxIKKnpSvMbVR33G3MbXX30UazSa4trU+QaOke95YgfI",
-	"WLEQoABCiUitiRlSUXjXWgT97I5bVc2aMlaNysCYtc+N1JXICQNM8KqUUK3pKnqhIhsiOK5K2hdrufK3",
-	"PVmQQQeze2KYLHbB4KxELrC2DWZQVHo+UsUCaVwY+IE46AfhP74Cu0dPOPjQRz0q+U4cvSPIpP4sE45a",
-	"lYuJlJAmlliowe8e7b7DFoMFJxU6y1kcOvFjKnUNfOQvJuG5mEmV5MVuXUEtiFc92p4ApPzoWYqu7UQz",
-	"RbEBpp1KQjz14MOP4YpudmZ75Fir+5QvmrQowzDauzQ5rTvt+7/TvzZLKXTUg3d1e2eksvNi0lkX9fpy",
-	"NoDS8E5XLX5/4l1o/hLyRbARWadRi/eghlCSa5Fz8nLITlCZa0lfqCPiIKQh9xLAPylqnk7b692lPw9e",
-	"x1Jfs+mPrpeGI7suKc/RWZyRN/e0l+uqoETdCFqnLIGQZvzGBSiMyyywJMqcQx/brVHLor6wZmMajys9",
-	"Pk363h+CqClf7/SDSZIokLfnAUQ20Sy7UMzbuyOEunVH4/E8j20s7y+rQH2dttpIvEkgdcdVNoQZ82lY",
-	"H2m6q+tmPLb54yVSOAz8j5Um6D/pj6DFdsqk6rBhXSp7OCPa/939s6v1rq4vaVDSH0eZPYOcvGa61so9",
-	"+Mgn3VVVNqtto038YOW2H6FHw/tIZ1td8fDIfKv3dX9ysfudHjwflOiYEqUflJ+tC7nxsuzW1Bm2E//h",
-	"Cu89rNsuRbwwyXZtzqKpm+3I713O/TF0tj9yAXRioyfQvHUVDX70nNuG9tZH9+5krLIWzumezyqBa82d",
-	"RvAqnz4uif+RbBFqgoc77b1gjZr5x9FN1tgVpOo/jkxudEh75DzsYLN8QZhPa80IJIThVqKW7tj/3YN8",
-	"bOALx+WLwWS9AtCoVKEfffF919UGbbTZUi8oMQbru+k5wEEbKV8GD4X2oYX53/SC5VwhPi+Tk/Bg+onM",
-	"/uXah8buwJSV3+/Ujw7Blw0NtcK371cSoRN6mE1f8lvfCj39COf3y3Knb7bOD1dOEiZkDOrzYQzIT2U1",
-	"PqpUarziT6m0lVP9A8mjfb6op3sIiLtH3QtXoOSu8Wh1Gqb+kRk5VOjFzR99RHXF1nwEaygwnx7ulNzd",
-	"lZwqkXLfEx00oqrbVMB4URgGMJIFX79uI3XS7fZ58tJqFLeyEAUEpdWTms14nU8huZfy4jD0mEHDKQpP",
-	"O7TktYPCYKJZdZkYj/ojDUcKW5O6kiu7wtQ2odY0s7pxBzSpS4YyU2v2WJCwnY7Gj8t1U+/7wvnv0VbE",
-	"/GD+jHAY+1LJWvJSIlz9x+QhvYlfJ35KgBjyLIH6xKFrVa1ZJQpZWXPALg10r8IKU8QaeTZ8yk7xIFZP",
-	"DHOtTEKLsNS56X/9I52d/hee4dse28G9agLUOPMPA/UTvjWikcYWb1eO3Hu0Dr6Ao3Vw/6N1sMHRGiko",
-	"43t79grqJk1dLfJaFOxWcqzfOzo9AWfAFbwAGg7TqnfeRb/rijqtjBT1CnH19JyNoZnyONSYMmnYtVD2",
-	"cIsCMtVueSlBzrLFHL4ZP5Eq0+upGCn32+WikvANR0UhsS9kFxmJJs+LAmePyoJZlDVXNSwkfqtgY+6H",
-	"ObXPm/FIEcbPsiHJ2Yli7l43pKm5KnhVxK/GTvNF/GzmV3WkQDVCjJuy1HdW6wgPH9rv2mPj+FvHhwBZ",
-	"8PbspH/zqRxUJGiATbkZKQYiS6gaUvAL//QQXof7c8iOGBxh+11W74v26GrpYY3t+6KxHGiMCctMM3x7",
-	"doLDzys9m9fjQ1d2vZgJVWNOosZFcrcwv/JewUNEGtKl7FxzPRcrx0KI/03Gcoz70qq7tM7uNywDx2bz",
-	"oS86VcWPc10ILNDyK45DInrEpSxoOIKwihVPWst4OkQg0KQgqJL+Wbt/2MZAGgeYtFAF7bkfeBygBU6K",
-	"cUAzQhQxrgpod+BXA7fJju2m4nE84Xx9vyhL17veLW6K4OmsTfRCeap/c/LyBXuhK59tijLncKSgt+Xh",
-	"/r6eCyWLoRL1vr3F0A97xE/2cl2JvWeXT4fTelb+H7vIJHTXawYHH1szOPjUmsHBv5VmcPAwzQDi0ytj",
-	"3seqeGuwt0IbjZyX0F+HHauC4T3bQTHHw3/OsBHnEGR0gLoVOvkRRddpBBNZOrHjVsevCsLsYKTSPW8Z",
-	"HNjcBdYVYXr5SMkiY+JdLSpl+Ra285JmXvLla27tKynKgiIISWQDDIduha/wPU4dKIH4sawAZPgWZQmW",
-	"4A7Zz9Q2hr75WkARLhTERaHwS0n+BqVrz46zQD1lSa+qxDWvCsC6s7TUeV/vR9KtIokjEaENrvvQ8EoI",
-	"6nhcqbyRorHqs+12P/HTeRIEwXCkoAN5rmdXoADB7eHW/66rhXgCvhW3MDgt7GZSCeZvdVKkD/Rq9Xsm",
-	"vDSrXwSxsubLrGBNLcWKbcVBMUmnLOOnzJDF6F6yQBybt69OXprnid50zPClGakxxgcO2WIhi7HrXKR0",
-	"I4lWes9VP7U0SfOTNQogPvcHyWj2vC1GVSCAl49RcEer2Sq4c7NaLYbQeemSs1zHVTvGQsl/LgQbBwY8",
-	"jrRdxeRstqj5VUl8mBnNzFQvyoK5Zs0CbEKjZ6KeejEx40uq+Rgps8injKOjdcZlaa2oShjTXyRIn/po",
-	"bQpg9I+TG+E+5Y+THKE8zfUchJV61/7vBIi0QWKEo/g4M6KH3oGs0/DfjbH+4IkGa/emv5LQLXZcSbj9",
-	"YoeBBo8vWL70bN+6kuJ2s117jG5VJy+dL2CBr05EDgN62Raxwj4G4IAjfHvkDVqsdlsqb9RctdHO3wyT",
-	"ZhiBORz72fxbwdW4z/6itLM1+BV9eGcdInostJpNOqM24VkcxkovShvbwS75esKwZfnFci7MGGAaI7zK",
-	"uGEw9C3dRctE6TsGOKDy2tpKHE/VuXPjETGYppsO7BHq8+4RMnfRpic0Kt93f6Sahy1j47upEfnl2DU/",
-	"Z1fciG+/tl/w1QGruCr0jF0toat+1PAVewv4xvO8pNAA9uqH5sgjBY4DtlPp2uoikrBp8M89nADN8+3Z",
-	"K9/0dVrXc7te4HsMvALkmFRodQFaqn3fzkJZA32kAoLo0atXb369PD07+eXo4vjy9fHFr2/Ofjq3I7bv",
-	"eXHy8uyc8jBlvQtKsmWljLNS6/kVz28yNq/A8rTPz0TNC15ziAusVopb5/aRlOPWWz5NL9nWJH6V9fQc",
-	"9vbLUqPXcCufbdxmT1sC7nTE6v7v9NOl+2mzZK4UhX3RuvJ6uCOR3ABkEYj/K1SB6AQOGstDAzsctF5h",
-	"0pfRu3adH03Y/1EEPWb7prfN939tiKVPh0+XOIv9aBtnYl7ynGxd98QTY6VZxqJbM4d1CfjMliIdCtyk",
-	"5Ndsh7OZNAYJ1z9k5SvoBpm7OlJBpWAzwVWkUpAcbS5jaMJ+bN9nL3RUmjtuWCENTmcHagYqF7rTaEtO",
-	"uLTP7rK8FLwybOzuP6pRbfA/nAlutBo/7zuMlTCLmehHDPkkUvPTIIj8Qc86HYnEeX8CTYdqqa7N44jM",
-	"B4PSeiA9yo1IY9GyHSME60NR3d3Iev0Tc/WPhLnaxVqFNhIbKoqfTKg99LhV9qgvP0pSXq9U3gadFU51",
-	"VInXQmgFZNV86lhAL47/GBLlnL3M65GKeQUhuFpBamWg62IWBPduk5tkduyZNjV79vTp06dsTgEf4UCv",
-	"2XgGzTikYeDKG6mclyXG5FHxdRP6h7WfQ3JZyQ2910G8FkP2MshioFEv+aP5y5oB1L93UKCuAgpGJexE",
-	"lGa6KgRmnS14xVUtxCFDgrCDoS9kxpeMV5W8FRC9Vkt8Cg33K2FkgVCG0EIkiRRrx/uoOgG+cjNd4E+g",
-	"2i2Baj1qsPHJptB6Iskt74VmuzHril1QnyEH+4FSOR0Pa6n19vy4yI+sI78cGgHzStxKvTDu9hsh5sHC",
-	"ooMnfZOekdK3oir5nO0cfM2melHF7RizyGv26/F3P75589Pl+fGLs+OLyze/HJ+9OjrdPQRj5G4qS4Es",
-	"1JHxExPwp+3reb2oxHikyB15p9n49lk2Zv6ayQDW0jJB559sIFSbO1nnUxcoYNxFEPSdYnNuv//M7iwY",
-	"OpZ8RqpYVGT2uI8UilJ6se2RW1IUA0k2BMTSYkPk4fp4BsJqt9oX6RaQtyJ58BMkv4oPYAWOlYpXPL/p",
-	"BRChogx3W0ftSmar1YjDtDJZLfUgTOoSepfe/3ErqCcSgn0PSQmqxbt6f1rPyubGd5qidgQO9PtCTWjK",
-	"3anBvHxnIt1JVeg70paw4xpky5f6DprufYVSsu02cVnxLgfdsjKIAWDImtcsVH0Mm/1vX2kk5TUf88lP",
-	"Q8sqBg5m4gzw6okJ2fdBbYMwB8c6ECMM2/H1NXw3PgVAIvERONjwCBx8pCOQ6+Jez0GHlXs/eBlvzZ/n",
-	"5t/s3OR2O8H+8rnnvYfGmvTLf/WelTO8/IgC/kfBy3r6uUrz1j7wQiphzCHVlejKxZYbzrwpftJv79eo",
-	"BqgJiOrWcZ6Wn07nvBxkg0VVDg4H07qeH+7vPzv4z+HT4dPhs8O//NfTZ4P3v73//wIAAP//",
+	"7P1pdxs5kj8KfxUc/p/nSLqTomTVMj3ymRcqW1WlLpetkeTyv2+zjghlgiJaSYCdSEpm1/i734OIwJJJ",
+	"JBct3rredJfFTCSWQOzxiz96uZ5MtRKqNr3DP3pTXvGJqEUF/+J5LW95LbW6lIX9g1S9w96U1+Ne1lN8",
+	"InqHrWeyXiX+OZOVKHqHdTUTWc/kYzHh9uWRria87h32ZiU8Wc+ndgBTV1Jd97Le+91rvUujHvlRT166",
+	"n+h5+3b/7avm33flZKqrGpdQj3uHvWtZj2dX/VxP9vRNqa/37Ht7twe9Dx8+ZD0+qkXlV/TPmajm0ZLg",
+	"x3jqzanaAa7ESFeiawT6dfkQuVZK5Mt3t/nMY+3uCz/q0+yuULfxklqbQ78u3xz7kJmbWky6N6f5zGNt",
+	"zrG6PYdBn2xvZKXVRKh66crihx5xaW7YJ1rc7fJl3T72gm6fbCkjWZm6i4Txx3jWhRjxWVn3Dg/2/ZSl",
+	"qsW1qICedXXNlTQrmGn7qcfapzfRuE+zXdNK/0PkS84+euCxVnWKQz7NgozgVT7uIgD6dTkPMzWvZY7U",
+	"YfJKTu329w57F2PB8DcGwzIvdZk0bGZEwWrNSmlqVodHg6DdmxlRMa2YUMVUS1Wb/kBdjKVJDVcJXpZz",
+	"plU5Z5YgVSEKNtIV/KNSvLQfZLpiV3P42tuTPjstZ9dXmlfFlnFfD4LIDNSVKLW6tpNU2k6CwYS4KpjR",
+	"9Ncw20N2J+sxG+JA/20PfAhfggVKw8RkWs/7A9XL0luNu5i8bCNeGuGJ5ErrUnCFe79Cdjy+3HhKoXEn",
+	"rsZa31y6A+9eV+rJx1rhOxz7mIZ+iqV+cHMD/fPo9OQXMV+8QEeKHZ2esBsxZ3oEtBQzzgwITs9qJmvD",
+	"jMgrUfd7wKKmoqqlgLHzSvBaFEd1YxcKXovdWk7EwlZY6fZ+Kith8JXmjH6s9ITV9gral+3dtLOyE4Qr",
+	"OLKXus+OroxQNbsbi/B7oYVhStcMR7cTXW82SAKbnN8THFjWK7mp3xq3kc1deRcv1D7I+KweC1XL3O49",
+	"48wSpjB1ZrmGPTWpGGcTqWa1YNuyxt3LdWWZFq/ZRJuaaZWL8NRUVDA8cB9R3Ypqp7nRSgOHG3PDroRQ",
+	"frz1dxq374/FH6aVGMn3aQYPKgJ7dsDyMa94bk0qR6w3Yg4LtjO5VtIIJmt2Ne+zi7ElCFHJW8FGSFFN",
+	"0mayyCyPFbeWzxP9a9V6yIx5JYx9efLcfXDLMFnY7Yym880zO4vvvo/m1U+t3+R6ipemfby89sc74ZaW",
+	"++wI/mVqXYnCX0QcgW3XfmNMzat6y+Be3Ig5TJe9eHXCJrwQ/sXdXXx1B6SFoYXD3+jEa8OGM1UJO928",
+	"FsXQLkHWYmKSR0Z/4FXF5/bf8avpg7TLueMmvSQ4DVmzsS6LxuwyVo+1EYwXlnRLDtJY5eWMKC8hsgKT",
+	"/nsP7jLQnacyfw6tSWcRK/vdD6yvrGpkV4hM9AU8A5e6wQaX8LTG7TW1nhp2p6sbqa6fM4m/jGb1rBJ9",
+	"9kqMaqZn9h4/lK25y7aE1KSxCsxz9mz34Lvv2NW8FmYjugX9CynSDqnEHQwLZ/jcsplScOAzImOC52M2",
+	"FmXh9KOcl6VU1+6yrEtprfOlo6UZrjo2oExelm9GvcO//9H7/1Vi1Dvs/Z+94LvZI6m5RyLzQ9Y+6JuU",
+	"IL2IuJGxihw3bHg0q8e6kv8i7e0HwStRscFsf/+b/EbM4T/EsM9OgD3bM6arYS9kzpX9y5VgZqzvFOPX",
+	"XKrE6bT2w85ucRd+z9qCHw6LZD/K+UAVtRHlKKPvgiy2kiL6dntzT/m1WH9n7dMnaqQTe+uJwP/HWke0",
+	"nERwrOSmLK4nz4UxL7S+kYk73im/bnk5E2nbJUGs+HT3599Ywjm40DdCpSkt2BBbhsHT7KC/zzi8zWr7",
+	"YmaVpUqYsSiYHFnOalkvv7Ict9YRM2muEIfwn95Ec2vrZNNK38pCVOya3wqrPJRyJCyzWp+FwUou4K+r",
+	"tjaeePxiepedSZXUiIMdhs/ZHVSgHETepHBnZBXbdIzfclnyq1KwmbKrt1sRvbdlWC0mUyvHzEBtk8Sx",
+	"T1Uis9ZjKdUNfhEUF660/S0eYgdNvJYWHqaw9v0J3suUQC/mik9k/huvpF3OytFetp9v+uhWvU4+iMiz",
+	"9rno5vFr5kZOdzUQCy93wXoTFRqDVgcy6Atfts5jVbw15MtaUFRggOUkG/SPFuG2nrAixdIeGQZsyuel",
+	"5uAQcXTNuIrpCpwZx6pgdn4bkFjXU+uTH62p4cq/oFtyUqwaxz/5EjmUNLVU15FrvkMflYXV1+0e0CvR",
+	"PbbbdCXcZax1+xr32cmIbUV82G43cbwiQ6E5klbbkYbJa2XFeoPvrUHJiZU8iU8kpsLk/qcI8om5xcnG",
+	"9148pUt+MxaQJjj0SFYnL1muZ1YNFkBUlgpJSrxHP+IlEqb9E4ih2qrs0hrdlka9UOqv2BD82AKfoQm2",
+	"dztrXO/lLMi8kuTRX0tLC9I2QTdHRSFxK095xSdPpHMl1zOrx+d2juKFViN5nfaOtR5i+MSVMGys71he",
+	"iUKoWvLSWHWZjtU5nmMfDaoLnKFzM0O2wyfTUtC53lkNYKB48MiFAUGxskbBnbPexoIXotpruan3clBc",
+	"mV0zk6bPftQV6ocHxJNyXAXuAuOl0QOVa1VzqQwreM2ZmeVja73Yr4Aaxd6evcpYXko7iZOX5C3IK1Fn",
+	"+N9kAGonapwP3e4484NzhgcEdp8o2ND+PGR3Y5mPWSGUroWhfxHjdLYHzjXsxlRPZyXcgIGyC3T7KPHO",
+	"0MDSsCGfyt0bMR+CNY1aqf3bL2I+pI/cybJsjEnnpAZq2D57NDeGNKGUEoZjr7wQyXEtSV5xI3P786ZD",
+	"/OBftDLUTmgEVLfpOC+iVz9kvfGE55sO8fOvRy/su/+4q9Hg3XSAv767oBc/ZD2l1caLeG3f+ZD1tL1/",
+	"zzZ9G67LM//+wb3eB5GBl2TT98/xLc8q130brJ0286s7TaA0Da7vHVkkQJGy59X9LsOJ6vZgvUbmBre5",
+	"zf+ILcZsEFmKu+eONYOPxo5AzHa1Y4Vsd6nWcq8kV8UKMZKKRAdnpNfpys7KsIjzB7GSFiMQzARBglyo",
+	"lnUJyT6nJ8we49oHfpKygDue9LOHkKPO0UVOioqbObkzgyQARWM2sTvowpF4SKBxgJvl94Tln6SvBd2g",
+	"MfH2Ol6GfzGhQMkEfQpEVYGq9UyaMZvMylpaAYLCcVahkkOUMzOopxk+EQNl/F2jnU8Hk5ozOXnJJJzn",
+	"SNL2kRimQA1E1/A4yReYj7URyntKUfZujyJh52Wb1R6HyKp2c12I4Q6GKqazq1KC+8dMRc4Mnxs2RIX6",
+	"kFnFdpixq1nNfhOV0ZXcMvQZg3djWnKpSGSjc56ruRPhesSe7T7b349jIM6dP9yDKd2NZS3MlOdwV3me",
+	"i+kaOiuacLe8lAUcwq/CGH6dcj3/tvAMfAdj4XrEJu6veIq8EuxaKFGhjHfaQJvMBkoaRp8XRZ+BHoOq",
+	"jMwh/O8YCNl6bCREccXzG2cjgsbuxp/b7w4UOHlg3yo2mxb436nP9weKdKemdkIGpNVwQBWkbx2dnlC0",
+	"fx09nPZpQQlf17ZJ+SviM1lHzPwQKzgPkTQrOa7/EpLFtOS5GOuyEJVTKAMn9XeaGQGbOwRFbNdeqiEE",
+	"EyuBHnoGzjhQmQOnYG5bmswYZgBHvA4/ftFU2p50b6Jv3Wt3IgVzCMp+a38ce3P70tiWi1fnLF7sGnsD",
+	"KuVjqya8vNaVrMeT1RLQfv/IPd4Qg2NuxmCU+19rDJIDByCG4267HYYZea04xPoiyWjG/Fkvs/938N33",
+	"+B/fPTtICsZCXgtTn6jprDbrzRyf9dMGE3LKqxqi6Jz9fHFx6p2Elk3mWpnZBLmcY5mp+bNzPXFqiBko",
+	"yItqPO8fDSF4950rXcwzJBYDAW+K6GLi1NkruHRMV0CQI7QDgVsNVLz9+IBUxOTBnWJXC4FNcKITp3Tn",
+	"NJop8HC02KY7BzutXtabVWVy79u+C6FyXdjfFs7hmH5paHyLewgxGRjFC5ucK8vxIRVhxIZj8X6YAT8S",
+	"33+Lsh7/e1aVw6Z6NRbve2BCiu+/9f/RtZTNFXMkpY+lljeuydrpIqfwdzuLu0rWtdWgIH+cvLewz9Hu",
+	"b8fpeZwcUc8TGhHKXybrnYyNdDVQXgvDK/vfQ7b9k6x/nl3twBHd7tu/nJc8v9npszez+krPVIExfXBb",
+	"oRgHlzHM+D/CrJ4zqcLjA4XPVyIX8lYUbDJzOR/IomXdZ892v/+W3Uojr0rBjs5fnJw0cmWAJddjrthw",
+	"0LPUlNn/eT4E781wMBimVNn1PZ7TShhRJw/DCgx72uD9ERAOu4NkjnAGkTYcXGvJg7E7qRgGzGDqoEqJ",
+	"bKD802wky9JYhgDZBqhEYSwS5hJ4B7nRHD8qBb8VhulZ/Zxxeg+jmegNIrGPZxEnol2E6UsTh+8rUc8q",
+	"JQpmr1YpagE6tCMomEChIeZ/o/QdG+IMh8wIMVCY/gLT6LMhuqWHh2xo93LI/u/uz7Or3XO3hbsH332f",
+	"saFUQ/IKZmzo5dGQIYVmbBhLjiH7u+V1v2cDNXRczL7+PoOZjOT7YaDtvv1PPZWjeTyHc/zT7s8Tnu+e",
+	"u490zGKglk+DRbNAxpVZbQKnYr9vr1Lj6/YPYQ/wywO1+Qaw7vXbW5yxYS0nwtR8Mv0ZBh8OlPv8GVLP",
+	"7oV7wj5NYRN4//AP//KHwz/sBz8M++zIk6NL7bH/CN+50KWouMpFi8EjHYB6AFtv/8vOY5HBr3953XQT",
+	"AQv6xfF0Mv1cMMLeYFF03FTgknTjidjt82yCvJiTk4DfDZRE7cTKO6gWcpcNh3B8FvZ7y3Tv6WnQYM0h",
+	"G9LfMU8OvhNrHjsZG/4xq0r/AP0Gjm4OOVHoK7ZCliHZoGKxgzwzmgIOMVALZEKMnoM9Xe88p5w2UpAd",
+	"e462knupldFXiEN/GDI+nQpeQe653bJYYTfgMwCxYBVPv3Qrh3CRNFyT/OEFMJbFe57X5TxoT4ZJGMv0",
+	"BwpS18pGUhpNl+iBqKM1euI4uXGC1bNhWT9M8rS2PEHDzQdIFoX4CZJmzqvKOWYw6XgUC4cMFUxdWqmd",
+	"a1XYE1M56apKvh8oMdX5eOld8ApDJ+/weWC0v/W40rPrMYU0HFfZMgPVJL+IFDLSqmTtTC/DtrliM+XG",
+	"dO+xaaVrkdcG08pMbdmQ1ZBjdSUWrJAeKr3nIZ9VFTgi5CRWWHwaMon58D1p2EQaI9V1xia8HOnKWhi6",
+	"ApYwUKidJDig33J+x+fBjsD8ZNDQdH4TSWS2XYlpyedugaA3PA6R+UktoTP/jJ2S1flHvAL6oWVA3I+2",
+	"y+3Vlon2ydpCV6JrodlACQkMxO5Gmt6es2/299H+dPfWKk7lnKpH2nwKd8dH2qWqvznoZb0Jfy8nVu78",
+	"5ftv9/ez3kQq/PezhaqsezqQgkM9i4zxloUbGVn3cLuDtbXK6Q4PbeRxJx8dnRWQnVZ2oxvnCn5mEHuL",
+	"lu9Y31lxwDAxH8RiricTsKHdeEQmXnQZti37oo+0QRUk7KKS19eiMjv2Y7eikqM50Y3ytnP4uLWiy1Lf",
+	"obEl1a2+QTZGwzQdWOB2WdM9s04gAZ+LHBGiajsK4pB3zci1Ztfef6Q4QgguPrWTzX+JTXh1AxYQ0A/K",
+	"HPF+iuyX/fXdReZ4/tU8VIxBPYZnp3F+Lrhthv+4q3ev4APDiHozF4Fp5B6TuEu4Mpsxj8PgyMp8wphV",
+	"HlzqJivlrS/KCV/tR1Tz13cXlOm8Du28pvjukx6F/ci9HJ1KKzFcuWt4QxcdwLC2NfaAIs6P7eAkP15F",
+	"cd2Fq+F+P/dh6sVH/Alvno/1Irz7CdOxKmH0rMrFmzslqsadcMV3a+Rr4nMfsp5nVL+KeqwTkb436Lbb",
+	"QptzK4P/eraVzG0Wk2nYo/vMBrJzXDClFXEcORreshuxRQ4wKnIFN6/bMggCgrrgEsDUNZvrGVMCxQRU",
+	"tUIqxS7mA8VJT5Y5uFBYyBiyf8X/oqLBgToZoToCNaoMrEOcH1SebjW+6AbkZdmYONZF4CzZzDi/Ok6u",
+	"MS0fukWt/qrSd5DQTQQg2KjUdw290NUPbaAY2gVufm6LCZf+li7cyUWKS1cxEMPxlQBrc52Dxw+r+Hw+",
+	"d9sEJPalghVdjyKvfnv2atf5bNGhTCYnHm5QFXhd83wMpGMtiSD7xNuzVyHWC5FZsBQKWYm8Dnm9UQVF",
+	"zCEGyhFe0Pm8BzCoar7cG/IKoOTQ/ptKq/EN075h5Nw9OoW3hidKWsKVRuCxhJTfoYsIuORixlkhRyMB",
+	"9hdNZ9QOQd7T1gmHB4UUqw8uemzx0Oi4RtqqnHRZB2rIp9NSYvbI3vvdu7u7XStWdmdVSS8O2UROBMzX",
+	"WbS0Bz74zk2weHg5UAFtZ/FMkRF5HkI5F22d/IEb5ymuKtOKsKdHcpggabqoFWYNUDCkSaBSUZiL7BIY",
+	"COk82smWFTer5CpcoGhOGyyUqPq8oyDwZfyzW6pLyaBE0Wbkh84A75G7M407C9F2BdoyVLY6Ay5kZ8yM",
+	"GM1K8LP4X9136GJY9XsqcjmSuZU8AxXmU2sfFmS5ruzOl/NWgHBlKPC64qq+X6rgT/Dqh6w3qUvzoqVx",
+	"Nbf314tX57Fe5XZ4puQ/LR9wSUbe8AsPu4vk0nHhLlJiURTPJ4GO5SHW2MA6CLh43EDc2I09uXh1HlVM",
+	"LNrFyop45HsuAYZHL2QhcJtzA1xsaLfgGHK1iiGTZqAAZSFk71p+CZQzkspaJowbo3MJST3LshzQhlE3",
+	"cG8m9h7pCa8xpWfJzae70t52d1g00/Q50Y/IFkclv/apzrWoJs4CpthcRNZOsFm169dZPeMlu3h1PlDb",
+	"dr93ur0TXQwvdU0Gask9GctrO6lS3IoSrq3IZ5Ws58vUpWij3KZsEEC8SfnUTn95cczqWaWsrGWnldYj",
+	"9ouY0y0vBDt+n4+5uhZs+/zgu+93MBYHLhCJgv5GTOuGSQ318UFiWx2QcFlE/yGaoGPYSeZ/5n4MvN89",
+	"fzmrJKvEtTS1cBXxzdJJjETIkB4I/ngj6oxcR3Ax4Y6BY9FpEV60ocfb2rGrUu+ieW6w9K7K8LQEsAo9",
+	"Mr2mMGgJM2ZmU2sLGjxTFAJOYEQOrHystXGpBAtlCF7lAkvdGQsvYoa1buoczhnWlGL+DUvAPtplHl6k",
+	"H8TkzOAPI7aMthO71gJC2nitgzPw7McX7D+/+69neMY7h51uH7aNA17igJeQ3JY1lFSMTXmyg+AQ5mzu",
+	"uOokq1u0R5pqU+9EKEcMItfseiaMNb3sPavmkPiokAd7Rg5ulEP0hd0BvyO/vbXqSrFruZ9VBtHCrHQN",
+	"LJ5KmnErGj7BxAqtObUw2wfFSu1Xk3cczrVTuYspG6gYUoo1k8bMoAYzrtveWJFz317M/XfTjfAumuqb",
+	"U1vu4VmnW7zKt06PdXvX7b1uutdDzm3QPCwb9LwDZJzl3Yuiq1Gk5NUbukct9cVPdss03Xn9RSWScsAH",
+	"akgUFfkahgw2kTlzxV1iUOnpRpHm6mcHRE3/PKfZ1ajTk5Hihpk7hSmL9QKICaaPBEd9Ec/PzmygpDK1",
+	"4C0X5T08Bj85Tbdl98eMx8rnByjDRwtjfXB3OVrYAz6wsEmQVMaNudNV8YBxT90QG1fvLAz1sHKepZu5",
+	"MlCz7O1gQQDZ73qrqpkSTSkU1tyPR7iECoXoxoDV8DMlR1rtfsIVpO2jbkfmvGxdUVCqDXkWzKEdY5c1",
+	"DCN7wZpYjeD0pGSbjHHAP4n4kv0EYTHQCr3HgjEjlJG1vBVMKmTNdhIk0Kx2tZt+wipokKRWuLBMwWt+",
+	"xY1d9y57Y4XgnTQiY1eauGA0JTe+ewdW4MZD9+dfz9+8Zr+K6lqwU17nY0SlsFOeUaIsuGfpnjIElLEv",
+	"0jAwjSPl0lKmoprM6khSVcJY9QDAxL7d32c/8IKdxbU9rZAD3KuU5Yo3LlisgZPjO4Cq5azXIAPshHm0",
+	"/ZRTowoyMgcKUqlU5MxDN5/CApZavK9X23ducoHNhJhIahnEsruXQl5vv4z0EmCH8UgGqpDG6j/NdXTU",
+	"GOVLnQSP5yBYLk+7PQNDx0qHkZ/9y4sdxVBwqY1u8ZdVWx0/joqvvqN9Dut1tdPk8AyeXqKKWGtpfR+T",
+	"koyeCOeBwV2x+lOlJwMV8pqhNixnpbyqeDXf/HyeFgV3g3wSp8csCpkNFZoXKe3Cjb6o9G04+mmkWqwt",
+	"et1Lm0nc6PIN1L+RnKVB95ry1g76xCL3SxehrC1BB+qLFKGsLUFxHZgdSysNIA9joZqlmA0W/KfQ/fcS",
+	"uiwpcwfqwUKXfcUy19vLm8lCB+fnPHeLjoOUrR+Z5+uk+QXm86SJZcTFXIJf7OZyZRJYEeSEM6TMomzd",
+	"MpYUwZ2zzRmhjUMioGVJAWCHCZVXc4QxuBFzrEBAPys4FpHfLSSfxil5PptkyTm5Y2k5NudTypzrvGFh",
+	"CIIYgsdvxBW/2oW4HhJ57RMCMqpxUrOJS46w2zPVBgvYkPJMs/ZFYS4dgR70CCoHKrR7HqmFAGsAe4Zy",
+	"I3tNOBwPCuPRWVLU9KIBYddi9AEiLq5EjZOP3GHrOzhKzz2wDiOkLbBbB342UMk0h3xmaj2R/xKtCCHo",
+	"Epb3y3xW8qoZhF3QKKwek/ZajwWjH31KZ1gdxFnsURKyG2GRaaZvRVW5fC9Qkt6evXLUEE2lFXe0axSK",
+	"EDjGHLNkZAWXQCpTQ9Y8pLYaUd3KnAQ8R9vHZX3VGqtGGshPVs2E2VkWvGRoqptyWp6s2KwCjXQ4ruup",
+	"Odzbm8zpGcsjh4QjnnM1UIurtu8urBqyedKj4emDRkghHBfSAqBup4DPqhLT5TDAB0lzHJzpmDrnLpGs",
+	"2/AQG4cO4PA3Cvc9HJ6x0S1gQYfCn5xUh4zjZtAOKqZpjPVxZPP1vcYNUMrYPSwQtzOlkxCkJ6ojlLju",
+	"bk2EqnfokhkdrF+DcLAViDXENsWJ9J9/gqYEoqp0lYjvHsPfCUseIAWUEIVhltErBAZqcxTI9xjPJlzt",
+	"VoIXAJFbWgb6nCibmgxAHdJAFVqYPjuKhWohSgGZQiLnMwT7t1qBtfZqw4YemxjA3+zURMEgkLJNpdIG",
+	"YP8Blw50aysLKO+bDN8dNlO1LJvCXBpCn3fVTxGXvOZSse23YCIG2tl5juNATMfDIb/3rMeF/HxWGpYv",
+	"tUfHip0wk0tcYjFclZ5kN/iNKueuTcm9AF+6wYxW2TexEPDIOU45CJmTrnFOifsCPSm25QhN1rLcGShU",
+	"mndHPLeS9Oj0xEQRVGv0YD2wVCzXkyupeNi2tuI+lMWQNYJgn7zjx2ogBYBKSO0q5FnNTI2JVnAOUWJj",
+	"W/NIg/pjm530EdM3XcmKthfAkTGUTcRYuBvu5VP199kApBU9Oikh9Nb9tEoIQRcWF0ZZUxIt6U3RdC4G",
+	"KRlPNhX5C7NC7PhlGis+AfAYAICg2XQGwirUbS5wuC1jrx0WsQJypyvopv4E17pRqQpcDnwu2MgDtWxz",
+	"6ADiDCX5N75hDokdYjsSSOHhlqn311dmf0BdBhdneb7Xsq714eKanN6aMVGCJHEpVlvpDhhYYrZBa4K4",
+	"j0AKOqYbR//Y/URroQYh0OwFr6URznBqNBOxduREgicPispc/kVICtw5ZNzckNAK0Ciq3ecHRDD1CDDr",
+	"q1mYbtQqAzhtnN8inlFj7ViTipWT1vy9mgMLTLaeWBOec6GjwoeMKgjvP83/aeLbGGKQy+bbuvqOjsOm",
+	"Zb6u0dHa8uvehQPffqJppjYMFeQy97tkDePPWbwL1h8ZkXM9S1qO8bskajA8TQOBytUfqKMAliwbhaN0",
+	"Zf1g0jBnfJHpFVX8WZkBioadTsKwnOsZ2oz0qrPK7TpqljTq+uz4VlRzvC8IeIBVUNNdzJ8t9MTetbal",
+	"xk5GUc1hozre3seBcl9rICRtbOD9sLmB90BLKSD531u5WReJNZ7qyqtCT664Lk7hb/jjeeyvd/r7Ai54",
+	"remieaiv6K0WNLjDXGgufMs0FbbF/Ko2WvkmHs2mGbzybMOTn0uDvEXdad1DN+udutnYoQfX2KHHAsxn",
+	"qIusHONF5y/gUWGKoMMFjd23jSJ9FWHb+YdpsDg9cqAQ1ra76AVCnOQbM8IY5PuuQjMCHMawki8xS6H4",
+	"bthRpklB97Q/l7GYzZvcPPKUPlHTq2VNe9ZvfNV1Hew0/T3gbGr/qUex7WNmkwmvZKNTXOr+XUTIUstZ",
+	"2Ro4li1w30W/TYzz291+oYHiEbmnC2TfVJjjOXikLUXVpnHjzcwH0klkxOyAJmavf8jjiV63406gAIAK",
+	"Hax+dDcW5cRymQn/h65k7RuzWqWbIiy+FIKy5WkPPBQr4IpB9xiorHIaU8yf7JRdufVVYEWAVPPPmVC5",
+	"yHwniMnFq3OnsVSYEhFWmToK7GUla8bz2rBS3tip/nMmZr4IoMkAXYnjBowmJd7aNlaXs/qejd4/vdsC",
+	"lcm0fYLu5ug33xAz0Ven7b6OOuc45SzuCwXk5+DgHuKn/iw69MiOdlBkgJy87H9y3+D6i0lr2Rct7dod",
+	"XtAeFllc3MCmEsCtcrybuS7SMKxu2B+Cvbi+w4uIOZDu4nhZQlQsV/rQe7dM38MnljRHQ3dbR1uwP+Or",
+	"f8ZXnzS++giByk8ZVVhtqWf+viRv8jJL3f/2A5SLRz4oiOi5IrHoa+CIbibXAcpaXBMR9Ebo9l0wnlfa",
+	"mIFqjgXfMKn7X/Car29Pv7RPrw6sNtRdfJZmqnMAX3RVv7VlmpjFqH3nijY8F4t6SrjCCV8g4lEjJ1Yb",
+	"I+9+aMEB/d6VrsOHnQ/EgdW4UAA39p9RVbs0g9ir4lprMF3ZAfvsyN05UNmYVAVo1RE+c+JtYE6h4hSb",
+	"vAM2pQdNDCt35d0wZ7zG8CjA601n9SHsshLBz94I+w7UlFuLvBldpjwe96IsMX7g6nOx665hIy5LxJeF",
+	"8wMxilW3aja5wmipfUYUA0XHaDJKKLTTyajjG01Mife1O+4IyG9nI6SK9TnRWgEK17YtipNhKvai46sB",
+	"ueAi+X12TD0PXR8BSIEysytEAocMTHgWmvjcAnY2HKXDNeQG078HNOFi0MtgjBoRDYlQAdXDEh0mgoG6",
+	"A9gqtagAfQQgZIAfbDuzZ6Z2qYeOvV3/0FfBu1LOFzHwYF5iwmXpcanuFEp0+3ErFyW07h2oH5FQpQnB",
+	"xWa2QTO9b3t1+gBX5k5UA5XKFdghQkJGDiGiWS1I/NFBZK49YTRAn34b4sYTpKvf8oEaui88B/qPhLQD",
+	"X0AgdCjlh2lf8ymjfkdDZGrDGNRd1l76NNviD9Qb5eDem6kZHqQdWg9FGSBKM2uniMqHsZrSe2kg6755",
+	"Dw1AxC8tvaCJ5tjekqfMyybBlkjM/qxypNcs6g3TT9bwwiJau7lcFXpJCsaC2bFer8jmQI1OkVdS8Wq+",
+	"4QD4zmZ9JptDtLpMrt0psjnKxn0im69v1iWy+W6rR+Qz3y9/0yF8RBqD2Vgbc4+B3JthpDUq8JPjULU9",
+	"jnK6Zkl8aqS4Fh5Hu+8uhbg9XfqNhjgPpsmKO9ZoTtZlezQebNoW1kQGjgoYWq56z939bo90A9FMDFRU",
+	"yUNXfh5jw/HcVzD5JiMSc3jMVCsjUkbKtLMC0ZcZEsv2E1/uRo8m/W713AaqObkF8eL2LpGQ5XZVtnZ5",
+	"3fmttFL9t1tFJlQ94Sawd7qk4CXJI1eRETwFxYsN7O9aY9kIFjwiiGKjNTOybTaSpTDWmGpWiBg091y3",
+	"modSDozyA3aVSnVhnFGBCLZtYS3wx2aNZyOZl9fcFV6BkVAI+yacKNmJs3q0+xfnkBkoDXjpiw9H2+G3",
+	"iDdA7ESdE3QWJJZ5QxHgNxfaLVpixb1KEmuLeuL9iaiGSGAlqbT6/i2jlxjQrsF4oh+y+B+wdoCaOdpu",
+	"oOFhyVU930lWoPLERI7c9YvHOXLjLIDPV9Z+ifQD32cinVy3dA+azQqBiqI/IYIU0Ti2D2unMCa/eSMS",
+	"9/MXMXff4LmVLFwBfNUN4c61Pr6atTRrj7ByKecxnaxohdil8qwglQA+j2mYkO8Zw3SJAgzgCRiP7K/v",
+	"LkKWgov6syEmbw7dlkCjBLcVP5//PwEsHrgQZ6fHvzaunX3urPHcczI728yIF4mMl7hBo6sD+/kcOyT+",
+	"fP7NX76F///u2UEv653R38/o72fnXQ0UG/WGmG942tFO7qjrUcRki3rLoe9nCfT+czb8gcD6Ycng9+o/",
+	"AHGWrNpU34Vj91OA3yP0fj2iRBQ73Qz55E+aFa7c33HP4cG3Y+wg9Gzyzb4ZPmSiFFrpzrbECoW2UoLx",
+	"GKRerIrmcmIgYVkqwqtDwDQ2lLymVkni/XSIvlzRhH5cTFbYAOOwo5K9WcPuKjdvxLzPzpL0vZxXxD1Q",
+	"ouLEtdoqJEybzv0GwPVsKfuAhglexCiN6gf4gVueqo202xMPWTlQ0xm40Xi7K0OtwREtIPAMcLFGmhq6",
+	"JdpDGfFckIcenP1NY7vVDt+s148hadst2Ntgw3gTZtE/Yn/+jdBHk0+AI3p1jLQ5UBZ/143Rhnx/tu6q",
+	"/PS7MNsD4vd6WRjNFx/gbq47NxZ+6exRkcI87DVfWtgtt5nrbFlkki+7MPGzTd3MISDST1EKTnx1qKtT",
+	"EhGS0Hu4Cy1cEvfWFbuVHMugUrCEwBCXo69R3tEwRuxYZXRa7Xhd2yFFWF1Q8htA/z8eGjys34g4lR8S",
+	"k0JHAQwy6gL77jkgVKxn59T7bg1Ee0sTQtW7hMXzAHm6IUDMQYQnsq7F/DHQXg5aKLcP8zZ0EiU7DqWl",
+	"w0mApx66Ul0fzMTZxJ83zJeNRnr8QPHSikfA3/3Lf+5/x+rSXNIFtK9ngL1XwTVeSI6jks4Y53ynwyUy",
+	"aaKOrwkHz1Xo7OLTeGBjFbUuCvKbai2omhqSIqArS8vEit5o9GuGTZ3wGwR2b1WQOfTZe6Crr38XogNd",
+	"A4SdMuLWAGN3pBkQVyceib2dwYnkl+vJZKbgb+q6Bcp+4IGVIYsSk7apG/SwfcpDF6anQBiUQaHng/4E",
+	"ieaAYuTZP6ZEx01DGu0uWkD5CNwfl1VjnjraM2OuigDNP1CA4eHw/hvU1nCaROBKs6k1Jfit3QmCWj86",
+	"PXlgt53VQOM83WgizmpzrSaAcq2wBdJtATD7vCrwyHkpLUcD1Q5vS+PgNKlnH2crEYKtUbxKLCN8VZgv",
+	"LSjXk6g15LDTVR43hHui9IA/Ic//hDx/NMjzRwI895pRSymJlpFqlkVA3GsbBEkI5a4n4wID4RpWkGYQ",
+	"iBZ82ZC/1lL9AaUC0jSUrkPniiEG1HaRcZBOebGAr9DsvaKrgHjXKA2OEjd8U7XVwM3sTNSVFLf4QpMv",
+	"EvCh1cigiASdOdpy0Pk0TL9GZkV6tRnzKWWoLmNteDp/WhsfydpIUztRNlz1RUpudnhyZF+kKLxD931Q",
+	"RxX0/tt5cIMcBz4dM23fGdBy6Urkuiri/ivgZnmO9+da3lpr2+lfE8D8fJpeKnUyAHJeN7rw239QZM9V",
+	"J9trwK9BXMRYDKR8LrQ67IpVIPZe2sWEjLIDV3dp+H8tVrmIddsdUAcOcUZ9PRk09vTJbRFbG6i4PRr6",
+	"Of4MrH9OgfVAWOtH1uOEkLUo6wIjM/aSyAmv5EKQHdlH5FlzbAp78o01JED7zntFaGsyUEeRmmM3jBgb",
+	"lD5gfPtnbPTtoBGbmMVKQyNobeeDSEdlSPEEMQ5+91sJwIgD5ey9o9MTEBwgDtA2GLabCdpJg7RGoGXI",
+	"kxz5pnktmRZKH8kKxl4kWDfs7adppSdTwgmuxG5oprqo8VmbM+AckvlCEg2zSbG3CTZwqjVg9RJYdDBd",
+	"41pmkxiw1gRkMxbzrVvBeFkJXszdeh16xKKiAOfUQURH4ceWw6qhmSV1gzXye6Sxor1BBovB0EaGwsME",
+	"+LpAMz6Fm9exHt9YsmVHOB44Miz5+hqC8PRFeBhzKWB3HKzat/vPPD/FxedC3opoyTFeppsLEkSItDZK",
+	"1SDfvog6Cfk69iH9iqpjn50UIkCRNQgbnzeaurNXlVZCzzCJf2apD096oPitto+unU28SRe5MNeU0hN+",
+	"bdFlw0RMEybaXfZ2xSdqnK+jQY8h/aWbIIO1wYOHBP1B3MSt6YBV0PQW6Am8MLVP0LY0heVrlrnhoQAU",
+	"YNsqIt+dFp6FSij7TpkiHnOBjAwr4Fy7T17Keu4LYng+luIWjSwcizMDsUgPkwBo915qQf00gY8HeJbF",
+	"uN99PVcreflGHUph6wLKLzhBeoc9H1NOmPcO/Rfu3RyNs/gEvPsLlew+o/avwJkHNPSgxwjSz4j6Ibys",
+	"pVz4nmaNe5NUL9YM+J377NJlasV5I7ENgOnxLwGV3gNolYYqj9opflbFcIhodAnh9dDm8EHpeksT9d5e",
+	"/Oiz6lbm562dNMc2zpmLz+rckcKSI0ojVDd/b1YkOZJtLizh+V+oNtsybGg3oGUoAKiD3a8+tsJQWolD",
+	"9vohSRF2GNylQ7BRWrCjDeIKkAwRdIuuvGUBg2E2ZHowypRsDxYnbWWN0I+uqK3FSJbYQCPgbqc/kbbZ",
+	"Wr38YJBWIAVGd34t8MglP6AWw5r2S4vtEex3nOLW/SFdiPQ6ajGZ6sru1uYOjti9FX/NbcfyhaV30MVx",
+	"fHDvUdYPU1w+HZS8ZBptNv6zZSM/Wz3ys+6Ru2cOthOvZ+Nnzofq2s9fze1uOlYHkrV5tqYWU/hGdAXS",
+	"1HF6/KvPdM7j7NuQcdteEQTdFoLMrnH2LguY9YeAn4/jUNobMF+qVIZsTUCMA4UA8jYhluEisNtGxLys",
+	"kQ+6k4TV95L4ymUtJ+D16VbGGPrxWUTPoZuoRfThL+7xZnJshNn/gIDFSzEt9XwiINakTc5LEulNKTnh",
+	"788EGKwmjdsw4e/lZDaJSnUret6jn9rTdZFY36c5hsVF4elgj11jJVFALSxNLTARilS7NOMWvi7tB/SP",
+	"EFW6miWs/Xwq8iTuUrwjyxK70tu4iS0TNrc9dfsrOu9W5ped+QchDRNgK47yXM9U/Zp8Wsk0O5mfnCYq",
+	"OCm9QTM7Sw/w4A9mEfdGe6BpHJWdnIYDei/yGbCNqdYlM6JEwEoK0cTnl4p8p08QoUB+c30hOvQ447Qa",
+	"AmPeMh5ExLeUgHlCDDKvrXAHJ2hwgIPviyKNArus12MxWZom2zvsTfj077jVv3O1Sby4vTJI0kwUGqSf",
+	"c3wdem8hcfhzWLIHjY1PrucfRqv+Gb/7VRjDr8UGCyLQ/cVbdq8GB+hr3Li1QXMx9pH+hX3uQ9ajbliv",
+	"k67fl+HHds5QC6AfFBG31dRPaxTau8UBdbkAotJhEAuq+U9iUbnffBZbVDscz8Mqrl6H97curqslu6r2",
+	"APTo8BmoKxFcATz4vreMVaa0WhgodN8/E9e8Kkph/A0kVZqiQzD2InBKXJa8Oh8qbMHqUnRqL9W1SX32",
+	"qzZ1hJtvDw5ZmrffriCjHmDxQ8IY9k4ztK2yYuHMPgfs/MdrJ3bROmtLAuBWbjhg7o959nl07bon4r3n",
+	"SvfAuu9kTaly+IgjNDnXwgFuAo1PLLoLKPssJCwS/gTGH45VwYC1LwD9bMJSVzLSB/n078lAiWmt/HyC",
+	"E7WOLZrCkq1/NIhU4EZrlyU42bwKHxVHTeKjplYEx7CyeiLCNF1rsqcuGaQDyHKTSisa6aLiygCgOHYw",
+	"c9be0duLny/PL/726vjS/uebs5P/9+ji5M3ry5+Pj14en/Wy+Ikf35z92vzL/7w9PvtbsqZulkrTiFDr",
+	"XEgva0ClOri/wnUzkIrls6qcs6uK58Ksji93oIgdq1sE60yh5be0tUart7Xx1gi54uHtsJZd5QuwMggf",
+	"KfRk8Q2kLDe5GzvMqwb6TjOzG7FbQztYF+/KMMzbaDiE1qizazm6IMH2aaMgrsomSWxNvGNdJ+espgBz",
+	"3uLCC1bueoYsPJ20uhYwXj85srPHTk7EcZR4XycN32klbteA4FwXE/oCAbQWAaGlAtJwISt6Lg0HDWh2",
+	"qVu3LKuMswnPx1KJID0DglqymLsQNZdlIg62PvMEZXgDEWMn9KN95wEMe0JW52LpAv6QVCRwK+jV/rpZ",
+	"Xe5Tv3cdEq4lDUcIv/nQCneBH9CRx4SdaZ9brOEepUfFARMgVF0jU/4Mtdi1ZFiPEfxBYYY8vJgxqfJy",
+	"VkDs1p7FQAmsJKVCN9Rb8WPeAJLemLM/H7IBzvpZH/7v4O/7v+N/fTPodRTqrHGMAQaQng4uQ9/PHb6y",
+	"+kRxT1cc6W2yaPFcTwSGJsGJOebTqXBRRbVgPJOJDE4XqJaqKDr+Spr6OIDx/STwX/CPQpTyVmDwa6Bc",
+	"W1unACAiJ6bMY203952+TwryrRYapFSuVS6qOGcIkmWhUVE6q6fWVVqKysJ3q6WomQOzQxMAAWKtKIRA",
+	"DhTcDNHoH8JBeccZde2909UN24bEg3kWMB8zt3wpzE6SU7UBjVHu3z8710mMB47TKjO77zgOCnX9Qv8f",
+	"ZxW2zcfu2CNAjHeKjj106KkEkVwIaxQ6N3sIBNmfFDtJodPo1HnfpXShhMO3odU+2+bMGu/PmQGAQztP",
+	"ORE7ffaOqD4QAyKTSEAaHtKl2JXFMA21R0CraKyvh1i46OdI9YQ0qY7G78bzLKrEgb22vBefN2w7hQl5",
+	"yDz6I1wW9/edh0BFxB0J712x0lDE7z3KGjh/wPMQ4i/r0Zk6K/EhX085SGCkBmUkPCPIADvFwaNptXj9",
+	"1leVbgmZbqktToOuaYz7rY+s28g+IfOlYW/0yVnU/CPRbQOkOv1HlyOMkL3p3yqRaxB+zZ/hpiAJCFVc",
+	"gmc2TNH/KXyW/M3hGfpDWAL9IbziIf7DS/5P4TX/p/BiFB8Kr0Z/DE8SjV/6cpZCGqy9zXpSQfv5vkvn",
+	"TLoJfpRl2gSvk9rKBdqmAP7h9cMybQHYH9brhdAxxIKSReNlfn4pQrQrMotLGslk8O6CPm/iatw4axUq",
+	"m9ZtgQK7mTAQS34lyo6v429LP89e0TOVwCgheAFuxHwXE9ymXFYGEHlLF+fZjZOUqKYJ0alXBuCigOLD",
+	"2CRuuV996rB+FrxEcMfmaZma1zMTsxJ9k6Dfdv4hvpX60Alehpco/ucpkcuttsyG7WvjsJbNWN8ZrHS5",
+	"RSiYgt01tYp5hqm2lKnWp6GGbDtWVp0mttMfKITfMYKX9kxrVlnV1+rsGq0ASE+EhF1FrcdwNn02pCaV",
+	"Q1924CaxZTIG8bCxnu5ezXfHekoluCYbqCE2QB1mbNio0h36KgcjrxWvZ5UIhbtjkd/YCWIy/3NEkr4S",
+	"xjeH0MUcgveQvk2wcwAvt9NnQ/urRyyDR7lhtXhPvU3h92OVa2skwnNDQBkcUpE94MWrgleFAzTE+n4Y",
+	"bV4TdVvzBCEKMZlye4gPD3cA4Iwsmxo7Wp++evvTD2+Ozl5enrz+4c3b1y8vj387fn1x+cObl3+7/OFv",
+	"F8fnNPL299+yX+QP7Go+UBRUJezuYV3NFDScGvrCaRW+VGLVCUdb6W6sS1x6RmZOKdR1PbZWHn7IrtrI",
+	"f4lhsp2JLuZJ/THeuUWSpm0EZZA2o3/PHrEb5DS3b97EV6Ev5oXIf4mGPi1V/f23idSarOd3O9VOqcUG",
+	"6ItxH1fYwdZ+xYPSXNKcQ1qNQRqBCXDBJUjRqkQweNUrof7M97iR/p1QMvesUQmcBIZsNOdoeTo/hxaR",
+	"KTPoM4IPvycQOHDn6k0lr2XCensT/Wot0pDi41m/z4qEhzICpDnc2xtrU//90C7g98ynFPFrAtW038UX",
+	"R6W+2zLsTqpC3/XZO4Lb55Q69LYqMRMk52V5xfMbHGSqTU3tNzLM2rwMvSfx3yTbAPWNRsfVoiySrkmP",
+	"pjQ6XAH4kBw+CldO16Bf2XZguGfHF2/PXl++PXt1+ebs5KeT1+cZ8243AClFf84O1fqicykLG4FrcIJx",
+	"4T03IQhhQ6skY0/W9Sfi02mf/m4JojOv0ZFffNCb5NrRIaRC3PBT3BY9Vg72MH9zz5+bEYrgFq8qfWdE",
+	"RX0h1jtEbqh8PtS3B2KRdZNEUMPhEb3hXtdjMVkgh9X11rTO+2qPEWvblC1jKcYiR5x1tQSzxwFaFtaI",
+	"h0wLzC5Zts4U6kVXELQ154PNRcnBfUXJwUpR8hlCNYRy1jZcA7U3yrUalTL3kEquM+eAgLWiwT2i0jzu",
+	"Mgcd+V0Hn1qzQjOjHVaGgRQ6FWIpWGS3Ai7C1wVZokrdP8z2jnjTFa/++4r/azDb3z/4fqT1f+e8/v8f",
+	"7F/pq4ekXfvNS7KhI/9rF14MZhqFSiK4GVS6qFwrZB3OCBXyuMB/095s8Zx6m8PqIY37EgxfD+cLLjHp",
+	"Zr5QG410N1BhFA8Othns3kplbOP2NQs1Uk14q1oPVHTbl3QjhB1ABuGhnQiRKPSzorNE1WcAd9q+vgZa",
+	"yGeoZT6oF45e7IWT6ETW8tksbrhQBpPYqZqtWbPSaC8QjhEq2nwHUN/ofEl3nja02JevYJMb881oVEol",
+	"sP4/meC38BQKpQhPkARQXGZgGT2+itl4Ki9n0IjdSQ/vcBhqHPsSSX6I1cAONqFZIhyO38kaIyzbrwWo",
+	"qgPlcSFqzSb8Bsod8lLwKhDI0ekJ8lxe3vG5oeA5wUok5zJQV3OX751B5jAt2HmCXWM26qXrS7QDpDMV",
+	"U8CKjSu4j+Am7IC4pKjJaD4ztZ7QfnBjBRzshVvkA7EFvwwLa1FzP9hLWVzASaEmELCC/jSt7m9aIeJJ",
+	"AtoH/g7BiUqXZDGJMb+VehZanC1I+CD8gNQR+iOoOqTUeD307dmrcM1DGYNj4iNd5SK2Hhwoiy83tueh",
+	"BwpLk1wPX471U6BfYkVUFkFhaAWBkgFUBg56GRv0Sn0tFf4ngQ/gP3DYSxpv0PNgN8TWKK0FhUgh8zq0",
+	"9uTVlayhuBZ32Gf2eCQOqaB1vZ2LEncUWRgoXtCPUXNAdq4n/k2rI5dGI+H6NvUuMoElmT790fPMAhib",
+	"HXPrP7aYmU+udJkx2Rd9NqQ1/0dzuUO3f418SiRjy1eLBhKC38KZAl/tsG3/DBvAVwM15FM7KC8vcYOG",
+	"Qadn2/WYqxuTsZ+0vi5FCyFyJ2C3MoJuDeACnh+7mh3ABZ5DStBTILEZqqKLQFkqREBFpZDIoQSEf699",
+	"xJbxxIjyVhi2TZUuW4a9eHVCbwD3shzhcG/v2cF/9vf7+/1nh98fPPv+L8ggPX/coWJMqE7KnO46ktdb",
+	"4Q6+xV7V9nplCN3Qzvppc92ngYG7vz8nNcdOn05LTCSMx4xplYPiMOaGubiMR6H7bH07m0GuBDa9AL4S",
+	"220E6yCwI7w3SoANvKVbnVIkPdA46YNZW/UyuqF4Od1ooLrVQcc93NXSSpjAOi1ZPAnqb7fPrOUAiKzp",
+	"TT1TwZu2vmuKwKQa0IFLnGyxR8FZtHXLe7UE/DTAKX5e/r5XHWF/CudTXvXUknwrmN+oaG+C4wVBPRE1",
+	"xy4wV04zxdrs/kD9IubUN97UVjOnXsKlqGvAwS9gcFD1XO0H/mYyKrA3GOcE4HyTa2zXS7XONDGukmWl",
+	"j5xVkPVeSXUTqCuqDUhsbdejQRii2zTyl5ZS3YCT771EVhJVX4A0Xqwc76pYuV/NyTp1Gkn6kuoGyyMS",
+	"NRlYeZ0suW/6ibzjlSxEwNBCtcyVb+uKKk76A0Xl4I0BeBX3H0CbuhbX1MKqmpEfw+t+rl7GklQMUAV9",
+	"kLqwqTY3IqNj6yzmaWILAClEe7F5dWlEcp+yuDSdePWzvmNzPXMObteKYm5NJFqxx5Q6f/lLMlsgzghd",
+	"8GfqUXP3rFyMU5naGBqb7CxS+qfb1NYtpVQ0vx1tcktd2F/Xqi5x5Qh0B7GKNWBRB5lZoE1prLEVAwai",
+	"PACrZVqJXED1heshmOBfWKuT8K9hDU8ErBbwPpPf8zUw3ka2G6gKEcNNDVStnWrEJlakLR0rBsVyCiIk",
+	"+uDz2LP+iVoqGGs7y3plO246vnP3OCQ9v0/lT4r3rWZUkAdF12btCiIYPJreElo7j5bgcunsfvey3h2v",
+	"FKXAQk1YKj8UVTtQ0hNuuPAjq8S0EgYLUKh9AmnHDTdsaKBxNY8RrdphozaBRp9dpFL/L4a/XBHanNfO",
+	"sV5rVEmhinLOEKJCl/p67hAp7Ck41MnGjUPQhVvJGWdjUU5ZrbWVYiAT5USWvHoYGmyaU7+OUKDjVFnv",
+	"b10E2miFtJzNJE2AtoPGBU5wq2uPxbuc2mCGKRLzCekL2ke6InITL1+qcHKTJhk1L1/omapTcEcLHer8",
+	"w+lVNqvBFxZbatz1+Iq9evMC67hPfnr95uy4l4W//PDm5d/if/tKb/8XrOqO/nD8+uXpm5PXF4uvXZ4e",
+	"nR39enxxfJa8vhNdyBEg76QyXkUzSO7uKL7kUFdjXAKfcRdVtqexF34RLhYfC43wKZBfRlR12sHlDmf1",
+	"nGNsRxka0yTnXPPqWtTpCb+5FVVlJVIDFSL6TugZkfjIxgQ6s7y5keD89vzop+PLt69/ef3m3eteRv++",
+	"OP719PLF2fHL49cXJ0evYkqgB978cvz68uz4f94en1+En1fmSnui9XOJfm8QTvusk3cE1bu0jk0/NkUE",
+	"1oxDDG6mZO2weawmak0e6PMDRjB5Ygy70pQWH7CCWZDFbBvSzXfQtiX8MKqbPKkxjmEcttAVz2+uyK9O",
+	"gSxdsWklXOQuhiOWwprCDrEQg5f/4t5ywgqNjLBY0GiecGUVOAD5AchI3AHTkcIZYGDWqyyDiiNV+0qH",
+	"VSUJgNVWdMJ9LS3WT7/VNK5SLg7S1OKn2vhgLaVtaekTvhGb/onc464CwcUwf3smn0MKg3PnrLkXv7rH",
+	"Ix1i0VgTtRX06+7vuXu8DU+0Dl2mQv1kJDVopQsvqEXX0eSjvVnCfLpAhRo/t91AUI4A0Q/XkwkRh04D",
+	"YbQq7ZaS/XFM7tARrY08GPGMRKFPHBGx/Cl2T9jhCjacVrqYUUtB2UCne3Tzx+Mpnmpdri7jasEvhk4W",
+	"ltOjJuoX6lpeEFa7SzAqeb0k/PDo2nR0/e+rAi8yplQ1HemNyxGS2jgrH7L7CAfcblH8JiqzBoYOLcA9",
+	"/SSnngZOvQceSGcJH3GOcs7c8qmqrwO79f7VfA8vV++WRg9wjj2JRApli8u2iaIcy8QQQglQ/DQJDztL",
+	"HOwbVNCqmVJSXf+vmZkp+JL+F9wV/1tUfFQnXZSPKbpoct1CK6wtczd9CaP4NRLySTHlHoA6shDiaSks",
+	"C2LJqtXSEs7P0tQaCxzXIvJz9+JDYpBdqz2P1I/kat0DuNqG2r5yydgZ9IUuxAuQHuZoVusJrzEnJ1Un",
+	"lvXyMa/PoYL2RL38IZFY3Pg9yiUkU6RwXajJDrXjObddoz6X8mHs2V1xIwaq4tTKmCv74+uji/Nmcw6M",
+	"fWzbH3bS8MRZb1pyuAt2mhF/b+ER4w+s5tdhD+lFnPBIQH1n6urUGE3/Vec372Q9PjpJ+TBbj6zepjgC",
+	"EHVwPjqBVEid37j9os839J6B0pUHfY5CcxF6NyHEeu3ipG5k+/gWmvE7UfxqbTBoR7WzyYSnioj/tHaf",
+	"wNr93AzNp9QAPid7tFOaP6Z47ZKqjUNfIk8RKbdTvuDPnUZfaL7bbfA9gln+UGPkAXb8Ei4WCZAH39Gl",
+	"AZoLACcIQRqH9XaLE3hY+GTzO+Y++wVBZnfhh/zSyhrSI8rHMU+bkNMN62LGuqpjH3p0zmj0w28un70N",
+	"zB65CB5EFb5v77LLQhcAmvmutAGazGoJRzJWInUyJPg18CPKk/MMqaQMJF6WQYwuNrilX9YHNG7qLauA",
+	"n/z4qWW6BiBn+IIXyy0eMp0lZcdETMg6WZQRnZ9KjF/KiazXblbSmCstFgI493o/NdVgRi1muLqffMNo",
+	"/wdAk+myb8isWIJbRpyJIv1YhOgHP891JdLNXuwDpuaT6T0FeHh/4XtZNO0U9XSlq7VBGNen7aPWm6nA",
+	"QKEnHOuIFgjyc0DJ2JzxJuw2zBT8gRuR9rOk05doZxYHyBJHArvVfapdgN6f7GwfzX91391NbWHnjndv",
+	"7CcCv6a7ukpafFz46ihvNqGAUGHWWETg7G6fozLcBjC7B1a/5lK5BLl7pnx+6hzFjFqHJHDLV17Lk6LD",
+	"uX7y0uO/2neolJLcDq4jl9f24uRpB20IyMX6VlR3Y1FOrIIz4f/Qlax9koiVIYB9L6ktDqSmA7A0JZOd",
+	"vOyzC82MEJQj6LOJFydlMnhucRdgmgRN/kQ5g1Hi9aIDbz08xHjfkKLH+m4ha7vRcBszebFILw3JntJa",
+	"kFg6U8i7OevDOOXCPBqaeNqugIoo1+EpWHAuewaCAfbeOihQQKqz+slsKiojig78S8IFPkIIkHQMwrkN",
+	"olZtVnnbthRfSarNEKrYwbgXoPBB1cAtZZXzkDu0qMwT+sim9jZBeqd3yyGamFmeC7v2ftKd7BADu5Lj",
+	"3e949WnM0HjpOZSc+Id0BQ0Z+Rz9wUrc+QGSPg2I4rxIth14N25+E0+VbQ/HdT29xJDMMGPD2dTUleCT",
+	"y0qMZkYUjb/ZvdOzuvG3meK3XJb8qgQERDihy2utxHDnOdVDeyA/v3lsm7OD9+8ZV+ZOVA+CU4YPdoBB",
+	"y6JDiamFyue/mnQ6vz2MhnOr1voGCk4nsiylEblWhWl2iNIzzOuib2G9D3WB7Cj2QpzUytQAh+ikAWzI",
+	"lgH7tf9Ac31m0rRwEX/o54uLU4ZPN89LaXqI5Xwi+kkMwTUAoZNegOiapAYJp5o1LnN8dPGNTel5TTb0",
+	"ifS9Fi98gN7Xtb64Y1MLjyhKr2zDnWwZZKUYYIu7GWDdLNa7GgAutboFdS94jNhDy6+5+DuBbKSauL1z",
+	"tVB+YXfcBFgOq4lYvibVtSdlQK26k0as2dEtmsFZN5Q8ILPGn94e0ocjrtf49L3ZG3bMTes+wiGEmyUw",
+	"/oB1b8IhP6fulRPBlaGmyvaRDfKdulnrxoEM31ZrDa4xAyM6XmZjC8JmbdI/r3WPuizupe74d84M8nQp",
+	"IWL23MPjHnz3HcLSpuV2OOTWHUZKwqOyFJHWOpbRwXFEA5EyBX0mPML8jiMKXTnqfRh5JOuEjxDHwH4E",
+	"EE4QHo3YDYKFhLKlLOzd/rd/6dy8NeuGW6f8acWB59lPKA9CFG8pHS8jxVV0tjE1rD668P01lvhO1uNz",
+	"EEzrH+XiCSzgpPsREyZTQxxmbHg3NiK/DEDfhKatR+ybA1ZxVegJUS47qaPkTDPWdwrdI6tpmma0hjvo",
+	"iLVbEWFC7KIoz2gKiIqkcpH0DNFunXmLJEVPrvtLWpmecDWPW8TciUrEGbaLOuWEnOztpZElZGo9nSK0",
+	"u10WRC0wZ0JXwmk1lbB29nMA68BtDlW40OZVqyQrbe18tDia1+/LdsnOLwG8L1WebMwKy/H48wRQ4Jqf",
+	"2PVZZjyC0h4oqJMTwbbPfnzBvvnmm//aWVefaRMTzGZxGRDnyGeVrOfowUKYdMErUV3oG6FSRxLMd+o4",
+	"laEdz00LCv+Q/QAjscFsf/+b/EbM4T/EkOkKEP6bwDeFFiZbGOKv7y4W3u8P1DGaylNBSW4hR1wrX7BY",
+	"Qw0+NN+EZgJurUNX6gTBo23/90P299+HbMKrG8KChZTEgdJKmJ3nFHOqrCAtRCVvBfYowI8BhoxxBOc6",
+	"cLlgV58dQW8u1xisiXj3nHHs3GWvLaBTKXwQUGV4WSJWk/NYHVaCF3YNvDANT9a2chhVsqIrb+fdePeu",
+	"krUY0mU0LgHJZANVSnVjXKMzgYBW9vOqQOQBHBaBREalvjOtkaeVfj8fwu2zSww/bSFuVD2u9OzaJ+q/",
+	"nz8fqMYADgwGF3YH6pVm05m9uOAiIahZWpnL8SoyZjRBvgHmTKjvhMs1sfxDqILxgaKsQgLsNHoiEGpI",
+	"iTu2DQ24HC30J4XdOl5MpBpSapbrlm4yH1TOvJMRt84jMjwHpCu5eyPm5hBfH8Kxm8xtPm6tuNU3jnSb",
+	"xhpdL/cC5JGpcg5/c6F+S4CWpRMhDRT6Ypo0IkJDu3anDecasodJv4XpulUvtLpzok9WA0WnkdFqaGC3",
+	"OMvu3AQs80L3suW+wBoC57K6IeJcSqqEbcX9g9NwKjhd0Jj4HXBi3Dv+1OUE2q28PeizN45hEON1D46h",
+	"D4yYEpFPeT02WWAvJwWuhxSK5+EX8OgDMt6dYiMN0Gy+A3+ulV24fazPzl2LNz6V/QnaraH3p8ns3vGc",
+	"gD5K4W7iraTveFEGXMmMBexEbje1lLkgb5ODAJ7yfCx2D/r7GKeuS9HYw6PTk17Wu3WZS739/jN8VE+F",
+	"4lPZO+x9A3/KIKYCYmFvDE1m/mX/+xqVpWiDrOSn34P/C9472N9v9UKKKqz3/kHWtlmrjI763ACdtBzM",
+	"v6CfAbJVH+172OQ18Tn3QxCgvcO//571jEtp7b2St0IJYw4dwwNYLXSuoU3DrxH3Edf0ux1sDy7g3h8x",
+	"J7iUxYe9PwKp478Bnx5v0yUGa+zfe4d/2FF0YoTQ9wrTQDwWWqf6HB7Za40GWuhUp/JzjvAz4i0CMuI/",
+	"DLnu0d7TqoUFhFsUJui7iro3IKeJN1BPgAECrKSsPL5OxA/6bDiDTonD9mjY4VA7OTkMfaqHz6FzUfQH",
+	"J5L9ywM1F7Vn4I1JbnPD0JEQ4mWg1OwAktoxz8dMqLqCWF0s+IakvfAQYvX9sMN6t4cpPKMhpi4LiWn0",
+	"TrDE2MfAaWSNDCQaZMi2xXue1yX0EVqYOfQgykJtHXI00HKeE1oI5adBe+GBcvAi8dL+vv97v9m8jnDV",
+	"4Bdo7kTAV5B+N9wBpFXURIYOR+pF1Ap0mLUW5/Ac7Ez8UUAHh2YMcMsJ7z4D3RF7xWKbWNAQrd5YV1wZ",
+	"ZMKHSKZzXOrA2nDwhjTMqlA1IHYDjH0lEGy2QcFTUTWn0yB39yCFHFqTB8uFFwRtaFWTRo59DcrONm8F",
+	"5KmpFIgySlJv3qqtprIoSUkD4P+dIK5zYQZq2K5yHnpIqjmWZ0DzrCBQPPwmab0NBRBlHTqVmhQ+UM19",
+	"UfEeEnCq5UjQpw+rGrGg049jVw5WEoahmxIpZkY9n672A7WBehQJceTn63rnE1j3E0nA8L3PVQq2DMgY",
+	"h43Mj97vHxqi8iiICfY2SIjjVrkjyUvXVNKQyEwKO9K8I11lsdxhqdLNrubQCFeXhTA1xux2QpykYWMd",
+	"kv0mDTlYtMpF5gOg0gyUc34wABSkFtW3glGnWbhTgPxasJmqZRluGjWpTJG3XcTR6YkdMkaXWEuiw4LA",
+	"E7biQXBGrPPglRjpSoBq8HTUD6sFR+6XQv0tI7BN+5DHvIQOY8rnU3kJVP37h+zJFLgX3jj1HcVTzRxQ",
+	"XtSzyoqSGgLlwxsxH2bBu3iI5iq3ImlsB0Eb/UZMsf+MFW0DFdwiThvx9ruhK5ERCJPLdqcfHTCvFaNh",
+	"lG3AN/52/5sd0OYwwlFitvhAUYIDi8sIrdy0isughzIK+wH0UjcONwep8KkECgwehEnsyfMwyo3r9exJ",
+	"vl2kSN7/9KVdM0KtCETdca9WCZS9P+hhsrZ6yJ5TaGreh+Y/CURvlSyZc1La0BxkSJb4tCVlZ+xbUfIc",
+	"Y8ruRROrvAPlKmNBW8JSXlD2oSqL1Zp9s88oeQWd5dsounKej0EL801Y7fJ2UkSPS4mIvkF93yYqszR7",
+	"QSTxxRHKGfjjVhNKlvaB/CTqro16bCn4tUjAn0QdbXcrFcWnoDyFDMxS4T7pTUcn/rbzMa94Dl3Kvnlm",
+	"79R337tnbsQcgjLSvg7pxy6psxcYRa/Nw7No4zfJkMaDf4r2Qr93Mb5IeV+qTL+ITEunF4Q4R/RrlyIb",
+	"PfIZKbPZH3i00EAgnC26EvBow1EuBOHSLzsDZtXrT6lIh93+opTpdhQsqU03KckxjpiQn15/jhxp3inX",
+	"cuX4QtpreWsFffSFbtUzjPtE6uexuqUqJP+lZY6NZ09AkV+W4rnSu+FUz9bx9ztpcw1W3I4HrNZEGY/u",
+	"BbuaYx2INdUo6ATVIiMuS9forOUsBK8bQGsY72+3RqA0ATVqoKSCKhYEJXYuzcSHXr+56PgYOiYRJr9R",
+	"BEPfxi9066mtG/JF66oraavzbJcwvqQI/0lEAtgLcHsyL7oYVnQ2Jy9T59EYs/dRhNlXI8hAKd7kVB+u",
+	"Cq94pcFwUP7NEoTUrptzCSYPpKX2sE8k/cIHKJVyLQfMn5S8jEcRdswG1HwPAbjHfW/TT3ETkprgWcRF",
+	"x4IX0Auo3YmMkKf0jRTtnJYtE3WkNS4RCn2UUd/tAizl0OAJmuVlrncexCwpfhFFJFx/CE0RCKjCg5+h",
+	"9+IZNd7DBl87fUbpgSiFjbxWTPB87IultrHdfsbGE57vMF1h95uLV+euk3Quqhp7JooYsHTMoauFntWH",
+	"HpsMksP6iWCePeFHYQHNXM14xakU6MVKy6cN8YUlUsPeNCvIekRUdrz/u+tjsbvRUpovDXrmRk6nohj0",
+	"Emd9x7Gb2xX0wAIqgr9hVBeeEUXGrkTO7UlB77yCXQmhHFgftIoDlzoArtnBi13XwxEqXG55yfi1jrut",
+	"/vjm7MXx5dnxj2fH5z9fnry+OD777ehVxp7tMwjCEbuj/EtSNWl60vg28X12lCjACRvuClxpB1LA7h8+",
+	"b+ZKHK7FXd91pEm6LjftNMxHNTv2SqlultkebyGrNBD0j5WexM3EKjHRt8T4oGfUlajvLEU10gcsj2tm",
+	"DHWqDyEzJqlFLJ/OEykV3W3XkozkqzNScNdbGSGVnrTO9DNTbpMivXmUFzqmZZc/3dn/jlHfYFEsNsJr",
+	"+0M7P/N50Oizj/PhDi8QBtIA7EvkYx3xj4xBqYPvwVsI6AWLOtPB+/f4Ejfsr+dvXve/xMv0apMmi4/K",
+	"60Et2/tjyuvxh0+iZ3dNOlrwLiXo7/0h1O2l99I3sl/3/gj/cL6zLp9IlN2V9o50pNeBfIrz1Pps2JiR",
+	"z0oN7wxUlKsoC98X2ldUUDdAK+mlWjhr+89BjPdJzw96z6M8PRxL1q0sSvflHbxaPrvOZVwQrHBjtTEP",
+	"Y75IO8rfG4NCeSsqXsYfM9gLtZGdia2DKdcq1urSbqXUsfzpYNrIwXQm6kqK2wU0aKdYRRem/yklc+PW",
+	"hHhcK9QaX+jHi7b6UT9qxDW6V8DG3D/gR0h83PvDpai7OOJCen9nnPatEVVYWBSrVQwqdwFLsSzj8wea",
+	"8NpL7lPyOWnfzRReqt/WSmQDhdI4Tv536ckLudIRM7mAjmH1mBk+N8A43W9DEPDXs5JjBaGvhemKKreW",
+	"+1AmsR7aXpSiu1Dr/RXFWY9aJEJZ1j5TI9r2j8UqorvSkd7hbk4EbIfVG/a/gpyUENjCfCqASNFdaR7t",
+	"q7iU/SyE+NdgAmaRC6x72ZMX3Sdl2GsOeS6tcwx2dfTdjMWZ0Bm6/1yd+UA1ah3y1dkej3gn17uKCCf8",
+	"td6/z+zarXgDg7u9R6D+lC6/PA4eNi0uc472snUFIjl18pLV+ho7cXiEhfikqPCbcv0HKui50RK2TFwy",
+	"HBL8faWVrBpu/+1w0yLYgIYzBUcYKDGRNRaq22lYexiRDMnZgmmkDZOhEmym6EHKOW32mWrOVhWYvd2d",
+	"JBpE379P8F2xxrK7LuJqG7NhWa5HkSsNpN6ftUj3Mosap7oQr/wCmGzTJlrCa28d8vySQqk7LFiaToUK",
+	"TZnioTKmxJ1XDw5RPcBuhOj7DBufRewt84aBNRbAzMuiGsEqAW1jbyICbyDQGU0Gv7WFaAhRHSeAQ3A/",
+	"FWjbBCiYAzWG4Ja1RVQR0ptyPZnIGoCMyztrf5DF0mdDyB4doqo4VOJ9PSTkeX4tduB/Dav1Ha8KA9pS",
+	"Rdw6G6ghJpS6l6eVuG287F6zuwieI9NHoC6UEZbrejZQiRpRBazlJHXBtr/ZZwWHmrWBoguXsWGIsR3/",
+	"dvz64vLs+OL49cXJm9fDnQiOgLAZHCKBh/7ykeUpn5ead1pYOMvPK2W3jT1bzp3cRJXfCMJG267EVBCM",
+	"mx8KapCNsP+u3YMgfy1pcAOGgHg/LQFmEzX8VJov6PpZynhcCZ1l6jkANox0NVmxIIrjNxGjvanSmlLT",
+	"o7oidXmtb/oUv44vrpvrvPR7m2MkJXO2AQQp6QxaiqS0/syQAjeaFBR7bj6pp0wNhwv9RWWFR5A365ZX",
+	"EmNuSK1GkTFytcdIFF8uePf+QPDkZiBiQaGDQ+k99al/DSf+k6ix5fNtu2780Y50DXXt1ilq6x//noNi",
+	"WqGLiRi3KUb3rAP4qwboirby1PThHEIOUNZEoEZM6IHaboJCKwF40DsZIOgDVrZ0ENn1Skhrq0pk5EUm",
+	"CHKafsa4GqgAg9SCJsd3lIOk1qFm9+D9+7VxyweqC7i83+/v9Nm3+9+6NHTcPg9mAUFWTI3jhk2rmRLF",
+	"zlJFqIn9/O9Slp+A3f6aZEcnaBqAf6V4jYNS+4y5jYdq+yix/GiKK4EHGi0PPBTSLTihixlAviDARq2J",
+	"GRJ+7KK1CPrZHbeqmjVlrBqVgTFr3xuoK5FTuxDBq1ICsKMD/wTwVsh/dYCqHqrHIeXtyoIMOpgdhO13",
+	"wOCsRC4QBg9mUFR6OlDFDGlcGPgDcdBH4T8erLVDTzh47KseocMmrt4RxU0+w/veAjlM+PSabUcCXO/i",
+	"1e66bHFfwaRCZzmLa2T4lEpdo5XiF1MuXkykSvJit6+YXRPtenQ8oefik9d4ug7VzQLPRt/NVAnnqe9T",
+	"+BSJfDT6xwGjckv5okmL6jOjs0uT06rbvvcH/dd6gShHPfjUYpvtVHglJp1VsZUv5wAojnK6bPO7wyeh",
+	"T3yInUBT98We7t6DGhJxXTf9k5d9doLKXEv6AgoLByENlavQJ2xpdlrnKf158RYs9RWH/uR6abiyq0oa",
+	"HZ3F9YxTT3u5rgoqc45Q+MsSCGnCb1yAwri6DEuizDn0ZwpQ+gsxLfW8Kym8MY2nlR6fpvjxqyBqqnY8",
+	"fTRJEqVB7/pQ/Dqa5WLXxs3dEULduqvxdJ7HdtvPLwveb5W22ki4SKRcx7k7lL3+aVgfabrLUUd8G9Sn",
+	"K0Nx7XI/VpGlX9LXoMUugMzU4cAWqezhjGjvD/efi1rvcnSOBiV9PcrsGVQ0NvOzlp7BR77p6QT66BAf",
+	"LX3+I7Rz/hDpbMvxIp6Yb3V+7k8udr/bQ7VOmLmYEqWPys9Whdx4WS4iEhm2Hf/DwRb6DjA7FPFaSKXu",
+	"DCCFRx4ChvcxdLavGT4ucdD2IJfT4Eevi2pob110727GMmvhnJ75rBK4ViWQC17l46cl8a/JFkFvBVGD",
+	"94I1EAefRjdZYVeQqv80MplgDD8KeGGwWb4gxOyVZgQ1TNlI1PoC7FB8vdoXjtvXKMhwCkAj9Z3+6KEL",
+	"F11tHDpwzfWMEmMQHY/eAxT5gfIgggBT6L3u7G96xnKusMkNk6PwYvqNzP6rpDL82B2YsvK7nfrRJfiy",
+	"gbWX+Pb9TiLwZAez6Up+69qh/Y9wf78sd/p6+/xw5SRhQsaQyI9jQH4qq/FJpVLjE39KpY2c6o8kj/b4",
+	"rB7vYu+8XQwQmiUN9VZ4tI5m9RjR8V7AW181I0ecgFk9xlaYIkRUlxzNR7CGViNEpE53s1LtzuigEVXd",
+	"pgLs3wZNOAq+et8G6oTyZqNnTl5ajeJWFgL7q6mtmk14nY8huZfy4jD0mDFZ+/C06zW1clAYTDQxqxLj",
+	"4RLseBdjGIBKrgCiATss15pmVjeeuNLFPB3KTO3ZUzXUaX/miblu6ntfOP892oiYH8yfEUx0TypZS15K",
+	"7Gz7MXlIZ+LXiZ8S4K0+S6BCcfb27JW9EJUoZGXNAY8xgZhNiNT6rL/PTvEiVluGua7nwts0qXvT/fkn",
+	"ujvdHzzDrz21g3vZBPCTXw9QclhrRCONI94MzK3zah18AVfr4P5X62CNqzVQUMb39uwV1E2auprltSjY",
+	"reRYv3d0egLOgCv4QGE/QLu+8C36u66oKftAEXKbQyPkbGhqXothqDFl0rBroezlFgVkqt3yUoKcZbMp",
+	"rBmXSLh+0CvV/e1yVklYw1FRSPsELxdxpWnyvChw9qgsmFlZc1XDRuJaBRtyP8ypfd8MB4oQkucNSc5O",
+	"oC+tjCbFTM1Vwasi/nQhRjKqE7fvZn5XB8q3tsV+6VbrCC8f2nXtsmG81uEhQEK9PTvpPnwqBxUJGmBj",
+	"bgaKgcgSqoYU/MK/3YfP4fkcsiMGV9iuy+p90RldzX1TKPu9aCwHuWvCNtMM356d4PDTSk+m9fDQlV3P",
+	"JkLVmJOocZPcI8zvvFfwEM+XdCk711xPxdKxsEHiOmM5xn1p1V3aZ/c3LAOvNfTbQIebNK4qfpjrQmCB",
+	"lt9xHBKxNy9lQcMRAHiseNJextMhAgHAwaBK+nft+WETSGkc3HSAV/EDDwO0wEkxDFjQiMHOVQHNIv1u",
+	"4DHZsd1UfBcUuF8/zsqSFaLmsjRuc1MET3dtpGfKU/2bk5cv2Atd+WxTlDmHAzWu66k53NvTU6Fk0Vei",
+	"3rOPGPrDLvGT3VxXYvfZ5X5/XE/K/2M3mYTuas3g4GNrBgefWjM4+LfSDA4ephlg++RlMe9jVbw12Jmy",
+	"CzbsWBUMn9mskVU8/OcMG3EOQUbXjqhCJz/2IHIawUiWTuy43fG7gjCGGKl071sGBzZ3gXVFmF4+ULLI",
+	"PDDdCaoDhTTTks9fhw77uJdJZAMMh26Er/AjTh0ogfixrGJsISzB7bNfCQKW1hzjXzVBadDfoHTt2XEW",
+	"qKcs6VOVuOZVAZ0CLC0tfK9zkfSoSOJIRL0aVi00BrYEEEuPa9nAoFyybHvcW346W0EQ9AcKcHBzPbkC",
+	"BQgeD4/+d13NxBb4VtzG4LSwF2zlUTGD7tQFGb78OyNemuUfglhZ82NWsKa2Ysmx4qCYpFOW8VumH7dv",
+	"Z7JAHJu3r05eGuzk4KE74asA9TlQQ4wPHLLZTBZD1/dZ6UYSrfSeq36E2Oha6X67v88Un9jrNvQrHGIh",
+	"e5NgByrXE2GihqMZtbXmhWm8zEuACTLNLeNq3pjXtj1eaH4iqWZ+Gw5ip5uoW7BOn6obJLHjryTx2rPg",
+	"GPyBcGg+Rl0g7WarLtDNarm0RB+rR9Mk97QdY6bkP2eCDYOcGEZKuWJyMpnV/KokccGMZmasZ2XBqNWO",
+	"EWC6Gj0R9dhLswmfU2nKQJlZPgYqV0xMuCytsVcJY7prGWmpT9aLEkb/OCkcbilfTw6H8jTXcRGWqod7",
+	"fzhs6dX5G47i4wSODnoHsk7jFjbG+srzIVaeTXfBo9vsuOBx880OA/WeXrB86UnJARNy5ak9RUvyJlR1",
+	"Gob6UdGnHb6Fc5iuyo+OQVL8O1bZlgXbjjGHdkJ7dzQ4jLyG0kds9G76SWuRMCeO/Wz+rVB13LK/KO1s",
+	"BcxGFyzbAhE9FajOahQa1UKRcVAwnWBybBtxl/WIDeEvF/OpMENAk4xgNUMPxoESk2k930EDSuk7BnCl",
+	"8tqadBxv1bnzNhIxmKY3ETskbDeBPKmJC4FmjXWJ7vaBal62jA3vxkbkl0OwesBTz434/lu7gm8OWMVV",
+	"oSfsal4LQ95ZrXJxSA0kyQlrBC8pgqHsKq3SeacGCvwbbLvStdVFJEHo4D93cQI0z7dnr3yfmXFdT+1+",
+	"gYs08ArqOIHGIYC62u9tz1QpjBmoAHR69OrVm3eXp2cnvx1dHF++Pr549+bsl3M7YvuZFycvz84pXVTW",
+	"O6AkW1bKOCu1nl7x/CZj0wqsPfv+RNS84DWH8MVypbh1b59IOW59JSjJq0u2nz3VJN7JenwOZ/tlqdEr",
+	"uJVPim6zpw1xgRbE6t4f9KdL96f1cs5SFPZF68qrUZlE8gCyAMQ/FapAEAWH4OURjB1cW6cw6Uo8XrnP",
+	"TybsvxZBj0nJ6WNDn5tp6YCfDkYvcRe7QUHOxLTkOdm67o0tY6VZxqJHMwfJCTDSliIdWN2o5Ndsm7OJ",
+	"NAYJ179k5SvoBpn7daCCSsEmgqtIpSA52txGOwT0amDH9nv2hwWV5o4bVkiD09mG0obKRRg12pIjLu27",
+	"OywvBa8MG7rnj2pUG/wfzgQ3Wg2fd13GSpjZRHQDm3wSqflpgE6+0rtOVyJx37egs3Qt1bV5GpH5YOxc",
+	"j/dHKRxpyFy2bYRgXWCvO2tZr39Cw35N0LCLkLDQ7WJNRfGTCbWHXrfKXvX5R8kd7JTKm4DIwq2OCgZb",
+	"QLIAAJuPHQvobDcwhHw+Zy/zeqBiXkFAs1aQQmcoalUfBPdOu4maa5b4bH9/fx/6IJLMQ2xuNpxAzxBp",
+	"GLjyBiqH1oxgWoPi6yb0D2s/hxy4khv6rkOiLfrsZZDFQKNe8kfzlzWDjgTeQYG6CigYlbATUZrpqhCY",
+	"HDfjFVe1EIcMCcIOhr6QCZ8zXlXyVrhIKbyFhvuVMLJAxEXodJIEtLXjfVSdAD+5ni7wJ57uhni6Uesy",
+	"lxMLHTKS3PJeoLtrs67YBfUZcrCfKOPU8bCWWo8JChj5kXXkl6O2qZW4lXpm3OM3QkyDhUUXT/peQgOl",
+	"b0VV8inbPviWjfUMc2R8D6HgNXt3/MPPb978cnl+/OLs+OLyzW/HZ6+OTncOwRi5G8tSIAt1ZLxlAky2",
+	"/TyvZ5UYDhS5I+80G94+y4bM/2YyQN+0TND5JxtA2uZO1vnYBQoYdxEEfafYlNv1n9mTBUPHks9AFbOK",
+	"zB63SKEo8xi7M7ktRTGQZENALC02RB6uj2cgLHerfZFuAXkrkhc/QfLL+AAWClmpeMXzm06cE6odcY8t",
+	"qF3JpLoa4aKW5tSlXoRJXdawE/d+3QrqkYRg30NSgmrxvt4b15OyefDtgRYFDrQlQ01ozN2twfIBZyLd",
+	"SVXoO9KWsDEcJPWX+q5vKfIblJJtt4lL3nep8paVQQyAuhvWLBSn2KMfC15QtuorjaS8YjGf/Da0rGLg",
+	"YCZOVK+2TCgSCGobNtDFchUjDNv2ZUB8J74FQCLxFThY8wocfKQrkOviXu9BI5h7v3gZH82f9+bf7N7k",
+	"9jjB/vIp8p2Xxpr083913pUz/PkJBfzPgpf1+HOV5q1z4IVUwkB7Y4FhX5dsG+/vGJf0+4cVqgFqAqK6",
+	"dZyn5afTOS97WW9Wlb3D3riup4d7e88O/rO/39/vPzv8y3/tP+t9+P3D/xcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -84,6 +84,9 @@ type CreateInput struct {
 	// ExternalID names the end user the connection belongs to (created on first use); nil for a
 	// static connection.
 	ExternalID *string
+	// EndUserID, when set, is the end user the connection belongs to (in place of ExternalID); the
+	// template must be dynamic (the caller checks it).
+	EndUserID ulid.ULID
 	// Credentials are as the request sent them; CredentialsPath is their JSON path in it.
 	Credentials     []api.ConnectionCredential
 	CredentialsPath string
@@ -123,7 +126,8 @@ func staticTemplate(t *plugboard.ConnectionTemplate, externalID *string) error {
 
 // CreateConnection validates every credential against the template's auth scheme configs,
 // exchanges those that stand for a provider's tokens, seals the secrets and stores the connection
-// (creating the end user named by ExternalID on first use) in one transaction, with its events.
+// (creating the end user named by ExternalID on first use, and the end user's activation in the
+// template's environment when missing) in one transaction, with its events.
 // Nothing is stored when anything fails.
 func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in CreateInput) (*Result, error) {
 	// Provider exchanges happen before the transaction: they wait on the network, and a store
@@ -139,55 +143,72 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 	if err != nil {
 		return nil, err
 	}
-	var out Result
+	var out *Result
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
-		// Read again inside the transaction: the template may have changed since the exchange.
-		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, in.TemplateID)
-		if err != nil {
-			return err
-		}
-		if err := staticTemplate(t, in.ExternalID); err != nil {
-			return err
-		}
-		now := s.timestamp()
-		prepared, err := s.prepareCredentials(orgID, creds, offered, nil, in.CredentialsPath, now, produced, nil)
-		if err != nil {
-			return err
-		}
-		// A new connection's own secrets are the request's; its configs' sealed secrets are not,
-		// and go wherever its requests go.
-		if err := trust.Check(in.Caller, configSecretMoves(sys, nil, "", effectiveBase(in.BaseURL, sys), bindings(prepared))...); err != nil {
-			return err
-		}
-		c := &plugboard.Connection{ID: newID(), OrganisationID: orgID, TemplateID: t.ID, SystemID: t.SystemID,
-			Name: in.Name, BaseURL: in.BaseURL, Credentials: prepared, CreatedAt: now, UpdatedAt: now}
-		if in.ExternalID != nil {
-			u, err := tx.GetEndUserByExternalID(ctx, orgID, *in.ExternalID)
-			if plugboard.IsCode(err, plugboard.ENotFound) {
-				u = &plugboard.EndUser{ID: newID(), OrganisationID: orgID, ExternalID: *in.ExternalID, CreatedAt: now, UpdatedAt: now}
-				err = tx.CreateEndUser(ctx, u)
-				if err == nil {
-					err = s.events.Emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: orgID, EndUserID: u.ID})
-				}
-			}
-			if err != nil {
-				return err
-			}
-			c.EndUserID = u.ID
-		}
-		if err := tx.CreateConnection(ctx, c); err != nil {
-			return err
-		}
-		if err := s.events.Emit(ctx, tx, events.ConnectionEvent(events.ConnectionCreated, c)); err != nil {
-			return err
-		}
-		out = Result{Connection: c, System: sys, At: now}
-		return nil
+		out, err = s.create(ctx, tx, orgID, in, creds, produced)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out, nil
+}
+
+// create stores a connection whose credentials were exchanged (creds, produced) in tx, with its
+// events: it reads the template again, prepares and seals the credentials, lets trust.Check rule,
+// creates the end user named by ExternalID on first use, makes sure the end user is activated in
+// the template's environment, and inserts the connection.
+func (s *Service) create(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, in CreateInput,
+	creds []api.ConnectionCredential, produced map[int]bool) (*Result, error) {
+	// Read again inside the transaction: the template may have changed since the exchange.
+	t, sys, offered, err := s.templateOffer(ctx, tx, orgID, in.TemplateID)
+	if err != nil {
+		return nil, err
+	}
+	if err := staticTemplate(t, in.ExternalID); err != nil {
+		return nil, err
+	}
+	now := s.timestamp()
+	prepared, err := s.prepareCredentials(orgID, creds, offered, nil, in.CredentialsPath, now, produced, nil)
+	if err != nil {
+		return nil, err
+	}
+	// A new connection's own secrets are the request's; its configs' sealed secrets are not,
+	// and go wherever its requests go.
+	if err := trust.Check(in.Caller, configSecretMoves(sys, nil, "", effectiveBase(in.BaseURL, sys), bindings(prepared))...); err != nil {
+		return nil, err
+	}
+	c := &plugboard.Connection{ID: newID(), OrganisationID: orgID, TemplateID: t.ID, SystemID: t.SystemID,
+		Name: in.Name, BaseURL: in.BaseURL, Credentials: prepared, CreatedAt: now, UpdatedAt: now}
+	if in.ExternalID != nil {
+		u, err := tx.GetEndUserByExternalID(ctx, orgID, *in.ExternalID)
+		if plugboard.IsCode(err, plugboard.ENotFound) {
+			u = &plugboard.EndUser{ID: newID(), OrganisationID: orgID, ExternalID: *in.ExternalID, CreatedAt: now, UpdatedAt: now}
+			err = tx.CreateEndUser(ctx, u)
+			if err == nil {
+				err = s.events.Emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: orgID, EndUserID: u.ID})
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.EndUserID = u.ID
+	}
+	if in.EndUserID != (ulid.ULID{}) {
+		c.EndUserID = in.EndUserID
+	}
+	if c.EndUserID != (ulid.ULID{}) {
+		if _, err := s.activate(ctx, tx, orgID, t.EnvironmentID, c.EndUserID, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.CreateConnection(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := s.events.Emit(ctx, tx, events.ConnectionEvent(events.ConnectionCreated, c)); err != nil {
+		return nil, err
+	}
+	return &Result{Connection: c, System: sys, At: now}, nil
 }
 
 // UpdateConnection replaces a connection's name, base URL (when given) and credentials: it

@@ -40,6 +40,8 @@ const (
 	TemplateCreated            = "template.created"
 	TemplateUpdated            = "template.updated"
 	TemplateDeleted            = "template.deleted"
+	ActivationCreated          = "activation.created"
+	ActivationDeleted          = "activation.deleted"
 	WebhookEndpointDisabled    = "webhook_endpoint.disabled"
 	InboundReceived            = "inbound.received"
 )
@@ -51,6 +53,7 @@ var Types = []string{
 	EndUserCreated, EndUserDeleted,
 	SystemCreated, SystemUpdated, SystemDeleted,
 	TemplateCreated, TemplateUpdated, TemplateDeleted,
+	ActivationCreated, ActivationDeleted,
 	WebhookEndpointDisabled, InboundReceived,
 }
 

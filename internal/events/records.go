@@ -25,3 +25,9 @@ func CredentialDeletedEvent(orgID, connectionID, endUserID, credentialID ulid.UL
 	return plugboard.Event{Type: CredentialDeleted, OrganisationID: orgID, ConnectionID: connectionID,
 		EndUserID: endUserID, CredentialID: credentialID, Reason: reason}
 }
+
+// ActivationEvent is an event about activation a: its end user, with its id and environment as data.
+func ActivationEvent(typ string, a *plugboard.Activation) plugboard.Event {
+	data, _ := json.Marshal(map[string]string{"activationId": a.ID.String(), "environmentId": a.EnvironmentID.String()})
+	return plugboard.Event{Type: typ, OrganisationID: a.OrganisationID, EndUserID: a.EndUserID, Data: data}
+}

@@ -51,26 +51,31 @@ func (s *Server) CreateEndUser(ctx context.Context, req api.CreateEndUserRequest
 	return api.CreateEndUser201JSONResponse(toAPIEndUser(u)), nil
 }
 
-// ListEndUsers implements api.StrictServerInterface. Plugboard has no activations, so no end user
-// is activated: activated=true lists none and activated=false lists all.
+// ListEndUsers implements api.StrictServerInterface. activated filters by activation: in
+// environment_id when it is given (which needs activated), in any environment otherwise. An
+// unknown environment_id is like any environment without activations, as other id filters are.
 func (s *Server) ListEndUsers(ctx context.Context, req api.ListEndUsersRequestObject) (api.ListEndUsersResponseObject, error) {
 	p := req.Params
 	page, errs := parsePage(p.First, p.After, p.Before)
+	envID, perr := parseOptionalID("environment_id", p.EnvironmentId)
+	if perr != nil {
+		errs = append(errs, perr.Fields...)
+	}
+	if envID != (ulid.ULID{}) && p.Activated == nil {
+		errs = append(errs, plugboard.FieldError{Field: "activated", Message: "is required with environment_id"})
+	}
 	if len(errs) > 0 {
 		return nil, plugboard.Invalid("invalid query parameters", errs...)
 	}
-	out := api.EndUserPage{Users: []api.EndUser{}}
-	if p.Activated != nil && *p.Activated {
-		return api.ListEndUsers200JSONResponse(out), nil
-	}
-	search := ""
+	f := plugboard.EndUserFilter{Activated: p.Activated, EnvironmentID: envID}
 	if p.Search != nil {
-		search = *p.Search
+		f.Search = *p.Search
 	}
-	res, err := s.store.ListEndUsers(ctx, req.OrganisationId, search, page)
+	res, err := s.store.ListEndUsers(ctx, req.OrganisationId, f, page)
 	if err != nil {
 		return nil, err
 	}
+	out := api.EndUserPage{Users: []api.EndUser{}}
 	out.TotalCount, out.Next, out.Prev = res.TotalCount, cursor(res.Next), cursor(res.Prev)
 	for i := range res.Items {
 		out.Users = append(out.Users, toAPIEndUser(&res.Items[i]))
@@ -99,7 +104,7 @@ func (s *Server) GetEndUser(ctx context.Context, req api.GetEndUserRequestObject
 }
 
 // DeleteEndUser implements api.StrictServerInterface; user_id is the id or the external id. The
-// end user's connections and their credentials go with it.
+// end user's connections, their credentials and its activations go with it.
 func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequestObject) (api.DeleteEndUserResponseObject, error) {
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		u, err := findEndUser(ctx, tx, req.OrganisationId, req.UserId)
@@ -110,8 +115,13 @@ func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequest
 		if err != nil {
 			return err
 		}
-		for _, d := range deleted {
+		for _, d := range deleted.Connections {
 			if err := s.emitConnectionDeleted(ctx, tx, req.OrganisationId, d); err != nil {
+				return err
+			}
+		}
+		for i := range deleted.Activations {
+			if err := s.emit(ctx, tx, events.ActivationEvent(events.ActivationDeleted, &deleted.Activations[i])); err != nil {
 				return err
 			}
 		}

@@ -92,7 +92,8 @@ func (j *journal) expect(what string, want ...string) []eventView {
 // describe renders e with the fields the descriptions in want mention for its type.
 func describe(e eventView, want []string) string {
 	fields := map[string]string{"reason": e.Reason, "connection": e.ConnectionID, "credential": e.CredentialID,
-		"user": e.EndUserID, "system": e.SystemID, "template": e.TemplateID, "config": e.AuthSchemeConfigID}
+		"user": e.EndUserID, "system": e.SystemID, "template": e.TemplateID, "config": e.AuthSchemeConfigID,
+		"activation": fmt.Sprint(e.Data["activationId"]), "environment": fmt.Sprint(e.Data["environmentId"])}
 	for _, w := range want {
 		parts := strings.Fields(w)
 		if parts[0] != e.Type {
@@ -161,7 +162,9 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 		} `json:"credentials"`
 	}
 	h.must(201, h.do("POST", "/connections", connectionBody(tpl.ID, "main", s, configByID("api-key")))).JSON(t, &conn)
+	conn1User := conn.EndUserID
 	j.expect("create connection", "end_user.created user="+conn.EndUserID,
+		"activation.created user="+conn.EndUserID+" environment="+proj.Environments[0].ID,
 		"connection.created connection="+conn.ID+" user="+conn.EndUserID+" template="+tpl.ID+" system="+sys.ID)
 
 	// Failures write nothing: a duplicate name, a system still in use, a template with connections,
@@ -199,10 +202,35 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 	body := connectionBody(tpl.ID, "x", s, configByID("api-key"))
 	body["externalId"] = "customer-9"
 	h.must(201, h.do("POST", "/connections", body)).JSON(t, &conn)
-	j.expect("connection of an existing end user", "connection.created connection="+conn.ID+" user="+user.ID)
+	ev = j.expect("connection of an existing end user", "activation.created user="+user.ID, "connection.created connection="+conn.ID+" user="+user.ID)
+	nineActivation := fmt.Sprint(ev[0].Data["activationId"])
 	h.must(204, h.do("DELETE", "/users/customer-9", nil))
 	j.expect("delete the end user", "credential.deleted credential="+conn.Credentials[0].Credential.ID+" connection="+conn.ID+" reason=deleted",
-		"connection.deleted connection="+conn.ID+" user="+user.ID, "end_user.deleted user="+user.ID)
+		"connection.deleted connection="+conn.ID+" user="+user.ID, "activation.deleted user="+user.ID+" activation="+nineActivation,
+		"end_user.deleted user="+user.ID)
+
+	// Activating a new end user with a connection made inline; a refused activation writes nothing.
+	var act struct {
+		ID   string `json:"id"`
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		Connections []connectionView `json:"connections"`
+	}
+	env := proj.Environments[0].ID
+	inline := connectionBody(tpl.ID, "inline", s, configByID("api-key"))["connection"]
+	badInline := connectionBody(tpl.ID, "bad", sample{"string", "api-key", "string", obj{"string": obj{"value": ""}}, nil}, configByID("api-key"))["connection"]
+	h.must(400, h.do("POST", "/activations", obj{"userId": "customer-10", "environmentId": env,
+		"connections": arr{obj{"connectionTemplateId": tpl.ID, "connection": badInline}}}))
+	j.expect("refused activation")
+	h.must(200, h.do("POST", "/activations", obj{"userId": "customer-10", "environmentId": env,
+		"connections": arr{obj{"connectionTemplateId": tpl.ID, "connection": inline}}})).JSON(t, &act)
+	actConn := act.Connections[0]
+	j.expect("activate", "end_user.created user="+act.User.ID, "activation.created user="+act.User.ID+" activation="+act.ID+" environment="+env,
+		"connection.created connection="+actConn.ID+" user="+act.User.ID+" template="+tpl.ID)
+	h.must(204, h.do("DELETE", "/environments/"+env+"/activations/"+act.ID, nil))
+	j.expect("delete the activation", "credential.deleted credential="+actConn.Credentials[0].Credential.ID+" connection="+actConn.ID+" reason=deleted",
+		"connection.deleted connection="+actConn.ID+" user="+act.User.ID, "activation.deleted user="+act.User.ID+" activation="+act.ID)
 
 	h.must(204, h.do("DELETE", "/projects/"+proj.ID+"/connection-templates/"+tpl.ID, nil))
 	j.expect("delete the template", "template.deleted template="+tpl.ID)
@@ -210,7 +238,8 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 		"environmentId": proj.Environments[0].ID})).JSON(t, &tpl)
 	j.expect("another template", "template.created template="+tpl.ID)
 	h.must(204, h.do("DELETE", "/projects/"+proj.ID, nil))
-	j.expect("delete the project", "template.deleted template="+tpl.ID)
+	// The first end user's activation stayed (its connection was deleted, not the end user).
+	j.expect("delete the project", "activation.deleted user="+conn1User, "template.deleted template="+tpl.ID)
 	h.must(204, h.do("DELETE", "/systems/"+sys.ID+"/auth-scheme-configs/basic", nil))
 	j.expect("delete a config", "system.updated system="+sys.ID+" config=basic")
 	h.must(204, h.do("DELETE", "/systems/"+sys.ID, nil))
@@ -247,7 +276,7 @@ func TestListEventsFilters(t *testing.T) {
 	if got := types(j.all("&connection_id=" + a.ID)); !slices.Equal(got, []string{"connection.created"}) {
 		t.Fatalf("connection filter: %v", got)
 	}
-	if got := types(j.all("&end_user_id=" + b.EndUserID)); !slices.Equal(got, []string{"end_user.created", "connection.created"}) {
+	if got := types(j.all("&end_user_id=" + b.EndUserID)); !slices.Equal(got, []string{"end_user.created", "activation.created", "connection.created"}) {
 		t.Fatalf("end user filter: %v", got)
 	}
 	if got := j.all("&type=end_user.created,connection.created&type=system.created"); len(got) != 5 {

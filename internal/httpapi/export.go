@@ -89,7 +89,7 @@ func Export(ctx context.Context, store plugboard.Store, orgID ulid.ULID) (*Organ
 			}
 		}
 		err = eachPage(func(p plugboard.PageRequest) (*plugboard.Page[plugboard.EndUser], error) {
-			return tx.ListEndUsers(ctx, orgID, "", p)
+			return tx.ListEndUsers(ctx, orgID, plugboard.EndUserFilter{}, p)
 		}, func(u plugboard.EndUser) error {
 			out.EndUsers = append(out.EndUsers, toAPIEndUser(&u))
 			return nil

@@ -179,6 +179,7 @@ func bodyOperations(t testing.TB) []bodyOperation {
 // here: FuzzRequestBodies refuses to start without one.
 var requestBodySeeds = map[string]string{
 	"AccessConnection":                `{"forceRefresh":false}`,
+	"ActivateUser":                    `{"userId":"fuzz-activated","environmentId":"ENV_ID","connections":[{"connectionTemplateId":"TPL_api-key","connection":{"name":"fuzz","credentials":[{"id":"00000000000000000000000000","authSchemeConfig":{"type":"api-key","apiKey":{"id":"api-key","description":"","name":"X-Api-Key","in":"header"}},"credential":{"id":"00000000000000000000000000","organisationId":"00000000000000000000000000","type":"string","data":{"string":{"value":"SECRET-fuzz-activation"}}}}]}}],"dynamicVariables":{"region":"eu"}}`,
 	"CreateAPIKey":                    `{"name":"fuzz-key","scopes":["api-keys:manage","connections:read"],"expiresAt":"2999-01-01T00:00:00Z"}`,
 	"CreateConnection":                `{"connectionTemplateId":"TPL_api-key","connection":{"name":"fuzz","credentials":[{"id":"00000000000000000000000000","authSchemeConfig":{"type":"api-key","apiKey":{"id":"api-key","description":"","name":"X-Api-Key","in":"header"}},"credential":{"id":"00000000000000000000000000","organisationId":"00000000000000000000000000","type":"string","data":{"string":{"value":"SECRET-fuzz-value"}}}}]}}`,
 	"CreateConnectionTemplate":        `{"systemId":"SYS_ID","name":"fuzz-template","environmentId":"ENV_ID","dynamic":true}`,

@@ -426,6 +426,21 @@ func (h *harness) fixture() fixture {
 	return f
 }
 
+// activationParams returns the path parameters of the activation operations for the end user's
+// activation in the fixture's environment (its connection made it).
+func (h *harness) activationParams(f fixture, userID string) map[string]string {
+	h.t.Helper()
+	var acts []struct {
+		ID string `json:"id"`
+	}
+	h.must(200, h.do("GET", "/environment/"+f.envID+"/users/"+userID+"/activations", nil)).JSON(h.t, &acts)
+	if len(acts) != 1 {
+		h.t.Fatalf("end user %s has %d activations in the fixture's environment, want 1", userID, len(acts))
+	}
+	return map[string]string{"environment_id": f.envID, "activation_id": acts[0].ID,
+		"env_system_id": f.templates["api-key"], "external_user_id": userID}
+}
+
 // latestEventID returns the id of the organisation's newest event.
 func (h *harness) latestEventID() string {
 	h.t.Helper()

@@ -138,6 +138,7 @@ func (e *inputEnv) otherTenant(t *testing.T) otherTenant {
 		"event_id": h.latestEventID(),
 	}}
 	o.params["webhook_endpoint_id"] = h.webhookFixture()
+	maps.Copy(o.params, h.activationParams(f, conn.EndUserID))
 	o.ids = map[string]string{saveOrg.String(): org.String(), e.f.systemID: f.systemID, e.f.projectID: f.projectID, e.f.envID: f.envID}
 	for id, tpl := range e.f.templates {
 		o.ids[tpl] = f.templates[id]
@@ -162,14 +163,14 @@ func swapIDs(v any, ids map[string]string) any {
 	return out
 }
 
-// uniquify makes the names and external ids in a body unique, so two requests that create
-// something do not collide with each other.
+// uniquify makes the names and external ids in a body unique (an activation's userId is one), so
+// two requests that create something do not collide with each other.
 func uniquify(v any, n int) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := map[string]any{}
 		for k, val := range x {
-			if s, ok := val.(string); ok && (k == "name" || k == "externalId") {
+			if s, ok := val.(string); ok && (k == "name" || k == "externalId" || k == "userId") {
 				val = fmt.Sprintf("%s-%d", s, n)
 			}
 			out[k] = uniquify(val, n)

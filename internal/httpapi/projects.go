@@ -107,13 +107,18 @@ func (s *Server) UpdateProject(ctx context.Context, req api.UpdateProjectRequest
 
 // DeleteProject implements api.StrictServerInterface.
 func (s *Server) DeleteProject(ctx context.Context, req api.DeleteProjectRequestObject) (api.DeleteProjectResponseObject, error) {
-	// The project's templates go with it, each with its events.
+	// The project's activations and templates go with it, each with its events.
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		deleted, err := tx.DeleteProject(ctx, req.OrganisationId, req.ProjectId)
 		if err != nil {
 			return err
 		}
-		for _, d := range deleted {
+		for i := range deleted.Activations {
+			if err := s.emit(ctx, tx, events.ActivationEvent(events.ActivationDeleted, &deleted.Activations[i])); err != nil {
+				return err
+			}
+		}
+		for _, d := range deleted.Templates {
 			if err := s.emitTemplateDeleted(ctx, tx, d); err != nil {
 				return err
 			}

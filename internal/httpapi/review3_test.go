@@ -342,7 +342,7 @@ func (p pauseDeleteProject) InTx(ctx context.Context, fn func(tx plugboard.Store
 	})
 }
 
-func (p pauseDeleteProject) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboard.DeletedTemplate, error) {
+func (p pauseDeleteProject) DeleteProject(ctx context.Context, orgID, id ulid.ULID) (*plugboard.DeletedProject, error) {
 	p.paused <- struct{}{}
 	<-p.release
 	return p.Store.DeleteProject(ctx, orgID, id)

@@ -244,6 +244,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"event_id": h.latestEventID(),
 	}}
 	e.params["webhook_endpoint_id"] = h.webhookFixture()
+	maps.Copy(e.params, h.activationParams(f, conn.EndUserID))
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",
 		obj{"oauth2Code": obj{"code": "c", "state": "s", "redirectUrl": "https://app.example/callback"}}, nil},
@@ -251,6 +252,10 @@ func newInputEnv(t *testing.T) *inputEnv {
 	add := func(op string, ex example) { e.examples[op] = append(e.examples[op], ex) }
 	for i, s := range samples {
 		add("CreateConnection", example{body: connectionBody(f.templates[s.configID], fmt.Sprintf("new-%d", i), s, configByID(s.configID))})
+		add("ActivateUser", example{body: obj{"userId": fmt.Sprintf("activated-%d", i), "environmentId": f.envID,
+			"connections": arr{obj{"connectionTemplateId": f.templates[s.configID],
+				"connection": connectionBody(f.templates[s.configID], fmt.Sprintf("activated-%d", i), s, configByID(s.configID))["connection"]}},
+			"dynamicVariables": obj{"region": "eu"}}})
 		add("UpdateConnection", example{body: obj{"name": "existing", "baseUrl": "https://api.customer.example",
 			"credentials": arr{obj{"id": zeroID, "authSchemeConfig": configByID(s.configID),
 				"credential": obj{"id": zeroID, "organisationId": zeroID, "type": s.credType, "name": s.name, "data": s.data}}}}})
@@ -267,6 +272,8 @@ func newInputEnv(t *testing.T) *inputEnv {
 		}
 		add("UpsertAuthSchemeConfig", example{params: map[string]string{"auth_scheme_config_id": id}, body: c})
 	}
+	add("ActivateUser", example{body: obj{"userId": conn.EndUserID, "environmentId": f.envID,
+		"connections": arr{obj{"connectionTemplateId": f.templates["basic"], "existingConnectionId": conn.ID}}}})
 	add("CreateSystem", example{body: obj{"name": "Another", "domain": "another.example",
 		"templateBaseUrl": "https://api.another.example", "authSchemeConfigs": list, "labels": obj{"team": "a"}}})
 	add("UpdateSystem", example{body: obj{"name": "Everything", "domain": "everything.example", "templateBaseUrl": "https://api.everything.example"}})

@@ -54,13 +54,25 @@ func (o *ops) GetEndUserByExternalID(ctx context.Context, orgID ulid.ULID, exter
 	return &u, nil
 }
 
-// ListEndUsers returns a page of end users whose id, external id or display name contains search.
-func (o *ops) ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, req plugboard.PageRequest) (*plugboard.Page[plugboard.EndUser], error) {
+// ListEndUsers returns a page of the end users matching f.
+func (o *ops) ListEndUsers(ctx context.Context, orgID ulid.ULID, f plugboard.EndUserFilter, req plugboard.PageRequest) (*plugboard.Page[plugboard.EndUser], error) {
 	spec := listSpec{cols: endUserCols, table: "end_users", where: "organisation_id = ?", args: []any{idValue(orgID)}}
-	if search != "" {
-		p := likePattern(search)
+	if f.Search != "" {
+		p := likePattern(f.Search)
 		spec.where += ` AND (LOWER(id) LIKE ? ESCAPE '\' OR LOWER(external_id) LIKE ? ESCAPE '\' OR LOWER(display_name) LIKE ? ESCAPE '\')`
 		spec.args = append(spec.args, p, p, p)
+	}
+	if f.Activated != nil {
+		sub := "EXISTS (SELECT 1 FROM activations a WHERE a.organisation_id = end_users.organisation_id AND a.end_user_id = end_users.id"
+		if f.EnvironmentID != (ulid.ULID{}) {
+			sub += " AND a.environment_id = ?"
+			spec.args = append(spec.args, idValue(f.EnvironmentID))
+		}
+		sub += ")"
+		if !*f.Activated {
+			sub = "NOT " + sub
+		}
+		spec.where += " AND " + sub
 	}
 	var page *plugboard.Page[plugboard.EndUser]
 	err := o.inReadTx(ctx, func(o *ops) error {
@@ -76,22 +88,34 @@ func (o *ops) ListEndUsers(ctx context.Context, orgID ulid.ULID, search string, 
 	return page, nil
 }
 
-// DeleteEndUser removes the end user with its connections, their credentials and links.
-func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) ([]plugboard.DeletedConnection, error) {
-	var out []plugboard.DeletedConnection
+// DeleteEndUser removes the end user with its activations, connections, their credentials and links.
+func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) (*plugboard.DeletedEndUser, error) {
+	var out plugboard.DeletedEndUser
 	err := o.inTx(ctx, func(o *ops) error {
-		// The end user's row goes first: on PostgreSQL that waits for any transaction creating a
-		// connection for it (which holds a share lock on the row), and the connection delete that
-		// follows then sees that connection. See CreateConnection.
-		res, err := o.exec(ctx, "DELETE FROM end_users WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+		// The end user's row is locked first: on PostgreSQL that waits for any transaction creating
+		// a connection or an activation for it (which holds a share lock on the row), and the
+		// deletes that follow then see what it created. See CreateConnection.
+		ok, err := o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?"+o.d.forUpdate, idValue(orgID), idValue(id))
 		if err != nil {
-			return o.d.translate(err, "delete end user", nil)
-		}
-		if err := o.affected(res, "end user "+id.String()+" not found"); err != nil {
 			return err
 		}
-		out, err = o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id))
-		return err
+		if !ok {
+			return plugboard.Errorf(plugboard.ENotFound, "end user %s not found", id)
+		}
+		if out.Activations, err = o.activations(ctx, orgID, plugboard.ActivationFilter{EndUserID: id}); err != nil {
+			return err
+		}
+		if _, err := o.exec(ctx, "DELETE FROM activations WHERE organisation_id = ? AND end_user_id = ?", idValue(orgID), idValue(id)); err != nil {
+			return o.d.translate(err, "delete activations", nil)
+		}
+		if out.Connections, err = o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id)); err != nil {
+			return err
+		}
+		_, err = o.exec(ctx, "DELETE FROM end_users WHERE organisation_id = ? AND id = ?", idValue(orgID), idValue(id))
+		return o.d.translate(err, "delete end user", nil)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

@@ -29,6 +29,12 @@ type migration struct {
 	sql     string
 }
 
+// afterMigration holds the data changes that SQL cannot make (new ULIDs), by the version of the
+// migration they follow; each runs in that migration's transaction, on both dialects.
+var afterMigration = map[int64]func(context.Context, *ops) error{
+	11: backfillActivations,
+}
+
 // migrations returns the dialect's migrations in version order.
 func migrations(d dialect) ([]migration, error) {
 	dir := path.Join("migrations", d.name)
@@ -97,6 +103,11 @@ func migrateUpTo(ctx context.Context, db *sql.DB, d dialect, upTo int64) error {
 			}
 			if _, err := o.q.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if after := afterMigration[m.version]; after != nil {
+				if err := after(ctx, o); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
 			}
 			_, err = o.exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
 				m.version, timeValue(time.Now()))

@@ -89,6 +89,7 @@ var purgeOrder = []string{
 	"expired_credentials",
 	"connections",
 	"credentials",
+	"activations",
 	"connection_templates",
 	"environments",
 	"projects",

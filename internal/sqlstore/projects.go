@@ -160,10 +160,10 @@ func (o *ops) UpdateProject(ctx context.Context, p *plugboard.Project) error {
 	return o.affected(res, "project "+p.ID.String()+" not found")
 }
 
-// DeleteProject removes the project, its environments, templates and their links, unless
-// connections were created under its templates.
-func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboard.DeletedTemplate, error) {
-	var out []plugboard.DeletedTemplate
+// DeleteProject removes the project, its environments with their activations, its templates and
+// their links, unless connections were created under its templates.
+func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) (*plugboard.DeletedProject, error) {
+	var out plugboard.DeletedProject
 	err := o.inTx(ctx, func(o *ops) error {
 		org, pid := idValue(orgID), idValue(id)
 		// The project's row is locked first: a template being created in it (which holds a key
@@ -184,6 +184,22 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboa
 		if used {
 			return plugboard.Errorf(plugboard.EConflict, "project %s has connections under its templates; delete them first", id)
 		}
+		inProject := "environment_id IN (SELECT id FROM environments WHERE organisation_id = ? AND project_id = ?)"
+		acts, err := o.query(ctx, "SELECT "+activationCols+" FROM activations WHERE organisation_id = ? AND "+inProject+" ORDER BY id"+o.d.forUpdate, org, org, pid)
+		if err != nil {
+			return o.d.translate(err, "list project activations", nil)
+		}
+		err = scanRows(acts, func(r *sql.Rows) error {
+			a, err := scanActivation(r)
+			out.Activations = append(out.Activations, a)
+			return err
+		})
+		if err != nil {
+			return o.d.translate(err, "list project activations", nil)
+		}
+		if _, err := o.exec(ctx, "DELETE FROM activations WHERE organisation_id = ? AND "+inProject, org, org, pid); err != nil {
+			return o.d.translate(err, "delete project activations", nil)
+		}
 		rows, err := o.query(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND project_id = ? ORDER BY id", org, pid)
 		if err != nil {
 			return o.d.translate(err, "list project templates", nil)
@@ -197,7 +213,7 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboa
 		if err != nil {
 			return o.d.translate(err, "list project templates", nil)
 		}
-		if out, err = o.deleteTemplates(ctx, orgID, templates); err != nil {
+		if out.Templates, err = o.deleteTemplates(ctx, orgID, templates); err != nil {
 			return err
 		}
 		for _, step := range []struct {
@@ -215,7 +231,10 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) ([]plugboa
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // requireProject returns ENotFound unless the project exists in the organisation.

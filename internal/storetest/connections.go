@@ -43,7 +43,7 @@ func testListEndUsers(t *testing.T, f *fixture) {
 	}
 	f.newEndUser(t, f.other, "ext-0", "Person elsewhere")
 	pagination(t, want, func(req plugboard.PageRequest) ([]ulid.ULID, int, ulid.ULID, ulid.ULID, error) {
-		p, err := f.s.ListEndUsers(f.ctx, f.org, "", req)
+		p, err := f.s.ListEndUsers(f.ctx, f.org, plugboard.EndUserFilter{}, req)
 		if err != nil {
 			return nil, 0, ulid.ULID{}, ulid.ULID{}, err
 		}
@@ -64,12 +64,12 @@ func testListEndUsers(t *testing.T, f *fixture) {
 		{"b%c", []ulid.ULID{odd.ID}},
 		{"nobody", nil},
 	} {
-		p, err := f.s.ListEndUsers(f.ctx, f.org, c.search, plugboard.PageRequest{})
+		p, err := f.s.ListEndUsers(f.ctx, f.org, plugboard.EndUserFilter{Search: c.search}, plugboard.PageRequest{})
 		must(t, err)
 		checkPage(t, "search "+c.search, ids(p.Items, func(u plugboard.EndUser) ulid.ULID { return u.ID }),
 			p.TotalCount, p.Next, p.Prev, c.want, len(c.want), ulid.ULID{}, ulid.ULID{})
 	}
-	p, err := f.s.ListEndUsers(f.ctx, f.org, "", plugboard.PageRequest{First: 1})
+	p, err := f.s.ListEndUsers(f.ctx, f.org, plugboard.EndUserFilter{}, plugboard.PageRequest{First: 1})
 	must(t, err)
 	equal(t, p.Items, []plugboard.EndUser{*f.user})
 }
@@ -91,7 +91,7 @@ func testPageSizes(t *testing.T, f *fixture) {
 		{7, 7},
 		{plugboard.MaxPageSize * 2, plugboard.MaxPageSize},
 	} {
-		p, err := f.s.ListEndUsers(f.ctx, f.org, "", plugboard.PageRequest{First: c.first})
+		p, err := f.s.ListEndUsers(f.ctx, f.org, plugboard.EndUserFilter{}, plugboard.PageRequest{First: c.first})
 		must(t, err)
 		if len(p.Items) != c.want || p.TotalCount != n || p.Next != p.Items[len(p.Items)-1].ID {
 			t.Errorf("First %d: %d items, total %d, next %v; want %d items, total %d, next set",
@@ -359,6 +359,9 @@ func testDeleteEndUserCascades(t *testing.T, f *fixture) {
 	must(t, f.s.LinkConnection(f.ctx, f.org, c1.ID, staging.ID))
 	keep := f.newConn(t, f.dynamic, f.newEndUser(t, f.org, "customer-2", "Two").ID, "one", cred("oauth2", "keep"))
 	static := f.newConn(t, f.static, ulid.ULID{}, "static")
+	f.activate(t, f.prod, f.user.ID)
+	f.activate(t, f.staging, f.user.ID)
+	kept := f.activate(t, f.prod, keep.EndUserID)
 
 	_, err := f.s.DeleteEndUser(f.ctx, f.other, f.user.ID)
 	wantCode(t, err, plugboard.ENotFound)
@@ -371,7 +374,13 @@ func testDeleteEndUserCascades(t *testing.T, f *fixture) {
 	if c2.ID.Compare(c1.ID) < 0 {
 		want[0], want[1] = want[1], want[0]
 	}
-	equal(t, deleted, want)
+	equal(t, deleted.Connections, want)
+	if len(deleted.Activations) != 2 {
+		t.Errorf("deleted activations: %d, want 2 (production and staging)", len(deleted.Activations))
+	}
+	left, err := f.s.ListActivations(f.ctx, f.org, plugboard.ActivationFilter{})
+	must(t, err)
+	equal(t, ids(left, func(a plugboard.Activation) ulid.ULID { return a.ID }), []ulid.ULID{kept.ID})
 
 	_, err = f.s.GetEndUser(f.ctx, f.org, f.user.ID)
 	wantCode(t, err, plugboard.ENotFound)

@@ -79,8 +79,9 @@ func testDeleteProject(t *testing.T, f *fixture) {
 
 	_, err := f.s.DeleteConnection(f.ctx, f.org, c.ID)
 	must(t, err)
-	deleted, err := f.s.DeleteProject(f.ctx, f.org, f.project.ID)
+	dp, err := f.s.DeleteProject(f.ctx, f.org, f.project.ID)
 	must(t, err)
+	deleted := dp.Templates
 	if len(deleted) != 2 || deleted[0].ID.Compare(deleted[1].ID) >= 0 {
 		t.Fatalf("DeleteProject returned %d templates, want its 2 in id order", len(deleted))
 	}
