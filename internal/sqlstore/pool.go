@@ -70,6 +70,9 @@ func (p *pools) acquireWrite(ctx context.Context) (func(), error) {
 // server closed usually means it restarted or ended every session, and pooled connections that
 // have not noticed yet would fail the retry the same way.
 func (p *pools) dropIdle() {
+	if p.idle <= 0 {
+		return
+	}
 	p.dropping.Lock()
 	defer p.dropping.Unlock()
 	p.r.SetMaxIdleConns(0)
@@ -88,6 +91,11 @@ func (p *pools) note(err error) {
 		p.health.up()
 	case connectionLost(err):
 		p.health.down(err)
+		if p.retryReads {
+			// The statement is not retried here (it may be a write), but the next one should not
+			// meet the pooled connections the server closed with this one.
+			p.dropIdle()
+		}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The caller gave up; says nothing about the database.
 	default:
@@ -185,6 +193,6 @@ func (r *row) Scan(dest ...any) error {
 			err = o.p.r.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
 		}
 	}
-	o.p.note(err)
+	o.note(err)
 	return err
 }

@@ -436,6 +436,17 @@ type ops struct {
 	d  dialect
 	tx *sql.Tx
 	p  *pools
+	// firstTry marks a read-only transaction that runs again if the server closed its connection:
+	// its failure is not yet an outage.
+	firstTry bool
+}
+
+// note records what a statement's outcome says about the database's reachability.
+func (o *ops) note(err error) {
+	if o.firstTry && err != nil && connectionLost(err) {
+		return
+	}
+	o.p.note(err)
 }
 
 // inTx runs fn with ops bound to a write transaction, joining the current one if there is one.
@@ -462,7 +473,9 @@ func (o *ops) inReadTx(ctx context.Context, fn func(*ops) error) error {
 		return fn(o)
 	}
 	readOnly := &sql.TxOptions{ReadOnly: true}
-	err := o.begin(ctx, o.p.r, readOnly, fn)
+	first := *o
+	first.firstTry = o.p.retryReads
+	err := first.begin(ctx, o.p.r, readOnly, fn)
 	if o.p.retryable(err) {
 		o.p.dropIdle()
 		err = o.begin(ctx, o.p.r, readOnly, fn)
@@ -472,7 +485,7 @@ func (o *ops) inReadTx(ctx context.Context, fn func(*ops) error) error {
 
 func (o *ops) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*ops) error) (err error) {
 	tx, err := db.BeginTx(ctx, opts)
-	o.p.note(err)
+	o.note(err)
 	if err != nil {
 		return o.d.translate(err, "begin transaction", nil)
 	}
@@ -483,11 +496,11 @@ func (o *ops) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&ops{q: tx, d: o.d, tx: tx, p: o.p}); err != nil {
+	if err := fn(&ops{q: tx, d: o.d, tx: tx, p: o.p, firstTry: o.firstTry}); err != nil {
 		return err
 	}
 	err = tx.Commit()
-	o.p.note(err)
+	o.note(err)
 	if err != nil {
 		return o.d.translate(err, "commit", nil)
 	}
@@ -502,7 +515,7 @@ func (o *ops) rebind(query string) string { return o.d.rebind(query) }
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if o.tx != nil {
 		res, err := o.tx.ExecContext(ctx, o.rebind(query), args...)
-		o.p.note(err)
+		o.note(err)
 		return res, err
 	}
 	release, err := o.p.acquireWrite(ctx)
@@ -511,7 +524,7 @@ func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	defer release()
 	res, err := o.p.w.ExecContext(ctx, o.rebind(query), args...)
-	o.p.note(err)
+	o.note(err)
 	return res, err
 }
 
@@ -520,7 +533,7 @@ func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if o.tx != nil {
 		rows, err := o.tx.QueryContext(ctx, o.rebind(query), args...)
-		o.p.note(err)
+		o.note(err)
 		return rows, err
 	}
 	if !isRead(query) {
@@ -531,7 +544,7 @@ func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 		o.p.dropIdle()
 		rows, err = o.p.r.QueryContext(ctx, o.rebind(query), args...)
 	}
-	o.p.note(err)
+	o.note(err)
 	return rows, err
 }
 
