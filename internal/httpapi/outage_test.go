@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -128,19 +130,8 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 		t.Fatalf("open through the proxy: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	keys, err := vault.Parse(vault.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: store, keys: keys, pgURL: dbURL, logs: logs}
-	h.org, h.key = h.newOrg("outage")
-	h.srv = httptest.NewUnstartedServer(nil)
-	h.srv.Config.Handler = apitest.Validator(t, httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,
-		Outbound: outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-			Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second}),
-		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: time.Now}))
-	h.srv.Start()
-	t.Cleanup(h.srv.Close)
+	h := serveStore(t, store, logger, true)
+	h.pgURL, h.logs = dbURL, logs
 
 	system := func(name string) obj {
 		return obj{"name": name, "domain": name + ".example", "templateBaseUrl": "https://api." + name + ".example",
@@ -191,4 +182,28 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	if strings.Contains(out, "level=ERROR") {
 		t.Errorf("the outage was logged as errors:\n%s", out)
 	}
+}
+
+// serveStore serves the API on store for a test that opened the store itself, with a new
+// organisation and key; validate checks every answer against the contract (costly under load).
+func serveStore(t *testing.T, store plugboard.Store, logger *slog.Logger, validate bool) *harness {
+	t.Helper()
+	keys, err := vault.Parse(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, keys: keys, logs: &syncBuffer{}}
+	h.org, h.key = h.newOrg("served")
+	h.srv = httptest.NewUnstartedServer(nil)
+	var handler http.Handler = httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,
+		Outbound: outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Resolver: outbound.NoDNSResolver(), RequestTimeout: 3 * time.Second}),
+		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: time.Now})
+	if validate {
+		handler = apitest.Validator(t, handler)
+	}
+	h.srv.Config.Handler = handler
+	h.srv.Start()
+	t.Cleanup(h.srv.Close)
+	return h
 }
