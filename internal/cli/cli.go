@@ -177,7 +177,11 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: migrateFirst})
+	writeWait, err := durationEnv(getenv, EnvSQLiteWriteWait, sqlstore.DefaultSQLiteWriteWait)
+	if err != nil {
+		return err
+	}
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: migrateFirst, SQLiteWriteWait: writeWait, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -277,6 +281,10 @@ func runServe(ctx context.Context, cfg Config, migrateFirst bool, stdout, stderr
 
 // EnvEventRetention is how long events are kept (default 720h, 30 days).
 const EnvEventRetention = "PLUGBOARD_EVENT_RETENTION"
+
+// EnvSQLiteWriteWait bounds how long an SQLite write waits for its turn (default 10s); past it the
+// request answers 503 unavailable with Retry-After.
+const EnvSQLiteWriteWait = "PLUGBOARD_SQLITE_WRITE_WAIT"
 
 // EnvRefreshSkew is how long before expiry tokens are refreshed when used (default 60s).
 const EnvRefreshSkew = "PLUGBOARD_REFRESH_SKEW"
