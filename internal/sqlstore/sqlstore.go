@@ -163,7 +163,8 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // openSQLite opens the pools on an SQLite file: one writer connection behind a FIFO queue, and
 // SQLiteReaders read-only connections. An in-memory database is one connection for both, since
-// every connection to ":memory:" would be a database of its own.
+// every connection to ":memory:" would be a database of its own (so there, a read on the store
+// from inside its own InTx callback, rather than on the callback's tx, waits for the transaction).
 func openSQLite(dsn, path, url string, opts Options) (*DB, error) {
 	open := func(dsn string) (*sql.DB, error) {
 		sqldb, err := sql.Open("sqlite", dsn)
