@@ -271,3 +271,6 @@ var (
 
 // TimeInRange reports whether t lies between MinTime and MaxTime.
 func TimeInRange(t time.Time) bool { return !t.Before(MinTime) && !t.After(MaxTime) }
+
+// TimeRangeMessage is the field error of a time outside MinTime and MaxTime.
+const TimeRangeMessage = "must be between 1970-01-01 and 2262-01-01"

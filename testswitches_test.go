@@ -1,6 +1,8 @@
 package plugboard_test
 
 import (
+	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -13,35 +15,91 @@ import (
 	"testing"
 )
 
-// testSwitch is a variable that turns test suites on.
-var testSwitch = regexp.MustCompile(`PLUGBOARD_TEST_[A-Z0-9_]+`)
+// TestMain prints, after the tests, which suites this run left off and the variable that turns
+// each on. go test shows nothing of a passing package in `go test ./...` (its output is dropped),
+// so the summary goes to the terminal itself when there is one; with -v every skip shows anyway.
+// A result replayed from go test's cache prints nothing (the tests did not run; -count=1 reruns).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testing.Verbose() {
+		os.Exit(code)
+	}
+	switches, err := readSwitches()
+	if err != nil {
+		os.Exit(code) // TestTestSwitches has said why
+	}
+	var off strings.Builder
+	for _, sw := range switches {
+		if os.Getenv(sw.name) == "" {
+			fmt.Fprintf(&off, "  %s=%s for %s\n", sw.name, sw.value, strings.Join(sw.packages, ", "))
+		}
+	}
+	if testing.Short() {
+		off.WriteString("  without -short: the suites that build and run the binary (cmd/plugboard, client)\n")
+	}
+	if off.Len() == 0 {
+		os.Exit(code)
+	}
+	summary := "go test: suites left off in this run; set a variable to run them (README.md#test-it; go test -v names each skip):\n" + off.String()
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		_, _ = tty.WriteString(summary)
+		tty.Close()
+	} else {
+		fmt.Print(summary) // shown when go test shows this package's output (-json, a failure)
+	}
+	os.Exit(code)
+}
 
-// TestTestSwitches keeps the README's table of test switches true: `go test ./...` shows nothing of
-// what it skipped, so the table is where a newcomer learns which variable runs which suite. Every
-// PLUGBOARD_TEST_ variable the Go code reads has a row, every row a variable the code reads, and
-// every package a row names reads the variable itself or through a test helper it imports.
-func TestTestSwitches(t *testing.T) {
+// testSwitchRow is one row of README's table of test switches.
+type testSwitchRow struct {
+	name, value string
+	packages    []string
+}
+
+// readSwitches reads README's table of test switches.
+func readSwitches() ([]testSwitchRow, error) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	m := regexp.MustCompile(`(?s)<!-- test-switches:start -->\n(.*?)<!-- test-switches:end -->`).FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("README.md has no test-switches table")
+		return nil, errors.New("README.md has no test-switches table")
 	}
-	rows := map[string][]string{} // variable -> packages
+	var rows []testSwitchRow
 	for _, line := range strings.Split(strings.TrimSpace(string(m[1])), "\n")[2:] {
 		cells := strings.Split(strings.Trim(line, "|"), "|")
 		if len(cells) != 4 {
-			t.Fatalf("README test-switches row %q does not have 4 cells", line)
+			return nil, fmt.Errorf("README test-switches row %q does not have 4 cells", line)
 		}
-		name := strings.Trim(strings.TrimSpace(cells[0]), "`")
-		if _, dup := rows[name]; dup {
-			t.Errorf("README lists %s twice", name)
-		}
+		row := testSwitchRow{name: strings.Trim(strings.TrimSpace(cells[0]), "`"),
+			value: strings.Trim(strings.TrimSpace(strings.Fields(cells[1])[0]), "`")}
 		for _, p := range strings.Split(cells[3], ",") {
-			rows[name] = append(rows[name], strings.TrimSpace(p))
+			row.packages = append(row.packages, strings.TrimSpace(p))
 		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// testSwitch is a variable that turns test suites on.
+var testSwitch = regexp.MustCompile(`PLUGBOARD_TEST_[A-Z0-9_]+`)
+
+// TestTestSwitches keeps the README's table of test switches true: it is where a newcomer learns
+// which variable runs which suite, and what TestMain's summary of the switches left off says. Every
+// PLUGBOARD_TEST_ variable the Go code reads has a row, every row a variable the code reads, and
+// every package a row names reads the variable itself or through a test helper it imports.
+func TestTestSwitches(t *testing.T) {
+	rows := map[string][]string{} // variable -> packages
+	switches, err := readSwitches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sw := range switches {
+		if _, dup := rows[sw.name]; dup {
+			t.Errorf("README lists %s twice", sw.name)
+		}
+		rows[sw.name] = sw.packages
 	}
 
 	pkgs := readPackages(t)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/oidctest"
 	"github.com/plugboard/plugboard/internal/pgtest"
 )
 
@@ -343,52 +347,147 @@ func TestEncryptionKeyFromEnvironment(t *testing.T) {
 	}
 }
 
-// TestREADMEWalkthrough runs the README's curl walkthrough, as written, against a freshly built
-// server, so the README cannot drift from what the service does.
-func TestREADMEWalkthrough(t *testing.T) {
+// runnable matches a shell block a doc marks as runnable as it stands.
+var runnable = regexp.MustCompile("(?s)<!-- runnable -->\n```sh\n(.*?)```")
+
+// docRun is what a doc's runnable blocks need to run in a test, and what their output must show.
+type docRun struct {
+	// setup starts what the blocks call besides Plugboard (the upstream, an OAuth provider) and
+	// returns the blocks' environment, the server's, and what the output must contain.
+	setup func(t *testing.T) (blockEnv, serverEnv, want []string)
+	// secretOut is a secret the blocks store that their output must not show either.
+	secretOut string
+}
+
+// docRuns names every doc with runnable blocks; a doc that marks blocks without an entry here
+// fails the test, so that no marked block goes unrun.
+var docRuns = map[string]docRun{
+	"README.md": {
+		setup: func(t *testing.T) ([]string, []string, []string) {
+			return nil, nil, []string{
+				`"apiKey":{"description":"API key","id":"api-key","in":"header","name":"X-Api-Key"}`,
+				`"baseUrl":"https://acme-eu.example"`,
+				`"data":{"string":{"value":""}}`,
+				`"totalCount":1`,
+				`"name":"acme-renamed"`,
+				"204\n",
+				`"code":"not_found"`,
+			}
+		},
+		secretOut: "sk_live_walkthrough",
+	},
+	"docs/calling.md": {setup: callingSetup},
+	"docs/oauth.md":   {setup: oauthSetup},
+}
+
+// callingSetup gives docs/calling.md an upstream on 127.0.0.1 that answers what it received.
+func callingSetup(t *testing.T) ([]string, []string, []string) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "uri": r.URL.RequestURI(), "apiKey": r.Header.Get("X-Api-Key"),
+			"authorization": r.Header.Get("Authorization"), "body": string(body)})
+	}))
+	t.Cleanup(up.Close)
+	return []string{"UPSTREAM=" + up.URL}, []string{"PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8"}, []string{
+		// The proxy: the upstream got the call with the connection's key, and not the caller's.
+		`{"apiKey":"sk_live_calling","authorization":"","body":"{\"sku\":\"A-1\"}","method":"POST","uri":"/v1/orders?notify=false"}`,
+		// The access endpoint.
+		`{"baseUrl":"` + up.URL + `","cookies":[],"headers":{"X-Api-Key":"sk_live_calling"},"query":{}}`,
+		`"scopes":["connections:proxy"]`,
+		`"name":"billing-service"`,
+		"204\n",
+		// client/example through client.Transport.
+		`200 {"apiKey":"sk_live_calling","authorization":"","body":"","method":"GET","uri":"/v1/orders"}`,
+	}
+}
+
+// oauthSetup points docs/oauth.md's OAuth 2.0 examples at npm oidc-provider (PLUGBOARD_TEST_OIDC=1).
+func oauthSetup(t *testing.T) ([]string, []string, []string) {
+	p := oidctest.Start(t, oidctest.Config{})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, p.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"AUTHORIZE_URL=" + p.AuthorizeURL, "TOKEN_URL=" + p.TokenURL,
+			"CLIENT_ID=" + p.Clients.Basic.ID, "CLIENT_SECRET=" + p.Clients.Basic.Secret,
+			"SERVICE_CLIENT_ID=" + p.Clients.ClientCredentials.ID, "SERVICE_CLIENT_SECRET=" + p.Clients.ClientCredentials.Secret},
+		[]string{"PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8", "PLUGBOARD_OUTBOUND_CA_FILE=" + caFile},
+		[]string{
+			// initialise answers the provider's authorize URL, unescaped, with the client and PKCE.
+			`{"url":"` + p.AuthorizeURL + `?client_id=` + url.QueryEscape(p.Clients.Basic.ID) + `&code_challenge=`,
+			`"type":"oauth2-client"`,
+			`"oauth2":{"accessToken":"`,
+		}
+}
+
+// TestDocsRun runs every doc's runnable shell blocks (README's walkthrough, docs/calling.md,
+// docs/oauth.md), each doc's in order in one shell, as written, against a freshly built server, so
+// the docs cannot drift from what the service does. Upstreams and providers come from the
+// variables the docs give defaults to.
+func TestDocsRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	root := filepath.Join("..", "..")
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- walkthrough:start -->\n```sh\n(.*?)```\n<!-- walkthrough:end -->").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no walkthrough block")
-	}
+	docs = append([]string{filepath.Join(root, "README.md")}, docs...)
 	bin := buildBinary(t)
-	dataDir := filepath.Join(t.TempDir(), "data")
-	srv := startServer(t, bin, dataDir)
-
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", string(m[1]))
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "PB="+srv.url, "PLUGBOARD_DATA_DIR="+dataDir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("walkthrough failed: %v\n%s", err, out)
-	}
-	text := string(out)
-	for _, want := range []string{
-		`"apiKey":{"description":"API key","id":"api-key","in":"header","name":"X-Api-Key"}`,
-		`"baseUrl":"https://acme-eu.example"`,
-		`"data":{"string":{"value":""}}`,
-		`"totalCount":1`,
-		`"name":"acme-renamed"`,
-		"204\n",
-		`"code":"not_found"`,
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("walkthrough output lacks %s:\n%s", want, text)
+	for _, path := range docs {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
 		}
+		var script strings.Builder
+		for _, m := range runnable.FindAllSubmatch(text, -1) {
+			script.Write(m[1])
+		}
+		name := filepath.ToSlash(strings.TrimPrefix(path, root+string(filepath.Separator)))
+		run, ok := docRuns[name]
+		switch {
+		case script.Len() == 0 && !ok:
+			continue
+		case script.Len() == 0:
+			t.Errorf("%s has no runnable block", name)
+			continue
+		case !ok:
+			t.Errorf("%s marks runnable blocks, but TestDocsRun does not know how to run them", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			blockEnv, serverEnv, want := run.setup(t)
+			dataDir := filepath.Join(t.TempDir(), "data")
+			srv := startServer(t, bin, dataDir, serverEnv...)
+			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script.String())
+			cmd.Dir = root
+			cmd.Env = append(append(os.Environ(), "PB="+srv.url, "PLUGBOARD_DATA_DIR="+dataDir), blockEnv...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s's blocks failed: %v\n%s", name, err, out)
+			}
+			text := string(out)
+			for _, w := range want {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s's output lacks %s:\n%s", name, w, text)
+				}
+			}
+			if run.secretOut != "" && strings.Contains(text, run.secretOut) {
+				t.Errorf("the stored API key appears in the output")
+			}
+			for _, secret := range []string{"sk_live_walkthrough", "sk_live_calling"} {
+				if strings.Contains(srv.stderr.String(), secret) || strings.Contains(srv.stdout.String(), secret) {
+					t.Errorf("the stored API key %s appears in the server's output", secret)
+				}
+			}
+			srv.stop(t)
+		})
 	}
-	if strings.Contains(text, "sk_live_walkthrough") || strings.Contains(srv.stderr.String(), "sk_live_walkthrough") {
-		t.Errorf("the stored API key appears in the output or the log")
-	}
-	srv.stop(t)
 }
 
 // TestLostMasterKeyIsRefused: with secrets stored, a missing key file or a wrong key stops serve at

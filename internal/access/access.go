@@ -37,9 +37,28 @@ import (
 // DefaultSkew is how long before expiry a token is refreshed.
 const DefaultSkew = 60 * time.Second
 
+// Store is what the package uses of a plugboard.Store, every implementation of which satisfies it.
+// Writes go through InTx, whose transaction is a whole plugboard.Store.
+type Store interface {
+	InTx(ctx context.Context, fn func(tx plugboard.Store) error) error
+	RowLocks() bool
+	GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error)
+	GetSystem(ctx context.Context, orgID, id ulid.ULID) (*plugboard.System, error)
+	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error)
+	TryLead(ctx context.Context, name string) (release func(), ok bool, err error)
+	ListRefreshDue(ctx context.Context, before time.Time, limit int) ([]plugboard.CredentialRef, error)
+	ListExpiredCredentials(ctx context.Context, at time.Time, limit int) ([]plugboard.CredentialRef, error)
+	ListExpiringCredentials(ctx context.Context, now, before time.Time, limit int) ([]plugboard.CredentialRef, error)
+}
+
+// CredentialGetter is what reading a grant's client or an mTLS certificate needs of a store.
+type CredentialGetter interface {
+	GetCredential(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Credential, error)
+}
+
 // Service opens connections for use. It is safe for concurrent use.
 type Service struct {
-	store   plugboard.Store
+	store   Store
 	keys    *vault.Vault
 	oauth   *oauth.Client
 	applier *apply.Applier
@@ -87,7 +106,7 @@ type cachedToken struct {
 
 // Config is what a Service needs.
 type Config struct {
-	Store plugboard.Store
+	Store Store
 	Keys  *vault.Vault
 	OAuth *oauth.Client
 	// Now is the clock; time.Now when nil.
@@ -587,7 +606,7 @@ const ClientFailureCooldown = 30 * time.Second
 
 // tokenEndpoint is where an oauth2-token credential is refreshed: the config's token URL, with the
 // client of its grant credential, over mTLS when the config says.
-func (s *Service) tokenEndpoint(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (oauth.Endpoint, error) {
+func (s *Service) tokenEndpoint(ctx context.Context, st CredentialGetter, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (oauth.Endpoint, error) {
 	if cfg.Oauth2 == nil {
 		return oauth.Endpoint{}, plugboard.Internal(errors.New("oauth2-token credential without an oauth2 config"))
 	}
@@ -609,7 +628,7 @@ func (s *Service) tokenEndpoint(ctx context.Context, st plugboard.Store, orgID u
 
 // mtls returns the TLS settings for a config with mtlsEnabled: the certificate credential named by
 // mtlsCredentialId, or else the connection's certificate credential.
-func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (*tls.Config, error) {
+func (s *Service) mtls(ctx context.Context, st CredentialGetter, orgID ulid.ULID, cfg api.AuthSchemeConfig, siblings []apply.Credential) (*tls.Config, error) {
 	return MTLSConfig(ctx, st, s.keys, orgID, cfg, s.now(), func() (*api.CredentialDataCertificate, error) {
 		for _, c := range siblings {
 			if c.Type == api.CredentialTypeCertificate {
@@ -626,7 +645,7 @@ func (s *Service) mtls(ctx context.Context, st plugboard.Store, orgID ulid.ULID,
 // past its expiresAt at now is refused (credential_expired) before it is opened; connection must
 // return only a certificate that is not (the connection passed Usable, or the stored one was
 // checked with Unexpired).
-func MTLSConfig(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg api.AuthSchemeConfig, now time.Time,
+func MTLSConfig(ctx context.Context, st CredentialGetter, keys *vault.Vault, orgID ulid.ULID, cfg api.AuthSchemeConfig, now time.Time,
 	connection func() (*api.CredentialDataCertificate, error)) (*tls.Config, error) {
 	if cfg.Oauth2 == nil || !cfg.Oauth2.MTLSEnabled {
 		return nil, nil

@@ -69,7 +69,7 @@ func FullConfig(keys *vault.Vault, orgID, systemID ulid.ULID, c plugboard.AuthSc
 }
 
 // GrantClient returns the client id and secret an OAuth 2.0 config's grant credential holds.
-func GrantClient(ctx context.Context, st plugboard.Store, keys *vault.Vault, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
+func GrantClient(ctx context.Context, st CredentialGetter, keys *vault.Vault, orgID ulid.ULID, cfg *api.AuthSchemeConfigOAuth2) (id, secret string, err error) {
 	var credID ulid.ULID
 	switch {
 	case cfg.Grant.AuthorizationCode != nil && cfg.Grant.Type == api.AuthorizationCode:

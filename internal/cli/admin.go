@@ -18,15 +18,6 @@ import (
 	"github.com/plugboard/plugboard/internal/sqlstore"
 )
 
-// EnvOrgPurgeAfter is how long a deleted organisation's records are kept before they are purged.
-const EnvOrgPurgeAfter = "PLUGBOARD_ORG_PURGE_AFTER"
-
-// DefaultOrgPurgeAfter is the grace period when EnvOrgPurgeAfter is unset: 30 days.
-const DefaultOrgPurgeAfter = 30 * 24 * time.Hour
-
-// defaultOrgPurgeAfterText is DefaultOrgPurgeAfter as the help texts and the README write it.
-const defaultOrgPurgeAfterText = "720h (30 days)"
-
 // storeHint says how to point a command at a store.
 const storeHint = "point at the server's store with --data-dir DIR or --database-url URL (or " + EnvDataDir + " / " + EnvDatabaseURL + ")"
 
@@ -122,11 +113,6 @@ func setupOrgsCreate(fs *flag.FlagSet, inv *invocation) func(context.Context) er
 	}
 }
 
-// purgeAfter reads the grace period of deleted organisations from the environment.
-func purgeAfter(getenv func(string) string) (time.Duration, error) {
-	return durationEnv(getenv, EnvOrgPurgeAfter, DefaultOrgPurgeAfter)
-}
-
 // listedOrganisation is one organisation as `orgs list --json` prints it.
 type listedOrganisation struct {
 	ID        ulid.ULID  `json:"organisationId"`
@@ -140,10 +126,7 @@ type listedOrganisation struct {
 func setupOrgsList(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of {organisationId, name, createdAt, deletedAt, purgeAfter}")
 	return func(ctx context.Context) error {
-		grace, err := purgeAfter(inv.getenv)
-		if err != nil {
-			return err
-		}
+		grace := inv.cfg.OrgPurgeAfter
 		return inv.withStore(ctx, func(store plugboard.Store) error {
 			orgs, err := store.ListOrganisations(ctx)
 			if err != nil {
@@ -186,10 +169,7 @@ func setupOrgsDelete(fs *flag.FlagSet, inv *invocation) func(context.Context) er
 		if err != nil {
 			return err
 		}
-		grace, err := purgeAfter(inv.getenv)
-		if err != nil {
-			return err
-		}
+		grace := inv.cfg.OrgPurgeAfter
 		return inv.withStore(ctx, func(store plugboard.Store) error {
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			if err := store.DeleteOrganisation(ctx, orgID, now); err != nil {
@@ -230,14 +210,11 @@ func setupOrgsExport(fs *flag.FlagSet, inv *invocation) func(context.Context) er
 
 func setupOrgsPurge(fs *flag.FlagSet, inv *invocation) func(context.Context) error {
 	org := fs.String("org", "", "purge the deleted organisation `ID` now, however recently it was deleted")
-	after := fs.Duration("after", 0, "purge organisations deleted longer ago than `DURATION` (such as 72h); default "+EnvOrgPurgeAfter+" or "+defaultOrgPurgeAfterText)
+	after := fs.Duration("after", 0, "purge organisations deleted longer ago than `DURATION` (such as 72h); default --org-purge-after ("+EnvOrgPurgeAfter+", "+defaultOrgPurgeAfterText+")")
 	return func(ctx context.Context) error {
 		grace := *after
 		if grace == 0 {
-			var err error
-			if grace, err = purgeAfter(inv.getenv); err != nil {
-				return err
-			}
+			grace = inv.cfg.OrgPurgeAfter
 		}
 		if grace < 0 {
 			return errors.New("--after must not be negative")

@@ -20,8 +20,9 @@ type command struct {
 	args string
 	// about says what the command does, for its --help.
 	about string
-	// admin commands work on an existing store and never create one: they take --data-dir and
-	// --database-url, and open the store with invocation.openStore.
+	// admin commands work on an existing store and never create one: they open it with
+	// invocation.openStore. Which settings a command takes (--data-dir, ...) the settings table
+	// says (settings.go).
 	admin bool
 	// setup registers the command's flags on fs and returns what runs it once they are parsed.
 	setup func(fs *flag.FlagSet, inv *invocation) func(context.Context) error
@@ -29,9 +30,6 @@ type command struct {
 	// flags; "" for none. It reaches the command as invocation.arg.
 	arg string
 }
-
-// storeArgs is the synopsis of the flags storeFlags registers.
-const storeArgs = "[--data-dir DIR] [--database-url URL]"
 
 // synopsis is the command's usage line, without the program name.
 func (c command) synopsis() string {
@@ -42,8 +40,8 @@ func (c command) synopsis() string {
 	if c.args != "" {
 		s += " " + c.args
 	}
-	if c.admin {
-		s += " " + storeArgs
+	if st := settingsSynopsis(c.name); st != "" {
+		s += " " + st
 	}
 	return s
 }
@@ -60,8 +58,7 @@ type invocation struct {
 // commands is the command table, in the order usage lists it.
 func commands() []command {
 	return []command{
-		{name: "serve", args: "[--addr ADDR] [--data-dir DIR] [--database-url URL] [--log-format FORMAT] [--public-url URL] [--credential-expiring-lead DURATION] [--migrate] " +
-			"[--inbound-max-body-bytes N] [--inbound-event-body-bytes N]",
+		{name: "serve",
 			about: "Serve the API. The first start creates the store (an SQLite file in the data dir unless a\n" +
 				"database URL is set), a default organisation with an API key (printed once), and, without\n" +
 				EnvEncryptionKey + ", a master key file in the data dir. It also purges deleted organisations\n" +
@@ -123,12 +120,26 @@ func commands() []command {
 	}
 }
 
-const environmentHelp = `Environment: PLUGBOARD_ADDR, PLUGBOARD_PUBLIC_URL, PLUGBOARD_DATA_DIR, PLUGBOARD_DATABASE_URL,
-PLUGBOARD_ALLOW_PRIVATE_NETWORKS, PLUGBOARD_ALLOW_CIDRS, PLUGBOARD_OUTBOUND_CA_FILE,
-PLUGBOARD_ENCRYPTION_KEY (comma-separated base64 32-byte keys; the first seals, any opens),
-PLUGBOARD_LOG_FORMAT (text or json), PLUGBOARD_ORG_PURGE_AFTER (grace period of deleted organisations),
-PLUGBOARD_EVENT_RETENTION (how long events are kept).
-`
+// environmentHelp lists every setting's variable, from the settings table.
+func environmentHelp() string {
+	var b strings.Builder
+	b.WriteString("Settings: each is a flag of serve and an environment variable (the flag wins; secrets only the\nvariable); `plugboard serve --help` says what each does.\nVariables:")
+	width := len("Variables:")
+	for i, name := range SettingNames() {
+		word := " " + name
+		if i < len(SettingNames())-1 {
+			word += ","
+		}
+		if width+len(word) > 100 {
+			b.WriteString("\n ")
+			width = 1
+		}
+		b.WriteString(word)
+		width += len(word)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
 
 // usage is what `plugboard` and `plugboard help` print.
 func usage() string {
@@ -139,7 +150,7 @@ func usage() string {
 	}
 	b.WriteString("  plugboard help [COMMAND]\n\n")
 	b.WriteString("Run `plugboard COMMAND --help` for what a command does and its flags.\n\n")
-	b.WriteString(environmentHelp)
+	b.WriteString(environmentHelp())
 	return b.String()
 }
 
@@ -198,6 +209,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "plugboard %s: unexpected argument %q\nUsage: plugboard %s\n", cmd.name, fs.Arg(0), cmd.synopsis())
 		return 2
 	}
+	if err := fs.settings.load(&inv.cfg, inv.getenv); err != nil {
+		fmt.Fprintf(stderr, "plugboard: %v\n", err)
+		return 1
+	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintf(stderr, "plugboard: %v\n", describe(err))
 		return 1
@@ -229,22 +244,21 @@ func subcommands(group string) string {
 	return b.String()
 }
 
-// commandFlags is a command's flag set with the function that runs the command.
+// commandFlags is a command's flag set with its settings and the function that runs the command.
 type commandFlags struct {
 	*flag.FlagSet
-	run func(context.Context) error
+	settings *settingFlags
+	run      func(context.Context) error
 }
 
-// flagSet registers a command's flags (the store flags too, for admin commands). Parse errors
-// are reported by Run, so the flag package prints nothing itself.
+// flagSet registers a command's flags and those of the settings it takes. Parse errors are
+// reported by Run, so the flag package prints nothing itself.
 func flagSet(c command, inv *invocation) commandFlags {
 	fs := flag.NewFlagSet("plugboard "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if c.admin {
-		storeFlags(fs, &inv.cfg, inv.getenv)
-	}
-	return commandFlags{FlagSet: fs, run: c.setup(fs, inv)}
+	sf := registerSettings(fs, c.name)
+	return commandFlags{FlagSet: fs, settings: sf, run: c.setup(fs, inv)}
 }
 
 // help is a command's --help: its usage line, what it does, and its flags.
@@ -252,8 +266,13 @@ func help(c command) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Usage: plugboard %s\n\n%s\n", c.synopsis(), c.about)
 	fs := flagSet(c, &invocation{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
-	b.WriteString("\nFlags:\n")
+	header := "\nFlags:\n"
 	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(*settingValue); ok {
+			return // settingsHelp describes it
+		}
+		b.WriteString(header)
+		header = ""
 		valueName, text := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
 		if valueName != "" {
@@ -265,6 +284,7 @@ func help(c command) string {
 		}
 		b.WriteString("\n")
 	})
+	b.WriteString(settingsHelp(c.name))
 	if c.admin {
 		b.WriteString("\nIt works on the store a server uses, while it runs, and never creates one: without a store at\n" +
 			"--data-dir/--database-url (or " + EnvDataDir + "/" + EnvDatabaseURL + ") it fails, naming where it looked.\n" +

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"flag"
-	"io"
 	"strings"
 	"testing"
 
@@ -13,13 +11,8 @@ import (
 // naming the flag.
 func TestInboundSettings(t *testing.T) {
 	parse := func(env map[string]string, args ...string) (InboundConfig, error) {
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		read := inboundFlags(fs, func(k string) string { return env[k] })
-		if err := fs.Parse(args); err != nil {
-			return InboundConfig{}, err
-		}
-		return read()
+		cfg, err := LoadConfig(args, func(k string) string { return env[k] })
+		return cfg.Inbound, err
 	}
 	cfg, err := parse(nil)
 	if err != nil || cfg.MaxBodyBytes != 1<<20 || cfg.EventBodyBytes != 64<<10 || cfg.RateLimit != (ratelimit.Limit{}) {

@@ -12,27 +12,15 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/vault"
-)
-
-// Background rewrap settings of serve.
-const (
-	// EnvRewrapInterval is how often serve looks for a requested rewrap (default 30s).
-	EnvRewrapInterval = "PLUGBOARD_REWRAP_INTERVAL"
-	// EnvRewrapRate caps the values a background rewrap re-seals per second (default 200).
-	EnvRewrapRate = "PLUGBOARD_REWRAP_RATE"
-	// DefaultRewrapRate is EnvRewrapRate's default, and --rate's.
-	DefaultRewrapRate = 200
 )
 
 // tableNouns names each table of sealed values for people.
@@ -110,23 +98,6 @@ func describeCounts(byTable map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// startRewrapper runs the background rewrapper for serve.
-func startRewrapper(ctx context.Context, store plugboard.Store, keys *vault.Vault, getenv func(string) string, logger *slog.Logger) error {
-	interval, err := durationEnv(getenv, EnvRewrapInterval, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	rate := float64(DefaultRewrapRate)
-	if v := getenv(EnvRewrapRate); v != "" {
-		if rate, err = strconv.ParseFloat(v, 64); err != nil || rate <= 0 {
-			return fmt.Errorf("%s: %q is not a positive number of values per second", EnvRewrapRate, v)
-		}
-	}
-	go keys.RunRewrapper(ctx, store, vault.RewrapperConfig{Interval: interval,
-		RewrapOptions: vault.RewrapOptions{Rate: rate, Logger: logger}})
-	return nil
-}
-
 // commandKeys returns the master keys an administrative command was given, or nil when none is
 // configured; unlike serve it never generates a key file.
 func commandKeys(cfg Config) (*vault.Vault, error) {
@@ -169,7 +140,6 @@ func setupMasterKeysStatus(fs *flag.FlagSet, inv *invocation) func(context.Conte
 
 func masterKeysStatusRun(ctx context.Context, inv *invocation, asJSON bool) error {
 	cfg, stdout := inv.cfg, inv.stdout
-	cfg.EncryptionKey = inv.getenv(EnvEncryptionKey)
 	keys, err := commandKeys(cfg)
 	if err != nil {
 		return err
@@ -244,11 +214,10 @@ func setupMasterKeysRewrap(fs *flag.FlagSet, inv *invocation) func(context.Conte
 }
 
 func masterKeysRewrapRun(ctx context.Context, inv *invocation, background bool, batch int, rate float64) error {
-	cfg, stdout, stderr, getenv := inv.cfg, inv.stdout, inv.stderr, inv.getenv
+	cfg, stdout, stderr := inv.cfg, inv.stdout, inv.stderr
 	if batch <= 0 || rate <= 0 {
 		return errors.New("--batch and --rate must be positive")
 	}
-	cfg.EncryptionKey = getenv(EnvEncryptionKey)
 	keys, err := commandKeys(cfg)
 	if err != nil {
 		return err
@@ -289,11 +258,10 @@ func setupMasterKeysRetire(_ *flag.FlagSet, inv *invocation) func(context.Contex
 }
 
 func masterKeysRetireRun(ctx context.Context, inv *invocation, keyID string) error {
-	cfg, stdout, getenv := inv.cfg, inv.stdout, inv.getenv
+	cfg, stdout := inv.cfg, inv.stdout
 	if !keyIDPattern.MatchString(keyID) {
 		return errors.New("master-keys retire needs a key id: 16 hex digits, as master-keys status shows them")
 	}
-	cfg.EncryptionKey = getenv(EnvEncryptionKey)
 	keys, err := commandKeys(cfg)
 	if err != nil {
 		return err

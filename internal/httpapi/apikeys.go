@@ -173,7 +173,9 @@ func (s *Server) noteKeyUse(k *plugboard.APIKey, now time.Time) {
 		return
 	}
 	orgID, keyID, at := k.OrganisationID, k.ID, now.UTC().Truncate(time.Microsecond)
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.store.TouchAPIKey(ctx, orgID, keyID, at); err != nil {

@@ -12,16 +12,13 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/credentials"
 )
 
 // publicConfig decodes a stored auth scheme config; its secret fields are already empty.
 func publicConfig(c plugboard.AuthSchemeConfig) (api.AuthSchemeConfig, error) {
-	out, err := credentials.PublicConfig(c.Config)
-	if err != nil {
-		return out, plugboard.Internal(fmt.Errorf("decode auth scheme config %q: %w", c.ID, err))
-	}
-	return out, nil
+	return connect.PublicConfig(c)
 }
 
 func toAPISystem(s *plugboard.System) (api.System, error) {
@@ -37,31 +34,9 @@ func toAPISystem(s *plugboard.System) (api.System, error) {
 	return out, nil
 }
 
-// offeredConfigs returns the system's configs a template offers: those it names, in the order it
-// names them, or all of the system's in the system's order.
+// offeredConfigs returns the system's configs a template offers (connect.OfferedConfigs).
 func offeredConfigs(sys *plugboard.System, t *plugboard.ConnectionTemplate) ([]api.AuthSchemeConfig, error) {
-	byID := make(map[string]plugboard.AuthSchemeConfig, len(sys.AuthSchemeConfigs))
-	for _, c := range sys.AuthSchemeConfigs {
-		byID[c.ID] = c
-	}
-	picked := sys.AuthSchemeConfigs
-	if len(t.AuthSchemeConfigIDs) > 0 {
-		picked = nil
-		for _, id := range t.AuthSchemeConfigIDs {
-			if c, ok := byID[id]; ok {
-				picked = append(picked, c)
-			}
-		}
-	}
-	out := make([]api.AuthSchemeConfig, 0, len(picked))
-	for _, c := range picked {
-		ac, err := publicConfig(c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ac)
-	}
-	return out, nil
+	return connect.OfferedConfigs(sys, t)
 }
 
 func toAPITemplate(t *plugboard.ConnectionTemplate, sys *plugboard.System) (api.ConnectionTemplate, error) {
@@ -215,7 +190,7 @@ func parsePage(first *int, after, before *string) (plugboard.PageRequest, []plug
 
 // cursor renders a page cursor; the zero ULID means none.
 // timeRangeMessage is the field error of a time the store cannot keep (plugboard.TimeInRange).
-const timeRangeMessage = "must be between 1970-01-01 and 2262-01-01"
+const timeRangeMessage = plugboard.TimeRangeMessage
 
 func cursor(id ulid.ULID) string {
 	if id == (ulid.ULID{}) {

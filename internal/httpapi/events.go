@@ -105,14 +105,12 @@ func (s *Server) emit(ctx context.Context, tx plugboard.Store, e plugboard.Event
 
 // eventData is an event's data: one fact, as a JSON object.
 func eventData(key, value string) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{key: value})
-	return b
+	return events.Data(key, value)
 }
 
 // connectionEvent is an event about connection c: its ids, and its name as data.
 func connectionEvent(typ string, c *plugboard.Connection) plugboard.Event {
-	return plugboard.Event{Type: typ, OrganisationID: c.OrganisationID, ConnectionID: c.ID, EndUserID: c.EndUserID,
-		SystemID: c.SystemID, TemplateID: c.TemplateID, Data: eventData("name", c.Name)}
+	return events.ConnectionEvent(typ, c)
 }
 
 // templateEvent is an event about connection template t.
@@ -123,8 +121,7 @@ func templateEvent(typ string, t *plugboard.ConnectionTemplate) plugboard.Event 
 
 // credentialDeleted is the event of a connection credential's deletion.
 func credentialDeleted(orgID, connectionID, endUserID, credentialID ulid.ULID, reason string) plugboard.Event {
-	return plugboard.Event{Type: events.CredentialDeleted, OrganisationID: orgID, ConnectionID: connectionID,
-		EndUserID: endUserID, CredentialID: credentialID, Reason: reason}
+	return events.CredentialDeletedEvent(orgID, connectionID, endUserID, credentialID, reason)
 }
 
 // emitConnectionDeleted records a deleted connection: each of its credentials, then itself.

@@ -54,6 +54,9 @@ func relative(path string, org ulid.ULID) string {
 // refused (403 permission_denied) exactly when the key lacks the scope the operation's security
 // names; a key without scopes may call every operation. The proxy's operations are included.
 func TestScopeMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a catalogue of every operation: runs once in CI, not again under -race -short")
+	}
 	e := newInputEnv(t)
 	h := e.h
 	byID := map[string]httpapi.Operation{}
@@ -188,6 +191,9 @@ func uniquify(v any, n int) any {
 // gets (and a success never shows the other organisation's id); every id filter of a list,
 // given another organisation's id, lists nothing.
 func TestTenantMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a catalogue of every operation: runs once in CI, not again under -race -short")
+	}
 	e := newInputEnv(t)
 	h := e.h
 	other := e.otherTenant(t)

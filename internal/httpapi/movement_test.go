@@ -25,6 +25,9 @@ import (
 // may read it. The fields come from the tables internal/credentials checks against the contract,
 // the new values from the contract's schemas, so a new placement field is covered by construction.
 func TestSecretMovementMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a catalogue of every operation: runs once in CI, not again under -race -short")
+	}
 	spec := apitest.Spec(t)
 	cases := 0
 	// Token URLs must answer: an oauth2-client credential fetches a token when it is stored. The

@@ -8,8 +8,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -17,7 +17,9 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/inbound"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -35,8 +37,8 @@ type Server struct {
 	now       func() time.Time
 	oauth     *oauth.Client
 	publicURL string
-	// returnOrigins are the allowed returnUrl origins, lower-cased.
-	returnOrigins map[string]bool
+	// connect runs the OAuth flows and prepares connections' credentials.
+	connect *connect.Service
 	// access opens connections for the proxy and the access endpoint.
 	access *access.Service
 	// proxyClient calls upstream APIs for the proxy, with its own timeouts and size limits.
@@ -45,6 +47,8 @@ type Server struct {
 	keyCache keyCache
 	// keyUse decides when a key's use is next recorded (lastUsedAt).
 	keyUse keyUseSampler
+	// background counts the writes left running after a request (Config.Background).
+	background *sync.WaitGroup
 	// orgStates remembers, briefly, which organisations are live.
 	orgStates orgStates
 	// proxyTimeout bounds a proxied call's stream.
@@ -60,14 +64,10 @@ type Server struct {
 	outbound *outbound.Client
 	// webhookOverlap is how long a rotated-out webhook secret keeps signing.
 	webhookOverlap time.Duration
-	// inbound bounds the webhook deliveries the inbound endpoint takes (inbound.go).
-	inbound inboundLimits
-}
-
-// inboundLimits are the sizes the inbound endpoint works with.
-type inboundLimits struct {
-	maxBody   int64 // the largest delivery taken
-	eventBody int64 // how much of its body the event keeps
+	// inbound verifies and records webhook deliveries to /hooks (inbound.go).
+	inbound *inbound.Receiver
+	// inboundMaxBody is the largest delivery taken.
+	inboundMaxBody int64
 }
 
 // proxyPattern is the route the proxy is served on, by hand, since it streams.
@@ -120,6 +120,10 @@ type Config struct {
 	// WebhookSecretOverlap is how long a rotated-out webhook signing secret keeps signing beside the
 	// new one; webhooks.DefaultSecretOverlap when zero.
 	WebhookSecretOverlap time.Duration
+	// Background, when set, counts the writes requests leave running after they answer (an API
+	// key's last use), so that whoever closes the store can wait for them once the HTTP server
+	// has stopped.
+	Background *sync.WaitGroup
 }
 
 // New returns the API's http.Handler.
@@ -130,7 +134,10 @@ func New(cfg Config) http.Handler {
 	}
 	s := &Server{store: cfg.Store, keys: cfg.Keys, logger: cfg.Logger, now: cfg.Now, oauth: oauth.New(out),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), proxyClient: cfg.Proxy, outbound: out,
-		webhookOverlap: cfg.WebhookSecretOverlap}
+		webhookOverlap: cfg.WebhookSecretOverlap, background: cfg.Background}
+	if s.background == nil {
+		s.background = &sync.WaitGroup{}
+	}
 	if s.webhookOverlap <= 0 {
 		s.webhookOverlap = defaultWebhookOverlap
 	}
@@ -140,12 +147,6 @@ func New(cfg Config) http.Handler {
 	s.proxyTimeout = cfg.ProxyTimeout
 	if s.proxyTimeout <= 0 {
 		s.proxyTimeout = 5 * time.Minute
-	}
-	s.returnOrigins = map[string]bool{}
-	for _, o := range append([]string{cfg.PublicURL}, cfg.ReturnURLOrigins...) {
-		if u, err := url.Parse(strings.TrimSpace(o)); err == nil && u.Host != "" {
-			s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
-		}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -159,18 +160,20 @@ func New(cfg Config) http.Handler {
 		s.access = access.New(access.Config{Store: cfg.Store, Keys: cfg.Keys, OAuth: s.oauth, Now: cfg.Now, Skew: cfg.RefreshSkew,
 			Events: s.events})
 	}
+	s.connect = connect.New(connect.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, OAuth: s.oauth, Events: s.events,
+		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins})
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.ops = mustOperations()
 	s.limits = newLimits(cfg)
-	s.inbound = inboundLimits{maxBody: cfg.InboundMaxBodyBytes, eventBody: cfg.InboundEventBodyBytes}
-	if s.inbound.maxBody <= 0 {
-		s.inbound.maxBody = DefaultInboundMaxBodyBytes
+	s.inboundMaxBody = cfg.InboundMaxBodyBytes
+	if s.inboundMaxBody <= 0 {
+		s.inboundMaxBody = DefaultInboundMaxBodyBytes
 	}
-	if s.inbound.eventBody <= 0 {
-		s.inbound.eventBody = DefaultInboundEventBodyBytes
-	}
+	s.inbound = inbound.New(inbound.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, Events: s.events,
+		PublicURL: s.publicURL, EventBodyBytes: int(cfg.InboundEventBodyBytes), LiveOrganisation: s.requireLiveOrganisation,
+		Now: s.now})
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
@@ -191,12 +194,6 @@ func New(cfg Config) http.Handler {
 		ErrorHandlerFunc: s.paramErrorInput,
 	})
 	return s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(h))))
-}
-
-// allowedReturnURL reports whether a flow may send browsers to u.
-func (s *Server) allowedReturnURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && s.returnOrigins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
 
 // withCallbackHeaders keeps the OAuth callbacks' answers (which carry codes) out of caches and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/trust"
@@ -74,7 +75,7 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		var moves []trust.Move
 		for i, c := range b.AuthSchemeConfigs {
-			kept, err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i))
+			kept, err := s.connect.BindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i))
 			if err != nil {
 				return err
 			}
@@ -221,7 +222,7 @@ func (s *Server) DeleteSystem(ctx context.Context, req api.DeleteSystemRequestOb
 			return err
 		}
 		for _, c := range sys.AuthSchemeConfigs {
-			if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
+			if err := connect.DeleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
 				return err
 			}
 		}
@@ -280,7 +281,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 			if err != nil {
 				return err
 			}
-			if keptConfig, err = keptConfigSecrets(cfg, secrets, ""); err != nil {
+			if keptConfig, err = connect.KeptConfigSecrets(cfg, secrets, ""); err != nil {
 				return err
 			}
 			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
@@ -290,7 +291,7 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
 			return plugboard.Invalid("invalid auth scheme config", errs...)
 		}
-		keptGrant, err := s.bindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, "")
+		keptGrant, err := s.connect.BindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, "")
 		if err != nil {
 			return err
 		}
@@ -298,9 +299,9 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		// secret was never this config's to send (it may be one the config used to name before
 		// its token URL moved). The one it replaces goes, in this transaction.
 		grantFrom := previous
-		if previous != nil && grantCredentialID(previous) != grantCredentialID(&cfg) {
+		if previous != nil && connect.GrantCredentialID(previous) != connect.GrantCredentialID(&cfg) {
 			grantFrom = nil
-			if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, previousStored); err != nil {
+			if err := connect.DeleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, previousStored); err != nil {
 				return err
 			}
 		}
@@ -353,7 +354,7 @@ func (s *Server) DeleteAuthSchemeConfig(ctx context.Context, req api.DeleteAuthS
 		}
 		for _, c := range sys.AuthSchemeConfigs {
 			if c.ID == req.AuthSchemeConfigId {
-				if err := deleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
+				if err := connect.DeleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, c); err != nil {
 					return err
 				}
 			}

@@ -4,17 +4,13 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// Names of the environment variables ConfigFromEnv reads. Refusal messages name them, so that an
-// operator who meets a refusal learns which setting lifts it.
+// Names of the settings (read by the command's settings table) that loosen or extend the guard.
+// Refusal messages name them, so that an operator who meets a refusal learns which setting lifts it.
 const (
 	EnvAllowPrivateNetworks = "PLUGBOARD_ALLOW_PRIVATE_NETWORKS"
 	EnvAllowCIDRs           = "PLUGBOARD_ALLOW_CIDRS"
@@ -105,53 +101,4 @@ func (c Config) withDefaults() Config {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	return c
-}
-
-// ConfigFromEnv returns DefaultConfig adjusted by the environment, read through getenv (os.Getenv
-// in production, a map in tests):
-//
-//   - PLUGBOARD_ALLOW_PRIVATE_NETWORKS: a boolean (true/false, also 1/0); empty means false.
-//   - PLUGBOARD_ALLOW_CIDRS: comma-separated CIDR prefixes, e.g. "127.0.0.0/8,10.1.0.0/16"; spaces
-//     and empty items are ignored, host bits are cleared (10.1.2.3/16 means 10.1.0.0/16).
-//
-// An unparsable value is an error naming the variable, so that a typo stops startup instead of
-// silently leaving the guard stricter or looser than intended.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	cfg := DefaultConfig()
-
-	if v := strings.TrimSpace(getenv(EnvAllowPrivateNetworks)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s: %q is not a boolean (use true or false)", EnvAllowPrivateNetworks, v)
-		}
-		cfg.AllowPrivateNetworks = b
-	}
-
-	for item := range strings.SplitSeq(getenv(EnvAllowCIDRs), ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s: %q is not a CIDR prefix (e.g. 10.1.0.0/16, or 10.1.2.3/32 for one address): %w", EnvAllowCIDRs, item, err)
-		}
-		cfg.AllowCIDRs = append(cfg.AllowCIDRs, p.Masked())
-	}
-
-	if path := strings.TrimSpace(getenv(EnvCAFile)); path != "" {
-		pem, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s: %w", EnvCAFile, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return Config{}, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, path)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
 }

@@ -13,7 +13,7 @@
 //
 // Deployments that need private upstreams (a self-hosted identity provider, an internal API) lift
 // the guard with Config.AllowCIDRs (narrow) or Config.AllowPrivateNetworks (broad), set from
-// PLUGBOARD_ALLOW_CIDRS and PLUGBOARD_ALLOW_PRIVATE_NETWORKS by ConfigFromEnv.
+// PLUGBOARD_ALLOW_CIDRS and PLUGBOARD_ALLOW_PRIVATE_NETWORKS (the command's settings).
 //
 // The client never uses an HTTP proxy from the environment: through a proxy the guard would see
 // the proxy's address, not the upstream's, and so would protect nothing.
