@@ -28,6 +28,8 @@ const (
 	EnvReturnURLOrigins = "PLUGBOARD_RETURN_URL_ORIGINS"
 	// EnvEventRetention is how long events are kept (default 720h, 30 days).
 	EnvEventRetention = "PLUGBOARD_EVENT_RETENTION"
+	// EnvSQLiteWriteWait bounds how long an SQLite write waits for its turn (default 10s).
+	EnvSQLiteWriteWait = "PLUGBOARD_SQLITE_WRITE_WAIT"
 	// EnvRefreshSkew is how long before expiry tokens are refreshed when used (default 60s).
 	EnvRefreshSkew = "PLUGBOARD_REFRESH_SKEW"
 	// EnvCredentialExpiringLead is --credential-expiring-lead's variable.
@@ -124,6 +126,8 @@ type Config struct {
 	OrgPurgeAfter time.Duration
 	// EventRetention is how long events are kept.
 	EventRetention time.Duration
+	// SQLiteWriteWait bounds an SQLite write's wait in the write queue.
+	SQLiteWriteWait time.Duration
 	// RewrapInterval and RewrapRate drive the background rewrapper.
 	RewrapInterval time.Duration
 	RewrapRate     float64

@@ -69,7 +69,8 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: cfg.Migrate, Tracing: tel.Tracing})
+	store, err := sqlstore.OpenWith(ctx, cfg.databaseURL(), sqlstore.Options{Migrate: cfg.Migrate, SQLiteWriteWait: cfg.SQLiteWriteWait, Logger: logger,
+		Tracing: tel.Tracing})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/webhooks"
 )
@@ -182,6 +183,10 @@ func settings() []setting {
 			help: "how long events are kept; older ones are deleted by one replica every 10 minutes",
 			doc:  "(`GET /o/{org}/events`, [docs/events.md](docs/events.md))",
 			set:  func(c *Config, v string) (err error) { c.EventRetention, err = positiveDuration(v); return err }},
+		{env: EnvSQLiteWriteWait, value: "DURATION", def: fmtDuration(sqlstore.DefaultSQLiteWriteWait),
+			help: "on SQLite, how long a write waits for its turn at the one writer (writes queue in arrival order); past it the request answers `503 unavailable` with `Retry-After`",
+			doc:  "([docs/operating.md](docs/operating.md))",
+			set:  func(c *Config, v string) (err error) { c.SQLiteWriteWait, err = positiveDuration(v); return err }},
 		{env: EnvRateLimitPerKey, value: "RATE[,BURST]", defDoc: "off",
 			help: "`RATE[,BURST]`: requests per second each API key may make (burst: the rate rounded up when left out), e.g. `50,100`; over it, `429 rate_limited` with `Retry-After`",
 			doc:  "Per process: N replicas let through up to N times the rate",

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -139,10 +140,24 @@ func (s *Server) Healthz(ctx context.Context, _ api.HealthzRequestObject) (api.H
 	return api.Healthz200JSONResponse{Status: api.Ok}, nil
 }
 
-// Readyz implements api.StrictServerInterface: the store answers.
+// Readyz implements api.StrictServerInterface: the store answers. Not ready is 503 unavailable
+// whose details name each part's state, "store: unavailable[ since TIME]; keys: ok": the store
+// is "ok" or "unavailable"; the keys are "ok" when the vault holds a key to seal with (serve
+// has checked at start that its keys open every key id the store uses) and "missing" otherwise.
+// The states never carry the driver's error, which can name hosts and users: the log has it.
 func (s *Server) Readyz(ctx context.Context, _ api.ReadyzRequestObject) (api.ReadyzResponseObject, error) {
 	if err := s.store.Ping(ctx); err != nil {
-		return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "the store does not answer", Err: err}
+		store := "store: unavailable"
+		var pe *plugboard.Error
+		if errors.As(err, &pe) && strings.HasPrefix(pe.Details, "unavailable since ") {
+			store = "store: " + pe.Details
+		}
+		keys := "keys: ok"
+		if s.keys == nil || s.keys.PrimaryKeyID() == "" {
+			keys = "keys: missing"
+		}
+		return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "not ready: the store does not answer",
+			Details: store + "; " + keys, Err: err}
 	}
 	return api.Readyz200JSONResponse{Status: api.Ok}, nil
 }

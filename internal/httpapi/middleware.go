@@ -71,6 +71,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Fields = append(body.Fields, api.ErrorField{Field: f.Field, Message: f.Message})
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if e.Code == plugboard.EUnavailable && w.Header().Get("Retry-After") == "" {
+		// The store is down, restarting or has too many writes queued: a second is the usual wait.
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(StatusOf(e.Code))
 	// Like the generated handlers' answers (api/templates): no HTML escaping, so a URL in a
 	// message reads as it is.
@@ -237,7 +241,8 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		level := slog.LevelInfo
-		if rec.status >= 500 && rec.status != http.StatusNotImplemented {
+		// 503 is a dependency's outage (the store), which its own log says once, not per request.
+		if rec.status >= 500 && rec.status != http.StatusNotImplemented && rec.status != http.StatusServiceUnavailable {
 			level = slog.LevelError
 		}
 		if rec.proxied && level < slog.LevelError {

@@ -114,6 +114,6 @@ func insertBatch(ctx context.Context, o *ops, t bulkTable, rows [][]any) error {
 
 // Analyze refreshes the planner's statistics after a bulk load (ANALYZE on both databases).
 func (db *DB) Analyze(ctx context.Context) error {
-	_, err := db.sqldb.ExecContext(ctx, "ANALYZE")
+	_, err := db.exec(ctx, "ANALYZE")
 	return db.d.translate(err, "analyze", nil)
 }

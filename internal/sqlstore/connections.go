@@ -243,6 +243,7 @@ func connPtrs(cs []plugboard.Connection) []*plugboard.Connection {
 func (o *ops) ListEnvironmentConnections(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]plugboard.Connection, error) {
 	var list []plugboard.Connection
 	err := o.inReadTx(ctx, func(o *ops) error {
+		list = nil // a retried read starts again
 		if err := o.requireProject(ctx, orgID, projectID); err != nil {
 			return err
 		}

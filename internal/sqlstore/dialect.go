@@ -146,6 +146,9 @@ func (d dialect) translate(err error, op string, on *onError) error {
 		return &plugboard.Error{Code: plugboard.ENotFound, Message: on.notFound, Err: wrapped}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return plugboard.Internal(wrapped)
+	case connectionLost(err):
+		// The database is down, restarting or out of reach: retry later, not a bug of ours.
+		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: wrapped}
 	}
 	switch d.classify(err) {
 	case failUnique:

@@ -91,6 +91,7 @@ func (o *ops) ListEvents(ctx context.Context, orgID ulid.ULID, f plugboard.Event
 	n := pageSize(req.First)
 	page := &plugboard.Page[plugboard.Event]{}
 	err := o.inReadTx(ctx, func(o *ops) error {
+		*page = plugboard.Page[plugboard.Event]{} // a retried read starts again
 		if err := o.queryRow(ctx, "SELECT COUNT(*) FROM events WHERE "+where, args...).Scan(&page.TotalCount); err != nil {
 			return o.d.translate(err, "count events", nil)
 		}

@@ -61,3 +61,9 @@ func OpenRawAt(ctx context.Context, url string, version int64) (*sql.DB, func(st
 	}
 	return db, d.rebind, nil
 }
+
+// WriteOnReadPool tries a write on the store's read pool.
+func WriteOnReadPool(ctx context.Context, db *DB) error {
+	_, err := db.readdb.ExecContext(ctx, "UPDATE organisations SET name = name")
+	return err
+}

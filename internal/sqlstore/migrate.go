@@ -90,7 +90,7 @@ func migrateUpTo(ctx context.Context, db *sql.DB, d dialect, upTo int64) error {
 		if m.version > upTo {
 			break
 		}
-		o := &ops{q: db, d: d}
+		o := &ops{d: d, p: singlePool(db)}
 		err := o.inTx(ctx, func(o *ops) error {
 			if d.migrationLock != "" {
 				if _, err := o.q.ExecContext(ctx, d.migrationLock); err != nil {
@@ -124,7 +124,7 @@ func migrateUpTo(ctx context.Context, db *sql.DB, d dialect, upTo int64) error {
 // that two replicas starting at once do not race on it. schema_migrations is the one table
 // without organisation_id: it describes the database, not a tenant.
 func createMigrationsTable(ctx context.Context, db *sql.DB, d dialect) error {
-	o := &ops{q: db, d: d}
+	o := &ops{d: d, p: singlePool(db)}
 	return o.inTx(ctx, func(o *ops) error {
 		if d.migrationLock != "" {
 			if _, err := o.q.ExecContext(ctx, d.migrationLock); err != nil {
@@ -157,7 +157,7 @@ func schemaStatus(ctx context.Context, db *sql.DB, d dialect) (SchemaStatus, err
 		return st, plugboard.Internal(err)
 	}
 	applied := map[int64]bool{}
-	o := &ops{q: db, d: d}
+	o := &ops{d: d, p: singlePool(db)}
 	ok, err := o.tableExists(ctx, "schema_migrations")
 	if err != nil {
 		return st, err

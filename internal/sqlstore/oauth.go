@@ -185,11 +185,10 @@ func (o *ops) TryLead(ctx context.Context, name string) (func(), bool, error) {
 	if o.d.name != "postgres" {
 		return func() {}, true, nil
 	}
-	db, ok := o.q.(*sql.DB)
-	if !ok {
+	if o.tx != nil {
 		return nil, false, plugboard.Internal(errors.New("TryLead inside a transaction"))
 	}
-	conn, err := db.Conn(ctx)
+	conn, err := o.p.w.Conn(ctx)
 	if err != nil {
 		return nil, false, o.d.translate(err, "lead: connection", nil)
 	}

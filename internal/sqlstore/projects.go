@@ -125,6 +125,7 @@ func (o *ops) loadEnvironments(ctx context.Context, orgID ulid.ULID, projects []
 func (o *ops) ListProjects(ctx context.Context, orgID ulid.ULID) ([]plugboard.Project, error) {
 	var projects []plugboard.Project
 	err := o.inReadTx(ctx, func(o *ops) error {
+		projects = nil // a retried read starts again
 		rows, err := o.query(ctx, "SELECT "+projectCols+" FROM projects WHERE organisation_id = ? ORDER BY id", idValue(orgID))
 		if err != nil {
 			return o.d.translate(err, "list projects", nil)

@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/telemetry"
@@ -36,9 +38,10 @@ import (
 
 // DB is a plugboard.Store backed by an SQL database. Open returns one; it is safe for concurrent use.
 type DB struct {
-	// ops runs every Store method against the pool; transactions get their own ops bound to a *sql.Tx.
+	// ops runs every Store method against the pools; transactions get their own ops bound to a *sql.Tx.
 	ops
-	sqldb *sql.DB
+	// sqldb is the writer pool (on PostgreSQL, the one pool); readdb the pool reads run on.
+	sqldb, readdb *sql.DB
 }
 
 var _ plugboard.Store = (*DB)(nil)
@@ -53,6 +56,15 @@ var sqliteParams = []string{
 	"_pragma=foreign_keys(1)",
 	"_pragma=synchronous(NORMAL)",
 	"_txlock=immediate",
+}
+
+// sqliteReadParams are the settings of the read-only pool's connections: the same file, WAL, and
+// query_only, so that a write sent there by mistake fails instead of contending with the writer.
+// Reads begin DEFERRED and never take the write lock.
+var sqliteReadParams = []string{
+	"_pragma=busy_timeout(10000)",
+	"_pragma=foreign_keys(1)",
+	"_pragma=query_only(1)",
 }
 
 // Options tune Open.
@@ -73,12 +85,27 @@ type Options struct {
 	MustExist bool
 	// Tracing gives every statement and transaction a span; nil (tracing off) makes none.
 	Tracing *telemetry.Tracing
+	// SQLiteWriteWait bounds how long an SQLite write waits for its turn in the write queue before
+	// it fails with EUnavailable (503 with Retry-After); 0 means DefaultSQLiteWriteWait.
+	SQLiteWriteWait time.Duration
+	// SQLiteSinglePool opens an SQLite file the way earlier versions did: one unbounded pool for
+	// reads and writes, writers contending on SQLite's busy timeout. Only for benchmarks to compare.
+	SQLiteSinglePool bool
+	// Logger receives the store's changes of reachability ("store unavailable", "store available
+	// again", once each per outage); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults for PostgreSQL connections.
 const (
 	DefaultMaxOpenConns     = 20
 	DefaultStatementTimeout = 15 * time.Second
+)
+
+// Defaults for SQLite files: the read-only pool's size and a write's longest wait in the queue.
+const (
+	SQLiteReaders          = 8
+	DefaultSQLiteWriteWait = 10 * time.Second
 )
 
 // IsPostgres reports whether url names a PostgreSQL database.
@@ -118,27 +145,80 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, &plugboard.Error{Code: plugboard.EUnavailable, Message: "cannot create the database directory", Err: err}
 		}
 	}
-	sqldb, err := opts.Tracing.OpenDB("sqlite", dsn)
+	db, err := openSQLite(dsn, path, url, opts)
 	if err != nil {
-		return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid SQLite database URL", Err: err}
+		return nil, err
 	}
-	// database/sql keeps 2 idle connections by default; with more busy readers than that, every
-	// request would open (and configure) a new SQLite connection.
-	sqldb.SetMaxIdleConns(16)
-	db := &DB{ops: ops{q: sqldb, d: sqliteDialect}, sqldb: sqldb}
 	if err := db.Ping(ctx); err != nil {
-		sqldb.Close()
+		db.Close()
 		return nil, err
 	}
 	if err := db.requireSchema(ctx, opts); err != nil {
-		sqldb.Close()
+		db.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, sqldb, sqliteDialect); err != nil {
-		sqldb.Close()
+	if err := migrate(ctx, db.sqldb, sqliteDialect); err != nil {
+		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// openSQLite opens the pools on an SQLite file: one writer connection behind a FIFO queue, and
+// SQLiteReaders read-only connections. An in-memory database is one connection for both, since
+// every connection to ":memory:" would be a database of its own (so there, a read on the store
+// from inside its own InTx callback, rather than on the callback's tx, waits for the transaction).
+func openSQLite(dsn, path, url string, opts Options) (*DB, error) {
+	open := func(dsn string) (*sql.DB, error) {
+		sqldb, err := opts.Tracing.OpenDB("sqlite", dsn)
+		if err != nil {
+			return nil, &plugboard.Error{Code: plugboard.EInvalid, Message: "invalid SQLite database URL", Err: err}
+		}
+		return sqldb, nil
+	}
+	w, err := open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	wait := opts.SQLiteWriteWait
+	if wait <= 0 {
+		wait = DefaultSQLiteWriteWait
+	}
+	p := &pools{w: w, r: w, writeWait: wait, health: newHealth(opts.logger(), Location(url))}
+	switch {
+	case opts.SQLiteSinglePool:
+		// database/sql keeps 2 idle connections by default; with more busy readers than that, every
+		// request would open (and configure) a new SQLite connection.
+		w.SetMaxIdleConns(16)
+	case path == "":
+		w.SetMaxOpenConns(1)
+		p.gate = semaphore.NewWeighted(1)
+	default:
+		// The writer connection is kept open for good: reopening it would redo its pragmas.
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		p.gate = semaphore.NewWeighted(1)
+		rdsn, _, err := sqliteDSNWith(url, sqliteReadParams)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		if p.r, err = open(rdsn); err != nil {
+			w.Close()
+			return nil, err
+		}
+		p.r.SetMaxOpenConns(SQLiteReaders)
+		p.r.SetMaxIdleConns(SQLiteReaders)
+		p.idle = SQLiteReaders
+	}
+	return &DB{ops: ops{d: sqliteDialect, p: p}, sqldb: p.w, readdb: p.r}, nil
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 // openPostgres opens a pool on PostgreSQL. Every statement runs with a statement_timeout, and
@@ -168,7 +248,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(maxOpen)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	sqldb.SetConnMaxLifetime(30 * time.Minute)
-	db := &DB{ops: ops{q: sqldb, d: postgresDialect}, sqldb: sqldb}
+	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url))}
+	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
@@ -246,8 +327,13 @@ func Migrate(ctx context.Context, url string) (before SchemaStatus, err error) {
 // sqliteDSN turns the accepted URL forms into a modernc.org/sqlite DSN carrying sqliteParams, and
 // returns the file's path when there is one on disk (so Open can create its directory).
 func sqliteDSN(url string) (dsn, path string, err error) {
+	return sqliteDSNWith(url, sqliteParams)
+}
+
+// sqliteDSNWith is sqliteDSN with the given connection settings.
+func sqliteDSNWith(url string, settings []string) (dsn, path string, err error) {
 	rest, query, _ := strings.Cut(url, "?")
-	params := strings.Join(sqliteParams, "&")
+	params := strings.Join(settings, "&")
 	if query != "" {
 		params += "&" + query
 	}
@@ -282,17 +368,32 @@ func (db *DB) InTx(ctx context.Context, fn func(tx plugboard.Store) error) error
 	return db.inTx(ctx, func(o *ops) error { return fn(&txStore{ops: *o}) })
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers (on SQLite, the read pool: a long write queue is
+// not unreachability). A failure is EUnavailable whose Details say since when.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.sqldb.PingContext(ctx); err != nil {
-		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: err}
+	err := db.readdb.PingContext(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		db.p.health.down(err)
+	} else {
+		db.p.note(err)
+	}
+	if err != nil {
+		e := &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: err}
+		if since := db.p.health.unavailableSince(); since != nil {
+			e.Details = "unavailable since " + since.Format(time.RFC3339)
+		}
+		return e
 	}
 	return nil
 }
 
-// Close closes the connection pool.
+// Close closes the connection pools.
 func (db *DB) Close() error {
-	if err := db.sqldb.Close(); err != nil {
+	err := db.sqldb.Close()
+	if db.readdb != nil && db.readdb != db.sqldb {
+		err = errors.Join(err, db.readdb.Close())
+	}
+	if err != nil {
 		return plugboard.Internal(err)
 	}
 	return nil
@@ -309,7 +410,7 @@ func (t *txStore) InTx(ctx context.Context, fn func(tx plugboard.Store) error) e
 // Ping checks the transaction's connection.
 func (t *txStore) Ping(ctx context.Context) error {
 	var one int
-	if err := t.q.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := t.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return &plugboard.Error{Code: plugboard.EUnavailable, Message: "database unavailable", Err: err}
 	}
 	return nil
@@ -327,38 +428,68 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// ops implements the Store methods over a queryer. When tx is nil it runs on the pool and opens
-// its own transactions for multi-statement work; otherwise it runs inside tx.
+// ops implements the Store methods. When tx is nil it runs on the pools (reads on the read pool,
+// writes on the writer's, in turn) and opens its own transactions for multi-statement work;
+// otherwise it runs inside tx, and q is tx.
+//
+// Outside a transaction, exec is a write and query and queryRow are reads: a statement that
+// writes and returns rows (UPDATE ... RETURNING) runs in inTx. On SQLite the read pool is
+// query_only, so a write sent to it fails in the contract suite rather than passing unnoticed.
 type ops struct {
 	q  queryer
 	d  dialect
 	tx *sql.Tx
+	p  *pools
+	// firstTry marks a read-only transaction that runs again if the server closed its connection:
+	// its failure is not yet an outage.
+	firstTry bool
+}
+
+// note records what a statement's outcome says about the database's reachability.
+func (o *ops) note(err error) {
+	if o.firstTry && err != nil && connectionLost(err) {
+		return
+	}
+	o.p.note(err)
 }
 
 // inTx runs fn with ops bound to a write transaction, joining the current one if there is one.
+// It is never retried: a write that may have reached the database is not repeated.
 func (o *ops) inTx(ctx context.Context, fn func(*ops) error) error {
 	if o.tx != nil {
 		return fn(o)
 	}
-	return o.begin(ctx, nil, fn)
+	release, err := o.p.acquireWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return o.begin(ctx, o.p.w, nil, fn)
 }
 
 // inReadTx runs fn with ops bound to a read-only transaction, so that reads made of several
 // queries (a page and its count, a record and its children) see one snapshot. With SQLite a
-// read-only transaction begins DEFERRED and so does not take the write lock.
+// read-only transaction begins DEFERRED and so does not take the write lock. On PostgreSQL a
+// transaction that failed because the server closed its connection runs once more on a fresh
+// one: fn may run twice, so it must set its results afresh rather than append to them.
 func (o *ops) inReadTx(ctx context.Context, fn func(*ops) error) error {
 	if o.tx != nil {
 		return fn(o)
 	}
-	return o.begin(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+	readOnly := &sql.TxOptions{ReadOnly: true}
+	first := *o
+	first.firstTry = o.p.retryReads
+	err := first.begin(ctx, o.p.r, readOnly, fn)
+	if o.p.retryable(err) {
+		o.p.dropIdle()
+		err = o.begin(ctx, o.p.r, readOnly, fn)
+	}
+	return err
 }
 
-func (o *ops) begin(ctx context.Context, opts *sql.TxOptions, fn func(*ops) error) (err error) {
-	db, ok := o.q.(*sql.DB)
-	if !ok {
-		return plugboard.Internal(errors.New("sqlstore: ops without a transaction is not bound to a *sql.DB"))
-	}
+func (o *ops) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*ops) error) (err error) {
 	tx, err := db.BeginTx(ctx, opts)
+	o.note(err)
 	if err != nil {
 		return o.d.translate(err, "begin transaction", nil)
 	}
@@ -369,10 +500,12 @@ func (o *ops) begin(ctx context.Context, opts *sql.TxOptions, fn func(*ops) erro
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&ops{q: tx, d: o.d, tx: tx}); err != nil {
+	if err := fn(&ops{q: tx, d: o.d, tx: tx, p: o.p, firstTry: o.firstTry}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	o.note(err)
+	if err != nil {
 		return o.d.translate(err, "commit", nil)
 	}
 	committed = true
@@ -382,19 +515,54 @@ func (o *ops) begin(ctx context.Context, opts *sql.TxOptions, fn func(*ops) erro
 // rebind rewrites a query written with ? placeholders for the dialect.
 func (o *ops) rebind(query string) string { return o.d.rebind(query) }
 
-// exec runs a statement written with ? placeholders.
+// exec runs a statement written with ? placeholders; outside a transaction, as a write in turn.
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return o.q.ExecContext(ctx, o.rebind(query), args...)
+	if o.tx != nil {
+		res, err := o.tx.ExecContext(ctx, o.rebind(query), args...)
+		o.note(err)
+		return res, err
+	}
+	release, err := o.p.acquireWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := o.p.w.ExecContext(ctx, o.rebind(query), args...)
+	o.note(err)
+	return res, err
 }
 
-// query runs a query written with ? placeholders.
+// query runs a query written with ? placeholders; outside a transaction, a read on the read pool
+// (retried once on a fresh connection when the server closed the one it ran on).
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return o.q.QueryContext(ctx, o.rebind(query), args...)
+	if o.tx != nil {
+		rows, err := o.tx.QueryContext(ctx, o.rebind(query), args...)
+		o.note(err)
+		return rows, err
+	}
+	if !isRead(query) {
+		return nil, plugboard.Internal(errors.New("sqlstore: a write returning rows runs in inTx, not on the read pool"))
+	}
+	rows, err := o.p.r.QueryContext(ctx, o.rebind(query), args...)
+	if o.p.retryable(err) {
+		o.p.dropIdle()
+		rows, err = o.p.r.QueryContext(ctx, o.rebind(query), args...)
+	}
+	o.note(err)
+	return rows, err
 }
 
-// queryRow runs a single-row query written with ? placeholders.
-func (o *ops) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return o.q.QueryRowContext(ctx, o.rebind(query), args...)
+// queryRow runs a single-row statement written with ? placeholders when its Scan is called.
+// Outside a transaction a SELECT is a read as query's, and anything else (UPDATE ... RETURNING)
+// a write in turn.
+func (o *ops) queryRow(ctx context.Context, query string, args ...any) *row {
+	return &row{o: o, ctx: ctx, query: o.rebind(query), args: args}
+}
+
+// isRead reports whether a statement is a SELECT.
+func isRead(query string) bool {
+	q := strings.TrimLeft(query, " \t\n")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
 // exists reports whether the query returns a row.

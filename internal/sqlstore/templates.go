@@ -67,6 +67,7 @@ func (o *ops) GetTemplate(ctx context.Context, orgID, id ulid.ULID) (*plugboard.
 func (o *ops) ListTemplates(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]plugboard.ConnectionTemplate, error) {
 	var list []plugboard.ConnectionTemplate
 	err := o.inReadTx(ctx, func(o *ops) error {
+		list = nil // a retried read starts again
 		if err := o.requireProject(ctx, orgID, projectID); err != nil {
 			return err
 		}
