@@ -45,12 +45,20 @@ type ImportResult struct {
 	Warnings []importer.Warning `json:"warnings"`
 }
 
+// paramsFirst refuses NUL and invalid UTF-8 in parameters before the guard, as the generated
+// wrappers do when they parse parameters, so that a hand-served operation answers bad bytes alike.
+func (s *Server) paramsFirst(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if errs := checkParams(r); len(errs) > 0 {
+			s.writeError(w, r, badInput(errs))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // serveImport implements POST /o/{organisation_id}/systems/import.
 func (s *Server) serveImport(w http.ResponseWriter, r *http.Request) {
-	if errs := checkParams(r); len(errs) > 0 {
-		s.writeError(w, r, badInput(errs))
-		return
-	}
 	orgID, err := ulid.ParseStrict(r.PathValue("organisation_id"))
 	if err != nil {
 		s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "organisation not found"))
