@@ -190,11 +190,6 @@ type top struct {
 	Variable json.RawMessage `json:"variable"`
 }
 
-// topKeys are the top-level members top reads; a YAML document is reduced to them before its
-// conversion to JSON.
-var topKeys = []string{"openapi", "swagger", "info", "servers", "components", "securityDefinitions", "host", "basePath", "schemes",
-	"auth", "item", "variable"}
-
 func decodeTop(doc []byte) (*top, error) {
 	var t top
 	trimmed := bytes.TrimLeft(doc, " \t\r\n\ufeff")
@@ -207,21 +202,48 @@ func decodeTop(doc []byte) (*top, error) {
 		}
 		return &t, nil
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(doc, &m); err != nil {
+	// Only the members the import reads are decoded into values; paths and schemas stay nodes.
+	var y struct {
+		OpenAPI             yaml.Node `yaml:"openapi"`
+		Swagger             yaml.Node `yaml:"swagger"`
+		Info                any       `yaml:"info"`
+		Servers             any       `yaml:"servers"`
+		Components          yaml.Node `yaml:"components"`
+		SecurityDefinitions any       `yaml:"securityDefinitions"`
+		Host                any       `yaml:"host"`
+		BasePath            any       `yaml:"basePath"`
+		Schemes             any       `yaml:"schemes"`
+	}
+	var probe yaml.Node
+	if err := yaml.Unmarshal(doc, &probe); err != nil {
 		return nil, fmt.Errorf("is neither JSON nor valid YAML: %s", yamlProblem(err))
 	}
-	if m == nil {
+	if len(probe.Content) != 1 || probe.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("is not a JSON or YAML object")
 	}
-	small := map[string]any{}
-	for _, k := range topKeys {
-		if v, ok := m[k]; ok {
-			small[k] = jsonable(v, 0)
-		}
+	if err := probe.Content[0].Decode(&y); err != nil {
+		return nil, fmt.Errorf("has a top-level member of the wrong type: %s", yamlProblem(err))
 	}
-	if c, ok := small["components"].(map[string]any); ok {
-		small["components"] = map[string]any{"securitySchemes": c["securitySchemes"]}
+	small := map[string]any{"info": jsonable(y.Info, 0), "servers": jsonable(y.Servers, 0),
+		"securityDefinitions": jsonable(y.SecurityDefinitions, 0), "host": jsonable(y.Host, 0),
+		"basePath": jsonable(y.BasePath, 0), "schemes": jsonable(y.Schemes, 0)}
+	// A version written as a YAML number (swagger: 2.0) is read as written.
+	if y.OpenAPI.Kind == yaml.ScalarNode {
+		small["openapi"] = y.OpenAPI.Value
+	}
+	if y.Swagger.Kind == yaml.ScalarNode {
+		small["swagger"] = y.Swagger.Value
+	}
+	if y.Components.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(y.Components.Content); i += 2 {
+			if y.Components.Content[i].Value == "securitySchemes" {
+				var ss any
+				if err := y.Components.Content[i+1].Decode(&ss); err != nil {
+					return nil, fmt.Errorf("components.securitySchemes: %s", yamlProblem(err))
+				}
+				small["components"] = map[string]any{"securitySchemes": jsonable(ss, 0)}
+			}
+		}
 	}
 	b, err := json.Marshal(small)
 	if err != nil {
