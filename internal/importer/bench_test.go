@@ -46,11 +46,29 @@ func bigDocument(b *testing.B, size int) (jsonDoc, yamlDoc []byte) {
 	}
 }
 
-// BenchmarkImport5MB imports a 5 MB document (docs/benchmarks.md):
+// BenchmarkImport5MB imports a 5 MB document (docs/benchmarks.md), each format beside its
+// baseline in the same run: only checking the JSON (json.Valid), only parsing the YAML into nodes.
 //
 //	go test ./internal/importer/ -run '^$' -bench Import5MB -benchmem -count 5
 func BenchmarkImport5MB(b *testing.B) {
 	jsonDoc, yamlDoc := bigDocument(b, 5<<20)
+	b.Run("json/baseline", func(b *testing.B) {
+		b.SetBytes(int64(len(jsonDoc)))
+		for b.Loop() {
+			if !json.Valid(jsonDoc) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("yaml/baseline", func(b *testing.B) {
+		b.SetBytes(int64(len(yamlDoc)))
+		for b.Loop() {
+			var n yaml.Node
+			if err := yaml.Unmarshal(yamlDoc, &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, c := range []struct {
 		name string
 		doc  []byte
