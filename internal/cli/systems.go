@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -49,7 +50,7 @@ func setupSystemsImport(fs *flag.FlagSet, inv *invocation) func(context.Context)
 		return inv.withStore(ctx, func(store plugboard.Store) error {
 			res, err := httpapi.ImportSystem(ctx, store, nil, orgID, doc, docURL, opts, fetch)
 			if err != nil {
-				return err
+				return withFields(err)
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(inv.stderr, "warning: %s at %s: %s\n", w.Code, w.Pointer, w.Message)
@@ -77,4 +78,18 @@ func readDocument(ctx context.Context, client *outbound.Client, arg string) ([]b
 	}
 	doc, err := os.ReadFile(arg)
 	return doc, "", err
+}
+
+// withFields adds the fields an invalid-argument error names to its message, which is all the
+// command prints of it.
+func withFields(err error) error {
+	var pe *plugboard.Error
+	if !errors.As(err, &pe) || len(pe.Fields) == 0 {
+		return err
+	}
+	msg := pe.Message
+	for _, f := range pe.Fields {
+		msg += "; " + f.Field + " " + f.Message
+	}
+	return &plugboard.Error{Code: pe.Code, Message: msg, Details: pe.Details}
 }
