@@ -180,17 +180,14 @@ type importForm struct {
 	Options *ImportOptions `json:"options"`
 }
 
-// urlForm reads the URL form: an object with "url" and nothing of a document (no openapi,
-// swagger or info member).
+// urlForm reads the URL form: an object with a top-level "url" member, which neither an OpenAPI
+// document nor a Postman collection has.
 func urlForm(body []byte) (importForm, bool) {
 	var probe struct {
-		URL     *string         `json:"url"`
-		Options *ImportOptions  `json:"options"`
-		OpenAPI json.RawMessage `json:"openapi"`
-		Swagger json.RawMessage `json:"swagger"`
-		Info    json.RawMessage `json:"info"`
+		URL     *string        `json:"url"`
+		Options *ImportOptions `json:"options"`
 	}
-	if json.Unmarshal(body, &probe) != nil || probe.URL == nil || probe.OpenAPI != nil || probe.Swagger != nil || probe.Info != nil {
+	if json.Unmarshal(body, &probe) != nil || probe.URL == nil {
 		return importForm{}, false
 	}
 	return importForm{URL: *probe.URL, Options: probe.Options}, true
