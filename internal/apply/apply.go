@@ -170,7 +170,7 @@ func (a *Applier) apply(creds []Credential, s sink, r *outgoing) (result, error)
 		case api.AuthSchemeTypeNone:
 		case api.AuthSchemeTypeApiKey:
 			cfg := c.Config.ApiKey
-			if err := s.put(c.ID, location(cfg.In), cfg.Name, c.Data.String.Value); err != nil {
+			if err := s.put(c.ID, location(cfg.In), cfg.Name, cfg.Prefix+c.Data.String.Value); err != nil {
 				return res, err
 			}
 		case api.AuthSchemeTypeBasicAuth:

@@ -53,6 +53,18 @@ func TestAPIKey(t *testing.T) {
 	})
 }
 
+// TestAPIKeyPrefix: an api-key config's prefix is written before the key, as an OpenAPI http
+// bearer scheme imports (Authorization: Bearer <key>).
+func TestAPIKeyPrefix(t *testing.T) {
+	up := newUpstream(t)
+	cfg := apiKeyConfig("Authorization", api.AuthSchemeConfigAPIKeyInHeader)
+	cfg.ApiKey.Prefix = "Bearer "
+	got := up.send(t, apply.NewApplier(nil), newRequest(t, http.MethodGet, up.URL+"/", "", nil), stringCred("c1", cfg, "tok-123"))
+	if h := got.Header.Values("Authorization"); len(h) != 1 || h[0] != "Bearer tok-123" {
+		t.Errorf("Authorization %q, want [Bearer tok-123]", h)
+	}
+}
+
 func TestBasicAuth(t *testing.T) {
 	up := newUpstream(t)
 	cred := apply.Credential{ID: "c1", Config: baseConfig(api.AuthSchemeTypeBasicAuth), Type: api.CredentialTypeBasicAuth,

@@ -91,6 +91,11 @@ func commands() []command {
 				"longer ago than --after, or the one deleted organisation --org names, whatever its age. serve\n" +
 				"does the same in the background once the grace period has passed.",
 			setup: setupOrgsPurge},
+		{name: "systems import", arg: "FILE|URL", args: "--org ID [--name NAME] [--server INDEX] [--schemes S1,S2] [--dry-run]", admin: true,
+			about: "Create a system from an OpenAPI 2.0/3.0/3.1 document or a Postman collection (JSON or YAML), a\n" +
+				"file or an http(s) URL fetched through the guarded client, as POST /o/{org}/systems/import does;\n" +
+				"prints the system and the warnings as JSON (warnings also on stderr). See docs/catalogue.md.",
+			setup: setupSystemsImport},
 		{name: "api-keys create", args: "--org ID [--scopes S1,S2] [--json]", admin: true,
 			about: "Create an API key for an organisation (printed once; only its hash is stored). Without\n" +
 				"--scopes the key may do everything.",

@@ -41,6 +41,9 @@ const (
 	forOrgs
 	// forKeys settings are read by serve and the master-keys commands.
 	forKeys
+	// forOutbound settings (the guard on calls out) are read by serve and `systems import`, which
+	// fetches documents.
+	forOutbound
 )
 
 // takes reports whether the command named name reads settings of scope s.
@@ -52,6 +55,8 @@ func (s scope) takes(name string) bool {
 		return name == "serve" || name == "orgs list" || name == "orgs delete" || name == "orgs purge"
 	case forKeys:
 		return name == "serve" || strings.HasPrefix(name, "master-keys ")
+	case forOutbound:
+		return name == "serve" || name == "systems import"
 	}
 	return name == "serve"
 }
@@ -141,16 +146,16 @@ func settings() []setting {
 			help: "base URL browsers and webhook senders reach Plugboard at, for the OAuth callbacks and the inbound webhook URLs",
 			doc:  "(a config that signs the `url` verifies this URL)",
 			set:  func(c *Config, v string) error { c.PublicURL = v; return nil }},
-		{env: outbound.EnvAllowPrivateNetworks, isBool: true, def: "false",
+		{env: outbound.EnvAllowPrivateNetworks, isBool: true, def: "false", scope: forOutbound,
 			help: "let calls to providers reach private addresses (never cloud metadata)",
 			set: func(c *Config, v string) (err error) {
 				c.Outbound.AllowPrivateNetworks, err = parseBool(v)
 				return err
 			}},
-		{env: outbound.EnvAllowCIDRs, value: "CIDRS",
+		{env: outbound.EnvAllowCIDRs, value: "CIDRS", scope: forOutbound,
 			help: "comma-separated prefixes providers may be reached at, e.g. `10.1.0.0/16`",
 			set:  func(c *Config, v string) (err error) { c.Outbound.AllowCIDRs, err = parseCIDRs(v); return err }},
-		{env: outbound.EnvCAFile, value: "FILE",
+		{env: outbound.EnvCAFile, value: "FILE", scope: forOutbound,
 			help: "PEM CA certificates trusted for calls to providers, besides the system's",
 			set: func(c *Config, v string) (err error) {
 				c.OutboundCAFile = strings.TrimSpace(v)
@@ -328,7 +333,11 @@ func settingsSynopsis(name string) string {
 	}
 	var parts []string
 	for _, s := range settings() {
-		if s.scope.takes(name) && !s.secret {
+		switch {
+		case !s.scope.takes(name) || s.secret:
+		case s.isBool:
+			parts = append(parts, "[--"+s.flagName()+"]")
+		default:
 			parts = append(parts, "[--"+s.flagName()+" "+s.value+"]")
 		}
 	}
@@ -404,6 +413,8 @@ func SettingsTable() string {
 			meaning += "; also `orgs list`, `orgs delete`, `orgs purge`"
 		case forKeys:
 			meaning += "; also the `master-keys` commands"
+		case forOutbound:
+			meaning += "; also `systems import`"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", flagCell, cell(s.env), def, strings.ReplaceAll(meaning, "|", "\\|"))
 	}

@@ -34,6 +34,11 @@ func TestHeaderNamesAndValues(t *testing.T) {
 		}
 		return c
 	}
+	apiKeyPrefix := func(prefix string) api.AuthSchemeConfig {
+		c := goodConfig("api-key")
+		c.ApiKey.Name, c.ApiKey.In, c.ApiKey.Prefix = "Authorization", api.AuthSchemeConfigAPIKeyInHeader, prefix
+		return c
+	}
 	header, cookie, query := api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie, api.AuthSchemeConfigAPIKeyInQuery
 	hHeader, hCookie, hQuery := api.AuthSchemeConfigHMACInHeader, api.AuthSchemeConfigHMACInCookie, api.AuthSchemeConfigHMACInQuery
 	configs := []struct {
@@ -54,6 +59,9 @@ func TestHeaderNamesAndValues(t *testing.T) {
 		{"api-key query non-ASCII", apiKey("clé", query), ""},
 		{"api-key query newline", apiKey("api\nkey", query), "apiKey.name"},
 		{"api-key query DEL", apiKey("api\x7fkey", query), "apiKey.name"},
+		{"api-key prefix Bearer", apiKeyPrefix("Bearer "), ""},
+		{"api-key prefix CR LF", apiKeyPrefix("Bearer\r\nX-Injected: 1 "), "apiKey.prefix"},
+		{"api-key prefix too long", apiKeyPrefix(strings.Repeat("p", 65)), "apiKey.prefix"},
 		{"hmac header token", hmac("X-Signature", hHeader), ""},
 		{"hmac header CR LF", hmac("X-Sig\r\nX-Injected: 1", hHeader), "hmac.name"},
 		{"hmac cookie space", hmac("sig nature", hCookie), "hmac.name"},

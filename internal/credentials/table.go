@@ -75,7 +75,7 @@ type schemeKind struct {
 // schemeKinds lists every auth scheme type, in the order messages name them.
 var schemeKinds = []schemeKind{
 	{typ: api.AuthSchemeTypeNone, member: "none"},
-	{typ: api.AuthSchemeTypeApiKey, member: "apiKey", placement: []string{"name", "in"}},
+	{typ: api.AuthSchemeTypeApiKey, member: "apiKey", placement: []string{"name", "in"}, inert: []string{"prefix"}},
 	{typ: api.AuthSchemeTypeBasicAuth, member: "basicAuth"},
 	{typ: api.AuthSchemeTypeOauth2, member: "oauth2", secrets: []string{
 		"grant.authorizationCode.clientSecret",

@@ -162,6 +162,9 @@ func ValidateAuthSchemeConfig(cfg api.AuthSchemeConfig, path string) []plugboard
 	case api.AuthSchemeTypeApiKey:
 		c := cfg.ApiKey
 		validateParamName(&errs, c.Name, string(c.In), join(mp, "name"))
+		if c.Prefix != "" && (utf8.RuneCountInString(c.Prefix) > maxPrefixLen || !httpguts.ValidHeaderFieldValue(c.Prefix)) {
+			errs.add(join(mp, "prefix"), fmt.Sprintf("must be at most %d characters valid in a header value (no control characters)", maxPrefixLen))
+		}
 		if !c.In.Valid() {
 			errs.add(join(mp, "in"), "must be one of: "+enumList(api.AuthSchemeConfigAPIKeyInQuery,
 				api.AuthSchemeConfigAPIKeyInHeader, api.AuthSchemeConfigAPIKeyInCookie))

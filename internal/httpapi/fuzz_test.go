@@ -194,6 +194,7 @@ var requestBodySeeds = map[string]string{
 	"UpdateConnectionTemplate":        `{"name":"fuzz-renamed","dynamic":true,"authSchemeConfigIds":["api-key"]}`,
 	"UpdateProject":                   `{"name":"Fuzz renamed"}`,
 	"UpdateSystem":                    `{"name":"Everything","domain":"everything.example","templateBaseUrl":"https://api.everything.example"}`,
+	"ImportSystem":                    `{"openapi":"3.0.3","info":{"title":"Fuzz","version":"1"},"servers":[{"url":"https://{r}.fuzz.example","variables":{"r":{"default":"eu"}}}],"paths":{},"components":{"securitySchemes":{"o":{"type":"oauth2","flows":{"clientCredentials":{"tokenUrl":"/token","scopes":{"a":"b"}}}}}}}`,
 	"CreateWebhookEndpoint":           `{"url":"https://hooks.example.com/fuzz","description":"fuzz","eventTypes":["connection.created"],"enabled":true}`,
 	"UpdateWebhookEndpoint":           `{"url":"https://hooks.example.com/fuzz2","description":"","eventTypes":[],"enabled":false}`,
 	"ReplayWebhookEndpoint":           `{"since":"2020-01-01T00:00:00Z"}`,

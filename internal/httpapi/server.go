@@ -202,6 +202,8 @@ func New(cfg Config) http.Handler {
 	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
 	// The inbound webhook endpoint reads the raw body and the headers; public, as the spec says.
 	mux.Handle(hooksPattern, s.guard(http.HandlerFunc(s.serveInbound)))
+	// The import reads a raw document (JSON or YAML, up to 50 MB).
+	mux.Handle(importPattern, s.paramsFirst(s.guard(http.HandlerFunc(s.serveImport))))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter: mux,
 		// The last runs first: the guard (key, organisation, scope, body limit), then the input check.

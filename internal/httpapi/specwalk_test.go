@@ -276,6 +276,9 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"connections": arr{obj{"connectionTemplateId": f.templates["basic"], "existingConnectionId": conn.ID}}}})
 	add("CreateSystem", example{body: obj{"name": "Another", "domain": "another.example",
 		"templateBaseUrl": "https://api.another.example", "authSchemeConfigs": list, "labels": obj{"team": "a"}}})
+	add("ImportSystem", example{body: obj{"openapi": "3.1.0", "info": obj{"title": "Imported", "version": "1"},
+		"servers": arr{obj{"url": "https://api.imported.example"}}, "paths": obj{},
+		"components": obj{"securitySchemes": obj{"key": obj{"type": "apiKey", "in": "header", "name": "X-Key"}}}}})
 	add("UpdateSystem", example{body: obj{"name": "Everything", "domain": "everything.example", "templateBaseUrl": "https://api.everything.example"}})
 	add("CreateProject", example{body: obj{"name": "Another project", "environments": arr{"production", "staging"}}})
 	add("UpdateProject", example{body: obj{"name": "Project"}})

@@ -44,10 +44,23 @@ func checkTemplateBaseURL(field, v string, errs []plugboard.FieldError) []plugbo
 
 // CreateSystem implements api.StrictServerInterface.
 func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestObject) (api.CreateSystemResponseObject, error) {
-	b := req.Body
-	if b == nil {
+	if req.Body == nil {
 		return nil, bodyRequired()
 	}
+	sys, err := s.createSystem(ctx, req.OrganisationId, *req.Body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := toAPISystem(sys)
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateSystem201JSONResponse(out), nil
+}
+
+// createSystem validates b and creates the system in one transaction, with its event; the
+// import creates through it too.
+func (s *Server) createSystem(ctx context.Context, orgID ulid.ULID, b api.SystemCreate) (*plugboard.System, error) {
 	var errs []plugboard.FieldError
 	errs = checkName("name", b.Name, errs)
 	errs = checkTemplateBaseURL("templateBaseUrl", b.TemplateBaseUrl, errs)
@@ -70,21 +83,21 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 		return nil, plugboard.Invalid("invalid system", errs...)
 	}
 	now := s.timestamp()
-	sys := &plugboard.System{ID: newID(), OrganisationID: req.OrganisationId, Name: b.Name, Domain: b.Domain,
+	sys := &plugboard.System{ID: newID(), OrganisationID: orgID, Name: b.Name, Domain: b.Domain,
 		TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels, CreatedAt: now, UpdatedAt: now}
 	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
 		var moves []trust.Move
 		for i, c := range b.AuthSchemeConfigs {
-			kept, err := s.connect.BindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i))
+			kept, err := s.connect.BindGrantCredential(ctx, tx, orgID, sys.ID, &c, fmt.Sprintf("authSchemeConfigs[%d]", i))
 			if err != nil {
 				return err
 			}
-			m, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, nil, nil, c, nil, kept, s.caller(ctx))
+			m, err := s.configMoves(ctx, tx, orgID, sys.ID, nil, nil, c, nil, kept, s.caller(ctx))
 			if err != nil {
 				return err
 			}
 			moves = append(moves, m...)
-			sc, err := s.sealConfig(req.OrganisationId, sys.ID, c)
+			sc, err := s.sealConfig(orgID, sys.ID, c)
 			if err != nil {
 				return err
 			}
@@ -101,11 +114,7 @@ func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestOb
 	if err != nil {
 		return nil, err
 	}
-	out, err := toAPISystem(sys)
-	if err != nil {
-		return nil, err
-	}
-	return api.CreateSystem201JSONResponse(out), nil
+	return sys, nil
 }
 
 // ListSystems implements api.StrictServerInterface.
@@ -177,21 +186,9 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 			sys.Domain = *b.Domain
 		}
 		if b.TemplateBaseUrl != nil {
-			// Connections without a base URL of their own follow the system's: their secrets move.
-			from, to := trust.Use{Origin: credentials.Origin(sys.TemplateBaseURL)}, trust.Use{Origin: credentials.Origin(*b.TemplateBaseUrl)}
-			if c := s.caller(ctx); from != to && !c.MayRead {
-				m, err := systemSecretsMove(ctx, tx, req.OrganisationId, sys.ID, "the secrets of connections that use the system's templateBaseUrl",
-					from, to, func(c *plugboard.Connection, _ *plugboard.ConnectionCredential) bool { return c.BaseURL == "" })
-				if err != nil {
-					return err
-				}
-				if m != nil {
-					if err := trust.Check(c, *m); err != nil {
-						return err
-					}
-				}
+			if err := s.moveSystemBase(ctx, tx, sys, *b.TemplateBaseUrl); err != nil {
+				return err
 			}
-			sys.TemplateBaseURL = *b.TemplateBaseUrl
 		}
 		sys.UpdatedAt = s.timestamp()
 		if err := tx.UpdateSystem(ctx, sys); err != nil {
@@ -208,6 +205,26 @@ func (s *Server) UpdateSystem(ctx context.Context, req api.UpdateSystemRequestOb
 		return nil, err
 	}
 	return api.UpdateSystem201JSONResponse(out), nil
+}
+
+// moveSystemBase sets the system's templateBaseUrl, if trust.Check allows: connections without a
+// base URL of their own follow the system's, so their secrets move.
+func (s *Server) moveSystemBase(ctx context.Context, tx plugboard.Store, sys *plugboard.System, base string) error {
+	from, to := trust.Use{Origin: credentials.Origin(sys.TemplateBaseURL)}, trust.Use{Origin: credentials.Origin(base)}
+	if c := s.caller(ctx); from != to && !c.MayRead {
+		m, err := systemSecretsMove(ctx, tx, sys.OrganisationID, sys.ID, "the secrets of connections that use the system's templateBaseUrl",
+			from, to, func(c *plugboard.Connection, _ *plugboard.ConnectionCredential) bool { return c.BaseURL == "" })
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			if err := trust.Check(c, *m); err != nil {
+				return err
+			}
+		}
+	}
+	sys.TemplateBaseURL = base
+	return nil
 }
 
 // DeleteSystem implements api.StrictServerInterface.
@@ -253,82 +270,8 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 		if err != nil {
 			return err
 		}
-		// Fill secrets sent empty from the stored config first, so that validation sees them.
-		var (
-			previous       *api.AuthSchemeConfig
-			previousStored plugboard.AuthSchemeConfig
-			keptConfig     []string
-		)
-		for _, old := range sys.AuthSchemeConfigs {
-			if old.ID == req.AuthSchemeConfigId && old.Type != string(cfg.Type) {
-				// Credentials stored for the config were checked against its type; a new type
-				// would leave them unusable. A config of another type needs an id of its own.
-				return plugboard.Errorf(plugboard.EConflict,
-					"auth scheme config %q is of type %s; delete it and add one of type %s, or use another id", old.ID, old.Type, cfg.Type)
-			}
-			if old.ID != req.AuthSchemeConfigId {
-				continue
-			}
-			p, err := publicConfig(old)
-			if err != nil {
-				return err
-			}
-			previous, previousStored = &p, old
-			if old.Sealed == nil {
-				continue
-			}
-			secrets, err := s.keys.OpenConfig(req.OrganisationId, sys.ID, old.ID, old.Sealed)
-			if err != nil {
-				return err
-			}
-			if keptConfig, err = connect.KeptConfigSecrets(cfg, secrets, ""); err != nil {
-				return err
-			}
-			if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
-				return plugboard.Internal(err)
-			}
-		}
-		if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
-			return plugboard.Invalid("invalid auth scheme config", errs...)
-		}
-		keptGrant, err := s.connect.BindGrantCredential(ctx, tx, req.OrganisationId, sys.ID, &cfg, "")
+		stored, err := s.upsertConfig(ctx, tx, sys, cfg)
 		if err != nil {
-			return err
-		}
-		// A grant credential other than the one the config names now comes from nowhere: its
-		// secret was never this config's to send (it may be one the config used to name before
-		// its token URL moved). The one it replaces goes, in this transaction.
-		grantFrom := previous
-		if previous != nil && connect.GrantCredentialID(previous) != connect.GrantCredentialID(&cfg) {
-			grantFrom = nil
-			if err := connect.DeleteGrantCredential(ctx, tx, req.OrganisationId, sys.ID, previousStored); err != nil {
-				return err
-			}
-		}
-		moves, err := s.configMoves(ctx, tx, req.OrganisationId, sys.ID, previous, grantFrom, cfg, keptConfig, keptGrant, s.caller(ctx))
-		if err != nil {
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		if err := trust.Check(s.caller(ctx), moves...); err != nil {
-			return err
-		}
-		stored, err := s.sealConfig(req.OrganisationId, sys.ID, cfg)
-		if err != nil {
-			return err
-		}
-		created, err := tx.UpsertAuthSchemeConfig(ctx, req.OrganisationId, sys.ID, stored)
-		if err != nil {
-			return err
-		}
-		change := "updated"
-		if created {
-			change = "created"
-		}
-		if err := s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: sys.OrganisationID, SystemID: sys.ID,
-			AuthSchemeConfigID: stored.ID, Data: eventData("authSchemeConfig", change)}); err != nil {
 			return err
 		}
 		cfg, err = publicConfig(stored)
@@ -339,6 +282,92 @@ func (s *Server) UpsertAuthSchemeConfig(ctx context.Context, req api.UpsertAuthS
 	}
 	s.access.ForgetAll()
 	return api.UpsertAuthSchemeConfig201JSONResponse(cfg), nil
+}
+
+// upsertConfig adds or updates one config of sys in tx (whose id it holds), with its event.
+// Secret fields sent empty keep the stored secret; trust.Check rules on every secret that would
+// move.
+func (s *Server) upsertConfig(ctx context.Context, tx plugboard.Store, sys *plugboard.System, cfg api.AuthSchemeConfig) (plugboard.AuthSchemeConfig, error) {
+	id := credentials.ConfigID(cfg)
+	// Fill secrets sent empty from the stored config first, so that validation sees them.
+	var (
+		previous       *api.AuthSchemeConfig
+		previousStored plugboard.AuthSchemeConfig
+		keptConfig     []string
+	)
+	for _, old := range sys.AuthSchemeConfigs {
+		if old.ID == id && old.Type != string(cfg.Type) {
+			// Credentials stored for the config were checked against its type; a new type
+			// would leave them unusable. A config of another type needs an id of its own.
+			return plugboard.AuthSchemeConfig{}, plugboard.Errorf(plugboard.EConflict,
+				"auth scheme config %q is of type %s; delete it and add one of type %s, or use another id", old.ID, old.Type, cfg.Type)
+		}
+		if old.ID != id {
+			continue
+		}
+		p, err := publicConfig(old)
+		if err != nil {
+			return plugboard.AuthSchemeConfig{}, err
+		}
+		previous, previousStored = &p, old
+		if old.Sealed == nil {
+			continue
+		}
+		secrets, err := s.keys.OpenConfig(sys.OrganisationID, sys.ID, old.ID, old.Sealed)
+		if err != nil {
+			return plugboard.AuthSchemeConfig{}, err
+		}
+		if keptConfig, err = connect.KeptConfigSecrets(cfg, secrets, ""); err != nil {
+			return plugboard.AuthSchemeConfig{}, err
+		}
+		if err := credentials.KeepAuthSchemeConfigSecrets(&cfg, secrets); err != nil {
+			return plugboard.AuthSchemeConfig{}, plugboard.Internal(err)
+		}
+	}
+	if errs := credentials.ValidateAuthSchemeConfig(cfg, ""); len(errs) > 0 {
+		return plugboard.AuthSchemeConfig{}, plugboard.Invalid("invalid auth scheme config", errs...)
+	}
+	keptGrant, err := s.connect.BindGrantCredential(ctx, tx, sys.OrganisationID, sys.ID, &cfg, "")
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	// A grant credential other than the one the config names now comes from nowhere: its
+	// secret was never this config's to send (it may be one the config used to name before
+	// its token URL moved). The one it replaces goes, in this transaction.
+	grantFrom := previous
+	if previous != nil && connect.GrantCredentialID(previous) != connect.GrantCredentialID(&cfg) {
+		grantFrom = nil
+		if err := connect.DeleteGrantCredential(ctx, tx, sys.OrganisationID, sys.ID, previousStored); err != nil {
+			return plugboard.AuthSchemeConfig{}, err
+		}
+	}
+	moves, err := s.configMoves(ctx, tx, sys.OrganisationID, sys.ID, previous, grantFrom, cfg, keptConfig, keptGrant, s.caller(ctx))
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	if err := trust.Check(s.caller(ctx), moves...); err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	stored, err := s.sealConfig(sys.OrganisationID, sys.ID, cfg)
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	created, err := tx.UpsertAuthSchemeConfig(ctx, sys.OrganisationID, sys.ID, stored)
+	if err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	change := "updated"
+	if created {
+		change = "created"
+	}
+	if err := s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: sys.OrganisationID, SystemID: sys.ID,
+		AuthSchemeConfigID: stored.ID, Data: eventData("authSchemeConfig", change)}); err != nil {
+		return plugboard.AuthSchemeConfig{}, err
+	}
+	return stored, nil
 }
 
 // DeleteAuthSchemeConfig implements api.StrictServerInterface.
