@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -63,5 +64,44 @@ func TestSQLiteReadPoolRefusesWrites(t *testing.T) {
 	db := openFile(t, filepath.Join(t.TempDir(), "plugboard.db"))
 	if err := sqlstore.WriteOnReadPool(t.Context(), db); err == nil {
 		t.Fatal("the read pool wrote")
+	}
+}
+
+// TestSQLiteMetricsBesideTheWriter checks what the store metrics read on an SQLite file: the
+// pending deliveries are counted on the read pool, so a scrape neither waits for a held writer nor
+// takes its one connection from the writers queued for it, and the pool figures cover both pools.
+func TestSQLiteMetricsBesideTheWriter(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlstore.OpenWith(ctx, filepath.Join(t.TempDir(), "plugboard.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if got, want := db.Stats().MaxOpenConnections, 1+sqlstore.SQLiteReaders; got != want {
+		t.Errorf("Stats().MaxOpenConnections = %d, want %d (the writer and the read pool)", got, want)
+	}
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := db.InTx(ctx, func(tx plugboard.Store) error {
+			close(holding)
+			<-release
+			return nil
+		})
+		if err != nil {
+			t.Errorf("holding transaction: %v", err)
+		}
+	}()
+	<-holding
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = db.PendingDeliveries(sctx)
+	cancel()
+	close(release)
+	wg.Wait()
+	if err != nil {
+		t.Errorf("PendingDeliveries while the writer is held: %v", err)
 	}
 }
