@@ -162,10 +162,10 @@ func (c *Client) NewTransport(tlsConfig *tls.Config) *http.Transport {
 }
 
 // HTTPClientOver returns an *http.Client over t, a transport from NewTransport, with the limits
-// HTTPClient sets (response size, request timeout).
+// HTTPClient sets (response size, request timeout) and its tracing.
 func (c *Client) HTTPClientOver(t http.RoundTripper) *http.Client {
 	return &http.Client{
-		Transport: &limitedTransport{base: t, max: c.cfg.MaxResponseBytes},
+		Transport: c.cfg.Tracing.Transport(&limitedTransport{base: t, max: c.cfg.MaxResponseBytes}),
 		Timeout:   c.cfg.RequestTimeout,
 	}
 }
