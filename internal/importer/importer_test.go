@@ -235,6 +235,12 @@ func TestPostmanMapping(t *testing.T) {
 		{name: "base URL from a request", doc: postman("v2.1.0", `null`,
 			`{"name":"req","request":{"method":"GET","url":{"raw":"https://{{host}}/v1/things?x=1"}}}`, `{"key":"host","value":"api.example.org"}`),
 			base: "https://api.example.org", configs: []string{none}, warnings: []string{"no_security_schemes /auth"}},
+		{name: "a secret variable is never put into the base URL", doc: postman("v2.1.0", `null`, ``,
+			`{"key":"baseUrl","value":"https://api.example.com/{{apiKey}}/v1"},{"key":"apiKey","value":"SECRET-VALUE"}`),
+			configs: []string{none}, warnings: []string{"no_server /variable", "no_security_schemes /auth"}},
+		{name: "a secret variable in a request's host", doc: postman("v2.1.0", `null`,
+			`{"name":"req","request":{"method":"GET","url":{"raw":"https://{{token}}.example.org/v1"}}}`, `{"key":"token","value":"SECRET-VALUE"}`),
+			configs: []string{none}, warnings: []string{"no_server /variable", "no_security_schemes /auth"}},
 		{name: "no base URL", doc: postman("v2.1.0", `{"type":"basic"}`, ``, ``),
 			configs: []string{`{"basicAuth":{"description":"","id":"basic"},"type":"basic-auth"}`}, warnings: []string{"no_server /variable"}},
 	})

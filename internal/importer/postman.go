@@ -134,7 +134,8 @@ func (im *importer) postman(t *top) error {
 func (im *importer) postmanServer(raw, ptr string, vars map[string]string) {
 	for i := 0; i < 4 && strings.Contains(raw, "{{"); i++ {
 		raw = postmanVar.ReplaceAllStringFunc(raw, func(m string) string {
-			if v, ok := vars[m[2:len(m)-2]]; ok {
+			name := m[2 : len(m)-2]
+			if v, ok := vars[name]; ok && !secretVariable.MatchString(name) {
 				return v
 			}
 			return m
@@ -154,6 +155,11 @@ func (im *importer) postmanServer(raw, ptr string, vars map[string]string) {
 }
 
 var postmanVar = regexp.MustCompile(`\{\{[^{}]*\}\}`)
+
+// secretVariable matches the names of variables that may hold a secret: their values are never
+// put into a base URL (which is stored and shown in the clear), so a URL that needs one yields no
+// base URL and a no_server warning instead.
+var secretVariable = regexp.MustCompile(`(?i)(key|token|secret|passw|pwd|auth|credential|signature|session|cookie|bearer|private)`)
 
 func (im *importer) postmanItems(raw json.RawMessage, ptr string, depth int, firstURL *string) error {
 	if len(raw) == 0 || string(raw) == "null" {
