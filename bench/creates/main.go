@@ -40,8 +40,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/sqlstore"
@@ -144,7 +143,7 @@ func run(ctx context.Context, baseURL string, singlePool bool, n, c int) (result
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, DisableCompression: true}}
 	defer client.CloseIdleConnections()
-	orgID, key, err := createOrganisation(ctx, store)
+	orgID, key, err := benchkit.CreateOrganisation(ctx, store, "bench-creates")
 	if err != nil {
 		return result{}, err
 	}
@@ -187,26 +186,6 @@ func run(ctx context.Context, baseURL string, singlePool bool, n, c int) (result
 	wg.Wait()
 	r.elapsed = time.Since(start)
 	return r, nil
-}
-
-// createOrganisation makes an organisation and an API key for it in the store, as
-// `plugboard orgs create` does.
-func createOrganisation(ctx context.Context, store plugboard.Store) (ulid.ULID, string, error) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := &plugboard.Organisation{ID: ulid.Make(), Name: "bench-creates", CreatedAt: now}
-	var key string
-	err := store.InTx(ctx, func(tx plugboard.Store) error {
-		if err := tx.CreateOrganisation(ctx, org); err != nil {
-			return err
-		}
-		k, id, hash, err := apikey.New(org.ID)
-		if err != nil {
-			return err
-		}
-		key = k
-		return tx.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now})
-	})
-	return org.ID, key, err
 }
 
 // apiClient calls Plugboard's API as the organisation.

@@ -61,7 +61,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/access"
-	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -297,7 +297,7 @@ func run(ctx context.Context, cfg config) error {
 		IdleConnTimeout:     2 * time.Minute,
 		DisableCompression:  true,
 	}}
-	orgID, key, err := createOrganisation(ctx, store)
+	orgID, key, err := benchkit.CreateOrganisation(ctx, store, "bench-proxy")
 	if err != nil {
 		return err
 	}
@@ -654,26 +654,6 @@ func once(client *http.Client, t *target) (int, []byte, error) {
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	return res.StatusCode, data, err
-}
-
-// createOrganisation makes an organisation and an API key for it in the store, as
-// `plugboard orgs create` does.
-func createOrganisation(ctx context.Context, store plugboard.Store) (ulid.ULID, string, error) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := &plugboard.Organisation{ID: ulid.Make(), Name: "bench-proxy", CreatedAt: now}
-	var key string
-	err := store.InTx(ctx, func(tx plugboard.Store) error {
-		if err := tx.CreateOrganisation(ctx, org); err != nil {
-			return err
-		}
-		k, id, hash, err := apikey.New(org.ID)
-		if err != nil {
-			return err
-		}
-		key = k
-		return tx.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now})
-	})
-	return org.ID, key, err
 }
 
 // apiClient calls Plugboard's API as the organisation.
