@@ -97,7 +97,10 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
 	var pgURL string
 	if usePostgres() {
+		// The test's schema names its connections too, so that a test can find its own sessions
+		// in pg_stat_activity (waitForLockWait).
 		pgURL = pgtest.URL(t)
+		pgURL += "&application_name=" + pgtest.Schema(pgURL)
 	}
 	store, err := openTestStore(ctx, dbPath, pgURL)
 	if err != nil {

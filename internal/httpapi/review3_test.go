@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
@@ -18,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/ratelimit"
 )
 
@@ -308,7 +310,7 @@ func TestReviewDeleteRacingSweepReportsCredentialTwice(t *testing.T) {
 			}
 			deleted := make(chan int, 1)
 			go func() { deleted <- h.do("DELETE", path, nil).Status }()
-			time.Sleep(500 * time.Millisecond) // the delete has read the credential ids and waits for the sweep's locks
+			h.waitForLockWait() // the delete has read the credential ids and waits for the sweep's locks
 			close(p.release)
 			if err := <-swept; err != nil {
 				t.Fatal(err)
@@ -326,6 +328,32 @@ func TestReviewDeleteRacingSweepReportsCredentialTwice(t *testing.T) {
 				t.Errorf("credential %s has %d credential.deleted events (reasons %v), want 1", expiredID, len(reasons), reasons)
 			}
 		})
+	}
+}
+
+// waitForLockWait returns once one of the harness's PostgreSQL sessions waits for a lock another
+// holds (the harness names its sessions after its schema). It fails the test after a minute: the
+// wait it expects never came.
+func (h *harness) waitForLockWait() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pgtest.BaseURL(h.t))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	app := pgtest.Schema(h.pgURL)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			h.t.Fatalf("no session of %s waited for a lock: %v", app, err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
