@@ -309,9 +309,13 @@ func (s *Server) importSystem(ctx context.Context, orgID ulid.ULID, doc []byte, 
 		if opts.Name != "" {
 			sys.Name = b.Name
 		}
-		sys.Domain = b.Domain
-		if err := s.moveSystemBase(ctx, tx, sys, b.TemplateBaseUrl); err != nil {
-			return err
+		// A document without servers says nothing of where the API is: the stored base URL and
+		// domain stay, rather than being cleared.
+		if b.TemplateBaseUrl != "" {
+			sys.Domain = b.Domain
+			if err := s.moveSystemBase(ctx, tx, sys, b.TemplateBaseUrl); err != nil {
+				return err
+			}
 		}
 		sys.UpdatedAt = s.timestamp()
 		if err := tx.UpdateSystem(ctx, sys); err != nil {

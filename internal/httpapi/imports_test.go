@@ -211,3 +211,28 @@ func TestReimportUpdatesUnderTheTrustRule(t *testing.T) {
 	// A key that may read secrets may move them.
 	h.must(201, h.importRaw(h.key, "?schemes=oauth&systemId="+id, "application/yaml", strings.NewReader(moved)))
 }
+
+// TestReimportWithoutServersKeepsWhereTheAPIIs: re-importing a document that has no servers (a
+// Postman collection without a base URL variable, a trimmed OpenAPI document) keeps the system's
+// templateBaseUrl and domain; a document with servers replaces them.
+func TestReimportWithoutServersKeepsWhereTheAPIIs(t *testing.T) {
+	h := newHarness(t)
+	var v importView
+	h.must(201, h.importRaw(h.key, "", "application/yaml", strings.NewReader(importDoc))).JSON(t, &v)
+	id := v.System.ID
+	var before map[string]any
+	h.must(200, h.do("GET", "/systems/"+id, nil)).JSON(t, &before)
+	if before["templateBaseUrl"] == "" || before["domain"] == "" {
+		t.Fatalf("imported system has no base URL or domain: %v", before)
+	}
+	noServers := "openapi: 3.0.3\ninfo: {title: Orders, version: '1'}\npaths: {}\n" +
+		"components:\n  securitySchemes:\n    key: {type: apiKey, in: header, name: X-Key}\n"
+	h.must(201, h.importRaw(h.key, "?systemId="+id, "application/yaml", strings.NewReader(noServers)))
+	var after map[string]any
+	h.must(200, h.do("GET", "/systems/"+id, nil)).JSON(t, &after)
+	for _, f := range []string{"templateBaseUrl", "domain"} {
+		if after[f] != before[f] {
+			t.Errorf("%s after a re-import without servers = %v, want %v", f, after[f], before[f])
+		}
+	}
+}
