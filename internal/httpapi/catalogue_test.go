@@ -187,7 +187,7 @@ func TestCreateSystemFromCatalogueIsTheImport(t *testing.T) {
 	beforeJSON, _ := json.Marshal(before)
 	var made api.System
 	h.must(201, h.do("POST", "/systems/from-catalogue", obj{"slug": "microsoft-graph", "name": "Graph (sales)"})).JSON(t, &made)
-	if made.Name != "Graph (sales)" || made.TemplateBaseUrl != "https://graph.microsoft.com/v1.0" || len(made.AuthSchemeConfigs) != 2 ||
+	if made.Name != "Graph (sales)" || made.TemplateBaseUrl != "https://graph.microsoft.com/v1.0" || len(made.AuthSchemeConfigs) != 1 ||
 		made.AuthSchemeConfigs[0].Oauth2 == nil || made.AuthSchemeConfigs[0].Oauth2.AuthorizeURL != before.System.AuthSchemeConfigs[0].Oauth2.AuthorizeURL {
 		t.Fatalf("made %+v", made)
 	}
