@@ -254,6 +254,10 @@ func importDocument(ctx context.Context, root, id string) (o outcome) {
 	if e.Categories == nil {
 		e.Categories = []string{}
 	}
+	// One document of the source spells its category as one-letter items ("s", "e", "c", ...).
+	if len(e.Categories) > 1 && !slices.ContainsFunc(e.Categories, func(c string) bool { return len(c) != 1 }) {
+		e.Categories = []string{strings.Join(e.Categories, "")}
+	}
 	for _, s := range info.Servers {
 		if s.URL != "" && !slices.Contains(e.Servers, s.URL) {
 			e.Servers = append(e.Servers, s.URL)
