@@ -94,9 +94,9 @@ func report(res *Result, outcomes []outcome, cur []Curated, replaced map[string]
 	p("| %d | %d | %d | %d | %d |\n\n", res.Entries, fromDirectory, res.Curated, replacedEntries, nUnusable)
 	p("A document is an entry when its import gives at least one config other than `none`. Documents\n")
 	p("without one, by what their schemes gave (the warnings of the schemes left out):\n\n")
-	p("| left out | documents | examples |\n|---|---:|---|\n")
+	p("| left out | documents | providers with the most | examples |\n|---|---:|---|---|\n")
 	for _, g := range group(unusable) {
-		p("| %s | %d | %s |\n", cell(g.reason), len(g.ids), examples(g.ids, 3))
+		p("| %s | %d | %s | %s |\n", cell(g.reason), len(g.ids), topProviders(g.ids, 3), examples(g.ids, 3))
 	}
 	p("\n`implicit_flow` only: the OAuth 2.0 Security BCP retires the implicit flow, and the import does not\n")
 	p("turn it into the authorization code flow by itself; such an API becomes an entry when a curated entry\n")
@@ -122,4 +122,18 @@ func cell(s string) string {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+// topProviders names the providers with the most of ids, with their counts.
+func topProviders(ids []string, n int) string {
+	count := map[string][]string{}
+	for _, id := range ids {
+		provider, _, _ := strings.Cut(id, "/")
+		count[provider] = append(count[provider], id)
+	}
+	var out []string
+	for _, g := range group(count)[:min(n, len(count))] {
+		out = append(out, fmt.Sprintf("%s %d", g.reason, len(g.ids)))
+	}
+	return strings.Join(out, ", ")
 }
