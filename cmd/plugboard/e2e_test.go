@@ -377,7 +377,16 @@ var docRuns = map[string]docRun{
 		secretOut: "sk_live_walkthrough",
 	},
 	"docs/calling.md": {setup: callingSetup},
-	"docs/oauth.md":   {setup: oauthSetup},
+	"docs/catalogue.md": {
+		setup: func(t *testing.T) ([]string, []string, []string) {
+			return nil, nil, []string{
+				`{"items":[{"categories":["collaboration","messaging"],"curated":true,"domain":"slack.com"`,
+				`"name":"GitHub (ours)"`,
+				`"tokenUrl":"https://github.com/login/oauth/access_token"`,
+			}
+		},
+	},
+	"docs/oauth.md": {setup: oauthSetup},
 }
 
 // callingSetup gives docs/calling.md an upstream on 127.0.0.1 that answers what it received.
@@ -421,7 +430,7 @@ func oauthSetup(t *testing.T) ([]string, []string, []string) {
 		}
 }
 
-// TestDocsRun runs every doc's runnable shell blocks (README's walkthrough, docs/calling.md,
+// TestDocsRun runs every doc's runnable shell blocks (README's walkthrough, docs/calling.md, docs/catalogue.md,
 // docs/oauth.md), each doc's in order in one shell, as written, against a freshly built server, so
 // the docs cannot drift from what the service does. Upstreams and providers come from the
 // variables the docs give defaults to.

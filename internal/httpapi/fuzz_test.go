@@ -185,6 +185,7 @@ var requestBodySeeds = map[string]string{
 	"CreateConnectionTemplate":        `{"systemId":"SYS_ID","name":"fuzz-template","environmentId":"ENV_ID","dynamic":true}`,
 	"CreateEndUser":                   `{"externalId":"fuzz-user","displayName":"Fuzz"}`,
 	"CreateProject":                   `{"name":"Fuzz","environments":["production","staging"]}`,
+	"CreateSystemFromCatalogue":       `{"slug":"github","name":"Fuzz"}`,
 	"CreateSystem":                    `{"name":"Fuzz","domain":"fuzz.example","templateBaseUrl":"https://api.fuzz.example","authSchemeConfigs":[{"type":"oauth2","oauth2":{"id":"code","description":"","authorizeUrl":"https://p.example/a","tokenUrl":"https://p.example/t","grant":{"type":"authorizationCode","authorizationCode":{"clientId":"c","clientSecret":"SECRET-fuzz-client"}}}}]}`,
 	"InitialiseOAuth1Connection":      `{"credential":{"id":"00000000000000000000000000","organisationId":"ORG_ID"},"returnUrl":"https://app.example/back"}`,
 	"InitialiseOAuth2Connection":      `{"authorizeUrl":"https://provider.example/authorize","clientId":"go-client","credential":{"id":"CRED_ID","organisationId":"ORG_ID"},"scopes":["read"],"redirectUrl":"http://127.0.0.1:62168/oauth/callback"}`,

@@ -14,7 +14,8 @@ import (
 
 // operation is what the server enforces for one operation of api/openapi.yaml before its handler
 // runs. The spec is the one source: each operation's `security` requirement names its scope
-// (`security: []` marks a public one) and `x-plugboard-max-body-bytes` its body limit.
+// (`security: []` marks a public one, `bearerToken: []` one any valid key may call) and
+// `x-plugboard-max-body-bytes` its body limit.
 type operation struct {
 	ID     string
 	Method string
@@ -50,7 +51,8 @@ var specOperations = sync.OnceValues(func() (*operations, error) {
 })
 
 // operationsOf builds the table, refusing a spec in which an operation does not say who may call
-// it: every operation states its security, public or exactly one scope of the bearer key.
+// it: every operation states its security, public, any valid key (`bearerToken: []`) or exactly one
+// scope of the bearer key.
 func operationsOf(doc *openapi3.T) (*operations, error) {
 	ops := &operations{byRoute: map[string]*operation{}, byID: map[string]*operation{}}
 	for _, path := range doc.Paths.InMatchingOrder() {
@@ -61,6 +63,8 @@ func operationsOf(doc *openapi3.T) (*operations, error) {
 				return nil, fmt.Errorf("operation %s states no security: give it `security: []` (public) or one scope", op.ID)
 			case len(*o.Security) == 0:
 				op.Public = true
+			case len(*o.Security) == 1 && len((*o.Security)[0]) == 1 && (*o.Security)[0]["bearerToken"] != nil && len((*o.Security)[0]["bearerToken"]) == 0:
+				// `bearerToken: []`: any valid key of any scope (the catalogue, which holds no tenant data).
 			case len(*o.Security) == 1 && len((*o.Security)[0]) == 1 && len((*o.Security)[0]["bearerToken"]) == 1:
 				op.Scope = (*o.Security)[0]["bearerToken"][0]
 				if !slices.Contains(Scopes, op.Scope) {

@@ -241,7 +241,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"organisation_id": h.org.String(), "project_id": f.projectID, "system_id": f.systemID,
 		"connection_id": conn.ID, "user_id": conn.EndUserID, "template_id": f.templates["api-key"],
 		"auth_scheme_config_id": "api-key", "env_id": f.envID, "api_key_id": h.keyID(h.keyWith(httpapi.ScopeRead)),
-		"event_id": h.latestEventID(),
+		"event_id": h.latestEventID(), "slug": "github",
 	}}
 	e.params["webhook_endpoint_id"] = h.webhookFixture()
 	maps.Copy(e.params, h.activationParams(f, conn.EndUserID))
@@ -279,6 +279,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 	add("ImportSystem", example{body: obj{"openapi": "3.1.0", "info": obj{"title": "Imported", "version": "1"},
 		"servers": arr{obj{"url": "https://api.imported.example"}}, "paths": obj{},
 		"components": obj{"securitySchemes": obj{"key": obj{"type": "apiKey", "in": "header", "name": "X-Key"}}}}})
+	add("CreateSystemFromCatalogue", example{body: obj{"slug": "github", "name": "GitHub here"}})
 	add("UpdateSystem", example{body: obj{"name": "Everything", "domain": "everything.example", "templateBaseUrl": "https://api.everything.example"}})
 	add("CreateProject", example{body: obj{"name": "Another project", "environments": arr{"production", "staging"}}})
 	add("UpdateProject", example{body: obj{"name": "Project"}})
