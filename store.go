@@ -239,6 +239,9 @@ type Store interface {
 	CreateConnectSession(ctx context.Context, cs *ConnectSession) error
 	// GetConnectSession returns the session or ENotFound.
 	GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*ConnectSession, error)
+	// FindConnectSession returns the session with the id in any organisation (ids are unique), or
+	// ENotFound: the hosted page's address names the session alone.
+	FindConnectSession(ctx context.Context, id ulid.ULID) (*ConnectSession, error)
 	// GetConnectSessionByTokenHash returns the session whose token hashes to hash, in any
 	// organisation, or ENotFound.
 	GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*ConnectSession, error)

@@ -79,6 +79,15 @@ func (o *ops) GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*plug
 	return cs, nil
 }
 
+// FindConnectSession returns the session with the id in any organisation, or ENotFound.
+func (o *ops) FindConnectSession(ctx context.Context, id ulid.ULID) (*plugboard.ConnectSession, error) {
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE id = ?", idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "find connect session", &onError{notFound: "connect session " + id.String() + " not found"})
+	}
+	return cs, nil
+}
+
 // GetConnectSessionByTokenHash returns the session whose token hashes to hash, or ENotFound.
 func (o *ops) GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*plugboard.ConnectSession, error) {
 	if len(hash) == 0 {

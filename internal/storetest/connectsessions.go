@@ -37,6 +37,14 @@ func testConnectSessions(t *testing.T, f *fixture) {
 	if _, err := f.s.GetConnectSession(f.ctx, f.other, cs.ID); !plugboard.IsCode(err, plugboard.ENotFound) {
 		t.Errorf("other organisation: %v", err)
 	}
+	found, err := f.s.FindConnectSession(f.ctx, cs.ID)
+	must(t, err)
+	if found.OrganisationID != f.org || found.EndUserID != f.user.ID {
+		t.Errorf("found %+v", found)
+	}
+	if _, err := f.s.FindConnectSession(f.ctx, ulid.Make()); !plugboard.IsCode(err, plugboard.ENotFound) {
+		t.Errorf("find unknown: %v", err)
+	}
 	byHash, err := f.s.GetConnectSessionByTokenHash(f.ctx, cs.TokenHash)
 	must(t, err)
 	if byHash.ID != cs.ID || byHash.OrganisationID != f.org {
