@@ -72,6 +72,8 @@ func SchemeOf(cfg api.AuthSchemeConfig) (Scheme, bool) {
 		sc.Fields = []Field{
 			{Name: "certificate", Label: "Certificate (PEM)", Kind: "pem", Required: true, MaxBytes: MaxPEMBytes, PEM: "CERTIFICATE"},
 			{Name: "privateKey", Label: "Private key (PEM)", Kind: "pem", Required: true, MaxBytes: MaxPEMBytes, PEM: "PRIVATE KEY"},
+			// The credential's CA verifies the service's own certificate.
+			{Name: "ca", Label: "CA certificate of the service (PEM)", Kind: "pem", Required: true, MaxBytes: MaxPEMBytes, PEM: "CERTIFICATE"},
 		}
 	case api.AuthSchemeTypeOauth2:
 		if cfg.Oauth2 == nil {
@@ -181,7 +183,13 @@ func FormCredential(cfg api.AuthSchemeConfig, values map[string]string) (api.Con
 		if err := CheckCertificatePair(values["certificate"], values["privateKey"]); err != nil {
 			return cc, err
 		}
-		typ, data.Certificate = api.CredentialTypeCertificate, &api.CredentialDataCertificate{Certificate: values["certificate"], Key: values["privateKey"]}
+		if b, _ := pem.Decode([]byte(values["ca"])); b == nil || b.Type != "CERTIFICATE" {
+			return cc, fieldErr("invalid certificate", "values.ca", "is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+		} else if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return cc, fieldErr("invalid certificate", "values.ca", "does not parse as an X.509 certificate")
+		}
+		typ, data.Certificate = api.CredentialTypeCertificate, &api.CredentialDataCertificate{Certificate: values["certificate"],
+			Key: values["privateKey"], Ca: values["ca"]}
 	case api.AuthSchemeTypeOauth2:
 		if cfg.Oauth2.Grant.Type == api.ClientCredentials {
 			typ = api.CredentialTypeOauth2Client
