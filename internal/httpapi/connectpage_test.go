@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboard/plugboard/internal/oauth1test"
 	"github.com/plugboard/plugboard/internal/oidctest"
 )
 
@@ -468,4 +469,47 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 			t.Error("a revoked session's flow stored a connection")
 		}
 	})
+}
+
+// TestConnectPageOAuth1Popup runs the page's OAuth 1.0a popup against the python3-oauthlib
+// provider: started with the session token, it ends at Plugboard's callback in the result page
+// with ok:true and the end user's connection holding token credentials. Switched on by
+// PLUGBOARD_TEST_OAUTH1=1.
+func TestConnectPageOAuth1Popup(t *testing.T) {
+	p := oauth1test.Start(t, oauth1test.Config{})
+	h := newHarness(t)
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "OAuth1", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
+		obj{"type": "oauth1", "oauth1": obj{"id": "oauth1", "description": "Sign in", "consumerKey": p.ConsumerKey, "consumerSecret": p.ConsumerSecret,
+			"signatureMethod":                    "sha1",
+			"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL},
+			"resourceOwnerAuthorizationEndpoint": obj{"url": p.AuthorizeURL},
+			"tokenEndpoint":                      obj{"url": p.AccessTokenURL}}}}})).JSON(t, &sys)
+	var proj struct {
+		ID           string                `json:"id"`
+		Environments []struct{ ID string } `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
+	var tpl struct {
+		ID string `json:"connectionTemplateId"`
+	}
+	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "o1",
+		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(t, &tpl)
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "o1-user"}, "environmentId": proj.Environments[0].ID})
+	var res struct {
+		URL string `json:"url"`
+	}
+	h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tpl.ID, "authSchemeConfigId": "oauth1"})).JSON(t, &res)
+	back := p.Authorize(t, res.URL)
+	out := popupResult(t, h.doAsNoRedirect("//oauth1/callback?"+back.RawQuery))
+	if out["ok"] != true {
+		t.Fatalf("result %v", out)
+	}
+	var c connectionView
+	h.must(200, h.do("GET", "/connections/"+out["connectionId"].(string), nil)).JSON(t, &c)
+	if c.Credentials[0].Credential.Type != "oauth1-token" {
+		t.Errorf("credential %+v", c.Credentials[0].Credential)
+	}
 }
