@@ -16,6 +16,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/trust"
 )
@@ -82,6 +83,8 @@ func (s *Service) CreateSession(ctx context.Context, orgID ulid.ULID, in Session
 	}
 	if in.ReturnURL != "" && (!absoluteHTTP(in.ReturnURL) || !s.allowedReturnURL(in.ReturnURL)) {
 		errs = append(errs, plugboard.FieldError{Field: "returnUrl", Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
+	} else {
+		errs = append(errs, credentials.CheckURLUserinfo("returnUrl", in.ReturnURL)...)
 	}
 	origins := make([]string, 0, len(in.AllowedOrigins))
 	for i, o := range in.AllowedOrigins {
