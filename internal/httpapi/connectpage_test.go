@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/oauth1test"
 	"github.com/plugboard/plugboard/internal/oidctest"
+	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/ratelimit"
 )
 
 // connectSession is a created connect session as the API answers it.
@@ -511,5 +514,35 @@ func TestConnectPageOAuth1Popup(t *testing.T) {
 	h.must(200, h.do("GET", "/connections/"+out["connectionId"].(string), nil)).JSON(t, &c)
 	if c.Credentials[0].Credential.Type != "oauth1-token" {
 		t.Errorf("credential %+v", c.Credentials[0].Credential)
+	}
+}
+
+// TestConnectPageRateLimit: a session's page calls take a bucket of their own at the API keys'
+// rate; over it, 429 with Retry-After. Forged tokens take none.
+func TestConnectPageRateLimit(t *testing.T) {
+	h := newHarnessWith(t, outbound.DefaultConfig(), func(c *httpapi.Config) { c.KeyRateLimit = ratelimit.Limit{PerSecond: 0.001, Burst: 5} })
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "S", "domain": "s.example", "templateBaseUrl": "https://s.example",
+		"authSchemeConfigs": arr{obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "", "name": "X-Key", "in": "header"}}}})).JSON(t, &sys)
+	var proj struct {
+		ID           string                `json:"id"`
+		Environments []struct{ ID string } `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
+	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "t",
+		"environmentId": proj.Environments[0].ID, "dynamic": true}))
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "limited"}, "environmentId": proj.Environments[0].ID})
+	for range 10 {
+		refused(t, h.page("pbcs_"+strings.Repeat("B", 43), "GET", "/session", nil), 401, "unauthenticated", "not valid", "")
+	}
+	for range 5 {
+		h.must(200, h.page(cs.Token, "GET", "/session", nil))
+	}
+	r := h.page(cs.Token, "GET", "/session", nil)
+	refused(t, r, 429, "rate_limited", "connect session", "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
 	}
 }
