@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/oauth1test"
 	"github.com/plugboard/plugboard/internal/oidctest"
@@ -544,5 +547,49 @@ func TestConnectPageRateLimit(t *testing.T) {
 	refused(t, r, 429, "rate_limited", "connect session", "")
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
+	}
+}
+
+// TestConnectPageNeedsAttention: a connection whose token refreshes fail, or whose credential
+// expired, shows as needing attention, saying which.
+func TestConnectPageNeedsAttention(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "attention"}, "environmentId": f.envID,
+		"templateIds": arr{f.templates["api-key"], f.templates["basic"]}})
+	var s pageSession
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	expires := h.clock().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	h.must(201, h.do("POST", "/connections", obj{"connectionTemplateId": f.templates["api-key"], "externalId": "attention",
+		"connection": obj{"name": "expiring", "credentials": arr{obj{"id": zeroID, "authSchemeConfig": configByID("api-key"),
+			"credential": obj{"id": zeroID, "organisationId": zeroID, "type": "string", "expiresAt": expires,
+				"data": obj{"string": obj{"value": "SECRET-expiring"}}}}}}}))
+	var failing struct {
+		Connection struct {
+			ID string `json:"id"`
+		} `json:"connection"`
+	}
+	h.must(201, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["basic"], "authSchemeConfigId": "basic",
+		"values": obj{"username": "u", "password": "SECRET-p"}})).JSON(t, &failing)
+	c, err := h.store.GetConnection(t.Context(), h.org, ulid.MustParse(failing.Connection.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := c.Credentials[0].Credential
+	since := h.clock().UTC()
+	cred.Refresh = plugboard.RefreshState{Attempts: 2, LastError: plugboard.EUpstreamRejected, FailingSince: &since}
+	if err := h.store.UpdateCredential(t.Context(), &cred); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(2 * time.Minute)
+	var got struct {
+		Templates []struct {
+			State, Attention, AttentionMessage string
+		} `json:"templates"`
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &got)
+	if len(got.Templates) != 2 || got.Templates[0].State != "needs_attention" || got.Templates[0].Attention != "credential_expired" ||
+		got.Templates[1].State != "needs_attention" || got.Templates[1].Attention != "refresh_failed" || got.Templates[1].AttentionMessage == "" {
+		t.Errorf("templates %+v", got.Templates)
 	}
 }
