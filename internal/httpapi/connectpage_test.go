@@ -382,6 +382,15 @@ func TestConnectPageRefusals(t *testing.T) {
 		refused(t, h.page(cs.Token, "GET", "/session", nil), 401, "unauthenticated", "expired", "")
 		pageHeaders(t, h.doAsNoRedirect("//connect/s/"+cs.ID), "frame-ancestors 'none'")
 	})
+
+	t.Run("organisation deleted", func(t *testing.T) {
+		live := session()
+		h.must(200, h.page(live.Token, "GET", "/session", nil))
+		if err := h.store.DeleteOrganisation(t.Context(), h.org, h.clock()); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, h.page(live.Token, "GET", "/session", nil), 401, "unauthenticated", "not valid", "")
+	})
 }
 
 var dataResult = regexp.MustCompile(`data-result="([^"]*)"`)
