@@ -602,3 +602,47 @@ func TestConnectPageNeedsAttention(t *testing.T) {
 		t.Errorf("templates %+v", got.Templates)
 	}
 }
+
+// TestConnectPageBaseURL: a template with allowBaseUrlOverride offers the page a base URL field;
+// the base URL the end user gives is normalised and kept on their connection.
+func TestConnectPageBaseURL(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	var tpl struct {
+		AllowBaseURLOverride bool `json:"allowBaseUrlOverride"`
+	}
+	h.must(200, h.do("PUT", "/projects/"+f.projectID+"/connection-templates/"+f.templates["api-key"],
+		obj{"allowBaseUrlOverride": true, "authSchemeConfigIds": arr{"api-key"}})).JSON(t, &tpl)
+	if !tpl.AllowBaseURLOverride {
+		t.Fatal("allowBaseUrlOverride not set")
+	}
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "own-instance"}, "environmentId": f.envID, "templateIds": arr{f.templates["api-key"]}})
+	var s struct {
+		Templates []struct {
+			AllowBaseURLOverride bool   `json:"allowBaseUrlOverride"`
+			BaseURL              string `json:"baseUrl"`
+		} `json:"templates"`
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if !s.Templates[0].AllowBaseURLOverride {
+		t.Errorf("session %+v", s)
+	}
+	refused(t, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["api-key"], "authSchemeConfigId": "api-key",
+		"baseUrl": "ftp://mine.example", "values": obj{"key": "SECRET-k"}}), 400, "invalid_argument", "invalid connection", "baseUrl")
+	var made struct {
+		Connection struct {
+			ID string `json:"id"`
+		} `json:"connection"`
+	}
+	h.must(201, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["api-key"], "authSchemeConfigId": "api-key",
+		"baseUrl": "mine.example/some/path", "values": obj{"key": "SECRET-k"}})).JSON(t, &made)
+	var c connectionView
+	h.must(200, h.do("GET", "/connections/"+made.Connection.ID, nil)).JSON(t, &c)
+	if c.BaseURL != "https://mine.example" {
+		t.Errorf("base URL %q", c.BaseURL)
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if s.Templates[0].BaseURL != "https://mine.example" {
+		t.Errorf("session base URL %q", s.Templates[0].BaseURL)
+	}
+}
