@@ -468,6 +468,22 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 		if strings.Contains(string(cb.Body), redirect.Query().Get("code")) {
 			t.Error("the result page repeats the code")
 		}
+		// The same redirect again: the popup says the sign-in was used, and nothing more is stored.
+		again := popupResult(t, h.doAsNoRedirect("//oauth2/callback?"+redirect.RawQuery))
+		if again["ok"] != false || again["code"] != "state_used" {
+			t.Errorf("replayed callback: %v", again)
+		}
+	})
+
+	t.Run("too slow", func(t *testing.T) {
+		cs := newSession()
+		authorize := start(cs)
+		redirect := p.Authorize(t, authorize)
+		h.advance(11 * time.Minute) // past the flow's state, within the session
+		res := popupResult(t, h.doAsNoRedirect("//oauth2/callback?"+redirect.RawQuery))
+		if res["ok"] != false || res["code"] != "state_expired" {
+			t.Errorf("result %v", res)
+		}
 	})
 
 	t.Run("revoked mid-flow", func(t *testing.T) {
