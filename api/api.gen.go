@@ -347,6 +347,8 @@ func (e EndpointParameterTransmission) Valid() bool {
 const (
 	ActivationCreated          EventType = "activation.created"
 	ActivationDeleted          EventType = "activation.deleted"
+	ConnectSessionCompleted    EventType = "connect_session.completed"
+	ConnectSessionCreated      EventType = "connect_session.created"
 	ConnectionCreated          EventType = "connection.created"
 	ConnectionDeleted          EventType = "connection.deleted"
 	ConnectionUpdated          EventType = "connection.updated"
@@ -372,6 +374,10 @@ func (e EventType) Valid() bool {
 	case ActivationCreated:
 		return true
 	case ActivationDeleted:
+		return true
+	case ConnectSessionCompleted:
+		return true
+	case ConnectSessionCreated:
 		return true
 	case ConnectionCreated:
 		return true
@@ -1107,6 +1113,42 @@ type CatalogueSource struct {
 	Version    *string `json:"version,omitempty"`
 }
 
+// ConnectSession Plugboard's own. A new connect session; `token` is shown this once.
+type ConnectSession struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+	ID        ulid.ULID `json:"id"`
+
+	// Token The session token (`pbcs_` and 43 characters). Stored as its SHA-256 only; never shown again.
+	Token string `json:"token"`
+
+	// URL The hosted page, PLUGBOARD_PUBLIC_URL + `/connect/s/{id}#token={token}`.
+	URL string `json:"url"`
+}
+
+// ConnectSessionCreate Plugboard's own. What a connect session lets one end user do on the hosted connect page.
+type ConnectSessionCreate struct {
+	// AllowedOrigins Origins (scheme://host[:port]) that may embed the page in a frame (its Content-Security-Policy
+	// frame-ancestors) and receive its messages; each must be in PLUGBOARD_RETURN_URL_ORIGINS.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+
+	// EndUser The end user, by `id` or by `externalId` (created with `displayName` when no end user has it).
+	EndUser       ConnectSessionEndUser `json:"endUser"`
+	EnvironmentID ulid.ULID             `json:"environmentId"`
+
+	// ReturnURL Where the page sends the user when they are done; its origin must be allowed (PLUGBOARD_RETURN_URL_ORIGINS).
+	ReturnURL string `json:"returnUrl,omitempty"`
+
+	// TemplateIDs The connection templates the page offers (dynamic templates of the environment); all of them when absent.
+	TemplateIDs []ulid.ULID `json:"templateIds,omitempty"`
+}
+
+// ConnectSessionEndUser The end user, by `id` or by `externalId` (created with `displayName` when no end user has it).
+type ConnectSessionEndUser struct {
+	DisplayName string    `json:"displayName,omitempty"`
+	ExternalID  string    `json:"externalId,omitempty"`
+	ID          ulid.ULID `json:"id,omitempty"`
+}
+
 // Connection Connection defines the credentials for the owning Connector, and additional variables
 // which can be used to customize the Connector in a particular connection.
 type Connection struct {
@@ -1218,6 +1260,10 @@ type ConnectionPage struct {
 
 // ConnectionTemplate defines model for ConnectionTemplate.
 type ConnectionTemplate struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. False by default.
+	AllowBaseURLOverride bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// AuthSchemeConfigs AuthSchemeConfigs is a list of auth scheme configs which are used to authenticate with the system.
 	// This is used to determine how the connection should be authenticated, and may contain multiple
 	// configs for different authentication methods. The overwhelming majority of the time, this will be a single config.
@@ -1901,6 +1947,10 @@ type LinkConnectionEnvironment struct {
 
 // LinkSystem defines model for LinkSystem.
 type LinkSystem struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. False by default.
+	AllowBaseURLOverride bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// Dynamic If the connections to the system need to be dynamic or static.
 	// Dynamic connections are used when the integration runs for multiple end users.
 	// Defaults to false if not set.
@@ -2175,6 +2225,10 @@ type EnvironmentSystemID = ulid.ULID
 
 // UpdateConnectionTemplate defines model for UpdateConnectionTemplate.
 type UpdateConnectionTemplate struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. Unchanged when absent.
+	AllowBaseURLOverride *bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// AuthSchemeConfigIds The IDs of the auth scheme config to use for this connection template. The overwhelming majority of the time,
 	// this will only be a single ID. To see about multiple auth scheme configs, see ConnectionTemplate for details.
 	AuthSchemeConfigIds []string `json:"authSchemeConfigIds,omitempty"`
@@ -2323,6 +2377,9 @@ type After = string
 
 // Before defines model for before.
 type Before = string
+
+// ConnectSessionId defines model for connect_session_id.
+type ConnectSessionId = ulid.ULID
 
 // ConnectionId defines model for connection_id.
 type ConnectionId = ulid.ULID
@@ -2501,6 +2558,9 @@ type ActivateUserJSONRequestBody = ActivationCreate
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody = APIKeyCreate
+
+// CreateConnectSessionJSONRequestBody defines body for CreateConnectSession for application/json ContentType.
+type CreateConnectSessionJSONRequestBody = ConnectSessionCreate
 
 // CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
 type CreateConnectionJSONRequestBody = EnvSystemConnectionCreate
@@ -2822,6 +2882,46 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 	GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectSessionWithBody Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSession(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConnectSession Revoke a connect session.
+	//
+	// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+	// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+	//
+	// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+	DeleteConnectSession(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListConnections List Connections
 	//
@@ -3655,6 +3755,76 @@ func (c *Client) DeleteAPIKey(ctx context.Context, organisationId OrganisationId
 // Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 func (c *Client) GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAPIKeyRequest(c.Server, organisationId, apiKeyId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectSessionWithBody Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *Client) CreateConnectSessionWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectSessionRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectSession Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *Client) CreateConnectSession(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectSessionRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConnectSession Revoke a connect session.
+//
+// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+//
+// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+func (c *Client) DeleteConnectSession(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConnectSessionRequest(c.Server, organisationId, connectSessionId)
 	if err != nil {
 		return nil, err
 	}
@@ -5414,6 +5584,94 @@ func NewGetAPIKeyRequest(server string, organisationId OrganisationId, apiKeyId 
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConnectSessionRequest calls the generic CreateConnectSession builder with application/json body
+func NewCreateConnectSessionRequest(server string, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConnectSessionRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewCreateConnectSessionRequestWithBody constructs an http.Request for the CreateConnectSession method, with any body, and a specified content type
+func NewCreateConnectSessionRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/connect-sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteConnectSessionRequest constructs an http.Request for the DeleteConnectSession method
+func NewDeleteConnectSessionRequest(server string, organisationId OrganisationId, connectSessionId ConnectSessionId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "connect_session_id", connectSessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/connect-sessions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -8577,6 +8835,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 	GetAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*GetAPIKeyHTTPResponse, error)
 
+	// CreateConnectSessionWithBodyWithResponse Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error)
+
+	// CreateConnectSessionWithResponse Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error)
+
+	// DeleteConnectSessionWithResponse Revoke a connect session.
+	//
+	// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+	// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+	DeleteConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*DeleteConnectSessionHTTPResponse, error)
+
 	// ListConnectionsWithResponse List Connections
 	//
 	// ListConnections returns a list of Connections.
@@ -9649,6 +9949,95 @@ func (r GetAPIKeyHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetAPIKeyHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConnectSessionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ConnectSession
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConnectSessionHTTPResponse) GetJSON201() *ConnectSession {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateConnectSessionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConnectSessionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConnectSessionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConnectSessionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConnectSessionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConnectSessionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteConnectSessionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConnectSessionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConnectSessionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConnectSessionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConnectSessionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12274,6 +12663,66 @@ func (c *ClientWithResponses) GetAPIKeyWithResponse(ctx context.Context, organis
 	return ParseGetAPIKeyHTTPResponse(rsp)
 }
 
+// CreateConnectSessionWithBodyWithResponse Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *ClientWithResponses) CreateConnectSessionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error) {
+	rsp, err := c.CreateConnectSessionWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectSessionHTTPResponse(rsp)
+}
+
+// CreateConnectSessionWithResponse Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *ClientWithResponses) CreateConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error) {
+	rsp, err := c.CreateConnectSession(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectSessionHTTPResponse(rsp)
+}
+
+// DeleteConnectSessionWithResponse Revoke a connect session.
+//
+// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+func (c *ClientWithResponses) DeleteConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*DeleteConnectSessionHTTPResponse, error) {
+	rsp, err := c.DeleteConnectSession(ctx, organisationId, connectSessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConnectSessionHTTPResponse(rsp)
+}
+
 // ListConnectionsWithResponse List Connections
 //
 // ListConnections returns a list of Connections.
@@ -13647,6 +14096,68 @@ func ParseGetAPIKeyHTTPResponse(rsp *http.Response) (*GetAPIKeyHTTPResponse, err
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConnectSessionHTTPResponse parses an HTTP response from a CreateConnectSessionWithResponse call
+func ParseCreateConnectSessionHTTPResponse(rsp *http.Response) (*CreateConnectSessionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConnectSessionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ConnectSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConnectSessionHTTPResponse parses an HTTP response from a DeleteConnectSessionWithResponse call
+func ParseDeleteConnectSessionHTTPResponse(rsp *http.Response) (*DeleteConnectSessionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConnectSessionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -15397,6 +15908,12 @@ type ServerInterface interface {
 	// GetAPIKey Get an API key, without its secret.
 	// (GET /o/{organisation_id}/api-keys/{api_key_id})
 	GetAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID)
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	// (POST /o/{organisation_id}/connect-sessions)
+	CreateConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
+	// DeleteConnectSession Revoke a connect session.
+	// (DELETE /o/{organisation_id}/connect-sessions/{connect_session_id})
+	DeleteConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectSessionId ConnectSessionId)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListConnectionsParams)
@@ -15857,6 +16374,67 @@ func (siw *ServerInterfaceWrapper) GetAPIKey(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetAPIKey(w, r, organisationId, apiKeyId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateConnectSession operation middleware
+func (siw *ServerInterfaceWrapper) CreateConnectSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateConnectSession(w, r, organisationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteConnectSession operation middleware
+func (siw *ServerInterfaceWrapper) DeleteConnectSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "connect_session_id" -------------
+	var connectSessionId ConnectSessionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connect_session_id", r.PathValue("connect_session_id"), &connectSessionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connect_session_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteConnectSession(w, r, organisationId, connectSessionId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18340,6 +18918,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}", wrapper.GetEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/attempts", wrapper.ListEventWebhookAttempts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/redeliver", wrapper.RedeliverEvent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/connect-sessions", wrapper.CreateConnectSession)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/connect-sessions/{connect_session_id}", wrapper.DeleteConnectSession)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}", wrapper.DeleteWebhookEndpoint)
@@ -18686,6 +19266,86 @@ type GetAPIKeydefaultJSONResponse struct {
 }
 
 func (response GetAPIKeydefaultJSONResponse) VisitGetAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectSessionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *CreateConnectSessionJSONRequestBody
+}
+
+type CreateConnectSessionResponseObject interface {
+	VisitCreateConnectSessionResponse(w http.ResponseWriter) error
+}
+
+type CreateConnectSession201JSONResponse ConnectSession
+
+func (response CreateConnectSession201JSONResponse) VisitCreateConnectSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectSessiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateConnectSessiondefaultJSONResponse) VisitCreateConnectSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConnectSessionRequestObject struct {
+	OrganisationId   OrganisationId   `json:"organisation_id"`
+	ConnectSessionId ConnectSessionId `json:"connect_session_id"`
+}
+
+type DeleteConnectSessionResponseObject interface {
+	VisitDeleteConnectSessionResponse(w http.ResponseWriter) error
+}
+
+type DeleteConnectSession204Response struct {
+}
+
+func (response DeleteConnectSession204Response) VisitDeleteConnectSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteConnectSessiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteConnectSessiondefaultJSONResponse) VisitDeleteConnectSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -21012,6 +21672,12 @@ type StrictServerInterface interface {
 	// GetAPIKey Get an API key, without its secret.
 	// (GET /o/{organisation_id}/api-keys/{api_key_id})
 	GetAPIKey(ctx context.Context, request GetAPIKeyRequestObject) (GetAPIKeyResponseObject, error)
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	// (POST /o/{organisation_id}/connect-sessions)
+	CreateConnectSession(ctx context.Context, request CreateConnectSessionRequestObject) (CreateConnectSessionResponseObject, error)
+	// DeleteConnectSession Revoke a connect session.
+	// (DELETE /o/{organisation_id}/connect-sessions/{connect_session_id})
+	DeleteConnectSession(ctx context.Context, request DeleteConnectSessionRequestObject) (DeleteConnectSessionResponseObject, error)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(ctx context.Context, request ListConnectionsRequestObject) (ListConnectionsResponseObject, error)
@@ -21428,6 +22094,66 @@ func (sh *strictHandler) GetAPIKey(w http.ResponseWriter, r *http.Request, organ
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetAPIKeyResponseObject); ok {
 		if err := validResponse.VisitGetAPIKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateConnectSession operation middleware
+func (sh *strictHandler) CreateConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request CreateConnectSessionRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body CreateConnectSessionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConnectSession(ctx, request.(CreateConnectSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConnectSession")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateConnectSessionResponseObject); ok {
+		if err := validResponse.VisitCreateConnectSessionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteConnectSession operation middleware
+func (sh *strictHandler) DeleteConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectSessionId ConnectSessionId) {
+	var request DeleteConnectSessionRequestObject
+
+	request.OrganisationId = organisationId
+	request.ConnectSessionId = connectSessionId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteConnectSession(ctx, request.(DeleteConnectSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteConnectSession")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteConnectSessionResponseObject); ok {
+		if err := validResponse.VisitDeleteConnectSessionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -23017,442 +23743,463 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P15dxs3sj+MvxUcfn+/I+m5LUpWljtXPvcPxVYSTRxbV5Lj7zzDHBHqBkWMmgCn0ZTM8fV7fw6qCks3",
-	"0Vy0eMnkn8Rid2MtFGr91IderidTrYSqTe/wQ2/KKz4RtajgL57X8pbXUqtLWdgfpOod9qa8HveynuIT",
-	"0TtsvZP1KvHPmaxE0Tusq5nIeiYfiwm3H490NeF177A3K+HNej61DZi6kuq6l/Xe717rXWr1yLd68tI9",
-	"ovft1/23r5q/78rJVFc1TqEe9w5717Iez676uZ7s6ZtSX+/Z7/ZuD3ofP37MenxUi8rP6J8zUc2jKcHD",
-	"eOjNodoGrsRIV6KrBXq6vIlcKyXy5avbfOexVveFb/VpVleo23hKrcWhp8sXx75k5qYWk+7Fab7zWItz",
-	"rG7PodEnWxtZaTURql46s/ilR5yaa/aJJne7fFq3jz2h2yebykhWpu4iYXwYj7oQIz4r697hwb4fslS1",
-	"uBYV0LOurrmSZgUzbb/1WOv0Jmr3aZZrWul/iHzJ3kcvPNasTrHJp5mQEbzKx10EQE+X8zBT81rmSB0m",
-	"r+TULn/vsHcxFgyfMWiW+VuXScNmRhSs1qyUpmZ1eDVctHszIyqmFROqmGqpatMfqIuxNKnmKsHLcs60",
-	"KufMEqQqRMFGuoI/KsVL2yHTFbuaQ29vT/rstJxdX2leFVvG9R4uIjNQV6LU6toOUmk7CAYD4qpgRtOv",
-	"YbSH7E7WYzbEhv7bbvgQeoIJSsPEZFrP+wPVy9JLjauYPGwjXhrhieRK61JwhWu/4u54/HvjKS+NO3E1",
-	"1vrm0m1497xSbz7WDN9h28fU9FNM9aMbG8ifR6cnv4j54gE6Uuzo9ITdiDnTI6ClmHFmQHB6VjNZG2ZE",
-	"Xom63wMWNRVVLQW0nVeC16I4qhurUPBa7NZyIhaWwt5u76eyEgY/aY7ox0pPWG2PoP3Ynk07KjtAOIIj",
-	"e6j77OjKCFWzu7EIzwstDFO6Zti6Heh6o0ES2GT/nmDDsl7JTf3WuIVsrsq7eKL2RcZn9VioWuZ27Rln",
-	"ljCFqTPLNeyuScU4m0g1qwXbljWuXq4ry7R4zSba1EyrXIS3pqKC5oH7iOpWVDvNhVYaONyYG3YlhPLt",
-	"rb/SuHwfFh9MKzGS79MMHkQE9uyA5WNe8dyqVI5Yb8QcJmxHcq2kEUzW7GreZxdjSxCikreCjZCimqTN",
-	"ZJFZHituLZ8n+teq9ZIZ80oY+/HkuetwyzBZ2OWMhvPNMzuK776PxtVPzd/keoqHpr29vPbbO+GWlvvs",
-	"CP4yta5E4Q8itsC2a78wpuZVvWVwLW7EHIbLXrw6YRNeCP/h7i5+ugO3haGJw2+047Vhw5mqhB1uXoti",
-	"aKcgazExyS2jH3hV8bn9O/40vZF2OnfcpKcEuyFrNtZl0RhdxuqxNoLxwpJuyeE2Vnk5I8pLXFmBSf+9",
-	"B2cZ6M5Tmd+H1qCziJX97hvWV1Y0sjNEJvoC3oFD3WCDS3ha4/SaWk8Nu9PVjVTXz5nEJ6NZPatEn70S",
-	"o5rpmT3HD2Vr7rAtITVprADznD3bPfjuO3Y1r4XZiG5B/kKKtE0qcQfNwh4+t2ymFBz4jMiY4PmYjUVZ",
-	"OPko52Up1bU7LOtSWmt/aWtphKu2DSiTl+WbUe/w7x96/79KjHqHvf+zF2w3e3Rr7tGV+TFrb/RN6iK9",
-	"iLiRsYIcN2x4NKvHupL/IuntB8ErUbHBbH//m/xGzOEfYthnJ8Ce7R7T0bAHMufK/nIlmBnrO8X4NZcq",
-	"sTut9bCjW1yF37P2xQ+bRXc/3vOBKmojylFG/cJdbG+KqO/24p7ya7H+ytq3T9RIJ9bWE4H/x1pbtJxE",
-	"sK3koizOJ8+FMS+0vpGJM955f93ycibSukuCWPHt7u7fWMI5uNA3QqUpLegQW4bB2+ygv884fM1q+2Fm",
-	"haVKmLEomBxZzmpZL7+yHLfWETNpzhCb8F1vIrm1ZbJppW9lISp2zW+FFR5KORKWWa3PwmAmF/DrqqWN",
-	"Bx5/mF5lp1IlJeKgh+F7dgUVCAeRNSmcGVnFOh3jt1yW/KoUbKbs7O1SRN9tGVaLydTeY2agtunGsW9V",
-	"IrPaYynVDfYIggtX2j6Lm9hBFa8lhYchrH1+gvUydaEXc8UnMv+NV9JOZ2VrL9vvN210qz4nG0RkWftS",
-	"ZPP4M3Mjp7saiIWXu6C9iQqVQSsDGbSFL5vnsSreGrJlLQgq0MBykg3yR4twW2/YK8XSHikGbMrnpeZg",
-	"EHF0zbiK6QqMGceqYHZ8G5BY11vrkx/NqWHKv6BTclKsase/+RI5lDS1VNeRab5DHpWFldftGtAn0Tm2",
-	"y3Ql3GGsdfsY99nJiG1FfNguN3G8IsNLcySttCMNk9fKXusNvrcGJSdm8iQ2kZgKk+ufIsgn5hYnG597",
-	"8ZQm+c1YQJrg0CJZnbxkuZ5ZMVgAUVkqpFviPdoRL5Ew7U9wDdVWZJdW6bY06i+l/ooFwc4W+AwNsL3a",
-	"WeN4L2dB5pUki/5aUlq4bRN0c1QUEpfylFd88kQyV3I+s3p8bscoXmg1ktdp61jrJYZvXAnDxvqO5ZUo",
-	"hKolL40Vl2lbneE5ttGguMAZGjczZDt8Mi0F7eudlQAGigeLXGgQBCurFNw57W0seCGqvZaZei8HwZXZ",
-	"OTNp+uxHXaF8eEA8KcdZ4CowXho9ULlWNZfKsILXnJlZPrbai+0FxCj29uxVxvJS2kGcvCRrQV6JOsN/",
-	"kwKo3VXjbOh2xZlvnDPcIND7RMGG9vGQ3Y1lPmaFULoWhv4ixul0DxxrWI2pns5KOAEDZSfo1lHimaGG",
-	"pWFDPpW7N2I+BG0apVL72y9iPqRO7mRZNtqkfVIDNWzvPaobQxpQSgjDtlceiGS7liSvuJG5fbxpEz/4",
-	"D+0dagc0AqrbtJ0X0acfs954wvNNm/j516MX9tt/3NWo8G7awF/fXdCHH7Oe0mrjSby233zMetqev2eb",
-	"fg3H5Zn//uBe38OVgYdk0+/P8SvPKtf9GrSdNvOrO1WgNA2ubx1ZJECR0ufV/Q7Dieq2YL1G5ganuc3/",
-	"iC3GbBBZijvnjjWDjca2QMw2afbqskqfwu92DHeVrGuhGIapeAvKduz343TDPWe/icroSm4Z4qZOMmSy",
-	"3jmEj+FOQ3YvzUDhANh/oJFmFPG6IRmThvArVy1j05AuCJQdan4jLAO+wm+Qq2/DXWIZ3ZupUHYZhuO6",
-	"ng7ZEF8bMtgiwVBMMoybnT47ItfB999G9u/MjlsCx+auY5zJttJwA1S6HKjwAWmwE/7+lVDXlt19/22H",
-	"MLNS5EqbWKRaywqWJD5WiJFUdMNzRuK3rizxGBZd0OH2T9/24HOG+x7nW8u6hJis0xNmT9va5/IkZajo",
-	"eNOPHjzDOkdPBsmTbuRkdQ4XNsiDs4ldQec1xo0EwRCsYb8nTkiSDSyIcI2Bt+fxMvzFhAJdAMRekCgK",
-	"1IBm0ozZZFbW0tI+yjCzCmVROuAzg8fP8IkYKONZIq182ufXHMnJSyZhP0eSlo+kJfKngRMUt5NMtvlY",
-	"G3v6yaCNItJ245w6EcQK+UO8UXZzXYjhDnqUprOrUoKVzkxFzgyfGzZEveeQWf1jmLGrWZ3gHcDCpiWX",
-	"iiQr9KFwNXeSlh6xZ7vP9vdjV5Xzugz3YEh3Y1kLM+U5sFSe52K6hmqBmjYcetiEX4Ux/DrlIfht4R3o",
-	"B0MW9IhN3K+4i7wS7FooUaEo5oS2NpkNlDSMuhdFn4G4iRKnzCFKw/F5UsnZSIjiiuc3TpUHxcq1P7f9",
-	"DhTY4mDdKjabFvjvVPf9gSIRtylEkp5vBVFg4dTX0ekJBWWsoy7ROi3oSvfkh6A3x3uyjjTwQyyHPkQg",
-	"WMlxfU9IFtOS52KsS3uDkNwfOKk/08wIWNwhyMu79lANwedbCXSkMLCZgmYTOAVzy9JkxjAC2OJ1+PGL",
-	"pmz9pGsT9XWv1Yn0gCHoZK31cezNrUtjWS5enbN4smusDUj+jy1B8vJaV7IeT1bfgLb/I/d64xocczMG",
-	"24l/WmMsA3AAYjjutNtmmJHXioNLNroZzZg/62X2fwfffY//+O7ZQfJiLOS1MPWJms5qs97I8V0/bJDO",
-	"ptwKXnrEOPv54uLU23Itm8y1MrMJcjnHMlPjZ+d64sQQM1AQvtZ4378aIiVcP1e6mGdILAbiEsjxjvFt",
-	"Z6/g0DFdAUGOUF0HbjVQ8fLjC1IRkwerl50t+J/B10Gc0u3TaKbAENVim24f7LB6WW9Wlcm1b5uYhMp1",
-	"YZ8t7MMxPWlIfItrCK4zaMVfNjm3Qj9GjIzYcCzeDzPgR+L7b/Gux3/PqnLYFK/G4n0PNH3x/bf+H11T",
-	"2Vx/QlL6VNpT45g8jv5E6xyt/j20KVCWBspLYXhk/3vItn+S9c+zqx3Yott9+8t5yfObnT57M6uv9EwV",
-	"2aImxrwi5kf1nEkVXh8ofL8SuZC3omCTmQvNQRYt6z57tvv9t+xWGnlVCnZ0/uLkpBHSBCy5HltdbtCz",
-	"1JTZ/zwfgpFtOBgMU6Ls+obpaSWMqJObYS8Mu9tgpBPgtbyDmJuwB5E0HCygyY2xK6kY+jVh6CBKiWyg",
-	"/NtsJMvSWIYAQSEoRKHLGMYSeAdZOx0/KgW/FYbpWf2ccfoOnc5otKNrH/cijhe8CMOXJo6yqEQ9q5Qo",
-	"mD1apagFyNCOoGAAhYbQjBul79gQRzhkRoiBwiglGEafDdF7MDxkQ7uWQ/Z/d3+eXe2euyXcPfju+4wN",
-	"pdfNMzb099GQIYVmbBjfHEP2d8vrfs8Gaui4mP38fQYjGcn3w0DbfftPPZWjeTyGc/xp9+cJz3fPXScd",
-	"oxio5cNg0SiQcWVWmsCh2P7tUWr0bn8Ia4A9D9TmC8C6529PccaGtZwIU/PJ9GdofDhQrvszpJ7dC/eG",
-	"fZu8W/D94Qf/8cfDD7bDj8M+O/Lk6CKw7B+hnwtdioqrXLQYPNIBiAew9PZfdhyLDH79w+uGm/Ar0RPH",
-	"00n1cz4je4JF0XFS0aSEJ56I3b7PJsiLORkJ+N1ASZRO7H0HSV3usDWtUrDeW6Z7TU+DBGsO2ZB+x3BG",
-	"6CeWPHYyNvwwq0r/Aj0DfwSH0DU06dtLliHZoGCxgzwzGgI2MVALZEKMnoM+Xe88p9BDEpAde46Wkvtb",
-	"K6NeiEN/HDI+nQpeQYqAXbJYYDdgM4BrwQqefur2HsJJUnNN8ocPQFkW73lel/MgPRkmoS3THyiIMCwb",
-	"sYM0XKIHoo5W64nt5MZdrJ4Ny/phN09ryRM03HyB7qLg5kLSzHlVOcMMxoaP4sshQwFTl/bWzrUq7I6p",
-	"nGRVJd8PlJjqfLz0LHiBoZN3+HA9Wt96XOnZ9Zg8T46rbJmBapJfRAoZSVWydqqXYdtcsZlybbrv2LTS",
-	"tchrg9F/prZsyErIsbgSX6wQxSu95SGfVRUYIuQkFlh8tDhd86E/adhEGiPVdcYmvBzpymoYugKWMFAo",
-	"nSQ4oF9yfsfnQY/AMHKQ0HR+E93IbLsS05LP3QRBbngcIvODWkJn/h07JCvzj3gF9EPTAPcsLZdbqy0T",
-	"rZPVha5E10SzgRISGIhdjTS9PWff7O+j/unOrRWcyjkl+bT5FK6OD4iQqv7mAE3ocmLvnb98/+3+ftab",
-	"SIV/P1tInnuwQT2LlPGWhhspWfcwu4O2tcroDi9tZHEnGx3tFZCdVnahG/sKdma49hY137G+s9cBw/wJ",
-	"uBZzPZmADu3aIzLxV5dh27Iv+kgblOjDLip5fS0qs2M7uxWVHM2JbpTXnUPnVosuS32HypZUt/oG2Rg1",
-	"0zRggdllTfPMOo4EfC8yRIiqbSiIIxNqRqY1O/f+I/kRgg/4qY1svic24dUNaEBAP3jniPdTZL/sr+8u",
-	"Msfzr+YhsQ/SZjw7jcOowWwz/MddvescaoF6M+eBaXjt6LpLmDKbPo/DYMjKfFyfFR5chC0r5a3PnQq9",
-	"9iOq+eu7CwpIX4d2XpMb/km3wnZyL0On0koMV64antBFAzDMbY01oMCAxzZwkh2vIvf7wtFwz899NMHi",
-	"K36HNw+bexG+/YxRc5Uwelbl4s2dElXjTLgcyTXCavG9j1nPM6pfRT3WCU/fGzTbbaHOuZXBv55tJUPQ",
-	"xWQa1ug+owF3u3OmtDyOI0fDW3YhtsgARrnIYOZ1SwZOQBAXXJyeumZzPWNK4DUByccQ8bKLDv44Ns0y",
-	"B+cKC4Fd9lf8F+V2DtTJCMURSCVmoB3i+CBBeKvRo2uQl2Vj4Ji+gqNkM+Ps6ji4xrC86xal+qtK30Hc",
-	"PRGAYKNS3zXkQpfmtYFgaCe4+b4txsX6U7pwJhcpLp1sQgzHJ2yszXUOHt+t4sMu3WkTEH+ZclZ0vYq8",
-	"+u3Zq11ns0WDMqmcuLlBVOB1zfMxkI7VJMLdJ96evQq+XvDMgqZQyErkdQi/jhJdYg4xUI7wgsznLYBB",
-	"VPNZ+RBXAJmh9m/KgMcvTPuEkXH36BS+Gp4oaQlXGoHbEiKzh84j4GLAGWeFHI0E6F80nFHbBXlPXSds",
-	"HuS7rN646LXFTaPtGmkrctJhHaghn05LidEje+937+7udu21sjurSvpwyCZyImC8TqOlNfDOd26CxsPL",
-	"gQqgSIt7iozI8xCKuWjL5A9cOE9xVZkWhD09ksEESdN5rTBqgJwhTQKVitxcpJdAQ0jn0Uq2tLhZJVfB",
-	"N0Vj2mCiRNXnHXmbL+PHbqouJIPieZueH9oDPEfuzDTOLHjbFUjLkIDsFLgQnTEzYjQrwc7in7p+6GBY",
-	"8XsqcjmSub15BiqMp9beLchyXdmVL+ctB+FKV+B1xVV9v4jOn+DTj1lvUpfmRUviai7vrxevzmO5yq3w",
-	"TMl/Wj7ggoy84hdedgfJRU3DWaTAosifTxc6ZvFYZQPTVeDgcQN+Y9f25OLVeZTYsqgXK3vFI99zATA8",
-	"+iALjtucG+BiQ7sExxCrVQwhUBHAMEKQteWXQDkjqaxmwrgxOpcQ1LMsygF1GHUD52Ziz5Ge8BpDepac",
-	"fDor7WV3m0UjTe8TPUS2OCr5tY9Ir0U1cRow+eYisnYXmxW7fp3VM16yi1fnA7Vt13un2zrRxfBSx2Sg",
-	"lpyTsby2gyrFrSjh2Ip8Vsl6vkxcihbKLcoGDsSblE3t9JcXx6yeVcretey00nrEfhFzOuWFYMfv8zFX",
-	"14Jtnx989/0O+uLABCLxor8R07qhUgOMQbixrQxI8Dmi/xBJ0DHsJPM/cw8D73fvX84qySpxLU0tHHBB",
-	"M8MVPREyhAeCPd6IOiPTERxMOGNgWHRShL/a0OJt9dhVoXfRODeYelcCf/oGsAI9Mr3mZdC6zJiZTSE0",
-	"GPcULwF3YUQGrHystXGhBAvZIl7kAk3dKQsvYoa1bugcjhnmlGL+DU3AvtqlHl6kX8TgzGAPI7aMuhO7",
-	"1gJc2nisgzHw7McX7D+/+69nuMcU550y+7BtbPASG7yE4LasIaSib8qTHTiHMGZzxyWRWdmi3dJUm3on",
-	"AqNi4Llm1zNhrOplz1k1h8BHhTzYM3IwoxyiLewO+B3Z7a1WV4pdy/2sMIgaZqVrYPGUeY5L0bAJJmZo",
-	"1amF0T7IV2p7TZ5x2NdO4S6mbKBiCCnWTBozg1TZOL1+Y0HO9b2YouGGG8GSNMU3J7bcw7JOp3iVbZ1e",
-	"67au23PdNK+HmNsgeUAqguMdcMdZ3r14dTVyybx4Q+eoJb74wW6ZpjmvvyhEUgz4QA2JoiJbw5DBIjKn",
-	"rrhDDCI9nSiSXP3ogKjpz3MaXY0yPSkprpm5E5iyWC4An2B6S7DVF/H47MgGSipTC94yUd7DYvCTk3Rb",
-	"en/MeOz9/ABh+GihrY/uLEcTe0AHC4sEQWXcmDtdFQ9o99Q1sXGS1UJTD8u6WrqYKx01y74OGgSQ/a7X",
-	"qpoh0RRCYdX9uIVLyFCITgxoDT9TcKSV7idcQdg+ynakzsvWEQWh2pBlwRzaNnZZQzGyB6wJqQlGTwq2",
-	"yRgHmJqIL9kuCDKDZugtFowZoYys5a1gUiFrtoOgC81KV7vpN6yABkFqhXPLFLzmV9zYee+yN/YSvJNG",
-	"ZOxKExeMhuTad9/ADFx7aP786/mb1+xXUV0LdsrrfIzgIXbIMwqUBfMsnVOGuD/2Q2oGhnGkXFjKVFST",
-	"WR3dVJUwVjyA/Ktv9/fZD7xgZ3FuT8vlAOcqpbniiQsaa+Dk+A2AnzntNdwBdsA8Wn6KqVEFKZmQyWaE",
-	"iox5aOZTmMBSi/f1av3ODS6wmeATSU2DWHb3VMjq7aeRngKsMG7JQBXSWPmnOY+OHKN8qZHg8QwEy+/T",
-	"bsvA0LHSYWRn//p8RzFiX2qhW/xl1VLHr6Pgq+9oncN8XYo7GTyDpZeoIpZaWv1jUJLRE+EsMLgqVn6q",
-	"9GSgQlwz5IblrJRXFa/mm+/P04IVbxBP4uSYxUtmQ4HmRUq6cK0vCn0btn4aiRZrX73uo81u3OjwDdS/",
-	"0T1Lje4171vb6BNfuV/7FcraN+hAfZVXKGvfoDgPjI6lmQYsjrFQzVTMBgv+89L997p0WfLOHagHX7rs",
-	"D3znen15s7vQoS46y92i4SCl60fq+TphfoH5PGlgGXExF+AXm7lcmgRmBLnLGUJm8W7dMpYUwZyzzRmB",
-	"wkMgoGVJAQeJCZVXc4QxuBFzzEBAOysYFpHfLQSfxiF5PppkyT65bWkZNudTipzrPGGhCUKCgtdvxBW/",
-	"2gW/HhJ57QMCMspxUrOJC46wyzPVBhPYkPJMM/dFYSwdgR70CNEIMrR7HlCHcIUAIohiI3tN1CKP3eNB",
-	"dFLU9ILXvNTXM3Gs6qob3J4WIHdvZ158oEhPwMkGNiBrtl3o3Oz5l/uTYicBec9rca2rNmjtSvdzPqt4",
-	"Eh77ncuDnLOxHZ0PLHe2/i3DCp3PJkKR0FLxkC9Y8xuhwjfoINLVPAWPnfUKPeGyA1i20d0kDTi8BMYd",
-	"w+A7gKKPTk9AYLCvsLdnrwwkm8g6zIzpqjXLa3lL+OtsG7g3mKFvHWjgzmYQ5aacXafHDcGHK/EqHVGc",
-	"4+u+OMaqDxHzLYBc3vHKco+OdcLrYMsw95pD7YUQu7qaR7TQX9c1dgKNvsMWVyImw0J52HQimCwm+7DX",
-	"fvX8aqQsn37tPhNUdItXPCZkdJssUvDvFWGt4u6NeF5bFW6CbCfBX8Yiv+mC0bdaDtv+29/+9rfdX3/d",
-	"fflyBxkFv8Y8dfo2Q+EZcZ+Tp9jRUEcvjolE1Ma21XTC9FQoy+D9Gxmg3OwhrrksENa8/w+j1XDnOUWS",
-	"gmuIEf/DhUgOqpS5oNydxXRyIp3EYBtMA5ai1Rksjcs2d4u+0MNMUWBCx9J3N+lgdWD1nbJiB5Lmwfbk",
-	"EBrScvRKtx5Jwmsg7bYUnYBkGyMxxMG3TtjRdyDKeOkZ78cQthfY7UAlw/zyman1RP5LtCJkQJe2uo/M",
-	"ZyWvmkFICzRv9fi013YsGD30KQ1hdhBnYEUZAqAlyFTN9K2oKhfvDEaCt2evvDAQhtKKu7FzFIoQqMYc",
-	"o0RlBUKgVKaGrDFI7bAMUOak4HK0/bmo51pj1mQDoDKz8pmBTJP5sqYpb9iJKbJiswosMgDQZg739iZz",
-	"esfqCEMqd5JzNVCLs7bfLswaolnTreHug0WEQhhcSAfISc4ANatKDBfHABcIGufgTMYD74RIy4Ca8Egb",
-	"u85h8zcKd3k4inSjqNGCDQEfOa0WMm6aQSvIifHF9eHu8/W9pg3s7Ng9KhBePKWTE/I4quOUuOVOTQT+",
-	"e+iC+R36cINwsGKZYbXeFM7ad/8EtZNEVemU3HkMv1PJG4DUUUIUhllFRyEwXpujQLzjeDbharcSvAAk",
-	"/9IyUHeVUS0kyMMdqEIL02dHsVJZiFJApKzI+QxrElmtWBQg7A59CQXAqLVDEwUDEWGboEIMVCcC+Fyw",
-	"LVldyKExouF3h81ULcumMisNFclx2b8Rl7zmUrHtt2AiDbSz8xzbgZgGX7XhvWc9LuTFR2Vj+m67dcxY",
-	"DSO5xCkWw1XhuXaB36hy7qqp3QvwrBvMb5V9L74EPHKcU45D5oCr71fiugD+5bYcocm2LHcGCo1GuyOe",
-	"25v06PTERBFEY+HwMKSyQt+VVDwsW9twNZTFkDWCQD57YbLVQEIAFZRaVYgznpkaA41hH6LA/rbkka49",
-	"hNUA01tMfbqUTW0PgCNjSBuMIfs3XMunKkO4AZY8ejRSl9Bb92jVJQTF4lwYwZo30ZISWk3nWrgl48Eu",
-	"l1WxxM0yiRXfAHgoAADSbDqDyyrgFixwuC1jjx2COADAuAM0oTJK17qB1ABcDnwOWG8MrUzm0AGkGkpy",
-	"a/RhDokdYtU0CGHllqn31xdmf0BZBidneb6Xsq714eKcnNyaMVHCTeJCjLfSOh2mWG9QQSkud5SCTusu",
-	"93PsHtFcqI4Z1KTDY2mEMxw2ap6xbSg5aG89SKp28YchKH7nkHFzQ5dWgAZT7XKEcAVTKSOzvpiF4bat",
-	"NLjTxv4tKsuNuSMmAyIHiDpjV3NggckKWWuiiC8UfvqYUQb9/Yf5P018N0MMctl4W0ff0XFYtMzn9Tta",
-	"W37cu8rVtN9oqqkNRQW5zP0OWUP5cxrvgvZHSuRcz5KaY/wtXTUYnkUNgcjVH6ijUNNBNoAT6Mj6xqRh",
-	"Tvki1SvKeLd3BggadjgJxXKuZ6gz0qdOK7fzqFlSqeuz41tRzfG8IOAPZgFPdzF/BE18C5oaOxlFOfcN",
-	"dBh7HgfK9dZACNxYwfthcwXvgZpSsMXeW7hZeW0mbsyVR4XeXHFcnMDf8Efz2F/t5PeF8iW1poPmoS6j",
-	"r1oVTBzmUHPiW6YpsC3GF7eLqmzi0WuqwSv3Nrz5pdTxXZSd1t10s96um40NenCMHXo6wFwHXIDKMV50",
-	"fgIeI4bIO1zs2H3ZAKlREbarf5kai9MDBgph3buTPiHEh2xjRhiDfN8hFESA+xhW4VOsUyj2Gxa+a1LQ",
-	"PfXPZSxm81p8jzykz+VwWVJbcH1nS9dxsMP054CjxV+PYt3HzCYTXslGQdvU+buIkBWXs7I1cJxb4PaL",
-	"dpsY5767SlQDxSoyTxfIvikx1XPwSFqK0Bbi+uCZDySjKyNmBzQwe/xDHGv0uW13AglwlOhn5aO7sSgn",
-	"lstM+D90JWtfP94K3RRh4FMBKVuM1sBDkQOuJhS5g8xiJzHF/MkO2cGNXAVWBEht/5wJlYvMF6yaXLw6",
-	"dxJLhSGBYZaprcCSm7Jm4I4r5Y0d6j9nYuaT4JoM0KX4b8BoUtfbQlBAh7F6M9uqN3N8frNFCDBY1E/Q",
-	"3Bw9i5xiC+X/2ubrqMCfE87i8pVAfg4O9SF26i+ikKDs8EGSAnLysv/ZbYPrTyYtZV+0pGu3eUF6WGRx",
-	"cZ29SgC3yvFs5rpIw5C7Zn8I+uL6Bi8f/OBId7G9LHFVLBf60Hq3TN7DN5bUcEVzW0f10j/9q3/6V5/U",
-	"v/oIjsrP6VVYraln/rwkT/IyTd0/+wHgUiIbFHj0XJJ01BsYopvB5YAyGucEBrnRjDmg1+eVNmagmm1B",
-	"HyZ1/gte8/X16Zf27dWO1Ya4i+/SSHUO4MMO9aK2TBOj+LWv3NSGp2RRTSWXOOgTJD1q8sRKY2TdDyWo",
-	"2JhjEoXv2NlAHFibcwVwY/+MUF2kGcRWFVdaiunKNthnR+7MgcjGpCpAqo7qEyS+BuYUEBcKUUEoo6xD",
-	"nGaYuYM3gTHjMYZXAV52OqsPYZWVCHb2htt3oKbcauRN7zLF8bgPZYn+A4dPARANwrARlyXiq8P+wTWK",
-	"qBNqNrlCb6l9RxQDRdtoMgqot8PJqDAtDUyJ97Xb7gjIdmcjpKb1OdFaDgpXXTbyk2Eq0qLhqwE55Dz5",
-	"fXZMpZldHR0IgTKzK6yEARkI8C4UsbuF2hGwlQ7XlxtMfxrQgItBL4M2akT0JUIFVCtLdBgIDeIOYIvV",
-	"ogL0LYBQA36w7dSemdqlGnL2dP1DXwXrSjlfxICFcYkJl6XHZbxTeKPbzu29KOsdvFqRUKUJzsVmtEEz",
-	"vH17dfgAV+ZOVAOVihXYIUJCRg4uolkt6PqjjchcFeWogT49G+LCE6S5X/KBGroengP9R5e0Ax/CQiBY",
-	"5dIO+5pPGdX7GyJTG8ZFTWTtbx+6ckYzqIEzUG+UK3fSDM3wRUqg9F4UAaI0s3qKqLwbq3l7L3Vk3Tfu",
-	"oQEI/LWFFzTRjNtL8pR5SXSxJRKTvqgcoTVBLcLwkxgWMInWai4XhV6SgLGgdqxX0rrZUKOg9ZVUvJpv",
-	"2AB+s1k57GYTrWLYaxe0braycTnr5uebFbNuftsqZf0MHcv3aMJ7pNGZjbmh92jIfRlaWgOBJtkOoc1g",
-	"K6drQsKkWoqxYLC1+65S8NvTod+oifOgmqw4Y43inF26R+PFpm5hVWTgqIAh6bLX3dnvtkg3ED3FQEWZ",
-	"rHTk5zE2Ks99Bq8vsiUxhsdMtTIipaRMOzPwfZo9sWw/8OVm9GjQ71aPbaCag1tMEKC1SwRkuVWVrVVe",
-	"d3wrtVTfdyvJkrIH3QD2TpckfCZ55Coygrcgeb9R+6LWmDaJCf8IImyVTG+QR7bNRrIUxipTzQxJg+qe",
-	"q9b2UMqBVn7AqoqpKsQzSpDEsmWsBX7cxDhoBPPymrvEY1ASCmG/hB0lPXFWj3b/4gwyA6WhXsjiy9Fy",
-	"+CXiDRBXUecEHQmBZV5RBPjphXLDllhxrZLE2qKeeH0iqiESWEkqrbq3y+glBnRtMJ7oQRb/AXMHqLWj",
-	"7QYaLKYc1/OdJAIDTwzkyB2/uJ0j185C8RVIRYzkA19nKR1ct3QNmsV6gYqinxBBkWgcy2e2QxiTfd6I",
-	"xPn8RcxdHzy3NwtXAN94Q7irrc5Xs5Zm7i1m7uY8ppMVpYC7RJ4VpBKKr2AYJsR7xjCVogAFeALKI/vr",
-	"u4sQpeC8/myIwZtDtyRQKMgtxc/n/08olgJciLPT418bx86+d9Z47zmpnW1mxItExEtcoNjlQf98jhWC",
-	"fz7/5i/fwv+/e3bQy3pn9PsZ/X523lVAuJFvj/GGpx3lVI+6XkVM0qi2Ktp+lpSeec6GP1CxGpgy2L36",
-	"D0BcJ602VXfo2D0K8LNUvUaPKBDFDjdDPvmTZoWDu3Hcc3jw7Rgr6D2bfLNvhg8ZKLlWuqMtMUOhLZSg",
-	"PwapF1FBuJwYCFiWivBaETCUDSWvqVSgeD8doi1XNKGPF4MVNsD47UByaWK4OOSCGzHvs7MkfS/nFXEN",
-	"sCg5f62yQgnVpnO9oeBItpR9QMEgf8UojeIH2IFblqqNpNsTD9k8UNMZmNF4uypRrcEQLcDxDHDpRpoa",
-	"qgXbTRnxXJCFHoz9TWV7r4nnYNarR5TU7Rb0bdBhvAqzaB+xj38j9O10LnxN99tyMmg2lMX9ujbaJU+e",
-	"rTsrP/yumiWh4sV6URjNDx9gbq47FxaedNZoSmH+9pofLayWW8x1lixSyZcdmPjdpmzmEIDpURSCEx8d",
-	"qmqYREQm9DruXAuXxL11xW4lxzSoFCwvMMTl6KMUdzSMEatWKZ1WOl5Xd0gRVlcplQ1K3zxeNRSYvxFx",
-	"KD8EJoWKOuhk1AXWnXVA4Ijnwqn26xoVXSxNCFXvEhbdA+7TDQHSDiI8rXU15k+BdnbQQnl/mLWhkyjZ",
-	"cUgtHU5CeYahS9X1zkwcTdy9YT5tNJLjB4qX9noE/Pm//Of+d6wuzSUdQPt5BtizFRzjheA4SumM63zs",
-	"dJhEJs2qG2uWQ+EqVDbzYTywsIpK94X7m3ItKJsagiKgKllLxYq+iLMRcFEn/AYLm7QyyBz6+j2qi6x/",
-	"FqINXaMICUXErVGMxJFmQByf+Eok7QhOJL9cTyYzBb+p61ZRkgOP/gNRlBi0XaAreNje5aFz05MjDNKg",
-	"0PJBP0GgOaBlePaPIdFx0axGuadWoRgsXBOnVWOcOuozY66KUJpmoADDytW7aVBbw2gSgQvOplaV4Ld2",
-	"JajUyNHpyQOrza0utMHThZbiqDZXagkRXIyZAem2ChD4uCqwyPlbWo4Gqu3elsbBSVPNWs5WIuRbpXjV",
-	"tYzwjWG8NCEPbON3PW0qjwuiPlF4wJ8lP/4s+fFoJT8eqeCHl4xaQkk0jVSxSCpEsbZCkCwh0PVmnGAg",
-	"XMEmkgwC0YItG+LXWqI/oFRAmIbSdajcNESH2i4yDpIpLxbwFZq1x3QVEF8bqcFR4IYvKrq6cAE7E3Ul",
-	"xS1+0OSLBPxrJTJIIkFjjrYcdD4Nw6+RWZFcbcZ8ShGqy1gb7s6f2sYn0jbS1E6UDUd9kZKbFQ4d2Rcp",
-	"Cu+QfR9UUQyt/wWitgHHga5jpu0r41ouXYlcV0VcfwzMLM/x/FzLW6ttO/lrApjXT1NLrE46QM7ryPWB",
-	"0Yzk2XPZyfYY8Gu4LmIsBhI+F0r9dvkqEHs2bWJCRtmBK7/U/b8Wq1zEeu92qAOHOKO61gwKW/vgtoit",
-	"DVRcHhTtHH861r8kx3ogrPU963FAyFqUdYGeGXtI5IRXcsHJjuwjsqw5NoU1accaAqB95dkilPUaqKNI",
-	"zLELRowNUh/Qv/2zvrPyoYMGbmL2K10z8X6q7XgQ6agMIZ5wjYPd/VYCMPBAOX3v6PQELg64DlA3GLaL",
-	"6dpBw22NhQYgTnLki8a27rSQ+khaMNbiwrxhrz9NKz2ZEk5+JXZDMfFFic/qnAHnkNQXutEwmhRre2EB",
-	"w1oDVj0VSwiqa5zLbBIN1pqAbMZivnUrGC8rwYu5m69Dj1gUFGCfOojoKDxsGawakllSNlgjvkcae7U3",
-	"yGDRGdqIUHjYBb4u0IwP4eZ1LMc3pmzZEbYHhgxLvj6HILx9EV7GWApYHQer9u3+M89PcfK5kLcimnKM",
-	"l+nGggQRPK2NVDWIty+iSno+j31IT1F07LOTQgQosgZh4/tGo3omqkoroWcYxD+z1Ic7PVD8VttX144m",
-	"3qSKahhrSugJT1t02VAR04SJepc9XfGOGmfraNBjCH/pJsigbfBgIUF7EEBPx2qPH94CPRGOrgvQtjSF",
-	"6WuWueGmABRgWysi250WnoVKSPtOqSIec4GUDHvBuXLXvJT13CfE8HwsxS0qWdgWZwZ8kR4mAaq9+FsL",
-	"8qep+EaAZ1n0+93XcrWSl2+E0Q1LF1DuwQjSO+x5n3JCvXfo93Du5qicxTvgzV8oZPcZlT8Hzjygpgc9",
-	"RpB+RtQP4WVtKG1Xw7NxbpLixZoOv3MfXbpMrDhvBLZBYRb8JVRl8QBapaHMo3aInxUxHCIaHUL4PJT5",
-	"fVC43tJAvbcXP/qoupXxeWsHzbGNY+bivTp3pLBki9IVGprPmxlJjmSbE0tY/heyzbYMG9oFaCkKAOpg",
-	"16uPpaCUVuKQvX5IUIRtBlfpEHSUFuxog7gCJEME3aIrr1lAYxgNmW6MIiXbjcVBW1nD9aMrKus0kiUW",
-	"kAp1J9JdpHW2Vi1baKTlSIHWnV0LLHLJDtSiW9P2tFgeyPbjBLfujnQh0vOoxWSqK7tamxs4YvNW3Jtb",
-	"juUTS6+g8+N4596jzB+GuHw4ePOSarRZ+8+WtfxsdcvPulvuHjnoTryejZ85G2pZ6jv0RdnVdKwObtbm",
-	"3ppaTKGP6AikqeP0+Fcf6ZzH0bch4rY9I3C6LTiZcVa2z1Cz5RDqx2A7FPYGzJcylSFaExDjQCCAuE3w",
-	"ZTgP7LYRMS9rxIPuJMvK+Jv4ykUtJ8rL0KmMa8jEexG9h2aiFtGHX9zrzeDYqGbNAxwWL8W01POJAF+T",
-	"Njkv6Upv3pIT/v5MgMLaUStkwt/LyWwSpepW9L5HP7W76zyxGBwsTQMWFy9PB3vsCguKAnJhaWiBiZCn",
-	"2oUZt/B1aT2gfpKo0tksYe7nU5EncZfiFVkW2JVexk10mbC47aHbp2i8WxlfduZfpBo4MhdHea5nqn7d",
-	"WSqn5rXMT04TGZwU3qCZHaUHePAbs4h7oz3QNLbKTk7DBr0X+QzLYmhdMiNKBKwkF028fynPd3oHEQrk",
-	"N1cXokOOM06qITDmLeNBRHxJCRgn+CDz2l7uYAQNBnCwfZGnEWRLLAa0NEy2d9ib8Onfcal/52oTf3F7",
-	"ZhCkmUg0SL/n+DrUnkTi8PuwZA0aC5+czz+MVv0zfverMIZfiw0mRKD7i6fsXgUO0Na4cWmD5mTsK/0L",
-	"+97HrEfVIF8nTb8vw8N2zFALoB8EEbfUVE9yFMqbxg51uQCi0qEQC8r5T2JRuWc+ii3KHY7HYQVXL8P7",
-	"Uxfn1ZJeVXsAejT4DNSVCKYAHmzfW8YKU1otNOSgofvsTFzzqiiF8SeQRGnyDkHbi8ApcVry6niosASr",
-	"U9GpvGLXIvXZr9rUEW6+3ThkaV5/u4KIeoDFDwFjWDvU0LLKioU9+xKw8x+vnOZFa68tCYBZuWGAuT/m",
-	"2ZdRtfKeiPeeK90D676TNaXS4SOO0ORcCxu4CTQ+seguoOyzELBI+BPofzhWBQPWvgD0swlLXclIH2TT",
-	"vycDJaa1svsEJ2ptWzSEJUv/aBCpwI3WTktwd/MqfFRsdb1idC6EbWX2RIRputZgT10wSAeQ5SaZVtTS",
-	"RcWVAUBxrGDmtL2jtxc/X55f/O3V8aX955uzk//36OLkzevLn4+PXh6f9bL4jR/fnP3a/OV/3h6f/S2Z",
-	"UzdLhWlEqHXOpZc1oFId3F/hqhlIxfJZVc7ZVcVzYVb7lztQxI7VLVWGTKDlt6S1Rqm3tfHWCLni4eWw",
-	"lh3lC9AyCB8p1GTxBaQsN7kbO8yrBvpOM7IbsVtDOXTn78rQzdsoOITaqNNrOZogQfdpoyCuiiZJLE28",
-	"Yl0757SmAHPe4sILWu56iiy8ndS6FjBePzuys8dOTvhxlHhfp6s4VuJ2DQjOdTGhLxBAaxEQWiogDeey",
-	"ovfScNCAZpc6dcuiyjib8HwslQi3Z0BQS1fcFDWXZcIPtj7zBGF4gyvGDuhH+80DGPaEtM7F1AV8kBQk",
-	"cCno0/66UV2uq9+7NgnnkoYjhGfetcKd4wdk5DFhZ9r3FnO4R+lWscEECFVXyxQ/QyXmLRnWYwR/UBgh",
-	"Dx9mTKq8nBXgu7V7MVACM0kp0Q3lVuzMK0DSK3P28SEb4Kif9eF/B3/f/x3/9c2g15Gos8Y2BhhAejuY",
-	"DM1U5HIkcxzO6h3FNV2xpbfJpMVzPRHomgQj5phPp8J5FdWC8kwqMhhdJBWYBk37lTT1cQDj+0ngX/BH",
-	"IUp5K9D5NVCurLsTABCRE0PmMbebk+uiz04Ksq0WGm6pXKtcVHHMEATLQqGidFRPrauOys+Fr9ZOXjMH",
-	"ZocqAALE2qsQHDmQcDNEpX8IG+UNZ1S1/k5XN2wbAg/mWcB8zNz0JZXQTqIPxIDGeO/fPzrX3RgPbKeV",
-	"ZnbfdhwU6vqJ/j/OKvAvYvgbFXB2go7ddKipBJ5ccGtAEXkEgnQV5BeIv1Gp875T6UIJh763jCWpbc6s",
-	"8v6cGQA4tOOUE7HTZ++I6gMxIDKJBKThIR2KXVkM01B7BLSKyvp6iIWLdo5UTUiTqmj8bjzPokwcWGvL",
-	"e/F9w7ZTmJCHzKM/wmFxv+88BCoirkh474yVhiB+71bWwPkDnocQf1mP9tRpiQ/pPWUggZYalJGwjCAD",
-	"7LwOHk2qxeO3vqh0S8h0S3VxanRNZdwvfaTdRvoJqS8NfaNPxqLmj0S3DZDq9I8uRhghe9PPKpFruPya",
-	"j+GkIAkIVVyCZTYM0f8UuiV7c3iHfghToB/CJx7iP3zkfwqf+Z/Ch5F/KHwa/RjeJBq/9OkshTSYe5v1",
-	"pLrSM1X0XThn0kzwoyzTKnjdWS2fHgb5sExrAPbBerUQOppYELKovcyPL0WIdkZmcUojmXTeXVD3Js7G",
-	"jaNWIbNp3RIosJoJBbHkV6Ls6B2fLe2evaJ3KoFeQrAC3Ij5Lga4TbmsDCDyls7PsxsHKVFOE6JTr3TA",
-	"RQ7Fh7FJXHI/+9Rm/Sx4ieCOzd0yNa9nJmYl+iZBv+34Q/wq1dEJWPDfwLgT1FFU87OZSpdqUZ1ubRAa",
-	"m1x3ZcwnArFBwINUcmInt58lHPLxxbvcu5E0oOB80XZCVvXNpMBjhD/hir2ZCmVl9ELnM/DBW+Fbm3rC",
-	"Fct1WZKdapujWoJjIFAFPRWKT+UwY0Nzx6+vRYWyiVQjPdzJXFbv27NXAwh4ZsMPg96sKgc9q/T1+/1B",
-	"L2ODHtKbsb9+6Pf7Hz8OU9qGDru77JA2SSGYSpfmuy5Z5He8Uskg1aDaEZ/zKwg+APiYsBOtcjXhU1iQ",
-	"iVUBQanjLB9rmQu2DTJ2zmte6uuZ6E8KKvPu8upQtUlbdJYpx4sWK3egF3IwcHfpOeZ9f/9f+892mFSU",
-	"JOmmt7YFxHW2XHE+wXvsJUru85S0zK2ia6mqeeM5mHQz1ncGk9RuEcWpYHdNhWCeYZQ8BZn2qakh2471",
-	"THd8dvoDhchZRvDSsuOaVVZrteq2RgUeIosh1l5R1UAcTZ8Nqb7s0GcMuUFsmYyBK3usp7tX892xnlL2",
-	"vMkGaoi1i+1haiTYD32CkpHXitezSoSc+7HIb+wAMQ/nOYLAXwnj67roYg5xN0CHhBgJyJA7fTa0Tz3Y",
-	"ILzKDavFeypLDM+PVa4Lqa7hvSEAhA4JHwNKPaiCV4XDIkVoDmhtXtPFZIkf0UUxDnp7iC8PdwCbkIwS",
-	"NRajP3319qcf3hydvbw8ef3Dm7evX14e/3b8+uLyhzcv/3b5w98ujs+p5e3vv2W/yB/Y1XygKB6CYPeH",
-	"dTVTUCtu6DEPVOipxIQxjmaOu7EuceoZWShKoa7rMZOKOrKzNvJfIsmT7IfJgxav3CJJ0zICr6TF6N+z",
-	"vPMG6QjtkzfxABKLd5/8l2gwTanq77/tpW4yv9qp67XFGKjHuAQzrGBrveJGaSxpziGtsC+NwNjVYM2P",
-	"rsRWHMeqT0LqqC9PJf03Idv1WSOJP4np2qir03JSfAnVXVMWjC8I+f+eGP7Anas3lbyWCcPLm+iplWhC",
-	"dJ5n/T6gGV7KCEvqcG9vrE3990M7gd8zHw3IrwkP1/aLH45Kfbdl2J1Uhb7rs3dUKYNT1N/bqsQgrpyX",
-	"5RXPb7CRqTY1Vc7JMOD6MpSNxb/pbgPARmodZ4t3kXT1tTRFwOIMwPzroI24cmoCPWXbgeGeHV+8PXt9",
-	"+fbs1eWbs5OfTl6fkwDnLNEVmmJ3KE0f7cJZWAicg7sYF75zA4LoE6hyZuzOutJifDrt0++WIDpDkh35",
-	"xRu9SZgsbUIqOgUeIcQBWudi4WAPQ6/3/L4ZoQgp9arSd0ZUVNJlvU3khpAvAjRFIBZZN0kEJRwe0Ruu",
-	"dT0WkwVyWA2VQPO8r+IXsbZN2TJmUS1yxFlXNT+7HSBlIbxDCJLCwLBl80wB1nTFL7TGfLD5VXJw36vk",
-	"YOVV8gWirIRM9DbSClUmy7UalTL3aGiuqO6AMPGixj0Y2jwuEJkBs6LiW7VmhWZGO5gbA9GvKrhBMT92",
-	"BdKLT+mzRJU6f5ioEfGmK1799xX/12C2v3/w/Ujr/855/f8/2L/SVw/JmPCLl2RDR/5pF9QTBgmGJEA4",
-	"GZR1rFwVcx32CAXyGJtj07KK8Zh6myNiIo377CmfyupzpTFebr4Aa4B0N1ChFY/rtxli5kphbOPKUwvp",
-	"jU1kuloPVHTalxQShRVABuFR2QhMLJSio71E0WcAZ9p+vgbQzxcoZT6ojJVeLGOVKCLYMrcuLrhQBvNP",
-	"KBG1mW7WqAwSthGSUX3xXhdaqpcU1mqjAn79AjZ5IN6MRqVUAqE7krG5C2/hpRRBgdIFFGcIWUaPn6IR",
-	"TeXlzNh1dbeHNzgMNbZ9iSQ/xER+h3jSzO4P2+/uGiMs268FiKoD5SFdas0m/AYylfJS8CoQyNHpCfJc",
-	"Xt7xuaG4F0KESY5loK7mLlUjg6B/mrBz4riailQG26MrBDR2yoOCGRuHlREhxdgGcUpRfeB8Zmo9ofXg",
-	"xl5wsBZukg+EBf06NKxFyf1gL6VxASeFdF6A+fpTtbq/aoVgRQlULvgd/IqVLkljEmN+K/UsVCdcuOHD",
-	"5Qekjqg9QdQhocbLoW/PXoVjHjKQHBMf6SoXsfbg8JQ8UoDdDz1QmFXoym9zTH0E+RKTGbMIxUYr8HEO",
-	"IKkXXRmlvpYK/0m4IfgHNntJ7Q16HqeK2BpFpOElUsi8DlV5eXUla8iLxxX2QXkeREcqBpjBegTpFOgU",
-	"HChe0MOoric71xP/pZWRS6ORcNlkVtZyWgrnVMRsah+57HlmAYzNtrn1H1vMzCdXusyY7Is+G9Kc/6M5",
-	"3aFbv0YoNJIxuJ4aICZ+CWcKbLXDtv4zbGDWDdSQT22jvLzEBRoGmZ5t12OubkzGftL6uhQtcNedALvM",
-	"CHU54IJ4fuzS7QDSew4un6cAUTSUABvhKVUIXoxCIZFDCcU5vPQRa8YTI8pbYdg2JaltGfbi1Ql9AdzL",
-	"coTDvb1nB//Z3+/v958dfn/w7Pu/IIP0/HGH8qghsTBzsutIXm+FM/gWy8zb45Uh6ko7YK/NdZ8GwfH+",
-	"9pzUGDttOq1rIqE8ZkyrHASHMTfM+WU8gOQXa9vZDC0psOkF3KRYbyNEFmEQ+tYpJcAG3tKpTgmSvkYA",
-	"yYNZW/QyuiF4OdlooLrFQcc93NHSSpjAOi1ZPAlgd7fNrGUAiLTpTS1TwZq2vmmKcOAaqJ9LjGyxRcFp",
-	"tHXLerUEtzggoX5Z9r5XHRE7FIlDKRFTS/KtOJwGGEUT1zJc1BNRcyzgdOUkU4RV6A/UL2JuUGo0tZXM",
-	"qQx4KeoaAjIKaBxEPZe2hc9MRtgYBv2cUPPC5BorbRNMAQ2Mq2RG+CMHBGW9V1LdBOqK0noSS9v1argM",
-	"0Wwa2UtLqW7AyPdeIiuJEqfgNl4EfehKNrtfutg6KVZJ+pLqBqNzEsFICJqQRMto2om84ZU0RIC/Q7HM",
-	"IS/oipLF+gNFSA6NBngVlw5BnboW11R9rpqRHcPLfi7VzZJUjC0HJcy6YOU2VyKjbevMw2vCggApRGux",
-	"eWJ4RHKfMy88HTP5s75jcz1zBm5XRWZuVSSasYeDO3/5SzJaII4pW7Bn6lFz9ey9GEchtuFvNllZpPTP",
-	"t6itU0pRpH452uSWOrC/rpUY5jKJ6AxiAnqAkQ93ZoE6pbHKVoz1ifcBaC3TSuQCEqdc+c8E/8I0u4R9",
-	"DdPvIkzEANWb7M+nr3kd2S6gKkSMFDdQtXaiEZvYK21pWzGenRMQIdAH3wfPjHmiaijG6s6yXllJn7bv",
-	"3L0O+QrvU6HP4n2rjhzEQdGxWTv5DxqPhreE1s6jKbgwWLvevax3RzGHWQ8WMRnajaIdCOkJM1x4yCox",
-	"rYTB3DGqfELSccMMG2rfXM1jMLq226hNoFG3i1Tq/2L45IqAIr10jqmWo0oKVZRzhugyutTXcwcmY3fB",
-	"AcY2ThzipdxKzjgbi3LKaq3tLQZ3opzIklcPA3JOc+rXEYB7HOXu7a2LGDktl5bTmaQJqJRQc8Rd3Ora",
-	"w2gvpzYYYYrEfC7JgvSRTmbexMqXynnepL5NzcsXeqbqFFLZQnFJ/3J6lk0gh4XJlhpXPT5ir968QAiG",
-	"k59evzk77mXhlx/evPxb/LcHafC/ICBD9MPx65enb05eXyx+dnl6dHb06/HF8Vny+E50IUcAmpWKeBVN",
-	"J7k7o/iRA0yOIUWigHb/VRo25RfhfPHxpRG6gvvLiKpOG7jc5qwecwzLKkNNqeSYa15dizo94De3oqrs",
-	"jdQAdIn6CeVeEp1sTKAzy5sbuQlvz49+Or58+/qX12/eve5l9PfF8a+nly/Ojl8ev744OXoVUwK98OaX",
-	"49eXZ8f/8/b4/CI8Xpnm4InWjyV63iCc9l4nzwiKd2kZmx42rwiEewAf3EzJ2sFqWUnUqjwQxw9KMFli",
-	"DLvSlNESYL5ZuIvZNmSK7KBuS9B/lPJ8UqMfwzhYsCue31yRXZ0cWbpi00o4z12MJC6FVYUd2Cg6L//F",
-	"veaEyVUZwSih0jzhygpwgM8FaK+4AqYjhDMgOK2XFArJgqr2SUqrsokgQaHoROpbirOR/qqpXKVMHCSp",
-	"xW+1of1aQtvSrEX8Ilb9E7HHXbm9i27+9ki+hBAGZ85Zcy1+da8vzS4Stb3o113fc/d6G1lsHbpMufpJ",
-	"SWrQShfUV4uuo8FHa7OE+XThgTUet81AkI4A3g9XTg3Bwk4DYbSSZJeS/XFM7lDMsA0aGvGMRI5e7BGx",
-	"/Ck2T9jmCjacVrqYUTVQ2QCWfHT1x0Ohnmpdrs7AbCGnhiI0ltOjJOon6qrVUJkFF2BU8nqJ++HRpeno",
-	"+N9XBF5kTKlEWJIbl4ObtSGSPmb3uRxwuUXxm6jMGvBXNAH39pPsehrz+B5QPp3Zt8Q5yjlz06eE3A7Y",
-	"5fsn4j4caaL7NnqAcexJbqSQcbxsmcjLsewaQhQQ8p8mkZ1niY19gwJaNVNKquv/NTMzBVvS/4K54n+L",
-	"io/qpInyMa8uGlz3pRXmlrmTvoRR/Bpd8slryr0AeWTBxdMSWBauJStWS0s4P0tTa0xwXIvIz92HD/FB",
-	"ds32PBI/krN1L+BsG2L7yiljUd8XuhAv4PYwR7NaT3iNMTnpNOx8zOtzSH4/US9/SAQWN55HsYSkihSu",
-	"gDzpobY9Z7ZrpNZTPIzduytuxEBVnKqQc2Ufvj66OG/W1UHfx7Z9sJNGFs9605LDWbDDjPh7C0ocH7Ca",
-	"X4c1pA9xwCMB+Z2po1OjN/1Xnd+8k/X46CRlw2y9snqZYg9AVHz96ARCIXV+49aLum/IPQOlK4/XHrnm",
-	"IuB9Anf20sVJ3Yj28dVv428i/9XaOO6OameTCU8lEf+p7T6BtvulKZpPKQF8Sfpo523+mNdr163a2PQl",
-	"9ymCXHfeL/i4U+kLdbO7Fb5HUMsfqow8QI9fwsWiC+TBZ3Spg+YCwAmCk8bBNN7iAB7mPtn8jLluvyK0",
-	"+y7on19aUUN6RPE45mkDcroRmcxYV3VsQ4/2GZV+eObi2ds1FSITwYOowpfcXnZY6ABAHe6VOkCTWS3h",
-	"SMbeSJ0MCZ4GfkRxcp4hlRSBxMsyXKOLtanpyfpY5E25ZRVmm28/NU1Xu+cMP/DXcouHTGcdsDET0k7W",
-	"gMY5i+sJtXxuciLrtesMNcZKkwUHzr2+Tw01qFGLEa7uka/17n8ANJku/YbUiiWQg8SZyNOPSYi+8fNc",
-	"VyJdp8m+YGo+md7zAg/fL/SXRcNOUU9XuFobP3V92j5qfZlyDBR6wqVKEuSXgJKxOeNN6G0YKfgDNyJt",
-	"Z0mHL9HKLDaQJbYEVqt7V7uw+D/b3j6a/eq+q5taws4V717YHys9eeFwuxLBFt23MXy+hZfuc7Ix1tV8",
-	"C1BtSUVOC5zl7LrD1OoG4puy7642oUOL3XM8CceladjyDGOpFQvf+uiDmtansSb+2qqrkYYT9dM9pc9U",
-	"biCsxdKZfNqCAVG4c4KqKJ9uLKJyGO54RNnTjVIYvpTFNZfKxTXeM1L3c4eWZlSsKVEpYiU3PSk6fCIn",
-	"Lz3itv2GMmDJWuRqIHohPY55d2CygBWvb0V1NxblxMqlE/4PXcnax/bYqx+qjUgqRAYZBQDlTzGAJy/7",
-	"7EIzIwSFdvog8MVBmQzeW1wFGCYVg3iiUM8oXr4bvXO5JyxeN6Tosb5bCLYPiZ0+ABtzK9NFMFLCJhJL",
-	"Z+R/94X4sAtuYRwNBSp9AUEim6upFxRvF/QEPhx7bh34MgAMWrFyNhWVEUUH4jAhsR8hckvadeSsPVFx",
-	"TCtzb1uKrySl1AhV7KC7EsATIdnjlpIBeAj5WtTBCDRmUzMJFVFIr5YDojGzPBd27v2kF8ABPXblNLjn",
-	"ePSpzVDq7jlkCvmXdAUlcPkczfhK3PkGkpIBON9eJAu9vBs3+8RdZdvDcV1PL9GTNszYcDY1dSX45LIS",
-	"o5kRReM3u3Z6Vjd+myl+y2XJr0oAroQdurzWSgx3nlMau8df9IvHtjk7eP+ecWXuRPUgAHvosAN+XxYd",
-	"smctVD7/1aSzMOxmNGyStdY3kCc8kWUpjci1KkyzJp+eYTge9YVpWlR3tyNHD5GpK1MDiqW7DWBBrAyo",
-	"i3n/gVaWmUnTwkXc0c8XF6cM327ul9L0Esv5RPST0I9rQPAnjTfRMUk1EnY1axzmeOviE5uS85ps6DPJ",
-	"ey1e+AC5r2t+cY28FoxUFBXbRqnZMshK0S8a14/BdGdMUzaAN2tlC6oX8xguo5Y5evE5YaOkyma+cyls",
-	"fmJ33AQ0FSuJWL4m1bUnZQAbu5NGrFlDMxrBWXfxDgDUjbveHlLHEddrdH1v9oY1ytOyj3A1GcySwilQ",
-	"XcSETX5O9YIngitDZeztKxuEqXWz1o39Tx6dew2uMQPbRzzNxhKExdqkYmnrHHUZSpZ6Ud45NcjTpQRH",
-	"53OPanzw3XeIJpy+t8Mmt84wUhJulaWItNSxjA6OIxqIhCmo7ONreuw4otCVo96HkUcyvfsI4SdsJwBM",
-	"g6h2xG4Q4yVkm2Vh7fa//Uvn4q2Z7t3a5c97HXie/YT3QXC+LqXjZaS4is42pobVWxf6X2OK72Q9PoeL",
-	"af2tXNyBBaOWbzGhMjWuw4wN78ZG5JcBn51A0PWIfXPAKq4KPSHKZSd1FFNrxvpOoXlkDescjmgNc9AR",
-	"axd/wzjmxas8oyEgmJXKRdIyRKt15jWSFD25eltpYXrC1TwuynUnKhEHRi/KlBPyjbSnRpqQqTWUT+Ao",
-	"oYCzCUNddCWcVFMJq2c/B4wVXOaQPA2FtbVKstLWykeTo3H9vmyV7PgSVlKp8mQpbJiOLxtAuBKu3JSd",
-	"n2XGI8jIgjxIORFYluGbb775r5115Zk2McFoFqcB7ql8Vsl6fh7KnlwJXonqQt8IldqSoL5Tjb8M9Xhu",
-	"WhUMDtkP0BIbzPb3v8lvxBz+IYZMV1CYoYlXVGhhsoUm/vruYuH7/kAdo6o8FRSbGEL7tfJ5pjVAJ0C5",
-	"Y6gB4eY6dBlq4PPb9r8fsr//PmQTXt0QhC9Ekg6UVsLsPCdXYWUv0kJU8lZgaQnsDKB/jCM4V/PQ+Sj7",
-	"7AiqIbpSjE2gwueMY61Ee2wBVEzhiwAGxMsSIbacxeqwErywc+CFaViytpWDFpMVHXk77sa3d5WsxZAO",
-	"o3FxYyYbqFKqG+NKSwrEIbPdqwIBI7BZxH8ZlfrOtFqeVvr9fAinz04xPNpCuK96XOnZtc+veD9/PlCN",
-	"BhyGD07sDsQrzaYze3DBREIIwTQzF5pXZMxoQuoDqKCQlguHa2L5h1AF4wNFwaCEs2r0RCBClBJ3VI7F",
-	"0UJ/Util48VEqiFF1Bny35jMxwJk3siIS+eBNJ4DQJncvRFzc4ifD7G8S+YWH5dW3OobR7pNZY2Ol/sA",
-	"wv9UOYffXISGJUDL0omQBgptMU0aEaGEaLtAijMN2c2kZ2G4btYLxUXd1SergaLdyGg21LCbnGV3bgCW",
-	"eaF52XJfYA2Bc1nZEOFJJSUwt8I1gtFwKviNWTDjOrxL+zsxFnbqQjntUt4e9NkbxzCI8boXx1B5S0yJ",
-	"yKe8HpsssJeTAudDAsXz8AQs+gBoeKfYSAOiXu0KuuZa2Ynb1/rs3BXV5FPZn6DeGqotm8yuHc8Jn6UU",
-	"7iTeSurHX2XAlcxYwErkdlFLmQuyNjnk5inPx2L3oL+P4QV1KRpreHR60st6ty7grLfff4avUmmn3mHv",
-	"G/gpA58KXAuhUpH961okrQ9zqvniyr/aw2eJkMDPqIEMTjcwK89BTZ8dqxrEhRzxM8CPiTBUfcu8eZWP",
-	"h7BNhAAo6H2s4GKnnsE3GUOTu71Lc16La03NIq4SqjcUf2v7v9NVYdi2FVpybgSwTPxsPiRmbo/bQBEI",
-	"FD6KPuizIdzZvqjOUIn39TAEEopbqWcGwN76bLHsk6tXQ4WDaF4DBQthNx59LBE9UqBtcEJHScGmUyAO",
-	"r+yBERIk4RUvwsTWeRE3CN6UlhgAKs/FbB323LI5JsBTysHvwXYKNHewv9+qXBiBKuz9gyw1Zq3MWb9W",
-	"oAcCq2n5KH5BUxU44R+tW6zMnujOPQgyGOxbQ/r6++92SYwLb4c9N82zBBk5gpcU7u2gfhx0AC+Igiyr",
-	"5dcAEBsO8u+2+0CLex/s8fkYne8myf0kAsXZwzrvfYr9wp6+zg37SQCAL8VmeBR5f/g7dmXhNMOJAve2",
-	"P1AQvxHL+Vjwb8nhsns9htqM/+rc4p/p+RNuLJWH/EI3tHXeboUSxhw6qRUgLdFDYuLNw2Wl8wRS1N6H",
-	"WJy7lMXHvQ9BXsG/oTYMikSX6HG3v/cOP9hWdKKFUC4WQzA3Yvmt1sCUMNWp2Ngj7Ea8RTBk/MOQ/xWN",
-	"dlq1cPhwicIAfTF+9wXEE/MG4pi/Vq3QVSzi2PXZcAYFxoft1rAwuHbKzlC8r0WleHlSDJ9D1cDoB6dX",
-	"+Y8Hai5qL4U3BrnNDUNrcAh6AM10B1BMj3k+Dkc51l6GpILyECfj8nGj+W4PU1iCQ0wbElic02sHcd0B",
-	"EBdljVJg1MiQbYv3PK9LqOG3MHKo/5eFvHYUS0FVfU5IXRQbLkVZmIFy0F7x1P6+/3u/WfOZME3hCRRW",
-	"JNBJCH2nCqCoTg4dhuOLqIL+MGtNzmEp2ZH4rYDqSc1Aji2ngfUZGACwDueYTwEk3gp8SrC64sqgJH2I",
-	"ZDrHqQ6U0viFNMzqwTVUy4ASMpVAoPcGBU9F1RxOg9zdi+Q3bg0ezE+8IFhhq1828ttq0Fi3eSuqigo6",
-	"gj5CAmrzVG01NX5JmjYU3dkJOldupcdhG2Fk6OEg55gaCYUrg1bgoa/pTmlo8aiwoGegSeFWEI/XRcVr",
-	"SKDlliNBeWtEFEAwBd+OnTmYulJybsyMej5U/AcqwfgoN8SRHy95gj5SoYwnugFDf1+LWNNbsCH1WpLO",
-	"Ubgm2NtwQxy3oAbovnS12A1dmcnLjswnnepmkIY7LCfsam6viW1dFsLUGHixE5zdDUPZIRnhpCEruVY5",
-	"KKoYxSKtOkYWbAZgvnBgx/xWMCg7Lwo4U4C6XrCZqmUZThrVdu9S445OT2yTX4ASdyVGuhK9J1XEcLZf",
-	"kxbWa1nyegm1bBkdxpTPp/ISqDoh5T+aAPfCWxi9JSZVSAnvi3pW2aukhmin4Y2YD7PgIjpEmyO3V9IY",
-	"DSb2iNyIKdZ+s1fbQAXbtpNGvBHW0JHICADRZZrRQweKb6/R0Mo21Bb4dv+bHZDm0E1dYqbWQFGUGotT",
-	"+MHIxA0b9PCOwlo8vdSJw8VBKnyqCwUaD5dJW01bvFyePUnfRYrk/aOv7ZgRYlQg6o5ztepC2ftAL5O2",
-	"1UP2nEIy9Y4Q3yUQvRWyZM5JaEN1kCFZ4tuWlJ3F1l4lzzEwyH1oYpF3oBwqBUhLCKMBwj5kRLNas2/2",
-	"GUUgosdzG6+unOdjkMJ8AXQ7vZ0U0eNUIqJvUN+3iaxozV4QSXx1hHIGTpXVhJJ1mrm6Fuqxb8E/yg34",
-	"k6ij5W7FE/o4wqe4A7NUzIb0qqO7/rbzMa94DhVCv3lmz9R337t3bsQcPOsJI1tgFEtNbZukueDGP0Vp",
-	"v9+7GF8kvC8Vpl9EqqWTC4KzOnra6Y+IOvpyhNkOjwSaEnBru62mHR87BWbV50/q0fCr/VUJ0+1QhqQ0",
-	"3aQkbyOPfn16+TkypHmjXMuU40EsruWtveijHrpFz9DuE4mfx+qWMoB9T8sMG8+egCK/LsFzpXXDiZ6t",
-	"7e930uYarLjtD1gtiTIenQt2NcdkPquqUeQApPyNuCxdkdGWsRCsbgBrZby93SqB0gTExoGSClIRsSCA",
-	"M2kmOnr95qKjMzRMYomaRiYj9Y09dMuprRPyVcuqK2mrc2+XML7kFf6TiC5gf4HbnXnRxbCivTl5mdqP",
-	"Rpu9T3KZ/WEuMhCKN9nVh4vCKz5pMBy8/2YJQmonP7sowQfSUrvZJ7r9QgcUD7+WAeZPSl7Gowi3bQNq",
-	"vscFuMd9XfHPcRKSkuBZxEXHghdQh69dBZRQH/WNFO3AxC0TVYM3LpoVbZQ+ohWu4NpExRWhUG3m6taC",
-	"z5L8F5FHwtVm0uSBgFRqeAx1j8+o6C0W19zpM4rxxlvYyGvFBM/HPuN1G8qiPsvYeMLzHaYrrDx38eqc",
-	"StGyXFQ11isWMVj4mENFKT2rDz0uKET49hPOPLvDj8ICmgH38YxTeSyL6fJP6+ILU6Ri+WlWkPWIqGx7",
-	"/3fX+2J3o6k0Pxr0zI2cTkUx6CX2+o5jJdUrqD8JVAS/oVcX3hFFxq5Ezu1OQd3agl0JoRxQLpRpBZM6",
-	"gJ3axotdVz8Z0hRvecn4tY4rnf/45uzF8eXZ8Y9nx+c/X568vjg+++3oVcae7bMY2YaC6EnUpOFJZ2sQ",
-	"RZ8dJbIow4I7lAJagVRRlY9fNnMlDtfiru86Yt1dhbl2LP2jqh17pVQ3y3SPt5AaEAj6x0pP4kKelZjo",
-	"W2J8UK/xStR3lqIa4QOWxzUjhjrFhxAZk5Qilg/niYSK7pKnSUbyh1NScNVbESGVnrT29AsTbpNXenMr",
-	"L3RMyy4JprP2LKOa/aJYLELbtod2dvNl0OizT9NxhxUIHWkAtCnysY74R8YgX83Xvy8E1GFHmeng/Xv8",
-	"iBv21/M3r/tf42F6tUmB40fl9SCW7X2Y8nr88bPI2V2Djia8S1lWex+Eur30VvpG9Oveh/CHs5112USi",
-	"6K60daQjvA7upzhOrc+GjRH5qNTwzUBFsYqyYNsuw8ilxVF4vr3ppVrYa/vnIMbapvcHvedRnB62JetW",
-	"FKXreQePlo+ucxEXBOnfmG3Mw5hH2oji98YgUN6KipdxZwbrkDeiM7FsP8VaxVJd2qyU2pY/DUwbGZjO",
-	"RF1JcbtQicEJVtGB6X/Om7lxaoI/ruVqjQ/043lbfauf1OManStgY+4PeAiBj3sfXIi68yMuhPd3+mnf",
-	"GlGFiUW+WsUAfgFwjMsy3n+gCS+95D4kn5P03QzhJRAOrUQ2UHgbx8H/Ljx5IVY6YiYXUK2zHmNy2zB6",
-	"NoQL/npWckwD9wmNXV7l1nQfyiTWQ7qNQnQXADv+QH7WoxaJUJS1j9SIlv1TsYrorHSEd7iTE6GTYvaG",
-	"/Ve4JyU4tjCeCnCudFeYR/sobp5XtYIJmEUusO5hTx50H5RhjznEubT2MejVUb8ZiyOhMzT/ObCQgWrk",
-	"OuSroz0e8UyudxQRyv+Pev6+sGO3Kt0XnLu9R6D+lCy/3A8eFi3GqojWsnUEonvq5CWr9TVWwfIwOfFO",
-	"UcI3xfoPVJBzoylsmRj3IQT4+0wrWTXM/tvhpEXYLw1jCrYwUGIia0QbscOw+jDC0ZKxBcNIGypDJdhM",
-	"0YsUc9qs8dgcrSowers7SDRcff8+znfFGtPuOoirdcyGZrkeRa5UkHp/5iLdSy1q7OqCv/IrYLJNnWgJ",
-	"r711VV+WJErdYcLSdCpUKIgYN5UxJe68eHCI4gFWAkbbZ1j4LGJvmVcMrLIAal4W5QhWCXwyexIRPQnR",
-	"Kmkw2NcWQtpEeZyA8MP9UKBkIkAZD9QYnFtWF1FFCG/K9WQia0CjL++s/kEaSwDq2G7CdAB+vtiB/xpW",
-	"6zteFQakpYq4dTZQQwwodR9PK3Hb+Nh9ZlcRLEemj2iLeEdYruvZQCVqhIaxmpPUBdv+Zp8VHHLWBooO",
-	"XMaGwcd2/Nvx64vLs+OL49cXJ29eD3ciTBkC2HGwMh6/0XuWp3xeat6pYeEov6yQ3TaAeDl39yaK/EYQ",
-	"wOV2JaaCsDh9U5CDbIT9u3Yvwv1rSYMbUATE+2kJWMko4afCfEHWz1LK40r8Q1PPAXVnpKvJigmRH78J",
-	"++9VlTaQSsOiuiJ0ea0+fYhfR4/rxjov7W9zoLtkzDYg2SWNQUvh8NYfGVLgRoOCZM/NB/WUoeFwoL+q",
-	"qPAIt2zd9EpizI1bq5FkjFztMQLFl1+8ex8QAb/piFgQ6GBTek+963+EHf9J1Iiac9vOG3+0LV1DXLt1",
-	"gtr627/n8PRWyGIiBt+LIZrrgOCtAbqiLTw1bTiHEAOUNcsIILD/QG03kf2VAFD/nQzKoEDBA+nqHNQr",
-	"6xJYUSIjKzLVkaDhZ4yrgQpYdq36EviNcnUFdMjZPXj/fu3iEwPVVX2i3+/v9Nm3+9+6MHRcPg9mAU5W",
-	"DI3jhk2rmRLFzlJBqAng/++Slp+onfBHujs6kS8BwTHFaxwe5hfMbTze5ifx5UdDXAk80Khb46GQbsEI",
-	"XcwA8gUBNmpNzJBAwBe1RZDP7rgV1awqY8WoACA5UFcip5pPglelBHReh+AMCNwQ/+pQsT1Uj4M73ZUF",
-	"KXQwOnDb74DCWYlcIJYpjKCo9HSgihnSuDDwA3HQR+E/HnG7Q044eOyjHkF8J47eEflNvsDz3kKqTdj0",
-	"mrWjAub64tHuOmxxTd+kQGc5iysi/JRCXaOM8VeTLl5MpEryYreuGF0TrXq0PaHe8ZPneNLqthI8GzWv",
-	"Uymcp75G8FME8lHrnwaMyk3lqyYtys+M9i5NTqtO+94H+td6jihHPfiWS3zoIp3GN2v5Vr6eDSA/yumy",
-	"xe92n7h1jH0nI+lQsBEac1Y1HSkhEJe6gGzYExTmWrcvoLBwuKQhcxWKPS6NTuvcpT8P3oKmvmLTn1wu",
-	"DUd2VUqjo7M4n3HqaS/XVUFpzlEplbIEQprwG+egMC4vw5Iocwb9mYJSK4WYlnreFRTeGMbT3h6fJ/nx",
-	"D0HUlO14+mg3SRQGvetd8etIlouldzc3Rwh1647G01ke27Wbvy54v1XSaiPgIhFyHcfuUPT652F9JOku",
-	"Rx3xtayfLg3F1Tz/VEmWfkp/BCl2AWSmDhu2SGUPZ0R7H9w/F6Xe5egcDUr64wizZ5DR2IzPWroHn/ik",
-	"pwPoo018tPD5T1CT/2Mksy3Hi3hivtXZ3Z9c7H6nh3KdMHIxdZU+Kj9b5XLjZbmISGTYdvyHgy30Zbx2",
-	"yOO1EErd6UAKrzwEDO9TyGx/ZPi4xEbbjVxOg588L6ohvXXRvTsZy7SFc3rniwrgWrNe1FOS+B9JF0Fr",
-	"BVGDt4I1EAefRjZZoVeQqP80dzLBGH4S8MKgs3xFiNkr1QgqmLLRVesSsO3Nvdso+/fUgPWu/N3cl3ph",
-	"C/VtzqnCGX2ilYgq3LiPnTD8AzfibVX6koBcFQPFZ/UYizkKMi4btk1hKljdx1dbLGQl8lpXc3Q5sxMQ",
-	"bGkIE34jjKsiWOh8hklWToqYVtqIgYpmanZ81Wg3UCi/M1MAuzO0f0BWOcgbffYCcZekqz9JlU85lCy9",
-	"dUWVooJihwPFiwIrt8KavJ0aUdVHs3qM6E8vYLp9dqTYTN0oqB1azqAkzrf733Y7vHDGP1Z6EtccfLoj",
-	"3+zpE0Po//E4QUMUVxtWo1vFJmJl72nCLD0iRECDWO2co0MaZ4i5ZWjk4tCPHkt10fbPoa7rXM8oUk/E",
-	"awplLQbKo5oCbqp3A7K/6RkUY4SqW0yOwofpLzL7V0m4ILF/ImV27PYyRrfy1430v8TZ6FcSkXA7pJ+u",
-	"aNyuFdr/BGzk6/LvrbfOD9eWUkUuI4z2x7FofS4z1pOKyY0u/hSTN/LyPURA/hCjE83q8S4KlbskVC6p",
-	"8LnCxN4W2P7QjByBSyKZ3Id4LNmaT2CeWQ1Zk9rdzbAjOsMVUmI7FpSEqkAFX71uA3VCgfzROycvrURx",
-	"KwuBBR/VVs0mvM7HkG1AIiHGQmRM1j5exhW/W9koNCaaIHqJ9nAKtr2LMTRAqgxgxighCoiywJHVjTeu",
-	"dDFPx1ak1uypKny1u3lirpvq7yvnv0cbEfOD+TOiG+9JJWvJS2nEJ4mZj3hIp/HjxA8JAKCfJWDqOHt7",
-	"9soeiEqgRSKA3iCIHEJHP+vvs1M8iNWWYfY3Xcl/Ca/TpM5Nd/dPdHa6OzzD3p7a47ZsANjlHwe5Pcw1",
-	"opHGFm+GLtl5tA6+gqN1cP+jdbDG0RooyCt+e/YKErlNXc3yWhTsVnJMKD46PQFjwBV0UNgOaNUX+qLf",
-	"NcLUSDVQBCXp4FE5G5qa12IYkt7BciiUPdyiAIvhLS8l3LNsNoU54xQJaBSKN7vfLmeVhDkcFYW0b/By",
-	"EeieBs+LAkePwoKZlTVXNSwkzlWwIffNnNrvzXCgCLJ93rjJ2QkUypbRoJipuSp4VcRdF2IkI+AK+23m",
-	"VxXMnhQ3rMtS31mpI3x8aOe1y4bxXIeHgFH39uyke/MpP10kaICNuRkoBleWUDXkBBX+6z50h/tzyI4Y",
-	"HGE7Lyv3RXt0NfdV6mx/UVsOA9yEZaYRvj07weanlZ5M6+Ghw4EA8zMGSWtcJPcK8yvvBTwEGCdZyo41",
-	"11OxtC2s2LpOW45xX1pxl9bZ/Ya4FLWGAkBocJPGwXQMc10IzBj1K45NIhjwpSyoOapIEAuetJbxcIhA",
-	"AAE1iJL+W7t/WJVWGod/H/CefMPDgHVyUgwDOD0WheCqgOq1fjVwm2zbbii+LBOcrx9nZckKUXNZGre4",
-	"KYKnszbSM+Wp/s3Jyxfsha58+DveOYcDNa7rqTnc29NToWTRV6Les68Y+mGX+Mluriux++xyvz+uJ+X/",
-	"sYtMl+5qyeDgU0sGB59bMjj4t5IMDh4mGWA992VBOMeqeGuwVG4XjuGxKhi+s1llvbj5LxnH5hyiHlx9",
-	"tAqN/FgUzUkEI1m6a8etjl8VxFXF0An3vWVwoHMXmOiI+S4DJYvMI2WeoDhQSDMt+fw1t/qVFGVBHoQk",
-	"1ArGZ2wE+PIjDh0ogfixrGKwM8QE6LNfCZOa5hwD8jVRstDeoHTt2XEWqKcsqatKXPOqAB+qpaWF/jon",
-	"Sa+KJLBNVDxm1URjpF1A1fVAuw1Q3CXTttu95YezFS6C/kABMHeuJ1cgAMHr4dX/rquZ2ALbilsYHBYW",
-	"p648TG+QnbpqGCzvZ8RLs7wj8JU1O7MXa2oplmwrNoquyrKMvzJ9FhdrALd4JdjbVycvDZaW8VjC0Ctg",
-	"Dw/UEP0Dh2w2k8XQFaJXuhHVL73lqh9ByLra3t/u7zPFJ/a4Df0Mh4is0STYgcr1RJioAnJGdfZ5YRof",
-	"8xJwy0xzybiaN8a1bbcXqjFJAvHYho3Y6SbqFs7c5ypPS+z4D5IJ4llwjEZDwFifIlGZVrOVqOxGtfy2",
-	"RBurh/cl87RtY6bkP2eCDcM9MYyEcsXkZDKr+VVJ1wUzmpmxnpUFo9pfRoDqavRE1GN/m034nHLlBsrM",
-	"8jFQuWJiwmVplb1KGNMda0JTfbLiuND6p4kpc1P544SSKE9zHQdhqXi498GB3a+O33AUHwdwdNA7kHUa",
-	"SLXR1h88HmLl3nRnYLvFjjOwN1/s0FDv6S+Wrz1LIoDUrty1h9tSF0H0m9j5aVz8R4XDd4A7zmC6KmEj",
-	"Rm3y31hhWxZsOwZB2wkhl6hwGHkNudgUL9lPaosEgnPsR/NvBfPlpv1VSWcrcH+6cCIXiOipUL5Ww2Kp",
-	"FqyVw6bqRLdk2wgEr0dsCL9czKfCDAHeNsL5DUVhB0pMpvV8BxUope8Y4CfLa6vScTxV587aSMRgmtZE",
-	"LNmy3UQWpqpShOI31iWa2weqedgyNrwbG5FfDn2k8xU34vtv7Qy+OWAVV4WesKt5LQxZZ7XKxSFVtCUj",
-	"rBG8JA8Gxjmbsb5TAwX2DbZd6drKIpIwvfDPXRwAjfPt2Stf+Gpc11O7XmAiDbyCSuCgcggo07a/bYzF",
-	"HqiAvHz06tWbd5enZye/HV0cX74+vnj35uyXc9ti+50XJy/PzilcVNY7ICRDgDdnpdbTK57fZGxagbZn",
-	"v5+Imhe85uC+WC4Ut87tEwnHrV6CkPwpw69bg3gn6/E57O3XJUav4FY+NrvNnjYEKlu4Vvc+0E+X7qf1",
-	"Ys5SFPZVy8qrYeJEcgOyUBlkKlSBqC4OUtBDqjv8yM7LpCvweOU6P9ll/0e56DEoOb1taHMzLRnw8+F6",
-	"Js5iN0rRmZiWPPd5UPjFlrG3WcaiVzOHEQy49pYiHXrmqOTXbJuziTQGCdd/ZO9XkA0y93SggkjBJoKr",
-	"SKSge7S5jLYJKB7Djm1/9sGCSHPHDSukweFsQ2pD5TyMGnXJEZf22x2Wl4JXhg3d+0c1ig3+hzPBjVbD",
-	"512HsRJmNhHdSEuf5db8PMhLf9CzTkcicd63oNR9LdW1eZor88Fg3h6AlEI40hjebNsIwbrQp3fW0l7/",
-	"xKr+I2FVL2JUQ/mdNQXFz3apPfS4Vfaozz9J7GDnrbwJqjWc6ihhsIVsDYjU+dixgM76J0OI53P6Mq8H",
-	"KuYVhHxtL1IoVWe/VzULF/dOu6qjq976bH9/fx8Ks9Kdh8UC2HACRYykYWDKG6gcasWCag2CrxvQP6z+",
-	"HGLgSm6oXweNXfTZy3AXA436mz8av6wZlEjxBgqUVUDAqIQdiNJMV4XA4LgZr7iqhThkSBC2MbSFTPic",
-	"8aqSt8J5SuErVNyvhJEFQsBC6aUkwrZt75PKBNjlerLAnwDfGwJ8R7UUXUwslOxJcst7oYCvzbpiE9QX",
-	"yMF+oohTx8NaYj0GKKDnR9aRXY7qOFfiVuqZca/fCDENGhYdPOmLmw2UvhVVyads++BbNtYzjJHxRc2C",
-	"1ezd8Q8/v3nzy+X58Yuz44vLN78dn706Ot05BGXkbixLgSzUkfGWCbj9tntezyoxHCgyR95pNrx9lg2Z",
-	"f2YygAO2TNDZJxvI/uZO1vk4ACs4D4K+U2zK7fzP7M6ComPJZ6CKWUVqj5ukUBR5jOXi3JLiNZBkQ0As",
-	"LTZEFq5PpyAsN6t9lWYBeSuSBz9B8sv4ACYK2Vvxiuc3ncBLlDviXlsQu5JBdTXi1y2NqUt9CIO6rGEl",
-	"7v25vahHEpx9DwkJqsX7em9cT8rmxrcbWrxwoE4iSkJj7k4Npg84FelOqkLfkbSElSohqL/Ud31Lkd/g",
-	"Ldk2m7jgfRcqb1kZ+ACo3GrNQnKK3fqx4AVFq77SSMorJvPZT0NLKwYOZuJA9WrLhCSBILZhRW9MVzHC",
-	"sG2fBsR34lMAJBIfgYM1j8DBJzoCuS7u9R1Uprr3h5fx1vx5bv7Nzk1utxP0Lx8i33lorEo//1fnWTnD",
-	"x094wf8seFmPv9TbvLUPvJBKGKi3LtDt64Jt4/Ud45R+/7hCNEBJQFS3jvO07HQ652Uv682qsnfYG9f1",
-	"9HBv79nBf/b3+/v9Z4d/+a/9Z72Pv3/8/wIAAP//",
+	"7P1rd9w2si+MfxWs3v//svTsVstWLmcfee0Xiq0kmji2jiRPzjzTWSJEotUYsYEegpTc4+3v/ixUFS5k",
+	"g33RJbEzeZNYTRLXQqGuv/o4yPVsrpVQtRkcfhzMecVnohYV/MXzWt7yWmp1KQv7g1SDw8Gc19PBcKD4",
+	"TAwOO+8MB5X4ZyMrUQwO66oRw4HJp2LG7ccTXc14PTgcNCW8WS/mtgFTV1JdD4aDD3vXeo9aPfKtnrx2",
+	"j+h9+/Xo/Zv273tyNtdVjVOop4PDwbWsp83VKNezfX1T6ut9+93+7cHg06dPwwGf1KLyM/pnI6pFNCV4",
+	"GA+9PVTbwJWY6Er0tUBPVzeRa6VEXl8aYczKJU68+Fjr/AqbPseWn2atafibTPFpZvdkMxPqNp5Shwjo",
+	"6WoisC+ZhanFrH9x2u881uIcq9tzaPTJ1kZWWs2EqlfOLH7pEafmmn2iyd2untbtY0/o9smmMpGVqftI",
+	"GB/Goy7EhDdlPTg8eO6HLFUtrkUF9Kyra66kWXNpdN96rHV6F7X7NMs1r/Q/LC/unVr0wmPN6hSbfJoJ",
+	"GcGrfNpHAPR0NQ8zNa9ljtRh8krO7fIPDgcXU8HwGYNmmZcumDSsMaJgtWalNDWrw6tBoNhvjKiYVkyo",
+	"Yq6lqs1orC6m0qSaqwQvywXTqlwwS5CqEAWb6Ar+qBQvbYdMV+xqAb29Pxmx07K5vtK8Kp4Z13u4iMxY",
+	"XYlSq2s7SKXtIBgMiKuCGU2/htEesjtZT1mGDf233fAMeoIJSsPEbF4vRmM1GKaXGlcxedgmvDTCE8mV",
+	"1qXgCtd+zd3x+PfGU14ad+JqqvXNpdvw/nml3nysGf6CbR9T008x1U9ubCBnH52e/CQWywfoSLGj0xN2",
+	"IxZMT4CWYsY5BILTTc1kbZgReSXq0QBY1FxUtRTQdl4JXoviqG6tQsFrsVfLmVhaCnu7fZjLShj8pD2i",
+	"7ys9Y7U9gvZjezbtqOwA4QhO7KEesaMrI1TN7qYiPC+0MEzpmmHrdqCbjQZJYJv9e4INGw5Kbur3xi1k",
+	"e1V+iSdqX2S8qadC1TK3a884s4QpTD20XMPumlSMs5lUTS3Yjqxx9XJdWabFazbTpmZa5SK8NRcVNA/c",
+	"R1S3otptL7TSwOGm3LArIZRvb/OVxuX7uPxgXomJ/JBm8CAisBcHLJ/yiudWdXTEeiMWMGE7kmsljWCy",
+	"ZleLEbuYWoIQlbwVbIIU1SZtJouh5bHi1vJ5on+tOi+ZKa+EsR/PXroOnxkmC7uc0XC+emFH8c230bhG",
+	"qfmbXM/x0HS3l9d+e2fc0vKIHcFfptaVKPxBxBbYTu0XxtS8qp8ZXIsbsYDhsldvTtiMF8J/uLeHn+7C",
+	"bWFo4vAb7XhtWNaoStjh5rUoMjsFWYuZSW4Z/cCrii/s3/Gn6Y2007njJj0l2A1Zs6kui9bohqyeaiMY",
+	"LyzplhxuY5WXDVFe4soKTPrvAzjLQHeeyvw+dAY9jFjZr75hfWVFIztDZKKv4B041C02uIKntU6vqfXc",
+	"sDtd3Uh1/ZJJfDJp6qYSI/ZGTGqmG3uOH8rW3GFbQWrSWAHmJXuxd/DNN+xqUQuzFd2C/IUUaZtU4g6a",
+	"hT18adlMKTjwGTFkgudTNhVl4eSjnJelVNfusGxKaZ39pa2lEa7bNqBMXpbvJoPDv38c/P8qMRkcDv5j",
+	"P9io9unW3Kcr89Owu9E3qYv0IuJGxgpy3LDsqKmnupL/IuntO8ErUbFx8/z5V/mNWMA/RDZiJ8Ce7R7T",
+	"0bAHMufK/nIlmJnqO8X4NZcqsTud9bCjW16FX4fdix82i+5+vOcDVdRGlJMh9Qt3sb0por67i3vKr8Xm",
+	"K2vfPlETnVhbTwT+Hxtt0WoSwbaSi7I8nzwXxrzS+kYmznjv/XXLy0akdZcEseLb/d2/s4RzcKFvhEpT",
+	"WtAhnhkGb7OD0XPG4WtW2w+HVliqhJmKgsmJ5ayW9fIry3FrHTGT9gyxCd/1NpJbVyabV/pWFqJi1/xW",
+	"WOGhlBNhmdXmLAxmcgG/rlvaeODxh+lVdipVUiIOehi+Z1dQgXAQWZPCmZFVrNMxfstlya9KwRplZ2+X",
+	"IvrumWG1mM3tPWbGaoduHPtWJYZWeyylusEeQXDhSttncRO7qOJ1pPAwhI3PT7Bepi70YqH4TOZ/5ZW0",
+	"01nb2uvu+20b3brPyQYRWdY+F9k8/szcyPmeBmLh5R5ob6JCZdDKQAZt/qvmeayK94ZsWUuCCjSwmmSD",
+	"/NEh3M4b9kqxtEeKAZvzRak5GEQcXTOuYroCY8axKpgd3xYk1vfW5uRHc2qZ8i/olJwU69rxb75GDiVN",
+	"LdV1ZJrvkUdlYeV1uwb0SXSO7TJdCXcYa909xiN2MmHPIj5sl5s4XjHES3MirbQjDZPXyl7rLb63ASUn",
+	"ZvIkNpGYCpPrnyLIJ+YWJ1ufe/GUJvntWECa4NAiWZ28ZrlurBgsgKgsFdIt8QHtiJdImPYnuIZqK7JL",
+	"q3RbGvWX0mjNgmBnS3yGBthd7WHreK9mQeaNJIv+RlJauG0TdHNUFBKX8pRXfPZEMldyPk09PbdjFK+0",
+	"msjrtHWs8xLDN66EYVN9x/JKFELVkpfGisu0rc7wHNtoUFzgDI2bQ2Q7fDYvBe3rnZUAxooHi1xoEAQr",
+	"qxTcOe1tKnghqv2OmXo/B8GV2TkzaUbse12hfHhAPCnHWeAqMF4aPVa5VjWXyrCC15yZJp9a7cX2AmIU",
+	"e3/2ZsjyUtpBnLwma0FeiXqI/yYFULurxtnQ7Yoz3zhnuEGg94mCZfZxxu6mMp+yQihdC0N/EeN0ugeO",
+	"NazGXM+bEk7AWNkJunWUeGaoYWlYxudy70YsMtCmUSq1v/0kFhl1cifLstUm7ZMaq6y796huZDSglBCG",
+	"ba89EMl2LUlecSNz+3jbJr7zH9o71A5oAlS3bTuvok8/DQfTGc+3beLHn49e2W//cVejwrttA3/55YI+",
+	"/DQcKK22nsRb+82n4UDb8/di26/huLzw3x/c63u4MvCQbPv9OX7lWeWmX4O202V+da8KlKbBza0jywQo",
+	"Uvq8ut9hOFH9Fqy3yNzgNHf5H7HFmA0iS3Hn3LFmsNHYFojZJs1efVbpU/jdjuGuknUtFMNwHG9B2Yn9",
+	"fpxuuJfsr6IyupLPDHFTJxkyWe8ewsdwpyG7l2ascADsP9FIM4l4XUbGpAx+5apjbMrogkDZoeY3wjLg",
+	"K/wGufoO3CWW0b2bC2WXIZvW9TxjGb6WMdgiwVBMMoyb3RE7ItfBt19H9u+hHbcEjs1dxziTHaXhBqh0",
+	"OVbhA9JgZ/zDG6GuLbv79useYWatyJU2sUi1kRUsSXysEBOp6IbnjMRvXVniMSy6oMPtn77twecM9z3O",
+	"t5Z1CbFnpyfMnraNz+VJylDR86YfPXiGdY6eDJIn3cjJ6hwubJAHm5ldQec1xo0EwRCsYb8mTkiSDSyJ",
+	"cK2Bd+fxOvzFhAJdAMRekCgK1IAaaaZs1pS1tLSPMkxToSxKB7wxePwMn4mxMp4l0sqnfX7tkZy8ZhL2",
+	"cyJp+UhaIn8aOEFxO8lkm0+1saefDNooIu20zqkTQayQn+GNspfrQmS76FGaN1elBCudmYucGb4wLEO9",
+	"55BZ/SMbsqumTvAOYGHzkktFkhX6ULhaOElLT9iLvRfPn8euKud1yfZhSHdTWQsz5zmwVJ7nYr6BaoGa",
+	"Nhx62ISfhTH8OuUh+OvSO9APhizoCZu5X3EXeSXYtVCiQlHMCW1dMhsraRh1L4oRA3ETJU6ZQ5SG4/Ok",
+	"krOJEMUVz2+cKg+KlWt/YfsdK7DFwbpVrJkX+O9U96OxIhG3LUSSnm8FUWDh1NfR6QkFZWyiLtE6LelK",
+	"9+SHoDfHe7KJNPBdLIc+RCBYy3F9T0gW85LnYqpLe4OQ3B84qT/TzAhY3Azk5T17qDLw+VYCHSkMbKag",
+	"2QROwdyytJkxjAC2eBN+/KotWz/p2kR93Wt1Ij0gA52ssz6Ovbl1aS3LxZtzFk92g7UByf+xJUheXutK",
+	"1tPZ+hvQ9n/kXm9dg1NupmA78U9rjGUADkAMx5122wwz8lpxcMlGN6OZ8heDof3fwTff4j++eXGQvBgL",
+	"eS1MfaLmTW02Gzm+64cN0tmcW8FLTxhnP15cnHpbrmWTuVammSGXcywzNX52rmdODDFjBeFrrff9qyFS",
+	"wvVzpYvFEInFQFwCOd4xvu3sDRw6pisgyAmq68CtxipefnxBKmLyYPWyswX/M/g6iFO6fZo0CgxRHbbp",
+	"9sEOazAcNFWZXPuuiUmoXBf22dI+HNOTlsS3vIbgOoNW/GWTcyv0Y8TIhGVT8SEbAj8S336Ndz3+u6nK",
+	"rC1eTcWHAWj64tuv/T/6prK9/oSk9FtpT61j8jj6E61ztPr30KZAWRorL4Xhkf3vjO38IOsfm6td2KLb",
+	"5/aX85LnN7sj9q6pr3SjiuGyJsa8IuZH9ZJJFV4fK3y/ErmQt6Jgs8aF5iCLlvWIvdj79mt2K428KgU7",
+	"On91ctIKaQKWXE+tLjceWGoa2v+8zMDIlo3HWUqU3dwwPa+EEXVyM+yFYXcbjHQCvJZ3EHMT9iCShoMF",
+	"NLkxdiUVQ78mDB1EKTEcK/82m8iyNJYhQFAIClHoMoaxBN5B1k7Hj0rBb4VhuqlfMk7fodMZjXZ07eNe",
+	"xPGCF2H40sRRFpWom0qJgtmjVYpagAztCAoGUGgIzbhR+o5lOMKMGSHGCqOUYBgjlqH3IDtkmV3LjP3f",
+	"vR+bq71zt4R7B998O2SZ9Lr5kGX+PsoYUuiQZfHNkbG/W17363CsMsfF7OcfhjCSifyQBdoe2X/quZws",
+	"4jGc4097P854vnfuOukZxVitHgaLRoGMa2ilCRyK7d8epVbv9oewBtjzWG2/AKx//vYUD1lWy5kwNZ/N",
+	"f4TGs7Fy3Z8h9exduDfs2+Tdgu8PP/qPPx1+tB1+ykbsyJOji8Cyf4R+LnQpKq5y0WHwSAcgHsDS23/Z",
+	"cSwz+M0Prxtuwq9ETxxPJ9XP+YzsCRZFz0lFkxKeeCJ2+z6bIS/mZCTgd2MlUTqx9x0kr7nD1rZKwXo/",
+	"M/1rehokWHPIMvodwxmhn1jy2B2y7GNTlf4Fegb+CA6ha2jSt5csQ7JBwWIXeWY0BGxirJbIhBg9B326",
+	"3n1JoYckIDv2HC0l97fWkHohDv0pY3w+F7yCFAG7ZLHAbsBmANeCFTz91O09hJOk5trkDx+Asiw+8Lwu",
+	"F0F6MkxCW2Y0VhBhWLZiB2m4RA9EHZ3WE9vJjbtYPRuW9cNuns6SJ2i4/QLdRcHNhaSZ86pyhhmMDZ/E",
+	"l8MQBUxd2ls716qwO6ZyklWV/DBWYq7z6cqz4AWGXt7hw/VofetppZvrKXmeHFd5ZsaqTX4RKQxJqpK1",
+	"U70M2+GKNcq16b5j80rXIq8NRv+Z2rIhKyHH4kp8sUIUr/SWh7ypKjBEyFkssPhocbrmQ3/SsJk0Rqrr",
+	"IZvxcqIrq2HoCljCWKF0kuCAfsn5HV8EPQLDyEFC0/lNdCOznUrMS75wEwS54XGIzA9qBZ35d+yQrMw/",
+	"4RXQD00D3LO0XG6tnplonawudCX6JjocKyGBgdjVSNPbS/bV8+eof7pzawWnckFJPl0+havjAyKkqr86",
+	"QBO6nNl757++/fr58+FgJhX+/WIpee7BBvVhpIx3NNxIybqH2R20rXVGd3hpK4s72ehor4DstLIL3dpX",
+	"sDPDtbes+U71nb0OGOZPwLWY69kMdGjXHpGJv7oM25EjMULaoEQfdlHJ62tRmV3b2a2o5GRBdKO87hw6",
+	"t1p0Weo7VLakutU3yMaombYBC8wuG5pnNnEk4HuRIUJUXUNBHJlQMzKt2bmPHsmPEHzAT21k8z2xGa9u",
+	"QAMC+sE7R3yYI/tlf/nlYuh4/tUiJPZB2oxnp3EYNZhtsn/c1XvOoRaod+g8MC2vHV13CVNm2+dxGAxZ",
+	"Qx/XZ4UHF2HLSnnrc6dCr6OIav7yywUFpG9CO2/JDf+kW2E7uZehU2klsrWrhid02QAMc9tgDSgw4LEN",
+	"nGTHq8j9vnQ03PNzH02w/Irf4e3D5l6Fb3/HqLlKGN1UuXh3p0TVOhMuR3KDsFp879Nw4BnVz6Ke6oSn",
+	"7x2a7Z6hzvlsCP968SwZgi5m87BG9xkNuNudM6XjcZw4Gn5mF+IZGcAoFxnMvG7JwAkI4oKL01PXbKEb",
+	"pgReE5B8DBEve+jgj2PTLHNwrrAQ2GV/xX9RbudYnUxQHIFUYgbaIY4PEoSftXp0DfKybA0c01dwlKwx",
+	"zq6Og2sNy7tuUaq/qvQdxN0TAQg2KfVdSy50aV5bCIZ2gtvv23JcrD+lS2dymeLSySbEcHzCxsZc5+Dx",
+	"3So+7NKdNgHxlylnRd+ryKvfn73ZczZbNCiTyombG0QFXtc8nwLpWE0i3H3i/dmb4OsFzyxoCoWsRF6H",
+	"8Oso0SXmEGPlCC/IfN4CGEQ1n5UPcQWQGWr/pgx4/MJ0TxgZd49O4avsRElLuNII3JYQmZ05j4CLAWec",
+	"FXIyEaB/0XAmXRfkPXWdsHmQ77J+46LXljeNtmuirchJh3WsMj6flxKjR/Y/7N3d3e3Za2WvqUr6MGMz",
+	"ORMwXqfR0hp45zs3QePh5VgF8KflPUVG5HkIxVx0ZfIHLpynuKpMC8KeHslggqTpvFYYNUDOkDaBSkVu",
+	"LtJLoCGk82glO1pcU8l1MFXRmLaYKFH1eU/e5uv4sZuqC8mgeN6254f2AM+ROzOtMwvedgXSMiQgOwUu",
+	"RGc0RkyaEuws/qnrhw6GFb/nIpcTmdubZ6zCeGrt3YIs15Vd+XLRcRCudQVeV1zV94vo/AE+/TQczOrS",
+	"vOpIXO3l/fnizXksV7kVbpT8p+UDLsjIK37hZXeQXNQ0nEUKLIr8+XShYxaPVTYwXQUOHjfgN3Ztzy7e",
+	"nEeJLct6sbJXPPI9FwDDow+GwXGbcwNcLLNLcAyxWkUGgYoAhhGCrC2/BMqZSGU1E8aN0bmEoJ5VUQ6o",
+	"w6gbODcze470jNcY0rPi5NNZ6S672ywaaXqf6CGyxUnJr31Eei2qmdOAyTcXkbW72KzY9XNTN7xkF2/O",
+	"x2rHrvduv3Wij+GljslYrTgnU3ltB1WKW1HCsRV5U8l6sUpcihbKLcoWDsSblE3t9KdXx6xuKmXvWnZa",
+	"aT1hP4kFnfJCsOMP+ZSra8F2zg+++XYXfXFgApF40d+Ied1SqQHGINzYVgYk+Bwxeogk6Bh2kvmfuYeB",
+	"97v3L5tKskpcS1MLB1zQznBFT4QM4YFgjzeiHpLpCA4mnDEwLDopwl9taPG2euy60LtonFtMvS+BP30D",
+	"WIEemV77MuhcZsw0cwgNxj3FS8BdGJEBK59qbVwowVK2iBe5QFN3ysKrmGFtGjqHY4Y5pZh/SxOwr/ap",
+	"hxfpFzE4M9jDiC2j7sSutQCXNh7rYAw8+/4V+1/f/O8XuMcU550y+7AdbPASG7yE4LZhS0hF35QnO3AO",
+	"Yczmrksis7JFt6W5NvVuBEbFwHPNrhthrOplz1m1gMBHhTzYM3IwoxyiLewO+B3Z7a1WV4o9y/2sMIga",
+	"ZqVrYPGUeY5L0bIJJmZo1aml0T7IV2p7TZ5x2Nde4S6mbKBiCCnWTBrTQKpsnF6/tSDn+l5O0XDDjWBJ",
+	"2uKbE1vuYVmnU7zOtk6v9VvX7blum9dDzG2QPCAVwfEOuOMs716+ulq5ZF68oXPUEV/8YJ+ZtjlvtCxE",
+	"Ugz4WGVEUZGtIWOwiMypK+4Qg0hPJ4okVz86IGr685xGV6NMT0qKa2bhBKZhLBeATzC9Jdjqq3h8dmRj",
+	"JZWpBe+YKO9hMfjBSbodvT9mPPZ+foAwfLTU1id3lqOJPaCDpUWCoDJuzJ2uige0e+qa2DrJaqmph2Vd",
+	"rVzMtY6aVV8HDQLIfs9rVe2QaAqhsOp+3MIlZChEJwa0hh8pONJK9zOuIGwfZTtS52XniIJQbciyYA5t",
+	"G3uspRjZA9aG1ASjJwXbDBkHmJqIL9kuCDKDZugtFowZoYys5a1gUiFrtoOgC81KV3vpN6yABkFqhXPL",
+	"FLzmV9zYee+xd/YSvJNGDNmVJi4YDcm1776BGbj20Pz5l/N3b9nPoroW7JTX+RTBQ+yQGwqUBfMsnVOG",
+	"uD/2Q2oGhnGkXFjKXFSzpo5uqkoYKx5A/tXXz5+z73jBzuLcno7LAc5VSnPFExc01sDJ8RsAP3Paa7gD",
+	"7IB5tPwUU6MKUjIhk80IFRnz0MynMIGlFh/q9fqdG1xgM8EnkpoGsez+qZDV208jPQVYYdySsSqksfJP",
+	"ex49OUb5SiPB4xkIVt+n/ZaBzLHSLLKzf3m+oxixL7XQHf6ybqnj11Hw1Xe0zmG+LsWdDJ7B0ktUEUst",
+	"nf4xKMnomXAWGFwVKz9VejZWIa4ZcsNyVsqrileL7ffnacGKt4gncXLM8iWzpUDzKiVduNaXhb4tWz+N",
+	"RIuNr1730XY3bnT4xurf6J6lRvfb961t9Imv3C/9CmXdG3SsvsgrlHVvUJwHRsfSTAMWx1SodipmiwX/",
+	"een+e126LHnnjtWDL132B75zvb683V3oUBed5W7ZcJDS9SP1fJMwv8B8njSwjLiYC/CLzVwuTQIzgtzl",
+	"DCGzeLc+M5YUwZyzwxmBwkMgoGVJAQeJCZVXC4QxuBELzEBAOysYFpHfLQWfxiF5PppkxT65bekYNhdz",
+	"ipzrPWGhCUKCgtdvxBW/2gO/HhJ57QMChpTjpJqZC46wyzPXBhPYkPJMO/dFYSwdgR4MCNEIMrQHHlCH",
+	"cIUAIohiIwdt1CKP3eNBdFLU9IrXvNTXjThWddUPbk8LkLu3h158oEhPwMkGNiBrtlPo3Oz7l0ezYjcB",
+	"ec9rca2rLmjtWvdz3lQ8CY/9i8uDXLCpHZ0PLHe2/meGFTpvZkKR0FLxkC9Y8xuhwjfoINLVIgWPPRwU",
+	"esZlD7Bsq7tZGnB4BYw7hsH3AEUfnZ6AwGBfYe/P3hhINpF1mBnTVWeW1/KW8NfZDnBvMEPfOtDA3e0g",
+	"yk3ZXKfHDcGHa/EqHVGc4+u+OMa6DxHzLYBc3vHKco+edcLr4Jlh7jWH2gshdnW1iGhhtKlr7AQa/QVb",
+	"XIuYDAvlYdOJYIYx2Ye99qvnVyNl+fRr9ztBRXd4xWNCRnfJIgX/XhHWKu7ehOe1VeFmyHYS/GUq8ps+",
+	"GH2r5bCdv/3tb3/b+/nnvdevd5FR8GvMU6dvhyg8I+5z8hQ7GurpxTGRiNrYjprPmJ4LZRm8f2MIKDf7",
+	"iGsuC4Q1H/3DaJXtvqRIUnANMeJ/uBDJQZUyF5S7s5xOTqSTGGyLacBSdDqDpXHZ5m7Rl3poFAUm9Cx9",
+	"f5MOVgdW3ykrdiBpHmxPDqEhrUavdOuRJLxWab1EaEaUd6Tv1Igh6LuLzKVify9ZBi5IQExMQL6vqHLw",
+	"5ZRX2dJ73FPpABfM4adl86vcXGLy59dfsRjdjJ1Thjneb+c/Hu0dfPMtBKO+JKFwNag/glskRzHVEIZn",
+	"aWvITt+8/+G7d0dnry9P33/35uTV5fuzN+w/WbZPm7xv9j/K4tN/wJD/+yP871O2LsYk5abGTSN49Qbc",
+	"1YEW1lNnH2r1Eo1CfQreJVJWCso+9uDshXYJLrQi7hN36ro4MhCP8q6S11KZlMIKD9gO5pcc7u/bZv9+",
+	"aEns111UFKzqKGZXoggcF+xFk4rPoMqOsTpoLVS9d07RWHunupT5YqzgnT2ucmF1DbNL6AMAFwFE4pCw",
+	"XiIoAsR2XEEHYZPPji/en721m3z57uzkh5O351sFQG5+CgSBlG+G4E177JHNH4jkfPx5IDkjNEQykOQX",
+	"Hz4ARGCEKkwPrBgrtBIvYYc1kJjfWRchtbNqf3fXx4PBKLeKBqs9tLdZV18iFCsI09WTiagM2yHI7+gV",
+	"UrXiWgUvISIEH8woBA4KRbRE143I4xFrbaWOhQvU8Wjy5r4ps+70dM/BejZ5HM7d8q441je0amImi4yK",
+	"DWYOOPykyJivKIFpxGRtfQt4HK6Kl+ehU7igEgpu9NkyW9mCjfiB9bbizrx78/UWzX9JksWn/r1PCm/h",
+	"WQvJLM6ectYqfQe2KG/+RANHyLsI+vJYJfM08sbUeib/JTohznC5zXlVy7wpedWOIl+imStu0nkVlnbp",
+	"oc9JDbMDNmgYZ46dIOa9ZvpWVJVLWAMvjxVunDUnDKUTOG3nKBRBiE45pvnICqx4Upka0v4hN9dqsDIn",
+	"DwVH560TImqNsBcthPEh4zg6KwisaJqAX5ydSVasqcClBgi75nB/f7agdyxJZVSvLudqrJZnbb9dmjWk",
+	"I6Vbw90HlxbFoLqYXDB0OQ9iU5WY74cRypD1xyEaEDU2ZwW0GmQb33Lr2EfY/K1uqIeXAWlVpVxyAuEj",
+	"55aAlOl21DGq0vji5vWK8s3D3lrFT+L4Nro8Uk4Vuh3Qn0KZ9+7URNUbDl02pisf0SIcLDlrWK23rUfi",
+	"u3+CC1lUlU4ZDo/hd6pZCJiISojCMG61bkQ27nIUSFiZNjOu9irBCyjFVFoG6mwRdA0CkMpYFVoYqxpH",
+	"XoFClAJSnUTOGywqOefGMksrxmVe7wGV2Q5NFAwkwh3CejNQXhLqH4BzkDf11MFpo+d+lzWqlmXbGyEN",
+	"VTl08C0Rl7SKItt5Dz7uQDu7L7EdCEr1Zbc+eNbjYpZ9Wh3ir3RbR1khjOQSp1hk69QLu8DvVLlw5XDv",
+	"qW70oTGvc9DGl4CH/nXejZD66Qo0l7guAGC+Iyfocy/L3bFCr9/ehOf2Jj06PTFRCPhUOEAzqViuZ1dS",
+	"8bBsXc8jCGatKN7fvbLseiRIwHpMrSokipHCQvsQZWZ2JY908Ugs55zeYurTYW5oewAcGQPuQ1xzacu1",
+	"fKo60lsUA8KQlNQl9N49WncJQbVfFwe64U20ogZqOzoq3JLxYH9dKatijcJVEiu+AfiegOCo2byByyoA",
+	"Ty1xuGfGHjtE4YIKMQ6RjupgXusW1BZwOQgawYKx6CY0hw7h3hBKQasPc0jsEMveQg4St0x9tLkw+x3K",
+	"Mjg5y/O9lHWtD5fn5OTWIROlERGE/LO0UR4xcrYogRnXq0xh3/bXazx2j2guVIgWigrjsTTCeX5bRWvZ",
+	"DtSMtrceoOK4BJKQ1bh7yLi5oUsrYLuqbj1puIKpFqXZXMzCfKkOjsFpa/+WvR2tuSOoFkI/iRoUans+",
+	"kiVONywDs1S589OQIJDuP8z/0wboNcQgV423c/QdHYdFG3pgJkdrq497n+W2+0ZbTW0pKshl7nfIWsqf",
+	"03iXtD9SIhe6SWqO8bd01WB8PTUEItdorI5CUS7ZQr6iI+sbk4Y55YtUrwiyyN4ZIGjY4SQUy4VuUGek",
+	"T51WbudRs6RSN2LHt6Ja4HlBxEaEcZnvYQIw+miXNDV2MolAk1rwfvY8jpXrrQXxvLWC9932Ct4DNaXg",
+	"TL+3cLP22kzcmGuPCr255rg4gb8VUMjjgEMnvy/Vn6s1HTSPVR591SlB50Aj2xN/ZtoC23KCWLcq3jYh",
+	"WW01eO3ehjc/E3teQnbadNPNZrtutjbowTF25W+gTkkAdqoc48XoNfAdYY6j90BE8WctlEEVgfMHdwU2",
+	"Fud3jhXW5elH7YAYbbKNtb2kHPEfXN0hjIv1GDmpMkRbVi5uU9A99c9VLGb7YsqPPKTfK2JmRXHozaNl",
+	"+o6DHaY/B9z5lWLdxzSzGa+kMEmh7NWSgTCR62qFgu9QxnhHIsFaDzTbWV2lLQYDSTienXOsZYHjXoIZ",
+	"K0CLH7qjnjAeOzhZmYsR+55brSFA7mwA7nHkZ332xs96O4ikmJ9vUL2kU9Jp2dgVV3fqr43awm6NbPoF",
+	"3nkEx+KvvUjEjDDGolaLoU+foHs25qE0MLsPIXsr+ty2OwPYB4K3sELl3VSUM8uaZ/wfupL1wm2Y1VQo",
+	"rtYDYBBGAq2BL8ADaPJQ2hnwdJyYGTN1O2QHsncV+DfgE/+zESoXQ1+mdXbx5tyJeRUmwoRZprYCC83L",
+	"mkEQWilv7FD/2YjGQz+0bw0HbLUFd07JBEuhsD0W/nsGCvz+tp4QVrus1KGNPnoWhYIthUp0bf5RMIST",
+	"aOOi7UB+rgjAQ4z7n0XQheyJvCOt7eT16Hc3qG4+mbRqctFRSdzmBZFrmcXF1aUrAdwqx7OZ6yJdfMc1",
+	"+11Qsje3EvqQX0e6y+2lrorVkjKaPFcJyfhGwF9CQdUhHNea7KA9Nfv/dEr/6ZR+Uqf0I3h3f09XzHrz",
+	"xtCfl+RJXmXe8M++A5DAyHAHblAHDRT1Btb7dkolYOvHSBhBbjRTDhG1eaWNGat2W9CHSZ3/gtd8cyPE",
+	"a/v2em90S9zFd2mkOoeSGw7rrbZME3NXta9X2gVlZ1ElUQeX4WFBfK2QmZXGyCUSCq9CBJfSdejYGY4c",
+	"RLHzn3Bj/4zUF2nGsSnKFVRlurINjtiRO3MgsjGpCpCqo6pcia+BOQWcsUJUkMAj65CdFGbuQP1gzHiM",
+	"4VUoqjBv6kNYZSWCc6LlKx+rOTd11yVPwU/uQ1mi08WhsgEwmTBswmWJVYVg/+AaRaw11cyu0MVs3xHF",
+	"WNE2miGlkdrhYDd+YEp8qN12R+Ubdp8qPHcTr04hlK5Fy7mICfjL1sIW0KYLfxgxF5TnqkdC3JhprrD+",
+	"G+TdwrtQuvkWVGXYSlfNghtM+h/TgIvxYAht1FjHgggVsFwt0WH6H4g7gKhbiwowZwE4GPjBjlN7GrVH",
+	"lZPt6fqHvgomqXKxXPkAxiVmXJYejfxO4Y1uO7f3oqx38WpFQpUmeGTbIRrtpM6d9TEXXJk7UY1VKsBi",
+	"lwgJGTn41Zpa0PVHGzGk8nZxhMaInmW48FTIxy/5WGWuB4w9ji5pB7mJAehY290O+5rPGVW5zpCpZXEp",
+	"P1nHMengKmyg8uNYvVOuyF87nsWX5oOC01HYjNLM6imi8r6/9u29QT7J9sEirTIYX1pMRruGR3dJnjIb",
+	"ny62RDr+Z5UZvyGUWxh+ErkNJtFZzdWi0GsSMJbUjlBAe3PZI9Td/jQcXEnF0Xu8RQP4zad2OvVWTcRF",
+	"nz9BjnaoxLN5K6GAj6V1qh6z+edQk+WTTwPf6luq0+K/vnAZXds24d34GAGAiCj3aMh9GVraAHcx2Q5h",
+	"LGIrpxsCIaZaihEQsbX7rlIIdqBDv1UT50E1WXPGWiXp+3SP1ott3cKqyMBRATndYTa5s99vkW7h2Iux",
+	"ivBb6Mgv4ooAPPe4Nb60rMTAJzPXCuCNlpSUeS/ulAeXki7/hv5ebUaPBv3L+rGNVXtwy7mItHaJKDa3",
+	"qrKzypuOb62W6vvuQIsQZoYbwP7pCpiTJI9cR0bwFkBWtSq+1RrBQhDmCktnWCXTG+SRbbOJLIWxylQb",
+	"F8SguudqFD+UcqCV77CW+NKE/uqKoHAq1ss6JT/ayF6tCGhecwe3A0pCIeyXsKOkJzb1ZO+/nEFmrDRU",
+	"yVt+OVoOv0S8VbpA1DkBpkM0nlcUoehKUI1pqSyx4lolibVDPfH6RFRDJLCWVF61L9FV9BKXMWgxnujB",
+	"MP4D5g4Aw0c7rRoICLRTL3aTuGM8MZAjd/zido5cO0slBwGAI5IPfHXRdETiyjWIOqQxxFUqEDecaByL",
+	"xnfjPpN93ojE+fxJLFwfPLc3C1cAWn5D1QY6na9nLW3EGcSryXlMJ69ab6whllbNwlWkEkoOYuwqBMnG",
+	"4OyiAAV4Bsoj+8svFyG0w4VKsAwjXjO3JFAe0y3Fj+f/TygRCFyIs9Pjn1vHzr531nrvJamdXWbEi1Q6",
+	"tasEGmFE/Xh+8M23g+Hgx/Ov/utr+P83Lw4Gw8EZ/X5Gv5/B7ylInxbKFAZpnkKd7/5qPUuvIhJ/iDol",
+	"28+KgosvWfYdlWiEKYPda/SAOkOk1aaqbR67R6HoAtVs1BOK3rHDHSKf/EGzwoE8Ou6ZHXw9xbrRL2Zf",
+	"PTfZQwZKrpX+EFVM6+gKJeiPQepFLDwuZwaivKWiKgUIk88yyWsqkC0+zDO05Yp2wY/lCI8tKlv04Be2",
+	"kQsdXteNWIzYWZK+V/OKuPJtBEm1UTHNhGrTu95QZm+4kn1AmUx/xSiN4gfYgTuWqq2k2xNfqGSs5g2Y",
+	"0Xi3FmetwRAtwPEMIA1Gmtr+AZsy4bkgCz0Y+9vK9n4bxcxsVoUzqdst6dugw3gVZtk+Yh//lWrOpBGg",
+	"arrfVpNBu6Fh3K9ro1vo78Wms/LD76vUF+q8bRaF0f7wAebmundh4UlvZdJUpYtB+6Ol1XKLucmSRSr5",
+	"qgMTv9uWzVzdC3oUheDER4dqeSfrgBBmM3euhUvi3rpit5Jj7liqGAUwxNWY+xR3lMU4reuUTisdb6o7",
+	"pAirr4DgFgUfH68GIMzfiDj/AQKTQh1JdDLqYjFWzibtUQw5bvEmdQxzAm0hBOYH3KdbwgIfRCiym2rM",
+	"vwXG70GnttHDrA29RMmOQz5uNgtFyTKX3+ydmTiauHvDfK5tJMePFS/t9QhVl/7rfz3/htWluaQDaD8f",
+	"QsWFCo7xUnAc5cHG1e12e0wis3atuQ2LAHIV6vn6MB5YWEUFq8P9TQkqlIIOQRFQi7ejYkVfxCkcuKgz",
+	"foPl/Dppd67m0D1q6m1+FqIN3aD0HkXEbVCCz5FmqLMz8/X3uhGcSH65ns0aBb+p604pvgOPeQlRlBjp",
+	"XqArOOvucubc9OQIg9wxtHzQTxCdD/grnv1jHHlcKrZV5LRTHhHLNca56Bjcj/rMlKsiFGQcK0BudVUe",
+	"W9TWMppEkNrN3KoS/NauBBXYOzo9eWCN5fXl5Xi6vGgc1eYKjCJuoTENkG6n7JaPqwKLnL+l5WSsuu5t",
+	"aVwRFXseIPt0bV0oqxSvu5YRtDyMlybk4Rz9rqdN5Vkc+/E04QF/Frr7s9DdoxW6e6Qyd14y6ggl0TRS",
+	"JdKp/NrGCkGycFbfm3GCgXBlSkkyCEQLtmyIX+uI/gDtAWEaStehXmmGDrU9ZBwkU14sgVK0K+7qKtQ5",
+	"aOVTR4EbvpT++nJd7EzUlRS3+EGbL1K5CyuRQeYNGnO05aCLeRi+AwXF82GmfE4RqqtYG+7On9rGb6Rt",
+	"pKmdKBuO+jIlt+t6O7IvUhTeI/s+qI4uWv8LxCoGjgNdx0wbqlICU1b241xXRVx1F8wsL/H8XMtbq207",
+	"+WsGlV6epoJunXSAnNeR6wOjGcmz51K67THg13BdxAAWJHyGGiBrfBVYcSFtYkJG2VNNaaX7fyNWuVzh",
+	"qN+hDhziTCAkOHsHQXYuuC1ia2MVF8VHO8efjvXPybEeCGtzz3ocELIRZV2gZ8YeEjnjlVxysiP7iCxr",
+	"jk0R0KqGAGjH5SD8mU7WWB1FYo5dMGJskPqA/u0f9Z2VD11BjHalKqVrJj7MtR0PwkOVIcQTrnGwu99K",
+	"KIcxVk7fOzo9gYsDrgPUDbJI+PK4m3BbY/YoxElOdNUucLOc+khaMFagxWRrrz/NKz2bU3WoSuz5JUlI",
+	"fFbnDOCQpL7QjYbRpFjRFst21xoqNFGJsKC6xgngJtFgrQn9ZyoWz24F42UleLFw83WQG8uCAuxTDxEd",
+	"hYcdg1VLMkvKBhvE90hjr/YWGSw7Q1sRCg+7wDdF5/Eh3LyO5fjWlC07wvbAkGHJ1+cQhLcvwssYSwGr",
+	"47Dovn7+wvNTnDzgU0dTjkFG3ViQIIKntZWqBvH2RVQ/2if/Z/QURccROylEwG9rETa+bzSqZ6KqtBK6",
+	"wSD+xlIf7vRY8VttX904mngbMOgw1pTQE5526LKlIqYJE/Uue7riHTXO1tGixxD+0k+QQdvgwUKC9iDA",
+	"+43VHj+8JXqi6hEuQNvSFKavWeaGmwL4iV2tiGx3WngWKiHtO6WKeKAKUjLsBTdpVI6bIOuFT4jh+VSK",
+	"W1SysC3ODPgiPbYE1Dj0txbkT1PJuYBps+z3u6/lai0v36oyDSxdqO0ERpDB4cD7lBPqvav5BOdugcpZ",
+	"vAPe/IVC9oi9xmaBM4+p6fGAEQ6iEfVDeFm3gIyrXN86N0nxYkOH37mPLl0lVpy3AtugHCH+EmoRetSx",
+	"0lDmUTfEz4oYDkaODiF8bpnYI4TrrQzUe3/xvY+qWxuft3HQHNs6Zi7eq3NHCiu2KF2XrP28nZHkSLY9",
+	"sYTlfynb7JlhmV2AjqIAoA52vUZYAFVpJQ7Z24cERdhmcJUOQUfpYLW2iCtAMkR4N7rymgU0htGQ6cYo",
+	"UrLbWBy0NWy5fnRFxUwnssSyqaHaWrqLtM4WFau0pA+NdBwp0Lqza4FFLtmBWnZr2p6Wi2Lafpzg1t+R",
+	"LkR6HrWYzXVlV2t7A0ds3op7c8uxemLpFXR+HO/ce5T5wxBXDwdvXlKNtmv/xaqWX6xv+UV/y/0jB92J",
+	"1830hbOhlqW+Q1+UXU3H6hA2p7W3phZz6CM6AmnqOD3+2Uc653H0bYi47c4InG5LTmacle0zVCo8hKqJ",
+	"2A6FvQHzpUxliNYEmD0QCCBuE3wZzgO7Y0TMy1rxoLvJYor+Jr5yUcuJoop0KuPKifFeRO+hmahD9OEX",
+	"93o7ODaq1PgAh8VrMS/1YibA16RNzku60tu35Ix/OBOgsPaUJ5nxD3LWzKJU3Yre95CxdnedJxaDg6Vp",
+	"YQnj5emwol05bVFALiwNLTAR8lS7MOMOKDGtB1QNFVU6myXM/Xwu8kSYV3tFVgV2pZdxG10mLG536PYp",
+	"Gu/Wxped+Rep8qPMxVGe60bVb3sLRNa8lvnJaSKDk8IbNLOj9AAPfmOWcW+0R+fGVtnJadigDyJvsBic",
+	"1iUzokSUT3LRxPuX8nyndxChQP7qimn0yHG+Cg4hWD8zHkTE1+GAcYIPMq/t5Q5G0GAAB9sXeRpBtsQS",
+	"mCvDZAeHgxmf/x2X+leutvEXd2cGQZqJRIP0e46vQ8V1JA6/DyvWoLXwyfn8w2g1OuN3P2NlrC0mFJXR",
+	"6aRP3KcqBNoat64H0Z6MfWV0Yd/7NOyW1+mscnjYjRnqVDUAQcQtNVVRn4Si/rFDXS6BqPQoxO2SPV2b",
+	"lCvS49Yoyh2Ox2EFVy/D+1MX59WSXlV71H40+IzVlQimAB5s38+MFaa0WmrI4WmP2Jm45lVRCuNPIInS",
+	"5B2CtpeBU+K05PXxUFGdorWp6AQk2LdII/azNnVUbMBuHLI0r79dQUQ91BIIAWNYMd/QssqKhT37HAoO",
+	"PF4R+YvOXlsSALNyywBzf8yzz6NW+z3LBHiudI8CAb2sKZUOH3GENuda2sBt6gkQi+5DFz8LAYuEP4H+",
+	"h2NVMKqttrJi2WqWupaRPsimf08GSkxrbfcJTtStPxeGsGLpHw1XFrjRxmkJUZXIlaCy2OpmJZhdCNva",
+	"7IkI03SjwZ66YJAeIMttMq2opYuKKwMo7Fj2zWl7R+8vfrw8v/jbm+NL+893Zyf/79HFybu3lz8eH70+",
+	"PhsM4ze+f3f2c/uX//P++OxvyZy6ZCXZCLXOufSGLahUB/dXuBIQUrG8qcoFu6p4DrbdNf7lHhSxY3VL",
+	"9dATJQY60lqrPt7GeGuEXPHwGmKrjjIUZHT4SKGQjcf8tdzkbuowr1roO+3IbsRuRTXUSgDO3zVEN2+r",
+	"ShNqo06v5WiCBN2ni4K4LpoksTTxivXtnNOaAjZ8hwsvabmbKbLwdlLrWsJ4/d3hsD3gdMKPo8SHOl27",
+	"vBK3G0BwbgqkfYEAWsso2lIBaTiXFb2XxtAGNLvUqVsVVcbZjOdTqUS4PQOCWrrOvKi5LM1D6oiCMLzF",
+	"FWMH9L395gEMm+oxJ1IX8EFSkMCloE9Hm0Z1ua5+7dsknEsajhCeedcKd44fkJGnhJ1p31vO4Z6kW8UG",
+	"EyBUfS1T/Ay6aoEM6ymCPyiMkCfMc6nysinAd2v3YqwEZpJSohvKrdiZV4CkV+bs40M2xlG/GMH/Dv7+",
+	"/Ff811fjQU+izgbbGGAA6e1gMjRzkcuJzHE463cU13TNlt4mkxbP9UygaxKMmFM+nwvnVVRLyjOpyGB0",
+	"gWypirzjb6SpjwMY3w8C/4I/ClHKW4HOr7G6E1dTrW+8AICInBgyj7ndnFwXI3ZSkG210HBL5Vrloopj",
+	"hiBYFis7J6N6at1T1lgWboud18yB2aEKgACx9ioERw4k3GSo9GewUV0E/ztd3bAdCDxYDAPm49BNXwqz",
+	"m+RUXUDjFWWLt6ph+sB2Omlm923HQaFunuj/fVOBfxHD39gEEOOdoGM3HQpRgScX3BqFzs0+AkGOZsVu",
+	"8tJplTe971T6UMKh72fGktQOZ1Z5f8kMABzaccqZ2B2xX4jqAzEgMokEpOGMDsWeLLI01B4BraKyvhli",
+	"4bKdI1VI06TKQP8yXQyjTBxYa8t78X3DdlKYkIfMoz/CYXG/7z4EKiIu43jvjJWWIH7vVjbA+QOehxB/",
+	"wwHtqdMSH9J7ykACLbUoI2EZQQbYex08mlSLx29zUemWkOlW6uLU6IbKuF/6SLuN9BNSX1r6xoiMRe0f",
+	"iW5bINXpH12MMEL2pp9VItdw+bUfw0lBEhCquATLbBii/yl0S/bm8A79EKZAP4RPPMR/+Mj/FD7zP4UP",
+	"I/9Q+DT6MbxJNH7p01kKaTD3djiQ6ko3qhi5cM6wypdUrWl5U8ITPZtjJynjwveyTCvudVLGuUCNFiBD",
+	"vFRZpvUG+2CzCgo9TSyJZtTe0I8vRb52RmZ5ShOZdPldUPcmzuGNY10hH2rTwimwmgm1suRXouzpHZ+t",
+	"7J69oXcqgb5FsB3ciMUehsXNuawM4PiWzju0F4c2USYUYlqvddtFbsiHMVdccj/71Gb9KHiJkJDt3TI1",
+	"rxsTMyB9k6DfbtQifpXq6ATs/u9g3AnqKKrFWaPSBV5UrzMcRM02r14bKYrwbRAmIZWc2ck9Hybc+PF1",
+	"vdonkjS74HzR4kK2+O1kx2METeGKvZsLZSX7QucNeO6tyK5NPeOK5bosybq1w1GZwTEQFIOeC8XnMhuy",
+	"zNzx62tRoUQj1URnu0OXC4yVtXQ1Y9nH8aCpyvHAqoqj0Wg8GLLxAOnN2F8/jkajT5+ylI6iw+6uOqRt",
+	"UggG1pVZsisW+RdeqWRoa1AIic/5FQTPAXxMiItWJZvxOSzIzCqOoApylk+1zAXbAck85zUv9XUjRrOC",
+	"Kuq7bDxUiNJ2oFUq9bKdyx3opcwN3F16jtni3/7v5y92mVSUWummt7HdxHW2Wt0+wdvvNcr7i5SMza16",
+	"bKmqfU86cHUz1XcGU9tuEfupYHdtNWIxxNh6Ck0dUVMZ24m1U3d8dkdjhXhbRvDSsuOaVVbXtUq6RrUf",
+	"4pEhQl9RgUYczYhlVMo383lGbhDPzJCBA3yq53tXi72pnlPOvRmOVYZlou1haqXlZz6tychrxeumEiFT",
+	"fyryGztAzN55idDxV8L4ajC6WEC0DtAh4UwCnuTuiGX2qYcohFe5YbX4QBWg4fmxynUh1TW8lwGsaEao",
+	"GlAgQhW8KhyCKQJ6QGuLmi4mS/yISYrR0zsZvpztAqIhmTJqrPt/+ub9D9+9Ozp7fXny9rt379++vjz+",
+	"6/Hbi8vv3r3+2+V3f7s4PqeWd779mv0kv2NXi7GiKAoC68/qqlFQYS7zSAkq9FRimhlH48jdVJc49SHZ",
+	"NUqhruspk4o6srM28l8iyZPsh8mDFq/cMknTMgKvpMUY3bOS9hZJDN2TN/OwE8t3n/yXaDFNqepvvx6k",
+	"bjK/2qnrtcMYqMe42jWsYGe94kZpLGnOIa2KII3AiNfgA4iuxE70x7pPQsKpL2ol/TchR/ZFK/U/iQTb",
+	"qsbTcW18DoV0U3aPz6hewD2R/4E7V+8qeS0T5pp30VMr0YSYPs/6fRg0vDQkBKrD/f2pNvXfD+0Efh36",
+	"GEJ+TSi6tl/8cFLqu2eG3UlV6LsR+4Xqa3CKFXxflRj6lfOyvOL5DTYy16amejtDDNO+DBV68W+62wDm",
+	"kVrH2eJdJF1VLk1xszgDMBo7QCSunJpAT9lOYLhnxxfvz95evj97c/nu7OSHk7fnJMA5+3WFBtxdSu5H",
+	"a/IwLATOwV2MS9+5AUHMCtRGM3ZnXUEyPp+P6HdLEL2BzI784o3eJriWNiEV0wKPEBgBbXqxcLCPAdv7",
+	"ft+MUISvelXpOyMqKgSz2SZyQ3gZAdAiEIus2ySCEg6P6A3Xup6K2RI5rAdYoHneV/GLWNu2bBlzr5Y5",
+	"YtNXA9BuB0hZCAoRQqswnGzVPFMwN31RD50xH2x/lRzc9yo5WHuVfIbYLCF/vYvPQvXMcq0mpcw9hpor",
+	"xTsmJL2ocQ+htojLSg6BWVHJrlqzQjOjHTiOgZhZFZynmFW7Bh/GJwJaokqdP0zviHjTFa/++4r/a9w8",
+	"f37w7UTr/855/f8/eH6lrx6SZ+EXL8mGjvzTPoAoDC0MqYNwMihXWbmC8TrsEQrkMaLHtsUY4zENtsfR",
+	"RBr3OVc+AdZnWGOU3WIJDAHpbqxCKx4NcDuczbXC2Nb1qpaSItt4drUeq+i0ryg/CiuADMJjuREEWShg",
+	"R3uJos8YzrT9fAN4oM9QynxQ8Su9XPwqUXqwY25dXnChDGatUPpqO0mtVU8kbCOksPqSvy4gVa8ox9XF",
+	"EvzyBWzyW7ybTEqpBAJ+JCN6l97CSykCEKULKM4rsoweP0UjmsrLxth1dbeHNzhkGtu+RJLPMP3f4aS0",
+	"MQHC9ru7xgjL9msBoupYeSCYWrMZv4H8prwUvAoEcnR6gjyXl3d8YShahnBkkmMZq6uFS/AYQqoATdi5",
+	"flwlRiqe7TEZAoY7ZU/BjI1D2IjwZWyDOKWoqnDemFrPaD24sRccrIWb5APBRL8MDWtZcj/YT2lcwEkh",
+	"CRjAwf5Ure6vWiHEUQLLC34Hv2KlS9KYxJTfSt2EmoZLN3y4/IDUEesniDok1Hg59P3Zm3DMQ96SY+IT",
+	"XeUi1h4cCpPHF7D7occKcxFd0W6OCZMgX2IK5DDCvtEKfJxjSAVGV0apr6XCfxLaCP6BzV5Se+OBR7ci",
+	"tkZxbHiJFDKvQy1fXl3JGrLpcYV9KJ+H3pGKAdKwnkASBjoFx4oX9DCqBsrO9cx/aWXk0mgkXDZrylrO",
+	"S+GcipiD7eOdPc8sgLHZNp/95zNmFrMrXQ6ZHIkRy2jO/9mebubWrxVAjWQMrqcW9IlfwkaBrTbr6j9Z",
+	"C+lurDI+t43y8hIXKAsyPdupp1zdmCH7QevrUnQgYXcDWDMjrOaAJuL5sUvSAyDwBbh8ngJ60VDabITC",
+	"VCHkMQqFRA4llPTw0kesGc+MKG+FYTuU2vbMsFdvTugL4F6WIxzu7784+F+j56PnoxeH3x68+Pa/kEF6",
+	"/rhL2deQjjh0sutEXj8LZ/A9Fqe3x2uIWC3dML8u130a3Mf723NSY+y16XSuiYTyOGRa5SA4TLlhzi/j",
+	"YSc/W9vOdhhLgU0voS3FehvhuAiDgLlOKQE28J5OdUqQ9JUFSB4cdkUvo1uCl5ONxqpfHHTcwx0trYQJ",
+	"rNOSxZPAfPfbzDoGgEib3tYyFaxpm5umCD2uhRW6wsgWWxScRlt3rFcr0I4DfurnZe970xOxQ5E4lEgx",
+	"tyTficNpQVi00TDDRT0TNceyT1dOMkUwhtFY/SQWBqVGU1vJnIqHl6KuISCjgMZB1HPJXvjMDAlRw6Cf",
+	"EyplmFxjfW4CN6CBcZXMI3/kgKDh4I1UN4G6omSgxNL2vRouQzSbRvbSUqobMPJ9kMhKonQruI2XoSL6",
+	"UtTul2S2SWJWkr6kusHonETOo5W2vuPGnv53t6KqZCqhp3tVRXe6EwfktbJkJ+vdw1YFDqtHIdqdHSxe",
+	"LHoyAUNunAOHdUcpOgdzQEiqIE1Sgrqd+0A+QhEZse+5vfGDertKpXQmRD/rszd+1ltExyM+RRKYpG1c",
+	"89ZqUqsBaRBlWQdyoSvKyxuNFYFmtBrgVVylBQ0RtbimQn9VQ8YfLzC7FbXnMIbxg2pxfQh+22veEa33",
+	"pjy2EVjg/ERrsX0OfnROf88U/HSg6Y/6ji1047wCrmDPwuqVNGOPvHf++qdkiEUciLdkBNaT9upZYSIO",
+	"3ewiDW2zssgefr9F7bA2Cr31y9EltxSX+3mjHDyXtEVnEHP9A2J/EDQKVMSN1VBjWFW8REHVm1ciF5Cj",
+	"5iqtJpg+ZjQmjJKY6RjBTwZU5GR/PlPQGxbsAqpCxKB8Y1VrJ0+yGTDkVW3F0IFOqoboKHwf3FnmiQrP",
+	"GHErKlkv1t2AtH3n7nVIDfmQihcXHzol+yB4jI7NxnmW0Hg0vBW0dh5NwcUO2/UeDAd3FKg5HMAiJuPh",
+	"UR4GzSZhuwwPWSXmlTCYpkdFZkilaNmuQ5mhq0WM+9f1tXUJNOp2mUr9XwyfXBEmp1dpMKt1UkmhinLB",
+	"EMhHl/p64XB77C44bN7WiUNomlvJGWdTUc5ZrbW9xeBOlDNZ8uphmNlpTv02wsqPUwO8kXoZjqjjB3SK",
+	"pjQBABTKu7iLW117xPLV1AYjTJGYT9tZEtnSeePbmEZT6eXblBKqeflKN6pOgcIt1fH0L6dn2cbMWJps",
+	"qXHV4yP25t0rRLs4+eHtu7PjwTD88t2713+L//Z4GP4XxL6Ifjh++/r03cnbi+XPLk+Pzo5+Pr44Pkse",
+	"35ku5ATwyVJhwqIdWeDOKH7ksKlj9JYoC8B/lUao+Um4AIb40ghdwf1lRFWnrYJuc9aPOUbAlaF8V3LM",
+	"Na+uRZ0esBOx29g5UT+hsk6ik60JtLG8uZXQ8f786Ifjy/dvf3r77pe3gyH9fXH88+nlq7Pj18dvL06O",
+	"3sSUQC+8++n47eXZ8f95f3x+ER6vzQ3xROvHEj1vEU53r5NnBMW7tIxND9tXBCJrgOOyUbJ2CGZWErV6",
+	"IiQ/gOWAzFeGXWlKAwqI6izcxWwH0mt20SBAKIuUXX5So/PHOAS2K57fXJEzgrx/umLzSjh3ZwzaLoUZ",
+	"BlxX9Pj+i3vNCTPNhoRYhZaGGVdWgAMoNADWxRUwPXGvASxrs/xbyMtUtc/sWpeCBVkdRS8o4kpIk/RX",
+	"beUqZRciSS1+q4ui2BHaViaI4hexvSQRsN2XRr0cG9EdyecQ9+FsYBuuxc/u9ZUpWaK2F/2m63vuXu+C",
+	"uG1Cl6n4CFKSWrTSh6rWoeto8NHarGA+fdBrrcdd2xnkcIDLyFWuQ1y200AYnXzklWR/HJM71I3s4rNG",
+	"PCOR2Bi7kSx/is0TtrmCZfNKFw0VXpUtDM9HV3886uyp1uX6tNUOSG2o92M5PUqifqKuMBBVtHBRWSWv",
+	"V/hsHl2ajo7/fUXgZcaUyh4muXE1jlwXjerT8D6XAy63KP4qKrMB0hhNwL39JLuehpe+B2pSb8oycY5y",
+	"wdz0KYu5B+H6/tnLDwf16L+NHmAce5IbKaRpr1omcg2tuoYQcIWczkkQ7Saxse9QQKsapaS6/h/TmDnY",
+	"kv4HzBX/U1R8UidNlI95ddHg+i+tMLehO+krGMXP0SWfvKbcC5B8F/xiHYFl6VqyYrW0hPOjNLXGrNCN",
+	"iPzcffgQx23fbM8j8SM5W/cCzrYltq+dMtZPfqUL8QpuD3PU1HrGawxkSueu51NenwNiwIl6/V0iGrv1",
+	"PArAJFWkcLX6SQ+17TmzXQuPgIKI7N5dcSPGquLkbuLKPnx7dHHeLmGEvo8d+2A3DeI+HMxLDmfBDjPi",
+	"7x3UdnzAan4d1pA+xAFPBCTFpo5OjSEIP+v85hdZT49OUjbMzivrlyn2AER17o9OIH5U5zduvaj7ltwz",
+	"Vrry0PiRPzOqcUA42l66OKlbIVK+0HD8TeS/2hgy31FtM5vxVOb1n9ruE2i7n5ui+ZQSwOekj/be5o95",
+	"vfbdqq1NX3GfIp547/2Cj3uVvlCivF/hewS1/KHKyAP0+BVcLLpAHnxGVzpoLgDRIThpHCLmLQ7gYe6T",
+	"7c+Y6/YLKizQh5f0UyfUSk8oiMk8bRRTP4yVmeqqjm3o0T6j0g/PXBJAt3xFZCJ4EFX46uarDgsdACh5",
+	"vlYHaDOrFRzJ2BuplyHB08CPKLjQM6SSwrZ4WYZrdLkMOD3ZHPa9Lbesg8fz7aem6cokneEH/lru8JB5",
+	"04O1MyPtZAM8obO4dFPH5yZnst64pFNrrDRZcODc6/vUUIMatRwW7B75svr+B4Dg6dNvSK1Yge5InIk8",
+	"/Zi56Rs/z3Ul0iWx7Aum5rP5PS/w8P1Sf8No2Cnq6Y3x60DVbk7bR50vU46BQs+4VEmC/BygRbZnvAm9",
+	"DcMrKUxyPTQ7sTZameUGhoktgdXq39W+sge/294+mv3qvqubWsLeFe9f2O8rPXvlwM4SwRb9tzF8/gwv",
+	"3ZdkY6yrxTMTx6ImBc6yue4xtbqB+Kbsu+tN6NBi/xxPwnFpG7Y8w1hpxcK3Pvmgps1prA1at+5qpOFE",
+	"/fRP6Xeq7BDWYuVMftvaDFGMeIKqKAlxKqLKI+54RCnnraojvmrINZfKxTXeM1L39w4tHVJdrERRjj9i",
+	"NPx75fx9UfLufUPikzj3PW6ik9ce791+Q5nUZEBzFTi93hLnTjgoY6hUoG9FdTcV5cyK6jP+D13J2oc7",
+	"WWkIat1IKoMHmSlQSILCIk9ej9iFZkYIinb1cfHLgzJDeG+ZMGCYVIrkiaJfoxSCfhTY1c7BeN3wkE/1",
+	"3VL+QUgQ9jHpmKObLsGSkr/x/PRJlytkhIfd+UvjaOmU6TsZEiJdRcdgi3BxYODWsqzMQX8DUKWVtJu5",
+	"qIwoepCrqQ7AESIApb1pzgAWlWa1asiOpfhKUmqWUMUuenABhBOShm4pP4KHKLhltZTAh7a1HFEJj/Rq",
+	"OUAj0+S5sHMfJR0jDjC0L83DPcejT22GQosvIePMv6QrKMDMF+jZUOLON5AUlsAf+SpZZuiXabtP3FW2",
+	"k03ren6JzsVsyLJmbupK8NllJSaNEUXrN7t2uqlbvzWK33JZ8qsSAFBhhy6vtRLZ7kviqB7H0y8e2+Hs",
+	"4MMHxpW5E9WDyidAhz3FH2TRI47XQuWLn006McVuRstMW2t9A/nmM1mW0ohcq8K0K0LqBiMUqS9M96Oq",
+	"zz25nohwXpka0FDdbQALYsViXSxGDzQ8NSZNCxdxRz9eXJwyfLu9X0rTSyznMzFKQohuUAAiac+Kjkmq",
+	"kbCrw9ZhjrcuPrEp0bfNhn4nEbjDCx8gCvfNL67Q2IEjiwKFu2hHzwyyUnQVx9WLMG0e090N4BZb2YKq",
+	"FT2GF61joV9+Thg7qaKtv7isPj+xO24CKo+VRCxfk+rakzKA1t1JIzas4BqN4Ky/dAwAM8dd72TUccT1",
+	"Wl3fm71hhfy07CNcRRCzomwP1LYxYZNfUrXqmeAKyKDCUkNbRO71s9atXXIe5X0DrtGAOSieZmsJwmJt",
+	"Uy+3c476bEcrHUu/OM3Q06UE3+9Lj4598M03iEqdvrfDJnfOMFISbpWliLTUsYoOjiMaiIQpqCvlK8rs",
+	"OqLQlaPeh5FHEibgCGFMbCcAcIToiMRuECsoJOANw9o9//q/ehdvQ9iAzi7/vteB59lPeB8Ef/RKOl5F",
+	"iuvobGtqWL91of8NpviLrKfncDFtvpXLO7Bk5/MtJlSm1nU4ZNnd1Ij8MuD8E5i+nrCvDljFVaFnRLns",
+	"pI7CjM1U3ym0GG1gsMQRbWAhO2Ld0oMY2r18lQ9pCAiKpnKRNJbRap15jSRFT67aW1qYnnG1iEvC3YlK",
+	"xLHiyzLljNxF3amRJmRqDWU4OEoo4H/D6B9dCSfVVMLq2S8BqweXOeSTQ1l3rZKstLPy0eRoXL+uWiU7",
+	"voThWKo8WYgdpuPLTxA+iSt2ZudnmfEEktQgNVTOBJb3+Oqrr/737qbyTJeYYDTL0wCPXd5Usl6ch/I5",
+	"V4JXorrQN0KltiSo71Rhcoh6PDedShiH7DtoiY2b58+/ym/EAv4hMqYrKPDRxr0qtDDDpSb+8svF0vej",
+	"sTpGVXkuKFwzZDto5VNva0CTgGLbUEvEzTVzSXvgBt3xvx+yv/+asRmvbggKGoJrx0orYXZfeiuiqFgh",
+	"KnkrsEQJdgYQUsYRnKu46dy2I3YEtThdIdA24OVLxrFSpz22AE6n8EUAleJliVBtzmJ1WAle2DnwwrQs",
+	"WTvKQdTJio68HXfr27tK1iKjw2hcKJ0ZjlUp1Y1xhU0F4tnZ7lWBGBrYLOIITUp9Zzotzyv9YZHB6bNT",
+	"DI+eIWxcPa10c+1TTj4sXo5VqwGHBYUTuwPxSrN5Yw8umEgIaZpm5qIViyEzmhAfAXIqZCrD4ZpZ/iFU",
+	"wfhYUXws4fUaPROINKbEHZX1cbQwmhV26XgxkyqjIENDLi0z9OERQ29kxKXz2CIvAehO7t2IhTnEzzMs",
+	"EzR0i49LK271jSPdtrJGx8t9ABGRqlzAby5oxRKgZelESGOFtpg2jYhQwLZbaMeZhuxm0rMwXDfrpdK2",
+	"7uqT1VjRbgxpNtSwm5xld24AgV72qByeOcSlyJJL4nwA7mVn4LenY8lJYDkj2q4tawe+E9iiFTwRQ1dS",
+	"wniPv4KZueA3ZslG7EBZ7e/EtdipC521+3R7MGLvHDciru5enEJ5ODGnEzTn9dQMA+86KXDaJK28DE/A",
+	"XQCom3eKTTTAPtauVnGulV1V+9qInbt6sXwuRzNUikMhcTO0G8NzwsMphTvmt5L68fcksDwzFbASuV3U",
+	"UuaCTFnOETLn+VTsHYyeYzhHXYrWGh6dngyGg1sX4Dd4PnqBr1L9scHh4Cv4aQg+LLhzQjkt+9e1SJo2",
+	"FlSYyFU2tifbUjgh9FEDQ2AdwAk9ezYjdqxqkEVyxCsBvzFipY3szcCrfJrBNhFMpaD3scyQnfoQvhky",
+	"tOfbizrntbjW1CyCf6HuRPHOtv87XRWG7ViJKOdGAD/GzxYZ3RT2LI8VIZXho+iDEctAIPCVnzIlPtRZ",
+	"CNwUt1I3Bk8BW65N5ooqUXUrmtdYwULYjUcHTkSPFNgcnP5RErbplbbDK/tg4QQxe82LMLFNXsQNgjel",
+	"JQbAc3QxcocDt2yOCfCU5vFrMMwCzR08f94prxmBWOz/g8xAZqNMZb9WoGQCq+k4QH5COxgEPTxat1Cz",
+	"PtWdexAEPNi3lmj391/tkhiXTgB7btpnCTKgBC8pvN5BKzmoBl4QBVlWy68BxTgc5F9t94EW9z/a4/Mp",
+	"Ot9tkvtBBIqzh3Ux+C32C3v6MjfsBwEo0xQL40sd+MPfsytLpxlOFIQT+AMF8TKxEoFVKVccLrvXUygg",
+	"+q/eLf6Rnj/hxlIN0890Qzvn7VYoYcyhE4kBdxXdLybePFxWOk8gou1/jGXFS1l82v8Y5BX8GwoYoUh0",
+	"ie58+/vg8KNtRSdaCJWQMeR1K5bfaQ3sFHOdikU+wm7Ee0Tsxj8MOXfRIqhVBywSlygM0F2F/guI3+Yt",
+	"hDd/rVqhq1jGDRyxrIHa+Vm3Nax576NJMvGhFpXi5UmRvYTSltEPTmnzH4/VQtRenm0NcocbhqbmEFEB",
+	"au8uQO0e83wajnKsGmWk3/IQl+Tyn6P57mQpwMsM07QEVpD1cnZcHAPERVmjFBg1krEd8YHndQmFJpdG",
+	"DkUqhwFHAMVS0INfEjIaxeJLURZmrByUWjy1vz//ddQuZ07Au/AEqn8SMiqkGlCZWtRVMwc0GgZ1UmTD",
+	"zuRc/I8dSQgfUkU3SuSZU+9GDKwLWCx2yudQycAKfEqwuuLKoCR9iGS6wKmOldL4hTTMKtk1lHSBOkeV",
+	"wGoELQqei6o9nBa5uxfJKd0ZPNi2eEHY11Z5beUT1qAO7/BOFBtVHQV9hATU9ql61jYnSFLjoTLUblDo",
+	"cis9Zl1El8zDby4wFRWqqwatwOOz053SMhGgwoJuhzaFW0E8XhcVryEh6/ui6ojggOAVvh07c7CjpeTc",
+	"mBkNfGj+d1Qn9FFuiCM/XnIzfaJqLk90A4b+vhSxZrBkoBp0JJ2jcE2w9+GGOO5AO9B9KVRxCUYYujKT",
+	"lx3ZZnrVzSAN95hl2NXCXhM7uiyEqTGqYzd40ltWuEOy8ElDJnitclBUMURGWnWMzOMMEKfhwE75rWDi",
+	"wxzgxeyZgtIABWtULctw0tBcV/SpcUenJ7bJz0CJuxITXYnBkypiONsvSQsbdMyEg4RatooOY8rnc3kJ",
+	"VJ2Q8h9NgHvlbXXeEpOq9oX3Rd1U9iqpIZQquxGLbBj8T4do0OT2SpqiwcQekRsxxwKF9mobq2A4d9KI",
+	"t/AaOhJDApx0mX300FVusNdoaGUHCmB8/fyrXZDm0AdeYmbcWFEIHIshE8DIxA0bD/COwoJRg9SJw8VB",
+	"KnyqCwUaD5dJV01bvlxePEnfRYrk/aMv7ZgRQlcg6p5zte5C2f9IL5O2NUD2nEKO9V4W3yUQvRWyZM5J",
+	"aEN1kCFZ4tuWlJ3F1l4lLzHqyH1oYpF3rBwKCEhLCFsCwj5koLNas6+eMwpvRHfqDl5dOc+nIIX5Kv12",
+	"ersposepRETfor6vE1nomr0ikvjiCOUM3BPrCWXYa+bqW6jHvgX/KDfgD6KOlrsTrOiDFJ/iDhymAkKk",
+	"Vx3d9beTT3nFcyhj+9ULe6a++da9cyMW4LZPGNkCo1hpatsmrQg3/inqT/7ax/i6Pr2ntB11EotGzMsi",
+	"zktIVbeCZZR0ZhrlkFXCuQ3BByaN+zMqyRgr03qCEPfOghT8vXqyhJJIUECpJKadrKnKbBfSlMYqFBt8",
+	"9e7t2+NXF5fnx+fnJ+/eXl5cvGE7Xz1nM6ka20tIldzF6yHYvAyhMl4tWCaLDCwj9t+xeWqH9IrhWIGh",
+	"JiN88bd8JrKhD/r2jU65ldbYQtjustqbkUwWF1ZDMai7JCmVHaN0SCxLrqGsRyzzhcGyZ65eIxpFoKOM",
+	"ajVikUOTkZWMmh0rqdiq6o2QYnIlogAOqt+IC0oB7z7kIpASVIOPpFVS1SiKgGP8x/mPR3sH9ryr0oXC",
+	"ECY67HtvWEyGLnMoU8CAOCjwJ/uPDCtpTSp+bdfQ7h2It1TlzDAM9ICohloD8dtZjdjxDAJdiPAuaSIj",
+	"ooGsX2AlC9o5fvBEgmu7k99HgO1M9IuSYHuiJ/ok2W4Ahceg6Qmf8L4i/H2FrNsdiHc+OIpbJ/su8fGz",
+	"KAyG2jiE04VnUDoBuEDBV+k7BtHCqgjFzSalvoOEo5pXdn5QHBCdAJkbF1lTslGU1GjQkenik7CFBY0J",
+	"8ZkwJKXwK4kWWMuAtS9p3yMVJ07WFy0db0iETkruEmGa0B5DUFvzyTKFDtbKNE6c6TUQxkTkbB0hui96",
+	"2htjEXX0+RjoeqIs0D2C4mq/J7jnY2eUXff5k0Zp+NX+ogyE3djPpIWwTUmdIwa/Pr1NMHIOekdjxz3l",
+	"L6FreStUy2K4Vjp5OsnkWN0SiozvaZWz5sUTUOQXKYr0e2y8ENLe/lEvbW7AirsxDuuta4xH58KK5YB+",
+	"YAV6ioYEjIQJl6Wr7t9xgIInEaBRjddeSGr3qN+gfzRYYTGKYkh09PbdRU9n6GzFMoct6AfqG3tYK2X8",
+	"kSSMftrq3dsVjC95hf8gogvYX+B2Z171Maxob05ep/aj1ebgN7nM/jAXGRj6ttnV30pqjO+/JkFIXQAd",
+	"l1bxQFrqNvu0ernUihIIN9LJ/6TkVTyKsH+3oOZ7XID7mDLzCBbXe52EpCR4FnHRqeAFFMDult8n5HB9",
+	"I0U32eIZgGu5IDCX/oN2QJ8CBFdwbaKq5mAnGLJKTCphMA6LYjKiKAtX31NTVAUYBuHxRAPQJnxMVe13",
+	"R4yS4vAWNvJaMcHzqYcI2dG8qacvhmw64/ku0xVWL754c04wVywXVS0nhEcfMkGnHKqS6qY+9NjykBI1",
+	"SgQo2R1+FBbQzlCMZ5xK/F3GF3rasKUwRZxyDysYDoiobHv/d88bkvaiqbQ/Gg/MjZzPRTEeJPb6jsNm",
+	"syso/I7WJvsbRqrBO6IYsiuRc7tTsmZTXrArIZQrtlAKYzBMAGy2tvFir3KkpGpR3fKS8WvNdoKR+vt3",
+	"Z6+OL8+Ovz87Pv/x8uTtxfHZX4/eDNmL56xl8sesQxI1Y2OYPWSiGLGjBOxEWHAH60QrkCrM9+nzZq7E",
+	"4Trc9Zee5EBXpbibfPioasd+KdXNKt3jPeRSBoL+vtKzuIJ+JWb6lhgf1Py+EvWdpahWSCTZNmNfSp/4",
+	"EKJ9k1LE6uE8kVDxptVnq6RBipH84ZQUXPVOlGulZ509/cyE2+SV3t7KCx3TsssaZi4Wu6W9gm9qLnKM",
+	"H4krTCXtob3dfB40+uK36bjHCoTOSgBrF/lUR/xjyCDB32NrFiLXhSCZ6eDDB/yIG/aX83dvR1/iYXoD",
+	"R6mfyDY7Uvfh9SCW7X+c83r66XeRs/sGHU14j9LS9z8KdXvprfStjJ79j+EPZzvrs4lEEetp60hPygDc",
+	"T3Hs/YhlrRH5TJvwzVhF+Rey8FCxHkeAUg7tTS/V0l7bP8dxvRZ6fzx4GeUeYFuy7mSGuJ4pDsCHMbhw",
+	"BSoL1ZptzMOYhyaLchKmIFDeioqXcWeGNaogjFvXEXr5KX48lurSZqXUtvxpYNrKwHQm6kqK26VqXk6w",
+	"ig7M6Pe8mVunJvjjOuFj8YF+vAgy3+pvGkUWnStgY+4PeAjJHPsfXVyT8yMupSz2+mnfG1GFiUW+WsUA",
+	"rwpqYZRlvP9AE156yX2aISfpu52WRKhlWonhWOFtHCc0upSrpfyviJlcQMRQPcWE/Sx6lsEFf92UHHFz",
+	"PEhDn1e5M92HMonNqiVEaUdLCGd/ID/rUYdEKHPMR59Gy/5bsYrorPSErLqTEyHcY0aq/Ve4JyU4tjBG",
+	"HIBBdV/oavcobp8rvoYJmGUusOlhTx50H5RhjznE7nb2MejVUb9DFmd3DdH859DVxqqVv5mvj/Z4xDO5",
+	"2VHEclB/1PP3mR27dRAm4NwdPAL1p2T51X7wsGgxuFe0lp0jEN1TJ69Zra+xQIPHFYx3ikBsKMZ0rIKc",
+	"G03hmYmBskLSos8el1XL7L8TTloEltcypmALYyVmskZ4NjsMqw8jfj8ZWzA1pqUyVII1il6kPJp2nfD2",
+	"aFWBGWn9iS/h6vv3cb4r1pp230Fcr2O2NMvNKHKtgjT4M7/6XmpRa1eX/JVfAJNt60QreO2tqxy4Ivn7",
+	"DpOw53OhQlHtuKkhU+LOiweHKB5gdRm0fYaFH0bsbegVA6ssgJo3jJIoqgSgqz2JmG6A8N40GOyLquxE",
+	"2BQAicj9UKDsNtR+GKspOLesLqKKEN6U69lM1lDRqLyz+gdpLAF8bKcNPQY1mMQu/NewWt/xqjAgLVXE",
+	"rYdjlWFAqft4Xonb1sfuM7uKYDkyI4SnxjvCcl3PBipRI9yd1ZykLiBJpuCQhz9WdOCGLAs+tuO/Hr+9",
+	"uDw7vjh+e3Hy7m22G+Hk4RA9VJ4HvPae5TlflJr3alg4ys8rZLdbcaVcuHsTRX4jCBF8pxJzQeDlvinI",
+	"HjLC/l27F+H+taTBDSgC4sO8hOISKOGnwnxB1h+mlMe1gNGmXgCS4ERXszUTIj9+u06SV1W64HAti+qa",
+	"0OWN+vQhfj09bhrrvLK/7ZGBkzHbAP2bNAatxA/efGRIgVsNCgAsth/UU4aGw4H+oqLCI6DXTSEjiDG3",
+	"bq0WcApytccIFF998e5/xJJBbUfEkkAHmzJ46l3/I+z4D6LGZNTbLhbOo23pBuLarRPUNt/+fQdAvEYW",
+	"EzFacVzTog4lTzTAcXWFp7YNB6oNqmG77hJWQhqrnXYpJCWgCtLuEOrGQYUo6QpD1WsLOVlRYkhWZCq8",
+	"RcMfMq7GKuDzdgpy4TfK5aXqgENy8OHDxtW6xqqvXNdoNNodsa+ff+3C0HH5PEAXOFkxNI4bNq8aJYrd",
+	"lYJQu+LRvwvUUKLY1B/p7uiFCveJ711e4wDEP2Nu4wHKfxNffjTEtWBKrUJ/Ht7xFozQRQMwdgga5tPv",
+	"qWrKsrYI8tkdhzKrVlxbzCNQ7LG6EjkVyRS8KiWUM3AlL6BkCcS/ujIiHn7Q4cPvyYIUOhgduO13QeGs",
+	"RC4Q/B1GUFR6PlZFgzQuDPxAHPRR+I8vUdIjJxw89lGPaqIkjt4R+U0+w/PegfZP2PTaxTZDkZrlo913",
+	"2FxJhF6BznKWU/fSE/Jl18cX5fuAQhNJXuzWFaNrolWPtsev/dPneNLqdhI8aQD9KZz02RMF8lHrvw3A",
+	"ppvKF01alJ8Z7V2anNad9v2P9K/NHFGOevAtl/jQRzqtbzbyrXw5G0B+lNNVi9/vPnHrGPtOJtJV9kC4",
+	"76ZqO1JCIC51AdmwJyjMdW5fQJbjcElD5ipUx14Znda7S38evCVNfc2mP7lcGo7supRGR2dxPuPc016u",
+	"q4LSnKPac2UJhDTjN85BYVxehiVR5gz6jYLadIWYl3rRFxTeGsbT3h6/T/LjH4KoKdvx9NFukigMes+7",
+	"4jeRLF8tJcVsb44Q6tYdjaezPAbXJiJPfFmQxeuk1VbARSLkOo7doej134f1kaS7GnXEkdITpqEgEfx2",
+	"SZZ+Sn8EKXYJZKYOG7ZMZQ9nRPsf3T+Xpd7V6BwtSvrjCLNnkNHYjs9auQe/8UlPB9BHm/ho4fNLfP1J",
+	"oui9zLYaL+KJ+VZvd39ysfudHsp1wsjF1FX6qPxsncuNl+UyIpFhO/EfDorZ1z3dJY/XUih1rwMpvPIQ",
+	"MLzfQmb7I8PHJTbabuRqGvzN86Ja0lsf3buTsUpbOKd3PqsArg1rYD4lif+RdBFCk8Wd9lawFuLg08gm",
+	"a/QKEvWf5k4mGMPfBLww6CxfUBWQtWoEFYHb6qp1Cdj25t5rlTJ+6iI8rqTvwpevY0s1+86pait9opWI",
+	"qva5j50w/B034n1V+jLHXBVjxZt6igWqBRmXDduhMBXEYvcVpAtZibzW1QJdzuwEBFsawozfONB3wwqd",
+	"N5hk5aSIeaWNGKtopmbX1Rr3A4WSgo0C2J3M/gFZ5SBvjNgrxF2SrqY2lYrnUOP91hWKjIqkHo4VLwos",
+	"dQ9r8n5uRFUfNfUU0Z9ewXRH7EixRt0oKLZeNlDm7+vnX/c7vHDG31d6FtdRfroj3+7pN0ZV/+NxgpYo",
+	"rrassLuOTcTK3tOEWXpEiIAGsd45R4c0zhBzy9DKxaEfPZbqsu0f6jWwhW4oUk/Eawq1DMbKo5oCbqp3",
+	"A7K/6QYKTEMlUSYn4cP0F0P7V0m4ILF/ImV27PcyRrfyl129aIWz0a8kIuH2SD990bh9K/T8N2AjX5Z/",
+	"b7N1fri2lCrcHWG0P45F6/cyYz2pmNzq4k8xeSsv30ME5I8xOlFTT/dQqNwjoXJF1fI1JvauwPaHZuQI",
+	"XBLJ5D7EY8XW/AbmmfWQNand3Q47ojdcISW2Y5FsqHRY8PXrNlYnFMgfvXPy2koUt7IQWMRaPavZjNf5",
+	"FLINSCTEWIghk7WPl3EFfdc2Co2JNoheoj2cgm3vYgoNkCoDmDFKiAKiLHBkdeuNK10s0rEVqTV7qqql",
+	"3W6emOum+vvC+e/RVsT8YP6M6Mb7Usla8lIa8ZvEzEc8pNf4ceKHBADQLxIwdZy9P3tjD0Ql0CIRQG8Q",
+	"RA6ho1+MnrNTPIjVM8NcoTbhdZrUuenv/onOTn+HZ9jbU3vcVg0Au/zjILeHuUY00tri7dAle4/WwRdw",
+	"tA7uf7QONjhaYwV5xe/P3kAit6mrJq9FwW4lx4Tio9MTMAZcQQdQ7dDX6+z0Rb9rhKmRaqwIStLBo3KW",
+	"mZrXIgtJ72A5FMoeblGAxfCWlxLuWdbMYc44RQIaheqW7rfLppIwh6OikPYNXi4D3dPgeVHg6FFYME1Z",
+	"c1XDQuJcBcu4b+bUfm+ysSLI9kXrJmcnirl3XZOm5qrgVRF3XYiJjIAr7LdDv6pg9qS4YV2W+s5KHeHj",
+	"QzuvPZbFc80OAaPu/dlJ/+ZTfrpI0ACbcjNWDK4soWrICSr81yPoDvfnkB0xOMJ2Xlbui/aISmtaurD9",
+	"RW05DHATlplG+P7sBJufV3o2r7NDhwMB5mcMkqbKre4V5lfeC3gIME6ylB1rrudiZVtYhX6TthzjvrTi",
+	"Lq2z+w1xKWoNBYDQ4CaNg+nIcl0IzBj1K45NIhjwpSyoOapIEAuetJbxcIhAAAE1iJL+W7t/WIpUGod/",
+	"H/CefMNZwDo5KbIATo9FIbgqoCK/Xw3cJtu2G4ovywTn6/umLFkhai5L4xY3RfB01ia6UZ7q3528fsVe",
+	"6cqHv+OdczhW07qem8P9fT0XShYjJep9+4qhH/ZcocNcV2LvxeXz0bSelf9hF5ku3fWSwcFvLRkc/N6S",
+	"wcG/lWRw8DDJAAJmVgbhHKviPRT87ccxPFYFw3e2q6wXN/8549icQ9SDq49WoZEfi6I5iWAiS3ftuNXx",
+	"q4K4qhg64b63DA507gITHTHfZaxkMWShdrarD+6qZbOJFGVBHoQk1ArGZ2wF+PI9Dh0ogfixrGKwM8QE",
+	"GLGfCZOa5hwD8rVRstDeoHTt2fEwUE9ZUleVuOZVAT5US0tL/fVOkl4VSWCbqHjMuonGSLuAquuBdlug",
+	"uCumbbf7mR/Os3ARjMYKgLlzPbsCAQheD6/+d1014hnYVtzC4LCArnjlYXqD7NRXw2B1PxNemtUdga+s",
+	"3Zm9WFNLsWJbsVF0VZZl/JUZsbhYA7jFK8Hevzl5bbC0jMcShl4Be3isMvQPHLKmgbryeOVDmfi4MWe5",
+	"GkUQsghaYdjXz58zxWf2uGV+hhkia7QJdqxyPRMhlFBSfadK8MK0PuYl4JaZ9pJxtWiNa8duL1RjkgTi",
+	"sQMbsdtP1B2cud+rPC2x4z9IJohnwTEaDQFj/RaJyrSanURlN6rVtyXaWD28L5mnbRuNkv9sBMvCPZFF",
+	"QrlicjZran5V0nXBjGZmqpuyYFT7ywhQXY2eiXrqb7MZX1Cu3FiZJp8ClSsmZlyWVtmrhDH9sSY01Scr",
+	"jgut/zYxZW4qf5xQEuVprucgrBQP9z86sPv18RuO4uMAjh56B7JOA6m22vqDx0Os3Zv+DGy32HEG9vaL",
+	"HRoaPP3F8qVnSQSQ2rW79nBb6jKIfhs7P42L/6hw+A5wxxlM1yVsxKhN/hsrbMuC7cQgaLsh5BIVDiOv",
+	"IReb4iVHSW2RQHCO/Wj+rWC+3LS/KOlsDe5PH07kEhE9FcrXelgs1YG1cthUveiWbAeB4PWEZfDLxWIu",
+	"TAbwthHObygKO1ZiNq8Xu6hAKX3HAD9ZXluVjuOpOnfWRiIG07YmYsmWnTayMFWVIhS/qS7R3D5W7cM2",
+	"ZNnd1Ij8MvORzlfciG+/tjP46oBVXBV6xq4WtTBkndUqF4dU0ZaMsEbwkjwYGOdspvpOjRXYN9hOpWsr",
+	"i0jC9MI/93AANM73Z2984atpXc/teoGJNPAKKoGDyiGgTNv+djAW+/9j7+p627ah6F8h/BIbMBw7G7DN",
+	"e8paYy0azIUSNC8ubEa6qbjIlEHS1rIh/33gvaSkyFLsJLDdpHmVRH2R94s8PGciC+bl07Oz8eX0c/Dx",
+	"y+nFaPrX6OJyHHw6t3esXvPu4/vg3MFFhelgkowAb86SNF1c8fCmyxYKqz3bfg6GR9xwXL54OCmu2O2O",
+	"kuPKU4okeZ/w68pLXAoTn2Pfvqw0eoO3yrHZVff0SKKytbB6/J87NPWHtsOc1Y2wF50rb6aJg9oO6BbK",
+	"IAuQEbG6eErBnFLd80c2BpMm4PHG/7yzYP9aAj2Bkuu7jebcdCUHPByvZ40tNrMUBbBIeJjvg6IWR9pG",
+	"sy4rXdr1HMHIa29HpGfPvE74N9bmbC60poGbN7LxFXODrj87kUVKwebAZSmlcHH0/m+0t0DxGDayz7Mn",
+	"1lKajGsWCU2v08atDcqvMKZUS15zYdt2WJgAV5rN/PWnhtKG/EAAXKdy9nuTMSrQyzk0My0dJGoehnnp",
+	"ldq6M4kaez9CqXsj5De9m5D5bDLvnIDUQTjqObxZWwOwJvbpzlbV6xtX9Wviql7nqEb5nS0TxYMFteea",
+	"m7KmfrsX7GBjVH4MqzVadWnDYIXZGhmpw9i7gEb9kxni+Xy9zM1Eln2FY762gRSl6mx7aVgRuDtVVUev",
+	"3jro9/t9FGZ1MY/EAthsjiJGQjOcypvIELVisbTGxNe/0N+2fi4wcAnX7rmeGjvqsfdFLMYxmkf+0vsL",
+	"w1AiJZ+goFwFEwwF9kVkylIVAYHjllxxaQCGjAaEvRnNhcz5LeNKiRX4lVJsRYX7FWgREQUsSi/VMmzb",
+	"++01J6BHbpcLvBF8P5Lgu6Sl6DGxKNlT6y2fxAK+tesqT0F9hx7sT4c49T6sktYTQIFWfoQpzcs5HWcF",
+	"K5Eutb/8BmBRVFjO8EQubjaR6QpUwhesffIzi9MlYWRyUbNi1uxy9MeH8fjT9Hz0LhhdTMdfRsHZ6efO",
+	"EIuRLBYJkAv1w/hIF7z99vHcLBXMJtJNR2Ypm60G3RnLz+ku0gFbJ+jnJ+8x++tMmDAuiBX8CkKaSbbg",
+	"9vsD27NY6NjhM5HRUrmyx38kSIc8Jrk4/0spDNS6IRwsFTfkZrj2VyA8PK32IqcFxApqDb9myD/kB2ij",
+	"kI2KVzy8aSRecntH/GVraVctqM4Qf92DmLq6hvhSU4N/4snNbaC+FrjY9xxIkIF/zHFs5sn9jq/eaD3g",
+	"oE4iZUIx91ZD2wd8iZQJGaWZy5ZIqRJB/Uma9eyI/ImiZHXaxIP3PVTeujJcA3Byq4YVm1Ns18fAI4dW",
+	"PUtpKG/4mINbQ6UqRg+my0B1daSLTQJF2kaK3rRdRYNm7XwbEO+UrQCHSNkETrY0gZM9mUCYRk9qh8pU",
+	"T244LXfNm938YHYT2u7E+iuHyDcajS3pb/9ttJWATu8wwH8Anpj4e43mlX7gkZCgUW8daNnXg23L/zem",
+	"T/p6tyE1oEwA1Mp7nso8XRrypNVtLVXSGrZiYxbD4+PByS+9fq/fGwx//a0/aN19vfs/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

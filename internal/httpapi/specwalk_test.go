@@ -244,6 +244,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"event_id": h.latestEventID(), "slug": "github",
 	}}
 	e.params["webhook_endpoint_id"] = h.webhookFixture()
+	e.params["connect_session_id"] = h.connectSessionFixture(f)
 	maps.Copy(e.params, h.activationParams(f, conn.EndUserID))
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",
@@ -294,6 +295,9 @@ func newInputEnv(t *testing.T) *inputEnv {
 	// A key minting only the scope it needs itself, so every key allowed to call it may.
 	add("CreateAPIKey", example{body: obj{"name": "ci", "scopes": arr{httpapi.ScopeAPIKeys},
 		"expiresAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}})
+	add("CreateConnectSession", example{body: obj{"endUser": obj{"externalId": "session-user", "displayName": "Session user"},
+		"environmentId": f.envID, "templateIds": arr{f.templates["api-key"]}, "returnUrl": "https://app.example/done",
+		"allowedOrigins": arr{"https://app.example"}}})
 	add("CreateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/new", "description": "CRM sync",
 		"eventTypes": arr{"connection.created", "credential.deleted"}, "enabled": true}})
 	add("UpdateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/updated", "description": "CRM sync",
