@@ -8,7 +8,9 @@
 //
 // and drives each with an in-process load generator over keep-alive connections: the upstream
 // directly (for reference), the bare proxy, Plugboard's proxy and Plugboard's access endpoint,
-// at each concurrency, interleaved in rounds so that drift affects every target alike.
+// at each concurrency, interleaved in rounds (every other round in reverse order) so that drift
+// affects every target alike. The last column counts the connections Plugboard read from the
+// store for each target: the misses of its opened-connection cache.
 //
 //	go run ./bench/proxy
 //	go run ./bench/proxy -database-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
