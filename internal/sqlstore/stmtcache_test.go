@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -98,6 +99,49 @@ func TestSQLiteStatementCache(t *testing.T) {
 	}
 	if n := sqlstore.StmtsCached(db); n != 0 {
 		t.Errorf("%d statements still cached after Close", n)
+	}
+}
+
+// TestSQLiteStatementCacheFromTransactions checks that statements first met inside transactions
+// (on the writer's only connection, which the transaction holds) are prepared without waiting for
+// that connection, are cached once it is free, and then serve later transactions.
+func TestSQLiteStatementCacheFromTransactions(t *testing.T) {
+	ctx := t.Context()
+	db := openFile(t, filepath.Join(t.TempDir(), "plugboard.db"))
+	org := &plugboard.Organisation{ID: ulid.Make(), Name: "Acme"}
+	write := func() {
+		t.Helper()
+		err := db.InTx(ctx, func(tx plugboard.Store) error {
+			if err := tx.CreateOrganisation(ctx, org); err != nil {
+				return err
+			}
+			got, err := tx.GetOrganisation(ctx, org.ID)
+			if err == nil && got.Name != org.Name {
+				t.Errorf("read in the transaction: %+v", got)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cachedBefore := sqlstore.StmtsCached(db)
+	write() // returns although the statements' preparation waits for the transaction's connection
+	// The preparation runs in the background once the writer's connection is free; wait for it.
+	deadline := time.Now().Add(time.Minute)
+	for sqlstore.StmtsCached(db) < cachedBefore+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := sqlstore.StmtsCached(db); got < cachedBefore+2 {
+		t.Fatalf("statements met in a transaction were not cached: %d cached, had %d", got, cachedBefore)
+	}
+	prepared := sqlstore.StmtsPrepared(db)
+	for range 5 {
+		org = &plugboard.Organisation{ID: ulid.Make(), Name: "More"}
+		write()
+	}
+	if got := sqlstore.StmtsPrepared(db); got != prepared {
+		t.Errorf("the same statements in later transactions prepared %d more", got-prepared)
 	}
 }
 
