@@ -8,7 +8,9 @@
 //
 // and drives each with an in-process load generator over keep-alive connections: the upstream
 // directly (for reference), the bare proxy, Plugboard's proxy and Plugboard's access endpoint,
-// at each concurrency, interleaved in rounds so that drift affects every target alike.
+// at each concurrency, interleaved in rounds (every other round in reverse order) so that drift
+// affects every target alike. The last column counts the connections Plugboard read from the
+// store for each target: the misses of its opened-connection cache.
 //
 //	go run ./bench/proxy
 //	go run ./bench/proxy -database-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
@@ -262,7 +264,10 @@ func run(ctx context.Context, cfg config) error {
 	// The upstream is on 127.0.0.1; nothing may be looked up in DNS.
 	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver()})
-	pbHandler := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+	// The handlers read the store through a counter of connection reads, which tells cache misses
+	// of the opened-connection cache (each reads its connection once) from hits.
+	counted := &countingStore{Store: store}
+	pbHandler := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
 		ProxyAccessLog: cfg.proxyLog})
 	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil, nil)
 	if err != nil {
@@ -271,7 +276,7 @@ func run(ctx context.Context, cfg config) error {
 	defer stopPB()
 	var limitedURL string
 	if cfg.rateLimit.On() {
-		limited := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+		limited := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
 			KeyRateLimit: cfg.rateLimit, ConnectionRateLimit: cfg.rateLimit, ProxyAccessLog: cfg.proxyLog})
 		var stop func()
 		if limitedURL, stop, err = serve(labelled(profiling, "plugboard-limited", limited), nil, nil); err != nil {
@@ -281,7 +286,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	var meteredURL string
 	if cfg.metrics {
-		metered := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+		metered := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
 			Metrics: telemetry.NewMetrics()})
 		var stop func()
 		if meteredURL, stop, err = serve(labelled(profiling, "plugboard-metrics", metered), nil, nil); err != nil {
@@ -415,9 +420,11 @@ func run(ctx context.Context, cfg config) error {
 		c     int
 		res   result
 		conns int64
+		reads int64
 	}
 	var rows []row
 	byKey := map[string]result{}
+	readsByKey := map[string]int64{}
 	for i, c := range cfg.concurrency {
 		n := cfg.requests[i]
 		// Warm up: every target, at this concurrency, not counted.
@@ -428,37 +435,51 @@ func run(ctx context.Context, cfg config) error {
 		}
 		res := make([]result, len(targets))
 		conns := make([]int64, len(targets))
+		reads := make([]int64, len(targets))
 		for round := range cfg.rounds {
 			per := n / cfg.rounds
 			if round < n%cfg.rounds {
 				per++
 			}
-			for j, t := range targets {
-				before := upstreamNew.Load()
+			// Every other round runs the targets in reverse order, so that no target always runs
+			// right after the same one, or always first or last in a round, while the load on the
+			// machine changes.
+			order := make([]int, len(targets))
+			for j := range order {
+				order[j] = j
+				if round%2 == 1 {
+					order[j] = len(targets) - 1 - j
+				}
+			}
+			for _, j := range order {
+				t := targets[j]
+				before, readsBefore := upstreamNew.Load(), counted.reads.Load()
 				r, err := load(client, t, per, c, cfg.maxDuration/time.Duration(cfg.rounds), "")
 				if err != nil {
 					return fmt.Errorf("%s at concurrency %d: %w", t.name, c, err)
 				}
 				conns[j] += upstreamNew.Load() - before
+				reads[j] += counted.reads.Load() - readsBefore
 				res[j].add(r)
 			}
 		}
 		for j, t := range targets {
-			rows = append(rows, row{t: t, c: c, res: res[j], conns: conns[j]})
+			rows = append(rows, row{t: t, c: c, res: res[j], conns: conns[j], reads: reads[j]})
 			byKey[fmt.Sprintf("%s/%d", t.name, c)] = res[j]
+			readsByKey[fmt.Sprintf("%s/%d", t.name, c)] = reads[j]
 		}
 		log.Printf("concurrency %d done", c)
 	}
 
-	fmt.Println("| target | concurrency | requests | requests/s | p50 | p90 | p99 | upstream connections opened |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| target | concurrency | requests | requests/s | p50 | p90 | p99 | upstream connections opened | connections read from the store |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		note := ""
 		if r.res.stopped {
 			note = " (stopped at -max-duration)"
 		}
-		fmt.Printf("| %s | %d | %d%s | %.0f | %s | %s | %s | %d |\n", r.t.name, r.c, len(r.res.lat), note, r.res.rate(),
-			pct(r.res.lat, 50), pct(r.res.lat, 90), pct(r.res.lat, 99), r.conns)
+		fmt.Printf("| %s | %d | %d%s | %.0f | %s | %s | %s | %d | %d |\n", r.t.name, r.c, len(r.res.lat), note, r.res.rate(),
+			pct(r.res.lat, 50), pct(r.res.lat, 90), pct(r.res.lat, 99), r.conns, r.reads)
 	}
 	fmt.Println()
 	for _, c := range cfg.concurrency {
@@ -476,10 +497,11 @@ func run(ctx context.Context, cfg config) error {
 				c, ratio, verdict(ratio >= 0.8), pct(mp.lat, 50)-pct(mb.lat, 50))
 		}
 		if len(manyURLs) > 0 {
-			m := byKey[fmt.Sprintf("Plugboard proxy, %d connections round-robin/%d", len(manyURLs), c)]
+			key := fmt.Sprintf("Plugboard proxy, %d connections round-robin/%d", len(manyURLs), c)
+			m := byKey[key]
 			ratio := m.rate() / b.rate()
-			fmt.Printf("concurrency %d, %d connections round-robin: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.5x: %s); added p50 %s\n",
-				c, len(manyURLs), ratio, verdict(ratio >= 0.5), pct(m.lat, 50)-pct(b.lat, 50))
+			fmt.Printf("concurrency %d, %d connections round-robin: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.5x: %s); added p50 %s; %d of %d calls read their connection from the store\n",
+				c, len(manyURLs), ratio, verdict(ratio >= 0.5), pct(m.lat, 50)-pct(b.lat, 50), readsByKey[key], len(m.lat))
 		}
 		if cfg.rateLimit.On() {
 			lp, la := byKey[fmt.Sprintf("Plugboard proxy, limits on/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST), limits on/%d", c)]
@@ -632,6 +654,18 @@ func load(client *http.Client, t *target, n, c int, maxDuration time.Duration, l
 		r.lat = append(r.lat, l...)
 	}
 	return r, firstErr
+}
+
+// countingStore counts the connections read from the store (GetConnection outside a transaction):
+// each is a miss of the opened-connection cache.
+type countingStore struct {
+	plugboard.Store
+	reads atomic.Int64
+}
+
+func (s *countingStore) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error) {
+	s.reads.Add(1)
+	return s.Store.GetConnection(ctx, orgID, id)
 }
 
 // once sends one request of t and reads the whole answer.

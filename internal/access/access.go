@@ -256,7 +256,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 			}
 			if force || rejected || expiring {
 				fresh, err := s.refresh(ctx, c, cc, cred.Config, opened, tok.AccessToken)
-				s.Forget(orgID, connectionID) // the stored token changed (or failed): read it anew next time
+				s.forgetToken(orgID, connectionID) // the stored token changed (or failed): read it anew next time
 				switch {
 				case err == nil:
 					tok = fresh
@@ -402,8 +402,10 @@ func (s *Service) system(ctx context.Context, orgID, systemID ulid.ULID) (*plugb
 	genAll := s.genAll
 	s.cacheMu.Unlock()
 	if s.cacheTTL > 0 && ok && now.Before(e.expiry) {
+		s.metrics.CacheLookup(telemetry.CacheSystems, true)
 		return e.sys, e.configs, nil
 	}
+	s.metrics.CacheLookup(telemetry.CacheSystems, false)
 	sys, err := s.store.GetSystem(ctx, orgID, systemID)
 	if err != nil {
 		return nil, nil, err
@@ -453,13 +455,37 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	s.cacheMu.Lock()
 	cert := s.opened[key].cert
 	delete(s.opened, key)
+	s.changedLocked(key)
+	s.cacheMu.Unlock()
+	cert.close()
+}
+
+// forgetToken drops a connection's opened entry after one of its tokens changed (a refresh, or a
+// refresh that failed), but keeps its client certificate and the transport that presents it, for
+// the next open to take over if the certificate it reads is the same (newClientCert): a refresh
+// changes no certificate, and dropping the transport would make the next calls shake hands anew.
+// The kept certificate is closed like any other when the entry is replaced by a different one,
+// forgotten, or swept.
+func (s *Service) forgetToken(orgID, connectionID ulid.ULID) {
+	key := orgID.String() + "/" + connectionID.String()
+	s.cacheMu.Lock()
+	if e, ok := s.opened[key]; ok && e.cert != nil {
+		s.opened[key] = openedEntry{cert: e.cert} // expired: nothing but the certificate is kept
+	} else {
+		delete(s.opened, key)
+	}
+	s.changedLocked(key)
+	s.cacheMu.Unlock()
+}
+
+// changedLocked counts a change of the connection under key, so that an open under way does not
+// cache what it read before it.
+func (s *Service) changedLocked(key string) {
 	if len(s.gens) >= maxOpened {
 		s.gens = map[string]uint64{}
 		s.genAll++ // forgetting the counters must not let a stale open in
 	}
 	s.gens[key]++
-	s.cacheMu.Unlock()
-	cert.close()
 }
 
 // ForgetAll empties the opened-connection cache, systems included; the API calls it when a

@@ -152,6 +152,7 @@ func TestMetricsScrape(t *testing.T) {
 		{"plugboard_cache_lookups_total", map[string]string{"cache": "credentials", "result": "miss"}, 1},
 		{"plugboard_cache_lookups_total", map[string]string{"cache": "api_keys", "result": "hit"}, 1},
 		{"plugboard_cache_lookups_total", map[string]string{"cache": "api_keys", "result": "miss"}, 1},
+		{"plugboard_cache_lookups_total", map[string]string{"cache": "systems", "result": "miss"}, 1},
 		{"plugboard_events_emitted_total", map[string]string{"type": "connection.created"}, 2},
 		{"plugboard_events_emitted_total", map[string]string{"type": "credential.refresh_failed"}, 1},
 		{"plugboard_webhook_deliveries_total", map[string]string{"outcome": "delivered"}, 2},

@@ -140,8 +140,84 @@ func (o *ops) insertConnectionCredential(ctx context.Context, c *plugboard.Conne
 	})
 }
 
-// GetConnection returns the connection with its credentials in order, or ENotFound.
+// getConnectionQuery reads a connection with its credentials, in order, in one statement: one
+// row per credential (one row with NULL credential columns when it has none), each carrying the
+// connection and whether it has Expired gaps. One statement reads one snapshot on either database,
+// so it needs no transaction: a cache miss of the proxy costs one statement instead of a
+// transaction of three (and on PostgreSQL one round trip instead of five).
+const getConnectionQuery = `SELECT c.organisation_id, c.id, c.template_id, c.system_id, c.end_user_id, c.name, c.base_url,
+		c.created_at, c.updated_at,
+		CASE WHEN EXISTS (SELECT 1 FROM expired_credentials e WHERE e.organisation_id = c.organisation_id AND e.connection_id = c.id)
+			THEN 1 ELSE 0 END,
+		cc.id, COALESCE(cc.auth_scheme_config_id, ''),
+		cr.organisation_id, cr.id, COALESCE(cr.type, ''), COALESCE(cr.name, ''), cr.public, cr.sealed, cr.expires_at,
+		COALESCE(cr.created_at, 0), COALESCE(cr.updated_at, 0), COALESCE(cr.refresh_attempts, 0), cr.refresh_next_attempt,
+		COALESCE(cr.refresh_last_error, ''), cr.refresh_failing_since
+	FROM connections c
+	LEFT JOIN connection_credentials cc ON cc.organisation_id = c.organisation_id AND cc.connection_id = c.id
+	LEFT JOIN credentials cr ON cr.organisation_id = cc.organisation_id AND cr.id = cc.credential_id
+	WHERE c.organisation_id = ? AND c.id = ?
+	ORDER BY cc.position`
+
+// GetConnection returns the connection with its credentials in order, or ENotFound. It reads them
+// in one statement; a connection with Expired gaps (which no call can use) is read again with them
+// in a read-only transaction.
 func (o *ops) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error) {
+	c, expired, err := o.getConnection(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !expired {
+		return c, nil
+	}
+	return o.getConnectionWithGaps(ctx, orgID, id)
+}
+
+// getConnection runs getConnectionQuery. expired reports whether the connection has Expired gaps,
+// which it does not read.
+func (o *ops) getConnection(ctx context.Context, orgID, id ulid.ULID) (c *plugboard.Connection, expired bool, err error) {
+	rows, err := o.query(ctx, getConnectionQuery, idValue(orgID), idValue(id))
+	if err != nil {
+		return nil, false, o.d.translate(err, "get connection", nil)
+	}
+	err = scanRows(rows, func(r *sql.Rows) error {
+		var (
+			conn    plugboard.Connection
+			gaps    int
+			ccID    ulid.ULID
+			cc      plugboard.ConnectionCredential
+			hasCred bool
+		)
+		cr := &cc.Credential
+		if err := r.Scan(idCol{&conn.OrganisationID}, idCol{&conn.ID}, idCol{&conn.TemplateID}, idCol{&conn.SystemID},
+			idCol{&conn.EndUserID}, &conn.Name, &conn.BaseURL, timeCol{&conn.CreatedAt}, timeCol{&conn.UpdatedAt}, &gaps,
+			nullIDCol{&ccID, &hasCred}, &cc.AuthSchemeConfigID,
+			idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
+			nullTimeCol{&cr.ExpiresAt}, timeCol{&cr.CreatedAt}, timeCol{&cr.UpdatedAt},
+			&cr.Refresh.Attempts, nullTimeCol{&cr.Refresh.NextAttempt}, &cr.Refresh.LastError, nullTimeCol{&cr.Refresh.FailingSince}); err != nil {
+			return err
+		}
+		if c == nil {
+			c, expired = &conn, gaps != 0
+		}
+		if hasCred {
+			cc.ID = ccID
+			c.Credentials = append(c.Credentials, cc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, o.d.translate(err, "get connection", nil)
+	}
+	if c == nil {
+		return nil, false, plugboard.Errorf(plugboard.ENotFound, "connection %s not found", id)
+	}
+	return c, expired, nil
+}
+
+// getConnectionWithGaps reads a connection, its credentials and its Expired gaps in one read-only
+// transaction.
+func (o *ops) getConnectionWithGaps(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error) {
 	var c plugboard.Connection
 	err := o.inReadTx(ctx, func(o *ops) error {
 		var err error

@@ -50,6 +50,19 @@ func (c idCol) Scan(v any) error {
 	return nil
 }
 
+// nullIDCol scans a nullable id column (the optional side of a LEFT JOIN) into a ULID, and
+// whether it was set.
+type nullIDCol struct {
+	dst   *ulid.ULID
+	valid *bool
+}
+
+// Scan implements sql.Scanner.
+func (c nullIDCol) Scan(v any) error {
+	*c.valid = v != nil
+	return idCol{c.dst}.Scan(v)
+}
+
 // normTime is the form a time is stored in: UTC, truncated to microseconds.
 func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 

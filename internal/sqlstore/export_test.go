@@ -67,3 +67,22 @@ func WriteOnReadPool(ctx context.Context, db *DB) error {
 	_, err := db.readdb.ExecContext(ctx, "UPDATE organisations SET name = name")
 	return err
 }
+
+// StmtsPrepared is how many statements the store's statement cache prepared; StmtsCached how many
+// it holds.
+func StmtsPrepared(db *DB) int64 {
+	if db.p.stmts == nil {
+		return 0
+	}
+	return db.p.stmts.prepared.Load()
+}
+
+func StmtsCached(db *DB) int { return db.p.stmts.len() }
+
+// PreparedOnSession counts the prepared statements of the pool's session (PostgreSQL, with a pool
+// of one connection) whose text contains text.
+func PreparedOnSession(ctx context.Context, db *DB, text string) (int, error) {
+	var n int
+	err := db.sqldb.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_prepared_statements WHERE strpos(statement, $1) > 0", text).Scan(&n)
+	return n, err
+}

@@ -39,6 +39,24 @@ type pools struct {
 	// dropping serialises dropIdle, so two retries at once do not restore the limit early.
 	dropping sync.Mutex
 	health   *health
+	// stmts caches prepared statements (SQLite); nil runs every statement as text.
+	stmts *stmtCache
+}
+
+// queryRead runs a multi-row read on r, through the statement cache.
+func (p *pools) queryRead(ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	if s := p.stmts.get(ctx, p.r, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return p.r.QueryContext(ctx, query, args...)
+}
+
+// queryRowOn runs a single-row statement on db, through the statement cache.
+func (p *pools) queryRowOn(ctx context.Context, db *sql.DB, query string, args []any) *sql.Row {
+	if s := p.stmts.get(ctx, db, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return db.QueryRowContext(ctx, query, args...)
 }
 
 // singlePool is the pools value for work on one *sql.DB without queueing (migrations at open).
@@ -178,19 +196,24 @@ func (r *row) Scan(dest ...any) error {
 	var err error
 	switch {
 	case o.tx != nil:
-		err = o.tx.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+		// Scan reads the one row and closes it, so the connection's cached statement is free again.
+		if s := o.p.stmts.inTx(o.db, r.query); s != nil {
+			err = o.tx.StmtContext(r.ctx, s).QueryRowContext(r.ctx, r.args...).Scan(dest...)
+		} else {
+			err = o.tx.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+		}
 	case !isRead(r.query):
 		release, werr := o.p.acquireWrite(r.ctx)
 		if werr != nil {
 			return werr
 		}
-		err = o.p.w.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+		err = o.p.queryRowOn(r.ctx, o.p.w, r.query, r.args).Scan(dest...)
 		release()
 	default:
-		err = o.p.r.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+		err = o.p.queryRowOn(r.ctx, o.p.r, r.query, r.args).Scan(dest...)
 		if o.p.retryable(err) {
 			o.p.dropIdle()
-			err = o.p.r.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+			err = o.p.queryRowOn(r.ctx, o.p.r, r.query, r.args).Scan(dest...)
 		}
 	}
 	o.note(err)

@@ -184,7 +184,7 @@ func openSQLite(dsn, path, url string, opts Options) (*DB, error) {
 	if wait <= 0 {
 		wait = DefaultSQLiteWriteWait
 	}
-	p := &pools{w: w, r: w, writeWait: wait, health: newHealth(opts.logger(), Location(url))}
+	p := &pools{w: w, r: w, writeWait: wait, health: newHealth(opts.logger(), Location(url)), stmts: newStmtCache()}
 	switch {
 	case opts.SQLiteSinglePool:
 		// database/sql keeps 2 idle connections by default; with more busy readers than that, every
@@ -389,6 +389,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.p.stmts.close()
 	err := db.sqldb.Close()
 	if db.readdb != nil && db.readdb != db.sqldb {
 		err = errors.Join(err, db.readdb.Close())
@@ -439,6 +440,8 @@ type ops struct {
 	q  queryer
 	d  dialect
 	tx *sql.Tx
+	// db is the pool tx was begun on, whose cached statements it may use.
+	db *sql.DB
 	p  *pools
 	// firstTry marks a read-only transaction that runs again if the server closed its connection:
 	// its failure is not yet an outage.
@@ -500,7 +503,7 @@ func (o *ops) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&ops{q: tx, d: o.d, tx: tx, p: o.p, firstTry: o.firstTry}); err != nil {
+	if err := fn(&ops{q: tx, d: o.d, tx: tx, db: db, p: o.p, firstTry: o.firstTry}); err != nil {
 		return err
 	}
 	err = tx.Commit()
@@ -517,8 +520,15 @@ func (o *ops) rebind(query string) string { return o.d.rebind(query) }
 
 // exec runs a statement written with ? placeholders; outside a transaction, as a write in turn.
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	q := o.rebind(query)
 	if o.tx != nil {
-		res, err := o.tx.ExecContext(ctx, o.rebind(query), args...)
+		var res sql.Result
+		var err error
+		if s := o.p.stmts.inTx(o.db, q); s != nil {
+			res, err = o.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+		} else {
+			res, err = o.tx.ExecContext(ctx, q, args...)
+		}
 		o.note(err)
 		return res, err
 	}
@@ -527,26 +537,35 @@ func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, err
 	}
 	defer release()
-	res, err := o.p.w.ExecContext(ctx, o.rebind(query), args...)
+	var res sql.Result
+	if s := o.p.stmts.get(ctx, o.p.w, q); s != nil {
+		res, err = s.ExecContext(ctx, args...)
+	} else {
+		res, err = o.p.w.ExecContext(ctx, q, args...)
+	}
 	o.note(err)
 	return res, err
 }
 
 // query runs a query written with ? placeholders; outside a transaction, a read on the read pool
-// (retried once on a fresh connection when the server closed the one it ran on).
+// (retried once on a fresh connection when the server closed the one it ran on), through the
+// statement cache. Inside a transaction it runs as text: its rows stay open on the transaction's
+// connection while the caller reads them, and a cached statement is one per connection, which a
+// second use of the same query before they are closed would reset under them.
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q := o.rebind(query)
 	if o.tx != nil {
-		rows, err := o.tx.QueryContext(ctx, o.rebind(query), args...)
+		rows, err := o.tx.QueryContext(ctx, q, args...)
 		o.note(err)
 		return rows, err
 	}
 	if !isRead(query) {
 		return nil, plugboard.Internal(errors.New("sqlstore: a write returning rows runs in inTx, not on the read pool"))
 	}
-	rows, err := o.p.r.QueryContext(ctx, o.rebind(query), args...)
+	rows, err := o.p.queryRead(ctx, q, args)
 	if o.p.retryable(err) {
 		o.p.dropIdle()
-		rows, err = o.p.r.QueryContext(ctx, o.rebind(query), args...)
+		rows, err = o.p.queryRead(ctx, q, args)
 	}
 	o.note(err)
 	return rows, err

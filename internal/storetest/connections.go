@@ -118,9 +118,36 @@ func testConnections(t *testing.T, f *fixture) {
 	must(t, err)
 	equal(t, *got, *noCreds)
 
+	// GetConnection (one statement, outside a transaction) and ListConnections (the connections,
+	// then their credentials, in a transaction) read the same thing, and so does GetConnection
+	// inside a transaction.
+	page, err := f.s.ListConnections(f.ctx, f.org, plugboard.ConnectionFilter{}, plugboard.PageRequest{First: plugboard.MaxPageSize})
+	must(t, err)
+	listed := 0
+	for _, item := range page.Items {
+		got, err := f.s.GetConnection(f.ctx, f.org, item.ID)
+		must(t, err)
+		equal(t, *got, item)
+		must(t, f.s.InTx(f.ctx, func(tx plugboard.Store) error {
+			got, err := tx.GetConnection(f.ctx, f.org, item.ID)
+			if err == nil {
+				equal(t, *got, item)
+			}
+			return err
+		}))
+		if item.ID == static.ID || item.ID == dyn.ID || item.ID == noCreds.ID {
+			listed++
+		}
+	}
+	if listed != 3 {
+		t.Errorf("ListConnections lists %d of the 3 connections made", listed)
+	}
+
 	_, err = f.s.GetConnection(f.ctx, f.other, static.ID)
 	wantCode(t, err, plugboard.ENotFound)
 	_, err = f.s.GetConnection(f.ctx, f.org, ulid.Make())
+	wantCode(t, err, plugboard.ENotFound)
+	_, err = f.s.GetConnection(f.ctx, f.other, ulid.Make())
 	wantCode(t, err, plugboard.ENotFound)
 
 	otherUser := f.newEndUser(t, f.other, "customer-1", "Not ours")

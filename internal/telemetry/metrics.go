@@ -20,6 +20,9 @@ const (
 	CacheCredentials = "credentials"
 	// CacheAPIKeys is the API's cache of verified API keys.
 	CacheAPIKeys = "api_keys"
+	// CacheSystems is internal/access's cache of systems with their opened auth scheme configs,
+	// looked up when an opened connection is not cached.
+	CacheSystems = "systems"
 )
 
 // The outcomes of a webhook delivery attempt (the label outcome of plugboard_webhook_deliveries_total).
@@ -166,7 +169,8 @@ func (m *Metrics) RefreshBackoff() {
 	m.refreshBackoffs.Inc()
 }
 
-// CacheLookup records a hit or a miss in one of the caches (CacheCredentials, CacheAPIKeys).
+// CacheLookup records a hit or a miss in one of the caches (CacheCredentials, CacheAPIKeys,
+// CacheSystems).
 func (m *Metrics) CacheLookup(cache string, hit bool) {
 	if m == nil {
 		return
