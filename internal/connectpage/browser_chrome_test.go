@@ -7,14 +7,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -335,16 +333,4 @@ func origin(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Scheme + "://" + u.Host
-}
-
-// received collects the messages the embedding page saw.
-type received struct {
-	mu   sync.Mutex
-	msgs []map[string]any
-}
-
-func (r *received) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return fmt.Sprint(r.msgs)
 }
