@@ -26,9 +26,6 @@ import (
 // installed and `npm ci --prefix testdata/axe-core` run).
 const EnvBrowser = "PLUGBOARD_TEST_BROWSER"
 
-// EnvChromium names the browser binary when it is not chromium on PATH.
-const EnvChromium = "PLUGBOARD_TEST_CHROMIUM"
-
 // repoRoot is the repository's root directory (this file is internal/connectpage/...).
 func repoRoot(t testing.TB) string {
 	t.Helper()
@@ -50,17 +47,14 @@ func browserPrerequisites(t *testing.T) (chromium string, axe []byte) {
 		t.Skipf("skipping: the connect page's browser test needs Debian's chromium and axe-core; set %s=1 to run it "+
 			"(after `apt-get install chromium` and `npm ci --prefix testdata/axe-core`)", EnvBrowser)
 	}
-	chromium = os.Getenv(EnvChromium)
-	if chromium == "" {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				chromium = p
-				break
-			}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
 		}
 	}
 	if chromium == "" {
-		t.Skipf("skipping: %s=1 but chromium is not on PATH (apt-get install chromium, or set %s)", EnvBrowser, EnvChromium)
+		t.Skipf("skipping: %s=1 but chromium is not on PATH (apt-get install chromium)", EnvBrowser)
 	}
 	axePath := filepath.Join(repoRoot(t), "testdata", "axe-core", "node_modules", "axe-core", "axe.min.js")
 	axe, err := os.ReadFile(axePath)

@@ -24,6 +24,11 @@ func embeddingApp(t *testing.T, plugboardURL string) *httptest.Server {
 <body><main><h1>Example app</h1><button id="open" type="button">Connect accounts</button><div id="frame"></div></main></body></html>`,
 			html.EscapeString(plugboardURL))
 	})
+	// The baseline of the first-render figure: a page with one heading and nothing to load.
+	mux.HandleFunc("GET /blank.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Blank</title></head><body><h1>Connect your accounts</h1></body></html>`)
+	})
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		fmt.Fprint(w, `window.events = [];
