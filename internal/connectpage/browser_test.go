@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +60,11 @@ func TestBrowser(t *testing.T) {
 		"authSchemeConfigs": arr{obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "Sign in with Example Mail",
 			"authorizeUrl": provider.AuthorizeURL, "tokenUrl": provider.TokenURL, "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"read"},
 			"pkce": true, "grant": obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": client.ID, "clientSecret": client.Secret}}}}}}, &mail)
+	var ledger struct {
+		ID string `json:"id"`
+	}
+	pb.must(201, "POST", "/systems", obj{"name": "Secure Ledger", "domain": "ledger.example", "templateBaseUrl": "https://ledger.example",
+		"authSchemeConfigs": arr{obj{"type": "certificate", "certificate": obj{"id": "cert", "description": "Client certificate"}}}}, &ledger)
 	var proj struct {
 		ID           string `json:"id"`
 		Environments []struct {
@@ -77,6 +84,7 @@ func TestBrowser(t *testing.T) {
 	}
 	tplKey := template(acme.ID, "Acme CRM", "api-key")
 	tplOAuth := template(mail.ID, "Example Mail", "oauth2-code")
+	tplCert := template(ledger.ID, "Secure Ledger", "cert")
 
 	var sess struct {
 		ID, Token, URL, ExpiresAt string
@@ -208,6 +216,43 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the proxy sent Authorization %q, want the OAuth access token", h.Get("Authorization"))
 	}
 
+	// A client certificate: a broken PEM is refused in the browser, next to its field; the files
+	// chosen are read into the form and connect.
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	if err := os.WriteFile(certFile, provider.MTLSCertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, provider.MTLSKeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) string { return "f-" + tplCert + "-" + name }
+	within(t, tab, "a broken certificate", 20*time.Second, chromedp.Click(chromedp.ID("connect-"+tplCert)),
+		chromedp.WaitVisible(chromedp.ID(field("certificate"))),
+		chromedp.SendKeys(chromedp.ID(field("certificate")), "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----"),
+		chromedp.SetUploadFiles(chromedp.ID(field("privateKey")+"-file"), []string{keyFile}))
+	waitJS(t, tab, "the key file read into its field", `document.getElementById(`+jsString(field("privateKey"))+`).value.indexOf('PRIVATE KEY') > 0`)
+	within(t, tab, "submitting it", 10*time.Second, chromedp.Click(chromedp.ID("submit-"+tplCert)))
+	waitJS(t, tab, "the PEM error next to the certificate", `document.getElementById(`+jsString(field("certificate")+"-error")+`).textContent.indexOf('base64') >= 0`)
+	checkAxe(t, tab, axe, "the certificate form with an error")
+	within(t, tab, "choosing the certificate file", 10*time.Second, chromedp.SetUploadFiles(chromedp.ID(field("certificate")+"-file"), []string{certFile}))
+	waitJS(t, tab, "the certificate accepted", `document.getElementById(`+jsString(field("certificate")+"-error")+`).textContent === ''`)
+	within(t, tab, "connecting the certificate", 10*time.Second, chromedp.Click(chromedp.ID("submit-"+tplCert)))
+	waitJS(t, tab, "the certificate system connected", `document.querySelector('[data-template="`+tplCert+`"]').dataset.state === 'connected'`)
+	assertNoSecretInPage(t, tab, strings.Split(strings.TrimSpace(string(provider.MTLSKeyPEM)), "\n")[1])
+	connCert := userConnection(t, pb, env, tplCert)
+	var certConn struct {
+		Credentials []struct {
+			Credential struct {
+				Type string `json:"type"`
+			} `json:"credential"`
+		} `json:"credentials"`
+	}
+	pb.must(200, "GET", "/connections/"+connCert, nil, &certConn)
+	if len(certConn.Credentials) != 1 || certConn.Credentials[0].Credential.Type != "certificate" {
+		t.Errorf("the certificate connection: %+v", certConn)
+	}
+
 	// Reconnect the api-key system: same connection, new key.
 	within(t, tab, "reconnecting", 10*time.Second, chromedp.Click(chromedp.ID("reconnect-"+tplKey)),
 		chromedp.WaitVisible(chromedp.ID("f-"+tplKey+"-key")), chromedp.SendKeys(chromedp.ID("f-"+tplKey+"-key"), keySecond+"\r"))
@@ -307,7 +352,7 @@ func TestBrowser(t *testing.T) {
 		ids = append(ids, c.ID)
 	}
 	slices.Sort(ids)
-	want := []string{connAgain, connOAuth}
+	want := []string{connAgain, connOAuth, connCert}
 	slices.Sort(want)
 	if !slices.Equal(ids, want) {
 		t.Errorf("the activation holds %v, want %v", ids, want)
@@ -319,7 +364,7 @@ func TestBrowser(t *testing.T) {
 		kinds = append(kinds, e.Type)
 	}
 	for typ, n := range map[string]int{"connect_session.created": 1, "connect_session.completed": 1, "end_user.created": 1,
-		"activation.created": 1, "connection.created": 3, "connection.deleted": 1} {
+		"activation.created": 1, "connection.created": 4, "connection.deleted": 1} {
 		if counts[typ] != n {
 			t.Errorf("%d %s events, want %d (events: %v)", counts[typ], typ, n, kinds)
 		}
@@ -334,10 +379,13 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("f-"+tplKey+"-key")), chromedp.SendKeys(chromedp.ID("f-"+tplKey+"-key"), "SECRET-never-stored\r"))
 	waitJS(t, tab, "the expiry message", `document.body.innerText.indexOf('This connect session has expired') >= 0`)
 
-	for _, secret := range []string{keyFirst, keySecond, keyThird, sess.Token, client.Secret} {
-		for _, b := range pb.bodies {
-			if strings.Contains(string(b), secret) && secret != sess.Token {
-				t.Errorf("an API answer holds the secret %q", secret)
+	// No answer carries a secret the end user gave (the session token only in its creation's
+	// answer), and the log carries none of them.
+	keyLine := strings.Split(strings.TrimSpace(string(provider.MTLSKeyPEM)), "\n")[1]
+	for _, secret := range []string{keyFirst, keySecond, keyThird, keyLine, client.Secret, sess.Token} {
+		for i, b := range pb.bodies {
+			if strings.Contains(string(b), secret) && (secret != sess.Token || !strings.Contains(string(b), `"expiresAt"`)) {
+				t.Errorf("API answer %d holds the secret %q", i, secret)
 			}
 		}
 		if strings.Contains(pb.logs.String(), secret) {
