@@ -275,7 +275,7 @@ func TestBrowser(t *testing.T) {
 		}
 		within(t, tab, "back to the desktop", 10*time.Second, chromedp.EmulateViewport(1280, 800), colorScheme("light"))
 	}
-	within(t, tab, "at 360 px", 10*time.Second, chromedp.EmulateViewport(360, 780))
+	within(t, tab, "at 360 px", 10*time.Second, chromedp.EmulateViewport(360, 780), colorScheme("dark"))
 	if w, _ := chromedp.Run(tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
 		t.Errorf("at 360 px the page is %d px wide: it scrolls sideways", w)
 	}
@@ -333,7 +333,21 @@ func TestBrowser(t *testing.T) {
 	waitJS(t, frameTab, "the app got plugboard:closed", `window.events.some(function(e){return e.type==='closed'})`)
 	waitJS(t, frameTab, "the frame is gone", `document.querySelector('iframe') === null`)
 
-	// Over the API: the end user's activation holds both connections; the events tell the story.
+	// embed.js in popup mode: the page opens in a window of its own; Done there closes it and the
+	// app hears plugboard:closed.
+	popupApp := newTab(t, browser)
+	within(t, popupApp, "opening the app in popup mode", 30*time.Second, chromedp.Navigate(app.URL+"/app.html?mode=popup#"+url.QueryEscape(sess.URL)),
+		chromedp.WaitVisible(chromedp.ID("open")))
+	win = popup(t, popupApp, chromedp.Click(chromedp.ID("open")))
+	within(t, win, "the page in the popup", 30*time.Second, chromedp.WaitVisible(chromedp.ID("done")))
+	if s := state(win, tplKey); s != "connected" {
+		t.Errorf("the popup shows the api-key system %q, want connected", s)
+	}
+	within(t, win, "pressing Done in the popup", 10*time.Second, chromedp.Click(chromedp.ID("done")))
+	waitJS(t, popupApp, "the app got plugboard:closed from the popup", `window.events.some(function(e){return e.type==='closed'&&e.reason==='done'})`)
+	waitJS(t, popupApp, "the popup is closed", `window.handle.window.closed`)
+
+	// Over the API: the end user's activation holds the connections; the events tell the story.
 	var acts []struct {
 		ID   string `json:"id"`
 		User struct {
