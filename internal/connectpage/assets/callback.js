@@ -9,7 +9,7 @@
   } catch (e) { /* keep the default */ }
 
   var text = result.ok ? 'Signed in. You can close this window.' : (result.message || 'Signing in did not finish.');
-  var out = document.getElementById('message');
+  var out = document.getElementById('message') || document.querySelector('body > p');
   if (!out) {
     out = document.createElement('p');
     out.id = 'message';
