@@ -98,8 +98,32 @@ type ConnectionTemplate struct {
 	Dynamic bool
 	// AuthSchemeConfigIDs picks the system's configs the template offers; empty means all of them.
 	AuthSchemeConfigIDs []string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// AllowBaseURLOverride lets an end user set their connection's base URL on the hosted connect
+	// page (their own instance of the service).
+	AllowBaseURLOverride bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// ConnectSession lets one end user connect, reconnect and disconnect their own connections of some
+// dynamic templates of one environment, through the hosted connect page, until ExpiresAt. Only the
+// SHA-256 of its token is kept.
+type ConnectSession struct {
+	ID             ulid.ULID
+	OrganisationID ulid.ULID
+	EnvironmentID  ulid.ULID
+	EndUserID      ulid.ULID
+	// TemplateIDs are the templates the page offers, in order.
+	TemplateIDs []ulid.ULID
+	TokenHash   []byte
+	// ReturnURL is where the page sends the user when done; "" for none.
+	ReturnURL string
+	// AllowedOrigins may embed the page and receive its messages.
+	AllowedOrigins []string
+	ExpiresAt      time.Time
+	RevokedAt      *time.Time
+	CompletedAt    *time.Time
+	CreatedAt      time.Time
 }
 
 // EndUser is a customer of the organisation, known by the organisation's own ExternalID.

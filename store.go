@@ -234,6 +234,23 @@ type Store interface {
 	// refuse, so that an expired state cannot be retried either.
 	ConsumeOAuthState(ctx context.Context, orgID ulid.ULID, id string, now time.Time) (*OAuthState, error)
 
+	// CreateConnectSession inserts a connect session; ENotFound if its environment or end user
+	// does not exist.
+	CreateConnectSession(ctx context.Context, cs *ConnectSession) error
+	// GetConnectSession returns the session or ENotFound.
+	GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*ConnectSession, error)
+	// FindConnectSession returns the session with the id in any organisation (ids are unique), or
+	// ENotFound: the hosted page's address names the session alone.
+	FindConnectSession(ctx context.Context, id ulid.ULID) (*ConnectSession, error)
+	// GetConnectSessionByTokenHash returns the session whose token hashes to hash, in any
+	// organisation, or ENotFound.
+	GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*ConnectSession, error)
+	// RevokeConnectSession sets the session's RevokedAt unless it is set; ENotFound if it does not exist.
+	RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) error
+	// CompleteConnectSession sets the session's CompletedAt unless it is set, and reports whether
+	// this call set it; ENotFound if it does not exist.
+	CompleteConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error)
+
 	// CountSealed counts the sealed values of every table that holds them, per master key id (the
 	// id each sealed value names; "unreadable" for a value in no known format), ordered by table
 	// and key id. Across organisations: it describes the deployment's master keys.
@@ -344,7 +361,7 @@ type Store interface {
 	ListProjects(ctx context.Context, orgID ulid.ULID) ([]Project, error)
 	// UpdateProject writes p's name and UpdatedAt; ENotFound if it does not exist.
 	UpdateProject(ctx context.Context, p *Project) error
-	// DeleteProject removes the project, its environments, the activations in them and its templates
+	// DeleteProject removes the project, its environments, the activations and connect sessions in them and its templates
 	// (with their links), and returns the templates it removed with the connections each unlinked and
 	// the activations (without their Connections), read once the project is locked against new
 	// templates; ENotFound if it does not exist; EConflict while connections created under its
@@ -375,7 +392,7 @@ type Store interface {
 	GetEndUserByExternalID(ctx context.Context, orgID ulid.ULID, externalID string) (*EndUser, error)
 	// ListEndUsers returns a page of the end users matching f.
 	ListEndUsers(ctx context.Context, orgID ulid.ULID, f EndUserFilter, page PageRequest) (*Page[EndUser], error)
-	// DeleteEndUser removes the end user with its connections, their credentials and its activations,
+	// DeleteEndUser removes the end user with its connections, their credentials, its activations and connect sessions,
 	// and returns what went with it; ENotFound if it does not exist.
 	DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) (*DeletedEndUser, error)
 

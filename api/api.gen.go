@@ -347,6 +347,8 @@ func (e EndpointParameterTransmission) Valid() bool {
 const (
 	ActivationCreated          EventType = "activation.created"
 	ActivationDeleted          EventType = "activation.deleted"
+	ConnectSessionCompleted    EventType = "connect_session.completed"
+	ConnectSessionCreated      EventType = "connect_session.created"
 	ConnectionCreated          EventType = "connection.created"
 	ConnectionDeleted          EventType = "connection.deleted"
 	ConnectionUpdated          EventType = "connection.updated"
@@ -372,6 +374,10 @@ func (e EventType) Valid() bool {
 	case ActivationCreated:
 		return true
 	case ActivationDeleted:
+		return true
+	case ConnectSessionCompleted:
+		return true
+	case ConnectSessionCreated:
 		return true
 	case ConnectionCreated:
 		return true
@@ -1059,6 +1065,42 @@ type AuthSchemeConfigSecret = AuthSchemeConfigBase
 // enum values for possible options.
 type AuthSchemeType string
 
+// ConnectSession Plugboard's own. A new connect session; `token` is shown this once.
+type ConnectSession struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+	ID        ulid.ULID `json:"id"`
+
+	// Token The session token (`pbcs_` and 43 characters). Stored as its SHA-256 only; never shown again.
+	Token string `json:"token"`
+
+	// URL The hosted page, PLUGBOARD_PUBLIC_URL + `/connect/s/{id}#token={token}`.
+	URL string `json:"url"`
+}
+
+// ConnectSessionCreate Plugboard's own. What a connect session lets one end user do on the hosted connect page.
+type ConnectSessionCreate struct {
+	// AllowedOrigins Origins (scheme://host[:port]) that may embed the page in a frame (its Content-Security-Policy
+	// frame-ancestors) and receive its messages; each must be in PLUGBOARD_RETURN_URL_ORIGINS.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+
+	// EndUser The end user, by `id` or by `externalId` (created with `displayName` when no end user has it).
+	EndUser       ConnectSessionEndUser `json:"endUser"`
+	EnvironmentID ulid.ULID             `json:"environmentId"`
+
+	// ReturnURL Where the page sends the user when they are done; its origin must be allowed (PLUGBOARD_RETURN_URL_ORIGINS).
+	ReturnURL string `json:"returnUrl,omitempty"`
+
+	// TemplateIDs The connection templates the page offers (dynamic templates of the environment); all of them when absent.
+	TemplateIDs []ulid.ULID `json:"templateIds,omitempty"`
+}
+
+// ConnectSessionEndUser The end user, by `id` or by `externalId` (created with `displayName` when no end user has it).
+type ConnectSessionEndUser struct {
+	DisplayName string    `json:"displayName,omitempty"`
+	ExternalID  string    `json:"externalId,omitempty"`
+	ID          ulid.ULID `json:"id,omitempty"`
+}
+
 // Connection Connection defines the credentials for the owning Connector, and additional variables
 // which can be used to customize the Connector in a particular connection.
 type Connection struct {
@@ -1170,6 +1212,10 @@ type ConnectionPage struct {
 
 // ConnectionTemplate defines model for ConnectionTemplate.
 type ConnectionTemplate struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. False by default.
+	AllowBaseURLOverride bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// AuthSchemeConfigs AuthSchemeConfigs is a list of auth scheme configs which are used to authenticate with the system.
 	// This is used to determine how the connection should be authenticated, and may contain multiple
 	// configs for different authentication methods. The overwhelming majority of the time, this will be a single config.
@@ -1853,6 +1899,10 @@ type LinkConnectionEnvironment struct {
 
 // LinkSystem defines model for LinkSystem.
 type LinkSystem struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. False by default.
+	AllowBaseURLOverride bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// Dynamic If the connections to the system need to be dynamic or static.
 	// Dynamic connections are used when the integration runs for multiple end users.
 	// Defaults to false if not set.
@@ -2118,6 +2168,10 @@ type EnvironmentSystemID = ulid.ULID
 
 // UpdateConnectionTemplate defines model for UpdateConnectionTemplate.
 type UpdateConnectionTemplate struct {
+	// AllowBaseURLOverride Plugboard's own (Versori's clients ignore it): whether the hosted connect page offers the end user a base URL
+	// field, for their own instance of the service. Unchanged when absent.
+	AllowBaseURLOverride *bool `json:"allowBaseUrlOverride,omitempty"`
+
 	// AuthSchemeConfigIds The IDs of the auth scheme config to use for this connection template. The overwhelming majority of the time,
 	// this will only be a single ID. To see about multiple auth scheme configs, see ConnectionTemplate for details.
 	AuthSchemeConfigIds []string `json:"authSchemeConfigIds,omitempty"`
@@ -2266,6 +2320,9 @@ type After = string
 
 // Before defines model for before.
 type Before = string
+
+// ConnectSessionId defines model for connect_session_id.
+type ConnectSessionId = ulid.ULID
 
 // ConnectionId defines model for connection_id.
 type ConnectionId = ulid.ULID
@@ -2436,6 +2493,9 @@ type ActivateUserJSONRequestBody = ActivationCreate
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody = APIKeyCreate
+
+// CreateConnectSessionJSONRequestBody defines body for CreateConnectSession for application/json ContentType.
+type CreateConnectSessionJSONRequestBody = ConnectSessionCreate
 
 // CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
 type CreateConnectionJSONRequestBody = EnvSystemConnectionCreate
@@ -2739,6 +2799,46 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 	GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectSessionWithBody Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSession(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConnectSession Revoke a connect session.
+	//
+	// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+	// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+	//
+	// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+	DeleteConnectSession(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListConnections List Connections
 	//
@@ -3513,6 +3613,76 @@ func (c *Client) DeleteAPIKey(ctx context.Context, organisationId OrganisationId
 // Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 func (c *Client) GetAPIKey(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAPIKeyRequest(c.Server, organisationId, apiKeyId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectSessionWithBody Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *Client) CreateConnectSessionWithBody(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectSessionRequestWithBody(c.Server, organisationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectSession Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *Client) CreateConnectSession(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectSessionRequest(c.Server, organisationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConnectSession Revoke a connect session.
+//
+// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+//
+// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+func (c *Client) DeleteConnectSession(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConnectSessionRequest(c.Server, organisationId, connectSessionId)
 	if err != nil {
 		return nil, err
 	}
@@ -5104,6 +5274,94 @@ func NewGetAPIKeyRequest(server string, organisationId OrganisationId, apiKeyId 
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConnectSessionRequest calls the generic CreateConnectSession builder with application/json body
+func NewCreateConnectSessionRequest(server string, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConnectSessionRequestWithBody(server, organisationId, "application/json", bodyReader)
+}
+
+// NewCreateConnectSessionRequestWithBody constructs an http.Request for the CreateConnectSession method, with any body, and a specified content type
+func NewCreateConnectSessionRequestWithBody(server string, organisationId OrganisationId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/connect-sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteConnectSessionRequest constructs an http.Request for the DeleteConnectSession method
+func NewDeleteConnectSessionRequest(server string, organisationId OrganisationId, connectSessionId ConnectSessionId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organisation_id", organisationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "connect_session_id", connectSessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "ulid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/o/%s/connect-sessions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -8201,6 +8459,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /o/{organisation_id}/api-keys/{api_key_id} (the `GetAPIKey` operationId).
 	GetAPIKeyWithResponse(ctx context.Context, organisationId OrganisationId, apiKeyId ulid.ULID, reqEditors ...RequestEditorFn) (*GetAPIKeyHTTPResponse, error)
 
+	// CreateConnectSessionWithBodyWithResponse Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error)
+
+	// CreateConnectSessionWithResponse Create a connect session for the hosted connect page.
+	//
+	// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+	// of some dynamic templates of one environment on the hosted connect page (`url`), for
+	// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+	// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+	// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+	// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+	// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+	// which browsers never send to a server. Emits `connect_session.created`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+	CreateConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error)
+
+	// DeleteConnectSessionWithResponse Revoke a connect session.
+	//
+	// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+	// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+	DeleteConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*DeleteConnectSessionHTTPResponse, error)
+
 	// ListConnectionsWithResponse List Connections
 	//
 	// ListConnections returns a list of Connections.
@@ -9153,6 +9453,95 @@ func (r GetAPIKeyHTTPResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetAPIKeyHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConnectSessionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ConnectSession
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConnectSessionHTTPResponse) GetJSON201() *ConnectSession {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateConnectSessionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConnectSessionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConnectSessionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConnectSessionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConnectSessionHTTPResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConnectSessionHTTPResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteConnectSessionHTTPResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConnectSessionHTTPResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConnectSessionHTTPResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConnectSessionHTTPResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConnectSessionHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11699,6 +12088,66 @@ func (c *ClientWithResponses) GetAPIKeyWithResponse(ctx context.Context, organis
 	return ParseGetAPIKeyHTTPResponse(rsp)
 }
 
+// CreateConnectSessionWithBodyWithResponse Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *ClientWithResponses) CreateConnectSessionWithBodyWithResponse(ctx context.Context, organisationId OrganisationId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error) {
+	rsp, err := c.CreateConnectSessionWithBody(ctx, organisationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectSessionHTTPResponse(rsp)
+}
+
+// CreateConnectSessionWithResponse Create a connect session for the hosted connect page.
+//
+// Plugboard's own. Creates a session that lets one end user connect, reconnect and disconnect their own connections
+// of some dynamic templates of one environment on the hosted connect page (`url`), for
+// PLUGBOARD_CONNECT_SESSION_TTL (30 minutes by default). The end user is named by `id`, or by `externalId` (created,
+// with `displayName`, when no end user has it yet). `templateIds` default to every dynamic template of the
+// environment and must be dynamic templates of it. `returnUrl`'s origin and every `allowedOrigins` entry must be
+// in PLUGBOARD_RETURN_URL_ORIGINS (or be the server's own). The answer holds the session token this once: it is
+// stored as its SHA-256 only, sent by the page as `Authorization: Bearer`, and is in `url` after `#`, the fragment,
+// which browsers never send to a server. Emits `connect_session.created`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /o/{organisation_id}/connect-sessions (the `CreateConnectSession` operationId).
+func (c *ClientWithResponses) CreateConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, body CreateConnectSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectSessionHTTPResponse, error) {
+	rsp, err := c.CreateConnectSession(ctx, organisationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectSessionHTTPResponse(rsp)
+}
+
+// DeleteConnectSessionWithResponse Revoke a connect session.
+//
+// Plugboard's own. Revokes the session: its token is refused from now on, and an OAuth flow it started ends with
+// `session_expired`. Connections made through it stay. Revoking a revoked session again is no error.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /o/{organisation_id}/connect-sessions/{connect_session_id} (the `DeleteConnectSession` operationId).
+func (c *ClientWithResponses) DeleteConnectSessionWithResponse(ctx context.Context, organisationId OrganisationId, connectSessionId ConnectSessionId, reqEditors ...RequestEditorFn) (*DeleteConnectSessionHTTPResponse, error) {
+	rsp, err := c.DeleteConnectSession(ctx, organisationId, connectSessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConnectSessionHTTPResponse(rsp)
+}
+
 // ListConnectionsWithResponse List Connections
 //
 // ListConnections returns a list of Connections.
@@ -12970,6 +13419,68 @@ func ParseGetAPIKeyHTTPResponse(rsp *http.Response) (*GetAPIKeyHTTPResponse, err
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConnectSessionHTTPResponse parses an HTTP response from a CreateConnectSessionWithResponse call
+func ParseCreateConnectSessionHTTPResponse(rsp *http.Response) (*CreateConnectSessionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConnectSessionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ConnectSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConnectSessionHTTPResponse parses an HTTP response from a DeleteConnectSessionWithResponse call
+func ParseDeleteConnectSessionHTTPResponse(rsp *http.Response) (*DeleteConnectSessionHTTPResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConnectSessionHTTPResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -14681,6 +15192,12 @@ type ServerInterface interface {
 	// GetAPIKey Get an API key, without its secret.
 	// (GET /o/{organisation_id}/api-keys/{api_key_id})
 	GetAPIKey(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, apiKeyId ulid.ULID)
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	// (POST /o/{organisation_id}/connect-sessions)
+	CreateConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId)
+	// DeleteConnectSession Revoke a connect session.
+	// (DELETE /o/{organisation_id}/connect-sessions/{connect_session_id})
+	DeleteConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectSessionId ConnectSessionId)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, params ListConnectionsParams)
@@ -15040,6 +15557,67 @@ func (siw *ServerInterfaceWrapper) GetAPIKey(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetAPIKey(w, r, organisationId, apiKeyId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateConnectSession operation middleware
+func (siw *ServerInterfaceWrapper) CreateConnectSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateConnectSession(w, r, organisationId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteConnectSession operation middleware
+func (siw *ServerInterfaceWrapper) DeleteConnectSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organisation_id" -------------
+	var organisationId OrganisationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organisation_id", r.PathValue("organisation_id"), &organisationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organisation_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "connect_session_id" -------------
+	var connectSessionId ConnectSessionId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "connect_session_id", r.PathValue("connect_session_id"), &connectSessionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "ulid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connect_session_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteConnectSession(w, r, organisationId, connectSessionId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17496,6 +18074,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}", wrapper.GetEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/attempts", wrapper.ListEventWebhookAttempts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/events/{event_id}/redeliver", wrapper.RedeliverEvent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/connect-sessions", wrapper.CreateConnectSession)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/connect-sessions/{connect_session_id}", wrapper.DeleteConnectSession)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/o/{organisation_id}/webhook-endpoints/{webhook_endpoint_id}", wrapper.DeleteWebhookEndpoint)
@@ -17754,6 +18334,86 @@ type GetAPIKeydefaultJSONResponse struct {
 }
 
 func (response GetAPIKeydefaultJSONResponse) VisitGetAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectSessionRequestObject struct {
+	OrganisationId OrganisationId `json:"organisation_id"`
+	Body           *CreateConnectSessionJSONRequestBody
+}
+
+type CreateConnectSessionResponseObject interface {
+	VisitCreateConnectSessionResponse(w http.ResponseWriter) error
+}
+
+type CreateConnectSession201JSONResponse ConnectSession
+
+func (response CreateConnectSession201JSONResponse) VisitCreateConnectSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectSessiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateConnectSessiondefaultJSONResponse) VisitCreateConnectSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConnectSessionRequestObject struct {
+	OrganisationId   OrganisationId   `json:"organisation_id"`
+	ConnectSessionId ConnectSessionId `json:"connect_session_id"`
+}
+
+type DeleteConnectSessionResponseObject interface {
+	VisitDeleteConnectSessionResponse(w http.ResponseWriter) error
+}
+
+type DeleteConnectSession204Response struct {
+}
+
+func (response DeleteConnectSession204Response) VisitDeleteConnectSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteConnectSessiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteConnectSessiondefaultJSONResponse) VisitDeleteConnectSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -20030,6 +20690,12 @@ type StrictServerInterface interface {
 	// GetAPIKey Get an API key, without its secret.
 	// (GET /o/{organisation_id}/api-keys/{api_key_id})
 	GetAPIKey(ctx context.Context, request GetAPIKeyRequestObject) (GetAPIKeyResponseObject, error)
+	// CreateConnectSession Create a connect session for the hosted connect page.
+	// (POST /o/{organisation_id}/connect-sessions)
+	CreateConnectSession(ctx context.Context, request CreateConnectSessionRequestObject) (CreateConnectSessionResponseObject, error)
+	// DeleteConnectSession Revoke a connect session.
+	// (DELETE /o/{organisation_id}/connect-sessions/{connect_session_id})
+	DeleteConnectSession(ctx context.Context, request DeleteConnectSessionRequestObject) (DeleteConnectSessionResponseObject, error)
 	// ListConnections List Connections
 	// (GET /o/{organisation_id}/connections)
 	ListConnections(ctx context.Context, request ListConnectionsRequestObject) (ListConnectionsResponseObject, error)
@@ -20391,6 +21057,66 @@ func (sh *strictHandler) GetAPIKey(w http.ResponseWriter, r *http.Request, organ
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetAPIKeyResponseObject); ok {
 		if err := validResponse.VisitGetAPIKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateConnectSession operation middleware
+func (sh *strictHandler) CreateConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId) {
+	var request CreateConnectSessionRequestObject
+
+	request.OrganisationId = organisationId
+
+	var body CreateConnectSessionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConnectSession(ctx, request.(CreateConnectSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConnectSession")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateConnectSessionResponseObject); ok {
+		if err := validResponse.VisitCreateConnectSessionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteConnectSession operation middleware
+func (sh *strictHandler) DeleteConnectSession(w http.ResponseWriter, r *http.Request, organisationId OrganisationId, connectSessionId ConnectSessionId) {
+	var request DeleteConnectSessionRequestObject
+
+	request.OrganisationId = organisationId
+	request.ConnectSessionId = connectSessionId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteConnectSession(ctx, request.(DeleteConnectSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteConnectSession")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteConnectSessionResponseObject); ok {
+		if err := validResponse.VisitDeleteConnectSessionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -21947,426 +22673,447 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P1pdxs5kj8KfxUc/p/nSLqTomTVMj3ymRcqW1WlLpetkeTyv2+zjghlgiJaSYCdSEpme/zd70FEYMkk",
-	"kosWL9X1prssZiKxBGKPX3zo5Xoy1Uqo2vQOP/SmvOITUYsK/sXzWt7yWmp1KQv7B6l6h70pr8e9rKf4",
-	"RPQOW89kvUr8cyYrUfQO62omsp7Jx2LC7csjXU143TvszUp4sp5P7QCmrqS67mW997vXepdGPfKjnrx0",
-	"P9Hz9u3+21fNv+/KyVRXNS6hHvcOe9eyHs+u+rme7OmbUl/v2ff2bg96Hz9+zHp8VIvKr+ifM1HNoyXB",
-	"j/HUm1O1A1yJka5E1wj06/Ihcq2UyJfvbvOZx9rdF37Up9ldoW7jJbU2h35dvjn2ITM3tZh0b07zmcfa",
-	"nGN1ew6DPtneyEqriVD10pXFDz3i0tywT7S42+XLun3sBd0+2VJGsjJ1Fwnjj/GsCzHis7LuHR7s+ylL",
-	"VYtrUQE96+qaK2lWMNP2U4+1T2+icZ9mu6aV/ofIl5x99MBjreoUh3yaBRnBq3zcRQD063IeZmpeyxyp",
-	"w+SVnNrt7x32LsaC4W8MhmVe6jJp2MyIgtWaldLUrA6PBkG7NzOiYloxoYqplqo2/YG6GEuTGq4SvCzn",
-	"TKtyzixBqkIUbKQr+EeleGk/yHTFrubwtbcnfXZazq6vNK+KLeO+HgSRGagrUWp1bSeptJ0EgwlxVTCj",
-	"6a9htofsTtZjNsSB/tse+BC+BAuUhonJtJ73B6qXpbcadzF52Ua8NMITyZXWpeAK936F7Hh8ufGUQuNO",
-	"XI21vrl0B969rtSTj7XCdzj2MQ39FEv96OYG+ufR6ckvYr54gY4UOzo9YTdizvQIaClmnBkQnJ7VTNaG",
-	"GZFXou73gEVNRVVLAWPnleC1KI7qxi4UvBa7tZyIha2w0u39VFbC4CvNGf1Y6Qmr7RW0L9u7aWdlJwhX",
-	"cGQvdZ8dXRmhanY3FuH3QgvDlK4Zjm4nut5skAQ2Ob8nOLCsV3JTvzVuI5u78i5eqH2Q8Vk9FqqWud17",
-	"xpklTGHqzHINe2pSMc4mUs1qwbZljbuX68oyLV6ziTY10yoX4ampqGB44D6iuhXVTnOjlQYON+aGXQmh",
-	"/Hjr7zRu34fFH6aVGMn3aQYPKgJ7dsDyMa94bk0qR6w3Yg4LtjO5VtIIJmt2Ne+zi7ElCFHJW8FGSFFN",
-	"0mayyCyPFbeWzxP9a9V6yIx5JYx9efLcfXDLMFnY7Yym880zO4vvvo/m1U+t3+R6ipemfby89sc74ZaW",
-	"++wI/mVqXYnCX0QcgW3XfmNMzat6y+Be3Ig5TJe9eHXCJrwQ/sXdXXx1B6SFoYXD3+jEa8OGM1UJO928",
-	"FsXQLkHWYmKSR0Z/4FXF5/bf8avpg7TLueMmvSQ4DVmzsS6LxuwyVo+1EYwXlnRLDtJY5eWMKC8hsgKT",
-	"/nsP7jLQnacyfw6tSWcRK/vdD6yvrGpkV4hM9AU8A5e6wQaX8LTG7TW1nhp2p6sbqa6fM4m/jGb1rBJ9",
-	"9kqMaqZn9h4/lK25y7aE1KSxCsxz9mz34Lvv2NW8FmYjugX9CynSDqnEHQwLZ/jcsplScOAzImOC52M2",
-	"FmXh9KOcl6VU1+6yrEtprfOlo6UZrjo2oExelm9GvcO/f+j9/yox6h32/s9e8N3skdTcI5H5MWsf9E1K",
-	"kF5E3MhYRY4bNjya1WNdyX+R9vaD4JWo2GC2v/9NfiPm8B9i2GcnwJ7tGdPVsBcy58r+5UowM9Z3ivFr",
-	"LlXidFr7YWe3uAu/Z23BD4dFsh/lfKCK2ohylNF3QRZbSRF9u725p/xarL+z9ukTNdKJvfVE4P9jrSNa",
-	"TiI4VnJTFteT58KYF1rfyMQd75Rft7ycibTtkiBWfLr7828s4Rxc6Buh0pQWbIgtw+BpdtDfZxzeZrV9",
-	"MbPKUiXMWBRMjixntayXX1mOW+uImTRXiEP4T2+iubV1smmlb2UhKnbNb4VVHko5EpZZrc/CYCUX8NdV",
-	"WxtPPH4xvcvOpEpqxMEOw+fsDipQDiJvUrgzsoptOsZvuSz5VSnYTNnV262I3tsyrBaTqZVjZqC2SeLY",
-	"pyqRWeuxlOoGvwiKC1fa/hYPsYMmXksLD1NY+/4E72VKoBdzxScy/41X0i5n5Wgv2883fXSrXicfRORZ",
-	"+1J08/g1cyOnuxqIhZe7YL2JCo1BqwMZ9IUvW+exKt4a8mUtKCowwHKSDfpHi3BbT1iRYmmPDAM25fNS",
-	"c3CIOLpmXMV0Bc6MY1UwO78NSKzrqfXJj9bUcOVf0C05KVaN4598iRxKmlqq68g136GPysLq63YP6JXo",
-	"HtttuhLuMta6fY377GTEtiI+bLebOF6RodAcSavtSMPktbJivcH31qDkxEqexCcSU2Fy/1ME+cTc4mTj",
-	"ey+e0iW/GQtIExx6JKuTlyzXM6sGCyAqS4UkJd6jH/ESCdP+CcRQbVV2aY1uS6NeKPVXbAh+bIHP0ATb",
-	"u501rvdyFmReSfLor6WlBWmboJujopC4lae84pMn0rmS65nV43M7R/FCq5G8TnvHWg8xfOJKGDbWdyyv",
-	"RCFULXlprLpMx+ocz7GPBtUFztC5mSHb4ZNpKehc76wGMFA8eOTCgKBYWaPgzllvY8ELUe213NR7OSiu",
-	"zK6ZSdNnP+oK9cMD4kk5rgJ3gfHS6IHKtaq5VIYVvObMzPKxtV7sV0CNYm/PXmUsL6WdxMlL8hbklagz",
-	"/G8yALUTNc6Hbnec+cE5wwMCu08UbGh/HrK7sczHrBBK18LQv4hxOtsD5xp2Y6qnsxJuwEDZBbp9lHhn",
-	"aGBp2JBP5e6NmA/Bmkat1P7tFzEf0kfuZFk2xqRzUgM1bJ89mhtDmlBKCcOxV16I5LiWJK+4kbn9edMh",
-	"fvAvWhlqJzQCqtt0nBfRqx+z3njC802H+PnXoxf23X/c1WjwbjrAX99d0Isfs57SauNFvLbvfMx62t6/",
-	"Z5u+DdflmX//4F7vg8jAS7Lp++f4lmeV674N1k6b+dWdJlCaBtf3jiwSoEjZ8+p+l+FEdXuwXiNzg9vc",
-	"5n/EFmM2iCzF3XPHmsFHY0cgZpt0e3V5pU/h73YOd5Wsa6EYpql4D8p2HPfjJOGes99EZXQltwxxU6cZ",
-	"MlnvHMLLINOQ3UszUDgB9h/opBlFvG5IzqQh/JWrlrNpSAICdYea3wjLgK/wHeTq2yBLLKN7MxXKbsNw",
-	"XNfTIRviY0MGRyQYqkmGcbPTZ0cUOvj+28j/ndl5S+DY3H0YV7KtNEiASpcDFV4gC3bC378S6tqyu++/",
-	"7VBmVqpcaReLVGt5wZLExwoxkookPGekfuvKEo9hkYAO0j8t7SHmDPIe11vLuoScrNMTZm/b2vfyJOWo",
-	"6HjSzx4iwzrHSAbpk27m5HUOAhv0wdnE7qCLGuNBgmII3rDfEzckyQYWVLjGxNvreBn+xYQCWwDUXtAo",
-	"CrSAZtKM2WRW1tLSPuowswp1UbrgM4PXz/CJGCjjWSLtfDrm15zJyUsm4TxHkraPtCWKp0EQFI+TXLb5",
-	"WBt7+8mhjSrSduOeOhXEKvlDlCi7uS7EcAcjStPZVSnBS2emImeGzw0bot1zyKz9MczY1axO8A5gYdOS",
-	"S0WaFcZQuJo7TUuP2LPdZ/v7cajKRV2GezClu7GshZnyHFgqz3MxXcO0QEsbLj0cwq/CGH6dihD8tvAM",
-	"fAdTFvSITdxf8RR5Jdi1UKJCVcwpbW0yGyhpGH1eFH0G6iZqnDKHLA3H58kkZyMhiiue3zhTHgwrN/7c",
-	"fnegwBcH+1ax2bTA/059vj9QpOI2lUiy860iCiycvnV0ekJJGeuYS7RPC7bSPfkh2M3xmayjDfwQ66EP",
-	"UQhWclz/JSSLaclzMdallSCk9wdO6u80MwI2dwj68q69VEOI+VYCAykMfKZg2QROwdy2NJkxzACOeB1+",
-	"/KKpWz/p3kTfutfuRHbAEGyy1v449ub2pbEtF6/OWbzYNfYGNP/H1iB5ea0rWY8nqyWg/f6Re7whBsfc",
-	"jMF34n+tMZcBOAAxHHfb7TDMyGvFISQbSUYz5s96mf2/g+++x//47tlBUjAW8lqY+kRNZ7VZb+b4rJ82",
-	"aGdTbhUvPWKc/Xxxcep9uZZN5lqZ2QS5nGOZqfmzcz1xaogZKEhfazzvHw2ZEu47V7qYZ0gsBvISKPCO",
-	"+W1nr+DSMV0BQY7QXAduNVDx9uMDUhGTB6+XXS3EnyHWQZzSndNopsAR1WKb7hzstHpZb1aVyb1vu5iE",
-	"ynVhf1s4h2P6paHxLe4hhM5gFC9scm6VfswYGbHhWLwfZsCPxPffoqzH/55V5bCpXo3F+x5Y+uL7b/1/",
-	"dC1lc/sJSelTWU+Na/I49hPtc7T797CmwFgaKK+F4ZX97yHb/knWP8+uduCIbvftX85Lnt/s9NmbWX2l",
-	"Z6rIFi0x5g0xP6vnTKrw+EDh85XIhbwVBZvMXGoOsmhZ99mz3e+/ZbfSyKtSsKPzFycnjZQmYMn12Npy",
-	"g56lpsz+z/MhONmGg8Ewpcqu75ieVsKIOnkYVmDY0wYnnYCo5R3k3IQziLTh4AFNHozdScUwrglTB1VK",
-	"ZAPln2YjWZbGMgRICkElCkPGMJfAO8jb6fhRKfitMEzP6ueM03sYdEanHYl9PIs4X/AiTF+aOMuiEvWs",
-	"UqJg9mqVohagQzuCggkUGlIzbpS+Y0Oc4ZAZIQYKs5RgGn02xOjB8JAN7V4O2f/d/Xl2tXvutnD34Lvv",
-	"MzaU3jbP2NDLoyFDCs3YMJYcQ/Z3y+t+zwZq6LiYff19BjMZyffDQNt9+596KkfzeA7n+Kfdnyc83z13",
-	"H+mYxUAtnwaLZoGMK7PaBE7Fft9epcbX7R/CHuCXB2rzDWDd67e3OGPDWk6Eqflk+jMMPhwo9/kzpJ7d",
-	"C/eEfZqiW/D+4Qf/8sfDD/aDH4d9duTJ0WVg2X+E71zoUlRc5aLF4JEOQD2Arbf/ZeexyODXv7xuuom4",
-	"Ev3ieDqZfi5mZG+wKDpuKrqU8MYTsdvn2QR5MScnAb8bKInaiZV3UNTlLlvTKwX7vWW69/Q0aLDmkA3p",
-	"75jOCN+JNY+djA0/zKrSP0C/QTyCQ+oauvStkGVINqhY7CDPjKaAQwzUApkQo+dgT9c7zyn1kBRkx56j",
-	"reReamX0FeLQH4eMT6eCV1AiYLcsVtgN+AxALFjF0y/dyiFcJA3XJH94AYxl8Z7ndTkP2pNhEsYy/YGC",
-	"DMOykTtI0yV6IOpojZ44Tm6cYPVsWNYPkzytLU/QcPMBkkUhzIWkmfOqco4ZzA0fxcIhQwVTl1Zq51oV",
-	"9sRUTrqqku8HSkx1Pl56F7zC0Mk7fLoe7W89rvTsekyRJ8dVtsxANckvIoWMtCpZO9PLsG2u2Ey5Md17",
-	"bFrpWuS1wew/U1s2ZDXkWF2JBStk8UrvechnVQWOCDmJFRafLU5iPnxPGjaRxkh1nbEJL0e6shaGroAl",
-	"DBRqJwkO6Lec3/F5sCMwjRw0NJ3fRBKZbVdiWvK5WyDoDY9DZH5SS+jMP2OnZHX+Ea+AfmgZEJ6l7XJ7",
-	"tWWifbK20JXoWmg2UEICA7G7kaa35+yb/X20P929tYpTOacinzafwt3xCRFS1d8coAtdTqzc+cv33+7v",
-	"Z72JVPjvZwvFcw92qGeRMd6ycCMj6x5ud7C2Vjnd4aGNPO7ko6OzArLTym5041zBzwxib9HyHes7Kw4Y",
-	"1k+AWMz1ZAI2tBuPyMSLLsO2ZV/0kTao0IddVPL6WlRmx37sVlRyNCe6Ud52Dh+3VnRZ6js0tqS61TfI",
-	"xmiYpgML3C5rumfWCSTgc5EjQlRtR0GcmVAzcq3ZtfcfKY4QYsBP7WTzX2ITXt2ABQT0gzJHvJ8i+2V/",
-	"fXeROZ5/NQ+FfVA249lpnEYNbpvhP+7qXRdQC9SbuQhMI2pH4i7hymzGPA6DIyvzeX1WeXAZtqyUt752",
-	"Kny1H1HNX99dUEL6OrTzmsLwT3oU9iP3cnQqrcRw5a7hDV10AMPa1tgDSgx4bAcn+fEqCr8vXA33+7nP",
-	"Jlh8xJ/w5mlzL8K7nzFrrhJGz6pcvLlTomrcCVcjuUZaLT73Met5RvWrqMc6Eel7g267LbQ5tzL4r2db",
-	"yRR0MZmGPbrPbCDc7oIprYjjyNHwlt2ILXKAUS0yuHndlkEQENQFl6enrtlcz5gSKCag+BgyXnYxwB/n",
-	"plnm4EJhIbHL/hX/i2o7B+pkhOoIlBIzsA5xflAgvNX4ohuQl2Vj4li+grNkM+P86ji5xrR86Ba1+qtK",
-	"30HePRGAYKNS3zX0QlfmtYFiaBe4+bkt5sX6W7pwJxcpLl1sQgzHF2yszXUOHj+s4tMu3W0TkH+ZClZ0",
-	"PYq8+u3Zq13ns0WHMpmceLhBVeB1zfMxkI61JILsE2/PXoVYL0RmwVIoZCXyOqRfR4UuMYcYKEd4Qefz",
-	"HsCgqvmqfMgrgMpQ+2+qgMc3TPuGkXP36BTeGp4oaQlXGoHHEjKzhy4i4HLAGWeFHI0E2F80nVE7BHlP",
-	"WyccHtS7rD646LHFQ6PjGmmrctJlHaghn05Lidkje+937+7udq1Y2Z1VJb04ZBM5ETBfZ9HSHvjgOzfB",
-	"4uHlQAVQpMUzRUbkeQjlXLR18gdunKe4qkwrwp4eyWGCpOmiVpg1QMGQJoFKRWEusktgIKTzaCdbVtys",
-	"kqvgm6I5bbBQourzjrrNl/HPbqkuJYPyeZuRHzoDvEfuzjTuLETbFWjLUIDsDLiQnTEzYjQrwc/if3Xf",
-	"oYth1e+pyOVI5lbyDFSYT619WJDlurI7X85bAcKVocDriqv6fhmdP8GrH7PepC7Ni5bG1dzeXy9encd6",
-	"ldvhmZL/tHzAJRl5wy887C6Sy5qGu0iJRVE8nwQ6VvFYYwPLVeDicQNxYzf25OLVeVTYsmgXKyvike+5",
-	"BBgevZCFwG3ODXCxod2CY8jVKoaQqAhgGCHJ2vJLoJyRVNYyYdwYnUtI6lmW5YA2jLqBezOx90hPeI0p",
-	"PUtuPt2V9ra7w6KZps+JfkS2OCr5tc9Ir0U1cRYwxeYisnaCzapdv87qGS/Zxavzgdq2+73T7Z3oYnip",
-	"azJQS+7JWF7bSZXiVpRwbUU+q2Q9X6YuRRvlNmWDAOJNyqd2+suLY1bPKmVlLTuttB6xX8Scbnkh2PH7",
-	"fMzVtWDb5wfffb+DsThwgUgU9DdiWjdMaoAxCBLb6oAEnyP6D9EEHcNOMv8z92Pg/e75y1klWSWupamF",
-	"Ay5oVrhiJEKG9EDwxxtRZ+Q6gosJdwwci06L8KINPd7Wjl2VehfNc4OldxXwpyWAVeiR6TWFQUuYMTOb",
-	"QmownikKAScwIgdWPtbauFSChWoRr3KBpe6MhRcxw1o3dQ7nDGtKMf+GJWAf7TIPL9IPYnJm8IcRW0bb",
-	"iV1rASFtvNbBGXj24wv2n9/91zM8Y8rzTrl92DYOeIkDXkJyW9ZQUjE25ckOgkOYs7njisisbtEeaapN",
-	"vROBUTGIXLPrmTDW9LL3rJpD4qNCHuwZObhRDtEXdgf8jvz21qorxa7lflYZRAuz0jWweKo8x61o+AQT",
-	"K7Tm1MJsHxQrtV9N3nE4107lLqZsoGJIKdZMGjODUtm4vH5jRc59e7FEw003giVpqm9ObbmHZ51u8Srf",
-	"Oj3W7V2397rpXg85t0HzgFIExztAxlnevSi6GrVkXr2he9RSX/xkt0zTnddfVCIpB3yghkRRka9hyGAT",
-	"mTNX3CUGlZ5uFGmufnZA1PTPc5pdjTo9GSlumLlTmLJYL4CYYPpIcNQX8fzszAZKKlML3nJR3sNj8JPT",
-	"dFt2f8x4rHx+gDJ8tDDWR3eXo4U94AMLmwRJZdyYO10VDxj31A2xcZHVwlAPq7paupkrAzXL3g4WBJD9",
-	"rreqminRlEJhzf14hEuoUIhuDFgNP1NypNXuJ1xB2j7qdmTOy9YVBaXakGfBHNoxdlnDMLIXrAmpCU5P",
-	"SrbJGAeYmogv2U8QZAat0HssGDNCGVnLW8GkQtZsJ0ECzWpXu+knrIIGSWqFC8sUvOZX3Nh177I3Vgje",
-	"SSMydqWJC0ZTcuO7d2AFbjx0f/71/M1r9quorgU75XU+RvAQO+UZJcqCe5buKUPcH/siDQPTOFIuLWUq",
-	"qsmsjiRVJYxVD6D+6tv9ffYDL9hZXNvTCjnAvUpZrnjjgsUaODm+A+BnznoNMsBOmEfbTzk1qiAjEyrZ",
-	"jFCRMw/dfAoLWGrxvl5t37nJBTYTYiKpZRDL7l4Keb39MtJLgB3GIxmoQhqr/zTX0VFjlC91Ejyeg2C5",
-	"PO32DAwdKx1GfvavL3YUI/alNrrFX1Ztdfw4Kr76jvY5rNeVuJPDM3h6iSpiraX1fUxKMnoinAcGd8Xq",
-	"T5WeDFTIa4basJyV8qri1Xzz83lasOIN8kmcHrMoZDZUaF6ktAs3+qLSt+Hop5FqsbbodS9tJnGjyzdQ",
-	"/0Zylgbda8pbO+gTi9yvXYSytgQdqK9ShLK2BMV1YHYsrTRgcYyFapZiNljwn0L330vosqTMHagHC132",
-	"B5a53l7eTBY61EXnuVt0HKRs/cg8XyfNLzCfJ00sIy7mEvxiN5crk8CKICecIWUWZeuWsaQI7pxtzggU",
-	"HhIBLUsKOEhMqLyaI4zBjZhjBQL6WcGxiPxuIfk0Tsnz2SRLzskdS8uxOZ9S5lznDQtDEBIUPH4jrvjV",
-	"LsT1kMhrnxCQUY2Tmk1ccoTdnqk2WMCGlGeatS8Kc+kI9KBHiEZQod3zgDqEKwQQQZQb2WuiFnnsHg+i",
-	"k6KmFw2kwRajD0h+cSVqnHzkDlvfwVF67oF1GCFtgd06jLqBSqY55DNT64n8l2hFCEGXsLxf5rOSV80g",
-	"7IJGYfWYtNd6LBj96FM6w+ogzmKPkgD4CDJOM30rqsrle4GS9PbslaOGaCqtuKNdo1CEwDHmmCUjK7gE",
-	"UpkasuYhtdWI6lbmJOA52j4u66vWWDXSAOiyaibMzrLgJUNT3ZTT8mTFZhVopABQYw739iZzesbyyCHB",
-	"vedcDdTiqu27C6uGbJ70aHj6oBFSCMeFtABP3Sngs6rEdDkM8EHSHAdnOqbOuUsk6zY8xMahAzj8jcJ9",
-	"D0fRbDR1WNCh8Ccn1SHjuBm0g4ppGmN9uN98fa9xAzs0dg8LhFdN6SSEvIrqCCWuu1sTgR8eumRGh77Y",
-	"IBzs2GINsU3hPP3nn6B3hKgqXSXiu8fwd4L8B0gBJURhmGX0CoGB2hwF8j3GswlXu5XgBSAZl5aBPifK",
-	"pl4QUIc0UIUWps+OYqFaiFJAppDI+Qx7MlitwFp7tWFDDyENGH12aqJgEEjZplJpA90ZAD4QdGsrCxwa",
-	"FRq+O2ymalk2hbk01CTAVT9FXPKaS8W234KJGGhn5zmOAzEdj1r93rMeF/LzWWlYvtQeHSt2wkwucYnF",
-	"cFV6kt3gN6qcu24y9wJ86QYzWmXfxELAI+c45SBkTrr+RiXuC+B/bcsRmqxluTNQqDTvjnhuJenR6YmJ",
-	"IqjW6MF6YKlYridXUvGwbW3FfSiLIWsEwT57Y5bVQAoAlZDaVcizmpkaE63gHKLExrbmke69gN2Q0kdM",
-	"33QlK9peAEfGUDYRQxZvuJdP1YZpAyxd9OikhNBb99MqIQTNclwYZU1JtKSFSNO5GKRkPNlU5C/MCiH+",
-	"l2ms+ATAYwAAgmbTGQirULe5wOG2jL12WMQKAKuuoJvaSFzrRqUqcDnwuWC/FdSyzaEDiDOU5N/4hjkk",
-	"dohdYyCFh1um3l9fmf0BdRlcnOX5Xsu61oeLa3J6a8ZECZLEpVhtpRuVYInZBh0k4nYPKeiY7nYHx+4n",
-	"Wgv1cYGePHgtjXCGU6Pni7UjJxI8eVBU5vIvQlLgziHj5oaEVoBGUe12TCCCqZWDWV/NwnSjVhnAaeP8",
-	"FvGMGmvHmlSsnLTm79UcWGCyQ8iaKKoLjS8+ZlRBeP9p/k8T38YQg1w239bVd3QcNi3zdY2O1pZf9y64",
-	"/vYTTTO1Yaggl7nfJWsYf87iXbD+yIic61nScozfJVGD4WkaCFSu/kAdBUxr2SgcpSvrB5OGOeOLTK+o",
-	"4s/KDFA07HQShuVcz9BmpFedVW7XUbOkUddnx7eimuN9QcADrIKa7mL+bKEn9q61LTV2MopqDhvV8fY+",
-	"DpT7WgMhaWMD74fNDbwHWkqh4cK9lZuVYjMhMVdeFXpyxXVxCn/DH89jf73T3xfg22tNF81DfUVvtRDc",
-	"HeZCc+FbpqmwLeZXtUHlN/FoNs3glWcbnvxS+hgu6k7rHrpZ79TNxg49uMYOPRZgPkNdZOUYLzp/AY8K",
-	"UwQdLmjsvm0U6asI284/TIPF6ZEDhbC23UUvEOIk35gRxiDfdxWaEeAwhpV8iVkKxXfDxj9NCrqn/bmM",
-	"xWzei+iRp/SZepMt6620fn+yrutgp+nvAWdT+089im0fM5tMeCUbDf1S9+8iQpZazsrWwLFsgfsu+m1i",
-	"nN/uLhkNFI/IPV0g+6bCHM/BI20pqjaN+6NmPpBOIiNmBzQxe/1DHk/0uh13AgUAVOhg9aO7sSgnlstM",
-	"+D90JWvfP9cq3RRh8aUQlC1Pe+ChWAFXDJr8QGWV05hi/mSn7MqtrwIrAqSaf86EykXmG3ZMLl6dO42l",
-	"wpSIsMrUUWDLMVkznteGlfLGTvWfMzHzRQBNBuhKHDdgNCnx1raxupzV9+zH//ndFqhMpu0TdDdHv/m+",
-	"pYn2R233ddTgyClncfsuID8HB/cQP/UX0UhJdnTtIgPk5GX/s/sG119MWsu+aGnX7vCC9rDI4uI+Q5UA",
-	"bpXj3cx1kYZhdcP+EOzF9R1eRMyBdBfHyxKiYrnSh967ZfoePrGkhx262zq6t/0ZX/0zvvqk8dVHCFR+",
-	"zqjCaks98/cleZOXWer+tx+gXDzyQUFEzxWJRV8DR3QzuQ5Q1uKaiKA3QlP2gvG80sYMVHMs+IZJ3f+C",
-	"13x9e/qlfXp1YLWh7uKzNFOdA/iiq/qtLdPELEbtO1e04blY1FPCFU74AhGPGjmx2hh590MLDmjLr3Qd",
-	"Pux8IA6sxoUCuLH/jKrapRnEXhXXWoPpyg7YZ0fuzoHKxqQqQKuO8JkTbwNzChWn2IsfsCk9aGJYuSvv",
-	"hjnjNYZHAV5vOqsPYZeVCH72Rth3oKbcWuTN6DLl8bgXZYnxA1efi82RDRtxWSK+LJwfiFGsulWzyRVG",
-	"S+0zohgoOkaTUUKhnU5GjfloYkq8r91xR0B+OxshVazPidYKULjuelGcDFOxFx1fDcgFF8nvs2NqTen6",
-	"CEAKlJldIRI4ZGDCs9DE5xaws+EoHa4hN5j+PaAJF4NeBmPUiGhIhAqoHpboMBEM1B3AVqlFBegjACED",
-	"/GDbmT0ztUs9dOzt+oe+Ct6Vcr6IgQfzEhMuS49LdadQotuPW7koocPyQP2IhCpNCC42sw2a6X3bq9MH",
-	"uDJ3ohqoVK7ADhESMnIIEc1qQeKPDiJzXSSjAfr02xA3niBd/ZYP1NB94TnQfySkHfgCAqFjly877Ws+",
-	"ZdTvaIhMbRiDusvaSx8SOaMZ9AAYqDfKwb03UzM8SDu0HooyQJRm1k4RlQ9jNaX30kDWffMeGoCIX1t6",
-	"QRPNsb0lT5mXTYItkZj9ReVIr1nUG6afrOGFRbR2c7kq9JIUjAWzY72Wns2BGg09r6Ti1XzDAfCdzdqB",
-	"NodoNQNdu6Fnc5SN23k2X9+smWfz3VYrz2cYWL7HED4ijcFsrI25x0DuzTDSGhX4yXGo2h5HOV2zJD41",
-	"UlwLj6Pdd5dC3J4u/UZDnAfTZMUdazQn67I9Gg82bQtrIgNHBQwtV73n7n63R7qBaCYGKqrkoSs/j7Hh",
-	"eO4rmHyTEYk5PGaqlREpI2XaWYHoywyJZfuJL3ejR5N+t3puA9Wc3IJ4cXuXSMhyuypbu7zu/FZaqf7b",
-	"rSITqp5wE9g7XVLwkuSRq8gInoLixQb2d62xbAQLHhFEsdFBG9k2G8lSGGtMNStEDJp7rlvNQykHRvkB",
-	"u0qlujDOqEAE27awFvhjs8azkczLa+4Kr8BIKIR9E06U7MRZPdr9i3PIDJQGvPTFh6Pt8FvEGyB2os4J",
-	"OgsSy7yhCPCbC+0WLbHiXiWJtUU98f5EVEMksJJUWn3/ltFLDGjXYDzRD1n8D1g7QM0cbTfQ8LDkqp7v",
-	"JCtQeWIiR+76xeMcuXEWwOcra79E+oHvM5FOrlu6B81mhUBF0Z8QQYpoHNuHtVMYk9+8EYn7+YuYu2/w",
-	"3EoWrgC+6oZw51ofX81amrVHWLmU85hOVrRC7FJ5VpBKAJ/HNEzI94xhukQBBvAEjEf213cXIUvBRf3Z",
-	"EJM3h25LoFGC24qfz/+fABYPXIiz0+NfG9fOPnfWeO45mZ1tZsSLRMZL3KDR1YH9fI4dEn8+/+Yv38L/",
-	"f/fsoJf1zujvZ/T3s/OuBoqNekPMNzztaCd31PUoYrJFveXQ97MEev+5a6w9xCWD36v/AMRZsmpTfReO",
-	"3U8Bfo/Q+/WIElHsdDPkkz9pVrhyf8c9hwffjrGD0LPJN/tm+JCJUmilO9sSKxTaSgnGY5B6sSqay4mB",
-	"hGWpCK8OAdPYUPKaWiWJ99Mh+nJFE/pxMVlhA4zDjkr2Zg27q9y8EfM+O0vS93JeEfdAiYoT12qrkDBt",
-	"OvcbANezpewDGiZ4EaM0qh/gB255qjbSbk88ZOVATWfgRuPtrgy1Bke0gMAzwMUaaWrolmgPZcRzQR56",
-	"cPY3je29Zj2rWa8fQ9K2W7C3wYbxJsyif8T+/BuhjyafAEf06hhpc6As/q4bow35/mzdVfnpd2G2B8Tv",
-	"9bIwmi8+wN1cd24s/NLZoyKFedhrvrSwW24z19myyCRfdmHiZ5u6mUNApJ+iFJz46lBXpyQiJKH3cBda",
-	"uCTurSt2KzmWQaVgCYEhLkdfo7yjYYzYscrotNrxurZDirC6oOQ3gP5/PDR4WL8RcSo/JCaFjgIYZNQF",
-	"9t1zQKhYz86p990aiPaWJoSqdwmL5wHydEOAmIMIT2Rdi/lToL0ctFBuH+Zt6CRKdhxKS4eTAE89dKW6",
-	"PpiJs4k/b5gvG430+IHipRWPgL/7l//c/47VpbmkC2hfzwB7r4JrvJAcRyWdMc75TodLZNJEHV8TDp6r",
-	"0NnFp/HAxipqXRTkN9VaUDU1JEVAV5aWiRW90ejXDJs64TcI7N6qIHPos/dAV1//LkQHugYIO2XErQHG",
-	"7kgzIK5OPBJ7O4MTyS/Xk8lMwd/UdQuU/cADK0MWJSZtUzfoYfuUhy5MT4EwKINCzwf9CRLNAcXIs39M",
-	"iY6bhjTaXbSA8hG4Py6rxjx1tGfGXBUBmn+gAMPD4f03qK3hNInAlWZTa0rwW7sTBLV+dHrywG47q4HG",
-	"ebrRRJzV5lpNAOVaYQuk2wJg9nlV4JHzUlqOBqod3pbGwWlSzz7OViIEW6N4lVhG+KowX1pQridRa8hh",
-	"p6s8bgj3ROkBf0Ke/wl5/miQ548EeO41o5ZSEi0j1SyLgLjXNgiSEMpdT8YFBsI1rCDNIBAt+LIhf62l",
-	"+gNKBaRpKF2HzhVDDKjtIuMgnfJiAV+h2XtFVwHxrlEaHCVu+KZqq4Gb2ZmoKylu8YUmXyTgQ6uRQREJ",
-	"OnO05aDzaZh+jcyK9Goz5lPKUF3G2vB0/rQ2PpG1kaZ2omy46ouU3Ozw5Mi+SFF4h+77oI4q6P238+AG",
-	"OQ58OmbavjOg5dKVyHVVxP1XwM3yHO/Ptby11rbTvyaA+fk0vVTqZADkvG504bf/oMieq06214Bfg7iI",
-	"sRhI+VxoddgVq0DsvbSLCRllB67u0vD/WqxyEeu2O6AOHOKM+noyaOzpk9sitjZQcXs09HP8GVj/kgLr",
-	"gbDWj6zHCSFrUdYFRmbsJZETXsmFIDuyj8iz5tgU9uQba0iA9p33itDWZKCOIjXHbhgxNih9wPj2z9jo",
-	"20EjNjGLlYZG0NrOB5GOypDiCWIc/O63EoARB8rZe0enJyA4QBygbTBsNxO0kwZpjUDLkCc58k3zWjIt",
-	"lD6SFYy9SLBu2NtP00pPpoQTXInd0Ex1UeOzNmfAOSTzhSQaZpNibxNs4FRrwOolsOhgusa1zCYxYK0J",
-	"yGYs5lu3gvGyEryYu/U69IhFRQHOqYOIjsKPLYdVQzNL6gZr5PdIY0V7gwwWg6GNDIWHCfB1gWZ8Cjev",
-	"Yz2+sWTLjnA8cGRY8vU1BOHpi/Aw5lLA7jhYtW/3n3l+iovPhbwV0ZJjvEw3FySIEGltlKpBvn0RdRLy",
-	"dexD+hVVxz47KUSAImsQNj5vNHVnryqthJ5hEv/MUh+e9EDxW20fXTubeJMucmGuKaUn/Nqiy4aJmCZM",
-	"tLvs7YpP1DhfR4MeQ/pLN0EGa4MHDwn6g7iJW9MBq6DpLdATeGFqn6BtaQrL1yxzw0MBKMC2VUS+Oy08",
-	"C5VQ9p0yRTzmAhkZVsC5dp+8lPXcF8TwfCzFLRpZOBZnBmKRHiYB0O691IL6aQIfD/Asi3G/+3quVvLy",
-	"jTqUwtYFlF9wgvQOez6mnDDvHfov3Ls5GmfxCXj3FyrZfUbtX4EzD2joQY8RpJ8R9UN4WUu58D3NGvcm",
-	"qV6sGfA799mly9SK80ZiGwDT418CKr0H0CoNVR61U/ysiuEQ0egSwuuhzeGD0vWWJuq9vfjRZ9WtzM9b",
-	"O2mObZwzF5/VuSOFJUeURqhu/t6sSHIk21xYwvO/UG22ZdjQbkDLUABQB7tffWyFobQSh+z1Q5Ii7DC4",
-	"S4dgo7RgRxvEFSAZIugWXXnLAgbDbMj0YJQp2R4sTtrKGqEfXVFbi5EssYFGwN1OfyJts7V6+cEgrUAK",
-	"jO78WuCRS35ALYY17ZcW2yPY7zjFrftDuhDpddRiMtWV3a3NHRyxeyv+mtuO5QtL76CL4/jg3qOsH6a4",
-	"fDooeck02mz8Z8tGfrZ65GfdI3fPHGwnXs/Gz5wP1bWfv5rb3XSsDiRr82xNLabwjegKpKnj9PhXn+mc",
-	"x9m3IeO2vSIIui0EmV3j7F0WMOsPAT8fx6G0N2C+VKkM2ZqAGAcKAeRtQizDRWC3jYh5WSMfdCcJq+8l",
-	"8ZXLWk7A69OtjDH047OInkM3UYvow1/c483k2Aiz/wEBi5diWur5RECsSZuclyTSm1Jywt+fCTBYTRq3",
-	"YcLfy8lsEpXqVvS8Rz+1p+sisb5PcwyLi8LTwR67xkqigFpYmlpgIhSpdmnGLXxd2g/oHyGqdDVLWPv5",
-	"VORJ3KV4R5YldqW3cRNbJmxue+r2V3TercwvO/MPQhomwFYc5bmeqfo1+bSSaXYyPzlNVHBSeoNmdpYe",
-	"4MEfzCLujfZA0zgqOzkNB/Re5DNgG1OtS2ZEiYCVFKKJzy8V+U6fIEKB/Ob6QnToccZpNQTGvGU8iIhv",
-	"KQHzhBhkXlvhDk7Q4AAH3xdFGgV2Wa/HYrI0TbZ32Jvw6d9xq3/napN4cXtlkKSZKDRIP+f4OvTeQuLw",
-	"57BkDxobn1zPP4xW/TN+96swhl+LDRZEoPuLt+xeDQ7Q17hxa4PmYuwj/Qv73MesR92wXiddvy/Dj+2c",
-	"oRZAPygibqupn9YotHeLA+pyAUSlwyAWVPOfxKJyv/kstqh2OJ6HVVy9Du9vXVxXS3ZV7QHo0eEzUFci",
-	"uAJ48H1vGatMabUwUOi+fyaueVWUwvgbSKo0RYdg7EXglLgseXU+VNiC1aXo1F6qa5P67Fdt6gg33x4c",
-	"sjRvv11BRj3A4oeEMeydZmhbZcXCmX0J2PmP107sonXWlgTArdxwwNwf8+zL6Np1T8R7z5XugXXfyZpS",
-	"5fARR2hyroUD3AQan1h0F1D2WUhYJPwJjD8cq4IBa18A+tmEpa5kpA/y6d+TgRLTWvn5BCdqHVs0hSVb",
-	"/2gQqcCN1i5LcLJ5FT4qjprER02tCI5hZfVEhGm61mRPXTJIB5DlJpVWNNJFxZUBQHHsYOasvaO3Fz9f",
-	"nl/87dXxpf3PN2cn/+/Rxcmb15c/Hx+9PD7rZfETP745+7X5l/95e3z2t2RN3SyVphGh1rmQXtaASnVw",
-	"f4XrZiAVy2dVOWdXFc+FWR1f7kARO1a3CNaZQstvaWuNVm9r460RcsXD22Etu8oXYGUQPlLoyeIbSFlu",
-	"cjd2mFcN9J1mZjdit4Z2sC7elWGYt9FwCK1RZ9dydEGC7dNGQVyVTZLYmnjHuk7OWU0B5rzFhRes3PUM",
-	"WXg6aXUtYLx+dmRnj52ciOMo8b5OGr7TStyuAcG5Lib0BQJoLQJCSwWk4UJW9FwaDhrQ7FK3bllWGWcT",
-	"no+lEkF6BgS1ZDF3IWouy0QcbH3mCcrwBiLGTuhH+84DGPaErM7F0gX8IalI4FbQq/11s7rcp37vOiRc",
-	"SxqOEH7zoRXuAj+gI48JO9M+t1jDPUqPigMmQKi6Rqb8GWqxa8mwHiP4g8IMeXgxY1Ll5ayA2K09i4ES",
-	"WElKhW6ot+LHvAEkvTFnfz5kA5z1sz7838Hf93/H//pm0Oso1FnjGAMMID0dXIa+nzt8ZfWJ4p6uONLb",
-	"ZNHiuZ4IDE2CE3PMp1PhoopqwXgmExmcLlAtVVF0/JU09XEA4/tJ4L/gH4Uo5a3A4NdAuba2TgFARE5M",
-	"mcfabu47fZ8U5FstNEipXKtcVHHOECTLQqOidFZPrau0FJWF71ZLUTMHZocmAALEWlEIgRwouBmi0T+E",
-	"g/KOM+rae6erG7YNiQfzLGA+Zm75UpidJKdqAxqj3L9/dq6TGA8cp1Vmdt9xHBTq+oX+P84qbJuP3bFH",
-	"gBjvFB176NBTCSK5ENYodG72EAiyPyl2kkKn0anzvkvpQgmHb0OrfbbNmTXenzMDAId2nnIidvrsHVF9",
-	"IAZEJpGANDykS7Eri2Eaao+AVtFYXw+xcNHPkeoJaVIdjd+N51lUiQN7bXkvPm/YdgoT8pB59Ee4LO7v",
-	"Ow+Biog7Et67YqWhiN97lDVw/oDnIcRf1qMzdVbiQ76ecpDASA3KSHhGkAF2ioNH02rx+q2vKt0SMt1S",
-	"W5wGXdMY91sfWbeRfULmS8Pe6JOzqPlHotsGSHX6jy5HGCF7079VItcg/Jo/w01BEhCquATPbJii/1P4",
-	"LPmbwzP0h7AE+kN4xUP8h5f8n8Jr/k/hxSg+FF6N/hieJBq/9OUshTRYe5v1pIL2832Xzpl0E/woy7QJ",
-	"Xie1lQu0TQH8w+uHZdoCsD+s1wuhY4gFJYvGy/z8UoRoV2QWlzSSyeDdBX3exNW4cdYqVDat2wIFdjNh",
-	"IJb8SpQdX8ffln6evaJnKoFRQvAC3Ij5Lia4TbmsDCDyli7OsxsnKVFNE6JTrwzARQHFh7FJ3HK/+tRh",
-	"/Sx4ieCOzdMyNa9nJmYl+iZBv+38Q3wr9aET8OC/gXknqKOo5mczlW7VojrD2qA0NrnuypxPBGKDhAep",
-	"5MQubj9LBORjwbs8upF0oOB60XdCXvXNtMBjhD/hir2ZCmV19ELnM4jBW+Vbm3rCFct1WZKfapujWYJz",
-	"IFAFPRWKT+UwY0Nzx6+vRYW6iVQjPdzJXFXv27NXA0h4ZsMPg96sKgc9a/T1+/1BL2ODHtKbsX/90O/3",
-	"P34cpqwNHU532SVtkkJwlS6td12yye94pZJJqsG0Iz7ndxBiAPAyYSda42rCp7AhE2sCglHHWT7WMhds",
-	"G3TsnNe81Ncz0Z8U1Obd1dWhaZP26Cwzjhc9Vu5CL9Rg4OnS71j3/f1/7T/bYVJRkaRb3toeEPex5Ybz",
-	"Ccqxl6i5z1PaMreGrqWqpsRzMOlmrO8MFqndIopTwe6aBsE8wyx5SjLt01BDth3bme767PQHCpGzjOCl",
-	"Zcc1q6zVas1tjQY8ZBZDrr2iroE4mz4bUn/Zoa8YcpPYMhmDUPZYT3ev5rtjPaXqeZMN1BB7F9vL1Ciw",
-	"H/oCJSOvFa9nlQg192OR39gJYh3OcwSBvxLG93XRxRzyboAOCTESkCF3+mxof/Vgg/AoN6wW76ktMfx+",
-	"rHJdSHUNzw0BIHRI+BjQ6kEVvCocFilCc8Bo85oEkyV+RBfFPOjtIT483AFsQnJK1NiM/vTV259+eHN0",
-	"9vLy5PUPb96+fnl5/Nvx64vLH968/NvlD3+7OD6nkbe//5b9In9gV/OBonwIgt0f1tVMQa+4occ8UOFL",
-	"JRaMcXRz3I11iUvPyENRCnVdj5lU9CG7aiP/JZI8yb6YvGjxzi2SNG0j8ErajP492ztvUI7QvnkTDyCx",
-	"KPvkv0SDaUpVf/9tLyXJ/G6nxGuLMdAX4xbMsIOt/YoHpbmkOYe0yr40AnNXgzc/EomtPI5Vr4TSUd+e",
-	"Svp3QrXrs0YRfxLTtdFXpxWk+BK6u6Y8GF8Q8v89MfyBO1dvKnktE46XN9GvVqMJ2Xme9fuEZngoIyyp",
-	"w729sTb13w/tAn7PfDYgvyY8XPtdfHFU6rstw+6kKvRdn72jThmcsv7eViUmceW8LK94foODTLWpqXNO",
-	"hgnXl6FtLP6bZBsANtLouFqURdL119KUAYsrAPevgzbiypkJ9CvbDgz37Pji7dnry7dnry7fnJ38dPL6",
-	"nBQ454mu0BW7Q2X66BfOwkbgGpxgXHjPTQiyT6DLmbEn61qL8em0T3+3BNGZkuzILz7oTdJk6RBS2Snw",
-	"E0IcoHcuVg72MPV6z5+bEYqQUq8qfWdERS1d1jtEbgj5IkBTBGKRdZNEUMPhEb3hXtdjMVkgh9VQCbTO",
-	"+xp+EWvblC1jFdUiR5x1dfOzxwFaFsI7hCQpTAxbts4UYE1X/kJrzgebi5KD+4qSg5Wi5AtEWQmV6G2k",
-	"FepMlms1KmXu0dBcU90BYeJFg3swtHncIDIDZkXNt2rNCs2MdjA3BrJfVQiDYn3sCqQXX9JniSp1/7BQ",
-	"I+JNV7z67yv+r8Fsf//g+5HW/53z+v9/sH+lrx5SMeE3L8mGjvyvXVBPmCQYigDhZlDVsXJdzHU4I1TI",
-	"Y2yOTdsqxnPqbY6IiTTuq6d8KauvlcZ8ufkCrAHS3UCFUTyu32aImSuVsY07Ty2UNzaR6Wo9UNFtX9JI",
-	"FHYAGYRHZSMwsdCKjs4SVZ8B3Gn7+hpAP1+glvmgNlZ6sY1Voolgy926uOFCGaw/oULUZrlZozNIOEYo",
-	"RvXNe11qqV7SWKuNCvj1K9gUgXgzGpVSCYTuSObmLjyFQimCAiUBFFcIWUaPr6ITTeXlzNh9ddLDOxyG",
-	"Gse+RJIfYiG/QzxpVveH43eyxgjL9msBqupAeUiXWrMJv4FKpbwUvAoEcnR6gjyXl3d8bijvhRBhknMZ",
-	"qKu5K9XIIOmfFuyCOK6nIrXB9ugKAY2d6qBgxcZhZURIMXZAXFLUHzifmVpPaD+4sQIO9sIt8oGwoF+H",
-	"hbWouR/spSwu4KRQzgswX3+aVvc3rRCsKIHKBX+HuGKlS7KYxJjfSj0L3QkXJHwQfkDqiNoTVB1Sarwe",
-	"+vbsVbjmoQLJMfGRrnIRWw8OT8kjBdjz0AOFVYWu/TbH0kfQL7GYMYtQbLSCGOcAinoxlFHqa6nwPwk3",
-	"BP+Bw17SeIOex6kitkYZaShECpnXoSsvr65kDXXxuMM+Kc+D6EjFADNYj6CcAoOCA8UL+jHq68nO9cS/",
-	"aXXk0mgkXDaZlbWclsIFFbGa2mcue55ZAGOzY279xxYz88mVLjMm+6LPhrTm/2gud+j2r5EKjWQMoacG",
-	"iInfwpkCX+2wbf8MG5h1AzXkUzsoLy9xg4ZBp2fb9ZirG5Oxn7S+LkUL3HUnwC4zQl0OuCCeH7tyO4D0",
-	"nkPI5ylAFA0VwEZ4ShWCF6NSSORQQnMOr33ElvHEiPJWGLZNRWpbhr14dUJvAPeyHOFwb+/ZwX/29/v7",
-	"/WeH3x88+/4vyCA9f9yhOmooLMyc7jqS11vhDr7FNvP2emWIutJO2Gtz3adBcLy/Pyc1x06fTktMJIzH",
-	"jGmVg+Iw5oa5uIwHkPxifTuboSUFNr2AmxTbbYTIIgxC3zqjBNjAW7rVKUXS9wggfTBrq15GNxQvpxsN",
-	"VLc66LiHu1paCRNYpyWLJwHs7vaZtRwAkTW9qWcqeNPWd00RDlwD9XOJky32KDiLtm55r5bgFgck1C/L",
-	"3/eqI2OHMnGoJGJqSb6Vh9MAo2jiWgZBPRE1xwZOV04zRViF/kD9IuYGtUZTW82c2oCXoq4hIaOAwUHV",
-	"c2Vb+JvJCBvDYJwTel6YXGOnbYIpoIlxlawIf+SEoKz3SqqbQF1RWU9ia7seDcIQ3aaRv7SU6gacfO8l",
-	"spKocAqk8SLoQ1ex2f3KxdYpsUrSl1Q3mJ2TSEZC0IQkWkbTT+Qdr2QhAvwdqmUOeUFXVCzWHyhCcmgM",
-	"wKu4dQja1LW4pu5z1Yz8GF73c6VulqRibDloYdYFK7e5ERkdW2cdXhMWBEgh2ovNC8MjkvucdeHpnMmf",
-	"9R2b65lzcLsuMnNrItGKPRzc+ctfktkCcU7Zgj9Tj5q7Z+VinIXYhr/ZZGeR0j/fprZuKWWR+u1ok1vq",
-	"wv66VmGYqySiO4gF6AFGPsjMAm1KY42tGOsT5QFYLdNK5AIKp1z7zwT/wjK7hH8Ny+8iTMQA1Zv8ni9f",
-	"8zay3UBViBgpbqBq7VQjNrEibelYMZ6dUxAh0Qefh8iMeaJuKMbazrJe2Umfju/cPQ71Cu9Tqc/ifauP",
-	"HORB0bVZu/gPBo+mt4TWzqMluDRYu9+9rHdHOYdZDzYxmdqNqh0o6Qk3XPiRVWJaCYO1Y9T5hLTjhhs2",
-	"9L65msdgdO2wUZtAo88uUqn/F8Nfrggo0mvnWGo5qqRQRTlniC6jS309d2Ay9hQcYGzjxiFeyq3kjLOx",
-	"KKes1tpKMZCJciJLXj0MyDnNqV9HAO5xlrv3ty5i5LRCWs5mkiagUkLPESe41bWH0V5ObTDDFIn5WpIF",
-	"7SNdzLyJly9V87xJf5ualy/0TNUppLKF5pL+4fQqm0AOC4stNe56fMVevXmBEAwnP71+c3bcy8Jffnjz",
-	"8m/xvz1Ig/8LAjJEfzh+/fL0zcnri8XXLk+Pzo5+Pb44Pkte34ku5AhAs1IZr6IZJHd3FF9ygMkxpEiU",
-	"0O7fSsOm/CJcLD4WGuFTIL+MqOq0g8sdzuo5x7CsMvSUSs655tW1qNMTfnMrqspKpAagS/Sd0O4l8ZGN",
-	"CXRmeXOjNuHt+dFPx5dvX//y+s27172M/n1x/Ovp5Yuz45fHry9Ojl7FlEAPvPnl+PXl2fH/vD0+vwg/",
-	"ryxz8ETr5xL93iCc9lkn7wiqd2kdm35sigiEe4AY3EzJ2sFqWU3UmjyQxw9GMHliDLvSVNESYL5ZkMVs",
-	"GypFdtC2Jeg/Knk+qTGOYRws2BXPb67Ir06BLF2xaSVc5C5GEpfCmsIObBSDl//i3nLC4qqMYJTQaJ5w",
-	"ZRU4wOcCtFfcAdORwhkQnNYrCoViQVX7IqVV1URQoFB0IvUtxdlIv9U0rlIuDtLU4qfa0H4tpW1p1SK+",
-	"EZv+idzjrtrexTB/eyZfQgqDc+esuRe/useXVheJ2gr6dff33D3eRhZbhy5ToX4ykhq00gX11aLraPLR",
-	"3ixhPl14YI2f224gKEeA6Idrp4ZgYaeBMFpFskvJ/jgmd2hm2AYNjXhGokYvjohY/hS7J+xwBRtOK13M",
-	"qBuobABLPrr546FQT7UuV1dgtpBTQxMay+lRE/ULdd1qqM2CSzAqeb0k/PDo2nR0/e+rAi8yplQhLOmN",
-	"y8HN2hBJH7P7CAfcblH8JiqzBvwVLcA9/SSnnsY8vgeUT2f1LXGOcs7c8qkgtwN2+f6FuA9HmuiWRg9w",
-	"jj2JRAoVx8u2iaIcy8QQooBQ/DSJ7DxLHOwbVNCqmVJSXf+vmZkp+JL+F9wV/1tUfFQnXZSPKbpoct1C",
-	"K6wtczd9CaP4NRLySTHlHoA6shDiaSksC2LJqtXSEs7P0tQaCxzXIvJz9+JDYpBdqz2P1I/kat0DuNqG",
-	"2r5yydjU94UuxAuQHuZoVusJrzEnJ12GnY95fQ7F7yfq5Q+JxOLG71EuIZkihWsgT3aoHc+57Rql9ZQP",
-	"Y8/uihsxUBWnLuRc2R9fH12cN/vqYOxj2/6wk0YWz3rTksNdsNOM+HsLShx/YDW/DntIL+KERwLqO1NX",
-	"p8Zo+q86v3kn6/HRScqH2Xpk9TbFEYCo+frRCaRC6vzG7Rd9vqH3DJSuPF57FJqLgPcJ3NlrFyd1I9vH",
-	"d7+N34niV2vjuDuqnU0mPFVE/Ke1+wTW7pdmaD6lBvAl2aOd0vwxxWuXVG0c+hJ5iiDXnfIFf+40+kLf",
-	"7G6D7xHM8ocaIw+w45dwsUiAPPiOLg3QXAA4QQjSOJjGW5zAw8Inm98x99mvCO2+C/rnl1bWkB5RPo55",
-	"2oScbkQmM9ZVHfvQo3NGox9+c/ns7Z4KkYvgQVThW24vuyx0AaAP90oboMmslnAkYyVSJ0OCXwM/ojw5",
-	"z5BKykDiZRnE6GJvavplfSzypt6yCrPNj59apuvdc4YveLHc4iHTWQdszISskzWgcc7ifkKtmJucyHrt",
-	"PkONudJiIYBzr/dTUw1m1GKGq/vJ93r3fwA0mS77hsyKJZCDxJko0o9FiH7w81xXIt2nyT5gaj6Z3lOA",
-	"h/cXvpdF005RT1e6Whs/dX3aPmq9mQoMFHrCpUoS5JeAkrE5403YbZgp+AM3Iu1nSacv0c4sDpAljgR2",
-	"q/tUu7D4P9vZPpr/6r67m9rCzh3v3tiTQEpNp4+/TEs9PPjUR5/ws/7+N7HJVokNmk70ne4lfSYo/rAX",
-	"S1fyacH0o1TghE5FtWZjEbWKcKQTVRY32kT4Ng/XXCqX83fPLNbPnXaZUSOjRBeFlZzmpOiIF5y89GjU",
-	"9h2qDiVPiusP6BXYOB/cAa0Cjrq+FdXdWJQTq7NN+D90JWuf92LFInTikNSkC7LtAeae8uNOXvbZhWZG",
-	"CEp79AnSi5MyGTy3uAswTWqU8ERpkFEueTey5fIoUbxvSNFjfbeQiN5o/4/JyVh3mG4QkVLEkFg6s+K7",
-	"hcXDmP/CPBrGRdpUgiIv128uGKUuIQjiG/beOmBiAN+zKtdsKiojig40XkIpP0JUk3RYxXlCosaRVh/d",
-	"thRfSSo3EarYwVAeAAtCIcQtJcrzkA61aJ8QoMqmLgRqMJDeLQfSYmZ5Luza+0kPuQNB7Mr3d7/j1acx",
-	"Qxu451BF4x/SFbSH5XN0cStx5wdIumkgMPUi2QTl3bj5TTxVtj0c1/X0EqNMw4wNZ1NTV4JPLisxmhlR",
-	"NP5m907P6sbfZorfclnyqxJAHeGELq+1EsOd51Ti7bEJ/eaxbc4O3r9nXJk7UT0I3B0+2AFNL4sOvawW",
-	"Kp//atIVCvYwGv66WusbqKGdyLKURuRaFabZr07PMFWNvoUlTNSTtqN+DVGbK1MDwqOTBrAhWwZM8v4D",
-	"PRAzk6aFi/hDP19cnDJ8unleStNDLOcT0U/CIq4BT590bETXJDVIONWscZnjo4tvbErPa7Khz6TvtXjh",
-	"A/S+rvXF/eNaEEtRxmgbwWXLICvFmGHcWwVLgbGE1wAWq9UtqJfKY4RTWq7axd8JNyTVUvKdK+/yC7vj",
-	"JiCNWE3E8jWprj0pAxDXnTRizf6S0QzOuhtbANhs/OntIX044nqNT9+bvWH/7rTuI1y/ArOkqQh03jDh",
-	"kJ9TL92J4MpQi3f7yAYpXN2sdePYjEeuXoNrzMAvEC+zsQVhszbp5tm6R11OhKURhnfODPJ0KSEI+Nwj",
-	"/h589x0i7abldjjk1h1GSsKjshSR1jqW0cFxRAORMgVdb3y/ix1HFLpy1Psw8kiWPh8hNIP9CIC2IOIb",
-	"sRvEPwmVWFnYu/1v/9K5eWuWQrdO+fOKA8+zn1AehMDkUjpeRoqr6Gxjalh9dOH7ayzxnazH5yCY1j/K",
-	"xRNYcGr5ERMmU0McZmx4NzYivwzY5QQQrkfsmwNWcVXoCVEuO6mjfFMz1ncK3SOraZpmtIY76Ii1G6Nh",
-	"ju+iKM9oCgj0pHKR9AzRbp15iyRFT64XVVqZnnA1jxtW3YlKxEnDizrlhOIG7aWRJWRqDa0FOGooEIjB",
-	"NBBdCafVVMLa2c8BfwS3ORQWQ9NprZKstLXz0eJoXr8v2yU7v4SXVKo82SYaluMh9QlzwbVisuuzzHgE",
-	"1UpQIygnAlsWfPPNN/+1s64+0yYmmM3iMiB0k88qWc/PQ0uQK8ErUV3oG6FSRxLMd+p/l6Edz00L3f+Q",
-	"/QAjscFsf/+b/EbM4T/EkOkKmhY0sXwKLUy2MMRf310svN8fqGM0laeC8vZC2rtWvgazBlgBaAUM/RHc",
-	"WoeuegviYdv+74fs778P2YRXNwRvC1mWA6WVMDvPKYxWWUFaiEreCmy7gB8DWBzjCM71A3Txuz47gk6B",
-	"rk1hE8TvOePYR9BeWwDcUvggAOXwskT4KeexOqwEL+waeGEanqxt5WC3ZEVX3s678e5dJWsxpMtoXE6V",
-	"yQaqlOrGuLaLAjG67OdVgWAKOCxio4xKfWdaI08r/X4+hNtnlxh+2kIorHpc6dm1rz14P38+UI0BHL4N",
-	"LuwO1CvNpjN7ccFFQui5tDKXtlZkzGhCsQMYnVCyCpdrYvmHUAXjA0WJkoRBavREIHqSEnfUqsTRQn9S",
-	"2K3jxUSqIWWbGcIYMJmPk2feyYhb50EmngN4l9y9EXNziK8PsfVJ5jYft1bc6htHuk1jja6XewFS41Q5",
-	"h7+57AVLgJalEyENFPpimjQiQnvNdvMQ5xqyh0m/hem6VS803nSiT1YDRaeR0WpoYLc4y+7cBCzzQvey",
-	"5b7AGgLnsrohQndKKu5tpTIEp+FU8Buz4MZ1WJD278RY2KlLc7RbeXvQZ28cwyDG6x4cQ1cqMSUin/J6",
-	"bLLAXk4KXA8pFM/DL+DRB7C/O8VGGtDmatfsNNfKLtw+1mfnruEkn8r+BO3W0InYZHbveE7YJaVwN/FW",
-	"0ne8KAOuZMYCdiK3m1rKXJC3yaEaT3k+FrsH/X0MvdelaOzh0elJL+vdumSs3n7/GT5KbY96h71v4E8Z",
-	"xFRALOyNoeXVv+x/X6OyFG2Qlfz0e/B/wXsH+/utzmxR0fjeP8jaNmtVBlLXLaCTloP5F/QzQALuo30P",
-	"W04nPud+CAK0d/j337OecVm6vVfyVihhzKFjeIAUhs41tGn4NUJZ4pp+t4PtwQXc+xBzgktZfNz7EEgd",
-	"/w2Q+3ibLjFYY//eO/xgR9GJEUIXPsxs8fBunepzeGSvNRpooVOdSjk6ws+It4gxif8w5LpHe0+rFrwR",
-	"blGYoO9x7N6ANC3eAHIBBghImbLykEERP+iz4Qz6tg7bo2G/Ve3k5DB0zR8+h2ZM0R+cSPYvD9Rc1J6B",
-	"Nya5zQ1DR0KIl4FSswPgcMc8HzOh6gpidbHgG5L2wkOI1XfnD+vdHqYgmoaYjS2w55kXLDGcM3AaWSMD",
-	"iQYZsm3xnud1Ca2RFmYObZWyUC6IHA20nOcEgEIpd9DsfKAcYkq8tL/v/95vttIkqDj4BfpVEZYXZBRS",
-	"YzXURIYOGutF1Jh4mLUW5yAq7Ez8UUBTimYMcMsJ7z4D3RHbm2HTatAQrd5YV1wZZMKHSKZzXOrA2nDw",
-	"hjTMqlA1gJADMn8lED+3QcFTUTWn0yB39yCFHFqTB8uFF4TWaFWTRtlADcrONm8F5KlPFogyyrtv3qqt",
-	"prIoSUmDXgY7QVznwgzUsF24PfQoW3OsOIF+YEGgeERR0nobCiDKOnQqNSl8oJr7ouI9JCxYy5GgaygW",
-	"amKNqh/HrhysJAxDNyVSzIx6PgPvB+ps9SgS4sjPl5yIHwl//IkkYPjelyoFWwZkDC1H5kfv948NUXkU",
-	"xAR7GyTEcauCk+Sla3FrSGQmhR1p3pGusljBsVTpZldzaMuty0KYGmN2OyFO0rCxDsl+k4YcLFrlIvMB",
-	"UGkGyjk/GGAkUsP8W8Go7zXcKQCzLdhM1bIMN41a5qbI2y7i6PTEDhkDZqwl0WFB4Alb8SA4I9Z58EqM",
-	"dCVANXg66ofVgiP3a6H+lhHYpn1IzV5ChzHl86m8BKr+/WP2ZArcC2+cujkk+1OgvKhnlRUlNQTKhzdi",
-	"PsyCd/EQzVVuRdLYDoI2+o2YYksdK9oGKrhFnDbi7XdDVyIjXCmXwE8/OqxhK0bDKNsA2fzt/jc7oM1h",
-	"hKPEBPiBogQHFldGWrlpFZdBD2UUtjjopW4cbg5S4VMJFBg8CJPYk+eRoRvX69mTfLtIkbz/6Wu7ZgTE",
-	"EYi6416tEih7H+hhsrZ6yJ5TAHHeh+Y/CURvlSyZc1La0BxkSJb4tCVlZ+xbUfIcY8ruRROrvAPlin1B",
-	"W8LqZFD2odCM1Zp9s88oeQWd5dsounKej0EL831l7fJ2UkSPS4mIvkF93yaKzTR7QSTx1RHKGfjjVhNK",
-	"lvaB/CTqro16bCn4R5GAP4k62u5WKopPQXkKGZilwn3Sm45O/G3nY17xHBqvffPM3qnvvnfP3Ig5BGWk",
-	"fR3Sj11SZy8wil6bh2fRxm+SIY0H/xQdk37vYnyR8r5UmX4RmZZOLwhxjujXLkU2euQLUmazD3i00BMh",
-	"nC26EvBow1EuBOHSLzsDZtXrT6lIh93+qpTpdhQsqU03KckxjpiQn15/jhxp3inXcuX42uBreWsFffSF",
-	"btUzjPtE6uexuqXCKv+lZY6NZ09AkV+X4rnSu+FUz9bx9ztpcw1W3I4HrNZEGY/uBbuaYx2INdUo6ATV",
-	"IiMuS9e7reUsBK8boIUY72+3RqA0AQhroKSCKhbEWXYuzcSHXr+56PgYOiYR+b9RBEPfxi9066mtG/JV",
-	"66oraavzbJcwvqQI/0lEAtgLcHsyL7oYVnQ2Jy9T59EYs/dJhNkfRpCBUrzJqT5cFV7xSoPhoPybJQip",
-	"XTfnEkweSEvtYZ9I+oUPUCrlWg6YPyl5GY8iOJwNqPkeAnCP+3atn+MmJDXBs4iLjgUvoL1Ru7kagWnp",
-	"GynaOS1bJmqya1wiFPooo1biBVjKoWcV9P/LXDtAiFlS/CKKSLiWF5oiEFCFBz9DO8kz6iWIPct2+ozS",
-	"A1EKG3mtmOD52BdLbUO3uWcZG094vsN0hQ19Ll6du+bYuahqbAMpYgzWMYdGHXpWH3q4NUgO6yeCefaE",
-	"H4UFNHM14xWnUqAXKy2fNsQXlkg9iNOsIOsRUdnx/u+uj8XuRktpvjTomRs5nYpi0Euc9R3HBnVX0NYL",
-	"qAj+hlFdeEYUGbsSObcnBe0AC3YlhHL4g9D9DlzqgCFnBy92XVtKqHC55SXj1zpuIPvjm7MXx5dnxz+e",
-	"HZ//fHny+uL47LejVxl7ts8gCEfsjvIvSdWk6UnjO9/32VGiACdsuCtwpR1IYdV//LKZK3G4Fnd915Em",
-	"6Rr3tNMwH9Xs2Culullme7yFrNJA0D9WehL3R6vERN8S44M2WFeivrMU1UgfsDyumTHUqT6EzJikFrF8",
-	"Ok+kVHR3kksykj+ckYK73soIqfSkdaZfmHKbFOnNo7zQMS27/OnOln6MWiGLYrG3X9sf2vmZL4NGn32a",
-	"D3d4gTCQBvhlIh/riH9kDEodfFvhQkB7W9SZDt6/x5e4YX89f/O6/zVepleb9I18VF4Patnehymvxx8/",
-	"i57dNelowbuUoL/3QajbS++lb2S/7n0I/3C+sy6fSJTdlfaOdKTXgXyK89T6bNiYkc9KDe8MVJSrKAvf",
-	"6tpXVFCDQyvppVo4a/vPQQxhSs8Pes+jPD0cS9atLEr35R28Wj67zmVcEFJyY7UxD2O+SDvK3xuDQnkr",
-	"Kl7GHzPY3rWRnYndkCnXKtbq0m6l1LH86WDayMF0JupKitsFgGunWEUXpv85JXPj1oR4XCvUGl/ox4u2",
-	"+lE/acQ1ulfAxtw/4EdIfNz74FLUXRxxIb2/M0771ogqLCyK1SoGlbsAD1mW8fkDTXjtJfcp+Zy072YK",
-	"L9VvayWygUJpHCf/u/TkhVzpiJlcQBO0eswMnxtgnO63IQj461nJsYLQ18J0RZVby30ok1gPQDBK0V2o",
-	"9f4DxVmPWiRCWdY+UyPa9k/FKqK70pHe4W5OBGyH1Rv2v4KclBDYwnwqgEjRXWke7au4lP0shPjXYAJm",
-	"kQuse9mTF90nZdhrDnkurXMMdnX03YzFmdAZuv9cnflANWod8tXZHo94J9e7ioiQ/Ee9f1/YtVvxBgZ3",
-	"e49A/SldfnkcPGxaXOYc7WXrCkRy6uQlq/U1NhfxCAvxSVHhN+X6D1TQc6MlbJm4ZDgk+PtKK1k13P7b",
-	"4aZFsAENZwqOMFBiImssVLfTsPYwIhmSswXTSBsmQyXYTNGDlHPabJ3VnK0qMHu7O0k0iL5/n+C7Yo1l",
-	"d13E1TZmw7JcjyJXGki9P2uR7mUWNU51IV75FTDZpk20hNfeOjD9JYVSd1iwNJ0KFfpMxUNlTIk7rx4c",
-	"onqADRbR9xk2PovYW+YNA2ssgJmXRTWCVQLaxt5EBN5AoDOaDH5rC9EQojpOAIfgfirQiQpQMAdqDMEt",
-	"a4uoIqQ35XoykTUAGZd31v4gi6XPhpA9OkRVcajE+3pIYPr8WuzA/xpW6zteFQa0pYq4dTZQQ0wodS9P",
-	"K3HbeNm9ZncRPEemj0BdKCMs1/VsoBI1ogpYy0nqgm1/s88KDjVrA0UXLmPDEGM7/u349cXl2fHF8euL",
-	"kzevhzsRHAFhMzhEAg/95SPLUz4vNe+0sHCWX1bKbht7tpw7uYkqvxGEjbZdiakgGDc/FNQgG2H/XbsH",
-	"Qf5a0uAGDAHxfloCzCZq+Kk0X9D1s5TxuBI6y9RzAGwY6WqyYkEUx28iRntTpTWlpkd1ReryWt/0KX4d",
-	"X1w313np9zbHSErmbAMIUtIZtBRJaf2ZIQVuNCko9tx8Uk+ZGg4X+qvKCo8gb9YtryTG3JBajSJj5GqP",
-	"kSi+XPDufUDw5GYgYkGhg0PpPfWp/xFO/CdRYxfr23bd+KMd6Rrq2q1T1NY//j0HxbRCFxMxblOM7lkH",
-	"8FcN0BVt5anpwzmEHKCsiUCNmNADtd0EhVYC8KB3MkDQB6xs6SCy65WQ1laVyMiLTBDkNP2McTVQAQap",
-	"BU2O7ygHSa1Dze7B+/dr45YPVBdweb/f3+mzb/e/dWnouH0ezAKCrJgaxw2bVjMlip2lilAT+/nfpSw/",
-	"Abv9R5IdnaBpAP6V4jUOSu0L5jYequ2TxPKjKa4EHmi0PPBQSLfghC5mAPmCABu1JmZI+LGL1iLoZ3fc",
-	"qmrWlLFqVAbGrH1voK5ETu1CBK9KCcCODvwTwFsh/9UBqnqoHoeUtysLMuhgdhC23wGDsxK5QBg8mEFR",
-	"6elAFTOkcWHgD8RBH4X/eLDWDj3h4LGveoQOm7h6RxQ3+QLvewvkMOHTa7YdCXC9i1e767LFrRKTCp3l",
-	"LK4341MqdY3ukF9NuXgxkSrJi92+YnZNtOvR8YQ2kk9e4+mabjcLPButRFMlnKe+9eJTJPLR6J8GjMot",
-	"5asmLarPjM4uTU6rbvveB/qv9QJRjnrwqcXO4anwSkw6q2IrX88BUBzldNnmd4dPQuv7EDuBPvWLbeq9",
-	"BzUk4tInoBr2BJW5lvQFFBYOQhoqV6FP2NLstM5T+vPiLVjqKw79yfXScGVXlTQ6OovrGaee9nJdFVTm",
-	"HKHwlyUQ0oTfuACFcXUZlkSZc+jPFKD0F2Ja6nlXUnhjGk8rPT5P8eMfgqip2vH00SRJlAa960Px62iW",
-	"i10bN3dHCHXrrsbTeR7bbT+/Lni/VdpqI+EikXId5+5Q9vrnYX2k6S5HHfFtUJ+uDMW1y/1URZZ+SX8E",
-	"LXYBZKYOB7ZIZQ9nRHsf3H8uar3L0TkalPTHUWbPoKKxmZ+19Aw+8U1PJ9BHh/ho6fOfoJ3zx0hnW44X",
-	"8cR8q/Nzf3Kx+90eqnXCzMWUKH1UfrYq5MbLchGRyLDt+B8OttB3gNmhiNdCKnVnACk88hAwvE+hs/2R",
-	"4eMSB20PcjkNfvK6qIb21kX37mYssxbO6ZkvKoFrVQK54FU+floS/yPZIuitIGrwXrAG4uDT6CYr7ApS",
-	"9Z9GJhOM4ScBLww2y1eEmL3SjKCGKRuJWleAHWtxT5M/5Uu9Q5n3aq87HlSj9MOpGo0ke/qjB0lcdOpx",
-	"6PU11zNKwUEcPnoP8OoHysMVAiCi9++zv+kZy7nCdjpMjsKL6Tcy+6+SCv5jx2PKn9AdPoiu29cN4b0k",
-	"iuB3EiEuO9haV5pd1w7tfwJO8XU57tfb54erQQljNQZffhxT9XPZp08q/xqf+FP+beS+f4jk+xDDjszq",
-	"8S526dvFUKRZ0rpvhe/saFaPEYfvBbz1h2bkiEgwq8fYdFOE2O2So/kEdtdqLIrU6W5WFN4ZhzSiqttU",
-	"gJ3ioN1HwVfv20CdUIZu9MzJS6tR3MpCYCc3tVWzCa/zMaQRUwYeBjkzJmsfCHddrVYOCoOJJjpWYjxc",
-	"gh3vYgwDUHEXgEFgL+da08zqxhNXuping6apPXuq1j3tzzwx10197yvnv0cbEfOD+TPClu5JJWvJS4k9",
-	"dD8lD+lMMTvxUwJk12cJ/CnO3p69sheiEoWsrDng0SwQHQoxYZ/199kpXsRqyzDXX114myZ1b7o//0R3",
-	"p/uDZ/i1p3alL5sAfvKPA8kc1hrRSOOIN4ON67xaB1/B1Tq4/9U6WONqDRQUDL49ewUVmqauZnktCnYr",
-	"OVYKHp2egDPgCj5Q2A/Qri98i/6uK2r/PlCEEedwDzkbmprXYhiqWZk07Fooe7lFATlxt7yUIGfZbApr",
-	"xiUSgiB0ZXV/u5xVEtZwVBTSPsHLRQRrmjwvCpw9KgtmVtZc1bCRuFbBhtwPc2rfN8OBIizmeUOSsxPo",
-	"gCujSTFTc1Xwqog/XYiRjCrS7buZ39WB8k10sTO71TrCy4d2XbtsGK91eAjgU2/PTroPnwpPRYIG2Jib",
-	"gWIgsoSqIdm/8G/34XN4PofsiMEVtuuyel90Rldz337Kfi8ay4H7mrDNNMO3Zyc4/LTSk2k9PHQF3rOJ",
-	"UDVmP2rcJPcI8zvvFTxEDiZdys4111OxdCxsxbjOWI5xX1p1l/bZ/Q0LzmsNnT3Q4SaNq78f5roQWArm",
-	"dxyHRJTPS1nQcAQ1HiuetJfxdIhAANowqJL+XXt+2G5SGgdsHYBc/MDDAGJwUgwD6jSivXNVQFtKvxt4",
-	"THZsNxXfbwXu14+zsmSFqLksjdvcFMHTXRvpmfJU/+bk5Qv2Qlc+rxVlzuFAjet6ag739vRUKFn0laj3",
-	"7COG/rBL/GQ315XYfXa53x/Xk/L/2E0mobtaMzj41JrBwefWDA7+rTSDg4dpBtioeVl0/VgVbw32wOwC",
-	"KDtWBcNnNmuZFQ//JQNUnEM40zU+qtDJj92OnEYwkqUTO253/K4gYCLGRN37lsGBzV1gBRMmsg+ULDIP",
-	"gXeC6kAhzbTk89ehlz/uZRJDAQOvGyE5/IhTB0ogfiyrGMUIi3377FcCm6U1x0hbTfgb9DcoXXt2nAXq",
-	"KUv6VCWueVVATwJLSwvf61wkPSqSiBVRV4hVC40hNAEu0yNoNtAulyzbHveWn85WEAT9gQLE3VxPrkAB",
-	"gsfDo/9dVzOxBb4VtzE4Lew6W3n8zaA7dYGTL//OiJdm+YcgVtb8mBWsqa1Ycqw4KKYDlWX8lunHjeKZ",
-	"LBAx5+2rk5cGe0Z4kFD4KoCKDtQQ4wOHbDaTxdB1mFa6ka4rveeqH2FDuqa93+7vM8Un9roN/QqHWDLf",
-	"JNiByvVEmKi1aUYNtHlhGi/zEgCJTHPLuJo35rVtjxfarEiqzt+Gg9jpJuoWgNTn6jtJ7PgPkuLtWXAM",
-	"M0GIN5+iApF2s1WB6Ga1XFqij9XjdpJ72o4xU/KfM8GGQU4MI6VcMTmZzGp+VZK4YEYzM9azsmDU1McI",
-	"MF2Nnoh67KXZhM+pCGagzCwfA5UrJiZcltbYq4Qx3VWTtNQn63oJo3+aZBG3lD9OtojyNNdxEZaqh3sf",
-	"HIr16vwNR/FxAkcHvQNZpxESG2P9wfMhVp5Nd2ml2+y4tHLzzQ4D9Z5esHzt6c8BfXLlqT1F8/MmKHYa",
-	"8PpRca4dkoZzmK7KxI7hWPw7VtmWBduO0Y12QiN5NDiMvIYiS2wpb/pJa5HQLY79bP6t8Hvcsr8q7WwF",
-	"oEcXANwCET0VfM9qvBvVwqtxoDOdsHVsGxGe9YgN4S8X86kwQ8CtjAA8Q7fHgRKTaT3fQQNK6TsGwKjy",
-	"2pp0HG/VufM2EjGYpjcRezFsNyFDqV0MwXONdYnu9oFqXraMDe/GRuSXQ7B6wFPPjfj+W7uCbw5YxVWh",
-	"J+xqXgtD3lmtcnFIrSrJCWsELymCoewqrdJ5pwYK/Btsu9K11UUkgfXgP3dxAjTPt2evfEebcV1P7X6B",
-	"izTwCuptgcYhwMfa723PVCmMGagAqXr06tWbd5enZye/HV0cX74+vnj35uyXczti+5kXJy/PzildVNY7",
-	"oCRbVso4K7WeXvH8JmPTCqw9+/5E1LzgNYfwxXKluHVvn0g5bn0lKMmri8OfPdUk3sl6fA5n+3Wp0Su4",
-	"lU+/brOnDRGIFsTq3gf606X703o5ZykK+6p15dX4TyJ5AFmA/J8KVSBcg8MK81jJDhiuU5h0JR6v3Ocn",
-	"E/Z/FEGPScnpY0Ofm2npgJ8PsC9xF7vhR87EtOQ52brujS1jpVnGokczB/4JgNWWIh0s3qjk12ybs4k0",
-	"BgnXv2TlK+gGmft1oIJKwSaCq0ilIDna3EY7BHSFYMf2e/aHBZXmjhtWSIPT2YbShspFGDXakiMu7bs7",
-	"LC8FrwwbuuePalQb/B/OBDdaDZ93XcZKmNlEdEOofBap+XkgVf6gd52uROK+b0EP61qqa/M0IvPBKL0e",
-	"WZBSONLgvGzbCMG6YGV31rJe/wSh/SOB0C6Cz0JfjTUVxc8m1B563Sp71eefJHewUypvAlcLtzoqGGxB",
-	"1gLUbD52LKCzscEQ8vmcvczrgYp5BUHaWkEKPaioKX4Q3Dvtdm2uLeOz/f39fei4SDIPUcDZcALdSaRh",
-	"4MobqByaQIJpDYqvm9A/rP0ccuBKbui7DvO26LOXQRYDjXrJH81f1gx6H3gHBeoqoGBUwk5EaaarQmBy",
-	"3IxXXNVCHDIkCDsY+kImfM54Vclb4SKl8BYa7lfCyAKxHaGnShI61473SXUC/OR6usCfyL0bIvdGTdJc",
-	"Tiz04khyy3vB+67NumIX1BfIwX6ijFPHw1pqPSYoYORH1pFfjhq0VuJW6plxj98IMQ0WFl086bsWDZS+",
-	"FVXJp2z74Fs21jPMkfHdioLX7N3xDz+/efPL5fnxi7Pji8s3vx2fvTo63TkEY+RuLEuBLNSR8ZYJgNz2",
-	"87yeVWI4UOSOvNNsePssGzL/m8kA59MyQeefbEB2mztZ52MXKGDcRRD0nWJTbtd/Zk8WDB1LPgNVzCoy",
-	"e9wihaLMY+wD5bYUxUCSDQGxtNgQebg+nYGw3K32VboF5K1IXvwEyS/jA1goZKXiFc9vOhFVqHbEPbag",
-	"diWT6moEplqaU5d6ESZ1WcNO3Pt1K6hHEoJ9D0kJqsX7em9cT8rmwbcHWhQ40AANNaExd7cGyweciXQn",
-	"VaHvSFvCFnSQ1F/qu76lyG9QSrbdJi5536XKW1YGMQDqo1izUJxij34seEHZqq80kvKKxXz229CyioGD",
-	"mThRvdoyoUggqG3YqhfLVYwwbNuXAfGd+BYAicRX4GDNK3Dwia5Arot7vQctZ+794mV8NH/em3+ze5Pb",
-	"4wT7y6fId14aa9LP/9V5V87w5ycU8D8LXtbjL1Wat86BF1IJA42UBYZ9XbJtvL9jXNLvH1eoBqgJiOrW",
-	"cZ6Wn07nvOxlvVlV9g5747qeHu7tPTv4z/5+f7//7PAv/7X/rPfx94//XwAAAP//",
+	"7P1pd9w2ti+MfxWsOv//svQcqmQ7wz1XXueFYiuJOo6tK8md209XlgiRKBVaLKCaYEmu9vF3fxb23hjI",
+	"AmvQ4CGdN4lVJDFubOzxtz8MCj2daSVUYwYHHwYzXvOpaEQNf/GikTe8kVpdyNL+INXgYDDjzWSQDRSf",
+	"isFB551sUIt/zmUtysFBU89FNjDFREy5/Xis6ylvBgeDeQVvNouZbcA0tVRXg2zwfu9K71Grh77V41fu",
+	"Eb1vvx6+e93+fU9OZ7pucArNZHAwuJLNZH45LPR0X19X+mrffrd/83zw8ePHbMDHjaj9jP45F/UimhI8",
+	"jIfeHqpt4FKMdS36WqCnq5sotFKiaC6MMGblEidefKh1folNn2HLj7PWNPxNpvg4s3u0mQl1E0+pQwT0",
+	"dDUR2JfMwjRi2r847XceanGO1M0ZNPpoayNrraZCNStnFr/0gFNzzT7S5G5WT+vmoSd082hTGcvaNH0k",
+	"jA/jUZdizOdVMzh4/tQPWapGXIka6FnXV1xJs+bS6L71UOv0Nmr3cZZrVut/WF7cO7XohYea1Qk2+TgT",
+	"MoLXxaSPAOjpah5mGt7IAqnDFLWc2eUfHAzOJ4LhMwbNMi9dMGnY3IiSNZpV0jSsCa8GgWJ/bkTNtGJC",
+	"lTMtVWOGI3U+kSbVXC14VS2YVtWCWYJUpSjZWNfwR614ZTtkumaXC+jt3fGQnVTzq0vN6/KJcb2Hi8iM",
+	"1KWotLqyg1TaDoLBgLgqmdH0axjtAbuVzYTl2NB/2w3PoSeYoDRMTGfNYjhSgyy91LiKycM25pURnkgu",
+	"ta4EV7j2a+6Oh783HvPSuBWXE62vL9yG988r9eZDzfA3bPuImn6MqX50YwM5+/Dk+BexWD5Ah4odnhyz",
+	"a7Fgegy0FDPODAhOzxsmG8OMKGrRDAfAomaibqSAtota8EaUh01rFUreiL1GTsXSUtjb7f1M1sLgJ+0R",
+	"/VjrKWvsEbQf27NpR2UHCEdwbA/1kB1eGqEadjsR4XmphWFKNwxbtwPdbDRIAtvs3yNsWDaouGneGbeQ",
+	"7VX5LZ6ofZHxeTMRqpGFXXvGmSVMYZrMcg27a1IxzqZSzRvBdmSDq1fo2jIt3rCpNg3TqhDhrZmooXng",
+	"PqK+EfVue6GVBg434YZdCqF8e5uvNC7fh+UHs1qM5fs0gwcRgT17zooJr3lhVUdHrNdiARO2I7lS0ggm",
+	"G3a5GLLziSUIUcsbwcZIUW3SZrLMLI8VN5bPE/1r1XnJTHgtjP14+sJ1+MQwWdrljIbzzTM7iu++j8Y1",
+	"TM3fFHqGh6a7vbzx2zvllpaH7BD+Mo2uRekPIrbAdhq/MKbhdfPE4FpciwUMl718fcymvBT+w709/HQX",
+	"bgtDE4ffaMcbw/K5qoUdbtGIMrdTkI2YmuSW0Q+8rvnC/h1/mt5IO51bbtJTgt2QDZvoqmyNLmPNRBvB",
+	"eGlJt+JwG6uimhPlJa6swKT/PoCzDHTnqczvQ2fQWcTKfvcN60srGtkZIhN9Ce/AoW6xwRU8rXV6TaNn",
+	"ht3q+lqqqxdM4pPxvJnXYshei3HD9Nye4/uyNXfYVpCaNFaAecGe7T3/7jt2uWiE2YpuQf5CirRNKnEL",
+	"zcIevrBsphIc+IzImODFhE1EVTr5qOBVJdWVOyybUlpnf2lraYTrtg0ok1fV2/Hg4O8fBv+/WowHB4P/",
+	"2A82qn26NffpyvyYdTf6OnWRnkfcyFhBjhuWH86bia7lv0h6+0HwWtRsNH/69JviWizgHyIfsmNgz3aP",
+	"6WjYA1lwZX+5FMxM9K1i/IpLldidznrY0S2vwu9Z9+KHzaK7H+/5QBWNEdU4o37hLrY3RdR3d3FP+JXY",
+	"fGXt28dqrBNr64nA/2OjLVpNIthWclGW51MUwpiXWl/LxBnvvb9ueDUXad0lQaz4dn/3by3hPD/X10Kl",
+	"KS3oEE8Mg7fZ8+FTxuFr1tgPMyss1cJMRMnk2HJWy3r5peW4jY6YSXuG2ITvehvJrSuTzWp9I0tRsyt+",
+	"I6zwUMmxsMxqcxYGMzmHX9ctbTzw+MP0KjuVKikRBz0M37MrqEA4iKxJ4czIOtbpGL/hsuKXlWBzZWdv",
+	"lyL67olhjZjO7D1mRmqHbhz7Vi0yqz1WUl1jjyC4cKXts7iJXVTxOlJ4GMLG5ydYL1MXerlQfCqLv/Ja",
+	"2umsbe1V9/22jW7d52SDiCxrX4psHn9mruVsTwOx8GoPtDdRozJoZSCDNv9V8zxS5TtDtqwlQQUaWE2y",
+	"Qf7oEG7nDXulWNojxYDN+KLSHAwijq4ZVzFdgTHjSJXMjm8LEut7a3Pyozm1TPnndEqOy3Xt+DdfIYeS",
+	"ppHqKjLN98ijsrTyul0D+iQ6x3aZLoU7jI3uHuMhOx6zJxEftstNHK/M8NIcSyvtSMPklbLXeovvbUDJ",
+	"iZk8ik0kpsLk+qcI8pG5xfHW5148pkl+OxaQJji0SNbHr1ih51YMFkBUlgrplniPdsQLJEz7E1xDjRXZ",
+	"pVW6LY36S2m4ZkGwsyU+QwPsrnbWOt6rWZB5Lcmiv5GUFm7bBN0clqXEpTzhNZ8+ksyVnM+8mZzZMYqX",
+	"Wo3lVdo61nmJ4RuXwrCJvmVFLUqhGskrY8Vl2lZneI5tNCgucIbGzQzZDp/OKkH7emslgJHiwSIXGgTB",
+	"yioFt057mwheinq/Y6beL0BwZXbOTJoh+1HXKB8+J55U4CxwFRivjB6pQquGS2VYyRvOzLyYWO3F9gJi",
+	"FHt3+jpjRSXtII5fkbWgqEWT4b9JAdTuqnE2dLvizDfOGW4Q6H2iZLl9nLPbiSwmrBRKN8LQX8Q4ne6B",
+	"Yw2rMdOzeQUnYKTsBN06Sjwz1LA0LOczuXctFjlo0yiV2t9+EYucOrmVVdVqk/ZJjVTe3XtUN3IaUEoI",
+	"w7bXHohku5YkL7mRhX28bRM/+A/tHWoHNAaq27adl9GnH7PBZMqLbZv4+dfDl/bbf9w2qPBu28Bffjun",
+	"Dz9mA6XV1pN4Y7/5mA20PX/Ptv0ajssz//3zO30PVwYekm2/P8OvPKvc9GvQdrrMr+lVgdI0uLl1ZJkA",
+	"RUqfV3c7DMeq34L1BpkbnOYu/yO2GLNBZCnunDvWDDYa2wIx26TZq88qfQK/2zHc1rJphGIYjuMtKDux",
+	"34/TDfeC/VXURtfyiSFu6iRDJpvdA/gY7jRk99KMFA6A/ScaacYRr8vJmJTDr1x1jE05XRAoOzT8WlgG",
+	"fInfIFffgbvEMrq3M6HsMuSTppnlLMfXcgZbJBiKSYZxsztkh+Q6+P7byP6d2XFL4NjcdYwz2VEaboBa",
+	"VyMVPiANdsrfvxbqyrK777/tEWbWilxpE4tUG1nBksTHSjGWim54zkj81rUlHsOiCzrc/unbHnzOcN/j",
+	"fBvZVBB7dnLM7Gnb+FwepwwVPW/60YNnWBfoySB50o2crM7hwgZ5cD61K+i8xriRIBiCNez3xAlJsoEl",
+	"Ea418O48XoW/mFCgC4DYCxJFiRrQXJoJm86rRlraRxlmXqMsSgd8bvD4GT4VI2U8S6SVT/v82iM5fsUk",
+	"7OdY0vKRtET+NHCC4naSybaYaGNPPxm0UUTaaZ1TJ4JYIT/HG2Wv0KXId9GjNJtfVhKsdGYmCmb4wrAc",
+	"9Z4DZvWPPGOX8ybBO4CFzSouFUlW6EPhauEkLT1mz/aePX0au6qc1yXfhyHdTmQjzIwXwFJ5UYjZBqoF",
+	"atpw6GETfhXG8KuUh+CvS+9APxiyoMds6n7FXeS1YFdCiRpFMSe0dclspKRh1L0ohwzETZQ4ZQFRGo7P",
+	"k0rOxkKUl7y4dqo8KFau/YXtd6TAFgfrVrP5rMR/p7ofjhSJuG0hkvR8K4gCC6e+Dk+OKShjE3WJ1mlJ",
+	"V7ojPwS9Od6TTaSBH2I59D4CwVqO63tCsphVvBATXdkbhOT+wEn9mWZGwOLmIC/v2UOVg8+3FuhIYWAz",
+	"Bc0mcArmlqXNjGEEsMWb8OOXbdn6Udcm6utOqxPpATnoZJ31cezNrUtrWc5fn7F4shusDUj+Dy1B8upK",
+	"17KZTNffgLb/Q/d66xqccDMB24l/2mAsA3AAYjjutNtmmJFXioNLNroZzYQ/G2T2f8+/+x7/8d2z58mL",
+	"sZRXwjTHajZvzGYjx3f9sEE6m3EreOkx4+zn8/MTb8u1bLLQysynyOUcy0yNn53pqRNDzEhB+Frrff9q",
+	"iJRw/VzqcpEhsRiISyDHO8a3nb6GQ8d0DQQ5RnUduNVIxcuPL0hFTB6sXna24H8GXwdxSrdP47kCQ1SH",
+	"bbp9sMMaZIN5XSXXvmtiEqrQpX22tA9H9KQl8S2vIbjOoBV/2RTcCv0YMTJm+US8zzPgR+L7b/Gux3/P",
+	"6ypvi1cT8X4Amr74/lv/j76pbK8/ISl9Ku2pdUweRn+idY5W/w7aFChLI+WlMDyy/52znZ9k8/P8che2",
+	"6Oap/eWs4sX17pC9nTeXeq7KbFkTY14R86N6waQKr48Uvl+LQsgbUbLp3IXmIIuWzZA92/v+W3Yjjbys",
+	"BDs8e3l83AppApbcTKwuNxpYasrsf17kYGTLR6M8Jcpubpie1cKIJrkZ9sKwuw1GOgFey1uIuQl7EEnD",
+	"wQKa3Bi7koqhXxOGDqKUyEbKv83GsqqMZQgQFIJCFLqMYSyBd5C10/GjSvAbYZieNy8Yp+/Q6YxGO7r2",
+	"cS/ieMHzMHxp4iiLWjTzWomS2aNViUaADO0ICgZQagjNuFb6luU4wpwZIUYKo5RgGEOWo/cgP2C5Xcuc",
+	"/d+9n+eXe2duCfeef/d9xnLpdfOM5f4+yhlSaMby+ObI2d8tr/s9G6nccTH7+fsMRjKW7/NA20P7Tz2T",
+	"40U8hjP8ae/nKS/2zlwnPaMYqdXDYNEokHFlVprAodj+7VFq9W5/CGuAPY/U9gvA+udvT3HG8kZOhWn4",
+	"dPYzNJ6PlOv+FKln79y9Yd8m7xZ8f/DBf/zx4IPt8GM+ZIeeHF0Elv0j9HOuK1FzVYgOg0c6APEAlt7+",
+	"y45jmcFvfnjdcBN+JXrieDqpfs5nZE+wKHtOKpqU8MQTsdv32RR5MScjAb8dKYnSib3vIHnNHba2VQrW",
+	"+4npX9OTIMGaA5bT7xjOCP3EksduxvIP87ryL9Az8EdwCF1Dk769ZBmSDQoWu8gzoyFgEyO1RCbE6Dno",
+	"083uCwo9JAHZsedoKbm/tTLqhTj0x5zx2UzwGlIE7JLFArsBmwFcC1bw9FO39xBOkpprkz98AMqyeM+L",
+	"ploE6ckwCW2Z4UhBhGHVih2k4RI9EHV0Wk9sJzfuYvVsWDb3u3k6S56g4fYLdBcFNxeSZsHr2hlmMDZ8",
+	"HF8OGQqYurK3dqFVaXdMFSSrKvl+pMRMF5OVZ8ELDL28w4fr0fo2k1rPrybkeXJc5YkZqTb5RaSQkVQl",
+	"G6d6GbbDFZsr16b7js1q3YiiMRj9ZxrLhqyEHIsr8cUKUbzSWx6KeV2DIUJOY4HFR4vTNR/6k4ZNpTFS",
+	"XWVsyquxrq2GoWtgCSOF0kmCA/ol57d8EfQIDCMHCU0X19GNzHZqMav4wk0Q5IaHITI/qBV05t+xQ7Iy",
+	"/5jXQD80DXDP0nK5tXpionWyutCl6JtoNlJCAgOxq5Gmtxfsm6dPUf9059YKTtWCkny6fApXxwdESNV8",
+	"8xxN6HJq753/+v7bp0+zwVQq/PvZUvLcvQ3qWaSMdzTcSMm6g9kdtK11Rnd4aSuLO9noaK+A7LSyC93a",
+	"V7Azw7W3rPlO9K29DhjmT8C1WOjpFHRo1x6Rib+6DNuRQzFE2qBEH3Zey6srUZtd29mNqOV4QXSjvO4c",
+	"OrdadFXpW1S2pLrR18jGqJm2AQvMLhuaZzZxJOB7kSFC1F1DQRyZ0DAyrdm5Dx/IjxB8wI9tZPM9sSmv",
+	"r0EDAvrBO0e8nyH7ZX/57TxzPP9yERL7IG3Gs9M4jBrMNvk/bps951AL1Js5D0zLa0fXXcKU2fZ5HARD",
+	"Vubj+qzw4CJsWSVvfO5U6HUYUc1ffjungPRNaOcNueEfdStsJ3cydCqtRL521fCELhuAYW4brAEFBjy0",
+	"gZPseDW535eOhnt+5qMJll/xO7x92NzL8O1njJqrhdHzuhBvb5WoW2fC5UhuEFaL733MBp5R/SqaiU54",
+	"+t6i2e4J6pxPMvjXsyfJEHQxnYU1ustowN3unCkdj+PY0fATuxBPyABGuchg5nVLBk5AEBdcnJ66Ygs9",
+	"Z0rgNQHJxxDxsocO/jg2zTIH5woLgV32V/wX5XaO1PEYxRFIJWagHeL4IEH4SatH1yCvqtbAMX0FR8nm",
+	"xtnVcXCtYXnXLUr1l7W+hbh7IgDBxpW+bcmFLs1rC8HQTnD7fVuOi/WndOlMLlNcOtmEGI5P2NiY6zx/",
+	"eLeKD7t0p01A/GXKWdH3KvLqd6ev95zNFg3KpHLi5gZRgTcNLyZAOlaTCHefeHf6Ovh6wTMLmkIpa1E0",
+	"Ifw6SnSJOcRIOcILMp+3AAZRzWflQ1wBZIbavykDHr8w3RNGxt3DE/gqP1bSEq40ArclRGbnziPgYsAZ",
+	"Z6UcjwXoXzSccdcFeUddJ2we5Lus37joteVNo+0aayty0mEdqZzPZpXE6JH993u3t7d79lrZm9cVfZiz",
+	"qZwKGK/TaGkNvPOdm6Dx8GqkAvjT8p4iI/I8hGIuujL5PRfOU1xdpQVhT49kMEHSdF4rjBogZ0ibQKUi",
+	"NxfpJdAQ0nm0kh0tbl7LdTBV0Zi2mChR9VlP3uar+LGbqgvJoHjetueH9gDPkTszrTML3nYF0jIkIDsF",
+	"LkRnzI0Yzyuws/inrh86GFb8nolCjmVhb56RCuNptHcLskLXduWrRcdBuNYVeFVz1dwtovMn+PRjNpg2",
+	"lXnZkbjay/vr+euzWK5yKzxX8p+WD7ggI6/4hZfdQXJR03AWKbAo8ufThY5ZPFbZwHQVOHjcgN/YtT09",
+	"f30WJbYs68XKXvHI91wADI8+yILjtuAGuFhul+AIYrXKHAIVAQwjBFlbfgmUM5bKaiaMG6MLCUE9q6Ic",
+	"UIdR13BupvYc6SlvMKRnxcmns9JddrdZNNL0PtFDZIvjil/5iPRG1FOnAZNvLiJrd7FZsevXeTPnFTt/",
+	"fTZSO3a9d/utE30ML3VMRmrFOZnIKzuoStyICo6tKOa1bBarxKVoodyibOFAvE7Z1E5+eXnEmnmt7F3L",
+	"Tmqtx+wXsaBTXgp29L6YcHUl2M7Z8+++30VfHJhAJF7012LWtFRqgDEIN7aVAQk+RwzvIwk6hp1k/qfu",
+	"YeD97v2LeS1ZLa6kaYQDLmhnuKInQobwQLDHG9FkZDqCgwlnDAyLTorwVxtavK0euy70LhrnFlPvS+BP",
+	"3wBWoEem174MOpcZM/MZhAbjnuIl4C6MyIBVTLQ2LpRgKVvEi1ygqTtl4WXMsDYNncMxw5xSzL+lCdhX",
+	"+9TD8/SLGJwZ7GHEllF3YldagEsbj3UwBp7++JL9r+/+9zPcY4rzTpl92A42eIENXkBwW9YSUtE35ckO",
+	"nEMYs7nrksisbNFtaaZNsxuBUTHwXLOruTBW9bLnrF5A4KNCHuwZOZhRDtAWdgv8juz2VqurxJ7lflYY",
+	"RA2z1g2weMo8x6Vo2QQTM7Tq1NJo7+Urtb0mzzjsa69wF1M2UDGEFGsmjZlDqmycXr+1IOf6Xk7RcMON",
+	"YEna4psTW+5gWadTvM62Tq/1W9ftuW6b10PMbZA8IBXB8Q644yzvXr66WrlkXryhc9QRX/xgn5i2OW+4",
+	"LERSDPhI5URRka0hZ7CIzKkr7hCDSE8niiRXPzogavrzjEbXoExPSoprZuEEpiyWC8AnmN4SbPVlPD47",
+	"spGSyjSCd0yUd7AY/OQk3Y7eHzMeez/fQxg+XGrrozvL0cTu0cHSIkFQGTfmVtflPdo9cU1snWS11NT9",
+	"sq5WLuZaR82qr4MGAWS/57Wqdkg0hVBYdT9u4QIyFKITA1rDzxQcaaX7KVcQto+yHanzsnNEQag2ZFkw",
+	"B7aNPdZSjOwBa0NqgtGTgm0yxgGmJuJLtguCzKAZeosFY0YoIxt5I5hUyJrtIOhCs9LVXvoNK6BBkFrp",
+	"3DIlb/glN3bee+ytvQRvpREZu9TEBaMhufbdNzAD1x6aP/9y9vYN+1XUV4Kd8KaYIHiIHfKcAmXBPEvn",
+	"lCHuj/2QmoFhHCoXljIT9XTeRDdVLYwVDyD/6tunT9kPvGSncW5Px+UA5yqlueKJCxpr4OT4DYCfOe01",
+	"3AF2wDxafoqpUSUpmZDJZoSKjHlo5lOYwNKI9816/c4NLrCZ4BNJTYNYdv9UyOrtp5GeAqwwbslIldJY",
+	"+ac9j54co2KlkeDhDASr79N+y0DuWGke2dm/Pt9RjNiXWugOf1m31PHrKPjqW1rnMF+X4k4Gz2DpJaqI",
+	"pZZO/xiUZPRUOAsMroqVn2o9HakQ1wy5YQWr5GXN68X2+/O4YMVbxJM4OWb5ktlSoHmZki5c68tC35at",
+	"n0SixcZXr/touxs3Onwj9W90z1Kj++371jb6yFfu136Fsu4NOlJf5RXKujcozgOjY2mmAYtjIlQ7FbPF",
+	"gv+8dP+9Ll2WvHNH6t6XLvsD37leX97uLnSoi85yt2w4SOn6kXq+SZhfYD6PGlhGXMwF+MVmLpcmgRlB",
+	"7nKGkFm8W58YS4pgztnhjEDhIRDQsqSAg8SEKuoFwhhciwVmIKCdFQyLyO+Wgk/jkDwfTbJin9y2dAyb",
+	"ixlFzvWesNAEIUHB69fikl/ugV8PibzxAQEZ5Tip+dQFR9jlmWmDCWxIeaad+6Iwlo5ADwaEaAQZ2gMP",
+	"qEO4QgARRLGRgzZqkcfu8SA6KWpqlxZKuKaiuGt9q4YMQW9dZBIVO3rBcjDBAmJUAvJ2Bcrz1wMvv6X1",
+	"vAfpGRfM4cfks8vCXGDyy7ffsBjdhZ1Rhp0B0Iyznw/3nn/3PQTjvKBDsRrUGJN7k6OYaAhDmPErkbGT",
+	"1+9++uHt4emri5N3P7w+fnnx7vQ1+0+W79Mm75v9D7L8+B8w5P/+AP/7mK/zsaXM9LhpBC87B3N9oIWU",
+	"ra9NnX2onUs0CvjcvEukrBKUfeXBaUvtAnxpRdwndmUSwL7oj3tbyyupTOrChgdsB+NrD/b3bbN/P7Ak",
+	"9vsuMkp7dYrppaBkTX4lUF4e13wKVQaMvYMboZq9M/JG753oShaLkYJ39rgqhOW1ZpeyLyFdFojEIYG8",
+	"wKRQ8G1dQgdhk0+Pzt+dvrGbfPH29Pin4zdnWwWAbH4KBIG0boZgSnvskV3viWR59GUgWWJqbNKR9pt3",
+	"nwARGKFK0wOrwkqtxAvYYQ0k5nfWeYh3Vu3v7np/OIxyK29446FNzTp87QDWHKarreBp2A5Bnkav0F0b",
+	"YzW/AI8YPphSCAAAZbcw7zcijwesNZI6Fs5R6dF0zV1Thtzp6Z6D9WzyKJy75V1xrC9jlwuWyzKnYku5",
+	"A049LnPmEbUxjYq0zTeQj+yqmHgeOoELaneZW0afLbOVLdiIH1hvK+7MuzdfbdH81yRZfOzf+6TwFp61",
+	"kFzi6HEnretbkMW9+oeJtCHulN04kOGRSsapFnPT6Kn8l+iEeMHlZpV3WcwrXrej6JZo5pKbdFyppV16",
+	"6HNywuyADVpZ3LETxPzVTN+IunYB+2DlssINsZhoKJ3AMTtHoQhCbcIxzFnWoMVIZRpIe4TcJCPqG1mQ",
+	"hYaj8doJEY3GtN8WwmpmFQwDqVKLVU1T4rsz08mazWswKQLCoDnY358u6B1LUjnV6ym4GqnlWdtvl2YN",
+	"4djp1nD3waRHMTguJgkK4jgL6ryuMN8BI7Qg64FDNATmPjgtSDZdfK+tYz9g87e6oe4Pg96qyrVkBMNH",
+	"ziwDKWPtqCuAvKE2Nq/XUGzu9m+Bv8f+fbo8UkYluh3QnkSZh+7UROjVBy4bxcFntwgHS+4Z1uht8dh9",
+	"949wIYu61nVCGjmC36lmE2BCKSFKw6ymrhDZsctRIGB3Mp9ytVcLXkIpisoy0BdE2XQNQiL5SJVaGKsa",
+	"R1aRUlQCQr1FwedYVGvGjWWWVozLvd4DKrMdmigZSIQ7hHVjoLwW4D+DcdQq8w5OFD0Xu2yuGlm1rTHS",
+	"UJUnl74ecUmrKLKdd2DjD7Sz+wLbgaAcX3bkvWc9LmbLpxVg/nm3dZQVwkgucIplvk69sAv8VlULVw7w",
+	"jupGHxrlOgN1fAl46ENn3QmpL65AZYXrAgCuO3KMPoeq2h0ptHrujXlhb9LDk2MThcBNhAN0kYoVenop",
+	"FQ/L1rW8gmDWimL67JX11iNhAdZValUhUJ4UFtqHKDOlK3mki2dhOcv0FlOfLudY2wPgyBjyXuOaE1uu",
+	"5WPV0dyiGAK65FKX0Dv3aN0lBNUOXRzMhjfRihpwbe9wuCXjwf6+UlbFGk2rJFZ8A/DNAMFKs9kcLqsA",
+	"vLHE4Z4Ye+wQhQQQ8h0iD9UBu9ItqBHgcuA0w4J5aCY1Bw7h11CWZqsPc0DsEMv+QQw2t0x9uLkw+wPK",
+	"Mjg5y/O9lHWlD5bn5OTWjInKiAhC90m60hxiBGxRAiyu15XC/uuvV3XkHtFcqBAfFFXEY2mEs3y3ivax",
+	"HaiZaW89QAVwAbQhq2P3gHFzTZdWwLZT3XqacAVTLS6zuZiF8eKdPM6T1v4tA1K25o6gIgh9IRpQqO35",
+	"SJZ42xAGf6ly2ceMICDuPsz/0wYoNMQgV423c/QdHYdFyzwwhaO11ce9z3LbfaOtprYUFeQydztkLeXP",
+	"abxL2h8pkQs9T2qO8bd01WB8ITUEItdwpA5DURLZQv6gI+sbk4Y55YtUrwiywd4ZIGjY4SQUy4Weo85I",
+	"nzqt3M6jYUmlbsiObkS9wPOCiFWYxj7bwwSoUk/tWetqaux4HIFGtOCN7HkcKddbC+JyawXvh+0VvHtq",
+	"SqFi1p2Fm7XXZuLGXHtU6M01x8UJ/K2ACh4HXDj5fan+TqPpoHms1uirTgkeB5rVnvgT0xbYlgPku1WB",
+	"tnFJt9XgtXsb3vxSClEvy06bbrrZbNfN1gY9OMYO/h9w2gOwRe0YL3rvwXeEOR7eAxH531soSyoCJw7u",
+	"Cmwszm8ZKaxL0J+1DDFqZBtre0k55r+6ugsYF+QxAlJlGLas3NimoDvqn6tYzPbFJB94SJ+puOyq4pib",
+	"F5jtOw52mP4ccOdXinUfM59OeS1bFZlT5+88ggZNuHx/QBnjLYkEaz3QbGd1lZo4GTrheHbOsZYFjnsJ",
+	"ZqQALTdzRz1hPHZwerIQQ/Yjt1pDgBzYILn50M/69LWf9XYQETE/3wC9vVPSYtnYFVe36K8N18Kui2z6",
+	"Jd55lI7ur71IxIwwVqJWy8yHj9I9G/NQGpjdhxC9Hn1u251C2iul91qh8nYiqqllzVP+D13LZuE2zGoq",
+	"FFfkE4ApR5TWwBcgADRdKG0JeAJOzIyZuh2yAxm6DPwb8Bn/OReqEJkvUzc9f33mxLwaA4HDLFNbgYV2",
+	"ZcN40RhWyWs71H/OxdynvrZvDQfssQV3TskEXcW0z8J/x0CBz2/rQQk8rdShjT565qv1J0Ilujb/KBjC",
+	"SbRx0VogPweCfB/j/hcRdCF7atWS1nb8avjZDaqbTyatmpx3VBK3eUHkWmZxcXXNWgC3KvBsFrpMFx9w",
+	"zf4QlOzNrYREzIF0l9tLXRWrJWU0ea4SkvGNFZWb0UbZU7P4T6f0n07pR3VKP4B393O6YtabNzJ/XpIn",
+	"eZV5wz/7AUCSIsMduEEdNELUG1jv2yklgC0cZwIHudFMOETUFrU2ZqTabUEfJnX+S97wzY0Qr+zb673R",
+	"LXEX36WR6gIgxx3WTWOZJubuaF+vrQtKy6JKai5d2KdFe6z0qZXGyCUSCs9BBJfSTejYGY4cRKPzn3Bj",
+	"/4zUF2lGsSnKFZRjurYNDtmhO3MgsjGpSpCqo6okia+BOQWclVLU8gYQ9ANUeJi5AzWCMeMxhlcBVHo2",
+	"bw5glZUIzomWr3ykZtw0XZc8BT+5D2WFTheHSgPALMKwMZcVVlWA/YNrFLFm1Hx6iS5m+44oR4q20WSU",
+	"RmOHk1E5ahqYEu8bt90RfPXuY4XnbuLVcTWlI+ciJiAuWwtbQGMu/GHIXFCeq54FcWNmfon1byDvCN6F",
+	"0pU3oCrDVjo0b24w6XFEAy5HgwzaaBDHmwgVsOws0WH6A4g7gCjYiBow9wA4EfjBjlN75mqPKkfa0/UP",
+	"fRlMUtViGfkZxiWmXFYejfVW4Y1uO7f3omx28WpFQpUmeGTbIRrtpJad9TEXXJlbUY9UKsBilwgJGTn4",
+	"1eaNoOuPNiJztdOjBob0LMeFp0IGfslHKnc9YOxxdEk7yDEMQMfatnbYV3zGqMpnjkwtj0sZySaOSQdX",
+	"4RwqX43UW+WKHLXjWXxpIii4GYXNKM2sniJq7/tr394b5JNsHyzSggH/2mIy2hjm3SV5zGxEutgS6Yhf",
+	"VGbghlA2YfhJ5BqYRGc1V4tCr0jAWFI7Nitk326oVcb+UipeL7ZsAL/Zrgh+u4lOCfyNy9i3W9m6iH37",
+	"8+1K2Le/7RSwf3buMrq2bcK78TECADPC79CQ+zK0tAHuVLIdwpjCVk42BIJKtRQjQGFrd12lEOxAh36r",
+	"Js6CarLmjLVK8vbpHq0X27qFVZGBowJyrMOscGe/3yLdwvEVIxXlr9ORX8SIyLzwefu+tJ7EwCcz08qI",
+	"lJIy68Xd8OAa0uXf0N+rzejRoH9bP7aRag9uOReR1i4RxeZWVXZWedPxrdVSfd+d1GrKGXYD2D9Zkead",
+	"5JHryAjeAsiOVsWbRmOyNMJ8IHS4VTK9QR7ZNhvLShirTLXzog2qe65G430pB1r5AWuppmqPzyktGosV",
+	"sg7keRvZpBUBzRvu4AZASSiF/RJ2lPTEeTPe+y9nkBkpDVWCll+OlsMvEW9BN4umIMBYiMbziiKAzi8V",
+	"GbfEimuVJNYO9cTrE1ENkcBaUulUu15FLzGMc4vxRA+y+A+YOwAsHu60MKARaKBZ7CZxV3hiIIfu+MXt",
+	"HLp2lkou1VZ/ieQDX10tHZG4cg3aJbqBiqKfEDeVaByL5nbjPpN9XovE+fxFLFwfvLA3C1cA2npNaMud",
+	"ztezlnbGPebrFzymkzUFwPtEnjWkEkouYewqBMnG4LSiBAV4Csoj+8tv5yG0w4VKsBwjXnO3JFAezC3F",
+	"z2f/TyiRBFyIs5OjX1vHzr532nrvBamdXWbEy1Q6dVSW3KEf/HyGdcF/Pvvmv76F/3/37PkgG5zS76f0",
+	"++lZX9nwFsoGBmme9BRRPux7FZGIo4rKaPtZUXDqBct/oBJVMGWwew3vUWeBtNpUtbEj9yiATlPNKj2m",
+	"6B073Az55E+alQ7kynHP/Pm3E6yb+Wz6zVOT32eg5FrpD1HFtI6uUIL+GKRexALicmogylsqQmlGmGCW",
+	"S95QgVDxfpajLVe0Ac+XIzy2QPbuwW9qIzc5vJJrsRiy0yR9r+YVceW/CJJjo2JiCdWmd72hzFC2kn1A",
+	"mTB/xSiN4gfYgTuWqq2k22MP1D5SszmY0Xi3FlmjwRAtwPEMIA1GmgZqhNtNGfNCkIUejP1tZXu/jeJi",
+	"NqtCltTtlvRt0GG8CrNsH7GP/0qY+8k3wBC93kfabiiL+3VtdAsdPdt0Vn74fZWKQp2bzaIw2h/ew9zc",
+	"9C4sPOmtzJZC+h60P1paLbeYmyxZpJKvOjDxu23ZzOF+06MoBCc+OlTLNImDTpiV3LkWLoh765rdSI65",
+	"YykwbmCIqzGHKe4oj3Hq1imdVjreVHdIEVZfAaUtCl49XA0kmL8Rcf4DBCaFOlroZNQlVpt28P+I4sSp",
+	"4vMGdZwKAm0hBMp73KdbwiI+j1D0NtWYPwXG4fNObYf7WRt6iZIdhXzcfBqKsuQuv9k7M3E0cfeG+Vzb",
+	"SI4fKV7Z6xGqTvzX/3r6HWsqc0EH0H6eAeJ0Dcd4KTiO8mDj6j67PSaRabvWzoZFkLgK9Qx9GA8srKKC",
+	"neH+pgQVSkGHoAioRdhRsaIv4hQOXNQpv8ZyRp20O1dz4Q41hTY/C9GGblB6iCLiNihB5Egz1BmY+vpD",
+	"3QhOJL9CT6dzBb+pq04poue+nAhEUWKke4mu4Ly7y7lz05MjDHLH0PJBP0F0PuCvePaPceRxqbxWkbdO",
+	"eSgsVxXnomNwP+ozE67KUJBqpAC5zlW5alFby2gSQYrOZ1aV4Dd2JajA0OHJ8T1rTK4vr8PT5dXiqDZX",
+	"YA0o1162QLqdsiM+rgoscv6WluOR6rq3pXEg8lSpmrO1dTGsUrzuWkbQ1jBemlChp1FB9LzXVB6XQX6k",
+	"8IA/C/38WejnwQr9PFCZHy8ZdYSSaBqpErFUfmZjhSBZOKTvzTjBQLgybSQZBKIFWzbEr3VEf4D2gDAN",
+	"pZtQry1Hh9oeMg6SKc+XQCnaFQd1HXCeW/nUUeCGLyW8vlwJOxVNLcUNftDmiwT3bSUyyLxBY462HHQx",
+	"C8N3oKB4PsyEzyhCdRVrw935U9v4RNpGmtqJsuGoL1Nyu66pI/syReE9su+96gii9d+OgxvkONB1zLR9",
+	"PWzLpWtR6LqMqw6CmeUFnp8reWO1bSd/TQHp/nEqCDZJB8hZE7k+MJqRPHsupdseA34F10UMYEHC51KB",
+	"7z5fBSJOp01MyCh7qkmsdP9vxCqXKzz0O9SBQ5xSNXsG5ex9cFvE1kYqLgqMdo4/HetfkmM9ENbmnvU4",
+	"IGQjyjpHz4w9JHLKa7nkZEf2EVnWHJsioFUNAdC+3nQZivmN1GEk5tgFI8YGqQ/o3/5Z31r50AGCtyt1",
+	"KN0w8X6m7XgQHqoKIZ5wjYPd/UYCHPhIOX3v8OQYLg64DlA3yLsltO2g4bbG7FGIkxz7UtGdOy2kPpIW",
+	"jBX4MNna60+zWk9nVB2jFnt+SRISn9U5AzgkqS90o2E0KVb0w7KljYYKFVQiJaiucQK4STTYaEL/mYjF",
+	"kxvBeFULXi7cfB3kxrKgAPvUQ0SH4WHHYNWSzJKywQbxPdLYq71FBsvO0FaEwv0u8E3ReXwIN29iOb41",
+	"ZcuOsD0wZFjy9TkE4e3z8DLGUsDqOCy6b58+8/wUJw/41NGUY5BRNxYkiOBpbaWqQbx9GdXP9Mn/OT1F",
+	"0XHIjksR8NtahI3vG43qmahrrYSeYxD/3FIf7vRI8RttX904mngbMOgw1pTQE5526LKlIqYJE/Uue7ri",
+	"HTXO1tGixxD+0k+QQdvgwUKC9iDA+43VHj+8JXoCK0zjA7QtTWH6mmVuuCmAn9jVish2p4VnoRLSvlOq",
+	"iAeqICXDXnCuyD2vZLPwCTG8mEhxg0oWtsWZAV+kx5aAGk/+1oL8aSq5EzBtlv1+d7VcreXlW9Xlh6UL",
+	"tS3ACDI4GHifckK9dzUv4NwtUDmLd8Cbv1DIHrJX2Cxw5hE1PRowwkE0orkPL+sIF76Sb+vcJMWLDR1+",
+	"Zz66dJVYcdYKbINyTPhLqMXkUccqQ5lH3RA/K2I4GDk6hPB5KO59r3C9lYF6785/9FF1a+PzNg6aY1vH",
+	"zMV7deZIYcUWpeuytJ+3M5IcybYnlrD8L2WbPTEstwvQURQA1MGu1xALwCmtxAF7c5+gCNsMrtIB6Cgd",
+	"rNYWcQVIhgjvRtdes4DGMBoy3RhFSnYbi4O2spbrR9dUzG0sKywbF6rNpLtI62ydCtbQSMeRAq07uxZY",
+	"5JIdqGW3pu1puSiY7ccJbv0d6VKk59GI6UzXdrW2N3DE5q24N7ccqyeWXkHnx/HOvQeZPwxx9XDw5iXV",
+	"aLv2n61q+dn6lp/1t9w/ctCdeDOfPHM21KrSt+iLsqvpWB3C5rT21jRiBn1ERyBNHSdHv/pI5yKOvg0R",
+	"t90ZgdNtycmMs7J9hkpNB1A1CtuhsDdgvpSpDNGaALMHAgHEbYIvw3lgd4yIeVkrHnQ3WUzK38SXLmo5",
+	"UVSKTmVcOSrei+g9NBN1iD784l5vB8dGlaru4bB4JWaVXkwF+Jq0KXhFV3r7lpzy96cCFNae8iRT/l5O",
+	"59MoVbem9z1krN1d54nF4GBpWljCeHk6rGhXTlSUkAtLQwtMhDzVLsy4A0pM6wFV00SdzmYJcz+biSJZ",
+	"mD5ekVWBXell3EaXCYvbHbp9isa7tfFlp/5FCMME2IrDotBz1aTrhpAVVRbHJ4kMTgpv0MyO0gM8+I1Z",
+	"xr3RHp0bW2XHJ2GD3otiDmxjpnXFjKgQ5ZNcNPH+pTzf6R1EKJC/umIaPXKcr4JDCNZPjAcR8XU4YJzg",
+	"gywae7mDETQYwMH2RZ5GkC2BcU5XhskODgZTPvs7LvXvXG3jL+7ODII0E4kG6fccX4eKs0gcfh9WrEFr",
+	"4ZPz+YfRanjKb3/FylhbTCgqo9NJn7hLVQi0NW5dD6I9GfvK8Ny+9zHrltfprHJ42I0Z6lQ1AEHELTVV",
+	"kR2HosaxQ10ugaj0KMTtkj1dm5Qr0uPWKModjsdhBVcvw/tTF+fVkl7VeNR+NPiM1KUIpgAebN9PjBWm",
+	"tFpqyOFpD9mpuOJ1WQnjTyCJ0uQdgraXgVPitOT18VBRnaK1qegEJNi3SEP2qzZNVGzAbhyyNK+/XUJE",
+	"PdQSCAFjWDHY0LLKmoU9+xIKDjxcEd3zzl5bEgCzcssAc3fMsy+jVu0dywR4rnSHAgG9rCmVDh9xhDbn",
+	"WtrAbeoJEIvuQxc/DQGLhD+B/ocjVTKqrbayYtlqlrqWkd7Lpn9HBkpMa233CU7UrT8XhrBi6R8MVxa4",
+	"0cZpCVGVyJWgsthqElQ2NSPYhrXZExGm6UaDPXHBID1AlttkWlFL5zVXBlDYseyb0/YO353/fHF2/rfX",
+	"Rxf2n29Pj//fw/Pjt28ufj46fHV0OsjiN358e/pr+5f/8+7o9G/JnLpkJdkItc659LIWVKqD+ytdCQip",
+	"WDGvqwW7rHkBtt01/uUeFLEjdYNgnakSAx1prVUfb2O8NUKuuH8NsVVHGQoyOnykUMjGY/5abnI7cZhX",
+	"LfSddmQ3YreiGmolAOfvytDN26rShNqo02s5miBB9+miIK6LJkksTbxifTvntKaADd/hwkta7maKLLyd",
+	"1LqWMF4/Oxy2B5xO+HGUeN8kFd9ZLW42gODcFEj7HAG0llG0pQLScC4rei+NoQ1odqlTtyqqjLMpLyZS",
+	"iXB7BgS1ZDJ3KRouK3OfOqIgDG9xxdgB/Wi/uQfDpnrMidQFfJAUJHAp6NPhplFdrqvf+zYJ55KGI4Rn",
+	"3rXCneMHZOQJYWfa95ZzuMfpVrHBBAhVX8sUP4OuWiDDZoLgDwoj5AnzXKqimpfgu7V7MVICM0kp0Q3l",
+	"VuzMK0DSK3P28QEb4aifDeF/z//+9Hf81zejQU+izgbbGGAA6e1gMjQzUcixLHA463cU13TNlt4kkxbP",
+	"9FSgaxKMmBM+mwnnVVRLyjOpyGB0gWypmrzjr6VpjgIY308C/4I/SlHJG4HOr5G6FZcTra+9AICInBgy",
+	"j7ndnFwXQ3Zckm211HBLFVoVoo5jhiBYFis7J6N6Gt1T1liWboud18yB2aEKgACx9ioERw4k3OSo9Oew",
+	"UV0E/1tdX7MdCDxYZAHzMXPTl8LsJjlVF9B4RdnirWqY3rOdTprZXdtxUKibJ/r/OK/Bv4jhb2wMiPFO",
+	"0LGbDoWowJMLbo1SF2YfgSCH03I3eem0ypvedSp9KOHQ9xNjSWqHM6u8v2AGAA7tOOVU7A7Zb0T1gRgQ",
+	"mUQC0nBOh2JPlnkaao+AVlFZ3wyxcNnOkSqkaVJloH+bLLIoEwfW2vJefN+wnRQm5AHz6I9wWNzvu/eB",
+	"iojLON45Y6UliN+5lQ1w/oDnIcRfNqA9dVrifXpPGUigpRZlJCwjyAB7r4MHk2rx+G0uKt0QMt1KXZwa",
+	"3VAZ90sfabeRfkLqS0vfGJKxqP0j0W0LpDr9o4sRRsje9LNaFBouv/ZjOClIAkKVF2CZDUP0P4Vuyd4c",
+	"3qEfwhToh/CJh/gPH/mfwmf+p/Bh5B8Kn0Y/hjeJxi98OkspDebeZgOpLvVclUMXzhlW+YKqNS1vSnii",
+	"pzPsJGVc+FFWacW9Sco456jRAmSIlyqrtN5gH2xWQaGniSXRjNrL/PhS5GtnZJanNJZJl985dW/iHN44",
+	"1hXyoTYtnAKrmVArK34pqp7e8dnK7tlreqcW6FsE28G1WOxhWNyMy9oAjm/lvEN7cWgTZUIhpvVat13k",
+	"hrwfc8Ul97NPbdbPglcICdneLdPwZm5iBqSvE/TbjVrEr1IdHYPd/y2MO0EdZb04nat0gRfV6wwHUbPN",
+	"q9dGiiJ8G4RJSCWndnJPs4QbP76uV/tEkmYXnC9aXMgWv53seISgKVyxtzOhrGRf6mIOnnsrsmvTTLli",
+	"ha4qsm7tcFRmcAwExaBnQvGZzDOWm1t+dSVqlGikGut8N3O5wFhZS9dTln8YDeZ1NRpYVXE4HI4GGRsN",
+	"kN6M/fXDcDj8+DFP6Sg67O6qQ9omhWBgXZklu2KRf+O1Soa2BoWQ+JxfQfAcwMeEuGhVsimfwYJMreII",
+	"qiBnxUTLQrAdkMwL3vBKX83FcFpSRX2XjYcKUdoOtEqlXrZzuQO9lLmBu0vPMVv8+//99Nkuk4pSK930",
+	"NrabuM5Wq9vHePu9Qnl/kZKxuVWPLVW170kHrm4m+tZgatsNYj+V7LatRiwyjK2n0NQhNZWznVg7dcdn",
+	"dzhSiLdlBK8sO25YbXVdq6RrVPshHhki9BUVaMTRDFlOpXxzn2fkBvHEZAwc4BM927tc7E30jHLuTTZS",
+	"OZaJtoeplZaf+7QmI68Ub+a1CJn6E1Fc2wFi9s4LhI6/FMZXg9HlAqJ1gA4JZxLwJHeHLLdPPUQhvMoN",
+	"a8R7qgANz49UoUupruC9HGBFc0LVgAIRquR16RBMEdADWls0dDFZ4kdMUoye3snx5XwXEA3JlNFg3f+T",
+	"1+9++uHt4emri+M3P7x99+bVxdFfj96cX/zw9tXfLn742/nRGbW88/237Bf5A7tcjBRFURBYf97UcwUV",
+	"5nKPlKBCTxWmmXE0jtxOdIVTz8iuUQl11UyYVNSRnbWR/xJJnmQ/TB60eOWWSZqWEXglLcbwjpW0t0hi",
+	"6J68qYedWL775L9Ei2lK1Xz/7SB1k/nVTl2vHcZAPcbVrmEFO+sVN0pjSXMOaVUEaQRGvAYfQHQldqI/",
+	"1n0SEk59USvpvwk5ss9aqf9JJNhWNZ6Oa+NLKKSbsnt8QfUC7oj8D9y5flvLK5kw17yNnlqJJsT0edbv",
+	"w6DhpYwQqA729yfaNH8/sBP4PfMxhPyKUHRtv/jhuNK3Twy7larUt0P2G9XX4BQr+K6uMPSr4FV1yYtr",
+	"bGSmTUP1djIM074IFXrxb7rbAOaRWsfZ4l0kXVUuTXGzOAMwGjtAJK6cmkBP2U5guKdH5+9O31y8O319",
+	"8fb0+KfjN2ckwDn7dY0G3F1K7kdrchYWAufgLsal79yAIGYFaqMZu7OuIBmfzYb0uyWI3kBmR37xRm8T",
+	"XEubkIppgUcIjIA2vVg42MeA7X2/b0Yowle9rPWtETUVgtlsE7khvIwAaBGIRTZtEkEJh0f0hmvdTMR0",
+	"iRzWAyzQPO+q+EWsbVu2jLlXyxxx3lcD0G4HSFkIChFCqzCcbNU8UzA3fVEPnTE/3/4qeX7Xq+T52qvk",
+	"C8RmCfnrXXwWqmdWaDWuZOEx1Fwp3hEh6UWNewi1RVxWMgNmRSW7Gs1KzYx24DgGYmZVcJ5iVu0afBif",
+	"CGiJKnX+ML0j4k2XvP7vS/6v0fzp0+ffj7X+74I3///nTy/15X3yLPziJdnQoX/aBxCFoYUhdRBOBuUq",
+	"K1cwXoc9QoE8RvTYthhjPKbB9jiaSOM+58onwPoMa4yyWyyBISDdjVRoxaMBboezuVYY27pe1VJSZBvP",
+	"rtEjFZ32FeVHYQWQQXgsN4IgCwXsaC9R9BnBmbafbwAP9AVKmfcqfqWXi18lSg92zK3LCy6UwawVSl9t",
+	"J6m16omEbYQUVl/y1wWk6hXluLpYgl+/gE1+i7fjcSWVQMCPZETv0lt4KUUAonQBxXlFltHjp2hEU0U1",
+	"N3Zd3e3hDQ65xrYvkORzTP93OCltTICw/e6uMcKy/UaAqDpSHgim0WzKryG/qagErwOBHJ4cI8/l1S1f",
+	"GIqWIRyZ5FhG6nLhEjwySBWgCTvXj6vESMWzPSZDwHCn7CmYsXEIGxG+jG0QpxRVFS7mptFTWg9u7AUH",
+	"a+EmeU8w0a9Dw1qW3J/vpzQu4KSQBAzgYH+qVndXrRDiKIHlBb+DX7HWFWlMYsJvpJ6HmoZLN3y4/IDU",
+	"EesniDok1Hg59N3p63DMQ96SY+JjXRci1h4cCpPHF7D7oUcKcxFd0W6OCZMgX2IKZBZh32gFPs4RpAKj",
+	"K6PSV1LhPwltBP/AZi+ovdHAo1sRW6M4NrxESlk0oZYvry9lA9n0uMI+lM9D70jFAGlYjyEJA52CI8VL",
+	"ehhVA2Vneuq/tDJyZTQSLpvOq0bOKuGcipiD7eOdPc8sgbHZNp/85xNmFtNLXWVMDsWQ5TTn/2xPN3fr",
+	"1wqgRjIG11ML+sQv4VyBrTbv6j95C+lupHI+s43y6gIXKA8yPdtpJlxdm4z9pPVVJTqQsLsBrJkRVnNA",
+	"E/H82CXpARD4Alw+jwG9aChtNkJhqhHyGIVCIocKSnp46SPWjKdGVDfCsB1KbXti2MvXx/QFcC/LEQ72",
+	"9589/1/Dp8Onw2cH3z9/9v1/IYP0/HGXsq8hHTFzsutYXj0JZ/AdFqe3xytDrJZumF+X6z4O7uPd7Tmp",
+	"MfbadDrXREJ5zJhWBQgOE26Y88t42Mkv1razHcZSYNNLaEux3kY4LsIgYK5TSoANvKNTnRIkfWUBkgez",
+	"ruhldEvwcrLRSPWLg457uKOllTCBdVqyeBSY736bWccAEGnT21qmgjVtc9MUoce1sEJXGNlii4LTaJuO",
+	"9WoF2nHAT/2y7H2veyJ2KBKHEilmluQ7cTgtCIs2Gma4qKei4Vj26dJJpgjGMBypX8TCoNRoGiuZU/Hw",
+	"SjQNBGSU0DiIei7ZC5+ZjBA1DPo5oVKGKTTW5yZwAxoYV8k88gcOCMoGr6W6DtQVJQMllrbv1XAZotk0",
+	"spdWUl2Dke+9RFYSpVvBbbwMFdGXona3JLNNErOS9CXVNUbnJHIerbT1Azf29L+9EXUtUwk93asqutOd",
+	"OCCvlCU72ewetCpwWD0K0e7sYPFi0eMxGHLjHDisO0rROZgDQlIFaZIS1O3CB/IRisiQ/cjtjR/U21Uq",
+	"pTMh+lmfvvaz3iI6HvEpksAkbeOat1aTWg1IgyjLOpALXVNe3nCkCDSj1QCv4yotaIhoxBUV+qvnZPzx",
+	"ArNbUXsOYxg/qBbXh+C3veYd0XpvymMbgQXOT7QW2+fgR+f0c6bgpwNNf9a3bKHnzivgCvYsrF5JM/bI",
+	"e2evfkmGWMSBeEtGYD1ur54VJuLQzS7S0DYri+zh8y1qh7VR6K1fji65pbjcrxvl4LmkLTqDmOsfEPuD",
+	"oFGiIm6shhrDquIlCqrerBaFgBw1V2k1wfQxozFhlMRMxwh+MqAiJ/vzmYLesGAXUJUiBuUbqUY7eZJN",
+	"gSGvaiuGDnRSNURH4fvgzjKPVHjGiBtRy2ax7gak7Ttzr0NqyPtUvLh43ynZB8FjdGw2zrOExqPhraC1",
+	"s2gKLnbYrvcgG9xSoGY2gEVMxsOjPAyaTcJ2GR6yWsxqYTBNj4rMkErRsl2HMkOXixj3r+tr6xJo1O0y",
+	"lfq/GD65JExOr9JgVuu4lkKV1YIhkI+u9NXC4fbYXXDYvK0Th9A0N5IzziaimrFGa3uLwZ0op7Li9f0w",
+	"s9Oc+k2ElR+nBngj9TIcUccP6BRNaQIAKJR3cRe3uvKI5aupDUaYIjGftrMksqXzxrcxjabSy7cpJdTw",
+	"6qWeqyYFCrdUx9O/nJ5lGzNjabKVxlWPj9jrty8R7eL4pzdvT48GWfjlh7ev/hb/7fEw/C+IfRH9cPTm",
+	"1cnb4zfny59dnByeHv56dH50mjy+U13KMeCTpcKERTuywJ1R/MhhU8foLVEWgP8qjVDzi3ABDPGlEbqC",
+	"+8uIuklbBd3mrB9zjIArQ/mu5JgbXl+JJj1gJ2K3sXOifkJlnUQnWxPo3PLmVkLHu7PDn44u3r355c3b",
+	"394MMvr7/OjXk4uXp0evjt6cHx++jimBXnj7y9Gbi9Oj//Pu6Ow8PF6bG+KJ1o8let4inO5eJ88Iindp",
+	"GZsetq8IRNYAx+VcycYhmFlJ1OqJkPwAlgMyXxl2qSkNKCCqs3AXsx1Ir9lFgwChLFJ2+XGDzh/jENgu",
+	"eXF9Sc4I8v7pms1q4dydMWi7FCYLuK7o8f0X95oTZpplhFiFloYpV1aAAyg0ANbFFTA9ca8BLGuz/FvI",
+	"y1SNz+xal4IFWR1lLyjiSkiT9Fdt5SplFyJJLX6ri6LYEdpWJojiF7G9JBGw3ZdGvRwb0R3JlxD34Wxg",
+	"G67Fr+71lSlZorEX/abre+Ze74K4bUKXqfgIUpJatNKHqtah62jw0dqsYD590Gutx13bGeRwgMvIVa5D",
+	"XLaTQBidfOSVZH8UkzvUjezis0Y8I5HYGLuRLH+KzRO2uZLls1qXcyq8KlsYng+u/njU2ROtq/Vpqx2Q",
+	"2lDvx3J6lET9RF1hIKpo4aKyKt6s8Nk8uDQdHf+7isDLjCmVPUxy42ocuS4a1cfsLpcDLrco/ypqswHS",
+	"GE3Avf0ou56Gl74DalJvyjJxjmrB3PQpi7kH4fru2cv3B/Xov43uYRx7lBsppGmvWiZyDa26hhBwhZzO",
+	"SRDteWJj36KAVs+Vkurqf8zczMCW9D9grvifsubjJmmifMiriwbXf2mFuWXupK9gFL9Gl3zymnIvQPJd",
+	"8It1BJala8mK1dISzs/SNBqzQjci8jP34X0ct32zPYvEj+Rs3Qs425bYvnbKWD/5pS7FS7g9zOG80VPe",
+	"YCBTOne9mPDmDBADjtWrHxLR2K3nUQAmqSKlq9VPeqhtz5ntWngEFERk9+6SGzFSNSd3E1f24ZvD87N2",
+	"CSP0fezYB7tpEPdsMKs4nAU7zIi/d1Db8QFr+FVYQ/oQBzwWkBSbOjoNhiD8qovr32QzOTxO2TA7r6xf",
+	"ptgDENW5PzyG+FFdXLv1ou5bcs9I6dpD40f+zKjGAeFoe+niuGmFSPlCw/E3kf9qY8h8R7Xz6ZSnMq//",
+	"1HYfQdv90hTNx5QAviR9tPc2f8jrte9WbW36ivsU8cR77xd83Kv0hRLl/QrfA6jl91VG7qHHr+Bi0QVy",
+	"7zO60kFzDogOwUnjEDFvcAD3c59sf8Zct19RYYE+vKRfOqFWekxBTOZxo5j6YazMRNdNbEOP9hmVfnjm",
+	"kgC65SsiE8G9qMJXN191WOgAQMnztTpAm1mt4EjG3ki9DAmeBn5EwYWeIVUUtsWrKlyjy2XA6cnmsO9t",
+	"uWUdPJ5vPzVNVybpFD/w13KHh8zmPVg7U9JONsATOo1LN3V8bnIqm41LOrXGSpMFB86dvk8NNahRy2HB",
+	"7pEvq+9/AAiePv2G1IoV6I7EmcjTj5mbvvGzQtciXRLLvmAaPp3d8QIP3y/1l0XDTlFPb4xfB6p2c9o+",
+	"7HyZcgyUesqlShLklwAtsj3jTehtGF5JYZLrodmJtdHKLDeQJbYEVqt/V/vKHny2vX0w+9VdVze1hL0r",
+	"3r+wx4GU2kYff5hWWnjwrY8+4Gfz9W8Duq27Nmg4UT/9U/pMVQ/CWqycyaetWxDFTydkKkrQm4ioKocj",
+	"nSgdu1WRw1fUuOJSuZi/O0axfu6wy4xqRiUKVvwRI8XfKecLixJb7xounsSA73GhHL/yWOj2G8oyJuOS",
+	"q07pZfo4r8DB/AKKv74R9e1EVFMrxk75P3QtGx8KZCUFqAMjqUQcZG1AkQUKGTx+NWTnmhkhKBLUx4wv",
+	"D8pk8N4yYcAwqUzHI0WGRuH1/Qipqx1n8brhIZ/o26XY/JA86+O1MX81XZ4kJZvi+emTvFbcn/e7D5fG",
+	"0dK30tojJAu6aodBT3cxUuDysazMwWIDiKOVQuczURtR9qA6E0b+IaLjpD1NzjgUlS21IvqOpfhaUtqS",
+	"UOUuejcBoBISam4od4CHCLFllY2Aeba1qlB5i/RqObAfMy8KYec+TDoNHJhmXwqEe45Hn9oMRQhfQDaW",
+	"f0nXUJyYL9Dqr8StbyBpuQJf3ctkCZ7fJu0+cVfZTj5pmtkFOt7yjOXzmWlqwacXtRjPjShbv9m10/Om",
+	"9dtc8RsuK35ZATgo7NDFlVYi331BHNVjXPrFYzucPX//nnFlbkV9r9IC0GFPYQRZ9oiqjVDF4leTTtqw",
+	"m9EyYTZaX0Mu9lRWlTSi0Ko07WqJeo7Re9QXpsJRReSePEhE/65NA0ih7jaABXliwEoxvKdRZm7StHAe",
+	"d/Tz+fkJw7fb+6U0vcQKPhXDJLzmBsURkrae6JikGgm7mrUOc7x18YlNib5tNvSZROAOL7yHKNw3v7h6",
+	"YQeqKwqi7SIBPTHIStGNGlf2wZRyTAU3gOlrZQuq5PMQHqaO9Xr5OeHPpAqa/uYy3vzEbrkJiDVWErF8",
+	"TaorT8oA6HYrjdiwumk0gtP+sioAWhx3vZNTxxHXa3V9Z/aG1ePTso9w1TLMipI2UPfFhE1+QZWcp4Ir",
+	"IIMay/BsEdXWz1q3dld5BPQNuMYcTCXxNFtLEBZrm1qynXPUZ1dZ6XT5zWmGni4l+EVfeOTo5999h4jN",
+	"6Xs7bHLnDCMl4VZZikhLHavo4CiigUiYgppLvtrKriMKXTvqvR95JFPoDxHiw3YC4D+IHEjsBnF0QnJa",
+	"Ftbu6bf/1bt4G6bUd3b5814Hnmc/4n0QfLUr6XgVKa6js62pYf3Whf43mOJvspmcwcW0+VYu78CSnc+3",
+	"mFCZWtdhxvLbiRHFRcDAJ6B5PWbfPGc1V6WeEuWy4yYKwTUTfavQYrSepmlEG1jIDlm3LB+GPS9f5RkN",
+	"AQHDVCGSxjJarVOvkaToyVVCSwvTU64Wcbm0W1GLOI56WaackiulOzXShEyjoUQFRwkFfFMYGaNr4aSa",
+	"Wlg9+wXg2OAyh1xrKHmuVZKVdlY+mhyN6/dVq2THlzAcS1Uki5TDdHxpBsLucIXA7PwsMx5DAhekTcqp",
+	"wNIX33zzzf/e3VSe6RITjGZ5GuDNKua1bBZnobTMpeC1qM/1tVCpLQnqO1VfzFCP56ZTJeKA/QAtsdH8",
+	"6dNvimuxgH+InOkail+0MaFKLUy21MRffjtf+n44UkeoKs8EhTKGTACtfFpqA0gLUIga6my4ueYuoQ1c",
+	"hDv+9wP2999zNuX1NcEkQ+DpSGklzO4Lb0UUNStFLW8Elu/AzgBeyTiCc9UonUtzyA6hTqUrktkGg3zB",
+	"OFaxtMcWgNsUvgiAS7yqEMbMWawOasFLOwdempYla0c5+DZZ05G34259e1vLRuR0GI0LMzPZSFVSXRtX",
+	"9FMg1pvtXpWIL4HNIsbOuNK3ptPyrNbvFzmcPjvF8OgJQqo1k1rPr3w6xvvFi5FqNeBwknBityBeaTab",
+	"24MLJhJCYaaZuUi+MmNGExoiwDGFLF44XFPLP4QqGR8pih0lLFujpwJRuJS4pZI3jhaG09IuHS+nUuUU",
+	"gGcIdsFkPnQg80ZGXDqPu/ECQODk3rVYmAP8PMcSOplbfFxacaOvHem2lTU6Xu4DiBZU1QJ+cwEdlgAt",
+	"SydCGim0xbRpRITirt0iNM40ZDeTnoXhulkvlX11V5+sR4p2I6PZUMNucpbduQEEetmjUnHmAJciTy6J",
+	"8wG4l52B356OJSeB5Yxou7asHfhOYItW8ER8WUnJ1D3+CmZmgl+bJRuxAyy1vxPXYicurNTu083zIXvr",
+	"uBFxdffiBEqniRmdoBlvJiYLvOu4xGmTtPIiPAF3ASBS3io21gCJ2Lg6voVWdlXta0N25mqp8pkcTlEp",
+	"DkW2TWY3hheEFVMJd8xvJPXj70lgeWYiYCUKu6iVLASZspwjZMaLidh7PnyKoQ5NJVpreHhyPMgGNy74",
+	"bfB0+Axfpdpcg4PBN/BTBj4suHP2J1CX7V/231coiUULZMUKeh6Ma/Dd86dPO+UDoyT9/X+QKm82ysSk",
+	"0nBAJx3r9S9oxICA5wfrD6upJ7pzD8LtPDj4++/ZwLio6MFreSOUMObAcVOAs0PLHSpM/ArxVnFOv9vG",
+	"9uF073+I2cyFLD/ufwikjn9DXQg8TRfoCbK/Dw4+2FZ0ooVQYBIjiTwGYa9sHl7Z77QGIu5Mp0K8DrEb",
+	"8Q6BUPEPQ34BVCa16mBw4RKFAfry3e4LCIvjLeAc4K4A5yprD9EU8YMhy+dQkjjvtoalhL0jMhfvG1Er",
+	"Xh2X+QuoGBb94O57//FILUTjWWFrkDvcMLRSBGccSEy7gGB4xIsJE6qpwREY36o5iUY8uLRdWlk03508",
+	"hSOWY/S7wMJ8nkXHmOPAaWSDDCRqJGc74j0vmgrqdy2NHGp/ZSE9EzkaiFAvCHCGQhyhjv9IOYSaeGp/",
+	"f/r7sF0llvAM4QkUVSPAOYjgpOp/KObkDr/tZVRzO886k3OuYzuS4HlWZdfB+MRJBkMGginW4MN67CB+",
+	"WqG0qbkyyIQPkEwXONWRVRDhC2mYlc8aQMqH8hG1QJDnFgXPRN0eTovc3Yvkz+gMHtQiXhKkqJV7Wmka",
+	"DUhSO7wTAEHF3OAqozyH9ql60pZEJUmAUHBjN8gChTAjlXcT5XOParbADB8oWhcuFA97SyJ1S7rEuw4t",
+	"Vm0KH6n2uqh4DQmw2NeqxcRYzAn27diZgwqGPu72jRQzo4GPePyByq89yA1x6MdLFsqPBJL/SDdg6O9L",
+	"vQU72mmMf0i6zeD3j62r8jBcE+xduCGOOhmzdF+66s2GrszkZUdifSSrLGfMrJTo2eUCKs7rqhSmQYfg",
+	"bnDCtBS4A1IOpSHrjVaFyLx3VZqRcpYVBkCecGAn/EYwKukOZwoQl0s2V42swkmjatAp8raTODw5tk3G",
+	"ACUb3egwITCzrXkRLB2bvHgpxroWIBo8HvXDbMFK/LVQf0fD7NI+hMKvoMOY8vlMXgBV//4xezQB7qVX",
+	"89wYkkVU8L5o5rW9ShrwwufXYpFnwXR5gLowt1fSxDaCBoBrMcO6T/ZqG6lgc3HSiDcOGDoSGeF4uYQJ",
+	"eugAse01GlrZAVzxb59+swvSHLpPKkw4GCmKnmBxJqq9N63gMhrgHYV1OAapE4eLg1T4WBcKNB4uk9hM",
+	"6OHLW8fr2aP0XaZI3j/62o4ZAZ8Eou45V+sulP0P9DJpWwNkzylAPm+g810C0VshSxachDZUBxmSJb5t",
+	"Sdkp+/YqeYEOa/ehiUXekXLJ1SAtYTY4CPuQ2Mcazb55yigyBi3xO3h1FbyYgBTmix/b6e2miB6nEhF9",
+	"i/q+TST3afaSSOKrI5RTsGytJ5QsbQP5STR9C/XQt+Af5Qb8STTRcnfiXHx8y2PcgVnKlyi96uiuv51i",
+	"wmteQHXAb57ZM/Xd9+6da7EAj4+0n0O4t4sYHQRGMejy8Cxa+G0i0nHjH6Os1+99jK9rDn5M21EnJn3I",
+	"vCziDMxUzEQ0hpChSGemUWasFs7iDOZTadyfUaWrWJnWY0QOdhak4CrQ4yXwKUJYSMW/7+Tzusp3IcJ9",
+	"pEINp5dv37w5enl+cXZ0dnb89s3F+flrtvPNUzaVam57CWjou3g9BJuXIbCrywXLZYnV0+2/Y/PUDukV",
+	"2UiBoSYn2NY3fCryzMcL+kYnUM+eLYTtLm+8Gcnkcb0aFIO6S5JS2dHBS2JZcg1lM2S5r7eSP3FlsNAo",
+	"Ah3lVAILa0eZnKxk1OxIScVWFcWC6ORLEfn+qCwWLijFSnpvXSAlKLIbSaukqpEDiir/n/18uPfcnndV",
+	"OS8qQc3Cvvd6VHP0tgD6MwPiIJ9x/h85FigZ1/zKrqHdOxBvqXiMYegjBIdYo4H47ayG7GgKPlIivAua",
+	"yJBoIO8XWMmCdoYfPJLg2u7k8wiwnYl+VRJsj+OtT5Lt+t58an+P581doPT7Clm3OxDvfHAUt072XeLj",
+	"p5EHldo4gNOFZ1A6AbhEwVfpWwaBZqoMNWPGlb6FWPWG13Z+UHMJnQC5GxdZU/JhlA9j2JRD4R90bWML",
+	"CxoTwl6gN7P0K4kWWMuAta8U3CMVJ07WVy0db0iETkruEmGa0B5CUFvzyTKFDtbKNE6c6TUQxkTkbB0h",
+	"MCR62meci175ggx02QcUV6EYWZBX0T2C4mqgtaWopfTHzii77vPHNA6G1f6qDITdsKGkhbBNSZ0jBr8+",
+	"vk0wcg56R2PHPeUvoSt5I1TLYrhWOnk8yeRI3VByvu9plbPm2SNQ5FcpivR7bLwQ0t7+YS9tbsCKuzEO",
+	"661rjEfnworlkDhrBXoKpIH02jGXlSua3HGAgicREOeM115IavdgqqB/zLFwVRTFkOjozdvzns7Q2YrV",
+	"o1pZw9Q39rBWyvgjSRj9tNW7tysYX/IK/0lEF7C/wO3OvOxjWNHeHL9K7UerzcEnucz+MBcZGPq22dVP",
+	"JTXG9988QUhd7AUXkXtPWuo2+7h6udSKck820sn/pORVPIogFbeg5jtcgPsYbf0AFtc7nYSkJHgacdGJ",
+	"4CXUFe1WNSZAVn0tRTdO9wngsrggMBc5jnZAHz0OV3BjomKxYCfIXB1uiMOimIwoysKVTdMUVQGGQXgM",
+	"ddxPqYg3FgveHTLKp8Bb2MgrxQQvJj67fAfKPD/L2GTKi12maywKef76jBBSWCHqBuuvixjHf8Kh2Jue",
+	"Nwceshei6YeJACW7ww/CAtrJLfGMUzljy9AUjxu2FKaIU+5hBdmAiMq293/3vCFpL5pK+6PRwFzL2UyU",
+	"o0Fir285Voa+hHq6aG2yv2GkGrwjyoxdioLbnYI63CW7FEI5DGsoOw1hAmCztY2Xe64ePKQE3/CK8SvN",
+	"doKR+se3py+PLk6Pfjw9Ovv54vjN+dHpXw9fZ+zZU9Yy+WPCComasTHMHjJRDtlhImM5LLhDBKEVSNU7",
+	"+vhlM1ficB3u+ltPXokr/tjNW3lQtWO/kup6le7xDtJwAkH/WOtpXJi4FlN9Q4wPSqleiubWUlQrJJJs",
+	"m7EvpU98CNG+SSli9XAeSajoL+GcZCR/OCUFV70T5VrraWdPvzDhNnmlt7fyXMe07BLOemtpQw4Kxo8s",
+	"FdXu2kN7u/kyaPTZp+m4xwqEzkrAwBXFREf8I2OQG+ph2UpR6FKQzPT8/Xv8iBv2l7O3b4Zf42F6vU3B",
+	"9gfl9SCW7X+Y8Wby8bPI2X2Djia8RxmN+x+EurnwVvpWRs/+h/CHs5312USiiPW0daQnZQDupzj2fsjy",
+	"1oh8pk34ZqSi/AtZepRBn4JKRbLtTS/V0l7bP0cxDD69Pxq8iHIPsC3ZdDJDXM8UB+DDGFy4AlXbaM02",
+	"5mHMo9pEOQkTEChvRM2ruDPD5qokeETXEXr5KX48lurSZqXUtvxpYNrKwHQqmlqKm6UiKU6wig7M8HPe",
+	"zK1TE/xxnfCx+EA/XASZb/WTRpFF5wrYmPsDHkIyx/4HF9fk/IhLKYu9ftp3RtRhYpGvVjGAOgGI8aqK",
+	"9x9owksvhU8z5CR9t9OSCPBGK5GNFN7GcUKjS7layv+KmMk5RAw1E2b4wgDjdM9yuOCv5hVHyAWf39vn",
+	"Ve5M975MYjMQ6ijtaAkc5w/kZz3skAhljvno02jZPxWriM5KT8iqOzkRODJmpNp/hXtSgmMLY8QBU073",
+	"ha52j+JK9rPk4t+ACZhlLrDpYU8edB+UYY85xO529jHo1VG/GYuzuzI0/zlgnpFq5W8W66M9HvBMbnYU",
+	"scrGH/X8fWHHbs0X6NwdPAD1p2T51X7wsGgxLky0lp0jEN1Tx69Yo68Q29tDUsU7RUg5FGM6UkHOjabw",
+	"xMQYKyFp0WePy7pl9t8JJy3CWWoZU7CFkRJT2SCyjx2G1YcR+pmMLZga01IZasHmil6kPJp2+dX2aFWJ",
+	"GWn9iS/h6vv3cb4r1pp230Fcr2O2NMvNKHKtgjT4M7/6TmpRa1eX/JVfAZNt60QreO2NK8i0Ivn7FpOw",
+	"ZzOhQq3SuKmMKXHrxYMDFA+wMAHaPsPCZxF7y7xiYJUFUPOyKImiTmAB2pOI6QaIDEuDwb6oQEOETQFo",
+	"WtwPBaqZAmz4SE3AuWV1EVWG8KZCT6eygWIY1a3VP0hjGbIcokdzFBVzJd43ORVk4ldiF/5rWKNveV0a",
+	"kJZq4tbZSOUYUOo+ntXipvWx+8yuIliOzBCRTfGOsFzXs4FaNIiUZDUnqUtIkik55OGPFB24jOXBx3b0",
+	"16M35xenR+dHb86P377JdyOIJRyiR1nyWKneszzji0rzXg0LR/llhex2wfqrhbs3UeQ3gsBkd2oxE4R7",
+	"65uC7CEj7N+NexHuX0sa3IAiIN7PKsAlRwk/FeYLsn6WUh7XYo2aZgEgVGNdT9dMiPz47RIbXlXpDKlt",
+	"UV0TurxRnz7Er6fHTWOdV/a3PahkMmYbUCOTxqCV0JObjwwpcKtBAYDF9oN6zNBwONBfVVR4hBG4KWQE",
+	"MebWrdUCTkGu9hCB4qsv3v0PWG2i7YhYEuhgUwaPvet/hB3/STSYjHrTxcJ5sC3dQFy7cYLa5tu/77Ar",
+	"18hiIga6jOHQm4CWrwGOqys8tW04UKhKZe2SHVhEY6R22lU0lIACGrsZlByC4iLS1RRp1tYAsaJERlZk",
+	"qtlCw88YVyMVoB07tVzwG+XyUnXAIXn+/v3GhV5Gqq/Sy3A43B2yb59+68LQcfk8QBc4WTE0jhs2q+dK",
+	"lLsrBaF2sYx/F6ihRJ2SP9Ld0Ysy6xPfu7zGYc9+wdzGY9t+El9+NMS1YEqtGlEe3vEGjNDlHGDsEDTM",
+	"p98T4P6ytgjy2S2HCn1WXFvMAGuMN/a7kboUBdVXE7yuJCBhO7R0QLuH+FeHQO/hBx208J4sSaGD0YHb",
+	"fhcUzloUAnGDYQRlrWcjVc6RxoWBH4iDPgj/8ej2PXLC84c+6hGcfuLoHZLf5As87x1U6IRNr12nLdQ3",
+	"WD7afYctLredFOgsZ3H1vR9TqGtVGP9qIHDKqVRJXuzWFaNrolWPtieUIn/0HE9a3U6CZ6scfSqF88SX",
+	"736MQD5q/dMAbLqpfNWkRfmZ0d6lyWndad//QP/azBHlqAffcokPfaTT+mYj38rXswHkRzlZtfj97hO3",
+	"jrHvZCwdKDzCfc/rtiMlBOJSF5ANe4zCXOf2BWQ5Dpc0ZK5CYdWV0Wm9u/TnwVvS1Nds+qPLpeHIrktp",
+	"dHQW5zPOPO0Vui4pzTkqW1RVQEhTfu0cFMblZVgSZc6gP1dQ1qgUs0ov+oLCW8N43Nvj8yQ//iGImrId",
+	"Tx7sJonCoPe8K34TyXK5zPX25gihbtzReDzLY7d0/NcFWbxOWm0FXCRCruPYHYpe/zysjyTd1agjvpT+",
+	"46WhUN3xT5Zk6af0R5Bil0BmmrBhy1R2f0a0/8H9c1nqXY3O0aKkP44wewoZje34rJV78IlPejqAPtrE",
+	"BwufX+LrjxJF72W21XgRj8y3erv7k4vd7fRQrhNGLqau0gflZ+tcbryqlhGJDNuJ/3BQzL5k3i55vJZC",
+	"qXsdSOGV+4DhfQqZ7Y8MH5fYaLuRq2nwk+dFtaS3Prp3J2OVtnBG73xRAVzrAsgFr4vJ45L4H0kXITRZ",
+	"3GlvBWshDj6ObLJGryBR/3HuZIIx/CTghUFn+YqqgKxVI6gI3FZXrUvAjqW4x4mf8qneIc17vdUdN6qV",
+	"+uFEjVaQPf3oQRKXjXoAxM4Wek4hOIjDR98BSPlIebhCAET09n32Nz1nBVdYIpDJcfgw/UVm/6oo4T82",
+	"PKbsCf3ug+i4fd1lSVZ4EfxKIsRlD1vrC7PrW6Gnn4BTfF2G+83W+f5iUEJZjcGXH0ZV/Vz66aPef60u",
+	"/rz/tjLf3+fm+xDDjsybyR5WHt5DV6RZUY54je3scN5MEIfvJXz1h2bkiEgwbyZYSFwE3+2KrfkEetd6",
+	"LIrU7m6XFN7rhzSibrpUgNVvoYRZydev20gdU4Ru9M7xKytR3MhSYHVa9aRhU94UEwgjpgg8dHJmTDbe",
+	"Ee4qda5tFBoTbXSsRHs4Bdve+QQaoOQuAINQQpTgPsWRNa03LnW5SDtNU2v2WOUIu908MtdN9feV89/D",
+	"rYj53vwZYUv3pZKN5JU04pMEw0Y8pDfE7NgPCZBdnyXwpzh7d/raHohalLKmwl2IwoDoUIgJ+2z4lJ3g",
+	"QayfGOYqMAmv06TOTX/3j3R2+js8xd4e25S+agDY5R8HkjnMNaKR1hZvBxvXe7SefwVH6/ndj9bzDY7W",
+	"SEHC4LvT15ChaZp6XjSiZDeSY6bg4ckxGAMuoQMoY+YL8XX6ot814k9INVKEEedwDznLTcMbkYdsViYN",
+	"uxLKHm5RQkzcDa8k3LNsPoM54xQJQRDK1rnfLua1hDkclqW0b/BqGcGaBs/LEkePwoKZVw1XDSwkzlWw",
+	"nPtmTuz3Jh8pwmJetG5ydgxV/WU0KGYarkpel3HXpRjLKCPdfpv5VR0pEI0Qi7iq9K2VOsLHB3ZeeyyP",
+	"55ofAPjUu9Pj/s2nxFORoAE24WakGFxZQjUQ7F/6r4fQHe7PATtkcITtvKzcF+0R1cyzdGH7i9py4L4m",
+	"LDON8N3pMTY/q/V01uQHLsF7PhWqwehHKsnoXmF+5b2Ah8jBJEvZsRZ6Jla2heWlN2nLMe4LK+7SOrvf",
+	"MOG80VDZAw1u0rj8+7zQpcBUML/i2CSifF7IkpojqPFY8KS1jIdDBALQhkGU9N/a/cMag9I4YOsA5OIb",
+	"zgOIwXGZB9RpRHvnqoRS2341cJts224ovt4KnK8f51XFStFwWRm3uCmCp7M21nPlqf7t8auX7KWufVwr",
+	"3jkHIzVpmpk52N/XM6FkOVSi2bevGPphz1UwK3Qt9p5dPB1Ommn1H3aR6dJdLxk8/9SSwfPPLRk8/7eS",
+	"DJ7fTzIAT/hK7/qRKt8ZrOvdB1B2pEqG72xXMitu/ksGqDgDd6YrfFSjkR+rHTmJYCwrd+241fGrgoCJ",
+	"6BN131sGBzp3iRlMGMg+UrLMWCiK6wr/ujK4bCxFVZIHIYmhgI7XrZAcfsShAyUQP5Z1jGKEyb5D9iuB",
+	"zdKcY6StNvwN2huUbjw7zgL1VBV1VYsrXpdQk8DS0lJ/vZOkV0USsSKqCrFuojGEJsBlegTNFtrlimnb",
+	"7X7ih/MkXATDkQLE3UJPL0EAgtfDq//d1HPxBGwrbmFwWFhJv/b4m0F26gMnX93PmFdmdUfgK2t3Zi/W",
+	"1FKs2FZsFMOBqir+ygxZjMIuS0TMeff6+JXBmhEeJBR6BVDRkcrRP3DA5nMoGI1XPtR/jhtzlqthhA2J",
+	"2eiGffv0KVN8ao9b7meYY8p8m2BHqtBTYaJy7Vi4pRa8NK2PeQWARKa9ZFwtWuPasdsLZVYkZefvwEbs",
+	"9hN1B0Dqc9WdJHb8Bwnx9iw4hpkgxJtPkYFIq9nJQHSjWn1boo3V43aSedq2MVfyn3PRKp4eCeWKyel0",
+	"3vDLiq4LZjQzEz2vSkZFfYwA1dXoqWgm/jab8gUlwYyUmRcToHLFxJTLyip7tTCmP2uSpvpoVS+h9U8T",
+	"LOKm8seJFlGe5noOwkrxcP+DQ7FeH7/hKD4O4OihdyDrNEJiq60/eDzE2r3pT610ix2nVm6/2KGhweNf",
+	"LF97+HNAn1y7a/e3pS6jY7dBsdOA1w+Kc+2QNJzBdF0kdgzH4r+xwrYs2U6MbrSbeWkLFQ4jryDJ0oii",
+	"Fo0ZJrVFQrc48qP5t8LvcdP+qqSzNYAefQBwS0T0WPA96/FuVAevxoHO9MLWsR1EeNZjlsMv54uZMDng",
+	"VkYAnqHa40iJ6axZ7KICpfQtA2BUeWVVOo6n6sxZG4kYTNuaiLUYdtqQoVQuhuC5JrpCc/tItQ9bxvLb",
+	"iRHFRQ5aD1jquRHff2tn8M1zVnNV6im7XDTCkHVWq0IcUKlKMsIawSvyYCg7Syt03qqRAvsG26l1Y2UR",
+	"SWA9+OceDoDG+e70ta9oM2mamV0vMJEGXkG1LVA5BPhY29/OXFXCmJEKkKqHr1+//e3i5PT4r4fnRxdv",
+	"js5/e3v6y5ltsfvOy+NXp2cULiqbXRCSLStlnFVazy55cZ2xWQ3anv1+Khpe8oaD+2K1UNw5t48kHHd6",
+	"CULy+uTwZ481iN9kMzmDvf26xOg13MqHX3fZ05YIREvX6v4H+unC/bRZzFmKwr5qWXk9/pNIbkAWIP9n",
+	"QpUI1+CwwjxWsgOG671M+gKP167zo132f5SLHoOS09uGNjfTkQE/H2Bf4iz2w4+cilnFC9J13RdPjL3N",
+	"Mha9mjnwTwCsthTpYPHGFb9iO5xNpTFIuP4je7+CbJC5pyMVRAo2FVxFIgXdo+1ltE1AVQh2ZPuzD5ZE",
+	"mltuWCkNDmcHUhtq52HUqEuOubTf7rKiErw2LHfvHzYoNvgfTgU3WuUv+g5jLcx8KvohVD7Lrfl5IFX+",
+	"oGedjkTivD+BGtaNVFfmca7Me6P0emRBCuFIg/OyHSME64OV3d1Ie/0ThPaPBEK7DD4LdTU2FBQ/26V2",
+	"3+NW26O++CSxg7238jZwtXCqo4TBDmQtQM0WE8cCegsb5BDP5/Rl3oxUzCsI0tZepFCDiorih4t7t1uu",
+	"zZVlfPb06dOnUHGR7jxEAWf5FKqTSMPAlDdSBRSBBNUaBF83oH9Y/TnEwFXcUL8O87YcslfhLgYa9Td/",
+	"NH7ZMKh94A0UKKuAgFELOxClma5LgcFxc15z1QhxwJAgbGNoC5nyBeN1LW+E85TCV6i4XwojS8R2hJoq",
+	"Sehc294nlQmwy81kgT+Re7dE7o2KpLmYWKjFkeSWd4L33Zh1xSaoL5CD/UQRp46HdcR6DFBAz49sIrsc",
+	"FWitxY3Uc+NevxZiFjQsOnjSVy0aKX0j6orP2M7zb9lEzzFGxlcrClaz345++Pnt218uzo5enh6dX7z9",
+	"69Hp68OT3QNQRm4nshLIQh0ZPzEBkNt2z5t5LfKRInPkrWb5zbMsZ/6ZyQDn0zJBZ59sQXabW9kUE+co",
+	"YNx5EPStYjNu539qdxYUHUs+I1XOa1J73CSFoshjrAPllhSvgSQbAmLpsCGycH06BWG1We2rNAvIG5E8",
+	"+AmSX8UHMFHI3oqXvLjuRVSh3BH32pLYlQyqaxCYamVMXepDGNRFAytx58/tRT2W4Oy7T0hQI943+5Nm",
+	"WrU3vtvQ8oUDBdBQEppwd2owfcCpSLdSlfqWpCUsQQdB/ZW+HVqK/AZvya7ZxAXvu1B5y8rAB0B1FBsW",
+	"klP+P4GiPiM1MQW6WtUnH5KUCXhmwHMDWq8YXIIVIy9UL1IvRmwSQDTbIFf1QrarFKcWK2jAtwElaiLn",
+	"AnASQc4CRkRmASM6ZYHk/BSy9IGvnCFbYzxy1IzmmxGWb5JB0Qnuf8GXyOPMNKAufWUVzrwSBJGmYQXv",
+	"kZqYU5IxWGtztHhITMnMSy0GX6ScCpn2hS22RQ7fDIiXYmsJNA0gLYHUojJYyYM2TpefnJijpKNUWpSj",
+	"ZKWUUVJSYKWvb2hkrmegZ6BnaGVhaWCoVBtbCwgAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -103,6 +103,9 @@ func ValidateResponse(r *http.Request, status int, header http.Header, body []by
 	if strings.Contains(r.URL.Path, "/proxy/") && header.Get("X-Plugboard-Error") == "" {
 		return nil // the upstream's own response, through the proxy: not Plugboard's to match the contract
 	}
+	if strings.HasPrefix(r.URL.Path, "/connect/") && status < 400 {
+		return nil // the hosted connect page and its API (docs/connect.md), not operations of the contract
+	}
 	route, params, err := router.FindRoute(r)
 	if err != nil {
 		// Not an operation of ours: the body must still be an Error.

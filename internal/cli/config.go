@@ -26,6 +26,8 @@ const (
 	EnvMigrate        = "PLUGBOARD_MIGRATE"
 	// EnvReturnURLOrigins lists, comma-separated, the origins OAuth flows may return browsers to.
 	EnvReturnURLOrigins = "PLUGBOARD_RETURN_URL_ORIGINS"
+	// EnvConnectSessionTTL is how long a connect session for the hosted connect page lasts.
+	EnvConnectSessionTTL = "PLUGBOARD_CONNECT_SESSION_TTL"
 	// EnvEventRetention is how long events are kept (default 720h, 30 days).
 	EnvEventRetention = "PLUGBOARD_EVENT_RETENTION"
 	// EnvSQLiteWriteWait bounds how long an SQLite write waits for its turn (default 10s).
@@ -111,6 +113,8 @@ type Config struct {
 	OutboundCAFile string
 	// ReturnURLOrigins are the origins OAuth flows may return browsers to, besides our own.
 	ReturnURLOrigins []string
+	// ConnectSessionTTL is how long a connect session lasts.
+	ConnectSessionTTL time.Duration
 	// ProxyTimeout and ProxyMaxResponseBytes are the proxy's limits (the same guard).
 	ProxyTimeout          time.Duration
 	ProxyMaxResponseBytes int64

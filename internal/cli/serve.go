@@ -156,8 +156,8 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
 			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
-			ReturnURLOrigins: cfg.ReturnURLOrigins,
-			KeyRateLimit:     cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
+			ReturnURLOrigins: cfg.ReturnURLOrigins, ConnectSessionTTL: cfg.ConnectSessionTTL,
+			KeyRateLimit: cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
 			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
 			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap,
 			Background: &afterRequests, Metrics: tel.Metrics, Tracing: tel.Tracing,

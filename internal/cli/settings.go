@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -165,6 +166,10 @@ func settings() []setting {
 		{env: EnvReturnURLOrigins, value: "ORIGINS",
 			help: "comma-separated origins OAuth flows may send browsers back to (besides Plugboard's own)",
 			set:  func(c *Config, v string) error { c.ReturnURLOrigins = strings.Split(v, ","); return nil }},
+		{env: EnvConnectSessionTTL, value: "DURATION", def: fmtDuration(connect.DefaultSessionTTL),
+			help: "how long a connect session (`POST /o/{org}/connect-sessions`) and its hosted page's link last",
+			doc:  "(see [docs/api.md](docs/api.md#connect-sessions))",
+			set:  func(c *Config, v string) (err error) { c.ConnectSessionTTL, err = positiveDuration(v); return err }},
 		{env: EnvProxyTimeout, value: "DURATION", def: fmtDuration(DefaultProxyTimeout), help: "how long a proxied call may take",
 			set: func(c *Config, v string) (err error) { c.ProxyTimeout, err = positiveDuration(v); return err }},
 		{env: EnvProxyMaxResponseBytes, value: "N", def: strconv.Itoa(DefaultProxyMaxResponse),

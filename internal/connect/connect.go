@@ -44,6 +44,8 @@ type Config struct {
 	// ReturnURLOrigins are the origins (scheme://host[:port]) a flow's returnUrl and openerOrigin
 	// may name, besides PublicURL's own.
 	ReturnURLOrigins []string
+	// SessionTTL is how long a connect session lasts; DefaultSessionTTL when zero.
+	SessionTTL time.Duration
 }
 
 // Service runs the connect use case on a store.
@@ -57,12 +59,13 @@ type Service struct {
 	publicURL string
 	// returnOrigins are the allowed returnUrl origins, lower-cased.
 	returnOrigins map[string]bool
+	sessionTTL    time.Duration
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, keys: cfg.Keys, access: cfg.Access, oauth: cfg.OAuth, events: cfg.Events, now: cfg.Now,
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), returnOrigins: map[string]bool{}}
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), returnOrigins: map[string]bool{}, sessionTTL: cfg.SessionTTL}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -23,6 +23,8 @@ type OAuth1Start struct {
 	// ReturnURL is where the callback sends the browser (on an allowed origin); OpenerOrigin the
 	// one origin its page posts the result to.
 	ReturnURL, OpenerOrigin string
+	// session binds the flow to the connect session that started it.
+	session *sessionBinding
 }
 
 // InitialiseOAuth1 obtains temporary credentials from the provider, records them sealed with the
@@ -60,7 +62,7 @@ func (s *Service) InitialiseOAuth1(ctx context.Context, orgID ulid.ULID, in OAut
 	now := s.timestamp()
 	st := &plugboard.OAuthState{ID: stateID, OrganisationID: orgID, Kind: "oauth1", SystemID: sys.ID, ConfigID: cfg.Oauth1.ID,
 		RedirectURI: callback, ReturnURL: in.ReturnURL, OpenerOrigin: openerOrigin, ClientID: ep.ConsumerKey, CreatedAt: now, ExpiresAt: now.Add(StateTTL)}
-	if err := s.saveState(ctx, st, stateSecrets{RequestToken: token, RequestSecret: secret}); err != nil {
+	if err := s.saveState(ctx, st, stateSecrets{RequestToken: token, RequestSecret: secret, Session: in.session}); err != nil {
 		return "", err
 	}
 	return authURL, nil
@@ -129,6 +131,12 @@ func (s *Service) OAuth1Callback(ctx context.Context, in OAuth1Redirect) (*Callb
 	if in.Token != secrets.RequestToken || in.Verifier == "" {
 		return nil, plugboard.Invalid("the provider's redirect does not belong to this flow",
 			plugboard.FieldError{Field: "oauth_token", Message: "is not this flow's temporary token, or oauth_verifier is missing"})
+	}
+	if secrets.Session != nil {
+		return s.finishSessionFlow(ctx, st, secrets.Session, "", func(cfg api.AuthSchemeConfig) api.ConnectionCredential {
+			return api.ConnectionCredential{AuthSchemeConfig: &cfg, Credential: &api.Credential{Type: api.CredentialTypeOauth1,
+				Data: &api.CredentialData{Oauth1: &api.CredentialDataOAuth1{OauthToken: in.Token, OauthVerifier: in.Verifier, State: in.State}}}}
+		})
 	}
 	params := url.Values{"state": {in.State}, "oauth_token": {secrets.RequestToken}, "oauth_verifier": {in.Verifier}}
 	return s.callback(st, params, "Connected. You can close this window.")

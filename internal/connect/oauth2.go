@@ -40,6 +40,8 @@ type OAuth2Start struct {
 	Prompt *string
 	// AdditionalParams are more authorize parameters, URL-encoded.
 	AdditionalParams string
+	// session binds the flow to the connect session that started it.
+	session *sessionBinding
 }
 
 // reservedAuthorizeParams are set by Plugboard; additionalParams may not override them.
@@ -131,7 +133,7 @@ func (s *Service) InitialiseOAuth2(ctx context.Context, orgID ulid.ULID, in OAut
 	case in.Prompt == nil && !extra.Has("approval_prompt") && !extra.Has("prompt"):
 		params.Set("prompt", "login")
 	}
-	secrets := stateSecrets{Scopes: scopes}
+	secrets := stateSecrets{Scopes: scopes, Session: in.session}
 	if cfg.Oauth2.Pkce {
 		secrets.CodeVerifier = oauth.NewVerifier()
 		params.Set("code_challenge", oauth.S256Challenge(secrets.CodeVerifier))
@@ -183,6 +185,14 @@ func (s *Service) OAuth2Callback(ctx context.Context, in OAuth2Redirect) (*Callb
 	st, err := s.lookupState(ctx, in.State, "oauth2")
 	if err != nil {
 		return nil, err
+	}
+	if secrets, err := s.openState(st); err != nil {
+		return nil, err
+	} else if secrets.Session != nil {
+		return s.finishSessionFlow(ctx, st, secrets.Session, in.Error, func(cfg api.AuthSchemeConfig) api.ConnectionCredential {
+			return api.ConnectionCredential{AuthSchemeConfig: &cfg, Credential: &api.Credential{Type: api.CredentialTypeOauth2Code,
+				Data: &api.CredentialData{Oauth2Code: &api.CredentialDataOAuth2Code{Code: in.Code, State: in.State}}}}
+		})
 	}
 	params := url.Values{"state": {in.State}}
 	text := "Connected. You can close this window."

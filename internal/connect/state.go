@@ -24,6 +24,8 @@ type stateSecrets struct {
 	Scopes        []string `json:"scopes,omitempty"` // requested, for when the provider does not say what it granted
 	RequestToken  string   `json:"requestToken,omitempty"`
 	RequestSecret string   `json:"requestSecret,omitempty"`
+	// Session binds a flow the connect page started to its session and end user.
+	Session *sessionBinding `json:"session,omitempty"`
 }
 
 // saveState seals a flow's secrets into st and stores it.
@@ -160,6 +162,9 @@ type Callback struct {
 	Redirect string
 	// Page is an HTML page posting the result to the opener's origin only.
 	Page *bytes.Buffer
+	// Session, for a flow the connect page started, is its outcome (the connection made, or why
+	// not), for the connect page's result page; Redirect and Page are then unset.
+	Session *SessionResult
 }
 
 // callback renders the page, or redirects to the flow's return URL with params. The page posts only

@@ -44,6 +44,8 @@ const (
 	ActivationDeleted          = "activation.deleted"
 	WebhookEndpointDisabled    = "webhook_endpoint.disabled"
 	InboundReceived            = "inbound.received"
+	ConnectSessionCreated      = "connect_session.created"
+	ConnectSessionCompleted    = "connect_session.completed"
 )
 
 // Types lists every event type.
@@ -55,6 +57,7 @@ var Types = []string{
 	TemplateCreated, TemplateUpdated, TemplateDeleted,
 	ActivationCreated, ActivationDeleted,
 	WebhookEndpointDisabled, InboundReceived,
+	ConnectSessionCreated, ConnectSessionCompleted,
 }
 
 // Known reports whether t is an event type.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -31,3 +32,22 @@ func ActivationEvent(typ string, a *plugboard.Activation) plugboard.Event {
 	data, _ := json.Marshal(map[string]string{"activationId": a.ID.String(), "environmentId": a.EnvironmentID.String()})
 	return plugboard.Event{Type: typ, OrganisationID: a.OrganisationID, EndUserID: a.EndUserID, Data: data}
 }
+
+// ConnectSessionEvent is connect_session.created or connect_session.completed: the session's end
+// user, with the session and environment ids and (created) its expiry and templates in data.
+func ConnectSessionEvent(typ string, cs *plugboard.ConnectSession) plugboard.Event {
+	d := map[string]any{"connectSessionId": cs.ID.String(), "environmentId": cs.EnvironmentID.String()}
+	if typ == ConnectSessionCreated {
+		ids := make([]string, len(cs.TemplateIDs))
+		for i, id := range cs.TemplateIDs {
+			ids[i] = id.String()
+		}
+		d["expiresAt"] = cs.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		d["templateIds"] = ids
+	}
+	data, _ := json.Marshal(d)
+	return plugboard.Event{Type: typ, OrganisationID: cs.OrganisationID, EndUserID: cs.EndUserID, Data: data}
+}
+
+// SessionActor is the actor of changes made through a connect session on the hosted page.
+func SessionActor(id ulid.ULID) string { return "connect_session:" + id.String() }

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,14 +43,15 @@ func toAPITemplate(t *plugboard.ConnectionTemplate, sys *plugboard.System) (api.
 		return api.ConnectionTemplate{}, err
 	}
 	return api.ConnectionTemplate{
-		ID:                  t.SystemID,
-		EnvironmentSystemID: t.ID,
-		EnvironmentID:       t.EnvironmentID,
-		Name:                t.Name,
-		Domain:              sys.Domain,
-		Dynamic:             t.Dynamic,
-		AuthSchemeConfigs:   configs,
-		TemplateBaseUrl:     sys.TemplateBaseURL,
+		ID:                   t.SystemID,
+		EnvironmentSystemID:  t.ID,
+		EnvironmentID:        t.EnvironmentID,
+		Name:                 t.Name,
+		Domain:               sys.Domain,
+		Dynamic:              t.Dynamic,
+		AuthSchemeConfigs:    configs,
+		TemplateBaseUrl:      sys.TemplateBaseURL,
+		AllowBaseURLOverride: t.AllowBaseURLOverride,
 	}, nil
 }
 
@@ -126,36 +125,8 @@ func toAPIConnection(c *plugboard.Connection, configs map[string]api.AuthSchemeC
 	return out, nil
 }
 
-// normaliseBaseURL applies the spec's rules to a connection's base URL: a missing scheme becomes
-// https://, and everything after host and port is dropped.
-func normaliseBaseURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", nil
-	}
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("is not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("must use http or https")
-	}
-	if u.Hostname() == "" {
-		return "", fmt.Errorf("has no host")
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("must not carry credentials; store them as a connection credential")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("has an invalid port")
-		}
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), nil
-}
+// normaliseBaseURL applies the spec's rules to a connection's base URL (connect.NormaliseBaseURL).
+func normaliseBaseURL(raw string) (string, error) { return connect.NormaliseBaseURL(raw) }
 
 // parsePage turns list parameters into a PageRequest, naming bad fields.
 func parsePage(first *int, after, before *string) (plugboard.PageRequest, []plugboard.FieldError) {

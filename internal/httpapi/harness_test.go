@@ -456,6 +456,18 @@ func (h *harness) latestEventID() string {
 	return page.Events[0].ID
 }
 
+// connectSessionFixture makes a connect session for a new end user through the API and returns
+// its id, for the path parameter of DeleteConnectSession.
+func (h *harness) connectSessionFixture(f fixture) string {
+	h.t.Helper()
+	var cs struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/connect-sessions", obj{"endUser": obj{"externalId": "session-fixture-" + ulid.Make().String()},
+		"environmentId": f.envID, "templateIds": arr{f.templates["api-key"]}})).JSON(h.t, &cs)
+	return cs.ID
+}
+
 // webhookFixture makes a webhook endpoint through the API and returns its id, for the path
 // parameters of the webhook operations.
 func (h *harness) webhookFixture() string {

@@ -138,6 +138,7 @@ func (e *inputEnv) otherTenant(t *testing.T) otherTenant {
 		"event_id": h.latestEventID(),
 	}}
 	o.params["webhook_endpoint_id"] = h.webhookFixture()
+	o.params["connect_session_id"] = h.connectSessionFixture(f)
 	maps.Copy(o.params, h.activationParams(f, conn.EndUserID))
 	o.ids = map[string]string{saveOrg.String(): org.String(), e.f.systemID: f.systemID, e.f.projectID: f.projectID, e.f.envID: f.envID}
 	for id, tpl := range e.f.templates {
@@ -327,7 +328,7 @@ func (e *inputEnv) firstIDFor(field schemaField) string {
 	switch field.name {
 	case "organisationId":
 		return e.h.org.String()
-	case "connectionTemplateId", "templateId":
+	case "connectionTemplateId", "templateId", "templateIds":
 		return e.f.templates["api-key"]
 	case "systemId":
 		return e.f.systemID

@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/connect"
+	"github.com/plugboard/plugboard/internal/connectpage"
 )
 
 // InitialiseOAuth2Connection implements api.StrictServerInterface: it returns the provider's
@@ -33,6 +36,9 @@ func (s *Server) OAuth2Callback(ctx context.Context, req api.OAuth2CallbackReque
 		Error: deref(p.Error), ErrorDescription: deref(p.ErrorDescription)})
 	if err != nil {
 		return nil, err
+	}
+	if cb.Session != nil {
+		return sessionResult{cb.Session}, nil
 	}
 	if cb.Page == nil {
 		return api.OAuth2Callback302Response{Headers: api.OAuth2Callback302ResponseHeaders{Location: &cb.Redirect}}, nil
@@ -65,11 +71,29 @@ func (s *Server) OAuth1Callback(ctx context.Context, req api.OAuth1CallbackReque
 	if err != nil {
 		return nil, err
 	}
+	if cb.Session != nil {
+		return sessionResult{cb.Session}, nil
+	}
 	if cb.Page == nil {
 		return api.OAuth1Callback302Response{Headers: api.OAuth1Callback302ResponseHeaders{Location: &cb.Redirect}}, nil
 	}
 	return api.OAuth1Callback200TexthtmlResponse{Body: cb.Page, ContentLength: int64(cb.Page.Len())}, nil
 }
+
+// sessionResult answers the callback of a flow the connect page started: the page's small result
+// page (connectpage.ResultPage) for its popup, with the page's headers.
+type sessionResult struct{ res *connect.SessionResult }
+
+func (r sessionResult) visit(w http.ResponseWriter) error {
+	body := connectpage.ResultPage(w.Header(), r.res)
+	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body.Bytes())
+	return err
+}
+
+func (r sessionResult) VisitOAuth2CallbackResponse(w http.ResponseWriter) error { return r.visit(w) }
+func (r sessionResult) VisitOAuth1CallbackResponse(w http.ResponseWriter) error { return r.visit(w) }
 
 func deref(p *string) string {
 	if p == nil {

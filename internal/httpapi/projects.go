@@ -169,7 +169,8 @@ func (s *Server) CreateConnectionTemplate(ctx context.Context, req api.CreateCon
 		}
 		now := s.timestamp()
 		t = &plugboard.ConnectionTemplate{ID: newID(), OrganisationID: req.OrganisationId, ProjectID: p.ID,
-			EnvironmentID: b.EnvironmentID, SystemID: sys.ID, Name: b.Name, Dynamic: b.Dynamic, CreatedAt: now, UpdatedAt: now}
+			EnvironmentID: b.EnvironmentID, SystemID: sys.ID, Name: b.Name, Dynamic: b.Dynamic, AllowBaseURLOverride: b.AllowBaseURLOverride,
+			CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateTemplate(ctx, t); err != nil {
 			return err
 		}
@@ -280,6 +281,9 @@ func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateCon
 		}
 		if b.Dynamic != nil {
 			t.Dynamic = *b.Dynamic
+		}
+		if b.AllowBaseURLOverride != nil {
+			t.AllowBaseURLOverride = *b.AllowBaseURLOverride
 		}
 		t.AuthSchemeConfigIDs = b.AuthSchemeConfigIds
 		t.UpdatedAt = s.timestamp()

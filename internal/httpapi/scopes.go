@@ -28,10 +28,12 @@ const (
 	// ScopeWebhooks manages webhook endpoints (their signing secrets included, shown only when made),
 	// and redelivers and replays events to them.
 	ScopeWebhooks = "webhooks:manage"
+	// ScopeConnectSessions creates and revokes connect sessions for the hosted connect page.
+	ScopeConnectSessions = "connect-sessions:create"
 )
 
 // Scopes lists every scope, for validation and docs.
-var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys, ScopeEvents, ScopeWebhooks}
+var Scopes = []string{ScopeRead, ScopeWrite, ScopeProxy, ScopeAccess, ScopeAdmin, ScopeAPIKeys, ScopeEvents, ScopeWebhooks, ScopeConnectSessions}
 
 // requireScope refuses a request whose API key lacks the scope.
 func requireScope(ctx context.Context, scope string) error {

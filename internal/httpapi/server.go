@@ -19,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/connect"
+	"github.com/plugboard/plugboard/internal/connectpage"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/inbound"
 	"github.com/plugboard/plugboard/internal/oauth"
@@ -138,6 +139,8 @@ type Config struct {
 	Tracing *telemetry.Tracing
 	// ProxyAccessLog says which proxied calls the request log records; all of them when zero.
 	ProxyAccessLog ProxyAccessLog
+	// ConnectSessionTTL is how long a connect session lasts; connect.DefaultSessionTTL when zero.
+	ConnectSessionTTL time.Duration
 }
 
 // New returns the API's http.Handler.
@@ -176,7 +179,7 @@ func New(cfg Config) http.Handler {
 			Events: s.events, Metrics: cfg.Metrics})
 	}
 	s.connect = connect.New(connect.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, OAuth: s.oauth, Events: s.events,
-		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins})
+		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins, SessionTTL: cfg.ConnectSessionTTL})
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -202,6 +205,9 @@ func New(cfg Config) http.Handler {
 	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
 	// The inbound webhook endpoint reads the raw body and the headers; public, as the spec says.
 	mux.Handle(hooksPattern, s.guard(http.HandlerFunc(s.serveInbound)))
+	// The hosted connect page and its API, authorised by connect session tokens, not API keys.
+	mux.Handle("/connect/", connectpage.New(connectpage.Config{Connect: s.connect, WriteError: s.writeError,
+		RateLimit: cfg.KeyRateLimit, Now: s.now}))
 	// The import reads a raw document (JSON or YAML, up to 50 MB).
 	mux.Handle(importPattern, s.paramsFirst(s.guard(http.HandlerFunc(s.serveImport))))
 	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{

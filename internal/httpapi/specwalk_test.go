@@ -244,6 +244,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		"event_id": h.latestEventID(),
 	}}
 	e.params["webhook_endpoint_id"] = h.webhookFixture()
+	e.params["connect_session_id"] = h.connectSessionFixture(f)
 	maps.Copy(e.params, h.activationParams(f, conn.EndUserID))
 	// Credentials of every type, the exchanged ones included.
 	samples = append(samples, sample{"oauth2 code", "oauth2-code", "oauth2-code",

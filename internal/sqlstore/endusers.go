@@ -108,6 +108,9 @@ func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 		if _, err := o.exec(ctx, "DELETE FROM activations WHERE organisation_id = ? AND end_user_id = ?", idValue(orgID), idValue(id)); err != nil {
 			return o.d.translate(err, "delete activations", nil)
 		}
+		if _, err := o.exec(ctx, "DELETE FROM connect_sessions WHERE organisation_id = ? AND end_user_id = ?", idValue(orgID), idValue(id)); err != nil {
+			return o.d.translate(err, "delete connect sessions", nil)
+		}
 		if out.Connections, err = o.deleteConnections(ctx, orgID, "end_user_id = ?", idValue(id)); err != nil {
 			return err
 		}

@@ -90,6 +90,7 @@ var purgeOrder = []string{
 	"connections",
 	"credentials",
 	"activations",
+	"connect_sessions",
 	"connection_templates",
 	"environments",
 	"projects",

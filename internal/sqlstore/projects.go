@@ -201,6 +201,9 @@ func (o *ops) DeleteProject(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 		if _, err := o.exec(ctx, "DELETE FROM activations WHERE organisation_id = ? AND "+inProject, org, org, pid); err != nil {
 			return o.d.translate(err, "delete project activations", nil)
 		}
+		if _, err := o.exec(ctx, "DELETE FROM connect_sessions WHERE organisation_id = ? AND "+inProject, org, org, pid); err != nil {
+			return o.d.translate(err, "delete project connect sessions", nil)
+		}
 		rows, err := o.query(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND project_id = ? ORDER BY id", org, pid)
 		if err != nil {
 			return o.d.translate(err, "list project templates", nil)

@@ -10,13 +10,13 @@ import (
 )
 
 const templateCols = `organisation_id, id, project_id, environment_id, system_id, name, dynamic,
-	auth_scheme_config_ids, created_at, updated_at`
+	auth_scheme_config_ids, allow_base_url_override, created_at, updated_at`
 
 func scanTemplate(r interface{ Scan(...any) error }) (plugboard.ConnectionTemplate, error) {
 	var t plugboard.ConnectionTemplate
 	err := r.Scan(idCol{&t.OrganisationID}, idCol{&t.ID}, idCol{&t.ProjectID}, idCol{&t.EnvironmentID},
 		idCol{&t.SystemID}, &t.Name, &t.Dynamic, stringsCol{&t.AuthSchemeConfigIDs},
-		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt})
+		&t.AllowBaseURLOverride, timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt})
 	return t, err
 }
 
@@ -43,9 +43,9 @@ func (o *ops) CreateTemplate(ctx context.Context, t *plugboard.ConnectionTemplat
 		if err := o.requireSystem(ctx, t.OrganisationID, t.SystemID); err != nil {
 			return err
 		}
-		_, err = o.exec(ctx, "INSERT INTO connection_templates ("+templateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err = o.exec(ctx, "INSERT INTO connection_templates ("+templateCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			org, idValue(t.ID), idValue(t.ProjectID), idValue(t.EnvironmentID), idValue(t.SystemID), t.Name,
-			t.Dynamic, jsonValue(t.AuthSchemeConfigIDs, "[]"), timeValue(t.CreatedAt), timeValue(t.UpdatedAt))
+			t.Dynamic, jsonValue(t.AuthSchemeConfigIDs, "[]"), t.AllowBaseURLOverride, timeValue(t.CreatedAt), timeValue(t.UpdatedAt))
 		return o.d.translate(err, "insert connection template", &onError{
 			conflict: fmt.Sprintf("connection template %q already exists in this environment", t.Name),
 			fkCode:   plugboard.ENotFound, fkMsg: "the template's project, environment or system was not found",
@@ -94,12 +94,12 @@ func (o *ops) ListTemplates(ctx context.Context, orgID, projectID, envID ulid.UL
 	return list, nil
 }
 
-// UpdateTemplate writes t's name, dynamic flag, AuthSchemeConfigIDs and UpdatedAt.
+// UpdateTemplate writes t's name, dynamic flag, AuthSchemeConfigIDs, AllowBaseURLOverride and UpdatedAt.
 func (o *ops) UpdateTemplate(ctx context.Context, t *plugboard.ConnectionTemplate) error {
 	touch(&t.UpdatedAt)
-	res, err := o.exec(ctx, `UPDATE connection_templates SET name = ?, dynamic = ?, auth_scheme_config_ids = ?, updated_at = ?
+	res, err := o.exec(ctx, `UPDATE connection_templates SET name = ?, dynamic = ?, auth_scheme_config_ids = ?, allow_base_url_override = ?, updated_at = ?
 		WHERE organisation_id = ? AND id = ?`,
-		t.Name, t.Dynamic, jsonValue(t.AuthSchemeConfigIDs, "[]"), timeValue(t.UpdatedAt),
+		t.Name, t.Dynamic, jsonValue(t.AuthSchemeConfigIDs, "[]"), t.AllowBaseURLOverride, timeValue(t.UpdatedAt),
 		idValue(t.OrganisationID), idValue(t.ID))
 	if err != nil {
 		return o.d.translate(err, "update connection template", &onError{

@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"ConcurrentUpdateConnection", testConcurrentUpdateConnection},
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
+		{"ConnectSessions", testConnectSessions},
+		{"TemplateBaseURLOverride", testTemplateBaseURLOverride},
 		{"LockCredential", testLockCredential},
 		{"ListRefreshDue", testListRefreshDue},
 		{"ExpiredCredentials", testExpiredCredentials},

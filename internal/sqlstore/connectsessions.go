@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+)
+
+const connectSessionCols = `organisation_id, id, environment_id, end_user_id, template_ids, token_hash, return_url,
+	allowed_origins, expires_at, revoked_at, completed_at, created_at`
+
+func scanConnectSession(r interface{ Scan(...any) error }) (*plugboard.ConnectSession, error) {
+	var cs plugboard.ConnectSession
+	var templates []string
+	err := r.Scan(idCol{&cs.OrganisationID}, idCol{&cs.ID}, idCol{&cs.EnvironmentID}, idCol{&cs.EndUserID},
+		stringsCol{&templates}, bytesCol{&cs.TokenHash}, &cs.ReturnURL, stringsCol{&cs.AllowedOrigins},
+		timeCol{&cs.ExpiresAt}, nullTimeCol{&cs.RevokedAt}, nullTimeCol{&cs.CompletedAt}, timeCol{&cs.CreatedAt})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range templates {
+		id, err := ulid.ParseStrict(t)
+		if err != nil {
+			return nil, err
+		}
+		cs.TemplateIDs = append(cs.TemplateIDs, id)
+	}
+	return &cs, nil
+}
+
+// CreateConnectSession inserts cs after checking that its environment and end user exist, so that
+// the ENotFound names the missing one.
+func (o *ops) CreateConnectSession(ctx context.Context, cs *plugboard.ConnectSession) error {
+	if err := requireID(cs.ID, "connect session"); err != nil {
+		return err
+	}
+	if len(cs.TokenHash) == 0 {
+		return plugboard.Errorf(plugboard.EInvalid, "connect session needs a token hash")
+	}
+	cs.CreatedAt = normTime(cs.CreatedAt)
+	cs.ExpiresAt = normTime(cs.ExpiresAt)
+	return o.inTx(ctx, func(o *ops) error {
+		org := idValue(cs.OrganisationID)
+		ok, err := o.exists(ctx, "SELECT 1 FROM environments WHERE organisation_id = ? AND id = ?", org, idValue(cs.EnvironmentID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return plugboard.Errorf(plugboard.ENotFound, "environment %s not found", cs.EnvironmentID)
+		}
+		if ok, err = o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?", org, idValue(cs.EndUserID)); err != nil {
+			return err
+		}
+		if !ok {
+			return plugboard.Errorf(plugboard.ENotFound, "end user %s not found", cs.EndUserID)
+		}
+		templates := make([]string, len(cs.TemplateIDs))
+		for i, t := range cs.TemplateIDs {
+			templates[i] = t.String()
+		}
+		_, err = o.exec(ctx, "INSERT INTO connect_sessions ("+connectSessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			org, idValue(cs.ID), idValue(cs.EnvironmentID), idValue(cs.EndUserID), jsonValue(templates, "[]"), cs.TokenHash,
+			cs.ReturnURL, jsonValue(cs.AllowedOrigins, "[]"), timeValue(cs.ExpiresAt), nullTimeValue(cs.RevokedAt),
+			nullTimeValue(cs.CompletedAt), timeValue(cs.CreatedAt))
+		return o.d.translate(err, "insert connect session", &onError{conflict: "connect session already exists"})
+	})
+}
+
+// GetConnectSession returns the session or ENotFound.
+func (o *ops) GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*plugboard.ConnectSession, error) {
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE organisation_id = ? AND id = ?",
+		idValue(orgID), idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "get connect session", &onError{notFound: "connect session " + id.String() + " not found"})
+	}
+	return cs, nil
+}
+
+// FindConnectSession returns the session with the id in any organisation, or ENotFound.
+func (o *ops) FindConnectSession(ctx context.Context, id ulid.ULID) (*plugboard.ConnectSession, error) {
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE id = ?", idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "find connect session", &onError{notFound: "connect session " + id.String() + " not found"})
+	}
+	return cs, nil
+}
+
+// GetConnectSessionByTokenHash returns the session whose token hashes to hash, or ENotFound.
+func (o *ops) GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*plugboard.ConnectSession, error) {
+	if len(hash) == 0 {
+		return nil, plugboard.Errorf(plugboard.ENotFound, "connect session not found")
+	}
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE token_hash = ?", hash))
+	if err != nil {
+		return nil, o.d.translate(err, "get connect session", &onError{notFound: "connect session not found"})
+	}
+	return cs, nil
+}
+
+// RevokeConnectSession sets revoked_at unless it is set.
+func (o *ops) RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) error {
+	return o.inTx(ctx, func(o *ops) error {
+		if _, err := o.GetConnectSession(ctx, orgID, id); err != nil {
+			return err
+		}
+		_, err := o.exec(ctx, "UPDATE connect_sessions SET revoked_at = ? WHERE organisation_id = ? AND id = ? AND revoked_at IS NULL",
+			timeValue(at), idValue(orgID), idValue(id))
+		return o.d.translate(err, "revoke connect session", nil)
+	})
+}
+
+// CompleteConnectSession sets completed_at unless it is set, and reports whether it did.
+func (o *ops) CompleteConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error) {
+	var done bool
+	err := o.inTx(ctx, func(o *ops) error {
+		if _, err := o.GetConnectSession(ctx, orgID, id); err != nil {
+			return err
+		}
+		res, err := o.exec(ctx, "UPDATE connect_sessions SET completed_at = ? WHERE organisation_id = ? AND id = ? AND completed_at IS NULL",
+			timeValue(at), idValue(orgID), idValue(id))
+		if err != nil {
+			return o.d.translate(err, "complete connect session", nil)
+		}
+		n, err := res.RowsAffected()
+		done = n == 1
+		return err
+	})
+	return done, err
+}
