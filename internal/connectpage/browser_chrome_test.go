@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,12 @@ func startBrowser(t *testing.T, chromium string, trusted []string) context.Conte
 		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// Windows behind others (the tab under a popup) must keep running at full speed.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-hang-monitor", true),
+		chromedp.Flag("disable-ipc-flooding-protection", true),
 		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("safebrowsing-disable-auto-update", true),
@@ -267,9 +274,11 @@ func screenshot(t *testing.T, ctx context.Context, name string, width, height in
 	t.Logf("wrote %s", path)
 }
 
-// popup waits for the tab of ctx to open a window (window.open) while trigger runs, and returns
-// the context of that window.
-func popup(t *testing.T, ctx context.Context, trigger chromedp.Action[chromedp.Void]) context.Context {
+// popup waits for the tab of ctx (in browser) to open a window (window.open) while trigger runs, and returns
+// the context of that window once it shows a URL starting with prefix (and, unless empty, the
+// title). Attaching to the window before its first document has committed leaves the devtools
+// session stuck, so the attach waits for it.
+func popup(t *testing.T, browser, ctx context.Context, trigger chromedp.Action[chromedp.Void], prefix, title string) (context.Context, target.ID) {
 	t.Helper()
 	wait, cancelWait := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelWait()
@@ -281,9 +290,29 @@ func popup(t *testing.T, ctx context.Context, trigger chromedp.Action[chromedp.V
 	if !ok || id == "" {
 		t.Fatal("no window opened")
 	}
-	pctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		infos, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(infos, func(info *target.Info) bool { return info.TargetID == id })
+		if i < 0 {
+			t.Fatal("the window closed before it showed anything")
+		}
+		if strings.HasPrefix(infos[i].URL, prefix) && (title == "" || infos[i].Title == title) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the window shows %s (%q), want a URL starting with %s (%q)", infos[i].URL, infos[i].Title, prefix, title)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Attached from the browser's context: a session made from the opener's tab context stays
+	// stuck when the window's page is on the opener's site.
+	pctx, cancel := chromedp.NewContext(browser, chromedp.WithTargetID(id))
 	t.Cleanup(cancel)
-	return pctx
+	return pctx, id
 }
 
 // within runs actions with a deadline, failing the test with what it was doing.
@@ -301,7 +330,9 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		cancel()
 		if err == nil && ok {
 			return
 		}
