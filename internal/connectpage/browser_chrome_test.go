@@ -271,7 +271,7 @@ func screenshot(t *testing.T, ctx context.Context, name string, width, height in
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote %s", path)
+	t.Logf("wrote docs/connect-%s.png", name)
 }
 
 // popup waits for the tab of ctx (in browser) to open a window (window.open) while trigger runs, and returns

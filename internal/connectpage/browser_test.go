@@ -273,17 +273,6 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after reconnecting the proxy sent X-Api-Key %q, want the new key", h.Get("X-Api-Key"))
 	}
 
-	// The screenshots: one system connected, one needing nothing; the form open on the other.
-	if *update {
-		for _, s := range []struct {
-			name          string
-			width, height int64
-			scheme        string
-		}{{"desktop-light", 1280, 800, "light"}, {"desktop-dark", 1280, 800, "dark"}, {"mobile-light", 360, 780, "light"}, {"mobile-dark", 360, 780, "dark"}} {
-			screenshot(t, tab, s.name, s.width, s.height, s.scheme)
-		}
-		within(t, tab, "back to the desktop", 10*time.Second, chromedp.EmulateViewport(1280, 800), colorScheme("light"))
-	}
 	within(t, tab, "at 360 px", 10*time.Second, chromedp.EmulateViewport(360, 780), colorScheme("dark"))
 	if w, _ := chromedp.Run(tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 360 {
 		t.Errorf("at 360 px the page is %d px wide: it scrolls sideways", w)
@@ -297,6 +286,17 @@ func TestBrowser(t *testing.T) {
 	within(t, tab, "confirming", 10*time.Second, chromedp.Click(chromedp.ID("confirm-yes-"+tplKey)))
 	waitJS(t, tab, "disconnected", `document.querySelector('[data-template="`+tplKey+`"]').dataset.state === 'not_connected'`)
 	pb.must(404, "GET", "/connections/"+connKey, nil, nil)
+	// The screenshots: two systems connected, one not.
+	if *update {
+		for _, s := range []struct {
+			name          string
+			width, height int64
+			scheme        string
+		}{{"desktop-light", 1280, 800, "light"}, {"desktop-dark", 1280, 800, "dark"}, {"mobile-light", 360, 780, "light"}, {"mobile-dark", 360, 780, "dark"}} {
+			screenshot(t, tab, s.name, s.width, s.height, s.scheme)
+		}
+		within(t, tab, "back to the desktop", 10*time.Second, chromedp.EmulateViewport(1280, 800), colorScheme("light"))
+	}
 	if v := cspViolations(t, tab); len(v) > 0 {
 		t.Errorf("the page broke its Content-Security-Policy: %v", v)
 	}
