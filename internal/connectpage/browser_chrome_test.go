@@ -259,8 +259,7 @@ func measureFirstView(t *testing.T, ctx context.Context) firstView {
 // docs/connect-NAME.png.
 func screenshot(t *testing.T, ctx context.Context, name string, width, height int64, scheme string) {
 	t.Helper()
-	// The pause lets the buttons' colour transition finish after the scheme changes.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height), colorScheme(scheme), chromedp.Sleep(500*time.Millisecond)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height), colorScheme(scheme)); err != nil {
 		t.Fatal(err)
 	}
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

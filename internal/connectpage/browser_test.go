@@ -395,11 +395,20 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("no connection.updated event for the reconnection (events: %v)", kinds)
 	}
 
-	// Revoked: the next action ends with a clear message.
+	// A session revoked while the end user is at the provider: the OAuth flow ends with a clear
+	// message, and no connection changes.
+	win, _ = popup(t, browser, tab, chromedp.Click(chromedp.ID("reconnect-"+tplOAuth)), provider.Issuer, "")
 	pb.must(204, "DELETE", "/connect-sessions/"+sess.ID, nil, nil)
-	within(t, tab, "acting on a revoked session", 10*time.Second, chromedp.Click(chromedp.ID("connect-"+tplKey)),
-		chromedp.WaitVisible(chromedp.ID("f-"+tplKey+"-key")), chromedp.SendKeys(chromedp.ID("f-"+tplKey+"-key"), "SECRET-never-stored\r"))
-	waitJS(t, tab, "the expiry message", `document.body.innerText.indexOf('This connect session has expired') >= 0`)
+	expired := func() bool {
+		c, cancel := context.WithTimeout(tab, 10*time.Second)
+		defer cancel()
+		ok, _ := chromedp.Run(c, chromedp.Evaluate[bool](`document.body.innerText.indexOf('This connect session has expired; ask the app for a new link.') >= 0`))
+		return ok
+	}
+	authorizeInPopup(t, tab, win, provider, expired)
+	if again := userConnection(t, pb, env, tplOAuth); again != connOAuth {
+		t.Errorf("after the revoked flow the OAuth connection is %s, want %s untouched", again, connOAuth)
+	}
 
 	// No answer carries a secret the end user gave (the session token only in its creation's
 	// answer), and the log carries none of them.
