@@ -192,6 +192,52 @@ func TestAgainstPlugboard(t *testing.T) {
 	}
 	connID := created.JSON201.ID
 
+	t.Run("connect sessions", func(t *testing.T) {
+		dyn, err := c.CreateConnectionTemplateWithResponse(ctx, pb.org, proj.JSON200.ID, api.CreateConnectionTemplateJSONRequestBody{
+			SystemID: sys.JSON201.ID, Name: "shop-users", EnvironmentID: proj.JSON200.Environments[0].ID, Dynamic: true})
+		if err != nil || dyn.JSON200 == nil {
+			t.Fatalf("create template: %v %s", err, dyn.Body)
+		}
+		cs, err := client.CreateConnectSession(ctx, c, pb.org, api.ConnectSessionCreate{
+			EndUser: api.ConnectSessionEndUser{ExternalID: "client-user"}, EnvironmentID: proj.JSON200.Environments[0].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(cs.Token, "pbcs_") || !strings.HasSuffix(cs.URL, "/connect/s/"+cs.ID.String()+"#token="+cs.Token) {
+			t.Errorf("session %+v", cs)
+		}
+		pageSession := func() int {
+			req, _ := http.NewRequest("GET", pb.url+"/connect/api/session", nil)
+			req.Header.Set("Authorization", "Bearer "+cs.Token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if got := pageSession(); got != 200 {
+			t.Errorf("page session: %d", got)
+		}
+		if err := client.DeleteConnectSession(ctx, c, pb.org, cs.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSession(); got != 401 {
+			t.Errorf("page session after revoke: %d, want 401", got)
+		}
+		var pe *client.Error
+		err = client.DeleteConnectSession(ctx, c, pb.org, ulid.Make())
+		if !errors.As(err, &pe) || pe.Code != "not_found" {
+			t.Errorf("unknown session: %v", err)
+		}
+		_, err = client.CreateConnectSession(ctx, c, pb.org, api.ConnectSessionCreate{
+			EndUser: api.ConnectSessionEndUser{ExternalID: "client-user"}, EnvironmentID: proj.JSON200.Environments[0].ID,
+			AllowedOrigins: []string{"https://not-allowed.example"}})
+		if !errors.As(err, &pe) || pe.Code != "invalid_argument" || len(pe.Fields) != 1 || pe.Fields[0].Field != "allowedOrigins[0]" {
+			t.Errorf("origin not allowed: %v", err)
+		}
+	})
+
 	proxyKey := pb.apiKey(t, "connections:proxy")
 	tr := &client.Transport{BaseURL: pb.url, APIKey: proxyKey, OrganisationID: pb.org, ConnectionID: connID}
 	hc := tr.Client()

@@ -122,7 +122,7 @@ type OAuth1Redirect struct {
 func (s *Service) OAuth1Callback(ctx context.Context, in OAuth1Redirect) (*Callback, error) {
 	st, err := s.lookupState(ctx, in.State, "oauth1")
 	if err != nil {
-		return nil, err
+		return s.sessionStateRefused(ctx, in.State, "oauth1", err)
 	}
 	secrets, err := s.openState(st)
 	if err != nil {

@@ -184,7 +184,7 @@ type OAuth2Redirect struct {
 func (s *Service) OAuth2Callback(ctx context.Context, in OAuth2Redirect) (*Callback, error) {
 	st, err := s.lookupState(ctx, in.State, "oauth2")
 	if err != nil {
-		return nil, err
+		return s.sessionStateRefused(ctx, in.State, "oauth2", err)
 	}
 	if secrets, err := s.openState(st); err != nil {
 		return nil, err

@@ -16,7 +16,9 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/trust"
 )
 
@@ -82,6 +84,8 @@ func (s *Service) CreateSession(ctx context.Context, orgID ulid.ULID, in Session
 	}
 	if in.ReturnURL != "" && (!absoluteHTTP(in.ReturnURL) || !s.allowedReturnURL(in.ReturnURL)) {
 		errs = append(errs, plugboard.FieldError{Field: "returnUrl", Message: "must be an http(s) URL on an allowed origin (PLUGBOARD_RETURN_URL_ORIGINS, or this server's own)"})
+	} else {
+		errs = append(errs, credentials.CheckURLUserinfo("returnUrl", in.ReturnURL)...)
 	}
 	origins := make([]string, 0, len(in.AllowedOrigins))
 	for i, o := range in.AllowedOrigins {
@@ -646,4 +650,25 @@ func (s *Service) PageSession(ctx context.Context, id ulid.ULID) *plugboard.Conn
 		return nil
 	}
 	return cs
+}
+
+// sessionStateRefused answers a callback whose state lookupState refused (err): a flow the connect
+// page started ends in the page's result page saying why, any other flow with err.
+func (s *Service) sessionStateRefused(ctx context.Context, state, kind string, err error) (*Callback, error) {
+	orgID, ok := oauth.StateOrganisation(state)
+	if !ok {
+		return nil, err
+	}
+	st, gerr := s.store.GetOAuthState(ctx, orgID, oauth.StateID(state))
+	if gerr != nil || st.Kind != kind {
+		return nil, err
+	}
+	secrets, oerr := s.openState(st)
+	if oerr != nil || secrets.Session == nil {
+		return nil, err
+	}
+	if st.ConsumedAt != nil {
+		return failed("state_used", "This sign-in was already used; start again from the connect page."), nil
+	}
+	return failed("state_expired", "This sign-in took too long; start again from the connect page."), nil
 }

@@ -15,7 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/oauth1test"
 	"github.com/plugboard/plugboard/internal/oidctest"
+	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/ratelimit"
 )
 
 // connectSession is a created connect session as the API answers it.
@@ -375,6 +382,15 @@ func TestConnectPageRefusals(t *testing.T) {
 		refused(t, h.page(cs.Token, "GET", "/session", nil), 401, "unauthenticated", "expired", "")
 		pageHeaders(t, h.doAsNoRedirect("//connect/s/"+cs.ID), "frame-ancestors 'none'")
 	})
+
+	t.Run("organisation deleted", func(t *testing.T) {
+		live := session()
+		h.must(200, h.page(live.Token, "GET", "/session", nil))
+		if err := h.store.DeleteOrganisation(t.Context(), h.org, h.clock()); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, h.page(live.Token, "GET", "/session", nil), 401, "unauthenticated", "not valid", "")
+	})
 }
 
 var dataResult = regexp.MustCompile(`data-result="([^"]*)"`)
@@ -452,6 +468,22 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 		if strings.Contains(string(cb.Body), redirect.Query().Get("code")) {
 			t.Error("the result page repeats the code")
 		}
+		// The same redirect again: the popup says the sign-in was used, and nothing more is stored.
+		again := popupResult(t, h.doAsNoRedirect("//oauth2/callback?"+redirect.RawQuery))
+		if again["ok"] != false || again["code"] != "state_used" {
+			t.Errorf("replayed callback: %v", again)
+		}
+	})
+
+	t.Run("too slow", func(t *testing.T) {
+		cs := newSession()
+		authorize := start(cs)
+		redirect := p.Authorize(t, authorize)
+		h.advance(11 * time.Minute) // past the flow's state, within the session
+		res := popupResult(t, h.doAsNoRedirect("//oauth2/callback?"+redirect.RawQuery))
+		if res["ok"] != false || res["code"] != "state_expired" {
+			t.Errorf("result %v", res)
+		}
 	})
 
 	t.Run("revoked mid-flow", func(t *testing.T) {
@@ -468,4 +500,165 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 			t.Error("a revoked session's flow stored a connection")
 		}
 	})
+}
+
+// TestConnectPageOAuth1Popup runs the page's OAuth 1.0a popup against the python3-oauthlib
+// provider: started with the session token, it ends at Plugboard's callback in the result page
+// with ok:true and the end user's connection holding token credentials. Switched on by
+// PLUGBOARD_TEST_OAUTH1=1.
+func TestConnectPageOAuth1Popup(t *testing.T) {
+	p := oauth1test.Start(t, oauth1test.Config{})
+	h := newHarness(t)
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "OAuth1", "domain": "d", "templateBaseUrl": "", "authSchemeConfigs": arr{
+		obj{"type": "oauth1", "oauth1": obj{"id": "oauth1", "description": "Sign in", "consumerKey": p.ConsumerKey, "consumerSecret": p.ConsumerSecret,
+			"signatureMethod":                    "sha1",
+			"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL},
+			"resourceOwnerAuthorizationEndpoint": obj{"url": p.AuthorizeURL},
+			"tokenEndpoint":                      obj{"url": p.AccessTokenURL}}}}})).JSON(t, &sys)
+	var proj struct {
+		ID           string                `json:"id"`
+		Environments []struct{ ID string } `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
+	var tpl struct {
+		ID string `json:"connectionTemplateId"`
+	}
+	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "o1",
+		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(t, &tpl)
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "o1-user"}, "environmentId": proj.Environments[0].ID})
+	var res struct {
+		URL string `json:"url"`
+	}
+	h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tpl.ID, "authSchemeConfigId": "oauth1"})).JSON(t, &res)
+	back := p.Authorize(t, res.URL)
+	out := popupResult(t, h.doAsNoRedirect("//oauth1/callback?"+back.RawQuery))
+	if out["ok"] != true {
+		t.Fatalf("result %v", out)
+	}
+	var c connectionView
+	h.must(200, h.do("GET", "/connections/"+out["connectionId"].(string), nil)).JSON(t, &c)
+	if c.Credentials[0].Credential.Type != "oauth1-token" {
+		t.Errorf("credential %+v", c.Credentials[0].Credential)
+	}
+}
+
+// TestConnectPageRateLimit: a session's page calls take a bucket of their own at the API keys'
+// rate; over it, 429 with Retry-After. Forged tokens take none.
+func TestConnectPageRateLimit(t *testing.T) {
+	h := newHarnessWith(t, outbound.DefaultConfig(), func(c *httpapi.Config) { c.KeyRateLimit = ratelimit.Limit{PerSecond: 0.001, Burst: 5} })
+	var sys struct {
+		ID string `json:"id"`
+	}
+	h.must(201, h.do("POST", "/systems", obj{"name": "S", "domain": "s.example", "templateBaseUrl": "https://s.example",
+		"authSchemeConfigs": arr{obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "", "name": "X-Key", "in": "header"}}}})).JSON(t, &sys)
+	var proj struct {
+		ID           string                `json:"id"`
+		Environments []struct{ ID string } `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
+	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "t",
+		"environmentId": proj.Environments[0].ID, "dynamic": true}))
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "limited"}, "environmentId": proj.Environments[0].ID})
+	for range 10 {
+		refused(t, h.page("pbcs_"+strings.Repeat("B", 43), "GET", "/session", nil), 401, "unauthenticated", "not valid", "")
+	}
+	for range 5 {
+		h.must(200, h.page(cs.Token, "GET", "/session", nil))
+	}
+	r := h.page(cs.Token, "GET", "/session", nil)
+	refused(t, r, 429, "rate_limited", "connect session", "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}
+
+// TestConnectPageNeedsAttention: a connection whose token refreshes fail, or whose credential
+// expired, shows as needing attention, saying which.
+func TestConnectPageNeedsAttention(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "attention"}, "environmentId": f.envID,
+		"templateIds": arr{f.templates["api-key"], f.templates["basic"]}})
+	var s pageSession
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	expires := h.clock().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	h.must(201, h.do("POST", "/connections", obj{"connectionTemplateId": f.templates["api-key"], "externalId": "attention",
+		"connection": obj{"name": "expiring", "credentials": arr{obj{"id": zeroID, "authSchemeConfig": configByID("api-key"),
+			"credential": obj{"id": zeroID, "organisationId": zeroID, "type": "string", "expiresAt": expires,
+				"data": obj{"string": obj{"value": "SECRET-expiring"}}}}}}}))
+	var failing struct {
+		Connection struct {
+			ID string `json:"id"`
+		} `json:"connection"`
+	}
+	h.must(201, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["basic"], "authSchemeConfigId": "basic",
+		"values": obj{"username": "u", "password": "SECRET-p"}})).JSON(t, &failing)
+	c, err := h.store.GetConnection(t.Context(), h.org, ulid.MustParse(failing.Connection.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := c.Credentials[0].Credential
+	since := h.clock().UTC()
+	cred.Refresh = plugboard.RefreshState{Attempts: 2, LastError: plugboard.EUpstreamRejected, FailingSince: &since}
+	if err := h.store.UpdateCredential(t.Context(), &cred); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(2 * time.Minute)
+	var got struct {
+		Templates []struct {
+			State, Attention, AttentionMessage string
+		} `json:"templates"`
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &got)
+	if len(got.Templates) != 2 || got.Templates[0].State != "needs_attention" || got.Templates[0].Attention != "credential_expired" ||
+		got.Templates[1].State != "needs_attention" || got.Templates[1].Attention != "refresh_failed" || got.Templates[1].AttentionMessage == "" {
+		t.Errorf("templates %+v", got.Templates)
+	}
+}
+
+// TestConnectPageBaseURL: a template with allowBaseUrlOverride offers the page a base URL field;
+// the base URL the end user gives is normalised and kept on their connection.
+func TestConnectPageBaseURL(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	var tpl struct {
+		AllowBaseURLOverride bool `json:"allowBaseUrlOverride"`
+	}
+	h.must(200, h.do("PUT", "/projects/"+f.projectID+"/connection-templates/"+f.templates["api-key"],
+		obj{"allowBaseUrlOverride": true, "authSchemeConfigIds": arr{"api-key"}})).JSON(t, &tpl)
+	if !tpl.AllowBaseURLOverride {
+		t.Fatal("allowBaseUrlOverride not set")
+	}
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "own-instance"}, "environmentId": f.envID, "templateIds": arr{f.templates["api-key"]}})
+	var s struct {
+		Templates []struct {
+			AllowBaseURLOverride bool   `json:"allowBaseUrlOverride"`
+			BaseURL              string `json:"baseUrl"`
+		} `json:"templates"`
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if !s.Templates[0].AllowBaseURLOverride {
+		t.Errorf("session %+v", s)
+	}
+	refused(t, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["api-key"], "authSchemeConfigId": "api-key",
+		"baseUrl": "ftp://mine.example", "values": obj{"key": "SECRET-k"}}), 400, "invalid_argument", "invalid connection", "baseUrl")
+	var made struct {
+		Connection struct {
+			ID string `json:"id"`
+		} `json:"connection"`
+	}
+	h.must(201, h.page(cs.Token, "POST", "/connections", obj{"templateId": f.templates["api-key"], "authSchemeConfigId": "api-key",
+		"baseUrl": "mine.example/some/path", "values": obj{"key": "SECRET-k"}})).JSON(t, &made)
+	var c connectionView
+	h.must(200, h.do("GET", "/connections/"+made.Connection.ID, nil)).JSON(t, &c)
+	if c.BaseURL != "https://mine.example" {
+		t.Errorf("base URL %q", c.BaseURL)
+	}
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if s.Templates[0].BaseURL != "https://mine.example" {
+		t.Errorf("session base URL %q", s.Templates[0].BaseURL)
+	}
 }

@@ -294,6 +294,9 @@ func newInputEnv(t *testing.T) *inputEnv {
 	// A key minting only the scope it needs itself, so every key allowed to call it may.
 	add("CreateAPIKey", example{body: obj{"name": "ci", "scopes": arr{httpapi.ScopeAPIKeys},
 		"expiresAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}})
+	add("CreateConnectSession", example{body: obj{"endUser": obj{"externalId": "session-user", "displayName": "Session user"},
+		"environmentId": f.envID, "templateIds": arr{f.templates["api-key"]}, "returnUrl": "https://app.example/done",
+		"allowedOrigins": arr{"https://app.example"}}})
 	add("CreateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/new", "description": "CRM sync",
 		"eventTypes": arr{"connection.created", "credential.deleted"}, "enabled": true}})
 	add("UpdateWebhookEndpoint", example{body: obj{"url": "https://hooks.example.com/updated", "description": "CRM sync",
