@@ -1,0 +1,251 @@
+package connectpage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/pgtest"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
+)
+
+// EnvStore runs the browser test on PostgreSQL (PLUGBOARD_TEST_STORE=postgres, with
+// PLUGBOARD_TEST_DATABASE_URL) instead of an SQLite file, as the HTTP suites do.
+const EnvStore = "PLUGBOARD_TEST_STORE"
+
+// plugboardServer is the whole API on a real store, reached over HTTP like a backend would.
+type plugboardServer struct {
+	t    *testing.T
+	URL  string
+	org  ulid.ULID
+	key  string
+	logs *syncBuffer
+
+	mu     sync.Mutex
+	bodies [][]byte // every answer, to search for secrets
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startPlugboard serves the API with srv (not started yet, so its address could be registered at
+// the OAuth provider first). Its outbound client reaches 127.0.0.1 and trusts caPEM.
+func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrigins []string) *plugboardServer {
+	t.Helper()
+	ctx := context.Background()
+	var store plugboard.Store
+	var err error
+	if os.Getenv(EnvStore) == "postgres" {
+		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
+	} else {
+		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
+	}
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	keys, err := vault.Parse(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := &plugboard.Organisation{ID: ulid.Make(), Name: "browser", CreatedAt: now}
+	if err := store.CreateOrganisation(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	key, id, hash, err := apikey.New(org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the test CA is not PEM")
+	}
+	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: outbound.NoDNSResolver(), RootCAs: pool, RequestTimeout: 10 * time.Second})
+	s := &plugboardServer{t: t, URL: "http://" + srv.Listener.Addr().String(), org: org.ID, key: key, logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv.Config.Handler = httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
+		PublicURL: s.URL, ReturnURLOrigins: returnOrigins})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return s
+}
+
+// do sends an API request with the organisation's key to a path under /o/{org}, or to an absolute
+// path when it starts with "//", and returns the status and body.
+func (s *plugboardServer) do(method, path string, body any) (int, []byte) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	u := s.URL + "/o/" + s.org.String() + path
+	if strings.HasPrefix(path, "//") {
+		u = s.URL + path[1:]
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.bodies = append(s.bodies, data)
+	s.mu.Unlock()
+	return res.StatusCode, data
+}
+
+// must fails the test unless the answer has the wanted status, and decodes it into out.
+func (s *plugboardServer) must(want int, method, path string, body, out any) {
+	s.t.Helper()
+	status, data := s.do(method, path, body)
+	if status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+// get fetches a URL without credentials and returns the answer with its body read.
+func get(t *testing.T, u string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, data
+}
+
+// eventView is an event as the API lists it.
+type eventView struct {
+	ID           string         `json:"id"`
+	Type         string         `json:"type"`
+	ConnectionID string         `json:"connectionId"`
+	EndUserID    string         `json:"endUserId"`
+	TemplateID   string         `json:"templateId"`
+	Data         map[string]any `json:"data"`
+}
+
+// events returns every event of the organisation, oldest first.
+func (s *plugboardServer) events() []eventView {
+	s.t.Helper()
+	var out []eventView
+	after := ""
+	for {
+		var page struct {
+			Events []eventView `json:"events"`
+			Next   string      `json:"next"`
+		}
+		q := "/events?first=100"
+		if after != "" {
+			q += "&after=" + after
+		}
+		s.must(200, "GET", q, nil, &page)
+		out = append(out, page.Events...)
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// upstream is an API behind the proxy that records the credentials each call brought.
+type upstream struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Header.Clone())
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *upstream) last() http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.seen) == 0 {
+		return nil
+	}
+	return u.seen[len(u.seen)-1]
+}
