@@ -136,6 +136,12 @@ type Page struct {
 	TotalCount int
 }
 
+// The bounds of a search query: every word is matched against every entry.
+const (
+	MaxSearchBytes = 200
+	MaxSearchWords = 8
+)
+
 // Search lists the entries that match, in slug order: each whitespace-separated word of query
 // must occur in the entry's name, slug, domain or categories (any case), and category, when
 // given, must be one of its categories (any case). first (1 to plugboard.MaxPageSize) bounds the
@@ -154,10 +160,23 @@ func (c *Catalogue) Search(query, category string, first int, after string) (Pag
 		}
 		start = i + 1
 	}
+	// Every word is looked for in every entry: a query of many words (any key may search) would
+	// cost entries × words, so a query is bounded and its repeated words count once.
+	var words []string
+	for _, w := range strings.Fields(strings.ToLower(query)) {
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	switch {
+	case len(query) > MaxSearchBytes:
+		errs = append(errs, plugboard.FieldError{Field: "search", Message: fmt.Sprintf("is longer than %d bytes", MaxSearchBytes)})
+	case len(words) > MaxSearchWords:
+		errs = append(errs, plugboard.FieldError{Field: "search", Message: fmt.Sprintf("has %d different words; at most %d", len(words), MaxSearchWords)})
+	}
 	if len(errs) > 0 {
 		return Page{}, plugboard.Invalid("invalid query parameters", errs...)
 	}
-	words := strings.Fields(strings.ToLower(query))
 	category = strings.ToLower(strings.TrimSpace(category))
 	match := func(i int) bool {
 		if category != "" && !slices.Contains(c.categories[i], category) {

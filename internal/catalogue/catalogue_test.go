@@ -174,17 +174,21 @@ func TestSearchBadInput(t *testing.T) {
 	c := testCatalogue(t)
 	for _, tc := range []struct {
 		name   string
+		search string
 		first  int
 		after  string
 		fields []string
 	}{
-		{"first 0", 0, "", []string{"first"}},
-		{"first too large", plugboard.MaxPageSize + 1, "", []string{"first"}},
-		{"unknown cursor", 10, "no-such-slug", []string{"after"}},
-		{"both", -1, "nope", []string{"first", "after"}},
+		{"first 0", "", 0, "", []string{"first"}},
+		{"first too large", "", plugboard.MaxPageSize + 1, "", []string{"first"}},
+		{"unknown cursor", "", 10, "no-such-slug", []string{"after"}},
+		{"both", "", -1, "nope", []string{"first", "after"}},
+		// Each word is matched against every entry: a long query is refused, not scanned.
+		{"query too long", strings.Repeat("a ", 101), 10, "", []string{"search"}},
+		{"too many words", "a b c d e f g h i", 10, "", []string{"search"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.Search("", "", tc.first, tc.after)
+			_, err := c.Search(tc.search, "", tc.first, tc.after)
 			pe, ok := err.(*plugboard.Error)
 			if !ok || pe.Code != plugboard.EInvalid {
 				t.Fatalf("got %v, want invalid_argument", err)
@@ -323,5 +327,22 @@ func TestGeneratedIsCurrent(t *testing.T) {
 			_ = os.WriteFile(out, f.got, 0o644)
 			t.Errorf("%s is not what the generator makes (regenerated copy: %s): run go run ./internal/catalogue/generate and commit", f.committed, out)
 		}
+	}
+}
+
+// TestSearchRepeatedWordsCountOnce: a word repeated in the query is looked for once, so a query
+// within the bounds that repeats one word is answered as that word alone.
+func TestSearchRepeatedWordsCountOnce(t *testing.T) {
+	c := testCatalogue(t)
+	one, err := c.Search("a", "", 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := c.Search(strings.Repeat("a ", 50), "", 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.TotalCount != many.TotalCount || one.TotalCount == 0 {
+		t.Errorf("\"a\" matched %d, fifty \"a\" %d", one.TotalCount, many.TotalCount)
 	}
 }

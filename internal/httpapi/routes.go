@@ -65,6 +65,10 @@ func operationsOf(doc *openapi3.T) (*operations, error) {
 				op.Public = true
 			case len(*o.Security) == 1 && len((*o.Security)[0]) == 1 && (*o.Security)[0]["bearerToken"] != nil && len((*o.Security)[0]["bearerToken"]) == 0:
 				// `bearerToken: []`: any valid key of any scope (the catalogue, which holds no tenant data).
+				// Never for an organisation's resources, whose scope is what keeps a key to its job.
+				if strings.Contains(path, "{organisation_id}") {
+					return nil, fmt.Errorf("operation %s is under an organisation and must name one scope, not `bearerToken: []`", op.ID)
+				}
 			case len(*o.Security) == 1 && len((*o.Security)[0]) == 1 && len((*o.Security)[0]["bearerToken"]) == 1:
 				op.Scope = (*o.Security)[0]["bearerToken"][0]
 				if !slices.Contains(Scopes, op.Scope) {

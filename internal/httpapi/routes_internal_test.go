@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,8 +13,7 @@ import (
 // no security at all, refuses the spec.
 func TestOperationsOfSecurity(t *testing.T) {
 	spec := func(security string) string {
-		return "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: X\n" +
-			security + "      responses: {'200': {description: ok}}\n"
+		return specAt("/x", security)
 	}
 	load := func(t *testing.T, doc string) (*operations, error) {
 		t.Helper()
@@ -53,5 +53,34 @@ func TestOperationsOfSecurity(t *testing.T) {
 				t.Errorf("operation = %+v, want public %v scope %q", op, tc.public, tc.scope)
 			}
 		})
+	}
+}
+
+func specAt(path, security string) string {
+	return "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  " + path + ":\n    get:\n      operationId: X\n" +
+		"      parameters: []\n" + security + "      responses: {'200': {description: ok}}\n"
+}
+
+// TestAnyKeyOnlyOutsideOrganisations: `bearerToken: []` (any valid key, no scope) is refused on a
+// path under an organisation, and the contract's scope-less operations are exactly the catalogue's
+// two: a mistaken `bearerToken: []` elsewhere fails here, not only in review.
+func TestAnyKeyOnlyOutsideOrganisations(t *testing.T) {
+	d, err := openapi3.NewLoader().LoadFromData([]byte(specAt("/o/{organisation_id}/things",
+		"      security:\n      - bearerToken: []\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := operationsOf(d); err == nil || !strings.Contains(err.Error(), "must name one scope") {
+		t.Fatalf("err = %v, want the refusal of bearerToken: [] under an organisation", err)
+	}
+	var anyKey []string
+	for id, op := range mustOperations().byID {
+		if !op.Public && op.Scope == "" {
+			anyKey = append(anyKey, id)
+		}
+	}
+	slices.Sort(anyKey)
+	if want := []string{"GetCatalogueEntry", "ListCatalogue"}; !slices.Equal(anyKey, want) {
+		t.Errorf("operations any valid key may call: %v, want %v", anyKey, want)
 	}
 }
