@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,108 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/pgtest"
 )
+
+// TestConnectSessionTokenStoredHashed: the stored session row holds the SHA-256 of the token, and
+// no part of the token's random text is anywhere in the database (the row, the SQLite file and
+// its WAL, or a dump of the PostgreSQL schema).
+func TestConnectSessionTokenStoredHashed(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "customer-hash"}, "environmentId": f.envID,
+		"templateIds": arr{f.templates["api-key"]}})
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)) // the token works
+	db, q := h.rawDB()
+	defer db.Close()
+	rows, err := db.Query(q("SELECT * FROM connect_sessions WHERE organisation_id = ? AND id = ?"), h.org.String(), cs.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatalf("no stored row for session %s", cs.ID)
+	}
+	values := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range values {
+		ptrs[i] = &values[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	random := strings.TrimPrefix(cs.Token, "pbcs_")
+	want := sha256.Sum256([]byte(cs.Token))
+	hashed := false
+	for i, col := range cols {
+		var text []byte
+		switch v := values[i].(type) {
+		case []byte:
+			text = v
+		case string:
+			text = []byte(v)
+		}
+		if col == "token_hash" {
+			hashed = bytes.Equal(text, want[:])
+			if !hashed {
+				t.Errorf("token_hash is %x, want the SHA-256 of the token %x", text, want)
+			}
+		}
+		if holdsPart(text, random) {
+			t.Errorf("column %s holds the token or a part of it", col)
+		}
+	}
+	if !hashed && !t.Failed() {
+		t.Error("the row has no token_hash column")
+	}
+	for name, dump := range h.databaseDumps() {
+		if holdsPart(dump, random) {
+			t.Errorf("%s holds the token or a part of it", name)
+		}
+	}
+}
+
+// holdsPart reports whether data holds any 12 characters in a row of token (72 random bits).
+func holdsPart(data []byte, token string) bool {
+	for i := 0; i+12 <= len(token); i++ {
+		if bytes.Contains(data, []byte(token[i:i+12])) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConnectPageOtherTemplateConnection: a session may change only connections under its own
+// templates: the same end user's connection under a template outside the session is not found,
+// to reconnect as to disconnect, and stays as it was.
+func TestConnectPageOtherTemplateConnection(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "customer-tpl"}, "environmentId": f.envID,
+		"templateIds": arr{f.templates["api-key"]}})
+	samples := storableSamples(t, "https://provider.example/token")
+	body := connectionBody(f.templates["basic"], "outside", samples[2], configByID("basic"))
+	body["externalId"] = "customer-tpl" // the session's own end user
+	var outside connectionView
+	h.must(201, h.do("POST", "/connections", body)).JSON(t, &outside)
+	var s pageSession
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if outside.EndUserID != s.EndUser.ID {
+		t.Fatalf("the connection's end user %s is not the session's %s", outside.EndUserID, s.EndUser.ID)
+	}
+	refused(t, h.page(cs.Token, "PUT", "/connections/"+outside.ID, obj{"templateId": f.templates["basic"], "authSchemeConfigId": "basic",
+		"values": obj{"username": "u", "password": "p"}}), 404, "not_found", "connection not found", "connectionId")
+	refused(t, h.page(cs.Token, "PUT", "/connections/"+outside.ID, obj{"templateId": f.templates["api-key"], "authSchemeConfigId": "api-key",
+		"values": obj{"key": "k"}}), 404, "not_found", "connection not found", "connectionId")
+	refused(t, h.page(cs.Token, "DELETE", "/connections/"+outside.ID, nil), 404, "not_found", "connection not found", "connectionId")
+	var after connectionView
+	h.must(200, h.do("GET", "/connections/"+outside.ID, nil)).JSON(t, &after)
+	if got := openStoredSecret(t, h, after.Credentials[0].Credential.ID); !strings.Contains(got, "SECRET-basic-password-91c2") {
+		t.Error("the connection outside the session was changed")
+	}
+}
 
 // TestConnectSessionCreateHoldsTheEndUser: on PostgreSQL, creating a connect session holds its
 // end user's row until it commits, so an end user deleted meanwhile takes the new session with
