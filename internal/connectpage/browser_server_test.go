@@ -63,7 +63,8 @@ func (b *syncBuffer) String() string {
 }
 
 // startPlugboard serves the API with srv (not started yet, so its address could be registered at
-// the OAuth provider first). Its outbound client reaches 127.0.0.1 and trusts caPEM.
+// the OAuth provider first). Its outbound client reaches 127.0.0.1 and trusts caPEM (the system's
+// roots when nil).
 func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrigins []string) *plugboardServer {
 	t.Helper()
 	ctx := context.Background()
@@ -94,9 +95,12 @@ func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrig
 	if err := store.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		t.Fatal("the test CA is not PEM")
+	var pool *x509.CertPool
+	if caPEM != nil {
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			t.Fatal("the test CA is not PEM")
+		}
 	}
 	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver(), RootCAs: pool, RequestTimeout: 10 * time.Second})

@@ -343,9 +343,8 @@ func TestBrowser(t *testing.T) {
 	waitJS(t, frameTab, "the frame is gone", `document.querySelector('iframe') === null`)
 
 	// embed.js in popup mode: the page opens in a window of its own, on the session's page; when
-	// that window goes away the app hears of it. (The window is closed through the browser: a
-	// devtools session on a popup of the page's own site stays stuck in this chromium, so the
-	// popup is not driven; Done is pressed in the iframe above.)
+	// that window goes away (closed through the browser here) the app hears of it.
+	// TestBrowserPopupForms drives the page inside such a popup.
 	popupApp := newTab(t, browser)
 	within(t, popupApp, "opening the app in popup mode", 30*time.Second, chromedp.Navigate(app.URL+"/app.html?mode=popup#"+url.QueryEscape(sess.URL)),
 		chromedp.WaitVisible(chromedp.ID("open")))

@@ -25,6 +25,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
 //go:embed assets
@@ -190,24 +191,32 @@ func bearer(h string) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// decode reads a JSON body into v; unknown fields, trailing data and a body over the limit are
-// refused (never repeating the body, which holds secrets).
+// decode reads a JSON body into v. The whole body is read first (within the limit), so a body
+// over the limit is a 413 however it starts; then text that is not valid UTF-8 or holds a NUL
+// is refused naming its field (textcheck, the main API's rule); then unknown fields and trailing
+// data are refused. No answer repeats the body, which holds secrets.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		return &plugboard.Error{Code: plugboard.ETooLarge, Message: "the request body is larger than " + strconv.Itoa(MaxBodyBytes) + " bytes",
+			Details: "a certificate or key upload may be at most " + strconv.Itoa(connect.MaxPEMBytes) + " bytes"}
+	} else if err != nil {
+		return plugboard.Invalid("the request body could not be read")
+	}
+	if errs := textcheck.JSON(raw); len(errs) > 0 {
+		return textcheck.Refusal(errs)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, xerr := dec.Token(); xerr != io.EOF {
 			err = errors.New("trailing data")
 		}
 	}
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &tooBig):
-		return &plugboard.Error{Code: plugboard.ETooLarge, Message: "the request body is larger than " + strconv.Itoa(MaxBodyBytes) + " bytes",
-			Details: "a certificate or key upload may be at most " + strconv.Itoa(connect.MaxPEMBytes) + " bytes"}
 	case errors.Is(err, io.EOF):
 		return plugboard.Invalid("a JSON body is required")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/importer"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/textcheck"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -50,7 +51,7 @@ type ImportResult struct {
 func (s *Server) paramsFirst(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if errs := checkParams(r); len(errs) > 0 {
-			s.writeError(w, r, badInput(errs))
+			s.writeError(w, r, textcheck.Refusal(errs))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -151,8 +152,8 @@ func (s *Server) importDocument(r *http.Request, opts ImportOptions) ([]byte, st
 	if mt != "application/json" {
 		return body, "", opts, nil
 	}
-	if errs := checkJSONBody(body); len(errs) > 0 {
-		return nil, "", opts, badInput(errs)
+	if errs := textcheck.JSON(body); len(errs) > 0 {
+		return nil, "", opts, textcheck.Refusal(errs)
 	}
 	form, ok := urlForm(body)
 	if !ok {

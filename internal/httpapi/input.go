@@ -2,33 +2,19 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
-// Text Plugboard takes must be valid UTF-8 without NUL characters: PostgreSQL's text refuses
-// both (SQLite would store them), and Go's JSON decoder silently turns invalid UTF-8 into U+FFFD,
-// so the check runs on the raw input, once, for every operation, before anything parses it.
-
-// badTextMessage is the field error for a value that breaks the rule. It never quotes the value.
-const badTextMessage = "must be valid UTF-8 without NUL characters"
-
-// maxInputFieldErrors bounds the field errors one answer lists.
-const maxInputFieldErrors = 50
-
-// badText reports whether s holds a NUL or is not valid UTF-8.
-func badText(s string) bool {
-	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
-}
+// Text Plugboard takes must be valid UTF-8 without NUL characters (internal/textcheck has the
+// rule): it is checked on the raw input, once, for every operation, before anything parses it.
 
 // checkParams returns a field error, named by the parameter, for each path or query parameter
 // holding a NUL or invalid UTF-8 (after percent-decoding). Path parameters are found through the
@@ -36,13 +22,13 @@ func badText(s string) bool {
 func checkParams(r *http.Request) []plugboard.FieldError {
 	var errs []plugboard.FieldError
 	if r.Pattern == "" {
-		if badText(r.URL.Path) {
-			errs = append(errs, plugboard.FieldError{Field: "(path)", Message: badTextMessage})
+		if textcheck.Bad(r.URL.Path) {
+			errs = append(errs, plugboard.FieldError{Field: "(path)", Message: textcheck.Message})
 		}
 	}
 	for _, name := range patternWildcards(r.Pattern) {
-		if badText(r.PathValue(name)) {
-			errs = append(errs, plugboard.FieldError{Field: name, Message: badTextMessage})
+		if textcheck.Bad(r.PathValue(name)) {
+			errs = append(errs, plugboard.FieldError{Field: name, Message: textcheck.Message})
 		}
 	}
 	query, _ := url.ParseQuery(r.URL.RawQuery) // malformed pairs are left to the parameter parsers
@@ -52,12 +38,12 @@ func checkParams(r *http.Request) []plugboard.FieldError {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if badText(name) {
+		if textcheck.Bad(name) {
 			errs = append(errs, plugboard.FieldError{Field: "(query)", Message: "has a parameter name that is not valid UTF-8 or holds a NUL"})
 			continue
 		}
-		if slices.ContainsFunc(query[name], badText) {
-			errs = append(errs, plugboard.FieldError{Field: name, Message: badTextMessage})
+		if slices.ContainsFunc(query[name], textcheck.Bad) {
+			errs = append(errs, plugboard.FieldError{Field: name, Message: textcheck.Message})
 		}
 	}
 	return errs
@@ -84,93 +70,6 @@ func patternWildcards(pattern string) []string {
 	}
 }
 
-// checkJSONBody returns a field error, named by its JSON path from the body's root
-// ("connection.credentials[0].credential.data.string.value"), for each string value or member
-// name in raw that is not valid UTF-8 or holds a NUL (written \u0000). A body that is not JSON
-// yields what was found before the syntax error; the decoder that follows reports the error.
-func checkJSONBody(raw []byte) []plugboard.FieldError {
-	type container struct {
-		array     bool
-		path      string
-		next      int    // the next element's index, in an array
-		key       string // the current member's name, in an object
-		expectKey bool
-	}
-	var (
-		errs  []plugboard.FieldError
-		stack []*container
-	)
-	add := func(path, message string) {
-		if path == "" {
-			path = "(body)"
-		}
-		if len(errs) < maxInputFieldErrors {
-			errs = append(errs, plugboard.FieldError{Field: path, Message: message})
-		}
-	}
-	// valuePath returns the path of the value about to be read, and moves past it.
-	valuePath := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		top := stack[len(stack)-1]
-		if top.array {
-			top.next++
-			return fmt.Sprintf("%s[%d]", top.path, top.next-1)
-		}
-		top.expectKey = true
-		if top.path == "" {
-			return top.key
-		}
-		return top.path + "." + top.key
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return errs // io.EOF, or a syntax error the strict handler's decoder reports
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				stack = append(stack, &container{array: t == '[', path: valuePath(), expectKey: t == '{'})
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			// The token's raw bytes: after the separators and spaces before it, from its quote.
-			// Escapes are ASCII, so the raw text is valid UTF-8 exactly when the JSON string is.
-			text := raw[start:dec.InputOffset()]
-			text = text[max(0, bytes.IndexByte(text, '"')):]
-			bad := !utf8.Valid(text) || strings.IndexByte(t, 0) >= 0
-			if top := stackTop(stack); top != nil && !top.array && top.expectKey {
-				top.expectKey = false
-				top.key = t
-				if bad {
-					top.key = "(invalid name)"
-					add(top.path, "has a member name that is not valid UTF-8 or holds a NUL")
-				}
-				continue
-			}
-			if path := valuePath(); bad {
-				add(path, badTextMessage)
-			}
-		default:
-			valuePath()
-		}
-	}
-}
-
-func stackTop[T any](s []*T) *T {
-	if len(s) == 0 {
-		return nil
-	}
-	return s[len(s)-1]
-}
-
 // checkInput refuses a request whose parameters or JSON body hold a NUL or invalid UTF-8, with a
 // 400 naming every such field. It runs after routing, around each generated operation (not the
 // proxy, whose body streams upstream unread). Parameters are checked at once; the body only when
@@ -179,7 +78,7 @@ func stackTop[T any](s []*T) *T {
 func (s *Server) checkInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if errs := checkParams(r); len(errs) > 0 {
-			s.writeError(w, r, badInput(errs))
+			s.writeError(w, r, textcheck.Refusal(errs))
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -189,12 +88,8 @@ func (s *Server) checkInput(next http.Handler) http.Handler {
 	})
 }
 
-func badInput(errs []plugboard.FieldError) *plugboard.Error {
-	return plugboard.Invalid("the request holds a NUL character or invalid UTF-8", errs...)
-}
-
 // checkedBody reads the whole body on its first Read (within withBodyLimit's bound), checks it
-// with checkJSONBody, and then serves it; or fails every Read with the 400 naming the bad fields.
+// with textcheck.JSON, and then serves it; or fails every Read with the 400 naming the bad fields.
 // A read error (a body over the limit) is served after the bytes read, as the body would have.
 type checkedBody struct {
 	orig io.ReadCloser
@@ -207,8 +102,8 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 		b.rd = bytes.NewReader(raw)
 		if err != nil {
 			b.rd = io.MultiReader(b.rd, errorReader{err})
-		} else if errs := checkJSONBody(raw); len(errs) > 0 {
-			b.rd = errorReader{badInput(errs)}
+		} else if errs := textcheck.JSON(raw); len(errs) > 0 {
+			b.rd = errorReader{textcheck.Refusal(errs)}
 		}
 	}
 	return b.rd.Read(p)
@@ -221,7 +116,7 @@ func (b *checkedBody) Close() error { return b.orig.Close() }
 // a malformed id); anything else is paramError's.
 func (s *Server) paramErrorInput(w http.ResponseWriter, r *http.Request, err error) {
 	if errs := checkParams(r); len(errs) > 0 {
-		s.writeError(w, r, badInput(errs))
+		s.writeError(w, r, textcheck.Refusal(errs))
 		return
 	}
 	s.paramError(w, r, err)

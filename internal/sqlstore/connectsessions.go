@@ -32,7 +32,7 @@ func scanConnectSession(r interface{ Scan(...any) error }) (*plugboard.ConnectSe
 }
 
 // CreateConnectSession inserts cs after checking that its environment and end user exist, so that
-// the ENotFound names the missing one.
+// the ENotFound names the missing one; the end user is held until commit (see below).
 func (o *ops) CreateConnectSession(ctx context.Context, cs *plugboard.ConnectSession) error {
 	if err := requireID(cs.ID, "connect session"); err != nil {
 		return err
@@ -51,7 +51,10 @@ func (o *ops) CreateConnectSession(ctx context.Context, cs *plugboard.ConnectSes
 		if !ok {
 			return plugboard.Errorf(plugboard.ENotFound, "environment %s not found", cs.EnvironmentID)
 		}
-		if ok, err = o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?", org, idValue(cs.EndUserID)); err != nil {
+		// As in CreateConnection: on PostgreSQL the share lock holds the end user's row until
+		// commit, so a concurrent DeleteEndUser (which locks that row first) either waits and then
+		// deletes this session too, or wins and this check fails.
+		if ok, err = o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?"+o.d.forShare, org, idValue(cs.EndUserID)); err != nil {
 			return err
 		}
 		if !ok {

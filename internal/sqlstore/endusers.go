@@ -93,8 +93,8 @@ func (o *ops) DeleteEndUser(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	var out plugboard.DeletedEndUser
 	err := o.inTx(ctx, func(o *ops) error {
 		// The end user's row is locked first: on PostgreSQL that waits for any transaction creating
-		// a connection or an activation for it (which holds a share lock on the row), and the
-		// deletes that follow then see what it created. See CreateConnection.
+		// a connection, an activation or a connect session for it (which holds a share lock on the
+		// row), and the deletes that follow then see what it created. See CreateConnection.
 		ok, err := o.exists(ctx, "SELECT 1 FROM end_users WHERE organisation_id = ? AND id = ?"+o.d.forUpdate, idValue(orgID), idValue(id))
 		if err != nil {
 			return err
