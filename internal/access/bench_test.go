@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,31 +47,44 @@ func BenchmarkPrepareCold(b *testing.B) {
 			}
 			org, ids := coldConnections(b, st, keys, n)
 			svc := access.New(access.Config{Store: st, Keys: keys})
-			for _, parallel := range []int{1, 32} {
-				b.Run(fmt.Sprintf("c=%d", parallel), func(b *testing.B) {
+			// open makes one cold call on the next connection round-robin.
+			var next atomic.Uint64
+			open := func(b *testing.B) bool {
+				id := ids[(next.Add(1)-1)%uint64(len(ids))]
+				svc.Forget(org, id)
+				p, err := svc.Prepare(ctx, org, id, access.Options{})
+				if err != nil {
+					b.Error(err)
+					return false
+				}
+				if p.Credentials[0].Data.String == nil || p.Credentials[0].Data.String.Value == "" {
+					b.Error("credential not opened")
+					return false
+				}
+				return true
+			}
+			// Concurrency 1 is one goroutine; 32 is 32 goroutines (RunParallel starts
+			// parallelism x GOMAXPROCS of them).
+			for _, c := range []int{1, 32} {
+				b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
 					b.ReportAllocs()
-					b.SetParallelism(parallel)
-					var next uint64
-					var mu = make(chan struct{}, 1)
 					cpu := processCPU()
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							mu <- struct{}{}
-							id := ids[next%uint64(len(ids))]
-							next++
-							<-mu
-							svc.Forget(org, id)
-							p, err := svc.Prepare(ctx, org, id, access.Options{})
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							if p.Credentials[0].Data.String == nil || p.Credentials[0].Data.String.Value == "" {
-								b.Error("credential not opened")
+					if c == 1 {
+						for b.Loop() {
+							if !open(b) {
 								return
 							}
 						}
-					})
+					} else {
+						b.SetParallelism(max(1, c/runtime.GOMAXPROCS(0)))
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								if !open(b) {
+									return
+								}
+							}
+						})
+					}
 					// The machine may be shared: CPU time per call says more than wall time.
 					b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 				})
