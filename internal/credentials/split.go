@@ -112,32 +112,6 @@ func SplitCredential(c api.Credential) (public []byte, secrets []byte, err error
 	return public, secrets, nil
 }
 
-// buildCredential makes CredentialData of type typ from a public half, setting every secret field
-// from sec, or "" where sec has none.
-func buildCredential(typ api.CredentialType, public []byte, sec map[string]string) (api.CredentialData, error) {
-	k, ok := credentialKindOf(typ)
-	if !ok {
-		return api.CredentialData{}, internalf("unknown credential type %q", typ)
-	}
-	obj, err := decodeObject(public)
-	if err != nil {
-		return api.CredentialData{}, internalf("decode public half: %w", err)
-	}
-	for _, f := range k.secrets {
-		obj[f] = sec[f]
-	}
-	fillLists(k.member, obj)
-	raw, err := json.Marshal(map[string]any{k.member: obj})
-	if err != nil {
-		return api.CredentialData{}, internalf("encode credential data: %w", err)
-	}
-	var d api.CredentialData
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return api.CredentialData{}, internalf("decode credential data: %w", err)
-	}
-	return d, nil
-}
-
 // JoinCredential rebuilds full CredentialData of type typ from the two halves; secrets may be nil.
 func JoinCredential(typ api.CredentialType, public, secrets []byte) (api.CredentialData, error) {
 	sec, err := decodeSecrets(secrets)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/plugboard/plugboard"
@@ -90,12 +92,40 @@ func classifySQLite(err error) failure {
 	return failOther
 }
 
+// rebound keeps rebind's results for the store's fixed statements (those cacheable, as the
+// statement cache counts them), so that a statement run on every call, such as GetConnection on
+// the proxy's cold path, is not rewritten on every call. Past maxRebound entries new statements
+// are rewritten each time; the store has far fewer fixed statements than that.
+var (
+	rebound      sync.Map // query -> rewritten query
+	reboundCount atomic.Int64
+)
+
+const maxRebound = 1024
+
 // rebind rewrites the ? placeholders of query for the dialect. ? inside single-quoted string
 // literals is left alone; the store's queries contain no other quoting.
 func (d dialect) rebind(query string) string {
 	if !d.dollar || !strings.Contains(query, "?") {
 		return query
 	}
+	if !cacheable(query) {
+		return dollarPlaceholders(query)
+	}
+	if q, ok := rebound.Load(query); ok {
+		return q.(string)
+	}
+	q := dollarPlaceholders(query)
+	if reboundCount.Load() < maxRebound {
+		if _, loaded := rebound.LoadOrStore(query, q); !loaded {
+			reboundCount.Add(1)
+		}
+	}
+	return q
+}
+
+// dollarPlaceholders numbers the ? placeholders of query $1, $2, ...
+func dollarPlaceholders(query string) string {
 	var b strings.Builder
 	b.Grow(len(query) + 16)
 	n, quoted := 0, false

@@ -1,6 +1,10 @@
 package sqlstore
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestRebind(t *testing.T) {
 	dollar := dialect{dollar: true}
@@ -12,9 +16,29 @@ func TestRebind(t *testing.T) {
 		if got := sqliteDialect.rebind(c.in); got != c.sqlite {
 			t.Errorf("sqlite rebind(%q) = %q", c.in, got)
 		}
-		if got := dollar.rebind(c.in); got != c.dollar {
-			t.Errorf("dollar rebind(%q) = %q, want %q", c.in, got, c.dollar)
+		// The second call is answered from the cache of rewritten statements.
+		for range 2 {
+			if got := dollar.rebind(c.in); got != c.dollar {
+				t.Errorf("dollar rebind(%q) = %q, want %q", c.in, got, c.dollar)
+			}
 		}
+	}
+	// A statement with more placeholders than the cache keeps is rewritten every time, alike.
+	long := "x IN (" + strings.Repeat("?, ", maxCachedArgs) + "?)"
+	want := "x IN (" + func() string {
+		var b strings.Builder
+		for i := 1; i <= maxCachedArgs; i++ {
+			fmt.Fprintf(&b, "$%d, ", i)
+		}
+		return b.String()
+	}() + fmt.Sprintf("$%d)", maxCachedArgs+1)
+	for range 2 {
+		if got := dollar.rebind(long); got != want {
+			t.Errorf("dollar rebind(%q) = %q, want %q", long, got, want)
+		}
+	}
+	if _, ok := rebound.Load(long); ok {
+		t.Errorf("statement with %d placeholders was cached", maxCachedArgs+1)
 	}
 }
 
