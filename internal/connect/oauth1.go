@@ -54,7 +54,7 @@ func (s *Service) InitialiseOAuth1(ctx context.Context, orgID ulid.ULID, in OAut
 		return "", err
 	}
 	state, stateID := oauth.NewState(orgID)
-	callback := s.publicURL + "/oauth1/callback?" + url.Values{"state": {state}}.Encode()
+	callback := s.publicURL + OAuth1CallbackPath + "?" + url.Values{"state": {state}}.Encode()
 	token, secret, authURL, err := s.oauth.RequestToken(ctx, ep, callback)
 	if err != nil {
 		return "", err

@@ -44,6 +44,13 @@ type OAuth2Start struct {
 	session *sessionBinding
 }
 
+// The paths of Plugboard's own OAuth callbacks, under the public URL. A flow the connect page
+// started always ends at them: their answer is the page's result page.
+const (
+	OAuth2CallbackPath = "/oauth2/callback"
+	OAuth1CallbackPath = "/oauth1/callback"
+)
+
 // reservedAuthorizeParams are set by Plugboard; additionalParams may not override them.
 var reservedAuthorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
 
@@ -105,7 +112,7 @@ func (s *Service) InitialiseOAuth2(ctx context.Context, orgID ulid.ULID, in OAut
 		redirect = cfg.Oauth2.RedirectURL
 	}
 	if redirect == "" {
-		redirect = s.publicURL + "/oauth2/callback"
+		redirect = s.publicURL + OAuth2CallbackPath
 	}
 	scopes := in.Scopes
 	if len(scopes) == 0 {

@@ -551,8 +551,11 @@ func (s *Service) StartSessionOAuth(ctx context.Context, cs *plugboard.ConnectSe
 	if err != nil {
 		return "", err
 	}
+	// The popup ends at Plugboard's own callback, whose answer is the page's result page; a
+	// redirectUrl of the config names a listener of another client's flows, never the popup's.
 	return s.InitialiseOAuth2(ctx, cs.OrganisationID, OAuth2Start{SystemID: t.SystemID, CredentialID: GrantCredentialID(cfg), ClientID: clientID,
-		AuthorizeURL: cfg.Oauth2.AuthorizeURL, AdditionalParams: cfg.Oauth2.AdditionalAuthorizeParams, session: b})
+		AuthorizeURL: cfg.Oauth2.AuthorizeURL, AdditionalParams: cfg.Oauth2.AdditionalAuthorizeParams, RedirectURL: s.publicURL + OAuth2CallbackPath,
+		session: b})
 }
 
 // SessionResult is the outcome of a session's OAuth popup, for the page's result page.

@@ -412,8 +412,10 @@ func popupResult(t *testing.T, r response) map[string]any {
 // connection made for the session's end user; a session revoked between start and callback ends
 // with ok:false, session_expired, and nothing stored. Switched on by PLUGBOARD_TEST_OIDC=1.
 func TestConnectPageOAuthPopup(t *testing.T) {
-	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect}})
-	h := oidcHarness(t, p)
+	// The popup ends at Plugboard's own callback, whatever the config's redirectUrl says.
+	l := listen(t)
+	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect, "http://" + l.Addr().String() + "/oauth2/callback"}})
+	h := oidcHarnessOn(t, p, l)
 	client := p.Clients.Basic
 	var sys struct {
 		ID string `json:"id"`
