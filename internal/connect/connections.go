@@ -92,6 +92,8 @@ type CreateInput struct {
 	CredentialsPath string
 	// Caller is what the trust rule needs to know of whoever asks.
 	Caller trust.Caller
+	// session is the connect session the connection is made in; nil for an API request.
+	session *plugboard.ConnectSession
 }
 
 // UpdateInput replaces a connection's name, base URL and credentials.
@@ -105,6 +107,8 @@ type UpdateInput struct {
 	Credentials     []api.ConnectionCredential
 	CredentialsPath string
 	Caller          trust.Caller
+	// session is the connect session the connection is reconnected in; nil for an API request.
+	session *plugboard.ConnectSession
 }
 
 // Result is a connection as stored, with its system as the transaction read it; At is the
@@ -139,7 +143,7 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 	if err := staticTemplate(t, in.ExternalID); err != nil {
 		return nil, err
 	}
-	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, nil)
+	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, nil, in.session)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +233,7 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 	if existing == nil {
 		existing = []plugboard.ConnectionCredential{}
 	}
-	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, existing)
+	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, existing, in.session)
 	if err != nil {
 		return nil, err
 	}

@@ -435,7 +435,7 @@ func (s *Service) ConnectInSession(ctx context.Context, cs *plugboard.ConnectSes
 			Fields: []plugboard.FieldError{{Field: "templateId", Message: "already has your connection " + existing.ID.String()}}}
 	}
 	res, err := s.CreateConnection(SessionContext(ctx, cs), cs.OrganisationID, CreateInput{TemplateID: t.ID, Name: t.Name, BaseURL: base,
-		EndUserID: cs.EndUserID, Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}})
+		EndUserID: cs.EndUserID, Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return res, formErrors(err)
 }
 
@@ -457,7 +457,7 @@ func (s *Service) ReconnectInSession(ctx context.Context, cs *plugboard.ConnectS
 		return nil, err
 	}
 	res, err := s.UpdateConnection(SessionContext(ctx, cs), cs.OrganisationID, UpdateInput{ConnectionID: c.ID, Name: c.Name, BaseURL: base,
-		Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}})
+		Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return res, formErrors(err)
 }
 
@@ -620,7 +620,7 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 			return resultOf(nil, b, err)
 		}
 		res, err := s.UpdateConnection(ctx, cs.OrganisationID, UpdateInput{ConnectionID: c.ID, Name: c.Name, BaseURL: b.BaseURL,
-			Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}})
+			Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 		return resultOf(res, b, err)
 	}
 	t, err := s.store.GetTemplate(ctx, cs.OrganisationID, b.TemplateID)
@@ -628,7 +628,7 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 		return resultOf(nil, b, err)
 	}
 	res, err := s.CreateConnection(ctx, cs.OrganisationID, CreateInput{TemplateID: t.ID, Name: t.Name, BaseURL: b.BaseURL,
-		EndUserID: cs.EndUserID, Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}})
+		EndUserID: cs.EndUserID, Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return resultOf(res, b, err)
 }
 

@@ -84,3 +84,33 @@ func TestConnectSessionOAuthRedirectsToPlugboard(t *testing.T) {
 		t.Fatalf("result %v", res)
 	}
 }
+
+// The state of a connect session's popup cannot be redeemed through the API for anyone: not for
+// another end user (nor the session's own); it is refused with 400 naming the state field, is not
+// used up, and the session's popup still finishes for the session's end user.
+func TestConnectSessionStateNotRedeemableThroughAPI(t *testing.T) {
+	o := newSessionOAuth(t)
+	h := o.h
+	cs := o.session("owner")
+	code, state := o.p.authorize(t, o.start(cs, "").String())
+	const field = "connection.credentials[0].credential.data.oauth2Code.state"
+	for _, externalID := range []string{"intruder", "owner"} {
+		body := codeConnection(o.templateID, "stolen-"+externalID, code, state)
+		body["externalId"] = externalID
+		refused(t, h.do("POST", "/connections", body), 400, "invalid_argument", "", field)
+	}
+	if n := h.count("connections"); n != 0 {
+		t.Fatalf("%d connections stored", n)
+	}
+	res := o.callback(code, state)
+	if res["ok"] != true {
+		t.Fatalf("the session's own callback after the refusals: %v", res)
+	}
+	var c connectionView
+	h.must(200, h.do("GET", "/connections/"+res["connectionId"].(string), nil)).JSON(t, &c)
+	var s pageSession
+	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
+	if c.EndUserID != s.EndUser.ID {
+		t.Errorf("connection of end user %s, want the session's %s", c.EndUserID, s.EndUser.ID)
+	}
+}
