@@ -119,13 +119,25 @@ type Result struct {
 	At         time.Time
 }
 
-// staticTemplate refuses an end user's connection under a static template.
-func staticTemplate(t *plugboard.ConnectionTemplate, externalID *string) error {
-	if externalID != nil && !t.Dynamic {
+// staticTemplate refuses an end user's connection under a static template, whether the end user
+// is named by external id (the API) or by id (a connect session).
+func staticTemplate(t *plugboard.ConnectionTemplate, in CreateInput) error {
+	switch {
+	case t.Dynamic:
+		return nil
+	case in.ExternalID != nil:
 		return plugboard.Invalid("invalid connection", plugboard.FieldError{Field: "externalId",
 			Message: "the connection template is static; end-user connections need a dynamic template"})
+	case in.EndUserID != (ulid.ULID{}):
+		return errTemplateUnavailable()
 	}
 	return nil
+}
+
+// errTemplateUnavailable refuses a connect session's connection under a template that no longer
+// takes end users' connections (made static, moved or deleted since the session began).
+func errTemplateUnavailable() error {
+	return fieldErr("invalid connection", "templateId", "no longer takes end users' connections")
 }
 
 // CreateConnection validates every credential against the template's auth scheme configs,
@@ -140,7 +152,7 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 	if err != nil {
 		return nil, err
 	}
-	if err := staticTemplate(t, in.ExternalID); err != nil {
+	if err := staticTemplate(t, in); err != nil {
 		return nil, err
 	}
 	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, nil, in.session)
@@ -169,7 +181,7 @@ func (s *Service) create(ctx context.Context, tx plugboard.Store, orgID ulid.ULI
 	if err != nil {
 		return nil, err
 	}
-	if err := staticTemplate(t, in.ExternalID); err != nil {
+	if err := staticTemplate(t, in); err != nil {
 		return nil, err
 	}
 	now := s.timestamp()
@@ -243,9 +255,12 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 		if err != nil {
 			return err
 		}
-		_, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
+		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
 		if err != nil {
 			return err
+		}
+		if in.session != nil && (!t.Dynamic || t.EnvironmentID != in.session.EnvironmentID) {
+			return errTemplateUnavailable()
 		}
 		now := s.timestamp()
 		existing := c.Credentials

@@ -37,6 +37,13 @@ const SessionExpiredMessage = "This connect session has expired; ask the app for
 // CodeSessionExpired is the result code of an OAuth popup whose session ended mid-flow.
 const CodeSessionExpired = "session_expired"
 
+// CodeTemplateUnavailable is the result code of an OAuth popup whose template stopped taking end
+// users' connections mid-flow (made static, or deleted), and TemplateUnavailableMessage its message.
+const (
+	CodeTemplateUnavailable    = "template_unavailable"
+	TemplateUnavailableMessage = "This service can no longer be connected from this page; ask the app about it."
+)
+
 // SessionInput is a new connect session.
 type SessionInput struct {
 	// EndUserID or ExternalID names the end user; an unknown ExternalID creates one with DisplayName.
@@ -389,7 +396,7 @@ func (s *Service) sessionTemplate(ctx context.Context, cs *plugboard.ConnectSess
 		return nil, nil, "", err
 	}
 	if !t.Dynamic || t.EnvironmentID != cs.EnvironmentID {
-		return nil, nil, "", fieldErr("invalid connection", "templateId", "no longer takes end users' connections")
+		return nil, nil, "", errTemplateUnavailable()
 	}
 	var cfg *api.AuthSchemeConfig
 	for i := range offered {
@@ -595,22 +602,11 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 		_, _ = s.store.ConsumeOAuthState(ctx, st.OrganisationID, st.ID, s.timestamp())
 		return failed("access_denied", "The provider did not grant access ("+providerError+"). You can close this window and try again."), nil
 	}
-	_, sys, _, err := s.templateOffer(ctx, s.store, cs.OrganisationID, b.TemplateID)
+	// What the page checked at the start, checked again: the template may have been made static,
+	// or its sign-in settings changed, while the end user was at the provider.
+	_, cfg, _, err := s.sessionTemplate(ctx, cs, b.TemplateID, st.ConfigID, b.BaseURL)
 	if err != nil {
 		return resultOf(nil, b, err)
-	}
-	var cfg *api.AuthSchemeConfig
-	for _, c := range sys.AuthSchemeConfigs {
-		if c.ID == st.ConfigID {
-			pc, err := PublicConfig(c)
-			if err != nil {
-				return nil, err
-			}
-			cfg = &pc
-		}
-	}
-	if cfg == nil {
-		return failed(plugboard.EInvalid, "The service's sign-in settings changed meanwhile; start again."), nil
 	}
 	ctx = SessionContext(ctx, cs)
 	creds := []api.ConnectionCredential{cred(*cfg)}
@@ -633,12 +629,24 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 }
 
 // resultOf turns a connect's outcome into the popup's result; errors other than the store's
-// failures become ok:false with their code and message (which never hold a secret).
+// failures become ok:false with their code and message (which never hold a secret). A template
+// that no longer takes the end user's connection is template_unavailable; other refusals of the
+// template's settings (its config or base URL) ask to start again.
 func resultOf(res *Result, b *sessionBinding, err error) (*Callback, error) {
 	if err != nil {
 		var e *plugboard.Error
 		if !asError(err, &e) || e.Code == plugboard.EInternal || e.Code == plugboard.EUnavailable {
 			return nil, err
+		}
+		if e.Code == plugboard.EInvalid || e.Code == plugboard.ENotFound {
+			for _, f := range e.Fields {
+				switch f.Field {
+				case "templateId", "connectionTemplateId":
+					return failed(CodeTemplateUnavailable, TemplateUnavailableMessage), nil
+				case "authSchemeConfigId", "baseUrl":
+					return failed(plugboard.EInvalid, "The service's sign-in settings changed meanwhile; start again."), nil
+				}
+			}
 		}
 		return failed(e.Code, e.Message), nil
 	}

@@ -114,3 +114,35 @@ func TestConnectSessionStateNotRedeemableThroughAPI(t *testing.T) {
 		t.Errorf("connection of end user %s, want the session's %s", c.EndUserID, s.EndUser.ID)
 	}
 }
+
+// A template made static while the end user is at the provider, or while the code is being
+// exchanged, takes no end user's connection: the popup ends with template_unavailable.
+func TestConnectSessionTemplateMadeStatic(t *testing.T) {
+	for _, when := range []string{"in the popup", "during the exchange"} {
+		t.Run(when, func(t *testing.T) {
+			o := newSessionOAuth(t)
+			h := o.h
+			cs := o.session("static-user")
+			authorize := o.start(cs, "")
+			makeStatic := func() response {
+				return h.do("PUT", "/projects/"+o.projectID+"/connection-templates/"+o.templateID, obj{"dynamic": false})
+			}
+			var status int
+			if when == "in the popup" {
+				status = makeStatic().Status
+			} else {
+				o.p.duringNextExchange(func() { status = makeStatic().Status })
+			}
+			res := o.callback(o.p.authorize(t, authorize.String()))
+			if status != 200 {
+				t.Fatalf("making the template static: %d", status)
+			}
+			if res["ok"] != false || res["code"] != "template_unavailable" || res["message"] == "" {
+				t.Errorf("result %v", res)
+			}
+			if n := h.count("connections"); n != 0 {
+				t.Errorf("%d connections stored under a static template", n)
+			}
+		})
+	}
+}
