@@ -176,6 +176,11 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 // the template's environment, and inserts the connection.
 func (s *Service) create(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, in CreateInput,
 	creds []api.ConnectionCredential, produced map[int]bool) (*Result, error) {
+	if in.session != nil {
+		if err := s.sessionStillOpen(ctx, tx, in.session); err != nil {
+			return nil, err
+		}
+	}
 	// Read again inside the transaction: the template may have changed since the exchange.
 	t, sys, offered, err := s.templateOffer(ctx, tx, orgID, in.TemplateID)
 	if err != nil {
@@ -251,9 +256,18 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 	}
 	var out Result
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if in.session != nil {
+			if err := s.sessionStillOpen(ctx, tx, in.session); err != nil {
+				return err
+			}
+		}
 		c, err := tx.GetConnection(ctx, orgID, in.ConnectionID)
 		if err != nil {
 			return err
+		}
+		if in.session != nil && c.EndUserID != in.session.EndUserID {
+			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection not found",
+				Fields: []plugboard.FieldError{{Field: "connectionId", Message: "is not one of your connections in this connect session"}}}
 		}
 		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
 		if err != nil {

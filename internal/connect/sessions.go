@@ -248,11 +248,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*plugb
 	return cs, s.liveSession(ctx, cs)
 }
 
+// SessionRevokedMessage is what the page's API says of a revoked session.
+const SessionRevokedMessage = "This connect session was revoked; ask the app for a new link."
+
 // liveSession refuses a revoked or expired session, or one of a deleted organisation.
 func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession) error {
 	const askAgain = "the app that sent you here can make a new link"
 	if cs.RevokedAt != nil {
-		return unauthenticated("This connect session was revoked; ask the app for a new link.", askAgain)
+		return unauthenticated(SessionRevokedMessage, askAgain)
 	}
 	if !s.timestamp().Before(cs.ExpiresAt) {
 		return unauthenticated(SessionExpiredMessage, askAgain)
@@ -263,6 +266,25 @@ func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession)
 	}
 	if err != nil || org.DeletedAt != nil {
 		return unauthenticated("the connect session token is not valid", askAgain)
+	}
+	return nil
+}
+
+// sessionStillOpen reads the session again in tx, the transaction that writes a connection made in
+// it: a session revoked, expired or gone since it was checked (while a provider exchange ran, say)
+// makes no change. The organisation needs no second look: deleting it deletes its sessions.
+func (s *Service) sessionStillOpen(ctx context.Context, tx plugboard.Store, cs *plugboard.ConnectSession) error {
+	const askAgain = "the app that sent you here can make a new link"
+	cur, err := tx.GetConnectSession(ctx, cs.OrganisationID, cs.ID)
+	switch {
+	case plugboard.IsCode(err, plugboard.ENotFound):
+		return unauthenticated(SessionExpiredMessage, askAgain)
+	case err != nil:
+		return err
+	case cur.RevokedAt != nil:
+		return unauthenticated(SessionRevokedMessage, askAgain)
+	case !s.timestamp().Before(cur.ExpiresAt), cur.EndUserID != cs.EndUserID:
+		return unauthenticated(SessionExpiredMessage, askAgain)
 	}
 	return nil
 }
@@ -637,6 +659,10 @@ func resultOf(res *Result, b *sessionBinding, err error) (*Callback, error) {
 		var e *plugboard.Error
 		if !asError(err, &e) || e.Code == plugboard.EInternal || e.Code == plugboard.EUnavailable {
 			return nil, err
+		}
+		if e.Code == plugboard.EUnauthenticated {
+			// The session ended while the provider exchange ran (sessionStillOpen).
+			return failed(CodeSessionExpired, SessionExpiredMessage), nil
 		}
 		if e.Code == plugboard.EInvalid || e.Code == plugboard.ENotFound {
 			for _, f := range e.Fields {

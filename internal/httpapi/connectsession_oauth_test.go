@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 )
 
 // sessionOAuth is a system with an OAuth 2.0 authorization-code config at the Go provider (its
@@ -142,6 +144,60 @@ func TestConnectSessionTemplateMadeStatic(t *testing.T) {
 			}
 			if n := h.count("connections"); n != 0 {
 				t.Errorf("%d connections stored under a static template", n)
+			}
+		})
+	}
+}
+
+// A session revoked or expired while the provider exchange is in flight stores nothing: neither a
+// new connection nor a reconnect's new credentials; the popup says the session ended.
+func TestConnectSessionEndedDuringExchange(t *testing.T) {
+	for _, how := range []string{"revoked", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			o := newSessionOAuth(t)
+			h := o.h
+			end := func(cs connectSession) func() {
+				return func() {
+					if how == "revoked" {
+						h.do("DELETE", "/connect-sessions/"+cs.ID, nil)
+					} else {
+						h.advance(31 * time.Minute)
+					}
+				}
+			}
+
+			// A reconnect: the end user's connection keeps its credentials.
+			first := o.session("reconnect-user")
+			made := o.callback(o.p.authorize(t, o.start(first, "").String()))
+			if made["ok"] != true {
+				t.Fatalf("first connect: %v", made)
+			}
+			id := made["connectionId"].(string)
+			var before, after connectionView
+			h.must(200, h.do("GET", "/connections/"+id, nil)).JSON(t, &before)
+			cs := o.session("reconnect-user")
+			authorize := o.start(cs, id)
+			o.p.duringNextExchange(end(cs))
+			res := o.callback(o.p.authorize(t, authorize.String()))
+			if res["ok"] != false || res["code"] != "session_expired" || !strings.Contains(res["message"].(string), "expired") {
+				t.Errorf("reconnect: result %v", res)
+			}
+			h.must(200, h.do("GET", "/connections/"+id, nil)).JSON(t, &after)
+			if after.Credentials[0].Credential.ID != before.Credentials[0].Credential.ID {
+				t.Error("an ended session's reconnect replaced the credentials")
+			}
+
+			// A new connection: none is stored.
+			cs = o.session("new-user")
+			authorize = o.start(cs, "")
+			conns := h.count("connections")
+			o.p.duringNextExchange(end(cs))
+			res = o.callback(o.p.authorize(t, authorize.String()))
+			if res["ok"] != false || res["code"] != "session_expired" {
+				t.Errorf("connect: result %v", res)
+			}
+			if h.count("connections") != conns {
+				t.Error("an ended session's flow stored a connection")
 			}
 		})
 	}
