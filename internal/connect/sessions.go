@@ -498,16 +498,14 @@ func (s *Service) DisconnectInSession(ctx context.Context, cs *plugboard.Connect
 	}
 	ctx = SessionContext(ctx, cs)
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if err := s.sessionStillOpen(ctx, tx, cs); err != nil {
+			return err
+		}
 		d, err := tx.DeleteConnection(ctx, cs.OrganisationID, c.ID)
 		if err != nil {
 			return err
 		}
-		for _, id := range d.CredentialIDs {
-			if err := s.events.Emit(ctx, tx, events.CredentialDeletedEvent(cs.OrganisationID, d.ID, d.EndUserID, id, events.ReasonDeleted)); err != nil {
-				return err
-			}
-		}
-		return s.events.Emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: cs.OrganisationID, ConnectionID: d.ID, EndUserID: d.EndUserID})
+		return s.events.EmitConnectionDeleted(ctx, tx, cs.OrganisationID, *d)
 	})
 	if s.access != nil {
 		s.access.Forget(cs.OrganisationID, c.ID)
