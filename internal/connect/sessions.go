@@ -212,9 +212,20 @@ func (s *Service) sessionEndUser(ctx context.Context, tx plugboard.Store, orgID 
 	return u, s.events.Emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: orgID, EndUserID: u.ID})
 }
 
-// RevokeSession revokes a session of the organisation; revoking twice is no error.
+// RevokeSession revokes a session of the organisation, with connect_session.revoked in the same
+// transaction; revoking twice is no error, and the second writes nothing.
 func (s *Service) RevokeSession(ctx context.Context, orgID, id ulid.ULID) error {
-	err := s.store.RevokeConnectSession(ctx, orgID, id, s.timestamp())
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		cs, err := tx.GetConnectSession(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		first, err := tx.RevokeConnectSession(ctx, orgID, id, s.timestamp())
+		if err != nil || !first {
+			return err
+		}
+		return s.events.Emit(ctx, tx, events.ConnectSessionEvent(events.ConnectSessionRevoked, cs))
+	})
 	if plugboard.IsCode(err, plugboard.ENotFound) {
 		return plugboard.Errorf(plugboard.ENotFound, "connect session %s not found", id)
 	}

@@ -46,6 +46,7 @@ const (
 	InboundReceived            = "inbound.received"
 	ConnectSessionCreated      = "connect_session.created"
 	ConnectSessionCompleted    = "connect_session.completed"
+	ConnectSessionRevoked      = "connect_session.revoked"
 )
 
 // Types lists every event type.
@@ -57,7 +58,7 @@ var Types = []string{
 	TemplateCreated, TemplateUpdated, TemplateDeleted,
 	ActivationCreated, ActivationDeleted,
 	WebhookEndpointDisabled, InboundReceived,
-	ConnectSessionCreated, ConnectSessionCompleted,
+	ConnectSessionCreated, ConnectSessionCompleted, ConnectSessionRevoked,
 }
 
 // Known reports whether t is an event type.

@@ -233,7 +233,7 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 		"connection.deleted connection="+actConn.ID+" user="+act.User.ID, "activation.deleted user="+act.User.ID+" activation="+act.ID)
 
 	// A connect session: made for a new end user, a connect and a disconnect on its page (the
-	// session as actor; the same events as a delete through the API).
+	// session as actor), revoked once (a second revoke writes nothing).
 	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "customer-11"}, "environmentId": env, "templateIds": arr{tpl.ID}})
 	ev = j.expect("create a connect session", "end_user.created", "connect_session.created")
 	sessionUser := ev[0].EndUserID
@@ -260,6 +260,13 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 			t.Errorf("%s by %q, want the session", e.Type, e.Actor)
 		}
 	}
+	h.must(204, h.do("DELETE", "/connect-sessions/"+cs.ID, nil))
+	ev = j.expect("revoke the connect session", "connect_session.revoked user="+sessionUser)
+	if e := ev[0]; e.Actor != actor || e.Data["connectSessionId"] != cs.ID || e.Data["environmentId"] != env {
+		t.Errorf("connect_session.revoked %+v", e)
+	}
+	h.must(204, h.do("DELETE", "/connect-sessions/"+cs.ID, nil))
+	j.expect("revoke it again")
 	h.must(204, h.do("DELETE", "/users/customer-11", nil))
 	j.expect("delete the session's end user", "activation.deleted user="+sessionUser, "end_user.deleted user="+sessionUser)
 
