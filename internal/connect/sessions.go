@@ -637,6 +637,8 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 	// or its sign-in settings changed, while the end user was at the provider.
 	_, cfg, _, err := s.sessionTemplate(ctx, cs, b.TemplateID, st.ConfigID, b.BaseURL)
 	if err != nil {
+		// The flow is over: its state is not left for a replay once the template is dynamic again.
+		_, _ = s.store.ConsumeOAuthState(ctx, st.OrganisationID, st.ID, s.timestamp())
 		return resultOf(nil, b, err)
 	}
 	ctx = SessionContext(ctx, cs)

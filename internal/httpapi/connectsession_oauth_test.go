@@ -135,7 +135,8 @@ func TestConnectSessionTemplateMadeStatic(t *testing.T) {
 			} else {
 				o.p.duringNextExchange(func() { status = makeStatic().Status })
 			}
-			res := o.callback(o.p.authorize(t, authorize.String()))
+			code, state := o.p.authorize(t, authorize.String())
+			res := o.callback(code, state)
 			if status != 200 {
 				t.Fatalf("making the template static: %d", status)
 			}
@@ -144,6 +145,13 @@ func TestConnectSessionTemplateMadeStatic(t *testing.T) {
 			}
 			if n := h.count("connections"); n != 0 {
 				t.Errorf("%d connections stored under a static template", n)
+			}
+			if when == "in the popup" {
+				// The flow is over: dynamic again, a replay of the redirect makes nothing.
+				h.must(200, h.do("PUT", "/projects/"+o.projectID+"/connection-templates/"+o.templateID, obj{"dynamic": true}))
+				if again := o.callback(code, state); again["ok"] != false || again["code"] != "state_used" {
+					t.Errorf("replayed redirect: %v", again)
+				}
 			}
 		})
 	}
