@@ -245,8 +245,9 @@ type Store interface {
 	// GetConnectSessionByTokenHash returns the session whose token hashes to hash, in any
 	// organisation, or ENotFound.
 	GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*ConnectSession, error)
-	// RevokeConnectSession sets the session's RevokedAt unless it is set; ENotFound if it does not exist.
-	RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) error
+	// RevokeConnectSession sets the session's RevokedAt unless it is set, and reports whether this
+	// call set it; ENotFound if it does not exist.
+	RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error)
 	// CompleteConnectSession sets the session's CompletedAt unless it is set, and reports whether
 	// this call set it; ENotFound if it does not exist.
 	CompleteConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error)

@@ -114,7 +114,7 @@ func (s *Service) Activate(ctx context.Context, orgID ulid.ULID, in ActivationIn
 		if err != nil {
 			return nil, err
 		}
-		creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, e.Create.Credentials, offered, e.Create.CredentialsPath, nil)
+		creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, e.Create.Credentials, offered, e.Create.CredentialsPath, nil, nil)
 		if err != nil {
 			return nil, err
 		}

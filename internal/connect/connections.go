@@ -92,6 +92,8 @@ type CreateInput struct {
 	CredentialsPath string
 	// Caller is what the trust rule needs to know of whoever asks.
 	Caller trust.Caller
+	// session is the connect session the connection is made in; nil for an API request.
+	session *plugboard.ConnectSession
 }
 
 // UpdateInput replaces a connection's name, base URL and credentials.
@@ -105,6 +107,8 @@ type UpdateInput struct {
 	Credentials     []api.ConnectionCredential
 	CredentialsPath string
 	Caller          trust.Caller
+	// session is the connect session the connection is reconnected in; nil for an API request.
+	session *plugboard.ConnectSession
 }
 
 // Result is a connection as stored, with its system as the transaction read it; At is the
@@ -115,13 +119,25 @@ type Result struct {
 	At         time.Time
 }
 
-// staticTemplate refuses an end user's connection under a static template.
-func staticTemplate(t *plugboard.ConnectionTemplate, externalID *string) error {
-	if externalID != nil && !t.Dynamic {
+// staticTemplate refuses an end user's connection under a static template, whether the end user
+// is named by external id (the API) or by id (a connect session).
+func staticTemplate(t *plugboard.ConnectionTemplate, in CreateInput) error {
+	switch {
+	case t.Dynamic:
+		return nil
+	case in.ExternalID != nil:
 		return plugboard.Invalid("invalid connection", plugboard.FieldError{Field: "externalId",
 			Message: "the connection template is static; end-user connections need a dynamic template"})
+	case in.EndUserID != (ulid.ULID{}):
+		return errTemplateUnavailable()
 	}
 	return nil
+}
+
+// errTemplateUnavailable refuses a connect session's connection under a template that no longer
+// takes end users' connections (made static, moved or deleted since the session began).
+func errTemplateUnavailable() error {
+	return fieldErr("invalid connection", "templateId", "no longer takes end users' connections")
 }
 
 // CreateConnection validates every credential against the template's auth scheme configs,
@@ -136,10 +152,10 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 	if err != nil {
 		return nil, err
 	}
-	if err := staticTemplate(t, in.ExternalID); err != nil {
+	if err := staticTemplate(t, in); err != nil {
 		return nil, err
 	}
-	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, nil)
+	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, nil, in.session)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +176,17 @@ func (s *Service) CreateConnection(ctx context.Context, orgID ulid.ULID, in Crea
 // the template's environment, and inserts the connection.
 func (s *Service) create(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, in CreateInput,
 	creds []api.ConnectionCredential, produced map[int]bool) (*Result, error) {
+	if in.session != nil {
+		if err := s.sessionStillOpen(ctx, tx, in.session); err != nil {
+			return nil, err
+		}
+	}
 	// Read again inside the transaction: the template may have changed since the exchange.
 	t, sys, offered, err := s.templateOffer(ctx, tx, orgID, in.TemplateID)
 	if err != nil {
 		return nil, err
 	}
-	if err := staticTemplate(t, in.ExternalID); err != nil {
+	if err := staticTemplate(t, in); err != nil {
 		return nil, err
 	}
 	now := s.timestamp()
@@ -229,19 +250,31 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 	if existing == nil {
 		existing = []plugboard.ConnectionCredential{}
 	}
-	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, existing)
+	creds, produced, err := s.exchangeCredentials(ctx, orgID, sys, in.Credentials, offered, in.CredentialsPath, existing, in.session)
 	if err != nil {
 		return nil, err
 	}
 	var out Result
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if in.session != nil {
+			if err := s.sessionStillOpen(ctx, tx, in.session); err != nil {
+				return err
+			}
+		}
 		c, err := tx.GetConnection(ctx, orgID, in.ConnectionID)
 		if err != nil {
 			return err
 		}
-		_, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
+		if in.session != nil && c.EndUserID != in.session.EndUserID {
+			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection not found",
+				Fields: []plugboard.FieldError{{Field: "connectionId", Message: "is not one of your connections in this connect session"}}}
+		}
+		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
 		if err != nil {
 			return err
+		}
+		if in.session != nil && (!t.Dynamic || t.EnvironmentID != in.session.EnvironmentID) {
+			return errTemplateUnavailable()
 		}
 		now := s.timestamp()
 		existing := c.Credentials

@@ -25,9 +25,10 @@ import (
 //
 // Every credential that needs no provider is validated first, so that a request bound to fail
 // does not use up a flow's state and code. existing holds the connection's stored credentials on
-// update (nil on create).
+// update (nil on create). cs is the connect session asking, nil for an API request: a flow a
+// session's popup started is finished by that session alone.
 func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, in []api.ConnectionCredential,
-	offered []api.AuthSchemeConfig, prefix string, existing []plugboard.ConnectionCredential) ([]api.ConnectionCredential, map[int]bool, error) {
+	offered []api.AuthSchemeConfig, prefix string, existing []plugboard.ConnectionCredential, cs *plugboard.ConnectSession) ([]api.ConnectionCredential, map[int]bool, error) {
 	out := slices.Clone(in)
 	produced := map[int]bool{}
 	exchanges := false
@@ -71,7 +72,7 @@ func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys 
 		var tok *oauth.Token
 		switch typ {
 		case api.CredentialTypeOauth2Code:
-			tok, err = s.completeOAuth2(ctx, orgID, sys, cfg, data.Oauth2Code, tlsConfig, path+".credential.data.oauth2Code")
+			tok, err = s.completeOAuth2(ctx, orgID, sys, cfg, data.Oauth2Code, tlsConfig, path+".credential.data.oauth2Code", cs)
 		case api.CredentialTypeOauth2Password:
 			id, secret, gerr := access.GrantClient(ctx, s.store, s.keys, orgID, cfg.Oauth2)
 			if gerr != nil {
@@ -92,7 +93,7 @@ func (s *Service) exchangeCredentials(ctx context.Context, orgID ulid.ULID, sys 
 			}
 			continue // stored as given: the token only proved the credentials
 		case api.CredentialTypeOauth1:
-			tok1, err := s.completeOAuth1(ctx, orgID, sys, cfg.Oauth1.ID, data.Oauth1, path+".credential.data.oauth1")
+			tok1, err := s.completeOAuth1(ctx, orgID, sys, cfg.Oauth1.ID, data.Oauth1, path+".credential.data.oauth1", cs)
 			if err != nil {
 				return nil, nil, err
 			}

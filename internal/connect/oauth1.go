@@ -54,7 +54,7 @@ func (s *Service) InitialiseOAuth1(ctx context.Context, orgID ulid.ULID, in OAut
 		return "", err
 	}
 	state, stateID := oauth.NewState(orgID)
-	callback := s.publicURL + "/oauth1/callback?" + url.Values{"state": {state}}.Encode()
+	callback := s.publicURL + OAuth1CallbackPath + "?" + url.Values{"state": {state}}.Encode()
 	token, secret, authURL, err := s.oauth.RequestToken(ctx, ep, callback)
 	if err != nil {
 		return "", err
@@ -143,8 +143,13 @@ func (s *Service) OAuth1Callback(ctx context.Context, in OAuth1Redirect) (*Callb
 }
 
 // completeOAuth1 consumes an OAuth 1.0a flow's state and trades its temporary credentials and the
-// verifier for token credentials. path is the JSON path of the oauth1 data, for field errors.
-func (s *Service) completeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfgID string, d *api.CredentialDataOAuth1, path string) (*oauth.OAuth1Token, error) {
+// verifier for token credentials. path is the JSON path of the oauth1 data, for field errors; cs
+// the connect session asking (nil for the API).
+func (s *Service) completeOAuth1(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfgID string, d *api.CredentialDataOAuth1, path string,
+	cs *plugboard.ConnectSession) (*oauth.OAuth1Token, error) {
+	if err := s.stateCaller(ctx, orgID, d.State, path+".state", cs); err != nil {
+		return nil, err
+	}
 	st, err := s.consumeState(ctx, orgID, d.State, "oauth1", path+".state")
 	if err != nil {
 		return nil, err

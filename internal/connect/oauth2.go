@@ -44,6 +44,13 @@ type OAuth2Start struct {
 	session *sessionBinding
 }
 
+// The paths of Plugboard's own OAuth callbacks, under the public URL. A flow the connect page
+// started always ends at them: their answer is the page's result page.
+const (
+	OAuth2CallbackPath = "/oauth2/callback"
+	OAuth1CallbackPath = "/oauth1/callback"
+)
+
 // reservedAuthorizeParams are set by Plugboard; additionalParams may not override them.
 var reservedAuthorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
 
@@ -105,7 +112,7 @@ func (s *Service) InitialiseOAuth2(ctx context.Context, orgID ulid.ULID, in OAut
 		redirect = cfg.Oauth2.RedirectURL
 	}
 	if redirect == "" {
-		redirect = s.publicURL + "/oauth2/callback"
+		redirect = s.publicURL + OAuth2CallbackPath
 	}
 	scopes := in.Scopes
 	if len(scopes) == 0 {
@@ -209,12 +216,15 @@ func (s *Service) OAuth2Callback(ctx context.Context, in OAuth2Redirect) (*Callb
 }
 
 // completeOAuth2 consumes the flow's state and trades the code for tokens. path is the JSON path
-// of the oauth2Code data, for field errors.
+// of the oauth2Code data, for field errors; cs the connect session asking (nil for the API).
 func (s *Service) completeOAuth2(ctx context.Context, orgID ulid.ULID, sys *plugboard.System, cfg *api.AuthSchemeConfig,
-	code *api.CredentialDataOAuth2Code, tlsConfig *tls.Config, path string) (*oauth.Token, error) {
+	code *api.CredentialDataOAuth2Code, tlsConfig *tls.Config, path string, cs *plugboard.ConnectSession) (*oauth.Token, error) {
 	// Checked before the state is used up, so a malformed request does not cost the user the flow.
 	if msg := credentials.TokenParamsProblem(code.AdditionalParams); msg != "" {
 		return nil, plugboard.Invalid("invalid credentials", plugboard.FieldError{Field: path + ".additionalParams", Message: msg})
+	}
+	if err := s.stateCaller(ctx, orgID, code.State, path+".state", cs); err != nil {
+		return nil, err
 	}
 	st, err := s.consumeState(ctx, orgID, code.State, "oauth2", path+".state")
 	if err != nil {

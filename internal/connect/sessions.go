@@ -37,6 +37,13 @@ const SessionExpiredMessage = "This connect session has expired; ask the app for
 // CodeSessionExpired is the result code of an OAuth popup whose session ended mid-flow.
 const CodeSessionExpired = "session_expired"
 
+// CodeTemplateUnavailable is the result code of an OAuth popup whose template stopped taking end
+// users' connections mid-flow (made static, or deleted), and TemplateUnavailableMessage its message.
+const (
+	CodeTemplateUnavailable    = "template_unavailable"
+	TemplateUnavailableMessage = "This service can no longer be connected from this page; ask the app about it."
+)
+
 // SessionInput is a new connect session.
 type SessionInput struct {
 	// EndUserID or ExternalID names the end user; an unknown ExternalID creates one with DisplayName.
@@ -205,9 +212,20 @@ func (s *Service) sessionEndUser(ctx context.Context, tx plugboard.Store, orgID 
 	return u, s.events.Emit(ctx, tx, plugboard.Event{Type: events.EndUserCreated, OrganisationID: orgID, EndUserID: u.ID})
 }
 
-// RevokeSession revokes a session of the organisation; revoking twice is no error.
+// RevokeSession revokes a session of the organisation, with connect_session.revoked in the same
+// transaction; revoking twice is no error, and the second writes nothing.
 func (s *Service) RevokeSession(ctx context.Context, orgID, id ulid.ULID) error {
-	err := s.store.RevokeConnectSession(ctx, orgID, id, s.timestamp())
+	err := s.store.InTx(ctx, func(tx plugboard.Store) error {
+		cs, err := tx.GetConnectSession(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
+		first, err := tx.RevokeConnectSession(ctx, orgID, id, s.timestamp())
+		if err != nil || !first {
+			return err
+		}
+		return s.events.Emit(ctx, tx, events.ConnectSessionEvent(events.ConnectSessionRevoked, cs))
+	})
 	if plugboard.IsCode(err, plugboard.ENotFound) {
 		return plugboard.Errorf(plugboard.ENotFound, "connect session %s not found", id)
 	}
@@ -241,11 +259,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*plugb
 	return cs, s.liveSession(ctx, cs)
 }
 
+// SessionRevokedMessage is what the page's API says of a revoked session.
+const SessionRevokedMessage = "This connect session was revoked; ask the app for a new link."
+
 // liveSession refuses a revoked or expired session, or one of a deleted organisation.
 func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession) error {
 	const askAgain = "the app that sent you here can make a new link"
 	if cs.RevokedAt != nil {
-		return unauthenticated("This connect session was revoked; ask the app for a new link.", askAgain)
+		return unauthenticated(SessionRevokedMessage, askAgain)
 	}
 	if !s.timestamp().Before(cs.ExpiresAt) {
 		return unauthenticated(SessionExpiredMessage, askAgain)
@@ -256,6 +277,25 @@ func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession)
 	}
 	if err != nil || org.DeletedAt != nil {
 		return unauthenticated("the connect session token is not valid", askAgain)
+	}
+	return nil
+}
+
+// sessionStillOpen reads the session again in tx, the transaction that writes a connection made in
+// it: a session revoked, expired or gone since it was checked (while a provider exchange ran, say)
+// makes no change. The organisation needs no second look: deleting it deletes its sessions.
+func (s *Service) sessionStillOpen(ctx context.Context, tx plugboard.Store, cs *plugboard.ConnectSession) error {
+	const askAgain = "the app that sent you here can make a new link"
+	cur, err := tx.GetConnectSession(ctx, cs.OrganisationID, cs.ID)
+	switch {
+	case plugboard.IsCode(err, plugboard.ENotFound):
+		return unauthenticated(SessionExpiredMessage, askAgain)
+	case err != nil:
+		return err
+	case cur.RevokedAt != nil:
+		return unauthenticated(SessionRevokedMessage, askAgain)
+	case !s.timestamp().Before(cur.ExpiresAt), cur.EndUserID != cs.EndUserID:
+		return unauthenticated(SessionExpiredMessage, askAgain)
 	}
 	return nil
 }
@@ -389,7 +429,7 @@ func (s *Service) sessionTemplate(ctx context.Context, cs *plugboard.ConnectSess
 		return nil, nil, "", err
 	}
 	if !t.Dynamic || t.EnvironmentID != cs.EnvironmentID {
-		return nil, nil, "", fieldErr("invalid connection", "templateId", "no longer takes end users' connections")
+		return nil, nil, "", errTemplateUnavailable()
 	}
 	var cfg *api.AuthSchemeConfig
 	for i := range offered {
@@ -435,7 +475,7 @@ func (s *Service) ConnectInSession(ctx context.Context, cs *plugboard.ConnectSes
 			Fields: []plugboard.FieldError{{Field: "templateId", Message: "already has your connection " + existing.ID.String()}}}
 	}
 	res, err := s.CreateConnection(SessionContext(ctx, cs), cs.OrganisationID, CreateInput{TemplateID: t.ID, Name: t.Name, BaseURL: base,
-		EndUserID: cs.EndUserID, Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}})
+		EndUserID: cs.EndUserID, Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return res, formErrors(err)
 }
 
@@ -457,7 +497,7 @@ func (s *Service) ReconnectInSession(ctx context.Context, cs *plugboard.ConnectS
 		return nil, err
 	}
 	res, err := s.UpdateConnection(SessionContext(ctx, cs), cs.OrganisationID, UpdateInput{ConnectionID: c.ID, Name: c.Name, BaseURL: base,
-		Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}})
+		Credentials: []api.ConnectionCredential{cc}, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return res, formErrors(err)
 }
 
@@ -469,16 +509,14 @@ func (s *Service) DisconnectInSession(ctx context.Context, cs *plugboard.Connect
 	}
 	ctx = SessionContext(ctx, cs)
 	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
+		if err := s.sessionStillOpen(ctx, tx, cs); err != nil {
+			return err
+		}
 		d, err := tx.DeleteConnection(ctx, cs.OrganisationID, c.ID)
 		if err != nil {
 			return err
 		}
-		for _, id := range d.CredentialIDs {
-			if err := s.events.Emit(ctx, tx, events.CredentialDeletedEvent(cs.OrganisationID, d.ID, d.EndUserID, id, events.ReasonDeleted)); err != nil {
-				return err
-			}
-		}
-		return s.events.Emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: cs.OrganisationID, ConnectionID: d.ID, EndUserID: d.EndUserID})
+		return s.events.EmitConnectionDeleted(ctx, tx, cs.OrganisationID, *d)
 	})
 	if s.access != nil {
 		s.access.Forget(cs.OrganisationID, c.ID)
@@ -551,8 +589,11 @@ func (s *Service) StartSessionOAuth(ctx context.Context, cs *plugboard.ConnectSe
 	if err != nil {
 		return "", err
 	}
+	// The popup ends at Plugboard's own callback, whose answer is the page's result page; a
+	// redirectUrl of the config names a listener of another client's flows, never the popup's.
 	return s.InitialiseOAuth2(ctx, cs.OrganisationID, OAuth2Start{SystemID: t.SystemID, CredentialID: GrantCredentialID(cfg), ClientID: clientID,
-		AuthorizeURL: cfg.Oauth2.AuthorizeURL, AdditionalParams: cfg.Oauth2.AdditionalAuthorizeParams, session: b})
+		AuthorizeURL: cfg.Oauth2.AuthorizeURL, AdditionalParams: cfg.Oauth2.AdditionalAuthorizeParams, RedirectURL: s.publicURL + OAuth2CallbackPath,
+		session: b})
 }
 
 // SessionResult is the outcome of a session's OAuth popup, for the page's result page.
@@ -592,22 +633,13 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 		_, _ = s.store.ConsumeOAuthState(ctx, st.OrganisationID, st.ID, s.timestamp())
 		return failed("access_denied", "The provider did not grant access ("+providerError+"). You can close this window and try again."), nil
 	}
-	_, sys, _, err := s.templateOffer(ctx, s.store, cs.OrganisationID, b.TemplateID)
+	// What the page checked at the start, checked again: the template may have been made static,
+	// or its sign-in settings changed, while the end user was at the provider.
+	_, cfg, _, err := s.sessionTemplate(ctx, cs, b.TemplateID, st.ConfigID, b.BaseURL)
 	if err != nil {
+		// The flow is over: its state is not left for a replay once the template is dynamic again.
+		_, _ = s.store.ConsumeOAuthState(ctx, st.OrganisationID, st.ID, s.timestamp())
 		return resultOf(nil, b, err)
-	}
-	var cfg *api.AuthSchemeConfig
-	for _, c := range sys.AuthSchemeConfigs {
-		if c.ID == st.ConfigID {
-			pc, err := PublicConfig(c)
-			if err != nil {
-				return nil, err
-			}
-			cfg = &pc
-		}
-	}
-	if cfg == nil {
-		return failed(plugboard.EInvalid, "The service's sign-in settings changed meanwhile; start again."), nil
 	}
 	ctx = SessionContext(ctx, cs)
 	creds := []api.ConnectionCredential{cred(*cfg)}
@@ -617,7 +649,7 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 			return resultOf(nil, b, err)
 		}
 		res, err := s.UpdateConnection(ctx, cs.OrganisationID, UpdateInput{ConnectionID: c.ID, Name: c.Name, BaseURL: b.BaseURL,
-			Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}})
+			Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 		return resultOf(res, b, err)
 	}
 	t, err := s.store.GetTemplate(ctx, cs.OrganisationID, b.TemplateID)
@@ -625,17 +657,33 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 		return resultOf(nil, b, err)
 	}
 	res, err := s.CreateConnection(ctx, cs.OrganisationID, CreateInput{TemplateID: t.ID, Name: t.Name, BaseURL: b.BaseURL,
-		EndUserID: cs.EndUserID, Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}})
+		EndUserID: cs.EndUserID, Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 	return resultOf(res, b, err)
 }
 
 // resultOf turns a connect's outcome into the popup's result; errors other than the store's
-// failures become ok:false with their code and message (which never hold a secret).
+// failures become ok:false with their code and message (which never hold a secret). A template
+// that no longer takes the end user's connection is template_unavailable; other refusals of the
+// template's settings (its config or base URL) ask to start again.
 func resultOf(res *Result, b *sessionBinding, err error) (*Callback, error) {
 	if err != nil {
 		var e *plugboard.Error
 		if !asError(err, &e) || e.Code == plugboard.EInternal || e.Code == plugboard.EUnavailable {
 			return nil, err
+		}
+		if e.Code == plugboard.EUnauthenticated {
+			// The session ended while the provider exchange ran (sessionStillOpen).
+			return failed(CodeSessionExpired, SessionExpiredMessage), nil
+		}
+		if e.Code == plugboard.EInvalid || e.Code == plugboard.ENotFound {
+			for _, f := range e.Fields {
+				switch f.Field {
+				case "templateId", "connectionTemplateId":
+					return failed(CodeTemplateUnavailable, TemplateUnavailableMessage), nil
+				case "authSchemeConfigId", "baseUrl":
+					return failed(plugboard.EInvalid, "The service's sign-in settings changed meanwhile; start again."), nil
+				}
+			}
 		}
 		return failed(e.Code, e.Message), nil
 	}

@@ -87,6 +87,39 @@ func (s *Service) consumeState(ctx context.Context, orgID ulid.ULID, state, kind
 	return st, nil
 }
 
+// stateCaller refuses a flow's state to whoever may not finish it: a flow the connect page started
+// belongs to its session and end user, so only that session's callback (cs) may redeem it, never
+// an API request (cs nil) nor another session; and a session finishes only its own flows. It reads
+// the state without using it up, so a refused attempt does not cost the end user their sign-in.
+// A state it cannot find is left to consumeState to refuse.
+func (s *Service) stateCaller(ctx context.Context, orgID ulid.ULID, state, field string, cs *plugboard.ConnectSession) error {
+	stateOrg, ok := oauth.StateOrganisation(state)
+	if !ok || stateOrg != orgID {
+		return nil
+	}
+	st, err := s.store.GetOAuthState(ctx, orgID, oauth.StateID(state))
+	if plugboard.IsCode(err, plugboard.ENotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	secrets, err := s.openState(st)
+	if err != nil {
+		return err
+	}
+	b := secrets.Session
+	switch {
+	case b == nil && cs == nil:
+		return nil
+	case b == nil:
+		return plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: field, Message: "was not issued by this connect session's sign-in"})
+	case cs == nil || b.SessionID != cs.ID || b.EndUserID != cs.EndUserID:
+		return plugboard.Invalid("invalid OAuth state", plugboard.FieldError{Field: field,
+			Message: "belongs to a sign-in started on the hosted connect page; only that page's own flow can finish it"})
+	}
+	return nil
+}
+
 // openState returns a state's sealed data.
 func (s *Service) openState(st *plugboard.OAuthState) (stateSecrets, error) {
 	var out stateSecrets

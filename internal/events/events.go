@@ -46,6 +46,7 @@ const (
 	InboundReceived            = "inbound.received"
 	ConnectSessionCreated      = "connect_session.created"
 	ConnectSessionCompleted    = "connect_session.completed"
+	ConnectSessionRevoked      = "connect_session.revoked"
 )
 
 // Types lists every event type.
@@ -57,7 +58,7 @@ var Types = []string{
 	TemplateCreated, TemplateUpdated, TemplateDeleted,
 	ActivationCreated, ActivationDeleted,
 	WebhookEndpointDisabled, InboundReceived,
-	ConnectSessionCreated, ConnectSessionCompleted,
+	ConnectSessionCreated, ConnectSessionCompleted, ConnectSessionRevoked,
 }
 
 // Known reports whether t is an event type.
@@ -151,6 +152,19 @@ func (l *Log) Emit(ctx context.Context, tx plugboard.Store, e plugboard.Event) e
 	}
 	l.metrics.EventEmitted(e.Type)
 	return nil
+}
+
+// EmitConnectionDeleted records a deleted connection through tx, the transaction that deleted it:
+// each of its credentials (credential.deleted, reason deleted), then itself (connection.deleted).
+// Every path that deletes a connection (the API, an end user's or activation's deletion, the
+// connect page's disconnect) records it with this one function.
+func (l *Log) EmitConnectionDeleted(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, d plugboard.DeletedConnection) error {
+	for _, id := range d.CredentialIDs {
+		if err := l.Emit(ctx, tx, CredentialDeletedEvent(orgID, d.ID, d.EndUserID, id, ReasonDeleted)); err != nil {
+			return err
+		}
+	}
+	return l.Emit(ctx, tx, plugboard.Event{Type: ConnectionDeleted, OrganisationID: orgID, ConnectionID: d.ID, EndUserID: d.EndUserID})
 }
 
 // NewID returns an event id for the time t, for callers that must know the id before Emit (to seal

@@ -33,8 +33,8 @@ func ActivationEvent(typ string, a *plugboard.Activation) plugboard.Event {
 	return plugboard.Event{Type: typ, OrganisationID: a.OrganisationID, EndUserID: a.EndUserID, Data: data}
 }
 
-// ConnectSessionEvent is connect_session.created or connect_session.completed: the session's end
-// user, with the session and environment ids and (created) its expiry and templates in data.
+// ConnectSessionEvent is connect_session.created, .completed or .revoked: the session's end user,
+// with the session and environment ids and (created) its expiry and templates in data.
 func ConnectSessionEvent(typ string, cs *plugboard.ConnectSession) plugboard.Event {
 	d := map[string]any{"connectSessionId": cs.ID.String(), "environmentId": cs.EnvironmentID.String()}
 	if typ == ConnectSessionCreated {

@@ -164,7 +164,7 @@ func (s *Server) DeleteActivation(ctx context.Context, req api.DeleteActivationR
 // (connection.updated, as an explicit unlink), then the activation.
 func (s *Server) emitActivationDeleted(ctx context.Context, tx plugboard.Store, d *plugboard.DeletedActivation) error {
 	for _, c := range d.Deleted {
-		if err := s.emitConnectionDeleted(ctx, tx, d.OrganisationID, c); err != nil {
+		if err := s.events.EmitConnectionDeleted(ctx, tx, d.OrganisationID, c); err != nil {
 			return err
 		}
 	}

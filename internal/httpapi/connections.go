@@ -123,7 +123,7 @@ func (s *Server) DeleteConnection(ctx context.Context, req api.DeleteConnectionR
 		if err != nil {
 			return err
 		}
-		return s.emitConnectionDeleted(ctx, tx, req.OrganisationId, *deleted)
+		return s.events.EmitConnectionDeleted(ctx, tx, req.OrganisationId, *deleted)
 	})
 	s.access.Forget(req.OrganisationId, req.ConnectionId)
 	if err != nil {

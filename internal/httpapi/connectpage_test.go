@@ -412,8 +412,10 @@ func popupResult(t *testing.T, r response) map[string]any {
 // connection made for the session's end user; a session revoked between start and callback ends
 // with ok:false, session_expired, and nothing stored. Switched on by PLUGBOARD_TEST_OIDC=1.
 func TestConnectPageOAuthPopup(t *testing.T) {
-	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect}})
-	h := oidcHarness(t, p)
+	// The popup ends at Plugboard's own callback, whatever the config's redirectUrl says.
+	l := listen(t)
+	p := oidctest.Start(t, oidctest.Config{RedirectURIs: []string{cliRedirect, "http://" + l.Addr().String() + "/oauth2/callback"}})
+	h := oidcHarnessOn(t, p, l)
 	client := p.Clients.Basic
 	var sys struct {
 		ID string `json:"id"`
@@ -504,7 +506,8 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 
 // TestConnectPageOAuth1Popup runs the page's OAuth 1.0a popup against the python3-oauthlib
 // provider: started with the session token, it ends at Plugboard's callback in the result page
-// with ok:true and the end user's connection holding token credentials. Switched on by
+// with ok:true and the end user's connection holding token credentials; its state and verifier
+// sent to the API are refused. Switched on by
 // PLUGBOARD_TEST_OAUTH1=1.
 func TestConnectPageOAuth1Popup(t *testing.T) {
 	p := oauth1test.Start(t, oauth1test.Config{})
@@ -534,6 +537,13 @@ func TestConnectPageOAuth1Popup(t *testing.T) {
 	}
 	h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tpl.ID, "authSchemeConfigId": "oauth1"})).JSON(t, &res)
 	back := p.Authorize(t, res.URL)
+	// The popup's state and verifier are the popup's: the API refuses them for any end user, and the
+	// popup still finishes.
+	q := back.Query()
+	refused(t, h.do("POST", "/connections", obj{"connectionTemplateId": tpl.ID, "externalId": "o1-intruder", "connection": obj{"name": "stolen",
+		"credentials": arr{obj{"id": zeroID, "authSchemeConfig": obj{"type": "oauth1", "oauth1": obj{"id": "oauth1"}},
+			"credential": obj{"type": "oauth1", "data": obj{"oauth1": obj{"state": q.Get("state"), "oauthToken": q.Get("oauth_token"),
+				"oauthVerifier": q.Get("oauth_verifier")}}}}}}}), 400, "invalid_argument", "", "connection.credentials[0].credential.data.oauth1.state")
 	out := popupResult(t, h.doAsNoRedirect("//oauth1/callback?"+back.RawQuery))
 	if out["ok"] != true {
 		t.Fatalf("result %v", out)

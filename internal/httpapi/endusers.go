@@ -117,7 +117,7 @@ func (s *Server) DeleteEndUser(ctx context.Context, req api.DeleteEndUserRequest
 			return err
 		}
 		for _, d := range deleted.Connections {
-			if err := s.emitConnectionDeleted(ctx, tx, req.OrganisationId, d); err != nil {
+			if err := s.events.EmitConnectionDeleted(ctx, tx, req.OrganisationId, d); err != nil {
 				return err
 			}
 		}

@@ -124,16 +124,6 @@ func credentialDeleted(orgID, connectionID, endUserID, credentialID ulid.ULID, r
 	return events.CredentialDeletedEvent(orgID, connectionID, endUserID, credentialID, reason)
 }
 
-// emitConnectionDeleted records a deleted connection: each of its credentials, then itself.
-func (s *Server) emitConnectionDeleted(ctx context.Context, tx plugboard.Store, orgID ulid.ULID, d plugboard.DeletedConnection) error {
-	for _, id := range d.CredentialIDs {
-		if err := s.emit(ctx, tx, credentialDeleted(orgID, d.ID, d.EndUserID, id, events.ReasonDeleted)); err != nil {
-			return err
-		}
-	}
-	return s.emit(ctx, tx, plugboard.Event{Type: events.ConnectionDeleted, OrganisationID: orgID, ConnectionID: d.ID, EndUserID: d.EndUserID})
-}
-
 // emitTemplateDeleted records a deleted template: the links of connections to it that went with it
 // (connection.updated, as an explicit unlink), then the template itself.
 func (s *Server) emitTemplateDeleted(ctx context.Context, tx plugboard.Store, d plugboard.DeletedTemplate) error {

@@ -232,6 +232,44 @@ func TestEachChangeEmitsItsEvents(t *testing.T) {
 	j.expect("delete the activation", "credential.deleted credential="+actConn.Credentials[0].Credential.ID+" connection="+actConn.ID+" reason=deleted",
 		"connection.deleted connection="+actConn.ID+" user="+act.User.ID, "activation.deleted user="+act.User.ID+" activation="+act.ID)
 
+	// A connect session: made for a new end user, a connect and a disconnect on its page (the
+	// session as actor), revoked once (a second revoke writes nothing).
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "customer-11"}, "environmentId": env, "templateIds": arr{tpl.ID}})
+	ev = j.expect("create a connect session", "end_user.created", "connect_session.created")
+	sessionUser := ev[0].EndUserID
+	if ev[1].EndUserID != sessionUser || ev[1].Data["connectSessionId"] != cs.ID || ev[1].Actor != actor {
+		t.Fatalf("connect_session.created %+v", ev[1])
+	}
+	var made struct {
+		Connection struct {
+			ID string `json:"id"`
+		} `json:"connection"`
+	}
+	h.must(201, h.page(cs.Token, "POST", "/connections", obj{"templateId": tpl.ID, "authSchemeConfigId": "api-key",
+		"values": obj{"key": secret}})).JSON(t, &made)
+	ev = j.expect("connect on the page", "activation.created user="+sessionUser+" environment="+env,
+		"connection.created connection="+made.Connection.ID+" user="+sessionUser+" template="+tpl.ID)
+	var pageConn connectionView
+	h.must(200, h.do("GET", "/connections/"+made.Connection.ID, nil)).JSON(t, &pageConn)
+	h.must(204, h.page(cs.Token, "DELETE", "/connections/"+made.Connection.ID, nil))
+	ev = j.expect("disconnect on the page",
+		"credential.deleted credential="+pageConn.Credentials[0].Credential.ID+" connection="+made.Connection.ID+" user="+sessionUser+" reason=deleted",
+		"connection.deleted connection="+made.Connection.ID+" user="+sessionUser)
+	for _, e := range ev {
+		if e.Actor != "connect_session:"+cs.ID {
+			t.Errorf("%s by %q, want the session", e.Type, e.Actor)
+		}
+	}
+	h.must(204, h.do("DELETE", "/connect-sessions/"+cs.ID, nil))
+	ev = j.expect("revoke the connect session", "connect_session.revoked user="+sessionUser)
+	if e := ev[0]; e.Actor != actor || e.Data["connectSessionId"] != cs.ID || e.Data["environmentId"] != env {
+		t.Errorf("connect_session.revoked %+v", e)
+	}
+	h.must(204, h.do("DELETE", "/connect-sessions/"+cs.ID, nil))
+	j.expect("revoke it again")
+	h.must(204, h.do("DELETE", "/users/customer-11", nil))
+	j.expect("delete the session's end user", "activation.deleted user="+sessionUser, "end_user.deleted user="+sessionUser)
+
 	h.must(204, h.do("DELETE", "/projects/"+proj.ID+"/connection-templates/"+tpl.ID, nil))
 	j.expect("delete the template", "template.deleted template="+tpl.ID)
 	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "again",

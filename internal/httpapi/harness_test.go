@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -93,6 +94,13 @@ func newHarness(t testing.TB) *harness {
 // Config adjusted by each of opts.
 func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.Config)) *harness {
 	t.Helper()
+	return newHarnessOn(t, nil, outCfg, opts...)
+}
+
+// newHarnessOn is newHarnessWith serving on listener l (from listen), for a peer that must know the
+// server's address before the server starts; a listener of its own when l is nil.
+func newHarnessOn(t testing.TB, l net.Listener, outCfg outbound.Config, opts ...func(*httpapi.Config)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
 	var pgURL string
@@ -116,6 +124,10 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
+	if l != nil {
+		h.srv.Listener.Close()
+		h.srv.Listener = l
+	}
 	cfg := httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
 		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"},
 		// Tokens are refreshed when they expire, not ahead: the tests' tokens live seconds, and a
@@ -134,6 +146,16 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// listen returns a listener on 127.0.0.1 for newHarnessOn; its address is known at once.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // EnvStore switches the HTTP suites to PostgreSQL: PLUGBOARD_TEST_STORE=postgres (with

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"crypto/x509"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -15,11 +16,17 @@ import (
 // oidcHarness is a server whose outbound client trusts the oidc-provider peer's test CA.
 func oidcHarness(t *testing.T, p *oidctest.Provider) *harness {
 	t.Helper()
+	return oidcHarnessOn(t, p, nil)
+}
+
+// oidcHarnessOn is oidcHarness serving on l (see newHarnessOn).
+func oidcHarnessOn(t *testing.T, p *oidctest.Provider, l net.Listener) *harness {
+	t.Helper()
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(p.CAPEM) {
 		t.Fatal("no CA")
 	}
-	return newHarnessWith(t, outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	return newHarnessOn(t, l, outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver(), RootCAs: pool, RequestTimeout: 10 * time.Second})
 }
 

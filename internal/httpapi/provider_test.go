@@ -33,6 +33,9 @@ type goProvider struct {
 	reject   int           // answer the next token requests with invalid_grant
 	delay    time.Duration // this long
 	grants   map[string]int
+	// beforeToken, when set, runs once at the next token request before it is answered: a change
+	// made while an exchange is in flight.
+	beforeToken func()
 }
 
 func newGoProvider(t testing.TB) *goProvider {
@@ -81,6 +84,13 @@ func newGoProviderTTL(t testing.TB, ttl time.Duration) *goProvider {
 		}
 	})
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		before := p.beforeToken
+		p.beforeToken = nil
+		p.mu.Unlock()
+		if before != nil {
+			before()
+		}
 		p.mu.Lock()
 		fail, delay := p.fail > 0, time.Duration(0)
 		if fail {
@@ -157,6 +167,13 @@ func (p *goProvider) redirectNext(to string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.redirect = to
+}
+
+// duringNextExchange makes the next token request run f before it is answered.
+func (p *goProvider) duringNextExchange(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.beforeToken = f
 }
 
 // grantCount returns how many token requests of a grant type the provider received.

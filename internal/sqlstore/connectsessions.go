@@ -103,16 +103,23 @@ func (o *ops) GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*p
 	return cs, nil
 }
 
-// RevokeConnectSession sets revoked_at unless it is set.
-func (o *ops) RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) error {
-	return o.inTx(ctx, func(o *ops) error {
+// RevokeConnectSession sets revoked_at unless it is set, and reports whether it did.
+func (o *ops) RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error) {
+	var done bool
+	err := o.inTx(ctx, func(o *ops) error {
 		if _, err := o.GetConnectSession(ctx, orgID, id); err != nil {
 			return err
 		}
-		_, err := o.exec(ctx, "UPDATE connect_sessions SET revoked_at = ? WHERE organisation_id = ? AND id = ? AND revoked_at IS NULL",
+		res, err := o.exec(ctx, "UPDATE connect_sessions SET revoked_at = ? WHERE organisation_id = ? AND id = ? AND revoked_at IS NULL",
 			timeValue(at), idValue(orgID), idValue(id))
-		return o.d.translate(err, "revoke connect session", nil)
+		if err != nil {
+			return o.d.translate(err, "revoke connect session", nil)
+		}
+		n, err := res.RowsAffected()
+		done = n == 1
+		return err
 	})
+	return done, err
 }
 
 // CompleteConnectSession sets completed_at unless it is set, and reports whether it did.

@@ -58,12 +58,17 @@ func testConnectSessions(t *testing.T, f *fixture) {
 		t.Errorf("empty hash: %v", err)
 	}
 
-	must(t, f.s.RevokeConnectSession(f.ctx, f.org, cs.ID, at(10)))
-	must(t, f.s.RevokeConnectSession(f.ctx, f.org, cs.ID, at(20)))
+	revoked, err := f.s.RevokeConnectSession(f.ctx, f.org, cs.ID, at(10))
+	must(t, err)
+	revokedAgain, err := f.s.RevokeConnectSession(f.ctx, f.org, cs.ID, at(20))
+	must(t, err)
+	if !revoked || revokedAgain {
+		t.Errorf("revoke reported %v then %v, want true then false", revoked, revokedAgain)
+	}
 	if got, _ := f.s.GetConnectSession(f.ctx, f.org, cs.ID); got.RevokedAt == nil || !got.RevokedAt.Equal(at(10).Truncate(time.Microsecond)) {
 		t.Errorf("revoked at %v, want the first revoke's time", got.RevokedAt)
 	}
-	if err := f.s.RevokeConnectSession(f.ctx, f.other, cs.ID, at(10)); !plugboard.IsCode(err, plugboard.ENotFound) {
+	if _, err := f.s.RevokeConnectSession(f.ctx, f.other, cs.ID, at(10)); !plugboard.IsCode(err, plugboard.ENotFound) {
 		t.Errorf("revoke in another organisation: %v", err)
 	}
 	first, err := f.s.CompleteConnectSession(f.ctx, f.org, cs.ID, at(11))
