@@ -40,7 +40,8 @@ type ImportInput struct {
 type ImportResult struct {
 	// System is the system created or updated, as stored; nil for a dry run.
 	System *plugboard.System
-	// Imported is the system the document describes, as it would be created.
+	// Imported is the system the document describes, as Create takes it (which expands its
+	// presets and binds its grants in place when it creates or merges it).
 	Imported CreateInput
 	// Warnings are the importer's, never nil.
 	Warnings []importer.Warning
