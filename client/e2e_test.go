@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/client"
+	"github.com/plugboard/plugboard/internal/testlog"
 )
 
 // plugboard is a running plugboard binary, as cmd/plugboard's end-to-end tests start it.
@@ -32,24 +32,6 @@ type plugboard struct {
 }
 
 var firstStart = regexp.MustCompile(`organisation id: (\S+)\n\s+API key:\s+(\S+)`)
-
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startPlugboard builds the binary, starts it on a free 127.0.0.1 port and a fresh data dir with
 // loopback upstreams allowed, and reads the default organisation and API key it prints.
@@ -68,7 +50,7 @@ func startPlugboard(t *testing.T) *plugboard {
 	addr := ln.Addr().String()
 	ln.Close()
 	pb.url = "http://" + addr
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testlog.Buffer{}, &testlog.Buffer{}
 	cmd := exec.Command(pb.bin, "serve", "--addr", addr, "--data-dir", pb.dataDir)
 	cmd.Env = append(os.Environ(), "PLUGBOARD_ALLOW_CIDRS=127.0.0.0/8")
 	cmd.Stdout, cmd.Stderr = stdout, stderr

@@ -14,6 +14,7 @@ import (
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/importer"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/systems"
 )
 
 // setupSystemsImport is `plugboard systems import FILE|URL --org ID`: the API's import, on the
@@ -40,11 +41,8 @@ func setupSystemsImport(fs *flag.FlagSet, inv *invocation) func(context.Context)
 		if err != nil {
 			return err
 		}
-		fetch := func(ctx context.Context, u string) ([]byte, error) {
-			return httpapi.FetchDocument(ctx, client, u, 1<<20)
-		}
 		return inv.withStore(ctx, func(store plugboard.Store) error {
-			res, err := httpapi.ImportSystem(ctx, store, nil, orgID, doc, docURL, opts, fetch)
+			res, err := httpapi.ImportSystem(ctx, store, nil, orgID, doc, docURL, opts, client)
 			if err != nil {
 				return withFields(err)
 			}
@@ -62,7 +60,7 @@ func setupSystemsImport(fs *flag.FlagSet, inv *invocation) func(context.Context)
 // readDocument reads a file, or fetches an http(s) URL through the guarded client.
 func readDocument(ctx context.Context, client *outbound.Client, arg string) ([]byte, string, error) {
 	if u, err := url.Parse(arg); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		doc, err := httpapi.FetchDocument(ctx, client, arg, importer.MaxDocumentBytes)
+		doc, err := systems.FetchDocument(ctx, client, arg, importer.MaxDocumentBytes)
 		return doc, arg, err
 	}
 	st, err := os.Stat(arg)

@@ -26,6 +26,7 @@ import (
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -39,27 +40,10 @@ type plugboardServer struct {
 	URL  string
 	org  ulid.ULID
 	key  string
-	logs *syncBuffer
+	logs *testlog.Buffer
 
 	mu     sync.Mutex
 	bodies [][]byte // every answer, to search for secrets
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startPlugboard serves the API with srv (not started yet, so its address could be registered at
@@ -104,7 +88,7 @@ func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrig
 	}
 	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver(), RootCAs: pool, RequestTimeout: 10 * time.Second})
-	s := &plugboardServer{t: t, URL: "http://" + srv.Listener.Addr().String(), org: org.ID, key: key, logs: &syncBuffer{}}
+	s := &plugboardServer{t: t, URL: "http://" + srv.Listener.Addr().String(), org: org.ID, key: key, logs: &testlog.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv.Config.Handler = httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
 		PublicURL: s.URL, ReturnURLOrigins: returnOrigins})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"strings"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
@@ -10,7 +9,7 @@ import (
 )
 
 // The catalogue (internal/catalogue): read by any valid key; a system is made from an entry by
-// the same path as CreateSystem and ImportSystem.
+// internal/systems, the same path as CreateSystem and the import.
 
 // ListCatalogue implements api.StrictServerInterface.
 func (s *Server) ListCatalogue(ctx context.Context, req api.ListCatalogueRequestObject) (api.ListCatalogueResponseObject, error) {
@@ -49,26 +48,14 @@ func (s *Server) GetCatalogueEntry(ctx context.Context, req api.GetCatalogueEntr
 	return api.GetCatalogueEntry200JSONResponse(toAPICatalogueEntry(e)), nil
 }
 
-// CreateSystemFromCatalogue implements api.StrictServerInterface.
+// CreateSystemFromCatalogue implements api.StrictServerInterface through
+// systems.Service.CreateFromCatalogue.
 func (s *Server) CreateSystemFromCatalogue(ctx context.Context, req api.CreateSystemFromCatalogueRequestObject) (api.CreateSystemFromCatalogueResponseObject, error) {
 	b := req.Body
 	if b == nil {
 		return nil, bodyRequired()
 	}
-	if strings.TrimSpace(b.Slug) == "" {
-		return nil, plugboard.Invalid("invalid request", plugboard.FieldError{Field: "slug", Message: "is required"})
-	}
-	e, err := catalogue.Default().Get(b.Slug)
-	if err != nil {
-		return nil, err
-	}
-	sys := e.System
-	// The entry's configs share their slices with the catalogue: the create path must not change them.
-	sys.AuthSchemeConfigs = cloneConfigs(sys.AuthSchemeConfigs)
-	if b.Name != nil {
-		sys.Name = *b.Name
-	}
-	created, err := s.createSystem(ctx, req.OrganisationId, sys)
+	created, err := s.systems.CreateFromCatalogue(ctx, req.OrganisationId, b.Slug, b.Name, s.caller(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -77,69 +64,6 @@ func (s *Server) CreateSystemFromCatalogue(ctx context.Context, req api.CreateSy
 		return nil, err
 	}
 	return api.CreateSystemFromCatalogue201JSONResponse(out), nil
-}
-
-// cloneConfigs copies configs deeply enough that changing a copy's fields changes nothing of the
-// originals (createSystem fills presets and binds grant credentials in place).
-func cloneConfigs(in []api.AuthSchemeConfig) []api.AuthSchemeConfig {
-	out := make([]api.AuthSchemeConfig, len(in))
-	for i, c := range in {
-		if c.ApiKey != nil {
-			v := *c.ApiKey
-			c.ApiKey = &v
-		}
-		if c.BasicAuth != nil {
-			v := *c.BasicAuth
-			c.BasicAuth = &v
-		}
-		if c.Certificate != nil {
-			v := *c.Certificate
-			c.Certificate = &v
-		}
-		if c.Hmac != nil {
-			v := *c.Hmac
-			c.Hmac = &v
-		}
-		if c.JwtBearer != nil {
-			v := *c.JwtBearer
-			c.JwtBearer = &v
-		}
-		if c.None != nil {
-			v := *c.None
-			c.None = &v
-		}
-		if c.Oauth1 != nil {
-			v := *c.Oauth1
-			c.Oauth1 = &v
-		}
-		if c.Secret != nil {
-			v := *c.Secret
-			c.Secret = &v
-		}
-		if c.Oauth2 != nil {
-			v := *c.Oauth2
-			v.Scopes = append([]api.OAuth2Scope(nil), v.Scopes...)
-			v.DefaultScopes = append([]string{}, v.DefaultScopes...)
-			if v.Grant.AuthorizationCode != nil {
-				g := *v.Grant.AuthorizationCode
-				v.Grant.AuthorizationCode = &g
-			}
-			if v.Grant.ClientCredentials != nil {
-				g := api.AuthSchemeConfigOAuth2GrantClientCredentials{}
-				for k, x := range *v.Grant.ClientCredentials {
-					g[k] = x
-				}
-				v.Grant.ClientCredentials = &g
-			}
-			if v.Grant.Password != nil {
-				g := *v.Grant.Password
-				v.Grant.Password = &g
-			}
-			c.Oauth2 = &v
-		}
-		out[i] = c
-	}
-	return out
 }
 
 func toAPICatalogueEntry(e catalogue.Entry) api.CatalogueEntry {

@@ -30,26 +30,9 @@ import (
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
-
-// syncBuffer collects the server log; handlers log from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness is a server on a real SQLite file with every response validated against the contract.
 // It records every response body so secret-leak tests can search them all.
@@ -60,7 +43,7 @@ type harness struct {
 	keys   *vault.Vault
 	dbPath string // the SQLite file, when the store is SQLite
 	pgURL  string // the PostgreSQL URL (with its own schema), when the store is PostgreSQL
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	org    ulid.ULID
 	key    string
 
@@ -119,7 +102,7 @@ func newHarnessOn(t testing.TB, l net.Listener, outCfg outbound.Config, opts ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &syncBuffer{}}
+	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &testlog.Buffer{}}
 	h.org, h.key = h.newOrg("test")
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	out := outbound.New(outCfg)

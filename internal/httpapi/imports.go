@@ -11,17 +11,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/credentials"
-	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/importer"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/systems"
 	"github.com/plugboard/plugboard/internal/textcheck"
+	"github.com/plugboard/plugboard/internal/trust"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -75,7 +75,17 @@ func (s *Server) serveImport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.importSystem(r.Context(), orgID, doc, docURL, opts)
+	in, err := importInput(doc, docURL, opts, s.caller(r.Context()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	imported, err := s.systems.Import(r.Context(), orgID, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := importAnswer(imported, in.SystemID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -169,9 +179,9 @@ func (s *Server) importDocument(r *http.Request, opts ImportOptions) ([]byte, st
 	if fe := credentials.CheckURLUserinfo("url", form.URL); len(fe) > 0 {
 		return nil, "", opts, plugboard.Invalid("invalid import", fe...)
 	}
-	doc, err := s.fetch(r.Context(), form.URL, limit)
+	doc, err := systems.FetchDocument(r.Context(), s.outbound, form.URL, limit)
 	if err != nil {
-		return nil, "", opts, fetchError("url", err)
+		return nil, "", opts, err
 	}
 	return doc, form.URL, opts, nil
 }
@@ -194,218 +204,58 @@ func urlForm(body []byte) (importForm, bool) {
 	return importForm{URL: *probe.URL, Options: probe.Options}, true
 }
 
-// fetch GETs a URL through the guarded outbound client, reading at most limit bytes.
-func (s *Server) fetch(ctx context.Context, raw string, limit int64) ([]byte, error) {
-	return fetchDocument(ctx, s.outbound, raw, limit)
-}
-
-// FetchDocument GETs a document (an OpenAPI document, a discovery document) through the guarded
-// client, reading at most limit bytes. A refused address is a 400 naming "url".
-func FetchDocument(ctx context.Context, client *outbound.Client, raw string, limit int64) ([]byte, error) {
-	b, err := fetchDocument(ctx, client, raw, limit)
-	if err != nil {
-		return nil, fetchError("url", err)
-	}
-	return b, nil
-}
-
-func fetchDocument(ctx context.Context, client *outbound.Client, raw string, limit int64) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json, application/yaml;q=0.9, */*;q=0.5")
-	resp, err := client.HTTPClient(nil).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, plugboard.Errorf(plugboard.EUpstreamRejected, "%s answered %d", outboundOrigin(raw), resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, plugboard.Errorf(plugboard.EUpstreamTooLarge, "%s sent more than %d bytes", outboundOrigin(raw), limit)
-	}
-	return b, nil
-}
-
-func outboundOrigin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "the server"
-	}
-	return u.Scheme + "://" + u.Host
-}
-
-// fetchError explains a failed fetch: a refused address is the caller's input (400 naming the
-// field); anything else is the upstream's error, as outbound classifies it.
-func fetchError(field string, err error) error {
-	if outbound.IsRefused(err) {
-		return plugboard.Invalid("the URL cannot be fetched", plugboard.FieldError{Field: field,
-			Message: "resolves to a non-public address, which Plugboard does not call (PLUGBOARD_ALLOW_CIDRS lifts this)"})
-	}
-	var pe *plugboard.Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return outbound.Classify(err)
-}
-
-// importSystem runs the import and, unless it is a dry run, creates the system, or updates the
-// one opts.SystemID names: the document's templateBaseUrl and configs replace the stored ones of
-// the same id (configs the document does not have stay), each through upsertConfig, so that
-// trust.Check rules on every stored secret that would move, in one transaction.
-func (s *Server) importSystem(ctx context.Context, orgID ulid.ULID, doc []byte, docURL string, opts ImportOptions) (*ImportResult, error) {
-	var target ulid.ULID
+// importInput is the import the request asks for.
+func importInput(doc []byte, docURL string, opts ImportOptions, c trust.Caller) (systems.ImportInput, error) {
+	in := systems.ImportInput{Document: doc, DocumentURL: docURL, Name: opts.Name, Server: opts.Server, Schemes: opts.Schemes,
+		DryRun: opts.DryRun, Caller: c}
 	if opts.SystemID != "" {
 		id, err := ulid.ParseStrict(opts.SystemID)
 		if err != nil {
-			return nil, plugboard.Invalid("invalid import options", plugboard.FieldError{Field: "systemId", Message: "must be a system id (a ULID)"})
+			return in, plugboard.Invalid("invalid import options", plugboard.FieldError{Field: "systemId", Message: "must be a system id (a ULID)"})
 		}
-		target = id
+		in.SystemID = id
 	}
-	res, err := importer.Import(ctx, doc, importer.Options{Name: opts.Name, Server: opts.Server, Schemes: opts.Schemes,
-		DocumentURL: docURL, Fetch: func(ctx context.Context, u string) ([]byte, error) {
-			b, err := s.fetch(ctx, u, 1<<20)
-			if err != nil {
-				return nil, fetchError("openIdConnectUrl", err)
-			}
-			return b, nil
-		}})
-	if err != nil {
-		return nil, err
-	}
-	out := &ImportResult{Warnings: res.Warnings}
-	if out.Warnings == nil {
-		out.Warnings = []importer.Warning{}
-	}
-	b := res.System
-	switch {
-	case opts.DryRun:
-		out.System = api.System{Name: b.Name, Domain: b.Domain, TemplateBaseUrl: b.TemplateBaseUrl, AuthSchemeConfigs: b.AuthSchemeConfigs}
-		if target != (ulid.ULID{}) {
-			out.System.ID = target
-		}
-		return out, nil
-	case target == (ulid.ULID{}):
-		sys, err := s.createSystem(ctx, orgID, b)
-		if err != nil {
-			return nil, err
-		}
-		out.System, err = toAPISystem(sys)
-		return out, err
-	}
-	var sys *plugboard.System
-	err = s.store.InTx(ctx, func(tx plugboard.Store) error {
-		var err error
-		if sys, err = tx.GetSystem(ctx, orgID, target); err != nil {
-			return err
-		}
-		if opts.Name != "" {
-			sys.Name = b.Name
-		}
-		// A document without servers says nothing of where the API is: the stored base URL and
-		// domain stay, rather than being cleared.
-		if b.TemplateBaseUrl != "" {
-			sys.Domain = b.Domain
-			if err := s.moveSystemBase(ctx, tx, sys, b.TemplateBaseUrl); err != nil {
-				return err
-			}
-		}
-		sys.UpdatedAt = s.timestamp()
-		if err := tx.UpdateSystem(ctx, sys); err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, plugboard.Event{Type: events.SystemUpdated, OrganisationID: orgID, SystemID: sys.ID}); err != nil {
-			return err
-		}
-		for _, cfg := range b.AuthSchemeConfigs {
-			keepGrant(sys, &cfg)
-			if _, err := s.upsertConfig(ctx, tx, sys, cfg); err != nil {
-				return err
-			}
-		}
-		sys, err = tx.GetSystem(ctx, orgID, target)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.access.ForgetAll()
-	out.System, err = toAPISystem(sys)
-	return out, err
+	return in, nil
 }
 
-// keepGrant carries an existing OAuth 2.0 config's grant client (its credential and client id)
-// over to the imported config of the same id and grant type, which has none: re-importing
-// keeps the client set up with UpsertAuthSchemeConfig. Should the token URL move, its secret
-// moves with it, and trust.Check decides.
-func keepGrant(sys *plugboard.System, cfg *api.AuthSchemeConfig) {
-	if cfg.Oauth2 == nil {
-		return
+// importAnswer renders an import's result: the system as stored, or for a dry run as the document
+// describes it, with target's id (zero when the import would create one).
+func importAnswer(res *systems.ImportResult, target ulid.ULID) (*ImportResult, error) {
+	out := &ImportResult{Warnings: res.Warnings}
+	if res.System == nil {
+		b := res.Imported
+		out.System = api.System{ID: target, Name: b.Name, Domain: b.Domain, TemplateBaseUrl: b.TemplateBaseURL, AuthSchemeConfigs: b.AuthSchemeConfigs}
+		return out, nil
 	}
-	for _, old := range sys.AuthSchemeConfigs {
-		if old.ID != cfg.Oauth2.ID || old.Type != string(api.AuthSchemeTypeOauth2) {
-			continue
-		}
-		p, err := credentials.PublicConfig(old.Config)
-		if err != nil || p.Oauth2 == nil || p.Oauth2.Grant.Type != cfg.Oauth2.Grant.Type {
-			return
-		}
-		g := &cfg.Oauth2.Grant
-		if g.AuthorizationCode == nil && p.Oauth2.Grant.AuthorizationCode != nil {
-			ac := *p.Oauth2.Grant.AuthorizationCode
-			ac.ClientSecret = nil
-			g.AuthorizationCode = &ac
-		}
-		if g.Password == nil && p.Oauth2.Grant.Password != nil {
-			pw := *p.Oauth2.Grant.Password
-			pw.ClientSecret = nil
-			g.Password = &pw
-		}
-		return
-	}
+	var err error
+	out.System, err = toAPISystem(res.System)
+	return out, err
 }
 
 // ImportSystem imports a document into a new system of the organisation, directly on the store,
 // as the API's import does (for `plugboard systems import`). docURL, when the document was
-// fetched, resolves its relative URLs; fetch fetches OpenID Connect discovery documents (nil: not
-// attempted).
+// fetched, resolves its relative URLs; client fetches OpenID Connect discovery documents (nil:
+// not attempted).
 func ImportSystem(ctx context.Context, store plugboard.Store, keys *vault.Vault, orgID ulid.ULID, doc []byte, docURL string,
-	opts ImportOptions, fetch importer.Fetcher) (*ImportResult, error) {
+	opts ImportOptions, client *outbound.Client) (*ImportResult, error) {
 	if opts.SystemID != "" {
 		return nil, plugboard.Invalid("invalid import options", plugboard.FieldError{Field: "systemId", Message: "is not supported here; use the API"})
 	}
 	if _, err := store.GetOrganisation(ctx, orgID); err != nil {
 		return nil, err
 	}
-	res, err := importer.Import(ctx, doc, importer.Options{Name: opts.Name, Server: opts.Server, Schemes: opts.Schemes,
-		DocumentURL: docURL, Fetch: fetch})
+	// An imported system carries no secret, so no stored secret moves: the trust rule has
+	// nothing to rule on and the command needs no key of its own.
+	svc := systems.New(systems.Config{Store: store, Keys: keys, Outbound: client})
+	res, err := svc.Import(ctx, orgID, systems.ImportInput{Document: doc, DocumentURL: docURL, Name: opts.Name, Server: opts.Server,
+		Schemes: opts.Schemes, DryRun: true, Caller: trust.Caller{MayRead: true}})
 	if err != nil {
 		return nil, err
 	}
-	out := &ImportResult{Warnings: res.Warnings}
-	if out.Warnings == nil {
-		out.Warnings = []importer.Warning{}
+	if !opts.DryRun {
+		if res.System, err = svc.Create(ctx, orgID, res.Imported); err != nil {
+			return nil, fmt.Errorf("create the system: %w", err)
+		}
 	}
-	if opts.DryRun {
-		b := res.System
-		out.System = api.System{Name: b.Name, Domain: b.Domain, TemplateBaseUrl: b.TemplateBaseUrl, AuthSchemeConfigs: b.AuthSchemeConfigs}
-		return out, nil
-	}
-	// An imported system carries no secret, so no stored secret moves: the trust rule has
-	// nothing to rule on and the command needs no key of its own.
-	s := &Server{store: store, keys: keys, now: time.Now, events: events.New(events.Options{}), ops: mustOperations()}
-	sys, err := s.createSystem(ctx, orgID, res.System)
-	if err != nil {
-		return nil, fmt.Errorf("create the system: %w", err)
-	}
-	out.System, err = toAPISystem(sys)
-	return out, err
+	return importAnswer(res, ulid.ULID{})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -122,7 +123,7 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	proxy := newTCPProxy(t, u.Host)
 	u.Host = proxy.addr
 
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	store, err := sqlstore.OpenWith(ctx, u.String(), sqlstore.Options{Migrate: true, Logger: logger})
@@ -192,7 +193,7 @@ func serveStore(t *testing.T, store plugboard.Store, logger *slog.Logger, valida
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, keys: keys, logs: &syncBuffer{}}
+	h := &harness{t: t, store: store, keys: keys, logs: &testlog.Buffer{}}
 	h.org, h.key = h.newOrg("served")
 	h.srv = httptest.NewUnstartedServer(nil)
 	var handler http.Handler = httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger,

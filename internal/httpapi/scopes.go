@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/trust"
 )
 
 // API key scopes. A key with no scopes may do everything (keys made before scopes existed, and
@@ -53,4 +54,9 @@ func requireScope(ctx context.Context, scope string) error {
 // stored secret somewhere new (internal/trust).
 func (s *Server) mayReadSecrets(ctx context.Context) bool {
 	return requireScope(ctx, s.ops.byID["AccessConnection"].Scope) == nil
+}
+
+// caller returns what the trust rule needs to know of the request's API key.
+func (s *Server) caller(ctx context.Context) trust.Caller {
+	return trust.Caller{MayRead: s.mayReadSecrets(ctx), ReadScope: s.ops.byID["AccessConnection"].Scope}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
+	"github.com/plugboard/plugboard/internal/systems"
 	"github.com/plugboard/plugboard/internal/telemetry"
 	"github.com/plugboard/plugboard/internal/vault"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	publicURL string
 	// connect runs the OAuth flows and prepares connections' credentials.
 	connect *connect.Service
+	// systems creates, imports and changes systems and their auth scheme configs.
+	systems *systems.Service
 	// access opens connections for the proxy and the access endpoint.
 	access *access.Service
 	// proxyClient calls upstream APIs for the proxy, with its own timeouts and size limits.
@@ -180,6 +183,8 @@ func New(cfg Config) http.Handler {
 	}
 	s.connect = connect.New(connect.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, OAuth: s.oauth, Events: s.events,
 		Now: s.now, PublicURL: cfg.PublicURL, ReturnURLOrigins: cfg.ReturnURLOrigins, SessionTTL: cfg.ConnectSessionTTL})
+	s.systems = systems.New(systems.Config{Store: cfg.Store, Keys: cfg.Keys, Connect: s.connect, Access: s.access, Events: s.events,
+		Now: s.now, Outbound: out})
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

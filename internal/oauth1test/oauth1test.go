@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plugboard/plugboard/internal/testlog"
 )
 
 // EnvEnable names the variable that switches OAuth 1.0a provider tests on: set it to 1.
@@ -160,7 +162,7 @@ func Start(t testing.TB, cfg Config) *Provider {
 	}
 	ready := make(chan string, 1)
 	cmd.Stdout = &readyWriter{ready: ready}
-	stderr := &syncBuffer{}
+	stderr := &testlog.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start OAuth 1.0a provider: %v", err)
@@ -330,22 +332,4 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 		}
 		w.line = w.line[i+1:]
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the exec package's copying goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,10 +5,10 @@
 //
 // "Where" a secret goes is its Use: the origin requests carrying it are sent to, the auth scheme
 // config it is bound to, and the placement fields of that config and of the credential itself
-// (internal/credentials classifies every field). The HTTP layer describes each stored secret a
-// change touches as a Move from its Use before to its Use after, with the request fields that
-// would carry the secret again (none where the request cannot: a system's base URL moves every
-// connection's secrets at once), and asks Check.
+// (internal/credentials classifies every field). The use cases (internal/connect, internal/systems,
+// the proxy) describe each stored secret a change touches as a Move from its Use before to its Use
+// after, with the request fields that would carry the secret again (none where the request
+// cannot: a system's base URL moves every connection's secrets at once), and ask Check.
 package trust
 
 import (

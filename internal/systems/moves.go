@@ -1,4 +1,4 @@
-package httpapi
+package systems
 
 import (
 	"context"
@@ -11,13 +11,28 @@ import (
 	"github.com/plugboard/plugboard/internal/trust"
 )
 
-// This file describes, for internal/trust, where each stored secret a request about systems and
-// their configs touches goes before and after it (a connection's create and update: moves.go in
+// This file describes, for internal/trust, where each stored secret a change to a system or its
+// configs touches goes before and after it (a connection's create and update: moves.go in
 // internal/connect). The rule itself is trust.Check; nothing here decides.
 
-// caller returns what the trust rule needs to know of the request's API key.
-func (s *Server) caller(ctx context.Context) trust.Caller {
-	return trust.Caller{MayRead: s.mayReadSecrets(ctx), ReadScope: s.ops.byID["AccessConnection"].Scope}
+// moveSystemBase sets the system's templateBaseUrl, if trust.Check allows: connections without a
+// base URL of their own follow the system's, so their secrets move.
+func moveSystemBase(ctx context.Context, tx plugboard.Store, sys *plugboard.System, base string, c trust.Caller) error {
+	from, to := trust.Use{Origin: credentials.Origin(sys.TemplateBaseURL)}, trust.Use{Origin: credentials.Origin(base)}
+	if from != to && !c.MayRead {
+		m, err := systemSecretsMove(ctx, tx, sys.OrganisationID, sys.ID, "the secrets of connections that use the system's templateBaseUrl",
+			from, to, func(c *plugboard.Connection, _ *plugboard.ConnectionCredential) bool { return c.BaseURL == "" })
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			if err := trust.Check(c, *m); err != nil {
+				return err
+			}
+		}
+	}
+	sys.TemplateBaseURL = base
+	return nil
 }
 
 // eachConnectionOfSystem calls fn with every connection of a system, a page at a time, until fn
@@ -68,7 +83,7 @@ func systemSecretsMove(ctx context.Context, st plugboard.Store, orgID, systemID 
 //
 // grantOld is the config as the kept grant secret knew it: old, or nil when the grant credential
 // is not the one the stored config names (its secret then comes from nowhere).
-func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, old, grantOld *api.AuthSchemeConfig,
+func configMoves(ctx context.Context, tx plugboard.Store, orgID, systemID ulid.ULID, old, grantOld *api.AuthSchemeConfig,
 	cfg api.AuthSchemeConfig, keptConfig []string, keptGrant string, c trust.Caller) ([]trust.Move, error) {
 	id := credentials.ConfigID(cfg)
 	place, err := credentials.ConfigPlacement(cfg)
@@ -116,8 +131,8 @@ func (s *Server) configMoves(ctx context.Context, tx plugboard.Store, orgID, sys
 }
 
 func mtlsCredentialID(cfg *api.AuthSchemeConfig) string {
-	if cfg.Oauth2 == nil {
+	if cfg.Oauth2 == nil || cfg.Oauth2.MTLSCredentialID == nil {
 		return ""
 	}
-	return deref(cfg.Oauth2.MTLSCredentialID)
+	return *cfg.Oauth2.MTLSCredentialID
 }
