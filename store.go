@@ -239,6 +239,11 @@ type Store interface {
 	CreateConnectSession(ctx context.Context, cs *ConnectSession) error
 	// GetConnectSession returns the session or ENotFound.
 	GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*ConnectSession, error)
+	// ShareConnectSession returns the session like GetConnectSession and holds it against change
+	// until the transaction (InTx; refused outside one) ends: a revoke or completion of it waits for
+	// the commit, and one in progress is waited for and then seen. A share lock on PostgreSQL (so
+	// writes under the same session do not wait for each other), SQLite's write lock otherwise.
+	ShareConnectSession(ctx context.Context, orgID, id ulid.ULID) (*ConnectSession, error)
 	// FindConnectSession returns the session with the id in any organisation (ids are unique), or
 	// ENotFound: the hosted page's address names the session alone.
 	FindConnectSession(ctx context.Context, id ulid.ULID) (*ConnectSession, error)
@@ -374,6 +379,11 @@ type Store interface {
 	CreateTemplate(ctx context.Context, t *ConnectionTemplate) error
 	// GetTemplate returns the template or ENotFound.
 	GetTemplate(ctx context.Context, orgID, id ulid.ULID) (*ConnectionTemplate, error)
+	// ShareTemplate returns the template like GetTemplate and holds it against change until the
+	// transaction (InTx; refused outside one) ends, as ShareConnectSession does the session: an
+	// UpdateTemplate or DeleteTemplate waits for the commit, and one in progress is waited for and
+	// then seen.
+	ShareTemplate(ctx context.Context, orgID, id ulid.ULID) (*ConnectionTemplate, error)
 	// ListTemplates returns the project's templates ordered by id, only those of environment envID
 	// unless it is zero. ENotFound if the project does not exist.
 	ListTemplates(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]ConnectionTemplate, error)

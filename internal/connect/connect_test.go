@@ -38,6 +38,8 @@ type fixture struct {
 	now      time.Time
 	// grant is, by config id, the id of the config's grant credential.
 	grant map[string]ulid.ULID
+	// pgApp is the application_name of the store's PostgreSQL connections ("" on SQLite).
+	pgApp string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -46,9 +48,13 @@ func newFixture(t *testing.T) *fixture {
 	var (
 		store *sqlstore.DB
 		err   error
+		f     = &fixture{}
 	)
 	if os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" {
-		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
+		// application_name names the test's schema, so lockWait finds this test's connections.
+		u := pgtest.URL(t)
+		f.pgApp = pgtest.Schema(u)
+		store, err = sqlstore.OpenWith(ctx, u+"&application_name="+f.pgApp, sqlstore.Options{Migrate: true})
 	} else {
 		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
 	}
@@ -60,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, store: store, now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), grant: map[string]ulid.ULID{}}
+	f.t, f.store, f.now, f.grant = t, store, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), map[string]ulid.ULID{}
 	f.svc = New(Config{Store: store, Keys: keys, OAuth: oauth.New(outbound.New(outbound.DefaultConfig())),
 		Now: func() time.Time { return f.now }, PublicURL: "https://plugboard.example", ReturnURLOrigins: []string{"https://app.example"}})
 	org := &plugboard.Organisation{ID: ulid.Make(), Name: "test", CreatedAt: f.now}

@@ -16,6 +16,19 @@ import (
 // naming connectionTemplateId.
 func (s *Service) templateOffer(ctx context.Context, st plugboard.Store, orgID, templateID ulid.ULID) (*plugboard.ConnectionTemplate, *plugboard.System, []api.AuthSchemeConfig, error) {
 	t, err := st.GetTemplate(ctx, orgID, templateID)
+	return s.offer(ctx, st, orgID, t, err)
+}
+
+// heldTemplateOffer is templateOffer inside tx, the transaction that writes a connection under the
+// template: it holds the template until tx ends (ShareTemplate), so a change of the template (made
+// static, say) either commits first and is seen here, or waits until the write has committed.
+func (s *Service) heldTemplateOffer(ctx context.Context, tx plugboard.Store, orgID, templateID ulid.ULID) (*plugboard.ConnectionTemplate, *plugboard.System, []api.AuthSchemeConfig, error) {
+	t, err := tx.ShareTemplate(ctx, orgID, templateID)
+	return s.offer(ctx, tx, orgID, t, err)
+}
+
+// offer completes templateOffer and heldTemplateOffer from the template read (t, err).
+func (s *Service) offer(ctx context.Context, st plugboard.Store, orgID ulid.ULID, t *plugboard.ConnectionTemplate, err error) (*plugboard.ConnectionTemplate, *plugboard.System, []api.AuthSchemeConfig, error) {
 	if plugboard.IsCode(err, plugboard.ENotFound) {
 		return nil, nil, nil, &plugboard.Error{Code: plugboard.ENotFound, Message: "connection template not found",
 			Fields: []plugboard.FieldError{{Field: "connectionTemplateId", Message: "no such connection template"}}}
@@ -181,8 +194,9 @@ func (s *Service) create(ctx context.Context, tx plugboard.Store, orgID ulid.ULI
 			return nil, err
 		}
 	}
-	// Read again inside the transaction: the template may have changed since the exchange.
-	t, sys, offered, err := s.templateOffer(ctx, tx, orgID, in.TemplateID)
+	// Read again inside the transaction, and held until it ends: the template may have changed
+	// since the exchange, and must not change (made static, say) before this commits.
+	t, sys, offered, err := s.heldTemplateOffer(ctx, tx, orgID, in.TemplateID)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +283,7 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 			return &plugboard.Error{Code: plugboard.ENotFound, Message: "connection not found",
 				Fields: []plugboard.FieldError{{Field: "connectionId", Message: "is not one of your connections in this connect session"}}}
 		}
-		t, sys, offered, err := s.templateOffer(ctx, tx, orgID, c.TemplateID)
+		t, sys, offered, err := s.heldTemplateOffer(ctx, tx, orgID, c.TemplateID)
 		if err != nil {
 			return err
 		}

@@ -283,10 +283,12 @@ func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession)
 
 // sessionStillOpen reads the session again in tx, the transaction that writes a connection made in
 // it: a session revoked, expired or gone since it was checked (while a provider exchange ran, say)
-// makes no change. The organisation needs no second look: deleting it deletes its sessions.
+// makes no change. The read holds the session until tx ends (ShareConnectSession), so a revoke
+// either commits first and is seen here, or waits until this write has committed. The
+// organisation needs no second look: deleting it deletes its sessions.
 func (s *Service) sessionStillOpen(ctx context.Context, tx plugboard.Store, cs *plugboard.ConnectSession) error {
 	const askAgain = "the app that sent you here can make a new link"
-	cur, err := tx.GetConnectSession(ctx, cs.OrganisationID, cs.ID)
+	cur, err := tx.ShareConnectSession(ctx, cs.OrganisationID, cs.ID)
 	switch {
 	case plugboard.IsCode(err, plugboard.ENotFound):
 		return unauthenticated(SessionExpiredMessage, askAgain)

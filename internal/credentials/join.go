@@ -16,6 +16,15 @@ import (
 // and which fields is still read from credentialKinds: joinPlans is derived from it once, by the
 // members' JSON names, and a credential type whose member or secret fields cannot be found in
 // api.CredentialData stops the program at start (and so every test).
+//
+// For well-formed halves (one JSON object each, as SplitCredential writes them) the result is
+// exactly the round trip's. On malformed public halves, which no writer produces, the two differ,
+// and the direct join's answer is the intended one: data after the object is an error (the round
+// trip read the first value and ignored the rest); of keys naming the same field (duplicates, or
+// case variants) the last in the document wins and duplicate objects merge, as encoding/json
+// decodes a struct (the round trip's map kept the last duplicate and let the marshalled key order
+// pick among case variants); and the secret fields are set after decoding, so no value in the
+// public half, under any spelling of a secret's name, is ever given back as a secret.
 
 // joinPlan says where one credential type's data goes in api.CredentialData.
 type joinPlan struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,7 +207,8 @@ func joinCases(t *testing.T, r *rand.Rand, typ api.CredentialType, data *api.Cre
 }
 
 // TestJoinEqualsJSONRoundTrip checks, for every credential type and many random credentials, that
-// the direct join builds exactly what the JSON round trip built, including where it fails.
+// the direct join builds exactly what the JSON round trip built from well-formed halves (and the
+// variants of them a store may hold). Malformed public halves are TestJoinMalformedPublicHalves'.
 func TestJoinEqualsJSONRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 2026))
 	for _, k := range credentialKinds {
@@ -274,19 +276,94 @@ func normalised(t *testing.T, typ api.CredentialType, data *api.CredentialData) 
 	return d
 }
 
-// TestJoinRefusesWhatTheRoundTripRefused: halves that are not JSON objects fail both ways.
-func TestJoinRefusesWhatTheRoundTripRefused(t *testing.T) {
-	for _, pub := range []string{`[1]`, `"x"`, `{`, `{"scopes": 5}`, `{"expiresAt": 5}`} {
+// TestJoinMalformedPublicHalves pins what the join does with public halves no writer produces
+// (SplitCredential writes one JSON object without duplicate keys): what is not an object fails as
+// it did in the round trip; data after the object fails (the round trip ignored it); duplicate keys
+// decode as encoding/json decodes a struct; and no spelling of a secret's name in the public half
+// ever gives its value back as the secret.
+func TestJoinMalformedPublicHalves(t *testing.T) {
+	// Not an object, or a field of the wrong type: refused as the round trip refused it (a field the
+	// type lacks is ignored both ways).
+	for _, c := range []struct {
+		pub     string
+		refused []api.CredentialType
+	}{
+		{`[1]`, []api.CredentialType{api.CredentialTypeOauth2Token, api.CredentialTypeString}},
+		{`"x"`, []api.CredentialType{api.CredentialTypeOauth2Token, api.CredentialTypeString}},
+		{`{`, []api.CredentialType{api.CredentialTypeOauth2Token, api.CredentialTypeString}},
+		{`{"scopes": 5}`, []api.CredentialType{api.CredentialTypeOauth2Token}},
+		{`{"expiresAt": 5}`, []api.CredentialType{api.CredentialTypeOauth2Token}},
+	} {
 		for _, typ := range []api.CredentialType{api.CredentialTypeOauth2Token, api.CredentialTypeString} {
-			_, wantErr := jsonRoundTripJoin(typ, []byte(pub), nil)
-			_, gotErr := buildCredential(typ, []byte(pub), nil)
-			if (wantErr == nil) != (gotErr == nil) {
-				t.Errorf("%s %s: error %v, JSON round trip's %v", typ, pub, gotErr, wantErr)
+			_, wantErr := jsonRoundTripJoin(typ, []byte(c.pub), nil)
+			_, gotErr := buildCredential(typ, []byte(c.pub), nil)
+			if refused := slices.Contains(c.refused, typ); (gotErr != nil) != refused || (wantErr != nil) != refused {
+				t.Errorf("%s %s: error %v, JSON round trip's %v; want refused: %v", typ, c.pub, gotErr, wantErr, refused)
 			}
 		}
 	}
 	if _, err := buildCredential("no-such-type", []byte(`{}`), nil); err == nil {
 		t.Error("unknown type joined")
+	}
+
+	// Data after the object: refused, where the round trip read the first value only.
+	for _, pub := range []string{`{"value": "v"} {}`, `{"value": "v"} x`, `{} []`} {
+		if _, err := jsonRoundTripJoin(api.CredentialTypeString, []byte(pub), nil); err != nil {
+			t.Errorf("round trip of %s: %v (the difference pinned here is gone)", pub, err)
+		}
+		if _, err := buildCredential(api.CredentialTypeString, []byte(pub), nil); err == nil {
+			t.Errorf("%s joined: data after the object must be refused", pub)
+		}
+	}
+
+	// Duplicate keys, and case variants of a key: the last in the document wins, as encoding/json
+	// decodes a struct; duplicate objects merge.
+	d, err := buildCredential(api.CredentialTypeOauth2Token, []byte(`{"tokenType": "first", "TokenType": "second", "TOKENTYPE": "last"}`), nil)
+	if err != nil || d.Oauth2Token.TokenType != "last" {
+		t.Errorf("case-variant duplicates: %+v, %v; want the last in the document", d.Oauth2Token, err)
+	}
+	d, err = buildCredential(api.CredentialTypeJwtBearer, []byte(`{"algorithm": "HS256", "payload": {"a": 1}, "payload": {"b": 2}}`), nil)
+	if err != nil || len(d.JwtBearer.Payload) != 2 || d.JwtBearer.Payload["a"] == nil || d.JwtBearer.Payload["b"] == nil {
+		t.Errorf("duplicate objects: %+v, %v; want them merged", d.JwtBearer, err)
+	}
+
+	// No secret ever comes from the public half, whatever the spelling of its name, whether the
+	// secrets half has the field or not.
+	const fromPublic = "FROM-PUBLIC-HALF"
+	for _, k := range credentialKinds {
+		if len(k.secrets) == 0 {
+			continue
+		}
+		obj := map[string]any{}
+		for _, f := range k.secrets {
+			for _, v := range []string{f, strings.ToLower(f), strings.ToUpper(f), strings.ToUpper(f[:1]) + f[1:]} {
+				obj[v] = fromPublic
+			}
+		}
+		for _, l := range requiredLists[k.member] {
+			obj[l] = []any{}
+		}
+		pub, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range []map[string]string{nil, {k.secrets[0]: "from-secrets"}} {
+			d, err := buildCredential(k.typ, pub, sec)
+			if err != nil {
+				t.Errorf("%s: %v", k.typ, err)
+				continue
+			}
+			joined, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(joined), fromPublic) {
+				t.Errorf("%s: a secret came from the public half %s: %s", k.typ, pub, joined)
+			}
+			if sec != nil && !strings.Contains(string(joined), "from-secrets") {
+				t.Errorf("%s: the secrets half's value is lost: %s", k.typ, joined)
+			}
+		}
 	}
 }
 

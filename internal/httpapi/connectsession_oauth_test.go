@@ -87,29 +87,52 @@ func TestConnectSessionOAuthRedirectsToPlugboard(t *testing.T) {
 	}
 }
 
-// The state of a connect session's popup cannot be redeemed through the API for anyone: not for
-// another end user (nor the session's own); it is refused with 400 naming the state field, is not
-// used up, and the session's popup still finishes for the session's end user.
+// The state of a connect session's popup cannot be redeemed through the API for anyone (another
+// end user, or the session's own), by any of the three ways the API takes a code: POST
+// /connections, PUT /connections/{id} and an activation's connection. Each is refused with 400
+// naming the state field where that request has it, the state is not used up, and the session's
+// popup still finishes for the session's end user.
 func TestConnectSessionStateNotRedeemableThroughAPI(t *testing.T) {
 	o := newSessionOAuth(t)
 	h := o.h
 	cs := o.session("owner")
-	code, state := o.p.authorize(t, o.start(cs, "").String())
-	const field = "connection.credentials[0].credential.data.oauth2Code.state"
+	first := o.callback(o.p.authorize(t, o.start(cs, "").String()))
+	if first["ok"] != true {
+		t.Fatalf("the session's first connect: %v", first)
+	}
+	owned := first["connectionId"].(string)
+	var before connectionView
+	h.must(200, h.do("GET", "/connections/"+owned, nil)).JSON(t, &before)
+
+	// A reconnect flow of the session's connection, its code and state sent to the API instead.
+	code, state := o.p.authorize(t, o.start(cs, owned).String())
+	const field = "credentials[0].credential.data.oauth2Code.state"
 	for _, externalID := range []string{"intruder", "owner"} {
 		body := codeConnection(o.templateID, "stolen-"+externalID, code, state)
 		body["externalId"] = externalID
-		refused(t, h.do("POST", "/connections", body), 400, "invalid_argument", "", field)
+		refused(t, h.do("POST", "/connections", body), 400, "invalid_argument", "", "connection."+field)
+		refused(t, h.do("POST", "/activations", obj{"userId": externalID, "environmentId": o.envID,
+			"connections": arr{codeConnection(o.templateID, "stolen-"+externalID, code, state)}}),
+			400, "invalid_argument", "", "connections[0].connection."+field)
 	}
-	if n := h.count("connections"); n != 0 {
-		t.Fatalf("%d connections stored", n)
+	creds := codeConnection(o.templateID, "", code, state)["connection"].(obj)["credentials"]
+	refused(t, h.do("PUT", "/connections/"+owned, obj{"name": "stolen", "baseUrl": "", "credentials": creds}),
+		400, "invalid_argument", "", field)
+	if n := h.count("connections"); n != 1 {
+		t.Fatalf("%d connections stored, want the session's one", n)
 	}
+	var after connectionView
+	h.must(200, h.do("GET", "/connections/"+owned, nil)).JSON(t, &after)
+	if after.Name != before.Name || len(after.Credentials) != 1 || after.Credentials[0].Credential.ID != before.Credentials[0].Credential.ID {
+		t.Errorf("the refused PUT changed the connection: %+v, was %+v", after, before)
+	}
+
 	res := o.callback(code, state)
-	if res["ok"] != true {
-		t.Fatalf("the session's own callback after the refusals: %v", res)
+	if res["ok"] != true || res["connectionId"] != owned {
+		t.Fatalf("the session's own reconnect callback after the refusals: %v", res)
 	}
 	var c connectionView
-	h.must(200, h.do("GET", "/connections/"+res["connectionId"].(string), nil)).JSON(t, &c)
+	h.must(200, h.do("GET", "/connections/"+owned, nil)).JSON(t, &c)
 	var s pageSession
 	h.must(200, h.page(cs.Token, "GET", "/session", nil)).JSON(t, &s)
 	if c.EndUserID != s.EndUser.ID {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -78,6 +79,22 @@ func (o *ops) GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*plug
 		idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get connect session", &onError{notFound: "connect session " + id.String() + " not found"})
+	}
+	return cs, nil
+}
+
+// ShareConnectSession returns the session and holds its row until the transaction ends. On
+// PostgreSQL (READ COMMITTED) FOR SHARE makes a concurrent revoke's UPDATE wait for this commit,
+// and makes this read wait for a revoke in progress and return the row as it committed it. On
+// SQLite the transaction's write lock, taken at BEGIN IMMEDIATE, already excludes every writer.
+func (o *ops) ShareConnectSession(ctx context.Context, orgID, id ulid.ULID) (*plugboard.ConnectSession, error) {
+	if o.tx == nil {
+		return nil, plugboard.Internal(fmt.Errorf("ShareConnectSession needs a transaction"))
+	}
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE organisation_id = ? AND id = ?"+o.d.forShare,
+		idValue(orgID), idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "share connect session", &onError{notFound: "connect session " + id.String() + " not found"})
 	}
 	return cs, nil
 }

@@ -27,8 +27,8 @@ type dialect struct {
 	dollar bool
 	// classify says what kind of failure a driver error is.
 	classify func(error) failure
-	// forShare is appended to a SELECT that must keep the row it read from being deleted until
-	// the transaction ends. SQLite needs none: its write transactions are serialised.
+	// forShare is appended to a SELECT that must keep the row it read from being changed or
+	// deleted until the transaction ends. SQLite needs none: its write transactions are serialised.
 	forShare string
 	// forUpdate is appended to a SELECT that must hold the row it read against other writers until
 	// the transaction ends.

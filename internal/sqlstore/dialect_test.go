@@ -22,7 +22,20 @@ func TestRebind(t *testing.T) {
 				t.Errorf("dollar rebind(%q) = %q, want %q", c.in, got, c.dollar)
 			}
 		}
+		if c.in == c.dollar {
+			continue // nothing to rewrite, nothing to keep
+		}
+		if q, ok := rebound.Load(c.in); !ok || q != c.dollar {
+			t.Errorf("rebound keeps %v (kept: %v) for %q, want %q", q, ok, c.in, c.dollar)
+		}
 	}
+	// A kept statement is answered from the cache, not rewritten again.
+	const kept = "kept = ? AND test = 'TestRebind'"
+	rebound.Store(kept, "answered from the cache")
+	if got := dollar.rebind(kept); got != "answered from the cache" {
+		t.Errorf("dollar rebind(%q) = %q: the cache was not consulted", kept, got)
+	}
+	rebound.Delete(kept)
 	// A statement with more placeholders than the cache keeps is rewritten every time, alike.
 	long := "x IN (" + strings.Repeat("?, ", maxCachedArgs) + "?)"
 	want := "x IN (" + func() string {

@@ -63,6 +63,20 @@ func (o *ops) GetTemplate(ctx context.Context, orgID, id ulid.ULID) (*plugboard.
 	return &t, nil
 }
 
+// ShareTemplate returns the template and holds its row until the transaction ends, as
+// ShareConnectSession does the session's: UpdateTemplate and DeleteTemplate wait for this commit.
+func (o *ops) ShareTemplate(ctx context.Context, orgID, id ulid.ULID) (*plugboard.ConnectionTemplate, error) {
+	if o.tx == nil {
+		return nil, plugboard.Internal(fmt.Errorf("ShareTemplate needs a transaction"))
+	}
+	t, err := scanTemplate(o.queryRow(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND id = ?"+o.d.forShare,
+		idValue(orgID), idValue(id)))
+	if err != nil {
+		return nil, o.d.translate(err, "share connection template", &onError{notFound: "connection template " + id.String() + " not found"})
+	}
+	return &t, nil
+}
+
 // ListTemplates returns the project's templates ordered by id, only envID's unless it is zero.
 func (o *ops) ListTemplates(ctx context.Context, orgID, projectID, envID ulid.ULID) ([]plugboard.ConnectionTemplate, error) {
 	var list []plugboard.ConnectionTemplate

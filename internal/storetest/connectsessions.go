@@ -129,3 +129,49 @@ func testTemplateBaseURLOverride(t *testing.T, f *fixture) {
 		t.Error("allowBaseUrlOverride defaults to true")
 	}
 }
+
+// testShareSessionAndTemplate: ShareConnectSession and ShareTemplate read what GetConnectSession
+// and GetTemplate read, only in a transaction, only in their organisation; a change committed
+// before the read is seen by it.
+func testShareSessionAndTemplate(t *testing.T, f *fixture) {
+	cs := f.newConnectSession(t, f.user.ID, "token-share")
+	if _, err := f.s.ShareConnectSession(f.ctx, f.org, cs.ID); err == nil {
+		t.Error("ShareConnectSession outside a transaction should be refused")
+	}
+	if _, err := f.s.ShareTemplate(f.ctx, f.org, f.dynamic.ID); err == nil {
+		t.Error("ShareTemplate outside a transaction should be refused")
+	}
+	_, err := f.s.RevokeConnectSession(f.ctx, f.org, cs.ID, at(5))
+	must(t, err)
+	must(t, f.s.InTx(f.ctx, func(tx plugboard.Store) error {
+		got, err := tx.ShareConnectSession(f.ctx, f.org, cs.ID)
+		must(t, err)
+		if got.ID != cs.ID || got.EndUserID != f.user.ID || got.RevokedAt == nil || !got.RevokedAt.Equal(at(5).Truncate(time.Microsecond)) {
+			t.Errorf("shared session %+v", got)
+		}
+		for _, org := range []ulid.ULID{f.other, f.org} {
+			id := cs.ID
+			if org == f.org {
+				id = ulid.Make()
+			}
+			if _, err := tx.ShareConnectSession(f.ctx, org, id); !plugboard.IsCode(err, plugboard.ENotFound) {
+				t.Errorf("share session %s of %s: %v", id, org, err)
+			}
+		}
+		tpl, err := tx.ShareTemplate(f.ctx, f.org, f.dynamic.ID)
+		must(t, err)
+		want, err := tx.GetTemplate(f.ctx, f.org, f.dynamic.ID)
+		must(t, err)
+		if tpl.ID != want.ID || tpl.Dynamic != want.Dynamic || tpl.EnvironmentID != want.EnvironmentID || tpl.SystemID != want.SystemID ||
+			!slices.Equal(tpl.AuthSchemeConfigIDs, want.AuthSchemeConfigIDs) || !tpl.UpdatedAt.Equal(want.UpdatedAt) {
+			t.Errorf("shared template %+v, want %+v", tpl, want)
+		}
+		if _, err := tx.ShareTemplate(f.ctx, f.other, f.dynamic.ID); !plugboard.IsCode(err, plugboard.ENotFound) {
+			t.Errorf("share template of another organisation: %v", err)
+		}
+		if _, err := tx.ShareTemplate(f.ctx, f.org, ulid.Make()); !plugboard.IsCode(err, plugboard.ENotFound) {
+			t.Errorf("share unknown template: %v", err)
+		}
+		return nil
+	}))
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) plugboard.Store) {
 		{"StandaloneCredentials", testStandaloneCredentials},
 		{"OAuthStates", testOAuthStates},
 		{"ConnectSessions", testConnectSessions},
+		{"ShareSessionAndTemplate", testShareSessionAndTemplate},
 		{"TemplateBaseURLOverride", testTemplateBaseURLOverride},
 		{"LockCredential", testLockCredential},
 		{"ListRefreshDue", testListRefreshDue},
