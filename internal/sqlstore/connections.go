@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
+
 	"github.com/plugboard/plugboard"
 )
 
@@ -176,11 +178,9 @@ func (o *ops) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 // getConnection runs getConnectionQuery. expired reports whether the connection has Expired gaps,
 // which it does not read.
 func (o *ops) getConnection(ctx context.Context, orgID, id ulid.ULID) (c *plugboard.Connection, expired bool, err error) {
-	rows, err := o.query(ctx, getConnectionQuery, idValue(orgID), idValue(id))
-	if err != nil {
-		return nil, false, o.d.translate(err, "get connection", nil)
-	}
-	err = scanRows(rows, func(r *sql.Rows) error {
+	// row scans one row of getConnectionQuery with scan (sql.Rows' or pgx.Rows' Scan: both take
+	// the same sql.Scanner destinations).
+	row := func(scan func(dest ...any) error) error {
 		var (
 			conn    plugboard.Connection
 			gaps    int
@@ -189,7 +189,7 @@ func (o *ops) getConnection(ctx context.Context, orgID, id ulid.ULID) (c *plugbo
 			hasCred bool
 		)
 		cr := &cc.Credential
-		if err := r.Scan(idCol{&conn.OrganisationID}, idCol{&conn.ID}, idCol{&conn.TemplateID}, idCol{&conn.SystemID},
+		if err := scan(idCol{&conn.OrganisationID}, idCol{&conn.ID}, idCol{&conn.TemplateID}, idCol{&conn.SystemID},
 			idCol{&conn.EndUserID}, &conn.Name, &conn.BaseURL, timeCol{&conn.CreatedAt}, timeCol{&conn.UpdatedAt}, &gaps,
 			nullIDCol{&ccID, &hasCred}, &cc.AuthSchemeConfigID,
 			idCol{&cr.OrganisationID}, idCol{&cr.ID}, &cr.Type, &cr.Name, rawCol{&cr.Public}, bytesCol{&cr.Sealed},
@@ -205,7 +205,30 @@ func (o *ops) getConnection(ctx context.Context, orgID, id ulid.ULID) (c *plugbo
 			c.Credentials = append(c.Credentials, cc)
 		}
 		return nil
-	})
+	}
+	if o.tx == nil && o.p.pgx {
+		err = o.p.readPgx(ctx, func(conn *pgx.Conn) error {
+			c, expired = nil, false // a retry starts over
+			rows, err := conn.Query(ctx, o.rebind(getConnectionQuery), idValue(orgID), idValue(id))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := row(rows.Scan); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		o.note(err)
+	} else {
+		var rows *sql.Rows
+		if rows, err = o.query(ctx, getConnectionQuery, idValue(orgID), idValue(id)); err != nil {
+			return nil, false, o.d.translate(err, "get connection", nil)
+		}
+		err = scanRows(rows, func(r *sql.Rows) error { return row(r.Scan) })
+	}
 	if err != nil {
 		return nil, false, o.d.translate(err, "get connection", nil)
 	}
