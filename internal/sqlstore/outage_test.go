@@ -15,9 +15,9 @@ import (
 )
 
 // TestPostgresTerminatedConnectionsRetryReads ends the store's own sessions on the server, as a
-// restart or an administrator does, and checks that the next reads (a single read and a
-// read-only transaction) succeed on fresh connections instead of failing. Only this test's
-// sessions are ended: they carry an application_name of their own.
+// restart or an administrator does, and checks that the next reads (a single read, a connection
+// read, which runs on pgx directly, and a read-only transaction) succeed on fresh connections
+// instead of failing. Only this test's sessions are ended: they carry an application_name of their own.
 func TestPostgresTerminatedConnectionsRetryReads(t *testing.T) {
 	base := pgtest.URL(t)
 	app := "pbtest_" + strings.ToLower(ulid.Make().String())
@@ -62,6 +62,13 @@ func TestPostgresTerminatedConnectionsRetryReads(t *testing.T) {
 			got, err := db.GetOrganisation(ctx, org.ID)
 			if err == nil && got.Name != org.Name {
 				t.Errorf("read %q, want %q", got.Name, org.Name)
+			}
+			return err
+		}},
+		{"connection read (pgx's own path)", func() error {
+			_, err := db.GetConnection(ctx, org.ID, ulid.Make())
+			if plugboard.ErrorCode(err) == plugboard.ENotFound {
+				return nil
 			}
 			return err
 		}},

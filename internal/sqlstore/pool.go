@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/plugboard/plugboard"
@@ -41,6 +44,41 @@ type pools struct {
 	health   *health
 	// stmts caches prepared statements (SQLite); nil runs every statement as text.
 	stmts *stmtCache
+	// pgx lets the hottest read (a connection with its credentials, on every miss of the
+	// opened-connection cache) run on r's connections straight through pgx: PostgreSQL pools whose
+	// driver is pgx's own, that is, with tracing off (with it on, statements go through
+	// database/sql so that each gets its span).
+	pgx bool
+}
+
+// readPgx runs fn on one of r's connections, as pgx's connection, bypassing database/sql's
+// statement layer (its per-query context goroutine and per-column conversions) but not its pool,
+// whose limits still apply. A read that failed because the server closed its connection runs
+// again once on a fresh one, as query's do.
+func (p *pools) readPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
+	err := p.withPgx(ctx, fn)
+	if p.retryable(err) {
+		p.dropIdle()
+		err = p.withPgx(ctx, fn)
+	}
+	return err
+}
+
+func (p *pools) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := p.r.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: the pool's driver connection is a %T, not pgx's", dc)
+		}
+		// A connection pgx closed (the server went away) goes back to the pool closed; the pool
+		// discards it when it next hands it out (pgx's stdlib ResetSession reports it bad).
+		return fn(sc.Conn())
+	})
 }
 
 // queryRead runs a multi-row read on r, through the statement cache.

@@ -248,7 +248,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(maxOpen)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	sqldb.SetConnMaxLifetime(30 * time.Minute)
-	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url))}
+	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url)),
+		pgx: opts.Tracing == nil}
 	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
