@@ -86,3 +86,12 @@ func PreparedOnSession(ctx context.Context, db *DB, text string) (int, error) {
 	err := db.sqldb.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_prepared_statements WHERE strpos(statement, $1) > 0", text).Scan(&n)
 	return n, err
 }
+
+// SetPgxRead switches whether the store reads a connection straight through pgx (the pools' pgx
+// flag) and returns the previous setting, so that a benchmark can compare both reads in one
+// process. Not safe while reads run.
+func SetPgxRead(db *DB, on bool) bool {
+	was := db.p.pgx
+	db.p.pgx = on
+	return was
+}
