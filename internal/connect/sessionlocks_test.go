@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
@@ -61,27 +60,7 @@ func (t *pausingTx) DeleteConnection(ctx context.Context, orgID, id ulid.ULID) (
 // another holds, or false when done is closed first.
 func (f *fixture) lockWaitOr(done <-chan struct{}) bool {
 	f.t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.BaseURL(f.t))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for {
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, f.pgApp).Scan(&n); err != nil {
-			f.t.Fatal(err)
-		}
-		if n > 0 {
-			return true
-		}
-		select {
-		case <-done:
-			return false
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return pgtest.LockWaitOr(f.t, f.pgApp, done)
 }
 
 // raceFixture is a fixture on PostgreSQL with a session, and the session's connection when the

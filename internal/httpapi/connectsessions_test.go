@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
@@ -174,26 +173,5 @@ func TestConnectSessionCreateHoldsTheEndUser(t *testing.T) {
 // holds, or false when done is closed first.
 func (h *harness) lockWaitOr(done <-chan struct{}) bool {
 	h.t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.BaseURL(h.t))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	app := pgtest.Schema(h.pgURL)
-	for {
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
-			h.t.Fatal(err)
-		}
-		if n > 0 {
-			return true
-		}
-		select {
-		case <-done:
-			return false
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return pgtest.LockWaitOr(h.t, pgtest.Schema(h.pgURL), done)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
@@ -338,22 +337,8 @@ func (h *harness) waitForLockWait() {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, pgtest.BaseURL(h.t))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	app := pgtest.Schema(h.pgURL)
-	for {
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
-			h.t.Fatalf("no session of %s waited for a lock: %v", app, err)
-		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if app := pgtest.Schema(h.pgURL); !pgtest.LockWaitOr(h.t, app, ctx.Done()) {
+		h.t.Fatalf("no session of %s waited for a lock within a minute", app)
 	}
 }
 

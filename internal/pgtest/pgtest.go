@@ -78,3 +78,32 @@ func Schema(u string) string {
 	}
 	return parsed.Query().Get("search_path")
 }
+
+// LockWaitOr returns true once a PostgreSQL session whose application_name is app waits for a
+// lock another session holds, or false when done is closed first. Tests name their sessions after
+// their schema (application_name=Schema(url)), so that this sees theirs alone. It polls
+// pg_stat_activity; it never decides by how long something took.
+func LockWaitOr(t testing.TB, app string, done <-chan struct{}) bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, BaseURL(t))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", EnvURL, err)
+	}
+	defer conn.Close(ctx)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			t.Fatalf("read pg_stat_activity: %v", err)
+		}
+		if n > 0 {
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
