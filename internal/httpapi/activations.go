@@ -11,6 +11,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
 // activationsResponse renders activations with their end users, environment and connections.
@@ -187,7 +188,7 @@ func (s *Server) ActivateUser(ctx context.Context, req api.ActivateUserRequestOb
 		return nil, bodyRequired()
 	}
 	var errs []plugboard.FieldError
-	errs = checkExternalID("userId", b.UserID, errs)
+	errs = textcheck.Name("userId", b.UserID, errs)
 	if b.EnvironmentID == (ulid.ULID{}) {
 		errs = append(errs, plugboard.FieldError{Field: "environmentId", Message: "is required"})
 	}
@@ -200,7 +201,7 @@ func (s *Server) ActivateUser(ctx context.Context, req api.ActivateUserRequestOb
 		}
 		switch {
 		case c.Connection != nil: // wins over existingConnectionId, as the contract says
-			errs = checkName(path+".connection.name", c.Connection.Name, errs)
+			errs = textcheck.Name(path+".connection.name", c.Connection.Name, errs)
 			baseURL, err := normaliseBaseURL(c.Connection.BaseURL)
 			if err != nil {
 				errs = append(errs, plugboard.FieldError{Field: path + ".connection.baseUrl", Message: err.Error()})

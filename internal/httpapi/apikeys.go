@@ -13,6 +13,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
 // ListAPIKeys implements api.StrictServerInterface.
@@ -49,7 +50,7 @@ func (s *Server) CreateAPIKey(ctx context.Context, req api.CreateAPIKeyRequestOb
 	if b == nil {
 		return nil, bodyRequired()
 	}
-	errs := checkName("name", b.Name, nil)
+	errs := textcheck.Name("name", b.Name, nil)
 	scopes, errs := checkScopes("scopes", b.Scopes, errs)
 	var expires *time.Time
 	if b.ExpiresAt != nil {

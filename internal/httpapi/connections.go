@@ -10,6 +10,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
 // systemConfigs returns the system's configs in their public form, by id.
@@ -49,13 +50,13 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	if b.EnvironmentSystemID == (ulid.ULID{}) {
 		errs = append(errs, plugboard.FieldError{Field: "connectionTemplateId", Message: "is required"})
 	}
-	errs = checkName("connection.name", b.Connection.Name, errs)
+	errs = textcheck.Name("connection.name", b.Connection.Name, errs)
 	baseURL, err := normaliseBaseURL(b.Connection.BaseURL)
 	if err != nil {
 		errs = append(errs, plugboard.FieldError{Field: "connection.baseUrl", Message: err.Error()})
 	}
 	if b.ExternalId != nil {
-		errs = checkExternalID("externalId", *b.ExternalId, errs)
+		errs = textcheck.Name("externalId", *b.ExternalId, errs)
 	}
 	if len(errs) > 0 {
 		return nil, plugboard.Invalid("invalid connection", errs...)
@@ -96,7 +97,7 @@ func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionR
 	}
 	orgID := req.OrganisationId
 	var errs []plugboard.FieldError
-	errs = checkName("name", b.Name, errs)
+	errs = textcheck.Name("name", b.Name, errs)
 	baseURL, err := normaliseBaseURL(b.BaseURL)
 	if err != nil {
 		errs = append(errs, plugboard.FieldError{Field: "baseUrl", Message: err.Error()})

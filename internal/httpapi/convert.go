@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -180,17 +179,6 @@ func parseOptionalID(name string, v *string) (ulid.ULID, *plugboard.Error) {
 		return ulid.ULID{}, plugboard.Invalid("invalid query parameter", plugboard.FieldError{Field: name, Message: "is not a valid id"})
 	}
 	return id, nil
-}
-
-// checkName validates a required, bounded name.
-func checkName(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
-	switch {
-	case strings.TrimSpace(v) == "":
-		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
-	case len(v) > 255:
-		return append(errs, plugboard.FieldError{Field: field, Message: "must be at most 255 bytes"})
-	}
-	return errs
 }
 
 func bodyRequired() *plugboard.Error {

@@ -10,18 +10,8 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
-
-// checkExternalID validates an end user's external id.
-func checkExternalID(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
-	switch {
-	case strings.TrimSpace(v) == "":
-		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
-	case len(v) > 255:
-		return append(errs, plugboard.FieldError{Field: field, Message: "must be at most 255 bytes"})
-	}
-	return errs
-}
 
 // CreateEndUser implements api.StrictServerInterface.
 func (s *Server) CreateEndUser(ctx context.Context, req api.CreateEndUserRequestObject) (api.CreateEndUserResponseObject, error) {
@@ -30,7 +20,7 @@ func (s *Server) CreateEndUser(ctx context.Context, req api.CreateEndUserRequest
 		return nil, bodyRequired()
 	}
 	var errs []plugboard.FieldError
-	errs = checkExternalID("externalId", b.ExternalId, errs)
+	errs = textcheck.Name("externalId", b.ExternalId, errs)
 	if len(b.DisplayName) > 255 {
 		errs = append(errs, plugboard.FieldError{Field: "displayName", Message: "must be at most 255 bytes"})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/events"
+	"github.com/plugboard/plugboard/internal/textcheck"
 )
 
 // DefaultEnvironment is the environment a project gets when its create request names none.
@@ -23,7 +24,7 @@ func (s *Server) CreateProject(ctx context.Context, req api.CreateProjectRequest
 		return nil, bodyRequired()
 	}
 	var errs []plugboard.FieldError
-	errs = checkName("name", b.Name, errs)
+	errs = textcheck.Name("name", b.Name, errs)
 	names := b.Environments
 	if len(names) == 0 {
 		names = []string{DefaultEnvironment}
@@ -31,7 +32,7 @@ func (s *Server) CreateProject(ctx context.Context, req api.CreateProjectRequest
 	seen := map[string]bool{}
 	for i, n := range names {
 		field := fmt.Sprintf("environments[%d]", i)
-		errs = checkName(field, n, errs)
+		errs = textcheck.Name(field, n, errs)
 		if seen[n] {
 			errs = append(errs, plugboard.FieldError{Field: field, Message: "duplicates an earlier environment name"})
 		}
@@ -82,7 +83,7 @@ func (s *Server) UpdateProject(ctx context.Context, req api.UpdateProjectRequest
 		return nil, bodyRequired()
 	}
 	if b.Name != nil {
-		if errs := checkName("name", *b.Name, nil); len(errs) > 0 {
+		if errs := textcheck.Name("name", *b.Name, nil); len(errs) > 0 {
 			return nil, plugboard.Invalid("invalid project", errs...)
 		}
 	}
@@ -138,7 +139,7 @@ func (s *Server) CreateConnectionTemplate(ctx context.Context, req api.CreateCon
 		return nil, bodyRequired()
 	}
 	var errs []plugboard.FieldError
-	errs = checkName("name", b.Name, errs)
+	errs = textcheck.Name("name", b.Name, errs)
 	if b.SystemID == (ulid.ULID{}) {
 		errs = append(errs, plugboard.FieldError{Field: "systemId", Message: "is required"})
 	}
@@ -233,7 +234,7 @@ func (s *Server) UpdateConnectionTemplate(ctx context.Context, req api.UpdateCon
 		return nil, bodyRequired()
 	}
 	if b.Name != nil {
-		if errs := checkName("name", *b.Name, nil); len(errs) > 0 {
+		if errs := textcheck.Name("name", *b.Name, nil); len(errs) > 0 {
 			return nil, plugboard.Invalid("invalid connection template", errs...)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -26,6 +25,7 @@ import (
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/outbound"
+	"github.com/plugboard/plugboard/internal/textcheck"
 	"github.com/plugboard/plugboard/internal/trust"
 	"github.com/plugboard/plugboard/internal/vault"
 )
@@ -112,7 +112,7 @@ func fromAPI(b api.SystemCreate, c trust.Caller) CreateInput {
 // grants bound, their secrets sealed, trust.Check ruling on the credentials the configs name.
 func (s *Service) Create(ctx context.Context, orgID ulid.ULID, in CreateInput) (*plugboard.System, error) {
 	var errs []plugboard.FieldError
-	errs = checkName("name", in.Name, errs)
+	errs = textcheck.Name("name", in.Name, errs)
 	errs = checkTemplateBaseURL("templateBaseUrl", in.TemplateBaseURL, errs)
 	seen := map[string]bool{}
 	for i := range in.AuthSchemeConfigs {
@@ -180,7 +180,7 @@ type UpdateInput struct {
 func (s *Service) Update(ctx context.Context, orgID, systemID ulid.ULID, in UpdateInput) (*plugboard.System, error) {
 	var errs []plugboard.FieldError
 	if in.Name != nil {
-		errs = checkName("name", *in.Name, errs)
+		errs = textcheck.Name("name", *in.Name, errs)
 	}
 	if in.TemplateBaseURL != nil {
 		errs = checkTemplateBaseURL("templateBaseUrl", *in.TemplateBaseURL, errs)
@@ -391,17 +391,6 @@ func (s *Service) sealConfig(orgID, systemID ulid.ULID, cfg api.AuthSchemeConfig
 		}
 	}
 	return out, nil
-}
-
-// checkName validates a required, bounded name.
-func checkName(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
-	switch {
-	case strings.TrimSpace(v) == "":
-		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
-	case len(v) > 255:
-		return append(errs, plugboard.FieldError{Field: field, Message: "must be at most 255 bytes"})
-	}
-	return errs
 }
 
 func checkTemplateBaseURL(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {

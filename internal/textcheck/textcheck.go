@@ -2,7 +2,8 @@
 // characters. PostgreSQL's text refuses both (SQLite would store them), and Go's JSON decoder
 // silently turns invalid UTF-8 into U+FFFD, so the rule is checked on the raw input, before
 // anything parses it: by internal/httpapi for every operation, and by internal/connectpage for
-// the connect page's API.
+// the connect page's API. It also holds the one rule on a required name (Name), shared by the
+// HTTP layer and the use cases.
 package textcheck
 
 import (
@@ -116,4 +117,19 @@ func JSON(raw []byte) []plugboard.FieldError {
 			valuePath()
 		}
 	}
+}
+
+// MaxName is the longest name, in bytes, that Name accepts.
+const MaxName = 255
+
+// Name appends to errs what is wrong with a required, bounded name (or external id) v in field:
+// empty or only white space, or longer than MaxName bytes.
+func Name(field, v string, errs []plugboard.FieldError) []plugboard.FieldError {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return append(errs, plugboard.FieldError{Field: field, Message: "is required"})
+	case len(v) > MaxName:
+		return append(errs, plugboard.FieldError{Field: field, Message: fmt.Sprintf("must be at most %d bytes", MaxName)})
+	}
+	return errs
 }

@@ -2,6 +2,7 @@ package textcheck
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/plugboard/plugboard"
@@ -61,5 +62,27 @@ func TestBad(t *testing.T) {
 	e := Refusal([]plugboard.FieldError{{Field: "x", Message: Message}})
 	if e.Code != plugboard.EInvalid || len(e.Fields) != 1 {
 		t.Errorf("refusal %+v", e)
+	}
+}
+
+func TestName(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // the message, or "" when the name is accepted
+	}{
+		{"", "is required"},
+		{" \t\n", "is required"},
+		{"a", ""},
+		{strings.Repeat("é", MaxName/2), ""}, // 254 bytes
+		{strings.Repeat("a", MaxName), ""},
+		{strings.Repeat("a", MaxName+1), "must be at most 255 bytes"},
+	} {
+		errs := Name("connection.name", c.in, nil)
+		switch {
+		case c.want == "" && len(errs) != 0:
+			t.Errorf("Name(%d bytes) = %v, want accepted", len(c.in), errs)
+		case c.want != "" && (len(errs) != 1 || errs[0].Field != "connection.name" || errs[0].Message != c.want):
+			t.Errorf("Name(%d bytes) = %v, want connection.name %q", len(c.in), errs, c.want)
+		}
 	}
 }
