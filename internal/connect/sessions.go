@@ -239,7 +239,6 @@ func unauthenticated(msg, details string) *plugboard.Error {
 // AuthenticateSession returns the live session a token belongs to. Every refusal is a 401 whose
 // message says what to do; none says more about the session than that.
 func (s *Service) AuthenticateSession(ctx context.Context, token string) (*plugboard.ConnectSession, error) {
-	const askAgain = "the app that sent you here can make a new link"
 	if token == "" {
 		return nil, unauthenticated("a connect session token is required: send it as Authorization: Bearer <token>", askAgain)
 	}
@@ -259,17 +258,16 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*plugb
 	return cs, s.liveSession(ctx, cs)
 }
 
+// askAgain is the details of every refusal of a session token.
+const askAgain = "the app that sent you here can make a new link"
+
 // SessionRevokedMessage is what the page's API says of a revoked session.
 const SessionRevokedMessage = "This connect session was revoked; ask the app for a new link."
 
 // liveSession refuses a revoked or expired session, or one of a deleted organisation.
 func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession) error {
-	const askAgain = "the app that sent you here can make a new link"
-	if cs.RevokedAt != nil {
-		return unauthenticated(SessionRevokedMessage, askAgain)
-	}
-	if !s.timestamp().Before(cs.ExpiresAt) {
-		return unauthenticated(SessionExpiredMessage, askAgain)
+	if err := s.sessionEnded(cs); err != nil {
+		return err
 	}
 	org, err := s.store.GetOrganisation(ctx, cs.OrganisationID)
 	if err != nil && !plugboard.IsCode(err, plugboard.ENotFound) {
@@ -287,16 +285,25 @@ func (s *Service) liveSession(ctx context.Context, cs *plugboard.ConnectSession)
 // either commits first and is seen here, or waits until this write has committed. The
 // organisation needs no second look: deleting it deletes its sessions.
 func (s *Service) sessionStillOpen(ctx context.Context, tx plugboard.Store, cs *plugboard.ConnectSession) error {
-	const askAgain = "the app that sent you here can make a new link"
 	cur, err := tx.ShareConnectSession(ctx, cs.OrganisationID, cs.ID)
 	switch {
 	case plugboard.IsCode(err, plugboard.ENotFound):
 		return unauthenticated(SessionExpiredMessage, askAgain)
 	case err != nil:
 		return err
-	case cur.RevokedAt != nil:
+	case cur.EndUserID != cs.EndUserID:
+		return unauthenticated(SessionExpiredMessage, askAgain)
+	}
+	return s.sessionEnded(cur)
+}
+
+// sessionEnded refuses a session that was revoked or has expired: the one rule liveSession and
+// sessionStillOpen apply.
+func (s *Service) sessionEnded(cs *plugboard.ConnectSession) error {
+	switch {
+	case cs.RevokedAt != nil:
 		return unauthenticated(SessionRevokedMessage, askAgain)
-	case !s.timestamp().Before(cur.ExpiresAt), cur.EndUserID != cs.EndUserID:
+	case !s.timestamp().Before(cs.ExpiresAt):
 		return unauthenticated(SessionExpiredMessage, askAgain)
 	}
 	return nil
