@@ -75,7 +75,12 @@ func (o *ops) CreateConnectSession(ctx context.Context, cs *plugboard.ConnectSes
 
 // GetConnectSession returns the session or ENotFound.
 func (o *ops) GetConnectSession(ctx context.Context, orgID, id ulid.ULID) (*plugboard.ConnectSession, error) {
-	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE organisation_id = ? AND id = ?",
+	return o.getConnectSession(ctx, orgID, id, "")
+}
+
+// getConnectSession reads a session, with lock (a dialect's forShare, or "") after the SELECT.
+func (o *ops) getConnectSession(ctx context.Context, orgID, id ulid.ULID, lock string) (*plugboard.ConnectSession, error) {
+	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE organisation_id = ? AND id = ?"+lock,
 		idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get connect session", &onError{notFound: "connect session " + id.String() + " not found"})
@@ -91,12 +96,7 @@ func (o *ops) ShareConnectSession(ctx context.Context, orgID, id ulid.ULID) (*pl
 	if o.tx == nil {
 		return nil, plugboard.Internal(fmt.Errorf("ShareConnectSession needs a transaction"))
 	}
-	cs, err := scanConnectSession(o.queryRow(ctx, "SELECT "+connectSessionCols+" FROM connect_sessions WHERE organisation_id = ? AND id = ?"+o.d.forShare,
-		idValue(orgID), idValue(id)))
-	if err != nil {
-		return nil, o.d.translate(err, "share connect session", &onError{notFound: "connect session " + id.String() + " not found"})
-	}
-	return cs, nil
+	return o.getConnectSession(ctx, orgID, id, o.d.forShare)
 }
 
 // FindConnectSession returns the session with the id in any organisation, or ENotFound.

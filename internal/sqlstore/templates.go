@@ -55,7 +55,12 @@ func (o *ops) CreateTemplate(ctx context.Context, t *plugboard.ConnectionTemplat
 
 // GetTemplate returns the template or ENotFound.
 func (o *ops) GetTemplate(ctx context.Context, orgID, id ulid.ULID) (*plugboard.ConnectionTemplate, error) {
-	t, err := scanTemplate(o.queryRow(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND id = ?",
+	return o.getTemplate(ctx, orgID, id, "")
+}
+
+// getTemplate reads a template, with lock (a dialect's forShare, or "") after the SELECT.
+func (o *ops) getTemplate(ctx context.Context, orgID, id ulid.ULID, lock string) (*plugboard.ConnectionTemplate, error) {
+	t, err := scanTemplate(o.queryRow(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND id = ?"+lock,
 		idValue(orgID), idValue(id)))
 	if err != nil {
 		return nil, o.d.translate(err, "get connection template", &onError{notFound: "connection template " + id.String() + " not found"})
@@ -69,12 +74,7 @@ func (o *ops) ShareTemplate(ctx context.Context, orgID, id ulid.ULID) (*plugboar
 	if o.tx == nil {
 		return nil, plugboard.Internal(fmt.Errorf("ShareTemplate needs a transaction"))
 	}
-	t, err := scanTemplate(o.queryRow(ctx, "SELECT "+templateCols+" FROM connection_templates WHERE organisation_id = ? AND id = ?"+o.d.forShare,
-		idValue(orgID), idValue(id)))
-	if err != nil {
-		return nil, o.d.translate(err, "share connection template", &onError{notFound: "connection template " + id.String() + " not found"})
-	}
-	return &t, nil
+	return o.getTemplate(ctx, orgID, id, o.d.forShare)
 }
 
 // ListTemplates returns the project's templates ordered by id, only envID's unless it is zero.
