@@ -151,20 +151,7 @@ func TestBrowserPopupForms(t *testing.T) {
 	}
 	connBasic, connOwn := userConnection(t, pb, env, tplBasic), userConnection(t, pb, env, tplOwn)
 	waitJS(t, appTab, "the app heard both connections", `window.events.filter(function(e){return e.type==='connected'}).length === 2`)
-	var heard struct {
-		Events []struct {
-			Type, ConnectionID, TemplateID, Reason string
-		}
-		Messages []struct {
-			Origin string
-			Data   map[string]any
-		}
-	}
-	raw, err := chromedp.Run(appTab, chromedp.Evaluate[[]byte](`({events: window.events, messages: window.messages})`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustJSON(t, raw, &heard)
+	heard := appHeard(t, appTab)
 	if e := heard.Events; e[0].ConnectionID != connBasic || e[0].TemplateID != tplBasic || e[1].ConnectionID != connOwn || e[1].TemplateID != tplOwn {
 		t.Errorf("the app heard %+v, want connection %s of %s, then %s of %s", e, connBasic, tplBasic, connOwn, tplOwn)
 	}

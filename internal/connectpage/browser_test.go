@@ -315,20 +315,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("f-"+tplKey+"-key"), in), chromedp.SendKeys(chromedp.ID("f-"+tplKey+"-key"), keyThird+"\r", in))
 	waitJS(t, frameTab, "the app got plugboard:connected", `window.events.some(function(e){return e.type==='connected'})`)
 	connAgain := userConnection(t, pb, env, tplKey)
-	var heard struct {
-		Events []struct {
-			Type, ConnectionID, TemplateID, Reason string
-		}
-		Messages []struct {
-			Origin string
-			Data   map[string]any
-		}
-	}
-	raw, err := chromedp.Run(frameTab, chromedp.Evaluate[[]byte](`({events: window.events, messages: window.messages})`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustJSON(t, raw, &heard)
+	heard := appHeard(t, frameTab)
 	if e := heard.Events[0]; e.ConnectionID != connAgain || e.TemplateID != tplKey {
 		t.Errorf("the app heard %+v, want connection %s of template %s", e, connAgain, tplKey)
 	}
@@ -511,6 +498,30 @@ func proxyCall(t *testing.T, pb *plugboardServer, up *upstream, conn string) htt
 	t.Helper()
 	pb.must(200, "GET", "/connections/"+conn+"/proxy/ping", nil, nil)
 	return up.last()
+}
+
+// heardByApp is what the embedding app's test page recorded: the events embed.js reported and
+// the raw messages that reached the window.
+type heardByApp struct {
+	Events []struct {
+		Type, ConnectionID, TemplateID, Reason string
+	}
+	Messages []struct {
+		Origin string
+		Data   map[string]any
+	}
+}
+
+// appHeard reads what the app's page in tab has heard so far.
+func appHeard(t *testing.T, tab context.Context) heardByApp {
+	t.Helper()
+	raw, err := chromedp.Run(tab, chromedp.Evaluate[[]byte](`({events: window.events, messages: window.messages})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heard heardByApp
+	mustJSON(t, raw, &heard)
+	return heard
 }
 
 func mustJSON(t *testing.T, raw []byte, v any) {
