@@ -460,3 +460,31 @@ type Store interface {
 	// UnlinkConnection removes a link; ENotFound if there is no such link.
 	UnlinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error
 }
+
+// A Change is a committed write to something replicas keep opened in memory: a connection (with
+// its credentials) or a system (with its auth scheme configs). A store that can tell every
+// replica of its changes (PostgreSQL) delivers them to a ChangeWatcher.
+type Change struct {
+	Kind           ChangeKind
+	OrganisationID ulid.ULID
+	// ID is the connection's or the system's.
+	ID ulid.ULID
+}
+
+// ChangeKind says what a Change changed.
+type ChangeKind int
+
+const (
+	ChangedConnection ChangeKind = iota + 1
+	ChangedSystem
+)
+
+// A ChangeWatcher hears of the changes a store's writers commit, this process's own included.
+type ChangeWatcher interface {
+	// Changed is called after the change committed, in commit order.
+	Changed(Change)
+	// Watching(true) says that every change committed from now on will be heard; Watching(false)
+	// that changes may be missed from now on (the feed's connection was lost), until the next
+	// Watching(true). Whatever the watcher kept before a Watching(true) may predate a missed change.
+	Watching(bool)
+}

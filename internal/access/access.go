@@ -70,16 +70,19 @@ type Service struct {
 	mu    sync.Mutex
 	cc    map[string]cachedToken // client-credentials tokens by organisation/credential
 
-	// opened keeps recently opened connections (decrypted, in memory only) for cacheTTL, so that
-	// a busy connection is not read and decrypted on every proxied request.
-	cacheTTL time.Duration
-	cacheMu  sync.Mutex
-	opened   map[string]openedEntry
+	// opened keeps recently opened connections (decrypted, in memory only) for cacheTTL, or for
+	// watchedTTL while the store's change feed is heard (watched), so that a busy connection is
+	// not read and decrypted on every proxied request.
+	cacheTTL   time.Duration
+	watchedTTL time.Duration
+	cacheMu    sync.Mutex
+	watched    bool
+	opened     map[string]openedEntry
 	// gens count Forget calls per connection (and genAll ForgetAll calls), so that an open that
 	// began before a change does not put what it read into the cache after the change.
 	gens   map[string]uint64
 	genAll uint64
-	// systems keeps systems with their configs opened, for cacheTTL, under cacheMu: connections
+	// systems keeps systems with their configs opened, as long as opened does, under cacheMu: connections
 	// share few systems, so a connection read anew costs one store read, not two.
 	systems map[[2]ulid.ULID]systemEntry
 
@@ -131,8 +134,14 @@ type Config struct {
 	Skew time.Duration
 	// CacheTTL is how long an opened connection is reused before it is read from the store again;
 	// DefaultCacheTTL when zero, no caching when negative. Changes made through this process drop
-	// the entry at once; changes through another replica show after at most CacheTTL.
+	// the entry at once; changes through another replica show after at most CacheTTL, unless the
+	// store's change feed is heard (Watching): then they show as soon as the feed delivers them,
+	// and entries are kept for WatchedCacheTTL.
 	CacheTTL time.Duration
+	// WatchedCacheTTL is how long an opened connection is reused while the change feed is heard;
+	// DefaultWatchedCacheTTL when zero. It bounds what a change the feed failed to deliver
+	// without its connection being noticed lost could cost.
+	WatchedCacheTTL time.Duration
 	// ForceRefreshInterval is the least time between forced refreshes of one credential: a forced
 	// refresh (Options.Force) of a token stored less than this ago, and not yet expiring, is
 	// skipped and the current token used (Prepared.RefreshSkipped). The stored credential's
@@ -151,8 +160,12 @@ type Config struct {
 // DefaultForceRefreshInterval is ForceRefreshInterval's default.
 const DefaultForceRefreshInterval = 10 * time.Second
 
-// DefaultCacheTTL bounds how stale another replica's change to a connection can look here.
+// DefaultCacheTTL bounds how stale another replica's change to a connection can look here while
+// the store's change feed is not heard (SQLite has none: there, every change is this process's).
 const DefaultCacheTTL = 5 * time.Second
+
+// DefaultWatchedCacheTTL is how long an opened connection is kept while every change is heard.
+const DefaultWatchedCacheTTL = 5 * time.Minute
 
 // New returns a Service.
 func New(cfg Config) *Service {
@@ -161,6 +174,9 @@ func New(cfg Config) *Service {
 		metrics: cfg.Metrics}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = DefaultCacheTTL
+	}
+	if s.watchedTTL = cfg.WatchedCacheTTL; s.watchedTTL <= 0 {
+		s.watchedTTL = DefaultWatchedCacheTTL
 	}
 	switch s.forceInterval = cfg.ForceRefreshInterval; {
 	case s.forceInterval == 0:
@@ -256,7 +272,7 @@ func (s *Service) Prepare(ctx context.Context, orgID, connectionID ulid.ULID, op
 			}
 			if force || rejected || expiring {
 				fresh, err := s.refresh(ctx, c, cc, cred.Config, opened, tok.AccessToken)
-				s.forgetToken(orgID, connectionID) // the stored token changed (or failed): read it anew next time
+				s.forgetKeepingCert(orgID, connectionID) // the stored token changed (or failed): read it anew next time
 				switch {
 				case err == nil:
 					tok = fresh
@@ -366,7 +382,7 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 				dropped = append(dropped, old)
 			}
 		}
-		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), cert: cert, expiry: now.Add(s.cacheTTL)}
+		s.opened[key] = openedEntry{conn: c, sys: sys, creds: slices.Clone(opened), cert: cert, expiry: now.Add(s.ttlLocked())}
 	} else {
 		cert = nil
 	}
@@ -422,7 +438,7 @@ func (s *Service) system(ctx context.Context, orgID, systemID ulid.ULID) (*plugb
 			if len(s.systems) >= maxOpened {
 				s.systems = map[[2]ulid.ULID]systemEntry{}
 			}
-			s.systems[key] = systemEntry{sys: sys, configs: configs, expiry: now.Add(s.cacheTTL)}
+			s.systems[key] = systemEntry{sys: sys, configs: configs, expiry: now.Add(s.ttlLocked())}
 		}
 		s.cacheMu.Unlock()
 	}
@@ -460,13 +476,14 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 	cert.close()
 }
 
-// forgetToken drops a connection's opened entry after one of its tokens changed (a refresh, or a
-// refresh that failed), but keeps its client certificate and the transport that presents it, for
-// the next open to take over if the certificate it reads is the same (newClientCert): a refresh
-// changes no certificate, and dropping the transport would make the next calls shake hands anew.
+// forgetKeepingCert drops a connection's opened entry after it changed (one of its tokens was
+// refreshed, or a refresh failed, or the change feed announced a change), but keeps its client
+// certificate and the transport that presents it, for the next open to take over if the
+// certificate it reads is the same (newClientCert): a refresh changes no certificate, and dropping
+// the transport would make the next calls shake hands anew.
 // The kept certificate is closed like any other when the entry is replaced by a different one,
 // forgotten, or swept.
-func (s *Service) forgetToken(orgID, connectionID ulid.ULID) {
+func (s *Service) forgetKeepingCert(orgID, connectionID ulid.ULID) {
 	key := orgID.String() + "/" + connectionID.String()
 	s.cacheMu.Lock()
 	if e, ok := s.opened[key]; ok && e.cert != nil {
@@ -490,14 +507,47 @@ func (s *Service) changedLocked(key string) {
 
 // ForgetAll empties the opened-connection cache, systems included; the API calls it when a
 // system's configs change.
-func (s *Service) ForgetAll() {
+func (s *Service) ForgetAll() { s.forgetAll(nil) }
+
+// forgetAll is ForgetAll, setting watched first when it is not nil, under the same lock.
+func (s *Service) forgetAll(watched *bool) {
 	s.cacheMu.Lock()
+	if watched != nil {
+		s.watched = *watched
+	}
 	dropped := s.dropAllLocked()
 	s.systems = map[[2]ulid.ULID]systemEntry{}
 	s.genAll++
 	s.cacheMu.Unlock()
 	closeAll(dropped)
 }
+
+// ttlLocked is how long an entry put in the cache now is kept.
+func (s *Service) ttlLocked() time.Duration {
+	if s.watched {
+		return s.watchedTTL
+	}
+	return s.cacheTTL
+}
+
+// Changed drops what a committed change made stale: the Service is its store's change feed's
+// watcher (plugboard.ChangeWatcher). A connection's change keeps its client certificate's
+// transport for the next open to take over if the certificate is unchanged; a system's change
+// empties the cache, as the API's own system changes do (they are rare).
+func (s *Service) Changed(c plugboard.Change) {
+	switch c.Kind {
+	case plugboard.ChangedConnection:
+		s.forgetKeepingCert(c.OrganisationID, c.ID)
+	case plugboard.ChangedSystem:
+		s.ForgetAll()
+	}
+}
+
+// Watching switches the cache between entries kept for CacheTTL (a change made through another
+// replica shows after at most that long) and entries kept for WatchedCacheTTL while the change
+// feed is heard. Either way the cache is emptied: what it holds may predate a change the feed
+// missed, or was kept for as long as only a heard feed allows.
+func (s *Service) Watching(on bool) { s.forgetAll(&on) }
 
 // HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by
 // refreshing.

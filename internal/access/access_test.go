@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4/models"
 	"github.com/go-oauth2/oauth2/v4/server"
 	ostore "github.com/go-oauth2/oauth2/v4/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
@@ -480,4 +483,143 @@ func TestRefresherLeadership(t *testing.T) {
 	if len(refs) != 0 {
 		t.Errorf("%d credentials still due", len(refs))
 	}
+}
+
+// heard is a plugboard.ChangeWatcher that passes what the feed says to a Service, then tells the
+// test, so that it can wait for the feed instead of sleeping.
+type heard struct {
+	svc    *access.Service
+	events chan any
+}
+
+func (h heard) Changed(c plugboard.Change) { h.svc.Changed(c); h.events <- c }
+func (h heard) Watching(on bool)           { h.svc.Watching(on); h.events <- on }
+
+func (h heard) want(t *testing.T, what any) {
+	t.Helper()
+	select {
+	case got := <-h.events:
+		if got != what {
+			t.Fatalf("the feed said %v, want %v", got, what)
+		}
+	case <-time.After(30 * time.Second): // fails a broken feed; measures nothing
+		t.Fatalf("the feed said nothing, want %v", what)
+	}
+}
+
+// counting is a real store that counts connection reads.
+type counting struct {
+	access.Store
+	reads atomic.Int64
+}
+
+func (s *counting) GetConnection(ctx context.Context, orgID, id ulid.ULID) (*plugboard.Connection, error) {
+	s.reads.Add(1)
+	return s.Store.GetConnection(ctx, orgID, id)
+}
+
+// TestCacheFollowsTheChangeFeed: on PostgreSQL, while the store's change feed is heard, an opened
+// connection is kept past CacheTTL (for WatchedCacheTTL), and another replica's change to it is
+// seen as soon as the feed delivers it, even by an open that was under way when it did; when the
+// feed's connection is lost the cache is emptied and keeps entries only for CacheTTL, and once the
+// feed is back it is emptied again (it may have missed changes) and keeps them long again.
+func TestCacheFollowsTheChangeFeed(t *testing.T) {
+	pgtest.BaseURL(t)
+	app := "pbtest_" + strings.ToLower(ulid.Make().String())
+	u := pgtest.URL(t) + "&application_name=" + app
+	st, other := openStore(t, u), openStore(t, u) // this replica's store, another replica's
+	w := newWorld(t, st, newProvider(t))
+	conn, credID := w.connection(t, "watched", time.Now().Add(24*time.Hour))
+	ctx := t.Context()
+
+	var clockMu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	advance := func(d time.Duration) { clockMu.Lock(); clock = clock.Add(d); clockMu.Unlock() }
+	cs := &counting{Store: st}
+	ps := &pausing{Store: cs}
+	svc := access.New(access.Config{Store: ps, Keys: w.keys, OAuth: oauth.New(outbound.New(outbound.Config{AllowPrivateNetworks: true})),
+		Now: now, CacheTTL: time.Second, WatchedCacheTTL: time.Hour})
+	h := heard{svc: svc, events: make(chan any, 16)}
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); st.WatchChanges(feedCtx, h) }()
+	t.Cleanup(func() { stopFeed(); <-feedDone })
+
+	prepare := func(step string, wantReads int64) string {
+		t.Helper()
+		p, err := svc.Prepare(ctx, w.org, conn, access.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if got := cs.reads.Load(); got != wantReads {
+			t.Errorf("%s: %d connection reads in all, want %d", step, got, wantReads)
+		}
+		return p.SentToken()
+	}
+	// change writes a new access token through the other replica's store.
+	change := func() string {
+		t.Helper()
+		c, err := other.GetCredential(ctx, w.org, credID)
+		must(t, err)
+		data, err := access.OpenCredential(w.keys, c)
+		must(t, err)
+		data.Oauth2Token.AccessToken = "changed-" + ulid.Make().String()
+		must(t, access.SealInto(w.keys, c, api.CredentialTypeOauth2Token, &data))
+		must(t, other.UpdateCredential(ctx, c))
+		return data.Oauth2Token.AccessToken
+	}
+	changed := plugboard.Change{Kind: plugboard.ChangedConnection, OrganisationID: w.org, ID: conn}
+
+	h.want(t, true)
+	prepare("first use", 1)
+	advance(time.Minute)
+	prepare("a minute later, watched", 1)
+
+	token := change()
+	h.want(t, changed)
+	if got := prepare("after another replica's change", 2); got != token {
+		t.Errorf("after the feed announced the change the cache answered the old token")
+	}
+
+	// An open under way when the change is announced does not keep what it read.
+	ps.arm()
+	svc.Forget(w.org, conn)
+	done := make(chan string)
+	go func() {
+		p, err := svc.Prepare(ctx, w.org, conn, access.Options{})
+		if err != nil {
+			t.Error(err)
+			done <- ""
+			return
+		}
+		done <- p.SentToken()
+	}()
+	<-ps.read
+	token = change()
+	h.want(t, changed)
+	close(ps.release)
+	<-done
+	if got := prepare("after an open under way met a change", 4); got != token {
+		t.Errorf("an open under way when the change was announced left the old token in the cache")
+	}
+
+	// The feed's connection is lost: emptied, then kept only for CacheTTL.
+	admin, err := pgx.Connect(ctx, pgtest.BaseURL(t))
+	must(t, err)
+	defer admin.Close(context.Background())
+	var n int
+	err = admin.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+		WHERE application_name = $1) t`, app+" changes").Scan(&n)
+	if err != nil || n != 1 {
+		t.Fatalf("ending the feed's session: %d ended, %v", n, err)
+	}
+	h.want(t, false)
+	prepare("feed lost", 5)
+	advance(2 * time.Second)
+	prepare("feed lost, past CacheTTL", 6)
+	h.want(t, true)
+	prepare("feed back", 7)
+	advance(time.Minute)
+	prepare("feed back, a minute later", 7)
 }

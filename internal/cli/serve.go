@@ -39,7 +39,7 @@ func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 
 // Serve runs the service until ctx ends, then stops it in order: the HTTP server first (requests
 // in flight may finish, up to ShutdownTimeout, and the writes they left running, such as an API
-// key's last use), then the background workers (refresher, expiry sweeper, purger, event pruner,
+// key's last use), then the background workers (change feed, refresher, expiry sweeper, purger, event pruner,
 // rewrapper, webhook worker), each cancelled and waited for, then the store is closed. It returns
 // once all of that is done.
 //
@@ -131,6 +131,8 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 			cfg.note(name + " stopped")
 		}()
 	}
+	// Every replica's changes reach the opened-connection cache (PostgreSQL; nothing on SQLite).
+	start("change feed", func(ctx context.Context) { store.WatchChanges(ctx, svc) })
 	start("refresher", func(ctx context.Context) { svc.RunRefresher(ctx, access.RefresherConfig{Logger: logger}) })
 	start("sweeper", func(ctx context.Context) {
 		svc.RunSweeper(ctx, access.SweeperConfig{ExpiringLead: cfg.CredentialExpiringLead, Logger: logger})

@@ -91,7 +91,7 @@ func TestServeStopsInOrder(t *testing.T) {
 	mu.Lock()
 	got := slices.Clone(stages)
 	mu.Unlock()
-	workers := []string{"refresher stopped", "sweeper stopped", "purger stopped", "pruner stopped", "rewrapper stopped", "webhooks stopped"}
+	workers := []string{"change feed stopped", "refresher stopped", "sweeper stopped", "purger stopped", "pruner stopped", "rewrapper stopped", "webhooks stopped"}
 	if len(got) != len(workers)+3 || got[0] != "http stopped" || got[len(got)-2] != "workers stopped" || got[len(got)-1] != "store closed" {
 		t.Fatalf("shutdown stages %v, want http stopped, the workers, workers stopped, store closed", got)
 	}

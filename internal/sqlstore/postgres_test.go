@@ -1,9 +1,13 @@
 package sqlstore_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/pgtest"
@@ -95,4 +99,31 @@ func TestPostgresTryLeadIsExclusive(t *testing.T) {
 	} else {
 		release2()
 	}
+}
+
+// TestPostgresChangeFeed runs the change feed's contract (storetest.ChangeFeed) on PostgreSQL; the
+// feed's connection is cut by ending this test's own sessions on the server (they carry an
+// application_name of their own), as a restart or an administrator does.
+func TestPostgresChangeFeed(t *testing.T) {
+	app := "pbtest_" + strings.ToLower(ulid.Make().String())
+	db, err := sqlstore.OpenWith(t.Context(), pgtest.URL(t)+"&application_name="+app, sqlstore.Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	elsewhere := openPostgres(t)
+	admin, err := pgx.Connect(t.Context(), pgtest.BaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	cut := func() {
+		var n int
+		err := admin.QueryRow(t.Context(), `SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid, 5000)
+			FROM pg_stat_activity WHERE application_name = $1) t`, app+" changes").Scan(&n)
+		if err != nil || n != 1 {
+			t.Fatalf("ending the feed's session: %d ended, %v", n, err)
+		}
+	}
+	storetest.ChangeFeed(t, db, db.WatchChanges, elsewhere, cut)
 }

@@ -42,6 +42,8 @@ type DB struct {
 	ops
 	// sqldb is the writer pool (on PostgreSQL, the one pool); readdb the pool reads run on.
 	sqldb, readdb *sql.DB
+	// feed is what WatchChanges connects with (PostgreSQL); nil on SQLite.
+	feed *changeFeed
 }
 
 var _ plugboard.Store = (*DB)(nil)
@@ -250,7 +252,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxLifetime(30 * time.Minute)
 	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url)),
 		pgx: opts.Tracing == nil}
-	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb}
+	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb,
+		feed: newChangeFeed(cfg, opts.logger(), Location(url))}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
 		return nil, err

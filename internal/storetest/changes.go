@@ -1,0 +1,172 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/plugboard/plugboard"
+)
+
+// ChangeFeed checks a store's change feed (watch, as sqlstore.DB.WatchChanges): it says Watching(true)
+// once it listens; every committed write that changes a connection with its credentials, or a
+// system with its configs, is heard, naming it, and nothing else is (a rolled-back write, a
+// store of the same kind in another schema of the same database); cut ends the feed's connection on the server, after which it says Watching(false), then
+// Watching(true) again, and changes are heard again.
+//
+// Changes are collected up to a marker: a change to a system made for the purpose, whose change
+// is always heard after the step's own, since the feed delivers in commit order.
+func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plugboard.ChangeWatcher), elsewhere plugboard.Store, cut func()) {
+	f := newFixture(t, s)
+	marker := f.newSystem(t, f.org, "Marker", "marker.example")
+	markerConfig := marker.AuthSchemeConfigs[0]
+	// The feed starts after the set-up, which it does not hear.
+	rec := &changeRecorder{events: make(chan any, 1024)}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watch(ctx, rec)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	rec.wantWatching(t, true)
+
+	// step runs do and returns the changes heard after it, up to the marker's.
+	step := func(name string, do func()) []plugboard.Change {
+		t.Helper()
+		do()
+		markerConfig.Config = []byte(`{"in":"header","name":"X-` + ulid.Make().String() + `"}`)
+		if _, err := s.UpsertAuthSchemeConfig(f.ctx, f.org, marker.ID, markerConfig); err != nil {
+			t.Fatalf("%s: marker: %v", name, err)
+		}
+		var got []plugboard.Change
+		for {
+			c := rec.next(t, name)
+			if c == (plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: f.org, ID: marker.ID}) {
+				return got
+			}
+			got = append(got, c)
+		}
+	}
+	connection := func(c *plugboard.Connection) plugboard.Change {
+		return plugboard.Change{Kind: plugboard.ChangedConnection, OrganisationID: c.OrganisationID, ID: c.ID}
+	}
+	want := func(name string, got []plugboard.Change, want ...plugboard.Change) {
+		t.Helper()
+		// A write may announce the same thing more than once (once per transaction that wrote it).
+		got = slices.Compact(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: heard %v, want %v", name, got, want)
+		}
+	}
+	var c1, c2, c3 *plugboard.Connection
+	a, b := cred("api-key", "first"), cred("api-key", "second")
+	// A new connection is in nobody's memory, but its credentials' links announce it: harmless.
+	step("create connections", func() {
+		c1 = f.newConn(t, f.static, ulid.ULID{}, "c1", a, b)
+		c2 = f.newConn(t, f.static, ulid.ULID{}, "c2", cred("api-key", "third"))
+		c3 = f.newConn(t, f.dynamic, f.user.ID, "c3", cred("api-key", "fourth"))
+	})
+	want("update a connection", step("update a connection", func() {
+		c1.Name = "c1 renamed"
+		must(t, updateConnection(f, c1))
+	}), connection(c1))
+	want("update a credential", step("update a credential", func() {
+		stored, err := s.GetCredential(f.ctx, f.org, b.Credential.ID)
+		must(t, err)
+		stored.Sealed = []byte("new sealed value")
+		must(t, s.UpdateCredential(f.ctx, stored))
+	}), connection(c1))
+	want("expire a credential", step("expire a credential", func() {
+		_, err := s.DeleteExpiredCredential(f.ctx, refOf(c1, a), at(61))
+		must(t, err)
+	}), connection(c1))
+	want("roll back", step("roll back", func() {
+		err := s.InTx(f.ctx, func(tx plugboard.Store) error {
+			c2.Name = "never"
+			if _, err := tx.UpdateConnection(f.ctx, c2); err != nil {
+				return err
+			}
+			return errRollBack
+		})
+		if !errors.Is(err, errRollBack) {
+			t.Fatalf("roll back: %v", err)
+		}
+	}))
+	want("change a system's config", step("change a system's config", func() {
+		_, err := s.UpsertAuthSchemeConfig(f.ctx, f.org, f.system.ID, plugboard.AuthSchemeConfig{ID: "basic", Type: "basic"})
+		must(t, err)
+	}), plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: f.org, ID: f.system.ID})
+	want("delete an end user", step("delete an end user", func() {
+		_, err := s.DeleteEndUser(f.ctx, f.org, f.user.ID)
+		must(t, err)
+	}), connection(c3))
+	want("delete a connection", step("delete a connection", func() {
+		_, err := s.DeleteConnection(f.ctx, f.org, c2.ID)
+		must(t, err)
+	}), connection(c2))
+	want("another schema", step("another schema", func() {
+		g := newFixture(t, elsewhere)
+		c := g.newConn(t, g.static, ulid.ULID{}, "elsewhere", cred("api-key", "fifth"))
+		c.Name = "elsewhere renamed"
+		must(t, updateConnection(g, c))
+	}))
+
+	cut()
+	rec.wantWatching(t, false)
+	rec.wantWatching(t, true)
+	want("after the feed came back", step("after the feed came back", func() {
+		stored, err := s.GetCredential(f.ctx, f.org, b.Credential.ID)
+		must(t, err)
+		stored.Sealed = []byte("newer sealed value")
+		must(t, s.UpdateCredential(f.ctx, stored))
+	}), connection(c1))
+}
+
+var errRollBack = errors.New("roll back")
+
+// changeRecorder is a plugboard.ChangeWatcher that queues what it hears: a plugboard.Change or a
+// bool for Watching.
+type changeRecorder struct {
+	events chan any
+}
+
+func (r *changeRecorder) Changed(c plugboard.Change) { r.events <- c }
+func (r *changeRecorder) Watching(on bool)           { r.events <- on }
+
+// feedWait bounds the wait for what a feed must say; it fails a broken feed, it measures nothing.
+const feedWait = 30 * time.Second
+
+func (r *changeRecorder) wantWatching(t *testing.T, on bool) {
+	t.Helper()
+	select {
+	case e := <-r.events:
+		if e != on {
+			t.Fatalf("feed said %v, want Watching(%v)", e, on)
+		}
+	case <-time.After(feedWait):
+		t.Fatalf("feed said nothing in %v, want Watching(%v)", feedWait, on)
+	}
+}
+
+func (r *changeRecorder) next(t *testing.T, step string) plugboard.Change {
+	t.Helper()
+	select {
+	case e := <-r.events:
+		c, ok := e.(plugboard.Change)
+		if !ok {
+			t.Fatalf("%s: feed said Watching(%v), want a change", step, e)
+		}
+		return c
+	case <-time.After(feedWait):
+		t.Fatalf("%s: feed said nothing in %v, want the marker's change", step, feedWait)
+		return plugboard.Change{}
+	}
+}
