@@ -65,6 +65,7 @@ import (
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
 	"github.com/plugboard/plugboard/internal/sqlstore"
@@ -114,7 +115,7 @@ func main() {
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of an extra Plugboard proxy run at the highest concurrency to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the PostgreSQL schema afterwards")
 	flag.BoolVar(&cfg.mtls, "mtls", false, "also measure a connection with a client certificate against an upstream over TLS that requires it, and a bare proxy presenting the same certificate")
-	flag.IntVar(&cfg.connections, "connections", 0, "also measure Plugboard's proxy over this many connections called round-robin (the cold path); 0 for none")
+	flag.IntVar(&cfg.connections, "connections", 0, "also measure Plugboard's proxy over this many connections called round-robin (after a warm-up pass over all of them), and the first call of each of as many more connections as that case makes (the cold path: every call reads the store); 0 for none")
 	flag.StringVar(&cfg.logFile, "log-file", "", "write Plugboard's request log to this file instead of discarding it (as a deployment logs to a file)")
 	var proxyLog string
 	flag.StringVar(&proxyLog, "proxy-access-log", "all", "which proxied calls Plugboard logs (as PLUGBOARD_PROXY_ACCESS_LOG): "+httpapi.ProxyAccessLogValues)
@@ -173,13 +174,22 @@ type target struct {
 	// urls, when set, are called round-robin instead of url.
 	urls []string
 	next atomic.Uint64
+	// warmPass warms the target up with at least one call to each of urls.
+	warmPass bool
+	// fresh calls each of urls once, never again (the cold path): no warm-up, and the run fails
+	// rather than come back to one already called.
+	fresh bool
 }
 
 func (t *target) pick() string {
 	if len(t.urls) == 0 {
 		return t.url
 	}
-	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+	i := t.next.Add(1) - 1
+	if t.fresh && i >= uint64(len(t.urls)) {
+		return "" // once fails on it
+	}
+	return t.urls[i%uint64(len(t.urls))]
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -267,8 +277,14 @@ func run(ctx context.Context, cfg config) error {
 	// The handlers read the store through a counter of connection reads, which tells cache misses
 	// of the opened-connection cache (each reads its connection once) from hits.
 	counted := &countingStore{Store: store}
+	// The access service, as serve makes it, with the store's change feed (PostgreSQL) heard, so
+	// that opened connections are kept as long as serve keeps them.
+	svc := access.New(access.Config{Store: counted, Keys: keys, OAuth: oauth.New(out)})
+	if err := watchChanges(ctx, store, svc, sqlstore.IsPostgres(dbURL)); err != nil {
+		return err
+	}
 	pbHandler := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
-		ProxyAccessLog: cfg.proxyLog})
+		Access: svc, ProxyAccessLog: cfg.proxyLog})
 	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil, nil)
 	if err != nil {
 		return err
@@ -311,14 +327,29 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	var manyURLs []string
+	// The many-connection cases: cfg.connections connections called round-robin, and as many
+	// more as the cold case calls in all (its check, its measured calls, a profiled run), each
+	// called once.
+	var manyURLs, freshURLs []string
 	if cfg.connections > 1 {
-		ids, err := copies(ctx, store, keys, orgID, connID, cfg.connections-1)
-		if err != nil {
-			return fmt.Errorf("creating %d connections: %w", cfg.connections, err)
+		fresh := 1
+		for _, n := range cfg.requests {
+			fresh += n
 		}
-		for _, id := range ids {
-			manyURLs = append(manyURLs, api.base+"/connections/"+id+"/proxy/v1/customers/42")
+		if profiling {
+			fresh += slices.Max(cfg.requests)
+		}
+		ids, err := copies(ctx, store, keys, orgID, connID, cfg.connections-1+fresh)
+		if err != nil {
+			return fmt.Errorf("creating %d connections: %w", cfg.connections+fresh, err)
+		}
+		for i, id := range ids {
+			u := api.base + "/connections/" + id + "/proxy/v1/customers/42"
+			if i < cfg.connections {
+				manyURLs = append(manyURLs, u)
+			} else {
+				freshURLs = append(freshURLs, u)
+			}
 		}
 	}
 	// The mTLS case: the same upstream over TLS, requiring a client certificate the bench CA issued;
@@ -369,8 +400,11 @@ func run(ctx context.Context, cfg config) error {
 			&target{name: "Plugboard proxy, mTLS", method: "GET", url: api.base + "/connections/" + mtlsConnID + "/proxy/v1/customers/42", header: bearer})
 	}
 	if len(manyURLs) > 0 {
-		targets = append(targets, &target{name: fmt.Sprintf("Plugboard proxy, %d connections round-robin", len(manyURLs)),
-			method: "GET", urls: manyURLs, header: bearer})
+		targets = append(targets,
+			&target{name: fmt.Sprintf("Plugboard proxy, %d connections round-robin", len(manyURLs)),
+				method: "GET", urls: manyURLs, header: bearer, warmPass: true},
+			&target{name: "Plugboard proxy, first call of each connection (cold)",
+				method: "GET", urls: freshURLs, header: bearer, fresh: true})
 	}
 	if limitedURL != "" {
 		limitedBase := limitedURL + "/o/" + orgID.String()
@@ -429,7 +463,14 @@ func run(ctx context.Context, cfg config) error {
 		n := cfg.requests[i]
 		// Warm up: every target, at this concurrency, not counted.
 		for _, t := range targets {
-			if _, err := load(client, t, max(int(float64(n)*cfg.warmup), c), c, cfg.maxDuration, ""); err != nil {
+			warm := max(int(float64(n)*cfg.warmup), c)
+			switch {
+			case t.fresh:
+				continue
+			case t.warmPass:
+				warm = max(warm, len(t.urls))
+			}
+			if _, err := load(client, t, warm, c, cfg.maxDuration, ""); err != nil {
 				return fmt.Errorf("warm-up %s: %w", t.name, err)
 			}
 		}
@@ -502,6 +543,10 @@ func run(ctx context.Context, cfg config) error {
 			ratio := m.rate() / b.rate()
 			fmt.Printf("concurrency %d, %d connections round-robin: Plugboard proxy throughput %.2fx the bare proxy's (target >= 0.5x: %s); added p50 %s; %d of %d calls read their connection from the store\n",
 				c, len(manyURLs), ratio, verdict(ratio >= 0.5), pct(m.lat, 50)-pct(b.lat, 50), readsByKey[key], len(m.lat))
+			key = fmt.Sprintf("Plugboard proxy, first call of each connection (cold)/%d", c)
+			m = byKey[key]
+			fmt.Printf("concurrency %d, first call of each connection (cold): Plugboard proxy throughput %.2fx the bare proxy's; added p50 %s; %d of %d calls read their connection from the store\n",
+				c, m.rate()/b.rate(), pct(m.lat, 50)-pct(b.lat, 50), readsByKey[key], len(m.lat))
 		}
 		if cfg.rateLimit.On() {
 			lp, la := byKey[fmt.Sprintf("Plugboard proxy, limits on/%d", c)], byKey[fmt.Sprintf("Plugboard access (POST), limits on/%d", c)]
@@ -541,6 +586,37 @@ func run(ctx context.Context, cfg config) error {
 		log.Printf("CPU profile of %d requests of %s at concurrency %d (%.0f requests/s) in %s", len(r.lat), profiled.name, c, r.rate(), cfg.cpuprofile)
 	}
 	return nil
+}
+
+// watchChanges runs the store's change feed for svc, as serve does, until ctx ends, and returns
+// once the feed is heard (PostgreSQL) or at once (SQLite, which has none).
+func watchChanges(ctx context.Context, store *sqlstore.DB, svc *access.Service, postgres bool) error {
+	if !postgres {
+		go store.WatchChanges(ctx, svc)
+		return nil
+	}
+	heard := make(chan struct{})
+	var once sync.Once
+	go store.WatchChanges(ctx, firstWatching{svc, func() { once.Do(func() { close(heard) }) }})
+	select {
+	case <-heard:
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("the store's change feed did not start in 30s")
+	}
+}
+
+// firstWatching passes the feed on to a Service and calls heard when it is watching.
+type firstWatching struct {
+	*access.Service
+	heard func()
+}
+
+func (f firstWatching) Watching(on bool) {
+	f.Service.Watching(on)
+	if on {
+		f.heard()
+	}
 }
 
 func verdict(ok bool) string {
@@ -674,7 +750,11 @@ func once(client *http.Client, t *target) (int, []byte, error) {
 	if t.body != nil {
 		body = bytes.NewReader(t.body)
 	}
-	req, err := http.NewRequest(t.method, t.pick(), body)
+	u := t.pick()
+	if u == "" {
+		return 0, nil, fmt.Errorf("%s: every connection was called already", t.name)
+	}
+	req, err := http.NewRequest(t.method, u, body)
 	if err != nil {
 		return 0, nil, err
 	}
