@@ -14,8 +14,8 @@ import (
 
 // ChangeFeed checks a store's change feed (watch, as sqlstore.DB.WatchChanges): it says Watching(true)
 // once it listens; every committed write that changes a connection with its credentials, or a
-// system with its configs, is heard, naming it, and nothing else is (a rolled-back write, a
-// store of the same kind in another schema of the same database); cut ends the feed's connection on the server, after which it says Watching(false), then
+// system with its configs, is heard, naming it, and nothing else is (a new connection, a
+// rolled-back write, a store of the same kind in another schema of the same database); cut ends the feed's connection on the server, after which it says Watching(false), then
 // Watching(true) again, and changes are heard again.
 //
 // Changes are collected up to a marker: a change to a system made for the purpose, whose change
@@ -68,12 +68,16 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 	}
 	var c1, c2, c3 *plugboard.Connection
 	a, b := cred("api-key", "first"), cred("api-key", "second")
-	// A new connection is in nobody's memory, but its credentials' links announce it: harmless.
-	step("create connections", func() {
+	// A new connection is in nobody's memory: nothing to announce.
+	want("create connections", step("create connections", func() {
 		c1 = f.newConn(t, f.static, ulid.ULID{}, "c1", a, b)
 		c2 = f.newConn(t, f.static, ulid.ULID{}, "c2", cred("api-key", "third"))
 		c3 = f.newConn(t, f.dynamic, f.user.ID, "c3", cred("api-key", "fourth"))
-	})
+	}))
+	want("add a credential to a connection", step("add a credential to a connection", func() {
+		c2.Credentials = append(c2.Credentials, cred("api-key", "added"))
+		must(t, updateConnection(f, c2))
+	}), connection(c2))
 	want("update a connection", step("update a connection", func() {
 		c1.Name = "c1 renamed"
 		must(t, updateConnection(f, c1))
