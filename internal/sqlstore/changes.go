@@ -16,36 +16,41 @@ import (
 // changesChannel is the channel migration 0013's triggers announce changes on.
 const changesChannel = "plugboard_changes"
 
-// Change feed timings: how long the feed's connection may stay silent before it is checked, how
-// long the check may take, and the bounds of the wait before connecting again after a loss.
+// DefaultChangeFeedCheck is Options.ChangeFeedCheck's default.
+const DefaultChangeFeedCheck = 5 * time.Second
+
+// The bounds of the change feed's wait before connecting again after a loss.
 const (
-	feedCheckEvery = 5 * time.Second
-	feedCheckFor   = 5 * time.Second
-	feedRetryMin   = 100 * time.Millisecond
-	feedRetryMax   = 5 * time.Second
+	feedRetryMin = 100 * time.Millisecond
+	feedRetryMax = 5 * time.Second
 )
 
 // changeFeed is a PostgreSQL store's connection settings for listening to its changes.
 type changeFeed struct {
-	cfg  *pgx.ConnConfig
-	log  *slog.Logger
-	what string
+	cfg   *pgx.ConnConfig
+	log   *slog.Logger
+	what  string
+	check time.Duration // Options.ChangeFeedCheck
 }
 
 // newChangeFeed returns the feed of the store whose pool connects with cfg. Its session's
 // application_name is the pool's with " changes" after it, so that an operator can tell it apart
 // in pg_stat_activity.
-func newChangeFeed(cfg *pgx.ConnConfig, log *slog.Logger, what string) *changeFeed {
+func newChangeFeed(cfg *pgx.ConnConfig, opts Options, what string) *changeFeed {
 	c := cfg.Copy()
 	c.RuntimeParams["application_name"] += " changes"
-	return &changeFeed{cfg: c, log: log, what: what}
+	f := &changeFeed{cfg: c, log: opts.logger(), what: what, check: opts.ChangeFeedCheck}
+	if f.check <= 0 {
+		f.check = DefaultChangeFeedCheck
+	}
+	return f
 }
 
 // WatchChanges tells w of every change committed to the store's connections and systems, by any
 // replica, until ctx ends; then it returns. On PostgreSQL it holds a connection of its own that
 // LISTENs on the channel migration 0013's triggers announce on; it says w.Watching(true) once it
-// listens, and w.Watching(false) when the connection is lost (or, silent for feedCheckEvery, does
-// not answer a check within feedCheckFor), then connects again, waiting up to feedRetryMax between
+// listens, and w.Watching(false) when the connection is lost (or, silent for ChangeFeedCheck,
+// does not answer a check within ChangeFeedCheck), then connects again, waiting up to feedRetryMax between
 // attempts, and logs the loss once and the recovery once. On SQLite, where one process holds the
 // file and every change is its own, w hears nothing.
 func (db *DB) WatchChanges(ctx context.Context, w plugboard.ChangeWatcher) {
@@ -83,23 +88,26 @@ func (db *DB) WatchChanges(ctx context.Context, w plugboard.ChangeWatcher) {
 // listen connects, listens, and delivers changes until the connection fails or ctx ends. It calls
 // live once it listens. w.Watching(false) has been said when it returns after Watching(true).
 func (f *changeFeed) listen(ctx context.Context, w plugboard.ChangeWatcher, live func()) error {
-	conn, err := pgx.ConnectConfig(ctx, f.cfg)
+	// Setting up is bounded too: a server that does not answer is retried, not waited for.
+	sctx, cancel := context.WithTimeout(ctx, 2*f.check)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(sctx, f.cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var schema string
-	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+	if err := conn.QueryRow(sctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
+	if _, err := conn.Exec(sctx, "LISTEN "+changesChannel); err != nil {
 		return err
 	}
 	w.Watching(true)
 	defer w.Watching(false)
 	live()
 	for {
-		wctx, cancel := context.WithTimeout(ctx, feedCheckEvery)
+		wctx, cancel := context.WithTimeout(ctx, f.check)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -113,9 +121,9 @@ func (f *changeFeed) listen(ctx context.Context, w plugboard.ChangeWatcher, live
 		case !errors.Is(err, context.DeadlineExceeded) || conn.IsClosed():
 			return err
 		}
-		// Silent for feedCheckEvery: make sure the server still hears us, so that a connection
-		// lost without a word (a network cut) is noticed.
-		cctx, cancel := context.WithTimeout(ctx, feedCheckFor)
+		// Silent for f.check: make sure the server still hears us, so that a connection lost
+		// without a word (a network cut that drops packets) is noticed.
+		cctx, cancel := context.WithTimeout(ctx, f.check)
 		err = conn.Ping(cctx)
 		cancel()
 		if err != nil {

@@ -94,8 +94,12 @@ type Options struct {
 	// reads and writes, writers contending on SQLite's busy timeout. Only for benchmarks to compare.
 	SQLiteSinglePool bool
 	// Logger receives the store's changes of reachability ("store unavailable", "store available
-	// again", once each per outage); nil means slog.Default().
+	// again", once each per outage), and the change feed's; nil means slog.Default().
 	Logger *slog.Logger
+	// ChangeFeedCheck is how long WatchChanges's connection may stay silent before it is checked,
+	// and how long the check may take, so that a connection lost without a word is noticed
+	// within twice that; 0 means DefaultChangeFeedCheck.
+	ChangeFeedCheck time.Duration
 }
 
 // Defaults for PostgreSQL connections.
@@ -253,7 +257,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url)),
 		pgx: opts.Tracing == nil}
 	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb,
-		feed: newChangeFeed(cfg, opts.logger(), Location(url))}
+		feed: newChangeFeed(cfg, opts, Location(url))}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
 		return nil, err

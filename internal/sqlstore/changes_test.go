@@ -1,0 +1,149 @@
+package sqlstore_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/pgtest"
+	"github.com/plugboard/plugboard/internal/sqlstore"
+)
+
+// stallingProxy forwards TCP connections to a target until stalled: then it stops passing bytes
+// either way without closing anything, as a network that drops packets does, and refuses nothing
+// new but lets it stall too; resume closes what stalled and passes bytes again.
+type stallingProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	stalled      bool
+	conns        []net.Conn
+}
+
+func newStallingProxy(t *testing.T, target string) *stallingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallingProxy{addr: ln.Addr().String(), target: target}
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go p.pipe(c, up)
+			go p.pipe(up, c)
+		}
+	}()
+	return p
+}
+
+// pipe copies from src to dst, holding each chunk back while the proxy is stalled.
+func (p *stallingProxy) pipe(src, dst net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.isStalled() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				dst.Close()
+			}
+			return
+		}
+	}
+}
+
+func (p *stallingProxy) isStalled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalled
+}
+
+func (p *stallingProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+}
+
+func (p *stallingProxy) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns, p.stalled = nil, false
+}
+
+// feedEvents is a plugboard.ChangeWatcher that queues what it hears.
+type feedEvents chan any
+
+func (e feedEvents) Changed(c plugboard.Change) { e <- c }
+func (e feedEvents) Watching(on bool)           { e <- on }
+
+func (e feedEvents) want(t *testing.T, on bool) {
+	t.Helper()
+	select {
+	case got := <-e:
+		if got != on {
+			t.Fatalf("the feed said %v, want Watching(%v)", got, on)
+		}
+	case <-time.After(30 * time.Second): // fails a feed that never notices; measures nothing
+		t.Fatalf("the feed said nothing, want Watching(%v)", on)
+	}
+}
+
+// TestPostgresChangeFeedNoticesSilentLoss: a feed whose connection stops carrying anything,
+// without being closed (packets dropped), says Watching(false) once a check goes unanswered, and
+// Watching(true) again once the network is back. ChangeFeedCheck is short so the test is quick.
+func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallingProxy(t, u.Host)
+	u.Host = proxy.addr
+	db, err := sqlstore.OpenWith(t.Context(), u.String(), sqlstore.Options{Migrate: true, ChangeFeedCheck: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("open through the proxy: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	events := make(feedEvents, 16)
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { defer close(done); db.WatchChanges(ctx, events) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	events.want(t, true)
+	proxy.stall()
+	events.want(t, false)
+	proxy.resume()
+	events.want(t, true)
+}
