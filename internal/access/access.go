@@ -547,7 +547,10 @@ func (s *Service) Changed(c plugboard.Change) {
 // replica shows after at most that long) and entries kept for WatchedCacheTTL while the change
 // feed is heard. Either way the cache is emptied: what it holds may predate a change the feed
 // missed, or was kept for as long as only a heard feed allows.
-func (s *Service) Watching(on bool) { s.forgetAll(&on) }
+func (s *Service) Watching(on bool) {
+	s.forgetAll(&on)
+	s.metrics.ChangeFeedWatching(on)
+}
 
 // HasRefreshable reports whether a prepared connection holds a token a 401 could be cured by
 // refreshing.

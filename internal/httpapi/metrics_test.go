@@ -32,6 +32,7 @@ var metricNames = []string{
 	"plugboard_oauth_refreshes_total",
 	"plugboard_oauth_refresh_backoffs_total",
 	"plugboard_cache_lookups_total",
+	"plugboard_change_feed_watching",
 	"plugboard_events_emitted_total",
 	"plugboard_webhook_deliveries_total",
 	"plugboard_webhook_delivery_duration_seconds",

@@ -51,6 +51,7 @@ type Metrics struct {
 	refreshBackoffs prometheus.Counter
 
 	cacheLookups *prometheus.CounterVec
+	changeFeed   prometheus.Gauge
 
 	events           *prometheus.CounterVec
 	deliveries       *prometheus.CounterVec
@@ -91,8 +92,12 @@ func NewMetrics() *Metrics {
 	})
 	m.cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "plugboard_cache_lookups_total",
-		Help: "Lookups in the process's caches, by cache (credentials, api_keys) and result (hit, miss).",
+		Help: "Lookups in the process's caches, by cache (credentials, api_keys, systems) and result (hit, miss).",
 	}, []string{"cache", "result"})
+	m.changeFeed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "plugboard_change_feed_watching",
+		Help: "1 while the store's change feed (PostgreSQL) is heard and opened connections are kept long; 0 otherwise (always on SQLite, which needs none).",
+	})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "plugboard_events_emitted_total",
 		Help: "Events appended to the event log, by type (counted when appended to the change's transaction).",
@@ -107,7 +112,7 @@ func NewMetrics() *Metrics {
 		Buckets: latency,
 	})
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.upstreamDuration, m.upstreamBytes, m.refreshes,
-		m.refreshBackoffs, m.cacheLookups, m.events, m.deliveries, m.deliveryDuration,
+		m.refreshBackoffs, m.cacheLookups, m.changeFeed, m.events, m.deliveries, m.deliveryDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -180,6 +185,18 @@ func (m *Metrics) CacheLookup(cache string, hit bool) {
 		result = "hit"
 	}
 	m.cacheLookups.WithLabelValues(cache, result).Inc()
+}
+
+// ChangeFeedWatching records whether the store's change feed is heard.
+func (m *Metrics) ChangeFeedWatching(on bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.changeFeed.Set(v)
 }
 
 // EventEmitted records an event of type t appended to the log.
