@@ -147,3 +147,55 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	proxy.resume()
 	events.want(t, true)
 }
+
+// BenchmarkChangeFeedDelivery measures how long after a write commits on one store handle (one
+// replica) a watcher on another hears of it: the window in which that replica can still answer
+// from what it opened before. Per op: one credential update, then the wait for its change.
+//
+//	PLUGBOARD_TEST_DATABASE_URL=... go test ./internal/sqlstore -run XXX -bench ChangeFeedDelivery
+func BenchmarkChangeFeedDelivery(b *testing.B) {
+	url := pgtest.URL(b)
+	ctx := b.Context()
+	writer, err := sqlstore.OpenWith(ctx, url, sqlstore.Options{Migrate: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer writer.Close()
+	watcher, err := sqlstore.OpenWith(ctx, url, sqlstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer watcher.Close()
+	org, ids := seedConnections(b, writer, 100)
+	events := make(feedEvents, 16)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); watcher.WatchChanges(wctx, events) }()
+	defer func() { cancel(); <-done }()
+	if e := <-events; e != true {
+		b.Fatalf("the feed said %v first", e)
+	}
+	creds := make([]*plugboard.Credential, len(ids))
+	for i, id := range ids {
+		c, err := writer.GetConnection(ctx, org, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		creds[i] = &c.Credentials[0].Credential
+	}
+	var delivery time.Duration
+	for i := 0; b.Loop(); i++ {
+		cred := creds[i%len(creds)]
+		cred.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+		if err := writer.UpdateCredential(ctx, cred); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		e := <-events
+		delivery += time.Since(committed)
+		if c, ok := e.(plugboard.Change); !ok || c.ID != ids[i%len(ids)] {
+			b.Fatalf("heard %v, want connection %s", e, ids[i%len(ids)])
+		}
+	}
+	b.ReportMetric(float64(delivery.Microseconds())/float64(b.N), "µs-after-commit/op")
+}
