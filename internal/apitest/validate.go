@@ -1,6 +1,9 @@
 // Package apitest holds test helpers shared by Plugboard's HTTP tests. Validator checks every
 // response the API writes against api/openapi.yaml with kin-openapi, so a handler cannot drift
-// from the contract without a test failing. It is imported only from _test files.
+// from the contract without a test failing. OpenStore, NewOrganisation and Logger set up what a
+// served API needs alike in every suite: a real store (SQLite, or PostgreSQL with EnvStore), an
+// organisation with a key, and a log that tests search for secrets. It is imported only from
+// _test files.
 package apitest
 
 import (

@@ -2,37 +2,25 @@ package connectpage_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/internal/apikey"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
-	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
-
-// EnvStore runs the browser test on PostgreSQL (PLUGBOARD_TEST_STORE=postgres, with
-// PLUGBOARD_TEST_DATABASE_URL) instead of an SQLite file, as the HTTP suites do.
-const EnvStore = "PLUGBOARD_TEST_STORE"
 
 // plugboardServer is the whole API on a real store, reached over HTTP like a backend would.
 type plugboardServer struct {
@@ -51,34 +39,12 @@ type plugboardServer struct {
 // roots when nil).
 func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrigins []string) *plugboardServer {
 	t.Helper()
-	ctx := context.Background()
-	var store plugboard.Store
-	var err error
-	if os.Getenv(EnvStore) == "postgres" {
-		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
-	} else {
-		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
-	}
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := apitest.OpenStore(t)
 	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := &plugboard.Organisation{ID: ulid.Make(), Name: "browser", CreatedAt: now}
-	if err := store.CreateOrganisation(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	key, id, hash, err := apikey.New(org.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateAPIKey(ctx, &plugboard.APIKey{ID: id, OrganisationID: org.ID, Hash: hash, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	org, key := apitest.NewOrganisation(t, store.DB, "browser")
 	var pool *x509.CertPool
 	if caPEM != nil {
 		pool = x509.NewCertPool()
@@ -88,9 +54,8 @@ func startPlugboard(t *testing.T, srv *httptest.Server, caPEM []byte, returnOrig
 	}
 	out := outbound.New(outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Resolver: outbound.NoDNSResolver(), RootCAs: pool, RequestTimeout: 10 * time.Second})
-	s := &plugboardServer{t: t, URL: "http://" + srv.Listener.Addr().String(), org: org.ID, key: key, logs: &testlog.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv.Config.Handler = httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
+	s := &plugboardServer{t: t, URL: "http://" + srv.Listener.Addr().String(), org: org, key: key, logs: &testlog.Buffer{}}
+	srv.Config.Handler = httpapi.New(httpapi.Config{Store: store.DB, Keys: keys, Logger: apitest.Logger(s.logs), Outbound: out,
 		PublicURL: s.URL, ReturnURLOrigins: returnOrigins})
 	srv.Start()
 	t.Cleanup(srv.Close)

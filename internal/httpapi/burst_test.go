@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 )
@@ -35,7 +36,7 @@ func TestBurstOfCreatesAllSucceed(t *testing.T) {
 		store plugboard.Store
 		err   error
 	)
-	if usePostgres() {
+	if apitest.UsePostgres() {
 		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
 	} else {
 		store, err = sqlstore.OpenWith(ctx, filepath.Join(t.TempDir(), "plugboard.db"), sqlstore.Options{SQLiteWriteWait: 5 * time.Minute})

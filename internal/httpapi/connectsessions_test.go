@@ -11,6 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/pgtest"
 )
 
@@ -120,8 +121,8 @@ func TestConnectPageOtherTemplateConnection(t *testing.T) {
 // end user's row until it commits, so an end user deleted meanwhile takes the new session with
 // it (the delete waits for the commit) instead of leaving a session of a deleted end user.
 func TestConnectSessionCreateHoldsTheEndUser(t *testing.T) {
-	if !usePostgres() {
-		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + EnvStore + "=postgres")
+	if !apitest.UsePostgres() {
+		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + apitest.EnvStore + "=postgres")
 	}
 	h := newHarness(t)
 	f := h.fixture()

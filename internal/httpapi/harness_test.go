@@ -2,18 +2,15 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,12 +21,10 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/internal/apikey"
 	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
@@ -84,34 +79,21 @@ func newHarnessWith(t testing.TB, outCfg outbound.Config, opts ...func(*httpapi.
 // server's address before the server starts; a listener of its own when l is nil.
 func newHarnessOn(t testing.TB, l net.Listener, outCfg outbound.Config, opts ...func(*httpapi.Config)) *harness {
 	t.Helper()
-	ctx := context.Background()
-	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
-	var pgURL string
-	if usePostgres() {
-		// The test's schema names its connections too, so that a test can find its own sessions
-		// in pg_stat_activity (waitForLockWait).
-		pgURL = pgtest.URL(t)
-		pgURL += "&application_name=" + pgtest.Schema(pgURL)
-	}
-	store, err := openTestStore(ctx, dbPath, pgURL)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := apitest.OpenStore(t)
 	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, keys: keys, dbPath: dbPath, pgURL: pgURL, logs: &testlog.Buffer{}}
+	h := &harness{t: t, store: store.DB, keys: keys, dbPath: store.Path, pgURL: store.URL, logs: &testlog.Buffer{}}
 	h.org, h.key = h.newOrg("test")
-	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := apitest.Logger(h.logs)
 	out := outbound.New(outCfg)
 	h.srv = httptest.NewUnstartedServer(nil)
 	if l != nil {
 		h.srv.Listener.Close()
 		h.srv.Listener = l
 	}
-	cfg := httpapi.Config{Store: store, Keys: keys, Logger: logger, Outbound: out,
+	cfg := httpapi.Config{Store: store.DB, Keys: keys, Logger: logger, Outbound: out,
 		PublicURL: "http://" + h.srv.Listener.Addr().String(), Now: h.clock, ReturnURLOrigins: []string{"https://app.example"},
 		// Tokens are refreshed when they expire, not ahead: the tests' tokens live seconds, and a
 		// slow run (the race detector) must not see a new token expire within the skew.
@@ -139,19 +121,6 @@ func listen(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return l
-}
-
-// EnvStore switches the HTTP suites to PostgreSQL: PLUGBOARD_TEST_STORE=postgres (with
-// PLUGBOARD_TEST_DATABASE_URL set) runs them on a fresh schema instead of an SQLite file.
-const EnvStore = "PLUGBOARD_TEST_STORE"
-
-func usePostgres() bool { return os.Getenv(EnvStore) == "postgres" }
-
-func openTestStore(ctx context.Context, dbPath, pgURL string) (plugboard.Store, error) {
-	if pgURL != "" {
-		return sqlstore.OpenWith(ctx, pgURL, sqlstore.Options{Migrate: true})
-	}
-	return sqlstore.Open(ctx, dbPath)
 }
 
 // rawDB opens the test's database directly, bypassing the store, with a function that adapts
@@ -205,27 +174,13 @@ func (h *harness) databaseDumps() map[string][]byte {
 // newOrg creates an organisation with an API key directly in the store.
 func (h *harness) newOrg(name string) (ulid.ULID, string) {
 	h.t.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := &plugboard.Organisation{ID: ulid.Make(), Name: name, CreatedAt: now}
-	if err := h.store.CreateOrganisation(ctx, org); err != nil {
-		h.t.Fatal(err)
-	}
-	return org.ID, h.newKey(org.ID)
+	return apitest.NewOrganisation(h.t, h.store, name)
 }
 
 // newKey creates another API key (with every scope) of an organisation directly in the store.
 func (h *harness) newKey(orgID ulid.ULID) string {
 	h.t.Helper()
-	key, id, hash, err := apikey.New(orgID)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	if err := h.store.CreateAPIKey(context.Background(), &plugboard.APIKey{ID: id, OrganisationID: orgID, Hash: hash, CreatedAt: now}); err != nil {
-		h.t.Fatal(err)
-	}
-	return key
+	return apitest.NewKey(h.t, h.store, orgID)
 }
 
 // response is one answer of the API.

@@ -124,7 +124,7 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	u.Host = proxy.addr
 
 	logs := &testlog.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := apitest.Logger(logs)
 	ctx := context.Background()
 	store, err := sqlstore.OpenWith(ctx, u.String(), sqlstore.Options{Migrate: true, Logger: logger})
 	if err != nil {

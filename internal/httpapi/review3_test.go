@@ -15,6 +15,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/access"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/events"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/outbound"
@@ -266,8 +267,8 @@ func (p pausedCommit) InTx(ctx context.Context, fn func(tx plugboard.Store) erro
 // credential.deleted events (reason expired, then reason deleted). Commit d7ab0cc fixed exactly
 // this for UpdateConnection only.
 func TestReviewDeleteRacingSweepReportsCredentialTwice(t *testing.T) {
-	if !usePostgres() {
-		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + EnvStore + "=postgres")
+	if !apitest.UsePostgres() {
+		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + apitest.EnvStore + "=postgres")
 	}
 	for _, via := range []string{"DELETE /connections/{id}", "DELETE /users/{id}"} {
 		t.Run(via, func(t *testing.T) {
@@ -368,8 +369,8 @@ func (p pauseDeleteProject) DeleteProject(ctx context.Context, orgID, id ulid.UL
 // subscriber keeps a template that no longer exists. (UpdateConnection had the same read-then-
 // delete shape for credentials; commit d7ab0cc made the store report what it deleted.)
 func TestReviewProjectDeletionMissesConcurrentTemplate(t *testing.T) {
-	if !usePostgres() {
-		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + EnvStore + "=postgres")
+	if !apitest.UsePostgres() {
+		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with " + apitest.EnvStore + "=postgres")
 	}
 	h := newHarness(t)
 	var sys struct {
