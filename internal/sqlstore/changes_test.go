@@ -199,3 +199,57 @@ func BenchmarkChangeFeedDelivery(b *testing.B) {
 	}
 	b.ReportMetric(float64(delivery.Microseconds())/float64(b.N), "µs-after-commit/op")
 }
+
+// BenchmarkUpdateCredentialAnnounced measures what announcing changes costs writers: concurrent
+// credential updates (each a refresh's write: one row, its own transaction) on a schema with the
+// change feed's triggers, and on one without them, in the same run. A transaction that NOTIFYs
+// takes a lock for the whole server through its commit, so announced commits queue.
+//
+//	PLUGBOARD_TEST_DATABASE_URL=... go test ./internal/sqlstore -run XXX -bench UpdateCredentialAnnounced
+func BenchmarkUpdateCredentialAnnounced(b *testing.B) {
+	for _, announced := range []bool{true, false} {
+		name := "announced"
+		if !announced {
+			name = "silent"
+		}
+		b.Run(name, func(b *testing.B) {
+			u := pgtest.URL(b)
+			ctx := b.Context()
+			s, err := sqlstore.OpenWith(ctx, u, sqlstore.Options{Migrate: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if !announced {
+				for _, trig := range []string{"connections_changed ON connections", "connection_credentials_changed ON connection_credentials",
+					"expired_credentials_changed ON expired_credentials", "credentials_changed ON credentials",
+					"systems_changed ON systems", "auth_scheme_configs_changed ON auth_scheme_configs"} {
+					if err := sqlstore.ExecForTest(ctx, s, "DROP TRIGGER "+trig); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			org, ids := seedConnections(b, s, 1000)
+			creds := make(chan *plugboard.Credential, len(ids))
+			for _, id := range ids {
+				c, err := s.GetConnection(ctx, org, id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				creds <- &c.Credentials[0].Credential
+			}
+			b.SetParallelism(8) // 16 writers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					cred := <-creds
+					cred.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+					if err := s.UpdateCredential(ctx, cred); err != nil {
+						b.Error(err)
+					}
+					creds <- cred
+				}
+			})
+		})
+	}
+}

@@ -95,3 +95,9 @@ func SetPgxRead(db *DB, on bool) bool {
 	db.p.pgx = on
 	return was
 }
+
+// ExecForTest runs a statement on db's writer pool.
+func ExecForTest(ctx context.Context, db *DB, query string) error {
+	_, err := db.sqldb.ExecContext(ctx, query)
+	return err
+}

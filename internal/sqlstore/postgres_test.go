@@ -106,7 +106,8 @@ func TestPostgresTryLeadIsExclusive(t *testing.T) {
 // application_name of their own), as a restart or an administrator does.
 func TestPostgresChangeFeed(t *testing.T) {
 	app := "pbtest_" + strings.ToLower(ulid.Make().String())
-	db, err := sqlstore.OpenWith(t.Context(), pgtest.URL(t)+"&application_name="+app, sqlstore.Options{Migrate: true})
+	u := pgtest.URL(t)
+	db, err := sqlstore.OpenWith(t.Context(), u+"&application_name="+app, sqlstore.Options{Migrate: true})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -125,5 +126,12 @@ func TestPostgresChangeFeed(t *testing.T) {
 			t.Fatalf("ending the feed's session: %d ended, %v", n, err)
 		}
 	}
-	storetest.ChangeFeed(t, db, db.WatchChanges, elsewhere, cut)
+	raw := func(query string, args ...any) error {
+		_, err := admin.Exec(t.Context(), query, args...)
+		return err
+	}
+	if _, err := admin.Exec(t.Context(), "SET search_path TO "+pgx.Identifier{pgtest.Schema(u)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.ChangeFeed(t, db, db.WatchChanges, elsewhere, cut, raw)
 }

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,9 @@ type DB struct {
 	sqldb, readdb *sql.DB
 	// feed is what WatchChanges connects with (PostgreSQL); nil on SQLite.
 	feed *changeFeed
+	// closed is closed by Close, which ends WatchChanges.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 var _ plugboard.Store = (*DB)(nil)
@@ -217,7 +221,7 @@ func openSQLite(dsn, path, url string, opts Options) (*DB, error) {
 		p.r.SetMaxIdleConns(SQLiteReaders)
 		p.idle = SQLiteReaders
 	}
-	return &DB{ops: ops{d: sqliteDialect, p: p}, sqldb: p.w, readdb: p.r}, nil
+	return &DB{ops: ops{d: sqliteDialect, p: p}, sqldb: p.w, readdb: p.r, closed: make(chan struct{})}, nil
 }
 
 func (o Options) logger() *slog.Logger {
@@ -256,7 +260,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxLifetime(30 * time.Minute)
 	p := &pools{w: sqldb, r: sqldb, retryReads: true, idle: maxOpen, health: newHealth(opts.logger(), Location(url)),
 		pgx: opts.Tracing == nil}
-	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb,
+	db := &DB{ops: ops{d: postgresDialect, p: p}, sqldb: sqldb, readdb: sqldb, closed: make(chan struct{}),
 		feed: newChangeFeed(cfg, opts, Location(url))}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
@@ -397,6 +401,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
 	db.p.stmts.close()
 	err := db.sqldb.Close()
 	if db.readdb != nil && db.readdb != db.sqldb {

@@ -12,15 +12,20 @@ import (
 	"github.com/plugboard/plugboard"
 )
 
-// ChangeFeed checks a store's change feed (watch, as sqlstore.DB.WatchChanges): it says Watching(true)
-// once it listens; every committed write that changes a connection with its credentials, or a
-// system with its configs, is heard, naming it, and nothing else is (a new connection, a
-// rolled-back write, a store of the same kind in another schema of the same database); cut ends the feed's connection on the server, after which it says Watching(false), then
-// Watching(true) again, and changes are heard again.
+// ChangeFeed checks a store's change feed (watch, as sqlstore.DB.WatchChanges): it says
+// Watching(true) once it listens; every committed write that changes an existing connection with
+// its credentials, or an existing system with its configs, is heard, naming it (the store's own
+// writes, a key rotation's rewrap, and a write to each table alone, run by raw on the store's
+// database with $1 and $2 for the organisation and an id, since the store's own writes often touch
+// more than one table); nothing else is (a new connection or system, a rolled-back write, a store
+// of the same kind in another schema of the same database). cut ends the feed's session on the
+// server, after which it says Watching(false), then Watching(true) again, and changes are heard
+// again.
 //
 // Changes are collected up to a marker: a change to a system made for the purpose, whose change
 // is always heard after the step's own, since the feed delivers in commit order.
-func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plugboard.ChangeWatcher), elsewhere plugboard.Store, cut func()) {
+func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plugboard.ChangeWatcher), elsewhere plugboard.Store, cut func(),
+	raw func(query string, args ...any) error) {
 	f := newFixture(t, s)
 	marker := f.newSystem(t, f.org, "Marker", "marker.example")
 	markerConfig := marker.AuthSchemeConfigs[0]
@@ -104,10 +109,61 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 			t.Fatalf("roll back: %v", err)
 		}
 	}))
-	want("change a system's config", step("change a system's config", func() {
+	system := func(id ulid.ULID) plugboard.Change {
+		return plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: f.org, ID: id}
+	}
+	want("add a system's config", step("add a system's config", func() {
 		_, err := s.UpsertAuthSchemeConfig(f.ctx, f.org, f.system.ID, plugboard.AuthSchemeConfig{ID: "basic", Type: "basic"})
 		must(t, err)
-	}), plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: f.org, ID: f.system.ID})
+	}), system(f.system.ID))
+	want("delete a system's config", step("delete a system's config", func() {
+		must(t, s.DeleteAuthSchemeConfig(f.ctx, f.org, f.system.ID, "basic"))
+	}), system(f.system.ID))
+	want("update a system", step("update a system", func() {
+		f.system.TemplateBaseURL = "https://api2.github.com"
+		must(t, s.UpdateSystem(f.ctx, f.system))
+	}), system(f.system.ID))
+	var spare *plugboard.System
+	want("create a system", step("create a system", func() { spare = f.newSystem(t, f.org, "Spare", "spare.example") }))
+	want("delete a system", step("delete a system", func() { must(t, s.DeleteSystem(f.ctx, f.org, spare.ID)) }), system(spare.ID))
+	// A key rotation's rewrap (ReplaceSealed) changes only sealed bytes; it is announced too.
+	want("rewrap a credential", step("rewrap a credential", func() {
+		stored, err := s.GetCredential(f.ctx, f.org, b.Credential.ID)
+		must(t, err)
+		ok, err := s.ReplaceSealed(f.ctx, plugboard.SealedRecord{Table: "credentials", OrganisationID: f.org, ID: stored.ID.String(),
+			Sealed: stored.Sealed}, []byte("rewrapped"))
+		must(t, err)
+		if !ok {
+			t.Fatal("rewrap a credential: not replaced")
+		}
+	}), connection(c1))
+	want("rewrap a config", step("rewrap a config", func() {
+		ok, err := s.ReplaceSealed(f.ctx, plugboard.SealedRecord{Table: "auth_scheme_configs", OrganisationID: f.org, SystemID: f.system.ID,
+			ID: "oauth2", Sealed: f.system.AuthSchemeConfigs[1].Sealed}, []byte("rewrapped"))
+		must(t, err)
+		if !ok {
+			t.Fatal("rewrap a config: not replaced")
+		}
+	}), system(f.system.ID))
+	// Each table's trigger on its own, by a write that touches nothing else.
+	for _, w := range []struct {
+		table, query string
+		id           string
+		heard        plugboard.Change
+	}{
+		{"connections", `UPDATE connections SET name = name WHERE organisation_id = $1 AND id = $2`, c1.ID.String(), connection(c1)},
+		{"connection_credentials", `UPDATE connection_credentials SET position = position WHERE organisation_id = $1 AND connection_id = $2`,
+			c1.ID.String(), connection(c1)},
+		{"credentials", `UPDATE credentials SET name = name WHERE organisation_id = $1 AND id = $2`, b.Credential.ID.String(), connection(c1)},
+		{"expired_credentials", `UPDATE expired_credentials SET name = name WHERE organisation_id = $1 AND connection_id = $2`,
+			c1.ID.String(), connection(c1)},
+		{"systems", `UPDATE systems SET name = name WHERE organisation_id = $1 AND id = $2`, f.system.ID.String(), system(f.system.ID)},
+		{"auth_scheme_configs", `UPDATE auth_scheme_configs SET position = position WHERE organisation_id = $1 AND system_id = $2`,
+			f.system.ID.String(), system(f.system.ID)},
+	} {
+		name := "a write to " + w.table + " alone"
+		want(name, step(name, func() { must(t, raw(w.query, f.org.String(), w.id)) }), w.heard)
+	}
 	want("delete an end user", step("delete an end user", func() {
 		_, err := s.DeleteEndUser(f.ctx, f.org, f.user.ID)
 		must(t, err)
