@@ -82,6 +82,9 @@ type Service struct {
 	// began before a change does not put what it read into the cache after the change.
 	gens   map[string]uint64
 	genAll uint64
+	// sysChanges counts the change feed's system changes, so that an open that began before one
+	// does not cache what it read of the system (or of a connection of it) after it.
+	sysChanges uint64
 	// systems keeps systems with their configs opened, as long as opened does, under cacheMu: connections
 	// share few systems, so a connection read anew costs one store read, not two.
 	systems map[[2]ulid.ULID]systemEntry
@@ -352,7 +355,7 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	now := s.now()
 	s.cacheMu.Lock()
 	e, ok := s.opened[key]
-	gen, genAll := s.gens[key], s.genAll
+	gen, genAll, sysChanges := s.gens[key], s.genAll, s.sysChanges
 	s.cacheMu.Unlock()
 	if !bypass && s.cacheTTL > 0 && ok && now.Before(e.expiry) {
 		s.metrics.CacheLookup(telemetry.CacheCredentials, true)
@@ -370,7 +373,7 @@ func (s *Service) openCached(ctx context.Context, orgID, connectionID ulid.ULID,
 	}
 	var dropped []*clientCert
 	s.cacheMu.Lock()
-	if s.gens[key] == gen && s.genAll == genAll { // nothing changed while we read
+	if s.gens[key] == gen && s.genAll == genAll && s.sysChanges == sysChanges { // nothing changed while we read
 		if len(s.opened) >= maxOpened {
 			dropped = s.sweepLocked(now)
 		}
@@ -415,7 +418,7 @@ func (s *Service) system(ctx context.Context, orgID, systemID ulid.ULID) (*plugb
 	now := s.now()
 	s.cacheMu.Lock()
 	e, ok := s.systems[key]
-	genAll := s.genAll
+	genAll, sysChanges := s.genAll, s.sysChanges
 	s.cacheMu.Unlock()
 	if s.cacheTTL > 0 && ok && now.Before(e.expiry) {
 		s.metrics.CacheLookup(telemetry.CacheSystems, true)
@@ -434,7 +437,7 @@ func (s *Service) system(ctx context.Context, orgID, systemID ulid.ULID) (*plugb
 	}
 	if s.cacheTTL > 0 {
 		s.cacheMu.Lock()
-		if s.genAll == genAll { // no system changed while we read
+		if s.genAll == genAll && s.sysChanges == sysChanges { // no system changed while we read
 			if len(s.systems) >= maxOpened {
 				s.systems = map[[2]ulid.ULID]systemEntry{}
 			}
@@ -531,16 +534,35 @@ func (s *Service) ttlLocked() time.Duration {
 }
 
 // Changed drops what a committed change made stale: the Service is its store's change feed's
-// watcher (plugboard.ChangeWatcher). A connection's change keeps its client certificate's
-// transport for the next open to take over if the certificate is unchanged; a system's change
-// empties the cache, as the API's own system changes do (they are rare).
+// watcher (plugboard.ChangeWatcher). A connection's change drops the connection; a system's, the
+// system and its connections. Either keeps client certificates' transports, for the next open to
+// take over if the certificate is unchanged (a key rotation rewraps every row, and changes no
+// certificate).
 func (s *Service) Changed(c plugboard.Change) {
 	switch c.Kind {
 	case plugboard.ChangedConnection:
 		s.forgetKeepingCert(c.OrganisationID, c.ID)
 	case plugboard.ChangedSystem:
-		s.ForgetAll()
+		s.forgetSystem(c.OrganisationID, c.ID)
 	}
+}
+
+// forgetSystem drops a system and the opened connections of it, keeping their certificates.
+func (s *Service) forgetSystem(orgID, systemID ulid.ULID) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	delete(s.systems, [2]ulid.ULID{orgID, systemID})
+	for k, e := range s.opened {
+		if e.conn == nil || e.conn.OrganisationID != orgID || e.conn.SystemID != systemID {
+			continue
+		}
+		if e.cert != nil {
+			s.opened[k] = openedEntry{cert: e.cert} // expired: nothing but the certificate is kept
+		} else {
+			delete(s.opened, k)
+		}
+	}
+	s.sysChanges++
 }
 
 // Watching switches the cache between entries kept for CacheTTL (a change made through another

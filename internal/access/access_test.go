@@ -486,16 +486,25 @@ func TestRefresherLeadership(t *testing.T) {
 }
 
 // heard is a plugboard.ChangeWatcher that passes what the feed says to a Service, then tells the
-// test, so that it can wait for the feed instead of sleeping.
+// test, so that it can wait for the feed instead of sleeping. While holding, a Watching(true)
+// waits for hold to be closed before it is passed on.
 type heard struct {
-	svc    *access.Service
-	events chan any
+	svc     *access.Service
+	events  chan any
+	holding atomic.Bool
+	hold    chan struct{}
 }
 
-func (h heard) Changed(c plugboard.Change) { h.svc.Changed(c); h.events <- c }
-func (h heard) Watching(on bool)           { h.svc.Watching(on); h.events <- on }
+func (h *heard) Changed(c plugboard.Change) { h.svc.Changed(c); h.events <- c }
+func (h *heard) Watching(on bool) {
+	if on && h.holding.Load() {
+		<-h.hold
+	}
+	h.svc.Watching(on)
+	h.events <- on
+}
 
-func (h heard) want(t *testing.T, what any) {
+func (h *heard) want(t *testing.T, what any) {
 	t.Helper()
 	select {
 	case got := <-h.events:
@@ -540,7 +549,7 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	ps := &pausing{Store: cs}
 	svc := access.New(access.Config{Store: ps, Keys: w.keys, OAuth: oauth.New(outbound.New(outbound.Config{AllowPrivateNetworks: true})),
 		Now: now, CacheTTL: time.Second, WatchedCacheTTL: time.Hour})
-	h := heard{svc: svc, events: make(chan any, 16)}
+	h := &heard{svc: svc, events: make(chan any, 16), hold: make(chan struct{})}
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	feedDone := make(chan struct{})
 	go func() { defer close(feedDone); st.WatchChanges(feedCtx, h) }()
@@ -604,7 +613,21 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 		t.Errorf("an open under way when the change was announced left the old token in the cache")
 	}
 
-	// The feed's connection is lost: emptied, then kept only for CacheTTL.
+	// A change to the connection's system (its base URL) is seen too.
+	sys, err := other.GetSystem(ctx, w.org, w.system)
+	must(t, err)
+	sys.TemplateBaseURL = "https://api2.acme.example"
+	must(t, other.UpdateSystem(ctx, sys))
+	h.want(t, plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: w.org, ID: w.system})
+	p, err := svc.Prepare(ctx, w.org, conn, access.Options{})
+	must(t, err)
+	if p.BaseURL != sys.TemplateBaseURL || cs.reads.Load() != 5 {
+		t.Errorf("after the system changed: base URL %q after %d reads, want %q after 5", p.BaseURL, cs.reads.Load(), sys.TemplateBaseURL)
+	}
+
+	// The feed's connection is lost: emptied, then kept only for CacheTTL. The feed is held back
+	// from coming back until that is seen.
+	h.holding.Store(true)
 	admin, err := pgx.Connect(ctx, pgtest.BaseURL(t))
 	must(t, err)
 	defer admin.Close(context.Background())
@@ -615,11 +638,12 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 		t.Fatalf("ending the feed's session: %d ended, %v", n, err)
 	}
 	h.want(t, false)
-	prepare("feed lost", 5)
+	prepare("feed lost", 6)
 	advance(2 * time.Second)
-	prepare("feed lost, past CacheTTL", 6)
+	prepare("feed lost, past CacheTTL", 7)
+	close(h.hold)
 	h.want(t, true)
-	prepare("feed back", 7)
+	prepare("feed back", 8)
 	advance(time.Minute)
-	prepare("feed back, a minute later", 7)
+	prepare("feed back, a minute later", 8)
 }
