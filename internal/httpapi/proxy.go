@@ -215,20 +215,14 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 		return nil, err
 	}
 	// A client certificate's transport is kept with the opened connection, so its TLS connections
-	// are reused; other settings' transports are cached by the outbound client.
-	var client *http.Client
-	if t := p.Transport(tlsConfig, s.proxyClient.NewTransport); t != nil {
-		client = s.proxyClient.HTTPClientOver(t)
-	} else {
-		client = s.proxyClient.HTTPClient(tlsConfig)
-	}
-	// The proxy hands redirects back to the caller rather than following them with credentials on.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// are reused; other settings' transports are cached by the outbound client. The proxy hands
+	// redirects back to the caller rather than following them with credentials on (Relay).
+	t := p.Transport(tlsConfig, s.proxyClient.NewTransport)
 	var started time.Time
 	if s.metrics != nil {
 		started = time.Now()
 	}
-	res, err := client.Do(out)
+	res, err := s.proxyClient.Relay(out, tlsConfig, t)
 	if s.metrics != nil {
 		status := 0
 		if err == nil {
