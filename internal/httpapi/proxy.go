@@ -37,6 +37,9 @@ const MaxReplayBytes = 64 << 10
 var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
+// controlPrefix starts the names of Plugboard's control headers.
+const controlPrefix = "x-plugboard-"
+
 // stripHeaders removes hop-by-hop headers, those the Connection header names, and, when caller
 // is set, the caller's Authorization (its Plugboard API key) and X-Plugboard-* controls.
 func stripHeaders(h http.Header, caller bool) {
@@ -51,7 +54,8 @@ func stripHeaders(h http.Header, caller bool) {
 	if caller {
 		h.Del("Authorization")
 		for name := range h {
-			if strings.HasPrefix(strings.ToLower(name), "x-plugboard-") {
+			// EqualFold on the prefix rather than ToLower, which allocated a copy of every name.
+			if len(name) >= len(controlPrefix) && strings.EqualFold(name[:len(controlPrefix)], controlPrefix) {
 				h.Del(name)
 			}
 		}
