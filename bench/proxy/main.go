@@ -65,6 +65,7 @@ import (
 	"github.com/plugboard/plugboard/internal/access"
 	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/httpapi"
+	"github.com/plugboard/plugboard/internal/logging"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
@@ -260,12 +261,13 @@ func run(ctx context.Context, cfg config) error {
 		defer f.Close()
 		logOut = f
 	}
+	// The log is built as serve builds it (internal/logging), buffered.
 	var logger *slog.Logger
 	switch cfg.logFormat {
-	case "text":
-		logger = slog.New(slog.NewTextHandler(logOut, nil))
-	case "json":
-		logger = slog.New(slog.NewJSONHandler(logOut, nil))
+	case "text", "json":
+		var w *logging.Writer
+		logger, w = logging.New(logOut, cfg.logFormat)
+		defer w.Close()
 	case "none":
 		logger = slog.New(slog.DiscardHandler)
 	default:

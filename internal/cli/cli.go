@@ -37,13 +37,6 @@ func describe(err error) string {
 	return err.Error()
 }
 
-func newLogger(w io.Writer, format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
-}
-
 // loadKeys returns the master keyring: PLUGBOARD_ENCRYPTION_KEY if set, else a key file in the
 // data dir, generated on first use. createdFile is the path of a key file it generated, "" if none.
 func loadKeys(cfg Config, logger *slog.Logger) (kr *vault.Vault, createdFile string, err error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/plugboard/plugboard/internal/logging"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
 )
@@ -198,13 +199,14 @@ func (c Config) proxyOutbound() outbound.Config {
 	return p
 }
 
-// logger is the log Serve writes, in the configured format.
-func (c Config) logger() *slog.Logger {
+// logger is the log Serve writes, in the configured format, buffered (internal/logging); Serve
+// closes the writer last, so that every line is written before it returns.
+func (c Config) logger() (*slog.Logger, *logging.Writer) {
 	w := c.Stderr
 	if w == nil {
 		w = io.Discard
 	}
-	return newLogger(w, c.LogFormat)
+	return logging.New(w, c.LogFormat)
 }
 
 func (c Config) note(stage string) {

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -242,7 +243,8 @@ func masterKeysRewrapRun(ctx context.Context, inv *invocation, background bool, 
 		return nil
 	}
 	res, err := keys.Rewrap(ctx, store, vault.RewrapOptions{Batch: batch, Rate: rate,
-		Logger: newLogger(stderr, "text"),
+		// Unbuffered, unlike serve's log: its lines go between the progress lines written here.
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 		Progress: func(r vault.RewrapResult) {
 			fmt.Fprintf(stderr, "re-sealed %d so far\n", r.Rewrapped)
 		}})

@@ -48,7 +48,9 @@ func setupServe(_ *flag.FlagSet, inv *invocation) func(context.Context) error {
 // stored, creates a default organisation on the first start, and logs which store, outbound
 // policy and master key ids are in force.
 func Serve(ctx context.Context, cfg Config) (err error) {
-	logger := cfg.logger()
+	logger, logOut := cfg.logger()
+	// Deferred first, so it runs last: every line, down to the last one logged, is written.
+	defer logOut.Close()
 	getenv := cfg.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -57,7 +59,7 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	// Deferred first, so it runs last: the spans of shutting down are sent too.
+	// Deferred early, so it runs late: the spans of shutting down are sent too.
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

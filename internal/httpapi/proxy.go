@@ -37,6 +37,9 @@ const MaxReplayBytes = 64 << 10
 var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
+// controlPrefix starts the names of Plugboard's control headers.
+const controlPrefix = "x-plugboard-"
+
 // stripHeaders removes hop-by-hop headers, those the Connection header names, and, when caller
 // is set, the caller's Authorization (its Plugboard API key) and X-Plugboard-* controls.
 func stripHeaders(h http.Header, caller bool) {
@@ -51,7 +54,8 @@ func stripHeaders(h http.Header, caller bool) {
 	if caller {
 		h.Del("Authorization")
 		for name := range h {
-			if strings.HasPrefix(strings.ToLower(name), "x-plugboard-") {
+			// EqualFold on the prefix rather than ToLower, which allocated a copy of every name.
+			if len(name) >= len(controlPrefix) && strings.EqualFold(name[:len(controlPrefix)], controlPrefix) {
 				h.Del(name)
 			}
 		}
@@ -215,20 +219,14 @@ func (s *Server) proxyOnce(ctx context.Context, in *http.Request, p *access.Prep
 		return nil, err
 	}
 	// A client certificate's transport is kept with the opened connection, so its TLS connections
-	// are reused; other settings' transports are cached by the outbound client.
-	var client *http.Client
-	if t := p.Transport(tlsConfig, s.proxyClient.NewTransport); t != nil {
-		client = s.proxyClient.HTTPClientOver(t)
-	} else {
-		client = s.proxyClient.HTTPClient(tlsConfig)
-	}
-	// The proxy hands redirects back to the caller rather than following them with credentials on.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// are reused; other settings' transports are cached by the outbound client. The proxy hands
+	// redirects back to the caller rather than following them with credentials on (Relay).
+	t := p.Transport(tlsConfig, s.proxyClient.NewTransport)
 	var started time.Time
 	if s.metrics != nil {
 		started = time.Now()
 	}
-	res, err := client.Do(out)
+	res, err := s.proxyClient.Relay(out, tlsConfig, t)
 	if s.metrics != nil {
 		status := 0
 		if err == nil {

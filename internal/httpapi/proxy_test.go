@@ -465,3 +465,54 @@ func TestAccessEndpointJWT(t *testing.T) {
 		t.Errorf("expiresAt %v is %v away, want about 90s", acc.ExpiresAt, d)
 	}
 }
+
+// TestProxyTimeoutReadingBody checks that the outbound RequestTimeout bounds a proxied call while
+// its body is copied to the caller, not only until the upstream's headers: an upstream that sends
+// its headers and part of a body, then stalls, is given up on, and the caller's connection is cut
+// so that it cannot take the part for the whole.
+func TestProxyTimeoutReadingBody(t *testing.T) {
+	gaveUp := make(chan struct{})
+	var once sync.Once
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	stalling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done(): // the proxy closed the upstream connection
+			once.Do(func() { close(gaveUp) })
+		case <-release:
+		}
+	}))
+	t.Cleanup(stalling.Close)
+	h := newHarnessWith(t, outbound.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Resolver: outbound.NoDNSResolver(), RequestTimeout: 200 * time.Millisecond})
+	connID := h.apiKeyConnection(stalling.URL, "SECRET-stall")
+
+	// The caller's own bound is far longer than the proxy's: it only keeps a failure from hanging.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+		h.srv.URL+"/o/"+h.org.String()+"/connections/"+connID+"/proxy/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	// The status and the part are still in the proxy's buffer when it gives up, so the caller sees
+	// the connection end before any response (Go's client sends an idempotent request once more).
+	res, err := h.srv.Client().Do(req)
+	if err == nil {
+		body, rerr := io.ReadAll(res.Body)
+		res.Body.Close()
+		if rerr == nil {
+			t.Fatalf("got %d %q and a clean end, want the connection cut", res.StatusCode, body)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the proxy did not give up on the stalled body within RequestTimeout")
+	}
+	select {
+	case <-gaveUp:
+	case <-ctx.Done():
+		t.Fatal("the upstream's request was never ended")
+	}
+}

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -134,4 +136,74 @@ func (s *Server) operationOf(r *http.Request) *operation {
 		}
 	}
 	return s.ops.route(method, path)
+}
+
+// proxyRoute serves a request for the proxy without ServeMux's matching when its path is plainly
+// one: /o/{organisation_id}/connections/{connection_id}/proxy/ then anything, with ids that hold
+// no escape or dot, and the path already clean (nothing ServeMux would redirect). Everything else
+// goes through mux. ServeMux matches a path under a {path...} wildcard twice (the second time to
+// look for a trailing-slash redirect), which was about a tenth of a warm proxied call's CPU
+// (docs/benchmarks.md). The request is set up as ServeMux sets it up: the same Pattern and path
+// values; no other route can match these paths, and TestProxyRouteAsServeMux holds the two to the
+// same answers.
+func proxyRoute(mux *http.ServeMux, proxy http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org, conn, rest, ok := plainProxyPath(r)
+		if !ok {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		r.Pattern = proxyPattern
+		r.SetPathValue("organisation_id", org)
+		r.SetPathValue("connection_id", conn)
+		r.SetPathValue("path", rest)
+		proxy.ServeHTTP(w, r)
+	})
+}
+
+// plainProxyPath reads a path that proxyRoute may serve without ServeMux: its ids, and the rest
+// after /proxy/ unescaped as ServeMux gives it.
+func plainProxyPath(r *http.Request) (org, conn, rest string, ok bool) {
+	if r.Method == http.MethodConnect {
+		return "", "", "", false // ServeMux routes CONNECT by its own rules
+	}
+	p := r.URL.EscapedPath()
+	after, found := strings.CutPrefix(p, "/o/")
+	if !found {
+		return "", "", "", false
+	}
+	org, after, _ = strings.Cut(after, "/")
+	after, found = strings.CutPrefix(after, "connections/")
+	if !found {
+		return "", "", "", false
+	}
+	conn, after, _ = strings.Cut(after, "/")
+	rest, found = strings.CutPrefix(after, "proxy/")
+	if !found || !plainSegment(org) || !plainSegment(conn) || !cleanPath(p) {
+		return "", "", "", false
+	}
+	if strings.IndexByte(rest, '%') >= 0 {
+		u, err := url.PathUnescape(rest)
+		if err != nil {
+			return "", "", "", false
+		}
+		rest = u
+	}
+	return org, conn, rest, true
+}
+
+// plainSegment reports whether s is a path segment that needs no unescaping and that no
+// cleaning could change: not empty, no '%', no '.'.
+func plainSegment(s string) bool {
+	return s != "" && strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '.') < 0
+}
+
+// cleanPath reports whether ServeMux would leave p as it is: no empty, "." or ".." segment but a
+// trailing slash (ServeMux's cleanPath is path.Clean keeping the trailing slash).
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		return len(p) == len(c)+1 && strings.HasPrefix(p, c)
+	}
+	return c == p
 }

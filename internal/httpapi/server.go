@@ -197,6 +197,13 @@ func New(cfg Config) http.Handler {
 	s.inbound = inbound.New(inbound.Config{Store: cfg.Store, Keys: cfg.Keys, Access: s.access, Events: s.events,
 		PublicURL: s.publicURL, EventBodyBytes: int(cfg.InboundEventBodyBytes), LiveOrganisation: s.requireLiveOrganisation,
 		Now: s.now})
+	proxy := s.guard(http.HandlerFunc(s.serveProxy))
+	h := proxyRoute(s.routes(cfg, proxy), proxy)
+	return s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h))))))
+}
+
+// routes registers every route on a new ServeMux, proxy as the proxy's handler.
+func (s *Server) routes(cfg Config, proxy http.Handler) *http.ServeMux {
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  s.requestErrorInput,
 		ResponseErrorHandlerFunc: s.writeError,
@@ -207,7 +214,7 @@ func New(cfg Config) http.Handler {
 		s.writeError(w, r, plugboard.Errorf(plugboard.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	// The proxy streams, so it is served by hand rather than through the generated strict handler.
-	mux.Handle(proxyPattern, s.guard(http.HandlerFunc(s.serveProxy)))
+	mux.Handle(proxyPattern, proxy)
 	// The inbound webhook endpoint reads the raw body and the headers; public, as the spec says.
 	mux.Handle(hooksPattern, s.guard(http.HandlerFunc(s.serveInbound)))
 	// The hosted connect page and its API, authorised by connect session tokens, not API keys.
@@ -215,13 +222,13 @@ func New(cfg Config) http.Handler {
 		RateLimit: cfg.KeyRateLimit, Now: s.now}))
 	// The import reads a raw document (JSON or YAML, up to 50 MB).
 	mux.Handle(importPattern, s.paramsFirst(s.guard(http.HandlerFunc(s.serveImport))))
-	h := api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
+	api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
 		BaseRouter: mux,
 		// The last runs first: the guard (key, organisation, scope, body limit), then the input check.
 		Middlewares:      []api.MiddlewareFunc{s.checkInput, s.guard},
 		ErrorHandlerFunc: s.paramErrorInput,
 	})
-	return s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h))))))
+	return mux
 }
 
 // withCallbackHeaders keeps the OAuth callbacks' answers (which carry codes) out of caches and

@@ -25,6 +25,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -155,19 +156,53 @@ func (c *Client) HTTPClient(tlsConfig *tls.Config) *http.Client {
 // that the caller owns: it is not cached here. It is for configs holding a client certificate,
 // which HTTPClient builds anew per call (with keep-alives off) since it cannot know how long the
 // certificate stays in use; a caller that does know (internal/access keeps one with each opened
-// connection) keeps the transport that long, sends through it with HTTPClientOver, and calls
+// connection) keeps the transport that long, sends through it with Relay, and calls
 // CloseIdleConnections when it drops it.
 func (c *Client) NewTransport(tlsConfig *tls.Config) *http.Transport {
 	return c.newTransport(tlsConfig)
 }
 
-// HTTPClientOver returns an *http.Client over t, a transport from NewTransport, with the limits
-// HTTPClient sets (response size, request timeout) and its tracing.
-func (c *Client) HTTPClientOver(t http.RoundTripper) *http.Client {
-	return &http.Client{
-		Transport: c.cfg.Tracing.Transport(&limitedTransport{base: t, max: c.cfg.MaxResponseBytes}),
-		Timeout:   c.cfg.RequestTimeout,
+// Relay sends req, a caller's request passed on to an upstream, and returns the upstream's answer
+// as it is: a redirect comes back as the response, never followed with the request's credentials
+// on. It goes through t, a transport from NewTransport, or when t is nil through the transport
+// HTTPClient(tlsConfig) uses, with HTTPClient's response size cap and tracing.
+//
+// Config.RequestTimeout bounds the whole exchange, reading the body included, as with HTTPClient;
+// the caller must close the body, which ends the bound. The bound is a deadline on the request's
+// context rather than http.Client.Timeout: with a transport Go's client does not know (ours is
+// wrapped), Client.Timeout starts a goroutine, a timer and a channel per call, a measurable share
+// of a proxied call's CPU (docs/benchmarks.md). Both end the exchange alike: a read past the
+// deadline fails, and Classify reports a timeout.
+func (c *Client) Relay(req *http.Request, tlsConfig *tls.Config, t *http.Transport) (*http.Response, error) {
+	if t == nil {
+		t = c.transport(tlsConfig)
 	}
+	client := &http.Client{
+		Transport:     c.cfg.Tracing.Transport(&limitedTransport{base: t, max: c.cfg.MaxResponseBytes}),
+		CheckRedirect: returnRedirect,
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), c.cfg.RequestTimeout)
+	res, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
+	return res, nil
+}
+
+func returnRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// cancelOnClose is a response body whose Close also releases its request's deadline.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (c *Client) transport(tlsConfig *tls.Config) *http.Transport {

@@ -62,6 +62,22 @@ func getBody(t *testing.T, hc *http.Client, rawURL string) (int, string, error) 
 	return resp.StatusCode, string(b), err
 }
 
+// relayBody is getBody through Relay.
+func relayBody(t *testing.T, c *outbound.Client, rawURL string) (int, string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := c.Relay(req, nil, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
 func loopback(t *testing.T) []netip.Prefix {
 	t.Helper()
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -230,12 +246,20 @@ func TestTimeout(t *testing.T) {
 		{"overall timeout awaiting headers", outbound.Config{RequestTimeout: 200 * time.Millisecond}, "/slow-headers"},
 		{"response header timeout", outbound.Config{ResponseHeaderTimeout: 200 * time.Millisecond}, "/slow-headers"},
 		{"overall timeout reading body", outbound.Config{RequestTimeout: 200 * time.Millisecond}, "/slow-body"},
+		// Relay bounds the exchange with a deadline of its own rather than the client's Timeout.
+		{"relay: overall timeout awaiting headers", outbound.Config{RequestTimeout: 200 * time.Millisecond}, "/slow-headers"},
+		{"relay: overall timeout reading body", outbound.Config{RequestTimeout: 200 * time.Millisecond}, "/slow-body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.AllowCIDRs = loopback(t)
 			start := time.Now()
-			_, _, err := getBody(t, outbound.New(tt.cfg).HTTPClient(nil), srv.URL+tt.path+"?token=s3cret")
+			var err error
+			if strings.HasPrefix(tt.name, "relay: ") {
+				_, _, err = relayBody(t, outbound.New(tt.cfg), srv.URL+tt.path+"?token=s3cret")
+			} else {
+				_, _, err = getBody(t, outbound.New(tt.cfg).HTTPClient(nil), srv.URL+tt.path+"?token=s3cret")
+			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %v", d)
 			}
@@ -480,5 +504,24 @@ func TestCheckHost(t *testing.T) {
 	cidr := outbound.New(outbound.Config{Resolver: outbound.NoDNSResolver(), AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err := cidr.CheckHost(ctx, "127.0.0.1"); err != nil {
 		t.Errorf("CIDR allowed: %v", err)
+	}
+}
+
+// TestRelayReturnsRedirects checks that Relay hands a redirect back as the response, its body
+// readable, instead of following it: the request's credentials must not go where the upstream says.
+func TestRelayReturnsRedirects(t *testing.T) {
+	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			io.WriteString(w, "followed")
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	})
+	status, body, err := relayBody(t, outbound.New(outbound.Config{AllowCIDRs: loopback(t)}), srv.URL+"/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusFound || strings.Contains(body, "followed") || hits.Load() != 1 {
+		t.Errorf("got %d %q after %d calls, want the 302 itself after 1", status, body, hits.Load())
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/plugboard/plugboard/internal/telemetry"
 )
 
-// TestTracingOverOwnTransport checks that a call over a caller's own transport (HTTPClientOver,
-// as the proxy sends through a client certificate's kept transport) is traced like any other: it
+// TestTracingOverOwnTransport checks that a call over a caller's own transport (Relay, as the
+// proxy sends through a client certificate's kept transport) is traced like any other: it
 // gets a client span and carries the trace context to the upstream.
 func TestTracingOverOwnTransport(t *testing.T) {
 	var got string
@@ -29,7 +29,11 @@ func TestTracingOverOwnTransport(t *testing.T) {
 	c := outbound.New(outbound.Config{AllowPrivateNetworks: true, Tracing: tr})
 	tp := c.NewTransport(nil)
 	defer tp.CloseIdleConnections()
-	res, err := c.HTTPClientOver(tp).Get(upstream.URL)
+	req, err := http.NewRequest(http.MethodGet, upstream.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Relay(req, nil, tp)
 	if err != nil {
 		t.Fatal(err)
 	}
