@@ -56,7 +56,7 @@ func stripHeaders(h http.Header, caller bool) {
 		for name := range h {
 			// EqualFold on the prefix rather than ToLower, which allocated a copy of every name.
 			if len(name) >= len(controlPrefix) && strings.EqualFold(name[:len(controlPrefix)], controlPrefix) {
-				h.Del(name)
+				delete(h, name) // the key as it is in the map, canonical or not
 			}
 		}
 	}

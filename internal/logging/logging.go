@@ -8,8 +8,8 @@
 //
 // What a crash can lose: a process killed without Close (SIGKILL, a fatal runtime error, a panic
 // outside a request) loses the INFO and DEBUG lines of at most the last FlushInterval, never a
-// WARN or ERROR line. A panic in a request handler is logged by the HTTP server at WARN, which
-// flushes.
+// WARN or ERROR line. A panic in a request handler is recovered and answered 500, and that answer
+// is logged at ERROR, which flushes; a panic on Serve's own goroutine still runs its deferred Close.
 package logging
 
 import (

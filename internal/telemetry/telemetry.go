@@ -18,6 +18,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel"
 )
 
 // EnvMetricsAddr is --metrics-addr's variable.
@@ -78,6 +80,10 @@ func Start(ctx context.Context, cfg Config) (*Telemetry, error) {
 		logger.Info("serving metrics", "addr", ln.Addr().String(), "path", MetricsPath)
 	}
 	if tr != nil {
+		// OpenTelemetry reports export failures through the standard log package by default,
+		// straight to stderr, out of order with (and, on a pipe, possibly inside) the service's
+		// buffered log lines; send them through the service's log instead.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("telemetry", "err", err) }))
 		logger.Info("tracing on: spans go out over OTLP/HTTP")
 	}
 	return t, nil
