@@ -461,13 +461,13 @@ type Store interface {
 	UnlinkConnection(ctx context.Context, orgID, connectionID, templateID ulid.ULID) error
 }
 
-// A Change is a committed write to something replicas keep opened in memory: a connection (with
-// its credentials) or a system (with its auth scheme configs). A store that can tell every
+// A Change is a committed write to something replicas keep in memory: a connection (with its
+// credentials), a system (with its auth scheme configs), an API key. A store that can tell every
 // replica of its changes (PostgreSQL) delivers them to a ChangeWatcher.
 type Change struct {
 	Kind           ChangeKind
 	OrganisationID ulid.ULID
-	// ID is the connection's or the system's.
+	// ID is the connection's, the system's or the API key's.
 	ID ulid.ULID
 }
 
@@ -477,6 +477,8 @@ type ChangeKind int
 const (
 	ChangedConnection ChangeKind = iota + 1
 	ChangedSystem
+	// ChangedAPIKey: an API key was deleted (or changed, but not merely used). ID is the key's.
+	ChangedAPIKey
 )
 
 // A ChangeWatcher hears of the changes a store's writers commit, this process's own included.

@@ -133,8 +133,6 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 			cfg.note(name + " stopped")
 		}()
 	}
-	// Every replica's changes reach the opened-connection cache (PostgreSQL; nothing on SQLite).
-	start("change feed", func(ctx context.Context) { store.WatchChanges(ctx, svc) })
 	start("refresher", func(ctx context.Context) { svc.RunRefresher(ctx, access.RefresherConfig{Logger: logger}) })
 	start("sweeper", func(ctx context.Context) {
 		svc.RunSweeper(ctx, access.SweeperConfig{ExpiringLead: cfg.CredentialExpiringLead, Logger: logger})
@@ -157,15 +155,19 @@ func Serve(ctx context.Context, cfg Config) (err error) {
 	proxyCfg := cfg.proxyOutbound()
 	proxyCfg.Tracing = tel.Tracing
 	var afterRequests sync.WaitGroup // writes requests leave running; waited for with the HTTP server
+	api := httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
+		Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
+		ReturnURLOrigins: cfg.ReturnURLOrigins, ConnectSessionTTL: cfg.ConnectSessionTTL,
+		KeyRateLimit: cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
+		InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
+		InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap,
+		Background: &afterRequests, Metrics: tel.Metrics, Tracing: tel.Tracing,
+		ProxyAccessLog: cfg.ProxyAccessLog})
+	// Every replica's changes reach the opened-connection cache and the verified-key cache
+	// (PostgreSQL; nothing on SQLite).
+	start("change feed", func(ctx context.Context) { store.WatchChanges(ctx, api) })
 	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Config{Store: store, Keys: keys, Logger: logger, Access: svc,
-			Outbound: out, Proxy: outbound.New(proxyCfg), ProxyTimeout: proxyCfg.RequestTimeout, PublicURL: publicURL,
-			ReturnURLOrigins: cfg.ReturnURLOrigins, ConnectSessionTTL: cfg.ConnectSessionTTL,
-			KeyRateLimit: cfg.Limits.PerKey, ConnectionRateLimit: cfg.Limits.PerConnection, Events: eventLog,
-			InboundMaxBodyBytes: cfg.Inbound.MaxBodyBytes, InboundEventBodyBytes: cfg.Inbound.EventBodyBytes,
-			InboundRateLimit: cfg.Inbound.RateLimit, WebhookSecretOverlap: cfg.Webhooks.SecretOverlap,
-			Background: &afterRequests, Metrics: tel.Metrics, Tracing: tel.Tracing,
-			ProxyAccessLog: cfg.ProxyAccessLog}),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -349,7 +349,7 @@ func (s *Server) authenticate(r *http.Request) (context.Context, *plugboard.APIK
 		return nil, nil, unauth
 	}
 	now := s.now()
-	stored, ok := s.keyCache.get(orgID, keyID, secretHash, now)
+	stored, gen, ok := s.keyCache.get(orgID, keyID, secretHash, now)
 	s.metrics.CacheLookup(telemetry.CacheAPIKeys, ok)
 	if !ok {
 		stored, err = s.store.GetAPIKey(r.Context(), orgID, keyID)
@@ -361,7 +361,7 @@ func (s *Server) authenticate(r *http.Request) (context.Context, *plugboard.APIK
 		if !apikey.Verify(secretHash, stored.Hash) {
 			return nil, nil, unauth
 		}
-		if !s.keyCache.put(orgID, keyID, stored, now) {
+		if !s.keyCache.put(orgID, keyID, stored, now, gen) {
 			return nil, nil, unauth // revoked here while it was being read
 		}
 	}
@@ -394,9 +394,11 @@ func checkOrganisation(r *http.Request) error {
 }
 
 // KeyCacheTTL is how long a verified API key is trusted without reading the store again: the
-// longest a key deleted through another replica keeps working. (Expiry is checked on every
-// request, cached or not; a key deleted through this process is dropped from its cache at once; a
-// deleted organisation's keys are refused sooner, within OrgStateTTL, whatever this cache holds.)
+// longest a key deleted through another replica keeps working when the store's change feed does
+// not announce it (SQLite, or the feed lost; on PostgreSQL with the feed heard, the deletion is
+// seen as soon as it is announced). (Expiry is checked on every request, cached or not; a key
+// deleted through this process is dropped from its cache at once; a deleted organisation's keys
+// are refused sooner, within OrgStateTTL, whatever this cache holds.)
 const KeyCacheTTL = 30 * time.Second
 
 // keyCache remembers verified API keys, so a busy client does not cost a store read per request.
@@ -404,6 +406,9 @@ const KeyCacheTTL = 30 * time.Second
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[[2]ulid.ULID]keyCacheEntry
+	// gen counts the keys the change feed announced changed, so that a key read from the store
+	// before such a change is not cached after it.
+	gen uint64
 	// revoked holds keys deleted through this process, until KeyCacheTTL after: a request that
 	// read such a key from the store just before the delete must not put it back.
 	revoked map[[2]ulid.ULID]time.Time
@@ -414,30 +419,46 @@ type keyCacheEntry struct {
 	expiry time.Time
 }
 
-func (c *keyCache) get(orgID, keyID ulid.ULID, secretHash []byte, now time.Time) (*plugboard.APIKey, bool) {
+// get returns a cached key whose hash the secret matches; on a miss, gen is what put needs to
+// know whether a change was announced meanwhile.
+func (c *keyCache) get(orgID, keyID ulid.ULID, secretHash []byte, now time.Time) (*plugboard.APIKey, uint64, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[[2]ulid.ULID{orgID, keyID}]
+	gen := c.gen
 	c.mu.Unlock()
 	if !ok || !now.Before(e.expiry) || !apikey.Verify(secretHash, e.key.Hash) {
-		return nil, false
+		return nil, gen, false
 	}
-	return e.key, true
+	return e.key, gen, true
 }
 
-// put remembers a verified key; it reports false, remembering nothing, for a key this process
-// has revoked.
-func (c *keyCache) put(orgID, keyID ulid.ULID, k *plugboard.APIKey, now time.Time) bool {
+// put remembers a verified key read after get answered gen; it reports false, remembering
+// nothing, for a key this process has revoked. A key read before a change the feed announced is
+// used but not remembered.
+func (c *keyCache) put(orgID, keyID ulid.ULID, k *plugboard.APIKey, now time.Time, gen uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := [2]ulid.ULID{orgID, keyID}
 	if until, ok := c.revoked[id]; ok && now.Before(until) {
 		return false
 	}
+	if c.gen != gen {
+		return true
+	}
 	if c.entries == nil || len(c.entries) >= 10000 {
 		c.entries = map[[2]ulid.ULID]keyCacheEntry{}
 	}
 	c.entries[id] = keyCacheEntry{key: k, expiry: now.Add(KeyCacheTTL)}
 	return true
+}
+
+// changed forgets a key the change feed announced changed (deleted, most likely) through any
+// replica.
+func (c *keyCache) changed(orgID, keyID ulid.ULID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, [2]ulid.ULID{orgID, keyID})
+	c.gen++
 }
 
 // drop forgets a key deleted through this process, and keeps it from being cached again.

@@ -146,8 +146,30 @@ type Config struct {
 	ConnectSessionTTL time.Duration
 }
 
-// New returns the API's http.Handler.
-func New(cfg Config) http.Handler {
+// Handler is the API: an http.Handler, and the watcher of its store's change feed
+// (plugboard.ChangeWatcher): connection and system changes go to the access service's cache, API
+// key changes to the verified-key cache, so that a key deleted through another replica is refused
+// here as soon as the feed announces it.
+type Handler struct {
+	http.Handler
+	s *Server
+}
+
+// Changed drops what a change made elsewhere made stale.
+func (h *Handler) Changed(c plugboard.Change) {
+	if c.Kind == plugboard.ChangedAPIKey {
+		h.s.keyCache.changed(c.OrganisationID, c.ID)
+		return
+	}
+	h.s.access.Changed(c)
+}
+
+// Watching passes the feed's state on to the access service; the key cache keeps KeyCacheTTL
+// either way (the feed only makes a deletion elsewhere show sooner).
+func (h *Handler) Watching(on bool) { h.s.access.Watching(on) }
+
+// New returns the API.
+func New(cfg Config) *Handler {
 	out := cfg.Outbound
 	if out == nil {
 		out = outbound.New(outbound.DefaultConfig())
@@ -199,7 +221,7 @@ func New(cfg Config) http.Handler {
 		Now: s.now})
 	proxy := s.guard(http.HandlerFunc(s.serveProxy))
 	h := proxyRoute(s.routes(cfg, proxy), proxy)
-	return s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h))))))
+	return &Handler{Handler: s.withTracing(s.withRequestID(s.withLogging(s.withRecovery(s.withCallbackHeaders(s.withMetrics(h)))))), s: s}
 }
 
 // routes registers every route on a new ServeMux, proxy as the proxy's handler.

@@ -68,8 +68,8 @@ func newChangeFeed(cfg *pgx.ConnConfig, opts Options, what string) *changeFeed {
 var errProbeLost = errors.New("a notification sent through the store's pool did not reach the feed's session in time " +
 	"(is the database behind a pooler in transaction mode, or the feed connected to another server?)")
 
-// WatchChanges tells w of every change committed to the store's connections and systems, by any
-// replica, until ctx ends or the store is closed; then it returns. On PostgreSQL it holds a
+// WatchChanges tells w of every change committed to the store's connections, systems and API
+// keys, by any replica, until ctx ends or the store is closed; then it returns. On PostgreSQL it holds a
 // session of its own that LISTENs on the channel migration 0013's triggers announce on. It says
 // w.Watching(true) only once a probe (a notification sent through the store's own pool) has come
 // back through that session, so that a feed that cannot hear the store's writes (a pooler in
@@ -214,7 +214,7 @@ func (f *changeFeed) deliver(ctx context.Context, conn *pgx.Conn, schema string,
 	}
 }
 
-// parsePayload reads a payload of migration 0013's triggers, "c|s <organisation> <id> <schema>",
+// parsePayload reads a payload of migration 0013's triggers, "c|s|k <organisation> <id> <schema>",
 // or of a probe, "p <token> - <schema>". Payloads of other schemas than the store's are not its
 // own.
 func parsePayload(payload, schema string) (c plugboard.Change, probe string, ok bool) {
@@ -229,6 +229,8 @@ func parsePayload(payload, schema string) (c plugboard.Change, probe string, ok 
 		c.Kind = plugboard.ChangedConnection
 	case "s":
 		c.Kind = plugboard.ChangedSystem
+	case "k":
+		c.Kind = plugboard.ChangedAPIKey
 	default:
 		return plugboard.Change{}, "", false
 	}

@@ -14,7 +14,8 @@ import (
 
 // ChangeFeed checks a store's change feed (watch, as sqlstore.DB.WatchChanges): it says
 // Watching(true) once it listens; every committed write that changes an existing connection with
-// its credentials, or an existing system with its configs, is heard, naming it (the store's own
+// its credentials, an existing system with its configs, or an API key (but its last use), is
+// heard, naming it (the store's own
 // writes, a key rotation's rewrap, and a write to each table alone, run by raw on the store's
 // database with $1 and $2 for the organisation and an id, since the store's own writes often touch
 // more than one table); nothing else is (a new connection or system, a rolled-back write, a store
@@ -145,6 +146,10 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 			t.Fatal("rewrap a config: not replaced")
 		}
 	}), system(f.system.ID))
+	key := &plugboard.APIKey{ID: ulid.Make(), OrganisationID: f.org, Name: "feed", Hash: make([]byte, 32), CreatedAt: at(6)}
+	must(t, s.CreateAPIKey(f.ctx, key))
+	apiKey := plugboard.Change{Kind: plugboard.ChangedAPIKey, OrganisationID: f.org, ID: key.ID}
+	want("use an API key", step("use an API key", func() { must(t, s.TouchAPIKey(f.ctx, f.org, key.ID, at(7))) }))
 	// Each table's trigger on its own, by a write that touches nothing else.
 	for _, w := range []struct {
 		table, query string
@@ -160,10 +165,12 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 		{"systems", `UPDATE systems SET name = name WHERE organisation_id = $1 AND id = $2`, f.system.ID.String(), system(f.system.ID)},
 		{"auth_scheme_configs", `UPDATE auth_scheme_configs SET position = position WHERE organisation_id = $1 AND system_id = $2`,
 			f.system.ID.String(), system(f.system.ID)},
+		{"api_keys", `UPDATE api_keys SET scopes = scopes WHERE organisation_id = $1 AND id = $2`, key.ID.String(), apiKey},
 	} {
 		name := "a write to " + w.table + " alone"
 		want(name, step(name, func() { must(t, raw(w.query, f.org.String(), w.id)) }), w.heard)
 	}
+	want("delete an API key", step("delete an API key", func() { must(t, s.DeleteAPIKey(f.ctx, f.org, key.ID)) }), apiKey)
 	want("delete an end user", step("delete an end user", func() {
 		_, err := s.DeleteEndUser(f.ctx, f.org, f.user.ID)
 		must(t, err)

@@ -8,7 +8,8 @@
 -- connection or system without saying so.
 --
 -- The payload is "c <organisation id> <connection id> <schema>" for a connection, "s <organisation
--- id> <system id> <schema>" for a system; the schema (last, so that any name parses) lets replicas
+-- id> <system id> <schema>" for a system, "k <organisation id> <key id> <schema>" for an API key;
+-- the schema (last, so that any name parses) lets replicas
 -- of stores in different schemas of one database share the channel. SQLite needs none of this:
 -- one process holds the file and drops its own copies.
 --
@@ -18,7 +19,7 @@
 -- announced. (Announcing every new link cost 7-10% of PostgreSQL's create throughput at 64 and 500
 -- concurrent creates, bench/creates, for nothing.)
 
--- plugboard_notify announces the connection (TG_ARGV[0] = 'c') or system ('s') whose id is in
+-- plugboard_notify announces the connection (TG_ARGV[0] = 'c'), system ('s') or key ('k') whose id is in
 -- the row's column TG_ARGV[1], as the row was before and after the change.
 CREATE FUNCTION plugboard_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -67,3 +68,8 @@ CREATE TRIGGER systems_changed AFTER UPDATE OR DELETE ON systems
     FOR EACH ROW EXECUTE FUNCTION plugboard_notify('s', 'id');
 CREATE TRIGGER auth_scheme_configs_changed AFTER UPDATE OR DELETE ON auth_scheme_configs
     FOR EACH ROW EXECUTE FUNCTION plugboard_notify('s', 'system_id');
+-- Replicas remember verified API keys: a key deleted (or changed) is announced, so that every
+-- replica refuses it at once; its last use, recorded at most once a minute per key and process,
+-- changes nothing a replica remembers and is not.
+CREATE TRIGGER api_keys_changed AFTER UPDATE OF organisation_id, id, name, hash, scopes, expires_at OR DELETE ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION plugboard_notify('k', 'id');
