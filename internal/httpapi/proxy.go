@@ -121,6 +121,13 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if i := strings.Index(escaped, "/proxy/"); i >= 0 {
 		escaped = escaped[i+len("/proxy/"):]
 	}
+	if dotSegment(escaped) {
+		// A literal one never gets here (the router cleans it away); an escaped one (%2E%2E) would
+		// reach the upstream, which may decode and resolve it above the base URL's path.
+		fail(plugboard.Invalid("the proxied path must not have a . or .. segment, escaped or not",
+			plugboard.FieldError{Field: "path", Message: "has a . or .. segment"}))
+		return
+	}
 	target, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + escaped)
 	if err != nil {
 		fail(plugboard.Invalid("the proxied path does not form a URL with the base URL"))
@@ -182,6 +189,17 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 }
 
 var proxyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// dotSegment reports whether an escaped path has a segment that is "." or ".." once unescaped
+// (RFC 3986 counts %2E as a dot).
+func dotSegment(escaped string) bool {
+	for seg := range strings.SplitSeq(escaped, "/") {
+		if u, err := url.PathUnescape(seg); err == nil && (u == "." || u == "..") {
+			return true
+		}
+	}
+	return false
+}
 
 // proxyTarget reads and checks the organisation and connection of a proxy path.
 func (s *Server) proxyTarget(r *http.Request) (orgID, connID ulid.ULID, ok bool) {

@@ -51,6 +51,12 @@ func newUpstream(t *testing.T) *upstream {
 	return u
 }
 
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.reqs)
+}
+
 func (u *upstream) last(t *testing.T) (*http.Request, string) {
 	t.Helper()
 	u.mu.Lock()
@@ -118,6 +124,29 @@ func TestProxyForwardsWithCredentials(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "SECRET-proxy-key-1") {
 		t.Errorf("the log holds the applied secret")
+	}
+}
+
+// TestProxyRefusesDotSegments: a proxied path with a . or .. segment, escaped or not, is not sent
+// upstream, where one decoded and resolved could reach above the base URL's path: literal ones are
+// cleaned away by the router (never proxied as such), escaped ones answer 400 naming the path.
+func TestProxyRefusesDotSegments(t *testing.T) {
+	h := newHarness(t)
+	up := newUpstream(t)
+	conn := h.apiKeyConnection(up.srv.URL+"/tenants/1", "SECRET-dot-key")
+	for _, p := range []string{"%2E%2E/2/admin", "v1/%2e%2E/%2E%2e/x", "v1/%2E/x", "%2e", "v1/.%2E/x"} {
+		res := h.doAs(h.key, h.org, "GET", "/connections/"+conn+"/proxy/"+p, nil)
+		if res.Status != 400 || !strings.Contains(string(res.Body), `"path"`) {
+			t.Errorf("%s: answered %d %s, want 400 naming the path", p, res.Status, res.Body)
+		}
+	}
+	if n := up.count(); n != 0 {
+		t.Errorf("the upstream was called %d times", n)
+	}
+	// Dots inside a segment are an ordinary name.
+	h.must(200, h.doAs(h.key, h.org, "GET", "/connections/"+conn+"/proxy/v1/file.v2..json", nil))
+	if got, _ := up.last(t); got.URL.Path != "/tenants/1/v1/file.v2..json" {
+		t.Errorf("upstream path %q", got.URL.Path)
 	}
 }
 
