@@ -295,6 +295,22 @@ func TestAPIKeyRevocationHeardThroughTheChangeFeed(t *testing.T) {
 	h.must(401, h.doVia(other, key, "/connections"))
 }
 
+// TestAPIKeyCacheEmptiedWhenTheFeedIsBack: a key deleted while a server could not hear the change
+// feed was never announced to it; when the feed is heard again (Watching(true)) the server forgets
+// the keys it verified, so the deleted one is refused without waiting for KeyCacheTTL.
+func TestAPIKeyCacheEmptiedWhenTheFeedIsBack(t *testing.T) {
+	h := newHarness(t)
+	api := httpapi.New(httpapi.Config{Store: h.store, Keys: h.keys, Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Now: h.clock})
+	other := httptest.NewServer(apitest.Validator(t, api))
+	t.Cleanup(other.Close)
+	key := h.keyWith(httpapi.ScopeRead)
+	h.must(200, h.doVia(other, key, "/connections")) // verified and cached by the other server
+	h.must(204, h.do("DELETE", "/api-keys/"+h.keyID(key), nil))
+	h.must(200, h.doVia(other, key, "/connections")) // not announced to it: still cached
+	api.Watching(true)
+	h.must(401, h.doVia(other, key, "/connections"))
+}
+
 // TestExpiredAPIKeysAreRefused: from its expiresAt on, a key is refused everywhere at once, by a
 // server that has it cached as well as by one that reads it anew.
 func TestExpiredAPIKeysAreRefused(t *testing.T) {

@@ -461,6 +461,14 @@ func (c *keyCache) changed(orgID, keyID ulid.ULID) {
 	c.gen++
 }
 
+// clear forgets every key, and keeps keys read before from being cached.
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+	c.gen++
+}
+
 // drop forgets a key deleted through this process, and keeps it from being cached again.
 func (c *keyCache) drop(orgID, keyID ulid.ULID, now time.Time) {
 	c.mu.Lock()

@@ -76,6 +76,21 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		fail(plugboard.Errorf(plugboard.ENotFound, "connection not found"))
 		return
 	}
+	// The path after /proxy/ as the caller escaped it: %2F, %3F and %25 must reach the upstream
+	// as sent, not decoded into separators. Checked before the connection is opened, so that a
+	// refused path costs no rate-limit token and triggers no refresh.
+	escaped := r.URL.EscapedPath()
+	if i := strings.Index(escaped, "/proxy/"); i >= 0 {
+		escaped = escaped[i+len("/proxy/"):]
+	}
+	if dotSegment(escaped) {
+		// A literal one never gets here (the router cleans it away); an escaped one (%2E%2E,
+		// ..%2F) would reach the upstream, which may decode and resolve it above the base URL's
+		// path.
+		fail(plugboard.Invalid("the proxied path must not have a . or .. segment, escaped or not",
+			plugboard.FieldError{Field: "path", Message: "has a . or .. segment"}))
+		return
+	}
 	// Streams and uploads may take as long as the proxy allows, not the API's server timeouts.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.proxyTimeout))
@@ -113,19 +128,6 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	if base == "" {
 		fail(plugboard.Invalid("the connection has no base URL, nor has its system; set one or send " + HeaderBaseURL))
-		return
-	}
-	// The path after /proxy/ as the caller escaped it: %2F, %3F and %25 must reach the upstream
-	// as sent, not decoded into separators.
-	escaped := r.URL.EscapedPath()
-	if i := strings.Index(escaped, "/proxy/"); i >= 0 {
-		escaped = escaped[i+len("/proxy/"):]
-	}
-	if dotSegment(escaped) {
-		// A literal one never gets here (the router cleans it away); an escaped one (%2E%2E) would
-		// reach the upstream, which may decode and resolve it above the base URL's path.
-		fail(plugboard.Invalid("the proxied path must not have a . or .. segment, escaped or not",
-			plugboard.FieldError{Field: "path", Message: "has a . or .. segment"}))
 		return
 	}
 	target, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + escaped)
@@ -190,11 +192,21 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 
 var proxyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// dotSegment reports whether an escaped path has a segment that is "." or ".." once unescaped
-// (RFC 3986 counts %2E as a dot).
+// dotSegment reports whether an escaped path, once unescaped, has a segment that is "." or "..",
+// as some upstream could read it: RFC 3986 counts %2E as a dot, an upstream that decodes %2E may
+// decode %2F into a separator too, Windows servers take \ (%5C) for one, and servlet containers
+// drop a ";parameter" from a segment before resolving it ("..;/"). A path that does not unescape is
+// refused as well.
 func dotSegment(escaped string) bool {
-	for seg := range strings.SplitSeq(escaped, "/") {
-		if u, err := url.PathUnescape(seg); err == nil && (u == "." || u == "..") {
+	u, err := url.PathUnescape(escaped)
+	if err != nil {
+		return true
+	}
+	for seg := range strings.FieldsFuncSeq(u, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		if seg == "." || seg == ".." {
 			return true
 		}
 	}

@@ -134,7 +134,8 @@ func TestProxyRefusesDotSegments(t *testing.T) {
 	h := newHarness(t)
 	up := newUpstream(t)
 	conn := h.apiKeyConnection(up.srv.URL+"/tenants/1", "SECRET-dot-key")
-	for _, p := range []string{"%2E%2E/2/admin", "v1/%2e%2E/%2E%2e/x", "v1/%2E/x", "%2e", "v1/.%2E/x"} {
+	for _, p := range []string{"%2E%2E/2/admin", "v1/%2e%2E/%2E%2e/x", "v1/%2E/x", "%2e", "v1/.%2E/x",
+		"..%2Fadmin", "%2E%2E%2Fadmin", "v1/..%2F..%2Fadmin", "..%5Cadmin", "..;/admin", "%2E%2E;x/admin", "v1/.;p/x"} {
 		res := h.doAs(h.key, h.org, "GET", "/connections/"+conn+"/proxy/"+p, nil)
 		if res.Status != 400 || !strings.Contains(string(res.Body), `"path"`) {
 			t.Errorf("%s: answered %d %s, want 400 naming the path", p, res.Status, res.Body)
@@ -143,10 +144,12 @@ func TestProxyRefusesDotSegments(t *testing.T) {
 	if n := up.count(); n != 0 {
 		t.Errorf("the upstream was called %d times", n)
 	}
-	// Dots inside a segment are an ordinary name.
-	h.must(200, h.doAs(h.key, h.org, "GET", "/connections/"+conn+"/proxy/v1/file.v2..json", nil))
-	if got, _ := up.last(t); got.URL.Path != "/tenants/1/v1/file.v2..json" {
-		t.Errorf("upstream path %q", got.URL.Path)
+	// Dots inside a segment are an ordinary name, and so is a segment that only starts with them.
+	for _, p := range []string{"v1/file.v2..json", "v1/..hidden", "v1/...", "v1/a;..", "v1/%252E%252E"} {
+		h.must(200, h.doAs(h.key, h.org, "GET", "/connections/"+conn+"/proxy/"+p, nil))
+		if got, _ := up.last(t); got.URL.EscapedPath() != "/tenants/1/"+p {
+			t.Errorf("upstream path %q, want /tenants/1/%s", got.URL.EscapedPath(), p)
+		}
 	}
 }
 

@@ -164,9 +164,15 @@ func (h *Handler) Changed(c plugboard.Change) {
 	h.s.access.Changed(c)
 }
 
-// Watching passes the feed's state on to the access service; the key cache keeps KeyCacheTTL
-// either way (the feed only makes a deletion elsewhere show sooner).
-func (h *Handler) Watching(on bool) { h.s.access.Watching(on) }
+// Watching passes the feed's state on to the access service. The key cache keeps KeyCacheTTL
+// either way (the feed only makes a deletion elsewhere show sooner), but is emptied when the feed
+// is heard again: a key deleted while it was lost was never announced.
+func (h *Handler) Watching(on bool) {
+	if on {
+		h.s.keyCache.clear()
+	}
+	h.s.access.Watching(on)
+}
 
 // New returns the API.
 func New(cfg Config) *Handler {
