@@ -70,6 +70,10 @@ CREATE TRIGGER auth_scheme_configs_changed AFTER UPDATE OR DELETE ON auth_scheme
     FOR EACH ROW EXECUTE FUNCTION plugboard_notify('s', 'system_id');
 -- Replicas remember verified API keys: a key deleted (or changed) is announced, so that every
 -- replica refuses it at once; its last use, recorded at most once a minute per key and process,
--- changes nothing a replica remembers and is not.
-CREATE TRIGGER api_keys_changed AFTER UPDATE OF organisation_id, id, name, hash, scopes, expires_at OR DELETE ON api_keys
+-- changes nothing a replica remembers and is not. (Compared as a whole row less last_used_at, so
+-- that a column added later is announced without this trigger being touched.)
+CREATE TRIGGER api_keys_changed AFTER UPDATE ON api_keys
+    FOR EACH ROW WHEN (to_jsonb(OLD) - 'last_used_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at')
+    EXECUTE FUNCTION plugboard_notify('k', 'id');
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
     FOR EACH ROW EXECUTE FUNCTION plugboard_notify('k', 'id');
