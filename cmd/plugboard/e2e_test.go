@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/oidctest"
 	"github.com/plugboard/plugboard/internal/pgtest"
+	"github.com/plugboard/plugboard/internal/testlog"
 )
 
 // storeEnv returns the environment that points a server and the admin commands at the test's
@@ -82,30 +82,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // server is a running plugboard process.
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testlog.Buffer
+	stderr *testlog.Buffer
 	org    string
 	key    string
 }
@@ -115,7 +97,7 @@ var firstStart = regexp.MustCompile(`organisation id: (\S+)\n\s+API key:\s+(\S+)
 func startServer(t *testing.T, bin, dataDir string, env ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	s := &server{url: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	s := &server{url: "http://" + addr, stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}}
 	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr

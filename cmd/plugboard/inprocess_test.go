@@ -13,6 +13,7 @@ import (
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/cli"
 	"github.com/plugboard/plugboard/internal/pgtest"
+	"github.com/plugboard/plugboard/internal/testlog"
 )
 
 // TestServeInProcess runs cli.Serve in this process with a Config loaded as `plugboard serve`
@@ -34,7 +35,7 @@ func TestServeInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &testlog.Buffer{}, &testlog.Buffer{}
 	cfg.Listener, cfg.Stdout, cfg.Stderr = ln, stdout, stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -11,26 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/plugboard/plugboard/internal/testlog"
 	"github.com/plugboard/plugboard/internal/vault"
 )
-
-// lockedBuffer is a log written by several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServeStopsInOrder: once its context ends, Serve stops the HTTP server, then every
 // background worker (each has returned), then closes the store, and only then returns. It says
@@ -54,7 +36,7 @@ func TestServeStopsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, stdout := &lockedBuffer{}, &lockedBuffer{}
+	log, stdout := &testlog.Buffer{}, &testlog.Buffer{}
 	cfg.Listener, cfg.Stderr, cfg.Stdout = ln, log, stdout
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

@@ -8,30 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plugboard/plugboard/internal/logging"
+	"github.com/plugboard/plugboard/internal/testlog"
 )
-
-// lockedBuffer is a bytes.Buffer safe to read while the writer's timer writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLinesAsUnbuffered checks that the buffered log writes, once closed, exactly what slog's
 // handler writes unbuffered, in both formats.
@@ -76,7 +58,7 @@ func TestLinesAsUnbuffered(t *testing.T) {
 // TestWarningsAtOnce checks that a WARN or ERROR line is written at once, with the lines before it,
 // and that an INFO line alone is written within FlushInterval, without Close.
 func TestWarningsAtOnce(t *testing.T) {
-	var out lockedBuffer
+	var out testlog.Buffer
 	logger, w := logging.New(&out, "text")
 	defer w.Close()
 	logger.Info("before")
@@ -92,7 +74,7 @@ func TestWarningsAtOnce(t *testing.T) {
 
 // failingWriter fails its first write only.
 type failingWriter struct {
-	lockedBuffer
+	testlog.Buffer
 	failed bool
 }
 
@@ -101,7 +83,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 		f.failed = true
 		return 0, io.ErrShortWrite
 	}
-	return f.lockedBuffer.Write(p)
+	return f.Buffer.Write(p)
 }
 
 // TestErrorNotSticky checks that a failed write loses what was buffered then, not every later line.
