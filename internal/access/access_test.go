@@ -29,6 +29,7 @@ import (
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/storetest"
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
@@ -485,37 +486,6 @@ func TestRefresherLeadership(t *testing.T) {
 	}
 }
 
-// heard is a plugboard.ChangeWatcher that passes what the feed says to a Service, then tells the
-// test, so that it can wait for the feed instead of sleeping. While holding, a Watching(true)
-// waits for hold to be closed before it is passed on.
-type heard struct {
-	svc     *access.Service
-	events  chan any
-	holding atomic.Bool
-	hold    chan struct{}
-}
-
-func (h *heard) Changed(c plugboard.Change) { h.svc.Changed(c); h.events <- c }
-func (h *heard) Watching(on bool) {
-	if on && h.holding.Load() {
-		<-h.hold
-	}
-	h.svc.Watching(on)
-	h.events <- on
-}
-
-func (h *heard) want(t *testing.T, what any) {
-	t.Helper()
-	select {
-	case got := <-h.events:
-		if got != what {
-			t.Fatalf("the feed said %v, want %v", got, what)
-		}
-	case <-time.After(30 * time.Second): // fails a broken feed; measures nothing
-		t.Fatalf("the feed said nothing, want %v", what)
-	}
-}
-
 // counting is a real store that counts connection reads.
 type counting struct {
 	access.Store
@@ -549,7 +519,7 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	ps := &pausing{Store: cs}
 	svc := access.New(access.Config{Store: ps, Keys: w.keys, OAuth: oauth.New(outbound.New(outbound.Config{AllowPrivateNetworks: true})),
 		Now: now, CacheTTL: time.Second, WatchedCacheTTL: time.Hour})
-	h := &heard{svc: svc, events: make(chan any, 16), hold: make(chan struct{})}
+	h := storetest.NewFeedRecorder(svc)
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	feedDone := make(chan struct{})
 	go func() { defer close(feedDone); st.WatchChanges(feedCtx, h) }()
@@ -580,13 +550,13 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	}
 	changed := plugboard.Change{Kind: plugboard.ChangedConnection, OrganisationID: w.org, ID: conn}
 
-	h.want(t, true)
+	h.Want(t, true)
 	prepare("first use", 1)
 	advance(time.Minute)
 	prepare("a minute later, watched", 1)
 
 	token := change()
-	h.want(t, changed)
+	h.Want(t, changed)
 	if got := prepare("after another replica's change", 2); got != token {
 		t.Errorf("after the feed announced the change the cache answered the old token")
 	}
@@ -606,7 +576,7 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	}()
 	<-ps.read
 	token = change()
-	h.want(t, changed)
+	h.Want(t, changed)
 	close(ps.release)
 	<-done
 	if got := prepare("after an open under way met a change", 4); got != token {
@@ -618,7 +588,7 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	must(t, err)
 	sys.TemplateBaseURL = "https://api2.acme.example"
 	must(t, other.UpdateSystem(ctx, sys))
-	h.want(t, plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: w.org, ID: w.system})
+	h.Want(t, plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: w.org, ID: w.system})
 	p, err := svc.Prepare(ctx, w.org, conn, access.Options{})
 	must(t, err)
 	if p.BaseURL != sys.TemplateBaseURL || cs.reads.Load() != 5 {
@@ -627,7 +597,7 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 
 	// The feed's connection is lost: emptied, then kept only for CacheTTL. The feed is held back
 	// from coming back until that is seen.
-	h.holding.Store(true)
+	h.Hold()
 	admin, err := pgx.Connect(ctx, pgtest.BaseURL(t))
 	must(t, err)
 	defer admin.Close(context.Background())
@@ -637,12 +607,12 @@ func TestCacheFollowsTheChangeFeed(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("ending the feed's session: %d ended, %v", n, err)
 	}
-	h.want(t, false)
+	h.Want(t, false)
 	prepare("feed lost", 6)
 	advance(2 * time.Second)
 	prepare("feed lost, past CacheTTL", 7)
-	close(h.hold)
-	h.want(t, true)
+	h.Release()
+	h.Want(t, true)
 	prepare("feed back", 8)
 	advance(time.Minute)
 	prepare("feed back, a minute later", 8)

@@ -19,6 +19,7 @@ import (
 	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/storetest"
 )
 
 // apiKeyView is an API key as the API shows it.
@@ -241,29 +242,6 @@ func TestAPIKeyRevocationAcrossReplicas(t *testing.T) {
 	h.must(401, h.doAs(key, h.org, "GET", "/connections", nil))
 }
 
-// feedRecorder passes what the change feed says to the API, then queues it for the test.
-type feedRecorder struct {
-	api    *httpapi.Handler
-	events chan any
-}
-
-func (r feedRecorder) Changed(c plugboard.Change) { r.api.Changed(c); r.events <- c }
-func (r feedRecorder) Watching(on bool)           { r.api.Watching(on); r.events <- on }
-
-func (r feedRecorder) want(t *testing.T, what any) {
-	t.Helper()
-	for {
-		select {
-		case got := <-r.events:
-			if got == what {
-				return
-			}
-		case <-time.After(30 * time.Second): // fails a feed that never says it; measures nothing
-			t.Fatalf("the change feed did not say %v", what)
-		}
-	}
-}
-
 // TestAPIKeyRevocationHeardThroughTheChangeFeed: on PostgreSQL, a key deleted through one server
 // is refused by another that had it cached as soon as the store's change feed announces the
 // deletion there, without waiting for KeyCacheTTL (the servers' clock does not move).
@@ -274,12 +252,12 @@ func TestAPIKeyRevocationHeardThroughTheChangeFeed(t *testing.T) {
 	h := newHarness(t)
 	db := h.store.(*sqlstore.DB)
 	api := httpapi.New(httpapi.Config{Store: db, Keys: h.keys, Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Now: h.clock})
-	rec := feedRecorder{api: api, events: make(chan any, 64)}
+	rec := storetest.NewFeedRecorder(api)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); db.WatchChanges(ctx, rec) }()
 	t.Cleanup(func() { cancel(); <-done })
-	rec.want(t, true)
+	rec.Want(t, true)
 	other := httptest.NewServer(apitest.Validator(t, api))
 	t.Cleanup(other.Close)
 
@@ -291,7 +269,7 @@ func TestAPIKeyRevocationHeardThroughTheChangeFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.want(t, plugboard.Change{Kind: plugboard.ChangedAPIKey, OrganisationID: h.org, ID: id})
+	rec.WantEventually(t, plugboard.Change{Kind: plugboard.ChangedAPIKey, OrganisationID: h.org, ID: id})
 	h.must(401, h.doVia(other, key, "/connections"))
 }
 

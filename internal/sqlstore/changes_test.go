@@ -12,6 +12,7 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/storetest"
 )
 
 // stallingProxy forwards TCP connections to a target until stalled: then it stops passing bytes
@@ -102,24 +103,6 @@ func (p *stallingProxy) resume() {
 	p.conns, p.stalled = nil, false
 }
 
-// feedEvents is a plugboard.ChangeWatcher that queues what it hears.
-type feedEvents chan any
-
-func (e feedEvents) Changed(c plugboard.Change) { e <- c }
-func (e feedEvents) Watching(on bool)           { e <- on }
-
-func (e feedEvents) want(t *testing.T, on bool) {
-	t.Helper()
-	select {
-	case got := <-e:
-		if got != on {
-			t.Fatalf("the feed said %v, want Watching(%v)", got, on)
-		}
-	case <-time.After(30 * time.Second): // fails a feed that never notices; measures nothing
-		t.Fatalf("the feed said nothing, want Watching(%v)", on)
-	}
-}
-
 // TestPostgresChangeFeedNoticesSilentLoss: a feed whose connection stops carrying anything,
 // without being closed (packets dropped), says Watching(false) once a check goes unanswered, and
 // Watching(true) again once the network is back. ChangeFeedCheck is short so the test is quick.
@@ -135,17 +118,17 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 		t.Fatalf("open through the proxy: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	events := make(feedEvents, 16)
+	events := storetest.NewFeedRecorder(nil)
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { defer close(done); db.WatchChanges(ctx, events) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	events.want(t, true)
+	events.Want(t, true)
 	proxy.stall()
-	events.want(t, false)
+	events.Want(t, false)
 	proxy.resume()
-	events.want(t, true)
+	events.Want(t, true)
 }
 
 // BenchmarkChangeFeedDelivery measures how long after a write commits on one store handle (one
@@ -167,14 +150,12 @@ func BenchmarkChangeFeedDelivery(b *testing.B) {
 	}
 	defer watcher.Close()
 	org, ids := seedConnections(b, writer, 100)
-	events := make(feedEvents, 16)
+	events := storetest.NewFeedRecorder(nil)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); watcher.WatchChanges(wctx, events) }()
 	defer func() { cancel(); <-done }()
-	if e := <-events; e != true {
-		b.Fatalf("the feed said %v first", e)
-	}
+	events.Want(b, true)
 	creds := make([]*plugboard.Credential, len(ids))
 	for i, id := range ids {
 		c, err := writer.GetConnection(ctx, org, id)
@@ -191,7 +172,7 @@ func BenchmarkChangeFeedDelivery(b *testing.B) {
 			b.Fatal(err)
 		}
 		committed := time.Now()
-		e := <-events
+		e := events.Heard(b)
 		delivery += time.Since(committed)
 		if c, ok := e.(plugboard.Change); !ok || c.ID != ids[i%len(ids)] {
 			b.Fatalf("heard %v, want connection %s", e, ids[i%len(ids)])

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -31,7 +30,7 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 	marker := f.newSystem(t, f.org, "Marker", "marker.example")
 	markerConfig := marker.AuthSchemeConfigs[0]
 	// The feed starts after the set-up, which it does not hear.
-	rec := &changeRecorder{events: make(chan any, 1024)}
+	rec := NewFeedRecorder(nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -42,7 +41,7 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 		cancel()
 		<-done
 	})
-	rec.wantWatching(t, true)
+	rec.Want(t, true)
 
 	// step runs do and returns the changes heard after it, up to the marker's.
 	step := func(name string, do func()) []plugboard.Change {
@@ -54,7 +53,7 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 		}
 		var got []plugboard.Change
 		for {
-			c := rec.next(t, name)
+			c := rec.NextChange(t, name)
 			if c == (plugboard.Change{Kind: plugboard.ChangedSystem, OrganisationID: f.org, ID: marker.ID}) {
 				return got
 			}
@@ -188,8 +187,8 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 	}))
 
 	cut()
-	rec.wantWatching(t, false)
-	rec.wantWatching(t, true)
+	rec.Want(t, false)
+	rec.Want(t, true)
 	want("after the feed came back", step("after the feed came back", func() {
 		stored, err := s.GetCredential(f.ctx, f.org, b.Credential.ID)
 		must(t, err)
@@ -199,42 +198,3 @@ func ChangeFeed(t *testing.T, s plugboard.Store, watch func(context.Context, plu
 }
 
 var errRollBack = errors.New("roll back")
-
-// changeRecorder is a plugboard.ChangeWatcher that queues what it hears: a plugboard.Change or a
-// bool for Watching.
-type changeRecorder struct {
-	events chan any
-}
-
-func (r *changeRecorder) Changed(c plugboard.Change) { r.events <- c }
-func (r *changeRecorder) Watching(on bool)           { r.events <- on }
-
-// feedWait bounds the wait for what a feed must say; it fails a broken feed, it measures nothing.
-const feedWait = 30 * time.Second
-
-func (r *changeRecorder) wantWatching(t *testing.T, on bool) {
-	t.Helper()
-	select {
-	case e := <-r.events:
-		if e != on {
-			t.Fatalf("feed said %v, want Watching(%v)", e, on)
-		}
-	case <-time.After(feedWait):
-		t.Fatalf("feed said nothing in %v, want Watching(%v)", feedWait, on)
-	}
-}
-
-func (r *changeRecorder) next(t *testing.T, step string) plugboard.Change {
-	t.Helper()
-	select {
-	case e := <-r.events:
-		c, ok := e.(plugboard.Change)
-		if !ok {
-			t.Fatalf("%s: feed said Watching(%v), want a change", step, e)
-		}
-		return c
-	case <-time.After(feedWait):
-		t.Fatalf("%s: feed said nothing in %v, want the marker's change", step, feedWait)
-		return plugboard.Change{}
-	}
-}
