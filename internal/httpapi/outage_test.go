@@ -2,15 +2,12 @@ package httpapi_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,92 +21,6 @@ import (
 	"github.com/plugboard/plugboard/internal/vault"
 )
 
-// tcpProxy forwards connections from its address to a target; cut closes its listener and every
-// connection (the network to the database is gone), restore listens again on the same address.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	p.listen("127.0.0.1:0")
-	t.Cleanup(func() {
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) listen(addr string) {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.serve(c)
-		}
-	}()
-}
-
-func (p *tcpProxy) serve(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // cut meanwhile
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
-		defer p.wg.Done()
-		_, _ = io.Copy(dst, src)
-		dst.Close()
-		src.Close()
-	}
-	p.wg.Add(2)
-	go pipe(up, c)
-	go pipe(c, up)
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *tcpProxy) restore() { p.listen(p.addr) }
-
 // TestPostgresOutageIsUnavailable cuts the network between the server and PostgreSQL (a TCP proxy
 // in front of it) and restores it: meanwhile reads and writes answer 503 unavailable with
 // Retry-After and /readyz says the store is unavailable; afterwards everything answers again, and
@@ -120,8 +31,8 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr
 
 	logs := &testlog.Buffer{}
 	logger := apitest.Logger(logs)
@@ -142,7 +53,7 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	h.must(200, h.do("GET", "/systems", nil))
 	h.must(200, h.do("GET", "//readyz", nil))
 
-	proxy.cut()
+	proxy.Cut()
 	for _, c := range []struct {
 		name, method, path string
 		body               any
@@ -168,7 +79,7 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 		}
 	}
 
-	proxy.restore()
+	proxy.Restore()
 	h.must(200, h.do("GET", "/systems", nil))
 	h.must(201, h.do("POST", "/systems", system("after")))
 	h.must(200, h.do("GET", "//readyz", nil))

@@ -2,10 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,94 +12,6 @@ import (
 	"github.com/plugboard/plugboard/internal/storetest"
 )
 
-// stallingProxy forwards TCP connections to a target until stalled: then it stops passing bytes
-// either way without closing anything, as a network that drops packets does, and refuses nothing
-// new but lets it stall too; resume closes what stalled and passes bytes again.
-type stallingProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	stalled      bool
-	conns        []net.Conn
-}
-
-func newStallingProxy(t *testing.T, target string) *stallingProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallingProxy{addr: ln.Addr().String(), target: target}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go p.pipe(c, up)
-			go p.pipe(up, c)
-		}
-	}()
-	return p
-}
-
-// pipe copies from src to dst, holding each chunk back while the proxy is stalled.
-func (p *stallingProxy) pipe(src, dst net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		for p.isStalled() {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				dst.Close()
-			}
-			return
-		}
-	}
-}
-
-func (p *stallingProxy) isStalled() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stalled
-}
-
-func (p *stallingProxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stalled = true
-}
-
-func (p *stallingProxy) resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns, p.stalled = nil, false
-}
-
 // TestPostgresChangeFeedNoticesSilentLoss: a feed whose connection stops carrying anything,
 // without being closed (packets dropped), says Watching(false) once a check goes unanswered, and
 // Watching(true) again once the network is back. ChangeFeedCheck is short so the test is quick.
@@ -111,8 +20,8 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newStallingProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr
 	db, err := sqlstore.OpenWith(t.Context(), u.String(), sqlstore.Options{Migrate: true, ChangeFeedCheck: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("open through the proxy: %v", err)
@@ -125,9 +34,9 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	events.Want(t, true)
-	proxy.stall()
+	proxy.Stall()
 	events.Want(t, false)
-	proxy.resume()
+	proxy.Resume()
 	events.Want(t, true)
 }
 
