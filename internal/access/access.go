@@ -489,13 +489,19 @@ func (s *Service) Forget(orgID, connectionID ulid.ULID) {
 func (s *Service) forgetKeepingCert(orgID, connectionID ulid.ULID) {
 	key := orgID.String() + "/" + connectionID.String()
 	s.cacheMu.Lock()
-	if e, ok := s.opened[key]; ok && e.cert != nil {
-		s.opened[key] = openedEntry{cert: e.cert} // expired: nothing but the certificate is kept
+	s.expireKeepingCertLocked(key, s.opened[key])
+	s.changedLocked(key)
+	s.cacheMu.Unlock()
+}
+
+// expireKeepingCertLocked replaces the entry e under key by an expired one holding nothing but its
+// certificate, or drops it when it has none.
+func (s *Service) expireKeepingCertLocked(key string, e openedEntry) {
+	if e.cert != nil {
+		s.opened[key] = openedEntry{cert: e.cert}
 	} else {
 		delete(s.opened, key)
 	}
-	s.changedLocked(key)
-	s.cacheMu.Unlock()
 }
 
 // changedLocked counts a change of the connection under key, so that an open under way does not
@@ -553,13 +559,8 @@ func (s *Service) forgetSystem(orgID, systemID ulid.ULID) {
 	defer s.cacheMu.Unlock()
 	delete(s.systems, [2]ulid.ULID{orgID, systemID})
 	for k, e := range s.opened {
-		if e.conn == nil || e.conn.OrganisationID != orgID || e.conn.SystemID != systemID {
-			continue
-		}
-		if e.cert != nil {
-			s.opened[k] = openedEntry{cert: e.cert} // expired: nothing but the certificate is kept
-		} else {
-			delete(s.opened, k)
+		if e.conn != nil && e.conn.OrganisationID == orgID && e.conn.SystemID == systemID {
+			s.expireKeepingCertLocked(k, e)
 		}
 	}
 	s.sysChanges++
