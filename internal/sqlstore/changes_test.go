@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,11 +12,13 @@ import (
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/storetest"
+	"github.com/plugboard/plugboard/internal/testlog"
 )
 
 // TestPostgresChangeFeedNoticesSilentLoss: a feed whose connection stops carrying anything,
 // without being closed (packets dropped), says Watching(false) once a check goes unanswered, and
-// Watching(true) again once the network is back. ChangeFeedCheck is short so the test is quick.
+// Watching(true) again once the network is back, and logs each once. ChangeFeedCheck is short so
+// the test is quick.
 func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	u, err := url.Parse(pgtest.URL(t))
 	if err != nil {
@@ -22,7 +26,9 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	}
 	proxy := pgtest.NewProxy(t, u.Host)
 	u.Host = proxy.Addr
-	db, err := sqlstore.OpenWith(t.Context(), u.String(), sqlstore.Options{Migrate: true, ChangeFeedCheck: 200 * time.Millisecond})
+	logs := &testlog.Buffer{}
+	db, err := sqlstore.OpenWith(t.Context(), u.String(), sqlstore.Options{Migrate: true, ChangeFeedCheck: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatalf("open through the proxy: %v", err)
 	}
@@ -38,6 +44,14 @@ func TestPostgresChangeFeedNoticesSilentLoss(t *testing.T) {
 	events.Want(t, false)
 	proxy.Resume()
 	events.Want(t, true)
+	// The log says the loss once and the return once (after the new session's first check),
+	// however many attempts to connect failed in between.
+	for !strings.Contains(logs.String(), "change feed back") {
+		time.Sleep(10 * time.Millisecond) // the test's own timeout ends this if it is never said
+	}
+	if lost, back := strings.Count(logs.String(), "change feed lost"), strings.Count(logs.String(), "change feed back"); lost != 1 || back != 1 {
+		t.Errorf("the log said the loss %d times and the return %d times, want once each:\n%s", lost, back, logs)
+	}
 }
 
 // BenchmarkChangeFeedDelivery measures how long after a write commits on one store handle (one
