@@ -66,7 +66,6 @@ import (
 	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/httpapi"
 	"github.com/plugboard/plugboard/internal/logging"
-	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/ratelimit"
 	"github.com/plugboard/plugboard/internal/sqlstore"
@@ -279,14 +278,13 @@ func run(ctx context.Context, cfg config) error {
 	// The handlers read the store through a counter of connection reads, which tells cache misses
 	// of the opened-connection cache (each reads its connection once) from hits.
 	counted := &countingStore{Store: store}
-	// The access service, as serve makes it, with the store's change feed (PostgreSQL) heard, so
-	// that opened connections are kept as long as serve keeps them.
-	svc := access.New(access.Config{Store: counted, Keys: keys, OAuth: oauth.New(out)})
-	if err := watchChanges(ctx, store, svc, sqlstore.IsPostgres(dbURL)); err != nil {
+	pbHandler := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
+		ProxyAccessLog: cfg.proxyLog})
+	// The store's change feed (PostgreSQL) heard by the handler, as serve has it, so that opened
+	// connections are kept as long as serve keeps them.
+	if err := watchChanges(ctx, store, pbHandler, sqlstore.IsPostgres(dbURL)); err != nil {
 		return err
 	}
-	pbHandler := httpapi.New(httpapi.Config{Store: counted, Keys: keys, Logger: logger, Outbound: out, Proxy: out,
-		Access: svc, ProxyAccessLog: cfg.proxyLog})
 	pbURL, stopPB, err := serve(labelled(profiling, "plugboard", pbHandler), nil, nil)
 	if err != nil {
 		return err
@@ -590,16 +588,16 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// watchChanges runs the store's change feed for svc, as serve does, until ctx ends, and returns
+// watchChanges runs the store's change feed for w, as serve does, until ctx ends, and returns
 // once the feed is heard (PostgreSQL) or at once (SQLite, which has none).
-func watchChanges(ctx context.Context, store *sqlstore.DB, svc *access.Service, postgres bool) error {
+func watchChanges(ctx context.Context, store *sqlstore.DB, w plugboard.ChangeWatcher, postgres bool) error {
 	if !postgres {
-		go store.WatchChanges(ctx, svc)
+		go store.WatchChanges(ctx, w)
 		return nil
 	}
 	heard := make(chan struct{})
 	var once sync.Once
-	go store.WatchChanges(ctx, firstWatching{svc, func() { once.Do(func() { close(heard) }) }})
+	go store.WatchChanges(ctx, firstWatching{w, func() { once.Do(func() { close(heard) }) }})
 	select {
 	case <-heard:
 		return nil
@@ -608,14 +606,14 @@ func watchChanges(ctx context.Context, store *sqlstore.DB, svc *access.Service, 
 	}
 }
 
-// firstWatching passes the feed on to a Service and calls heard when it is watching.
+// firstWatching passes the feed on and calls heard when it is watching.
 type firstWatching struct {
-	*access.Service
+	plugboard.ChangeWatcher
 	heard func()
 }
 
 func (f firstWatching) Watching(on bool) {
-	f.Service.Watching(on)
+	f.ChangeWatcher.Watching(on)
 	if on {
 		f.heard()
 	}
