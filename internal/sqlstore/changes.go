@@ -153,7 +153,7 @@ func (f *changeFeed) listen(ctx context.Context, pool *sql.DB, w plugboard.Chang
 	w.Watching(true)
 	defer w.Watching(false)
 	for first := true; ; first = false {
-		if err := f.deliver(ctx, conn, schema, w, time.Now().Add(f.check), ""); err != nil {
+		if _, err := f.deliver(ctx, conn, schema, w, time.Now().Add(f.check), ""); err != nil {
 			return err
 		}
 		if err := f.probe(ctx, conn, pool, schema, w); err != nil {
@@ -175,33 +175,27 @@ func (f *changeFeed) probe(ctx context.Context, conn *pgx.Conn, pool *sql.DB, sc
 	if _, err := pool.ExecContext(pctx, "SELECT pg_notify($1, $2)", changesChannel, "p "+token+" - "+schema); err != nil {
 		return fmt.Errorf("sending the feed's probe: %w", err)
 	}
-	err := f.deliver(ctx, conn, schema, w, deadline, token)
-	if err == nil {
-		return errProbeLost
-	}
-	if errors.Is(err, errProbeBack) {
-		return nil
+	back, err := f.deliver(ctx, conn, schema, w, deadline, token)
+	if err == nil && !back {
+		err = errProbeLost
 	}
 	return err
 }
 
-// errProbeBack ends deliver when the probe it waits for came back.
-var errProbeBack = errors.New("probe back")
-
-// deliver passes the changes conn hears to w until deadline (then it returns nil), or until the
-// probe token comes back (errProbeBack), or the session fails.
-func (f *changeFeed) deliver(ctx context.Context, conn *pgx.Conn, schema string, w plugboard.ChangeWatcher, deadline time.Time, token string) error {
+// deliver passes the changes conn hears to w until deadline, or until the probe token (when not
+// "") comes back (back), or the session fails.
+func (f *changeFeed) deliver(ctx context.Context, conn *pgx.Conn, schema string, w plugboard.ChangeWatcher, deadline time.Time, token string) (back bool, err error) {
 	for {
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return false, ctx.Err()
 		case err != nil && errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
-			return nil
+			return false, nil
 		case err != nil:
-			return err
+			return false, err
 		}
 		c, probe, ok := parsePayload(n.Payload, schema)
 		switch {
@@ -209,7 +203,7 @@ func (f *changeFeed) deliver(ctx context.Context, conn *pgx.Conn, schema string,
 		case probe == "":
 			w.Changed(c)
 		case probe == token && token != "":
-			return errProbeBack
+			return true, nil
 		}
 	}
 }
