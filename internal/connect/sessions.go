@@ -644,7 +644,7 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 	}
 	// What the page checked at the start, checked again: the template may have been made static,
 	// or its sign-in settings changed, while the end user was at the provider.
-	_, cfg, _, err := s.sessionTemplate(ctx, cs, b.TemplateID, st.ConfigID, b.BaseURL)
+	t, cfg, _, err := s.sessionTemplate(ctx, cs, b.TemplateID, st.ConfigID, b.BaseURL)
 	if err != nil {
 		// The flow is over: its state is not left for a replay once the template is dynamic again.
 		_, _ = s.store.ConsumeOAuthState(ctx, st.OrganisationID, st.ID, s.timestamp())
@@ -660,10 +660,6 @@ func (s *Service) finishSessionFlow(ctx context.Context, st *plugboard.OAuthStat
 		res, err := s.UpdateConnection(ctx, cs.OrganisationID, UpdateInput{ConnectionID: c.ID, Name: c.Name, BaseURL: b.BaseURL,
 			Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
 		return resultOf(res, b, err)
-	}
-	t, err := s.store.GetTemplate(ctx, cs.OrganisationID, b.TemplateID)
-	if err != nil {
-		return resultOf(nil, b, err)
 	}
 	res, err := s.CreateConnection(ctx, cs.OrganisationID, CreateInput{TemplateID: t.ID, Name: t.Name, BaseURL: b.BaseURL,
 		EndUserID: cs.EndUserID, Credentials: creds, CredentialsPath: formPath, Caller: trust.Caller{}, session: cs})
