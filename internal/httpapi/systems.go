@@ -6,24 +6,17 @@ import (
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/systems"
-	"github.com/plugboard/plugboard/internal/trust"
 )
 
 // Systems and their auth scheme configs: systems.Service validates, seals, lets trust.Check rule
 // and stores; the handlers here convert.
-
-// systemInput is the system a create asks for.
-func systemInput(b api.SystemCreate, c trust.Caller) systems.CreateInput {
-	return systems.CreateInput{Name: b.Name, Domain: b.Domain, TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels,
-		AuthSchemeConfigs: b.AuthSchemeConfigs, Caller: c}
-}
 
 // CreateSystem implements api.StrictServerInterface through systems.Service.Create.
 func (s *Server) CreateSystem(ctx context.Context, req api.CreateSystemRequestObject) (api.CreateSystemResponseObject, error) {
 	if req.Body == nil {
 		return nil, bodyRequired()
 	}
-	sys, err := s.systems.Create(ctx, req.OrganisationId, systemInput(*req.Body, s.caller(ctx)))
+	sys, err := s.systems.Create(ctx, req.OrganisationId, systems.FromAPI(*req.Body, s.caller(ctx)))
 	if err != nil {
 		return nil, err
 	}

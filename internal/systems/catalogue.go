@@ -22,7 +22,7 @@ func (s *Service) CreateFromCatalogue(ctx context.Context, orgID ulid.ULID, slug
 	if err != nil {
 		return nil, err
 	}
-	in := fromAPI(e.System, caller)
+	in := FromAPI(e.System, caller)
 	// The entry's configs share their slices with the catalogue: the create path must not change them.
 	in.AuthSchemeConfigs = cloneConfigs(in.AuthSchemeConfigs)
 	if name != nil {

@@ -60,7 +60,7 @@ func (s *Service) Import(ctx context.Context, orgID ulid.ULID, in ImportInput) (
 	if err != nil {
 		return nil, err
 	}
-	out := &ImportResult{Imported: fromAPI(res.System, in.Caller), Warnings: res.Warnings}
+	out := &ImportResult{Imported: FromAPI(res.System, in.Caller), Warnings: res.Warnings}
 	if out.Warnings == nil {
 		out.Warnings = []importer.Warning{}
 	}

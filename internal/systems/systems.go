@@ -102,8 +102,9 @@ type CreateInput struct {
 	Caller trust.Caller
 }
 
-// fromAPI is the system an imported document or a catalogue entry describes, to create.
-func fromAPI(b api.SystemCreate, c trust.Caller) CreateInput {
+// FromAPI is the system an API request, an imported document or a catalogue entry describes, to
+// create.
+func FromAPI(b api.SystemCreate, c trust.Caller) CreateInput {
 	return CreateInput{Name: b.Name, Domain: b.Domain, TemplateBaseURL: b.TemplateBaseUrl, Labels: b.Labels,
 		AuthSchemeConfigs: b.AuthSchemeConfigs, Caller: c}
 }
