@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -248,14 +247,9 @@ func ImportSystem(ctx context.Context, store plugboard.Store, keys *vault.Vault,
 	// nothing to rule on and the command needs no key of its own.
 	svc := systems.New(systems.Config{Store: store, Keys: keys, Outbound: client})
 	res, err := svc.Import(ctx, orgID, systems.ImportInput{Document: doc, DocumentURL: docURL, Name: opts.Name, Server: opts.Server,
-		Schemes: opts.Schemes, DryRun: true, Caller: trust.Caller{MayRead: true}})
+		Schemes: opts.Schemes, DryRun: opts.DryRun, Caller: trust.Caller{MayRead: true}})
 	if err != nil {
 		return nil, err
-	}
-	if !opts.DryRun {
-		if res.System, err = svc.Create(ctx, orgID, res.Imported); err != nil {
-			return nil, fmt.Errorf("create the system: %w", err)
-		}
 	}
 	return importAnswer(res, ulid.ULID{})
 }
