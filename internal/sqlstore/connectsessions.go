@@ -122,37 +122,32 @@ func (o *ops) GetConnectSessionByTokenHash(ctx context.Context, hash []byte) (*p
 
 // RevokeConnectSession sets revoked_at unless it is set, and reports whether it did.
 func (o *ops) RevokeConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error) {
-	var done bool
-	err := o.inTx(ctx, func(o *ops) error {
-		if _, err := o.GetConnectSession(ctx, orgID, id); err != nil {
-			return err
-		}
-		res, err := o.exec(ctx, "UPDATE connect_sessions SET revoked_at = ? WHERE organisation_id = ? AND id = ? AND revoked_at IS NULL",
-			timeValue(at), idValue(orgID), idValue(id))
-		if err != nil {
-			return o.d.translate(err, "revoke connect session", nil)
-		}
-		n, err := res.RowsAffected()
-		done = n == 1
-		return err
-	})
-	return done, err
+	return o.setSessionTimeOnce(ctx, "revoked_at", "revoke connect session", orgID, id, at)
 }
 
 // CompleteConnectSession sets completed_at unless it is set, and reports whether it did.
 func (o *ops) CompleteConnectSession(ctx context.Context, orgID, id ulid.ULID, at time.Time) (bool, error) {
+	return o.setSessionTimeOnce(ctx, "completed_at", "complete connect session", orgID, id, at)
+}
+
+// setSessionTimeOnce sets a session's column (revoked_at, completed_at) to at unless it is set,
+// and reports whether it did; ENotFound when the session does not exist. The update runs first;
+// only when it changed nothing is the session read, to tell "already set" from "not found".
+func (o *ops) setSessionTimeOnce(ctx context.Context, column, what string, orgID, id ulid.ULID, at time.Time) (bool, error) {
 	var done bool
 	err := o.inTx(ctx, func(o *ops) error {
-		if _, err := o.GetConnectSession(ctx, orgID, id); err != nil {
-			return err
-		}
-		res, err := o.exec(ctx, "UPDATE connect_sessions SET completed_at = ? WHERE organisation_id = ? AND id = ? AND completed_at IS NULL",
+		res, err := o.exec(ctx, "UPDATE connect_sessions SET "+column+" = ? WHERE organisation_id = ? AND id = ? AND "+column+" IS NULL",
 			timeValue(at), idValue(orgID), idValue(id))
 		if err != nil {
-			return o.d.translate(err, "complete connect session", nil)
+			return o.d.translate(err, what, nil)
 		}
 		n, err := res.RowsAffected()
-		done = n == 1
+		if err != nil {
+			return err
+		}
+		if done = n == 1; !done {
+			_, err = o.GetConnectSession(ctx, orgID, id)
+		}
 		return err
 	})
 	return done, err
