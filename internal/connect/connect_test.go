@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +14,11 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/oauth"
 	"github.com/plugboard/plugboard/internal/outbound"
 	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/trust"
 	"github.com/plugboard/plugboard/internal/vault"
 )
@@ -45,23 +43,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	var (
-		store *sqlstore.DB
-		err   error
-		f     = &fixture{}
-	)
-	if os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" {
-		// application_name names the test's schema, so lockWait finds this test's connections.
-		u := pgtest.URL(t)
-		f.pgApp = pgtest.Schema(u)
-		store, err = sqlstore.OpenWith(ctx, u+"&application_name="+f.pgApp, sqlstore.Options{Migrate: true})
-	} else {
-		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	f := &fixture{}
+	opened := apitest.OpenStore(t)
+	store := opened.DB
+	// application_name names the test's schema, so lockWait finds this test's connections.
+	f.pgApp = pgtest.Schema(opened.URL)
 	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/credentials"
 	"github.com/plugboard/plugboard/internal/pgtest"
 )
@@ -73,7 +73,7 @@ type raceFixture struct {
 
 func newRaceFixture(t *testing.T, withConnection bool) *raceFixture {
 	t.Helper()
-	if !usePostgres() {
+	if !apitest.UsePostgres() {
 		t.Skip("SQLite's write lock, taken at BEGIN, serialises the two; run with PLUGBOARD_TEST_STORE=postgres")
 	}
 	f := &raceFixture{fixture: newFixture(t)}
@@ -86,8 +86,6 @@ func newRaceFixture(t *testing.T, withConnection bool) *raceFixture {
 	}
 	return f
 }
-
-func usePostgres() bool { return os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" }
 
 func apiKeyConnect(template ulid.ULID, key string) SessionConnect {
 	return SessionConnect{TemplateID: template, AuthSchemeConfigID: "api-key", Values: map[string]string{"key": key}}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,10 +11,9 @@ import (
 
 	"github.com/plugboard/plugboard"
 	"github.com/plugboard/plugboard/api"
+	"github.com/plugboard/plugboard/internal/apitest"
 	"github.com/plugboard/plugboard/internal/connect"
 	"github.com/plugboard/plugboard/internal/events"
-	"github.com/plugboard/plugboard/internal/pgtest"
-	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/systems"
 	"github.com/plugboard/plugboard/internal/trust"
 	"github.com/plugboard/plugboard/internal/vault"
@@ -42,19 +39,7 @@ var (
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	var (
-		store *sqlstore.DB
-		err   error
-	)
-	if os.Getenv("PLUGBOARD_TEST_STORE") == "postgres" {
-		store, err = sqlstore.OpenWith(ctx, pgtest.URL(t), sqlstore.Options{Migrate: true})
-	} else {
-		store, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "plugboard.db"))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := apitest.OpenStore(t).DB
 	keys, err := vault.Parse(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)
