@@ -425,18 +425,9 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 			"tokenUrl": p.TokenURL, "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"openid", "read"}, "pkce": true,
 			"redirectUrl": cliRedirect, "tokenEndpointAuthMethod": client.AuthMethod,
 			"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": client.ID, "clientSecret": client.Secret}}}}}})).JSON(t, &sys)
-	var proj struct {
-		ID           string                `json:"id"`
-		Environments []struct{ ID string } `json:"environments"`
-	}
-	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
-	var tpl struct {
-		ID string `json:"connectionTemplateId"`
-	}
-	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "oidc",
-		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(t, &tpl)
+	_, envID, tplID := h.dynamicTemplate(sys.ID, "oidc")
 	newSession := func() connectSession {
-		return h.newConnectSession(obj{"endUser": obj{"externalId": "popup-user"}, "environmentId": proj.Environments[0].ID})
+		return h.newConnectSession(obj{"endUser": obj{"externalId": "popup-user"}, "environmentId": envID})
 	}
 	start := func(cs connectSession) string {
 		var s pageSession
@@ -447,7 +438,7 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 		var res struct {
 			URL string `json:"url"`
 		}
-		h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tpl.ID, "authSchemeConfigId": "oauth2-code"})).JSON(t, &res)
+		h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tplID, "authSchemeConfigId": "oauth2-code"})).JSON(t, &res)
 		return res.URL
 	}
 
@@ -457,7 +448,7 @@ func TestConnectPageOAuthPopup(t *testing.T) {
 		cb := h.doAsNoRedirect("//oauth2/callback?" + redirect.RawQuery)
 		pageHeaders(t, cb, "frame-ancestors 'none'")
 		res := popupResult(t, cb)
-		if res["ok"] != true || res["templateId"] != tpl.ID {
+		if res["ok"] != true || res["templateId"] != tplID {
 			t.Fatalf("result %v", res)
 		}
 		var c connectionView
@@ -521,26 +512,17 @@ func TestConnectPageOAuth1Popup(t *testing.T) {
 			"tempCredentialEndpoint":             obj{"url": p.RequestTokenURL},
 			"resourceOwnerAuthorizationEndpoint": obj{"url": p.AuthorizeURL},
 			"tokenEndpoint":                      obj{"url": p.AccessTokenURL}}}}})).JSON(t, &sys)
-	var proj struct {
-		ID           string                `json:"id"`
-		Environments []struct{ ID string } `json:"environments"`
-	}
-	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
-	var tpl struct {
-		ID string `json:"connectionTemplateId"`
-	}
-	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "o1",
-		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(t, &tpl)
-	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "o1-user"}, "environmentId": proj.Environments[0].ID})
+	_, envID, tplID := h.dynamicTemplate(sys.ID, "o1")
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "o1-user"}, "environmentId": envID})
 	var res struct {
 		URL string `json:"url"`
 	}
-	h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tpl.ID, "authSchemeConfigId": "oauth1"})).JSON(t, &res)
+	h.must(200, h.page(cs.Token, "POST", "/oauth", obj{"templateId": tplID, "authSchemeConfigId": "oauth1"})).JSON(t, &res)
 	back := p.Authorize(t, res.URL)
 	// The popup's state and verifier are the popup's: the API refuses them for any end user, and the
 	// popup still finishes.
 	q := back.Query()
-	refused(t, h.do("POST", "/connections", obj{"connectionTemplateId": tpl.ID, "externalId": "o1-intruder", "connection": obj{"name": "stolen",
+	refused(t, h.do("POST", "/connections", obj{"connectionTemplateId": tplID, "externalId": "o1-intruder", "connection": obj{"name": "stolen",
 		"credentials": arr{obj{"id": zeroID, "authSchemeConfig": obj{"type": "oauth1", "oauth1": obj{"id": "oauth1"}},
 			"credential": obj{"type": "oauth1", "data": obj{"oauth1": obj{"state": q.Get("state"), "oauthToken": q.Get("oauth_token"),
 				"oauthVerifier": q.Get("oauth_verifier")}}}}}}}), 400, "invalid_argument", "", "connection.credentials[0].credential.data.oauth1.state")
@@ -564,14 +546,8 @@ func TestConnectPageRateLimit(t *testing.T) {
 	}
 	h.must(201, h.do("POST", "/systems", obj{"name": "S", "domain": "s.example", "templateBaseUrl": "https://s.example",
 		"authSchemeConfigs": arr{obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "", "name": "X-Key", "in": "header"}}}})).JSON(t, &sys)
-	var proj struct {
-		ID           string                `json:"id"`
-		Environments []struct{ ID string } `json:"environments"`
-	}
-	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
-	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "t",
-		"environmentId": proj.Environments[0].ID, "dynamic": true}))
-	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "limited"}, "environmentId": proj.Environments[0].ID})
+	_, envID, _ := h.dynamicTemplate(sys.ID, "t")
+	cs := h.newConnectSession(obj{"endUser": obj{"externalId": "limited"}, "environmentId": envID})
 	for range 10 {
 		refused(t, h.page("pbcs_"+strings.Repeat("B", 43), "GET", "/session", nil), 401, "unauthenticated", "not valid", "")
 	}

@@ -30,17 +30,8 @@ func newSessionOAuth(t *testing.T) *sessionOAuth {
 		"authSchemeConfigs": arr{obj{"type": "oauth2", "oauth2": obj{"id": "oauth2-code", "description": "Sign in", "authorizeUrl": p.AuthorizeURL,
 			"tokenUrl": p.TokenURL, "scopes": arr{obj{"name": "read"}}, "defaultScopes": arr{"read"}, "pkce": true, "redirectUrl": cliRedirect,
 			"grant": obj{"type": "authorizationCode", "authorizationCode": obj{"clientId": p.ClientID, "clientSecret": p.ClientSecret}}}}}})).JSON(t, &sys)
-	var proj struct {
-		ID           string                `json:"id"`
-		Environments []struct{ ID string } `json:"environments"`
-	}
-	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(t, &proj)
-	var tpl struct {
-		ID string `json:"connectionTemplateId"`
-	}
-	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "provider",
-		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(t, &tpl)
-	return &sessionOAuth{t: t, h: h, p: p, projectID: proj.ID, envID: proj.Environments[0].ID, templateID: tpl.ID}
+	projID, envID, tplID := h.dynamicTemplate(sys.ID, "provider")
+	return &sessionOAuth{t: t, h: h, p: p, projectID: projID, envID: envID, templateID: tplID}
 }
 
 func (o *sessionOAuth) session(externalID string) connectSession {

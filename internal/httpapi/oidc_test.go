@@ -262,3 +262,20 @@ func TestOIDCRefreshOnceThroughProxy(t *testing.T) {
 		t.Errorf("provider counted %v, want exactly one refresh and no failure", counts)
 	}
 }
+
+// dynamicTemplate makes a project and a dynamic template of the system in its first environment,
+// and returns their ids.
+func (h *harness) dynamicTemplate(systemID, name string) (projectID, envID, templateID string) {
+	h.t.Helper()
+	var proj struct {
+		ID           string                `json:"id"`
+		Environments []struct{ ID string } `json:"environments"`
+	}
+	h.must(200, h.do("POST", "/projects", obj{"name": "P"})).JSON(h.t, &proj)
+	var tpl struct {
+		ID string `json:"connectionTemplateId"`
+	}
+	h.must(200, h.do("POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": systemID, "name": name,
+		"environmentId": proj.Environments[0].ID, "dynamic": true})).JSON(h.t, &tpl)
+	return proj.ID, proj.Environments[0].ID, tpl.ID
+}
