@@ -2,6 +2,7 @@ package connectpage_test
 
 import (
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +34,9 @@ func TestBrowserOAuth1(t *testing.T) {
 			"tempCredentialEndpoint":             obj{"url": provider.RequestTokenURL},
 			"resourceOwnerAuthorizationEndpoint": obj{"url": provider.AuthorizeURL},
 			"tokenEndpoint":                      obj{"url": provider.AccessTokenURL}}}}}, &sys)
-	var proj struct {
-		ID           string `json:"id"`
-		Environments []struct {
-			ID string `json:"id"`
-		} `json:"environments"`
-	}
-	pb.must(200, "POST", "/projects", obj{"name": "Shop"}, &proj)
-	env := proj.Environments[0].ID
-	var tpl struct {
-		ID string `json:"connectionTemplateId"`
-	}
-	pb.must(200, "POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": sys.ID, "name": "Old Tweets", "environmentId": env, "dynamic": true}, &tpl)
+	shop := pb.project("Shop")
+	env := shop.env
+	tplID := shop.template(sys.ID, "Old Tweets", nil)
 	var sess struct {
 		URL string `json:"url"`
 	}
@@ -52,24 +44,16 @@ func TestBrowserOAuth1(t *testing.T) {
 
 	browser := startBrowser(t, chromium, nil)
 	tab := newTab(t, browser)
-	within(t, tab, "opening the page", 30*time.Second, chromedp.Navigate(sess.URL), chromedp.WaitVisible(chromedp.ID("connect-"+tpl.ID)))
-	within(t, tab, "signing in", 10*time.Second, chromedp.Click(chromedp.ID("connect-"+tpl.ID)))
-	waitJS(t, tab, "the OAuth 1.0a system connected", `document.querySelector('[data-template="`+tpl.ID+`"]').dataset.state === 'connected'`)
+	within(t, tab, "opening the page", 30*time.Second, chromedp.Navigate(sess.URL), chromedp.WaitVisible(chromedp.ID("connect-"+tplID)))
+	within(t, tab, "signing in", 10*time.Second, chromedp.Click(chromedp.ID("connect-"+tplID)))
+	waitJS(t, tab, "the OAuth 1.0a system connected", `document.querySelector('[data-template="`+tplID+`"]').dataset.state === 'connected'`)
 	checkAxe(t, tab, axe, "after the OAuth 1.0a sign-in")
 	if n := provider.Counts(t)["access_token"]; n != 1 {
 		t.Errorf("the provider got %d access token requests, want 1", n)
 	}
-	conn := userConnection(t, pb, env, tpl.ID)
-	var c struct {
-		Credentials []struct {
-			Credential struct {
-				Type string `json:"type"`
-			} `json:"credential"`
-		} `json:"credentials"`
-	}
-	pb.must(200, "GET", "/connections/"+conn, nil, &c)
-	if len(c.Credentials) != 1 || c.Credentials[0].Credential.Type != "oauth1-token" {
-		t.Errorf("the connection's credentials: %+v", c)
+	conn := userConnection(t, pb, env, tplID)
+	if types := credentialTypes(pb, conn); !slices.Equal(types, []string{"oauth1-token"}) {
+		t.Errorf("the connection's credentials: %v", types)
 	}
 	h := proxyCall(t, pb, up, conn)
 	if a := h.Get("Authorization"); !strings.HasPrefix(a, "OAuth ") || !strings.Contains(a, `oauth_consumer_key="`+provider.ConsumerKey+`"`) ||

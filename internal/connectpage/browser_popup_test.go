@@ -54,21 +54,10 @@ func TestBrowserPopupForms(t *testing.T) {
 		"in": "header", "algorithm": "sha256", "digestInputs": arr{"body"}, "encoding": "hex", "prefix": "v1="}})
 	books := system("Basic Books", obj{"type": "basic-auth", "basicAuth": obj{"id": "basic", "description": "Username and password"}})
 	instance := system("Own Instance", obj{"type": "api-key", "apiKey": obj{"id": "api-key", "description": "API key", "name": "X-Api-Key", "in": "header"}})
-	var proj struct {
-		ID           string `json:"id"`
-		Environments []struct {
-			ID string `json:"id"`
-		} `json:"environments"`
-	}
-	pb.must(200, "POST", "/projects", obj{"name": "Shop"}, &proj)
-	env := proj.Environments[0].ID
+	shop := pb.project("Shop")
+	env := shop.env
 	template := func(systemID, name, config string, override bool) string {
-		var tpl struct {
-			ID string `json:"connectionTemplateId"`
-		}
-		pb.must(200, "POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": systemID, "name": name, "environmentId": env, "dynamic": true}, &tpl)
-		pb.must(200, "PUT", "/projects/"+proj.ID+"/connection-templates/"+tpl.ID, obj{"authSchemeConfigIds": arr{config}, "allowBaseUrlOverride": override}, nil)
-		return tpl.ID
+		return shop.template(systemID, name, obj{"authSchemeConfigIds": arr{config}, "allowBaseUrlOverride": override})
 	}
 	tplHMAC := template(signed, "Signed Ledger", "hmac", false)
 	tplBasic := template(books, "Basic Books", "basic", false)

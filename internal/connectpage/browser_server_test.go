@@ -202,3 +202,51 @@ func (u *upstream) last() http.Header {
 	}
 	return u.seen[len(u.seen)-1]
 }
+
+// project is a project made through the API, whose first environment the browser tests use.
+type project struct {
+	pb      *plugboardServer
+	id, env string
+}
+
+// project makes a project named name.
+func (pb *plugboardServer) project(name string) *project {
+	var p struct {
+		ID           string `json:"id"`
+		Environments []struct {
+			ID string `json:"id"`
+		} `json:"environments"`
+	}
+	pb.must(200, "POST", "/projects", obj{"name": name}, &p)
+	return &project{pb: pb, id: p.ID, env: p.Environments[0].ID}
+}
+
+// template makes a dynamic template of the system in the project's first environment, then
+// updates it with update when it is not nil, and returns its id.
+func (p *project) template(systemID, name string, update obj) string {
+	var tpl struct {
+		ID string `json:"connectionTemplateId"`
+	}
+	p.pb.must(200, "POST", "/projects/"+p.id+"/connection-templates", obj{"systemId": systemID, "name": name, "environmentId": p.env, "dynamic": true}, &tpl)
+	if update != nil {
+		p.pb.must(200, "PUT", "/projects/"+p.id+"/connection-templates/"+tpl.ID, update, nil)
+	}
+	return tpl.ID
+}
+
+// credentialTypes reads a connection's credential types, in order.
+func credentialTypes(pb *plugboardServer, conn string) []string {
+	var c struct {
+		Credentials []struct {
+			Credential struct {
+				Type string `json:"type"`
+			} `json:"credential"`
+		} `json:"credentials"`
+	}
+	pb.must(200, "GET", "/connections/"+conn, nil, &c)
+	types := make([]string, len(c.Credentials))
+	for i, cc := range c.Credentials {
+		types[i] = cc.Credential.Type
+	}
+	return types
+}

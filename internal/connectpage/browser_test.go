@@ -66,26 +66,11 @@ func TestBrowser(t *testing.T) {
 	}
 	pb.must(201, "POST", "/systems", obj{"name": "Secure Ledger", "domain": "ledger.example", "templateBaseUrl": "https://ledger.example",
 		"authSchemeConfigs": arr{obj{"type": "certificate", "certificate": obj{"id": "cert", "description": "Client certificate"}}}}, &ledger)
-	var proj struct {
-		ID           string `json:"id"`
-		Environments []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"environments"`
-	}
-	pb.must(200, "POST", "/projects", obj{"name": "Shop"}, &proj)
-	env := proj.Environments[0].ID
-	template := func(systemID, name, config string) string {
-		var tpl struct {
-			ID string `json:"connectionTemplateId"`
-		}
-		pb.must(200, "POST", "/projects/"+proj.ID+"/connection-templates", obj{"systemId": systemID, "name": name, "environmentId": env, "dynamic": true}, &tpl)
-		pb.must(200, "PUT", "/projects/"+proj.ID+"/connection-templates/"+tpl.ID, obj{"authSchemeConfigIds": arr{config}}, nil)
-		return tpl.ID
-	}
-	tplKey := template(acme.ID, "Acme CRM", "api-key")
-	tplOAuth := template(mail.ID, "Example Mail", "oauth2-code")
-	tplCert := template(ledger.ID, "Secure Ledger", "cert")
+	shop := pb.project("Shop")
+	env := shop.env
+	tplKey := shop.template(acme.ID, "Acme CRM", obj{"authSchemeConfigIds": arr{"api-key"}})
+	tplOAuth := shop.template(mail.ID, "Example Mail", obj{"authSchemeConfigIds": arr{"oauth2-code"}})
+	tplCert := shop.template(ledger.ID, "Secure Ledger", obj{"authSchemeConfigIds": arr{"cert"}})
 
 	var sess struct {
 		ID, Token, URL, ExpiresAt string
@@ -250,16 +235,8 @@ func TestBrowser(t *testing.T) {
 	waitJS(t, tab, "the certificate system connected", `document.querySelector('[data-template="`+tplCert+`"]').dataset.state === 'connected'`)
 	assertNoSecretInPage(t, tab, strings.Split(strings.TrimSpace(string(provider.MTLSKeyPEM)), "\n")[1])
 	connCert := userConnection(t, pb, env, tplCert)
-	var certConn struct {
-		Credentials []struct {
-			Credential struct {
-				Type string `json:"type"`
-			} `json:"credential"`
-		} `json:"credentials"`
-	}
-	pb.must(200, "GET", "/connections/"+connCert, nil, &certConn)
-	if len(certConn.Credentials) != 1 || certConn.Credentials[0].Credential.Type != "certificate" {
-		t.Errorf("the certificate connection: %+v", certConn)
+	if types := credentialTypes(pb, connCert); !slices.Equal(types, []string{"certificate"}) {
+		t.Errorf("the certificate connection's credentials: %v", types)
 	}
 
 	// Reconnect the api-key system: same connection, new key.
