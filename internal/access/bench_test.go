@@ -12,10 +12,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/plugboard/plugboard"
-	"github.com/plugboard/plugboard/api"
 	"github.com/plugboard/plugboard/internal/access"
-	"github.com/plugboard/plugboard/internal/credentials"
+	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
 	"github.com/plugboard/plugboard/internal/vault"
@@ -103,43 +101,12 @@ func processCPU() time.Duration {
 }
 
 // coldConnections stores an organisation with an api-key system and n connections holding a
-// string credential each, and returns the organisation and the connections' ids.
+// sealed string credential each (benchkit.Connections), and returns the organisation and their ids.
 func coldConnections(b *testing.B, st *sqlstore.DB, keys *vault.Vault, n int) (ulid.ULID, []ulid.ULID) {
 	b.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	org, system, template := ulid.Make(), ulid.Make(), ulid.Make()
-	check := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	check(st.CreateOrganisation(ctx, &plugboard.Organisation{ID: org, Name: "bench", CreatedAt: now}))
-	public, _, err := credentials.SplitAuthSchemeConfig(api.AuthSchemeConfig{Type: api.AuthSchemeTypeApiKey,
-		ApiKey: &api.AuthSchemeConfigAPIKey{ID: "key", Name: "X-Api-Key", In: api.AuthSchemeConfigAPIKeyInHeader}})
-	check(err)
-	check(st.CreateSystem(ctx, &plugboard.System{ID: system, OrganisationID: org, Name: "Acme", Domain: "acme.example",
-		TemplateBaseURL: "https://api.acme.example", AuthSchemeConfigs: []plugboard.AuthSchemeConfig{{ID: "key", Type: "apiKey", Config: public}},
-		CreatedAt: now, UpdatedAt: now}))
-	project, env := ulid.Make(), ulid.Make()
-	check(st.CreateProject(ctx, &plugboard.Project{ID: project, OrganisationID: org, Name: "p", CreatedAt: now, UpdatedAt: now,
-		Environments: []plugboard.Environment{{ID: env, Name: "production", CreatedAt: now, UpdatedAt: now}}}))
-	check(st.CreateTemplate(ctx, &plugboard.ConnectionTemplate{ID: template, OrganisationID: org, ProjectID: project,
-		EnvironmentID: env, SystemID: system, Name: "acme", CreatedAt: now, UpdatedAt: now}))
-	ids := make([]ulid.ULID, 0, n)
-	var batch []plugboard.Connection
-	for i := range n {
-		cred := plugboard.Credential{ID: ulid.Make(), OrganisationID: org, Name: "key", CreatedAt: now, UpdatedAt: now}
-		check(access.SealInto(keys, &cred, api.CredentialTypeString, &api.CredentialData{String: &api.CredentialDataString{Value: "SECRET-bench-key"}}))
-		c := plugboard.Connection{ID: ulid.Make(), OrganisationID: org, TemplateID: template, SystemID: system,
-			Name: fmt.Sprintf("bench-%d", i), BaseURL: "https://api.acme.example", CreatedAt: now, UpdatedAt: now,
-			Credentials: []plugboard.ConnectionCredential{{ID: ulid.Make(), AuthSchemeConfigID: "key", Credential: cred}}}
-		batch = append(batch, c)
-		ids = append(ids, c.ID)
-		if len(batch) == 1000 || i == n-1 {
-			check(st.BulkInsertConnections(ctx, batch))
-			batch = batch[:0]
-		}
+	org, ids, err := benchkit.Connections(context.Background(), st, keys, n)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return org, ids
 }

@@ -2,16 +2,14 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/plugboard/plugboard"
+	"github.com/plugboard/plugboard/internal/benchkit"
 	"github.com/plugboard/plugboard/internal/pgtest"
 	"github.com/plugboard/plugboard/internal/sqlstore"
+	"github.com/plugboard/plugboard/internal/vault"
 )
 
 // BenchmarkGetConnectionRead measures GetConnection, the read every miss of the proxy's
@@ -65,45 +63,17 @@ func BenchmarkGetConnectionRead(b *testing.B) {
 	}
 }
 
-// seedConnections stores an organisation with one template and n connections holding one
-// credential each (a random 96-byte sealed value, the size of a sealed API key), and returns the
-// organisation and the connections' ids.
+// seedConnections stores an organisation with an api-key system and n connections holding one
+// sealed credential each (benchkit.Connections), and returns the organisation and their ids.
 func seedConnections(b *testing.B, s *sqlstore.DB, n int) (ulid.ULID, []ulid.ULID) {
 	b.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	must := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
+	keys, err := vault.Parse(vault.NewKey())
+	if err != nil {
+		b.Fatal(err)
 	}
-	org := ulid.Make()
-	must(s.CreateOrganisation(ctx, &plugboard.Organisation{ID: org, Name: "bench", CreatedAt: now}))
-	sys := &plugboard.System{ID: ulid.Make(), OrganisationID: org, Name: "s", Domain: "s.example", CreatedAt: now, UpdatedAt: now}
-	must(s.CreateSystem(ctx, sys))
-	env := ulid.Make()
-	p := &plugboard.Project{ID: ulid.Make(), OrganisationID: org, Name: "p", CreatedAt: now, UpdatedAt: now,
-		Environments: []plugboard.Environment{{ID: env, Name: "production", CreatedAt: now, UpdatedAt: now}}}
-	must(s.CreateProject(ctx, p))
-	tpl := &plugboard.ConnectionTemplate{ID: ulid.Make(), OrganisationID: org, ProjectID: p.ID, EnvironmentID: env,
-		SystemID: sys.ID, Name: "t", CreatedAt: now, UpdatedAt: now}
-	must(s.CreateTemplate(ctx, tpl))
-	ids := make([]ulid.ULID, 0, n)
-	batch := make([]plugboard.Connection, 0, 1000)
-	for i := range n {
-		sealed := make([]byte, 96)
-		rand.Read(sealed)
-		cred := plugboard.Credential{ID: ulid.Make(), OrganisationID: org, Type: "string", Name: "key",
-			Public: []byte(`{"string":{}}`), Sealed: sealed, CreatedAt: now, UpdatedAt: now}
-		c := plugboard.Connection{ID: ulid.Make(), OrganisationID: org, TemplateID: tpl.ID, SystemID: sys.ID,
-			Name: fmt.Sprintf("bench-%d", i), BaseURL: "https://api.s.example", CreatedAt: now, UpdatedAt: now,
-			Credentials: []plugboard.ConnectionCredential{{ID: ulid.Make(), AuthSchemeConfigID: "api-key", Credential: cred}}}
-		batch = append(batch, c)
-		ids = append(ids, c.ID)
-		if len(batch) == cap(batch) || i == n-1 {
-			must(s.BulkInsertConnections(ctx, batch))
-			batch = batch[:0]
-		}
+	org, ids, err := benchkit.Connections(context.Background(), s, keys, n)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return org, ids
 }
