@@ -147,6 +147,15 @@ func staticTemplate(t *plugboard.ConnectionTemplate, in CreateInput) error {
 	return nil
 }
 
+// sessionMayUse refuses a connect session's connection under a template it may not use: one not
+// (or no longer) dynamic, or of another environment than the session's.
+func sessionMayUse(t *plugboard.ConnectionTemplate, cs *plugboard.ConnectSession) error {
+	if !t.Dynamic || t.EnvironmentID != cs.EnvironmentID {
+		return errTemplateUnavailable()
+	}
+	return nil
+}
+
 // errTemplateUnavailable refuses a connect session's connection under a template that no longer
 // takes end users' connections (made static, moved or deleted since the session began).
 func errTemplateUnavailable() error {
@@ -287,8 +296,10 @@ func (s *Service) UpdateConnection(ctx context.Context, orgID ulid.ULID, in Upda
 		if err != nil {
 			return err
 		}
-		if in.session != nil && (!t.Dynamic || t.EnvironmentID != in.session.EnvironmentID) {
-			return errTemplateUnavailable()
+		if in.session != nil {
+			if err := sessionMayUse(t, in.session); err != nil {
+				return err
+			}
 		}
 		now := s.timestamp()
 		existing := c.Credentials

@@ -437,8 +437,8 @@ func (s *Service) sessionTemplate(ctx context.Context, cs *plugboard.ConnectSess
 	} else if err != nil {
 		return nil, nil, "", err
 	}
-	if !t.Dynamic || t.EnvironmentID != cs.EnvironmentID {
-		return nil, nil, "", errTemplateUnavailable()
+	if err := sessionMayUse(t, cs); err != nil {
+		return nil, nil, "", err
 	}
 	var cfg *api.AuthSchemeConfig
 	for i := range offered {
